@@ -1,0 +1,4 @@
+//! The Slipway engine: it owns run state and never runs user commands.
+//!
+//! **Architecture Invariant:** only `store` knows sled; only `api` serves HTTP; the `scheduler` is a
+//! pure state machine `(state, event, now) → actions` with no sockets, clocks or sleeps of its own.

@@ -1,0 +1,99 @@
+//! A job as the engine hands it to a runner, what the runner reports while it runs, and its result.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use workflows::model::Step;
+
+/// A job resolved by the engine: job-level expressions are evaluated already; step-level ones
+/// (`if`, `run`, `env`, `with`, …) are left as written for the runner to evaluate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub run_id: String,
+    /// The job's unique key inside the run (the job id, plus the matrix values for a matrix leg).
+    pub job_key: String,
+    /// The job id from the workflow (shared by all legs of a matrix).
+    pub job_id: String,
+    /// The display name (`name:` evaluated, or the key).
+    pub display_name: String,
+    /// Workflow file relative to the repository root, for diagnostics.
+    pub workflow_file: String,
+    pub steps: Vec<Step>,
+    /// Workflow `env` then job `env`, evaluated.
+    pub env: IndexMap<String, String>,
+    /// `defaults.run` after job defaults override workflow defaults.
+    pub default_shell: Option<String>,
+    pub default_working_directory: Option<String>,
+    pub timeout_minutes: f64,
+    /// Contexts the step expressions read: `github`, `matrix`, `needs`, `strategy`, `inputs`,
+    /// `vars`, `job`, `runner` (the runner fills in `runner`, `env`, `steps` as it goes).
+    pub contexts: IndexMap<String, serde_json::Value>,
+    /// The secrets this job may read (masked in every log line).
+    pub secrets: IndexMap<String, String>,
+    /// Job outputs: name → template, evaluated by the runner when the job ends.
+    pub outputs: IndexMap<String, String>,
+    /// How to get the code; `None` runs in an empty workspace.
+    pub checkout: Option<Checkout>,
+    /// The event payload (written to `$GITHUB_EVENT_PATH`).
+    pub event_payload: serde_json::Value,
+}
+
+/// Where the runner gets the repository at the exact commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkout {
+    /// A path or URL git can clone from.
+    pub repository: String,
+    pub sha: String,
+    pub git_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conclusion {
+    Success,
+    Failure,
+    Cancelled,
+    Skipped,
+}
+
+impl Conclusion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conclusion::Success => "success",
+            Conclusion::Failure => "failure",
+            Conclusion::Cancelled => "cancelled",
+            Conclusion::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// The step's `id`, or `__N` (N = index) when it has none.
+    pub id: String,
+    pub name: String,
+    pub outcome: Conclusion,
+    pub conclusion: Conclusion,
+    pub outputs: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub conclusion: Conclusion,
+    pub outputs: IndexMap<String, String>,
+    pub steps: Vec<StepResult>,
+    /// `$GITHUB_STEP_SUMMARY` contents, concatenated over the steps.
+    pub summary: String,
+    /// Why the job failed when no step says so (timeout, cancel, infrastructure).
+    pub failure_reason: Option<String>,
+}
+
+/// What a runner reports while a job runs (in order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobEvent {
+    StepStarted { index: usize, name: String },
+    /// One line of output, secrets already masked.
+    Log { step: Option<usize>, line: String },
+    StepFinished { index: usize, result: StepResult },
+    JobFinished { result: JobResult },
+}

@@ -1,0 +1,4 @@
+//! The Slipway runner: runs a job's steps on this machine and reports what happened.
+//!
+//! **Architecture Invariant:** a runner owns the step in progress and never writes the engine's
+//! store; it learns about jobs only through `protocol` types.

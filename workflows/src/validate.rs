@@ -1,0 +1,1 @@
+//! Validation of a parsed workflow (needs cycles, ids, crons, expressions, contexts). Stub.

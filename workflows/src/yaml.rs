@@ -1,0 +1,1 @@
+//! YAML text → a spanned node tree (the one place that knows the YAML library). Stub.
