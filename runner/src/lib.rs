@@ -2,3 +2,5 @@
 //!
 //! **Architecture Invariant:** a runner owns the step in progress and never writes the engine's
 //! store; it learns about jobs only through `protocol` types.
+
+pub mod executor;
