@@ -24,10 +24,6 @@ impl Parsed {
 pub fn parse_workflow(file: &str, _source: &str) -> Parsed {
     Parsed {
         workflow: None,
-        diagnostics: vec![Diagnostic::error(
-            file,
-            Default::default(),
-            "workflow parsing is not built yet",
-        )],
+        diagnostics: vec![Diagnostic::error(file, Default::default(), "workflow parsing is not built yet")],
     }
 }
