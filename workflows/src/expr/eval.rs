@@ -15,10 +15,7 @@ use super::parser::{CompareOp, Index, Node, NodeKind, index_position};
 use super::value::{
     Val, View, equals_ignore_case, get_property, loose_compare, loose_equals, take_property,
 };
-use super::{Context, ExprError, ExprErrorKind, MAX_MEMORY_BYTES, Status};
-
-/// The hash function `hashFiles` calls.
-pub(crate) type HashFiles<'a> = &'a dyn Fn(&[String]) -> Result<String, String>;
+use super::{Context, ExprError, ExprErrorKind, HashFiles, MAX_MEMORY_BYTES, Status};
 
 pub(crate) struct Evaluator<'a> {
     values: &'a IndexMap<String, Value>,

@@ -94,13 +94,16 @@ impl Status {
     }
 }
 
+/// What `hashFiles(...)` calls: the patterns in, the hex digest (or why it failed) out.
+pub type HashFiles<'a> = &'a dyn Fn(&[String]) -> Result<String, String>;
+
 /// Everything an expression can see.
 pub struct Context<'a> {
     /// Context name (lowercase: `github`, `env`, `matrix`, `needs`, `steps`, …) → value.
     pub values: IndexMap<String, Value>,
     pub status: Status,
     /// `hashFiles(...)`: patterns → hex digest ("" when nothing matches); absent where not allowed.
-    pub hash_files: Option<&'a dyn Fn(&[String]) -> Result<String, String>>,
+    pub hash_files: Option<HashFiles<'a>>,
 }
 
 impl Default for Context<'_> {
