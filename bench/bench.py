@@ -425,7 +425,7 @@ class Local:
         def verify_slipway(r: RunResult):
             if r.code != 0:
                 return f"exit {r.code}: {r.tail()}"
-            if bench == "L1" and "hi" not in r.out:
+            if bench == "L1" and not re.search(r"(^|\W)hi\s*$", r.out, re.M):
                 return f"no `hi` in output: {r.tail()}"
             return None
 
