@@ -44,6 +44,8 @@ DAG_SLOTS = 3  # jobs on the DAG's critical path: first, one of the middle, last
 BIG_LOG_BYTES = 100_000_000  # B5: 100 MB (decimal) written by one step
 BIG_LOG_LINE = "x" * 99  # 100-byte lines with the newline
 
+UNFINISHED = {"queued", "pending", "waiting", "requested", "in_progress", "running", "leased"}
+
 TARGETS = {
     "L1": "< act",
     "B1": "<= 50 ms and <= act",
@@ -619,7 +621,8 @@ class Engine:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = git_env(work / "home")
         # clients find the engine by whichever of these the CLI declares (clap shows [env: X=])
-        for name in set(re.findall(r"\[env: (SLIPWAY_[A-Z_]+)=", slipway.help())):
+        helps = "".join(slipway.help(*need[0].split()) for need in EngineBench.NEEDS)
+        for name in set(re.findall(r"\[env: (SLIPWAY_[A-Z_]+)=", helps)):
             if any(w in name for w in ("SERVER", "URL", "ENGINE", "ENDPOINT", "ADDR")):
                 self.env[name] = self.url
         self.proc: subprocess.Popen | None = None
@@ -921,9 +924,9 @@ class EngineBench:
             engine.dispatch("hi.yml")
         while time.monotonic() < deadline:  # let the dispatched runs finish
             runs = engine.runs()
-            if len(runs) >= self.history_runs and all(
-                    str(r.get("status", r.get("state", "completed"))).lower()
-                    in ("completed", "success", "failure", "done", "finished") for r in runs):
+            if len(runs) >= self.history_runs and not any(
+                    str(r.get("status", r.get("state", ""))).lower() in UNFINISHED
+                    for r in runs):
                 break
             time.sleep(0.5)
         have = len(engine.runs())
