@@ -994,6 +994,7 @@ def main() -> int:
     def log(msg):
         print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="slipway-bench-"))
     if not args.keep:
         atexit.register(shutil.rmtree, work, True)
@@ -1015,6 +1016,9 @@ def main() -> int:
     if "micro" in only:
         micro(results, log)
     results.print_table()
+    load_after = os.getloadavg()
+    print(f"\nload average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} "
+          f"on {os.cpu_count()} CPUs — above ~0.5 per CPU, figures are noisy")
 
     commit = run_timed(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, timeout=10).out.strip()
     report = {
@@ -1022,7 +1026,8 @@ def main() -> int:
         "mode": "quick" if args.quick else "full",
         "rounds": args.n,
         "commit": commit,
-        "machine": {"cpus": os.cpu_count(), "kernel": os.uname().release},
+        "machine": {"cpus": os.cpu_count(), "kernel": os.uname().release,
+                    "loadavg_1min_before": load_before[0], "loadavg_1min_after": load_after[0]},
         "slipway": slipway.binary or slipway.why_missing,
         "act": f"{act_version(act)} ({act_from})" if act else act_from,
         "make": run_timed(["make", "--version"], timeout=10).out.splitlines()[0],
