@@ -111,7 +111,13 @@ impl Node {
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(&self.value, NodeValue::Scalar(Scalar { kind: ScalarKind::Null, .. }))
+        matches!(
+            &self.value,
+            NodeValue::Scalar(Scalar {
+                kind: ScalarKind::Null,
+                ..
+            })
+        )
     }
 
     /// What kind of value this is, for messages: "a string", "a number", "a list", ….
@@ -130,7 +136,10 @@ impl Node {
 
     /// Looks a key up in a mapping node.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_mapping()?.iter().find(|entry| entry.key == key).map(|entry| &entry.value)
+        self.as_mapping()?
+            .iter()
+            .find(|entry| entry.key == key)
+            .map(|entry| &entry.value)
     }
 
     /// The node as a JSON value: scalars by their core-schema type (non-finite floats keep their
@@ -149,7 +158,10 @@ impl Node {
             },
             NodeValue::Sequence(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             NodeValue::Mapping(entries) => Value::Object(
-                entries.iter().map(|entry| (entry.key.clone(), entry.value.to_json())).collect(),
+                entries
+                    .iter()
+                    .map(|entry| (entry.key.clone(), entry.value.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -161,9 +173,18 @@ impl Node {
 pub fn parse(source: &str) -> (Option<Node>, Vec<YamlError>) {
     let lines = LineIndex::new(source);
     if source.len() > MAX_FILE_BYTES {
-        let message =
-            format!("workflow file is too large ({} bytes, limit {} bytes)", source.len(), MAX_FILE_BYTES);
-        return (None, vec![YamlError { span: Span::new(0, 1, 1), message }]);
+        let message = format!(
+            "workflow file is too large ({} bytes, limit {} bytes)",
+            source.len(),
+            MAX_FILE_BYTES
+        );
+        return (
+            None,
+            vec![YamlError {
+                span: Span::new(0, 1, 1),
+                message,
+            }],
+        );
     }
     if let Some(error) = find_disallowed_character(source, &lines) {
         return (None, vec![error]);
@@ -176,7 +197,12 @@ pub fn parse(source: &str) -> (Option<Node>, Vec<YamlError>) {
 /// `scalar_span` is the span of the scalar node (as kept in the model) and `value` its text.
 /// Exact for plain and quoted scalars on one line and for literal (`|`) block scalars; a best
 /// effort (never a panic, always a position inside or at the start of the scalar) otherwise.
-pub fn position_in_scalar(source: &str, scalar_span: Span, value: &str, char_offset: usize) -> Span {
+pub fn position_in_scalar(
+    source: &str,
+    scalar_span: Span,
+    value: &str,
+    char_offset: usize,
+) -> Span {
     let lines = LineIndex::new(source);
     let Some(rest) = source.get(scalar_span.offset..) else {
         return scalar_span;
@@ -187,11 +213,31 @@ pub fn position_in_scalar(source: &str, scalar_span: Span, value: &str, char_off
         Some('>') => lines
             .line_start(scalar_span.line as usize + 1)
             .and_then(|content| walk_offset(source, content, value, char_offset, Quoting::None)),
-        Some('\'') => walk_offset(source, scalar_span.offset + 1, value, char_offset, Quoting::Single),
-        Some('"') => walk_offset(source, scalar_span.offset + 1, value, char_offset, Quoting::Double),
-        _ => walk_offset(source, scalar_span.offset, value, char_offset, Quoting::None),
+        Some('\'') => walk_offset(
+            source,
+            scalar_span.offset + 1,
+            value,
+            char_offset,
+            Quoting::Single,
+        ),
+        Some('"') => walk_offset(
+            source,
+            scalar_span.offset + 1,
+            value,
+            char_offset,
+            Quoting::Double,
+        ),
+        _ => walk_offset(
+            source,
+            scalar_span.offset,
+            value,
+            char_offset,
+            Quoting::None,
+        ),
     };
-    target.map(|offset| lines.span_at(source, offset)).unwrap_or(scalar_span)
+    target
+        .map(|offset| lines.span_at(source, offset))
+        .unwrap_or(scalar_span)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,9 +262,14 @@ impl LineIndex {
 
     fn span_at(&self, source: &str, offset: usize) -> Span {
         let offset = offset.min(source.len());
-        let line_index = self.starts.partition_point(|&start| start <= offset).saturating_sub(1);
+        let line_index = self
+            .starts
+            .partition_point(|&start| start <= offset)
+            .saturating_sub(1);
         let line_start = self.starts.get(line_index).copied().unwrap_or(0);
-        let column = source.get(line_start..offset).map_or(0, |text| text.chars().count());
+        let column = source
+            .get(line_start..offset)
+            .map_or(0, |text| text.chars().count());
         Span::new(offset, to_u32(line_index + 1), to_u32(column + 1))
     }
 }
@@ -237,14 +288,25 @@ fn find_disallowed_character(source: &str, lines: &LineIndex) -> Option<YamlErro
     let message = if c == '\0' {
         "NUL byte is not allowed in a workflow file".to_string()
     } else {
-        format!("control character U+{:04X} is not allowed in a workflow file", u32::from(c))
+        format!(
+            "control character U+{:04X} is not allowed in a workflow file",
+            u32::from(c)
+        )
     };
-    Some(YamlError { span: lines.span_at(source, offset), message })
+    Some(YamlError {
+        span: lines.span_at(source, offset),
+        message,
+    })
 }
 
 /// A collection being built.
 enum Frame {
-    Sequence { span: Span, anchor: usize, size: usize, items: Vec<Node> },
+    Sequence {
+        span: Span,
+        anchor: usize,
+        size: usize,
+        items: Vec<Node>,
+    },
     Mapping(MappingFrame),
 }
 
@@ -304,7 +366,9 @@ impl<'s> TreeBuilder<'s> {
                 Err(error) => {
                     let span = self.marker_span(error.marker());
                     let message = match error.kind() {
-                        granit::ErrorKind::RecursionLimitExceeded => format!("nesting deeper than {MAX_DEPTH} levels"),
+                        granit::ErrorKind::RecursionLimitExceeded => {
+                            format!("nesting deeper than {MAX_DEPTH} levels")
+                        }
                         _ => error.info(),
                     };
                     self.errors.push(YamlError { span, message });
@@ -326,7 +390,12 @@ impl<'s> TreeBuilder<'s> {
             // Without a byte offset, rebuild it from line and (character) column.
             let start = self.lines.line_start(marker.line()).unwrap_or(0);
             let rest = self.source.get(start..).unwrap_or("");
-            start + rest.chars().take(marker.col()).map(char::len_utf8).sum::<usize>()
+            start
+                + rest
+                    .chars()
+                    .take(marker.col())
+                    .map(char::len_utf8)
+                    .sum::<usize>()
         });
         self.lines.span_at(self.source, offset)
     }
@@ -339,17 +408,24 @@ impl<'s> TreeBuilder<'s> {
             Event::DocumentStart(..) => {
                 self.documents += 1;
                 if self.documents > 1 {
-                    return Err(error(span, "a workflow file must hold a single yaml document"));
+                    return Err(error(
+                        span,
+                        "a workflow file must hold a single yaml document",
+                    ));
                 }
             }
             Event::Alias(id) => {
                 let Some((node, size)) = self.anchors.get(&id) else {
-                    return Err(error(span, "alias refers to an anchor that is not complete here"));
+                    return Err(error(
+                        span,
+                        "alias refers to an anchor that is not complete here",
+                    ));
                 };
                 self.alias_nodes = self.alias_nodes.saturating_add(*size);
                 if self.alias_nodes > MAX_ALIAS_NODES {
-                    let message =
-                        format!("aliases expand to more than {MAX_ALIAS_NODES} nodes (possible alias bomb)");
+                    let message = format!(
+                        "aliases expand to more than {MAX_ALIAS_NODES} nodes (possible alias bomb)"
+                    );
                     return Err(error(span, message));
                 }
                 let (node, size) = (node.clone(), *size);
@@ -369,16 +445,31 @@ impl<'s> TreeBuilder<'s> {
                 let kind = match tag.as_deref() {
                     None => resolve_scalar(&text, style),
                     Some(tag) => resolve_tagged(&text, tag).ok_or_else(|| {
-                        error(tag_span, format!("unsupported yaml tag `{}` on `{text}`", tag_name(tag)))
+                        error(
+                            tag_span,
+                            format!("unsupported yaml tag `{}` on `{text}`", tag_name(tag)),
+                        )
                     })?,
                 };
-                let node = Node { span, value: NodeValue::Scalar(Scalar { text: text.into_owned(), style, kind }) };
+                let node = Node {
+                    span,
+                    value: NodeValue::Scalar(Scalar {
+                        text: text.into_owned(),
+                        style,
+                        kind,
+                    }),
+                };
                 self.complete(node, 1, anchor);
             }
             Event::SequenceStart(_, anchor, tag) => {
                 self.check_depth(span)?;
                 check_collection_tag(tag.as_deref(), "seq", tag_span)?;
-                self.stack.push(Frame::Sequence { span, anchor, size: 1, items: Vec::new() });
+                self.stack.push(Frame::Sequence {
+                    span,
+                    anchor,
+                    size: 1,
+                    items: Vec::new(),
+                });
             }
             Event::MappingStart(_, anchor, tag) => {
                 self.check_depth(span)?;
@@ -393,15 +484,35 @@ impl<'s> TreeBuilder<'s> {
                 }));
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Sequence { span, anchor, size, items }) = self.stack.pop() {
-                    self.complete(Node { span, value: NodeValue::Sequence(items) }, size, anchor);
+                if let Some(Frame::Sequence {
+                    span,
+                    anchor,
+                    size,
+                    items,
+                }) = self.stack.pop()
+                {
+                    self.complete(
+                        Node {
+                            span,
+                            value: NodeValue::Sequence(items),
+                        },
+                        size,
+                        anchor,
+                    );
                 }
             }
             Event::MappingEnd => {
                 if let Some(Frame::Mapping(frame)) = self.stack.pop() {
                     let (span, anchor, size) = (frame.span, frame.anchor, frame.size);
                     let entries = self.finish_mapping(frame);
-                    self.complete(Node { span, value: NodeValue::Mapping(entries) }, size, anchor);
+                    self.complete(
+                        Node {
+                            span,
+                            value: NodeValue::Mapping(entries),
+                        },
+                        size,
+                        anchor,
+                    );
                 }
             }
             // Comment events (switched off above) and any event kinds a later parser adds.
@@ -413,7 +524,10 @@ impl<'s> TreeBuilder<'s> {
 
     fn check_depth(&self, span: Span) -> Result<(), YamlError> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(error(span, format!("nesting deeper than {MAX_DEPTH} levels")));
+            return Err(error(
+                span,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            ));
         }
         Ok(())
     }
@@ -425,7 +539,11 @@ impl<'s> TreeBuilder<'s> {
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Sequence { items, size: parent_size, .. }) => {
+            Some(Frame::Sequence {
+                items,
+                size: parent_size,
+                ..
+            }) => {
                 *parent_size = parent_size.saturating_add(size);
                 items.push(node);
             }
@@ -435,14 +553,18 @@ impl<'s> TreeBuilder<'s> {
                     None => {
                         frame.key = Some(match &node.value {
                             NodeValue::Scalar(scalar) => {
-                                let merge = scalar.style == ScalarStyle::Plain && scalar.text == "<<";
+                                let merge =
+                                    scalar.style == ScalarStyle::Plain && scalar.text == "<<";
                                 Ok((scalar.text.clone(), node.span, merge))
                             }
                             _ => Err(node.span),
                         });
                     }
                     Some(Err(key_span)) => {
-                        self.errors.push(error(key_span, "mapping keys must be strings, not lists or mappings"));
+                        self.errors.push(error(
+                            key_span,
+                            "mapping keys must be strings, not lists or mappings",
+                        ));
                     }
                     Some(Ok((key, key_span, true))) => {
                         let _ = (key, key_span);
@@ -450,9 +572,14 @@ impl<'s> TreeBuilder<'s> {
                     }
                     Some(Ok((key, key_span, false))) => {
                         if frame.keys.insert(key.clone()) {
-                            frame.entries.push(PendingEntry::Explicit(Entry { key, key_span, value: node }));
+                            frame.entries.push(PendingEntry::Explicit(Entry {
+                                key,
+                                key_span,
+                                value: node,
+                            }));
                         } else {
-                            self.errors.push(error(key_span, format!("duplicate key `{key}`")));
+                            self.errors
+                                .push(error(key_span, format!("duplicate key `{key}`")));
                         }
                     }
                 }
@@ -463,7 +590,9 @@ impl<'s> TreeBuilder<'s> {
     /// Applies merge keys: each `<<` is replaced, in place, by the entries of the mapping(s) it
     /// names that no explicit key and no earlier merged mapping already provides.
     fn finish_mapping(&mut self, frame: MappingFrame) -> Vec<Entry> {
-        let MappingFrame { entries, mut keys, .. } = frame;
+        let MappingFrame {
+            entries, mut keys, ..
+        } = frame;
         let mut result = Vec::with_capacity(entries.len());
         for pending in entries {
             match pending {
@@ -472,7 +601,9 @@ impl<'s> TreeBuilder<'s> {
                     let sources: Vec<Node> = match node.value {
                         NodeValue::Mapping(_) => vec![node],
                         NodeValue::Sequence(items)
-                            if items.iter().all(|item| matches!(item.value, NodeValue::Mapping(_))) =>
+                            if items
+                                .iter()
+                                .all(|item| matches!(item.value, NodeValue::Mapping(_))) =>
                         {
                             items
                         }
@@ -501,7 +632,10 @@ impl<'s> TreeBuilder<'s> {
 }
 
 fn error(span: Span, message: impl Into<String>) -> YamlError {
-    YamlError { span, message: message.into() }
+    YamlError {
+        span,
+        message: message.into(),
+    }
 }
 
 fn tag_name(tag: &granit::Tag) -> String {
@@ -509,11 +643,16 @@ fn tag_name(tag: &granit::Tag) -> String {
 }
 
 /// Collections may carry only their own core tag (`!!map`, `!!seq`).
-fn check_collection_tag(tag: Option<&granit::Tag>, expected: &str, span: Span) -> Result<(), YamlError> {
+fn check_collection_tag(
+    tag: Option<&granit::Tag>,
+    expected: &str,
+    span: Span,
+) -> Result<(), YamlError> {
     match tag {
-        Some(tag) if tag.core_suffix() != Some(expected) => {
-            Err(error(span, format!("unsupported yaml tag `{}`", tag_name(tag))))
-        }
+        Some(tag) if tag.core_suffix() != Some(expected) => Err(error(
+            span,
+            format!("unsupported yaml tag `{}`", tag_name(tag)),
+        )),
         _ => Ok(()),
     }
 }
@@ -527,7 +666,9 @@ fn resolve_scalar(text: &str, style: ScalarStyle) -> ScalarKind {
         "" | "~" | "null" | "Null" | "NULL" => return ScalarKind::Null,
         "true" | "True" | "TRUE" => return ScalarKind::Bool(true),
         "false" | "False" | "FALSE" => return ScalarKind::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return ScalarKind::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return ScalarKind::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return ScalarKind::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return ScalarKind::Float(f64::NAN),
         _ => {}
@@ -560,8 +701,14 @@ fn resolve_int(text: &str) -> Option<ScalarKind> {
         Ok(value) => Some(ScalarKind::Int(if negative { -value } else { value })),
         // Too large for i64: still a number, kept as a float.
         Err(_) => {
-            let magnitude = digits.chars().fold(0f64, |acc, c| acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0)));
-            Some(ScalarKind::Float(if negative { -magnitude } else { magnitude }))
+            let magnitude = digits.chars().fold(0f64, |acc, c| {
+                acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0))
+            });
+            Some(ScalarKind::Float(if negative {
+                -magnitude
+            } else {
+                magnitude
+            }))
         }
     }
 }
@@ -616,7 +763,9 @@ fn resolve_tagged(text: &str, tag: &granit::Tag) -> Option<ScalarKind> {
                     | ("float", ScalarKind::Float(_) | ScalarKind::Int(_))
             );
             match (fits, kind) {
-                (true, ScalarKind::Int(i)) if suffix == "float" => Some(ScalarKind::Float(i as f64)),
+                (true, ScalarKind::Int(i)) if suffix == "float" => {
+                    Some(ScalarKind::Float(i as f64))
+                }
                 (true, kind) => Some(kind),
                 (false, _) => None,
             }
@@ -635,7 +784,13 @@ enum Quoting {
 /// Best-effort alignment of a value with its source text: characters copied verbatim map 1:1,
 /// escapes map to their backslash, folded line breaks and indentation are skipped. Returns the
 /// byte offset in `source` of value character `char_offset`.
-fn walk_offset(source: &str, start: usize, value: &str, char_offset: usize, quoting: Quoting) -> Option<usize> {
+fn walk_offset(
+    source: &str,
+    start: usize,
+    value: &str,
+    char_offset: usize,
+    quoting: Quoting,
+) -> Option<usize> {
     let text = source.get(start..)?;
     let mut src = text.char_indices().peekable();
     let mut last = start;
@@ -657,7 +812,9 @@ fn walk_offset(source: &str, start: usize, value: &str, char_offset: usize, quot
             }
             if quoting == Quoting::Double && s == '\\' {
                 src.next();
-                let Some(&(_, escaped)) = src.peek() else { return Some(last) };
+                let Some(&(_, escaped)) = src.peek() else {
+                    return Some(last);
+                };
                 if escaped == '\n' || escaped == '\r' {
                     // An escaped line break joins lines: no value character here.
                     while src.peek().is_some_and(|&(_, n)| n.is_whitespace()) {
@@ -708,7 +865,13 @@ fn walk_offset(source: &str, start: usize, value: &str, char_offset: usize, quot
 
 /// Literal block scalars keep every line: value line `j` is file line `header + 1 + j`, and its
 /// text is the tail of that line after the block's indentation.
-fn literal_offset(source: &str, lines: &LineIndex, scalar_span: Span, value: &str, char_offset: usize) -> Option<usize> {
+fn literal_offset(
+    source: &str,
+    lines: &LineIndex,
+    scalar_span: Span,
+    value: &str,
+    char_offset: usize,
+) -> Option<usize> {
     let mut line_number = 0usize;
     let mut column = char_offset;
     for (index, line) in value.split('\n').enumerate() {
@@ -725,7 +888,10 @@ fn literal_offset(source: &str, lines: &LineIndex, scalar_span: Span, value: &st
     let start = lines.line_start(file_line)?;
     let end = lines.line_start(file_line + 1).unwrap_or(source.len());
     let text = source.get(start..end)?.trim_end_matches(['\n', '\r']);
-    let indent = text.chars().count().saturating_sub(value_line.chars().count());
+    let indent = text
+        .chars()
+        .count()
+        .saturating_sub(value_line.chars().count());
     let skip = indent + column;
     Some(start + text.chars().take(skip).map(char::len_utf8).sum::<usize>())
 }
@@ -788,10 +954,23 @@ mod tests {
     fn spans_of_keys_and_values() {
         let node = root("a: 1\nlist:\n  - x\n  - 'y'\n");
         let entries = node.as_mapping().expect("mapping");
-        assert_eq!((entries[0].key_span.line, entries[0].key_span.column), (1, 1));
-        assert_eq!((entries[0].value.span.line, entries[0].value.span.column), (1, 4));
+        assert_eq!(
+            (entries[0].key_span.line, entries[0].key_span.column),
+            (1, 1)
+        );
+        assert_eq!(
+            (entries[0].value.span.line, entries[0].value.span.column),
+            (1, 4)
+        );
         let items = entries[1].value.as_sequence().expect("list");
-        assert_eq!((items[1].span.line, items[1].span.column, items[1].span.offset), (4, 5, 21));
+        assert_eq!(
+            (
+                items[1].span.line,
+                items[1].span.column,
+                items[1].span.offset
+            ),
+            (4, 5, 21)
+        );
     }
 
     #[test]
@@ -802,7 +981,12 @@ mod tests {
         let x = node.get("x").expect("x").to_json();
         assert_eq!(x, serde_json::json!({"a": 1, "c": 3, "b": 20}));
         let y = node.get("y").expect("y");
-        let keys: Vec<&str> = y.as_mapping().expect("mapping").iter().map(|e| e.key.as_str()).collect();
+        let keys: Vec<&str> = y
+            .as_mapping()
+            .expect("mapping")
+            .iter()
+            .map(|e| e.key.as_str())
+            .collect();
         assert_eq!(keys, ["b", "a"]);
         assert_eq!(y.to_json(), serde_json::json!({"b": 2, "a": 10}));
     }
@@ -852,7 +1036,10 @@ mod tests {
         let big = "a: b\n".repeat(MAX_FILE_BYTES / 5 + 1);
         let (line, column, message) = first_error(&big);
         assert_eq!((line, column), (1, 1));
-        assert!(message.starts_with("workflow file is too large ("), "{message}");
+        assert!(
+            message.starts_with("workflow file is too large ("),
+            "{message}"
+        );
     }
 
     #[test]
@@ -861,16 +1048,34 @@ mod tests {
             let node = root(source);
             let value = node.get(key).expect("key");
             let text = &value.as_scalar().expect("scalar").text;
-            let offset = text.find(needle).map(|b| text[..b].chars().count()).expect("needle");
+            let offset = text
+                .find(needle)
+                .map(|b| text[..b].chars().count())
+                .expect("needle");
             let span = position_in_scalar(source, value.span, text, offset);
-            assert_eq!((span.line, span.column), (line, column), "{source:?} {needle}");
-            assert_eq!(source.get(span.offset..).map(|rest| rest.starts_with(needle.chars().next().unwrap_or(' '))), Some(true));
+            assert_eq!(
+                (span.line, span.column),
+                (line, column),
+                "{source:?} {needle}"
+            );
+            assert_eq!(
+                source
+                    .get(span.offset..)
+                    .map(|rest| rest.starts_with(needle.chars().next().unwrap_or(' '))),
+                Some(true)
+            );
         };
         check("run: echo ${{ x }}\n", "run", "${{", 1, 11);
         check("run: 'it''s ${{ x }}'\n", "run", "${{", 1, 13);
         check("run: \"a\\tb ${{ x }}\"\n", "run", "${{", 1, 12);
         check("run: |\n  echo one\n  echo ${{ x }}\n", "run", "${{", 3, 8);
-        check("run: |2\n    indented\n  echo ${{ x }}\n", "run", "${{", 3, 8);
+        check(
+            "run: |2\n    indented\n  echo ${{ x }}\n",
+            "run",
+            "${{",
+            3,
+            8,
+        );
         check("run: |\n  echo\n\n  é ${{ x }}\n", "run", "${{", 4, 5);
         check("run: >\n  one\n  two ${{ x }}\n", "run", "${{", 3, 7);
         check("run: one\n  two ${{ x }}\n", "run", "${{", 2, 7);
