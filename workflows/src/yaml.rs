@@ -369,6 +369,15 @@ impl<'s> TreeBuilder<'s> {
                         granit::ErrorKind::RecursionLimitExceeded => {
                             format!("nesting deeper than {MAX_DEPTH} levels")
                         }
+                        granit::ErrorKind::UnknownAnchor => {
+                            let alias = self.source.get(span.offset..).unwrap_or("");
+                            let name: String = alias
+                                .trim_start_matches('*')
+                                .chars()
+                                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
+                                .collect();
+                            format!("unknown anchor `{name}`")
+                        }
                         _ => error.info(),
                     };
                     self.errors.push(YamlError { span, message });

@@ -8,7 +8,7 @@ use crate::model::{
     CallSecrets, Environment, Job, Matrix, MatrixMap, MatrixValues, RunsOn, Step, Strategy,
 };
 use crate::span::Spanned;
-use crate::yaml::{Node, NodeValue};
+use crate::yaml::{Node, NodeValue, ScalarKind};
 
 use super::reader::{Reader, is_expression};
 use super::shared;
@@ -211,8 +211,8 @@ fn runs_on(reader: &mut Reader, node: &Node, place: &str) -> Option<RunsOn> {
         labels: Vec::new(),
     };
     match &node.value {
-        NodeValue::Scalar(_) if !node.is_null() => {
-            runs_on.labels = vec![reader.string(node, &what)?]
+        NodeValue::Scalar(scalar) if scalar.kind == ScalarKind::String => {
+            runs_on.labels = vec![Spanned::new(scalar.text.clone(), node.span)];
         }
         NodeValue::Sequence(items) => {
             if items.is_empty() {
