@@ -943,6 +943,22 @@ class EngineBench:
 # criterion micro-benchmarks (cargo bench -p workflows)
 
 
+def criterion_medians(target: Path, since: float) -> list[tuple[str, float]]:
+    """(benchmark id, median ns) from criterion's files written at or after `since`."""
+    found = []
+    for est in sorted(target.glob("**/new/estimates.json")):
+        if est.stat().st_mtime < since:
+            continue  # a stale result of an earlier run
+        try:
+            meta = json.loads((est.parent / "benchmark.json").read_text())
+            median_ns = float(json.loads(est.read_text())["median"]["point_estimate"])
+        except (OSError, KeyError, TypeError, ValueError):
+            continue
+        found.append((meta.get("full_id") or str(est.parent.parent.relative_to(target)),
+                      median_ns))
+    return found
+
+
 def micro(results: Results, log):
     started = time.time()
     log("running cargo bench -p workflows (release build; slow on 2 cores)")
@@ -953,17 +969,9 @@ def micro(results: Results, log):
         return
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "criterion"
     found = 0
-    for est in sorted(target.glob("**/new/estimates.json")):
-        if est.stat().st_mtime < started:
-            continue  # a stale result of an earlier run
-        try:
-            meta = json.loads((est.parent / "benchmark.json").read_text())
-            median_ns = json.loads(est.read_text())["median"]["point_estimate"]
-        except (OSError, KeyError, json.JSONDecodeError):
-            continue
-        name = meta.get("full_id") or str(est.parent.parent.relative_to(target))
+    for name, median_ns in criterion_medians(target, started):
         value = f"{median_ns / 1000:.2f} µs" if median_ns >= 1000 else f"{median_ns:.0f} ns"
-        results.add("micro", name, value, note="", data={"median_ns": median_ns})
+        results.add("micro", name, value, data={"median_ns": median_ns})
         found += 1
     if not found:
         results.add("micro", "cargo bench -p workflows",
