@@ -107,9 +107,20 @@ pub struct JobResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
-    StepStarted { index: usize, name: String },
+    StepStarted {
+        index: usize,
+        name: String,
+    },
     /// One line of output, secrets already masked.
-    Log { step: Option<usize>, line: String },
-    StepFinished { index: usize, result: StepResult },
-    JobFinished { result: JobResult },
+    Log {
+        step: Option<usize>,
+        line: String,
+    },
+    StepFinished {
+        index: usize,
+        result: StepResult,
+    },
+    JobFinished {
+        result: JobResult,
+    },
 }

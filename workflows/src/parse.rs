@@ -24,6 +24,34 @@ impl Parsed {
 pub fn parse_workflow(file: &str, _source: &str) -> Parsed {
     Parsed {
         workflow: None,
-        diagnostics: vec![Diagnostic::error(file, Default::default(), "workflow parsing is not built yet")],
+        diagnostics: vec![Diagnostic::error(
+            file,
+            Default::default(),
+            "workflow parsing is not built yet",
+        )],
+    }
+}
+
+/// Like `parse_workflow`, for raw file bytes: invalid UTF-8 is reported at its line and column.
+pub fn parse_workflow_bytes(file: &str, bytes: &[u8]) -> Parsed {
+    match std::str::from_utf8(bytes) {
+        Ok(source) => parse_workflow(file, source),
+        Err(err) => {
+            let valid = &bytes[..err.valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() as u32 + 1;
+            let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&valid[line_start..])
+                .chars()
+                .count() as u32
+                + 1;
+            Parsed {
+                workflow: None,
+                diagnostics: vec![Diagnostic::error(
+                    file,
+                    crate::span::Span::new(err.valid_up_to(), line, column),
+                    "file is not valid UTF-8",
+                )],
+            }
+        }
     }
 }
