@@ -22,9 +22,10 @@ pub fn select_files(base: &Path, patterns: &str) -> Result<Vec<(PathBuf, PathBuf
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
     {
         if let Some(excluded) = pattern.strip_prefix('!') {
-            let glob = absolute_pattern(base, excluded.trim());
-            excludes
-                .add(glob(&glob).map_err(|error| format!("invalid pattern `{pattern}`: {error}"))?);
+            let excluded = absolute_pattern(base, excluded.trim());
+            excludes.add(
+                glob(&excluded).map_err(|error| format!("invalid pattern `{pattern}`: {error}"))?,
+            );
         } else {
             includes.push(absolute_pattern(base, pattern));
         }
