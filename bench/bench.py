@@ -401,6 +401,9 @@ class Local:
         # act reads ~/.actrc; a private HOME keeps the user's settings and caches out of it.
         (self.home / ".actrc").write_text("-P ubuntu-latest=-self-hosted\n")
         self.env = git_env(self.home)
+        # slipway run keeps logs under $TMPDIR/slipway; keep every tool's temp files in the fixture dir
+        (work / "tmp").mkdir(exist_ok=True)
+        self.env["TMPDIR"] = str(work / "tmp")
         self.hi = make_repo(work / "hi", {".github/workflows/hi.yml": HI_WORKFLOW}, self.env)
         self.dag = make_repo(work / "dag", {".github/workflows/dag.yml": dag_workflow(),
                                             "Makefile": dag_makefile()}, self.env)
