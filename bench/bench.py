@@ -1028,6 +1028,8 @@ def main() -> int:
         micro(results, log)
     results.print_table()
     load_after = os.getloadavg()
+    if slipway.binary and "/debug/" in slipway.binary:
+        print(f"\nnote: {slipway.binary} is a debug build; only release figures count")
     print(f"\nload average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} "
           f"on {os.cpu_count()} CPUs — above ~0.5 per CPU, figures are noisy")
 
@@ -1040,6 +1042,8 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "kernel": os.uname().release,
                     "loadavg_1min_before": load_before[0], "loadavg_1min_after": load_after[0]},
         "slipway": slipway.binary or slipway.why_missing,
+        "slipway_profile": ("debug" if "/debug/" in (slipway.binary or "") else "release")
+        if slipway.binary else None,
         "act": f"{act_version(act)} ({act_from})" if act else act_from,
         "make": run_timed(["make", "--version"], timeout=10).out.splitlines()[0],
         "rows": results.rows,
