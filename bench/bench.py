@@ -624,7 +624,8 @@ class Engine:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = git_env(work / "home")
         # clients find the engine by whichever of these the CLI declares (clap shows [env: X=])
-        helps = "".join(slipway.help(*need[0].split()) for need in EngineBench.NEEDS)
+        helps = "".join(slipway.help(*need[0].split()) for need in (
+            *EngineBench.CLIENT, ("repo hook install",), ("logs",)))
         for name in set(re.findall(r"\[env: (SLIPWAY_[A-Z_]+)=", helps)):
             if any(w in name for w in ("SERVER", "URL", "ENGINE", "ENDPOINT", "ADDR")):
                 self.env[name] = self.url
@@ -696,7 +697,7 @@ class Engine:
             self.proc = None
 
     # fixtures: a bare repository the engine watches, and a clone that pushes to it
-    def setup_repo(self, drain_jobs: int):
+    def setup_repo(self, drain_jobs: int, hook: bool):
         env = self.env
         seed = make_repo(self.work / "engine-seed", {
             ".github/workflows/hi.yml": HI_WORKFLOW,
@@ -708,7 +709,8 @@ class Engine:
         self.clone = self.work / "engine-clone"
         check(["git", "clone", "-q", str(self.repo), str(self.clone)], env=env)
         self.cli("repo", "add", str(self.repo))
-        self.cli("repo", "hook", "install", str(self.repo))
+        if hook:
+            self.cli("repo", "hook", "install", str(self.repo))
 
     def runs(self) -> list[dict]:
         return [r for r in listify(self.cli_json("runs", "--json"), "runs") if
@@ -760,10 +762,6 @@ class Engine:
 
 
 class EngineBench:
-    NEEDS = (("serve", "--data", "--listen", "--runners"), ("repo add",),
-             ("repo hook install",), ("dispatch", "--ref"), ("runs", "--json"),
-             ("run-status", "--json"), ("logs", "-f"))
-
     def __init__(self, args, work: Path, slipway: Slipway, log, l1_act_p50):
         self.args, self.work, self.slipway, self.log = args, work, slipway, log
         self.l1_act_p50 = l1_act_p50
@@ -773,44 +771,64 @@ class EngineBench:
         self.history_runs = 200 if self.quick else 1000
         self.pushes = 10 if self.quick else 100
 
-    def na_rows(self, results: Results, why: str, only: set):
-        for bench, name, target in (
-            ("B1", "push → `echo hi` done, p50", TARGETS["B1"]),
-            ("B3", f"drain {self.drain_jobs} queued jobs", TARGETS["B3"]),
-            ("B4", "engine CPU per job", TARGETS["B4cpu"]),
-            ("B4", "idle RSS, engine", TARGETS["B4rss_engine"]),
-            ("B4", "idle RSS, runner", TARGETS["B4rss_runner"]),
-            ("B5", "100 MB step log stored", TARGETS["B5"]),
-            ("B6", f"restart after kill -9, {self.history_runs} runs", TARGETS["B6"]),
-        ):
-            if bench in only:
-                results.add(bench, name, why, target=target, verdict="n/a")
+    SERVE = ("serve", "--data", "--listen", "--runners")
+    CLIENT = (SERVE, ("repo add",), ("dispatch", "--ref"), ("runs", "--json"),
+              ("run-status", "--json"))
+
+    def steps(self):
+        """(bench, function, argument, needed commands, rows reported when one is missing)."""
+        idle = [("idle RSS, engine", TARGETS["B4rss_engine"]),
+                ("idle RSS, runner", TARGETS["B4rss_runner"])]
+        later = f" after {self.history_jobs} jobs"
+        return [
+            ("B4", self.idle_rss, "fresh", (self.SERVE,), idle),
+            ("B1", self.b1, None, (*self.CLIENT, ("repo hook install",)),
+             [("push → `echo hi` done, p50", TARGETS["B1"])]),
+            ("B3", self.b3, None, self.CLIENT,
+             [(f"drain {self.drain_jobs} queued jobs", TARGETS["B3"]),
+              ("engine CPU per job", TARGETS["B4cpu"])]),
+            ("B4", self.history, None, self.CLIENT, []),
+            ("B4", self.idle_rss, "history", self.CLIENT,
+             [(name + later, target) for name, target in idle]),
+            ("B5", self.b5, None, (*self.CLIENT, ("logs", "-f")),
+             [("100 MB step log stored", TARGETS["B5"])]),
+            ("B6", self.b6, None, self.CLIENT,
+             [(f"restart after kill -9, {self.history_runs} runs", TARGETS["B6"])]),
+        ]
 
     def run(self, results: Results, only: set):
-        na = self.slipway.missing(*self.NEEDS)
-        if na:
-            self.na_rows(results, na, only)
+        steps = [step for step in self.steps() if step[0] in only]
+        runnable = []
+        for bench, fn, arg, needs, rows in steps:
+            na = self.slipway.missing(*needs)
+            if na:
+                for name, target in rows:
+                    results.add(bench, name, na, target=target, verdict="n/a")
+            else:
+                runnable.append((bench, fn, arg, needs, rows))
+        if not runnable:
             return
         engine = Engine(self.slipway, self.work, self.log)
         try:
             engine.start()
-            engine.setup_repo(self.drain_jobs)
+            if not self.slipway.missing(("repo add",)):
+                engine.setup_repo(self.drain_jobs,
+                                  hook=not self.slipway.missing(("repo hook install",)))
         except BenchError as err:
             engine.stop()
-            self.na_rows(results, f"error ({err})", only)
+            for bench, _, _, _, rows in runnable:
+                for name, target in rows:
+                    results.add(bench, name, f"error ({err})", target=target, verdict="n/a")
             return
         try:
-            steps = [("B4", self.idle_rss, "fresh"), ("B1", self.b1, None),
-                     ("B3", self.b3, None), ("B4", self.history, None),
-                     ("B4", self.idle_rss, "history"), ("B5", self.b5, None),
-                     ("B6", self.b6, None)]
-            for bench, fn, arg in steps:
-                if bench not in only:
-                    continue
+            for bench, fn, arg, _, rows in runnable:
+                self.log(f"{bench}: {fn.__name__}")
                 try:
                     fn(engine, results, *([arg] if arg else []))
                 except BenchError as err:
-                    results.add(bench, fn.__name__, f"error ({err})", verdict="n/a")
+                    for name, target in rows or [(fn.__name__, "—")]:
+                        results.add(bench, name, f"error ({err})", target=target,
+                                    verdict="n/a")
         finally:
             engine.stop()
 
