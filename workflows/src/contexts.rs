@@ -7,7 +7,8 @@
 
 /// Every context name GitHub knows, lowercase.
 pub const ALL_CONTEXTS: &[&str] = &[
-    "github", "env", "vars", "job", "jobs", "steps", "runner", "secrets", "strategy", "matrix", "needs", "inputs",
+    "github", "env", "vars", "job", "jobs", "steps", "runner", "secrets", "strategy", "matrix",
+    "needs", "inputs",
 ];
 
 /// The status functions (`if:` only).
@@ -29,11 +30,15 @@ pub struct Availability {
 
 impl Availability {
     pub fn allows_context(&self, name: &str) -> bool {
-        self.contexts.iter().any(|allowed| allowed.eq_ignore_ascii_case(name))
+        self.contexts
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(name))
     }
 
     pub fn allows_function(&self, name: &str) -> bool {
-        self.functions.iter().any(|allowed| allowed.eq_ignore_ascii_case(name))
+        self.functions
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(name))
     }
 }
 
@@ -57,13 +62,22 @@ pub const NO_EXPRESSIONS: &[&str] = &[
 ];
 
 const JOB: &[&str] = &["github", "needs", "strategy", "matrix", "vars", "inputs"];
-const JOB_WITH_SECRETS: &[&str] = &["github", "needs", "strategy", "matrix", "vars", "secrets", "inputs"];
-const JOB_WITH_ENV_SECRETS: &[&str] = &["github", "needs", "strategy", "matrix", "env", "vars", "secrets", "inputs"];
-const JOB_RUNTIME: &[&str] =
-    &["github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets", "inputs"];
-const STEP: &[&str] =
-    &["github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets", "steps", "inputs"];
-const STEP_IF: &[&str] = &["github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "steps", "inputs"];
+const JOB_WITH_SECRETS: &[&str] = &[
+    "github", "needs", "strategy", "matrix", "vars", "secrets", "inputs",
+];
+const JOB_WITH_ENV_SECRETS: &[&str] = &[
+    "github", "needs", "strategy", "matrix", "env", "vars", "secrets", "inputs",
+];
+const JOB_RUNTIME: &[&str] = &[
+    "github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets", "inputs",
+];
+const STEP: &[&str] = &[
+    "github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets", "steps",
+    "inputs",
+];
+const STEP_IF: &[&str] = &[
+    "github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "steps", "inputs",
+];
 const STATUS_AND_HASH: &[&str] = &["always", "cancelled", "success", "failure", "hashfiles"];
 
 const fn entry(
@@ -71,7 +85,11 @@ const fn entry(
     contexts: &'static [&'static str],
     functions: &'static [&'static str],
 ) -> Availability {
-    Availability { key, contexts, functions }
+    Availability {
+        key,
+        contexts,
+        functions,
+    }
 }
 
 /// The table, from GitHub's "Contexts reference → Context availability", plus the keys the table
@@ -82,31 +100,68 @@ pub const TABLE: &[Availability] = &[
     entry("concurrency", &["github", "inputs", "vars"], &[]),
     entry("env", &["github", "secrets", "inputs", "vars"], &[]),
     entry("defaults.run.shell", &[], &[]),
-    entry("on.workflow_call.inputs.<inputs_id>.default", &["github", "inputs", "vars"], &[]),
-    entry("on.workflow_call.outputs.<output_id>.value", &["github", "jobs", "vars", "inputs"], &[]),
+    entry(
+        "on.workflow_call.inputs.<inputs_id>.default",
+        &["github", "inputs", "vars"],
+        &[],
+    ),
+    entry(
+        "on.workflow_call.outputs.<output_id>.value",
+        &["github", "jobs", "vars", "inputs"],
+        &[],
+    ),
     entry("jobs.<job_id>.concurrency", JOB, &[]),
     entry("jobs.<job_id>.container", JOB, &[]),
-    entry("jobs.<job_id>.container.credentials", JOB_WITH_ENV_SECRETS, &[]),
+    entry(
+        "jobs.<job_id>.container.credentials",
+        JOB_WITH_ENV_SECRETS,
+        &[],
+    ),
     entry("jobs.<job_id>.container.env.<env_id>", JOB_RUNTIME, &[]),
     entry("jobs.<job_id>.container.image", JOB, &[]),
     entry("jobs.<job_id>.continue-on-error", JOB, &[]),
-    entry("jobs.<job_id>.defaults.run", &["github", "needs", "strategy", "matrix", "env", "vars", "inputs"], &[]),
+    entry(
+        "jobs.<job_id>.defaults.run",
+        &[
+            "github", "needs", "strategy", "matrix", "env", "vars", "inputs",
+        ],
+        &[],
+    ),
     entry("jobs.<job_id>.env", JOB_WITH_SECRETS, &[]),
     entry("jobs.<job_id>.environment", JOB, &[]),
     entry(
         "jobs.<job_id>.environment.url",
-        &["github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "steps", "inputs"],
+        &[
+            "github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "steps",
+            "inputs",
+        ],
         &[],
     ),
-    entry("jobs.<job_id>.if", &["github", "needs", "vars", "inputs"], &["always", "cancelled", "success", "failure"]),
+    entry(
+        "jobs.<job_id>.if",
+        &["github", "needs", "vars", "inputs"],
+        &["always", "cancelled", "success", "failure"],
+    ),
     entry("jobs.<job_id>.name", JOB, &[]),
     entry("jobs.<job_id>.outputs.<output_id>", STEP, &[]),
     entry("jobs.<job_id>.runs-on", JOB, &[]),
     entry("jobs.<job_id>.secrets.<secrets_id>", JOB_WITH_SECRETS, &[]),
     entry("jobs.<job_id>.services", JOB, &[]),
-    entry("jobs.<job_id>.services.<service_id>.credentials", JOB_WITH_ENV_SECRETS, &[]),
-    entry("jobs.<job_id>.services.<service_id>.env.<env_id>", JOB_RUNTIME, &[]),
-    entry("jobs.<job_id>.steps.continue-on-error", STEP, &["hashfiles"]),
+    entry(
+        "jobs.<job_id>.services.<service_id>.credentials",
+        JOB_WITH_ENV_SECRETS,
+        &[],
+    ),
+    entry(
+        "jobs.<job_id>.services.<service_id>.env.<env_id>",
+        JOB_RUNTIME,
+        &[],
+    ),
+    entry(
+        "jobs.<job_id>.steps.continue-on-error",
+        STEP,
+        &["hashfiles"],
+    ),
     entry("jobs.<job_id>.steps.env", STEP, &["hashfiles"]),
     entry("jobs.<job_id>.steps.if", STEP_IF, STATUS_AND_HASH),
     entry("jobs.<job_id>.steps.name", STEP, &["hashfiles"]),
@@ -114,8 +169,16 @@ pub const TABLE: &[Availability] = &[
     entry("jobs.<job_id>.steps.shell", &[], &[]),
     entry("jobs.<job_id>.steps.timeout-minutes", STEP, &["hashfiles"]),
     entry("jobs.<job_id>.steps.with", STEP, &["hashfiles"]),
-    entry("jobs.<job_id>.steps.working-directory", STEP, &["hashfiles"]),
-    entry("jobs.<job_id>.strategy", &["github", "needs", "vars", "inputs"], &[]),
+    entry(
+        "jobs.<job_id>.steps.working-directory",
+        STEP,
+        &["hashfiles"],
+    ),
+    entry(
+        "jobs.<job_id>.strategy",
+        &["github", "needs", "vars", "inputs"],
+        &[],
+    ),
     entry("jobs.<job_id>.timeout-minutes", JOB, &[]),
     entry("jobs.<job_id>.with.<with_id>", JOB, &[]),
 ];
@@ -127,14 +190,33 @@ mod tests {
     #[test]
     fn every_key_is_listed_once_and_names_known_contexts() {
         for (index, entry) in TABLE.iter().enumerate() {
-            assert!(TABLE.iter().skip(index + 1).all(|other| other.key != entry.key), "{} twice", entry.key);
+            assert!(
+                TABLE
+                    .iter()
+                    .skip(index + 1)
+                    .all(|other| other.key != entry.key),
+                "{} twice",
+                entry.key
+            );
             for context in entry.contexts {
-                assert!(ALL_CONTEXTS.contains(context), "{}: unknown context {context}", entry.key);
+                assert!(
+                    ALL_CONTEXTS.contains(context),
+                    "{}: unknown context {context}",
+                    entry.key
+                );
             }
             for function in entry.functions {
-                assert!(SPECIAL_FUNCTIONS.contains(function), "{}: unknown function {function}", entry.key);
+                assert!(
+                    SPECIAL_FUNCTIONS.contains(function),
+                    "{}: unknown function {function}",
+                    entry.key
+                );
             }
-            assert!(!NO_EXPRESSIONS.contains(&entry.key), "{} both allows and forbids expressions", entry.key);
+            assert!(
+                !NO_EXPRESSIONS.contains(&entry.key),
+                "{} both allows and forbids expressions",
+                entry.key
+            );
         }
     }
 
@@ -143,7 +225,9 @@ mod tests {
         let runs_on = availability("jobs.<job_id>.runs-on").map(|a| a.contexts);
         assert_eq!(runs_on, Some(JOB));
         let step_if = availability("jobs.<job_id>.steps.if");
-        assert!(step_if.is_some_and(|a| a.allows_function("hashFiles") && !a.allows_context("secrets")));
+        assert!(
+            step_if.is_some_and(|a| a.allows_function("hashFiles") && !a.allows_context("secrets"))
+        );
         assert!(availability("jobs.<job_id>.if").is_some_and(|a| !a.allows_context("matrix")));
         assert!(availability("jobs.<job_id>.steps.uses").is_none());
     }

@@ -374,7 +374,9 @@ impl<'s> TreeBuilder<'s> {
                             let name: String = alias
                                 .trim_start_matches('*')
                                 .chars()
-                                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
+                                .take_while(|c| {
+                                    !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}')
+                                })
                                 .collect();
                             format!("unknown anchor `{name}`")
                         }

@@ -20,8 +20,14 @@ use super::scan::{self, Reference};
 
 pub(super) fn check(checker: &mut Checker, workflow: &Workflow) {
     let inputs = declared_inputs(workflow);
-    let top = Scope { inputs: inputs.clone(), ..Scope::default() };
-    let mut walker = Walker { checker, scope: top };
+    let top = Scope {
+        inputs: inputs.clone(),
+        ..Scope::default()
+    };
+    let mut walker = Walker {
+        checker,
+        scope: top,
+    };
 
     if let Some(name) = &workflow.name {
         walker.template("name", "name".into(), name);
@@ -37,7 +43,11 @@ pub(super) fn check(checker: &mut Checker, workflow: &Workflow) {
             walker.template("defaults.run.shell", "defaults.run.shell".into(), shell);
         }
         if let Some(directory) = &defaults.working_directory {
-            walker.template("defaults.run.working-directory", "defaults.run.working-directory".into(), directory);
+            walker.template(
+                "defaults.run.working-directory",
+                "defaults.run.working-directory".into(),
+                directory,
+            );
         }
     }
     if let Some(concurrency) = &workflow.concurrency {
@@ -50,14 +60,26 @@ pub(super) fn check(checker: &mut Checker, workflow: &Workflow) {
     }
     if let Some(call) = workflow.on.events.get("workflow_call") {
         for (name, input) in &call.inputs {
-            if let Some(Spanned { value: Value::String(text), span }) = &input.default {
+            if let Some(Spanned {
+                value: Value::String(text),
+                span,
+            }) = &input.default
+            {
                 let key = "on.workflow_call.inputs.<inputs_id>.default";
-                walker.template(key, format!("on.workflow_call.inputs.{name}.default"), &Spanned::new(text.clone(), *span));
+                walker.template(
+                    key,
+                    format!("on.workflow_call.inputs.{name}.default"),
+                    &Spanned::new(text.clone(), *span),
+                );
             }
         }
         for (name, output) in &call.outputs {
             let key = "on.workflow_call.outputs.<output_id>.value";
-            walker.template(key, format!("on.workflow_call.outputs.{name}.value"), &output.value);
+            walker.template(
+                key,
+                format!("on.workflow_call.outputs.{name}.value"),
+                &output.value,
+            );
         }
     }
     for job in workflow.jobs.values() {
@@ -85,7 +107,12 @@ impl Scope {
         Scope {
             job_id: Some(job.id.value.clone()),
             matrix_keys: matrix_keys(job),
-            needs: Some(job.needs.iter().map(|n| n.value.to_ascii_lowercase()).collect()),
+            needs: Some(
+                job.needs
+                    .iter()
+                    .map(|n| n.value.to_ascii_lowercase())
+                    .collect(),
+            ),
             steps: None,
             inputs,
         }
@@ -101,8 +128,12 @@ impl Walker<'_, '_> {
     fn job(&mut self, job: &Job) {
         let id = job.id.value.as_str();
         let at = |key: &str| format!("jobs.{id}.{key}");
-        let all_steps: HashSet<String> =
-            job.steps.iter().filter_map(|s| s.id.as_ref()).map(|i| i.value.to_ascii_lowercase()).collect();
+        let all_steps: HashSet<String> = job
+            .steps
+            .iter()
+            .filter_map(|s| s.id.as_ref())
+            .map(|i| i.value.to_ascii_lowercase())
+            .collect();
 
         if let Some(name) = &job.name {
             self.template("jobs.<job_id>.name", at("name"), name);
@@ -116,7 +147,11 @@ impl Walker<'_, '_> {
             }
         }
         if let Some(environment) = &job.environment {
-            self.template("jobs.<job_id>.environment", at("environment"), &environment.name);
+            self.template(
+                "jobs.<job_id>.environment",
+                at("environment"),
+                &environment.name,
+            );
             if let Some(url) = &environment.url {
                 self.with_steps(Some(all_steps.clone()), |w| {
                     w.template("jobs.<job_id>.environment.url", at("environment.url"), url)
@@ -128,25 +163,46 @@ impl Walker<'_, '_> {
         }
         self.with_steps(Some(all_steps), |w| {
             for (name, value) in &job.outputs {
-                w.template("jobs.<job_id>.outputs.<output_id>", at(&format!("outputs.{name}")), value);
+                w.template(
+                    "jobs.<job_id>.outputs.<output_id>",
+                    at(&format!("outputs.{name}")),
+                    value,
+                );
             }
         });
         for (name, value) in &job.env {
             self.template("jobs.<job_id>.env", at(&format!("env.{name}")), value);
         }
         if let Some(defaults) = &job.defaults {
-            for (field, value) in [("shell", &defaults.shell), ("working-directory", &defaults.working_directory)] {
+            for (field, value) in [
+                ("shell", &defaults.shell),
+                ("working-directory", &defaults.working_directory),
+            ] {
                 if let Some(value) = value {
-                    self.template("jobs.<job_id>.defaults.run", at(&format!("defaults.run.{field}")), value);
+                    self.template(
+                        "jobs.<job_id>.defaults.run",
+                        at(&format!("defaults.run.{field}")),
+                        value,
+                    );
                 }
             }
         }
-        self.number("jobs.<job_id>.timeout-minutes", at("timeout-minutes"), &job.timeout_minutes);
-        self.boolean("jobs.<job_id>.continue-on-error", at("continue-on-error"), &job.continue_on_error);
+        self.number(
+            "jobs.<job_id>.timeout-minutes",
+            at("timeout-minutes"),
+            &job.timeout_minutes,
+        );
+        self.boolean(
+            "jobs.<job_id>.continue-on-error",
+            at("continue-on-error"),
+            &job.continue_on_error,
+        );
         if let Some(strategy) = &job.strategy {
             let key = "jobs.<job_id>.strategy";
             match &strategy.matrix {
-                Some(Matrix::Expr(expression)) => self.template(key, at("strategy.matrix"), expression),
+                Some(Matrix::Expr(expression)) => {
+                    self.template(key, at("strategy.matrix"), expression)
+                }
                 Some(Matrix::Map(matrix)) => {
                     let sections = matrix
                         .dimensions
@@ -175,19 +231,36 @@ impl Walker<'_, '_> {
             self.container("jobs.<job_id>.container", &at("container"), container);
         }
         for (name, service) in &job.services {
-            self.container("jobs.<job_id>.services", &at(&format!("services.{name}")), service);
+            self.container(
+                "jobs.<job_id>.services",
+                &at(&format!("services.{name}")),
+                service,
+            );
         }
         if let Some(crate::model::Permissions::Scopes(scopes)) = &job.permissions {
             for (scope, value) in scopes {
-                self.template("jobs.<job_id>.permissions", at(&format!("permissions.{scope}")), value);
+                self.template(
+                    "jobs.<job_id>.permissions",
+                    at(&format!("permissions.{scope}")),
+                    value,
+                );
             }
         }
         for (name, value) in &job.with {
-            self.json("jobs.<job_id>.with.<with_id>", &at(&format!("with.{name}")), &value.value, value.span);
+            self.json(
+                "jobs.<job_id>.with.<with_id>",
+                &at(&format!("with.{name}")),
+                &value.value,
+                value.span,
+            );
         }
         if let Some(crate::model::CallSecrets::Map(secrets)) = &job.secrets {
             for (name, value) in secrets {
-                self.template("jobs.<job_id>.secrets.<secrets_id>", at(&format!("secrets.{name}")), value);
+                self.template(
+                    "jobs.<job_id>.secrets.<secrets_id>",
+                    at(&format!("secrets.{name}")),
+                    value,
+                );
             }
         }
         let mut earlier = HashSet::new();
@@ -215,35 +288,76 @@ impl Walker<'_, '_> {
             self.template("jobs.<job_id>.steps.shell", at("shell"), shell);
         }
         for (name, value) in &step.with {
-            self.template("jobs.<job_id>.steps.with", at(&format!("with.{name}")), value);
+            self.template(
+                "jobs.<job_id>.steps.with",
+                at(&format!("with.{name}")),
+                value,
+            );
         }
         for (name, value) in &step.env {
             self.template("jobs.<job_id>.steps.env", at(&format!("env.{name}")), value);
         }
         if let Some(directory) = &step.working_directory {
-            self.template("jobs.<job_id>.steps.working-directory", at("working-directory"), directory);
+            self.template(
+                "jobs.<job_id>.steps.working-directory",
+                at("working-directory"),
+                directory,
+            );
         }
-        self.boolean("jobs.<job_id>.steps.continue-on-error", at("continue-on-error"), &step.continue_on_error);
-        self.number("jobs.<job_id>.steps.timeout-minutes", at("timeout-minutes"), &step.timeout_minutes);
+        self.boolean(
+            "jobs.<job_id>.steps.continue-on-error",
+            at("continue-on-error"),
+            &step.continue_on_error,
+        );
+        self.number(
+            "jobs.<job_id>.steps.timeout-minutes",
+            at("timeout-minutes"),
+            &step.timeout_minutes,
+        );
     }
 
     fn container(&mut self, key: &str, path: &str, container: &Container) {
-        self.template(&format!("{key}.image"), format!("{path}.image"), &container.image);
-        for value in container.ports.iter().chain(&container.volumes).chain(&container.options) {
+        self.template(
+            &format!("{key}.image"),
+            format!("{path}.image"),
+            &container.image,
+        );
+        for value in container
+            .ports
+            .iter()
+            .chain(&container.volumes)
+            .chain(&container.options)
+        {
             self.template(key, path.to_string(), value);
         }
-        let prefix = if key.ends_with("services") { format!("{key}.<service_id>") } else { key.to_string() };
+        let prefix = if key.ends_with("services") {
+            format!("{key}.<service_id>")
+        } else {
+            key.to_string()
+        };
         for (name, value) in &container.credentials {
-            self.template(&format!("{prefix}.credentials"), format!("{path}.credentials.{name}"), value);
+            self.template(
+                &format!("{prefix}.credentials"),
+                format!("{path}.credentials.{name}"),
+                value,
+            );
         }
         for (name, value) in &container.env {
-            self.template(&format!("{prefix}.env.<env_id>"), format!("{path}.env.{name}"), value);
+            self.template(
+                &format!("{prefix}.env.<env_id>"),
+                format!("{path}.env.{name}"),
+                value,
+            );
         }
     }
 
     fn concurrency(&mut self, key: &str, path: &str, concurrency: &Concurrency) {
         self.template(key, format!("{path}.group"), &concurrency.group);
-        self.boolean(key, format!("{path}.cancel-in-progress"), &concurrency.cancel_in_progress);
+        self.boolean(
+            key,
+            format!("{path}.cancel-in-progress"),
+            &concurrency.cancel_in_progress,
+        );
     }
 
     fn with_steps(&mut self, steps: Option<HashSet<String>>, body: impl FnOnce(&mut Self)) {
@@ -253,13 +367,21 @@ impl Walker<'_, '_> {
     }
 
     fn boolean(&mut self, key: &str, path: String, value: &Option<Spanned<BoolOrExpr>>) {
-        if let Some(Spanned { value: BoolOrExpr::Expr(text), span }) = value {
+        if let Some(Spanned {
+            value: BoolOrExpr::Expr(text),
+            span,
+        }) = value
+        {
             self.template(key, path, &Spanned::new(text.clone(), *span));
         }
     }
 
     fn number(&mut self, key: &str, path: String, value: &Option<Spanned<NumberOrExpr>>) {
-        if let Some(Spanned { value: NumberOrExpr::Expr(text), span }) = value {
+        if let Some(Spanned {
+            value: NumberOrExpr::Expr(text),
+            span,
+        }) = value
+        {
             self.template(key, path, &Spanned::new(text.clone(), *span));
         }
     }
@@ -267,9 +389,16 @@ impl Walker<'_, '_> {
     /// Strings anywhere inside a JSON value (matrix entries, reusable-workflow inputs).
     fn json(&mut self, key: &str, path: &str, value: &Value, span: Span) {
         match value {
-            Value::String(text) => self.template(key, path.to_string(), &Spanned::new(text.clone(), span)),
-            Value::Array(items) => items.iter().for_each(|item| self.json(key, path, item, span)),
-            Value::Object(map) => map.values().for_each(|item| self.json(key, path, item, span)),
+            Value::String(text) => {
+                let found = self.checker.map.find_value(span, text);
+                self.template(key, path.to_string(), &Spanned::new(text.clone(), found));
+            }
+            Value::Array(items) => items
+                .iter()
+                .for_each(|item| self.json(key, path, item, span)),
+            Value::Object(map) => map
+                .values()
+                .for_each(|item| self.json(key, path, item, span)),
             _ => {}
         }
     }
@@ -279,11 +408,16 @@ impl Walker<'_, '_> {
         if !value.value.contains("${{") {
             return;
         }
-        let Some(availability) = self.allowed(key, &path, value) else { return };
+        let Some(availability) = self.allowed(key, &path, value) else {
+            return;
+        };
         if let Err(error) = Template::parse(&value.value) {
             let index = char_to_byte(&value.value, error.column);
             let span = self.checker.map.locate(value.span, &value.value, index);
-            self.checker.error(span, format!("expression syntax error in `{path}`: {}", error.message));
+            self.checker.error(
+                span,
+                format!("expression syntax error in `{path}`: {}", error.message),
+            );
             return;
         }
         for part in scan::embedded_expressions(&value.value) {
@@ -295,7 +429,9 @@ impl Walker<'_, '_> {
 
     /// An `if:` condition: a bare expression or one `${{ }}`.
     fn condition(&mut self, key: &str, path: String, value: &Spanned<String>) {
-        let Some(availability) = self.allowed(key, &path, value) else { return };
+        let Some(availability) = self.allowed(key, &path, value) else {
+            return;
+        };
         let text = value.value.as_str();
         let parts = scan::embedded_expressions(text);
         let trimmed = text.trim();
@@ -316,22 +452,35 @@ impl Walker<'_, '_> {
         if let Err(error) = Condition::parse(text) {
             let index = char_to_byte(text, error.column);
             let span = self.checker.map.locate(value.span, text, index);
-            self.checker.error(span, format!("expression syntax error in `{path}`: {}", error.message));
+            self.checker.error(
+                span,
+                format!("expression syntax error in `{path}`: {}", error.message),
+            );
             return;
         }
         match parts.first() {
-            Some(only) if whole => self.expression(availability, &path, value, &only.inner, only.inner_start),
+            Some(only) if whole => {
+                self.expression(availability, &path, value, &only.inner, only.inner_start)
+            }
             _ => self.expression(availability, &path, value, text, 0),
         }
     }
 
     /// Whether expressions are allowed at `key`; reports the first `${{` when they are not.
-    fn allowed(&mut self, key: &str, path: &str, value: &Spanned<String>) -> Option<&'static Availability> {
+    fn allowed(
+        &mut self,
+        key: &str,
+        path: &str,
+        value: &Spanned<String>,
+    ) -> Option<&'static Availability> {
         let availability = contexts::availability(key);
         if availability.is_none() || NO_EXPRESSIONS.contains(&key) {
-            if let Some(start) = value.value.find("${{") {
-                let span = self.checker.map.locate(value.span, &value.value, start);
-                self.checker.error(span, format!("a template expression is not allowed in `{path}`"));
+            if value.value.contains("${{") {
+                // At the value's start, where GitHub reports it.
+                self.checker.error(
+                    value.span,
+                    format!("a template expression is not allowed in `{path}`"),
+                );
             }
             return None;
         }
@@ -339,13 +488,28 @@ impl Walker<'_, '_> {
     }
 
     /// One expression's contexts, functions and names.
-    fn expression(&mut self, availability: &Availability, path: &str, value: &Spanned<String>, inner: &str, offset: usize) {
+    fn expression(
+        &mut self,
+        availability: &Availability,
+        path: &str,
+        value: &Spanned<String>,
+        inner: &str,
+        offset: usize,
+    ) {
         let (references, calls) = scan::references(inner);
         let mut reported = HashSet::new();
-        let parsed_contexts = Expr::parse(inner).map(|e| e.referenced_contexts()).unwrap_or_default();
-        let mut names: Vec<(String, usize)> = references.iter().map(|r| (r.context.clone(), r.offset)).collect();
+        let parsed_contexts = Expr::parse(inner)
+            .map(|e| e.referenced_contexts())
+            .unwrap_or_default();
+        let mut names: Vec<(String, usize)> = references
+            .iter()
+            .map(|r| (r.context.clone(), r.offset))
+            .collect();
         for context in parsed_contexts {
-            if !names.iter().any(|(name, _)| name.eq_ignore_ascii_case(&context)) {
+            if !names
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(&context))
+            {
                 names.push((context.to_ascii_lowercase(), 0));
             }
         }
@@ -353,23 +517,36 @@ impl Walker<'_, '_> {
             if !reported.insert(name.clone()) {
                 continue;
             }
-            let span = self.checker.map.locate(value.span, &value.value, offset + at);
+            let span = self
+                .checker
+                .map
+                .locate(value.span, &value.value, offset + at);
             if !ALL_CONTEXTS.contains(&name.as_str()) {
-                self.checker.error(span, format!("unknown context `{name}` in `{path}`"));
+                self.checker
+                    .error(span, format!("unknown context `{name}` in `{path}`"));
             } else if !availability.allows_context(&name) {
                 let available = if availability.contexts.is_empty() {
                     "no context is available there".to_string()
                 } else {
                     format!("available: {}", availability.contexts.join(", "))
                 };
-                self.checker.error(span, format!("context `{name}` is not available in `{path}`; {available}"));
+                self.checker.error(
+                    span,
+                    format!("context `{name}` is not available in `{path}`; {available}"),
+                );
             }
         }
         for call in &calls {
             let special = contexts::SPECIAL_FUNCTIONS.contains(&call.name.as_str());
             if special && !availability.allows_function(&call.name) {
-                let span = self.checker.map.locate(value.span, &value.value, offset + call.offset);
-                self.checker.error(span, format!("function `{}` is not available in `{path}`", call.name));
+                let span = self
+                    .checker
+                    .map
+                    .locate(value.span, &value.value, offset + call.offset);
+                self.checker.error(
+                    span,
+                    format!("function `{}` is not available in `{path}`", call.name),
+                );
             }
         }
         for reference in &references {
@@ -381,14 +558,23 @@ impl Walker<'_, '_> {
 
     /// `matrix.X`, `needs.X`, `steps.X`, `inputs.X` naming something that does not exist.
     fn names(&mut self, reference: &Reference, path: &str, value: &Spanned<String>, offset: usize) {
-        let Some((property, at)) = &reference.property else { return };
+        let Some((property, at)) = &reference.property else {
+            return;
+        };
         let lower = property.to_ascii_lowercase();
-        let span = self.checker.map.locate(value.span, &value.value, offset + at);
+        let span = self
+            .checker
+            .map
+            .locate(value.span, &value.value, offset + at);
         let job = self.scope.job_id.clone().unwrap_or_default();
         let listed = |set: &HashSet<String>| {
             let mut names: Vec<&str> = set.iter().map(String::as_str).collect();
             names.sort_unstable();
-            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
         };
         match reference.context.as_str() {
             "matrix" => {
@@ -450,7 +636,13 @@ fn declared_inputs(workflow: &Workflow) -> Option<HashSet<String>> {
     if events.is_empty() {
         return None;
     }
-    Some(events.iter().flat_map(|event| event.inputs.keys()).map(|name| name.to_ascii_lowercase()).collect())
+    Some(
+        events
+            .iter()
+            .flat_map(|event| event.inputs.keys())
+            .map(|name| name.to_ascii_lowercase())
+            .collect(),
+    )
 }
 
 /// Keys of the job's literal matrix (dimensions plus keys `include` adds); `None` when any part is
@@ -459,8 +651,14 @@ fn matrix_keys(job: &Job) -> Option<HashSet<String>> {
     let Some(matrix) = job.strategy.as_ref().and_then(|s| s.matrix.as_ref()) else {
         return Some(HashSet::new());
     };
-    let Matrix::Map(matrix) = matrix else { return None };
-    let mut keys: HashSet<String> = matrix.dimensions.keys().map(|k| k.to_ascii_lowercase()).collect();
+    let Matrix::Map(matrix) = matrix else {
+        return None;
+    };
+    let mut keys: HashSet<String> = matrix
+        .dimensions
+        .keys()
+        .map(|k| k.to_ascii_lowercase())
+        .collect();
     match &matrix.include {
         Some(MatrixValues::Expr(_)) => return None,
         Some(MatrixValues::List(list)) => {
@@ -477,5 +675,7 @@ fn matrix_keys(job: &Job) -> Option<HashSet<String>> {
 }
 
 fn char_to_byte(text: &str, column: usize) -> usize {
-    text.char_indices().nth(column).map_or(text.len(), |(byte, _)| byte)
+    text.char_indices()
+        .nth(column)
+        .map_or(text.len(), |(byte, _)| byte)
 }

@@ -10,15 +10,23 @@ use crate::span::Spanned;
 use super::{Checker, did_you_mean};
 
 /// Actions Slipway runs itself (any `@ref`).
-pub(crate) const BUILT_IN_ACTIONS: &[&str] =
-    &["actions/checkout", "actions/upload-artifact", "actions/download-artifact", "actions/cache"];
+pub(crate) const BUILT_IN_ACTIONS: &[&str] = &[
+    "actions/checkout",
+    "actions/upload-artifact",
+    "actions/download-artifact",
+    "actions/cache",
+];
 
 pub(super) fn check(checker: &mut Checker, workflow: &Workflow) {
     check_job_ids(checker, workflow);
     check_needs(checker, workflow);
     for job in workflow.jobs.values() {
         check_steps(checker, job);
-        check_timeout(checker, &job.timeout_minutes, &format!("job `{}`", job.id.value));
+        check_timeout(
+            checker,
+            &job.timeout_minutes,
+            &format!("job `{}`", job.id.value),
+        );
         if let Some(uses) = &job.uses {
             check_workflow_call(checker, job, uses);
         }
@@ -28,8 +36,13 @@ pub(super) fn check(checker: &mut Checker, workflow: &Workflow) {
 /// Why an id is invalid, if it is.
 pub(crate) fn invalid_id(id: &str) -> Option<&'static str> {
     let mut chars = id.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || id.len() >= 100 {
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok
+        || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        || id.len() >= 100
+    {
         return Some(
             "ids must start with a letter or `_`, contain only alphanumeric characters, `-` or `_`, and be \
              shorter than 100 characters",
@@ -46,30 +59,58 @@ fn check_job_ids(checker: &mut Checker, workflow: &Workflow) {
     for job in workflow.jobs.values() {
         let id = &job.id;
         if id.value.contains("${{") {
-            checker.error(id.span, format!("a template expression is not allowed in a job id (`{}`)", id.value));
+            checker.error(
+                id.span,
+                format!(
+                    "a template expression is not allowed in a job id (`{}`)",
+                    id.value
+                ),
+            );
         } else if let Some(why) = invalid_id(&id.value) {
             checker.error(id.span, format!("job id `{}` is invalid: {why}", id.value));
         }
         if let Some(first) = seen.insert(id.value.to_ascii_lowercase(), &id.value) {
-            checker.error(id.span, format!("job id `{}` is already used by job `{first}` (ids ignore case)", id.value));
+            checker.error(
+                id.span,
+                format!(
+                    "job id `{}` is already used by job `{first}` (ids ignore case)",
+                    id.value
+                ),
+            );
         }
     }
 }
 
 fn check_needs(checker: &mut Checker, workflow: &Workflow) {
-    let by_lowercase: HashMap<String, &str> =
-        workflow.jobs.values().map(|job| (job.id.value.to_ascii_lowercase(), job.id.value.as_str())).collect();
-    let job_ids: Vec<&str> = workflow.jobs.values().map(|job| job.id.value.as_str()).collect();
+    let by_lowercase: HashMap<String, &str> = workflow
+        .jobs
+        .values()
+        .map(|job| (job.id.value.to_ascii_lowercase(), job.id.value.as_str()))
+        .collect();
+    let job_ids: Vec<&str> = workflow
+        .jobs
+        .values()
+        .map(|job| job.id.value.as_str())
+        .collect();
     for job in workflow.jobs.values() {
         let own = job.id.value.to_ascii_lowercase();
         for need in &job.needs {
             let wanted = need.value.to_ascii_lowercase();
             if need.value.contains("${{") {
-                checker.error(need.span, format!("a template expression is not allowed in `needs` of job `{}`", job.id.value));
+                checker.error(
+                    need.span,
+                    format!(
+                        "a template expression is not allowed in `needs` of job `{}`",
+                        job.id.value
+                    ),
+                );
             } else if wanted == own {
                 checker.error(need.span, format!("job `{}` needs itself", job.id.value));
             } else if !by_lowercase.contains_key(&wanted) {
-                let others = job_ids.iter().copied().filter(|id| !id.eq_ignore_ascii_case(&job.id.value));
+                let others = job_ids
+                    .iter()
+                    .copied()
+                    .filter(|id| !id.eq_ignore_ascii_case(&job.id.value));
                 checker.error(
                     need.span,
                     format!(
@@ -85,15 +126,22 @@ fn check_needs(checker: &mut Checker, workflow: &Workflow) {
     report_cycles(checker, workflow);
     if !workflow.jobs.is_empty() && workflow.jobs.values().all(|job| !job.needs.is_empty()) {
         if let Some(first) = workflow.jobs.values().next() {
-            checker.error(first.id.span, "the workflow must contain at least one job with no dependencies");
+            checker.error(
+                first.id.span,
+                "the workflow must contain at least one job with no dependencies",
+            );
         }
     }
 }
 
 /// Finds each cycle once (depth-first, in declaration order) and names it whole.
 fn report_cycles(checker: &mut Checker, workflow: &Workflow) {
-    let index: HashMap<String, usize> =
-        workflow.jobs.values().enumerate().map(|(i, job)| (job.id.value.to_ascii_lowercase(), i)).collect();
+    let index: HashMap<String, usize> = workflow
+        .jobs
+        .values()
+        .enumerate()
+        .map(|(i, job)| (job.id.value.to_ascii_lowercase(), i))
+        .collect();
     let jobs: Vec<&Job> = workflow.jobs.values().collect();
     let edges: Vec<Vec<(usize, &Spanned<String>)>> = jobs
         .iter()
@@ -101,7 +149,11 @@ fn report_cycles(checker: &mut Checker, workflow: &Workflow) {
         .map(|(own, job)| {
             job.needs
                 .iter()
-                .filter_map(|need| index.get(&need.value.to_ascii_lowercase()).map(|&to| (to, need)))
+                .filter_map(|need| {
+                    index
+                        .get(&need.value.to_ascii_lowercase())
+                        .map(|&to| (to, need))
+                })
                 .filter(|(to, _)| *to != own)
                 .collect()
         })
@@ -135,7 +187,11 @@ fn report_cycles(checker: &mut Checker, workflow: &Workflow) {
                     path.push((to, 0));
                 }
                 Some(1) => {
-                    let members: Vec<usize> = path.iter().map(|(n, _)| *n).skip_while(|n| *n != to).collect();
+                    let members: Vec<usize> = path
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .skip_while(|n| *n != to)
+                        .collect();
                     let mut key = members.clone();
                     key.sort_unstable();
                     if reported.insert(key) {
@@ -149,15 +205,32 @@ fn report_cycles(checker: &mut Checker, workflow: &Workflow) {
 }
 
 /// Reports a cycle at each of its edges (each `needs` entry in it is at fault), naming it whole.
-fn report_cycle(checker: &mut Checker, jobs: &[&Job], edges: &[Vec<(usize, &Spanned<String>)>], members: &[usize]) {
+fn report_cycle(
+    checker: &mut Checker,
+    jobs: &[&Job],
+    edges: &[Vec<(usize, &Spanned<String>)>],
+    members: &[usize],
+) {
     let name = |n: usize| jobs.get(n).map_or("", |job| job.id.value.as_str());
     for (position, &from) in members.iter().enumerate() {
         // Rotate so the cycle is named from the job whose `needs` entry is reported.
-        let rotated: Vec<usize> = members.iter().cycle().skip(position).take(members.len() + 1).copied().collect();
+        let rotated: Vec<usize> = members
+            .iter()
+            .cycle()
+            .skip(position)
+            .take(members.len() + 1)
+            .copied()
+            .collect();
         let to = rotated.get(1).copied().unwrap_or(from);
         let names: Vec<String> = rotated.iter().map(|&n| format!("`{}`", name(n))).collect();
-        if let Some((_, need)) = edges.get(from).and_then(|e| e.iter().find(|(target, _)| *target == to)) {
-            checker.error(need.span, format!("jobs {} form a cycle", names.join(" → ")));
+        if let Some((_, need)) = edges
+            .get(from)
+            .and_then(|e| e.iter().find(|(target, _)| *target == to))
+        {
+            checker.error(
+                need.span,
+                format!("jobs {} form a cycle", names.join(" → ")),
+            );
         }
     }
 }
@@ -168,9 +241,18 @@ fn check_steps(checker: &mut Checker, job: &Job) {
         let label = step_label(step, index);
         if let Some(id) = &step.id {
             if id.value.contains("${{") {
-                checker.error(id.span, format!("a template expression is not allowed in the id of {label}"));
+                checker.error(
+                    id.span,
+                    format!("a template expression is not allowed in the id of {label}"),
+                );
             } else if let Some(why) = invalid_id(&id.value) {
-                checker.error(id.span, format!("step id `{}` in job `{}` is invalid: {why}", id.value, job.id.value));
+                checker.error(
+                    id.span,
+                    format!(
+                        "step id `{}` in job `{}` is invalid: {why}",
+                        id.value, job.id.value
+                    ),
+                );
             }
             if let Some(first) = seen.insert(id.value.to_ascii_lowercase(), &id.value) {
                 checker.error(
@@ -196,9 +278,16 @@ pub(crate) fn step_label(step: &Step, index: usize) -> String {
 }
 
 fn check_timeout(checker: &mut Checker, timeout: &Option<Spanned<NumberOrExpr>>, owner: &str) {
-    if let Some(Spanned { value: NumberOrExpr::Number(minutes), span }) = timeout {
+    if let Some(Spanned {
+        value: NumberOrExpr::Number(minutes),
+        span,
+    }) = timeout
+    {
         if !(minutes.is_finite() && *minutes > 0.0) {
-            checker.error(*span, format!("`timeout-minutes` of {owner} must be a positive number, not {minutes}"));
+            checker.error(
+                *span,
+                format!("`timeout-minutes` of {owner} must be a positive number, not {minutes}"),
+            );
         }
     }
 }
@@ -206,7 +295,10 @@ fn check_timeout(checker: &mut Checker, timeout: &Option<Spanned<NumberOrExpr>>,
 fn check_step_uses(checker: &mut Checker, label: &str, uses: &Spanned<String>) {
     let value = uses.value.trim();
     if value.contains("${{") {
-        checker.error(uses.span, format!("a template expression is not allowed in `uses` of {label}"));
+        checker.error(
+            uses.span,
+            format!("a template expression is not allowed in `uses` of {label}"),
+        );
         return;
     }
     if value.starts_with("./") || value == "." {
@@ -214,7 +306,10 @@ fn check_step_uses(checker: &mut Checker, label: &str, uses: &Spanned<String>) {
     }
     if let Some(image) = value.strip_prefix("docker://") {
         if image.is_empty() {
-            checker.error(uses.span, format!("`uses` of {label} names no docker image"));
+            checker.error(
+                uses.span,
+                format!("`uses` of {label} names no docker image"),
+            );
         } else {
             checker.warning(uses.span, format!("{label} uses `{value}`, which Slipway cannot run (container actions are not supported)"));
         }
@@ -227,7 +322,9 @@ fn check_step_uses(checker: &mut Checker, label: &str, uses: &Spanned<String>) {
         );
         return;
     };
-    let is_built_in = BUILT_IN_ACTIONS.iter().any(|built_in| built_in.eq_ignore_ascii_case(repository));
+    let is_built_in = BUILT_IN_ACTIONS
+        .iter()
+        .any(|built_in| built_in.eq_ignore_ascii_case(repository));
     if !is_built_in {
         checker.warning(
             uses.span,
@@ -245,9 +342,8 @@ fn remote_reference(value: &str) -> Option<(&str, &str)> {
     let mut parts = path.split('/');
     let owner = parts.next()?;
     let repo = parts.next()?;
-    let valid_name = |name: &str| {
-        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
+    // GitHub checks only the shape; names with odd characters fail later, when fetched.
+    let valid_name = |name: &str| !name.trim().is_empty() && !name.contains(['$', ':']);
     if !valid_name(owner) || !valid_name(repo) || reference.is_empty() || parts.any(str::is_empty) {
         return None;
     }
@@ -258,12 +354,16 @@ fn check_workflow_call(checker: &mut Checker, job: &Job, uses: &Spanned<String>)
     let value = uses.value.trim();
     let id = &job.id.value;
     if value.contains("${{") {
-        checker.error(uses.span, format!("a template expression is not allowed in `uses` of job `{id}`"));
+        checker.error(
+            uses.span,
+            format!("a template expression is not allowed in `uses` of job `{id}`"),
+        );
         return;
     }
     let is_workflow_file = |path: &str| path.ends_with(".yml") || path.ends_with(".yaml");
     if let Some(path) = value.strip_prefix("./") {
-        if !path.starts_with(".github/workflows/") || !is_workflow_file(path) || path.contains('@') {
+        if !path.starts_with(".github/workflows/") || !is_workflow_file(path) || path.contains('@')
+        {
             checker.error(
                 uses.span,
                 format!("job `{id}` calls `{value}`: a local reusable workflow must be `./.github/workflows/<file>.yml`"),
@@ -272,7 +372,7 @@ fn check_workflow_call(checker: &mut Checker, job: &Job, uses: &Spanned<String>)
         return;
     }
     match remote_reference(value) {
-        Some((path, _)) if path.split('/').nth(2) == Some(".github") && is_workflow_file(path) => {
+        Some((path, _)) if path.split('/').count() > 2 && is_workflow_file(path) => {
             checker.warning(
                 uses.span,
                 format!("job `{id}` calls the remote workflow `{value}`, which Slipway cannot run (only local reusable workflows)"),

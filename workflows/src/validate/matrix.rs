@@ -22,7 +22,10 @@ fn check_matrix(checker: &mut Checker, job: &Job, matrix: &MatrixMap) {
     for (key, values) in &matrix.dimensions {
         if let MatrixValues::List(list) = values {
             if list.value.is_empty() {
-                checker.error(list.span, format!("matrix dimension `{key}` of job `{id}` has no values"));
+                checker.error(
+                    list.span,
+                    format!("matrix dimension `{key}` of job `{id}` has no values"),
+                );
             }
         }
     }
@@ -32,15 +35,25 @@ fn check_matrix(checker: &mut Checker, job: &Job, matrix: &MatrixMap) {
         Some(MatrixValues::Expr(_)) => false,
     };
     if matrix.dimensions.is_empty() && include_is_empty {
-        checker.error(matrix.span, format!("the matrix of job `{id}` defines no dimension and no `include` entry"));
+        checker.error(
+            matrix.span,
+            format!("the matrix of job `{id}` defines no dimension and no `include` entry"),
+        );
     }
     for (section, entries) in [("include", &matrix.include), ("exclude", &matrix.exclude)] {
-        let Some(MatrixValues::List(list)) = entries else { continue };
+        let Some(MatrixValues::List(list)) = entries else {
+            continue;
+        };
         for entry in &list.value {
-            let is_map_or_expression =
-                entry.is_object() || entry.as_str().is_some_and(|text| text.trim_start().starts_with("${{"));
+            let is_map_or_expression = entry.is_object()
+                || entry
+                    .as_str()
+                    .is_some_and(|text| text.trim_start().starts_with("${{"));
             if !is_map_or_expression {
-                checker.error(list.span, format!("`{section}` of the matrix of job `{id}` must be a list of maps"));
+                checker.error(
+                    list.span,
+                    format!("`{section}` of the matrix of job `{id}` must be a list of maps"),
+                );
                 break;
             }
         }
@@ -52,11 +65,27 @@ fn check_matrix(checker: &mut Checker, job: &Job, matrix: &MatrixMap) {
 
 /// GitHub rejects an `exclude` key that is not a matrix key; a value no combination has is
 /// reported too (it excludes nothing). Keys added only by `include` cannot be excluded.
-fn check_exclude(checker: &mut Checker, id: &str, matrix: &MatrixMap, exclude: &[Value], span: Span) {
+fn check_exclude(
+    checker: &mut Checker,
+    id: &str,
+    matrix: &MatrixMap,
+    exclude: &[Value],
+    list_span: Span,
+) {
     let keys: Vec<&str> = matrix.dimensions.keys().map(String::as_str).collect();
+    let mut seen_keys: Vec<&str> = Vec::new();
     for entry in exclude {
-        let Some(entry) = entry.as_object() else { continue };
+        let Some(entry) = entry.as_object() else {
+            continue;
+        };
         for (key, value) in entry {
+            // The model keeps only the list's position: find this entry's `key:` after it.
+            let earlier = seen_keys
+                .iter()
+                .filter(|seen| **seen == key.as_str())
+                .count();
+            seen_keys.push(key);
+            let span = checker.map.find_nth(list_span, &format!("{key}:"), earlier);
             let Some(dimension) = matrix.dimensions.get(key) else {
                 checker.error(
                     span,
@@ -67,12 +96,18 @@ fn check_exclude(checker: &mut Checker, id: &str, matrix: &MatrixMap, exclude: &
                 );
                 continue;
             };
-            let MatrixValues::List(values) = dimension else { continue };
-            let has_expression = |v: &Value| v.as_str().is_some_and(|s| s.contains("${{"));
+            let MatrixValues::List(values) = dimension else {
+                continue;
+            };
+            let has_expression = |v: &Value| v.to_string().contains("${{");
             if has_expression(value) || values.value.iter().any(has_expression) {
                 continue;
             }
-            if !values.value.iter().any(|candidate| matches_value(value, candidate)) {
+            if !values
+                .value
+                .iter()
+                .any(|candidate| matches_value(value, candidate))
+            {
                 checker.error(
                     span,
                     format!("`exclude` value {value} for `{key}` matches no value of the matrix of job `{id}`"),
@@ -85,11 +120,14 @@ fn check_exclude(checker: &mut Checker, id: &str, matrix: &MatrixMap, exclude: &
 /// An exclude value matches a matrix value when equal, or (objects) when every key it names matches.
 fn matches_value(exclude: &Value, value: &Value) -> bool {
     match (exclude, value) {
-        (Value::Object(wanted), Value::Object(have)) => {
-            wanted.iter().all(|(key, wanted)| have.get(key).is_some_and(|have| matches_value(wanted, have)))
-        }
+        (Value::Object(wanted), Value::Object(have)) => wanted.iter().all(|(key, wanted)| {
+            have.get(key)
+                .is_some_and(|have| matches_value(wanted, have))
+        }),
         (Value::String(a), Value::String(b)) => a == b,
-        (Value::String(text), other) | (other, Value::String(text)) if !other.is_object() && !other.is_array() => {
+        (Value::String(text), other) | (other, Value::String(text))
+            if !other.is_object() && !other.is_array() =>
+        {
             *text == other.to_string()
         }
         _ => exclude == value,

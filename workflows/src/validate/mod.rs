@@ -26,12 +26,18 @@ use source_map::SourceMap;
 
 /// Checks a parsed workflow. `source` is the file text the model was read from.
 pub fn validate(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
-    let mut checker = Checker { file: &workflow.file, map: SourceMap::new(source), diagnostics: Vec::new() };
+    let mut checker = Checker {
+        file: &workflow.file,
+        map: SourceMap::new(source),
+        diagnostics: Vec::new(),
+    };
     jobs::check(&mut checker, workflow);
     triggers::check(&mut checker, workflow);
     matrix::check(&mut checker, workflow);
     expressions::check(&mut checker, workflow);
-    checker.diagnostics.sort_by_key(|d| (d.span.line, d.span.column));
+    checker
+        .diagnostics
+        .sort_by_key(|d| (d.span.line, d.span.column));
     checker.diagnostics.dedup();
     checker.diagnostics
 }
@@ -45,28 +51,43 @@ pub(crate) struct Checker<'a> {
 
 impl Checker<'_> {
     fn error(&mut self, span: Span, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::error(self.file, span, message));
+        self.diagnostics
+            .push(Diagnostic::error(self.file, span, message));
     }
 
     fn warning(&mut self, span: Span, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::warning(self.file, span, message));
+        self.diagnostics
+            .push(Diagnostic::warning(self.file, span, message));
     }
 }
 
 /// The closest of `candidates` to `name` (case-insensitive edit distance ≤ 2), for "did you mean".
-pub(crate) fn closest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+pub(crate) fn closest<'c>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
     let name = name.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|candidate| (edit_distance(&name, &candidate.to_ascii_lowercase()), candidate))
+        .map(|candidate| {
+            (
+                edit_distance(&name, &candidate.to_ascii_lowercase()),
+                candidate,
+            )
+        })
         .filter(|(distance, _)| *distance <= 2.min(name.len().saturating_sub(1)).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
 
 /// " (did you mean `x`?)" or "".
-pub(crate) fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
-    closest(name, candidates).map(|found| format!(" (did you mean `{found}`?)")).unwrap_or_default()
+pub(crate) fn did_you_mean<'c>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> String {
+    closest(name, candidates)
+        .map(|found| format!(" (did you mean `{found}`?)"))
+        .unwrap_or_default()
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -52,7 +52,13 @@ pub(crate) fn embedded_expressions(text: &str) -> Vec<Embedded> {
                 position = inner_start + close + 2;
             }
             None => {
-                found.push(Embedded { start, inner_start, inner: rest.to_string(), end: text.len(), closed: false });
+                found.push(Embedded {
+                    start,
+                    inner_start,
+                    inner: rest.to_string(),
+                    end: text.len(),
+                    closed: false,
+                });
                 break;
             }
         }
@@ -93,28 +99,47 @@ pub(crate) fn references(expression: &str) -> (Vec<Reference>, Vec<Call>) {
     let mut references = Vec::new();
     let mut calls = Vec::new();
     for (index, (offset, token)) in tokens.iter().enumerate() {
-        let Token::Identifier(name) = token else { continue };
-        let after_dot = index.checked_sub(1).and_then(|i| tokens.get(i)).is_some_and(|(_, t)| *t == Token::Other('.'));
+        let Token::Identifier(name) = token else {
+            continue;
+        };
+        let after_dot = index
+            .checked_sub(1)
+            .and_then(|i| tokens.get(i))
+            .is_some_and(|(_, t)| *t == Token::Other('.'));
         if after_dot {
             continue;
         }
         let next = tokens.get(index + 1).map(|(_, t)| t);
         if next == Some(&Token::Other('(')) {
-            calls.push(Call { name: name.to_ascii_lowercase(), offset: *offset });
+            calls.push(Call {
+                name: name.to_ascii_lowercase(),
+                offset: *offset,
+            });
             continue;
         }
         let lower = name.to_ascii_lowercase();
-        if matches!(lower.as_str(), "true" | "false" | "null" | "nan" | "infinity") {
+        if matches!(
+            lower.as_str(),
+            "true" | "false" | "null" | "nan" | "infinity"
+        ) {
             continue;
         }
         let property = match (next, tokens.get(index + 2), tokens.get(index + 3)) {
-            (Some(Token::Other('.')), Some((at, Token::Identifier(property))), _) => Some((property.clone(), *at)),
-            (Some(Token::Other('[')), Some((at, Token::StringLiteral(property))), Some((_, Token::Other(']')))) => {
+            (Some(Token::Other('.')), Some((at, Token::Identifier(property))), _) => {
                 Some((property.clone(), *at))
             }
+            (
+                Some(Token::Other('[')),
+                Some((at, Token::StringLiteral(property))),
+                Some((_, Token::Other(']'))),
+            ) => Some((property.clone(), *at)),
             _ => None,
         };
-        references.push(Reference { context: lower, offset: *offset, property });
+        references.push(Reference {
+            context: lower,
+            offset: *offset,
+            property,
+        });
     }
     (references, calls)
 }
@@ -177,19 +202,43 @@ mod tests {
     #[test]
     fn splits_templates() {
         let parts = embedded_expressions("a ${{ x }} b ${{ '}}' }} c ${{ open");
-        let inner: Vec<_> = parts.iter().map(|p| (p.start, p.inner.as_str(), p.closed)).collect();
-        assert_eq!(inner, vec![(2, " x ", true), (13, " '}}' ", true), (27, " open", false)]);
+        let inner: Vec<_> = parts
+            .iter()
+            .map(|p| (p.start, p.inner.as_str(), p.closed))
+            .collect();
+        assert_eq!(
+            inner,
+            vec![(2, " x ", true), (13, " '}}' ", true), (27, " open", false)]
+        );
     }
 
     #[test]
     fn finds_contexts_properties_and_calls() {
-        let (refs, calls) = references("matrix.os == 'x' && steps['my-step'].outputs.a || contains(github.event.x, env.Y)");
-        let named: Vec<_> = refs.iter().map(|r| (r.context.as_str(), r.property.as_ref().map(|p| p.0.as_str()))).collect();
+        let (refs, calls) = references(
+            "matrix.os == 'x' && steps['my-step'].outputs.a || contains(github.event.x, env.Y)",
+        );
+        let named: Vec<_> = refs
+            .iter()
+            .map(|r| {
+                (
+                    r.context.as_str(),
+                    r.property.as_ref().map(|p| p.0.as_str()),
+                )
+            })
+            .collect();
         assert_eq!(
             named,
-            vec![("matrix", Some("os")), ("steps", Some("my-step")), ("github", Some("event")), ("env", Some("Y"))]
+            vec![
+                ("matrix", Some("os")),
+                ("steps", Some("my-step")),
+                ("github", Some("event")),
+                ("env", Some("Y"))
+            ]
         );
-        assert_eq!(calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["contains"]);
+        assert_eq!(
+            calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            vec!["contains"]
+        );
         assert_eq!(refs.get(2).map(|r| r.offset), Some(59));
         let (refs, _) = references("1e+5 == true || null");
         assert!(refs.is_empty());
