@@ -16,7 +16,7 @@ use workflows::parse_workflow;
 
 /// Floors: raise them as validation improves.
 const MIN_ACCEPT_REJECT_PERCENT: f64 = 95.0;
-const MIN_POSITION_PERCENT: f64 = 60.0;
+const MIN_POSITION_PERCENT: f64 = 80.0;
 
 #[derive(Debug)]
 struct Case {
@@ -51,7 +51,12 @@ fn workflow_parser_conformance() {
     let mut known_differences = Tally::default();
     let mut unsupported = Vec::new();
     let mut failures = Vec::new();
+    let mut divergent = Vec::new();
     for case in &cases {
+        if let Some((_, reason)) = DIVERGENCES.iter().find(|(name, _)| *name == case.name) {
+            divergent.push(format!("{} ({reason})", case.name));
+            continue;
+        }
         if let Some(reason) = unsupported_reason(case) {
             unsupported.push(format!("{} ({reason})", case.name));
             continue;
@@ -76,10 +81,15 @@ fn workflow_parser_conformance() {
                 continue;
             };
             target.positions += 1;
-            if errors
-                .iter()
-                .any(|d| d.span.line == line && d.span.column == column)
-            {
+            // GitHub places expression errors at the start of the value and gives the offset in the
+            // message; Slipway points at the bad token itself, later on the same line.
+            let about_expression =
+                expected.contains("expression") || expected.contains("Located at position");
+            let placed = |d: &workflows::Diagnostic| {
+                d.span.line == line
+                    && (d.span.column == column || (about_expression && d.span.column > column))
+            };
+            if errors.iter().any(|d| placed(d)) {
                 target.positions_found += 1;
             } else {
                 missing.push(expected.clone());
@@ -161,8 +171,19 @@ fn percent(part: usize, whole: usize) -> f64 {
     }
 }
 
+/// Cases where Slipway deliberately differs from GitHub's parser, with the reason. Reported,
+/// never counted as passes.
+const DIVERGENCES: &[(&str, &str)] = &[(
+    "events-mapping-all.yml",
+    "`branches` with `branches-ignore` (and the same for tags, paths) on one event: GitHub's parser \
+     accepts it but GitHub refuses to run the workflow, so Slipway rejects it up front",
+)];
+
 /// Why Slipway does not attempt a case, if it does not.
 fn unsupported_reason(case: &Case) -> Option<&'static str> {
+    if case.options.contains("experimental-features") {
+        return Some("GitHub experimental features");
+    }
     if case.extra_files > 0 && case.errors.is_some() {
         return Some("errors come from called workflows, which Slipway does not load");
     }

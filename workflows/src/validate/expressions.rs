@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use crate::contexts::{self, ALL_CONTEXTS, Availability, NO_EXPRESSIONS};
-use crate::expr::{Condition, Expr, Template};
+use crate::expr::{Condition, Expr, ExprError, ExprErrorKind, Template};
 use crate::model::{
     BoolOrExpr, Concurrency, Container, Job, Matrix, MatrixValues, NumberOrExpr, Step, Workflow,
 };
@@ -98,12 +98,21 @@ struct Scope {
     needs: Option<HashSet<String>>,
     /// Step ids that `steps.<id>` may name here (lowercase).
     steps: Option<HashSet<String>>,
-    /// Declared inputs (lowercase), when the workflow declares them for every event it has.
-    inputs: Option<HashSet<String>>,
+    /// Declared inputs, when the workflow has an event that takes inputs.
+    inputs: Option<Inputs>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Inputs {
+    /// Input names (lowercase) declared by `workflow_dispatch` and `workflow_call`.
+    declared: HashSet<String>,
+    /// Whether every event of the workflow takes inputs (then an undeclared name is surely wrong;
+    /// otherwise it is empty for the other events, so only a warning).
+    only_events_with_inputs: bool,
 }
 
 impl Scope {
-    fn for_job(job: &Job, inputs: Option<HashSet<String>>) -> Scope {
+    fn for_job(job: &Job, inputs: Option<Inputs>) -> Scope {
         Scope {
             job_id: Some(job.id.value.clone()),
             matrix_keys: matrix_keys(job),
@@ -411,7 +420,7 @@ impl Walker<'_, '_> {
         let Some(availability) = self.allowed(key, &path, value) else {
             return;
         };
-        if let Err(error) = Template::parse(&value.value) {
+        if let Some(error) = Template::parse(&value.value).err().and_then(syntax_error) {
             let index = char_to_byte(&value.value, error.column);
             let span = self.checker.map.locate(value.span, &value.value, index);
             self.checker.error(
@@ -420,11 +429,40 @@ impl Walker<'_, '_> {
             );
             return;
         }
+        if !self.well_formed(&path, value) {
+            return;
+        }
         for part in scan::embedded_expressions(&value.value) {
             if part.closed {
                 self.expression(availability, &path, value, &part.inner, part.inner_start);
             }
         }
+    }
+
+    /// `${{` without `}}`, and `${{ }}` with nothing inside, reported even when the expression
+    /// parser has not said so. Returns whether the string is well formed.
+    fn well_formed(&mut self, path: &str, value: &Spanned<String>) -> bool {
+        for part in scan::embedded_expressions(&value.value) {
+            let span = self
+                .checker
+                .map
+                .locate(value.span, &value.value, part.start);
+            if !part.closed {
+                self.checker.error(
+                    span,
+                    format!("expression syntax error in `{path}`: `${{{{` is not closed by `}}}}`"),
+                );
+                return false;
+            }
+            if part.inner.trim().is_empty() {
+                self.checker.error(
+                    span,
+                    format!("expression syntax error in `{path}`: an expression was expected"),
+                );
+                return false;
+            }
+        }
+        true
     }
 
     /// An `if:` condition: a bare expression or one `${{ }}`.
@@ -449,7 +487,7 @@ impl Walker<'_, '_> {
             self.template(key, path, value);
             return;
         }
-        if let Err(error) = Condition::parse(text) {
+        if let Some(error) = Condition::parse(text).err().and_then(syntax_error) {
             let index = char_to_byte(text, error.column);
             let span = self.checker.map.locate(value.span, text, index);
             self.checker.error(
@@ -592,7 +630,7 @@ impl Walker<'_, '_> {
                 if let Some(needs) = &self.scope.needs {
                     if !needs.contains(&lower) {
                         let known = listed(needs);
-                        self.checker.error(
+                        self.checker.warning(
                             span,
                             format!("`needs.{property}` in `{path}`: job `{job}` does not directly need `{property}` (needs: {known})"),
                         );
@@ -603,7 +641,7 @@ impl Walker<'_, '_> {
                 if let Some(steps) = &self.scope.steps {
                     if !steps.contains(&lower) {
                         let known = listed(steps);
-                        self.checker.error(
+                        self.checker.warning(
                             span,
                             format!("`steps.{property}` in `{path}`: no step with id `{property}` runs before this point in job `{job}` (earlier ids: {known})"),
                         );
@@ -612,12 +650,16 @@ impl Walker<'_, '_> {
             }
             "inputs" => {
                 if let Some(inputs) = &self.scope.inputs {
-                    if !inputs.contains(&lower) {
-                        let known = listed(inputs);
-                        self.checker.error(
-                            span,
-                            format!("`inputs.{property}` in `{path}`: no input `{property}` is declared (inputs: {known})"),
+                    if !inputs.declared.contains(&lower) {
+                        let known = listed(&inputs.declared);
+                        let message = format!(
+                            "`inputs.{property}` in `{path}`: no input `{property}` is declared (inputs: {known})"
                         );
+                        if inputs.only_events_with_inputs {
+                            self.checker.error(span, message);
+                        } else {
+                            self.checker.warning(span, message);
+                        }
                     }
                 }
             }
@@ -627,8 +669,8 @@ impl Walker<'_, '_> {
 }
 
 /// Inputs declared by `workflow_dispatch` and `workflow_call`, when at least one of them is an
-/// event of the workflow (other events give an empty `inputs`, so names there are not checked).
-fn declared_inputs(workflow: &Workflow) -> Option<HashSet<String>> {
+/// event of the workflow (without them, `inputs` is empty and names are not checked).
+fn declared_inputs(workflow: &Workflow) -> Option<Inputs> {
     let events: Vec<_> = ["workflow_dispatch", "workflow_call"]
         .iter()
         .filter_map(|name| workflow.on.events.get(*name))
@@ -636,13 +678,14 @@ fn declared_inputs(workflow: &Workflow) -> Option<HashSet<String>> {
     if events.is_empty() {
         return None;
     }
-    Some(
-        events
+    Some(Inputs {
+        declared: events
             .iter()
             .flat_map(|event| event.inputs.keys())
             .map(|name| name.to_ascii_lowercase())
             .collect(),
-    )
+        only_events_with_inputs: events.len() == workflow.on.events.len(),
+    })
 }
 
 /// Keys of the job's literal matrix (dimensions plus keys `include` adds); `None` when any part is
@@ -672,6 +715,15 @@ fn matrix_keys(job: &Job) -> Option<HashSet<String>> {
         None => {}
     }
     Some(keys)
+}
+
+/// Only lexing and parsing errors are syntax errors; an evaluation error cannot come from parsing
+/// (the expression module reports "not available" that way while it is a stub), so it is ignored.
+fn syntax_error(error: ExprError) -> Option<ExprError> {
+    match error.kind {
+        ExprErrorKind::Lexing | ExprErrorKind::Parsing => Some(error),
+        ExprErrorKind::Evaluation => None,
+    }
 }
 
 fn char_to_byte(text: &str, column: usize) -> usize {
