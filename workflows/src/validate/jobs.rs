@@ -66,8 +66,15 @@ fn check_job_ids(checker: &mut Checker, workflow: &Workflow) {
                     id.value
                 ),
             );
-        } else if let Some(why) = invalid_id(&id.value) {
-            checker.error(id.span, format!("job id `{}` is invalid: {why}", id.value));
+        } else if id.value.starts_with("__") {
+            // The id's shape is the parser's to check; the reserved prefix is not.
+            checker.error(
+                id.span,
+                format!(
+                    "job id `{}` is invalid: ids starting with `__` are reserved",
+                    id.value
+                ),
+            );
         }
         if let Some(first) = seen.insert(id.value.to_ascii_lowercase(), &id.value) {
             checker.error(

@@ -1,4 +1,5 @@
-//! Literal matrix shapes: no empty dimension, `include`/`exclude` entries that are maps, `exclude`
+//! Literal matrix shapes (the parser checks that `include`/`exclude` entries are maps): no empty
+//! dimension, `exclude`
 //! keys that are matrix keys and values that some combination has, and at least one dimension or
 //! `include` entry. Matrices given as expressions are checked when they are evaluated, not here.
 
@@ -39,24 +40,6 @@ fn check_matrix(checker: &mut Checker, job: &Job, matrix: &MatrixMap) {
             matrix.span,
             format!("the matrix of job `{id}` defines no dimension and no `include` entry"),
         );
-    }
-    for (section, entries) in [("include", &matrix.include), ("exclude", &matrix.exclude)] {
-        let Some(MatrixValues::List(list)) = entries else {
-            continue;
-        };
-        for entry in &list.value {
-            let is_map_or_expression = entry.is_object()
-                || entry
-                    .as_str()
-                    .is_some_and(|text| text.trim_start().starts_with("${{"));
-            if !is_map_or_expression {
-                checker.error(
-                    list.span,
-                    format!("`{section}` of the matrix of job `{id}` must be a list of maps"),
-                );
-                break;
-            }
-        }
     }
     if let Some(MatrixValues::List(exclude)) = &matrix.exclude {
         check_exclude(checker, id, matrix, &exclude.value, exclude.span);

@@ -360,12 +360,6 @@ fn check_inputs(checker: &mut Checker, event: &str, trigger: &EventTrigger) {
 fn check_input(checker: &mut Checker, event: &str, input: &Input) {
     let name = &input.name.value;
     if input.kind == InputType::Choice {
-        if input.options.is_empty() {
-            checker.error(
-                input.name.span,
-                format!("input `{name}` of `{event}` is a `choice` but has no `options`"),
-            );
-        }
         let mut seen = std::collections::HashSet::new();
         for option in &input.options {
             if !seen.insert(option.value.as_str()) {
