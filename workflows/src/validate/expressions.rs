@@ -616,50 +616,50 @@ impl Walker<'_, '_> {
         };
         match reference.context.as_str() {
             "matrix" => {
-                if let Some(keys) = &self.scope.matrix_keys {
-                    if !keys.contains(&lower) {
-                        let known = listed(keys);
-                        self.checker.warning(
-                            span,
-                            format!("`matrix.{property}` in `{path}`: the matrix of job `{job}` has no key `{property}` (keys: {known})"),
-                        );
-                    }
+                if let Some(keys) = &self.scope.matrix_keys
+                    && !keys.contains(&lower)
+                {
+                    let known = listed(keys);
+                    self.checker.warning(
+                        span,
+                        format!("`matrix.{property}` in `{path}`: the matrix of job `{job}` has no key `{property}` (keys: {known})"),
+                    );
                 }
             }
             "needs" => {
-                if let Some(needs) = &self.scope.needs {
-                    if !needs.contains(&lower) {
-                        let known = listed(needs);
-                        self.checker.warning(
-                            span,
-                            format!("`needs.{property}` in `{path}`: job `{job}` does not directly need `{property}` (needs: {known})"),
-                        );
-                    }
+                if let Some(needs) = &self.scope.needs
+                    && !needs.contains(&lower)
+                {
+                    let known = listed(needs);
+                    self.checker.warning(
+                        span,
+                        format!("`needs.{property}` in `{path}`: job `{job}` does not directly need `{property}` (needs: {known})"),
+                    );
                 }
             }
             "steps" => {
-                if let Some(steps) = &self.scope.steps {
-                    if !steps.contains(&lower) {
-                        let known = listed(steps);
-                        self.checker.warning(
-                            span,
-                            format!("`steps.{property}` in `{path}`: no step with id `{property}` runs before this point in job `{job}` (earlier ids: {known})"),
-                        );
-                    }
+                if let Some(steps) = &self.scope.steps
+                    && !steps.contains(&lower)
+                {
+                    let known = listed(steps);
+                    self.checker.warning(
+                        span,
+                        format!("`steps.{property}` in `{path}`: no step with id `{property}` runs before this point in job `{job}` (earlier ids: {known})"),
+                    );
                 }
             }
             "inputs" => {
-                if let Some(inputs) = &self.scope.inputs {
-                    if !inputs.declared.contains(&lower) {
-                        let known = listed(&inputs.declared);
-                        let message = format!(
-                            "`inputs.{property}` in `{path}`: no input `{property}` is declared (inputs: {known})"
-                        );
-                        if inputs.only_events_with_inputs {
-                            self.checker.error(span, message);
-                        } else {
-                            self.checker.warning(span, message);
-                        }
+                if let Some(inputs) = &self.scope.inputs
+                    && !inputs.declared.contains(&lower)
+                {
+                    let known = listed(&inputs.declared);
+                    let message = format!(
+                        "`inputs.{property}` in `{path}`: no input `{property}` is declared (inputs: {known})"
+                    );
+                    if inputs.only_events_with_inputs {
+                        self.checker.error(span, message);
+                    } else {
+                        self.checker.warning(span, message);
                     }
                 }
             }

@@ -131,13 +131,14 @@ fn check_needs(checker: &mut Checker, workflow: &Workflow) {
         }
     }
     report_cycles(checker, workflow);
-    if !workflow.jobs.is_empty() && workflow.jobs.values().all(|job| !job.needs.is_empty()) {
-        if let Some(first) = workflow.jobs.values().next() {
-            checker.error(
-                first.id.span,
-                "the workflow must contain at least one job with no dependencies",
-            );
-        }
+    if !workflow.jobs.is_empty()
+        && workflow.jobs.values().all(|job| !job.needs.is_empty())
+        && let Some(first) = workflow.jobs.values().next()
+    {
+        checker.error(
+            first.id.span,
+            "the workflow must contain at least one job with no dependencies",
+        );
     }
 }
 
@@ -285,17 +286,18 @@ pub(crate) fn step_label(step: &Step, index: usize) -> String {
 }
 
 fn check_timeout(checker: &mut Checker, timeout: &Option<Spanned<NumberOrExpr>>, owner: &str) {
-    if let Some(Spanned {
+    let Some(Spanned {
         value: NumberOrExpr::Number(minutes),
         span,
     }) = timeout
-    {
-        if !(minutes.is_finite() && *minutes > 0.0) {
-            checker.error(
-                *span,
-                format!("`timeout-minutes` of {owner} must be a positive number, not {minutes}"),
-            );
-        }
+    else {
+        return;
+    };
+    if !(minutes.is_finite() && *minutes > 0.0) {
+        checker.error(
+            *span,
+            format!("`timeout-minutes` of {owner} must be a positive number, not {minutes}"),
+        );
     }
 }
 

@@ -21,13 +21,13 @@ pub(super) fn check(checker: &mut Checker, workflow: &Workflow) {
 fn check_matrix(checker: &mut Checker, job: &Job, matrix: &MatrixMap) {
     let id = &job.id.value;
     for (key, values) in &matrix.dimensions {
-        if let MatrixValues::List(list) = values {
-            if list.value.is_empty() {
-                checker.error(
-                    list.span,
-                    format!("matrix dimension `{key}` of job `{id}` has no values"),
-                );
-            }
+        if let MatrixValues::List(list) = values
+            && list.value.is_empty()
+        {
+            checker.error(
+                list.span,
+                format!("matrix dimension `{key}` of job `{id}` has no values"),
+            );
         }
     }
     let include_is_empty = match &matrix.include {
@@ -111,7 +111,8 @@ fn matches_value(exclude: &Value, value: &Value) -> bool {
         (Value::String(text), other) | (other, Value::String(text))
             if !other.is_object() && !other.is_array() =>
         {
-            *text == other.to_string()
+            let rendered = other.to_string();
+            *text == rendered
         }
         _ => exclude == value,
     }

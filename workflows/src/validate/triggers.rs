@@ -341,16 +341,17 @@ pub(crate) fn check_cron(cron: &str) -> Result<(), String> {
 }
 
 fn check_inputs(checker: &mut Checker, event: &str, trigger: &EventTrigger) {
-    if event == "workflow_dispatch" && trigger.inputs.len() > MAX_DISPATCH_INPUTS {
-        if let Some(input) = trigger.inputs.values().nth(MAX_DISPATCH_INPUTS) {
-            checker.error(
-                input.name.span,
-                format!(
-                    "`workflow_dispatch` takes at most {MAX_DISPATCH_INPUTS} inputs, found {}",
-                    trigger.inputs.len()
-                ),
-            );
-        }
+    if event == "workflow_dispatch"
+        && trigger.inputs.len() > MAX_DISPATCH_INPUTS
+        && let Some(input) = trigger.inputs.values().nth(MAX_DISPATCH_INPUTS)
+    {
+        checker.error(
+            input.name.span,
+            format!(
+                "`workflow_dispatch` takes at most {MAX_DISPATCH_INPUTS} inputs, found {}",
+                trigger.inputs.len()
+            ),
+        );
     }
     for input in trigger.inputs.values() {
         check_input(checker, event, input);
@@ -394,42 +395,29 @@ fn check_input(checker: &mut Checker, event: &str, input: &Input) {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
     };
-    match input.kind {
-        InputType::Choice if !input.options.is_empty() => {
-            if !input.options.iter().any(|option| option.value == text) {
-                let options: Vec<String> = input
-                    .options
-                    .iter()
-                    .map(|o| format!("`{}`", o.value))
-                    .collect();
-                checker.error(
-                    default.span,
-                    format!(
-                        "default `{text}` of input `{name}` is not one of its options ({})",
-                        options.join(", ")
-                    ),
-                );
-            }
+    let in_options = input.options.iter().any(|option| option.value == text);
+    let problem = match input.kind {
+        InputType::Choice if !input.options.is_empty() && !in_options => {
+            let options: Vec<String> = input
+                .options
+                .iter()
+                .map(|o| format!("`{}`", o.value))
+                .collect();
+            Some(format!(
+                "default `{text}` of input `{name}` is not one of its options ({})",
+                options.join(", ")
+            ))
         }
-        InputType::Boolean => {
-            if !matches!(text.as_str(), "true" | "false") {
-                checker.error(
-                    default.span,
-                    format!(
-                        "default of boolean input `{name}` must be `true` or `false`, not `{text}`"
-                    ),
-                );
-            }
-        }
-        InputType::Number => {
-            if text.trim().parse::<f64>().is_err() {
-                checker.error(
-                    default.span,
-                    format!("default of number input `{name}` must be a number, not `{text}`"),
-                );
-            }
-        }
-        _ => {}
+        InputType::Boolean if !matches!(text.as_str(), "true" | "false") => Some(format!(
+            "default of boolean input `{name}` must be `true` or `false`, not `{text}`"
+        )),
+        InputType::Number if text.trim().parse::<f64>().is_err() => Some(format!(
+            "default of number input `{name}` must be a number, not `{text}`"
+        )),
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        checker.error(default.span, problem);
     }
 }
 
