@@ -30,7 +30,11 @@ pub enum Decision {
 
 /// Decides whether a job runs. `values` are the contexts a job-level `if:` may read (`github`,
 /// `needs`, `vars`, `inputs`). An `Err` is an expression error message (the job then fails).
-pub fn decide(condition: Option<&str>, values: IndexMap<String, Value>, ancestors: AncestorStatus) -> Result<Decision, String> {
+pub fn decide(
+    condition: Option<&str>,
+    values: IndexMap<String, Value>,
+    ancestors: AncestorStatus,
+) -> Result<Decision, String> {
     let implicit_success_fails = || {
         if ancestors.run_cancelled {
             Decision::Skip("the run was cancelled".to_string())
@@ -40,7 +44,11 @@ pub fn decide(condition: Option<&str>, values: IndexMap<String, Value>, ancestor
     };
     let implicit_success = ancestors.all_succeeded && !ancestors.run_cancelled;
     let Some(text) = condition.map(str::trim).filter(|text| !text.is_empty()) else {
-        return Ok(if implicit_success { Decision::Run } else { implicit_success_fails() });
+        return Ok(if implicit_success {
+            Decision::Run
+        } else {
+            implicit_success_fails()
+        });
     };
     let condition = Condition::parse(text).map_err(|error| error.message)?;
     let explicit_status = uses_status_function(text)?;
@@ -48,11 +56,18 @@ pub fn decide(condition: Option<&str>, values: IndexMap<String, Value>, ancestor
         return Ok(implicit_success_fails());
     }
     let status = if explicit_status {
-        Status { failed: ancestors.any_failed, cancelled: ancestors.run_cancelled }
+        Status {
+            failed: ancestors.any_failed,
+            cancelled: ancestors.run_cancelled,
+        }
     } else {
         Status::default()
     };
-    let context = Context { values, status, hash_files: None };
+    let context = Context {
+        values,
+        status,
+        hash_files: None,
+    };
     match condition.evaluate(&context) {
         Ok(true) => Ok(Decision::Run),
         Ok(false) => Ok(Decision::Skip(format!("its condition `{text}` is false"))),
@@ -109,11 +124,29 @@ mod tests {
 
     #[test]
     fn no_condition_runs_only_after_every_ancestor_succeeded() {
-        let ok = AncestorStatus { all_succeeded: true, any_failed: false, run_cancelled: false };
+        let ok = AncestorStatus {
+            all_succeeded: true,
+            any_failed: false,
+            run_cancelled: false,
+        };
         assert_eq!(decide(None, IndexMap::new(), ok), Ok(Decision::Run));
-        let failed = AncestorStatus { all_succeeded: false, any_failed: true, run_cancelled: false };
-        assert!(matches!(decide(None, IndexMap::new(), failed), Ok(Decision::Skip(_))));
-        let cancelled = AncestorStatus { all_succeeded: true, any_failed: false, run_cancelled: true };
-        assert_eq!(decide(None, IndexMap::new(), cancelled), Ok(Decision::Skip("the run was cancelled".into())));
+        let failed = AncestorStatus {
+            all_succeeded: false,
+            any_failed: true,
+            run_cancelled: false,
+        };
+        assert!(matches!(
+            decide(None, IndexMap::new(), failed),
+            Ok(Decision::Skip(_))
+        ));
+        let cancelled = AncestorStatus {
+            all_succeeded: true,
+            any_failed: false,
+            run_cancelled: true,
+        };
+        assert_eq!(
+            decide(None, IndexMap::new(), cancelled),
+            Ok(Decision::Skip("the run was cancelled".into()))
+        );
     }
 }

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 /// A point in time as the caller sees it, in milliseconds since any fixed origin. The scheduler
 /// never reads a clock: every event comes with the caller's `now`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Millis(pub u64);
 
 impl Millis {
@@ -45,12 +47,19 @@ pub enum Action {
     StartJob(Box<JobSpec>),
     /// Stop a job handed out earlier (queued or running). The caller answers with `JobFinished`
     /// (conclusion `cancelled` when it never ran).
-    CancelJob { job_key: String, reason: CancelReason },
+    CancelJob {
+        job_key: String,
+        reason: CancelReason,
+    },
     /// The job will not run: its `if:` is false (by default: a job it needs did not succeed).
     JobSkipped { job_key: String, reason: String },
     /// The scheduler concluded a job without running it: an expression error, an unsupported
     /// feature, a matrix leg cancelled before it started, a job left over after a cancelled run.
-    JobConcluded { job_key: String, conclusion: Conclusion, reason: String },
+    JobConcluded {
+        job_key: String,
+        conclusion: Conclusion,
+        reason: String,
+    },
     /// Every job has concluded; nothing more will happen in this run.
     RunFinished { conclusion: Conclusion },
 }

@@ -15,7 +15,10 @@ use workflows::expr::Value;
 use super::conditions::{AncestorStatus, Decision, decide};
 use super::errors::SchedulerError;
 use super::events::{Action, CancelReason, Event, Millis};
-use super::plan::{JobContexts, RunInput, StrategyPlan, build_leg_spec, plan_legs, plan_strategy, resolve_job_id, select_jobs};
+use super::plan::{
+    JobContexts, RunInput, StrategyPlan, build_leg_spec, plan_legs, plan_strategy, resolve_job_id,
+    select_jobs,
+};
 use super::state::{JobPhase, LegState, RunPhase};
 
 /// One run's scheduling state.
@@ -56,7 +59,9 @@ impl Scheduler {
         let selected = select_jobs(&input.workflow, &input.selection)?;
         let mut jobs = IndexMap::new();
         for id in &selected {
-            let Some(job) = input.workflow.jobs.get(id) else { continue };
+            let Some(job) = input.workflow.jobs.get(id) else {
+                continue;
+            };
             let mut needs = Vec::new();
             let mut invalid = None;
             for need in &job.needs {
@@ -66,13 +71,31 @@ impl Scheduler {
                             needs.push(need_id.to_string());
                         }
                     }
-                    _ => invalid = Some(format!("`needs`: the workflow has no job `{}`", need.value)),
+                    _ => {
+                        invalid = Some(format!("`needs`: the workflow has no job `{}`", need.value))
+                    }
                 }
             }
-            jobs.insert(id.clone(), JobNode { needs, ancestors: Vec::new(), invalid, phase: JobPhase::Waiting, strategy: None, legs: Vec::new(), runs_after_cancel: None });
+            jobs.insert(
+                id.clone(),
+                JobNode {
+                    needs,
+                    ancestors: Vec::new(),
+                    invalid,
+                    phase: JobPhase::Waiting,
+                    strategy: None,
+                    legs: Vec::new(),
+                    runs_after_cancel: None,
+                },
+            );
         }
         fill_ancestors(&mut jobs);
-        Ok(Scheduler { input, run: RunPhase::Created, jobs, finished_legs: 0 })
+        Ok(Scheduler {
+            input,
+            run: RunPhase::Created,
+            jobs,
+            finished_legs: 0,
+        })
     }
 
     /// Applies one event at the caller's time `now` and returns what the caller must do, in order.
@@ -81,13 +104,24 @@ impl Scheduler {
         let mut actions = Vec::new();
         match event {
             Event::Start => {
-                self.run = self.run.start().map_err(|source| SchedulerError::IllegalRunMove { source })?;
+                self.run = self
+                    .run
+                    .start()
+                    .map_err(|source| SchedulerError::IllegalRunMove { source })?;
             }
             Event::JobStarted { job_key } => {
                 let leg = self.leg_mut(&job_key)?;
-                leg.state = leg.state.start(now).map_err(|source| SchedulerError::IllegalMove { job_key: job_key.clone(), source })?;
+                leg.state = leg
+                    .state
+                    .start(now)
+                    .map_err(|source| SchedulerError::IllegalMove {
+                        job_key: job_key.clone(),
+                        source,
+                    })?;
             }
-            Event::JobFinished { job_key, result } => self.finish_leg(&job_key, result, &mut actions)?,
+            Event::JobFinished { job_key, result } => {
+                self.finish_leg(&job_key, result, &mut actions)?
+            }
             Event::CancelRequested => self.cancel_run(&mut actions)?,
             Event::Tick => {}
         }
@@ -138,23 +172,47 @@ impl Scheduler {
     }
 
     /// Handles a leg's result: records it, applies a timeout, runs fail-fast.
-    fn finish_leg(&mut self, job_key: &str, mut result: JobResult, actions: &mut Vec<Action>) -> Result<(), SchedulerError> {
+    fn finish_leg(
+        &mut self,
+        job_key: &str,
+        mut result: JobResult,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), SchedulerError> {
         let Some((job_id, index)) = self.find_leg(job_key) else {
-            return Err(SchedulerError::UnknownJobKey { job_key: job_key.to_string() });
+            return Err(SchedulerError::UnknownJobKey {
+                job_key: job_key.to_string(),
+            });
         };
         let order = self.finished_legs + 1;
-        let Some(node) = self.jobs.get_mut(&job_id) else { return Ok(()) };
-        let fail_fast = node.strategy.is_some_and(|strategy| strategy.fail_fast) && node.has_matrix();
-        let Some(leg) = node.legs.get_mut(index) else { return Ok(()) };
-        if leg.state.cancel_reason() == Some(CancelReason::TimedOut) && result.conclusion != Conclusion::Success {
+        let Some(node) = self.jobs.get_mut(&job_id) else {
+            return Ok(());
+        };
+        let fail_fast =
+            node.strategy.is_some_and(|strategy| strategy.fail_fast) && node.has_matrix();
+        let Some(leg) = node.legs.get_mut(index) else {
+            return Ok(());
+        };
+        if leg.state.cancel_reason() == Some(CancelReason::TimedOut)
+            && result.conclusion != Conclusion::Success
+        {
             // A timeout is a failure of the job, whatever the runner reports for the cancel.
             result.conclusion = Conclusion::Failure;
             if result.failure_reason.is_none() {
-                result.failure_reason = Some(format!("the job exceeded its timeout of {} minutes", leg.timeout_minutes));
+                result.failure_reason = Some(format!(
+                    "the job exceeded its timeout of {} minutes",
+                    leg.timeout_minutes
+                ));
             }
         }
-        leg.state = leg.state.finish(result.conclusion).map_err(|source| SchedulerError::IllegalMove { job_key: job_key.to_string(), source })?;
-        let triggers_fail_fast = result.conclusion == Conclusion::Failure && !leg.continue_on_error && fail_fast;
+        leg.state =
+            leg.state
+                .finish(result.conclusion)
+                .map_err(|source| SchedulerError::IllegalMove {
+                    job_key: job_key.to_string(),
+                    source,
+                })?;
+        let triggers_fail_fast =
+            result.conclusion == Conclusion::Failure && !leg.continue_on_error && fail_fast;
         leg.result = Some(result);
         leg.finished_order = order;
         self.finished_legs = order;
@@ -168,15 +226,24 @@ impl Scheduler {
 
     /// The user cancelled: every job whose `if:` does not hold after a cancel is stopped.
     fn cancel_run(&mut self, actions: &mut Vec<Action>) -> Result<(), SchedulerError> {
-        self.run = self.run.cancel().map_err(|source| SchedulerError::IllegalRunMove { source })?;
+        self.run = self
+            .run
+            .cancel()
+            .map_err(|source| SchedulerError::IllegalRunMove { source })?;
         let ids: Vec<String> = self.jobs.keys().cloned().collect();
         for id in ids {
-            let Some(node) = self.jobs.get(&id) else { continue };
-            if node.phase != JobPhase::Expanded || node.legs.iter().all(|leg| leg.state.is_finished()) {
+            let Some(node) = self.jobs.get(&id) else {
+                continue;
+            };
+            if node.phase != JobPhase::Expanded
+                || node.legs.iter().all(|leg| leg.state.is_finished())
+            {
                 continue;
             }
             let runs_after_cancel = matches!(self.decide_condition(&id), Ok(Decision::Run));
-            let Some(node) = self.jobs.get_mut(&id) else { continue };
+            let Some(node) = self.jobs.get_mut(&id) else {
+                continue;
+            };
             node.runs_after_cancel = Some(runs_after_cancel);
             if !runs_after_cancel {
                 for leg in &mut node.legs {
@@ -191,12 +258,21 @@ impl Scheduler {
     fn check_timeouts(&mut self, now: Millis, actions: &mut Vec<Action>) {
         for node in self.jobs.values_mut() {
             for leg in &mut node.legs {
-                let LegState::Running { started_at, cancel: None } = leg.state else { continue };
+                let LegState::Running {
+                    started_at,
+                    cancel: None,
+                } = leg.state
+                else {
+                    continue;
+                };
                 let limit_ms = (leg.timeout_minutes * 60_000.0).round() as u64;
                 if now >= started_at.saturating_add(limit_ms) {
                     if let Ok(next) = leg.state.request_cancel(CancelReason::TimedOut) {
                         leg.state = next;
-                        actions.push(Action::CancelJob { job_key: leg.job_key.clone(), reason: CancelReason::TimedOut });
+                        actions.push(Action::CancelJob {
+                            job_key: leg.job_key.clone(),
+                            reason: CancelReason::TimedOut,
+                        });
                     }
                 }
             }
@@ -210,8 +286,12 @@ impl Scheduler {
             let mut progressed = false;
             let ids: Vec<String> = self.jobs.keys().cloned().collect();
             for id in &ids {
-                let Some(node) = self.jobs.get(id) else { continue };
-                if node.phase == JobPhase::Waiting && (node.invalid.is_some() || self.needs_concluded(node)) {
+                let Some(node) = self.jobs.get(id) else {
+                    continue;
+                };
+                if node.phase == JobPhase::Waiting
+                    && (node.invalid.is_some() || self.needs_concluded(node))
+                {
                     self.make_ready(id, actions);
                     progressed = true;
                 }
@@ -221,7 +301,11 @@ impl Scheduler {
                 break;
             }
         }
-        if self.jobs.values().all(|node| node.result_for_dependents().is_some()) {
+        if self
+            .jobs
+            .values()
+            .all(|node| node.result_for_dependents().is_some())
+        {
             let conclusion = self.run_conclusion();
             if let Ok(next) = self.run.finish(conclusion) {
                 self.run = next;
@@ -236,7 +320,9 @@ impl Scheduler {
         let invalid = self.jobs.get(id).and_then(|node| node.invalid.clone());
         let outcome = match invalid {
             Some(reason) => Err(reason),
-            None => self.decide_condition(id).map_err(|error| format!("`if`: {error}")),
+            None => self
+                .decide_condition(id)
+                .map_err(|error| format!("`if`: {error}")),
         };
         let outcome = match outcome {
             Ok(Decision::Run) => self.plan_job(id),
@@ -244,7 +330,9 @@ impl Scheduler {
             Ok(Decision::Skip(reason)) => Err(JobOutcome::Skipped(reason)),
             Err(reason) => Err(JobOutcome::Failed(reason)),
         };
-        let Some(node) = self.jobs.get_mut(id) else { return };
+        let Some(node) = self.jobs.get_mut(id) else {
+            return;
+        };
         match outcome {
             Ok((strategy, legs)) => {
                 if let Ok(next) = node.phase.expand() {
@@ -265,11 +353,21 @@ impl Scheduler {
                     JobOutcome::Cancelled(reason) => (Conclusion::Cancelled, reason),
                     JobOutcome::Failed(reason) => (Conclusion::Failure, reason),
                 };
-                if let Ok(next) = node.phase.conclude_without_running(conclusion, reason.clone()) {
+                if let Ok(next) = node
+                    .phase
+                    .conclude_without_running(conclusion, reason.clone())
+                {
                     node.phase = next;
                     actions.push(match conclusion {
-                        Conclusion::Skipped => Action::JobSkipped { job_key: id.to_string(), reason },
-                        _ => Action::JobConcluded { job_key: id.to_string(), conclusion, reason },
+                        Conclusion::Skipped => Action::JobSkipped {
+                            job_key: id.to_string(),
+                            reason,
+                        },
+                        _ => Action::JobConcluded {
+                            job_key: id.to_string(),
+                            conclusion,
+                            reason,
+                        },
                     });
                 }
             }
@@ -279,46 +377,62 @@ impl Scheduler {
     /// Evaluates the strategy and matrix of a job whose `if:` held, and builds its legs.
     fn plan_job(&self, id: &str) -> Result<(StrategyPlan, Vec<Leg>), JobOutcome> {
         let Some(job) = self.input.workflow.jobs.get(id) else {
-            return Err(JobOutcome::Failed(format!("the workflow has no job `{id}`")));
+            return Err(JobOutcome::Failed(format!(
+                "the workflow has no job `{id}`"
+            )));
         };
         if let Some(uses) = &job.uses {
-            return Err(JobOutcome::Failed(format!("reusable workflow calls are not supported yet (`uses: {}`)", uses.value)));
+            return Err(JobOutcome::Failed(format!(
+                "reusable workflow calls are not supported yet (`uses: {}`)",
+                uses.value
+            )));
         }
         let contexts = JobContexts::new(&self.input, id, self.needs_context(id));
         let condition_values = contexts.for_condition();
         let strategy = plan_strategy(job, &condition_values).map_err(JobOutcome::Failed)?;
-        let plans = plan_legs(id, job, strategy, &condition_values, &self.input.selection.matrix).map_err(JobOutcome::Failed)?;
+        let plans = plan_legs(
+            id,
+            job,
+            strategy,
+            &condition_values,
+            &self.input.selection.matrix,
+        )
+        .map_err(JobOutcome::Failed)?;
         if plans.is_empty() {
-            return Err(JobOutcome::Skipped("no matrix leg matches the `--matrix` filter".to_string()));
+            return Err(JobOutcome::Skipped(
+                "no matrix leg matches the `--matrix` filter".to_string(),
+            ));
         }
         let legs = plans
             .iter()
-            .map(|plan| match build_leg_spec(&self.input, id, job, &contexts, plan) {
-                Ok(built) => Leg {
-                    job_key: plan.job_key.clone(),
-                    display_name: built.spec.display_name.clone(),
-                    timeout_minutes: built.spec.timeout_minutes,
-                    continue_on_error: built.continue_on_error,
-                    has_matrix: plan.combination.is_some(),
-                    spec: Some(built.spec),
-                    build_error: None,
-                    state: LegState::Pending,
-                    result: None,
-                    finished_order: 0,
+            .map(
+                |plan| match build_leg_spec(&self.input, id, job, &contexts, plan) {
+                    Ok(built) => Leg {
+                        job_key: plan.job_key.clone(),
+                        display_name: built.spec.display_name.clone(),
+                        timeout_minutes: built.spec.timeout_minutes,
+                        continue_on_error: built.continue_on_error,
+                        has_matrix: plan.combination.is_some(),
+                        spec: Some(built.spec),
+                        build_error: None,
+                        state: LegState::Pending,
+                        result: None,
+                        finished_order: 0,
+                    },
+                    Err(reason) => Leg {
+                        job_key: plan.job_key.clone(),
+                        display_name: plan.job_key.clone(),
+                        timeout_minutes: self.input.default_timeout_minutes,
+                        continue_on_error: false,
+                        has_matrix: plan.combination.is_some(),
+                        spec: None,
+                        build_error: Some(reason),
+                        state: LegState::Pending,
+                        result: None,
+                        finished_order: 0,
+                    },
                 },
-                Err(reason) => Leg {
-                    job_key: plan.job_key.clone(),
-                    display_name: plan.job_key.clone(),
-                    timeout_minutes: self.input.default_timeout_minutes,
-                    continue_on_error: false,
-                    has_matrix: plan.combination.is_some(),
-                    spec: None,
-                    build_error: Some(reason),
-                    state: LegState::Pending,
-                    result: None,
-                    finished_order: 0,
-                },
-            })
+            )
             .collect();
         Ok((strategy, legs))
     }
@@ -327,7 +441,9 @@ impl Scheduler {
     /// pending legs of a job that does not run after a cancel are concluded `cancelled`.
     fn hand_out_legs(&mut self, id: &str, actions: &mut Vec<Action>) {
         let cancelled = self.run.is_cancel_requested();
-        let Some(node) = self.jobs.get_mut(id) else { return };
+        let Some(node) = self.jobs.get_mut(id) else {
+            return;
+        };
         if node.phase != JobPhase::Expanded {
             return;
         }
@@ -337,7 +453,10 @@ impl Scheduler {
             }
             return;
         }
-        let limit = node.strategy.and_then(|strategy| strategy.max_parallel).unwrap_or(usize::MAX);
+        let limit = node
+            .strategy
+            .and_then(|strategy| strategy.max_parallel)
+            .unwrap_or(usize::MAX);
         let mut active = node.legs.iter().filter(|leg| leg.state.is_active()).count();
         for leg in &mut node.legs {
             if active >= limit {
@@ -346,7 +465,9 @@ impl Scheduler {
             if leg.state != LegState::Pending {
                 continue;
             }
-            let (Some(spec), Ok(next)) = (&leg.spec, leg.state.hand_out()) else { continue };
+            let (Some(spec), Ok(next)) = (&leg.spec, leg.state.hand_out()) else {
+                continue;
+            };
             leg.state = next;
             actions.push(Action::StartJob(Box::new(spec.clone())));
             active += 1;
@@ -359,14 +480,32 @@ impl Scheduler {
             return Err(format!("the workflow has no job `{id}`"));
         };
         let contexts = JobContexts::new(&self.input, id, self.needs_context(id));
-        decide(job.condition.as_ref().map(|condition| condition.value.as_str()), contexts.for_condition(), self.ancestor_status(id))
+        decide(
+            job.condition
+                .as_ref()
+                .map(|condition| condition.value.as_str()),
+            contexts.for_condition(),
+            self.ancestor_status(id),
+        )
     }
 
     fn ancestor_status(&self, id: &str) -> AncestorStatus {
-        let mut status = AncestorStatus { all_succeeded: true, any_failed: false, run_cancelled: self.run.is_cancel_requested() };
-        let ancestors = self.jobs.get(id).map(|node| node.ancestors.as_slice()).unwrap_or_default();
+        let mut status = AncestorStatus {
+            all_succeeded: true,
+            any_failed: false,
+            run_cancelled: self.run.is_cancel_requested(),
+        };
+        let ancestors = self
+            .jobs
+            .get(id)
+            .map(|node| node.ancestors.as_slice())
+            .unwrap_or_default();
         for ancestor in ancestors {
-            match self.jobs.get(ancestor).and_then(JobNode::result_for_dependents) {
+            match self
+                .jobs
+                .get(ancestor)
+                .and_then(JobNode::result_for_dependents)
+            {
                 Some(Conclusion::Success) => {}
                 Some(Conclusion::Failure) => {
                     status.all_succeeded = false;
@@ -381,21 +520,38 @@ impl Scheduler {
     /// The `needs` context of a job: its direct needs' results and outputs.
     fn needs_context(&self, id: &str) -> Value {
         let mut needs = serde_json::Map::new();
-        let direct = self.jobs.get(id).map(|node| node.needs.as_slice()).unwrap_or_default();
+        let direct = self
+            .jobs
+            .get(id)
+            .map(|node| node.needs.as_slice())
+            .unwrap_or_default();
         for need in direct {
-            let Some(node) = self.jobs.get(need) else { continue };
+            let Some(node) = self.jobs.get(need) else {
+                continue;
+            };
             let result = node.result_for_dependents().map_or("", Conclusion::as_str);
-            needs.insert(need.clone(), json!({ "result": result, "outputs": node.merged_outputs() }));
+            needs.insert(
+                need.clone(),
+                json!({ "result": result, "outputs": node.merged_outputs() }),
+            );
         }
         Value::Object(needs)
     }
 
     fn needs_concluded(&self, node: &JobNode) -> bool {
-        node.needs.iter().all(|need| self.jobs.get(need).is_some_and(|need| need.result_for_dependents().is_some()))
+        node.needs.iter().all(|need| {
+            self.jobs
+                .get(need)
+                .is_some_and(|need| need.result_for_dependents().is_some())
+        })
     }
 
     fn run_conclusion(&self) -> Conclusion {
-        let results: Vec<Option<Conclusion>> = self.jobs.values().map(JobNode::result_for_dependents).collect();
+        let results: Vec<Option<Conclusion>> = self
+            .jobs
+            .values()
+            .map(JobNode::result_for_dependents)
+            .collect();
         if results.contains(&Some(Conclusion::Failure)) {
             Conclusion::Failure
         } else if self.run.is_cancel_requested() || results.contains(&Some(Conclusion::Cancelled)) {
@@ -406,7 +562,12 @@ impl Scheduler {
     }
 
     fn find_leg(&self, job_key: &str) -> Option<(String, usize)> {
-        self.jobs.iter().find_map(|(id, node)| node.legs.iter().position(|leg| leg.job_key == job_key).map(|index| (id.clone(), index)))
+        self.jobs.iter().find_map(|(id, node)| {
+            node.legs
+                .iter()
+                .position(|leg| leg.job_key == job_key)
+                .map(|index| (id.clone(), index))
+        })
     }
 
     fn leg_mut(&mut self, job_key: &str) -> Result<&mut Leg, SchedulerError> {
@@ -414,7 +575,9 @@ impl Scheduler {
             .values_mut()
             .flat_map(|node| node.legs.iter_mut())
             .find(|leg| leg.job_key == job_key)
-            .ok_or_else(|| SchedulerError::UnknownJobKey { job_key: job_key.to_string() })
+            .ok_or_else(|| SchedulerError::UnknownJobKey {
+                job_key: job_key.to_string(),
+            })
     }
 }
 
@@ -444,14 +607,26 @@ impl JobNode {
             JobPhase::Expanded => {
                 let mut conclusions = Vec::with_capacity(self.legs.len());
                 for leg in &self.legs {
-                    let LegState::Finished { conclusion } = leg.state else { return None };
-                    conclusions.push(if conclusion == Conclusion::Failure && leg.continue_on_error { Conclusion::Success } else { conclusion });
+                    let LegState::Finished { conclusion } = leg.state else {
+                        return None;
+                    };
+                    conclusions.push(
+                        if conclusion == Conclusion::Failure && leg.continue_on_error {
+                            Conclusion::Success
+                        } else {
+                            conclusion
+                        },
+                    );
                 }
                 Some(if conclusions.contains(&Conclusion::Failure) {
                     Conclusion::Failure
                 } else if conclusions.contains(&Conclusion::Cancelled) {
                     Conclusion::Cancelled
-                } else if !conclusions.is_empty() && conclusions.iter().all(|conclusion| *conclusion == Conclusion::Skipped) {
+                } else if !conclusions.is_empty()
+                    && conclusions
+                        .iter()
+                        .all(|conclusion| *conclusion == Conclusion::Skipped)
+                {
                     Conclusion::Skipped
                 } else {
                     Conclusion::Success
@@ -463,7 +638,11 @@ impl JobNode {
     /// Outputs of all legs, in the order they finished: the last one wins, but an empty value
     /// never overwrites another leg's value (legs usually set distinct outputs).
     fn merged_outputs(&self) -> serde_json::Map<String, Value> {
-        let mut finished: Vec<&Leg> = self.legs.iter().filter(|leg| leg.result.is_some()).collect();
+        let mut finished: Vec<&Leg> = self
+            .legs
+            .iter()
+            .filter(|leg| leg.result.is_some())
+            .collect();
         finished.sort_by_key(|leg| leg.finished_order);
         let mut outputs = serde_json::Map::new();
         for leg in finished {
@@ -509,19 +688,34 @@ enum JobOutcome {
 /// `cancelled` on the spot.
 fn stop_leg(leg: &mut Leg, reason: CancelReason, actions: &mut Vec<Action>) {
     match leg.state {
-        LegState::Pending => conclude_unstarted(leg, Conclusion::Cancelled, reason.describe().to_string(), actions),
+        LegState::Pending => conclude_unstarted(
+            leg,
+            Conclusion::Cancelled,
+            reason.describe().to_string(),
+            actions,
+        ),
         LegState::Queued { cancel: None } | LegState::Running { cancel: None, .. } => {
             if let Ok(next) = leg.state.request_cancel(reason) {
                 leg.state = next;
-                actions.push(Action::CancelJob { job_key: leg.job_key.clone(), reason });
+                actions.push(Action::CancelJob {
+                    job_key: leg.job_key.clone(),
+                    reason,
+                });
             }
         }
         _ => {}
     }
 }
 
-fn conclude_unstarted(leg: &mut Leg, conclusion: Conclusion, reason: String, actions: &mut Vec<Action>) {
-    let Ok(next) = leg.state.conclude_unstarted(conclusion) else { return };
+fn conclude_unstarted(
+    leg: &mut Leg,
+    conclusion: Conclusion,
+    reason: String,
+    actions: &mut Vec<Action>,
+) {
+    let Ok(next) = leg.state.conclude_unstarted(conclusion) else {
+        return;
+    };
     leg.state = next;
     leg.result = Some(JobResult {
         conclusion,
@@ -530,7 +724,11 @@ fn conclude_unstarted(leg: &mut Leg, conclusion: Conclusion, reason: String, act
         summary: String::new(),
         failure_reason: Some(reason.clone()),
     });
-    actions.push(Action::JobConcluded { job_key: leg.job_key.clone(), conclusion, reason });
+    actions.push(Action::JobConcluded {
+        job_key: leg.job_key.clone(),
+        conclusion,
+        reason,
+    });
 }
 
 /// Computes every job's ancestors and marks jobs on a dependency cycle as invalid (they fail when
@@ -554,11 +752,15 @@ fn fill_ancestors(jobs: &mut IndexMap<String, JobNode>) {
         computed.push((id.clone(), seen, on_cycle));
     }
     for (id, ancestors, on_cycle) in computed {
-        let Some(node) = jobs.get_mut(&id) else { continue };
+        let Some(node) = jobs.get_mut(&id) else {
+            continue;
+        };
         node.ancestors = ancestors;
         if on_cycle {
             if node.invalid.is_none() {
-                node.invalid = Some("`needs`: the job depends on itself through a dependency cycle".to_string());
+                node.invalid = Some(
+                    "`needs`: the job depends on itself through a dependency cycle".to_string(),
+                );
             }
             // A cycle member must not wait for itself (or the other members) to conclude.
             node.needs.clear();

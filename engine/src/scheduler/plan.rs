@@ -79,12 +79,17 @@ pub struct Selection {
 }
 
 /// The workflow's job ids that take part in the run, in declaration order.
-pub fn select_jobs(workflow: &Workflow, selection: &Selection) -> Result<IndexSet<String>, SchedulerError> {
+pub fn select_jobs(
+    workflow: &Workflow,
+    selection: &Selection,
+) -> Result<IndexSet<String>, SchedulerError> {
     let Some(wanted) = &selection.job else {
         return Ok(workflow.jobs.keys().cloned().collect());
     };
     let Some(root) = resolve_job_id(workflow, wanted) else {
-        return Err(SchedulerError::UnknownSelectedJob { job: wanted.clone() });
+        return Err(SchedulerError::UnknownSelectedJob {
+            job: wanted.clone(),
+        });
     };
     let mut chosen: IndexSet<String> = IndexSet::new();
     let mut to_visit = vec![root.to_string()];
@@ -100,7 +105,12 @@ pub fn select_jobs(workflow: &Workflow, selection: &Selection) -> Result<IndexSe
             }
         }
     }
-    Ok(workflow.jobs.keys().filter(|id| chosen.contains(*id)).cloned().collect())
+    Ok(workflow
+        .jobs
+        .keys()
+        .filter(|id| chosen.contains(*id))
+        .cloned()
+        .collect())
 }
 
 /// The declared job id matching `name` case-insensitively (GitHub compares job ids that way).
@@ -108,7 +118,11 @@ pub fn resolve_job_id<'w>(workflow: &'w Workflow, name: &str) -> Option<&'w str>
     if let Some((id, _)) = workflow.jobs.get_key_value(name) {
         return Some(id.as_str());
     }
-    workflow.jobs.keys().find(|id| id.eq_ignore_ascii_case(name)).map(String::as_str)
+    workflow
+        .jobs
+        .keys()
+        .find(|id| id.eq_ignore_ascii_case(name))
+        .map(String::as_str)
 }
 
 /// The contexts a job-level expression may read. Which ones are present depends on the field, as
@@ -154,7 +168,11 @@ impl JobContexts {
 /// The run's `github` context as job `job_id` sees it.
 pub fn github_context(input: &RunInput, job_id: &str) -> Value {
     let mut github: serde_json::Map<String, Value> = input.github.clone().into_iter().collect();
-    let workflow_name = input.workflow.name.as_ref().map_or_else(|| input.workflow.file.clone(), |name| name.value.clone());
+    let workflow_name = input
+        .workflow
+        .name
+        .as_ref()
+        .map_or_else(|| input.workflow.file.clone(), |name| name.value.clone());
     let defaults = [
         ("event", input.event_payload.clone()),
         ("run_id", Value::String(input.run_id.clone())),
@@ -199,31 +217,50 @@ impl LegPlan {
 /// Evaluates `strategy.fail-fast` and `strategy.max-parallel` (contexts: github, needs, vars, inputs).
 pub fn plan_strategy(job: &Job, values: &IndexMap<String, Value>) -> Result<StrategyPlan, String> {
     let Some(strategy) = &job.strategy else {
-        return Ok(StrategyPlan { fail_fast: true, max_parallel: None });
+        return Ok(StrategyPlan {
+            fail_fast: true,
+            max_parallel: None,
+        });
     };
     let fail_fast = match &strategy.fail_fast {
-        Some(value) => evaluate_bool(value, values).map_err(|error| format!("`strategy.fail-fast`: {error}"))?,
+        Some(value) => evaluate_bool(value, values)
+            .map_err(|error| format!("`strategy.fail-fast`: {error}"))?,
         None => true,
     };
     let max_parallel = match &strategy.max_parallel {
         Some(value) => {
-            let number = evaluate_number(value, values).map_err(|error| format!("`strategy.max-parallel`: {error}"))?;
+            let number = evaluate_number(value, values)
+                .map_err(|error| format!("`strategy.max-parallel`: {error}"))?;
             if !(number >= 1.0) {
-                return Err(format!("`strategy.max-parallel`: must be at least 1, got {number}"));
+                return Err(format!(
+                    "`strategy.max-parallel`: must be at least 1, got {number}"
+                ));
             }
             Some(number.floor() as usize)
         }
         None => None,
     };
-    Ok(StrategyPlan { fail_fast, max_parallel })
+    Ok(StrategyPlan {
+        fail_fast,
+        max_parallel,
+    })
 }
 
 /// Plans the legs of a job: one for a job without a matrix, one per combination (after the
 /// `--matrix` filter) for a matrix job. The matrix is evaluated with `values` (github, needs, vars,
 /// inputs) and expanded with `workflows::matrix::expand`. An empty list means the filter removed
 /// every leg.
-pub fn plan_legs(job_id: &str, job: &Job, strategy: StrategyPlan, values: &IndexMap<String, Value>, filter: &[(String, String)]) -> Result<Vec<LegPlan>, String> {
-    let matrix_definition = job.strategy.as_ref().and_then(|strategy| strategy.matrix.as_ref());
+pub fn plan_legs(
+    job_id: &str,
+    job: &Job,
+    strategy: StrategyPlan,
+    values: &IndexMap<String, Value>,
+    filter: &[(String, String)],
+) -> Result<Vec<LegPlan>, String> {
+    let matrix_definition = job
+        .strategy
+        .as_ref()
+        .and_then(|strategy| strategy.matrix.as_ref());
     let Some(matrix_definition) = matrix_definition else {
         return Ok(vec![LegPlan {
             job_key: job_id.to_string(),
@@ -231,12 +268,17 @@ pub fn plan_legs(job_id: &str, job: &Job, strategy: StrategyPlan, values: &Index
             strategy: strategy_context(strategy, 0, 1),
         }]);
     };
-    let matrix_input = evaluate_matrix(matrix_definition, values).map_err(|error| format!("`strategy.matrix`: {error}"))?;
-    let combinations = matrix::expand(&matrix_input).map_err(|error| format!("`strategy.matrix`: {}", error.message))?;
+    let matrix_input = evaluate_matrix(matrix_definition, values)
+        .map_err(|error| format!("`strategy.matrix`: {error}"))?;
+    let combinations = matrix::expand(&matrix_input)
+        .map_err(|error| format!("`strategy.matrix`: {}", error.message))?;
     if combinations.is_empty() {
         return Err("`strategy.matrix`: the matrix has no combinations".to_string());
     }
-    let kept: Vec<Combination> = combinations.into_iter().filter(|combination| matches_filter(combination, filter)).collect();
+    let kept: Vec<Combination> = combinations
+        .into_iter()
+        .filter(|combination| matches_filter(combination, filter))
+        .collect();
     let total = kept.len();
     let mut used_keys: IndexSet<String> = IndexSet::new();
     let mut legs = Vec::with_capacity(total);
@@ -249,14 +291,22 @@ pub fn plan_legs(job_id: &str, job: &Job, strategy: StrategyPlan, values: &Index
             suffix += 1;
         }
         used_keys.insert(job_key.clone());
-        legs.push(LegPlan { job_key, combination: Some(combination), strategy: strategy_context(strategy, index, total) });
+        legs.push(LegPlan {
+            job_key,
+            combination: Some(combination),
+            strategy: strategy_context(strategy, index, total),
+        });
     }
     Ok(legs)
 }
 
 /// GitHub's display of a combination: its values in order, joined by ", ".
 pub fn combination_label(combination: &Combination) -> String {
-    combination.values().map(value_label).collect::<Vec<_>>().join(", ")
+    combination
+        .values()
+        .map(value_label)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A leg's `JobSpec` plus the job-level settings only the scheduler needs.
@@ -268,11 +318,26 @@ pub struct LegSpec {
 
 /// Builds the `JobSpec` of one leg, evaluating the job-level fields. An `Err` is the reason the
 /// leg fails without running (an expression error, named by field).
-pub fn build_leg_spec(input: &RunInput, job_id: &str, job: &Job, contexts: &JobContexts, leg: &LegPlan) -> Result<LegSpec, String> {
+pub fn build_leg_spec(
+    input: &RunInput,
+    job_id: &str,
+    job: &Job,
+    contexts: &JobContexts,
+    leg: &LegPlan,
+) -> Result<LegSpec, String> {
     let workflow = &input.workflow;
     let values = contexts.for_leg(leg);
     let mut values_with_secrets = values.clone();
-    values_with_secrets.insert("secrets".to_string(), Value::Object(input.secrets.iter().map(|(name, value)| (name.clone(), Value::String(value.clone()))).collect()));
+    values_with_secrets.insert(
+        "secrets".to_string(),
+        Value::Object(
+            input
+                .secrets
+                .iter()
+                .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                .collect(),
+        ),
+    );
 
     let display_name = match &job.name {
         Some(name) => {
@@ -298,13 +363,15 @@ pub fn build_leg_spec(input: &RunInput, job_id: &str, job: &Job, contexts: &JobC
             }
         }
         if let Some(group) = &spec.group {
-            runs_on_group = Some(render(group, &values).map_err(|error| format!("`runs-on.group`: {error}"))?);
+            runs_on_group =
+                Some(render(group, &values).map_err(|error| format!("`runs-on.group`: {error}"))?);
         }
     }
 
     let mut env = IndexMap::new();
     for (name, value) in workflow.env.iter().chain(job.env.iter()) {
-        let rendered = render(value, &values_with_secrets).map_err(|error| format!("`env.{name}`: {error}"))?;
+        let rendered = render(value, &values_with_secrets)
+            .map_err(|error| format!("`env.{name}`: {error}"))?;
         env.insert(name.clone(), rendered);
     }
 
@@ -321,9 +388,12 @@ pub fn build_leg_spec(input: &RunInput, job_id: &str, job: &Job, contexts: &JobC
 
     let timeout_minutes = match &job.timeout_minutes {
         Some(value) => {
-            let minutes = evaluate_number(value, &values).map_err(|error| format!("`timeout-minutes`: {error}"))?;
+            let minutes = evaluate_number(value, &values)
+                .map_err(|error| format!("`timeout-minutes`: {error}"))?;
             if !(minutes > 0.0) || !minutes.is_finite() {
-                return Err(format!("`timeout-minutes`: must be a positive number, got {minutes}"));
+                return Err(format!(
+                    "`timeout-minutes`: must be a positive number, got {minutes}"
+                ));
             }
             minutes
         }
@@ -331,13 +401,15 @@ pub fn build_leg_spec(input: &RunInput, job_id: &str, job: &Job, contexts: &JobC
     };
 
     let continue_on_error = match &job.continue_on_error {
-        Some(value) => evaluate_bool(value, &values).map_err(|error| format!("`continue-on-error`: {error}"))?,
+        Some(value) => evaluate_bool(value, &values)
+            .map_err(|error| format!("`continue-on-error`: {error}"))?,
         None => false,
     };
 
     let environment = match &job.environment {
         Some(environment) => Some(EnvironmentRef {
-            name: render(&environment.name, &values).map_err(|error| format!("`environment.name`: {error}"))?,
+            name: render(&environment.name, &values)
+                .map_err(|error| format!("`environment.name`: {error}"))?,
             // The URL may read `steps` outputs, so it stays as written until the job ends.
             url: environment.url.as_ref().map(|url| url.value.clone()),
         }),
@@ -366,22 +438,38 @@ pub fn build_leg_spec(input: &RunInput, job_id: &str, job: &Job, contexts: &JobC
         timeout_minutes,
         contexts: contexts_for_runner,
         secrets: secrets_for_job(workflow, job, &input.secrets),
-        outputs: job.outputs.iter().map(|(name, value)| (name.clone(), value.value.clone())).collect(),
+        outputs: job
+            .outputs
+            .iter()
+            .map(|(name, value)| (name.clone(), value.value.clone()))
+            .collect(),
         checkout: input.checkout.clone(),
         event_payload: input.event_payload.clone(),
         runs_on,
         runs_on_group,
         environment,
     };
-    Ok(LegSpec { spec, continue_on_error })
+    Ok(LegSpec {
+        spec,
+        continue_on_error,
+    })
 }
 
 /// The secrets a job's templates name (`secrets.X`, `secrets['X']`, and `github.token` for
 /// `GITHUB_TOKEN`), matched case-insensitively against the run's secrets. A template that reads
 /// the `secrets` object as a whole (`toJSON(secrets)`, `secrets[expr]`) gets them all.
-pub fn secrets_for_job(workflow: &Workflow, job: &Job, available: &IndexMap<String, String>) -> IndexMap<String, String> {
+pub fn secrets_for_job(
+    workflow: &Workflow,
+    job: &Job,
+    available: &IndexMap<String, String>,
+) -> IndexMap<String, String> {
     let mut wanted = SecretReferences::default();
-    for value in workflow.env.values().chain(job.env.values()).chain(job.outputs.values()) {
+    for value in workflow
+        .env
+        .values()
+        .chain(job.env.values())
+        .chain(job.outputs.values())
+    {
         wanted.scan_template(value);
     }
     if let Some(container) = &job.container {
@@ -395,7 +483,13 @@ pub fn secrets_for_job(workflow: &Workflow, job: &Job, available: &IndexMap<Stri
         }
     }
     for step in &job.steps {
-        let fields = [&step.name, &step.run, &step.uses, &step.shell, &step.working_directory];
+        let fields = [
+            &step.name,
+            &step.run,
+            &step.uses,
+            &step.shell,
+            &step.working_directory,
+        ];
         for text in fields.into_iter().flatten() {
             wanted.scan_template(text);
         }
@@ -408,7 +502,9 @@ pub fn secrets_for_job(workflow: &Workflow, job: &Job, available: &IndexMap<Stri
                 wanted.scan(part);
             }
         }
-        if let Some(BoolOrExpr::Expr(text)) = step.continue_on_error.as_ref().map(|value| &value.value) {
+        if let Some(BoolOrExpr::Expr(text)) =
+            step.continue_on_error.as_ref().map(|value| &value.value)
+        {
             wanted.scan_template(text);
         }
     }
@@ -425,7 +521,9 @@ pub fn render(text: &str, values: &IndexMap<String, Value>) -> Result<String, St
         return Ok(text.to_string());
     }
     let template = Template::parse(text).map_err(|error| error.message)?;
-    template.render(&context(values)).map_err(|error| error.message)
+    template
+        .render(&context(values))
+        .map_err(|error| error.message)
 }
 
 /// Evaluates a template to a value (a lone `${{ expr }}` keeps its type); text without `${{` is
@@ -435,11 +533,16 @@ pub fn evaluate(text: &str, values: &IndexMap<String, Value>) -> Result<Value, S
         return Ok(Value::String(text.to_string()));
     }
     let template = Template::parse(text).map_err(|error| error.message)?;
-    template.evaluate(&context(values)).map_err(|error| error.message)
+    template
+        .evaluate(&context(values))
+        .map_err(|error| error.message)
 }
 
 fn context(values: &IndexMap<String, Value>) -> Context<'static> {
-    Context { values: values.clone(), ..Context::default() }
+    Context {
+        values: values.clone(),
+        ..Context::default()
+    }
 }
 
 fn evaluate_bool(value: &BoolOrExpr, values: &IndexMap<String, Value>) -> Result<bool, String> {
@@ -448,9 +551,14 @@ fn evaluate_bool(value: &BoolOrExpr, values: &IndexMap<String, Value>) -> Result
         BoolOrExpr::Expr(text) => match evaluate(text, values)? {
             Value::Bool(flag) => Ok(flag),
             Value::String(text) if text.eq_ignore_ascii_case("true") => Ok(true),
-            Value::String(text) if text.eq_ignore_ascii_case("false") || text.is_empty() => Ok(false),
+            Value::String(text) if text.eq_ignore_ascii_case("false") || text.is_empty() => {
+                Ok(false)
+            }
             other @ (Value::Null | Value::Number(_)) => Ok(is_truthy(&other)),
-            other => Err(format!("expected a boolean, got `{}`", to_display_string(&other))),
+            other => Err(format!(
+                "expected a boolean, got `{}`",
+                to_display_string(&other)
+            )),
         },
     }
 }
@@ -465,12 +573,17 @@ fn evaluate_number(value: &NumberOrExpr, values: &IndexMap<String, Value>) -> Re
                 Value::String(text) => text.trim().parse::<f64>().ok(),
                 _ => None,
             };
-            number.filter(|number| number.is_finite()).ok_or_else(|| format!("expected a number, got `{}`", to_display_string(&value)))
+            number
+                .filter(|number| number.is_finite())
+                .ok_or_else(|| format!("expected a number, got `{}`", to_display_string(&value)))
         }
     }
 }
 
-fn evaluate_matrix(definition: &Matrix, values: &IndexMap<String, Value>) -> Result<MatrixInput, String> {
+fn evaluate_matrix(
+    definition: &Matrix,
+    values: &IndexMap<String, Value>,
+) -> Result<MatrixInput, String> {
     match definition {
         Matrix::Expr(text) => {
             let value = evaluate(text, values)?;
@@ -479,14 +592,17 @@ fn evaluate_matrix(definition: &Matrix, values: &IndexMap<String, Value>) -> Res
         Matrix::Map(map) => {
             let mut input = MatrixInput::default();
             for (name, dimension) in &map.dimensions {
-                let items = evaluate_matrix_values(dimension, values).map_err(|error| format!("`{name}`: {error}"))?;
+                let items = evaluate_matrix_values(dimension, values)
+                    .map_err(|error| format!("`{name}`: {error}"))?;
                 input.dimensions.insert(name.clone(), items);
             }
             if let Some(include) = &map.include {
-                input.include = combinations_of(evaluate_matrix_values(include, values)?, "include")?;
+                input.include =
+                    combinations_of(evaluate_matrix_values(include, values)?, "include")?;
             }
             if let Some(exclude) = &map.exclude {
-                input.exclude = combinations_of(evaluate_matrix_values(exclude, values)?, "exclude")?;
+                input.exclude =
+                    combinations_of(evaluate_matrix_values(exclude, values)?, "exclude")?;
             }
             Ok(input)
         }
@@ -495,7 +611,10 @@ fn evaluate_matrix(definition: &Matrix, values: &IndexMap<String, Value>) -> Res
 
 /// A list of matrix values: the list as written (string items holding `${{ }}` evaluated), or an
 /// expression that yields a list.
-fn evaluate_matrix_values(values_written: &MatrixValues, values: &IndexMap<String, Value>) -> Result<Vec<Value>, String> {
+fn evaluate_matrix_values(
+    values_written: &MatrixValues,
+    values: &IndexMap<String, Value>,
+) -> Result<Vec<Value>, String> {
     match values_written {
         MatrixValues::List(items) => items
             .value
@@ -507,7 +626,10 @@ fn evaluate_matrix_values(values_written: &MatrixValues, values: &IndexMap<Strin
             .collect(),
         MatrixValues::Expr(text) => match evaluate(text, values)? {
             Value::Array(items) => Ok(items),
-            other => Err(format!("expected a list, got `{}`", to_display_string(&other))),
+            other => Err(format!(
+                "expected a list, got `{}`",
+                to_display_string(&other)
+            )),
         },
     }
 }
@@ -517,13 +639,18 @@ fn combinations_of(items: Vec<Value>, field: &str) -> Result<Vec<Combination>, S
         .into_iter()
         .map(|item| match item {
             Value::Object(map) => Ok(map.into_iter().collect()),
-            other => Err(format!("`{field}`: expected a mapping, got `{}`", to_display_string(&other))),
+            other => Err(format!(
+                "`{field}`: expected a mapping, got `{}`",
+                to_display_string(&other)
+            )),
         })
         .collect()
 }
 
 fn strategy_context(strategy: StrategyPlan, index: usize, total: usize) -> Value {
-    let max_parallel = strategy.max_parallel.map_or(total, |limit| limit.min(total.max(1)));
+    let max_parallel = strategy
+        .max_parallel
+        .map_or(total, |limit| limit.min(total.max(1)));
     json!({
         "fail-fast": strategy.fail_fast,
         "job-index": index,
@@ -534,7 +661,10 @@ fn strategy_context(strategy: StrategyPlan, index: usize, total: usize) -> Value
 
 fn matches_filter(combination: &Combination, filter: &[(String, String)]) -> bool {
     filter.iter().all(|(key, wanted)| {
-        match combination.iter().find(|(name, _)| name.eq_ignore_ascii_case(key)) {
+        match combination
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(key))
+        {
             Some((_, value)) => value_label(value) == *wanted,
             None => true,
         }
@@ -549,7 +679,10 @@ fn value_label(value: &Value) -> String {
 }
 
 fn mentions_context(text: &str, context_name: &str) -> bool {
-    text.contains("${{") && expression_parts(text).iter().any(|part| part.to_ascii_lowercase().contains(context_name))
+    text.contains("${{")
+        && expression_parts(text)
+            .iter()
+            .any(|part| part.to_ascii_lowercase().contains(context_name))
 }
 
 /// Secret names found while scanning expression texts.
@@ -582,13 +715,19 @@ impl SecretReferences {
             let start = from + found;
             let end = start + "secrets".len();
             from = end;
-            let preceded_by_name = start > 0 && bytes.get(start - 1).is_some_and(|&byte| is_name_byte(byte) || byte == b'.');
+            let preceded_by_name = start > 0
+                && bytes
+                    .get(start - 1)
+                    .is_some_and(|&byte| is_name_byte(byte) || byte == b'.');
             if preceded_by_name || bytes.get(end).is_some_and(|&byte| is_name_byte(byte)) {
                 continue;
             }
             match bytes.get(end) {
                 Some(b'.') => {
-                    let name: String = lower[end + 1..].chars().take_while(|c| c.is_ascii() && is_name_byte(*c as u8)).collect();
+                    let name: String = lower[end + 1..]
+                        .chars()
+                        .take_while(|c| c.is_ascii() && is_name_byte(*c as u8))
+                        .collect();
                     if name.is_empty() {
                         self.all = true;
                     } else {
@@ -597,7 +736,11 @@ impl SecretReferences {
                 }
                 Some(b'[') => {
                     let rest = &lower[end + 1..];
-                    let quoted = rest.trim_start().chars().next().filter(|c| *c == '\'' || *c == '"');
+                    let quoted = rest
+                        .trim_start()
+                        .chars()
+                        .next()
+                        .filter(|c| *c == '\'' || *c == '"');
                     match quoted {
                         Some(quote) => {
                             let after_quote = &rest.trim_start()[1..];
@@ -633,9 +776,18 @@ mod tests {
 
     #[test]
     fn secret_references_are_found_in_their_spellings() {
-        assert_eq!(scan("secrets.DEPLOY_KEY"), (vec!["deploy_key".to_string()], false));
-        assert_eq!(scan("secrets['my-key'] || secrets[\"other\"]"), (vec!["my-key".to_string(), "other".to_string()], false));
-        assert_eq!(scan("github.token"), (vec!["github_token".to_string()], false));
+        assert_eq!(
+            scan("secrets.DEPLOY_KEY"),
+            (vec!["deploy_key".to_string()], false)
+        );
+        assert_eq!(
+            scan("secrets['my-key'] || secrets[\"other\"]"),
+            (vec!["my-key".to_string(), "other".to_string()], false)
+        );
+        assert_eq!(
+            scan("github.token"),
+            (vec!["github_token".to_string()], false)
+        );
         assert_eq!(scan("toJSON(secrets)"), (vec![], true));
         assert_eq!(scan("secrets[matrix.name]"), (vec![], true));
         assert_eq!(scan("mysecrets.x || env.secrets_dir"), (vec![], false));
@@ -643,16 +795,39 @@ mod tests {
 
     #[test]
     fn filter_keeps_legs_whose_value_matches_and_ignores_other_keys() {
-        let combination: Combination = [("os".to_string(), json!("linux")), ("node".to_string(), json!(18))].into_iter().collect();
-        assert!(matches_filter(&combination, &[("OS".into(), "linux".into())]));
-        assert!(matches_filter(&combination, &[("node".into(), "18".into())]));
-        assert!(!matches_filter(&combination, &[("node".into(), "20".into())]));
-        assert!(matches_filter(&combination, &[("arch".into(), "x64".into())]));
+        let combination: Combination = [
+            ("os".to_string(), json!("linux")),
+            ("node".to_string(), json!(18)),
+        ]
+        .into_iter()
+        .collect();
+        assert!(matches_filter(
+            &combination,
+            &[("OS".into(), "linux".into())]
+        ));
+        assert!(matches_filter(
+            &combination,
+            &[("node".into(), "18".into())]
+        ));
+        assert!(!matches_filter(
+            &combination,
+            &[("node".into(), "20".into())]
+        ));
+        assert!(matches_filter(
+            &combination,
+            &[("arch".into(), "x64".into())]
+        ));
     }
 
     #[test]
     fn combination_labels_follow_githubs_display() {
-        let combination: Combination = [("os".to_string(), json!("linux")), ("node".to_string(), json!(18)), ("x".to_string(), json!({"a": 1}))].into_iter().collect();
+        let combination: Combination = [
+            ("os".to_string(), json!("linux")),
+            ("node".to_string(), json!(18)),
+            ("x".to_string(), json!({"a": 1})),
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(combination_label(&combination), "linux, 18, {\"a\":1}");
     }
 }

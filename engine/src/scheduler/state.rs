@@ -19,7 +19,10 @@ pub enum LegState {
     /// Handed out with `StartJob`, not started yet. `cancel` is set once a cancel was asked for.
     Queued { cancel: Option<CancelReason> },
     /// Started at `started_at` (the caller's time).
-    Running { started_at: Millis, cancel: Option<CancelReason> },
+    Running {
+        started_at: Millis,
+        cancel: Option<CancelReason>,
+    },
     /// Over, with the conclusion as it happened (before `continue-on-error` is applied).
     Finished { conclusion: Conclusion },
 }
@@ -44,7 +47,10 @@ impl LegState {
     /// Queued → Running: the caller reports that the leg started.
     pub fn start(self, now: Millis) -> Result<LegState, IllegalMove> {
         match self {
-            LegState::Queued { cancel } => Ok(LegState::Running { started_at: now, cancel }),
+            LegState::Queued { cancel } => Ok(LegState::Running {
+                started_at: now,
+                cancel,
+            }),
             other => Err(other.illegal("start")),
         }
     }
@@ -52,7 +58,9 @@ impl LegState {
     /// Queued | Running → Finished: the caller reports the leg's result.
     pub fn finish(self, conclusion: Conclusion) -> Result<LegState, IllegalMove> {
         match self {
-            LegState::Queued { .. } | LegState::Running { .. } => Ok(LegState::Finished { conclusion }),
+            LegState::Queued { .. } | LegState::Running { .. } => {
+                Ok(LegState::Finished { conclusion })
+            }
             other => Err(other.illegal("finish")),
         }
     }
@@ -69,10 +77,16 @@ impl LegState {
     /// Queued | Running (not cancelled yet) → the same state, marked as being cancelled.
     pub fn request_cancel(self, reason: CancelReason) -> Result<LegState, IllegalMove> {
         match self {
-            LegState::Queued { cancel: None } => Ok(LegState::Queued { cancel: Some(reason) }),
-            LegState::Running { started_at, cancel: None } => {
-                Ok(LegState::Running { started_at, cancel: Some(reason) })
-            }
+            LegState::Queued { cancel: None } => Ok(LegState::Queued {
+                cancel: Some(reason),
+            }),
+            LegState::Running {
+                started_at,
+                cancel: None,
+            } => Ok(LegState::Running {
+                started_at,
+                cancel: Some(reason),
+            }),
             other => Err(other.illegal("cancel")),
         }
     }
@@ -104,7 +118,10 @@ impl LegState {
     }
 
     fn illegal(self, attempted: &'static str) -> IllegalMove {
-        IllegalMove { attempted, state: self.name() }
+        IllegalMove {
+            attempted,
+            state: self.name(),
+        }
     }
 }
 
@@ -117,7 +134,10 @@ pub enum JobPhase {
     /// Its `if:` held and its legs are planned; the legs carry the progress.
     Expanded,
     /// Concluded without any leg running: skipped, failed before running, or cancelled.
-    Concluded { conclusion: Conclusion, reason: String },
+    Concluded {
+        conclusion: Conclusion,
+        reason: String,
+    },
 }
 
 impl JobPhase {
@@ -125,15 +145,25 @@ impl JobPhase {
     pub fn expand(&self) -> Result<JobPhase, IllegalMove> {
         match self {
             JobPhase::Waiting => Ok(JobPhase::Expanded),
-            other => Err(IllegalMove { attempted: "expand", state: other.name() }),
+            other => Err(IllegalMove {
+                attempted: "expand",
+                state: other.name(),
+            }),
         }
     }
 
     /// Waiting → Concluded: the job will not run.
-    pub fn conclude_without_running(&self, conclusion: Conclusion, reason: String) -> Result<JobPhase, IllegalMove> {
+    pub fn conclude_without_running(
+        &self,
+        conclusion: Conclusion,
+        reason: String,
+    ) -> Result<JobPhase, IllegalMove> {
         match self {
             JobPhase::Waiting => Ok(JobPhase::Concluded { conclusion, reason }),
-            other => Err(IllegalMove { attempted: "conclude without running", state: other.name() }),
+            other => Err(IllegalMove {
+                attempted: "conclude without running",
+                state: other.name(),
+            }),
         }
     }
 
@@ -162,16 +192,26 @@ impl RunPhase {
     /// Created → Running.
     pub fn start(self) -> Result<RunPhase, IllegalMove> {
         match self {
-            RunPhase::Created => Ok(RunPhase::Running { cancel_requested: false }),
-            other => Err(IllegalMove { attempted: "start", state: other.name() }),
+            RunPhase::Created => Ok(RunPhase::Running {
+                cancel_requested: false,
+            }),
+            other => Err(IllegalMove {
+                attempted: "start",
+                state: other.name(),
+            }),
         }
     }
 
     /// Running → Running (cancelled). Cancelling twice is harmless and changes nothing.
     pub fn cancel(self) -> Result<RunPhase, IllegalMove> {
         match self {
-            RunPhase::Running { .. } => Ok(RunPhase::Running { cancel_requested: true }),
-            other => Err(IllegalMove { attempted: "cancel", state: other.name() }),
+            RunPhase::Running { .. } => Ok(RunPhase::Running {
+                cancel_requested: true,
+            }),
+            other => Err(IllegalMove {
+                attempted: "cancel",
+                state: other.name(),
+            }),
         }
     }
 
@@ -179,12 +219,20 @@ impl RunPhase {
     pub fn finish(self, conclusion: Conclusion) -> Result<RunPhase, IllegalMove> {
         match self {
             RunPhase::Running { .. } => Ok(RunPhase::Finished { conclusion }),
-            other => Err(IllegalMove { attempted: "finish", state: other.name() }),
+            other => Err(IllegalMove {
+                attempted: "finish",
+                state: other.name(),
+            }),
         }
     }
 
     pub fn is_cancel_requested(self) -> bool {
-        matches!(self, RunPhase::Running { cancel_requested: true })
+        matches!(
+            self,
+            RunPhase::Running {
+                cancel_requested: true
+            }
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -202,28 +250,55 @@ mod tests {
 
     #[test]
     fn a_leg_moves_pending_queued_running_finished() {
-        let leg = LegState::Pending.hand_out().and_then(|s| s.start(Millis(5)));
-        assert_eq!(leg, Ok(LegState::Running { started_at: Millis(5), cancel: None }));
+        let leg = LegState::Pending
+            .hand_out()
+            .and_then(|s| s.start(Millis(5)));
+        assert_eq!(
+            leg,
+            Ok(LegState::Running {
+                started_at: Millis(5),
+                cancel: None
+            })
+        );
         let finished = leg.and_then(|s| s.finish(Conclusion::Success));
-        assert_eq!(finished, Ok(LegState::Finished { conclusion: Conclusion::Success }));
+        assert_eq!(
+            finished,
+            Ok(LegState::Finished {
+                conclusion: Conclusion::Success
+            })
+        );
     }
 
     #[test]
     fn illegal_moves_are_refused() {
         assert!(LegState::Pending.start(Millis(0)).is_err());
         assert!(LegState::Pending.finish(Conclusion::Success).is_err());
-        let done = LegState::Finished { conclusion: Conclusion::Failure };
+        let done = LegState::Finished {
+            conclusion: Conclusion::Failure,
+        };
         assert!(done.finish(Conclusion::Success).is_err());
         assert!(done.request_cancel(CancelReason::FailFast).is_err());
-        let cancelling = LegState::Queued { cancel: Some(CancelReason::FailFast) };
-        assert!(cancelling.request_cancel(CancelReason::RunCancelled).is_err());
+        let cancelling = LegState::Queued {
+            cancel: Some(CancelReason::FailFast),
+        };
+        assert!(
+            cancelling
+                .request_cancel(CancelReason::RunCancelled)
+                .is_err()
+        );
         assert!(RunPhase::Created.cancel().is_err());
         assert!(JobPhase::Expanded.expand().is_err());
     }
 
     #[test]
     fn a_cancel_request_survives_the_start() {
-        let leg = LegState::Queued { cancel: Some(CancelReason::RunCancelled) }.start(Millis(1));
-        assert_eq!(leg.map(LegState::cancel_reason), Ok(Some(CancelReason::RunCancelled)));
+        let leg = LegState::Queued {
+            cancel: Some(CancelReason::RunCancelled),
+        }
+        .start(Millis(1));
+        assert_eq!(
+            leg.map(LegState::cancel_reason),
+            Ok(Some(CancelReason::RunCancelled))
+        );
     }
 }

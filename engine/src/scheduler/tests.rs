@@ -5,7 +5,10 @@
 use indexmap::IndexMap;
 use protocol::{Conclusion, JobResult, JobSpec};
 use serde_json::{Value, json};
-use workflows::model::{BoolOrExpr, Environment, Job, Matrix, MatrixMap, MatrixValues, NumberOrExpr, RunsOn, Step, Strategy, Triggers};
+use workflows::model::{
+    BoolOrExpr, Environment, Job, Matrix, MatrixMap, MatrixValues, NumberOrExpr, RunsOn, Step,
+    Strategy, Triggers,
+};
 use workflows::{Span, Spanned, Workflow};
 
 use super::*;
@@ -22,7 +25,11 @@ fn job(id: &str) -> Job {
         name: None,
         needs: Vec::new(),
         condition: None,
-        runs_on: Some(RunsOn { span: Span::default(), group: None, labels: vec![spanned("self-hosted".to_string())] }),
+        runs_on: Some(RunsOn {
+            span: Span::default(),
+            group: None,
+            labels: vec![spanned("self-hosted".to_string())],
+        }),
         environment: None,
         concurrency: None,
         outputs: IndexMap::new(),
@@ -94,7 +101,9 @@ impl JobBuilder for Job {
         for (name, values) in dimensions {
             let matrix_values = match values {
                 Value::Array(items) => MatrixValues::List(spanned(items.clone())),
-                other => MatrixValues::Expr(spanned(other.as_str().unwrap_or_default().to_string())),
+                other => {
+                    MatrixValues::Expr(spanned(other.as_str().unwrap_or_default().to_string()))
+                }
             };
             match *name {
                 "include" => map.include = Some(matrix_values),
@@ -124,11 +133,13 @@ impl JobBuilder for Job {
         self
     }
     fn output(mut self, name: &str, template: &str) -> Job {
-        self.outputs.insert(name.to_string(), spanned(template.to_string()));
+        self.outputs
+            .insert(name.to_string(), spanned(template.to_string()));
         self
     }
     fn env(mut self, name: &str, value: &str) -> Job {
-        self.env.insert(name.to_string(), spanned(value.to_string()));
+        self.env
+            .insert(name.to_string(), spanned(value.to_string()));
         self
     }
     fn timeout(mut self, minutes: NumberOrExpr) -> Job {
@@ -147,7 +158,11 @@ trait StrategyMut {
 
 impl StrategyMut for Job {
     fn strategy_mut(&mut self) -> &mut Strategy {
-        self.strategy.get_or_insert(Strategy { matrix: None, fail_fast: None, max_parallel: None })
+        self.strategy.get_or_insert(Strategy {
+            matrix: None,
+            fail_fast: None,
+            max_parallel: None,
+        })
     }
 }
 
@@ -161,7 +176,10 @@ fn workflow(jobs: Vec<Job>) -> Workflow {
         defaults: None,
         concurrency: None,
         permissions: None,
-        jobs: jobs.into_iter().map(|job| (job.id.value.clone(), job)).collect(),
+        jobs: jobs
+            .into_iter()
+            .map(|job| (job.id.value.clone(), job))
+            .collect(),
     }
 }
 
@@ -189,7 +207,12 @@ impl Run {
             Ok(scheduler) => scheduler,
             Err(error) => panic!("the run could not be planned: {error}"),
         };
-        Run { scheduler, now: 0, specs: IndexMap::new(), last: Vec::new() }
+        Run {
+            scheduler,
+            now: 0,
+            specs: IndexMap::new(),
+            last: Vec::new(),
+        }
     }
 
     fn send(&mut self, event: Event) -> Result<String, SchedulerError> {
@@ -202,11 +225,18 @@ impl Run {
                     format!("start {}", spec.job_key)
                 }
                 Action::CancelJob { job_key, reason } => {
-                    let reason = serde_json::to_value(reason).ok().and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
+                    let reason = serde_json::to_value(reason)
+                        .ok()
+                        .and_then(|value| value.as_str().map(str::to_string))
+                        .unwrap_or_default();
                     format!("cancel {job_key} ({reason})")
                 }
                 Action::JobSkipped { job_key, .. } => format!("skip {job_key}"),
-                Action::JobConcluded { job_key, conclusion, .. } => format!("{} {job_key}", conclusion.as_str()),
+                Action::JobConcluded {
+                    job_key,
+                    conclusion,
+                    ..
+                } => format!("{} {job_key}", conclusion.as_str()),
                 Action::RunFinished { conclusion } => format!("run {}", conclusion.as_str()),
             });
         }
@@ -225,14 +255,19 @@ impl Run {
                 self.now += key.parse::<u64>().unwrap_or(0) * 60_000;
                 Event::Tick
             }
-            "started" => Event::JobStarted { job_key: key.to_string() },
+            "started" => Event::JobStarted {
+                job_key: key.to_string(),
+            },
             "success" | "failure" | "cancelled" => {
                 let conclusion = match verb {
                     "success" => Conclusion::Success,
                     "failure" => Conclusion::Failure,
                     _ => Conclusion::Cancelled,
                 };
-                Event::JobFinished { job_key: key.to_string(), result: result(conclusion, &[]) }
+                Event::JobFinished {
+                    job_key: key.to_string(),
+                    result: result(conclusion, &[]),
+                }
             }
             other => panic!("unknown test command `{other}`"),
         };
@@ -250,8 +285,13 @@ impl Run {
 
     #[track_caller]
     fn finish_with_outputs(&mut self, job_key: &str, outputs: &[(&str, &str)], expected: &str) {
-        let event = Event::JobFinished { job_key: job_key.to_string(), result: result(Conclusion::Success, outputs) };
-        let actual = self.send(event).unwrap_or_else(|error| format!("error: {error}"));
+        let event = Event::JobFinished {
+            job_key: job_key.to_string(),
+            result: result(Conclusion::Success, outputs),
+        };
+        let actual = self
+            .send(event)
+            .unwrap_or_else(|error| format!("error: {error}"));
         assert_eq!(actual, expected, "after `{job_key}` finished with outputs");
     }
 
@@ -267,7 +307,15 @@ impl Run {
         self.last
             .iter()
             .find_map(|action| match action {
-                Action::JobSkipped { job_key: key, reason } | Action::JobConcluded { job_key: key, reason, .. } if key == job_key => Some(reason.clone()),
+                Action::JobSkipped {
+                    job_key: key,
+                    reason,
+                }
+                | Action::JobConcluded {
+                    job_key: key,
+                    reason,
+                    ..
+                } if key == job_key => Some(reason.clone()),
                 _ => None,
             })
             .unwrap_or_default()
@@ -277,7 +325,10 @@ impl Run {
 fn result(conclusion: Conclusion, outputs: &[(&str, &str)]) -> JobResult {
     JobResult {
         conclusion,
-        outputs: outputs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(),
+        outputs: outputs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
         steps: Vec::new(),
         summary: String::new(),
         failure_reason: None,
@@ -285,7 +336,9 @@ fn result(conclusion: Conclusion, outputs: &[(&str, &str)]) -> JobResult {
 }
 
 fn keys(prefix: &str, count: usize) -> Vec<String> {
-    (1..=count).map(|index| format!("{prefix}{index}")).collect()
+    (1..=count)
+        .map(|index| format!("{prefix}{index}"))
+        .collect()
 }
 
 // ---- readiness by needs ----
@@ -300,7 +353,11 @@ fn fan_out_then_fan_in_runs_twenty_at_once_and_the_last_after_all() {
     let mut run = Run::new(workflow(jobs));
 
     run.check("start", "start first");
-    let all_twenty = middle.iter().map(|id| format!("start {id}")).collect::<Vec<_>>().join("; ");
+    let all_twenty = middle
+        .iter()
+        .map(|id| format!("start {id}"))
+        .collect::<Vec<_>>()
+        .join("; ");
     run.check("success first", &all_twenty);
     for id in &middle[..19] {
         run.check(&format!("success {id}"), "");
@@ -327,7 +384,11 @@ fn diamond_joins_only_when_both_sides_finished() {
 #[test]
 fn a_job_is_ready_the_moment_its_needs_finish_without_stage_layers() {
     // `slow` and `fast` start together; `after-fast` must not wait for `slow`.
-    let mut run = Run::new(workflow(vec![job("slow"), job("fast"), job("after-fast").needs(&["fast"])]));
+    let mut run = Run::new(workflow(vec![
+        job("slow"),
+        job("fast"),
+        job("after-fast").needs(&["fast"]),
+    ]));
     run.check("start", "start slow; start fast");
     run.check("success fast", "start after-fast");
     run.check("success after-fast", "");
@@ -339,7 +400,10 @@ fn needs_are_matched_case_insensitively() {
     let mut run = Run::new(workflow(vec![job("Build"), job("test").needs(&["build"])]));
     run.check("start", "start Build");
     run.check("success Build", "start test");
-    assert_eq!(run.spec("test").contexts["needs"], json!({"Build": {"result": "success", "outputs": {}}}));
+    assert_eq!(
+        run.spec("test").contexts["needs"],
+        json!({"Build": {"result": "success", "outputs": {}}})
+    );
 }
 
 #[test]
@@ -358,7 +422,10 @@ fn a_failure_skips_dependents_transitively_and_fails_the_run() {
 
 #[test]
 fn a_skipped_job_does_not_fail_the_run() {
-    let mut run = Run::new(workflow(vec![job("a"), job("b").needs(&["a"]).when("false")]));
+    let mut run = Run::new(workflow(vec![
+        job("a"),
+        job("b").needs(&["a"]).when("false"),
+    ]));
     run.check("start", "start a");
     run.check("success a", "skip b; run success");
 }
@@ -371,7 +438,12 @@ fn an_empty_workflow_finishes_at_once() {
 
 #[test]
 fn a_dependency_cycle_fails_its_jobs_instead_of_hanging() {
-    let mut run = Run::new(workflow(vec![job("a").needs(&["b"]), job("b").needs(&["a"]), job("c").needs(&["a"]), job("d")]));
+    let mut run = Run::new(workflow(vec![
+        job("a").needs(&["b"]),
+        job("b").needs(&["a"]),
+        job("c").needs(&["a"]),
+        job("d"),
+    ]));
     run.check("start", "failure a; failure b; skip c; start d");
     run.check("success d", "run failure");
 }
@@ -396,7 +468,10 @@ fn status_functions_decide_after_a_failure() {
         job("default").needs(&["a"]),
     ]));
     run.check("start", "start a");
-    run.check("failure a", "skip on-success; start on-failure; start always; skip on-cancel; skip default");
+    run.check(
+        "failure a",
+        "skip on-success; start on-failure; start always; skip on-cancel; skip default",
+    );
     run.check("success on-failure", "");
     run.check("success always", "run failure");
 }
@@ -410,16 +485,26 @@ fn status_functions_decide_after_a_success() {
         job("not-cancelled").needs(&["a"]).when("!cancelled()"),
     ]));
     run.check("start", "start a");
-    run.check("success a", "start on-success; skip on-failure; start not-cancelled");
+    run.check(
+        "success a",
+        "start on-success; skip on-failure; start not-cancelled",
+    );
 }
 
 #[test]
 fn failure_looks_at_every_ancestor_not_only_direct_needs() {
     // a fails → b skipped → c (`if: failure()`) still sees the failure of its ancestor a.
-    let mut run = Run::new(workflow(vec![job("a"), job("b").needs(&["a"]), job("c").needs(&["b"]).when("failure()")]));
+    let mut run = Run::new(workflow(vec![
+        job("a"),
+        job("b").needs(&["a"]),
+        job("c").needs(&["b"]).when("failure()"),
+    ]));
     run.check("start", "start a");
     run.check("failure a", "skip b; start c");
-    assert_eq!(run.spec("c").contexts["needs"], json!({"b": {"result": "skipped", "outputs": {}}}));
+    assert_eq!(
+        run.spec("c").contexts["needs"],
+        json!({"b": {"result": "skipped", "outputs": {}}})
+    );
 }
 
 #[test]
@@ -455,7 +540,11 @@ fn a_condition_reads_github_inputs_vars_and_needs() {
 fn an_expression_error_in_if_fails_the_job_with_the_message() {
     let mut run = Run::new(workflow(vec![job("a").when("fromJSON('{')")]));
     run.check("start", "failure a; run failure");
-    assert!(run.reason("a").starts_with("`if`: "), "reason: {}", run.reason("a"));
+    assert!(
+        run.reason("a").starts_with("`if`: "),
+        "reason: {}",
+        run.reason("a")
+    );
 }
 
 // ---- cancelling a run ----
@@ -472,7 +561,10 @@ fn cancel_mid_run_stops_jobs_and_runs_only_always_jobs() {
     run.check("start", "start build");
     run.check("started build", "");
     run.check("cancel", "cancel build (run_cancelled)");
-    run.check("cancelled build", "start cleanup; cancelled report; start notify; cancelled deploy");
+    run.check(
+        "cancelled build",
+        "start cleanup; cancelled report; start notify; cancelled deploy",
+    );
     run.check("success cleanup", "");
     run.check("success notify", "run cancelled");
 }
@@ -488,9 +580,16 @@ fn an_always_job_in_progress_is_not_cancelled() {
 
 #[test]
 fn cancel_concludes_legs_that_never_started() {
-    let mut run = Run::new(workflow(vec![job("t").matrix(&[("n", json!([1, 2, 3]))]).max_parallel(1.0)]));
+    let mut run = Run::new(workflow(vec![
+        job("t")
+            .matrix(&[("n", json!([1, 2, 3]))])
+            .max_parallel(1.0),
+    ]));
     run.check("start", "start t (1)");
-    run.check("cancel", "cancel t (1) (run_cancelled); cancelled t (2); cancelled t (3)");
+    run.check(
+        "cancel",
+        "cancel t (1) (run_cancelled); cancelled t (2); cancelled t (3)",
+    );
     run.check("cancelled t (1)", "run cancelled");
 }
 
@@ -508,20 +607,29 @@ fn cancelling_twice_or_after_the_end_is_handled() {
 
 #[test]
 fn matrix_legs_start_in_declaration_order_with_githubs_keys() {
-    let mut run = Run::new(workflow(vec![job("test").matrix(&[("os", json!(["linux", "mac"])), ("node", json!([18, 20]))])]));
+    let mut run = Run::new(workflow(vec![
+        job("test").matrix(&[("os", json!(["linux", "mac"])), ("node", json!([18, 20]))]),
+    ]));
     run.check("start", "start test (linux, 18); start test (linux, 20); start test (mac, 18); start test (mac, 20)");
     let spec = run.spec("test (mac, 18)");
     assert_eq!(spec.job_id, "test");
     assert_eq!(spec.display_name, "test (mac, 18)");
     assert_eq!(spec.contexts["matrix"], json!({"os": "mac", "node": 18}));
-    assert_eq!(spec.contexts["strategy"], json!({"fail-fast": true, "job-index": 2, "job-total": 4, "max-parallel": 4}));
+    assert_eq!(
+        spec.contexts["strategy"],
+        json!({"fail-fast": true, "job-index": 2, "job-total": 4, "max-parallel": 4})
+    );
 }
 
 #[test]
 fn a_named_matrix_job_gets_the_values_appended_unless_the_name_uses_the_matrix() {
     let mut run = Run::new(workflow(vec![
-        job("plain").named("Unit tests").matrix(&[("os", json!(["linux"]))]),
-        job("templated").named("Tests on ${{ matrix.os }}").matrix(&[("os", json!(["linux"]))]),
+        job("plain")
+            .named("Unit tests")
+            .matrix(&[("os", json!(["linux"]))]),
+        job("templated")
+            .named("Tests on ${{ matrix.os }}")
+            .matrix(&[("os", json!(["linux"]))]),
     ]));
     run.check("start", "start plain (linux); start templated (linux)");
     assert_eq!(run.spec("plain (linux)").display_name, "Unit tests (linux)");
@@ -536,20 +644,36 @@ fn matrix_include_and_exclude_shape_the_legs() {
         ("exclude", json!([{"os": "mac", "node": 18}])),
         ("include", json!([{"os": "linux", "experimental": true}])),
     ])]));
-    run.check("start", "start t (linux, 18, true); start t (linux, 20, true); start t (mac, 20)");
+    run.check(
+        "start",
+        "start t (linux, 18, true); start t (linux, 20, true); start t (mac, 20)",
+    );
 }
 
 #[test]
 fn fail_fast_cancels_running_and_unstarted_legs() {
-    let mut run = Run::new(workflow(vec![job("t").matrix(&[("n", json!([1, 2, 3, 4]))]).max_parallel(2.0), job("after").needs(&["t"])]));
+    let mut run = Run::new(workflow(vec![
+        job("t")
+            .matrix(&[("n", json!([1, 2, 3, 4]))])
+            .max_parallel(2.0),
+        job("after").needs(&["t"]),
+    ]));
     run.check("start", "start t (1); start t (2)");
-    run.check("failure t (1)", "cancel t (2) (fail_fast); cancelled t (3); cancelled t (4)");
+    run.check(
+        "failure t (1)",
+        "cancel t (2) (fail_fast); cancelled t (3); cancelled t (4)",
+    );
     run.check("cancelled t (2)", "skip after; run failure");
 }
 
 #[test]
 fn without_fail_fast_the_other_legs_go_on() {
-    let mut run = Run::new(workflow(vec![job("t").matrix(&[("n", json!([1, 2, 3]))]).fail_fast(false).max_parallel(2.0)]));
+    let mut run = Run::new(workflow(vec![
+        job("t")
+            .matrix(&[("n", json!([1, 2, 3]))])
+            .fail_fast(false)
+            .max_parallel(2.0),
+    ]));
     run.check("start", "start t (1); start t (2)");
     run.check("failure t (1)", "start t (3)");
     run.check("success t (2)", "");
@@ -558,57 +682,107 @@ fn without_fail_fast_the_other_legs_go_on() {
 
 #[test]
 fn max_parallel_one_runs_legs_one_at_a_time() {
-    let mut run = Run::new(workflow(vec![job("t").matrix(&[("n", json!([1, 2, 3]))]).max_parallel(1.0)]));
+    let mut run = Run::new(workflow(vec![
+        job("t")
+            .matrix(&[("n", json!([1, 2, 3]))])
+            .max_parallel(1.0),
+    ]));
     run.check("start", "start t (1)");
     run.check("started t (1)", "");
     run.check("success t (1)", "start t (2)");
     run.check("success t (2)", "start t (3)");
     run.check("success t (3)", "run success");
-    assert_eq!(run.spec("t (3)").contexts["strategy"]["max-parallel"], json!(1));
+    assert_eq!(
+        run.spec("t (3)").contexts["strategy"]["max-parallel"],
+        json!(1)
+    );
 }
 
 #[test]
 fn a_dynamic_matrix_is_read_from_needs_outputs() {
     let mut run = Run::new(workflow(vec![
         job("plan").output("matrix", "${{ steps.p.outputs.matrix }}"),
-        job("build").needs(&["plan"]).matrix_expr("${{ fromJSON(needs.plan.outputs.matrix) }}"),
+        job("build")
+            .needs(&["plan"])
+            .matrix_expr("${{ fromJSON(needs.plan.outputs.matrix) }}"),
     ]));
     run.check("start", "start plan");
-    run.finish_with_outputs("plan", &[("matrix", r#"{"target": ["x86", "arm"]}"#)], "start build (x86); start build (arm)");
-    assert_eq!(run.spec("build (arm)").contexts["matrix"], json!({"target": "arm"}));
+    run.finish_with_outputs(
+        "plan",
+        &[("matrix", r#"{"target": ["x86", "arm"]}"#)],
+        "start build (x86); start build (arm)",
+    );
+    assert_eq!(
+        run.spec("build (arm)").contexts["matrix"],
+        json!({"target": "arm"})
+    );
 }
 
 #[test]
 fn a_dimension_given_as_an_expression_is_evaluated() {
     let mut run = Run::new(workflow(vec![
         job("plan"),
-        job("build").needs(&["plan"]).matrix(&[("os", json!("${{ fromJSON(needs.plan.outputs.oses) }}"))]),
+        job("build")
+            .needs(&["plan"])
+            .matrix(&[("os", json!("${{ fromJSON(needs.plan.outputs.oses) }}"))]),
     ]));
     run.check("start", "start plan");
-    run.finish_with_outputs("plan", &[("oses", r#"["a", "b"]"#)], "start build (a); start build (b)");
+    run.finish_with_outputs(
+        "plan",
+        &[("oses", r#"["a", "b"]"#)],
+        "start build (a); start build (b)",
+    );
 }
 
 #[test]
 fn a_matrix_that_cannot_be_read_fails_the_job() {
-    let mut run = Run::new(workflow(vec![job("plan"), job("build").needs(&["plan"]).matrix_expr("${{ fromJSON(needs.plan.outputs.matrix) }}")]));
+    let mut run = Run::new(workflow(vec![
+        job("plan"),
+        job("build")
+            .needs(&["plan"])
+            .matrix_expr("${{ fromJSON(needs.plan.outputs.matrix) }}"),
+    ]));
     run.check("start", "start plan");
-    run.finish_with_outputs("plan", &[("matrix", "not json")], "failure build; run failure");
-    assert!(run.reason("build").starts_with("`strategy.matrix`: "), "reason: {}", run.reason("build"));
+    run.finish_with_outputs(
+        "plan",
+        &[("matrix", "not json")],
+        "failure build; run failure",
+    );
+    assert!(
+        run.reason("build").starts_with("`strategy.matrix`: "),
+        "reason: {}",
+        run.reason("build")
+    );
 }
 
 #[test]
 fn matrix_filter_keeps_only_matching_legs() {
-    let mut input = RunInput::new(workflow(vec![job("t").matrix(&[("os", json!(["linux", "mac"])), ("node", json!([18, 20]))]), job("plain")]), "run-1");
+    let mut input = RunInput::new(
+        workflow(vec![
+            job("t").matrix(&[("os", json!(["linux", "mac"])), ("node", json!([18, 20]))]),
+            job("plain"),
+        ]),
+        "run-1",
+    );
     input.selection.matrix = vec![("os".into(), "mac".into())];
     let mut run = Run::with(input);
     run.check("start", "start t (mac, 18); start t (mac, 20); start plain");
-    assert_eq!(run.spec("t (mac, 20)").contexts["strategy"]["job-index"], json!(1));
-    assert_eq!(run.spec("t (mac, 20)").contexts["strategy"]["job-total"], json!(2));
+    assert_eq!(
+        run.spec("t (mac, 20)").contexts["strategy"]["job-index"],
+        json!(1)
+    );
+    assert_eq!(
+        run.spec("t (mac, 20)").contexts["strategy"]["job-total"],
+        json!(2)
+    );
 }
 
 #[test]
 fn a_matrix_filter_matching_nothing_skips_the_job() {
-    let mut input = RunInput::new(workflow(vec![job("t").matrix(&[("os", json!(["linux"]))])]), "run-1");
+    let mut input = RunInput::new(
+        workflow(vec![job("t").matrix(&[("os", json!(["linux"]))])]),
+        "run-1",
+    );
     input.selection.matrix = vec![("os".into(), "windows".into())];
     let mut run = Run::with(input);
     run.check("start", "skip t; run success");
@@ -624,16 +798,28 @@ fn job_outputs_reach_direct_dependents_only() {
         job("c").needs(&["b"]),
     ]));
     run.check("start", "start a");
-    assert_eq!(run.spec("a").outputs.get("version").map(String::as_str), Some("${{ steps.v.outputs.version }}"));
+    assert_eq!(
+        run.spec("a").outputs.get("version").map(String::as_str),
+        Some("${{ steps.v.outputs.version }}")
+    );
     run.finish_with_outputs("a", &[("version", "1.2.3")], "start b");
-    assert_eq!(run.spec("b").contexts["needs"], json!({"a": {"result": "success", "outputs": {"version": "1.2.3"}}}));
+    assert_eq!(
+        run.spec("b").contexts["needs"],
+        json!({"a": {"result": "success", "outputs": {"version": "1.2.3"}}})
+    );
     run.check("success b", "start c");
-    assert_eq!(run.spec("c").contexts["needs"], json!({"b": {"result": "success", "outputs": {}}}));
+    assert_eq!(
+        run.spec("c").contexts["needs"],
+        json!({"b": {"result": "success", "outputs": {}}})
+    );
 }
 
 #[test]
 fn matrix_outputs_merge_with_the_last_finished_leg_winning() {
-    let mut run = Run::new(workflow(vec![job("t").matrix(&[("n", json!([1, 2, 3]))]), job("after").needs(&["t"])]));
+    let mut run = Run::new(workflow(vec![
+        job("t").matrix(&[("n", json!([1, 2, 3]))]),
+        job("after").needs(&["t"]),
+    ]));
     run.check("start", "start t (1); start t (2); start t (3)");
     run.finish_with_outputs("t (3)", &[("shared", "three"), ("only-3", "x")], "");
     run.finish_with_outputs("t (1)", &[("shared", "one"), ("only-3", "")], "");
@@ -648,21 +834,42 @@ fn matrix_outputs_merge_with_the_last_finished_leg_winning() {
 
 #[test]
 fn a_continue_on_error_job_that_fails_does_not_fail_the_run() {
-    let mut run = Run::new(workflow(vec![job("flaky").continue_on_error(BoolOrExpr::Bool(true)), job("after").needs(&["flaky"])]));
+    let mut run = Run::new(workflow(vec![
+        job("flaky").continue_on_error(BoolOrExpr::Bool(true)),
+        job("after").needs(&["flaky"]),
+    ]));
     run.check("start", "start flaky");
     run.check("failure flaky", "start after");
-    assert_eq!(run.spec("after").contexts["needs"]["flaky"]["result"], json!("success"));
+    assert_eq!(
+        run.spec("after").contexts["needs"]["flaky"]["result"],
+        json!("success")
+    );
     run.check("success after", "run success");
     let views = run.scheduler.jobs();
-    let flaky = views.iter().find(|view| view.job_id == "flaky").map(|view| view.legs[0].state);
-    assert_eq!(flaky, Some(LegState::Finished { conclusion: Conclusion::Failure }));
+    let flaky = views
+        .iter()
+        .find(|view| view.job_id == "flaky")
+        .map(|view| view.legs[0].state);
+    assert_eq!(
+        flaky,
+        Some(LegState::Finished {
+            conclusion: Conclusion::Failure
+        })
+    );
 }
 
 #[test]
 fn an_experimental_leg_does_not_trigger_fail_fast() {
-    let mut run = Run::new(workflow(vec![job("t")
-        .matrix(&[("v", json!(["stable", "nightly"])), ("include", json!([{"v": "nightly", "experimental": true}]))])
-        .continue_on_error(BoolOrExpr::Expr("${{ matrix.experimental == true }}".into()))]));
+    let mut run = Run::new(workflow(vec![
+        job("t")
+            .matrix(&[
+                ("v", json!(["stable", "nightly"])),
+                ("include", json!([{"v": "nightly", "experimental": true}])),
+            ])
+            .continue_on_error(BoolOrExpr::Expr(
+                "${{ matrix.experimental == true }}".into(),
+            )),
+    ]));
     run.check("start", "start t (stable); start t (nightly, true)");
     run.check("failure t (nightly, true)", "");
     run.check("success t (stable)", "run success");
@@ -670,9 +877,16 @@ fn an_experimental_leg_does_not_trigger_fail_fast() {
 
 #[test]
 fn a_failing_leg_without_continue_on_error_still_fails_fast() {
-    let mut run = Run::new(workflow(vec![job("t")
-        .matrix(&[("v", json!(["stable", "nightly"])), ("include", json!([{"v": "nightly", "experimental": true}]))])
-        .continue_on_error(BoolOrExpr::Expr("${{ matrix.experimental == true }}".into()))]));
+    let mut run = Run::new(workflow(vec![
+        job("t")
+            .matrix(&[
+                ("v", json!(["stable", "nightly"])),
+                ("include", json!([{"v": "nightly", "experimental": true}])),
+            ])
+            .continue_on_error(BoolOrExpr::Expr(
+                "${{ matrix.experimental == true }}".into(),
+            )),
+    ]));
     run.check("start", "start t (stable); start t (nightly, true)");
     run.check("failure t (stable)", "cancel t (nightly, true) (fail_fast)");
     run.check("cancelled t (nightly, true)", "run failure");
@@ -683,7 +897,13 @@ fn a_failing_leg_without_continue_on_error_still_fails_fast() {
 #[test]
 fn selecting_a_job_runs_it_with_its_transitive_needs() {
     let mut input = RunInput::new(
-        workflow(vec![job("lint"), job("build"), job("test").needs(&["build"]), job("deploy").needs(&["TEST"]), job("docs")]),
+        workflow(vec![
+            job("lint"),
+            job("build"),
+            job("test").needs(&["build"]),
+            job("deploy").needs(&["TEST"]),
+            job("docs"),
+        ]),
         "run-1",
     );
     input.selection.job = Some("Deploy".into());
@@ -692,7 +912,12 @@ fn selecting_a_job_runs_it_with_its_transitive_needs() {
     run.check("success build", "start test");
     run.check("success test", "start deploy");
     run.check("success deploy", "run success");
-    let ids: Vec<&str> = run.scheduler.jobs().iter().map(|view| view.job_id).collect();
+    let ids: Vec<&str> = run
+        .scheduler
+        .jobs()
+        .iter()
+        .map(|view| view.job_id)
+        .collect();
     assert_eq!(ids, vec!["build", "test", "deploy"]);
 }
 
@@ -700,14 +925,20 @@ fn selecting_a_job_runs_it_with_its_transitive_needs() {
 fn selecting_an_unknown_job_is_an_error() {
     let mut input = RunInput::new(workflow(vec![job("a")]), "run-1");
     input.selection.job = Some("nope".into());
-    assert_eq!(Scheduler::new(input).err(), Some(SchedulerError::UnknownSelectedJob { job: "nope".into() }));
+    assert_eq!(
+        Scheduler::new(input).err(),
+        Some(SchedulerError::UnknownSelectedJob { job: "nope".into() })
+    );
 }
 
 // ---- timeouts ----
 
 #[test]
 fn a_job_past_its_timeout_is_cancelled_and_fails() {
-    let mut run = Run::new(workflow(vec![job("slow").timeout(NumberOrExpr::Number(10.0)), job("after").needs(&["slow"]).when("failure()")]));
+    let mut run = Run::new(workflow(vec![
+        job("slow").timeout(NumberOrExpr::Number(10.0)),
+        job("after").needs(&["slow"]).when("failure()"),
+    ]));
     run.check("start", "start slow");
     run.check("tick 5", "");
     run.check("started slow", "");
@@ -717,9 +948,18 @@ fn a_job_past_its_timeout_is_cancelled_and_fails() {
     run.check("cancelled slow", "start after");
     run.check("success after", "run failure");
     let views = run.scheduler.jobs();
-    let slow = views.iter().find(|view| view.job_id == "slow").and_then(|view| view.legs[0].result);
-    assert_eq!(slow.map(|result| result.conclusion), Some(Conclusion::Failure));
-    assert_eq!(slow.and_then(|result| result.failure_reason.clone()), Some("the job exceeded its timeout of 10 minutes".into()));
+    let slow = views
+        .iter()
+        .find(|view| view.job_id == "slow")
+        .and_then(|view| view.legs[0].result);
+    assert_eq!(
+        slow.map(|result| result.conclusion),
+        Some(Conclusion::Failure)
+    );
+    assert_eq!(
+        slow.and_then(|result| result.failure_reason.clone()),
+        Some("the job exceeded its timeout of 10 minutes".into())
+    );
 }
 
 #[test]
@@ -734,7 +974,11 @@ fn the_default_timeout_is_360_minutes() {
 
 #[test]
 fn a_timeout_can_come_from_an_expression() {
-    let mut run = Run::new(workflow(vec![job("t").matrix(&[("minutes", json!([2]))]).timeout(NumberOrExpr::Expr("${{ matrix.minutes }}".into()))]));
+    let mut run = Run::new(workflow(vec![
+        job("t")
+            .matrix(&[("minutes", json!([2]))])
+            .timeout(NumberOrExpr::Expr("${{ matrix.minutes }}".into())),
+    ]));
     run.check("start", "start t (2)");
     assert_eq!(run.spec("t (2)").timeout_minutes, 2.0);
 }
@@ -754,11 +998,27 @@ fn the_job_spec_carries_evaluated_job_level_fields() {
     flow.env.insert("SHARED".into(), spanned("workflow".into()));
     flow.env.insert("LEVEL".into(), spanned("workflow".into()));
     if let Some(deploy) = flow.jobs.get_mut("deploy") {
-        deploy.environment = Some(Environment { name: spanned("${{ inputs.target }}".into()), url: Some(spanned("${{ steps.d.outputs.url }}".into())) });
-        deploy.runs_on = Some(RunsOn { span: Span::default(), group: None, labels: vec![spanned("linux".into()), spanned("${{ inputs.arch }}".into())] });
-        deploy.defaults = Some(workflows::model::Defaults { shell: Some(spanned("bash".into())), working_directory: None });
+        deploy.environment = Some(Environment {
+            name: spanned("${{ inputs.target }}".into()),
+            url: Some(spanned("${{ steps.d.outputs.url }}".into())),
+        });
+        deploy.runs_on = Some(RunsOn {
+            span: Span::default(),
+            group: None,
+            labels: vec![
+                spanned("linux".into()),
+                spanned("${{ inputs.arch }}".into()),
+            ],
+        });
+        deploy.defaults = Some(workflows::model::Defaults {
+            shell: Some(spanned("bash".into())),
+            working_directory: None,
+        });
     }
-    flow.defaults = Some(workflows::model::Defaults { shell: Some(spanned("sh".into())), working_directory: Some(spanned("app".into())) });
+    flow.defaults = Some(workflows::model::Defaults {
+        shell: Some(spanned("sh".into())),
+        working_directory: Some(spanned("app".into())),
+    });
     let mut input = RunInput::new(flow, "run-7");
     input.run_number = 42;
     input.inputs.insert("target".into(), json!("staging"));
@@ -773,17 +1033,38 @@ fn the_job_spec_carries_evaluated_job_level_fields() {
     assert_eq!(spec.run_id, "run-7");
     assert_eq!(spec.display_name, "Deploy to staging");
     assert_eq!(spec.runs_on, vec!["linux".to_string(), "arm64".to_string()]);
-    let env: Vec<(&str, &str)> = spec.env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
-    assert_eq!(env, vec![("SHARED", "job"), ("LEVEL", "workflow"), ("TARGET", "staging"), ("TOKEN", "t0k3n")]);
+    let env: Vec<(&str, &str)> = spec
+        .env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    assert_eq!(
+        env,
+        vec![
+            ("SHARED", "job"),
+            ("LEVEL", "workflow"),
+            ("TARGET", "staging"),
+            ("TOKEN", "t0k3n")
+        ]
+    );
     assert_eq!(spec.default_shell.as_deref(), Some("bash"));
     assert_eq!(spec.default_working_directory.as_deref(), Some("app"));
     let secrets: Vec<&str> = spec.secrets.keys().map(String::as_str).collect();
     assert_eq!(secrets, vec!["DEPLOY_TOKEN", "api_key"]);
-    let environment = spec.environment.as_ref().map(|environment| (environment.name.as_str(), environment.url.as_deref()));
-    assert_eq!(environment, Some(("staging", Some("${{ steps.d.outputs.url }}"))));
+    let environment = spec
+        .environment
+        .as_ref()
+        .map(|environment| (environment.name.as_str(), environment.url.as_deref()));
+    assert_eq!(
+        environment,
+        Some(("staging", Some("${{ steps.d.outputs.url }}")))
+    );
     assert_eq!(spec.contexts["github"]["job"], json!("deploy"));
     assert_eq!(spec.contexts["github"]["run_number"], json!("42"));
-    assert_eq!(spec.contexts["github"]["event"], json!({"ref": "refs/heads/main"}));
+    assert_eq!(
+        spec.contexts["github"]["event"],
+        json!({"ref": "refs/heads/main"})
+    );
     assert_eq!(spec.contexts["matrix"], Value::Null);
     assert_eq!(spec.event_payload, json!({"ref": "refs/heads/main"}));
     assert_eq!(spec.steps.len(), 2);
@@ -791,12 +1072,18 @@ fn the_job_spec_carries_evaluated_job_level_fields() {
 
 #[test]
 fn an_expression_error_in_a_job_field_fails_that_leg_only() {
-    let mut run = Run::new(workflow(vec![job("t")
-        .matrix(&[("n", json!([1, 2]))])
-        .fail_fast(false)
-        .env("X", "${{ matrix.n == 2 && fromJSON('{') || 'ok' }}")]));
+    let mut run = Run::new(workflow(vec![
+        job("t")
+            .matrix(&[("n", json!([1, 2]))])
+            .fail_fast(false)
+            .env("X", "${{ matrix.n == 2 && fromJSON('{') || 'ok' }}"),
+    ]));
     run.check("start", "failure t (2); start t (1)");
-    assert!(run.reason("t (2)").starts_with("`env.X`: "), "reason: {}", run.reason("t (2)"));
+    assert!(
+        run.reason("t (2)").starts_with("`env.X`: "),
+        "reason: {}",
+        run.reason("t (2)")
+    );
     run.check("success t (1)", "run failure");
 }
 
@@ -821,7 +1108,10 @@ fn unknown_and_repeated_events_are_refused_without_changing_anything() {
     assert!(run.step("start").starts_with("error: "));
     assert!(run.step("success nope").starts_with("error: no job `nope`"));
     run.check("success a", "start b");
-    assert!(run.step("success a").starts_with("error: job `a`: cannot finish"));
+    assert!(
+        run.step("success a")
+            .starts_with("error: job `a`: cannot finish")
+    );
     run.check("success b", "run success");
 }
 
