@@ -231,7 +231,7 @@ pub fn plan_strategy(job: &Job, values: &IndexMap<String, Value>) -> Result<Stra
         Some(value) => {
             let number = evaluate_number(value, values)
                 .map_err(|error| format!("`strategy.max-parallel`: {error}"))?;
-            if !(number >= 1.0) {
+            if number.is_nan() || number < 1.0 {
                 return Err(format!(
                     "`strategy.max-parallel`: must be at least 1, got {number}"
                 ));
@@ -390,7 +390,7 @@ pub fn build_leg_spec(
         Some(value) => {
             let minutes = evaluate_number(value, &values)
                 .map_err(|error| format!("`timeout-minutes`: {error}"))?;
-            if !(minutes > 0.0) || !minutes.is_finite() {
+            if minutes.is_nan() || minutes <= 0.0 || minutes.is_infinite() {
                 return Err(format!(
                     "`timeout-minutes`: must be a positive number, got {minutes}"
                 ));
