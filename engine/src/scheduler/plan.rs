@@ -635,16 +635,21 @@ fn evaluate_matrix_values(
 }
 
 fn combinations_of(items: Vec<Value>, field: &str) -> Result<Vec<Combination>, String> {
-    items
-        .into_iter()
-        .map(|item| match item {
-            Value::Object(map) => Ok(map.into_iter().collect()),
-            other => Err(format!(
-                "`{field}`: expected a mapping, got `{}`",
-                to_display_string(&other)
-            )),
-        })
-        .collect()
+    let mut combinations = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::Object(map) => combinations.push(map.into_iter().collect()),
+            // An entry written as `${{ fromJSON(...) }}` may yield a whole list of entries.
+            Value::Array(entries) => combinations.extend(combinations_of(entries, field)?),
+            other => {
+                return Err(format!(
+                    "`{field}`: expected a mapping, got `{}`",
+                    to_display_string(&other)
+                ));
+            }
+        }
+    }
+    Ok(combinations)
 }
 
 fn strategy_context(strategy: StrategyPlan, index: usize, total: usize) -> Value {
