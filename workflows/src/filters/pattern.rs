@@ -57,8 +57,8 @@ impl Pattern {
 pub fn matches_patterns(patterns: &[Pattern], value: &str) -> bool {
     patterns
         .iter()
-        .filter(|pattern| pattern.is_match(value))
-        .last()
+        .rev()
+        .find(|pattern| pattern.is_match(value))
         .is_some_and(|pattern| !pattern.negated)
 }
 
