@@ -101,10 +101,8 @@ proptest! {
 
     #[test]
     fn never_panics_and_respects_the_limit(matrix in arbitrary_json()) {
-        if let Ok(input) = MatrixInput::from_value(&matrix) {
-            if let Ok(combinations) = expand(&input) {
-                prop_assert!(combinations.len() <= MAX_COMBINATIONS);
-            }
+        if let Ok(combinations) = MatrixInput::from_value(&matrix).and_then(|input| expand(&input)) {
+            prop_assert!(combinations.len() <= MAX_COMBINATIONS);
         }
     }
 }
