@@ -187,3 +187,26 @@ fn escape_in_class(c: char) -> String {
         format!("\\x{{{:x}}}", c as u32)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::translate;
+
+    #[test]
+    fn translations() {
+        let cases = [
+            ("main", "main"),
+            ("feature/*", "feature/[^/]*"),
+            ("**/README.md", "(?:.*/)?README\\.md"),
+            ("docs/**/*.md", "docs/(?:.*/)?[^/]*\\.md"),
+            ("**.js", ".*\\.js"),
+            ("a**/b", "a.*/b"),
+            ("*.jsx?", "[^/]*\\.js(?:x)?"),
+            ("v[12].[0-9]+", "v[12]\\.(?:[0-9])+"),
+            ("[a-]", "[a\\x{2d}]"),
+        ];
+        for (pattern, regex) in cases {
+            assert_eq!(translate(pattern).as_deref(), Ok(regex), "{pattern}");
+        }
+    }
+}
