@@ -374,7 +374,9 @@ impl<'s> TreeBuilder<'s> {
                             let name: String = alias
                                 .trim_start_matches('*')
                                 .chars()
-                                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
+                                .take_while(|c| {
+                                    !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}')
+                                })
                                 .collect();
                             format!("unknown anchor `{name}`")
                         }
@@ -685,12 +687,10 @@ fn resolve_scalar(text: &str, style: ScalarStyle) -> ScalarKind {
     if let Some(int) = resolve_int(text) {
         return int;
     }
-    if is_core_float(text) {
-        if let Ok(f) = text.parse::<f64>() {
-            return ScalarKind::Float(f);
-        }
+    match text.parse::<f64>() {
+        Ok(f) if is_core_float(text) => ScalarKind::Float(f),
+        _ => ScalarKind::String,
     }
-    ScalarKind::String
 }
 
 fn resolve_int(text: &str) -> Option<ScalarKind> {

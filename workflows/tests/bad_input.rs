@@ -7,14 +7,20 @@ use workflows::{Parsed, parse_workflow, parse_workflow_bytes};
 /// Asserts that `parsed` holds an error at `line:column` whose message contains `fragment`.
 #[track_caller]
 fn assert_error(parsed: &Parsed, line: u32, column: u32, fragment: &str) {
-    let found = parsed
-        .diagnostics
-        .iter()
-        .any(|d| d.is_error() && d.span.line == line && d.span.column == column && d.message.contains(fragment));
+    let found = parsed.diagnostics.iter().any(|d| {
+        d.is_error()
+            && d.span.line == line
+            && d.span.column == column
+            && d.message.contains(fragment)
+    });
     assert!(
         found,
         "expected error at {line}:{column} containing {fragment:?}, got:\n{}",
-        parsed.diagnostics.iter().map(|d| format!("  {d}\n")).collect::<String>()
+        parsed
+            .diagnostics
+            .iter()
+            .map(|d| format!("  {d}\n"))
+            .collect::<String>()
     );
 }
 
@@ -65,9 +71,19 @@ fn malformed_yaml() {
     for (input, line, column) in cases {
         let parsed = parse_workflow("ci.yml", input);
         assert!(parsed.workflow.is_none(), "{input:?}");
-        assert_eq!(parsed.diagnostics.len(), 1, "{input:?}: {:?}", parsed.diagnostics);
+        assert_eq!(
+            parsed.diagnostics.len(),
+            1,
+            "{input:?}: {:?}",
+            parsed.diagnostics
+        );
         let span = parsed.diagnostics[0].span;
-        assert_eq!((span.line, span.column), (*line, *column), "{input:?}: {}", parsed.diagnostics[0]);
+        assert_eq!(
+            (span.line, span.column),
+            (*line, *column),
+            "{input:?}: {}",
+            parsed.diagnostics[0]
+        );
     }
 }
 
@@ -75,18 +91,41 @@ fn malformed_yaml() {
 fn wrong_types_everywhere() {
     // Every value replaced by a list or a mapping still gives positioned errors, no panic.
     for replacement in ["[1, 2]", "{a: b}", "~", "12", "true"] {
-        let input = VALID.replace("[main]", replacement).replace("ubuntu-latest", replacement);
+        let input = VALID
+            .replace("[main]", replacement)
+            .replace("ubuntu-latest", replacement);
         let parsed = parse_workflow("ci.yml", &input);
-        assert!(parsed.diagnostics.iter().all(|d| d.span.line >= 1 && d.span.column >= 1));
+        assert!(
+            parsed
+                .diagnostics
+                .iter()
+                .all(|d| d.span.line >= 1 && d.span.column >= 1)
+        );
     }
-    let parsed = parse_workflow("ci.yml", "on: push\njobs:\n  a:\n    runs-on: {labels: {x: y}}\n    steps: 3\n");
-    assert_error(&parsed, 4, 23, "must be a string or a list of strings, found a mapping");
-    assert_error(&parsed, 5, 12, "`steps` of job `a` must be a list, found a number");
+    let parsed = parse_workflow(
+        "ci.yml",
+        "on: push\njobs:\n  a:\n    runs-on: {labels: {x: y}}\n    steps: 3\n",
+    );
+    assert_error(
+        &parsed,
+        4,
+        23,
+        "must be a string or a list of strings, found a mapping",
+    );
+    assert_error(
+        &parsed,
+        5,
+        12,
+        "`steps` of job `a` must be a list, found a number",
+    );
 }
 
 #[test]
 fn ten_megabyte_file() {
-    let big = format!("on: push\nenv:\n{}", "  A: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n".repeat(10 * 1024 * 1024 / 47));
+    let big = format!(
+        "on: push\nenv:\n{}",
+        "  A: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n".repeat(10 * 1024 * 1024 / 47)
+    );
     assert!(big.len() >= 10_000_000);
     let parsed = parse_workflow("ci.yml", &big);
     assert_error(&parsed, 1, 1, "workflow file is too large (");
@@ -116,22 +155,29 @@ fn ten_thousand_deep_nesting() {
         indented.push_str("a:\n");
     }
     let parsed = parse_workflow("ci.yml", &indented);
-    assert_eq!(parsed.diagnostics[0].message, "nesting deeper than 256 levels");
+    assert_eq!(
+        parsed.diagnostics[0].message,
+        "nesting deeper than 256 levels"
+    );
     assert_eq!(parsed.diagnostics[0].span.line, 257);
 }
 
 #[test]
 fn billion_laughs() {
-    let mut bomb = String::from("on: push\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    let mut bomb =
+        String::from("on: push\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..10 {
         let previous = format!("*a{}", level - 1);
-        let list = vec![previous.as_str(); 10].join(", ");
+        let list = [previous.as_str(); 10].join(", ");
         bomb.push_str(&format!("x{level}: &a{level} [{list}]\n"));
     }
     let parsed = parse_workflow("ci.yml", &bomb);
     assert!(parsed.workflow.is_none());
     let error = &parsed.diagnostics[0];
-    assert!(error.message.contains("aliases expand to more than"), "{error}");
+    assert!(
+        error.message.contains("aliases expand to more than"),
+        "{error}"
+    );
     assert!(error.span.line >= 3 && error.span.line <= 11, "{error}");
 
     // Self reference through an alias inside its own anchor.

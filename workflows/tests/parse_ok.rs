@@ -11,8 +11,17 @@ use workflows::yaml::position_in_scalar;
 #[track_caller]
 fn check(input: &str) -> Workflow {
     let parsed = parse_workflow(".github/workflows/ci.yml", input);
-    let errors: Vec<String> = parsed.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
-    assert!(errors.is_empty(), "unexpected errors:\n{}\ninput:\n{input}", errors.join("\n"));
+    let errors: Vec<String> = parsed
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "unexpected errors:\n{}\ninput:\n{input}",
+        errors.join("\n")
+    );
     parsed.workflow.expect("a workflow")
 }
 
@@ -22,25 +31,63 @@ const JOBS: &str = "jobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n   
 fn on_as_string_list_and_map() {
     let workflow = check(&format!("on: push\n{JOBS}"));
     assert_eq!(workflow.on.events.keys().collect::<Vec<_>>(), ["push"]);
-    assert_eq!((workflow.on.events["push"].name.span.line, workflow.on.events["push"].name.span.column), (1, 5));
+    assert_eq!(
+        (
+            workflow.on.events["push"].name.span.line,
+            workflow.on.events["push"].name.span.column
+        ),
+        (1, 5)
+    );
 
-    let workflow = check(&format!("on: [push, pull_request, workflow_dispatch]\n{JOBS}"));
-    assert_eq!(workflow.on.events.keys().collect::<Vec<_>>(), ["push", "pull_request", "workflow_dispatch"]);
+    let workflow = check(&format!(
+        "on: [push, pull_request, workflow_dispatch]\n{JOBS}"
+    ));
+    assert_eq!(
+        workflow.on.events.keys().collect::<Vec<_>>(),
+        ["push", "pull_request", "workflow_dispatch"]
+    );
 
     let workflow = check(&format!(
         "on:\n  push:\n    branches: [main, 'releases/**']\n    tags: v*\n    paths-ignore: ['docs/**']\n  pull_request:\n    types: [opened, synchronize]\n  fork:\n  schedule:\n    - cron: '0 3 * * 1'\n    - cron: '*/15 * * * *'\n      timezone: Europe/Paris\n{JOBS}"
     ));
     let push = &workflow.on.events["push"];
-    let branches: Vec<&str> = push.branches.iter().flatten().map(|b| b.value.as_str()).collect();
+    let branches: Vec<&str> = push
+        .branches
+        .iter()
+        .flatten()
+        .map(|b| b.value.as_str())
+        .collect();
     assert_eq!(branches, ["main", "releases/**"]);
     assert_eq!(push.tags.as_ref().map(|t| t[0].value.as_str()), Some("v*"));
     assert_eq!(push.paths_ignore.as_ref().map(Vec::len), Some(1));
-    assert_eq!(workflow.on.events["pull_request"].types.as_ref().map(Vec::len), Some(2));
+    assert_eq!(
+        workflow.on.events["pull_request"]
+            .types
+            .as_ref()
+            .map(Vec::len),
+        Some(2)
+    );
     assert!(workflow.on.events.contains_key("fork"));
     let schedule = &workflow.on.events["schedule"];
-    assert_eq!(schedule.cron.iter().map(|c| c.value.as_str()).collect::<Vec<_>>(), ["0 3 * * 1", "*/15 * * * *"]);
-    assert_eq!(schedule.schedules[1].timezone.as_ref().map(|t| t.value.as_str()), Some("Europe/Paris"));
-    assert_eq!((schedule.cron[0].span.line, schedule.cron[0].span.column), (10, 13));
+    assert_eq!(
+        schedule
+            .cron
+            .iter()
+            .map(|c| c.value.as_str())
+            .collect::<Vec<_>>(),
+        ["0 3 * * 1", "*/15 * * * *"]
+    );
+    assert_eq!(
+        schedule.schedules[1]
+            .timezone
+            .as_ref()
+            .map(|t| t.value.as_str()),
+        Some("Europe/Paris")
+    );
+    assert_eq!(
+        (schedule.cron[0].span.line, schedule.cron[0].span.column),
+        (10, 13)
+    );
 }
 
 #[test]
@@ -49,10 +96,23 @@ fn yaml_1_1_words_are_strings() {
     let workflow = check(&format!(
         "\"on\": push\nenv:\n  A: yes\n  B: no\n  C: on\n  D: 1\n  E: true\n  F: 1.50\n  G: ~\n  H: 0x1F\n{JOBS}"
     ));
-    let env: Vec<(&str, &str)> = workflow.env.iter().map(|(k, v)| (k.as_str(), v.value.as_str())).collect();
+    let env: Vec<(&str, &str)> = workflow
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.value.as_str()))
+        .collect();
     assert_eq!(
         env,
-        [("A", "yes"), ("B", "no"), ("C", "on"), ("D", "1"), ("E", "true"), ("F", "1.50"), ("G", ""), ("H", "0x1F")]
+        [
+            ("A", "yes"),
+            ("B", "no"),
+            ("C", "on"),
+            ("D", "1"),
+            ("E", "true"),
+            ("F", "1.50"),
+            ("G", ""),
+            ("H", "0x1F")
+        ]
     );
 }
 
@@ -80,11 +140,20 @@ jobs:
 ",
     );
     let test = &workflow.jobs["test"];
-    assert_eq!(test.runs_on.as_ref().map(|r| r.labels[0].value.as_str()), Some("windows-latest"));
-    assert_eq!(test.timeout_minutes.as_ref().map(|t| t.value.clone()), Some(NumberOrExpr::Number(10.0)));
+    assert_eq!(
+        test.runs_on.as_ref().map(|r| r.labels[0].value.as_str()),
+        Some("windows-latest")
+    );
+    assert_eq!(
+        test.timeout_minutes.as_ref().map(|t| t.value.clone()),
+        Some(NumberOrExpr::Number(10.0))
+    );
     assert_eq!(test.env["A"].value, "1");
     assert_eq!(test.steps.len(), 2);
-    assert_eq!(test.steps[0].uses.as_ref().map(|u| u.value.as_str()), Some("actions/checkout@v4"));
+    assert_eq!(
+        test.steps[0].uses.as_ref().map(|u| u.value.as_str()),
+        Some("actions/checkout@v4")
+    );
     // An alias keeps the position of what it names.
     assert_eq!(test.steps[0].span.line, 11);
     assert_eq!(workflow.jobs["build"].steps.len(), 2);
@@ -132,26 +201,64 @@ jobs:
     );
     let test = &workflow.jobs["test"];
     let strategy = test.strategy.as_ref().expect("strategy");
-    assert_eq!(strategy.fail_fast.as_ref().map(|f| f.value.clone()), Some(BoolOrExpr::Bool(false)));
-    assert_eq!(strategy.max_parallel.as_ref().map(|m| m.value.clone()), Some(NumberOrExpr::Number(2.0)));
-    let Some(Matrix::Map(matrix)) = &strategy.matrix else { panic!("a matrix map") };
+    assert_eq!(
+        strategy.fail_fast.as_ref().map(|f| f.value.clone()),
+        Some(BoolOrExpr::Bool(false))
+    );
+    assert_eq!(
+        strategy.max_parallel.as_ref().map(|m| m.value.clone()),
+        Some(NumberOrExpr::Number(2.0))
+    );
+    let Some(Matrix::Map(matrix)) = &strategy.matrix else {
+        panic!("a matrix map")
+    };
     assert_eq!(matrix.dimensions.keys().collect::<Vec<_>>(), ["os", "node"]);
-    let MatrixValues::List(node) = &matrix.dimensions["node"] else { panic!("a list") };
+    let MatrixValues::List(node) = &matrix.dimensions["node"] else {
+        panic!("a list")
+    };
     assert_eq!(node.value, vec![json!(18), json!(20)]);
-    let Some(MatrixValues::List(include)) = &matrix.include else { panic!("include list") };
-    assert_eq!(include.value, vec![json!({"os": "ubuntu-latest", "experimental": true})]);
-    let Some(MatrixValues::List(exclude)) = &matrix.exclude else { panic!("exclude list") };
-    assert_eq!(exclude.value, vec![json!({"os": "windows-latest", "node": 18})]);
-    assert!(matches!(test.continue_on_error.as_ref().map(|c| &c.value), Some(BoolOrExpr::Expr(_))));
-    assert_eq!(test.runs_on.as_ref().map(|r| r.labels[0].value.as_str()), Some("${{ matrix.os }}"));
+    let Some(MatrixValues::List(include)) = &matrix.include else {
+        panic!("include list")
+    };
+    assert_eq!(
+        include.value,
+        vec![json!({"os": "ubuntu-latest", "experimental": true})]
+    );
+    let Some(MatrixValues::List(exclude)) = &matrix.exclude else {
+        panic!("exclude list")
+    };
+    assert_eq!(
+        exclude.value,
+        vec![json!({"os": "windows-latest", "node": 18})]
+    );
+    assert!(matches!(
+        test.continue_on_error.as_ref().map(|c| &c.value),
+        Some(BoolOrExpr::Expr(_))
+    ));
+    assert_eq!(
+        test.runs_on.as_ref().map(|r| r.labels[0].value.as_str()),
+        Some("${{ matrix.os }}")
+    );
 
-    let dynamic = workflow.jobs["dynamic"].strategy.as_ref().and_then(|s| s.matrix.as_ref());
+    let dynamic = workflow.jobs["dynamic"]
+        .strategy
+        .as_ref()
+        .and_then(|s| s.matrix.as_ref());
     assert!(matches!(dynamic, Some(Matrix::Expr(e)) if e.value.contains("fromJSON")));
-    assert_eq!(workflow.jobs["dynamic"].needs.iter().map(|n| n.value.as_str()).collect::<Vec<_>>(), ["test"]);
+    assert_eq!(
+        workflow.jobs["dynamic"]
+            .needs
+            .iter()
+            .map(|n| n.value.as_str())
+            .collect::<Vec<_>>(),
+        ["test"]
+    );
 
     let per = &workflow.jobs["per-dimension"];
     assert_eq!(per.needs.len(), 2);
-    let Some(Some(Matrix::Map(matrix))) = per.strategy.as_ref().map(|s| s.matrix.as_ref()) else { panic!("map") };
+    let Some(Some(Matrix::Map(matrix))) = per.strategy.as_ref().map(|s| s.matrix.as_ref()) else {
+        panic!("map")
+    };
     assert!(matches!(matrix.dimensions["os"], MatrixValues::Expr(_)));
     assert!(matches!(matrix.include, Some(MatrixValues::Expr(_))));
 }
@@ -195,19 +302,39 @@ jobs:
     let call = &workflow.on.events["workflow_call"];
     assert_eq!(call.inputs["target"].kind, InputType::String);
     assert!(call.inputs["target"].required);
-    assert_eq!(call.inputs["dry-run"].default.as_ref().map(|d| d.value.clone()), Some(json!(false)));
-    assert_eq!(call.outputs["url"].value.value, "${{ jobs.deploy.outputs.url }}");
+    assert_eq!(
+        call.inputs["dry-run"]
+            .default
+            .as_ref()
+            .map(|d| d.value.clone()),
+        Some(json!(false))
+    );
+    assert_eq!(
+        call.outputs["url"].value.value,
+        "${{ jobs.deploy.outputs.url }}"
+    );
     assert!(call.secrets["token"].required);
     assert!(!call.secrets["optional"].required);
     let deploy = &workflow.jobs["deploy"];
-    assert_eq!(deploy.uses.as_ref().map(|u| u.value.as_str()), Some("./.github/workflows/deploy.yml"));
+    assert_eq!(
+        deploy.uses.as_ref().map(|u| u.value.as_str()),
+        Some("./.github/workflows/deploy.yml")
+    );
     assert_eq!(deploy.with["retries"].value, json!(3));
     assert_eq!(deploy.with["verbose"].value, json!(true));
     assert_eq!(deploy.secrets, Some(CallSecrets::Inherit));
     assert!(deploy.runs_on.is_none() && deploy.steps.is_empty());
-    let Some(CallSecrets::Map(secrets)) = &workflow.jobs["notify"].secrets else { panic!("a map") };
+    let Some(CallSecrets::Map(secrets)) = &workflow.jobs["notify"].secrets else {
+        panic!("a map")
+    };
     assert_eq!(secrets["token"].value, "${{ secrets.token }}");
-    assert_eq!(workflow.jobs["notify"].condition.as_ref().map(|c| c.value.as_str()), Some("always()"));
+    assert_eq!(
+        workflow.jobs["notify"]
+            .condition
+            .as_ref()
+            .map(|c| c.value.as_str()),
+        Some("always()")
+    );
 }
 
 #[test]
@@ -241,7 +368,10 @@ jobs:
     assert_eq!(inputs["level"].options.len(), 3);
     assert_eq!(inputs["level"].description.as_deref(), Some("Log level"));
     assert_eq!(inputs["tags"].kind, InputType::Boolean);
-    assert_eq!(inputs["count"].default.as_ref().map(|d| d.value.clone()), Some(json!(3)));
+    assert_eq!(
+        inputs["count"].default.as_ref().map(|d| d.value.clone()),
+        Some(json!(3))
+    );
     assert_eq!(inputs["env"].kind, InputType::Environment);
     assert_eq!(inputs["plain"].kind, InputType::String);
 }
@@ -332,28 +462,67 @@ jobs:
     assert!(workflow.run_name.is_some());
     assert_eq!(workflow.permissions, Some(Permissions::ReadAll));
     let defaults = workflow.defaults.as_ref().expect("defaults");
-    assert_eq!(defaults.shell.as_ref().map(|s| s.value.as_str()), Some("bash"));
-    assert_eq!(workflow.concurrency.as_ref().map(|c| c.group.value.as_str()), Some("ci-${{ github.ref }}"));
+    assert_eq!(
+        defaults.shell.as_ref().map(|s| s.value.as_str()),
+        Some("bash")
+    );
+    assert_eq!(
+        workflow
+            .concurrency
+            .as_ref()
+            .map(|c| c.group.value.as_str()),
+        Some("ci-${{ github.ref }}")
+    );
 
     let build = &workflow.jobs["build"];
-    assert_eq!(build.condition.as_ref().map(|c| c.value.as_str()), Some("true"));
+    assert_eq!(
+        build.condition.as_ref().map(|c| c.value.as_str()),
+        Some("true")
+    );
     let runs_on = build.runs_on.as_ref().expect("runs-on");
-    assert_eq!(runs_on.group.as_ref().map(|g| g.value.as_str()), Some("large"));
+    assert_eq!(
+        runs_on.group.as_ref().map(|g| g.value.as_str()),
+        Some("large")
+    );
     assert_eq!(runs_on.labels.len(), 2);
-    assert_eq!(build.environment.as_ref().map(|e| e.name.value.as_str()), Some("production"));
+    assert_eq!(
+        build.environment.as_ref().map(|e| e.name.value.as_str()),
+        Some("production")
+    );
     assert!(build.environment.as_ref().is_some_and(|e| e.url.is_some()));
     let concurrency = build.concurrency.as_ref().expect("concurrency");
-    assert_eq!(concurrency.cancel_in_progress.as_ref().map(|c| c.value.clone()), Some(BoolOrExpr::Bool(true)));
+    assert_eq!(
+        concurrency
+            .cancel_in_progress
+            .as_ref()
+            .map(|c| c.value.clone()),
+        Some(BoolOrExpr::Bool(true))
+    );
     assert_eq!(build.outputs.len(), 1);
-    assert_eq!(build.timeout_minutes.as_ref().map(|t| t.value.clone()), Some(NumberOrExpr::Number(1.5)));
+    assert_eq!(
+        build.timeout_minutes.as_ref().map(|t| t.value.clone()),
+        Some(NumberOrExpr::Number(1.5))
+    );
     let container = build.container.as_ref().expect("container");
     assert_eq!(container.image.value, "node:20");
     assert_eq!(container.credentials.len(), 2);
-    assert_eq!(container.ports.iter().map(|p| p.value.as_str()).collect::<Vec<_>>(), ["80", "443:443"]);
-    assert_eq!(container.options.as_ref().map(|o| o.value.as_str()), Some("--cpus 1"));
+    assert_eq!(
+        container
+            .ports
+            .iter()
+            .map(|p| p.value.as_str())
+            .collect::<Vec<_>>(),
+        ["80", "443:443"]
+    );
+    assert_eq!(
+        container.options.as_ref().map(|o| o.value.as_str()),
+        Some("--cpus 1")
+    );
     assert_eq!(build.services["redis"].image.value, "redis:7");
     assert_eq!(build.services["db"].ports[0].value, "5432");
-    let Some(Permissions::Scopes(scopes)) = &build.permissions else { panic!("scopes") };
+    let Some(Permissions::Scopes(scopes)) = &build.permissions else {
+        panic!("scopes")
+    };
     assert_eq!(scopes["id-token"].value, "write");
     assert_eq!(
         build.deployment.as_ref().map(|d| d.value.clone()),
@@ -361,15 +530,27 @@ jobs:
     );
     let step = &build.steps[0];
     assert_eq!(step.id.as_ref().map(|i| i.value.as_str()), Some("deploy"));
-    assert_eq!(step.working_directory.as_ref().map(|w| w.value.as_str()), Some("./ops"));
-    assert!(matches!(step.timeout_minutes.as_ref().map(|t| &t.value), Some(NumberOrExpr::Expr(_))));
+    assert_eq!(
+        step.working_directory.as_ref().map(|w| w.value.as_str()),
+        Some("./ops")
+    );
+    assert!(matches!(
+        step.timeout_minutes.as_ref().map(|t| &t.value),
+        Some(NumberOrExpr::Expr(_))
+    ));
     assert_eq!(build.steps[1].with["key"].value, "1");
     assert_eq!(build.steps[1].with["fail-on-cache-miss"].value, "false");
 
     let lint = &workflow.jobs["lint"];
     assert_eq!(lint.condition.as_ref().map(|c| c.value.as_str()), Some("1"));
-    assert_eq!(lint.permissions, Some(Permissions::Scopes(Default::default())));
-    assert_eq!(lint.environment.as_ref().map(|e| e.name.value.as_str()), Some("staging"));
+    assert_eq!(
+        lint.permissions,
+        Some(Permissions::Scopes(Default::default()))
+    );
+    assert_eq!(
+        lint.environment.as_ref().map(|e| e.name.value.as_str()),
+        Some("staging")
+    );
 }
 
 #[test]

@@ -178,10 +178,8 @@ fn job(reader: &mut Reader, id: Spanned<String>, node: &Node) -> Option<Job> {
             "uses" => job.uses = reader.string(value, &what),
             "with" => job.with = call_with(reader, value, &what),
             "secrets" => job.secrets = call_secrets(reader, value, &what),
-            "deployment" => {
-                if reader.mapping(value, &what).is_some() {
-                    job.deployment = Some(Spanned::new(value.to_json(), value.span));
-                }
+            "deployment" if reader.mapping(value, &what).is_some() => {
+                job.deployment = Some(Spanned::new(value.to_json(), value.span));
             }
             _ => {}
         }
