@@ -266,3 +266,12 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn one_huge_line_of_small_nodes() {
+    // Near the size limit, all on one line: position bookkeeping must not be quadratic.
+    let items = "a,".repeat(250_000);
+    let input = format!("on: push\njobs: [{items}]\n");
+    let parsed = parse_workflow("ci.yml", &input);
+    assert_error(&parsed, 2, 7, "`jobs` must be a mapping, found a list");
+}
