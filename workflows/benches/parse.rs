@@ -29,6 +29,10 @@ fn bench_parse(c: &mut Criterion) {
     c.bench_function(&format!("parse_workflow ({lines} lines)"), |b| {
         b.iter(|| workflows::parse_workflow("ci.yml", black_box(&source)))
     });
+    // The YAML layer alone, to see where the time goes.
+    c.bench_function(&format!("yaml::parse ({lines} lines)"), |b| {
+        b.iter(|| workflows::yaml::parse(black_box(&source)))
+    });
 }
 
 criterion_group!(benches, bench_parse);

@@ -25,6 +25,8 @@ pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
 pub const MAX_DEPTH: usize = 256;
 /// Most nodes that aliases may copy into the tree in one file (guards against "billion laughs").
 pub const MAX_ALIAS_NODES: usize = 100_000;
+/// Most nodes that anchors may hold in total (nested anchors count their contents again).
+pub const MAX_ANCHORED_NODES: usize = 1_000_000;
 
 /// A YAML error: what is wrong and where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -336,6 +338,7 @@ struct TreeBuilder<'s> {
     /// Completed anchored nodes by anchor id, with their node counts.
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
+    anchored_nodes: usize,
     errors: Vec<YamlError>,
 }
 
@@ -349,6 +352,7 @@ impl<'s> TreeBuilder<'s> {
             documents: 0,
             anchors: HashMap::new(),
             alias_nodes: 0,
+            anchored_nodes: 0,
             errors: Vec::new(),
         }
     }
@@ -447,7 +451,7 @@ impl<'s> TreeBuilder<'s> {
                     return Err(error(span, message));
                 }
                 let (node, size) = (node.clone(), *size);
-                self.complete(node, size, 0);
+                self.complete(node, size, 0)?;
             }
             Event::UnresolvedAlias(name) => {
                 return Err(error(span, format!("unknown anchor `{name}`")));
@@ -477,7 +481,7 @@ impl<'s> TreeBuilder<'s> {
                         kind,
                     }),
                 };
-                self.complete(node, 1, anchor);
+                self.complete(node, 1, anchor)?;
             }
             Event::SequenceStart(_, anchor, tag) => {
                 self.check_depth(span)?;
@@ -516,7 +520,7 @@ impl<'s> TreeBuilder<'s> {
                         },
                         size,
                         anchor,
-                    );
+                    )?;
                 }
             }
             Event::MappingEnd => {
@@ -530,7 +534,7 @@ impl<'s> TreeBuilder<'s> {
                         },
                         size,
                         anchor,
-                    );
+                    )?;
                 }
             }
             // Comment events (switched off above) and any event kinds a later parser adds.
@@ -551,8 +555,14 @@ impl<'s> TreeBuilder<'s> {
     }
 
     /// A node is complete: record its anchor and hand it to its parent (or make it the root).
-    fn complete(&mut self, node: Node, size: usize, anchor: usize) {
+    fn complete(&mut self, node: Node, size: usize, anchor: usize) -> Result<(), YamlError> {
         if anchor != 0 {
+            // Anchored nodes are copied once; nested anchors could copy a big tree many times.
+            self.anchored_nodes = self.anchored_nodes.saturating_add(size);
+            if self.anchored_nodes > MAX_ANCHORED_NODES {
+                let message = format!("anchors hold more than {MAX_ANCHORED_NODES} nodes in total");
+                return Err(error(node.span, message));
+            }
             self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
@@ -603,6 +613,7 @@ impl<'s> TreeBuilder<'s> {
                 }
             }
         }
+        Ok(())
     }
 
     /// Applies merge keys: each `<<` is replaced, in place, by the entries of the mapping(s) it

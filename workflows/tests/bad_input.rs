@@ -275,3 +275,25 @@ fn one_huge_line_of_small_nodes() {
     let parsed = parse_workflow("ci.yml", &input);
     assert_error(&parsed, 2, 7, "`jobs` must be a mapping, found a list");
 }
+
+#[test]
+fn nested_anchors_cannot_multiply_memory() {
+    // 200 nested anchored lists around 10,000 scalars: each anchor would copy everything inside it.
+    let mut input = String::from("x: ");
+    for level in 0..200 {
+        input.push_str(&format!("&a{level} ["));
+    }
+    input.push_str(&"s, ".repeat(10_000));
+    input.push_str(&"]".repeat(200));
+    input.push('\n');
+    let parsed = parse_workflow("ci.yml", &input);
+    assert!(parsed.workflow.is_none());
+    assert!(
+        parsed.diagnostics[0]
+            .message
+            .contains("anchors hold more than"),
+        "{}",
+        parsed.diagnostics[0]
+    );
+    assert_eq!(parsed.diagnostics[0].span.line, 1);
+}
