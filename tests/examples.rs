@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows").join("examples")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("workflows")
+        .join("examples")
 }
 
 fn example_files() -> Vec<PathBuf> {
@@ -21,7 +23,10 @@ fn example_files() -> Vec<PathBuf> {
 #[test]
 fn every_example_validates_without_errors() {
     let files = example_files();
-    assert!(files.len() >= 5, "expected the example workflows, found {files:?}");
+    assert!(
+        files.len() >= 5,
+        "expected the example workflows, found {files:?}"
+    );
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
         .arg("check")
         .args(&files)
