@@ -980,10 +980,13 @@ def criterion_medians(target: Path, since: float) -> list[tuple[str, float]]:
     return found
 
 
-def micro(results: Results, log):
+def micro(results: Results, log, quick: bool):
     started = time.time()
     log("running cargo bench -p workflows (release build; slow on 2 cores)")
-    r = run_timed(["cargo", "bench", "-p", "workflows"], cwd=ROOT, timeout=3600)
+    argv = ["cargo", "bench", "-p", "workflows"]
+    if quick:  # criterion's own knobs: shorter warm-up and measurement
+        argv += ["--", "--warm-up-time", "1", "--measurement-time", "2"]
+    r = run_timed(argv, cwd=ROOT, timeout=3600)
     if r.code != 0:
         results.add("micro", "cargo bench -p workflows", f"error (exit {r.code}: {r.tail(200)})",
                     verdict="n/a")
@@ -1043,7 +1046,7 @@ def main() -> int:
     if only & {"B1", "B3", "B4", "B5", "B6"}:
         EngineBench(args, work, slipway, log, local.l1_act_p50).run(results, only)
     if "micro" in only:
-        micro(results, log)
+        micro(results, log, args.quick)
     results.print_table()
     load_after = os.getloadavg()
     if slipway.binary and "/debug/" in slipway.binary:
