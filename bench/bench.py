@@ -864,7 +864,11 @@ class EngineBench:
             rid = engine.new_run(before)
             jobs = engine.wait_done(rid, 1, 30)
             finished = max(to_us(j["finished_at"]) for j in jobs)
-            latencies.append((finished - pushed_us) / 1e6)
+            latency = (finished - pushed_us) / 1e6
+            if not 0 < latency < 60:
+                raise BenchError(f"finished_at {finished} is {latency:.3f} s from the push: "
+                                 "not µs since the Unix epoch?")
+            latencies.append(latency)
         if not latencies:
             raise BenchError("no push completed within the time limit")
         p50 = percentile(latencies, 50)
@@ -886,7 +890,10 @@ class EngineBench:
         rid = engine.new_run(before)
         jobs = engine.wait_done(rid, self.drain_jobs, max(60, self.drain_jobs))
         cpu1 = proc_cpu_seconds(engine.proc.pid)
-        first = min(to_us(j.get("queued_at")) or to_us(j.get("started_at")) for j in jobs)
+        queued = [to_us(j.get("queued_at")) for j in jobs]
+        if None in queued:
+            raise BenchError(f"run {rid}: a job has no queued_at")
+        first = min(queued)
         last = max(to_us(j["finished_at"]) for j in jobs)
         return len(jobs) / max((last - first) / 1e6, 1e-6), cpu1 - cpu0, len(jobs)
 
@@ -916,6 +923,8 @@ class EngineBench:
         rid = engine.new_run(before)
         jobs = engine.wait_done(rid, 1, 300)
         job = jobs[0]
+        if to_us(job.get("started_at")) is None:
+            raise BenchError(f"run {rid}: the job has no started_at")
         seconds = (to_us(job["finished_at"]) - to_us(job["started_at"])) / 1e6
         # stored and followable: `logs -f` on the finished run returns every line
         start = time.perf_counter_ns()
