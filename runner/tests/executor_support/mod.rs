@@ -134,6 +134,7 @@ pub fn job(steps: Vec<Step>) -> JobSpec {
         outputs: IndexMap::new(),
         checkout: None,
         event_payload: serde_json::json!({"ref": "refs/heads/main", "head_commit": {"message": "hello"}}),
+        ..JobSpec::default()
     }
 }
 
