@@ -538,6 +538,9 @@ async fn run_workflow(
     // Jobs appear in the summary in the workflow's order.
     let mut jobs: Vec<JobOutcome> = Vec::new();
     for view in scheduler.jobs() {
+        if let Some(outcome) = outcomes.shift_remove(view.job_id) {
+            jobs.push(outcome);
+        }
         for leg in &view.legs {
             if let Some(outcome) = outcomes.shift_remove(leg.job_key) {
                 jobs.push(outcome);

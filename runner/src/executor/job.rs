@@ -252,6 +252,13 @@ impl<'a> JobRun<'a> {
                         frame,
                         &format!("skipping step `{name}`: its condition is false"),
                     );
+                    // A skipped step is still visible to later steps: outcome and conclusion `skipped`.
+                    if step.id.is_some() {
+                        frame.steps.insert(
+                            id.clone(),
+                            json!({"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}),
+                        );
+                    }
                     return skipped;
                 }
                 Err(error) => {
