@@ -16,6 +16,7 @@
 mod actions;
 mod artifacts;
 mod checkout;
+mod composite;
 mod env_files;
 mod expressions;
 mod job;
