@@ -215,6 +215,7 @@ async fn run_async(request: RunRequest) -> i32 {
             inherit_env: true,
             extra_env: request.env.iter().cloned().collect(),
             kill_grace: Duration::from_secs(5),
+            ..ExecutorOptions::default()
         };
         let logs_dir = base_dir.join("logs").join(&run_id);
         let outcome =
