@@ -210,13 +210,9 @@ async fn run_async(request: RunRequest) -> i32 {
                 return exit::USAGE;
             }
         };
-        let options = ExecutorOptions {
-            work_dir: base_dir.join("work"),
-            inherit_env: true,
-            extra_env: request.env.iter().cloned().collect(),
-            kill_grace: Duration::from_secs(5),
-            ..ExecutorOptions::default()
-        };
+        let mut options = ExecutorOptions::new(base_dir.join("work"));
+        options.extra_env = request.env.iter().cloned().collect();
+        options.runner_name = "slipway-local".to_string();
         let logs_dir = base_dir.join("logs").join(&run_id);
         let outcome =
             match run_workflow(input, options, &logs_dir, request.json, cancel_all.clone()).await {

@@ -6,6 +6,7 @@
 //! diagnostics it found, each with file, line and column.
 
 pub mod action;
+pub mod contexts;
 pub mod diagnostic;
 pub mod expr;
 pub mod filters;

@@ -266,14 +266,15 @@ impl Scheduler {
                     continue;
                 };
                 let limit_ms = (leg.timeout_minutes * 60_000.0).round() as u64;
-                if now >= started_at.saturating_add(limit_ms) {
-                    if let Ok(next) = leg.state.request_cancel(CancelReason::TimedOut) {
-                        leg.state = next;
-                        actions.push(Action::CancelJob {
-                            job_key: leg.job_key.clone(),
-                            reason: CancelReason::TimedOut,
-                        });
-                    }
+                if now < started_at.saturating_add(limit_ms) {
+                    continue;
+                }
+                if let Ok(next) = leg.state.request_cancel(CancelReason::TimedOut) {
+                    leg.state = next;
+                    actions.push(Action::CancelJob {
+                        job_key: leg.job_key.clone(),
+                        reason: CancelReason::TimedOut,
+                    });
                 }
             }
         }

@@ -231,7 +231,7 @@ pub fn plan_strategy(job: &Job, values: &IndexMap<String, Value>) -> Result<Stra
         Some(value) => {
             let number = evaluate_number(value, values)
                 .map_err(|error| format!("`strategy.max-parallel`: {error}"))?;
-            if !(number >= 1.0) {
+            if number.is_nan() || number < 1.0 {
                 return Err(format!(
                     "`strategy.max-parallel`: must be at least 1, got {number}"
                 ));
@@ -390,7 +390,7 @@ pub fn build_leg_spec(
         Some(value) => {
             let minutes = evaluate_number(value, &values)
                 .map_err(|error| format!("`timeout-minutes`: {error}"))?;
-            if !(minutes > 0.0) || !minutes.is_finite() {
+            if minutes.is_nan() || minutes <= 0.0 || minutes.is_infinite() {
                 return Err(format!(
                     "`timeout-minutes`: must be a positive number, got {minutes}"
                 ));
@@ -635,16 +635,21 @@ fn evaluate_matrix_values(
 }
 
 fn combinations_of(items: Vec<Value>, field: &str) -> Result<Vec<Combination>, String> {
-    items
-        .into_iter()
-        .map(|item| match item {
-            Value::Object(map) => Ok(map.into_iter().collect()),
-            other => Err(format!(
-                "`{field}`: expected a mapping, got `{}`",
-                to_display_string(&other)
-            )),
-        })
-        .collect()
+    let mut combinations = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::Object(map) => combinations.push(map.into_iter().collect()),
+            // An entry written as `${{ fromJSON(...) }}` may yield a whole list of entries.
+            Value::Array(entries) => combinations.extend(combinations_of(entries, field)?),
+            other => {
+                return Err(format!(
+                    "`{field}`: expected a mapping, got `{}`",
+                    to_display_string(&other)
+                ));
+            }
+        }
+    }
+    Ok(combinations)
 }
 
 fn strategy_context(strategy: StrategyPlan, index: usize, total: usize) -> Value {

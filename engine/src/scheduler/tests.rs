@@ -1127,3 +1127,125 @@ fn the_state_survives_a_round_trip_through_json() {
     }
     run.check("success a", "start b");
 }
+
+// ---- more of GitHub's documented behaviour ----
+
+#[test]
+fn failure_stays_false_after_a_continue_on_error_failure() {
+    let mut run = Run::new(workflow(vec![
+        job("flaky").continue_on_error(BoolOrExpr::Bool(true)),
+        job("on-failure").needs(&["flaky"]).when("failure()"),
+        job("on-success").needs(&["flaky"]).when("success()"),
+    ]));
+    run.check("start", "start flaky");
+    run.check("failure flaky", "skip on-failure; start on-success");
+    run.check("success on-success", "run success");
+}
+
+#[test]
+fn fail_fast_can_be_an_expression() {
+    let mut flow = workflow(vec![
+        job("t").matrix(&[("n", json!([1, 2]))]).fail_fast(true),
+    ]);
+    if let Some(strategy) = flow.jobs.get_mut("t").and_then(|job| job.strategy.as_mut()) {
+        strategy.fail_fast = Some(spanned(BoolOrExpr::Expr("${{ inputs.strict }}".into())));
+    }
+    let mut input = RunInput::new(flow, "run-1");
+    input.inputs.insert("strict".into(), json!(false));
+    let mut run = Run::with(input);
+    run.check("start", "start t (1); start t (2)");
+    assert_eq!(
+        run.spec("t (1)").contexts["strategy"]["fail-fast"],
+        json!(false)
+    );
+    run.check("failure t (1)", "");
+    run.check("success t (2)", "run failure");
+}
+
+#[test]
+fn a_matrix_job_whose_legs_were_all_cancelled_reports_cancelled() {
+    let mut run = Run::new(workflow(vec![
+        job("t").matrix(&[("n", json!([1, 2]))]),
+        job("after").needs(&["t"]).when("always()"),
+    ]));
+    run.check("start", "start t (1); start t (2)");
+    run.check(
+        "cancel",
+        "cancel t (1) (run_cancelled); cancel t (2) (run_cancelled)",
+    );
+    run.check("cancelled t (1)", "");
+    run.check("cancelled t (2)", "start after");
+    assert_eq!(
+        run.spec("after").contexts["needs"]["t"]["result"],
+        json!("cancelled")
+    );
+    run.check("success after", "run cancelled");
+}
+
+#[test]
+fn legs_that_display_alike_still_get_distinct_keys() {
+    let mut run = Run::new(workflow(vec![job("t").matrix(&[("v", json!([1, "1"]))])]));
+    run.check("start", "start t (1); start t (1) #2");
+}
+
+#[test]
+fn only_referenced_secrets_reach_the_job() {
+    let mut flow = workflow(vec![job("a").steps(&["echo hello"])]);
+    if let Some(job) = flow.jobs.get_mut("a") {
+        let mut with_token = step("gh release create");
+        with_token
+            .env
+            .insert("GH_TOKEN".into(), spanned("${{ github.token }}".into()));
+        with_token.condition = Some(spanned("secrets.NPM_TOKEN != ''".into()));
+        job.steps.push(with_token);
+    }
+    let mut input = RunInput::new(flow, "run-1");
+    input.secrets.insert("GITHUB_TOKEN".into(), "gh".into());
+    input.secrets.insert("npm_token".into(), "npm".into());
+    input.secrets.insert("OTHER".into(), "other".into());
+    let mut run = Run::with(input);
+    run.check("start", "start a");
+    let secrets: Vec<&str> = run.spec("a").secrets.keys().map(String::as_str).collect();
+    assert_eq!(secrets, vec!["GITHUB_TOKEN", "npm_token"]);
+}
+
+#[test]
+fn a_job_without_secrets_in_its_templates_gets_none() {
+    let mut input = RunInput::new(workflow(vec![job("a")]), "run-1");
+    input.secrets.insert("GITHUB_TOKEN".into(), "gh".into());
+    let mut run = Run::with(input);
+    run.check("start", "start a");
+    assert!(run.spec("a").secrets.is_empty());
+}
+
+#[test]
+fn an_unreadable_max_parallel_fails_the_job() {
+    let mut run = Run::new(workflow(vec![
+        job("t").matrix(&[("n", json!([1]))]).max_parallel(0.0),
+    ]));
+    run.check("start", "failure t; run failure");
+    assert_eq!(
+        run.reason("t"),
+        "`strategy.max-parallel`: must be at least 1, got 0"
+    );
+}
+
+#[test]
+fn the_job_view_reports_phases_and_results() {
+    let mut run = Run::new(workflow(vec![job("a"), job("b").needs(&["a"])]));
+    run.check("start", "start a");
+    run.check("failure a", "skip b; run failure");
+    let views = run.scheduler.jobs();
+    let summary: Vec<(&str, Option<Conclusion>)> = views
+        .iter()
+        .map(|view| (view.job_id, view.result))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("a", Some(Conclusion::Failure)),
+            ("b", Some(Conclusion::Skipped))
+        ]
+    );
+    assert_eq!(run.scheduler.conclusion(), Some(Conclusion::Failure));
+}
