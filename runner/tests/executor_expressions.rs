@@ -240,3 +240,32 @@ async fn with_inputs_are_templates() {
         ran.all_logs()
     );
 }
+
+#[tokio::test]
+async fn job_env_templates_left_for_the_runner_are_evaluated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = job(vec![
+        run("test \"$BUILD_DIR\" = \"$GITHUB_WORKSPACE/build\" && echo ok; echo \"$SECOND\"")
+            .env("STEP", "${{ env.BUILD_DIR }}"),
+    ]);
+    spec.env
+        .insert("BUILD_DIR".into(), "${{ github.workspace }}/build".into());
+    spec.env
+        .insert("SECOND".into(), "${{ env.BUILD_DIR != '' }}".into());
+    let ran = run_spec(spec, &options(dir.path())).await;
+    assert_eq!(ran.logs(0), vec!["ok".to_string(), "true".to_string()]);
+
+    let mut broken = job(vec![run("echo never")]);
+    broken
+        .env
+        .insert("BAD".into(), "${{ fromJSON('{') }}".into());
+    let ran = run_spec(broken, &options(dir.path())).await;
+    assert_eq!(ran.result.conclusion, Conclusion::Failure);
+    assert!(
+        ran.result
+            .failure_reason
+            .as_deref()
+            .is_some_and(|reason| reason.contains("job env `BAD`"))
+    );
+    assert!(ran.result.steps.is_empty());
+}
