@@ -335,6 +335,9 @@ fn run_input(
     Ok(input)
 }
 
+/// The `inputs` context (typed) and `github.event.inputs` (strings).
+type RunInputs = (IndexMap<String, Value>, serde_json::Map<String, Value>);
+
 /// The `inputs` context (typed) and `github.event.inputs` (strings), from `--input` and the
 /// declared defaults of `workflow_dispatch` / `workflow_call`.
 fn inputs_for(
@@ -342,7 +345,7 @@ fn inputs_for(
     event_name: &str,
     given: &[(String, String)],
     payload: Option<&Value>,
-) -> Result<(IndexMap<String, Value>, serde_json::Map<String, Value>), String> {
+) -> Result<RunInputs, String> {
     let mut typed = IndexMap::new();
     let mut strings = serde_json::Map::new();
     let from_payload = payload

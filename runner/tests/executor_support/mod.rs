@@ -137,7 +137,6 @@ pub fn job(steps: Vec<Step>) -> JobSpec {
         runs_on_group: None,
         environment: None,
         event_payload: serde_json::json!({"ref": "refs/heads/main", "head_commit": {"message": "hello"}}),
-        ..JobSpec::default()
     }
 }
 

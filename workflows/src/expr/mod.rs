@@ -95,7 +95,7 @@ impl Status {
 }
 
 /// The host's `hashFiles(...)`: patterns → hex digest ("" when nothing matches).
-pub type HashFiles = dyn Fn(&[String]) -> Result<String, String>;
+pub type HashFiles<'a> = dyn Fn(&[String]) -> Result<String, String> + 'a;
 
 /// Everything an expression can see.
 pub struct Context<'a> {
@@ -103,7 +103,7 @@ pub struct Context<'a> {
     pub values: IndexMap<String, Value>,
     pub status: Status,
     /// `hashFiles(...)`: patterns → hex digest ("" when nothing matches); absent where not allowed.
-    pub hash_files: Option<&'a HashFiles>,
+    pub hash_files: Option<&'a HashFiles<'a>>,
 }
 
 impl Default for Context<'_> {
