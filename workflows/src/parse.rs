@@ -7,8 +7,8 @@
 //! [`crate::validate::validate`] adds the checks that need the whole model. Nothing here panics on
 //! user input or knows how a workflow is run.
 
-mod jobs;
-mod reader;
+pub(crate) mod jobs;
+pub(crate) mod reader;
 mod shared;
 mod triggers;
 

@@ -78,7 +78,7 @@ impl Function {
                 "too many parameters supplied to `{canonical}` (expects at most {max}, got {arg_count})"
             )));
         }
-        if function == Function::Case && arg_count % 2 == 0 {
+        if function == Function::Case && arg_count.is_multiple_of(2) {
             return Err(parse_error(format!(
                 "even number of parameters supplied to `case`, which requires an odd number (got {arg_count})"
             )));

@@ -94,13 +94,16 @@ impl Status {
     }
 }
 
+/// The host's `hashFiles(...)`: patterns → hex digest ("" when nothing matches).
+pub type HashFiles<'a> = dyn Fn(&[String]) -> Result<String, String> + 'a;
+
 /// Everything an expression can see.
 pub struct Context<'a> {
     /// Context name (lowercase: `github`, `env`, `matrix`, `needs`, `steps`, …) → value.
     pub values: IndexMap<String, Value>,
     pub status: Status,
     /// `hashFiles(...)`: patterns → hex digest ("" when nothing matches); absent where not allowed.
-    pub hash_files: Option<&'a dyn Fn(&[String]) -> Result<String, String>>,
+    pub hash_files: Option<&'a HashFiles<'a>>,
 }
 
 impl Default for Context<'_> {

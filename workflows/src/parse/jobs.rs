@@ -475,7 +475,7 @@ fn call_secrets(reader: &mut Reader, node: &Node, what: &str) -> Option<CallSecr
     }
 }
 
-fn steps(reader: &mut Reader, node: &Node, place: &str) -> Vec<Step> {
+pub(crate) fn steps(reader: &mut Reader, node: &Node, place: &str) -> Vec<Step> {
     let Some(items) = reader.sequence(node, &format!("`steps` of {place}")) else {
         return Vec::new();
     };
