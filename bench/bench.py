@@ -786,7 +786,7 @@ class EngineBench:
              [("push → `echo hi` done, p50", TARGETS["B1"])]),
             ("B3", self.b3, None, self.CLIENT,
              [(f"drain {self.drain_jobs} queued jobs", TARGETS["B3"]),
-              ("engine CPU per job", TARGETS["B4cpu"])]),
+              ("B4", "engine CPU per job", TARGETS["B4cpu"])]),
             ("B4", self.history, None, self.CLIENT, []),
             ("B4", self.idle_rss, "history", self.CLIENT,
              [(name + later, target) for name, target in idle]),
@@ -797,13 +797,15 @@ class EngineBench:
         ]
 
     def run(self, results: Results, only: set):
-        steps = [step for step in self.steps() if step[0] in only]
+        # rows are (name, target) of the step's benchmark, or (bench, name, target)
+        steps = [(bench, fn, arg, needs, [row if len(row) == 3 else (bench, *row) for row in rows])
+                 for bench, fn, arg, needs, rows in self.steps() if bench in only]
         runnable = []
         for bench, fn, arg, needs, rows in steps:
             na = self.slipway.missing(*needs)
             if na:
-                for name, target in rows:
-                    results.add(bench, name, na, target=target, verdict="n/a")
+                for row_bench, name, target in rows:
+                    results.add(row_bench, name, na, target=target, verdict="n/a")
             else:
                 runnable.append((bench, fn, arg, needs, rows))
         if not runnable:
@@ -816,9 +818,10 @@ class EngineBench:
                                   hook=not self.slipway.missing(("repo hook install",)))
         except BenchError as err:
             engine.stop()
-            for bench, _, _, _, rows in runnable:
-                for name, target in rows:
-                    results.add(bench, name, f"error ({err})", target=target, verdict="n/a")
+            for _, _, _, _, rows in runnable:
+                for row_bench, name, target in rows:
+                    results.add(row_bench, name, f"error ({err})", target=target,
+                                verdict="n/a")
             return
         try:
             for bench, fn, arg, _, rows in runnable:
@@ -826,8 +829,8 @@ class EngineBench:
                 try:
                     fn(engine, results, *([arg] if arg else []))
                 except BenchError as err:
-                    for name, target in rows or [(fn.__name__, "—")]:
-                        results.add(bench, name, f"error ({err})", target=target,
+                    for row_bench, name, target in rows or [(bench, fn.__name__, "—")]:
+                        results.add(row_bench, name, f"error ({err})", target=target,
                                     verdict="n/a")
         finally:
             engine.stop()
