@@ -20,7 +20,7 @@ use super::{Context, ExprError, ExprErrorKind, HashFiles, MAX_MEMORY_BYTES, Stat
 pub(crate) struct Evaluator<'a> {
     values: &'a IndexMap<String, Value>,
     pub(crate) status: Status,
-    pub(crate) hash_files: Option<HashFiles<'a>>,
+    pub(crate) hash_files: Option<&'a HashFiles<'a>>,
     memory_used: usize,
 }
 

@@ -94,8 +94,8 @@ impl Status {
     }
 }
 
-/// What `hashFiles(...)` calls: the patterns in, the hex digest (or why it failed) out.
-pub type HashFiles<'a> = &'a dyn Fn(&[String]) -> Result<String, String>;
+/// The host's `hashFiles(...)`: patterns → hex digest ("" when nothing matches).
+pub type HashFiles<'a> = dyn Fn(&[String]) -> Result<String, String> + 'a;
 
 /// Everything an expression can see.
 pub struct Context<'a> {
@@ -103,7 +103,7 @@ pub struct Context<'a> {
     pub values: IndexMap<String, Value>,
     pub status: Status,
     /// `hashFiles(...)`: patterns → hex digest ("" when nothing matches); absent where not allowed.
-    pub hash_files: Option<HashFiles<'a>>,
+    pub hash_files: Option<&'a HashFiles<'a>>,
 }
 
 impl Default for Context<'_> {

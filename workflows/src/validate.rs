@@ -1,1 +1,0 @@
-//! Validation of a parsed workflow (needs cycles, ids, crons, expressions, contexts). Stub.
