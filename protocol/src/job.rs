@@ -35,6 +35,9 @@ pub struct JobSpec {
     pub checkout: Option<Checkout>,
     /// The event payload (written to `$GITHUB_EVENT_PATH`).
     pub event_payload: serde_json::Value,
+    /// `runs-on` labels, evaluated: a runner gets the job only if it carries every one of them.
+    #[serde(default)]
+    pub runs_on: Vec<String>,
 }
 
 /// Where the runner gets the repository at the exact commit.
@@ -91,9 +94,20 @@ pub struct JobResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
-    StepStarted { index: usize, name: String },
+    StepStarted {
+        index: usize,
+        name: String,
+    },
     /// One line of output, secrets already masked.
-    Log { step: Option<usize>, line: String },
-    StepFinished { index: usize, result: StepResult },
-    JobFinished { result: JobResult },
+    Log {
+        step: Option<usize>,
+        line: String,
+    },
+    StepFinished {
+        index: usize,
+        result: StepResult,
+    },
+    JobFinished {
+        result: JobResult,
+    },
 }
