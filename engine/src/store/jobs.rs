@@ -64,6 +64,8 @@ pub struct JobRecord {
     /// Why earlier attempts ended without a result.
     pub retry_reasons: Vec<String>,
     pub lease: Option<LeaseRecord>,
+    /// The runner of the latest attempt (kept after the lease ends).
+    pub runner_id: Option<RunnerId>,
     /// The last fencing token granted, kept after the lease ends so stale reports are told apart.
     pub last_fencing_token: Option<u64>,
     pub cancel_requested: bool,
@@ -125,6 +127,7 @@ impl Store {
                 max_infra_retries,
                 retry_reasons: Vec::new(),
                 lease: None,
+                runner_id: None,
                 last_fencing_token: None,
                 cancel_requested: false,
                 queue_seq: Some(queue_seq),
@@ -174,6 +177,7 @@ impl Store {
                 max_infra_retries: 0,
                 retry_reasons: Vec::new(),
                 lease: None,
+                runner_id: None,
                 last_fencing_token: None,
                 cancel_requested: false,
                 queue_seq: None,
@@ -289,6 +293,7 @@ impl Store {
                     granted_at_us: leased_at_us,
                 });
                 job.last_fencing_token = Some(fencing_token);
+                job.runner_id = Some(runner_id);
                 job.leased_at_us = Some(leased_at_us);
                 put_job(tx, &job)?;
                 tx.leases
