@@ -38,8 +38,13 @@ pub async fn run_job(
         outputs: IndexMap::new(),
         steps: Vec::new(),
         summary: String::new(),
-        failure_reason: Some(format!("the executor is not built yet (job {})", spec.job_key)),
+        failure_reason: Some(format!(
+            "the executor is not built yet (job {})",
+            spec.job_key
+        )),
     };
-    let _ = events.send(JobEvent::JobFinished { result: result.clone() });
+    let _ = events.send(JobEvent::JobFinished {
+        result: result.clone(),
+    });
     result
 }

@@ -23,11 +23,21 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(file: &str, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, file: file.to_string(), span, message: message.into() }
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.to_string(),
+            span,
+            message: message.into(),
+        }
     }
 
     pub fn warning(file: &str, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, file: file.to_string(), span, message: message.into() }
+        Diagnostic {
+            severity: Severity::Warning,
+            file: file.to_string(),
+            span,
+            message: message.into(),
+        }
     }
 
     pub fn is_error(&self) -> bool {
@@ -41,6 +51,10 @@ impl std::fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {}: {}", self.file, self.span.line, self.span.column, severity, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file, self.span.line, self.span.column, severity, self.message
+        )
     }
 }

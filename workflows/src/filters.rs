@@ -51,5 +51,8 @@ pub fn matches_patterns(_patterns: &[Pattern], _value: &str) -> bool {
 
 /// Decides whether `workflow` starts for `event`.
 pub fn triggers(_workflow: &Workflow, _event: &TriggerEvent) -> TriggerDecision {
-    TriggerDecision { triggers: false, reason: "trigger filters are not built yet".into() }
+    TriggerDecision {
+        triggers: false,
+        reason: "trigger filters are not built yet".into(),
+    }
 }

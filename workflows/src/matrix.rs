@@ -30,11 +30,15 @@ pub const MAX_COMBINATIONS: usize = 256;
 impl MatrixInput {
     /// Reads a matrix given as one JSON object (the `${{ fromJSON(...) }}` form).
     pub fn from_value(_value: &Value) -> Result<MatrixInput, MatrixError> {
-        Err(MatrixError { message: "matrix support is not built yet".into() })
+        Err(MatrixError {
+            message: "matrix support is not built yet".into(),
+        })
     }
 }
 
 /// Expands a matrix into its combinations. An empty matrix yields no combinations.
 pub fn expand(_input: &MatrixInput) -> Result<Vec<Combination>, MatrixError> {
-    Err(MatrixError { message: "matrix support is not built yet".into() })
+    Err(MatrixError {
+        message: "matrix support is not built yet".into(),
+    })
 }

@@ -24,6 +24,10 @@ impl Parsed {
 pub fn parse_workflow(file: &str, _source: &str) -> Parsed {
     Parsed {
         workflow: None,
-        diagnostics: vec![Diagnostic::error(file, Default::default(), "workflow parsing is not built yet")],
+        diagnostics: vec![Diagnostic::error(
+            file,
+            Default::default(),
+            "workflow parsing is not built yet",
+        )],
     }
 }

@@ -13,7 +13,11 @@ pub struct Span {
 
 impl Span {
     pub fn new(offset: usize, line: u32, column: u32) -> Span {
-        Span { offset, line, column }
+        Span {
+            offset,
+            line,
+            column,
+        }
     }
 }
 

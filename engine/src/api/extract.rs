@@ -121,8 +121,12 @@ impl FromRequestParts<Arc<Engine>> for AuthedRunner {
         parts: &mut Parts,
         engine: &Arc<Engine>,
     ) -> Result<Self, Self::Rejection> {
-        let unauthorized =
-            || ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid runner credential");
+        let unauthorized = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing or invalid runner credential",
+            )
+        };
         let credential = parts
             .headers
             .get(AUTHORIZATION)

@@ -156,7 +156,9 @@ async fn follow_log(
             continue;
         }
         if seen.closed {
-            let _ = sender.send(Ok(Event::default().event("end").data("end"))).await;
+            let _ = sender
+                .send(Ok(Event::default().event("end").data("end")))
+                .await;
             return;
         }
         tokio::select! {

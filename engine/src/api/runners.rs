@@ -30,11 +30,18 @@ pub async fn register(
         return Err(ApiError::bad_request("field `name`: must not be empty"));
     }
     if request.capacity == 0 {
-        return Err(ApiError::bad_request("field `capacity`: must be at least 1"));
+        return Err(ApiError::bad_request(
+            "field `capacity`: must be at least 1",
+        ));
     }
     let (runner, credential) = engine
         .store()
-        .register_runner(&request.token, &request.name, &request.labels, request.capacity)
+        .register_runner(
+            &request.token,
+            &request.name,
+            &request.labels,
+            request.capacity,
+        )
         .await?;
     tracing::info!(runner_id = %runner.runner_id, name = %runner.name, "runner registered");
     Ok(Json(RegisterResponse {
@@ -72,7 +79,11 @@ pub async fn heartbeat(
     Path(job_id): Path<String>,
     Versioned(request): Versioned<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
-    let outcome = engine.heartbeat(runner.runner_id, parse_job_id(&job_id)?, request.fencing_token)?;
+    let outcome = engine.heartbeat(
+        runner.runner_id,
+        parse_job_id(&job_id)?,
+        request.fencing_token,
+    )?;
     Ok(Json(HeartbeatResponse {
         cancel_requested: outcome.cancel_requested,
         lease_expires_in_ms: millis(outcome.lease_expires_in),

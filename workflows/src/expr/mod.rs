@@ -47,7 +47,11 @@ pub struct Context<'a> {
 
 impl Default for Context<'_> {
     fn default() -> Self {
-        Context { values: IndexMap::new(), status: Status::default(), hash_files: None }
+        Context {
+            values: IndexMap::new(),
+            status: Status::default(),
+            hash_files: None,
+        }
     }
 }
 
