@@ -5,4 +5,6 @@
 
 pub mod api;
 pub mod dispatch;
+pub mod event;
+pub mod scheduler;
 pub mod store;

@@ -6,7 +6,7 @@ use workflows::model::Step;
 
 /// A job resolved by the engine: job-level expressions are evaluated already; step-level ones
 /// (`if`, `run`, `env`, `with`, …) are left as written for the runner to evaluate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct JobSpec {
     pub run_id: String,
     /// The job's unique key inside the run (the job id, plus the matrix values for a matrix leg).
@@ -35,9 +35,22 @@ pub struct JobSpec {
     pub checkout: Option<Checkout>,
     /// The event payload (written to `$GITHUB_EVENT_PATH`).
     pub event_payload: serde_json::Value,
-    /// `runs-on` labels, evaluated: a runner gets the job only if it carries every one of them.
+    /// `runs-on` labels, evaluated: a runner takes the job only when it carries every label.
     #[serde(default)]
     pub runs_on: Vec<String>,
+    /// `runs-on.group`, evaluated, when given.
+    #[serde(default)]
+    pub runs_on_group: Option<String>,
+    /// `environment:` evaluated (the deployment target this job works against), when given.
+    #[serde(default)]
+    pub environment: Option<EnvironmentRef>,
+}
+
+/// A job's `environment:` after evaluation: the environment name and the URL shown for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentRef {
+    pub name: String,
+    pub url: Option<String>,
 }
 
 /// Where the runner gets the repository at the exact commit.

@@ -6,7 +6,7 @@
 pub mod job;
 pub mod wire;
 
-pub use job::{Conclusion, JobEvent, JobResult, JobSpec, StepResult};
+pub use job::{Conclusion, EnvironmentRef, JobEvent, JobResult, JobSpec, StepResult};
 
 /// Sent by both sides; a mismatch is refused with a clear error.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -17,5 +17,5 @@ pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::Workflow;
-pub use parse::{Parsed, parse_workflow};
+pub use parse::{Parsed, parse_workflow, parse_workflow_bytes};
 pub use span::{Span, Spanned};

@@ -51,6 +51,9 @@ pub struct EventTrigger {
     pub paths_ignore: Option<Vec<Spanned<String>>>,
     /// `schedule:` entries: the cron strings.
     pub cron: Vec<Spanned<String>>,
+    /// `schedule:` entries with their optional IANA `timezone` (same order as `cron`).
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
     /// `workflow_run:` workflow names.
     pub workflows: Option<Vec<Spanned<String>>>,
     /// `workflow_dispatch` and `workflow_call` inputs.
@@ -59,6 +62,14 @@ pub struct EventTrigger {
     pub outputs: IndexMap<String, CallOutput>,
     /// `workflow_call` secrets.
     pub secrets: IndexMap<String, CallSecret>,
+}
+
+/// One `on.schedule` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub cron: Spanned<String>,
+    /// IANA time zone name (`America/New_York`); UTC when absent.
+    pub timezone: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -224,6 +235,11 @@ pub struct Container {
     pub ports: Vec<Spanned<String>>,
     pub volumes: Vec<Spanned<String>>,
     pub options: Option<Spanned<String>>,
+    /// Service containers only: overrides of the image's entrypoint and command.
+    #[serde(default)]
+    pub entrypoint: Option<Spanned<String>>,
+    #[serde(default)]
+    pub command: Option<Spanned<String>>,
 }
 
 /// One step: `run:` or `uses:`.

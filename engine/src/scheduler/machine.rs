@@ -1,0 +1,770 @@
+//! The run's state machine: `Scheduler::handle(event, now) → actions`.
+//!
+//! A job becomes ready the moment every job it needs has concluded (there are no stage layers);
+//! its `if:` is then decided, its matrix expanded into legs and the legs handed out as
+//! `max-parallel` allows. Fail-fast, run cancel and timeouts become `CancelJob` actions; the caller
+//! reports back with events. The machine reads no clock, does no I/O and never sleeps; its whole
+//! state is plain data (serde) so the engine can store it and pick it up after a restart.
+
+use indexmap::IndexMap;
+use protocol::{Conclusion, JobResult, JobSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use workflows::expr::Value;
+
+use super::conditions::{AncestorStatus, Decision, decide};
+use super::errors::SchedulerError;
+use super::events::{Action, CancelReason, Event, Millis};
+use super::plan::{
+    JobContexts, RunInput, StrategyPlan, build_leg_spec, plan_legs, plan_strategy, resolve_job_id,
+    select_jobs,
+};
+use super::state::{JobPhase, LegState, RunPhase};
+
+/// One run's scheduling state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scheduler {
+    input: RunInput,
+    run: RunPhase,
+    /// The jobs taking part in the run, in declaration order.
+    jobs: IndexMap<String, JobNode>,
+    /// Counts finished legs, so that "last finished wins" for matrix outputs is well defined.
+    finished_legs: u64,
+}
+
+/// A read-only view of one job for callers (progress display, API).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView<'a> {
+    pub job_id: &'a str,
+    pub phase: &'a JobPhase,
+    pub legs: Vec<LegView<'a>>,
+    /// The result dependents see (`needs.<id>.result`), once the job concluded.
+    pub result: Option<Conclusion>,
+}
+
+/// A read-only view of one leg (the job itself when it has no matrix).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegView<'a> {
+    pub job_key: &'a str,
+    pub display_name: &'a str,
+    pub state: LegState,
+    pub continue_on_error: bool,
+    pub result: Option<&'a JobResult>,
+}
+
+impl Scheduler {
+    /// Plans a run: selects the jobs (`--job`), resolves their `needs`. Nothing happens until
+    /// `Event::Start`.
+    pub fn new(input: RunInput) -> Result<Scheduler, SchedulerError> {
+        let selected = select_jobs(&input.workflow, &input.selection)?;
+        let mut jobs = IndexMap::new();
+        for id in &selected {
+            let Some(job) = input.workflow.jobs.get(id) else {
+                continue;
+            };
+            let mut needs = Vec::new();
+            let mut invalid = None;
+            for need in &job.needs {
+                match resolve_job_id(&input.workflow, need) {
+                    Some(need_id) if selected.contains(need_id) => {
+                        if !needs.iter().any(|known: &String| known == need_id) {
+                            needs.push(need_id.to_string());
+                        }
+                    }
+                    _ => {
+                        invalid = Some(format!("`needs`: the workflow has no job `{}`", need.value))
+                    }
+                }
+            }
+            jobs.insert(
+                id.clone(),
+                JobNode {
+                    needs,
+                    ancestors: Vec::new(),
+                    invalid,
+                    phase: JobPhase::Waiting,
+                    strategy: None,
+                    legs: Vec::new(),
+                    runs_after_cancel: None,
+                },
+            );
+        }
+        fill_ancestors(&mut jobs);
+        Ok(Scheduler {
+            input,
+            run: RunPhase::Created,
+            jobs,
+            finished_legs: 0,
+        })
+    }
+
+    /// Applies one event at the caller's time `now` and returns what the caller must do, in order.
+    /// A refused event (unknown job key, a move its state does not allow) changes nothing.
+    pub fn handle(&mut self, event: Event, now: Millis) -> Result<Vec<Action>, SchedulerError> {
+        let mut actions = Vec::new();
+        match event {
+            Event::Start => {
+                self.run = self
+                    .run
+                    .start()
+                    .map_err(|source| SchedulerError::IllegalRunMove { source })?;
+            }
+            Event::JobStarted { job_key } => {
+                let leg = self.leg_mut(&job_key)?;
+                leg.state = leg
+                    .state
+                    .start(now)
+                    .map_err(|source| SchedulerError::IllegalMove {
+                        job_key: job_key.clone(),
+                        source,
+                    })?;
+            }
+            Event::JobFinished { job_key, result } => {
+                self.finish_leg(&job_key, result, &mut actions)?
+            }
+            Event::CancelRequested => self.cancel_run(&mut actions)?,
+            Event::Tick => {}
+        }
+        if matches!(self.run, RunPhase::Running { .. }) {
+            self.check_timeouts(now, &mut actions);
+            self.advance(&mut actions);
+        }
+        Ok(actions)
+    }
+
+    /// The run's conclusion, once `RunFinished` was emitted.
+    pub fn conclusion(&self) -> Option<Conclusion> {
+        match self.run {
+            RunPhase::Finished { conclusion } => Some(conclusion),
+            _ => None,
+        }
+    }
+
+    pub fn run_phase(&self) -> RunPhase {
+        self.run
+    }
+
+    pub fn input(&self) -> &RunInput {
+        &self.input
+    }
+
+    /// Every job of the run in declaration order, with its legs.
+    pub fn jobs(&self) -> Vec<JobView<'_>> {
+        self.jobs
+            .iter()
+            .map(|(job_id, node)| JobView {
+                job_id,
+                phase: &node.phase,
+                legs: node
+                    .legs
+                    .iter()
+                    .map(|leg| LegView {
+                        job_key: &leg.job_key,
+                        display_name: &leg.display_name,
+                        state: leg.state,
+                        continue_on_error: leg.continue_on_error,
+                        result: leg.result.as_ref(),
+                    })
+                    .collect(),
+                result: node.result_for_dependents(),
+            })
+            .collect()
+    }
+
+    /// Handles a leg's result: records it, applies a timeout, runs fail-fast.
+    fn finish_leg(
+        &mut self,
+        job_key: &str,
+        mut result: JobResult,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), SchedulerError> {
+        let Some((job_id, index)) = self.find_leg(job_key) else {
+            return Err(SchedulerError::UnknownJobKey {
+                job_key: job_key.to_string(),
+            });
+        };
+        let order = self.finished_legs + 1;
+        let Some(node) = self.jobs.get_mut(&job_id) else {
+            return Ok(());
+        };
+        let fail_fast =
+            node.strategy.is_some_and(|strategy| strategy.fail_fast) && node.has_matrix();
+        let Some(leg) = node.legs.get_mut(index) else {
+            return Ok(());
+        };
+        if leg.state.cancel_reason() == Some(CancelReason::TimedOut)
+            && result.conclusion != Conclusion::Success
+        {
+            // A timeout is a failure of the job, whatever the runner reports for the cancel.
+            result.conclusion = Conclusion::Failure;
+            if result.failure_reason.is_none() {
+                result.failure_reason = Some(format!(
+                    "the job exceeded its timeout of {} minutes",
+                    leg.timeout_minutes
+                ));
+            }
+        }
+        leg.state =
+            leg.state
+                .finish(result.conclusion)
+                .map_err(|source| SchedulerError::IllegalMove {
+                    job_key: job_key.to_string(),
+                    source,
+                })?;
+        let triggers_fail_fast =
+            result.conclusion == Conclusion::Failure && !leg.continue_on_error && fail_fast;
+        leg.result = Some(result);
+        leg.finished_order = order;
+        self.finished_legs = order;
+        if triggers_fail_fast {
+            for sibling in &mut node.legs {
+                stop_leg(sibling, CancelReason::FailFast, actions);
+            }
+        }
+        Ok(())
+    }
+
+    /// The user cancelled: every job whose `if:` does not hold after a cancel is stopped.
+    fn cancel_run(&mut self, actions: &mut Vec<Action>) -> Result<(), SchedulerError> {
+        self.run = self
+            .run
+            .cancel()
+            .map_err(|source| SchedulerError::IllegalRunMove { source })?;
+        let ids: Vec<String> = self.jobs.keys().cloned().collect();
+        for id in ids {
+            let Some(node) = self.jobs.get(&id) else {
+                continue;
+            };
+            if node.phase != JobPhase::Expanded
+                || node.legs.iter().all(|leg| leg.state.is_finished())
+            {
+                continue;
+            }
+            let runs_after_cancel = matches!(self.decide_condition(&id), Ok(Decision::Run));
+            let Some(node) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            node.runs_after_cancel = Some(runs_after_cancel);
+            if !runs_after_cancel {
+                for leg in &mut node.legs {
+                    stop_leg(leg, CancelReason::RunCancelled, actions);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks running legs past their `timeout-minutes` to stop.
+    fn check_timeouts(&mut self, now: Millis, actions: &mut Vec<Action>) {
+        for node in self.jobs.values_mut() {
+            for leg in &mut node.legs {
+                let LegState::Running {
+                    started_at,
+                    cancel: None,
+                } = leg.state
+                else {
+                    continue;
+                };
+                let limit_ms = (leg.timeout_minutes * 60_000.0).round() as u64;
+                if now < started_at.saturating_add(limit_ms) {
+                    continue;
+                }
+                if let Ok(next) = leg.state.request_cancel(CancelReason::TimedOut) {
+                    leg.state = next;
+                    actions.push(Action::CancelJob {
+                        job_key: leg.job_key.clone(),
+                        reason: CancelReason::TimedOut,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Moves every job as far as it can go: ready jobs are decided and expanded, pending legs are
+    /// handed out, and the run finishes once every job has concluded.
+    fn advance(&mut self, actions: &mut Vec<Action>) {
+        loop {
+            let mut progressed = false;
+            let ids: Vec<String> = self.jobs.keys().cloned().collect();
+            for id in &ids {
+                let Some(node) = self.jobs.get(id) else {
+                    continue;
+                };
+                if node.phase == JobPhase::Waiting
+                    && (node.invalid.is_some() || self.needs_concluded(node))
+                {
+                    self.make_ready(id, actions);
+                    progressed = true;
+                }
+                self.hand_out_legs(id, actions);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        if self
+            .jobs
+            .values()
+            .all(|node| node.result_for_dependents().is_some())
+        {
+            let conclusion = self.run_conclusion();
+            if let Ok(next) = self.run.finish(conclusion) {
+                self.run = next;
+                actions.push(Action::RunFinished { conclusion });
+            }
+        }
+    }
+
+    /// A job whose needs all concluded: decide its `if:`, then plan its legs.
+    fn make_ready(&mut self, id: &str, actions: &mut Vec<Action>) {
+        let cancelled = self.run.is_cancel_requested();
+        let invalid = self.jobs.get(id).and_then(|node| node.invalid.clone());
+        let outcome = match invalid {
+            Some(reason) => Err(reason),
+            None => self
+                .decide_condition(id)
+                .map_err(|error| format!("`if`: {error}")),
+        };
+        let outcome = match outcome {
+            Ok(Decision::Run) => self.plan_job(id),
+            Ok(Decision::Skip(reason)) if cancelled => Err(JobOutcome::Cancelled(reason)),
+            Ok(Decision::Skip(reason)) => Err(JobOutcome::Skipped(reason)),
+            Err(reason) => Err(JobOutcome::Failed(reason)),
+        };
+        let Some(node) = self.jobs.get_mut(id) else {
+            return;
+        };
+        match outcome {
+            Ok((strategy, legs)) => {
+                if let Ok(next) = node.phase.expand() {
+                    node.phase = next;
+                    node.strategy = Some(strategy);
+                    node.runs_after_cancel = cancelled.then_some(true);
+                    for mut leg in legs {
+                        if let Some(reason) = leg.build_error.take() {
+                            conclude_unstarted(&mut leg, Conclusion::Failure, reason, actions);
+                        }
+                        node.legs.push(leg);
+                    }
+                }
+            }
+            Err(outcome) => {
+                let (conclusion, reason) = match outcome {
+                    JobOutcome::Skipped(reason) => (Conclusion::Skipped, reason),
+                    JobOutcome::Cancelled(reason) => (Conclusion::Cancelled, reason),
+                    JobOutcome::Failed(reason) => (Conclusion::Failure, reason),
+                };
+                if let Ok(next) = node
+                    .phase
+                    .conclude_without_running(conclusion, reason.clone())
+                {
+                    node.phase = next;
+                    actions.push(match conclusion {
+                        Conclusion::Skipped => Action::JobSkipped {
+                            job_key: id.to_string(),
+                            reason,
+                        },
+                        _ => Action::JobConcluded {
+                            job_key: id.to_string(),
+                            conclusion,
+                            reason,
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    /// Evaluates the strategy and matrix of a job whose `if:` held, and builds its legs.
+    fn plan_job(&self, id: &str) -> Result<(StrategyPlan, Vec<Leg>), JobOutcome> {
+        let Some(job) = self.input.workflow.jobs.get(id) else {
+            return Err(JobOutcome::Failed(format!(
+                "the workflow has no job `{id}`"
+            )));
+        };
+        if let Some(uses) = &job.uses {
+            return Err(JobOutcome::Failed(format!(
+                "reusable workflow calls are not supported yet (`uses: {}`)",
+                uses.value
+            )));
+        }
+        let contexts = JobContexts::new(&self.input, id, self.needs_context(id));
+        let condition_values = contexts.for_condition();
+        let strategy = plan_strategy(job, &condition_values).map_err(JobOutcome::Failed)?;
+        let plans = plan_legs(
+            id,
+            job,
+            strategy,
+            &condition_values,
+            &self.input.selection.matrix,
+        )
+        .map_err(JobOutcome::Failed)?;
+        if plans.is_empty() {
+            return Err(JobOutcome::Skipped(
+                "no matrix leg matches the `--matrix` filter".to_string(),
+            ));
+        }
+        let legs = plans
+            .iter()
+            .map(
+                |plan| match build_leg_spec(&self.input, id, job, &contexts, plan) {
+                    Ok(built) => Leg {
+                        job_key: plan.job_key.clone(),
+                        display_name: built.spec.display_name.clone(),
+                        timeout_minutes: built.spec.timeout_minutes,
+                        continue_on_error: built.continue_on_error,
+                        has_matrix: plan.combination.is_some(),
+                        spec: Some(built.spec),
+                        build_error: None,
+                        state: LegState::Pending,
+                        result: None,
+                        finished_order: 0,
+                    },
+                    Err(reason) => Leg {
+                        job_key: plan.job_key.clone(),
+                        display_name: plan.job_key.clone(),
+                        timeout_minutes: self.input.default_timeout_minutes,
+                        continue_on_error: false,
+                        has_matrix: plan.combination.is_some(),
+                        spec: None,
+                        build_error: Some(reason),
+                        state: LegState::Pending,
+                        result: None,
+                        finished_order: 0,
+                    },
+                },
+            )
+            .collect();
+        Ok((strategy, legs))
+    }
+
+    /// Hands out pending legs of an expanded job while `max-parallel` allows; after a cancel,
+    /// pending legs of a job that does not run after a cancel are concluded `cancelled`.
+    fn hand_out_legs(&mut self, id: &str, actions: &mut Vec<Action>) {
+        let cancelled = self.run.is_cancel_requested();
+        let Some(node) = self.jobs.get_mut(id) else {
+            return;
+        };
+        if node.phase != JobPhase::Expanded {
+            return;
+        }
+        if cancelled && node.runs_after_cancel == Some(false) {
+            for leg in &mut node.legs {
+                stop_leg(leg, CancelReason::RunCancelled, actions);
+            }
+            return;
+        }
+        let limit = node
+            .strategy
+            .and_then(|strategy| strategy.max_parallel)
+            .unwrap_or(usize::MAX);
+        let mut active = node.legs.iter().filter(|leg| leg.state.is_active()).count();
+        for leg in &mut node.legs {
+            if active >= limit {
+                break;
+            }
+            if leg.state != LegState::Pending {
+                continue;
+            }
+            let (Some(spec), Ok(next)) = (&leg.spec, leg.state.hand_out()) else {
+                continue;
+            };
+            leg.state = next;
+            actions.push(Action::StartJob(Box::new(spec.clone())));
+            active += 1;
+        }
+    }
+
+    /// The job's `if:` decided against its ancestors and the run's cancel state.
+    fn decide_condition(&self, id: &str) -> Result<Decision, String> {
+        let Some(job) = self.input.workflow.jobs.get(id) else {
+            return Err(format!("the workflow has no job `{id}`"));
+        };
+        let contexts = JobContexts::new(&self.input, id, self.needs_context(id));
+        decide(
+            job.condition
+                .as_ref()
+                .map(|condition| condition.value.as_str()),
+            contexts.for_condition(),
+            self.ancestor_status(id),
+        )
+    }
+
+    fn ancestor_status(&self, id: &str) -> AncestorStatus {
+        let mut status = AncestorStatus {
+            all_succeeded: true,
+            any_failed: false,
+            run_cancelled: self.run.is_cancel_requested(),
+        };
+        let ancestors = self
+            .jobs
+            .get(id)
+            .map(|node| node.ancestors.as_slice())
+            .unwrap_or_default();
+        for ancestor in ancestors {
+            match self
+                .jobs
+                .get(ancestor)
+                .and_then(JobNode::result_for_dependents)
+            {
+                Some(Conclusion::Success) => {}
+                Some(Conclusion::Failure) => {
+                    status.all_succeeded = false;
+                    status.any_failed = true;
+                }
+                _ => status.all_succeeded = false,
+            }
+        }
+        status
+    }
+
+    /// The `needs` context of a job: its direct needs' results and outputs.
+    fn needs_context(&self, id: &str) -> Value {
+        let mut needs = serde_json::Map::new();
+        let direct = self
+            .jobs
+            .get(id)
+            .map(|node| node.needs.as_slice())
+            .unwrap_or_default();
+        for need in direct {
+            let Some(node) = self.jobs.get(need) else {
+                continue;
+            };
+            let result = node.result_for_dependents().map_or("", Conclusion::as_str);
+            needs.insert(
+                need.clone(),
+                json!({ "result": result, "outputs": node.merged_outputs() }),
+            );
+        }
+        Value::Object(needs)
+    }
+
+    fn needs_concluded(&self, node: &JobNode) -> bool {
+        node.needs.iter().all(|need| {
+            self.jobs
+                .get(need)
+                .is_some_and(|need| need.result_for_dependents().is_some())
+        })
+    }
+
+    fn run_conclusion(&self) -> Conclusion {
+        let results: Vec<Option<Conclusion>> = self
+            .jobs
+            .values()
+            .map(JobNode::result_for_dependents)
+            .collect();
+        if results.contains(&Some(Conclusion::Failure)) {
+            Conclusion::Failure
+        } else if self.run.is_cancel_requested() || results.contains(&Some(Conclusion::Cancelled)) {
+            Conclusion::Cancelled
+        } else {
+            Conclusion::Success
+        }
+    }
+
+    fn find_leg(&self, job_key: &str) -> Option<(String, usize)> {
+        self.jobs.iter().find_map(|(id, node)| {
+            node.legs
+                .iter()
+                .position(|leg| leg.job_key == job_key)
+                .map(|index| (id.clone(), index))
+        })
+    }
+
+    fn leg_mut(&mut self, job_key: &str) -> Result<&mut Leg, SchedulerError> {
+        self.jobs
+            .values_mut()
+            .flat_map(|node| node.legs.iter_mut())
+            .find(|leg| leg.job_key == job_key)
+            .ok_or_else(|| SchedulerError::UnknownJobKey {
+                job_key: job_key.to_string(),
+            })
+    }
+}
+
+/// One job of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct JobNode {
+    /// Direct needs, resolved to declared job ids.
+    needs: Vec<String>,
+    /// Every job reachable through `needs`.
+    ancestors: Vec<String>,
+    /// Why the job cannot run at all (an unknown need, a dependency cycle).
+    invalid: Option<String>,
+    phase: JobPhase,
+    strategy: Option<StrategyPlan>,
+    legs: Vec<Leg>,
+    /// Decided when the run is cancelled while the job is under way: whether its `if:` still holds.
+    runs_after_cancel: Option<bool>,
+}
+
+impl JobNode {
+    /// The job's result as `needs.<id>.result` reports it, once the job concluded. A failing leg
+    /// with `continue-on-error` counts as a success here (as on GitHub).
+    fn result_for_dependents(&self) -> Option<Conclusion> {
+        match &self.phase {
+            JobPhase::Waiting => None,
+            JobPhase::Concluded { conclusion, .. } => Some(*conclusion),
+            JobPhase::Expanded => {
+                let mut conclusions = Vec::with_capacity(self.legs.len());
+                for leg in &self.legs {
+                    let LegState::Finished { conclusion } = leg.state else {
+                        return None;
+                    };
+                    conclusions.push(
+                        if conclusion == Conclusion::Failure && leg.continue_on_error {
+                            Conclusion::Success
+                        } else {
+                            conclusion
+                        },
+                    );
+                }
+                Some(if conclusions.contains(&Conclusion::Failure) {
+                    Conclusion::Failure
+                } else if conclusions.contains(&Conclusion::Cancelled) {
+                    Conclusion::Cancelled
+                } else if !conclusions.is_empty()
+                    && conclusions
+                        .iter()
+                        .all(|conclusion| *conclusion == Conclusion::Skipped)
+                {
+                    Conclusion::Skipped
+                } else {
+                    Conclusion::Success
+                })
+            }
+        }
+    }
+
+    /// Outputs of all legs, in the order they finished: the last one wins, but an empty value
+    /// never overwrites another leg's value (legs usually set distinct outputs).
+    fn merged_outputs(&self) -> serde_json::Map<String, Value> {
+        let mut finished: Vec<&Leg> = self
+            .legs
+            .iter()
+            .filter(|leg| leg.result.is_some())
+            .collect();
+        finished.sort_by_key(|leg| leg.finished_order);
+        let mut outputs = serde_json::Map::new();
+        for leg in finished {
+            let Some(result) = &leg.result else { continue };
+            for (name, value) in &result.outputs {
+                if !value.is_empty() || !outputs.contains_key(name) {
+                    outputs.insert(name.clone(), Value::String(value.clone()));
+                }
+            }
+        }
+        outputs
+    }
+
+    fn has_matrix(&self) -> bool {
+        self.legs.iter().any(|leg| leg.has_matrix)
+    }
+}
+
+/// One runnable unit: a job without a matrix, or one matrix leg.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Leg {
+    job_key: String,
+    display_name: String,
+    timeout_minutes: f64,
+    continue_on_error: bool,
+    has_matrix: bool,
+    /// The spec to hand out; `None` when building it failed (`build_error`).
+    spec: Option<JobSpec>,
+    build_error: Option<String>,
+    state: LegState,
+    result: Option<JobResult>,
+    /// Position in the run's sequence of finished legs (0 until finished).
+    finished_order: u64,
+}
+
+enum JobOutcome {
+    Skipped(String),
+    Cancelled(String),
+    Failed(String),
+}
+
+/// Stops a leg that is not finished: handed-out legs get a `CancelJob`, pending ones conclude
+/// `cancelled` on the spot.
+fn stop_leg(leg: &mut Leg, reason: CancelReason, actions: &mut Vec<Action>) {
+    match leg.state {
+        LegState::Pending => conclude_unstarted(
+            leg,
+            Conclusion::Cancelled,
+            reason.describe().to_string(),
+            actions,
+        ),
+        LegState::Queued { cancel: None } | LegState::Running { cancel: None, .. } => {
+            if let Ok(next) = leg.state.request_cancel(reason) {
+                leg.state = next;
+                actions.push(Action::CancelJob {
+                    job_key: leg.job_key.clone(),
+                    reason,
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+fn conclude_unstarted(
+    leg: &mut Leg,
+    conclusion: Conclusion,
+    reason: String,
+    actions: &mut Vec<Action>,
+) {
+    let Ok(next) = leg.state.conclude_unstarted(conclusion) else {
+        return;
+    };
+    leg.state = next;
+    leg.result = Some(JobResult {
+        conclusion,
+        outputs: IndexMap::new(),
+        steps: Vec::new(),
+        summary: String::new(),
+        failure_reason: Some(reason.clone()),
+    });
+    actions.push(Action::JobConcluded {
+        job_key: leg.job_key.clone(),
+        conclusion,
+        reason,
+    });
+}
+
+/// Computes every job's ancestors and marks jobs on a dependency cycle as invalid (they fail when
+/// the run starts; their dependents are then skipped as usual).
+fn fill_ancestors(jobs: &mut IndexMap<String, JobNode>) {
+    let mut computed = Vec::with_capacity(jobs.len());
+    for (id, node) in jobs.iter() {
+        let mut seen: Vec<String> = Vec::new();
+        let mut to_visit: Vec<String> = node.needs.clone();
+        while let Some(next) = to_visit.pop() {
+            if seen.contains(&next) {
+                continue;
+            }
+            if let Some(need) = jobs.get(&next) {
+                to_visit.extend(need.needs.iter().cloned());
+            }
+            seen.push(next);
+        }
+        let on_cycle = seen.contains(id);
+        seen.retain(|ancestor| ancestor != id);
+        computed.push((id.clone(), seen, on_cycle));
+    }
+    for (id, ancestors, on_cycle) in computed {
+        let Some(node) = jobs.get_mut(&id) else {
+            continue;
+        };
+        node.ancestors = ancestors;
+        if on_cycle {
+            if node.invalid.is_none() {
+                node.invalid = Some(
+                    "`needs`: the job depends on itself through a dependency cycle".to_string(),
+                );
+            }
+            // A cycle member must not wait for itself (or the other members) to conclude.
+            node.needs.clear();
+        }
+    }
+}

@@ -1,0 +1,838 @@
+//! What a run is made of and how a job becomes runnable work: the run's input (`RunInput`), the
+//! job selection (`--job`, `--matrix`), the contexts job-level expressions see, matrix expansion
+//! into legs with their keys, and the `JobSpec` handed to whoever runs a leg.
+//!
+//! Job-level expressions are evaluated here (invariant 4: the engine evaluates job-level
+//! expressions, the runner step-level ones). Nothing here keeps state or decides order: that is
+//! `machine`'s work.
+
+use indexmap::{IndexMap, IndexSet};
+use protocol::job::Checkout;
+use protocol::{EnvironmentRef, JobSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use workflows::Workflow;
+use workflows::expr::{Context, Template, Value, is_truthy, to_display_string};
+use workflows::matrix::{self, Combination, MatrixInput};
+use workflows::model::{BoolOrExpr, Job, Matrix, MatrixValues, NumberOrExpr};
+
+use super::conditions::expression_parts;
+use super::errors::SchedulerError;
+
+/// GitHub's default job timeout.
+pub const DEFAULT_TIMEOUT_MINUTES: f64 = 360.0;
+
+/// Everything a run starts from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInput {
+    pub workflow: Workflow,
+    pub run_id: String,
+    pub run_number: u64,
+    /// 1 for the first attempt, 2 for the first re-run, …
+    pub attempt: u32,
+    /// The `github` context shared by every job (`event_name`, `ref`, `sha`, `repository`, …).
+    /// `event`, `run_id`, `run_number`, `run_attempt` and `workflow` are filled in when missing;
+    /// `job` is set per job.
+    pub github: IndexMap<String, Value>,
+    /// The `inputs` context (typed: booleans stay booleans).
+    pub inputs: IndexMap<String, Value>,
+    /// The `vars` context.
+    pub vars: IndexMap<String, Value>,
+    /// Every secret the run may use; a job receives only those its templates name.
+    pub secrets: IndexMap<String, String>,
+    /// The event payload (`github.event`, `$GITHUB_EVENT_PATH`).
+    pub event_payload: Value,
+    pub checkout: Option<Checkout>,
+    pub selection: Selection,
+    pub default_timeout_minutes: f64,
+}
+
+impl RunInput {
+    /// A run of `workflow` with empty contexts, attempt 1, no selection and the default timeout.
+    pub fn new(workflow: Workflow, run_id: impl Into<String>) -> RunInput {
+        RunInput {
+            workflow,
+            run_id: run_id.into(),
+            run_number: 1,
+            attempt: 1,
+            github: IndexMap::new(),
+            inputs: IndexMap::new(),
+            vars: IndexMap::new(),
+            secrets: IndexMap::new(),
+            event_payload: json!({}),
+            checkout: None,
+            selection: Selection::default(),
+            default_timeout_minutes: DEFAULT_TIMEOUT_MINUTES,
+        }
+    }
+}
+
+/// Which part of the workflow runs (`slipway run --job ID --matrix K=V`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Selection {
+    /// Run only this job and every job it needs, directly or not (as act does): the job cannot
+    /// run without its needs' outputs and results. Compared case-insensitively.
+    pub job: Option<String>,
+    /// Run only the matrix legs whose value for each key K displays as V. A matrix job without
+    /// key K is not filtered by it. Keys compare case-insensitively, values exactly.
+    pub matrix: Vec<(String, String)>,
+}
+
+/// The workflow's job ids that take part in the run, in declaration order.
+pub fn select_jobs(
+    workflow: &Workflow,
+    selection: &Selection,
+) -> Result<IndexSet<String>, SchedulerError> {
+    let Some(wanted) = &selection.job else {
+        return Ok(workflow.jobs.keys().cloned().collect());
+    };
+    let Some(root) = resolve_job_id(workflow, wanted) else {
+        return Err(SchedulerError::UnknownSelectedJob {
+            job: wanted.clone(),
+        });
+    };
+    let mut chosen: IndexSet<String> = IndexSet::new();
+    let mut to_visit = vec![root.to_string()];
+    while let Some(id) = to_visit.pop() {
+        if !chosen.insert(id.clone()) {
+            continue;
+        }
+        if let Some(job) = workflow.jobs.get(&id) {
+            for need in &job.needs {
+                if let Some(need_id) = resolve_job_id(workflow, need) {
+                    to_visit.push(need_id.to_string());
+                }
+            }
+        }
+    }
+    Ok(workflow
+        .jobs
+        .keys()
+        .filter(|id| chosen.contains(*id))
+        .cloned()
+        .collect())
+}
+
+/// The declared job id matching `name` case-insensitively (GitHub compares job ids that way).
+pub fn resolve_job_id<'w>(workflow: &'w Workflow, name: &str) -> Option<&'w str> {
+    if let Some((id, _)) = workflow.jobs.get_key_value(name) {
+        return Some(id.as_str());
+    }
+    workflow
+        .jobs
+        .keys()
+        .find(|id| id.eq_ignore_ascii_case(name))
+        .map(String::as_str)
+}
+
+/// The contexts a job-level expression may read. Which ones are present depends on the field, as
+/// GitHub's context availability table says.
+#[derive(Debug, Clone)]
+pub struct JobContexts {
+    pub github: Value,
+    pub needs: Value,
+    pub vars: Value,
+    pub inputs: Value,
+}
+
+impl JobContexts {
+    pub fn new(input: &RunInput, job_id: &str, needs: Value) -> JobContexts {
+        JobContexts {
+            github: github_context(input, job_id),
+            needs,
+            vars: Value::Object(input.vars.clone().into_iter().collect()),
+            inputs: Value::Object(input.inputs.clone().into_iter().collect()),
+        }
+    }
+
+    /// `github`, `needs`, `vars`, `inputs`: for `if:` and `strategy`.
+    pub fn for_condition(&self) -> IndexMap<String, Value> {
+        let mut values = IndexMap::new();
+        values.insert("github".to_string(), self.github.clone());
+        values.insert("needs".to_string(), self.needs.clone());
+        values.insert("vars".to_string(), self.vars.clone());
+        values.insert("inputs".to_string(), self.inputs.clone());
+        values
+    }
+
+    /// Plus `strategy` and `matrix`: for `name`, `runs-on`, `env`, `timeout-minutes`,
+    /// `continue-on-error`, `environment` of one leg.
+    pub fn for_leg(&self, leg: &LegPlan) -> IndexMap<String, Value> {
+        let mut values = self.for_condition();
+        values.insert("strategy".to_string(), leg.strategy.clone());
+        values.insert("matrix".to_string(), leg.matrix_value());
+        values
+    }
+}
+
+/// The run's `github` context as job `job_id` sees it.
+pub fn github_context(input: &RunInput, job_id: &str) -> Value {
+    let mut github: serde_json::Map<String, Value> = input.github.clone().into_iter().collect();
+    let workflow_name = input
+        .workflow
+        .name
+        .as_ref()
+        .map_or_else(|| input.workflow.file.clone(), |name| name.value.clone());
+    let defaults = [
+        ("event", input.event_payload.clone()),
+        ("run_id", Value::String(input.run_id.clone())),
+        ("run_number", Value::String(input.run_number.to_string())),
+        ("run_attempt", Value::String(input.attempt.to_string())),
+        ("workflow", Value::String(workflow_name)),
+    ];
+    for (key, value) in defaults {
+        github.entry(key.to_string()).or_insert(value);
+    }
+    github.insert("job".to_string(), Value::String(job_id.to_string()));
+    Value::Object(github)
+}
+
+/// A job's `strategy` settings, evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrategyPlan {
+    pub fail_fast: bool,
+    /// Legs allowed to run at once; `None` means no limit.
+    pub max_parallel: Option<usize>,
+}
+
+/// One leg of a job as planned: the job itself when it has no matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegPlan {
+    pub job_key: String,
+    pub combination: Option<Combination>,
+    /// The `strategy` context (`fail-fast`, `job-index`, `job-total`, `max-parallel`).
+    pub strategy: Value,
+}
+
+impl LegPlan {
+    /// The `matrix` context: the combination, or `null` for a job without a matrix.
+    pub fn matrix_value(&self) -> Value {
+        match &self.combination {
+            Some(combination) => Value::Object(combination.clone().into_iter().collect()),
+            None => Value::Null,
+        }
+    }
+}
+
+/// Evaluates `strategy.fail-fast` and `strategy.max-parallel` (contexts: github, needs, vars, inputs).
+pub fn plan_strategy(job: &Job, values: &IndexMap<String, Value>) -> Result<StrategyPlan, String> {
+    let Some(strategy) = &job.strategy else {
+        return Ok(StrategyPlan {
+            fail_fast: true,
+            max_parallel: None,
+        });
+    };
+    let fail_fast = match &strategy.fail_fast {
+        Some(value) => evaluate_bool(value, values)
+            .map_err(|error| format!("`strategy.fail-fast`: {error}"))?,
+        None => true,
+    };
+    let max_parallel = match &strategy.max_parallel {
+        Some(value) => {
+            let number = evaluate_number(value, values)
+                .map_err(|error| format!("`strategy.max-parallel`: {error}"))?;
+            if number.is_nan() || number < 1.0 {
+                return Err(format!(
+                    "`strategy.max-parallel`: must be at least 1, got {number}"
+                ));
+            }
+            Some(number.floor() as usize)
+        }
+        None => None,
+    };
+    Ok(StrategyPlan {
+        fail_fast,
+        max_parallel,
+    })
+}
+
+/// Plans the legs of a job: one for a job without a matrix, one per combination (after the
+/// `--matrix` filter) for a matrix job. The matrix is evaluated with `values` (github, needs, vars,
+/// inputs) and expanded with `workflows::matrix::expand`. An empty list means the filter removed
+/// every leg.
+pub fn plan_legs(
+    job_id: &str,
+    job: &Job,
+    strategy: StrategyPlan,
+    values: &IndexMap<String, Value>,
+    filter: &[(String, String)],
+) -> Result<Vec<LegPlan>, String> {
+    let matrix_definition = job
+        .strategy
+        .as_ref()
+        .and_then(|strategy| strategy.matrix.as_ref());
+    let Some(matrix_definition) = matrix_definition else {
+        return Ok(vec![LegPlan {
+            job_key: job_id.to_string(),
+            combination: None,
+            strategy: strategy_context(strategy, 0, 1),
+        }]);
+    };
+    let matrix_input = evaluate_matrix(matrix_definition, values)
+        .map_err(|error| format!("`strategy.matrix`: {error}"))?;
+    let combinations = matrix::expand(&matrix_input)
+        .map_err(|error| format!("`strategy.matrix`: {}", error.message))?;
+    if combinations.is_empty() {
+        return Err("`strategy.matrix`: the matrix has no combinations".to_string());
+    }
+    let kept: Vec<Combination> = combinations
+        .into_iter()
+        .filter(|combination| matches_filter(combination, filter))
+        .collect();
+    let total = kept.len();
+    let mut used_keys: IndexSet<String> = IndexSet::new();
+    let mut legs = Vec::with_capacity(total);
+    for (index, combination) in kept.into_iter().enumerate() {
+        let mut job_key = format!("{job_id} ({})", combination_label(&combination));
+        // Two combinations can display alike (`1` and `"1"`); keys must stay unique.
+        let mut suffix = 2;
+        while used_keys.contains(&job_key) {
+            job_key = format!("{job_id} ({}) #{suffix}", combination_label(&combination));
+            suffix += 1;
+        }
+        used_keys.insert(job_key.clone());
+        legs.push(LegPlan {
+            job_key,
+            combination: Some(combination),
+            strategy: strategy_context(strategy, index, total),
+        });
+    }
+    Ok(legs)
+}
+
+/// GitHub's display of a combination: its values in order, joined by ", ".
+pub fn combination_label(combination: &Combination) -> String {
+    combination
+        .values()
+        .map(value_label)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A leg's `JobSpec` plus the job-level settings only the scheduler needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegSpec {
+    pub spec: JobSpec,
+    pub continue_on_error: bool,
+}
+
+/// Builds the `JobSpec` of one leg, evaluating the job-level fields. An `Err` is the reason the
+/// leg fails without running (an expression error, named by field).
+pub fn build_leg_spec(
+    input: &RunInput,
+    job_id: &str,
+    job: &Job,
+    contexts: &JobContexts,
+    leg: &LegPlan,
+) -> Result<LegSpec, String> {
+    let workflow = &input.workflow;
+    let values = contexts.for_leg(leg);
+    let mut values_with_secrets = values.clone();
+    values_with_secrets.insert(
+        "secrets".to_string(),
+        Value::Object(
+            input
+                .secrets
+                .iter()
+                .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                .collect(),
+        ),
+    );
+
+    let display_name = match &job.name {
+        Some(name) => {
+            let rendered = render(name, &values).map_err(|error| format!("`name`: {error}"))?;
+            match &leg.combination {
+                Some(combination) if !mentions_context(name, "matrix") => {
+                    format!("{rendered} ({})", combination_label(combination))
+                }
+                _ => rendered,
+            }
+        }
+        None => leg.job_key.clone(),
+    };
+
+    let mut runs_on = Vec::new();
+    let mut runs_on_group = None;
+    if let Some(spec) = &job.runs_on {
+        for label in &spec.labels {
+            match evaluate(label, &values).map_err(|error| format!("`runs-on`: {error}"))? {
+                Value::Array(items) => runs_on.extend(items.iter().map(to_display_string)),
+                Value::Null => {}
+                other => runs_on.push(to_display_string(&other)),
+            }
+        }
+        if let Some(group) = &spec.group {
+            runs_on_group =
+                Some(render(group, &values).map_err(|error| format!("`runs-on.group`: {error}"))?);
+        }
+    }
+
+    let mut env = IndexMap::new();
+    for (name, value) in workflow.env.iter().chain(job.env.iter()) {
+        let rendered = render(value, &values_with_secrets)
+            .map_err(|error| format!("`env.{name}`: {error}"))?;
+        env.insert(name.clone(), rendered);
+    }
+
+    let job_defaults = job.defaults.as_ref();
+    let workflow_defaults = workflow.defaults.as_ref();
+    let default_shell = job_defaults
+        .and_then(|defaults| defaults.shell.as_ref())
+        .or_else(|| workflow_defaults.and_then(|defaults| defaults.shell.as_ref()))
+        .map(|shell| shell.value.clone());
+    let default_working_directory = job_defaults
+        .and_then(|defaults| defaults.working_directory.as_ref())
+        .or_else(|| workflow_defaults.and_then(|defaults| defaults.working_directory.as_ref()))
+        .map(|directory| directory.value.clone());
+
+    let timeout_minutes = match &job.timeout_minutes {
+        Some(value) => {
+            let minutes = evaluate_number(value, &values)
+                .map_err(|error| format!("`timeout-minutes`: {error}"))?;
+            if minutes.is_nan() || minutes <= 0.0 || minutes.is_infinite() {
+                return Err(format!(
+                    "`timeout-minutes`: must be a positive number, got {minutes}"
+                ));
+            }
+            minutes
+        }
+        None => input.default_timeout_minutes,
+    };
+
+    let continue_on_error = match &job.continue_on_error {
+        Some(value) => evaluate_bool(value, &values)
+            .map_err(|error| format!("`continue-on-error`: {error}"))?,
+        None => false,
+    };
+
+    let environment = match &job.environment {
+        Some(environment) => Some(EnvironmentRef {
+            name: render(&environment.name, &values)
+                .map_err(|error| format!("`environment.name`: {error}"))?,
+            // The URL may read `steps` outputs, so it stays as written until the job ends.
+            url: environment.url.as_ref().map(|url| url.value.clone()),
+        }),
+        None => None,
+    };
+
+    let mut contexts_for_runner = IndexMap::new();
+    contexts_for_runner.insert("github".to_string(), contexts.github.clone());
+    contexts_for_runner.insert("matrix".to_string(), leg.matrix_value());
+    contexts_for_runner.insert("needs".to_string(), contexts.needs.clone());
+    contexts_for_runner.insert("strategy".to_string(), leg.strategy.clone());
+    contexts_for_runner.insert("inputs".to_string(), contexts.inputs.clone());
+    contexts_for_runner.insert("vars".to_string(), contexts.vars.clone());
+    contexts_for_runner.insert("job".to_string(), json!({}));
+
+    let spec = JobSpec {
+        run_id: input.run_id.clone(),
+        job_key: leg.job_key.clone(),
+        job_id: job_id.to_string(),
+        display_name,
+        workflow_file: workflow.file.clone(),
+        steps: job.steps.clone(),
+        env,
+        default_shell,
+        default_working_directory,
+        timeout_minutes,
+        contexts: contexts_for_runner,
+        secrets: secrets_for_job(workflow, job, &input.secrets),
+        outputs: job
+            .outputs
+            .iter()
+            .map(|(name, value)| (name.clone(), value.value.clone()))
+            .collect(),
+        checkout: input.checkout.clone(),
+        event_payload: input.event_payload.clone(),
+        runs_on,
+        runs_on_group,
+        environment,
+    };
+    Ok(LegSpec {
+        spec,
+        continue_on_error,
+    })
+}
+
+/// The secrets a job's templates name (`secrets.X`, `secrets['X']`, and `github.token` for
+/// `GITHUB_TOKEN`), matched case-insensitively against the run's secrets. A template that reads
+/// the `secrets` object as a whole (`toJSON(secrets)`, `secrets[expr]`) gets them all.
+pub fn secrets_for_job(
+    workflow: &Workflow,
+    job: &Job,
+    available: &IndexMap<String, String>,
+) -> IndexMap<String, String> {
+    let mut wanted = SecretReferences::default();
+    for value in workflow
+        .env
+        .values()
+        .chain(job.env.values())
+        .chain(job.outputs.values())
+    {
+        wanted.scan_template(value);
+    }
+    if let Some(container) = &job.container {
+        for value in container.credentials.values().chain(container.env.values()) {
+            wanted.scan_template(value);
+        }
+    }
+    for service in job.services.values() {
+        for value in service.credentials.values().chain(service.env.values()) {
+            wanted.scan_template(value);
+        }
+    }
+    for step in &job.steps {
+        let fields = [
+            &step.name,
+            &step.run,
+            &step.uses,
+            &step.shell,
+            &step.working_directory,
+        ];
+        for text in fields.into_iter().flatten() {
+            wanted.scan_template(text);
+        }
+        for value in step.with.values().chain(step.env.values()) {
+            wanted.scan_template(value);
+        }
+        if let Some(condition) = &step.condition {
+            // A step `if:` is an expression even without `${{ }}`.
+            for part in expression_parts(condition) {
+                wanted.scan(part);
+            }
+        }
+        if let Some(BoolOrExpr::Expr(text)) =
+            step.continue_on_error.as_ref().map(|value| &value.value)
+        {
+            wanted.scan_template(text);
+        }
+    }
+    available
+        .iter()
+        .filter(|(name, _)| wanted.all || wanted.names.contains(&name.to_ascii_lowercase()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
+/// Renders a template with `values`; text without `${{` is returned as it is.
+pub fn render(text: &str, values: &IndexMap<String, Value>) -> Result<String, String> {
+    if !text.contains("${{") {
+        return Ok(text.to_string());
+    }
+    let template = Template::parse(text).map_err(|error| error.message)?;
+    template
+        .render(&context(values))
+        .map_err(|error| error.message)
+}
+
+/// Evaluates a template to a value (a lone `${{ expr }}` keeps its type); text without `${{` is
+/// a string.
+pub fn evaluate(text: &str, values: &IndexMap<String, Value>) -> Result<Value, String> {
+    if !text.contains("${{") {
+        return Ok(Value::String(text.to_string()));
+    }
+    let template = Template::parse(text).map_err(|error| error.message)?;
+    template
+        .evaluate(&context(values))
+        .map_err(|error| error.message)
+}
+
+fn context(values: &IndexMap<String, Value>) -> Context<'static> {
+    Context {
+        values: values.clone(),
+        ..Context::default()
+    }
+}
+
+fn evaluate_bool(value: &BoolOrExpr, values: &IndexMap<String, Value>) -> Result<bool, String> {
+    match value {
+        BoolOrExpr::Bool(flag) => Ok(*flag),
+        BoolOrExpr::Expr(text) => match evaluate(text, values)? {
+            Value::Bool(flag) => Ok(flag),
+            Value::String(text) if text.eq_ignore_ascii_case("true") => Ok(true),
+            Value::String(text) if text.eq_ignore_ascii_case("false") || text.is_empty() => {
+                Ok(false)
+            }
+            other @ (Value::Null | Value::Number(_)) => Ok(is_truthy(&other)),
+            other => Err(format!(
+                "expected a boolean, got `{}`",
+                to_display_string(&other)
+            )),
+        },
+    }
+}
+
+fn evaluate_number(value: &NumberOrExpr, values: &IndexMap<String, Value>) -> Result<f64, String> {
+    match value {
+        NumberOrExpr::Number(number) => Ok(*number),
+        NumberOrExpr::Expr(text) => {
+            let value = evaluate(text, values)?;
+            let number = match &value {
+                Value::Number(number) => number.as_f64(),
+                Value::String(text) => text.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            number
+                .filter(|number| number.is_finite())
+                .ok_or_else(|| format!("expected a number, got `{}`", to_display_string(&value)))
+        }
+    }
+}
+
+fn evaluate_matrix(
+    definition: &Matrix,
+    values: &IndexMap<String, Value>,
+) -> Result<MatrixInput, String> {
+    match definition {
+        Matrix::Expr(text) => {
+            let value = evaluate(text, values)?;
+            MatrixInput::from_value(&value).map_err(|error| error.message)
+        }
+        Matrix::Map(map) => {
+            let mut input = MatrixInput::default();
+            for (name, dimension) in &map.dimensions {
+                let items = evaluate_matrix_values(dimension, values)
+                    .map_err(|error| format!("`{name}`: {error}"))?;
+                input.dimensions.insert(name.clone(), items);
+            }
+            if let Some(include) = &map.include {
+                input.include =
+                    combinations_of(evaluate_matrix_values(include, values)?, "include")?;
+            }
+            if let Some(exclude) = &map.exclude {
+                input.exclude =
+                    combinations_of(evaluate_matrix_values(exclude, values)?, "exclude")?;
+            }
+            Ok(input)
+        }
+    }
+}
+
+/// A list of matrix values: the list as written (string items holding `${{ }}` evaluated), or an
+/// expression that yields a list.
+fn evaluate_matrix_values(
+    values_written: &MatrixValues,
+    values: &IndexMap<String, Value>,
+) -> Result<Vec<Value>, String> {
+    match values_written {
+        MatrixValues::List(items) => items
+            .value
+            .iter()
+            .map(|item| match item {
+                Value::String(text) if text.contains("${{") => evaluate(text, values),
+                other => Ok(other.clone()),
+            })
+            .collect(),
+        MatrixValues::Expr(text) => match evaluate(text, values)? {
+            Value::Array(items) => Ok(items),
+            other => Err(format!(
+                "expected a list, got `{}`",
+                to_display_string(&other)
+            )),
+        },
+    }
+}
+
+fn combinations_of(items: Vec<Value>, field: &str) -> Result<Vec<Combination>, String> {
+    let mut combinations = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::Object(map) => combinations.push(map.into_iter().collect()),
+            // An entry written as `${{ fromJSON(...) }}` may yield a whole list of entries.
+            Value::Array(entries) => combinations.extend(combinations_of(entries, field)?),
+            other => {
+                return Err(format!(
+                    "`{field}`: expected a mapping, got `{}`",
+                    to_display_string(&other)
+                ));
+            }
+        }
+    }
+    Ok(combinations)
+}
+
+fn strategy_context(strategy: StrategyPlan, index: usize, total: usize) -> Value {
+    let max_parallel = strategy
+        .max_parallel
+        .map_or(total, |limit| limit.min(total.max(1)));
+    json!({
+        "fail-fast": strategy.fail_fast,
+        "job-index": index,
+        "job-total": total,
+        "max-parallel": max_parallel,
+    })
+}
+
+fn matches_filter(combination: &Combination, filter: &[(String, String)]) -> bool {
+    filter.iter().all(|(key, wanted)| {
+        match combination
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(key))
+        {
+            Some((_, value)) => value_label(value) == *wanted,
+            None => true,
+        }
+    })
+}
+
+fn value_label(value: &Value) -> String {
+    match value {
+        Value::Object(_) | Value::Array(_) => value.to_string(),
+        scalar => to_display_string(scalar),
+    }
+}
+
+fn mentions_context(text: &str, context_name: &str) -> bool {
+    text.contains("${{")
+        && expression_parts(text)
+            .iter()
+            .any(|part| part.to_ascii_lowercase().contains(context_name))
+}
+
+/// Secret names found while scanning expression texts.
+#[derive(Debug, Default)]
+struct SecretReferences {
+    /// Lowercased names.
+    names: IndexSet<String>,
+    /// The whole `secrets` object is read.
+    all: bool,
+}
+
+impl SecretReferences {
+    /// Scans the `${{ }}` parts of a template (text outside them is not an expression).
+    fn scan_template(&mut self, text: &str) {
+        if text.contains("${{") {
+            for part in expression_parts(text) {
+                self.scan(part);
+            }
+        }
+    }
+
+    fn scan(&mut self, expression: &str) {
+        let lower = expression.to_ascii_lowercase();
+        if lower.contains("github.token") {
+            self.names.insert("github_token".to_string());
+        }
+        let bytes = lower.as_bytes();
+        let mut from = 0;
+        while let Some(found) = lower[from..].find("secrets") {
+            let start = from + found;
+            let end = start + "secrets".len();
+            from = end;
+            let preceded_by_name = start > 0
+                && bytes
+                    .get(start - 1)
+                    .is_some_and(|&byte| is_name_byte(byte) || byte == b'.');
+            if preceded_by_name || bytes.get(end).is_some_and(|&byte| is_name_byte(byte)) {
+                continue;
+            }
+            match bytes.get(end) {
+                Some(b'.') => {
+                    let name: String = lower[end + 1..]
+                        .chars()
+                        .take_while(|c| c.is_ascii() && is_name_byte(*c as u8))
+                        .collect();
+                    if name.is_empty() {
+                        self.all = true;
+                    } else {
+                        self.names.insert(name);
+                    }
+                }
+                Some(b'[') => {
+                    let rest = &lower[end + 1..];
+                    let quoted = rest
+                        .trim_start()
+                        .chars()
+                        .next()
+                        .filter(|c| *c == '\'' || *c == '"');
+                    match quoted {
+                        Some(quote) => {
+                            let after_quote = &rest.trim_start()[1..];
+                            match after_quote.find(quote) {
+                                Some(close) => {
+                                    self.names.insert(after_quote[..close].to_string());
+                                }
+                                None => self.all = true,
+                            }
+                        }
+                        None => self.all = true,
+                    }
+                }
+                _ => self.all = true,
+            }
+        }
+    }
+}
+
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(expression: &str) -> (Vec<String>, bool) {
+        let mut references = SecretReferences::default();
+        references.scan(expression);
+        (references.names.into_iter().collect(), references.all)
+    }
+
+    #[test]
+    fn secret_references_are_found_in_their_spellings() {
+        assert_eq!(
+            scan("secrets.DEPLOY_KEY"),
+            (vec!["deploy_key".to_string()], false)
+        );
+        assert_eq!(
+            scan("secrets['my-key'] || secrets[\"other\"]"),
+            (vec!["my-key".to_string(), "other".to_string()], false)
+        );
+        assert_eq!(
+            scan("github.token"),
+            (vec!["github_token".to_string()], false)
+        );
+        assert_eq!(scan("toJSON(secrets)"), (vec![], true));
+        assert_eq!(scan("secrets[matrix.name]"), (vec![], true));
+        assert_eq!(scan("mysecrets.x || env.secrets_dir"), (vec![], false));
+    }
+
+    #[test]
+    fn filter_keeps_legs_whose_value_matches_and_ignores_other_keys() {
+        let combination: Combination = [
+            ("os".to_string(), json!("linux")),
+            ("node".to_string(), json!(18)),
+        ]
+        .into_iter()
+        .collect();
+        assert!(matches_filter(
+            &combination,
+            &[("OS".into(), "linux".into())]
+        ));
+        assert!(matches_filter(
+            &combination,
+            &[("node".into(), "18".into())]
+        ));
+        assert!(!matches_filter(
+            &combination,
+            &[("node".into(), "20".into())]
+        ));
+        assert!(matches_filter(
+            &combination,
+            &[("arch".into(), "x64".into())]
+        ));
+    }
+
+    #[test]
+    fn combination_labels_follow_githubs_display() {
+        let combination: Combination = [
+            ("os".to_string(), json!("linux")),
+            ("node".to_string(), json!(18)),
+            ("x".to_string(), json!({"a": 1})),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(combination_label(&combination), "linux, 18, {\"a\":1}");
+    }
+}

@@ -1,0 +1,478 @@
+//! `uses:` steps: the built-in equivalents of `actions/checkout`, `actions/upload-artifact`,
+//! `actions/download-artifact` and `actions/cache` (restore now, save at job end), and local
+//! composite actions (`uses: ./path`). Any other action fails the step with a message naming it.
+//!
+//! Nothing is downloaded; the file work lives in `checkout` and `artifacts`.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use protocol::Conclusion;
+use workflows::model::Step;
+
+use super::artifacts::{copy_files, copy_tree, key_directory, select_files};
+use super::checkout::check_out;
+use super::job::{Frame, JobRun, PostAction, PreparedStep, StepBody};
+use super::workspace::sanitise;
+
+/// Which action a `uses:` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ActionRef {
+    Checkout,
+    UploadArtifact,
+    DownloadArtifact,
+    Cache,
+    CacheRestore,
+    CacheSave,
+    Local(String),
+    Unsupported(String),
+}
+
+fn classify(uses: &str) -> ActionRef {
+    let uses = uses.trim();
+    if uses.starts_with("./") || uses.starts_with("../") {
+        return ActionRef::Local(uses.to_string());
+    }
+    let name = uses
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_ascii_lowercase();
+    match name.as_str() {
+        "actions/checkout" => ActionRef::Checkout,
+        "actions/upload-artifact" => ActionRef::UploadArtifact,
+        "actions/download-artifact" => ActionRef::DownloadArtifact,
+        "actions/cache" => ActionRef::Cache,
+        "actions/cache/restore" => ActionRef::CacheRestore,
+        "actions/cache/save" => ActionRef::CacheSave,
+        _ => ActionRef::Unsupported(uses.to_string()),
+    }
+}
+
+impl JobRun<'_> {
+    /// Runs a `uses:` step.
+    pub(super) async fn run_action(
+        &mut self,
+        frame: &mut Frame,
+        step: &Step,
+        uses: &str,
+        prepared: &PreparedStep,
+    ) -> StepBody {
+        let env = self.layered_env(frame, &prepared.env);
+        let scope = self.scope(frame, &env);
+        let mut with = IndexMap::new();
+        for (name, value) in &step.with {
+            match scope.render(&value.value) {
+                Ok(rendered) => {
+                    with.insert(name.to_ascii_lowercase(), rendered);
+                }
+                Err(error) => {
+                    self.log(frame, &format!("##[error]input `{name}`: {error}"));
+                    return StepBody::failure();
+                }
+            }
+        }
+        let result = match classify(uses) {
+            ActionRef::Checkout => self.checkout(frame, &with).await,
+            ActionRef::UploadArtifact => self.upload_artifact(frame, &with),
+            ActionRef::DownloadArtifact => self.download_artifact(frame, &with),
+            ActionRef::Cache => self.restore_cache(frame, &with, true),
+            ActionRef::CacheRestore => self.restore_cache(frame, &with, false),
+            ActionRef::CacheSave => self.save_cache_now(frame, &with),
+            ActionRef::Local(path) => {
+                return self.run_composite(frame, step, &path, with, prepared).await;
+            }
+            ActionRef::Unsupported(uses) => Err(format!(
+                "step `{}` uses `{uses}`, which this runner does not provide (built in: actions/checkout, \
+                 actions/upload-artifact, actions/download-artifact, actions/cache, and local composite actions)",
+                prepared.id
+            )),
+        };
+        match result {
+            Ok(outputs) => StepBody::success(outputs),
+            Err(error) => {
+                self.log(frame, &format!("##[error]{error}"));
+                StepBody::failure()
+            }
+        }
+    }
+
+    /// Post actions run after the last step of a successful job (cache saves).
+    pub(super) async fn run_post_action(&mut self, action: PostAction) {
+        match action {
+            PostAction::SaveCache { key, paths } => match self.save_cache(&key, &paths) {
+                Ok(()) => self.log_job(&format!("cache saved with key `{key}`")),
+                Err(error) => {
+                    self.log_job(&format!("##[warning]failed to save cache `{key}`: {error}"))
+                }
+            },
+        }
+    }
+
+    async fn checkout(
+        &mut self,
+        frame: &Frame,
+        with: &IndexMap<String, String>,
+    ) -> Result<IndexMap<String, String>, String> {
+        let Some(checkout) = self.spec.checkout.clone() else {
+            return Err("there is no repository to check out for this job".to_string());
+        };
+        if let Some(repository) = with
+            .get("repository")
+            .filter(|repository| !repository.trim().is_empty())
+        {
+            self.log(frame, &format!("##[warning]input `repository: {repository}` is ignored; checking out the job's repository"));
+        }
+        let target =
+            self.inside_workspace(with.get("path").map(String::as_str).unwrap_or_default())?;
+        let wanted_ref = with
+            .get("ref")
+            .cloned()
+            .filter(|wanted| !wanted.trim().is_empty());
+        let target_for_task = target.clone();
+        let checked_out = tokio::task::spawn_blocking(move || {
+            check_out(&checkout, wanted_ref.as_deref(), &target_for_task)
+        })
+        .await
+        .map_err(|error| format!("the checkout task failed: {error}"))?
+        .map_err(|error| error.to_string())?;
+        self.log(
+            frame,
+            &format!("checked out {checked_out} into {}", target.display()),
+        );
+        let mut outputs = IndexMap::new();
+        outputs.insert("commit".to_string(), checked_out);
+        if let Some(git_ref) = self
+            .spec
+            .checkout
+            .as_ref()
+            .and_then(|checkout| checkout.git_ref.clone())
+        {
+            outputs.insert("ref".to_string(), git_ref);
+        }
+        Ok(outputs)
+    }
+
+    fn upload_artifact(
+        &self,
+        frame: &Frame,
+        with: &IndexMap<String, String>,
+    ) -> Result<IndexMap<String, String>, String> {
+        let name = with
+            .get("name")
+            .map(|name| name.trim())
+            .filter(|name| !name.is_empty())
+            .unwrap_or("artifact");
+        let patterns = with.get("path").ok_or("input `path` is required")?;
+        let files = select_files(&self.dirs.workspace, patterns)?;
+        if files.is_empty() {
+            let message = format!(
+                "no files were found with the provided path: {}",
+                patterns.trim()
+            );
+            match with.get("if-no-files-found").map(|value| value.trim()) {
+                Some("error") => return Err(message),
+                Some("ignore") => {}
+                _ => self.log(
+                    frame,
+                    &format!("##[warning]{message}; no artifact will be uploaded"),
+                ),
+            }
+            return Ok(IndexMap::new());
+        }
+        let destination = key_directory(&self.artifacts_dir(), name);
+        if destination.exists() {
+            if with.get("overwrite").map(|value| value.trim()) != Some("true") {
+                return Err(format!(
+                    "an artifact named `{name}` already exists in this run (set `overwrite: true`)"
+                ));
+            }
+            std::fs::remove_dir_all(&destination)
+                .map_err(|error| format!("failed to replace artifact `{name}`: {error}"))?;
+        }
+        let count = copy_files(&files, &destination)
+            .map_err(|error| format!("failed to upload artifact `{name}`: {error}"))?;
+        self.log(
+            frame,
+            &format!("uploaded {count} file(s) as artifact `{name}`"),
+        );
+        let mut outputs = IndexMap::new();
+        outputs.insert("artifact-id".to_string(), name.to_string());
+        Ok(outputs)
+    }
+
+    fn download_artifact(
+        &self,
+        frame: &Frame,
+        with: &IndexMap<String, String>,
+    ) -> Result<IndexMap<String, String>, String> {
+        let target =
+            self.inside_workspace(with.get("path").map(String::as_str).unwrap_or_default())?;
+        let root = self.artifacts_dir();
+        let name = with
+            .get("name")
+            .map(|name| name.trim())
+            .filter(|name| !name.is_empty());
+        let merge = with.get("merge-multiple").map(|value| value.trim()) == Some("true");
+        let count = match name {
+            Some(name) => {
+                let source = key_directory(&root, name);
+                if !source.is_dir() {
+                    return Err(format!("artifact `{name}` was not found in this run"));
+                }
+                copy_tree(&source, &target)
+                    .map_err(|error| format!("failed to download artifact `{name}`: {error}"))?
+            }
+            None => {
+                let mut count = 0;
+                let entries = std::fs::read_dir(&root)
+                    .map(|entries| entries.flatten().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                for entry in entries.iter().filter(|entry| entry.path().is_dir()) {
+                    let into = if merge {
+                        target.clone()
+                    } else {
+                        target.join(entry.file_name())
+                    };
+                    count += copy_tree(&entry.path(), &into)
+                        .map_err(|error| format!("failed to download artifacts: {error}"))?;
+                }
+                count
+            }
+        };
+        self.log(
+            frame,
+            &format!("downloaded {count} file(s) into {}", target.display()),
+        );
+        let mut outputs = IndexMap::new();
+        outputs.insert(
+            "download-path".to_string(),
+            target.to_string_lossy().to_string(),
+        );
+        Ok(outputs)
+    }
+
+    /// `actions/cache` and `actions/cache/restore`: the exact key, else the newest entry whose key
+    /// starts with one of `restore-keys` (in order). `save_later` registers the save at job end.
+    fn restore_cache(
+        &mut self,
+        frame: &Frame,
+        with: &IndexMap<String, String>,
+        save_later: bool,
+    ) -> Result<IndexMap<String, String>, String> {
+        let key = with
+            .get("key")
+            .map(|key| key.trim().to_string())
+            .filter(|key| !key.is_empty());
+        let key = key.ok_or("input `key` is required")?;
+        let paths = self.cache_paths(with)?;
+        let exact = key_directory(&self.cache_dir(), &key);
+        let mut matched = exact.is_dir().then(|| (exact.clone(), key.clone()));
+        if matched.is_none() {
+            let restore_keys = with.get("restore-keys").cloned().unwrap_or_default();
+            for prefix in restore_keys
+                .lines()
+                .map(str::trim)
+                .filter(|prefix| !prefix.is_empty())
+            {
+                if let Some(found) = self.newest_cache_with_prefix(prefix) {
+                    matched = Some(found);
+                    break;
+                }
+            }
+        }
+        let mut outputs = IndexMap::new();
+        let hit = matched
+            .as_ref()
+            .is_some_and(|(_, matched_key)| *matched_key == key);
+        if let Some((dir, matched_key)) = &matched {
+            for (index, path) in paths.iter().enumerate() {
+                let stored = dir.join("paths").join(index.to_string());
+                let stored_file = dir.join("paths").join(format!("{index}.file"));
+                let restored = if stored.is_dir() {
+                    copy_tree(&stored, path).map(|_| ())
+                } else if stored_file.is_file() {
+                    path.parent()
+                        .map(std::fs::create_dir_all)
+                        .transpose()
+                        .and_then(|_| std::fs::copy(&stored_file, path).map(|_| ()))
+                } else {
+                    Ok(())
+                };
+                restored
+                    .map_err(|error| format!("failed to restore cache `{matched_key}`: {error}"))?;
+            }
+            self.log(frame, &format!("cache restored from key `{matched_key}`"));
+            outputs.insert("cache-matched-key".to_string(), matched_key.clone());
+        } else {
+            self.log(frame, &format!("cache not found for key `{key}`"));
+        }
+        outputs.insert("cache-hit".to_string(), hit.to_string());
+        outputs.insert("cache-primary-key".to_string(), key.clone());
+        if save_later && !hit {
+            self.post_actions.push(PostAction::SaveCache { key, paths });
+        }
+        Ok(outputs)
+    }
+
+    fn save_cache_now(
+        &self,
+        frame: &Frame,
+        with: &IndexMap<String, String>,
+    ) -> Result<IndexMap<String, String>, String> {
+        let key = with
+            .get("key")
+            .map(|key| key.trim().to_string())
+            .filter(|key| !key.is_empty());
+        let key = key.ok_or("input `key` is required")?;
+        let paths = self.cache_paths(with)?;
+        self.save_cache(&key, &paths)?;
+        self.log(frame, &format!("cache saved with key `{key}`"));
+        Ok(IndexMap::new())
+    }
+
+    /// Stores each path under `<cache>/<key>/paths/<index>` (`<index>.file` for a file). An existing
+    /// entry is kept: cache entries are immutable, as on GitHub.
+    fn save_cache(&self, key: &str, paths: &[PathBuf]) -> Result<(), String> {
+        let dir = key_directory(&self.cache_dir(), key);
+        if dir.exists() {
+            return Ok(());
+        }
+        let staging =
+            self.cache_dir()
+                .join(format!(".staging-{}-{}", sanitise(key), std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        let store = || -> std::io::Result<()> {
+            std::fs::create_dir_all(staging.join("paths"))?;
+            std::fs::write(staging.join("key"), key)?;
+            for (index, path) in paths.iter().enumerate() {
+                if path.is_dir() {
+                    copy_tree(path, &staging.join("paths").join(index.to_string()))?;
+                } else if path.is_file() {
+                    std::fs::copy(path, staging.join("paths").join(format!("{index}.file")))?;
+                }
+            }
+            std::fs::rename(&staging, &dir)
+        };
+        store().map_err(|error| {
+            let _ = std::fs::remove_dir_all(&staging);
+            error.to_string()
+        })
+    }
+
+    fn newest_cache_with_prefix(&self, prefix: &str) -> Option<(PathBuf, String)> {
+        let entries = std::fs::read_dir(self.cache_dir()).ok()?;
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let key = std::fs::read_to_string(entry.path().join("key")).ok()?;
+                let modified = entry.metadata().ok()?.modified().ok()?;
+                key.starts_with(prefix)
+                    .then(|| (modified, entry.path(), key))
+            })
+            .max_by_key(|(modified, _, _)| *modified)
+            .map(|(_, path, key)| (path, key))
+    }
+
+    fn cache_paths(&self, with: &IndexMap<String, String>) -> Result<Vec<PathBuf>, String> {
+        let text = with.get("path").ok_or("input `path` is required")?;
+        let mut paths = Vec::new();
+        for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
+            if line.contains(['*', '?', '[']) || line.starts_with('!') {
+                return Err(format!(
+                    "cache path `{line}`: patterns are not supported by the built-in cache"
+                ));
+            }
+            let expanded = match line.strip_prefix("~/") {
+                Some(rest) => std::env::var("HOME")
+                    .map(|home| Path::new(&home).join(rest))
+                    .map_err(|_| "HOME is not set")?,
+                None => self.dirs.workspace.join(line),
+            };
+            paths.push(expanded);
+        }
+        if paths.is_empty() {
+            return Err("input `path` names no path".to_string());
+        }
+        Ok(paths)
+    }
+
+    /// A path given to an action, relative to the workspace, which it may not leave.
+    fn inside_workspace(&self, relative: &str) -> Result<PathBuf, String> {
+        let relative = relative.trim();
+        let path = Path::new(relative);
+        if path.is_absolute()
+            || path
+                .components()
+                .any(|part| matches!(part, std::path::Component::ParentDir))
+        {
+            return Err(format!("path `{relative}` must stay inside the workspace"));
+        }
+        Ok(self.dirs.workspace.join(path))
+    }
+
+    pub(super) fn artifacts_dir(&self) -> PathBuf {
+        match &self.options.artifacts_dir {
+            Some(dir) => dir.clone(),
+            None => self
+                .options
+                .work_dir
+                .join(sanitise(&self.spec.run_id))
+                .join("_artifacts"),
+        }
+    }
+
+    fn cache_dir(&self) -> PathBuf {
+        self.options
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.options.work_dir.join("_cache"))
+    }
+
+    /// A local composite action. Not available until the workflows crate can read `action.yml`.
+    async fn run_composite(
+        &mut self,
+        frame: &mut Frame,
+        _step: &Step,
+        path: &str,
+        _with: IndexMap<String, String>,
+        _prepared: &PreparedStep,
+    ) -> StepBody {
+        self.log(
+            frame,
+            &format!("##[error]local action `{path}`: composite actions are not supported yet"),
+        );
+        StepBody {
+            outcome: Conclusion::Failure,
+            outputs: IndexMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_uses() {
+        assert_eq!(classify("actions/checkout@v4"), ActionRef::Checkout);
+        assert_eq!(classify("Actions/Checkout@main"), ActionRef::Checkout);
+        assert_eq!(
+            classify("actions/cache/restore@v4"),
+            ActionRef::CacheRestore
+        );
+        assert_eq!(
+            classify("./.github/actions/x"),
+            ActionRef::Local("./.github/actions/x".into())
+        );
+        assert_eq!(
+            classify("docker://alpine"),
+            ActionRef::Unsupported("docker://alpine".into())
+        );
+        assert_eq!(
+            classify("someone/else@v1"),
+            ActionRef::Unsupported("someone/else@v1".into())
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! The built-in `actions/checkout`: the job's repository at the exact commit, into the workspace
+//! (or `with: path:` under it), with `.git` present and HEAD detached at the commit.
+//!
+//! Only git2 is used (local paths and `file://` URLs; network transports are not compiled in). It
+//! must not run user commands.
+
+use std::path::Path;
+
+use git2::{FetchOptions, Oid, Repository, build::CheckoutBuilder};
+use protocol::job::Checkout;
+
+#[derive(Debug, thiserror::Error)]
+#[error("failed to check out {what}: {source}")]
+pub struct CheckoutError {
+    what: String,
+    #[source]
+    source: git2::Error,
+}
+
+/// Clones `checkout.repository` into `target` (emptied first) and detaches HEAD at the commit:
+/// `wanted_ref` (a `with: ref:` input) when given, else `checkout.sha`. Returns the commit checked out.
+pub fn check_out(
+    checkout: &Checkout,
+    wanted_ref: Option<&str>,
+    target: &Path,
+) -> Result<String, CheckoutError> {
+    let fail = |what: &str| {
+        let what = format!("{what} ({} at {})", checkout.repository, checkout.sha);
+        move |source: git2::Error| CheckoutError { what, source }
+    };
+    empty_directory(target)
+        .map_err(|error| fail("the target directory")(git2::Error::from_str(&error.to_string())))?;
+    let repository = Repository::init(target).map_err(fail("a new repository"))?;
+    let mut remote = repository
+        .remote("origin", &checkout.repository)
+        .map_err(fail("the remote"))?;
+    let refspecs = [
+        "+refs/heads/*:refs/remotes/origin/*",
+        "+refs/tags/*:refs/tags/*",
+    ];
+    remote
+        .fetch(&refspecs, Some(&mut FetchOptions::new()), None)
+        .map_err(fail("the repository"))?;
+
+    let commit_id = match wanted_ref
+        .map(str::trim)
+        .filter(|wanted| !wanted.is_empty())
+    {
+        Some(wanted) => {
+            resolve(&repository, &mut remote, wanted).map_err(fail(&format!("ref `{wanted}`")))?
+        }
+        None => {
+            let oid = Oid::from_str(&checkout.sha).map_err(fail("the commit id"))?;
+            if repository.find_commit(oid).is_err() {
+                // The commit may be reachable from no branch or tag; ask for it by id.
+                remote
+                    .fetch(
+                        &[checkout.sha.as_str()],
+                        Some(&mut FetchOptions::new()),
+                        None,
+                    )
+                    .map_err(fail("the commit"))?;
+            }
+            oid
+        }
+    };
+    drop(remote);
+    let commit = repository
+        .find_commit(commit_id)
+        .map_err(fail("the commit"))?;
+    repository
+        .set_head_detached(commit.id())
+        .map_err(fail("HEAD"))?;
+    repository
+        .checkout_head(Some(CheckoutBuilder::new().force()))
+        .map_err(fail("the working tree"))?;
+    Ok(commit.id().to_string())
+}
+
+fn resolve(
+    repository: &Repository,
+    remote: &mut git2::Remote,
+    wanted: &str,
+) -> Result<Oid, git2::Error> {
+    let candidates = [
+        wanted.to_string(),
+        format!("refs/remotes/origin/{wanted}"),
+        format!("refs/tags/{wanted}"),
+        wanted.replacen("refs/heads/", "refs/remotes/origin/", 1),
+    ];
+    for candidate in &candidates {
+        if let Ok(object) = repository.revparse_single(candidate)
+            && let Ok(commit) = object.peel_to_commit()
+        {
+            return Ok(commit.id());
+        }
+    }
+    let oid = Oid::from_str(wanted)?;
+    remote.fetch(&[wanted], Some(&mut FetchOptions::new()), None)?;
+    Ok(repository.find_commit(oid)?.id())
+}
+
+fn empty_directory(target: &Path) -> std::io::Result<()> {
+    if target.exists() {
+        for entry in std::fs::read_dir(target)? {
+            let path = entry?.path();
+            if path.is_dir() && !path.is_symlink() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    std::fs::create_dir_all(target)
+}

@@ -1,0 +1,1006 @@
+//! The job loop: for each step, its `if:` against the job so far, its env layered over the job's,
+//! its body (a script or an action), what it wrote to the `$GITHUB_*` files, and its outcome and
+//! conclusion; at the end the job outputs and conclusion.
+//!
+//! It owns the job's state (env from earlier steps, `steps` context, masks, status) and is the only
+//! sender of events; processes, files and built-in actions are delegated to sibling modules.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use protocol::{Conclusion, JobEvent, JobResult, JobSpec, StepResult};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use workflows::expr::{Status, is_truthy, to_display_string};
+use workflows::model::{BoolOrExpr, NumberOrExpr, Step};
+
+use super::ExecutorOptions;
+use super::env_files::{parse_key_values, parse_path_lines};
+use super::expressions::Scope;
+use super::masking::Masker;
+use super::process::{OutputStream, ProcessEnd, ProcessGroup, ProcessSpec, run_process};
+use super::shell::shell_template;
+use super::workflow_commands::{CommandReader, WorkflowCommand};
+use super::workspace::{JobDirs, StepFiles, sanitise};
+
+/// Used when the environment is not inherited and nobody gave a `PATH`.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// One job being run.
+pub struct JobRun<'a> {
+    pub(super) spec: JobSpec,
+    pub(super) options: &'a ExecutorOptions,
+    events: UnboundedSender<JobEvent>,
+    cancel: CancellationToken,
+    pub(super) dirs: JobDirs,
+    pub(super) masker: Masker,
+    /// Variables written to `$GITHUB_ENV` by earlier steps.
+    file_env: IndexMap<String, String>,
+    /// Directories written to `$GITHUB_PATH`, most recent last.
+    path_prepends: Vec<String>,
+    summary: String,
+    /// Process groups of the steps run so far, killed at job end (background leftovers).
+    groups: Vec<ProcessGroup>,
+    job_deadline: Option<Instant>,
+    /// Set once a cancel or the job timeout was noticed: from then on only `always()`-like steps run,
+    /// within the cleanup budget.
+    cleanup_deadline: Option<Instant>,
+    cancelled: bool,
+    timed_out: bool,
+    /// Work done after the last step when the job succeeded (cache saves).
+    pub(super) post_actions: Vec<PostAction>,
+}
+
+/// Work deferred to the end of the job.
+#[derive(Debug, Clone)]
+pub enum PostAction {
+    SaveCache { key: String, paths: Vec<PathBuf> },
+}
+
+/// One level of steps: the job's, or a composite action's inner steps.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    /// The `steps` context of this level (only steps with an `id`).
+    pub steps: Map<String, Value>,
+    /// `inputs` of a composite action; `None` at job level.
+    pub inputs: Option<Map<String, Value>>,
+    /// The composite action's directory (`github.action_path`).
+    pub action_path: Option<PathBuf>,
+    /// Env of the step that called the composite action, inherited by its steps.
+    pub env: IndexMap<String, String>,
+    pub status: Status,
+    /// Prefix for per-step file names, so that inner steps never share files.
+    pub label: String,
+    /// The job-level step index that events and logs are reported under.
+    pub event_index: usize,
+    /// Whether this is a composite action's level (then `run:` steps need `shell:`).
+    pub composite: bool,
+}
+
+/// What a step's body produced before `continue-on-error` is applied.
+pub struct StepBody {
+    pub outcome: Conclusion,
+    pub outputs: IndexMap<String, String>,
+}
+
+impl StepBody {
+    pub fn success(outputs: IndexMap<String, String>) -> StepBody {
+        StepBody {
+            outcome: Conclusion::Success,
+            outputs,
+        }
+    }
+
+    pub fn failure() -> StepBody {
+        StepBody {
+            outcome: Conclusion::Failure,
+            outputs: IndexMap::new(),
+        }
+    }
+}
+
+/// A step with its step-level fields evaluated.
+pub struct PreparedStep {
+    pub id: String,
+    pub env: IndexMap<String, String>,
+    pub timeout: Option<Duration>,
+    pub working_directory: PathBuf,
+    pub files: StepFiles,
+}
+
+impl<'a> JobRun<'a> {
+    /// Runs the whole job and returns its result (the caller sends `JobFinished`).
+    pub async fn start(
+        spec: JobSpec,
+        options: &'a ExecutorOptions,
+        events: UnboundedSender<JobEvent>,
+        cancel: CancellationToken,
+    ) -> JobResult {
+        let dirs = match JobDirs::create(
+            &options.work_dir,
+            &spec.run_id,
+            &spec.job_key,
+            &spec.event_payload,
+        ) {
+            Ok(dirs) => dirs,
+            Err(error) => {
+                return JobResult {
+                    conclusion: Conclusion::Failure,
+                    outputs: IndexMap::new(),
+                    steps: Vec::new(),
+                    summary: String::new(),
+                    failure_reason: Some(format!(
+                        "failed to create the job directories under {}: {error}",
+                        options.work_dir.display()
+                    )),
+                };
+            }
+        };
+        let mut masker = Masker::new();
+        for secret in spec.secrets.values() {
+            masker.add(secret);
+        }
+        let job_deadline = (spec.timeout_minutes.is_finite() && spec.timeout_minutes > 0.0)
+            .then(|| Instant::now() + Duration::from_secs_f64(spec.timeout_minutes * 60.0));
+        let mut run = JobRun {
+            spec,
+            options,
+            events,
+            cancel,
+            dirs,
+            masker,
+            file_env: IndexMap::new(),
+            path_prepends: Vec::new(),
+            summary: String::new(),
+            groups: Vec::new(),
+            job_deadline,
+            cleanup_deadline: None,
+            cancelled: false,
+            timed_out: false,
+            post_actions: Vec::new(),
+        };
+        run.run_all().await
+    }
+
+    async fn run_all(&mut self) -> JobResult {
+        let steps = self.spec.steps.clone();
+        let mut frame = Frame::default();
+        let mut results = Vec::new();
+        for (index, step) in steps.iter().enumerate() {
+            frame.event_index = index;
+            frame.label = format!("{index}");
+            self.notice_interruptions(&mut frame);
+            let name = self.step_name(&frame, step, index);
+            self.send(JobEvent::StepStarted {
+                index,
+                name: name.clone(),
+            });
+            let result = Box::pin(self.run_step(&mut frame, step, index, name)).await;
+            self.send(JobEvent::StepFinished {
+                index,
+                result: result.clone(),
+            });
+            results.push(result);
+        }
+        self.notice_interruptions(&mut frame);
+
+        let conclusion = if self.cancelled {
+            Conclusion::Cancelled
+        } else if self.timed_out || frame.status.failed {
+            Conclusion::Failure
+        } else {
+            Conclusion::Success
+        };
+        if conclusion == Conclusion::Success {
+            for action in std::mem::take(&mut self.post_actions) {
+                self.run_post_action(action).await;
+            }
+        }
+        for group in std::mem::take(&mut self.groups) {
+            group.kill_remaining();
+        }
+        let outputs = self.job_outputs(&frame, conclusion);
+        self.dirs.remove_temp();
+        let failure_reason = if self.timed_out {
+            Some(format!(
+                "the job exceeded its timeout of {} minutes",
+                self.spec.timeout_minutes
+            ))
+        } else if self.cancelled {
+            Some("the job was cancelled".to_string())
+        } else {
+            None
+        };
+        JobResult {
+            conclusion,
+            outputs,
+            steps: results,
+            summary: std::mem::take(&mut self.summary),
+            failure_reason,
+        }
+    }
+
+    /// Runs one step (condition included) and returns its result; used for composite steps too.
+    pub async fn run_step(
+        &mut self,
+        frame: &mut Frame,
+        step: &Step,
+        index: usize,
+        name: String,
+    ) -> StepResult {
+        let id = step
+            .id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_else(|| format!("__{index}"));
+        let job_env = self.layered_env(frame, &IndexMap::new());
+        let scope = self.scope(frame, &job_env);
+        let skipped = StepResult {
+            id: id.clone(),
+            name: name.clone(),
+            outcome: Conclusion::Skipped,
+            conclusion: Conclusion::Skipped,
+            outputs: IndexMap::new(),
+        };
+        let (body, continue_on_error) =
+            match scope.condition(step.condition.as_ref().map(|c| c.value.as_str())) {
+                Ok(false) => {
+                    self.log(
+                        frame,
+                        &format!("skipping step `{name}`: its condition is false"),
+                    );
+                    return skipped;
+                }
+                Err(error) => {
+                    self.log(frame, &format!("##[error]{error}"));
+                    (StepBody::failure(), false)
+                }
+                Ok(true) => match self.prepare(frame, step, &id, &scope) {
+                    Err(error) => {
+                        self.log(frame, &format!("##[error]{error}"));
+                        (StepBody::failure(), false)
+                    }
+                    Ok((prepared, continue_on_error)) => {
+                        let mut body = self.run_body(frame, step, &prepared).await;
+                        self.collect_step_files(frame, &prepared, &mut body);
+                        (body, continue_on_error)
+                    }
+                },
+            };
+        let conclusion = match body.outcome {
+            Conclusion::Failure if continue_on_error => {
+                self.log(
+                    frame,
+                    "##[warning]the step failed; continuing because of `continue-on-error`",
+                );
+                Conclusion::Success
+            }
+            other => other,
+        };
+        match conclusion {
+            Conclusion::Failure => frame.status.failed = true,
+            Conclusion::Cancelled => frame.status.cancelled = true,
+            _ => {}
+        }
+        if step.id.is_some() {
+            frame.steps.insert(
+                id.clone(),
+                json!({
+                    "outputs": body.outputs,
+                    "outcome": body.outcome.as_str(),
+                    "conclusion": conclusion.as_str(),
+                }),
+            );
+        }
+        StepResult {
+            id,
+            name,
+            outcome: body.outcome,
+            conclusion,
+            outputs: body.outputs,
+        }
+    }
+
+    /// The step's display name: `name:` evaluated, or `Run <first line>` / `Run <action>`.
+    pub fn step_name(&self, frame: &Frame, step: &Step, index: usize) -> String {
+        if let Some(name) = &step.name {
+            let env = self.layered_env(frame, &IndexMap::new());
+            return self
+                .scope(frame, &env)
+                .render(&name.value)
+                .unwrap_or_else(|_| name.value.clone());
+        }
+        if let Some(run) = &step.run {
+            let first = run
+                .value
+                .lines()
+                .map(str::trim)
+                .find(|line| !line.is_empty())
+                .unwrap_or_default();
+            return format!("Run {}", truncate(first, 80));
+        }
+        if let Some(uses) = &step.uses {
+            return format!("Run {}", uses.value);
+        }
+        format!("step {}", index + 1)
+    }
+
+    /// Evaluates the step's `env`, `continue-on-error`, `timeout-minutes` and `working-directory`
+    /// and creates its command files.
+    fn prepare(
+        &self,
+        frame: &Frame,
+        step: &Step,
+        id: &str,
+        scope: &Scope,
+    ) -> Result<(PreparedStep, bool), String> {
+        let mut env = IndexMap::new();
+        for (name, value) in &step.env {
+            env.insert(name.clone(), scope.render(&value.value)?);
+        }
+        let continue_on_error = match step.continue_on_error.as_ref().map(|value| &value.value) {
+            None => false,
+            Some(BoolOrExpr::Bool(value)) => *value,
+            Some(BoolOrExpr::Expr(text)) => is_truthy(&scope.value(text)?),
+        };
+        let timeout_minutes = match step.timeout_minutes.as_ref().map(|value| &value.value) {
+            None => None,
+            Some(NumberOrExpr::Number(minutes)) => Some(*minutes),
+            Some(NumberOrExpr::Expr(text)) => {
+                let value = scope.value(text)?;
+                let minutes = match &value {
+                    Value::Number(number) => number.as_f64(),
+                    other => to_display_string(other).trim().parse::<f64>().ok(),
+                };
+                Some(minutes.ok_or_else(|| format!("`timeout-minutes` is not a number: {value}"))?)
+            }
+        };
+        let timeout = match timeout_minutes {
+            Some(minutes) if minutes.is_finite() && minutes > 0.0 => {
+                Some(Duration::from_secs_f64(minutes * 60.0))
+            }
+            Some(minutes) => {
+                return Err(format!(
+                    "`timeout-minutes` must be a positive number, not {minutes}"
+                ));
+            }
+            None => None,
+        };
+        let step_env = self.layered_env(frame, &env);
+        let step_scope = self.scope(frame, &step_env);
+        let working_directory = match step
+            .working_directory
+            .as_ref()
+            .map(|dir| dir.value.as_str())
+        {
+            Some(dir) => Some(step_scope.render(dir)?),
+            None if frame.composite => None,
+            None => self.spec.default_working_directory.clone(),
+        };
+        let working_directory = match working_directory {
+            Some(dir) => self.dirs.workspace.join(dir),
+            None => self.dirs.workspace.clone(),
+        };
+        let label = format!("{}_{}", frame.label, sanitise(id));
+        let files = self
+            .dirs
+            .step_files(&label)
+            .map_err(|error| format!("failed to create the step's command files: {error}"))?;
+        Ok((
+            PreparedStep {
+                id: id.to_string(),
+                env,
+                timeout,
+                working_directory,
+                files,
+            },
+            continue_on_error,
+        ))
+    }
+
+    async fn run_body(
+        &mut self,
+        frame: &mut Frame,
+        step: &Step,
+        prepared: &PreparedStep,
+    ) -> StepBody {
+        if let Some(run) = &step.run {
+            return self.run_script(frame, step, &run.value, prepared).await;
+        }
+        if let Some(uses) = &step.uses {
+            return self.run_action(frame, step, &uses.value, prepared).await;
+        }
+        self.log(frame, "##[error]the step has neither `run` nor `uses`");
+        StepBody::failure()
+    }
+
+    /// A `run:` step: the script rendered, written to a temp file and run by its shell.
+    async fn run_script(
+        &mut self,
+        frame: &Frame,
+        step: &Step,
+        run: &str,
+        prepared: &PreparedStep,
+    ) -> StepBody {
+        let env = self.layered_env(frame, &prepared.env);
+        let scope = self.scope(frame, &env);
+        let script = match scope.render(run) {
+            Ok(script) => script,
+            Err(error) => {
+                self.log(frame, &format!("##[error]{error}"));
+                return StepBody::failure();
+            }
+        };
+        let shell = match step
+            .shell
+            .as_ref()
+            .map(|shell| scope.render(&shell.value))
+            .transpose()
+        {
+            Ok(shell) => shell,
+            Err(error) => {
+                self.log(frame, &format!("##[error]{error}"));
+                return StepBody::failure();
+            }
+        };
+        if frame.composite && shell.is_none() {
+            self.log(
+                frame,
+                "##[error]a `run` step inside a composite action needs `shell`",
+            );
+            return StepBody::failure();
+        }
+        let shell = shell.or_else(|| {
+            if frame.composite {
+                None
+            } else {
+                self.spec.default_shell.clone()
+            }
+        });
+        let process_env = self.process_env(frame, &prepared.env, prepared);
+        let path_var = process_env
+            .iter()
+            .find(|(name, _)| name == "PATH")
+            .map(|(_, value)| value.as_str());
+        let template = match shell_template(shell.as_deref(), path_var.unwrap_or(DEFAULT_PATH)) {
+            Ok(template) => template,
+            Err(error) => {
+                self.log(frame, &format!("##[error]{error}"));
+                return StepBody::failure();
+            }
+        };
+        let script_path = self.dirs.temp.join(format!(
+            "{}_{}{}",
+            frame.label,
+            sanitise(&prepared.id),
+            template.extension
+        ));
+        if let Err(error) = std::fs::write(&script_path, script.as_bytes()) {
+            self.log(
+                frame,
+                &format!(
+                    "##[error]failed to write the script to {}: {error}",
+                    script_path.display()
+                ),
+            );
+            return StepBody::failure();
+        }
+        let invocation = template.invocation(&script_path);
+        self.run_command(
+            frame,
+            invocation.program,
+            invocation.args,
+            process_env,
+            prepared,
+        )
+        .await
+    }
+
+    /// Runs a process for a step, handling its output lines and workflow commands.
+    pub async fn run_command(
+        &mut self,
+        frame: &Frame,
+        program: String,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        prepared: &PreparedStep,
+    ) -> StepBody {
+        if !prepared.working_directory.is_dir() {
+            self.log(
+                frame,
+                &format!(
+                    "##[error]the working directory {} does not exist",
+                    prepared.working_directory.display()
+                ),
+            );
+            return StepBody::failure();
+        }
+        let spec = ProcessSpec {
+            program,
+            args,
+            env,
+            working_directory: prepared.working_directory.clone(),
+        };
+        let (deadline, deadline_is_step) = self.deadline(prepared.timeout);
+        let cancel = if self.cancelled {
+            CancellationToken::new()
+        } else {
+            self.cancel.clone()
+        };
+        let mut outputs = IndexMap::new();
+        let mut reader = CommandReader::new();
+        let step = Some(frame.event_index);
+        let masker = &mut self.masker;
+        let events = &self.events;
+        let (end, group) = run_process(&spec, deadline, &cancel, self.options.kill_grace, |_stream: OutputStream, line| {
+            let shown = match reader.read(&line) {
+                None => Some(line),
+                Some(WorkflowCommand::AddMask(value)) => {
+                    masker.add(&value);
+                    Some(line)
+                }
+                Some(WorkflowCommand::Group(title)) => Some(format!("##[group]{title}")),
+                Some(WorkflowCommand::EndGroup) => Some("##[endgroup]".to_string()),
+                Some(WorkflowCommand::Annotation { level, properties, message }) => {
+                    let mut place = String::new();
+                    for key in ["file", "line", "col"] {
+                        if let Some(value) = properties.get(key) {
+                            place.push_str(value);
+                            place.push(':');
+                        }
+                    }
+                    let place = if place.is_empty() { place } else { format!("{place} ") };
+                    let title = properties.get("title").map(|title| format!("{title}: ")).unwrap_or_default();
+                    Some(format!("##[{}]{place}{title}{message}", level.as_str()))
+                }
+                Some(WorkflowCommand::Debug(message)) => Some(format!("##[debug]{message}")),
+                Some(WorkflowCommand::SetOutput { name, value }) => {
+                    outputs.insert(name, value);
+                    Some("##[warning]the `set-output` command is deprecated; write to $GITHUB_OUTPUT".to_string())
+                }
+                Some(WorkflowCommand::SaveState { .. }) => None,
+                Some(WorkflowCommand::Disabled(name)) => Some(format!(
+                    "##[warning]the `{name}` command is disabled; write to $GITHUB_ENV or $GITHUB_PATH instead"
+                )),
+                Some(WorkflowCommand::Ignored) => None,
+            };
+            if let Some(shown) = shown {
+                for part in shown.split('\n') {
+                    let _ = events.send(JobEvent::Log { step, line: masker.mask(part) });
+                }
+            }
+        })
+        .await;
+        if let Some(group) = group {
+            self.groups.push(group);
+        }
+        let outcome = match end {
+            ProcessEnd::Exited(0) => Conclusion::Success,
+            ProcessEnd::Exited(code) => {
+                self.log(
+                    frame,
+                    &format!("##[error]process completed with exit code {code}"),
+                );
+                Conclusion::Failure
+            }
+            ProcessEnd::SpawnFailed(error) => {
+                self.log(frame, &format!("##[error]{error}"));
+                Conclusion::Failure
+            }
+            ProcessEnd::TimedOut if deadline_is_step => {
+                let minutes = prepared
+                    .timeout
+                    .map(|timeout| timeout.as_secs_f64() / 60.0)
+                    .unwrap_or_default();
+                self.log(
+                    frame,
+                    &format!("##[error]the step timed out after {minutes} minutes and was killed"),
+                );
+                Conclusion::Failure
+            }
+            ProcessEnd::TimedOut => {
+                self.log(
+                    frame,
+                    &format!(
+                        "##[error]the job exceeded its timeout of {} minutes; the step was killed",
+                        self.spec.timeout_minutes
+                    ),
+                );
+                self.start_cleanup(true);
+                Conclusion::Failure
+            }
+            ProcessEnd::Cancelled => {
+                self.log(frame, "##[error]the job was cancelled; the step was killed");
+                self.start_cleanup(false);
+                Conclusion::Cancelled
+            }
+        };
+        StepBody { outcome, outputs }
+    }
+
+    /// Reads what the step wrote to `$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_OUTPUT`, `$GITHUB_STATE`
+    /// and `$GITHUB_STEP_SUMMARY`. A malformed file fails the step.
+    fn collect_step_files(&mut self, frame: &Frame, prepared: &PreparedStep, body: &mut StepBody) {
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+        match parse_key_values("GITHUB_ENV", &read(&prepared.files.env)) {
+            Ok(pairs) => self.file_env.extend(pairs),
+            Err(error) => self.fail_body(frame, body, &error.to_string()),
+        }
+        match parse_key_values("GITHUB_OUTPUT", &read(&prepared.files.output)) {
+            Ok(pairs) => body.outputs.extend(pairs),
+            Err(error) => self.fail_body(frame, body, &error.to_string()),
+        }
+        // `$GITHUB_STATE` feeds post steps of the same action; the built-in actions have none, so
+        // its values are only checked for well-formedness.
+        if let Err(error) = parse_key_values("GITHUB_STATE", &read(&prepared.files.state)) {
+            self.fail_body(frame, body, &error.to_string());
+        }
+        for dir in parse_path_lines(&read(&prepared.files.path)) {
+            self.path_prepends.retain(|known| *known != dir);
+            self.path_prepends.push(dir);
+        }
+        let summary = read(&prepared.files.summary);
+        if !summary.is_empty() {
+            self.summary.push_str(&self.masker.mask(&summary));
+            if !summary.ends_with('\n') {
+                self.summary.push('\n');
+            }
+        }
+    }
+
+    fn fail_body(&self, frame: &Frame, body: &mut StepBody, message: &str) {
+        self.log(frame, &format!("##[error]{message}"));
+        if body.outcome == Conclusion::Success {
+            body.outcome = Conclusion::Failure;
+        }
+    }
+
+    /// The `env` context: job env < `$GITHUB_ENV` < composite caller env < step env.
+    pub fn layered_env(
+        &self,
+        frame: &Frame,
+        step_env: &IndexMap<String, String>,
+    ) -> IndexMap<String, String> {
+        let mut env = self.spec.env.clone();
+        env.extend(
+            self.file_env
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        env.extend(
+            frame
+                .env
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        env.extend(
+            step_env
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        env
+    }
+
+    /// The complete process environment of a step: inherited and extra env, the layered env, `PATH`
+    /// additions, then the `GITHUB_*` / `RUNNER_*` defaults, which nothing overrides.
+    pub fn process_env(
+        &self,
+        frame: &Frame,
+        step_env: &IndexMap<String, String>,
+        prepared: &PreparedStep,
+    ) -> Vec<(String, String)> {
+        let mut env: IndexMap<String, String> = if self.options.inherit_env {
+            std::env::vars().collect()
+        } else {
+            IndexMap::new()
+        };
+        env.extend(
+            self.options
+                .extra_env
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        env.extend(self.layered_env(frame, step_env));
+        let base_path = env
+            .get("PATH")
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_PATH.to_string());
+        let mut path: Vec<String> = self.path_prepends.iter().rev().cloned().collect();
+        path.push(base_path);
+        env.insert("PATH".to_string(), path.join(":"));
+        for (name, value) in self.default_env(frame, prepared) {
+            env.insert(name, value);
+        }
+        env.into_iter().collect()
+    }
+
+    fn default_env(&self, frame: &Frame, prepared: &PreparedStep) -> Vec<(String, String)> {
+        let github = self.spec.contexts.get("github");
+        let from_github = |key: &str| {
+            github
+                .and_then(|github| github.get(key))
+                .map(to_display_string)
+        };
+        let mut env = vec![
+            ("CI".to_string(), "true".to_string()),
+            ("GITHUB_ACTIONS".to_string(), "true".to_string()),
+        ];
+        let from_context = [
+            ("GITHUB_SHA", "sha"),
+            ("GITHUB_REF", "ref"),
+            ("GITHUB_REF_NAME", "ref_name"),
+            ("GITHUB_REF_TYPE", "ref_type"),
+            ("GITHUB_REF_PROTECTED", "ref_protected"),
+            ("GITHUB_HEAD_REF", "head_ref"),
+            ("GITHUB_BASE_REF", "base_ref"),
+            ("GITHUB_EVENT_NAME", "event_name"),
+            ("GITHUB_REPOSITORY", "repository"),
+            ("GITHUB_REPOSITORY_ID", "repository_id"),
+            ("GITHUB_REPOSITORY_OWNER", "repository_owner"),
+            ("GITHUB_REPOSITORY_OWNER_ID", "repository_owner_id"),
+            ("GITHUB_ACTOR", "actor"),
+            ("GITHUB_ACTOR_ID", "actor_id"),
+            ("GITHUB_TRIGGERING_ACTOR", "triggering_actor"),
+            ("GITHUB_RUN_NUMBER", "run_number"),
+            ("GITHUB_WORKFLOW", "workflow"),
+            ("GITHUB_WORKFLOW_REF", "workflow_ref"),
+            ("GITHUB_WORKFLOW_SHA", "workflow_sha"),
+            ("GITHUB_SERVER_URL", "server_url"),
+            ("GITHUB_API_URL", "api_url"),
+            ("GITHUB_GRAPHQL_URL", "graphql_url"),
+            ("GITHUB_RETENTION_DAYS", "retention_days"),
+        ];
+        for (name, key) in from_context {
+            if let Some(value) = from_github(key) {
+                env.push((name.to_string(), value));
+            }
+        }
+        let or_default =
+            |key: &str, default: &str| from_github(key).unwrap_or_else(|| default.to_string());
+        let workspace = self.dirs.workspace.to_string_lossy().to_string();
+        let temp = self.dirs.temp.to_string_lossy().to_string();
+        env.extend([
+            (
+                "GITHUB_RUN_ID".to_string(),
+                or_default("run_id", &self.spec.run_id),
+            ),
+            (
+                "GITHUB_RUN_ATTEMPT".to_string(),
+                or_default("run_attempt", "1"),
+            ),
+            ("GITHUB_JOB".to_string(), self.spec.job_id.clone()),
+            ("GITHUB_ACTION".to_string(), prepared.id.clone()),
+            ("GITHUB_WORKSPACE".to_string(), workspace),
+            (
+                "GITHUB_EVENT_PATH".to_string(),
+                self.dirs.event_path.to_string_lossy().to_string(),
+            ),
+            (
+                "GITHUB_ENV".to_string(),
+                prepared.files.env.to_string_lossy().to_string(),
+            ),
+            (
+                "GITHUB_OUTPUT".to_string(),
+                prepared.files.output.to_string_lossy().to_string(),
+            ),
+            (
+                "GITHUB_STATE".to_string(),
+                prepared.files.state.to_string_lossy().to_string(),
+            ),
+            (
+                "GITHUB_PATH".to_string(),
+                prepared.files.path.to_string_lossy().to_string(),
+            ),
+            (
+                "GITHUB_STEP_SUMMARY".to_string(),
+                prepared.files.summary.to_string_lossy().to_string(),
+            ),
+            ("RUNNER_OS".to_string(), "Linux".to_string()),
+            ("RUNNER_ARCH".to_string(), runner_arch().to_string()),
+            ("RUNNER_NAME".to_string(), self.options.runner_name.clone()),
+            ("RUNNER_ENVIRONMENT".to_string(), "self-hosted".to_string()),
+            ("RUNNER_TEMP".to_string(), temp),
+            (
+                "RUNNER_TOOL_CACHE".to_string(),
+                self.tool_cache().to_string_lossy().to_string(),
+            ),
+            (
+                "RUNNER_WORKSPACE".to_string(),
+                self.dirs.root.to_string_lossy().to_string(),
+            ),
+        ]);
+        if let Some(action_path) = &frame.action_path {
+            env.push((
+                "GITHUB_ACTION_PATH".to_string(),
+                action_path.to_string_lossy().to_string(),
+            ));
+        }
+        env
+    }
+
+    /// The contexts a step-level expression sees, with `env` as given.
+    pub fn scope(&self, frame: &Frame, env: &IndexMap<String, String>) -> Scope {
+        let mut values = self.spec.contexts.clone();
+        let mut github = match values.get("github") {
+            Some(Value::Object(github)) => github.clone(),
+            _ => Map::new(),
+        };
+        github.insert(
+            "workspace".into(),
+            json!(self.dirs.workspace.to_string_lossy()),
+        );
+        github.insert(
+            "event_path".into(),
+            json!(self.dirs.event_path.to_string_lossy()),
+        );
+        if let Some(action_path) = &frame.action_path {
+            github.insert("action_path".into(), json!(action_path.to_string_lossy()));
+        }
+        if !github.contains_key("event") {
+            github.insert("event".into(), self.spec.event_payload.clone());
+        }
+        values.insert("github".into(), Value::Object(github));
+        values.insert("env".into(), json!(env));
+        values.insert("steps".into(), Value::Object(frame.steps.clone()));
+        let mut runner = match values.get("runner") {
+            Some(Value::Object(runner)) => runner.clone(),
+            _ => Map::new(),
+        };
+        runner.insert("os".into(), json!("Linux"));
+        runner.insert("arch".into(), json!(runner_arch()));
+        runner.insert("name".into(), json!(self.options.runner_name));
+        runner.insert("environment".into(), json!("self-hosted"));
+        runner.insert("temp".into(), json!(self.dirs.temp.to_string_lossy()));
+        runner.insert(
+            "tool_cache".into(),
+            json!(self.tool_cache().to_string_lossy()),
+        );
+        values.insert("runner".into(), Value::Object(runner));
+        let mut job = match values.get("job") {
+            Some(Value::Object(job)) => job.clone(),
+            _ => Map::new(),
+        };
+        let status = if frame.status.cancelled || self.cancelled {
+            "cancelled"
+        } else if frame.status.failed {
+            "failure"
+        } else {
+            "success"
+        };
+        job.insert("status".into(), json!(status));
+        values.insert("job".into(), Value::Object(job));
+        values.insert("secrets".into(), json!(self.spec.secrets));
+        if let Some(inputs) = &frame.inputs {
+            values.insert("inputs".into(), Value::Object(inputs.clone()));
+        }
+        let status = Status {
+            failed: frame.status.failed,
+            cancelled: frame.status.cancelled || self.cancelled,
+        };
+        Scope {
+            values,
+            status,
+            workspace: Some(self.dirs.workspace.clone()),
+        }
+    }
+
+    /// Job outputs evaluated against the final `steps` context; a value holding a secret is dropped.
+    fn job_outputs(&self, frame: &Frame, conclusion: Conclusion) -> IndexMap<String, String> {
+        let env = self.layered_env(frame, &IndexMap::new());
+        let mut scope = self.scope(frame, &env);
+        if let Some(Value::Object(job)) = scope.values.get_mut("job") {
+            job.insert("status".into(), json!(conclusion.as_str()));
+        }
+        let mut outputs = IndexMap::new();
+        for (name, template) in &self.spec.outputs {
+            match scope.render(template) {
+                Ok(value) if self.masker.contains_secret(&value) => {
+                    self.log_job(&format!(
+                        "##[warning]job output `{name}` is not passed on: it may contain a secret"
+                    ));
+                }
+                Ok(value) => {
+                    outputs.insert(name.clone(), value);
+                }
+                Err(error) => self.log_job(&format!("##[warning]job output `{name}`: {error}")),
+            }
+        }
+        outputs
+    }
+
+    /// Notices a cancel or an expired job timeout between steps.
+    fn notice_interruptions(&mut self, frame: &mut Frame) {
+        if !self.cancelled && self.cancel.is_cancelled() {
+            self.start_cleanup(false);
+        }
+        if !self.timed_out
+            && self
+                .job_deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            self.log_job(&format!(
+                "##[error]the job exceeded its timeout of {} minutes",
+                self.spec.timeout_minutes
+            ));
+            self.start_cleanup(true);
+        }
+        if self.cancelled || self.timed_out {
+            frame.status.cancelled = true;
+        }
+    }
+
+    /// From now on only cleanup steps run, within the cleanup budget.
+    fn start_cleanup(&mut self, timed_out: bool) {
+        if timed_out {
+            self.timed_out = true;
+        } else {
+            self.cancelled = true;
+        }
+        if self.cleanup_deadline.is_none() {
+            self.cleanup_deadline = Some(Instant::now() + self.options.cleanup_budget);
+        }
+    }
+
+    /// The earliest of the step's own timeout and the job's budget (or the cleanup budget), and
+    /// whether the step's own timeout is the one that applies.
+    fn deadline(&self, step_timeout: Option<Duration>) -> (Option<Instant>, bool) {
+        let job = if self.cancelled || self.timed_out {
+            self.cleanup_deadline
+        } else {
+            self.job_deadline
+        };
+        let step = step_timeout.map(|timeout| Instant::now() + timeout);
+        match (step, job) {
+            (Some(step), Some(job)) if step <= job => (Some(step), true),
+            (Some(step), None) => (Some(step), true),
+            (_, job) => (job, false),
+        }
+    }
+
+    pub fn tool_cache(&self) -> PathBuf {
+        self.options.work_dir.join("_tool")
+    }
+
+    /// One masked log line for the frame's step.
+    pub fn log(&self, frame: &Frame, line: &str) {
+        for part in line.split('\n') {
+            self.send(JobEvent::Log {
+                step: Some(frame.event_index),
+                line: self.masker.mask(part),
+            });
+        }
+    }
+
+    /// One masked log line for the job as a whole.
+    pub fn log_job(&self, line: &str) {
+        self.send(JobEvent::Log {
+            step: None,
+            line: self.masker.mask(line),
+        });
+    }
+
+    fn send(&self, event: JobEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+fn runner_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "X64",
+        "aarch64" => "ARM64",
+        "arm" => "ARM",
+        "x86" => "X86",
+        other => other,
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    format!("{cut}…")
+}

@@ -1,0 +1,97 @@
+//! The step executor: runs one job's steps on this machine (host shell) and reports events.
+//! Used in-process by `slipway run` and by runner processes alike.
+//!
+//! Table of contents — who does what:
+//! - `job`: the job loop — step conditions, env layering, contexts, results, job outputs;
+//! - `actions`: `uses:` steps — the built-in checkout / artifact / cache actions and local
+//!   composite actions;
+//! - `expressions`: the single door to `${{ }}` evaluation;
+//! - `shell`: `shell:` → program and arguments; `process`: spawning, output lines, killing trees;
+//! - `workflow_commands`, `env_files`: what a step says back (stdout commands, `$GITHUB_*` files);
+//! - `masking`: secret masking of every log line; `workspace`: the job's directories;
+//! - `checkout`, `artifacts`: the file work behind the built-in actions.
+//!
+//! It must not talk to the engine or its store: everything goes out as `JobEvent`s.
+
+mod actions;
+mod artifacts;
+mod checkout;
+mod env_files;
+mod expressions;
+mod job;
+mod masking;
+mod process;
+mod shell;
+mod workflow_commands;
+mod workspace;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use protocol::{JobEvent, JobResult, JobSpec};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+pub use masking::{MASK, Masker};
+pub use workspace::sanitise as sanitise_path_component;
+
+/// How this machine runs jobs.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// Root under which each job gets its own workspace and temp directories.
+    pub work_dir: PathBuf,
+    /// Steps inherit the invoking process's environment (as on a self-hosted runner).
+    pub inherit_env: bool,
+    /// Added on top of the inherited environment (`slipway run --env`).
+    pub extra_env: IndexMap<String, String>,
+    /// Time between SIGTERM and SIGKILL when a step is cancelled or times out.
+    pub kill_grace: Duration,
+    /// `runner.name` / `RUNNER_NAME`.
+    pub runner_name: String,
+    /// Where `upload-artifact` puts artifacts; `None`: `<work_dir>/<run_id>/_artifacts`. Jobs of one
+    /// run share it, so they must run on machines that share it (or in one `slipway run`).
+    pub artifacts_dir: Option<PathBuf>,
+    /// Where `actions/cache` keeps its entries; `None`: `<work_dir>/_cache`.
+    pub cache_dir: Option<PathBuf>,
+    /// After a cancel or a job timeout, the time the `always()` steps still get, all together.
+    pub cleanup_budget: Duration,
+}
+
+impl ExecutorOptions {
+    /// Options with the defaults: inherit the environment, 5 s kill grace, 5 min cleanup budget.
+    pub fn new(work_dir: impl Into<PathBuf>) -> ExecutorOptions {
+        ExecutorOptions {
+            work_dir: work_dir.into(),
+            inherit_env: true,
+            extra_env: IndexMap::new(),
+            kill_grace: Duration::from_secs(5),
+            runner_name: "slipway".to_string(),
+            artifacts_dir: None,
+            cache_dir: None,
+            cleanup_budget: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+impl Default for ExecutorOptions {
+    fn default() -> ExecutorOptions {
+        ExecutorOptions::new(std::env::temp_dir().join("slipway-work"))
+    }
+}
+
+/// Runs the job to the end (or until `cancel` fires: then running steps get SIGTERM, then SIGKILL
+/// after `kill_grace`, and `always()` steps still run). Every event is sent in order on `events`,
+/// ending with `JobEvent::JobFinished`; the same result is returned.
+pub async fn run_job(
+    spec: JobSpec,
+    options: &ExecutorOptions,
+    events: UnboundedSender<JobEvent>,
+    cancel: CancellationToken,
+) -> JobResult {
+    let result = job::JobRun::start(spec, options, events.clone(), cancel).await;
+    let _ = events.send(JobEvent::JobFinished {
+        result: result.clone(),
+    });
+    result
+}

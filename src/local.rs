@@ -1,0 +1,784 @@
+//! `slipway run`: run a repository's workflows on this machine, with no server. The engine's
+//! scheduler decides what runs when; the runner's executor runs the steps in-process. This file
+//! only carries actions from one to the other and shows progress.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use engine::event::{self, EventSource};
+use engine::scheduler::{Action, Event, Millis, RunInput, Scheduler, Selection};
+use indexmap::IndexMap;
+use protocol::{Conclusion, JobEvent, JobResult};
+use runner::executor::{self, ExecutorOptions};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use workflows::Workflow;
+use workflows::filters::{self, TriggerEvent};
+use workflows::model::InputType;
+
+use crate::progress::Progress;
+use crate::{check, exit, render};
+
+/// Everything `slipway run` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub directory: PathBuf,
+    pub event: String,
+    pub event_file: Option<PathBuf>,
+    pub workflow: Option<PathBuf>,
+    pub job: Option<String>,
+    pub inputs: Vec<(String, String)>,
+    pub secrets: Vec<(String, String)>,
+    pub secret_files: Vec<PathBuf>,
+    pub vars: Vec<(String, String)>,
+    pub env: Vec<(String, String)>,
+    pub matrix: Vec<(String, String)>,
+    pub json: bool,
+}
+
+/// One workflow's outcome, for the summary.
+struct WorkflowOutcome {
+    file: String,
+    run_id: String,
+    conclusion: Conclusion,
+    jobs: Vec<JobOutcome>,
+}
+
+struct JobOutcome {
+    key: String,
+    conclusion: Conclusion,
+    reason: Option<String>,
+    elapsed: Duration,
+    result: Option<JobResult>,
+}
+
+/// Runs the request; returns the exit code.
+pub fn run(request: RunRequest) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: failed to start the async runtime: {err}");
+            return exit::FAILURE;
+        }
+    };
+    runtime.block_on(run_async(request))
+}
+
+async fn run_async(request: RunRequest) -> i32 {
+    let directory = request.directory.clone();
+    let files = match &request.workflow {
+        Some(file) => vec![if file.is_absolute() || file.exists() {
+            file.clone()
+        } else {
+            directory.join(file)
+        }],
+        None => match check::workflow_files(&directory) {
+            Ok(files) if !files.is_empty() => files,
+            Ok(_) => {
+                eprintln!(
+                    "error: no workflow files under {} (looked in .github/workflows)",
+                    directory.display()
+                );
+                return exit::USAGE;
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit::USAGE;
+            }
+        },
+    };
+
+    // Parse every workflow first: an invalid one stops everything before anything runs.
+    let mut workflows = Vec::new();
+    for file in &files {
+        let shown = file
+            .strip_prefix(&directory)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let bytes = match std::fs::read(file) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                eprintln!("error: failed to read {}: {err}", file.display());
+                return exit::USAGE;
+            }
+        };
+        let parsed = workflows::parse::parse_workflow_bytes(&shown, &bytes);
+        let source = String::from_utf8_lossy(&bytes);
+        let mut invalid = false;
+        for diagnostic in &parsed.diagnostics {
+            if diagnostic.is_error() {
+                invalid = true;
+            }
+            if diagnostic.is_error() || !request.json {
+                eprintln!("{}\n", render::diagnostic(diagnostic, &source));
+            }
+        }
+        match parsed.workflow {
+            Some(workflow) if !invalid => workflows.push(workflow),
+            _ => {
+                eprintln!("error: {shown} is not a valid workflow; nothing was run");
+                return exit::USAGE;
+            }
+        }
+    }
+
+    let source = match event::source_from_directory(&directory) {
+        Ok(source) => source,
+        Err(err) => {
+            eprintln!(
+                "error: failed to read the git repository at {}: {err}",
+                directory.display()
+            );
+            return exit::USAGE;
+        }
+    };
+    let custom_payload = match &request.event_file {
+        Some(path) => match read_json(path) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit::USAGE;
+            }
+        },
+        None => None,
+    };
+    let mut secrets = IndexMap::new();
+    for path in &request.secret_files {
+        match read_dotenv(path) {
+            Ok(pairs) => secrets.extend(pairs),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit::USAGE;
+            }
+        }
+    }
+    secrets.extend(request.secrets.iter().cloned());
+
+    let base_dir = std::env::temp_dir().join("slipway");
+    let started = jiff::Timestamp::now();
+    let mut outcomes = Vec::new();
+    let cancel_all = CancellationToken::new();
+    spawn_interrupt_handler(cancel_all.clone());
+
+    for (index, workflow) in workflows.into_iter().enumerate() {
+        let trigger = TriggerEvent {
+            name: request.event.clone(),
+            action: custom_payload
+                .as_ref()
+                .and_then(|p| p.get("action"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            git_ref: Some(
+                custom_payload
+                    .as_ref()
+                    .and_then(|p| p.get("ref"))
+                    .and_then(Value::as_str)
+                    .unwrap_or(&source.git_ref)
+                    .to_string(),
+            ),
+            changed_paths: None,
+        };
+        if request.workflow.is_none() {
+            let decision = filters::triggers(&workflow, &trigger);
+            if !decision.triggers {
+                if !request.json {
+                    eprintln!("skipped {}: {}", workflow.file, decision.reason);
+                }
+                continue;
+            }
+        }
+        let run_id = format!("{}-{}", started.as_millisecond(), index + 1);
+        let input = match run_input(
+            &request,
+            &workflow,
+            &source,
+            custom_payload.clone(),
+            &secrets,
+            &run_id,
+        ) {
+            Ok(input) => input,
+            Err(message) => {
+                eprintln!("error: {}: {message}", workflow.file);
+                return exit::USAGE;
+            }
+        };
+        let mut options = ExecutorOptions::new(base_dir.join("work"));
+        options.extra_env = request.env.iter().cloned().collect();
+        options.runner_name = "slipway-local".to_string();
+        let logs_dir = base_dir.join("logs").join(&run_id);
+        let outcome =
+            match run_workflow(input, options, &logs_dir, request.json, cancel_all.clone()).await {
+                Ok(outcome) => outcome,
+                Err(message) => {
+                    eprintln!("error: {}: {message}", workflow.file);
+                    return exit::USAGE;
+                }
+            };
+        if !request.json {
+            print_summary(&outcome, &logs_dir);
+        }
+        outcomes.push((outcome, logs_dir));
+        if cancel_all.is_cancelled() {
+            break;
+        }
+    }
+
+    if outcomes.is_empty() {
+        eprintln!(
+            "error: no workflow in {} runs for event `{}` (use --workflow FILE to run one anyway)",
+            directory.display(),
+            request.event
+        );
+        return exit::USAGE;
+    }
+    if request.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_report(&outcomes)).unwrap_or_default()
+        );
+    }
+    let all_succeeded = outcomes
+        .iter()
+        .all(|(outcome, _)| outcome.conclusion == Conclusion::Success);
+    if all_succeeded {
+        exit::SUCCESS
+    } else {
+        exit::FAILURE
+    }
+}
+
+/// Ctrl-C cancels the run cleanly (running steps get SIGTERM then SIGKILL, `always()` steps still
+/// run); a second Ctrl-C exits at once.
+fn spawn_interrupt_handler(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ncancelling: running steps get SIGTERM, then SIGKILL; press Ctrl-C again to quit at once"
+            );
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// Builds the scheduler's input: contexts, payload, secrets, selection.
+fn run_input(
+    request: &RunRequest,
+    workflow: &Workflow,
+    source: &EventSource,
+    custom_payload: Option<Value>,
+    secrets: &IndexMap<String, String>,
+    run_id: &str,
+) -> Result<RunInput, String> {
+    let (typed_inputs, string_inputs) = inputs_for(
+        workflow,
+        &request.event,
+        &request.inputs,
+        custom_payload.as_ref(),
+    )?;
+    let payload = match custom_payload {
+        Some(mut payload) => {
+            if let Value::Object(map) = &mut payload
+                && request.event == "workflow_dispatch"
+                && !map.contains_key("inputs")
+            {
+                map.insert("inputs".into(), Value::Object(string_inputs));
+            }
+            payload
+        }
+        None => event::payload(&request.event, source, &string_inputs),
+    };
+    let workflow_name = workflow
+        .name
+        .as_ref()
+        .map(|n| n.value.clone())
+        .unwrap_or_else(|| workflow.file.clone());
+    let github = event::github_context(
+        &request.event,
+        source,
+        &payload,
+        &workflow_name,
+        &workflow.file,
+        (1, 1, 1),
+    );
+    let mut input = RunInput::new(workflow.clone(), run_id);
+    if let Value::Object(map) = github {
+        input.github = map.into_iter().collect();
+    }
+    input.inputs = typed_inputs;
+    input.vars = request
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    input.secrets = secrets.clone();
+    input.event_payload = payload;
+    input.checkout = (source.sha != event::ZERO_SHA).then(|| protocol::job::Checkout {
+        repository: source.clone_from.clone(),
+        sha: source.sha.clone(),
+        git_ref: Some(source.git_ref.clone()),
+    });
+    input.selection = Selection {
+        job: request.job.clone(),
+        matrix: request.matrix.clone(),
+    };
+    Ok(input)
+}
+
+/// The `inputs` context (typed) and `github.event.inputs` (strings), from `--input` and the
+/// declared defaults of `workflow_dispatch` / `workflow_call`.
+fn inputs_for(
+    workflow: &Workflow,
+    event_name: &str,
+    given: &[(String, String)],
+    payload: Option<&Value>,
+) -> Result<(IndexMap<String, Value>, serde_json::Map<String, Value>), String> {
+    let mut typed = IndexMap::new();
+    let mut strings = serde_json::Map::new();
+    let from_payload = payload
+        .and_then(|p| p.get("inputs"))
+        .and_then(Value::as_object);
+    let declared = workflow
+        .on
+        .events
+        .get(event_name)
+        .map(|trigger| &trigger.inputs);
+    if let Some(declared) = declared {
+        for (name, input) in declared {
+            let given_value = given
+                .iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| Value::String(v.clone()))
+                .or_else(|| {
+                    from_payload.and_then(|m| {
+                        m.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                            .map(|(_, v)| v.clone())
+                    })
+                });
+            let value =
+                match given_value.or_else(|| input.default.as_ref().map(|d| d.value.clone())) {
+                    Some(value) => value,
+                    None if input.required => {
+                        return Err(format!(
+                            "input `{name}` is required (pass --input {name}=VALUE)"
+                        ));
+                    }
+                    None => match input.kind {
+                        InputType::Boolean => Value::Bool(false),
+                        _ => Value::String(String::new()),
+                    },
+                };
+            let value = typed_input(name, input.kind, value)?;
+            strings.insert(
+                name.clone(),
+                Value::String(workflows::expr::to_display_string(&value)),
+            );
+            typed.insert(name.clone(), value);
+        }
+    }
+    // Inputs that are not declared still reach `github.event.inputs`, as GitHub passes them on.
+    for (name, value) in given {
+        if !typed.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+            strings.insert(name.clone(), Value::String(value.clone()));
+            typed.insert(name.clone(), Value::String(value.clone()));
+        }
+    }
+    Ok((typed, strings))
+}
+
+fn typed_input(name: &str, kind: InputType, value: Value) -> Result<Value, String> {
+    match (kind, &value) {
+        (InputType::Boolean, Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(format!("input `{name}` is a boolean, got `{s}`")),
+        },
+        (InputType::Number, Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(|n| {
+                if n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                {
+                    json!(n.as_f64().unwrap_or_default() as i64)
+                } else {
+                    Value::Number(n)
+                }
+            })
+            .ok_or_else(|| format!("input `{name}` is a number, got `{s}`")),
+        _ => Ok(value),
+    }
+}
+
+/// Drives one workflow run to its end.
+async fn run_workflow(
+    input: RunInput,
+    options: ExecutorOptions,
+    logs_dir: &Path,
+    quiet: bool,
+    cancel_all: CancellationToken,
+) -> Result<WorkflowOutcome, String> {
+    std::fs::create_dir_all(logs_dir)
+        .map_err(|err| format!("failed to create {}: {err}", logs_dir.display()))?;
+    let file = input.workflow.file.clone();
+    let run_id = input.run_id.clone();
+    let mut scheduler = Scheduler::new(input).map_err(|err| err.to_string())?;
+    let clock = Instant::now();
+    let now = || Millis(clock.elapsed().as_millis() as u64);
+    let progress = Progress::new(quiet || !std::io::stderr().is_terminal(), quiet);
+    let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<(String, JobResult)>();
+    let mut cancels: HashMap<String, CancellationToken> = HashMap::new();
+    let mut started_at: HashMap<String, Instant> = HashMap::new();
+    let mut outcomes: IndexMap<String, JobOutcome> = IndexMap::new();
+    let mut pending_events = vec![Event::Start];
+    let mut run_cancel_sent = false;
+    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let conclusion = 'run: loop {
+        while let Some(event) = pending_events.pop() {
+            let actions = scheduler
+                .handle(event, now())
+                .map_err(|err| err.to_string())?;
+            for action in actions {
+                match action {
+                    Action::StartJob(spec) => {
+                        let key = spec.job_key.clone();
+                        let token = cancel_all.child_token();
+                        cancels.insert(key.clone(), token.clone());
+                        started_at.insert(key.clone(), Instant::now());
+                        progress.job_started(&key);
+                        spawn_job(
+                            *spec,
+                            options.clone(),
+                            logs_dir,
+                            progress.clone(),
+                            token,
+                            finished_tx.clone(),
+                        );
+                        pending_events.push(Event::JobStarted { job_key: key });
+                    }
+                    Action::CancelJob { job_key, .. } => {
+                        if let Some(token) = cancels.get(&job_key) {
+                            token.cancel();
+                        }
+                    }
+                    Action::JobSkipped { job_key, reason } => {
+                        progress.job_done(&job_key, Conclusion::Skipped, Duration::ZERO);
+                        outcomes.insert(
+                            job_key.clone(),
+                            JobOutcome {
+                                key: job_key,
+                                conclusion: Conclusion::Skipped,
+                                reason: Some(reason),
+                                elapsed: Duration::ZERO,
+                                result: None,
+                            },
+                        );
+                    }
+                    Action::JobConcluded {
+                        job_key,
+                        conclusion,
+                        reason,
+                    } => {
+                        progress.job_done(&job_key, conclusion, Duration::ZERO);
+                        if !quiet {
+                            progress.println(&format!("[{job_key}] {reason}"));
+                        }
+                        outcomes.insert(
+                            job_key.clone(),
+                            JobOutcome {
+                                key: job_key,
+                                conclusion,
+                                reason: Some(reason),
+                                elapsed: Duration::ZERO,
+                                result: None,
+                            },
+                        );
+                    }
+                    Action::RunFinished { conclusion } => break 'run conclusion,
+                }
+            }
+        }
+        tokio::select! {
+            Some((key, result)) = finished_rx.recv() => {
+                let elapsed = started_at.get(&key).map(Instant::elapsed).unwrap_or_default();
+                progress.job_done(&key, result.conclusion, elapsed);
+                outcomes.insert(key.clone(), JobOutcome {
+                    key: key.clone(),
+                    conclusion: result.conclusion,
+                    reason: result.failure_reason.clone(),
+                    elapsed,
+                    result: Some(result.clone()),
+                });
+                pending_events.push(Event::JobFinished { job_key: key, result });
+            }
+            _ = cancel_all.cancelled(), if !run_cancel_sent => {
+                run_cancel_sent = true;
+                pending_events.push(Event::CancelRequested);
+            }
+            _ = ticker.tick() => pending_events.push(Event::Tick),
+        }
+    };
+    progress.finish();
+    // Jobs appear in the summary in the workflow's order.
+    let mut jobs: Vec<JobOutcome> = Vec::new();
+    for view in scheduler.jobs() {
+        for leg in &view.legs {
+            if let Some(outcome) = outcomes.shift_remove(leg.job_key) {
+                jobs.push(outcome);
+            }
+        }
+    }
+    jobs.extend(outcomes.into_values());
+    Ok(WorkflowOutcome {
+        file,
+        run_id,
+        conclusion,
+        jobs,
+    })
+}
+
+/// Runs one job on the executor, writing its log file and feeding live output to the progress view.
+fn spawn_job(
+    spec: protocol::JobSpec,
+    options: ExecutorOptions,
+    logs_dir: &Path,
+    progress: Progress,
+    cancel: CancellationToken,
+    finished: mpsc::UnboundedSender<(String, JobResult)>,
+) {
+    let key = spec.job_key.clone();
+    let log_path = logs_dir.join(format!("{}.log", sanitize(&key)));
+    tokio::spawn(async move {
+        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+        let job =
+            tokio::spawn(async move { executor::run_job(spec, &options, events_tx, cancel).await });
+        let mut log = tokio::fs::File::create(&log_path).await.ok();
+        let mut step_names: HashMap<usize, String> = HashMap::new();
+        while let Some(event) = events_rx.recv().await {
+            let line = match &event {
+                JobEvent::StepStarted { index, name } => {
+                    step_names.insert(*index, name.clone());
+                    progress.step_started(&key, name);
+                    Some(format!("##[step] {name}"))
+                }
+                JobEvent::Log { line, .. } => {
+                    progress.output(&key, line);
+                    Some(line.clone())
+                }
+                JobEvent::StepFinished { index, result } => {
+                    let name = step_names.get(index).cloned().unwrap_or_default();
+                    Some(format!(
+                        "##[step-end] {name}: {}",
+                        result.conclusion.as_str()
+                    ))
+                }
+                JobEvent::JobFinished { .. } => None,
+            };
+            if let (Some(file), Some(line)) = (log.as_mut(), line) {
+                use tokio::io::AsyncWriteExt;
+                if file
+                    .write_all(format!("{line}\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    log = None;
+                }
+            }
+        }
+        let result = match job.await {
+            Ok(result) => result,
+            Err(err) => JobResult {
+                conclusion: Conclusion::Failure,
+                outputs: IndexMap::new(),
+                steps: Vec::new(),
+                summary: String::new(),
+                failure_reason: Some(format!("the executor stopped unexpectedly: {err}")),
+            },
+        };
+        let _ = finished.send((key, result));
+    });
+}
+
+fn sanitize(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn print_summary(outcome: &WorkflowOutcome, logs_dir: &Path) {
+    let width = outcome
+        .jobs
+        .iter()
+        .map(|j| j.key.chars().count())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    eprintln!(
+        "\n{} ({}): {}",
+        outcome.file,
+        outcome.run_id,
+        outcome.conclusion.as_str()
+    );
+    eprintln!("  {:width$}  {:9}  {:>8}", "job", "result", "time");
+    for job in &outcome.jobs {
+        let reason = match (&job.reason, job.conclusion) {
+            (Some(reason), Conclusion::Failure | Conclusion::Skipped | Conclusion::Cancelled) => {
+                format!("  {reason}")
+            }
+            _ => String::new(),
+        };
+        eprintln!(
+            "  {:width$}  {:9}  {:>7.2}s{reason}",
+            job.key,
+            job.conclusion.as_str(),
+            job.elapsed.as_secs_f64()
+        );
+    }
+    eprintln!("logs: {}", logs_dir.display());
+}
+
+fn json_report(outcomes: &[(WorkflowOutcome, PathBuf)]) -> Value {
+    let workflows: Vec<Value> = outcomes
+        .iter()
+        .map(|(outcome, logs_dir)| {
+            let jobs: Vec<Value> = outcome
+                .jobs
+                .iter()
+                .map(|job| {
+                    json!({
+                        "job": job.key,
+                        "result": job.conclusion.as_str(),
+                        "reason": job.reason,
+                        "seconds": job.elapsed.as_secs_f64(),
+                        "outputs": job.result.as_ref().map(|r| json!(r.outputs)).unwrap_or_else(|| json!({})),
+                        "steps": job.result.as_ref().map(|r| json!(r.steps)).unwrap_or_else(|| json!([])),
+                    })
+                })
+                .collect();
+            json!({
+                "workflow": outcome.file,
+                "run_id": outcome.run_id,
+                "result": outcome.conclusion.as_str(),
+                "logs": logs_dir.display().to_string(),
+                "jobs": jobs,
+            })
+        })
+        .collect();
+    let conclusion = if outcomes
+        .iter()
+        .all(|(o, _)| o.conclusion == Conclusion::Success)
+    {
+        "success"
+    } else {
+        "failure"
+    };
+    json!({"result": conclusion, "workflows": workflows})
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("failed to read {}: {err}", path.display()))?;
+    serde_json::from_str(&text).map_err(|err| {
+        format!(
+            "failed to parse {}: line {}, column {}: {err}",
+            path.display(),
+            err.line(),
+            err.column()
+        )
+    })
+}
+
+/// `KEY=VALUE` lines (dotenv): `#` comments, optional `export `, quoted values with `\n` escapes
+/// in double quotes.
+pub fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("failed to read {}: {err}", path.display()))?;
+    let mut pairs = Vec::new();
+    for (number, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(format!(
+                "{}:{}: expected KEY=VALUE",
+                path.display(),
+                number + 1
+            ));
+        };
+        let value = value.trim();
+        let value = if let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            inner.replace("\\n", "\n").replace("\\\"", "\"")
+        } else if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+            inner.to_string()
+        } else {
+            value.to_string()
+        };
+        pairs.push((key.trim().to_string(), value));
+    }
+    Ok(pairs)
+}
+
+/// `K=V` arguments.
+pub fn parse_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{text}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_split_at_the_first_equals_sign() {
+        assert_eq!(parse_pair("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert!(parse_pair("=x").is_err());
+        assert!(parse_pair("novalue").is_err());
+    }
+
+    #[test]
+    fn typed_inputs_follow_their_declared_type() {
+        assert_eq!(
+            typed_input("x", InputType::Boolean, json!("TRUE")),
+            Ok(json!(true))
+        );
+        assert_eq!(
+            typed_input("x", InputType::Number, json!("42")),
+            Ok(json!(42))
+        );
+        assert_eq!(
+            typed_input("x", InputType::Number, json!("1.5")),
+            Ok(json!(1.5))
+        );
+        assert!(typed_input("x", InputType::Boolean, json!("maybe")).is_err());
+        assert_eq!(
+            typed_input("x", InputType::String, json!("true")),
+            Ok(json!("true"))
+        );
+    }
+}
