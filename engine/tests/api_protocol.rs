@@ -39,7 +39,9 @@ impl Harness {
             ..EngineConfig::new(dir.path())
         };
         let (engine, events) = Engine::open(config).await.unwrap();
-        let server = api::serve(engine.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let server = api::serve(engine.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
         Harness {
             dir,
             engine,
@@ -70,7 +72,12 @@ impl Harness {
         format!("{}{path}", self.server.url())
     }
 
-    async fn post(&self, path: &str, credential: Option<&str>, mut body: Value) -> (StatusCode, Value) {
+    async fn post(
+        &self,
+        path: &str,
+        credential: Option<&str>,
+        mut body: Value,
+    ) -> (StatusCode, Value) {
         if body.get("protocol_version").is_none() {
             body["protocol_version"] = json!(PROTOCOL_VERSION);
         }
@@ -91,7 +98,12 @@ impl Harness {
     }
 
     async fn register(&self, labels: &[&str], capacity: u32) -> String {
-        let token = self.engine.store().create_registration_token().await.unwrap();
+        let token = self
+            .engine
+            .store()
+            .create_registration_token()
+            .await
+            .unwrap();
         let (status, body) = self
             .post(
                 "/api/v1/runners/register",
@@ -104,7 +116,11 @@ impl Harness {
     }
 
     async fn run_with(&self, specs: Vec<JobSpec>) -> RunId {
-        let run = self.engine.create_run("ci.yml", json!({"event": "push"})).await.unwrap();
+        let run = self
+            .engine
+            .create_run("ci.yml", json!({"event": "push"}))
+            .await
+            .unwrap();
         for spec in specs {
             self.engine.enqueue_job(run.run_id, spec).await.unwrap();
         }
@@ -112,11 +128,19 @@ impl Harness {
     }
 
     async fn next(&self, credential: &str, wait_ms: u64) -> (StatusCode, Value) {
-        self.post("/api/v1/runner/next", Some(credential), json!({"wait_ms": wait_ms})).await
+        self.post(
+            "/api/v1/runner/next",
+            Some(credential),
+            json!({"wait_ms": wait_ms}),
+        )
+        .await
     }
 
     async fn next_event(&mut self) -> EngineEvent {
-        tokio::time::timeout(PATIENCE, self.events.recv()).await.unwrap().unwrap()
+        tokio::time::timeout(PATIENCE, self.events.recv())
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// The next event that is not `JobStarted`.
@@ -183,12 +207,22 @@ async fn registration_is_one_time_and_a_bad_credential_changes_nothing() {
     let credential = first["credential"].as_str().unwrap();
     let run_id = h.run_with(vec![spec("a", &[], vec![])]).await;
     let runners_before = h.get("/api/v1/runners").await.1;
-    let wrong = format!("{}.{}", first["runner_id"].as_str().unwrap(), "f".repeat(64));
+    let wrong = format!(
+        "{}.{}",
+        first["runner_id"].as_str().unwrap(),
+        "f".repeat(64)
+    );
     for bad in [wrong.as_str(), "nonsense", ""] {
         let (status, _) = h.next(bad, 10).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    let response = h.http.post(h.url("/api/v1/runner/next")).json(&json!({"protocol_version": PROTOCOL_VERSION})).send().await.unwrap();
+    let response = h
+        .http
+        .post(h.url("/api/v1/runner/next"))
+        .json(&json!({"protocol_version": PROTOCOL_VERSION}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // Nothing moved: the job is still queued, the runner's record is unchanged.
     let (_, run) = h.get(&format!("/api/v1/runs/{run_id}")).await;
@@ -197,7 +231,10 @@ async fn registration_is_one_time_and_a_bad_credential_changes_nothing() {
 
     let (status, lease) = h.next(credential, 1000).await;
     assert_eq!(status, StatusCode::OK, "{lease}");
-    assert!(matches!(h.next_event().await, EngineEvent::JobStarted { .. }));
+    assert!(matches!(
+        h.next_event().await,
+        EngineEvent::JobStarted { .. }
+    ));
 }
 
 #[tokio::test]
@@ -205,12 +242,26 @@ async fn a_protocol_version_mismatch_is_refused_naming_both() {
     let h = Harness::start(Duration::from_secs(30)).await;
     let credential = h.register(&[], 1).await;
     let (status, body) = h
-        .post("/api/v1/runner/next", Some(&credential), json!({"protocol_version": 999, "wait_ms": 10}))
+        .post(
+            "/api/v1/runner/next",
+            Some(&credential),
+            json!({"protocol_version": 999, "wait_ms": 10}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let message = body["error"].as_str().unwrap();
-    assert!(message.contains("999") && message.contains(&PROTOCOL_VERSION.to_string()), "{message}");
-    let response = h.http.post(h.url("/api/v1/runner/next")).bearer_auth(&credential).json(&json!({})).send().await.unwrap();
+    assert!(
+        message.contains("999") && message.contains(&PROTOCOL_VERSION.to_string()),
+        "{message}"
+    );
+    let response = h
+        .http
+        .post(h.url("/api/v1/runner/next"))
+        .bearer_auth(&credential)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let (status, _) = h.get("/api/v1/runs?protocol_version=999").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -228,17 +279,33 @@ async fn lease_heartbeat_logs_events_and_finish() {
     let (job_id, token) = lease_of(&lease);
     let jobs = format!("/api/v1/jobs/{job_id}");
 
-    let (status, beat) = h.post(&format!("{jobs}/heartbeat"), Some(&credential), json!({"fencing_token": token})).await;
+    let (status, beat) = h
+        .post(
+            &format!("{jobs}/heartbeat"),
+            Some(&credential),
+            json!({"fencing_token": token}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(beat["cancel_requested"], false);
-    let chunks = json!({"fencing_token": token, "chunks": [{"seq": 0, "lines": ["hello", "world"]}]});
-    let (status, logged) = h.post(&format!("{jobs}/logs"), Some(&credential), chunks.clone()).await;
-    assert_eq!((status, logged["last_seq"].as_u64()), (StatusCode::OK, Some(0)));
+    let chunks =
+        json!({"fencing_token": token, "chunks": [{"seq": 0, "lines": ["hello", "world"]}]});
+    let (status, logged) = h
+        .post(&format!("{jobs}/logs"), Some(&credential), chunks.clone())
+        .await;
+    assert_eq!(
+        (status, logged["last_seq"].as_u64()),
+        (StatusCode::OK, Some(0))
+    );
     // The same chunk again is a no-op.
-    let (status, _) = h.post(&format!("{jobs}/logs"), Some(&credential), chunks).await;
+    let (status, _) = h
+        .post(&format!("{jobs}/logs"), Some(&credential), chunks)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let events = json!({"fencing_token": token, "events": [{"type": "step_started", "index": 0, "name": "Run echo"}]});
-    let (status, _) = h.post(&format!("{jobs}/events"), Some(&credential), events).await;
+    let (status, _) = h
+        .post(&format!("{jobs}/events"), Some(&credential), events)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, run) = h.get(&format!("/api/v1/runs/{run_id}")).await;
     assert_eq!(run["run"]["status"], "in_progress");
@@ -246,11 +313,20 @@ async fn lease_heartbeat_logs_events_and_finish() {
     assert_eq!(run["jobs"][0]["steps"][0]["status"], "in_progress");
 
     let (status, _) = h
-        .post(&format!("{jobs}/finish"), Some(&credential), json!({"fencing_token": token, "result": success()}))
+        .post(
+            &format!("{jobs}/finish"),
+            Some(&credential),
+            json!({"fencing_token": token, "result": success()}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     match h.next_outcome().await {
-        EngineEvent::JobFinished { run_id: finished_run, job_key, result, .. } => {
+        EngineEvent::JobFinished {
+            run_id: finished_run,
+            job_key,
+            result,
+            ..
+        } => {
             assert_eq!((finished_run, job_key.as_str()), (run_id, "build"));
             assert_eq!(result.conclusion, Conclusion::Success);
         }
@@ -258,10 +334,24 @@ async fn lease_heartbeat_logs_events_and_finish() {
     }
     let (_, run) = h.get(&format!("/api/v1/runs/{run_id}")).await;
     assert_eq!(run["jobs"][0]["conclusion"], "success");
-    let text = h.http.get(h.url(&format!("/api/v1/runs/{run_id}/jobs/build/logs"))).send().await.unwrap().text().await.unwrap();
+    let text = h
+        .http
+        .get(h.url(&format!("/api/v1/runs/{run_id}/jobs/build/logs")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(text, "hello\nworld\n");
     // After finishing, the lease is gone: every report is a conflict.
-    let (status, _) = h.post(&format!("{jobs}/heartbeat"), Some(&credential), json!({"fencing_token": token})).await;
+    let (status, _) = h
+        .post(
+            &format!("{jobs}/heartbeat"),
+            Some(&credential),
+            json!({"fencing_token": token}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (_, runs) = h.get("/api/v1/runs").await;
     assert_eq!(runs.as_array().unwrap().len(), 1);
@@ -277,11 +367,20 @@ async fn a_regranted_lease_fences_out_the_old_holder_and_strangers_get_403() {
     let (job_id, old_token) = lease_of(&lease);
     let jobs = format!("/api/v1/jobs/{job_id}");
     // A runner that does not hold the lease cannot touch the job.
-    let (status, _) = h.post(&format!("{jobs}/heartbeat"), Some(&second), json!({"fencing_token": old_token})).await;
+    let (status, _) = h
+        .post(
+            &format!("{jobs}/heartbeat"),
+            Some(&second),
+            json!({"fencing_token": old_token}),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // No heartbeat: the lease expires and the job is queued again.
-    assert!(matches!(h.next_outcome().await, EngineEvent::JobRequeued { .. }));
+    assert!(matches!(
+        h.next_outcome().await,
+        EngineEvent::JobRequeued { .. }
+    ));
     let (status, lease) = h.next(&second, 5000).await;
     assert_eq!(status, StatusCode::OK);
     let (same_job, new_token) = lease_of(&lease);
@@ -291,19 +390,40 @@ async fn a_regranted_lease_fences_out_the_old_holder_and_strangers_get_403() {
 
     for (path, body) in [
         ("heartbeat", json!({"fencing_token": old_token})),
-        ("logs", json!({"fencing_token": old_token, "chunks": [{"seq": 0, "lines": ["late"]}]})),
-        ("finish", json!({"fencing_token": old_token, "result": success()})),
+        (
+            "logs",
+            json!({"fencing_token": old_token, "chunks": [{"seq": 0, "lines": ["late"]}]}),
+        ),
+        (
+            "finish",
+            json!({"fencing_token": old_token, "result": success()}),
+        ),
     ] {
         let (status, _) = h.post(&format!("{jobs}/{path}"), Some(&first), body).await;
-        assert!(status == StatusCode::CONFLICT || status == StatusCode::FORBIDDEN, "{path}: {status}");
+        assert!(
+            status == StatusCode::CONFLICT || status == StatusCode::FORBIDDEN,
+            "{path}: {status}"
+        );
     }
     let (_, run) = h.get(&format!("/api/v1/runs/{run_id}")).await;
     assert_eq!(run["jobs"][0]["status"], "in_progress");
     let (status, _) = h
-        .post(&format!("{jobs}/finish"), Some(&second), json!({"fencing_token": new_token, "result": success()}))
+        .post(
+            &format!("{jobs}/finish"),
+            Some(&second),
+            json!({"fencing_token": new_token, "result": success()}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let log = h.http.get(h.url(&format!("/api/v1/runs/{run_id}/jobs/a/logs"))).send().await.unwrap().text().await.unwrap();
+    let log = h
+        .http
+        .get(h.url(&format!("/api/v1/runs/{run_id}/jobs/a/logs")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!log.contains("late"));
 }
 
@@ -315,7 +435,9 @@ async fn a_lost_runner_gets_one_retry_then_the_job_fails_as_runner_lost() {
     let (status, _) = h.next(&credential, 1000).await;
     assert_eq!(status, StatusCode::OK);
     match h.next_outcome().await {
-        EngineEvent::JobRequeued { reason, .. } => assert!(reason.contains("lease expired"), "{reason}"),
+        EngineEvent::JobRequeued { reason, .. } => {
+            assert!(reason.contains("lease expired"), "{reason}")
+        }
         other => panic!("unexpected {other:?}"),
     }
     let (status, _) = h.next(&credential, 5000).await;
@@ -329,7 +451,10 @@ async fn a_lost_runner_gets_one_retry_then_the_job_fails_as_runner_lost() {
     }
     let (_, run) = h.get(&format!("/api/v1/runs/{run_id}")).await;
     let job = &run["jobs"][0];
-    assert_eq!((job["status"].as_str(), job["attempt"].as_u64()), (Some("completed"), Some(2)));
+    assert_eq!(
+        (job["status"].as_str(), job["attempt"].as_u64()),
+        (Some("completed"), Some(2))
+    );
     assert_eq!(job["retry_reasons"].as_array().unwrap().len(), 2);
     // Nothing is left to lease.
     let (status, _) = h.next(&credential, 50).await;
@@ -353,12 +478,21 @@ async fn the_long_poll_wakes_on_enqueue_and_respects_labels() {
         tokio::spawn(async move { h.next(&gpu, 600_000).await })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
-    h.engine.enqueue_job(run.run_id, spec("train", &["gpu"], vec![])).await.unwrap();
-    let (status, lease) = tokio::time::timeout(PATIENCE, waiting).await.unwrap().unwrap();
+    h.engine
+        .enqueue_job(run.run_id, spec("train", &["gpu"], vec![]))
+        .await
+        .unwrap();
+    let (status, lease) = tokio::time::timeout(PATIENCE, waiting)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(lease["spec"]["job_key"], "train");
     // A job needing `gpu` is never given to a runner without it.
-    h.engine.enqueue_job(run.run_id, spec("train2", &["gpu"], vec![])).await.unwrap();
+    h.engine
+        .enqueue_job(run.run_id, spec("train2", &["gpu"], vec![]))
+        .await
+        .unwrap();
     let (status, _) = h.next(&plain, 100).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
@@ -371,7 +505,12 @@ async fn a_followed_log_streams_every_line_in_order_and_ends_with_the_job() {
     let (_, lease) = h.next(&credential, 1000).await;
     let (job_id, token) = lease_of(&lease);
     let jobs = format!("/api/v1/jobs/{job_id}");
-    h.post(&format!("{jobs}/logs"), Some(&credential), json!({"fencing_token": token, "chunks": [{"seq": 0, "lines": ["line 0"]}]})).await;
+    h.post(
+        &format!("{jobs}/logs"),
+        Some(&credential),
+        json!({"fencing_token": token, "chunks": [{"seq": 0, "lines": ["line 0"]}]}),
+    )
+    .await;
 
     let mut follow = h
         .http
@@ -381,17 +520,31 @@ async fn a_followed_log_streams_every_line_in_order_and_ends_with_the_job() {
         .unwrap();
     assert_eq!(follow.status(), StatusCode::OK);
     for seq in 1..5u64 {
-        let lines: Vec<String> = (0..3).map(|i| format!("line {}", seq * 3 + i - 2)).collect();
+        let lines: Vec<String> = (0..3)
+            .map(|i| format!("line {}", seq * 3 + i - 2))
+            .collect();
         let (status, _) = h
-            .post(&format!("{jobs}/logs"), Some(&credential), json!({"fencing_token": token, "chunks": [{"seq": seq, "lines": lines}]}))
+            .post(
+                &format!("{jobs}/logs"),
+                Some(&credential),
+                json!({"fencing_token": token, "chunks": [{"seq": seq, "lines": lines}]}),
+            )
             .await;
         assert_eq!(status, StatusCode::OK);
     }
-    h.post(&format!("{jobs}/finish"), Some(&credential), json!({"fencing_token": token, "result": success()})).await;
+    h.post(
+        &format!("{jobs}/finish"),
+        Some(&credential),
+        json!({"fencing_token": token, "result": success()}),
+    )
+    .await;
 
     let mut text = String::new();
     while !text.contains("event: end") {
-        let chunk = tokio::time::timeout(PATIENCE, follow.chunk()).await.unwrap().unwrap();
+        let chunk = tokio::time::timeout(PATIENCE, follow.chunk())
+            .await
+            .unwrap()
+            .unwrap();
         let Some(chunk) = chunk else { break };
         text.push_str(&String::from_utf8_lossy(&chunk));
     }
@@ -410,23 +563,48 @@ async fn a_followed_log_streams_every_line_in_order_and_ends_with_the_job() {
 async fn cancel_completes_queued_jobs_and_signals_running_ones() {
     let mut h = Harness::start(Duration::from_secs(30)).await;
     let credential = h.register(&[], 1).await;
-    let run_id = h.run_with(vec![spec("running", &[], vec![]), spec("waiting", &[], vec![])]).await;
+    let run_id = h
+        .run_with(vec![
+            spec("running", &[], vec![]),
+            spec("waiting", &[], vec![]),
+        ])
+        .await;
     let (_, lease) = h.next(&credential, 1000).await;
     let (job_id, token) = lease_of(&lease);
-    let (status, detail) = h.post(&format!("/api/v1/runs/{run_id}/cancel"), None, json!({})).await;
+    let (status, detail) = h
+        .post(&format!("/api/v1/runs/{run_id}/cancel"), None, json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{detail}");
     assert_eq!(detail["run"]["cancel_requested"], true);
-    let waiting = detail["jobs"].as_array().unwrap().iter().find(|job| job["job_key"] == "waiting").unwrap();
+    let waiting = detail["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|job| job["job_key"] == "waiting")
+        .unwrap();
     assert_eq!(waiting["conclusion"], "cancelled");
     match h.next_outcome().await {
-        EngineEvent::JobFinished { job_key, result, .. } => {
-            assert_eq!((job_key.as_str(), result.conclusion), ("waiting", Conclusion::Cancelled));
+        EngineEvent::JobFinished {
+            job_key, result, ..
+        } => {
+            assert_eq!(
+                (job_key.as_str(), result.conclusion),
+                ("waiting", Conclusion::Cancelled)
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
-    let (_, beat) = h.post(&format!("/api/v1/jobs/{job_id}/heartbeat"), Some(&credential), json!({"fencing_token": token})).await;
+    let (_, beat) = h
+        .post(
+            &format!("/api/v1/jobs/{job_id}/heartbeat"),
+            Some(&credential),
+            json!({"fencing_token": token}),
+        )
+        .await;
     assert_eq!(beat["cancel_requested"], true);
-    let (status, _) = h.post("/api/v1/runs/not-a-run/cancel", None, json!({})).await;
+    let (status, _) = h
+        .post("/api/v1/runs/not-a-run/cancel", None, json!({}))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -434,17 +612,29 @@ async fn cancel_completes_queued_jobs_and_signals_running_ones() {
 async fn a_restarted_engine_keeps_the_lease_for_its_runner() {
     let h = Harness::start(Duration::from_secs(30)).await;
     let credential = h.register(&[], 1).await;
-    let run_id = h.run_with(vec![spec("a", &[], vec![]), spec("b", &[], vec![])]).await;
+    let run_id = h
+        .run_with(vec![spec("a", &[], vec![]), spec("b", &[], vec![])])
+        .await;
     let (_, lease) = h.next(&credential, 1000).await;
     let (job_id, token) = lease_of(&lease);
     let dir = h.stop().await;
 
     let h = Harness::start_in(dir, Duration::from_secs(30)).await;
     let jobs = format!("/api/v1/jobs/{job_id}");
-    let (status, _) = h.post(&format!("{jobs}/heartbeat"), Some(&credential), json!({"fencing_token": token})).await;
+    let (status, _) = h
+        .post(
+            &format!("{jobs}/heartbeat"),
+            Some(&credential),
+            json!({"fencing_token": token}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = h
-        .post(&format!("{jobs}/finish"), Some(&credential), json!({"fencing_token": token, "result": success()}))
+        .post(
+            &format!("{jobs}/finish"),
+            Some(&credential),
+            json!({"fencing_token": token, "result": success()}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     // The job still queued before the restart is handed out after it.
@@ -461,39 +651,61 @@ async fn a_runner_agent_pulls_runs_and_reports_a_job() {
     let token = h.engine.store().create_registration_token().await.unwrap();
     let config_path = h.dir.path().join("runner").join("runner.toml");
     let labels = vec!["linux".to_string()];
-    let config = runner::agent::register(&h.server.url(), &token, "agent", &labels, 1, &config_path)
-        .await
-        .unwrap();
+    let config =
+        runner::agent::register(&h.server.url(), &token, "agent", &labels, 1, &config_path)
+            .await
+            .unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&config_path).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&config_path)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    assert_eq!(runner::agent::RunnerConfig::load(&config_path).unwrap(), config);
+    assert_eq!(
+        runner::agent::RunnerConfig::load(&config_path).unwrap(),
+        config
+    );
 
-    let steps = vec![run_step("echo hello from the agent"), run_step("echo second step")];
+    let steps = vec![
+        run_step("echo hello from the agent"),
+        run_step("echo second step"),
+    ];
     let run_id = h.run_with(vec![spec("build", &["linux"], steps)]).await;
     let work_dir = h.dir.path().join("work");
-    let mut options = runner::agent::AgentOptions::new(
-        config,
-        runner::executor::ExecutorOptions::new(&work_dir),
-    );
+    let mut options =
+        runner::agent::AgentOptions::new(config, runner::executor::ExecutorOptions::new(&work_dir));
     options.once = true;
     options.long_poll = Duration::from_secs(5);
-    let summary = tokio::time::timeout(PATIENCE, runner::agent::run_agent(options)).await.unwrap().unwrap();
+    let summary = tokio::time::timeout(PATIENCE, runner::agent::run_agent(options))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(summary.jobs_finished, 1);
     let result = match h.next_outcome().await {
         EngineEvent::JobFinished { result, .. } => result,
         other => panic!("unexpected {other:?}"),
     };
     assert_eq!(result.conclusion, Conclusion::Success, "{result:?}");
-    let log = h.http.get(h.url(&format!("/api/v1/runs/{run_id}/jobs/build/logs"))).send().await.unwrap().text().await.unwrap();
+    let log = h
+        .http
+        .get(h.url(&format!("/api/v1/runs/{run_id}/jobs/build/logs")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let hello = log.find("hello from the agent").expect(&log);
     let second = log.find("second step").expect(&log);
     assert!(hello < second, "{log}");
     let (_, run) = h.get(&format!("/api/v1/runs/{run_id}")).await;
     let steps = run["jobs"][0]["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2, "{run}");
-    assert!(steps.iter().all(|step| step["status"] == "success"), "{run}");
+    assert!(
+        steps.iter().all(|step| step["status"] == "success"),
+        "{run}"
+    );
 }
