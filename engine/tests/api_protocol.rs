@@ -34,14 +34,20 @@ impl Harness {
     }
 
     async fn start_in(dir: tempfile::TempDir, lease: Duration) -> Harness {
+        Harness::start_at(dir, lease, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    async fn start_at(
+        dir: tempfile::TempDir,
+        lease: Duration,
+        address: std::net::SocketAddr,
+    ) -> Harness {
         let config = EngineConfig {
             lease_duration: lease,
             ..EngineConfig::new(dir.path())
         };
         let (engine, events) = Engine::open(config).await.unwrap();
-        let server = api::serve(engine.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let server = api::serve(engine.clone(), address).await.unwrap();
         Harness {
             dir,
             engine,
@@ -708,4 +714,60 @@ async fn a_runner_agent_pulls_runs_and_reports_a_job() {
         steps.iter().all(|step| step["status"] == "success"),
         "{run}"
     );
+}
+
+#[tokio::test]
+async fn a_runner_agent_keeps_its_job_through_an_engine_restart() {
+    let mut h = Harness::start(Duration::from_secs(30)).await;
+    let token = h.engine.store().create_registration_token().await.unwrap();
+    let config_path = h.dir.path().join("runner.toml");
+    let config = runner::agent::register(&h.server.url(), &token, "agent", &[], 1, &config_path)
+        .await
+        .unwrap();
+    let steps = vec![run_step(
+        "echo before the restart; sleep 2; echo after the restart",
+    )];
+    let run_id = h.run_with(vec![spec("build", &[], steps)]).await;
+    let mut options = runner::agent::AgentOptions::new(
+        config,
+        runner::executor::ExecutorOptions::new(h.dir.path().join("work")),
+    );
+    options.once = true;
+    options.long_poll = Duration::from_secs(5);
+    let agent = tokio::spawn(runner::agent::run_agent(options));
+    assert!(matches!(
+        h.next_event().await,
+        EngineEvent::JobStarted { .. }
+    ));
+
+    // The engine goes away while the step sleeps, and comes back on the same address.
+    let address = h.server.local_addr();
+    let dir = h.stop().await;
+    let mut h = Harness::start_at(dir, Duration::from_secs(30), address).await;
+    let summary = tokio::time::timeout(PATIENCE, agent)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.jobs_finished, 1);
+    match h.next_outcome().await {
+        EngineEvent::JobFinished { result, .. } => {
+            assert_eq!(result.conclusion, Conclusion::Success)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let log = h
+        .http
+        .get(h.url(&format!("/api/v1/runs/{run_id}/jobs/build/logs")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        log.contains("before the restart") && log.contains("after the restart"),
+        "{log}"
+    );
+    assert_eq!(log.matches("before the restart").count(), 1, "{log}");
 }
