@@ -7,8 +7,8 @@
 //! [`crate::validate::validate`] adds the checks that need the whole model. Nothing here panics on
 //! user input or knows how a workflow is run.
 
-mod jobs;
-mod reader;
+pub(crate) mod jobs;
+pub(crate) mod reader;
 mod shared;
 mod triggers;
 
@@ -38,6 +38,7 @@ impl Parsed {
 /// Top-level keys of a workflow file.
 const WORKFLOW_KEYS: &[&str] = &[
     "name",
+    "description",
     "run-name",
     "on",
     "env",
@@ -152,6 +153,10 @@ fn build_workflow(reader: &mut Reader, root: &Node) -> Option<Workflow> {
         let value = &entry.value;
         match entry.key.as_str() {
             "name" => workflow.name = reader.string(value, &what),
+            // Documentation only: checked for its shape, not kept.
+            "description" => {
+                let _ = reader.string(value, &what);
+            }
             "run-name" => workflow.run_name = reader.string(value, &what),
             "on" => {
                 has_on = true;
