@@ -72,7 +72,12 @@ pub fn parse_workflow(file: &str, source: &str) -> Parsed {
     let workflow = build_workflow(&mut reader, &root);
     diagnostics.append(&mut reader.diagnostics);
     if let Some(workflow) = &workflow {
-        diagnostics.extend(crate::validate::validate(workflow, source));
+        // The model builder and the validator both look at ids and matrix shapes; where the builder
+        // already reported an error at a position, the validator's finding there adds nothing.
+        let findings = crate::validate::validate(workflow, source);
+        let reported: std::collections::HashSet<(u32, u32)> =
+            diagnostics.iter().filter(|d| d.is_error()).map(|d| (d.span.line, d.span.column)).collect();
+        diagnostics.extend(findings.into_iter().filter(|d| !reported.contains(&(d.span.line, d.span.column))));
     }
     Parsed {
         workflow,

@@ -123,7 +123,7 @@ fn step_ids() {
 fn job_ids() {
     check(
         "on: push\njobs:\n  __job:\n    runs-on: x\n    steps: [{run: a}]\n",
-        &["3:3 error job id `__job` is invalid: ids starting with `__` are reserved"],
+        &["3:3 error invalid job id `__job`: ids starting with `__` are reserved"],
     );
     let twice = "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: a}]\n  A:\n    runs-on: x\n    steps: [{run: a}]\n";
     check(twice, &["6:3 error job id `A` is already used by job `a`"]);
@@ -292,11 +292,11 @@ fn expressions_where_not_allowed() {
 fn expression_structure() {
     check(
         &job("      - run: echo ${{ github.sha\n"),
-        &["6:19 error `${{` is not closed by `}}`"],
+        &["6:19 error unclosed `${{`"],
     );
     check(
         &job("      - run: echo ${{ }}\n"),
-        &["6:19 error an expression was expected"],
+        &["6:19 error expected an expression between `${{` and `}}`"],
     );
     check(&job("      - run: echo ${{ '}}' }}\n"), &[]);
 }
@@ -324,7 +324,7 @@ fn context_availability() {
     );
     check(
         &job("      - run: echo ${{ foo.bar }}\n"),
-        &["6:23 error unknown context `foo`"],
+        &["6:23 error unrecognized named-value `foo`"],
     );
     check(
         &job(
