@@ -426,3 +426,77 @@ pub(crate) fn index_position(number: f64) -> Option<usize> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::lexer::tokenize;
+
+    fn parse_source(source: &str) -> Result<Option<Node>, ExprError> {
+        parse(&tokenize(source)?, &["github"])
+    }
+
+    /// Depth is counted as GitHub counts it: one for the expression, one per `!`, per `.x`/`[i]`,
+    /// per `&&`/`||` chain and per nested argument or parenthesis. 50 levels pass, 51 fail.
+    #[test]
+    fn depth_limit_is_exact() {
+        let ok_and_err = |make: &dyn Fn(usize) -> String, levels: usize| {
+            assert!(parse_source(&make(levels)).is_ok(), "{}", make(levels));
+            let err = parse_source(&make(levels + 1)).err();
+            assert_eq!(
+                err.map(|e| e.kind),
+                Some(ExprErrorKind::Parsing),
+                "{}",
+                make(levels + 1)
+            );
+        };
+        ok_and_err(&|n| format!("{}true", "!".repeat(n)), 49);
+        ok_and_err(&|n| format!("github{}", ".a".repeat(n)), 49);
+        ok_and_err(&|n| format!("github{}", "[*]".repeat(n)), 49);
+        ok_and_err(&|n| format!("{}1{}", "(".repeat(n), ")".repeat(n)), 49);
+        ok_and_err(
+            &|n| format!("{}1{}", "toJSON(".repeat(n), ")".repeat(n)),
+            49,
+        );
+    }
+
+    #[test]
+    fn precedence_groups_as_github_does() {
+        let shape = |source: &str| match parse_source(source) {
+            Ok(Some(node)) => describe(&node),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(shape("1 || 2 && 3"), "or(1, and(2, 3))");
+        assert_eq!(shape("!1 == 2 < 3"), "cmp(not(1), cmp(2, 3))");
+        assert_eq!(shape("1 == 2 != 3"), "cmp(1, 2, 3)");
+        assert_eq!(shape("github.a['b'].*"), "idx(idx(idx(ctx, a), expr), *)");
+    }
+
+    fn describe(node: &Node) -> String {
+        let list = |nodes: &mut dyn Iterator<Item = &Node>| {
+            nodes.map(describe).collect::<Vec<_>>().join(", ")
+        };
+        match &node.kind {
+            NodeKind::Number(n) => n.to_string(),
+            NodeKind::Context(_) => "ctx".to_string(),
+            NodeKind::Not(inner) => format!("not({})", describe(inner)),
+            NodeKind::And(nodes) => format!("and({})", list(&mut nodes.iter())),
+            NodeKind::Or(nodes) => format!("or({})", list(&mut nodes.iter())),
+            NodeKind::Compare { first, rest } => {
+                format!(
+                    "cmp({})",
+                    list(&mut std::iter::once(&**first).chain(rest.iter().map(|(_, n)| n)))
+                )
+            }
+            NodeKind::Index { target, index } => {
+                let index = match index {
+                    Index::Star => "*".to_string(),
+                    Index::Property { name, .. } => name.clone(),
+                    Index::Expr(_) => "expr".to_string(),
+                };
+                format!("idx({}, {index})", describe(target))
+            }
+            other => format!("{other:?}"),
+        }
+    }
+}
