@@ -356,3 +356,60 @@ fn non_finite_numbers_leave_as_strings() {
     check("NaN", json!("NaN"));
     check("-Infinity", json!("-Infinity"));
 }
+
+/// The examples in GitHub's "Evaluate expressions in workflows and actions" reference.
+#[test]
+fn documented_examples() {
+    let context = context(json!({
+        "github": {"event_name": "push", "event": {"issue": {"labels": [{"name": "bug"}, {"name": "help"}]}}},
+        "env": {"continue": "true", "time": "3", "fruits": "x"},
+        "needs": {"job1": {"outputs": {"matrix": "{\"include\":[{\"project\":\"foo\",\"config\":\"Debug\"}]}"}}},
+        "steps": {"fruits": {"outputs": {"list":
+            "[{\"name\":\"apple\",\"quantity\":1},{\"name\":\"orange\",\"quantity\":2},{\"name\":\"pear\",\"quantity\":1}]"
+        }}}
+    }));
+    let cases: &[(&str, Value)] = &[
+        ("contains('Hello world', 'llo')", json!(true)),
+        (
+            "contains(github.event.issue.labels.*.name, 'bug')",
+            json!(true),
+        ),
+        (
+            "contains(fromJSON('[\"push\", \"pull_request\"]'), github.event_name)",
+            json!(true),
+        ),
+        ("startsWith('Hello world', 'He')", json!(true)),
+        ("endsWith('Hello world', 'ld')", json!(true)),
+        (
+            "format('Hello {0} {1} {2}', 'Mona', 'the', 'Octocat')",
+            json!("Hello Mona the Octocat"),
+        ),
+        (
+            "format('{{Hello {0} {1} {2}!}}', 'Mona', 'the', 'Octocat')",
+            json!("{Hello Mona the Octocat!}"),
+        ),
+        (
+            "join(github.event.issue.labels.*.name, ', ')",
+            json!("bug, help"),
+        ),
+        ("fromJSON(env.continue)", json!(true)),
+        ("fromJSON(env.time)", json!(3)),
+        (
+            "fromJSON(needs.job1.outputs.matrix).include[0].config",
+            json!("Debug"),
+        ),
+        (
+            "fromJSON(steps.fruits.outputs.list).*.name",
+            json!(["apple", "orange", "pear"]),
+        ),
+        ("github.event_name == 'PUSH'", json!(true)),
+        ("'It''s open source!'", json!("It's open source!")),
+        ("-2.99e-2", json!(-0.0299)),
+        ("0xff", json!(255)),
+        ("null == false", json!(true)),
+    ];
+    for (source, expected) in cases {
+        let got = Expr::parse(source).and_then(|e| e.evaluate(&context));
+        assert_eq!(got.as_ref().ok(), Some(expected), "`{source}` gave {got:?}");
+    }
+}
