@@ -75,9 +75,16 @@ pub fn parse_workflow(file: &str, source: &str) -> Parsed {
         // The model builder and the validator both look at ids and matrix shapes; where the builder
         // already reported an error at a position, the validator's finding there adds nothing.
         let findings = crate::validate::validate(workflow, source);
-        let reported: std::collections::HashSet<(u32, u32)> =
-            diagnostics.iter().filter(|d| d.is_error()).map(|d| (d.span.line, d.span.column)).collect();
-        diagnostics.extend(findings.into_iter().filter(|d| !reported.contains(&(d.span.line, d.span.column))));
+        let reported: std::collections::HashSet<(u32, u32)> = diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| (d.span.line, d.span.column))
+            .collect();
+        diagnostics.extend(
+            findings
+                .into_iter()
+                .filter(|d| !reported.contains(&(d.span.line, d.span.column))),
+        );
     }
     Parsed {
         workflow,
