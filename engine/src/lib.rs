@@ -3,5 +3,6 @@
 //! **Architecture Invariant:** only `store` knows sled; only `api` serves HTTP; the `scheduler` is a
 //! pure state machine `(state, event, now) → actions` with no sockets, clocks or sleeps of its own.
 
+pub mod deploy;
 pub mod event;
 pub mod scheduler;
