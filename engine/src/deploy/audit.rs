@@ -143,9 +143,7 @@ mod tests {
             "alice",
             AuditAction::Approved,
             "production",
-            AuditSubject::Run {
-                run_id: "7".into(),
-            },
+            AuditSubject::Run { run_id: "7".into() },
             "looks good",
         );
         assert_eq!(

@@ -191,11 +191,7 @@ mod tests {
         let actual = parse_duration(input)
             .map(Duration::as_secs)
             .map_err(|error| error.to_string());
-        assert_eq!(
-            actual,
-            expected.map_err(str::to_string),
-            "input `{input}`"
-        );
+        assert_eq!(actual, expected.map_err(str::to_string), "input `{input}`");
     }
 
     #[test]
@@ -220,10 +216,7 @@ mod tests {
             "5min",
             Err("duration `5min`: unknown unit `min` (use s, m, h or d)"),
         );
-        check(
-            "m",
-            Err("duration `m`: unit `m` has no number before it"),
-        );
+        check("m", Err("duration `m`: unit `m` has no number before it"));
         check(
             "30m1h",
             Err("duration `30m1h`: unit `h` is repeated or out of order (write largest first)"),
@@ -236,8 +229,14 @@ mod tests {
             "-5m",
             Err("duration `-5m`: unknown unit `-` (use s, m, h or d)"),
         );
-        check("99999999999999999999s", Err("duration `99999999999999999999s` is too long"));
-        check("999999999999999999d", Err("duration `999999999999999999d` is too long"));
+        check(
+            "99999999999999999999s",
+            Err("duration `99999999999999999999s` is too long"),
+        );
+        check(
+            "999999999999999999d",
+            Err("duration `999999999999999999d` is too long"),
+        );
     }
 
     #[test]

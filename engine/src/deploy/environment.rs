@@ -312,7 +312,8 @@ impl Protection {
     fn validate(&self, prefix: &str) -> Result<(), EnvironmentSpecError> {
         compile_all(&self.branches)
             .map_err(|problem| spec_error(&format!("--{prefix}branches"), problem))?;
-        compile_all(&self.tags).map_err(|problem| spec_error(&format!("--{prefix}tags"), problem))?;
+        compile_all(&self.tags)
+            .map_err(|problem| spec_error(&format!("--{prefix}tags"), problem))?;
         if self.required_approvals == 0 {
             return Ok(());
         }
@@ -453,8 +454,8 @@ pub(crate) fn edit_distance(left: &str, right: &str) -> usize {
     for (i, left_char) in left.chars().enumerate() {
         let mut current = vec![i + 1];
         for (j, right_char) in right_chars.iter().enumerate() {
-            let substitution = previous.get(j).copied().unwrap_or(0)
-                + usize::from(left_char != *right_char);
+            let substitution =
+                previous.get(j).copied().unwrap_or(0) + usize::from(left_char != *right_char);
             let deletion = previous.get(j + 1).copied().unwrap_or(0) + 1;
             let insertion = current.get(j).copied().unwrap_or(0) + 1;
             current.push(substitution.min(deletion).min(insertion));
@@ -553,7 +554,10 @@ mod tests {
             Some(Duration::from_secs(86_400))
         );
         assert_eq!(environment.default_strategy, Some(StrategyKind::BlueGreen));
-        assert_eq!(environment.variables.get("REGION").map(String::as_str), Some("eu-west-1"));
+        assert_eq!(
+            environment.variables.get("REGION").map(String::as_str),
+            Some("eu-west-1")
+        );
         assert_eq!(environment.secret_names, vec!["DEPLOY_KEY"]);
         assert_eq!(environment.release_protection.required_approvals, 1);
         assert_eq!(environment.release_protection.tags, vec!["v*", "!v*-rc*"]);
@@ -604,7 +608,10 @@ mod tests {
             &["--strategy", "yolo"],
             "option `--strategy`: unknown strategy `yolo` (use big-bang, rolling, blue-green or canary)",
         );
-        check_error(&["--var", "REGION"], "option `--var`: `REGION` is not `KEY=VALUE`");
+        check_error(
+            &["--var", "REGION"],
+            "option `--var`: `REGION` is not `KEY=VALUE`",
+        );
         check_error(
             &["--var", "1X=a"],
             "option `--var`: `1X` is not a valid variable name (letters, digits, `_`)",
@@ -618,17 +625,19 @@ mod tests {
             &["--branches", "[main"],
             &format!("option `--branches`: {pattern_problem}"),
         );
-        check_error(
-            &["--no-freeze=yes"],
-            "option `--no-freeze`: takes no value",
-        );
+        check_error(&["--no-freeze=yes"], "option `--no-freeze`: takes no value");
     }
 
     #[test]
     fn later_options_replace_or_add() {
         let mut environment = Environment::from_args(
             "production",
-            &args(&["--freeze", "Fri 16:00-Mon 08:00", "--freeze", "2026-12-24T00:00Z/2026-12-27T00:00Z"]),
+            &args(&[
+                "--freeze",
+                "Fri 16:00-Mon 08:00",
+                "--freeze",
+                "2026-12-24T00:00Z/2026-12-27T00:00Z",
+            ]),
         )
         .unwrap();
         assert_eq!(environment.freeze_windows.len(), 2);

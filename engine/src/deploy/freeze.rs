@@ -214,7 +214,11 @@ fn parse_once(text: &str) -> Result<FreezeWindow, String> {
     let start = parse_instant(start_text.trim()).map_err(|problem| format!("start {problem}"))?;
     let end = parse_instant(end_text.trim()).map_err(|problem| format!("end {problem}"))?;
     if end <= start {
-        return Err(format!("end `{}` is not after start `{}`", end_text.trim(), start_text.trim()));
+        return Err(format!(
+            "end `{}` is not after start `{}`",
+            end_text.trim(),
+            start_text.trim()
+        ));
     }
     Ok(FreezeWindow {
         shape: Shape::Once { start, end },
@@ -365,7 +369,9 @@ fn parse_time_zone(name: &str) -> Result<TimeZone, String> {
 }
 
 fn second_of_week(day: Weekday, hour: u8, minute: u8) -> i64 {
-    i64::from(day.to_monday_zero_offset()) * 86_400 + i64::from(hour) * 3_600 + i64::from(minute) * 60
+    i64::from(day.to_monday_zero_offset()) * 86_400
+        + i64::from(hour) * 3_600
+        + i64::from(minute) * 60
 }
 
 #[cfg(test)]
@@ -408,23 +414,33 @@ mod tests {
         check_parse("", Err("freeze window ``: is empty"));
         check_parse(
             "Fry 16:00-Mon 08:00 UTC",
-            Err("freeze window `Fry 16:00-Mon 08:00 UTC`: unknown weekday `Fry` (use Mon, Tue, … Sun)"),
+            Err(
+                "freeze window `Fry 16:00-Mon 08:00 UTC`: unknown weekday `Fry` (use Mon, Tue, … Sun)",
+            ),
         );
         check_parse(
             "Fri 25:00-Mon 08:00 UTC",
-            Err("freeze window `Fri 25:00-Mon 08:00 UTC`: time `25:00` is not `HH:MM` between 00:00 and 23:59"),
+            Err(
+                "freeze window `Fri 25:00-Mon 08:00 UTC`: time `25:00` is not `HH:MM` between 00:00 and 23:59",
+            ),
         );
         check_parse(
             "Fri 16:00-Mon 08:00 Mars/Olympus",
-            Err("freeze window `Fri 16:00-Mon 08:00 Mars/Olympus`: unknown time zone `Mars/Olympus`"),
+            Err(
+                "freeze window `Fri 16:00-Mon 08:00 Mars/Olympus`: unknown time zone `Mars/Olympus`",
+            ),
         );
         check_parse(
             "Fri 16:00 Mon 08:00",
-            Err("freeze window `Fri 16:00 Mon 08:00`: a weekly window is written `DAY HH:MM-[DAY ]HH:MM [TIME ZONE]`, e.g. `Fri 16:00-Mon 08:00 UTC`"),
+            Err(
+                "freeze window `Fri 16:00 Mon 08:00`: a weekly window is written `DAY HH:MM-[DAY ]HH:MM [TIME ZONE]`, e.g. `Fri 16:00-Mon 08:00 UTC`",
+            ),
         );
         check_parse(
             "16:00-Mon 08:00",
-            Err("freeze window `16:00-Mon 08:00`: a one-off window is written `START/END`, e.g. `2026-12-24T00:00Z/2026-12-27T00:00Z`"),
+            Err(
+                "freeze window `16:00-Mon 08:00`: a one-off window is written `START/END`, e.g. `2026-12-24T00:00Z/2026-12-27T00:00Z`",
+            ),
         );
         check_parse(
             "Fri 16:00-",
@@ -432,19 +448,27 @@ mod tests {
         );
         check_parse(
             "Fri 16:00-Fri 16:00 UTC",
-            Err("freeze window `Fri 16:00-Fri 16:00 UTC`: start and end are the same instant; the window would be empty"),
+            Err(
+                "freeze window `Fri 16:00-Fri 16:00 UTC`: start and end are the same instant; the window would be empty",
+            ),
         );
         check_parse(
             "Fri 16:00-Mon 08:00 UTC extra",
-            Err("freeze window `Fri 16:00-Mon 08:00 UTC extra`: unexpected `extra` after the time zone `UTC`"),
+            Err(
+                "freeze window `Fri 16:00-Mon 08:00 UTC extra`: unexpected `extra` after the time zone `UTC`",
+            ),
         );
         check_parse(
             "2026-12-27T00:00Z/2026-12-24T00:00Z",
-            Err("freeze window `2026-12-27T00:00Z/2026-12-24T00:00Z`: end `2026-12-24T00:00Z` is not after start `2026-12-27T00:00Z`"),
+            Err(
+                "freeze window `2026-12-27T00:00Z/2026-12-24T00:00Z`: end `2026-12-24T00:00Z` is not after start `2026-12-27T00:00Z`",
+            ),
         );
         check_parse(
             "2026-12-24/2026-12-27T00:00Z",
-            Err("freeze window `2026-12-24/2026-12-27T00:00Z`: start `2026-12-24` is not a time with an offset or zone (e.g. `2026-12-24T00:00Z`)"),
+            Err(
+                "freeze window `2026-12-24/2026-12-27T00:00Z`: start `2026-12-24` is not a time with an offset or zone (e.g. `2026-12-24T00:00Z`)",
+            ),
         );
     }
 
@@ -464,17 +488,41 @@ mod tests {
         // 2026-03-06 is a Friday; 2026-03-09 a Monday.
         let weekend = "Fri 16:00-Mon 08:00 UTC";
         check_contains(weekend, "2026-03-06T15:59:59Z", None);
-        check_contains(weekend, "2026-03-06T16:00:00Z", Some("2026-03-09T08:00:00Z"));
-        check_contains(weekend, "2026-03-07T12:00:00Z", Some("2026-03-09T08:00:00Z"));
-        check_contains(weekend, "2026-03-08T23:59:59Z", Some("2026-03-09T08:00:00Z"));
-        check_contains(weekend, "2026-03-09T07:59:30Z", Some("2026-03-09T08:00:00Z"));
+        check_contains(
+            weekend,
+            "2026-03-06T16:00:00Z",
+            Some("2026-03-09T08:00:00Z"),
+        );
+        check_contains(
+            weekend,
+            "2026-03-07T12:00:00Z",
+            Some("2026-03-09T08:00:00Z"),
+        );
+        check_contains(
+            weekend,
+            "2026-03-08T23:59:59Z",
+            Some("2026-03-09T08:00:00Z"),
+        );
+        check_contains(
+            weekend,
+            "2026-03-09T07:59:30Z",
+            Some("2026-03-09T08:00:00Z"),
+        );
         check_contains(weekend, "2026-03-09T08:00:00Z", None);
         check_contains(weekend, "2026-03-11T12:00:00Z", None);
         // Sunday night to Monday morning wraps the week's end (Monday 00:00 in our counting).
         let overnight = "Sun 22:00-Mon 02:00 UTC";
         check_contains(overnight, "2026-03-08T21:59:00Z", None);
-        check_contains(overnight, "2026-03-08T23:30:00Z", Some("2026-03-09T02:00:00Z"));
-        check_contains(overnight, "2026-03-09T00:00:00Z", Some("2026-03-09T02:00:00Z"));
+        check_contains(
+            overnight,
+            "2026-03-08T23:30:00Z",
+            Some("2026-03-09T02:00:00Z"),
+        );
+        check_contains(
+            overnight,
+            "2026-03-09T00:00:00Z",
+            Some("2026-03-09T02:00:00Z"),
+        );
         check_contains(overnight, "2026-03-09T02:00:00Z", None);
         // A window ending earlier on its own start day wraps almost the whole week.
         let week = "Sun 22:00-Sun 02:00 UTC";
@@ -505,13 +553,25 @@ mod tests {
     fn one_off_window() {
         let christmas = "2026-12-24T00:00Z/2026-12-27T00:00Z";
         check_contains(christmas, "2026-12-23T23:59:59Z", None);
-        check_contains(christmas, "2026-12-24T00:00:00Z", Some("2026-12-27T00:00:00Z"));
-        check_contains(christmas, "2026-12-26T23:00:00Z", Some("2026-12-27T00:00:00Z"));
+        check_contains(
+            christmas,
+            "2026-12-24T00:00:00Z",
+            Some("2026-12-27T00:00:00Z"),
+        );
+        check_contains(
+            christmas,
+            "2026-12-26T23:00:00Z",
+            Some("2026-12-27T00:00:00Z"),
+        );
         check_contains(christmas, "2026-12-27T00:00:00Z", None);
         let window = FreezeWindow::parse(christmas).unwrap();
         assert!(!window.is_over(at("2026-12-26T00:00:00Z")));
         assert!(window.is_over(at("2026-12-27T00:00:00Z")));
-        assert!(!FreezeWindow::parse("Fri 16:00-Mon 08:00").unwrap().is_over(at("2030-01-01T00:00:00Z")));
+        assert!(
+            !FreezeWindow::parse("Fri 16:00-Mon 08:00")
+                .unwrap()
+                .is_over(at("2030-01-01T00:00:00Z"))
+        );
     }
 
     #[test]

@@ -115,8 +115,14 @@ mod tests {
         is_rollback: bool,
         expected: Result<VersionCheck, &str>,
     ) {
-        let actual = check_version("production", live.as_ref(), &candidate, is_rollback, is_ancestor)
-            .map_err(|refused| refused.why);
+        let actual = check_version(
+            "production",
+            live.as_ref(),
+            &candidate,
+            is_rollback,
+            is_ancestor,
+        )
+        .map_err(|refused| refused.why);
         assert_eq!(
             actual,
             expected.map_err(str::to_string),
@@ -130,15 +136,30 @@ mod tests {
         let jan = Some("2026-01-01T00:00:00Z");
         let feb = Some("2026-02-01T00:00:00Z");
         check(None, version("a1", None), false, Ok(FirstDeployment));
-        check(Some(version("a2", None)), version("a2", None), false, Ok(SameVersion));
-        check(Some(version("a1", None)), version("a3", None), false, Ok(Descendant));
+        check(
+            Some(version("a2", None)),
+            version("a2", None),
+            false,
+            Ok(SameVersion),
+        );
+        check(
+            Some(version("a1", None)),
+            version("a3", None),
+            false,
+            Ok(Descendant),
+        );
         check(
             Some(version("a3", None)),
             version("a1", None),
             false,
             Err("an ancestor of the live commit"),
         );
-        check(Some(version("a3", None)), version("a1", None), true, Ok(Rollback));
+        check(
+            Some(version("a3", None)),
+            version("a1", None),
+            true,
+            Ok(Rollback),
+        );
         // Diverged: commit time decides.
         check(
             Some(version("b1", feb)),
@@ -146,12 +167,32 @@ mod tests {
             false,
             Err("committed 2026-01-01T00:00:00Z, before the live commit's 2026-02-01T00:00:00Z"),
         );
-        check(Some(version("b1", feb)), version("a3", jan), true, Ok(Rollback));
-        check(Some(version("b1", jan)), version("a3", feb), false, Ok(NotOlder));
+        check(
+            Some(version("b1", feb)),
+            version("a3", jan),
+            true,
+            Ok(Rollback),
+        );
+        check(
+            Some(version("b1", jan)),
+            version("a3", feb),
+            false,
+            Ok(NotOlder),
+        );
         // Diverged with unknown times: let it through.
-        check(Some(version("b1", None)), version("a3", jan), false, Ok(NotOlder));
+        check(
+            Some(version("b1", None)),
+            version("a3", jan),
+            false,
+            Ok(NotOlder),
+        );
         // Ancestry beats commit time (a rebased commit can carry an old time).
-        check(Some(version("a1", feb)), version("a2", jan), false, Ok(Descendant));
+        check(
+            Some(version("a1", feb)),
+            version("a2", jan),
+            false,
+            Ok(Descendant),
+        );
     }
 
     #[test]
@@ -161,9 +202,13 @@ mod tests {
             tag: Some("v1.3.0".into()),
             committed_at: None,
         };
-        let error = check_version("production", Some(&live), &version("a1", None), false, |older, newer| {
-            older == "a1" && newer == "a3a3a3a3a3"
-        })
+        let error = check_version(
+            "production",
+            Some(&live),
+            &version("a1", None),
+            false,
+            |older, newer| older == "a1" && newer == "a3a3a3a3a3",
+        )
         .unwrap_err();
         assert_eq!(
             error.to_string(),

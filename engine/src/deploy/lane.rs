@@ -89,7 +89,11 @@ impl Lane {
 
     /// Starts the head of the queue when nothing is in progress and no freeze window is on at
     /// `now`: the entry moves to `in_progress` and is returned. Otherwise `None`.
-    pub fn next_ready(&mut self, now: Timestamp, freeze_windows: &[FreezeWindow]) -> Option<LaneEntry> {
+    pub fn next_ready(
+        &mut self,
+        now: Timestamp,
+        freeze_windows: &[FreezeWindow],
+    ) -> Option<LaneEntry> {
         if self.in_progress.is_some() || frozen_at(freeze_windows, now).is_some() {
             return None;
         }
@@ -101,9 +105,10 @@ impl Lane {
     /// The deployment in progress finished (whatever its result): the lane is free again.
     pub fn finish(&mut self, deployment_id: &DeploymentId) -> Result<LaneEntry, LaneError> {
         match &self.in_progress {
-            Some(entry) if &entry.deployment_id == deployment_id => {
-                self.in_progress.take().ok_or_else(|| LaneError::NotInProgress(deployment_id.clone()))
-            }
+            Some(entry) if &entry.deployment_id == deployment_id => self
+                .in_progress
+                .take()
+                .ok_or_else(|| LaneError::NotInProgress(deployment_id.clone())),
             _ => Err(LaneError::NotInProgress(deployment_id.clone())),
         }
     }
@@ -219,28 +224,49 @@ mod tests {
             lane.enqueue(entry("d2", "run-2")),
             Err(LaneError::AlreadyQueued(id("d2")))
         );
-        assert_eq!(lane.positions(), vec![(id("d1"), 1), (id("d2"), 2), (id("d3"), 3)]);
+        assert_eq!(
+            lane.positions(),
+            vec![(id("d1"), 1), (id("d2"), 2), (id("d3"), 3)]
+        );
 
         let first = lane.next_ready(now, &[]).unwrap();
         assert_eq!(first.deployment_id, id("d1"));
         // A second call while d1 runs starts nothing, however many are queued.
         assert_eq!(lane.next_ready(now, &[]), None);
         assert_eq!(lane.next_ready(at("2026-03-04T12:00:00Z"), &[]), None);
-        assert_eq!(lane.status(now, &[]), LaneStatus::Busy { deployment_id: id("d1"), queued: 2 });
+        assert_eq!(
+            lane.status(now, &[]),
+            LaneStatus::Busy {
+                deployment_id: id("d1"),
+                queued: 2
+            }
+        );
         assert_eq!(lane.position(&id("d1")), None);
         assert_eq!(lane.position(&id("d2")), Some(1));
         assert_eq!(lane.position(&id("d3")), Some(2));
 
         // A newer deployment does not displace the one in progress.
         lane.enqueue(entry("d4", "run-4")).unwrap();
-        assert_eq!(lane.remove_queued(&id("d1")), Err(LaneError::InProgress(id("d1"))));
-        assert_eq!(lane.in_progress.as_ref().map(|e| e.deployment_id.clone()), Some(id("d1")));
+        assert_eq!(
+            lane.remove_queued(&id("d1")),
+            Err(LaneError::InProgress(id("d1")))
+        );
+        assert_eq!(
+            lane.in_progress.as_ref().map(|e| e.deployment_id.clone()),
+            Some(id("d1"))
+        );
 
-        assert_eq!(lane.finish(&id("d2")), Err(LaneError::NotInProgress(id("d2"))));
+        assert_eq!(
+            lane.finish(&id("d2")),
+            Err(LaneError::NotInProgress(id("d2")))
+        );
         lane.finish(&id("d1")).unwrap();
         // A cancelled run leaves the queue; the rest keep their order.
         lane.remove_queued(&id("d3")).unwrap();
-        assert_eq!(lane.remove_queued(&id("d3")), Err(LaneError::NotQueued(id("d3"))));
+        assert_eq!(
+            lane.remove_queued(&id("d3")),
+            Err(LaneError::NotQueued(id("d3")))
+        );
         let order: Vec<DeploymentId> = std::iter::from_fn(|| {
             let next = lane.next_ready(now, &[])?;
             lane.finish(&next.deployment_id).ok()?;
@@ -271,12 +297,18 @@ mod tests {
                 queued: 2,
             }
         );
-        assert_eq!(lane.wake_at(friday, &windows), Some(at("2026-03-09T08:00:00Z")));
+        assert_eq!(
+            lane.wake_at(friday, &windows),
+            Some(at("2026-03-09T08:00:00Z"))
+        );
         // Still frozen a minute before the end.
         assert_eq!(lane.next_ready(at("2026-03-09T07:59:00Z"), &windows), None);
         // Monday 08:00: resumes with the head of the queue, one at a time.
         let monday = at("2026-03-09T08:00:00Z");
-        assert_eq!(lane.next_ready(monday, &windows).map(|e| e.deployment_id), Some(id("d1")));
+        assert_eq!(
+            lane.next_ready(monday, &windows).map(|e| e.deployment_id),
+            Some(id("d1"))
+        );
         assert_eq!(lane.next_ready(monday, &windows), None);
         assert_eq!(lane.wake_at(monday, &windows), None);
     }
@@ -287,15 +319,22 @@ mod tests {
         let mut lane = Lane::new("production");
         lane.enqueue(entry("d1", "run-1")).unwrap();
         lane.enqueue(entry("d2", "run-2")).unwrap();
-        assert!(lane.next_ready(at("2026-03-06T15:59:00Z"), &windows).is_some());
+        assert!(
+            lane.next_ready(at("2026-03-06T15:59:00Z"), &windows)
+                .is_some()
+        );
         // The freeze begins while d1 runs: d1 carries on and finishes; d2 waits for Monday.
         let friday = at("2026-03-06T16:30:00Z");
-        assert!(matches!(lane.status(friday, &windows), LaneStatus::Busy { .. }));
+        assert!(matches!(
+            lane.status(friday, &windows),
+            LaneStatus::Busy { .. }
+        ));
         lane.finish(&id("d1")).unwrap();
         assert_eq!(lane.next_ready(friday, &windows), None);
         assert_eq!(lane.position(&id("d2")), Some(1));
         assert_eq!(
-            lane.next_ready(at("2026-03-09T08:00:00Z"), &windows).map(|e| e.deployment_id),
+            lane.next_ready(at("2026-03-09T08:00:00Z"), &windows)
+                .map(|e| e.deployment_id),
             Some(id("d2"))
         );
     }

@@ -42,14 +42,18 @@ pub use freeze::{Freeze, FreezeParseError, FreezeWindow, frozen_at};
 pub use guard::{VersionCheck, VersionRefused, check_version};
 pub use lane::{Lane, LaneEntry, LaneError, LaneStatus};
 pub use protection::{
-    Approval, ApprovalError, ApprovalKey, Decision, GateRequest, GateState, approve,
-    evaluate_gate, gate_audit,
+    Approval, ApprovalError, ApprovalKey, Decision, GateRequest, GateState, approve, evaluate_gate,
+    gate_audit,
 };
 pub use record::{
-    Deployment, DeploymentId, DeploymentStatus, EnvironmentStatus, IllegalStatusMove,
-    LiveVersion, PhaseRecord, Version, environment_status, live_deployment, mark_succeeded,
+    Deployment, DeploymentId, DeploymentStatus, EnvironmentStatus, IllegalStatusMove, LiveVersion,
+    PhaseRecord, Version, environment_status, live_deployment, mark_succeeded,
 };
-pub use release::*;
+pub use release::{
+    Audience, AudienceError, DeployedLine, EnvironmentView, PromotionRequest, Release,
+    ReleaseAction, ReleaseError, ReleaseEvent, ReleaseHistoryEntry, ReleaseOutcome, ReleasedLine,
+    Rollout, delete_release, environment_views, promote, withdraw,
+};
 pub use run::{DeploymentRun, RollbackMode, RunAction, RunError, RunEvent, RunState};
 pub use spec::{BatchSize, CanaryPhase, DeploymentSpec, DeploymentSpecError, StrategyKind};
 pub use strategy::{

@@ -97,7 +97,10 @@ pub fn evaluate_gate(protection: &Protection, request: &GateRequest, now: Timest
     match protection.allows_ref(&request.git_ref) {
         Err(problem) => {
             return GateState::Refused {
-                reason: format!("the ref policy of `{}` is broken: {problem}", request.key.environment),
+                reason: format!(
+                    "the ref policy of `{}` is broken: {problem}",
+                    request.key.environment
+                ),
             };
         }
         Ok(false) => {
@@ -172,7 +175,10 @@ pub fn evaluate_gate(protection: &Protection, request: &GateRequest, now: Timest
     let wait_end = protection.wait.after(request.waiting_since);
     let wait_until = (!protection.wait.is_zero() && now < wait_end).then_some(wait_end);
     if let Some(until) = wait_until {
-        reasons.push(format!("the wait timer of {} runs until {until}", protection.wait));
+        reasons.push(format!(
+            "the wait timer of {} runs until {until}",
+            protection.wait
+        ));
     }
     if missing_approvals == 0 && wait_until.is_none() {
         GateState::Open
@@ -222,7 +228,10 @@ pub fn approve(
             });
         }
         GateState::Refused { reason } => {
-            return Err(ApprovalError::Closed { environment, reason });
+            return Err(ApprovalError::Closed {
+                environment,
+                reason,
+            });
         }
         GateState::Open | GateState::Waiting { .. } => {}
     }
@@ -252,7 +261,10 @@ pub fn approve(
 pub fn gate_audit(request: &GateRequest, state: &GateState, now: Timestamp) -> Option<AuditEntry> {
     let (action, reason) = match state {
         GateState::Waiting { .. } => return None,
-        GateState::Open => (AuditAction::GateOpened, "approvals and wait timer satisfied".to_string()),
+        GateState::Open => (
+            AuditAction::GateOpened,
+            "approvals and wait timer satisfied".to_string(),
+        ),
         GateState::Refused { reason } => (AuditAction::GateRefused, reason.clone()),
         GateState::Rejected { by, comment } => (
             AuditAction::Rejected,
@@ -338,7 +350,10 @@ mod tests {
         }
     }
 
-    fn request(approvals: &[(&str, Decision, &str)]) -> GateRequest {
+    /// (approver, decision, when) of one recorded decision.
+    type Recorded<'a> = (&'a str, Decision, &'a str);
+
+    fn request(approvals: &[Recorded]) -> GateRequest {
         GateRequest {
             key: ApprovalKey::for_run("42", "production"),
             actor: "alice".into(),
@@ -371,7 +386,7 @@ mod tests {
     #[test]
     fn two_approvals_of_three_approvers() {
         let protection = production();
-        let cases: &[(&[(&str, Decision, &str)], Option<u32>)] = &[
+        let cases: &[(&[Recorded], Option<u32>)] = &[
             (&[], Some(2)),
             (&[("bob", Approve, "2026-03-02T10:05:00Z")], Some(1)),
             // Duplicate approvals by one person count once.
@@ -400,7 +415,11 @@ mod tests {
         ];
         for (approvals, expected_missing) in cases {
             let state = evaluate_gate(&protection, &request(approvals), at(NOW));
-            assert_eq!(missing(&state), *expected_missing, "approvals {approvals:?}");
+            assert_eq!(
+                missing(&state),
+                *expected_missing,
+                "approvals {approvals:?}"
+            );
             if expected_missing.is_none() {
                 assert_eq!(state, GateState::Open);
             }
@@ -411,9 +430,7 @@ mod tests {
             GateState::Waiting {
                 missing_approvals: 2,
                 wait_until: None,
-                reasons: vec![
-                    "2 more approval(s) needed from `alice`, `bob`, `carol`".to_string()
-                ],
+                reasons: vec!["2 more approval(s) needed from `alice`, `bob`, `carol`".to_string()],
             }
         );
     }
@@ -465,9 +482,17 @@ mod tests {
         groups.members.insert("ops".into(), vec!["erin".into()]);
         let gate = request(&[]);
         assert_eq!(
-            approve(&protection, &groups, &gate, "mallory", Approve, None, at(NOW))
-                .unwrap_err()
-                .to_string(),
+            approve(
+                &protection,
+                &groups,
+                &gate,
+                "mallory",
+                Approve,
+                None,
+                at(NOW)
+            )
+            .unwrap_err()
+            .to_string(),
             "`mallory` is not an approver of `production`"
         );
         let (_, entry) =
@@ -519,16 +544,25 @@ mod tests {
             ("bob", Approve, "2026-03-02T10:30:00Z"),
             ("carol", Approve, "2026-03-02T10:50:00Z"),
         ]);
-        assert_eq!(missing(&evaluate_gate(&protection, &edge, at(NOW))), Some(1));
+        assert_eq!(
+            missing(&evaluate_gate(&protection, &edge, at(NOW))),
+            Some(1)
+        );
         // bob approving again refreshes it.
         let refreshed = request(&[
             ("bob", Approve, "2026-03-02T10:20:00Z"),
             ("carol", Approve, "2026-03-02T10:50:00Z"),
             ("bob", Approve, "2026-03-02T10:55:00Z"),
         ]);
-        assert_eq!(evaluate_gate(&protection, &refreshed, at(NOW)), GateState::Open);
+        assert_eq!(
+            evaluate_gate(&protection, &refreshed, at(NOW)),
+            GateState::Open
+        );
         // Without an expiry, old approvals keep counting.
-        assert_eq!(evaluate_gate(&production(), &gate, at("2027-01-01T00:00:00Z")), GateState::Open);
+        assert_eq!(
+            evaluate_gate(&production(), &gate, at("2027-01-01T00:00:00Z")),
+            GateState::Open
+        );
     }
 
     #[test]
@@ -555,7 +589,15 @@ mod tests {
         let entry = gate_audit(&gate, &state, at(NOW)).unwrap();
         assert_eq!(entry.reason, "rejected by `carol`: wrong build");
         assert_eq!(
-            approve(&protection, &Groups::default(), &gate, "bob", Approve, None, at(NOW)),
+            approve(
+                &protection,
+                &Groups::default(),
+                &gate,
+                "bob",
+                Approve,
+                None,
+                at(NOW)
+            ),
             Err(ApprovalError::Closed {
                 environment: "production".into(),
                 reason: "`carol` rejected it".into()
@@ -661,6 +703,13 @@ mod tests {
         let entry = gate_audit(&gate, &state, at(NOW)).unwrap();
         assert_eq!(entry.actor, SYSTEM_ACTOR);
         assert_eq!(entry.action, AuditAction::GateOpened);
-        assert_eq!(gate_audit(&request(&[]), &evaluate_gate(&production(), &request(&[]), at(NOW)), at(NOW)), None);
+        assert_eq!(
+            gate_audit(
+                &request(&[]),
+                &evaluate_gate(&production(), &request(&[]), at(NOW)),
+                at(NOW)
+            ),
+            None
+        );
     }
 }

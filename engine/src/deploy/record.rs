@@ -328,7 +328,13 @@ impl Deployment {
     }
 
     /// Records that a phase began.
-    pub fn phase_started(&mut self, index: usize, activity: Activity, label: String, now: Timestamp) {
+    pub fn phase_started(
+        &mut self,
+        index: usize,
+        activity: Activity,
+        label: String,
+        now: Timestamp,
+    ) {
         self.phases.push(PhaseRecord {
             index,
             activity,
@@ -342,8 +348,19 @@ impl Deployment {
     }
 
     /// Records the end of the phase with `index` (the latest one with that index).
-    pub fn phase_finished(&mut self, index: usize, succeeded: bool, detail: Option<String>, now: Timestamp) {
-        if let Some(phase) = self.phases.iter_mut().rev().find(|phase| phase.index == index) {
+    pub fn phase_finished(
+        &mut self,
+        index: usize,
+        succeeded: bool,
+        detail: Option<String>,
+        now: Timestamp,
+    ) {
+        if let Some(phase) = self
+            .phases
+            .iter_mut()
+            .rev()
+            .find(|phase| phase.index == index)
+        {
             phase.finished_at = Some(now);
             phase.succeeded = Some(succeeded);
             phase.detail = detail;
@@ -359,7 +376,10 @@ pub fn mark_succeeded(
     id: &DeploymentId,
     now: Timestamp,
 ) -> Result<Vec<DeploymentId>, IllegalStatusMove> {
-    let Some(position) = deployments.iter().position(|deployment| &deployment.id == id) else {
+    let Some(position) = deployments
+        .iter()
+        .position(|deployment| &deployment.id == id)
+    else {
         return Err(IllegalStatusMove {
             id: id.0.clone(),
             from: DeploymentStatus::InProgress,
@@ -371,7 +391,10 @@ pub fn mark_succeeded(
             return Ok(Vec::new());
         };
         deployment.move_to(DeploymentStatus::Success, None, now)?;
-        (deployment.environment.clone(), deployment.repository.clone())
+        (
+            deployment.environment.clone(),
+            deployment.repository.clone(),
+        )
     };
     let mut made_inactive = Vec::new();
     for (index, other) in deployments.iter_mut().enumerate() {
@@ -419,14 +442,15 @@ pub fn environment_status(
             deployment.environment == environment && deployment.repository == repository
         })
     };
-    let live = live_deployment(deployments, environment, repository).map(|deployment| LiveVersion {
-        version: deployment.version.clone(),
-        deployment_id: deployment.id.clone(),
-        slot: deployment.slot.clone(),
-        deployed_at: deployment.finished_at.unwrap_or(deployment.updated_at),
-        deployed_by: deployment.triggered_by.clone(),
-        is_rollback: deployment.is_rollback,
-    });
+    let live =
+        live_deployment(deployments, environment, repository).map(|deployment| LiveVersion {
+            version: deployment.version.clone(),
+            deployment_id: deployment.id.clone(),
+            slot: deployment.slot.clone(),
+            deployed_at: deployment.finished_at.unwrap_or(deployment.updated_at),
+            deployed_by: deployment.triggered_by.clone(),
+            is_rollback: deployment.is_rollback,
+        });
     let in_progress = mine()
         .find(|deployment| deployment.status == DeploymentStatus::InProgress)
         .map(|deployment| deployment.id.clone());
@@ -444,7 +468,10 @@ pub fn environment_status(
         repository: repository.to_string(),
         live,
         in_progress,
-        pending: pending.into_iter().map(|deployment| deployment.id.clone()).collect(),
+        pending: pending
+            .into_iter()
+            .map(|deployment| deployment.id.clone())
+            .collect(),
     }
 }
 
@@ -473,7 +500,9 @@ mod tests {
 
     #[test]
     fn status_moves() {
-        let all = [Queued, Waiting, InProgress, Success, Failure, RolledBack, Inactive];
+        let all = [
+            Queued, Waiting, InProgress, Success, Failure, RolledBack, Inactive,
+        ];
         let legal = [
             (Waiting, Queued),
             (Waiting, Failure),
@@ -495,13 +524,22 @@ mod tests {
         }
         let mut record = deployment("d1", "aaa");
         assert_eq!(
-            record.move_to(Success, None, at("2026-03-02T10:01:00Z")).unwrap_err().to_string(),
+            record
+                .move_to(Success, None, at("2026-03-02T10:01:00Z"))
+                .unwrap_err()
+                .to_string(),
             "deployment `d1` cannot move from queued to success"
         );
-        record.move_to(InProgress, None, at("2026-03-02T10:01:00Z")).unwrap();
+        record
+            .move_to(InProgress, None, at("2026-03-02T10:01:00Z"))
+            .unwrap();
         assert_eq!(record.started_at, Some(at("2026-03-02T10:01:00Z")));
         record
-            .move_to(Failure, Some("acceptance failed".into()), at("2026-03-02T10:05:00Z"))
+            .move_to(
+                Failure,
+                Some("acceptance failed".into()),
+                at("2026-03-02T10:05:00Z"),
+            )
             .unwrap();
         assert_eq!(record.finished_at, Some(at("2026-03-02T10:05:00Z")));
         assert_eq!(record.status_reason.as_deref(), Some("acceptance failed"));
@@ -515,18 +553,29 @@ mod tests {
         other_environment.environment = "staging".into();
         deployments.push(other_environment);
         for record in deployments.iter_mut() {
-            record.move_to(InProgress, None, at("2026-03-02T10:01:00Z")).unwrap();
+            record
+                .move_to(InProgress, None, at("2026-03-02T10:01:00Z"))
+                .unwrap();
         }
         let id = |text: &str| DeploymentId(text.into());
-        assert_eq!(mark_succeeded(&mut deployments, &id("d3"), at("2026-03-02T10:02:00Z")), Ok(vec![]));
-        assert_eq!(mark_succeeded(&mut deployments, &id("d1"), at("2026-03-02T10:02:00Z")), Ok(vec![]));
+        assert_eq!(
+            mark_succeeded(&mut deployments, &id("d3"), at("2026-03-02T10:02:00Z")),
+            Ok(vec![])
+        );
+        assert_eq!(
+            mark_succeeded(&mut deployments, &id("d1"), at("2026-03-02T10:02:00Z")),
+            Ok(vec![])
+        );
         assert_eq!(
             mark_succeeded(&mut deployments, &id("d2"), at("2026-03-02T10:03:00Z")),
             Ok(vec![id("d1")])
         );
         let statuses: Vec<_> = deployments.iter().map(|d| d.status).collect();
         assert_eq!(statuses, vec![Inactive, Success, Success]);
-        assert_eq!(deployments[0].status_reason.as_deref(), Some("superseded by d2"));
+        assert_eq!(
+            deployments[0].status_reason.as_deref(),
+            Some("superseded by d2")
+        );
         let status = environment_status(&deployments, "production", "acme/shop");
         let live = status.live.unwrap();
         assert_eq!(live.version.sha, "bbb");
@@ -542,7 +591,12 @@ mod tests {
         good.version.tag = Some("v1.0.0".into());
         let mut failed = deployment("d2", "bbb");
         failed.run_id = Some("42".into());
-        let rollback = Deployment::rollback_of(DeploymentId("d3".into()), &failed, &good, at("2026-03-02T11:00:00Z"));
+        let rollback = Deployment::rollback_of(
+            DeploymentId("d3".into()),
+            &failed,
+            &good,
+            at("2026-03-02T11:00:00Z"),
+        );
         assert!(rollback.is_rollback);
         assert_eq!(rollback.rollback_of, Some(DeploymentId("d2".into())));
         assert_eq!(rollback.version, good.version);
@@ -550,7 +604,10 @@ mod tests {
         assert_eq!(rollback.triggered_by, SYSTEM_ACTOR);
         assert_eq!(rollback.run_id.as_deref(), Some("42"));
         assert_eq!(rollback.status, Queued);
-        assert_eq!(rollback.status_reason.as_deref(), Some("rollback of d2 (bbb) to v1.0.0"));
+        assert_eq!(
+            rollback.status_reason.as_deref(),
+            Some("rollback of d2 (bbb) to v1.0.0")
+        );
     }
 
     #[test]

@@ -37,11 +37,18 @@ pub struct DeploymentRun {
 pub enum RunState {
     NotStarted,
     /// The caller is running phase `phase` (a `RunPhase` or `SwitchSlot` action).
-    Running { phase: usize },
+    Running {
+        phase: usize,
+    },
     /// A canary pause runs until `until`.
-    Pausing { phase: usize, until: Timestamp },
+    Pausing {
+        phase: usize,
+        until: Timestamp,
+    },
     /// A canary approval is awaited.
-    AwaitingApproval { phase: usize },
+    AwaitingApproval {
+        phase: usize,
+    },
     Finished {
         status: DeploymentStatus,
         reason: Option<String>,
@@ -53,15 +60,25 @@ pub enum RunState {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunEvent {
     Start,
-    PhaseSucceeded { phase: usize },
-    PhaseFailed { phase: usize, reason: String },
-    ApprovalGranted { phase: usize, by: String },
+    PhaseSucceeded {
+        phase: usize,
+    },
+    PhaseFailed {
+        phase: usize,
+        reason: String,
+    },
+    ApprovalGranted {
+        phase: usize,
+        by: String,
+    },
     ApprovalRejected {
         phase: usize,
         by: String,
         comment: Option<String>,
     },
-    PauseElapsed { phase: usize },
+    PauseElapsed {
+        phase: usize,
+    },
 }
 
 /// What the caller must do.
@@ -120,7 +137,11 @@ pub struct RunError {
 }
 
 impl DeploymentRun {
-    pub fn new(deployment_id: DeploymentId, plan: DeploymentPlan, last_good: Option<Version>) -> DeploymentRun {
+    pub fn new(
+        deployment_id: DeploymentId,
+        plan: DeploymentPlan,
+        last_good: Option<Version>,
+    ) -> DeploymentRun {
         DeploymentRun {
             deployment_id,
             plan,
@@ -140,9 +161,13 @@ impl DeploymentRun {
             {
                 Ok(self.enter(phase + 1, now))
             }
-            (RunState::Running { phase }, RunEvent::PhaseFailed { phase: reported, reason })
-                if phase == reported =>
-            {
+            (
+                RunState::Running { phase },
+                RunEvent::PhaseFailed {
+                    phase: reported,
+                    reason,
+                },
+            ) if phase == reported => {
                 let label = self.label(*phase);
                 Ok(self.fail(format!("{label} failed: {reason}")))
             }
@@ -230,7 +255,10 @@ impl DeploymentRun {
                     context: phase.context,
                 }]
             }
-            Activity::VerifyTarget | Activity::Execute | Activity::Verify | Activity::AcceptanceTest => {
+            Activity::VerifyTarget
+            | Activity::Execute
+            | Activity::Verify
+            | Activity::AcceptanceTest => {
                 self.state = RunState::Running { phase: index };
                 if phase.activity == Activity::Execute {
                     self.changed = true;
@@ -370,7 +398,9 @@ mod tests {
                     RollbackMode::SwitchBack { to_slot } => {
                         format!("rollback to {} by switching to {to_slot}", to_version.sha)
                     }
-                    RollbackMode::Redeploy => format!("rollback to {} by redeploying", to_version.sha),
+                    RollbackMode::Redeploy => {
+                        format!("rollback to {} by redeploying", to_version.sha)
+                    }
                 },
                 RunAction::Complete { status, .. } => format!("complete {status}"),
             })
@@ -383,21 +413,31 @@ mod tests {
         let mut actions = deployment.handle(RunEvent::Start, at(NOW)).unwrap();
         loop {
             log.extend(view(&actions));
-            let Some(last) = actions.last().cloned() else { break };
+            let Some(last) = actions.last().cloned() else {
+                break;
+            };
             let event = match last {
                 RunAction::RunPhase { phase, label, .. } => {
                     if Some(label.as_str()) == fail_at {
-                        RunEvent::PhaseFailed { phase, reason: "exit code 1".into() }
+                        RunEvent::PhaseFailed {
+                            phase,
+                            reason: "exit code 1".into(),
+                        }
                     } else {
                         RunEvent::PhaseSucceeded { phase }
                     }
                 }
                 RunAction::SwitchSlot { phase, .. } => RunEvent::PhaseSucceeded { phase },
                 RunAction::WaitUntil { phase, .. } => RunEvent::PauseElapsed { phase },
-                RunAction::AwaitApproval { phase, .. } => RunEvent::ApprovalGranted { phase, by: "bob".into() },
+                RunAction::AwaitApproval { phase, .. } => RunEvent::ApprovalGranted {
+                    phase,
+                    by: "bob".into(),
+                },
                 RunAction::RollBack { .. } | RunAction::Complete { .. } => break,
             };
-            actions = deployment.handle(event, at("2026-03-04T12:00:00Z")).unwrap();
+            actions = deployment
+                .handle(event, at("2026-03-04T12:00:00Z"))
+                .unwrap();
         }
         (log, deployment)
     }
@@ -424,10 +464,19 @@ mod tests {
                 "complete success",
             ]
         );
-        assert_eq!(finished.state, RunState::Finished { status: DeploymentStatus::Success, reason: None });
+        assert_eq!(
+            finished.state,
+            RunState::Finished {
+                status: DeploymentStatus::Success,
+                reason: None
+            }
+        );
 
         // Batch 1's health check fails: stop, batch 2 never runs, roll back by redeploying.
-        let (log, finished) = drive(run(block.clone(), None, Some("old")), Some("verify batch 1/2"));
+        let (log, finished) = drive(
+            run(block.clone(), None, Some("old")),
+            Some("verify batch 1/2"),
+        );
         assert_eq!(
             log,
             vec![
@@ -457,7 +506,10 @@ mod tests {
             finished.state,
             RunState::Finished {
                 status: DeploymentStatus::Failure,
-                reason: Some("execute batch 2/2 failed: exit code 1; no earlier version to roll back to".into())
+                reason: Some(
+                    "execute batch 2/2 failed: exit code 1; no earlier version to roll back to"
+                        .into()
+                )
             }
         );
     }
@@ -468,7 +520,12 @@ mod tests {
         let (log, _) = drive(run(block, None, Some("old")), Some("acceptance test"));
         assert_eq!(
             log,
-            vec!["run execute", "run acceptance test", "rollback to old by redeploying", "complete rolled_back"]
+            vec![
+                "run execute",
+                "run acceptance test",
+                "rollback to old by redeploying",
+                "complete rolled_back"
+            ]
         );
     }
 
@@ -494,7 +551,10 @@ mod tests {
         assert!(finished.switched);
 
         // Acceptance fails after the switch: switch straight back to blue, no redeploy.
-        let (log, finished) = drive(run(block.clone(), Some("blue"), Some("old")), Some("acceptance test"));
+        let (log, finished) = drive(
+            run(block.clone(), Some("blue"), Some("old")),
+            Some("acceptance test"),
+        );
         assert_eq!(
             log,
             vec![
@@ -507,13 +567,27 @@ mod tests {
                 "complete rolled_back",
             ]
         );
-        assert!(matches!(finished.state, RunState::Finished { status: DeploymentStatus::RolledBack, .. }));
+        assert!(matches!(
+            finished.state,
+            RunState::Finished {
+                status: DeploymentStatus::RolledBack,
+                ..
+            }
+        ));
 
         // The idle slot fails its check before the switch: users never saw it; plain failure.
-        let (log, _) = drive(run(block.clone(), Some("blue"), Some("old")), Some("verify green"));
+        let (log, _) = drive(
+            run(block.clone(), Some("blue"), Some("old")),
+            Some("verify green"),
+        );
         assert_eq!(
             log,
-            vec!["run verify target", "run execute into green", "run verify green", "complete failure"]
+            vec![
+                "run verify target",
+                "run execute into green",
+                "run verify green",
+                "complete failure"
+            ]
         );
 
         // First blue-green deployment: no old slot to go back to.
@@ -535,10 +609,17 @@ mod tests {
         });
         let mut deployment = run(block.clone(), None, Some("old"));
         let start = at(NOW);
-        let mut step = |event: RunEvent, now: &str| view(&deployment.handle(event, at(now)).unwrap());
+        let mut step =
+            |event: RunEvent, now: &str| view(&deployment.handle(event, at(now)).unwrap());
         assert_eq!(step(RunEvent::Start, NOW), vec!["run verify target"]);
-        assert_eq!(step(RunEvent::PhaseSucceeded { phase: 0 }, NOW), vec!["run canary 10%"]);
-        assert_eq!(step(RunEvent::PhaseSucceeded { phase: 1 }, NOW), vec!["run verify canary 10%"]);
+        assert_eq!(
+            step(RunEvent::PhaseSucceeded { phase: 0 }, NOW),
+            vec!["run canary 10%"]
+        );
+        assert_eq!(
+            step(RunEvent::PhaseSucceeded { phase: 1 }, NOW),
+            vec!["run verify canary 10%"]
+        );
         assert_eq!(
             step(RunEvent::PhaseSucceeded { phase: 2 }, NOW),
             vec![format!(
@@ -547,21 +628,46 @@ mod tests {
             )]
         );
         // The pause cannot be cut short.
-        let early = deployment.handle(RunEvent::PauseElapsed { phase: 3 }, at("2026-03-04T10:04:59Z"));
+        let early = deployment.handle(
+            RunEvent::PauseElapsed { phase: 3 },
+            at("2026-03-04T10:04:59Z"),
+        );
         assert_eq!(
             early.unwrap_err().to_string(),
             "deployment `d2` cannot take the end of the pause of phase 3 while pausing in phase 3 until 2026-03-04T10:05:00Z"
         );
-        let mut step = |event: RunEvent, now: &str| view(&deployment.handle(event, at(now)).unwrap());
-        assert_eq!(step(RunEvent::PauseElapsed { phase: 3 }, "2026-03-04T10:05:00Z"), vec!["run canary 50%"]);
-        assert_eq!(step(RunEvent::PhaseSucceeded { phase: 4 }, NOW), vec!["run verify canary 50%"]);
-        assert_eq!(step(RunEvent::PhaseSucceeded { phase: 5 }, NOW), vec!["ask approval at 50%"]);
+        let mut step =
+            |event: RunEvent, now: &str| view(&deployment.handle(event, at(now)).unwrap());
         assert_eq!(
-            step(RunEvent::ApprovalGranted { phase: 6, by: "bob".into() }, NOW),
+            step(RunEvent::PauseElapsed { phase: 3 }, "2026-03-04T10:05:00Z"),
+            vec!["run canary 50%"]
+        );
+        assert_eq!(
+            step(RunEvent::PhaseSucceeded { phase: 4 }, NOW),
+            vec!["run verify canary 50%"]
+        );
+        assert_eq!(
+            step(RunEvent::PhaseSucceeded { phase: 5 }, NOW),
+            vec!["ask approval at 50%"]
+        );
+        assert_eq!(
+            step(
+                RunEvent::ApprovalGranted {
+                    phase: 6,
+                    by: "bob".into()
+                },
+                NOW
+            ),
             vec!["run canary 100%"]
         );
-        assert_eq!(step(RunEvent::PhaseSucceeded { phase: 7 }, NOW), vec!["run verify canary 100%"]);
-        assert_eq!(step(RunEvent::PhaseSucceeded { phase: 8 }, NOW), vec!["complete success"]);
+        assert_eq!(
+            step(RunEvent::PhaseSucceeded { phase: 7 }, NOW),
+            vec!["run verify canary 100%"]
+        );
+        assert_eq!(
+            step(RunEvent::PhaseSucceeded { phase: 8 }, NOW),
+            vec!["complete success"]
+        );
 
         // A rejected approval rolls the canary back.
         let mut rejected = run(block, None, Some("old"));
@@ -582,11 +688,18 @@ mod tests {
         }
         let actions = rejected
             .handle(
-                RunEvent::ApprovalRejected { phase: 6, by: "carol".into(), comment: Some("error rate up".into()) },
+                RunEvent::ApprovalRejected {
+                    phase: 6,
+                    by: "carol".into(),
+                    comment: Some("error rate up".into()),
+                },
                 at(NOW),
             )
             .unwrap();
-        assert_eq!(view(&actions), vec!["rollback to old by redeploying", "complete rolled_back"]);
+        assert_eq!(
+            view(&actions),
+            vec!["rollback to old by redeploying", "complete rolled_back"]
+        );
         assert!(matches!(
             &actions[0],
             RunAction::RollBack { reason, .. } if reason == "approval at 50% rejected by `carol`: error rate up"
@@ -596,25 +709,53 @@ mod tests {
     #[test]
     fn stale_events_are_refused() {
         let mut deployment = run(json!({"acceptance": "./smoke.sh"}), None, Some("old"));
-        let error = deployment.handle(RunEvent::PhaseSucceeded { phase: 0 }, at(NOW)).unwrap_err();
-        assert_eq!(error.to_string(), "deployment `d2` cannot take success of phase 0 while not started");
+        let error = deployment
+            .handle(RunEvent::PhaseSucceeded { phase: 0 }, at(NOW))
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "deployment `d2` cannot take success of phase 0 while not started"
+        );
         deployment.handle(RunEvent::Start, at(NOW)).unwrap();
         assert!(deployment.handle(RunEvent::Start, at(NOW)).is_err());
-        assert!(deployment.handle(RunEvent::PhaseSucceeded { phase: 1 }, at(NOW)).is_err());
-        assert_eq!(deployment.current_phase().map(|phase| phase.label.as_str()), Some("execute"));
-        deployment.handle(RunEvent::PhaseSucceeded { phase: 0 }, at(NOW)).unwrap();
-        deployment.handle(RunEvent::PhaseSucceeded { phase: 1 }, at(NOW)).unwrap();
+        assert!(
+            deployment
+                .handle(RunEvent::PhaseSucceeded { phase: 1 }, at(NOW))
+                .is_err()
+        );
+        assert_eq!(
+            deployment.current_phase().map(|phase| phase.label.as_str()),
+            Some("execute")
+        );
+        deployment
+            .handle(RunEvent::PhaseSucceeded { phase: 0 }, at(NOW))
+            .unwrap();
+        deployment
+            .handle(RunEvent::PhaseSucceeded { phase: 1 }, at(NOW))
+            .unwrap();
         assert!(deployment.is_finished());
-        assert!(deployment.handle(RunEvent::PhaseSucceeded { phase: 1 }, at(NOW)).is_err());
+        assert!(
+            deployment
+                .handle(RunEvent::PhaseSucceeded { phase: 1 }, at(NOW))
+                .is_err()
+        );
     }
 
     #[test]
     fn a_failed_rollback_is_not_rolled_back() {
         let spec = DeploymentSpec::parse(&json!({"verify": "./health.sh"}), None).unwrap();
         let plan = plan_rollback("production", &spec, &Version::new("old"));
-        let deployment = DeploymentRun::new(DeploymentId("d3".into()), plan, Some(Version::new("older")));
+        let deployment =
+            DeploymentRun::new(DeploymentId("d3".into()), plan, Some(Version::new("older")));
         let (log, finished) = drive(deployment, Some("verify rollback"));
-        assert_eq!(log, vec!["run roll back to old", "run verify rollback", "complete failure"]);
+        assert_eq!(
+            log,
+            vec![
+                "run roll back to old",
+                "run verify rollback",
+                "complete failure"
+            ]
+        );
         assert!(matches!(
             finished.state,
             RunState::Finished { status: DeploymentStatus::Failure, reason: Some(ref reason) }
@@ -624,7 +765,11 @@ mod tests {
 
     #[test]
     fn serde_round_trip_mid_run() {
-        let mut deployment = run(json!({"strategy": "blue-green"}), Some("green"), Some("old"));
+        let mut deployment = run(
+            json!({"strategy": "blue-green"}),
+            Some("green"),
+            Some("old"),
+        );
         deployment.handle(RunEvent::Start, at(NOW)).unwrap();
         let json = serde_json::to_string(&deployment).unwrap();
         let back: DeploymentRun = serde_json::from_str(&json).unwrap();

@@ -150,7 +150,10 @@ impl DeploymentSpec {
                 let strategy =
                     StrategyKind::parse(text).map_err(|problem| error("deployment", problem))?;
                 let mut single = serde_json::Map::new();
-                single.insert("strategy".to_string(), Value::String(strategy.as_str().into()));
+                single.insert(
+                    "strategy".to_string(),
+                    Value::String(strategy.as_str().into()),
+                );
                 return DeploymentSpec::parse(&Value::Object(single), default_strategy);
             }
             Value::Object(map) => map,
@@ -174,9 +177,8 @@ impl DeploymentSpec {
         }
         let strategy = match map.get("strategy") {
             None | Some(Value::Null) => default_strategy.unwrap_or(StrategyKind::BigBang),
-            Some(Value::String(text)) => {
-                StrategyKind::parse(text).map_err(|problem| error("deployment.strategy", problem))?
-            }
+            Some(Value::String(text)) => StrategyKind::parse(text)
+                .map_err(|problem| error("deployment.strategy", problem))?,
             Some(other) => {
                 return Err(error(
                     "deployment.strategy",
@@ -219,22 +221,19 @@ impl DeploymentSpec {
             Some(BatchSize::Count(count)) => count.max(1),
             Some(BatchSize::Percent(percent)) => {
                 // Round up so that 25% of 3 hosts is one host, never zero.
-                (self.targets.len() * usize::from(percent)).div_ceil(100).max(1)
+                (self.targets.len() * usize::from(percent))
+                    .div_ceil(100)
+                    .max(1)
             }
         };
         self.targets.chunks(size).map(<[String]>::to_vec).collect()
     }
 
     /// Checks the keys fit the strategy.
-    fn check(
-        &self,
-        map: &serde_json::Map<String, Value>,
-    ) -> Result<(), DeploymentSpecError> {
+    fn check(&self, map: &serde_json::Map<String, Value>) -> Result<(), DeploymentSpecError> {
         let allowed: &[&str] = match self.strategy {
             StrategyKind::BigBang => &["strategy", "targets", "verify", "acceptance"],
-            StrategyKind::Rolling => {
-                &["strategy", "targets", "batch-size", "verify", "acceptance"]
-            }
+            StrategyKind::Rolling => &["strategy", "targets", "batch-size", "verify", "acceptance"],
             StrategyKind::BlueGreen => &[
                 "strategy",
                 "targets",
@@ -315,7 +314,10 @@ fn describe(value: &Value) -> String {
     }
 }
 
-fn optional_string(value: Option<&Value>, key: &str) -> Result<Option<String>, DeploymentSpecError> {
+fn optional_string(
+    value: Option<&Value>,
+    key: &str,
+) -> Result<Option<String>, DeploymentSpecError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) if text.trim().is_empty() => Err(error(key, "is empty")),
@@ -437,7 +439,10 @@ fn canary_phases(value: Option<&Value>) -> Result<Vec<CanaryPhase>, DeploymentSp
             let hint = closest(unknown, PHASE_KEYS)
                 .map(|known| format!(" (did you mean `{known}`?)"))
                 .unwrap_or_default();
-            return Err(error(&format!("{key}.{unknown}"), format!("unknown key{hint}")));
+            return Err(error(
+                &format!("{key}.{unknown}"),
+                format!("unknown key{hint}"),
+            ));
         }
         let weight_key = format!("{key}.weight");
         let weight = match map.get("weight") {
@@ -564,18 +569,35 @@ mod tests {
         assert_eq!(
             canary.phases,
             vec![
-                CanaryPhase { weight: 10, pause: Some(Duration::from_mins(5)), approval: false },
-                CanaryPhase { weight: 50, pause: None, approval: true },
-                CanaryPhase { weight: 100, pause: None, approval: false },
+                CanaryPhase {
+                    weight: 10,
+                    pause: Some(Duration::from_mins(5)),
+                    approval: false
+                },
+                CanaryPhase {
+                    weight: 50,
+                    pause: None,
+                    approval: true
+                },
+                CanaryPhase {
+                    weight: 100,
+                    pause: None,
+                    approval: false
+                },
             ]
         );
 
-        let blue_green =
-            DeploymentSpec::parse(&json!({"strategy": "blue-green", "slots": ["a", "b"]}), None)
-                .unwrap();
+        let blue_green = DeploymentSpec::parse(
+            &json!({"strategy": "blue-green", "slots": ["a", "b"]}),
+            None,
+        )
+        .unwrap();
         assert_eq!(blue_green.slot_names(), ["a".to_string(), "b".to_string()]);
         let default_slots = DeploymentSpec::parse(&json!("blue-green"), None).unwrap();
-        assert_eq!(default_slots.slot_names(), ["blue".to_string(), "green".to_string()]);
+        assert_eq!(
+            default_slots.slot_names(),
+            ["blue".to_string(), "green".to_string()]
+        );
     }
 
     #[test]
@@ -588,7 +610,8 @@ mod tests {
         let null = DeploymentSpec::parse(&Value::Null, Some(StrategyKind::BlueGreen)).unwrap();
         assert_eq!(null.strategy, StrategyKind::BlueGreen);
         // A rolling default without targets cannot roll; the job without a block deploys at once.
-        let null_rolling = DeploymentSpec::parse(&Value::Null, Some(StrategyKind::Rolling)).unwrap();
+        let null_rolling =
+            DeploymentSpec::parse(&Value::Null, Some(StrategyKind::Rolling)).unwrap();
         assert_eq!(null_rolling.strategy, StrategyKind::BigBang);
     }
 
@@ -623,7 +646,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        check_error(json!(3), "`deployment`: must be a mapping, not the number `3`");
+        check_error(
+            json!(3),
+            "`deployment`: must be a mapping, not the number `3`",
+        );
         check_error(
             json!({"strategy": "yolo"}),
             "`deployment.strategy`: unknown strategy `yolo` (use big-bang, rolling, blue-green or canary)",
@@ -677,7 +703,10 @@ mod tests {
             json!({"verify": 3}),
             "`deployment.verify`: must be a command string, not the number `3`",
         );
-        check_error(json!({"acceptance": " "}), "`deployment.acceptance`: is empty");
+        check_error(
+            json!({"acceptance": " "}),
+            "`deployment.acceptance`: is empty",
+        );
         check_error(
             json!({"strategy": "canary"}),
             "`deployment.phases`: strategy canary needs at least one phase",

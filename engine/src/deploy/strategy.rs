@@ -160,11 +160,21 @@ pub fn plan_deployment(
     };
     builder.base.slot = target.clone();
 
-    builder.hook(Activity::VerifyTarget, spec.verify.as_deref(), "verify target".into(), |_| {});
+    builder.hook(
+        Activity::VerifyTarget,
+        spec.verify.as_deref(),
+        "verify target".into(),
+        |_| {},
+    );
     match spec.strategy {
         StrategyKind::BigBang => {
             builder.push(Activity::Execute, None, "execute".into(), |_| {});
-            builder.hook(Activity::Verify, spec.verify.as_deref(), "verify".into(), |_| {});
+            builder.hook(
+                Activity::Verify,
+                spec.verify.as_deref(),
+                "verify".into(),
+                |_| {},
+            );
         }
         StrategyKind::Rolling => {
             let batches = spec.batches();
@@ -175,7 +185,12 @@ pub fn plan_deployment(
                     context.batch = Some(number);
                     context.batches = Some(count);
                 };
-                builder.push(Activity::Execute, None, format!("execute batch {number}/{count}"), set);
+                builder.push(
+                    Activity::Execute,
+                    None,
+                    format!("execute batch {number}/{count}"),
+                    set,
+                );
                 builder.hook(
                     Activity::Verify,
                     spec.verify.as_deref(),
@@ -186,8 +201,18 @@ pub fn plan_deployment(
         }
         StrategyKind::BlueGreen => {
             let slot = target.clone().unwrap_or_default();
-            builder.push(Activity::Execute, None, format!("execute into {slot}"), |_| {});
-            builder.hook(Activity::Verify, spec.verify.as_deref(), format!("verify {slot}"), |_| {});
+            builder.push(
+                Activity::Execute,
+                None,
+                format!("execute into {slot}"),
+                |_| {},
+            );
+            builder.hook(
+                Activity::Verify,
+                spec.verify.as_deref(),
+                format!("verify {slot}"),
+                |_| {},
+            );
             builder.push(
                 Activity::Switch,
                 spec.switch.clone(),
@@ -207,13 +232,23 @@ pub fn plan_deployment(
                     set,
                 );
                 if let Some(pause) = phase.pause {
-                    let index = builder.push(Activity::Pause, None, format!("pause {pause} at {weight}%"), set);
+                    let index = builder.push(
+                        Activity::Pause,
+                        None,
+                        format!("pause {pause} at {weight}%"),
+                        set,
+                    );
                     if let Some(planned) = builder.phases.get_mut(index) {
                         planned.pause = Some(pause);
                     }
                 }
                 if phase.approval {
-                    builder.push(Activity::Approval, None, format!("approval at {weight}%"), set);
+                    builder.push(
+                        Activity::Approval,
+                        None,
+                        format!("approval at {weight}%"),
+                        set,
+                    );
                 }
             }
         }
@@ -243,16 +278,28 @@ pub fn plan_deployment(
 /// every target at once (all traffic for canary), verify, confirm. No target verification
 /// (the environment is known to be unwell) and no acceptance test: the point is to restore the
 /// version that passed them before. Blue-green needs no plan: it switches back.
-pub fn plan_rollback(environment: &str, spec: &DeploymentSpec, version: &Version) -> DeploymentPlan {
+pub fn plan_rollback(
+    environment: &str,
+    spec: &DeploymentSpec,
+    version: &Version,
+) -> DeploymentPlan {
     let mut builder = Builder::new(environment, spec, version, true);
     let weight = (spec.strategy == StrategyKind::Canary).then_some(100);
-    builder.push(Activity::Execute, None, format!("roll back to {}", version.label()), |context| {
+    builder.push(
+        Activity::Execute,
+        None,
+        format!("roll back to {}", version.label()),
+        |context| context.weight = weight,
+    );
+    builder.hook(
+        Activity::Verify,
+        spec.verify.as_deref(),
+        "verify rollback".into(),
+        |context| context.weight = weight,
+    );
+    builder.push(Activity::Confirm, None, "confirm".into(), |context| {
         context.weight = weight
     });
-    builder.hook(Activity::Verify, spec.verify.as_deref(), "verify rollback".into(), |context| {
-        context.weight = weight
-    });
-    builder.push(Activity::Confirm, None, "confirm".into(), |context| context.weight = weight);
     DeploymentPlan {
         environment: environment.to_string(),
         strategy: spec.strategy,
@@ -272,7 +319,12 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(environment: &str, spec: &DeploymentSpec, version: &Version, is_rollback: bool) -> Builder {
+    fn new(
+        environment: &str,
+        spec: &DeploymentSpec,
+        version: &Version,
+        is_rollback: bool,
+    ) -> Builder {
         Builder {
             base: DeploymentContext {
                 environment: environment.to_string(),
@@ -337,7 +389,10 @@ mod tests {
     }
 
     fn labels(plan: &DeploymentPlan) -> Vec<String> {
-        plan.phases.iter().map(|phase| phase.label.clone()).collect()
+        plan.phases
+            .iter()
+            .map(|phase| phase.label.clone())
+            .collect()
     }
 
     fn v2() -> Version {
@@ -358,7 +413,13 @@ mod tests {
         );
         assert_eq!(
             labels(&plan),
-            vec!["verify target", "execute", "verify", "acceptance test", "confirm"]
+            vec![
+                "verify target",
+                "execute",
+                "verify",
+                "acceptance test",
+                "confirm"
+            ]
         );
         assert_eq!(plan.phases[0].command.as_deref(), Some("./health.sh"));
         assert_eq!(plan.phases[1].command, None);
@@ -456,7 +517,11 @@ mod tests {
                     "confirm".to_string(),
                 ]
             );
-            assert!(plan.phases.iter().all(|phase| phase.context.slot.as_deref() == Some(target)));
+            assert!(
+                plan.phases
+                    .iter()
+                    .all(|phase| phase.context.slot.as_deref() == Some(target))
+            );
             assert_eq!(plan.phases[3].command.as_deref(), Some("./switch.sh"));
         }
         let plan = plan_deployment("production", &block, &v2(), Some("red"));
@@ -490,10 +555,25 @@ mod tests {
                 "confirm",
             ]
         );
-        let weights: Vec<Option<u8>> = plan.phases.iter().map(|phase| phase.context.weight).collect();
+        let weights: Vec<Option<u8>> = plan
+            .phases
+            .iter()
+            .map(|phase| phase.context.weight)
+            .collect();
         assert_eq!(
             weights,
-            vec![None, Some(10), Some(10), Some(10), Some(50), Some(50), Some(50), Some(100), Some(100), Some(100)]
+            vec![
+                None,
+                Some(10),
+                Some(10),
+                Some(10),
+                Some(50),
+                Some(50),
+                Some(50),
+                Some(100),
+                Some(100),
+                Some(100)
+            ]
         );
         assert_eq!(plan.phases[3].pause, Some(Duration::from_mins(5)));
         assert_eq!(plan.phases[3].activity, Activity::Pause);
@@ -511,7 +591,10 @@ mod tests {
         let good = Version::new("a1a1a1a1a1");
         let plan = plan_rollback("production", &block, &good);
         assert!(plan.is_rollback);
-        assert_eq!(labels(&plan), vec!["roll back to a1a1a1a", "verify rollback", "confirm"]);
+        assert_eq!(
+            labels(&plan),
+            vec!["roll back to a1a1a1a", "verify rollback", "confirm"]
+        );
         assert_eq!(plan.phases[0].context.targets.len(), 3);
         assert!(plan.phases[0].context.is_rollback);
         assert_eq!(plan.phases[0].context.version, good);
