@@ -153,7 +153,7 @@ impl Environment {
     /// | `--url URL` | environment URL |
     /// | `--var KEY=VALUE` | adds a variable (repeatable) |
     /// | `--secret NAME` | adds a secret name (repeatable) |
-    /// | `--release-approvals N`, `--release-approvers …`, `--release-wait D`, `--release-tags …` | the release policy |
+    /// | `--release-approvals N`, `--release-approvers …`, `--release-wait D`, `--release-approval-expiry D`, `--release-tags …`, `--release-allow-self-review` | the release policy (a release's ref is always its tag, so it has no branch list) |
     ///
     /// Options take their value as the next argument or after `=` (`--wait=5m`).
     pub fn apply_args<S: AsRef<str>>(&mut self, args: &[S]) -> Result<(), EnvironmentSpecError> {
@@ -407,7 +407,6 @@ const OPTIONS: &[&str] = &[
     "--release-approvers",
     "--release-wait",
     "--release-approval-expiry",
-    "--release-branches",
     "--release-tags",
 ];
 
