@@ -10,7 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::record::Version;
+use jiff::Timestamp;
+
+use super::audit::{AuditAction, AuditEntry, AuditSubject, SYSTEM_ACTOR};
+use super::record::{DeploymentId, Version};
 
 /// Why the guard let a deployment through (kept for the audit trail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +43,22 @@ pub struct VersionRefused {
     pub candidate: String,
     pub live: String,
     pub why: String,
+}
+
+impl VersionRefused {
+    /// The audit entry of the refusal, about deployment `deployment_id`.
+    pub fn audit(&self, deployment_id: &DeploymentId, now: Timestamp) -> AuditEntry {
+        AuditEntry::new(
+            now,
+            SYSTEM_ACTOR,
+            AuditAction::VersionRefused,
+            self.environment.clone(),
+            AuditSubject::Deployment {
+                deployment_id: deployment_id.0.clone(),
+            },
+            self.to_string(),
+        )
+    }
 }
 
 /// Checks `candidate` against the `live` version of `environment`.
@@ -210,6 +229,12 @@ mod tests {
             |older, newer| older == "a1" && newer == "a3a3a3a3a3",
         )
         .unwrap_err();
+        let entry = error.audit(
+            &DeploymentId("d9".into()),
+            "2026-03-02T10:00:00Z".parse().unwrap(),
+        );
+        assert_eq!(entry.action, AuditAction::VersionRefused);
+        assert_eq!(entry.reason, error.to_string());
         assert_eq!(
             error.to_string(),
             "refusing to deploy `a1` over `v1.3.0` (a3a3a3a) in `production`: it is older \

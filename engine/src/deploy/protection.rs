@@ -6,6 +6,9 @@
 //! job in it). A rejection by any approver closes the gate for the run. The same gate, with the
 //! environment's `release_protection`, guards release promotions (keyed by release tag).
 //!
+//! Who may approve is checked when a decision is recorded ([`approve`]); [`evaluate_gate`] then
+//! counts the recorded decisions as they are (it has no group membership to re-check).
+//!
 //! Decisions are pure: the caller passes the approvals recorded so far and `now`, and stores
 //! what comes back. This module must not read a clock or the store.
 

@@ -20,7 +20,7 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::audit::SYSTEM_ACTOR;
+use super::audit::{AuditAction, AuditEntry, AuditSubject, SYSTEM_ACTOR};
 use super::protection::Approval;
 use super::spec::StrategyKind;
 use super::strategy::Activity;
@@ -327,6 +327,26 @@ impl Deployment {
         Ok(())
     }
 
+    /// An audit entry about this deployment (queued, started, finished, rollback started…).
+    pub fn audit(
+        &self,
+        action: AuditAction,
+        actor: &str,
+        reason: impl Into<String>,
+        now: Timestamp,
+    ) -> AuditEntry {
+        AuditEntry::new(
+            now,
+            actor,
+            action,
+            self.environment.clone(),
+            AuditSubject::Deployment {
+                deployment_id: self.id.0.clone(),
+            },
+            reason,
+        )
+    }
+
     /// Records that a phase began.
     pub fn phase_started(
         &mut self,
@@ -625,6 +645,21 @@ mod tests {
         assert_eq!(
             status.pending,
             vec![DeploymentId("d2".into()), DeploymentId("d1".into())]
+        );
+    }
+
+    #[test]
+    fn audit_entries_name_the_deployment() {
+        let record = deployment("d1", "aaa");
+        let entry = record.audit(
+            AuditAction::DeploymentStarted,
+            SYSTEM_ACTOR,
+            "left the lane",
+            at("2026-03-02T10:01:00Z"),
+        );
+        assert_eq!(
+            entry.to_string(),
+            "2026-03-02T10:01:00Z slipway deployment started deployment d1 in production: left the lane"
         );
     }
 
