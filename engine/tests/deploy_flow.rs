@@ -48,7 +48,7 @@ jobs:
       verify: ./scripts/health.sh
       acceptance: ./scripts/smoke.sh
     steps:
-      - run: ./deploy.sh ${{ join(deployment.targets, ' ') }}
+      - run: ./deploy.sh
   canary:
     runs-on: ubuntu-latest
     environment: production
@@ -61,7 +61,7 @@ jobs:
           approval: true
         - weight: 100
     steps:
-      - run: ./route.sh ${{ deployment.weight }}
+      - run: ./route.sh
 "#;
 
 fn production() -> Environment {
