@@ -35,39 +35,47 @@ fn a_window_ends_where_it_says() {
         "Sun 22:00-Sun 02:00 UTC",
         "Fri 16:00-Mon 08:00 Europe/Berlin",
         "Sat 01:30-Sun 03:30 Europe/Berlin",
+        "Sun 02:30-Sun 04:00 Europe/Berlin",
+        "Sat 12:00-Sun 02:30 Europe/Berlin",
         "2026-03-27T12:00Z/2026-04-02T00:00Z",
     ];
-    // Every 37 minutes over ten weeks spanning the spring DST change (2026-03-29).
-    let mut instant = at("2026-03-01T00:00:00Z");
-    let end = at("2026-05-10T00:00:00Z");
+    // Every 37 minutes over weeks spanning both DST changes of 2026 (03-29 and 10-25).
     let step = SignedDuration::from_mins(37);
     let second = SignedDuration::from_secs(1);
     let mut inside_count = 0;
-    while instant < end {
-        for text in windows {
-            let window = FreezeWindow::parse(text).expect("valid window");
-            if let Some(window_end) = window.end_after(instant) {
-                inside_count += 1;
-                assert!(
-                    window_end > instant,
-                    "{text} at {instant}: end {window_end}"
-                );
-                assert!(
-                    !window.contains(window_end),
-                    "{text}: end {window_end} is inside"
-                );
-                let before_end = window_end.checked_sub(second).expect("representable");
-                assert!(
-                    window.contains(before_end),
-                    "{text}: {before_end} is outside"
-                );
-                assert!(
-                    window_end.duration_since(instant) <= SignedDuration::from_hours(7 * 24 + 1),
-                    "{text} at {instant}: a weekly window lasts at most a week"
-                );
+    for (from, until) in [
+        ("2026-03-01T00:00:00Z", "2026-05-10T00:00:00Z"),
+        ("2026-10-03T00:00:00Z", "2026-11-14T00:00:00Z"),
+    ] {
+        let mut instant = at(from);
+        let end = at(until);
+        while instant < end {
+            for text in windows {
+                let window = FreezeWindow::parse(text).expect("valid window");
+                if let Some(window_end) = window.end_after(instant) {
+                    inside_count += 1;
+                    assert!(
+                        window_end > instant,
+                        "{text} at {instant}: end {window_end}"
+                    );
+                    assert!(
+                        !window.contains(window_end),
+                        "{text}: end {window_end} is inside"
+                    );
+                    let before_end = window_end.checked_sub(second).expect("representable");
+                    assert!(
+                        window.contains(before_end),
+                        "{text}: {before_end} is outside"
+                    );
+                    assert!(
+                        window_end.duration_since(instant)
+                            <= SignedDuration::from_hours(7 * 24 + 1),
+                        "{text} at {instant}: a weekly window lasts at most a week"
+                    );
+                }
             }
+            instant = instant.checked_add(step).expect("representable");
         }
-        instant = instant.checked_add(step).expect("representable");
     }
     assert!(
         inside_count > 1_000,

@@ -8,8 +8,9 @@
 //!   times with a bracketed time zone such as `2026-12-24T00:00[Europe/Berlin]`).
 //!
 //! A window includes its start and excludes its end. Weekly windows are evaluated in wall-clock
-//! time of their zone, so `Fri 16:00` stays 16:00 across a daylight-saving change; a wall time
-//! that does not exist (skipped by DST) resolves the way jiff's "compatible" rule does (later).
+//! time of their zone, so `Fri 16:00` stays 16:00 across a daylight-saving change. An end whose
+//! wall time is skipped (clocks jump forward) ends the window at the jump; an end in a repeated
+//! hour ends it at the first occurrence, and the repeated hour counts by its wall time again.
 //!
 //! This module must not read a clock: every question comes with `now`.
 
@@ -97,33 +98,44 @@ impl FreezeWindow {
                 end,
                 time_zone,
             } => {
-                let zoned = now.to_zoned(time_zone.clone());
-                let local = zoned.datetime();
-                let second_of_week = i64::from(local.weekday().to_monday_zero_offset()) * 86_400
-                    + i64::from(local.hour()) * 3_600
-                    + i64::from(local.minute()) * 60
-                    + i64::from(local.second());
-                let inside = if start < end {
-                    *start <= second_of_week && second_of_week < *end
-                } else {
-                    second_of_week >= *start || second_of_week < *end
+                let inside = |instant: Timestamp| {
+                    weekly_contains(*start, *end, second_of_week_at(instant, time_zone))
                 };
-                if !inside {
+                if !inside(now) {
                     return None;
                 }
-                let ahead = (end - second_of_week).rem_euclid(SECONDS_PER_WEEK);
+                let local = now.to_zoned(time_zone.clone()).datetime();
+                let ahead = (end - second_of_week_at(now, time_zone)).rem_euclid(SECONDS_PER_WEEK);
                 // Truncate sub-second parts so the end lands exactly on the written minute.
                 let local_floor = local.with().subsec_nanosecond(0).build().ok()?;
                 let local_end = local_floor
                     .checked_add(SignedDuration::from_secs(ahead))
                     .ok()?;
-                let end_instant = local_end.to_zoned(time_zone.clone()).ok()?.timestamp();
-                // A DST jump can move the end at or before `now`; never report a past end.
-                Some(if end_instant > now {
-                    end_instant
-                } else {
-                    now.checked_add(SignedDuration::from_secs(1)).ok()?
-                })
+                // The end's wall time may occur twice (DST ends) or not at all (DST starts):
+                // take the first instant after `now` that is outside the window.
+                let ambiguous = time_zone.to_ambiguous_timestamp(local_end);
+                let candidate = [ambiguous.earlier().ok(), ambiguous.later().ok()]
+                    .into_iter()
+                    .flatten()
+                    .filter(|instant| *instant > now && !inside(*instant))
+                    .min()?;
+                // When the wall time does not exist, the window really ends at the jump: find
+                // the first second that is outside between `now` (inside) and `candidate`.
+                let just_before = candidate.checked_sub(SignedDuration::from_secs(1)).ok()?;
+                if inside(just_before) || just_before <= now {
+                    return Some(candidate);
+                }
+                // Whole seconds: containment is decided per wall-clock second.
+                let (mut inside_at, mut outside_at) = (now.as_second(), just_before.as_second());
+                while outside_at - inside_at > 1 {
+                    let middle = inside_at + (outside_at - inside_at) / 2;
+                    if inside(Timestamp::from_second(middle).ok()?) {
+                        inside_at = middle;
+                    } else {
+                        outside_at = middle;
+                    }
+                }
+                Timestamp::from_second(outside_at).ok()
             }
         }
     }
@@ -368,6 +380,24 @@ fn parse_time_zone(name: &str) -> Result<TimeZone, String> {
     TimeZone::get(name).map_err(|_| format!("unknown time zone `{name}`"))
 }
 
+/// Seconds since Monday 00:00 of the wall-clock time at `instant` in `time_zone`.
+fn second_of_week_at(instant: Timestamp, time_zone: &TimeZone) -> i64 {
+    let local = instant.to_zoned(time_zone.clone()).datetime();
+    i64::from(local.weekday().to_monday_zero_offset()) * 86_400
+        + i64::from(local.hour()) * 3_600
+        + i64::from(local.minute()) * 60
+        + i64::from(local.second())
+}
+
+/// Whether a second of the week lies in `[start, end)`, wrapping over the week's end.
+fn weekly_contains(start: i64, end: i64, second: i64) -> bool {
+    if start < end {
+        start <= second && second < end
+    } else {
+        second >= start || second < end
+    }
+}
+
 fn second_of_week(day: Weekday, hour: u8, minute: u8) -> i64 {
     i64::from(day.to_monday_zero_offset()) * 86_400
         + i64::from(hour) * 3_600
@@ -547,6 +577,27 @@ mod tests {
         // Across the spring change (2026-03-29, 02:00 → 03:00): the freeze starts Fri 27th
         // 16:00 CET (15:00 UTC) and ends Mon 30th 08:00 CEST (06:00 UTC).
         check_contains(berlin, "2026-03-27T15:00:00Z", Some("2026-03-30T06:00:00Z"));
+        // An end at 02:30 on the night that skips 02:00-03:00 ends at the jump (01:00 UTC).
+        let skipped_end = "Sat 12:00-Sun 02:30 Europe/Berlin";
+        check_contains(
+            skipped_end,
+            "2026-03-28T12:00:00Z",
+            Some("2026-03-29T01:00:00Z"),
+        );
+        check_contains(skipped_end, "2026-03-29T01:00:00Z", None);
+        // On the night 03:00 repeats 02:00-03:00, an end at 02:30 is its first occurrence
+        // (00:30 UTC); the repeated hour re-enters the window until its second 02:30.
+        check_contains(
+            skipped_end,
+            "2026-10-24T12:00:00Z",
+            Some("2026-10-25T00:30:00Z"),
+        );
+        check_contains(skipped_end, "2026-10-25T00:45:00Z", None);
+        check_contains(
+            skipped_end,
+            "2026-10-25T01:10:00Z",
+            Some("2026-10-25T01:30:00Z"),
+        );
     }
 
     #[test]
