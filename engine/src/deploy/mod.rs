@@ -1,0 +1,61 @@
+//! Deployments and releases, the domain logic: pure functions and state machines over typed
+//! records, with `now` passed in. No store, no HTTP, no clock, no git — the engine wires these
+//! into the store, the API and the scheduler (DESIGN.md §4).
+//!
+//! Deploying is not releasing. Deploying moves version V of a repository into an environment
+//! (planned, verified, executed, confirmed; rolled back when a check fails). Releasing makes a
+//! deployed V available to users (everyone, a percentage, a named tier), with its own approvals
+//! and history, and can be withdrawn without redeploying.
+//!
+//! Who talks to whom, in the order a deployment meets them:
+//! - `environment`: an environment's configuration (engine-side, never from the repository) and
+//!   its command-line spelling; `duration` and `freeze` parse its wait timers and freeze windows.
+//! - `protection`: the gate a job with `environment:` waits at — approvals keyed by (run,
+//!   environment), wait timer, allowed refs; `audit` shapes the entry each decision leaves.
+//! - `lane`: one FIFO lane per environment, one deployment in progress, paused by freezes.
+//! - `guard`: the version guard checked when a deployment leaves the lane.
+//! - `spec` → `strategy`: the job's `deployment:` block, checked, then planned into phases;
+//!   `run`: the state machine that carries a plan out and asks for rollbacks.
+//! - `record`: deployment records, their status moves, what is live per environment.
+//! - `release`: releases, promotion to audiences where the version is live, withdrawal, the
+//!   `release` workflow events they raise, and the `env status` view.
+
+mod audit;
+mod duration;
+mod environment;
+mod freeze;
+mod guard;
+mod lane;
+mod protection;
+mod record;
+mod release;
+mod run;
+mod spec;
+mod strategy;
+
+pub use audit::{AuditAction, AuditEntry, AuditSubject, SYSTEM_ACTOR};
+pub use duration::{Duration, DurationError, parse_duration};
+pub use environment::{
+    Approver, Environment, EnvironmentSpecError, Groups, Protection, parse_approvers,
+};
+pub use freeze::{Freeze, FreezeParseError, FreezeWindow, frozen_at};
+pub use guard::{VersionCheck, VersionRefused, check_version};
+pub use lane::{Lane, LaneEntry, LaneError, LaneStatus};
+pub use protection::{
+    Approval, ApprovalError, ApprovalKey, Decision, GateRequest, GateState, approve, evaluate_gate,
+    gate_audit,
+};
+pub use record::{
+    Deployment, DeploymentId, DeploymentStatus, EnvironmentStatus, IllegalStatusMove, LiveVersion,
+    PhaseRecord, Version, environment_status, live_deployment, mark_succeeded,
+};
+pub use release::{
+    Audience, AudienceError, DeployedLine, EnvironmentView, PromotionRequest, Release,
+    ReleaseAction, ReleaseError, ReleaseEvent, ReleaseHistoryEntry, ReleaseOutcome, ReleasedLine,
+    Rollout, delete_release, environment_views, promote, withdraw,
+};
+pub use run::{DeploymentRun, RollbackMode, RunAction, RunError, RunEvent, RunState};
+pub use spec::{BatchSize, CanaryPhase, DeploymentSpec, DeploymentSpecError, StrategyKind};
+pub use strategy::{
+    Activity, DeploymentContext, DeploymentPlan, PlannedPhase, plan_deployment, plan_rollback,
+};
