@@ -46,7 +46,20 @@ impl Harness {
             lease_duration: lease,
             ..EngineConfig::new(dir.path())
         };
-        let (engine, events) = Engine::open(config).await.unwrap();
+        // A restarted engine may find sled's lock still held for a moment by the tasks of the
+        // engine before it (a long poll letting go); give it a few seconds, as an operator would.
+        let mut attempts = 0;
+        let (engine, events) = loop {
+            match Engine::open(config.clone()).await {
+                Ok(opened) => break opened,
+                Err(error) if attempts < 100 => {
+                    attempts += 1;
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("engine did not open: {error}"),
+            }
+        };
         let server = api::serve(engine.clone(), address).await.unwrap();
         Harness {
             dir,
@@ -65,7 +78,7 @@ impl Harness {
         // Wait for every task holding the engine to let go, so sled's lock is released.
         let weak = Arc::downgrade(&engine);
         drop(engine);
-        for _ in 0..200 {
+        for _ in 0..1000 {
             if weak.strong_count() == 0 {
                 break;
             }

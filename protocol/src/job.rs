@@ -18,7 +18,8 @@ pub struct JobSpec {
     /// Workflow file relative to the repository root, for diagnostics.
     pub workflow_file: String,
     pub steps: Vec<Step>,
-    /// Workflow `env` then job `env`, evaluated.
+    /// Workflow `env` then job `env`, as written: the runner evaluates them (GitHub does the same,
+    /// so `github.workspace` works there).
     pub env: IndexMap<String, String>,
     /// `defaults.run` after job defaults override workflow defaults.
     pub default_shell: Option<String>,

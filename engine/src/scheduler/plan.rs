@@ -270,30 +270,32 @@ pub fn plan_legs(
     };
     let matrix_input = evaluate_matrix(matrix_definition, values)
         .map_err(|error| format!("`strategy.matrix`: {error}"))?;
-    let combinations = matrix::expand(&matrix_input)
+    // GitHub names a leg after its matrix values, leaving out values an `include` entry added to
+    // an existing combination; `expand_named` gives exactly that display.
+    let combinations = matrix::expand_named(&matrix_input, job_id)
         .map_err(|error| format!("`strategy.matrix`: {}", error.message))?;
     if combinations.is_empty() {
         return Err("`strategy.matrix`: the matrix has no combinations".to_string());
     }
-    let kept: Vec<Combination> = combinations
+    let kept: Vec<matrix::NamedCombination> = combinations
         .into_iter()
-        .filter(|combination| matches_filter(combination, filter))
+        .filter(|named| matches_filter(&named.matrix, filter))
         .collect();
     let total = kept.len();
     let mut used_keys: IndexSet<String> = IndexSet::new();
     let mut legs = Vec::with_capacity(total);
-    for (index, combination) in kept.into_iter().enumerate() {
-        let mut job_key = format!("{job_id} ({})", combination_label(&combination));
+    for (index, named) in kept.into_iter().enumerate() {
+        let mut job_key = named.display_name.clone();
         // Two combinations can display alike (`1` and `"1"`); keys must stay unique.
         let mut suffix = 2;
         while used_keys.contains(&job_key) {
-            job_key = format!("{job_id} ({}) #{suffix}", combination_label(&combination));
+            job_key = format!("{} #{suffix}", named.display_name);
             suffix += 1;
         }
         used_keys.insert(job_key.clone());
         legs.push(LegPlan {
             job_key,
-            combination: Some(combination),
+            combination: Some(named.matrix),
             strategy: strategy_context(strategy, index, total),
         });
     }
@@ -327,24 +329,15 @@ pub fn build_leg_spec(
 ) -> Result<LegSpec, String> {
     let workflow = &input.workflow;
     let values = contexts.for_leg(leg);
-    let mut values_with_secrets = values.clone();
-    values_with_secrets.insert(
-        "secrets".to_string(),
-        Value::Object(
-            input
-                .secrets
-                .iter()
-                .map(|(name, value)| (name.clone(), Value::String(value.clone())))
-                .collect(),
-        ),
-    );
 
     let display_name = match &job.name {
         Some(name) => {
             let rendered = render(name, &values).map_err(|error| format!("`name`: {error}"))?;
             match &leg.combination {
-                Some(combination) if !mentions_context(name, "matrix") => {
-                    format!("{rendered} ({})", combination_label(combination))
+                // `build (linux, 18)` shown as `Build (linux, 18)`: the same values after the name.
+                Some(_) if !mentions_context(name, "matrix") => {
+                    let values = leg.job_key.strip_prefix(job_id).unwrap_or_default();
+                    format!("{rendered}{values}")
                 }
                 _ => rendered,
             }
@@ -368,11 +361,12 @@ pub fn build_leg_spec(
         }
     }
 
+    // Workflow and job `env` go to the runner as written: as on GitHub they are evaluated there,
+    // where runner-side values such as `github.workspace` are known. Evaluating them here and
+    // again there would also evaluate text that came out of an output a second time.
     let mut env = IndexMap::new();
     for (name, value) in workflow.env.iter().chain(job.env.iter()) {
-        let rendered = render(value, &values_with_secrets)
-            .map_err(|error| format!("`env.{name}`: {error}"))?;
-        env.insert(name.clone(), rendered);
+        env.insert(name.clone(), value.value.clone());
     }
 
     let job_defaults = job.defaults.as_ref();

@@ -234,9 +234,8 @@ impl<'a> JobRun<'a> {
         }
     }
 
-    /// Job `env` values still holding `${{ }}` are evaluated here, in order, each seeing the ones
-    /// before it: the engine leaves them for the runner when they read runner-side values such as
-    /// `github.workspace` or `runner.temp`.
+    /// Workflow and job `env` values arrive as written and are evaluated here, once, in order, each
+    /// seeing the ones before it (runner-side values such as `github.workspace` are known here).
     fn render_job_env(&mut self, frame: &Frame) -> Result<(), String> {
         let names: Vec<String> = self.spec.env.keys().cloned().collect();
         for name in names {
@@ -693,7 +692,15 @@ impl<'a> JobRun<'a> {
         frame: &Frame,
         step_env: &IndexMap<String, String>,
     ) -> IndexMap<String, String> {
-        let mut env = self.spec.env.clone();
+        // Variables given to the runner itself (`slipway run --env`) are the lowest layer, and
+        // are visible in the `env` context as they are to the steps.
+        let mut env = self.options.extra_env.clone();
+        env.extend(
+            self.spec
+                .env
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
         env.extend(
             self.file_env
                 .iter()
