@@ -5,3 +5,4 @@
 
 pub mod event;
 pub mod scheduler;
+pub mod triggers;
