@@ -65,7 +65,8 @@ fn situation(request: &PlanRequest) -> Result<Situation, String> {
     let repo = match &request.repo {
         Some(name) => {
             let path = mirror::mirror_path(&request.data_dir, name);
-            let mirror = Mirror::open(&path).map_err(|e| format!("open repository `{name}`: {e}"))?;
+            let mirror =
+                Mirror::open(&path).map_err(|e| format!("open repository `{name}`: {e}"))?;
             Some(Repository::open_bare(mirror.path()).map_err(|e| e.to_string())?)
         }
         None => Repository::discover(&request.directory).ok(),
@@ -91,7 +92,10 @@ fn from_folder(request: &PlanRequest, dir: &Path) -> Result<Situation, String> {
         None => "refs/heads/main".to_string(),
     };
     let (changed, changed_how) = match &request.paths {
-        Some(list) => (ChangedPaths::from_list(list.clone()), "given with --paths".into()),
+        Some(list) => (
+            ChangedPaths::from_list(list.clone()),
+            "given with --paths".into(),
+        ),
         None => (
             ChangedPaths::Unknown {
                 reason: "not a git repository and no --paths given".into(),
@@ -129,7 +133,10 @@ fn from_repository(request: &PlanRequest, repo: &Repository) -> Result<Situation
     };
     let files = mirror::workflows_at(repo, commit).map_err(|e| format!("failed to {e}"))?;
     let (changed, changed_how) = match (&request.paths, request.before.as_deref()) {
-        (Some(list), _) => (ChangedPaths::from_list(list.clone()), "given with --paths".to_string()),
+        (Some(list), _) => (
+            ChangedPaths::from_list(list.clone()),
+            "given with --paths".to_string(),
+        ),
         (None, Some(before)) => {
             let old = if before.bytes().all(|b| b == b'0') {
                 None
@@ -142,8 +149,8 @@ fn from_repository(request: &PlanRequest, repo: &Repository) -> Result<Situation
                 Some(old) => format!("diff {}..{}", short(old), short(commit)),
                 None => "a created ref: diff from the parent of its deepest new commit".to_string(),
             };
-            let changed =
-                paths::changed_paths(repo, &update, &known).map_err(|e| format!("failed to {e}"))?;
+            let changed = paths::changed_paths(repo, &update, &known)
+                .map_err(|e| format!("failed to {e}"))?;
             (changed, how)
         }
         (None, None) => {
@@ -199,7 +206,10 @@ fn print_text(request: &PlanRequest, situation: &Situation, decisions: &[Workflo
     match &situation.changed {
         ChangedPaths::Known { paths, total } => {
             let cut = if *total > paths.len() {
-                format!(", only the first {} considered (GitHub's limit)", paths.len())
+                format!(
+                    ", only the first {} considered (GitHub's limit)",
+                    paths.len()
+                )
             } else {
                 String::new()
             };

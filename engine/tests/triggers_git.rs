@@ -25,8 +25,8 @@ impl World {
         let work = dir.path().join("work");
         std::fs::create_dir_all(&work).unwrap();
         git(&work, &["init", "-q", "-b", "main"]);
-        let mirror = Mirror::open_or_create(&dir.path().join("mirror.git"), work.to_str().unwrap())
-            .unwrap();
+        let mirror =
+            Mirror::open_or_create(&dir.path().join("mirror.git"), work.to_str().unwrap()).unwrap();
         World {
             _dir: dir,
             work,
@@ -42,7 +42,10 @@ impl World {
 
     fn commit(&self, message: &str) -> Oid {
         git(&self.work, &["add", "-A"]);
-        git(&self.work, &["commit", "-q", "--allow-empty", "-m", message]);
+        git(
+            &self.work,
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
         self.head()
     }
 
@@ -61,13 +64,9 @@ impl World {
     /// Fetches and turns what moved into events.
     fn fetch_events(&self) -> (Vec<RefUpdate>, Vec<RepoEvent>) {
         let updates = self.mirror.fetch().unwrap();
-        let events = payload::events_for_updates(
-            self.mirror.repository(),
-            &self.info(),
-            "alice",
-            &updates,
-        )
-        .unwrap();
+        let events =
+            payload::events_for_updates(self.mirror.repository(), &self.info(), "alice", &updates)
+                .unwrap();
         (updates, events)
     }
 
@@ -84,7 +83,12 @@ impl World {
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
-        .args(["-c", "user.name=Alice", "-c", "user.email=alice@example.org"])
+        .args([
+            "-c",
+            "user.name=Alice",
+            "-c",
+            "user.email=alice@example.org",
+        ])
         .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
         .args(args)
         .current_dir(dir)
@@ -133,7 +137,10 @@ fn push_events(events: &[RepoEvent]) -> Vec<&RepoEvent> {
 fn first_fetch_reports_created_branch_and_default_branch() {
     let (world, first) = standard_world();
     let (updates, events) = world.fetch_events();
-    assert_eq!(updates, vec![RefUpdate::new("refs/heads/main", None, Some(first))]);
+    assert_eq!(
+        updates,
+        vec![RefUpdate::new("refs/heads/main", None, Some(first))]
+    );
     assert_eq!(world.mirror.default_branch().as_deref(), Some("main"));
     let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["push", "create"]);
@@ -161,7 +168,10 @@ fn docs_only_push_does_not_start_a_src_paths_workflow() {
     assert_eq!(running, [".github/workflows/branches.yml"]);
     let files = world.mirror.workflows_at(push.sha.unwrap()).unwrap();
     let decisions = decide(&files, &push.trigger_event());
-    let src = decisions.iter().find(|d| d.file.ends_with("src.yml")).unwrap();
+    let src = decisions
+        .iter()
+        .find(|d| d.file.ends_with("src.yml"))
+        .unwrap();
     assert!(src.reason.contains("paths"), "{}", src.reason);
 
     world.write("src/lib.rs", "pub fn f() {}\n");
@@ -171,7 +181,10 @@ fn docs_only_push_does_not_start_a_src_paths_workflow() {
     running.sort();
     assert_eq!(
         running,
-        [".github/workflows/branches.yml", ".github/workflows/src.yml"]
+        [
+            ".github/workflows/branches.yml",
+            ".github/workflows/src.yml"
+        ]
     );
 }
 
@@ -189,7 +202,11 @@ fn tag_push_starts_the_tag_workflow_only() {
     assert_ne!(push.payload["after"], first.to_string());
     assert_eq!(push.payload["base_ref"], "refs/heads/main");
     assert_eq!(world.running(push), [".github/workflows/release.yml"]);
-    assert!(events.iter().any(|e| e.name == "create" && e.payload["ref_type"] == "tag"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.name == "create" && e.payload["ref_type"] == "tag")
+    );
 }
 
 #[test]
@@ -240,7 +257,11 @@ fn force_push_is_detected() {
     let (updates, events) = world.fetch_events();
     assert_eq!(
         updates,
-        vec![RefUpdate::new("refs/heads/main", Some(second), Some(rewritten))]
+        vec![RefUpdate::new(
+            "refs/heads/main",
+            Some(second),
+            Some(rewritten)
+        )]
     );
     let push = push_events(&events)[0];
     assert_eq!(push.payload["forced"], true);
@@ -264,11 +285,17 @@ fn two_pushes_in_a_row_are_two_updates_at_the_right_commits() {
     world.write("src/one.rs", "1\n");
     let one = world.commit("one");
     let (updates, _) = world.fetch_events();
-    assert_eq!(updates, vec![RefUpdate::new("refs/heads/main", Some(first), Some(one))]);
+    assert_eq!(
+        updates,
+        vec![RefUpdate::new("refs/heads/main", Some(first), Some(one))]
+    );
     world.write("src/two.rs", "2\n");
     let two = world.commit("two");
     let (updates, events) = world.fetch_events();
-    assert_eq!(updates, vec![RefUpdate::new("refs/heads/main", Some(one), Some(two))]);
+    assert_eq!(
+        updates,
+        vec![RefUpdate::new("refs/heads/main", Some(one), Some(two))]
+    );
     assert_eq!(events[0].sha, Some(two));
 }
 
@@ -321,8 +348,16 @@ fn new_branch_compares_with_where_it_left_the_default_branch() {
         ["docs/feature.md"]
     );
     assert_eq!(feature_push.payload["commits"].as_array().unwrap().len(), 1);
-    assert!(!world.running(feature_push).contains(&".github/workflows/src.yml".to_string()));
-    assert!(events.iter().any(|e| e.name == "create" && e.git_ref == "refs/heads/feature"));
+    assert!(
+        !world
+            .running(feature_push)
+            .contains(&".github/workflows/src.yml".to_string())
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.name == "create" && e.git_ref == "refs/heads/feature")
+    );
 }
 
 #[test]
@@ -350,7 +385,10 @@ fn workflows_are_read_from_the_pushed_commit_not_the_working_tree() {
     let files = world.mirror.workflows_at(broken).unwrap();
     assert!(files.iter().all(|f| !f.path.ends_with("uncommitted.yml")));
     let decisions = decide(&files, &push.trigger_event());
-    let bad = decisions.iter().find(|d| d.file.ends_with("broken.yml")).unwrap();
+    let bad = decisions
+        .iter()
+        .find(|d| d.file.ends_with("broken.yml"))
+        .unwrap();
     assert!(bad.invalid && !bad.triggers);
     assert!(!bad.diagnostics.is_empty());
 }
@@ -363,7 +401,10 @@ fn checkout_points_runners_at_the_mirror() {
     assert_eq!(checkout.sha, first.to_string());
     let clone = tempfile::tempdir().unwrap();
     git(clone.path(), &["init", "-q"]);
-    git(clone.path(), &["fetch", "-q", &checkout.repository, &checkout.sha]);
+    git(
+        clone.path(),
+        &["fetch", "-q", &checkout.repository, &checkout.sha],
+    );
     let fetched = git(clone.path(), &["rev-parse", "FETCH_HEAD"]);
     assert_eq!(fetched.trim(), first.to_string());
 }

@@ -117,8 +117,9 @@ fn hooks_dir(repo: &git2::Repository) -> PathBuf {
 #[cfg(unix)]
 fn make_executable(path: &Path) -> Result<(), TriggerError> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-        .map_err(TriggerError::io(format!("make {} executable", path.display())))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(
+        TriggerError::io(format!("make {} executable", path.display())),
+    )
 }
 
 #[cfg(not(unix))]

@@ -41,10 +41,14 @@ impl Mirror {
             Repository::open_bare(path)
                 .map_err(TriggerError::git(format!("open mirror {}", path.display())))?
         } else {
-            std::fs::create_dir_all(path)
-                .map_err(TriggerError::io(format!("create mirror dir {}", path.display())))?;
-            Repository::init_bare(path)
-                .map_err(TriggerError::git(format!("create mirror {}", path.display())))?
+            std::fs::create_dir_all(path).map_err(TriggerError::io(format!(
+                "create mirror dir {}",
+                path.display()
+            )))?;
+            Repository::init_bare(path).map_err(TriggerError::git(format!(
+                "create mirror {}",
+                path.display()
+            )))?
         };
         match repo.find_remote(REMOTE) {
             Ok(remote) if remote.url().ok() == Some(url.as_str()) => {}
@@ -165,7 +169,9 @@ pub fn workflows_at(repo: &Repository, commit: Oid) -> Result<Vec<WorkflowFile>,
         }
         let blob = repo
             .find_blob(entry.id())
-            .map_err(TriggerError::git(format!("read {WORKFLOWS_DIR}/{name} at {commit}")))?;
+            .map_err(TriggerError::git(format!(
+                "read {WORKFLOWS_DIR}/{name} at {commit}"
+            )))?;
         files.push(WorkflowFile {
             path: format!("{WORKFLOWS_DIR}/{name}"),
             bytes: blob.content().to_vec(),
@@ -244,7 +250,13 @@ fn source_url(source: &str) -> String {
 pub fn mirror_path(data_dir: &Path, name: &str) -> PathBuf {
     let segment: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     data_dir.join("mirrors").join(format!("{segment}.git"))
 }
@@ -271,7 +283,11 @@ pub fn workflows_in_folder(dir: &Path) -> Result<Vec<WorkflowFile>, TriggerError
     let entries = match std::fs::read_dir(&folder) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(TriggerError::io(format!("read {}", folder.display()))(error)),
+        Err(error) => {
+            return Err(TriggerError::io(format!("read {}", folder.display()))(
+                error,
+            ));
+        }
     };
     let mut files = Vec::new();
     for entry in entries.flatten() {

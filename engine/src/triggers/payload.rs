@@ -264,7 +264,9 @@ fn push_event_with(
         (_, None, _) => false,
         // Moving a tag always takes force; a branch is forced when the old commit is lost.
         (RefKind::Tag(_), Some(old), _) => old != new,
-        (_, Some(_), Some(old)) => old != head && !repo.graph_descendant_of(head, old).unwrap_or(false),
+        (_, Some(_), Some(old)) => {
+            old != head && !repo.graph_descendant_of(head, old).unwrap_or(false)
+        }
         // The old commit is unknown here: it cannot be an ancestor of the new one.
         (_, Some(_), None) => true,
     };
@@ -301,7 +303,11 @@ fn push_event_with(
     let compare = if update.is_created() {
         format!("{html}/compare/{}", short_name(&update.name))
     } else {
-        format!("{html}/compare/{}...{}", short(&update.old_hex()), short(&update.new_hex()))
+        format!(
+            "{html}/compare/{}...{}",
+            short(&update.old_hex()),
+            short(&update.new_hex())
+        )
     };
     let base_ref = match update.kind() {
         RefKind::Tag(_) => branch_at(repo, info, head).map_or(Value::Null, Value::String),

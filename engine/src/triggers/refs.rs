@@ -133,7 +133,10 @@ mod tests {
 
     #[test]
     fn kinds_and_short_names() {
-        assert_eq!(ref_kind("refs/heads/feature/a"), RefKind::Branch("feature/a"));
+        assert_eq!(
+            ref_kind("refs/heads/feature/a"),
+            RefKind::Branch("feature/a")
+        );
         assert_eq!(ref_kind("refs/notes/commits"), RefKind::Other);
         assert_eq!(short_name("refs/tags/v1.2"), "v1.2");
     }

@@ -68,7 +68,10 @@ impl CronSchedule {
             .build()
             .parse(text)
             .map_err(|error| {
-                TriggerError::Invalid(format!("read cron `{text}`: {}", lowercase(&error.to_string())))
+                TriggerError::Invalid(format!(
+                    "read cron `{text}`: {}",
+                    lowercase(&error.to_string())
+                ))
             })?;
         let zone = match timezone {
             None => TimeZone::UTC,
@@ -220,7 +223,8 @@ fn check_github_syntax(text: &str) -> Result<(), TriggerError> {
                 Some((range, step)) => (range, Some(step)),
                 None => (item, None),
             };
-            let step_ok = step.is_none_or(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+            let step_ok =
+                step.is_none_or(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
             let bound_ok = |bound: &str| {
                 !bound.is_empty()
                     && (bound.bytes().all(|b| b.is_ascii_digit())

@@ -34,7 +34,9 @@ pub fn parse_push(body: &[u8]) -> Result<WebhookPush, TriggerError> {
             .and_then(Value::as_str)
             .map(str::to_string)
             .ok_or_else(|| {
-                TriggerError::Invalid(format!("read webhook body: `{name}` is missing or not a string"))
+                TriggerError::Invalid(format!(
+                    "read webhook body: `{name}` is missing or not a string"
+                ))
             })
     };
     let git_ref = field("ref")?;
@@ -48,12 +50,17 @@ pub fn parse_push(body: &[u8]) -> Result<WebhookPush, TriggerError> {
         .pointer("/repository/full_name")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let pusher = ["/pusher/name", "/pusher/login", "/pusher/username", "/sender/login"]
-        .iter()
-        .find_map(|pointer| payload.pointer(pointer).and_then(Value::as_str))
-        .filter(|name| !name.is_empty())
-        .unwrap_or("unknown")
-        .to_string();
+    let pusher = [
+        "/pusher/name",
+        "/pusher/login",
+        "/pusher/username",
+        "/sender/login",
+    ]
+    .iter()
+    .find_map(|pointer| payload.pointer(pointer).and_then(Value::as_str))
+    .filter(|name| !name.is_empty())
+    .unwrap_or("unknown")
+    .to_string();
     Ok(WebhookPush {
         update,
         repository,
@@ -110,6 +117,9 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     }
     (0..hex.len())
         .step_by(2)
-        .map(|at| hex.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .map(|at| {
+            hex.get(at..at + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
         .collect()
 }
