@@ -203,7 +203,12 @@ fn print_text(request: &PlanRequest, situation: &Situation, decisions: &[Workflo
     println!("event:   {}", request.event);
     println!("ref:     {}", situation.git_ref);
     println!("read at: {}", situation.source);
+    let uses_paths = matches!(
+        request.event.as_str(),
+        "push" | "pull_request" | "pull_request_target"
+    );
     match &situation.changed {
+        _ if !uses_paths => {}
         ChangedPaths::Known { paths, total } => {
             let cut = if *total > paths.len() {
                 format!(

@@ -408,3 +408,32 @@ fn checkout_points_runners_at_the_mirror() {
     let fetched = git(clone.path(), &["rev-parse", "FETCH_HEAD"]);
     assert_eq!(fetched.trim(), first.to_string());
 }
+
+#[test]
+fn refs_typed_by_users_resolve_like_github_names_them() {
+    let (world, _) = standard_world();
+    world.git(&["tag", "v1"]);
+    world.git(&["branch", "both"]);
+    world.git(&["tag", "both"]);
+    let repo = git2::Repository::open(&world.work).unwrap();
+    use engine::triggers::mirror::resolve_ref;
+    assert_eq!(resolve_ref(&repo, "main"), "refs/heads/main");
+    assert_eq!(resolve_ref(&repo, "v1"), "refs/tags/v1");
+    assert_eq!(resolve_ref(&repo, "both"), "refs/heads/both");
+    assert_eq!(resolve_ref(&repo, "not-yet"), "refs/heads/not-yet");
+    assert_eq!(resolve_ref(&repo, "refs/tags/x"), "refs/tags/x");
+}
+
+#[test]
+fn a_missing_source_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = Mirror::open_or_create(
+        &dir.path().join("m.git"),
+        dir.path().join("nowhere").to_str().unwrap(),
+    )
+    .unwrap();
+    let error = mirror.fetch().unwrap_err().to_string();
+    assert!(error.starts_with("fetch "), "{error}");
+    // Reopening keeps the mirror and its source.
+    assert!(Mirror::open(&dir.path().join("m.git")).is_ok());
+}
