@@ -335,6 +335,9 @@ fn run_input(
     Ok(input)
 }
 
+/// The `inputs` context (typed) and `github.event.inputs` (strings).
+type RunInputs = (IndexMap<String, Value>, serde_json::Map<String, Value>);
+
 /// The `inputs` context (typed) and `github.event.inputs` (strings), from `--input` and the
 /// declared defaults of `workflow_dispatch` / `workflow_call`.
 fn inputs_for(
@@ -342,7 +345,7 @@ fn inputs_for(
     event_name: &str,
     given: &[(String, String)],
     payload: Option<&Value>,
-) -> Result<(IndexMap<String, Value>, serde_json::Map<String, Value>), String> {
+) -> Result<RunInputs, String> {
     let mut typed = IndexMap::new();
     let mut strings = serde_json::Map::new();
     let from_payload = payload
@@ -538,6 +541,9 @@ async fn run_workflow(
     // Jobs appear in the summary in the workflow's order.
     let mut jobs: Vec<JobOutcome> = Vec::new();
     for view in scheduler.jobs() {
+        if let Some(outcome) = outcomes.shift_remove(view.job_id) {
+            jobs.push(outcome);
+        }
         for leg in &view.legs {
             if let Some(outcome) = outcomes.shift_remove(leg.job_key) {
                 jobs.push(outcome);

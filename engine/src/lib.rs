@@ -3,6 +3,9 @@
 //! **Architecture Invariant:** only `store` knows sled; only `api` serves HTTP; the `scheduler` is a
 //! pure state machine `(state, event, now) → actions` with no sockets, clocks or sleeps of its own.
 
+pub mod api;
+pub mod dispatch;
 pub mod event;
 pub mod scheduler;
+pub mod store;
 pub mod triggers;

@@ -4,6 +4,7 @@
 //! **Architecture Invariant:** no behaviour lives here beyond small helpers on the data.
 
 pub mod job;
+pub mod wire;
 
 pub use job::{Conclusion, EnvironmentRef, JobEvent, JobResult, JobSpec, StepResult};
 

@@ -3,4 +3,6 @@
 //! **Architecture Invariant:** a runner owns the step in progress and never writes the engine's
 //! store; it learns about jobs only through `protocol` types.
 
+pub mod agent;
+pub mod client;
 pub mod executor;

@@ -226,3 +226,145 @@ async fn a_failed_job_saves_no_cache() {
     let ran = run_spec(again, &options).await;
     assert_eq!(ran.output(0, "cache-hit"), Some("false"));
 }
+
+/// Writes `files` (path → content) under `root`.
+fn write_files(root: &Path, files: &[(&str, &str)]) {
+    for (path, content) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+}
+
+const GREET_ACTION: &str = r#"
+name: Greet
+inputs:
+  who:
+    description: whom to greet
+    required: true
+  greeting:
+    default: Hello ${{ github.actor }}
+outputs:
+  sentence:
+    value: ${{ steps.say.outputs.sentence }}
+runs:
+  using: composite
+  steps:
+    - id: say
+      shell: bash
+      run: |
+        echo "sentence=${{ inputs.greeting }}, ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+        echo "in action: $CALLER_ENV $(basename "$GITHUB_ACTION_PATH")"
+        echo "FROM_ACTION=set-inside" >> "$GITHUB_ENV"
+    - run: echo "second sees ${{ steps.say.outputs.sentence }}"
+      shell: sh
+    - run: exit 4
+      shell: bash
+      if: inputs.who == 'failure'
+"#;
+
+#[tokio::test]
+async fn local_composite_actions_take_inputs_and_give_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = dir.path().join("origin");
+    let (_, sha) = make_repository(&origin);
+    write_files(
+        &origin,
+        &[(".github/actions/greet/action.yml", GREET_ACTION)],
+    );
+    // The action must be in the checked-out commit: commit it.
+    let repository = git2::Repository::open(&origin).unwrap();
+    let mut index = repository.index().unwrap();
+    index
+        .add_path(Path::new(".github/actions/greet/action.yml"))
+        .unwrap();
+    index.write().unwrap();
+    let tree = repository.find_tree(index.write_tree().unwrap()).unwrap();
+    let signature = git2::Signature::now("Test", "test@example.com").unwrap();
+    let parent = repository
+        .find_commit(git2::Oid::from_str(&sha).unwrap())
+        .unwrap();
+    let sha = repository
+        .commit(
+            Some("HEAD"),
+            &signature,
+            &signature,
+            "action",
+            &tree,
+            &[&parent],
+        )
+        .unwrap();
+
+    let mut spec = job(vec![
+        uses("actions/checkout@v4"),
+        uses("./.github/actions/greet")
+            .id("greet")
+            .with("who", "world")
+            .env("CALLER_ENV", "from-caller"),
+        run("echo \"${{ steps.greet.outputs.sentence }} / $FROM_ACTION\""),
+        uses("./.github/actions/greet")
+            .id("fails")
+            .with("who", "failure")
+            .continue_on_error(),
+        uses("./.github/actions/missing").continue_on_error(),
+    ]);
+    spec.checkout = Some(Checkout {
+        repository: origin.to_string_lossy().to_string(),
+        sha: sha.to_string(),
+        git_ref: None,
+    });
+    let ran = run_spec(spec, &options(&dir.path().join("work"))).await;
+    assert_eq!(ran.outcome(1), ("success", "success"), "{:?}", ran.logs(1));
+    assert_eq!(ran.output(1, "sentence"), Some("Hello mona, world"));
+    let logs = ran.logs(1);
+    assert!(
+        logs.contains(&"in action: from-caller greet".to_string()),
+        "{logs:?}"
+    );
+    assert!(
+        logs.contains(&"second sees Hello mona, world".to_string()),
+        "{logs:?}"
+    );
+    assert_eq!(
+        ran.logs(2),
+        vec!["Hello mona, world / set-inside".to_string()]
+    );
+    assert_eq!(ran.outcome(3), ("failure", "success"), "{:?}", ran.logs(3));
+    assert_eq!(ran.outcome(4), ("failure", "success"));
+    assert!(
+        ran.logs(4)
+            .iter()
+            .any(|line| line.contains("no action.yml")),
+        "{:?}",
+        ran.logs(4)
+    );
+    assert_eq!(ran.result.conclusion, Conclusion::Success);
+}
+
+#[tokio::test]
+async fn only_composite_local_actions_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = job(vec![
+        run("mkdir -p act && printf 'runs:\\n  using: node20\\n  main: index.js\\n' > act/action.yaml"),
+        uses("./act"),
+        run("mkdir -p bad && printf 'runs:\\n  using: composite\\n  steps:\\n    - run: echo no shell\\n' > bad/action.yml").when("always()"),
+        uses("./bad").when("always()"),
+    ]);
+    let ran = run_spec(spec, &options(dir.path())).await;
+    assert_eq!(ran.outcome(1), ("failure", "failure"));
+    assert!(
+        ran.logs(1)
+            .iter()
+            .any(|line| line.contains("uses `node20`")),
+        "{:?}",
+        ran.logs(1)
+    );
+    assert_eq!(ran.outcome(3), ("failure", "failure"));
+    assert!(
+        ran.logs(3)
+            .iter()
+            .any(|line| line.contains("bad/action.yml:4:") && line.contains("shell")),
+        "{:?}",
+        ran.logs(3)
+    );
+}

@@ -155,3 +155,24 @@ async fn background_processes_are_killed_at_job_end() {
     assert!(all_dead(&read_pids(&pids)).await);
     assert_eq!(ran.result.conclusion, Conclusion::Success);
 }
+
+#[tokio::test]
+async fn a_background_writer_holding_stdout_neither_blocks_the_step_nor_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let spec = job(vec![
+        run(&format!(
+            "(while true; do echo tick; sleep 0.05; done) &\necho $! >> {}\necho started",
+            pids.display()
+        )),
+        run(&format!(
+            "sleep 0.3; kill -0 $(cat {}) && echo writer-alive",
+            pids.display()
+        )),
+    ]);
+    let ran = run_spec(spec, &options(&dir.path().join("work"))).await;
+    assert_eq!(ran.outcome(0), ("success", "success"));
+    assert!(ran.logs(0).contains(&"started".to_string()));
+    assert_eq!(ran.logs(1), vec!["writer-alive".to_string()]);
+    assert!(all_dead(&read_pids(&pids)).await, "killed at job end");
+}

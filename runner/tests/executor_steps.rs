@@ -431,3 +431,29 @@ async fn unsupported_actions_fail_naming_the_step() {
             .any(|line| line.contains("step `node`") && line.contains("actions/setup-node@v4"))
     );
 }
+
+#[tokio::test]
+async fn unsecure_commands_work_only_when_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = job(vec![
+        run("echo '::set-env name=FOO::bar'\necho '::add-path::/opt/legacy-bin'"),
+        run(
+            "echo \"foo=${FOO:-unset}\"; case \":$PATH:\" in *:/opt/legacy-bin:*) echo path-added;; esac",
+        ),
+        run("echo '::set-env name=OTHER::x'").env("ACTIONS_ALLOW_UNSECURE_COMMANDS", "false"),
+        run("echo \"other=${OTHER:-unset}\""),
+    ]);
+    spec.env
+        .insert("ACTIONS_ALLOW_UNSECURE_COMMANDS".into(), "true".into());
+    let ran = run_spec(spec, &options(dir.path())).await;
+    assert_eq!(
+        ran.logs(1),
+        vec!["foo=bar".to_string(), "path-added".to_string()]
+    );
+    assert!(
+        ran.logs(2)
+            .iter()
+            .any(|line| line.contains("`set-env` command is disabled"))
+    );
+    assert_eq!(ran.logs(3), vec!["other=unset".to_string()]);
+}

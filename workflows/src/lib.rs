@@ -5,6 +5,8 @@
 //! sled, HTTP or tokio, and never panics on user input: every entry point returns a value plus the
 //! diagnostics it found, each with file, line and column.
 
+pub mod action;
+pub mod contexts;
 pub mod diagnostic;
 pub mod expr;
 pub mod filters;

@@ -582,3 +582,46 @@ fn describe(value: &Value) -> &'static str {
         Value::Object(_) => "a mapping",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn loose_equality_follows_the_expression_language() {
+        let cases = [
+            (json!("Ubuntu"), json!("ubuntu"), true),
+            (json!("18"), json!(18), true),
+            (json!(" 18 "), json!(18), true),
+            (json!("0x12"), json!(18), true),
+            (json!(""), json!(0), true),
+            (json!(null), json!(0), true),
+            (json!(null), json!(""), true),
+            (json!(true), json!(1), true),
+            (json!("true"), json!(true), false),
+            (json!("inf"), json!(f64::MAX), false),
+            (json!("abc"), json!("abd"), false),
+            (json!(1.5), json!(1.5), true),
+            (json!([1]), json!([1]), false),
+            (json!({"a": 1}), json!("a"), false),
+            (json!(null), json!(false), true),
+        ];
+        for (left, right, expected) in cases {
+            assert_eq!(loose_equals(&left, &right), expected, "{left} == {right}");
+            assert_eq!(loose_equals(&right, &left), expected, "{right} == {left}");
+        }
+    }
+
+    #[test]
+    fn numbers_print_without_needless_fractions() {
+        let number = |value: Value| match value {
+            Value::Number(number) => format_number(&number),
+            other => panic!("not a number: {other}"),
+        };
+        assert_eq!(number(json!(18)), "18");
+        assert_eq!(number(json!(3.0)), "3");
+        assert_eq!(number(json!(3.1)), "3.1");
+        assert_eq!(number(json!(-2)), "-2");
+    }
+}

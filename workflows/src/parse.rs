@@ -7,8 +7,8 @@
 //! [`crate::validate::validate`] adds the checks that need the whole model. Nothing here panics on
 //! user input or knows how a workflow is run.
 
-mod jobs;
-mod reader;
+pub(crate) mod jobs;
+pub(crate) mod reader;
 mod shared;
 mod triggers;
 
@@ -38,6 +38,7 @@ impl Parsed {
 /// Top-level keys of a workflow file.
 const WORKFLOW_KEYS: &[&str] = &[
     "name",
+    "description",
     "run-name",
     "on",
     "env",
@@ -71,7 +72,19 @@ pub fn parse_workflow(file: &str, source: &str) -> Parsed {
     let workflow = build_workflow(&mut reader, &root);
     diagnostics.append(&mut reader.diagnostics);
     if let Some(workflow) = &workflow {
-        diagnostics.extend(crate::validate::validate(workflow, source));
+        // The model builder and the validator both look at ids and matrix shapes; where the builder
+        // already reported an error at a position, the validator's finding there adds nothing.
+        let findings = crate::validate::validate(workflow, source);
+        let reported: std::collections::HashSet<(u32, u32)> = diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| (d.span.line, d.span.column))
+            .collect();
+        diagnostics.extend(
+            findings
+                .into_iter()
+                .filter(|d| !reported.contains(&(d.span.line, d.span.column))),
+        );
     }
     Parsed {
         workflow,
@@ -152,6 +165,10 @@ fn build_workflow(reader: &mut Reader, root: &Node) -> Option<Workflow> {
         let value = &entry.value;
         match entry.key.as_str() {
             "name" => workflow.name = reader.string(value, &what),
+            // Documentation only: checked for its shape, not kept.
+            "description" => {
+                let _ = reader.string(value, &what);
+            }
             "run-name" => workflow.run_name = reader.string(value, &what),
             "on" => {
                 has_on = true;

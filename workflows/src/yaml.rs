@@ -25,6 +25,8 @@ pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
 pub const MAX_DEPTH: usize = 256;
 /// Most nodes that aliases may copy into the tree in one file (guards against "billion laughs").
 pub const MAX_ALIAS_NODES: usize = 100_000;
+/// Most nodes that anchors may hold in total (nested anchors count their contents again).
+pub const MAX_ANCHORED_NODES: usize = 1_000_000;
 
 /// A YAML error: what is wrong and where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -203,15 +205,15 @@ pub fn position_in_scalar(
     value: &str,
     char_offset: usize,
 ) -> Span {
-    let lines = LineIndex::new(source);
+    // Work forward from the scalar only, so the cost is the scalar's length, not the file's.
     let Some(rest) = source.get(scalar_span.offset..) else {
         return scalar_span;
     };
-    let first = rest.chars().next();
-    let target = match first {
-        Some('|') => literal_offset(source, &lines, scalar_span, value, char_offset),
-        Some('>') => lines
-            .line_start(scalar_span.line as usize + 1)
+    let content_after_header = || rest.find('\n').map(|at| scalar_span.offset + at + 1);
+    let target = match rest.chars().next() {
+        Some('|') => content_after_header()
+            .and_then(|content| literal_offset(source, content, value, char_offset)),
+        Some('>') => content_after_header()
             .and_then(|content| walk_offset(source, content, value, char_offset, Quoting::None)),
         Some('\'') => walk_offset(
             source,
@@ -235,9 +237,9 @@ pub fn position_in_scalar(
             Quoting::None,
         ),
     };
-    target
-        .map(|offset| lines.span_at(source, offset))
-        .unwrap_or(scalar_span)
+    target.map_or(scalar_span, |offset| {
+        span_after(source, scalar_span, offset)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,6 +338,7 @@ struct TreeBuilder<'s> {
     /// Completed anchored nodes by anchor id, with their node counts.
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
+    anchored_nodes: usize,
     errors: Vec<YamlError>,
 }
 
@@ -349,6 +352,7 @@ impl<'s> TreeBuilder<'s> {
             documents: 0,
             anchors: HashMap::new(),
             alias_nodes: 0,
+            anchored_nodes: 0,
             errors: Vec::new(),
         }
     }
@@ -396,19 +400,26 @@ impl<'s> TreeBuilder<'s> {
         (self.root, self.errors)
     }
 
+    /// The parser's markers carry the line and character column; only the byte offset may be
+    /// missing. Using them directly keeps this O(1) per node even on one 2 MiB line.
     fn marker_span(&self, marker: &granit::Marker) -> Span {
-        let offset = marker.byte_offset().unwrap_or_else(|| {
-            // Without a byte offset, rebuild it from line and (character) column.
-            let start = self.lines.line_start(marker.line()).unwrap_or(0);
-            let rest = self.source.get(start..).unwrap_or("");
-            start
-                + rest
-                    .chars()
-                    .take(marker.col())
-                    .map(char::len_utf8)
-                    .sum::<usize>()
-        });
-        self.lines.span_at(self.source, offset)
+        match marker.byte_offset() {
+            Some(offset) if offset <= self.source.len() => {
+                Span::new(offset, to_u32(marker.line()), to_u32(marker.col() + 1))
+            }
+            _ => {
+                // Rebuild the byte offset from line and (character) column.
+                let start = self.lines.line_start(marker.line()).unwrap_or(0);
+                let rest = self.source.get(start..).unwrap_or("");
+                let offset = start
+                    + rest
+                        .chars()
+                        .take(marker.col())
+                        .map(char::len_utf8)
+                        .sum::<usize>();
+                self.lines.span_at(self.source, offset)
+            }
+        }
     }
 
     /// Handles one event; `Err` is fatal.
@@ -440,7 +451,7 @@ impl<'s> TreeBuilder<'s> {
                     return Err(error(span, message));
                 }
                 let (node, size) = (node.clone(), *size);
-                self.complete(node, size, 0);
+                self.complete(node, size, 0)?;
             }
             Event::UnresolvedAlias(name) => {
                 return Err(error(span, format!("unknown anchor `{name}`")));
@@ -470,7 +481,7 @@ impl<'s> TreeBuilder<'s> {
                         kind,
                     }),
                 };
-                self.complete(node, 1, anchor);
+                self.complete(node, 1, anchor)?;
             }
             Event::SequenceStart(_, anchor, tag) => {
                 self.check_depth(span)?;
@@ -509,7 +520,7 @@ impl<'s> TreeBuilder<'s> {
                         },
                         size,
                         anchor,
-                    );
+                    )?;
                 }
             }
             Event::MappingEnd => {
@@ -523,7 +534,7 @@ impl<'s> TreeBuilder<'s> {
                         },
                         size,
                         anchor,
-                    );
+                    )?;
                 }
             }
             // Comment events (switched off above) and any event kinds a later parser adds.
@@ -544,8 +555,14 @@ impl<'s> TreeBuilder<'s> {
     }
 
     /// A node is complete: record its anchor and hand it to its parent (or make it the root).
-    fn complete(&mut self, node: Node, size: usize, anchor: usize) {
+    fn complete(&mut self, node: Node, size: usize, anchor: usize) -> Result<(), YamlError> {
         if anchor != 0 {
+            // Anchored nodes are copied once; nested anchors could copy a big tree many times.
+            self.anchored_nodes = self.anchored_nodes.saturating_add(size);
+            if self.anchored_nodes > MAX_ANCHORED_NODES {
+                let message = format!("anchors hold more than {MAX_ANCHORED_NODES} nodes in total");
+                return Err(error(node.span, message));
+            }
             self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
@@ -596,6 +613,7 @@ impl<'s> TreeBuilder<'s> {
                 }
             }
         }
+        Ok(())
     }
 
     /// Applies merge keys: each `<<` is replaced, in place, by the entries of the mapping(s) it
@@ -687,12 +705,10 @@ fn resolve_scalar(text: &str, style: ScalarStyle) -> ScalarKind {
     if let Some(int) = resolve_int(text) {
         return int;
     }
-    if is_core_float(text) {
-        if let Ok(f) = text.parse::<f64>() {
-            return ScalarKind::Float(f);
-        }
+    match text.parse::<f64>() {
+        Ok(f) if is_core_float(text) => ScalarKind::Float(f),
+        _ => ScalarKind::String,
     }
-    ScalarKind::String
 }
 
 fn resolve_int(text: &str) -> Option<ScalarKind> {
@@ -876,13 +892,7 @@ fn walk_offset(
 
 /// Literal block scalars keep every line: value line `j` is file line `header + 1 + j`, and its
 /// text is the tail of that line after the block's indentation.
-fn literal_offset(
-    source: &str,
-    lines: &LineIndex,
-    scalar_span: Span,
-    value: &str,
-    char_offset: usize,
-) -> Option<usize> {
+fn literal_offset(source: &str, content: usize, value: &str, char_offset: usize) -> Option<usize> {
     let mut line_number = 0usize;
     let mut column = char_offset;
     for (index, line) in value.split('\n').enumerate() {
@@ -895,16 +905,41 @@ fn literal_offset(
         line_number = index + 1;
     }
     let value_line = value.split('\n').nth(line_number).unwrap_or("");
-    let file_line = scalar_span.line as usize + 1 + line_number;
-    let start = lines.line_start(file_line)?;
-    let end = lines.line_start(file_line + 1).unwrap_or(source.len());
-    let text = source.get(start..end)?.trim_end_matches(['\n', '\r']);
+    let mut start = content;
+    for _ in 0..line_number {
+        start += source.get(start..)?.find('\n')? + 1;
+    }
+    let line = source.get(start..)?;
+    let text = line.split('\n').next().unwrap_or("").trim_end_matches('\r');
     let indent = text
         .chars()
         .count()
         .saturating_sub(value_line.chars().count());
     let skip = indent + column;
     Some(start + text.chars().take(skip).map(char::len_utf8).sum::<usize>())
+}
+
+/// The span of byte `offset`, counted forward from the earlier position `base`.
+fn span_after(source: &str, base: Span, offset: usize) -> Span {
+    let Some(between) = source.get(base.offset..offset) else {
+        return base;
+    };
+    match between.rfind('\n') {
+        None => Span::new(
+            offset,
+            base.line,
+            base.column.saturating_add(to_u32(between.chars().count())),
+        ),
+        Some(at) => {
+            let newlines = to_u32(between.matches('\n').count());
+            let column = between.get(at + 1..).map_or(0, |tail| tail.chars().count());
+            Span::new(
+                offset,
+                base.line.saturating_add(newlines),
+                to_u32(column + 1),
+            )
+        }
+    }
 }
 
 #[cfg(test)]

@@ -168,7 +168,7 @@ fn billion_laughs() {
         String::from("on: push\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for level in 1..10 {
         let previous = format!("*a{}", level - 1);
-        let list = vec![previous.as_str(); 10].join(", ");
+        let list = [previous.as_str(); 10].join(", ");
         bomb.push_str(&format!("x{level}: &a{level} [{list}]\n"));
     }
     let parsed = parse_workflow("ci.yml", &bomb);
@@ -265,4 +265,35 @@ proptest! {
             prop_assert!(diagnostic.span.offset <= bytes.len());
         }
     }
+}
+
+#[test]
+fn one_huge_line_of_small_nodes() {
+    // Near the size limit, all on one line: position bookkeeping must not be quadratic.
+    let items = "a,".repeat(250_000);
+    let input = format!("on: push\njobs: [{items}]\n");
+    let parsed = parse_workflow("ci.yml", &input);
+    assert_error(&parsed, 2, 7, "`jobs` must be a mapping, found a list");
+}
+
+#[test]
+fn nested_anchors_cannot_multiply_memory() {
+    // 200 nested anchored lists around 10,000 scalars: each anchor would copy everything inside it.
+    let mut input = String::from("x: ");
+    for level in 0..200 {
+        input.push_str(&format!("&a{level} ["));
+    }
+    input.push_str(&"s, ".repeat(10_000));
+    input.push_str(&"]".repeat(200));
+    input.push('\n');
+    let parsed = parse_workflow("ci.yml", &input);
+    assert!(parsed.workflow.is_none());
+    assert!(
+        parsed.diagnostics[0]
+            .message
+            .contains("anchors hold more than"),
+        "{}",
+        parsed.diagnostics[0]
+    );
+    assert_eq!(parsed.diagnostics[0].span.line, 1);
 }

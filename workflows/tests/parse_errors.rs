@@ -508,3 +508,38 @@ fn yaml_errors_are_positioned() {
     );
     check("on: push\n\tjobs: {}\n", 1, 5, "found a tab");
 }
+
+#[test]
+fn job_ids_and_matrix_vectors() {
+    check(
+        "on: push\njobs:\n  ab:\n    runs-on: x\n    steps: [run: x]\n  AB:\n    runs-on: y\n",
+        6,
+        3,
+        "job id `AB` is already defined",
+    );
+    check(
+        "on: push\njobs:\n  __a:\n    runs-on: x\n    steps: [run: x]\n",
+        3,
+        3,
+        "ids starting with `__` are reserved",
+    );
+    check(
+        &job("    steps: [run: x]\n    strategy:\n      matrix:\n        os: []\n"),
+        8,
+        13,
+        "matrix dimension `os` of job `build` has no values",
+    );
+}
+
+#[test]
+fn github_extensions_slipway_does_not_run_are_warnings() {
+    let input = "on:\n  workflow_dispatch:\n    unknown: 1\njobs:\n  a:\n    runs-on: x\n    cancel-timeout-minutes: 5\n    concurrency: {group: g, queue: max}\n    environment: {name: prod, deployment: false}\n    steps: [run: x]\n";
+    let parsed = parse_workflow("ci.yml", input);
+    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+    let warnings: Vec<(u32, u32)> = parsed
+        .diagnostics
+        .iter()
+        .map(|d| (d.span.line, d.span.column))
+        .collect();
+    assert_eq!(warnings, [(3, 5), (7, 5), (8, 29), (9, 31)]);
+}

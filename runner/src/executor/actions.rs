@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
-use protocol::Conclusion;
 use workflows::model::Step;
 
 use super::artifacts::{copy_files, copy_tree, key_directory, select_files};
@@ -81,7 +80,7 @@ impl JobRun<'_> {
             ActionRef::CacheRestore => self.restore_cache(frame, &with, false),
             ActionRef::CacheSave => self.save_cache_now(frame, &with),
             ActionRef::Local(path) => {
-                return self.run_composite(frame, step, &path, with, prepared).await;
+                return self.run_composite(frame, &path, with, prepared).await;
             }
             ActionRef::Unsupported(uses) => Err(format!(
                 "step `{}` uses `{uses}`, which this runner does not provide (built in: actions/checkout, \
@@ -428,25 +427,6 @@ impl JobRun<'_> {
             .cache_dir
             .clone()
             .unwrap_or_else(|| self.options.work_dir.join("_cache"))
-    }
-
-    /// A local composite action. Not available until the workflows crate can read `action.yml`.
-    async fn run_composite(
-        &mut self,
-        frame: &mut Frame,
-        _step: &Step,
-        path: &str,
-        _with: IndexMap<String, String>,
-        _prepared: &PreparedStep,
-    ) -> StepBody {
-        self.log(
-            frame,
-            &format!("##[error]local action `{path}`: composite actions are not supported yet"),
-        );
-        StepBody {
-            outcome: Conclusion::Failure,
-            outputs: IndexMap::new(),
-        }
     }
 }
 

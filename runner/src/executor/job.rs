@@ -23,7 +23,7 @@ use super::expressions::Scope;
 use super::masking::Masker;
 use super::process::{OutputStream, ProcessEnd, ProcessGroup, ProcessSpec, run_process};
 use super::shell::shell_template;
-use super::workflow_commands::{CommandReader, WorkflowCommand};
+use super::step_output::StepOutput;
 use super::workspace::{JobDirs, StepFiles, sanitise};
 
 /// Used when the environment is not inherited and nobody gave a `PATH`.
@@ -168,6 +168,17 @@ impl<'a> JobRun<'a> {
     async fn run_all(&mut self) -> JobResult {
         let steps = self.spec.steps.clone();
         let mut frame = Frame::default();
+        if let Err(error) = self.render_job_env(&frame) {
+            self.log_job(&format!("##[error]{error}"));
+            self.dirs.remove_temp();
+            return JobResult {
+                conclusion: Conclusion::Failure,
+                outputs: IndexMap::new(),
+                steps: Vec::new(),
+                summary: String::new(),
+                failure_reason: Some(error),
+            };
+        }
         let mut results = Vec::new();
         for (index, step) in steps.iter().enumerate() {
             frame.event_index = index;
@@ -223,6 +234,30 @@ impl<'a> JobRun<'a> {
         }
     }
 
+    /// Job `env` values still holding `${{ }}` are evaluated here, in order, each seeing the ones
+    /// before it: the engine leaves them for the runner when they read runner-side values such as
+    /// `github.workspace` or `runner.temp`.
+    fn render_job_env(&mut self, frame: &Frame) -> Result<(), String> {
+        let names: Vec<String> = self.spec.env.keys().cloned().collect();
+        for name in names {
+            let Some(value) = self
+                .spec
+                .env
+                .get(&name)
+                .filter(|value| value.contains("${{"))
+            else {
+                continue;
+            };
+            let env = self.layered_env(frame, &IndexMap::new());
+            let rendered = self
+                .scope(frame, &env)
+                .render(value)
+                .map_err(|error| format!("job env `{name}`: {error}"))?;
+            self.spec.env.insert(name, rendered);
+        }
+        Ok(())
+    }
+
     /// Runs one step (condition included) and returns its result; used for composite steps too.
     pub async fn run_step(
         &mut self,
@@ -252,6 +287,13 @@ impl<'a> JobRun<'a> {
                         frame,
                         &format!("skipping step `{name}`: its condition is false"),
                     );
+                    // A skipped step is still visible to later steps: outcome and conclusion `skipped`.
+                    if step.id.is_some() {
+                        frame.steps.insert(
+                            id.clone(),
+                            json!({"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}),
+                        );
+                    }
                     return skipped;
                 }
                 Err(error) => {
@@ -530,53 +572,35 @@ impl<'a> JobRun<'a> {
         } else {
             self.cancel.clone()
         };
-        let mut outputs = IndexMap::new();
-        let mut reader = CommandReader::new();
+        // GitHub honours `set-env` and `add-path` only when the step's env opts in.
+        let allow_unsecure = spec
+            .env
+            .iter()
+            .any(|(name, value)| name == "ACTIONS_ALLOW_UNSECURE_COMMANDS" && value == "true");
+        let mut output = StepOutput::new(allow_unsecure);
         let step = Some(frame.event_index);
         let masker = &mut self.masker;
         let events = &self.events;
-        let (end, group) = run_process(&spec, deadline, &cancel, self.options.kill_grace, |_stream: OutputStream, line| {
-            let shown = match reader.read(&line) {
-                None => Some(line),
-                Some(WorkflowCommand::AddMask(value)) => {
-                    masker.add(&value);
-                    Some(line)
-                }
-                Some(WorkflowCommand::Group(title)) => Some(format!("##[group]{title}")),
-                Some(WorkflowCommand::EndGroup) => Some("##[endgroup]".to_string()),
-                Some(WorkflowCommand::Annotation { level, properties, message }) => {
-                    let mut place = String::new();
-                    for key in ["file", "line", "col"] {
-                        if let Some(value) = properties.get(key) {
-                            place.push_str(value);
-                            place.push(':');
-                        }
-                    }
-                    let place = if place.is_empty() { place } else { format!("{place} ") };
-                    let title = properties.get("title").map(|title| format!("{title}: ")).unwrap_or_default();
-                    Some(format!("##[{}]{place}{title}{message}", level.as_str()))
-                }
-                Some(WorkflowCommand::Debug(message)) => Some(format!("##[debug]{message}")),
-                Some(WorkflowCommand::SetOutput { name, value }) => {
-                    outputs.insert(name, value);
-                    Some("##[warning]the `set-output` command is deprecated; write to $GITHUB_OUTPUT".to_string())
-                }
-                Some(WorkflowCommand::SaveState { .. }) => None,
-                Some(WorkflowCommand::Disabled(name)) => Some(format!(
-                    "##[warning]the `{name}` command is disabled; write to $GITHUB_ENV or $GITHUB_PATH instead"
-                )),
-                Some(WorkflowCommand::Ignored) => None,
-            };
-            if let Some(shown) = shown {
+        let on_line = |_stream: OutputStream, line: String| {
+            if let Some(shown) = output.handle(masker, line) {
                 for part in shown.split('\n') {
-                    let _ = events.send(JobEvent::Log { step, line: masker.mask(part) });
+                    let _ = events.send(JobEvent::Log {
+                        step,
+                        line: masker.mask(part),
+                    });
                 }
             }
-        })
-        .await;
+        };
+        let (end, group) =
+            run_process(&spec, deadline, &cancel, self.options.kill_grace, on_line).await;
         if let Some(group) = group {
             self.groups.push(group);
         }
+        self.file_env.extend(output.unsecure_env);
+        for dir in output.unsecure_paths {
+            self.add_path(dir);
+        }
+        let outputs = output.outputs;
         let outcome = match end {
             ProcessEnd::Exited(0) => Conclusion::Success,
             ProcessEnd::Exited(code) => {
@@ -639,8 +663,7 @@ impl<'a> JobRun<'a> {
             self.fail_body(frame, body, &error.to_string());
         }
         for dir in parse_path_lines(&read(&prepared.files.path)) {
-            self.path_prepends.retain(|known| *known != dir);
-            self.path_prepends.push(dir);
+            self.add_path(dir);
         }
         let summary = read(&prepared.files.summary);
         if !summary.is_empty() {
@@ -649,6 +672,12 @@ impl<'a> JobRun<'a> {
                 self.summary.push('\n');
             }
         }
+    }
+
+    /// Prepends `dir` to `PATH` for later steps (a repeated directory moves to the front).
+    fn add_path(&mut self, dir: String) {
+        self.path_prepends.retain(|known| *known != dir);
+        self.path_prepends.push(dir);
     }
 
     fn fail_body(&self, frame: &Frame, body: &mut StepBody, message: &str) {

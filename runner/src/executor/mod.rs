@@ -3,11 +3,12 @@
 //!
 //! Table of contents — who does what:
 //! - `job`: the job loop — step conditions, env layering, contexts, results, job outputs;
-//! - `actions`: `uses:` steps — the built-in checkout / artifact / cache actions and local
-//!   composite actions;
+//! - `actions`: `uses:` steps — the built-in checkout / artifact / cache actions; `composite`:
+//!   local composite actions (`uses: ./path`, `action.yml` read through `workflows::action`);
 //! - `expressions`: the single door to `${{ }}` evaluation;
 //! - `shell`: `shell:` → program and arguments; `process`: spawning, output lines, killing trees;
-//! - `workflow_commands`, `env_files`: what a step says back (stdout commands, `$GITHUB_*` files);
+//! - `workflow_commands` (recognising `::cmd::` lines), `step_output` (acting on them) and
+//!   `env_files` (the `$GITHUB_*` files): what a step says back;
 //! - `masking`: secret masking of every log line; `workspace`: the job's directories;
 //! - `checkout`, `artifacts`: the file work behind the built-in actions.
 //!
@@ -16,12 +17,14 @@
 mod actions;
 mod artifacts;
 mod checkout;
+mod composite;
 mod env_files;
 mod expressions;
 mod job;
 mod masking;
 mod process;
 mod shell;
+mod step_output;
 mod workflow_commands;
 mod workspace;
 

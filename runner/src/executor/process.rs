@@ -147,9 +147,10 @@ pub async fn run_process(
             _ = tokio::time::sleep_until(drain_until) => break,
         }
     }
-    for reader in readers {
-        reader.abort();
-    }
+    // The readers are left running: a background process the step started may still write, and
+    // closing the pipe under it would kill it with SIGPIPE. They end when the pipes close (at the
+    // latest when the job kills the step's process group).
+    drop(readers);
     (end, group)
 }
 
@@ -189,6 +190,7 @@ async fn forward_lines(
 ) {
     let mut reader = BufReader::new(stream);
     let mut buffer = Vec::new();
+    let mut forwarding = true;
     loop {
         buffer.clear();
         match reader.read_until(b'\n', &mut buffer).await {
@@ -197,8 +199,9 @@ async fn forward_lines(
                 let text = String::from_utf8_lossy(&buffer);
                 let line = text.strip_suffix('\n').unwrap_or(&text);
                 let line = line.strip_suffix('\r').unwrap_or(line);
-                if sender.send((kind, line.to_string())).is_err() {
-                    break;
+                // Once nobody listens, keep draining so that the writer is not blocked or killed.
+                if forwarding && sender.send((kind, line.to_string())).is_err() {
+                    forwarding = false;
                 }
             }
         }

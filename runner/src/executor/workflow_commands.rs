@@ -29,8 +29,14 @@ pub enum WorkflowCommand {
         name: String,
         value: String,
     },
-    /// `::set-env` and `::add-path` are disabled on GitHub for security; the runner warns.
-    Disabled(String),
+    /// `::set-env name=x::value`: disabled on GitHub unless the step's env has
+    /// `ACTIONS_ALLOW_UNSECURE_COMMANDS=true`; the step runner decides.
+    SetEnv {
+        name: String,
+        value: String,
+    },
+    /// `::add-path::dir`: disabled like `set-env`.
+    AddPath(String),
     /// `::echo::on|off` and other commands with no effect here.
     Ignored,
 }
@@ -99,11 +105,15 @@ impl CommandReader {
                 name: properties.get("name").cloned()?,
                 value: message,
             },
-            "stop-commands" if !message.is_empty() => {
-                self.stop_token = Some(message);
+            "stop-commands" if !message.trim().is_empty() => {
+                self.stop_token = Some(message.trim().to_string());
                 WorkflowCommand::Ignored
             }
-            "set-env" | "add-path" => WorkflowCommand::Disabled(name),
+            "set-env" => WorkflowCommand::SetEnv {
+                name: properties.get("name").cloned()?,
+                value: message,
+            },
+            "add-path" => WorkflowCommand::AddPath(message),
             "echo" | "add-matcher" | "remove-matcher" => WorkflowCommand::Ignored,
             _ => return None,
         };
@@ -195,7 +205,14 @@ mod tests {
         assert_eq!(message, "broken");
         assert_eq!(
             reader.read("::set-env name=A::1"),
-            Some(WorkflowCommand::Disabled("set-env".into()))
+            Some(WorkflowCommand::SetEnv {
+                name: "A".into(),
+                value: "1".into()
+            })
+        );
+        assert_eq!(
+            reader.read("::add-path::/opt/x"),
+            Some(WorkflowCommand::AddPath("/opt/x".into()))
         );
         assert_eq!(reader.read("plain ::text::"), None);
         assert_eq!(reader.read("::unknown::x"), None);
@@ -206,7 +223,7 @@ mod tests {
     fn stop_commands_until_token() {
         let mut reader = CommandReader::new();
         assert_eq!(
-            reader.read("::stop-commands::pause-1"),
+            reader.read("::stop-commands::pause-1 "),
             Some(WorkflowCommand::Ignored)
         );
         assert_eq!(reader.read("::add-mask::not-a-mask"), None);

@@ -133,6 +133,9 @@ pub fn job(steps: Vec<Step>) -> JobSpec {
         secrets: IndexMap::new(),
         outputs: IndexMap::new(),
         checkout: None,
+        runs_on: vec!["self-hosted".to_string()],
+        runs_on_group: None,
+        environment: None,
         event_payload: serde_json::json!({"ref": "refs/heads/main", "head_commit": {"message": "hello"}}),
     }
 }

@@ -57,8 +57,8 @@ impl Pattern {
 pub fn matches_patterns(patterns: &[Pattern], value: &str) -> bool {
     patterns
         .iter()
-        .filter(|pattern| pattern.is_match(value))
-        .last()
+        .rev()
+        .find(|pattern| pattern.is_match(value))
         .is_some_and(|pattern| !pattern.negated)
 }
 
@@ -185,5 +185,28 @@ fn escape_in_class(c: char) -> String {
         c.to_string()
     } else {
         format!("\\x{{{:x}}}", c as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::translate;
+
+    #[test]
+    fn translations() {
+        let cases = [
+            ("main", "main"),
+            ("feature/*", "feature/[^/]*"),
+            ("**/README.md", "(?:.*/)?README\\.md"),
+            ("docs/**/*.md", "docs/(?:.*/)?[^/]*\\.md"),
+            ("**.js", ".*\\.js"),
+            ("a**/b", "a.*/b"),
+            ("*.jsx?", "[^/]*\\.js(?:x)?"),
+            ("v[12].[0-9]+", "v[12]\\.(?:[0-9])+"),
+            ("[a-]", "[a\\x{2d}]"),
+        ];
+        for (pattern, regex) in cases {
+            assert_eq!(translate(pattern).as_deref(), Ok(regex), "{pattern}");
+        }
     }
 }

@@ -35,6 +35,7 @@ const JOB_KEYS: &[&str] = &[
     "secrets",
     "deployment",
     "snapshot",
+    "cancel-timeout-minutes",
 ];
 
 /// Keys GitHub allows on a job that calls a reusable workflow.
@@ -72,9 +73,28 @@ pub(crate) fn jobs(reader: &mut Reader, node: &Node) -> IndexMap<String, Job> {
     if entries.is_empty() {
         reader.error(node.span, "`jobs` must define at least one job");
     }
+    // GitHub compares job ids case-insensitively, so `build` and `BUILD` clash.
+    let mut seen = std::collections::HashSet::new();
     for entry in entries {
         let id = Spanned::new(entry.key.clone(), entry.key_span);
-        if !is_valid_job_id(&id.value) {
+        if !seen.insert(id.value.to_lowercase()) {
+            reader.error(
+                id.span,
+                format!(
+                    "job id `{}` is already defined (job ids are case-insensitive)",
+                    id.value
+                ),
+            );
+        }
+        if id.value.starts_with("__") {
+            reader.error(
+                id.span,
+                format!(
+                    "invalid job id `{}`: ids starting with `__` are reserved",
+                    id.value
+                ),
+            );
+        } else if !is_valid_job_id(&id.value) {
             reader.error(
                 id.span,
                 format!(
@@ -153,6 +173,7 @@ fn job(reader: &mut Reader, id: Spanned<String>, node: &Node) -> Option<Job> {
         match key {
             "name" => job.name = reader.string(value, &what),
             "needs" => job.needs = reader.string_list(value, &what).unwrap_or_default(),
+            "if" if value.is_null() => {}
             "if" => job.condition = reader.string(value, &what),
             "runs-on" => job.runs_on = runs_on(reader, value, &place),
             "environment" => job.environment = environment(reader, value, &place),
@@ -165,6 +186,9 @@ fn job(reader: &mut Reader, id: Spanned<String>, node: &Node) -> Option<Job> {
             "strategy" => job.strategy = strategy(reader, value, &place),
             "container" if value.is_null() => {}
             "container" => job.container = shared::container(reader, value, &format!("`container` of {place}")),
+            "cancel-timeout-minutes" if reader.number_or_expr(value, &what).is_some() => {
+                reader.warning(entry.key_span, format!("{what} is not supported by slipway and is ignored"));
+            }
             "snapshot" => reader.warning(
                 entry.key_span,
                 format!("`snapshot` of {place} (custom runner images) is not supported by slipway and is ignored"),
@@ -178,10 +202,8 @@ fn job(reader: &mut Reader, id: Spanned<String>, node: &Node) -> Option<Job> {
             "uses" => job.uses = reader.string(value, &what),
             "with" => job.with = call_with(reader, value, &what),
             "secrets" => job.secrets = call_secrets(reader, value, &what),
-            "deployment" => {
-                if reader.mapping(value, &what).is_some() {
-                    job.deployment = Some(Spanned::new(value.to_json(), value.span));
-                }
+            "deployment" if reader.mapping(value, &what).is_some() => {
+                job.deployment = Some(Spanned::new(value.to_json(), value.span));
             }
             _ => {}
         }
@@ -262,7 +284,15 @@ fn environment(reader: &mut Reader, node: &Node, place: &str) -> Option<Environm
                 match entry.key.as_str() {
                     "name" => name = reader.string(&entry.value, &entry_what),
                     "url" => url = reader.string(&entry.value, &entry_what),
-                    _ => reader.unknown_key(entry, &["name", "url"], &what),
+                    "deployment" => {
+                        if reader.bool_or_expr(&entry.value, &entry_what).is_some() {
+                            reader.warning(
+                                entry.key_span,
+                                format!("{entry_what} is not supported by slipway and is ignored"),
+                            );
+                        }
+                    }
+                    _ => reader.unknown_key(entry, &["name", "url", "deployment"], &what),
                 }
             }
             let Some(name) = name else {
@@ -339,6 +369,12 @@ fn matrix(reader: &mut Reader, node: &Node, place: &str) -> Option<Matrix> {
             }
             NodeValue::Sequence(items) => {
                 let is_combination_list = matches!(entry.key.as_str(), "include" | "exclude");
+                if items.is_empty() && !is_combination_list {
+                    reader.error(
+                        entry.value.span,
+                        format!("matrix dimension `{}` of {place} has no values", entry.key),
+                    );
+                }
                 if is_combination_list {
                     for item in items {
                         let item_is_expr = item.as_scalar().is_some_and(|s| is_expression(&s.text));
@@ -439,7 +475,7 @@ fn call_secrets(reader: &mut Reader, node: &Node, what: &str) -> Option<CallSecr
     }
 }
 
-fn steps(reader: &mut Reader, node: &Node, place: &str) -> Vec<Step> {
+pub(crate) fn steps(reader: &mut Reader, node: &Node, place: &str) -> Vec<Step> {
     let Some(items) = reader.sequence(node, &format!("`steps` of {place}")) else {
         return Vec::new();
     };
@@ -484,6 +520,7 @@ fn step(reader: &mut Reader, node: &Node, place: &str) -> Option<Step> {
         match entry.key.as_str() {
             "id" => step.id = reader.string(value, &what),
             "name" => step.name = reader.string(value, &what),
+            "if" if value.is_null() => {}
             "if" => step.condition = reader.string(value, &what),
             "run" => step.run = reader.string(value, &what),
             "uses" => step.uses = reader.string(value, &what),

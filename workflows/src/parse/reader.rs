@@ -182,8 +182,11 @@ impl<'f> Reader<'f> {
                 ScalarKind::Int(i) => {
                     return Some(Spanned::new(NumberOrExpr::Number(i as f64), node.span));
                 }
-                ScalarKind::Float(f) if f.is_finite() => {
-                    return Some(Spanned::new(NumberOrExpr::Number(f), node.span));
+                // Numbers too large for f64 round to infinity, as on GitHub; kept as the largest
+                // finite value so the model stays serialisable as JSON.
+                ScalarKind::Float(f) if !f.is_nan() => {
+                    let number = f.clamp(f64::MIN, f64::MAX);
+                    return Some(Spanned::new(NumberOrExpr::Number(number), node.span));
                 }
                 ScalarKind::String if is_expression(&scalar.text) => {
                     return Some(Spanned::new(

@@ -78,7 +78,16 @@ pub(crate) fn concurrency(reader: &mut Reader, node: &Node, place: &str) -> Opti
                         &format!("`concurrency.cancel-in-progress` of {place}"),
                     )
                 }
-                _ => reader.unknown_key(entry, &["group", "cancel-in-progress"], &what),
+                "queue" => {
+                    let queue_what = format!("`concurrency.queue` of {place}");
+                    if reader.string(&entry.value, &queue_what).is_some() {
+                        reader.warning(
+                            entry.key_span,
+                            format!("{queue_what} is not supported by slipway and is ignored"),
+                        );
+                    }
+                }
+                _ => reader.unknown_key(entry, &["group", "cancel-in-progress", "queue"], &what),
             }
         }
         let Some(group) = group else {

@@ -35,6 +35,7 @@ pub(crate) const EVENTS: &[&str] = &[
     "project_column",
     "public",
     "pull_request",
+    "pull_request_comment",
     "pull_request_review",
     "pull_request_review_comment",
     "pull_request_target",
@@ -175,7 +176,15 @@ fn add_event(
             };
             for entry in entries {
                 if !known.contains(&entry.key.as_str()) {
-                    reader.unknown_key(entry, known, &place);
+                    if event == "workflow_dispatch" {
+                        // GitHub ignores unknown keys here; say so instead of failing.
+                        reader.warning(
+                            entry.key_span,
+                            format!("unknown key `{}` in {place} is ignored", entry.key),
+                        );
+                    } else {
+                        reader.unknown_key(entry, known, &place);
+                    }
                     continue;
                 }
                 event_key(reader, &mut trigger, entry, &place);

@@ -18,7 +18,9 @@ pub fn conformance_dir(suite: &str) -> Option<PathBuf> {
         .find(|dir| dir.is_dir());
     if found.is_none() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("conformance data `shared/conformance/{suite}` is missing beside the checkout (CI=true)");
+            panic!(
+                "conformance data `shared/conformance/{suite}` is missing beside the checkout (CI=true)"
+            );
         }
         eprintln!(
             "\n*** SKIPPED: conformance suite `{suite}` not found (expected ../shared/conformance/{suite}); \

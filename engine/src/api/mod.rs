@@ -1,0 +1,98 @@
+//! The engine's HTTP API (axum): the runner protocol under `/api/v1/runners/…`,
+//! `/api/v1/runner/…` and `/api/v1/jobs/…`, and the read API the CLI uses under `/api/v1/runs…`.
+//! `docs/api.md` documents every endpoint, body and status code.
+//!
+//! **Architecture Invariant:** this is the only HTTP server in the engine. Handlers translate
+//! HTTP to `dispatch::Engine` calls and back; they hold no state and no policy of their own.
+//!
+//! Files: `extract.rs` (versioned JSON bodies, runner authentication, errors), `runners.rs`
+//! (registration and the runner protocol), `reads.rs` (runs, jobs, logs, runners for the CLI).
+
+mod extract;
+mod reads;
+mod runners;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::Engine;
+
+pub use extract::ApiError;
+
+/// Every route of the API, over `engine`.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/api/v1/runners/register", post(runners::register))
+        .route("/api/v1/runner/next", post(runners::next))
+        .route("/api/v1/jobs/{job_id}/heartbeat", post(runners::heartbeat))
+        .route("/api/v1/jobs/{job_id}/logs", post(runners::logs))
+        .route("/api/v1/jobs/{job_id}/events", post(runners::events))
+        .route("/api/v1/jobs/{job_id}/finish", post(runners::finish))
+        .route("/api/v1/runs", get(reads::list_runs))
+        .route("/api/v1/runs/{run_id}", get(reads::show_run))
+        .route("/api/v1/runs/{run_id}/cancel", post(reads::cancel_run))
+        .route(
+            "/api/v1/runs/{run_id}/jobs/{job_key}/logs",
+            get(reads::job_logs),
+        )
+        .route("/api/v1/runners", get(reads::list_runners))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(engine)
+}
+
+/// A running HTTP server; `stop` ends it.
+pub struct Server {
+    local_addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// The address it listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://<address>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// Stops accepting connections and waits (briefly) for open requests to end.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let mut task = self.task;
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// Binds `address` and serves the API on it until `Server::stop` (or the engine shuts down:
+/// long polls and log followers end then, so the server can stop quickly).
+pub async fn serve(engine: Arc<Engine>, address: SocketAddr) -> std::io::Result<Server> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let local_addr = listener.local_addr()?;
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    let app = router(engine);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stopped.cancelled().await })
+            .await
+    });
+    Ok(Server {
+        local_addr,
+        stop,
+        task,
+    })
+}

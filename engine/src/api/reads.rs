@@ -1,0 +1,253 @@
+//! The read API the CLI and the web UI use: runs, a run's jobs, a job's log (whole, or followed
+//! live as server-sent events), cancel, runners.
+//!
+//! This file must not change state except through `Engine::cancel_run`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use protocol::wire::{
+    CancelRequest, JobView, LogLineEvent, RunDetailView, RunView, RunnerView, StepView,
+};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::extract::{ApiError, Versioned, check_version};
+use crate::dispatch::Engine;
+use crate::store::{JobRecord, RunId, RunRecord, RunnerRecord, Store};
+
+/// Query parameters of the GET endpoints: `protocol_version` is optional there.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReadQuery {
+    protocol_version: Option<u64>,
+    follow: Option<String>,
+}
+
+impl ReadQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        match self.protocol_version {
+            Some(version) => check_version(Some(version)),
+            None => Ok(()),
+        }
+    }
+
+    fn follow(&self) -> bool {
+        matches!(self.follow.as_deref(), Some("1" | "true" | "yes" | ""))
+    }
+}
+
+/// `GET /api/v1/runs`: every run, newest first.
+pub async fn list_runs(
+    State(engine): State<Arc<Engine>>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<Vec<RunView>>, ApiError> {
+    query.check()?;
+    let runs = engine.store().runs()?;
+    Ok(Json(runs.iter().map(run_view).collect()))
+}
+
+/// `GET /api/v1/runs/{run_id}`: the run and its jobs.
+pub async fn show_run(
+    State(engine): State<Arc<Engine>>,
+    Path(run_id): Path<String>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<RunDetailView>, ApiError> {
+    query.check()?;
+    Ok(Json(run_detail(engine.store(), parse_run_id(&run_id)?)?))
+}
+
+/// `POST /api/v1/runs/{run_id}/cancel`: the run after the cancel request.
+pub async fn cancel_run(
+    State(engine): State<Arc<Engine>>,
+    Path(run_id): Path<String>,
+    Versioned(_request): Versioned<CancelRequest>,
+) -> Result<Json<RunDetailView>, ApiError> {
+    let run_id = parse_run_id(&run_id)?;
+    engine.cancel_run(run_id).await?;
+    Ok(Json(run_detail(engine.store(), run_id)?))
+}
+
+/// `GET /api/v1/runners`.
+pub async fn list_runners(
+    State(engine): State<Arc<Engine>>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<Vec<RunnerView>>, ApiError> {
+    query.check()?;
+    let runners = engine.store().runners()?;
+    Ok(Json(runners.iter().map(runner_view).collect()))
+}
+
+/// `GET /api/v1/runs/{run_id}/jobs/{job_key}/logs`: the log as text, or with `?follow=1` a
+/// stream of `log` events (one per line, in order, from the start) ending with `end` once the
+/// job is completed.
+pub async fn job_logs(
+    State(engine): State<Arc<Engine>>,
+    Path((run_id, job_key)): Path<(String, String)>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Response, ApiError> {
+    query.check()?;
+    let run_id = parse_run_id(&run_id)?;
+    let job = engine
+        .store()
+        .job_by_key(run_id, &job_key)?
+        .ok_or_else(|| ApiError::not_found(format!("find job `{job_key}` in run {run_id}")))?;
+    if !query.follow() {
+        let bytes = engine.store().read_log(&job, 0).await?;
+        return Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response());
+    }
+    let (sender, receiver) = mpsc::channel(64);
+    tokio::spawn(follow_log(engine, job, sender));
+    let stream = ReceiverStream::new(receiver);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// Sends every committed line from the start, then each new one as it is committed, then `end`.
+/// Ends early when the client goes away or the engine shuts down.
+async fn follow_log(
+    engine: Arc<Engine>,
+    job: JobRecord,
+    sender: mpsc::Sender<Result<Event, Infallible>>,
+) {
+    let shutdown = engine.shutdown_token();
+    let mut progress = match engine.store().follow_log(&job) {
+        Ok(progress) => progress,
+        Err(error) => {
+            tracing::error!(%error, "failed to follow a log");
+            return;
+        }
+    };
+    let mut offset = 0u64;
+    loop {
+        let seen = *progress.borrow_and_update();
+        if seen.byte_len > offset {
+            let bytes = match engine.store().read_log(&job, offset).await {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    tracing::error!(%error, "failed to read a followed log");
+                    return;
+                }
+            };
+            // Committed text always ends at a line end, so whole lines are sent.
+            let Some(last_newline) = bytes.iter().rposition(|byte| *byte == b'\n') else {
+                return;
+            };
+            let complete = bytes.get(..=last_newline).unwrap_or_default();
+            offset += complete.len() as u64;
+            for line in String::from_utf8_lossy(complete).lines() {
+                let line = LogLineEvent {
+                    line: line.to_string(),
+                };
+                let Ok(event) = Event::default().event("log").json_data(&line) else {
+                    continue;
+                };
+                if sender.send(Ok(event)).await.is_err() {
+                    return;
+                }
+            }
+            continue;
+        }
+        if seen.closed {
+            let _ = sender
+                .send(Ok(Event::default().event("end").data("end")))
+                .await;
+            return;
+        }
+        tokio::select! {
+            changed = progress.changed() => {
+                if changed.is_err() {
+                    // The job's log was closed and dropped: what the store holds is final.
+                    progress = match engine.store().follow_log(&job) {
+                        Ok(progress) => progress,
+                        Err(_) => return,
+                    };
+                }
+            }
+            _ = shutdown.cancelled() => return,
+            _ = sender.closed() => return,
+        }
+    }
+}
+
+fn parse_run_id(text: &str) -> Result<RunId, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::not_found(format!("find run {text}: not a run id")))
+}
+
+fn run_detail(store: &Store, run_id: RunId) -> Result<RunDetailView, ApiError> {
+    let run = store
+        .run(run_id)?
+        .ok_or_else(|| ApiError::not_found(format!("find run {run_id}")))?;
+    let jobs = store.jobs_of_run(run_id)?;
+    Ok(RunDetailView {
+        run: run_view(&run),
+        jobs: jobs.iter().map(job_view).collect(),
+    })
+}
+
+pub fn run_view(run: &RunRecord) -> RunView {
+    RunView {
+        run_id: run.run_id.to_string(),
+        workflow: run.workflow.clone(),
+        run_number: run.run_number,
+        status: run.status.as_str().to_string(),
+        conclusion: run.conclusion.map(|c| c.as_str().to_string()),
+        cancel_requested: run.cancel_requested,
+        created_at_us: run.created_at_us,
+        finished_at_us: run.finished_at_us,
+        details: run.details.clone(),
+    }
+}
+
+pub fn job_view(job: &JobRecord) -> JobView {
+    JobView {
+        job_id: job.job_id.to_string(),
+        job_key: job.job_key.clone(),
+        display_name: job.spec.display_name.clone(),
+        status: job.state.as_str().to_string(),
+        conclusion: job.conclusion().map(|c| c.as_str().to_string()),
+        runner_id: job.runner_id.map(|runner_id| runner_id.to_string()),
+        attempt: job.attempt,
+        retry_reasons: job.retry_reasons.clone(),
+        failure_reason: job
+            .result
+            .as_ref()
+            .and_then(|result| result.failure_reason.clone()),
+        cancel_requested: job.cancel_requested,
+        queued_at_us: job.queued_at_us,
+        leased_at_us: job.leased_at_us,
+        finished_at_us: job.finished_at_us,
+        steps: job
+            .steps
+            .iter()
+            .map(|step| StepView {
+                index: step.index,
+                name: step.name.clone(),
+                status: step
+                    .conclusion
+                    .map_or("in_progress", |c| c.as_str())
+                    .to_string(),
+            })
+            .collect(),
+        result: job.result.clone(),
+    }
+}
+
+pub fn runner_view(runner: &RunnerRecord) -> RunnerView {
+    RunnerView {
+        runner_id: runner.runner_id.to_string(),
+        name: runner.name.clone(),
+        labels: runner.labels.clone(),
+        capacity: runner.capacity,
+        registered_at_us: runner.registered_at_us,
+        last_seen_at_us: runner.last_seen_at_us,
+    }
+}

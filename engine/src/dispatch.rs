@@ -1,0 +1,438 @@
+//! Dispatch: the `Engine` hands queued jobs to runners as leases, keeps the lease clocks, and
+//! tells the run orchestrator what happened to each job (`EngineEvent`).
+//!
+//! The lease clocks live in memory: a heartbeat renews one without touching the disk, and a
+//! restarted engine gives every lease it finds in the store one full period for its runner to
+//! re-attach. The reaper task is the only place that reads the clock to end leases.
+//!
+//! This module must not speak HTTP (that is `api`) nor know sled (that is `store`), and it does
+//! not decide what a run does next: it reports `JobFinished` and the orchestrator decides.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use protocol::wire::LogChunk;
+use protocol::{JobEvent, JobResult, JobSpec};
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{
+    ExpiredLease, JobId, JobRecord, LogAppend, RunId, RunRecord, RunnerId, RunnerRecord, Store,
+    StoreError,
+};
+
+/// How the engine runs; `Default` is what `slipway serve` uses.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    /// How long a lease lives without a heartbeat.
+    pub lease_duration: Duration,
+    /// The longest a `next` call waits for work before answering 204.
+    pub long_poll: Duration,
+    /// How many times a job whose runner was lost is queued again before it fails.
+    pub max_infra_retries: u32,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            lease_duration: Duration::from_secs(30),
+            long_poll: Duration::from_secs(30),
+            max_infra_retries: 1,
+        }
+    }
+}
+
+/// What happened to a job, for the run orchestrator (in order per job).
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    /// A runner took the job.
+    JobStarted {
+        run_id: RunId,
+        job_key: String,
+        job_id: JobId,
+        runner_id: RunnerId,
+        attempt: u32,
+    },
+    /// The job's runner was lost; it waits in the queue for another.
+    JobRequeued {
+        run_id: RunId,
+        job_key: String,
+        job_id: JobId,
+        reason: String,
+    },
+    /// The job is completed (by its runner, by cancel, or because its runner was lost).
+    JobFinished {
+        run_id: RunId,
+        job_key: String,
+        job_id: JobId,
+        result: JobResult,
+    },
+}
+
+/// What a heartbeat tells the runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatOutcome {
+    pub cancel_requested: bool,
+    pub lease_expires_in: Duration,
+}
+
+/// A granted lease, as the API returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantedLease {
+    pub job: JobRecord,
+    pub fencing_token: u64,
+    pub lease_expires_in: Duration,
+}
+
+/// The engine's core: the store, the wake-up for waiting runners, the lease clocks and the
+/// event hook. Shared as `Arc<Engine>` by the API and the orchestrator.
+pub struct Engine {
+    store: Arc<Store>,
+    config: EngineConfig,
+    work_ready: Notify,
+    lease_clocks: Mutex<HashMap<JobId, LeaseClock>>,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    shutdown: CancellationToken,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LeaseClock {
+    runner_id: RunnerId,
+    fencing_token: u64,
+    expires_at: Instant,
+}
+
+impl Engine {
+    /// Opens the store under `config.data_dir`, restarts the lease clocks of leased jobs (one
+    /// full period each) and starts the reaper. Must run inside a tokio runtime.
+    pub async fn open(
+        config: EngineConfig,
+    ) -> Result<(Arc<Engine>, mpsc::UnboundedReceiver<EngineEvent>), StoreError> {
+        let store = Arc::new(Store::open(&config.data_dir)?);
+        let (events, receiver) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        let mut clocks = HashMap::new();
+        for job in store.leased_jobs()? {
+            if let Some(lease) = &job.lease {
+                clocks.insert(
+                    job.job_id,
+                    LeaseClock {
+                        runner_id: lease.runner_id,
+                        fencing_token: lease.fencing_token,
+                        expires_at: now + config.lease_duration,
+                    },
+                );
+            }
+        }
+        let engine = Arc::new(Engine {
+            store,
+            config,
+            work_ready: Notify::new(),
+            lease_clocks: Mutex::new(clocks),
+            events,
+            shutdown: CancellationToken::new(),
+        });
+        tokio::spawn(reap_expired_leases(
+            Arc::downgrade(&engine),
+            engine.shutdown.clone(),
+            reaper_period(engine.config.lease_duration),
+        ));
+        Ok((engine, receiver))
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Fires when the engine shuts down (long polls and log followers end).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops the reaper and ends waiting long polls and followers.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Creates a run (see `Store::create_run`).
+    pub async fn create_run(
+        &self,
+        workflow: &str,
+        details: serde_json::Value,
+    ) -> Result<RunRecord, StoreError> {
+        self.store.create_run(workflow, details).await
+    }
+
+    /// Queues a ready job and wakes every waiting runner; durable on return.
+    pub async fn enqueue_job(&self, run_id: RunId, spec: JobSpec) -> Result<JobRecord, StoreError> {
+        let job = self
+            .store
+            .enqueue_job(run_id, spec, self.config.max_infra_retries)
+            .await?;
+        self.work_ready.notify_waiters();
+        Ok(job)
+    }
+
+    /// Waits up to `wait` (capped by the configured long poll) for a queued job whose `runs_on`
+    /// labels `runner` carries, and leases it. `None` on timeout, on shutdown, or while the
+    /// runner already holds as many leases as its capacity.
+    pub async fn next_lease(
+        &self,
+        runner: &RunnerRecord,
+        wait: Option<Duration>,
+    ) -> Result<Option<GrantedLease>, StoreError> {
+        let wait = wait.map_or(self.config.long_poll, |wait| {
+            wait.min(self.config.long_poll)
+        });
+        let deadline = Instant::now() + wait;
+        loop {
+            // Registered before looking, so a job queued during the look still wakes us.
+            let notified = self.work_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.leases_held_by(runner.runner_id) < runner.capacity.max(1) as usize {
+                let leased = self
+                    .store
+                    .lease_next(runner.runner_id, |spec| runner.carries(&spec.runs_on))
+                    .await?;
+                if let Some(job) = leased {
+                    return Ok(Some(self.start_clock(job)));
+                }
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(deadline) => return Ok(None),
+                _ = self.shutdown.cancelled() => return Ok(None),
+            }
+        }
+    }
+
+    /// Renews the lease and says whether the job should stop.
+    pub fn heartbeat(
+        &self,
+        runner_id: RunnerId,
+        job_id: JobId,
+        fencing_token: u64,
+    ) -> Result<HeartbeatOutcome, StoreError> {
+        let job = self.store.leased_job(job_id, runner_id, fencing_token)?;
+        let lease_expires_in = self.config.lease_duration;
+        self.clocks().insert(
+            job_id,
+            LeaseClock {
+                runner_id,
+                fencing_token,
+                expires_at: Instant::now() + lease_expires_in,
+            },
+        );
+        Ok(HeartbeatOutcome {
+            cancel_requested: job.cancel_requested,
+            lease_expires_in,
+        })
+    }
+
+    /// Stores log chunks from the lease holder (repeats are ignored); durable on return.
+    pub async fn append_logs(
+        &self,
+        runner_id: RunnerId,
+        job_id: JobId,
+        fencing_token: u64,
+        chunks: &[LogChunk],
+    ) -> Result<LogAppend, StoreError> {
+        let job = self.store.leased_job(job_id, runner_id, fencing_token)?;
+        self.store
+            .append_log_chunks(&job, fencing_token, chunks)
+            .await
+    }
+
+    /// Records step progress from the lease holder.
+    pub fn record_events(
+        &self,
+        runner_id: RunnerId,
+        job_id: JobId,
+        fencing_token: u64,
+        events: &[JobEvent],
+    ) -> Result<JobRecord, StoreError> {
+        self.store
+            .record_step_events(job_id, runner_id, fencing_token, events)
+    }
+
+    /// Completes the job with the lease holder's result and tells the orchestrator.
+    pub async fn finish_job(
+        &self,
+        runner_id: RunnerId,
+        job_id: JobId,
+        fencing_token: u64,
+        result: JobResult,
+    ) -> Result<JobRecord, StoreError> {
+        let job = self
+            .store
+            .finish_job(job_id, runner_id, fencing_token, result)
+            .await?;
+        self.clocks().remove(&job_id);
+        self.report_finished(&job);
+        Ok(job)
+    }
+
+    /// Cancels a run: queued jobs complete as cancelled now (and are reported), running ones
+    /// hear it on their next heartbeat.
+    pub async fn cancel_run(&self, run_id: RunId) -> Result<Vec<JobRecord>, StoreError> {
+        let cancelled = self.store.cancel_run(run_id).await?;
+        for job in &cancelled {
+            self.report_finished(job);
+        }
+        Ok(cancelled)
+    }
+
+    /// Records a job that will not run (see `Store::record_finished_job`) and reports it.
+    pub async fn record_finished_job(
+        &self,
+        run_id: RunId,
+        spec: JobSpec,
+        result: JobResult,
+    ) -> Result<JobRecord, StoreError> {
+        let job = self.store.record_finished_job(run_id, spec, result).await?;
+        self.report_finished(&job);
+        Ok(job)
+    }
+
+    /// Ends every lease whose clock ran out by `now`: the job is queued again or completed
+    /// (see `Store::expire_lease`). Returns how many leases ended. The reaper calls this.
+    pub async fn expire_leases(&self, now: Instant) -> Result<usize, StoreError> {
+        let expired: Vec<(JobId, LeaseClock)> = self
+            .clocks()
+            .iter()
+            .filter(|(_, clock)| clock.expires_at <= now)
+            .map(|(job_id, clock)| (*job_id, *clock))
+            .collect();
+        let mut ended = 0;
+        for (job_id, clock) in expired {
+            let reason = format!(
+                "lease expired: runner {} sent no heartbeat for {} ms",
+                clock.runner_id,
+                self.config.lease_duration.as_millis()
+            );
+            let outcome = self
+                .store
+                .expire_lease(job_id, clock.fencing_token, &reason, "runner lost")
+                .await?;
+            {
+                let mut clocks = self.clocks();
+                if clocks
+                    .get(&job_id)
+                    .is_some_and(|current| current.fencing_token == clock.fencing_token)
+                {
+                    clocks.remove(&job_id);
+                }
+            }
+            match outcome {
+                ExpiredLease::Requeued(job) => {
+                    ended += 1;
+                    tracing::warn!(job_id = %job.job_id, job_key = %job.job_key, %reason, "job re-queued");
+                    self.send(EngineEvent::JobRequeued {
+                        run_id: job.run_id,
+                        job_key: job.job_key.clone(),
+                        job_id: job.job_id,
+                        reason,
+                    });
+                    self.work_ready.notify_waiters();
+                }
+                ExpiredLease::Finished(job) => {
+                    ended += 1;
+                    tracing::warn!(job_id = %job.job_id, job_key = %job.job_key, "job failed: runner lost");
+                    self.report_finished(&job);
+                }
+                ExpiredLease::Unchanged => {}
+            }
+        }
+        Ok(ended)
+    }
+
+    fn start_clock(&self, job: JobRecord) -> GrantedLease {
+        let lease_expires_in = self.config.lease_duration;
+        let (runner_id, fencing_token) = job
+            .lease
+            .as_ref()
+            .map(|lease| (lease.runner_id, lease.fencing_token))
+            .unwrap_or_default();
+        self.clocks().insert(
+            job.job_id,
+            LeaseClock {
+                runner_id,
+                fencing_token,
+                expires_at: Instant::now() + lease_expires_in,
+            },
+        );
+        self.send(EngineEvent::JobStarted {
+            run_id: job.run_id,
+            job_key: job.job_key.clone(),
+            job_id: job.job_id,
+            runner_id,
+            attempt: job.attempt,
+        });
+        GrantedLease {
+            job,
+            fencing_token,
+            lease_expires_in,
+        }
+    }
+
+    fn leases_held_by(&self, runner_id: RunnerId) -> usize {
+        self.clocks()
+            .values()
+            .filter(|clock| clock.runner_id == runner_id)
+            .count()
+    }
+
+    fn report_finished(&self, job: &JobRecord) {
+        if let Some(result) = &job.result {
+            self.send(EngineEvent::JobFinished {
+                run_id: job.run_id,
+                job_key: job.job_key.clone(),
+                job_id: job.job_id,
+                result: result.clone(),
+            });
+        }
+    }
+
+    fn send(&self, event: EngineEvent) {
+        // Nobody listening (tests, a CLI that only reads) is fine: the store has the truth.
+        let _ = self.events.send(event);
+    }
+
+    fn clocks(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, LeaseClock>> {
+        self.lease_clocks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Checks often enough that a lost runner is noticed well within one lease period.
+fn reaper_period(lease_duration: Duration) -> Duration {
+    (lease_duration / 8).clamp(Duration::from_millis(20), Duration::from_secs(1))
+}
+
+async fn reap_expired_leases(engine: Weak<Engine>, shutdown: CancellationToken, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        if let Err(error) = engine.expire_leases(Instant::now()).await {
+            tracing::error!(%error, "failed to end expired leases");
+        }
+    }
+}

@@ -1,0 +1,598 @@
+//! Jobs, the ready queue (FIFO by a store-generated sequence) and leases.
+//!
+//! Keys: `jobs` is keyed by the run id's 16 bytes then the job key, so a run's jobs are one
+//! prefix scan; `job_ids` maps a job id to that key; `queue` maps a big-endian sequence to a job
+//! id; `leases` maps a leased job's id to its runner (found again on open).
+//!
+//! This file must not decide policy (which runner, when a lease expires, how often to retry):
+//! it applies the moves it is told, and refuses the ones a stale fencing token asks for.
+
+use protocol::{Conclusion, JobEvent, JobResult, JobSpec};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    JobId, RunId, RunnerId, Store, StoreError, Tx, TxResult, abort, decode, decode_tx, encode,
+    now_us,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Leased,
+    Completed,
+}
+
+impl JobState {
+    /// The word the API shows (`in_progress` for a leased job, as GitHub says).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Leased => "in_progress",
+            JobState::Completed => "completed",
+        }
+    }
+}
+
+/// The runner currently holding a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    pub runner_id: RunnerId,
+    pub fencing_token: u64,
+    pub granted_at_us: u64,
+}
+
+/// A step as the runner reported it: `conclusion` is `None` while it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepProgress {
+    pub index: usize,
+    pub name: String,
+    pub conclusion: Option<Conclusion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub job_id: JobId,
+    pub run_id: RunId,
+    pub job_key: String,
+    pub spec: JobSpec,
+    pub state: JobState,
+    /// 1 for the first lease; grows each time the job is leased again.
+    pub attempt: u32,
+    /// How many times a lost lease may re-queue the job before it fails.
+    pub max_infra_retries: u32,
+    /// Why earlier attempts ended without a result.
+    pub retry_reasons: Vec<String>,
+    pub lease: Option<LeaseRecord>,
+    /// The runner of the latest attempt (kept after the lease ends).
+    pub runner_id: Option<RunnerId>,
+    /// The last fencing token granted, kept after the lease ends so stale reports are told apart.
+    pub last_fencing_token: Option<u64>,
+    pub cancel_requested: bool,
+    pub queue_seq: Option<u64>,
+    pub queued_at_us: u64,
+    pub leased_at_us: Option<u64>,
+    pub finished_at_us: Option<u64>,
+    pub steps: Vec<StepProgress>,
+    pub result: Option<JobResult>,
+}
+
+impl JobRecord {
+    /// The conclusion once completed.
+    pub fn conclusion(&self) -> Option<Conclusion> {
+        self.result.as_ref().map(|result| result.conclusion)
+    }
+}
+
+/// What happened to a job whose lease ran out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpiredLease {
+    /// Back in the queue for another runner.
+    Requeued(JobRecord),
+    /// Out of retries (or cancelled): completed with this record's result.
+    Finished(JobRecord),
+    /// The lease had moved on already (finished, renewed by a new grant): nothing changed.
+    Unchanged,
+}
+
+impl Store {
+    /// Queues a job of `run_id` for any runner carrying `spec.runs_on`; durable on return.
+    pub async fn enqueue_job(
+        &self,
+        run_id: RunId,
+        spec: JobSpec,
+        max_infra_retries: u32,
+    ) -> Result<JobRecord, StoreError> {
+        let job_id = JobId::new();
+        let queue_seq = self.generate_id()?;
+        let queued_at_us = now_us();
+        let key = job_key(run_id, &spec.job_key);
+        let job = self.transact(|tx| {
+            if tx.runs.get(run_id.to_key())?.is_none() {
+                return abort(StoreError::RunNotFound(run_id));
+            }
+            if tx.jobs.get(&key)?.is_some() {
+                return abort(StoreError::JobExists {
+                    run_id,
+                    job_key: spec.job_key.clone(),
+                });
+            }
+            let job = JobRecord {
+                job_id,
+                run_id,
+                job_key: spec.job_key.clone(),
+                spec: spec.clone(),
+                state: JobState::Queued,
+                attempt: 0,
+                max_infra_retries,
+                retry_reasons: Vec::new(),
+                lease: None,
+                runner_id: None,
+                last_fencing_token: None,
+                cancel_requested: false,
+                queue_seq: Some(queue_seq),
+                queued_at_us,
+                leased_at_us: None,
+                finished_at_us: None,
+                steps: Vec::new(),
+                result: None,
+            };
+            put_job(tx, &job)?;
+            tx.queue
+                .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
+            Ok(job)
+        })?;
+        self.flush().await?;
+        Ok(job)
+    }
+
+    /// Records a job that will never run (its `if:` was false, a `needs` failed…) as completed
+    /// with `result`, without queueing it; durable on return.
+    pub async fn record_finished_job(
+        &self,
+        run_id: RunId,
+        spec: JobSpec,
+        result: JobResult,
+    ) -> Result<JobRecord, StoreError> {
+        let job_id = JobId::new();
+        let now = now_us();
+        let key = job_key(run_id, &spec.job_key);
+        let job = self.transact(|tx| {
+            if tx.runs.get(run_id.to_key())?.is_none() {
+                return abort(StoreError::RunNotFound(run_id));
+            }
+            if tx.jobs.get(&key)?.is_some() {
+                return abort(StoreError::JobExists {
+                    run_id,
+                    job_key: spec.job_key.clone(),
+                });
+            }
+            let job = JobRecord {
+                job_id,
+                run_id,
+                job_key: spec.job_key.clone(),
+                spec: spec.clone(),
+                state: JobState::Completed,
+                attempt: 0,
+                max_infra_retries: 0,
+                retry_reasons: Vec::new(),
+                lease: None,
+                runner_id: None,
+                last_fencing_token: None,
+                cancel_requested: false,
+                queue_seq: None,
+                queued_at_us: now,
+                leased_at_us: None,
+                finished_at_us: Some(now),
+                steps: Vec::new(),
+                result: Some(result.clone()),
+            };
+            put_job(tx, &job)?;
+            Ok(job)
+        })?;
+        self.flush().await?;
+        self.logs.close(job_id);
+        Ok(job)
+    }
+
+    pub fn job(&self, job_id: JobId) -> Result<Option<JobRecord>, StoreError> {
+        let db = |error| self.database_error(error);
+        let Some(key) = self.trees.job_ids.get(job_id.to_key()).map_err(db)? else {
+            return Ok(None);
+        };
+        match self.trees.jobs.get(key).map_err(db)? {
+            Some(bytes) => decode("jobs", &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn job_by_key(&self, run_id: RunId, key: &str) -> Result<Option<JobRecord>, StoreError> {
+        match self
+            .trees
+            .jobs
+            .get(job_key(run_id, key))
+            .map_err(|error| self.database_error(error))?
+        {
+            Some(bytes) => decode("jobs", &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The run's jobs in the order they were created.
+    pub fn jobs_of_run(&self, run_id: RunId) -> Result<Vec<JobRecord>, StoreError> {
+        let mut jobs: Vec<JobRecord> = Vec::new();
+        for entry in self.trees.jobs.scan_prefix(run_id.to_key()) {
+            let (_, bytes) = entry.map_err(|error| self.database_error(error))?;
+            jobs.push(decode("jobs", &bytes)?);
+        }
+        jobs.sort_by_key(|job| job.job_id);
+        Ok(jobs)
+    }
+
+    /// Jobs waiting in the queue, oldest first.
+    pub fn queued_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        let mut jobs = Vec::new();
+        for entry in self.trees.queue.iter() {
+            let (_, id) = entry.map_err(|error| self.database_error(error))?;
+            if let Some(job) = JobId::from_key(&id).and_then(|id| self.job(id).transpose()) {
+                jobs.push(job?);
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Leased jobs (what a restarted engine must watch for expiry).
+    pub fn leased_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        let mut jobs = Vec::new();
+        for entry in self.trees.leases.iter() {
+            let (id, _) = entry.map_err(|error| self.database_error(error))?;
+            if let Some(job) = JobId::from_key(&id).and_then(|id| self.job(id).transpose()) {
+                jobs.push(job?);
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Grants the oldest queued job that `accepts` to `runner_id`, with a fresh fencing token;
+    /// durable on return. `None` when no queued job fits.
+    pub async fn lease_next(
+        &self,
+        runner_id: RunnerId,
+        accepts: impl Fn(&JobSpec) -> bool,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        for entry in self.trees.queue.iter() {
+            let (seq_key, id) = entry.map_err(|error| self.database_error(error))?;
+            let Some(job_id) = JobId::from_key(&id) else {
+                continue;
+            };
+            let Some(candidate) = self.job(job_id)? else {
+                continue;
+            };
+            if candidate.state != JobState::Queued || !accepts(&candidate.spec) {
+                continue;
+            }
+            let fencing_token = self.generate_id()?;
+            let leased_at_us = now_us();
+            let granted = self.transact(|tx| {
+                // Another runner may have taken it since the scan: then try the next one.
+                if tx.queue.remove(&*seq_key)?.is_none() {
+                    return Ok(None);
+                }
+                let Some(mut job) = get_job(tx, job_id)? else {
+                    return Ok(None);
+                };
+                if job.state != JobState::Queued {
+                    return Ok(None);
+                }
+                job.state = JobState::Leased;
+                job.attempt += 1;
+                job.queue_seq = None;
+                job.lease = Some(LeaseRecord {
+                    runner_id,
+                    fencing_token,
+                    granted_at_us: leased_at_us,
+                });
+                job.last_fencing_token = Some(fencing_token);
+                job.runner_id = Some(runner_id);
+                job.leased_at_us = Some(leased_at_us);
+                put_job(tx, &job)?;
+                tx.leases
+                    .insert(&job_id.to_key(), runner_id.to_key().to_vec())?;
+                mark_run_started(tx, job.run_id)?;
+                Ok(Some(job))
+            })?;
+            if let Some(job) = granted {
+                self.flush().await?;
+                return Ok(Some(job));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The job as leased to `runner_id` under `fencing_token`, or why it is not.
+    pub fn leased_job(
+        &self,
+        job_id: JobId,
+        runner_id: RunnerId,
+        fencing_token: u64,
+    ) -> Result<JobRecord, StoreError> {
+        let job = self
+            .job(job_id)?
+            .ok_or_else(|| StoreError::JobNotFound(job_id.to_string()))?;
+        check_lease(&job, runner_id, fencing_token)?;
+        Ok(job)
+    }
+
+    /// Records step started / finished events from the lease holder (no flush of its own: the
+    /// job's finish makes them durable).
+    pub fn record_step_events(
+        &self,
+        job_id: JobId,
+        runner_id: RunnerId,
+        fencing_token: u64,
+        events: &[JobEvent],
+    ) -> Result<JobRecord, StoreError> {
+        self.transact(|tx| {
+            let mut job = get_leased_job(tx, job_id, runner_id, fencing_token)?;
+            for event in events {
+                match event {
+                    JobEvent::StepStarted { index, name } => {
+                        job.steps.retain(|step| step.index != *index);
+                        job.steps.push(StepProgress {
+                            index: *index,
+                            name: name.clone(),
+                            conclusion: None,
+                        });
+                    }
+                    JobEvent::StepFinished { index, result } => {
+                        match job.steps.iter_mut().find(|step| step.index == *index) {
+                            Some(step) => step.conclusion = Some(result.conclusion),
+                            None => job.steps.push(StepProgress {
+                                index: *index,
+                                name: result.name.clone(),
+                                conclusion: Some(result.conclusion),
+                            }),
+                        }
+                    }
+                    JobEvent::Log { .. } | JobEvent::JobFinished { .. } => {}
+                }
+            }
+            job.steps.sort_by_key(|step| step.index);
+            put_job(tx, &job)?;
+            Ok(job)
+        })
+    }
+
+    /// Completes a job with the lease holder's result; durable on return.
+    pub async fn finish_job(
+        &self,
+        job_id: JobId,
+        runner_id: RunnerId,
+        fencing_token: u64,
+        result: JobResult,
+    ) -> Result<JobRecord, StoreError> {
+        let finished_at_us = now_us();
+        let job = self.transact(|tx| {
+            let mut job = get_leased_job(tx, job_id, runner_id, fencing_token)?;
+            complete(&mut job, result.clone(), finished_at_us);
+            tx.leases.remove(&job_id.to_key())?;
+            put_job(tx, &job)?;
+            Ok(job)
+        })?;
+        self.flush().await?;
+        self.logs.close(job_id);
+        Ok(job)
+    }
+
+    /// The lease `fencing_token` of `job_id` ran out: re-queue the job while it has retries
+    /// left (recording `reason`), else complete it as failed with `final_reason`; a job whose
+    /// cancel was requested completes as cancelled. Durable on return.
+    pub async fn expire_lease(
+        &self,
+        job_id: JobId,
+        fencing_token: u64,
+        reason: &str,
+        final_reason: &str,
+    ) -> Result<ExpiredLease, StoreError> {
+        let queue_seq = self.generate_id()?;
+        let now = now_us();
+        let outcome = self.transact(|tx| {
+            let Some(mut job) = get_job(tx, job_id)? else {
+                return Ok(ExpiredLease::Unchanged);
+            };
+            let held = job.state == JobState::Leased
+                && job.lease.as_ref().map(|lease| lease.fencing_token) == Some(fencing_token);
+            if !held {
+                return Ok(ExpiredLease::Unchanged);
+            }
+            tx.leases.remove(&job_id.to_key())?;
+            job.lease = None;
+            let retries_used = u32::try_from(job.retry_reasons.len()).unwrap_or(u32::MAX);
+            if job.cancel_requested {
+                complete(
+                    &mut job,
+                    cancelled_result("cancelled while its runner was lost"),
+                    now,
+                );
+                put_job(tx, &job)?;
+                return Ok(ExpiredLease::Finished(job));
+            }
+            job.retry_reasons.push(reason.to_string());
+            if retries_used < job.max_infra_retries {
+                job.state = JobState::Queued;
+                job.queue_seq = Some(queue_seq);
+                job.queued_at_us = now;
+                job.leased_at_us = None;
+                job.steps.clear();
+                tx.queue
+                    .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
+                put_job(tx, &job)?;
+                return Ok(ExpiredLease::Requeued(job));
+            }
+            complete(&mut job, failed_result(final_reason), now);
+            put_job(tx, &job)?;
+            Ok(ExpiredLease::Finished(job))
+        })?;
+        self.flush().await?;
+        if let ExpiredLease::Finished(job) = &outcome {
+            self.logs.close(job.job_id);
+        }
+        Ok(outcome)
+    }
+
+    /// Asks every job of the run to stop: queued jobs complete as cancelled at once (returned),
+    /// leased ones get `cancel_requested` (their runner hears it on its next heartbeat). Durable
+    /// on return.
+    pub async fn cancel_run(&self, run_id: RunId) -> Result<Vec<JobRecord>, StoreError> {
+        let now = now_us();
+        let run_prefix = run_id.to_key();
+        let cancelled = self.transact(|tx| {
+            let Some(bytes) = tx.runs.get(run_prefix)? else {
+                return abort(StoreError::RunNotFound(run_id));
+            };
+            let mut run: super::RunRecord = decode_tx("runs", &bytes)?;
+            run.cancel_requested = true;
+            tx.runs.insert(&run_prefix, encode(&run))?;
+            Ok(())
+        });
+        cancelled?;
+        // The job list is read outside the transaction (sled transactions cannot scan); each
+        // job then moves in its own transaction, re-checking its state.
+        let mut finished = Vec::new();
+        for listed in self.jobs_of_run(run_id)? {
+            let job_id = listed.job_id;
+            let moved = self.transact(|tx| {
+                let Some(mut job) = get_job(tx, job_id)? else {
+                    return Ok(None);
+                };
+                match job.state {
+                    JobState::Completed => Ok(None),
+                    JobState::Leased => {
+                        job.cancel_requested = true;
+                        put_job(tx, &job)?;
+                        Ok(None)
+                    }
+                    JobState::Queued => {
+                        if let Some(seq) = job.queue_seq {
+                            tx.queue.remove(&seq.to_be_bytes())?;
+                        }
+                        job.cancel_requested = true;
+                        complete(
+                            &mut job,
+                            cancelled_result("cancelled before it started"),
+                            now,
+                        );
+                        put_job(tx, &job)?;
+                        Ok(Some(job))
+                    }
+                }
+            })?;
+            if let Some(job) = moved {
+                finished.push(job);
+            }
+        }
+        self.flush().await?;
+        for job in &finished {
+            self.logs.close(job.job_id);
+        }
+        Ok(finished)
+    }
+}
+
+fn job_key(run_id: RunId, key: &str) -> Vec<u8> {
+    let mut bytes = run_id.to_key().to_vec();
+    bytes.extend_from_slice(key.as_bytes());
+    bytes
+}
+
+/// The run is in progress from its first lease on (in the lease's own transaction).
+fn mark_run_started(tx: &Tx<'_>, run_id: RunId) -> TxResult<()> {
+    if let Some(bytes) = tx.runs.get(run_id.to_key())? {
+        let mut run: super::RunRecord = decode_tx("runs", &bytes)?;
+        if run.status == super::RunStatus::Queued {
+            run.status = super::RunStatus::InProgress;
+            tx.runs.insert(&run_id.to_key(), encode(&run))?;
+        }
+    }
+    Ok(())
+}
+
+fn put_job(tx: &Tx<'_>, job: &JobRecord) -> TxResult<()> {
+    let key = job_key(job.run_id, &job.job_key);
+    tx.job_ids.insert(&job.job_id.to_key(), key.clone())?;
+    tx.jobs.insert(key, encode(job))?;
+    Ok(())
+}
+
+fn get_job(tx: &Tx<'_>, job_id: JobId) -> TxResult<Option<JobRecord>> {
+    let Some(key) = tx.job_ids.get(job_id.to_key())? else {
+        return Ok(None);
+    };
+    match tx.jobs.get(key)? {
+        Some(bytes) => decode_tx("jobs", &bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn get_leased_job(
+    tx: &Tx<'_>,
+    job_id: JobId,
+    runner_id: RunnerId,
+    fencing_token: u64,
+) -> TxResult<JobRecord> {
+    let Some(job) = get_job(tx, job_id)? else {
+        return abort(StoreError::JobNotFound(job_id.to_string()));
+    };
+    match check_lease(&job, runner_id, fencing_token) {
+        Ok(()) => Ok(job),
+        Err(error) => abort(error),
+    }
+}
+
+/// A runner may touch a job only while it holds the lease under that exact fencing token.
+fn check_lease(job: &JobRecord, runner_id: RunnerId, fencing_token: u64) -> Result<(), StoreError> {
+    let stale = StoreError::StaleLease {
+        job_id: job.job_id,
+        given: fencing_token,
+    };
+    match &job.lease {
+        Some(lease) if job.state == JobState::Leased => {
+            if lease.runner_id != runner_id {
+                Err(StoreError::NotYourJob {
+                    job_id: job.job_id,
+                    runner_id,
+                })
+            } else if lease.fencing_token != fencing_token {
+                Err(stale)
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(stale),
+    }
+}
+
+fn complete(job: &mut JobRecord, result: JobResult, finished_at_us: u64) {
+    job.state = JobState::Completed;
+    job.lease = None;
+    job.queue_seq = None;
+    job.finished_at_us = Some(finished_at_us);
+    job.result = Some(result);
+}
+
+fn failed_result(reason: &str) -> JobResult {
+    JobResult {
+        conclusion: Conclusion::Failure,
+        outputs: Default::default(),
+        steps: Vec::new(),
+        summary: String::new(),
+        failure_reason: Some(reason.to_string()),
+    }
+}
+
+fn cancelled_result(reason: &str) -> JobResult {
+    JobResult {
+        conclusion: Conclusion::Cancelled,
+        ..failed_result(reason)
+    }
+}

@@ -1,0 +1,303 @@
+//! The engine's durable state: runs, jobs, the ready queue, leases, runners, registration tokens,
+//! run-number counters and the log index, in one sled database; log text in append-only files
+//! beside it (`<data>/logs/<run_id>/<job_key>.log`).
+//!
+//! Every state move is one small transaction over the trees it touches, made durable with
+//! `flush_async` before the caller acknowledges it (a job's life costs three flushes: enqueue,
+//! lease, finish). Heartbeats and step-progress events are written without their own flush: the
+//! next flush carries them, and after a restart every lease gets a full period to re-attach.
+//!
+//! **Architecture Invariant:** this is the only module that knows sled; no sled type leaves it.
+//! It has no clock of its own beyond stamping records, and never decides policy (when a lease
+//! expires, what to retry): callers say what moved.
+//!
+//! Files: `runs.rs` (runs and run numbers), `jobs.rs` (jobs, the queue, leases), `runners.rs`
+//! (runners and their credentials), `tokens.rs` (registration tokens and secret hashing),
+//! `logs.rs` (log files, their index and live followers).
+
+mod jobs;
+mod logs;
+mod runners;
+mod runs;
+mod tokens;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
+    TransactionalTree,
+};
+use uuid::Uuid;
+
+pub use jobs::{ExpiredLease, JobRecord, JobState, LeaseRecord, StepProgress};
+pub use logs::{LogAppend, LogProgress};
+pub use runners::RunnerRecord;
+pub use runs::{RunRecord, RunStatus};
+pub use tokens::{create_registration_token, hash_secret, new_secret};
+
+/// What went wrong in the store. Messages read after "failed to …".
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("open or write the store at {path}: {message}")]
+    Database { path: PathBuf, message: String },
+    #[error("read or write log file {path}: {source}")]
+    LogFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("decode a record in tree `{tree}`: {message}")]
+    Corrupt { tree: &'static str, message: String },
+    #[error("find run {0}")]
+    RunNotFound(RunId),
+    #[error("find job {0}")]
+    JobNotFound(String),
+    #[error("enqueue job `{job_key}` of run {run_id}: it exists already")]
+    JobExists { run_id: RunId, job_key: String },
+    #[error("touch job {job_id}: it is not leased to runner {runner_id}")]
+    NotYourJob { job_id: JobId, runner_id: RunnerId },
+    #[error("report into job {job_id} with fencing token {given}: the lease is no longer held")]
+    StaleLease { job_id: JobId, given: u64 },
+    #[error("register a runner: the registration token is unknown or already used")]
+    InvalidRegistrationToken,
+    #[error("get random bytes for a secret: {0}")]
+    Random(String),
+    #[error("find runner {0}")]
+    RunnerNotFound(RunnerId),
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A new, time-sortable id (uuid v7).
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            fn to_key(self) -> [u8; 16] {
+                *self.0.as_bytes()
+            }
+
+            #[allow(dead_code)] // not every id is read back from a key
+            fn from_key(bytes: &[u8]) -> Option<Self> {
+                Uuid::from_slice(bytes).ok().map(Self)
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(text).map(Self)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// One run of one workflow.
+    RunId
+);
+uuid_id!(
+    /// One job of one run (the URL-safe name of `(run_id, job_key)`).
+    JobId
+);
+uuid_id!(
+    /// One registered runner.
+    RunnerId
+);
+
+/// Microseconds since the Unix epoch, never smaller than an earlier answer in this process, so
+/// state-change stamps on one record are ordered even if the wall clock steps back.
+pub fn now_us() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    let previous = LAST.fetch_max(wall, Ordering::SeqCst);
+    previous.max(wall)
+}
+
+/// The engine's store: open it once per process and share it (`Arc<Store>`).
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    trees: Trees,
+    logs: logs::LogHub,
+}
+
+struct Trees {
+    runs: sled::Tree,
+    jobs: sled::Tree,
+    job_ids: sled::Tree,
+    queue: sled::Tree,
+    leases: sled::Tree,
+    runners: sled::Tree,
+    registration_tokens: sled::Tree,
+    counters: sled::Tree,
+    log_index: sled::Tree,
+}
+
+/// The transactional view of every tree, handed to the closures in the submodules.
+struct Tx<'a> {
+    runs: &'a TransactionalTree,
+    jobs: &'a TransactionalTree,
+    job_ids: &'a TransactionalTree,
+    queue: &'a TransactionalTree,
+    leases: &'a TransactionalTree,
+    runners: &'a TransactionalTree,
+    registration_tokens: &'a TransactionalTree,
+    counters: &'a TransactionalTree,
+}
+
+type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
+
+impl Store {
+    /// Opens (or creates) the store under `dir`: the database in `dir/db`, logs in `dir/logs`.
+    /// Nothing moves on open: queued jobs stay queued, leased jobs keep their lease, finished
+    /// ones stay finished.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db_path = dir.join("db");
+        let database_error = |error: sled::Error| StoreError::Database {
+            path: db_path.clone(),
+            message: error.to_string(),
+        };
+        std::fs::create_dir_all(dir.join("logs")).map_err(|source| StoreError::LogFile {
+            path: dir.join("logs"),
+            source,
+        })?;
+        let db = sled::Config::new()
+            .path(&db_path)
+            .open()
+            .map_err(database_error)?;
+        let tree = |name: &str| db.open_tree(name).map_err(database_error);
+        let trees = Trees {
+            runs: tree("runs")?,
+            jobs: tree("jobs")?,
+            job_ids: tree("job_ids")?,
+            queue: tree("queue")?,
+            leases: tree("leases")?,
+            runners: tree("runners")?,
+            registration_tokens: tree("registration_tokens")?,
+            counters: tree("counters")?,
+            log_index: tree("log_index")?,
+        };
+        let store = Store {
+            dir: dir.to_path_buf(),
+            db,
+            trees,
+            logs: logs::LogHub::default(),
+        };
+        Ok(store)
+    }
+
+    /// The data directory this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Makes every write so far durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(|error| self.database_error(error))
+    }
+
+    /// A process-unique, increasing number that survives restarts (fencing tokens, queue order).
+    fn generate_id(&self) -> Result<u64, StoreError> {
+        self.db
+            .generate_id()
+            .map_err(|error| self.database_error(error))
+    }
+
+    fn database_error(&self, error: sled::Error) -> StoreError {
+        StoreError::Database {
+            path: self.dir.join("db"),
+            message: error.to_string(),
+        }
+    }
+
+    /// Runs `body` as one transaction over every tree. The closure can run more than once on
+    /// conflicts, so it must only read and write through `Tx`.
+    fn transact<T>(&self, body: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T, StoreError> {
+        let t = &self.trees;
+        let outcome = (
+            &t.runs,
+            &t.jobs,
+            &t.job_ids,
+            &t.queue,
+            &t.leases,
+            &t.runners,
+            &t.registration_tokens,
+            &t.counters,
+        )
+            .transaction(
+                |(runs, jobs, job_ids, queue, leases, runners, registration_tokens, counters)| {
+                    body(&Tx {
+                        runs,
+                        jobs,
+                        job_ids,
+                        queue,
+                        leases,
+                        runners,
+                        registration_tokens,
+                        counters,
+                    })
+                },
+            );
+        match outcome {
+            Ok(value) => Ok(value),
+            Err(TransactionError::Abort(error)) => Err(error),
+            Err(TransactionError::Storage(error)) => Err(self.database_error(error)),
+        }
+    }
+}
+
+/// Aborts the running transaction with `error`.
+fn abort<T>(error: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(error))
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Records are plain data with string keys: serialising them cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt {
+        tree,
+        message: error.to_string(),
+    })
+}
+
+/// `decode` inside a transaction (a corrupt record aborts it).
+fn decode_tx<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> TxResult<T> {
+    decode(tree, bytes).map_err(ConflictableTransactionError::Abort)
+}

@@ -1,0 +1,153 @@
+//! Runs and their per-workflow run numbers.
+//!
+//! This file must not decide when a run is finished: the run orchestrator says so.
+
+use protocol::Conclusion;
+use serde::{Deserialize, Serialize};
+
+use super::{RunId, Store, StoreError, abort, decode, decode_tx, encode, now_us};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    InProgress,
+    Completed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::InProgress => "in_progress",
+            RunStatus::Completed => "completed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: RunId,
+    /// The workflow file, relative to the repository root; run numbers count per workflow.
+    pub workflow: String,
+    pub run_number: u64,
+    pub status: RunStatus,
+    pub conclusion: Option<Conclusion>,
+    pub cancel_requested: bool,
+    pub created_at_us: u64,
+    pub finished_at_us: Option<u64>,
+    /// Whatever the planner wants to show about the trigger (event, ref, sha, …).
+    pub details: serde_json::Value,
+}
+
+impl Store {
+    /// Creates a run with the next run number of `workflow`; durable when this returns.
+    pub async fn create_run(
+        &self,
+        workflow: &str,
+        details: serde_json::Value,
+    ) -> Result<RunRecord, StoreError> {
+        let run_id = RunId::new();
+        let created_at_us = now_us();
+        let counter_key = format!("run_number/{workflow}");
+        let run = self.transact(|tx| {
+            let previous = match tx.counters.get(counter_key.as_bytes())? {
+                Some(bytes) => u64_from_be(&bytes),
+                None => 0,
+            };
+            let run_number = previous + 1;
+            tx.counters
+                .insert(counter_key.as_bytes(), &run_number.to_be_bytes())?;
+            let run = RunRecord {
+                run_id,
+                workflow: workflow.to_string(),
+                run_number,
+                status: RunStatus::Queued,
+                conclusion: None,
+                cancel_requested: false,
+                created_at_us,
+                finished_at_us: None,
+                details: details.clone(),
+            };
+            tx.runs.insert(&run_id.to_key(), encode(&run))?;
+            Ok(run)
+        })?;
+        self.flush().await?;
+        Ok(run)
+    }
+
+    pub fn run(&self, run_id: RunId) -> Result<Option<RunRecord>, StoreError> {
+        match self
+            .trees
+            .runs
+            .get(run_id.to_key())
+            .map_err(|error| self.database_error(error))?
+        {
+            Some(bytes) => decode("runs", &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every run, newest first.
+    pub fn runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let mut runs = Vec::new();
+        for entry in self.trees.runs.iter().rev() {
+            let (_, bytes) = entry.map_err(|error| self.database_error(error))?;
+            runs.push(decode("runs", &bytes)?);
+        }
+        Ok(runs)
+    }
+
+    /// Marks the run in progress (a no-op when it is already past that); durable on return.
+    pub async fn mark_run_in_progress(&self, run_id: RunId) -> Result<RunRecord, StoreError> {
+        let run = self.update_run(run_id, |run| {
+            if run.status == RunStatus::Queued {
+                run.status = RunStatus::InProgress;
+            }
+        })?;
+        self.flush().await?;
+        Ok(run)
+    }
+
+    /// Completes the run with `conclusion` (the first conclusion wins); durable on return.
+    pub async fn finish_run(
+        &self,
+        run_id: RunId,
+        conclusion: Conclusion,
+    ) -> Result<RunRecord, StoreError> {
+        let finished_at_us = now_us();
+        let run = self.update_run(run_id, |run| {
+            if run.status != RunStatus::Completed {
+                run.status = RunStatus::Completed;
+                run.conclusion = Some(conclusion);
+                run.finished_at_us = Some(finished_at_us);
+            }
+        })?;
+        self.flush().await?;
+        Ok(run)
+    }
+
+    fn update_run(
+        &self,
+        run_id: RunId,
+        change: impl Fn(&mut RunRecord),
+    ) -> Result<RunRecord, StoreError> {
+        self.transact(|tx| {
+            let Some(bytes) = tx.runs.get(run_id.to_key())? else {
+                return abort(StoreError::RunNotFound(run_id));
+            };
+            let mut run: RunRecord = decode_tx("runs", &bytes)?;
+            change(&mut run);
+            tx.runs.insert(&run_id.to_key(), encode(&run))?;
+            Ok(run)
+        })
+    }
+}
+
+pub(super) fn u64_from_be(bytes: &[u8]) -> u64 {
+    let mut buffer = [0u8; 8];
+    if bytes.len() == 8 {
+        buffer.copy_from_slice(bytes);
+    }
+    u64::from_be_bytes(buffer)
+}

@@ -1,0 +1,358 @@
+//! The store against real sled directories: state survives a drop and reopen exactly as it was
+//! (queued stays queued, leased keeps its lease, finished stays finished), leases refuse stale
+//! fencing tokens, expired leases retry once then fail, and log chunks are idempotent.
+
+use engine::store::{ExpiredLease, JobState, RunnerId, Store, StoreError};
+use protocol::wire::LogChunk;
+use protocol::{Conclusion, JobResult, JobSpec};
+
+fn spec(job_key: &str, runs_on: &[&str]) -> JobSpec {
+    JobSpec {
+        job_key: job_key.to_string(),
+        job_id: job_key.to_string(),
+        display_name: job_key.to_string(),
+        runs_on: runs_on.iter().map(|label| label.to_string()).collect(),
+        ..JobSpec::default()
+    }
+}
+
+fn result(conclusion: Conclusion) -> JobResult {
+    JobResult {
+        conclusion,
+        outputs: Default::default(),
+        steps: Vec::new(),
+        summary: String::new(),
+        failure_reason: None,
+    }
+}
+
+fn chunk(seq: u64, lines: &[&str]) -> LogChunk {
+    LogChunk {
+        seq,
+        lines: lines.iter().map(|line| line.to_string()).collect(),
+    }
+}
+
+#[tokio::test]
+async fn state_survives_reopen_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = RunnerId::new();
+    let (run_id, queued_id, leased_id, finished_id, fencing) = {
+        let store = Store::open(dir.path()).unwrap();
+        let run = store
+            .create_run("ci.yml", serde_json::json!({"ref": "main"}))
+            .await
+            .unwrap();
+        assert_eq!(run.run_number, 1);
+        let leased = store
+            .enqueue_job(run.run_id, spec("a", &[]), 1)
+            .await
+            .unwrap();
+        let finished = store
+            .enqueue_job(run.run_id, spec("b", &[]), 1)
+            .await
+            .unwrap();
+        let queued = store
+            .enqueue_job(run.run_id, spec("c", &["gpu"]), 1)
+            .await
+            .unwrap();
+        // FIFO: the first queued job that fits is granted first.
+        let first = store
+            .lease_next(runner, |s| s.runs_on.is_empty())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.job_id, leased.job_id);
+        let second = store
+            .lease_next(runner, |s| s.runs_on.is_empty())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.job_id, finished.job_id);
+        // Nothing else fits a runner without `gpu`.
+        assert!(
+            store
+                .lease_next(runner, |s| s.runs_on.is_empty())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let token = second.lease.as_ref().unwrap().fencing_token;
+        store
+            .finish_job(finished.job_id, runner, token, result(Conclusion::Success))
+            .await
+            .unwrap();
+        let fencing = first.lease.as_ref().unwrap().fencing_token;
+        (
+            run.run_id,
+            queued.job_id,
+            leased.job_id,
+            finished.job_id,
+            fencing,
+        )
+    };
+
+    let store = Store::open(dir.path()).unwrap();
+    let queued = store.job(queued_id).unwrap().unwrap();
+    assert_eq!(queued.state, JobState::Queued);
+    assert_eq!(store.queued_jobs().unwrap().len(), 1);
+    let leased = store.job(leased_id).unwrap().unwrap();
+    assert_eq!(leased.state, JobState::Leased);
+    assert_eq!(leased.lease.as_ref().unwrap().fencing_token, fencing);
+    assert_eq!(store.leased_jobs().unwrap().len(), 1);
+    // The lease holder can still report into its job after the restart.
+    store.leased_job(leased_id, runner, fencing).unwrap();
+    let finished = store.job(finished_id).unwrap().unwrap();
+    assert_eq!(finished.state, JobState::Completed);
+    assert_eq!(finished.conclusion(), Some(Conclusion::Success));
+    let stamps = (
+        finished.queued_at_us,
+        finished.leased_at_us.unwrap(),
+        finished.finished_at_us.unwrap(),
+    );
+    assert!(stamps.0 <= stamps.1 && stamps.1 <= stamps.2, "{stamps:?}");
+    let run = store.run(run_id).unwrap().unwrap();
+    assert_eq!(run.status.as_str(), "in_progress");
+    assert_eq!(store.jobs_of_run(run_id).unwrap().len(), 3);
+    // Run numbers keep counting per workflow.
+    assert_eq!(
+        store
+            .create_run("ci.yml", serde_json::Value::Null)
+            .await
+            .unwrap()
+            .run_number,
+        2
+    );
+    assert_eq!(
+        store
+            .create_run("other.yml", serde_json::Value::Null)
+            .await
+            .unwrap()
+            .run_number,
+        1
+    );
+    // A new fencing token is never an old one.
+    let gpu_runner = RunnerId::new();
+    let granted = store
+        .lease_next(gpu_runner, |_| true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(granted.lease.unwrap().fencing_token > fencing);
+}
+
+#[tokio::test]
+async fn stale_fencing_tokens_and_strangers_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let run = store
+        .create_run("ci.yml", serde_json::Value::Null)
+        .await
+        .unwrap();
+    let job = store
+        .enqueue_job(run.run_id, spec("a", &[]), 1)
+        .await
+        .unwrap();
+    let runner = RunnerId::new();
+    let leased = store.lease_next(runner, |_| true).await.unwrap().unwrap();
+    let token = leased.lease.unwrap().fencing_token;
+
+    let stale = store
+        .finish_job(job.job_id, runner, token + 1, result(Conclusion::Success))
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::StaleLease { .. })),
+        "{stale:?}"
+    );
+    let stranger = store
+        .finish_job(
+            job.job_id,
+            RunnerId::new(),
+            token,
+            result(Conclusion::Success),
+        )
+        .await;
+    assert!(
+        matches!(stranger, Err(StoreError::NotYourJob { .. })),
+        "{stranger:?}"
+    );
+    assert_eq!(
+        store.job(job.job_id).unwrap().unwrap().state,
+        JobState::Leased
+    );
+
+    store
+        .finish_job(job.job_id, runner, token, result(Conclusion::Failure))
+        .await
+        .unwrap();
+    // Once finished, the same token is stale: a repeated finish changes nothing.
+    let again = store
+        .finish_job(job.job_id, runner, token, result(Conclusion::Success))
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::StaleLease { .. })),
+        "{again:?}"
+    );
+    assert_eq!(
+        store.job(job.job_id).unwrap().unwrap().conclusion(),
+        Some(Conclusion::Failure)
+    );
+}
+
+#[tokio::test]
+async fn expired_lease_requeues_once_then_fails_as_runner_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let run = store
+        .create_run("ci.yml", serde_json::Value::Null)
+        .await
+        .unwrap();
+    let job = store
+        .enqueue_job(run.run_id, spec("a", &[]), 1)
+        .await
+        .unwrap();
+
+    let first = store
+        .lease_next(RunnerId::new(), |_| true)
+        .await
+        .unwrap()
+        .unwrap();
+    let first_token = first.lease.unwrap().fencing_token;
+    let outcome = store
+        .expire_lease(job.job_id, first_token, "lease expired", "runner lost")
+        .await
+        .unwrap();
+    let ExpiredLease::Requeued(requeued) = outcome else {
+        panic!("expected a requeue, got {outcome:?}")
+    };
+    assert_eq!(requeued.state, JobState::Queued);
+    assert_eq!(requeued.retry_reasons, vec!["lease expired".to_string()]);
+    // Expiring the same lease twice changes nothing.
+    let repeat = store
+        .expire_lease(job.job_id, first_token, "lease expired", "runner lost")
+        .await
+        .unwrap();
+    assert_eq!(repeat, ExpiredLease::Unchanged);
+
+    let second = store
+        .lease_next(RunnerId::new(), |_| true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.attempt, 2);
+    let second_token = second.lease.unwrap().fencing_token;
+    let outcome = store
+        .expire_lease(job.job_id, second_token, "lease expired", "runner lost")
+        .await
+        .unwrap();
+    let ExpiredLease::Finished(failed) = outcome else {
+        panic!("expected a failure, got {outcome:?}")
+    };
+    let failed_result = failed.result.unwrap();
+    assert_eq!(failed_result.conclusion, Conclusion::Failure);
+    assert_eq!(failed_result.failure_reason.as_deref(), Some("runner lost"));
+    assert!(store.queued_jobs().unwrap().is_empty());
+    assert!(store.leased_jobs().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn log_chunks_are_idempotent_across_reopen_and_a_torn_tail_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = RunnerId::new();
+    let (job_id, token, log_path) = {
+        let store = Store::open(dir.path()).unwrap();
+        let run = store
+            .create_run("ci.yml", serde_json::Value::Null)
+            .await
+            .unwrap();
+        let job = store
+            .enqueue_job(run.run_id, spec("build (linux, 1.2)", &[]), 1)
+            .await
+            .unwrap();
+        let leased = store.lease_next(runner, |_| true).await.unwrap().unwrap();
+        let token = leased.lease.as_ref().unwrap().fencing_token;
+        let first = store
+            .append_log_chunks(&leased, token, &[chunk(0, &["one", "two"])])
+            .await
+            .unwrap();
+        assert_eq!((first.last_seq, first.lines_written), (Some(0), 2));
+        // A retried chunk arrives with a new one: only the new one is written.
+        let retried = store
+            .append_log_chunks(
+                &leased,
+                token,
+                &[chunk(0, &["one", "two"]), chunk(1, &["three"])],
+            )
+            .await
+            .unwrap();
+        assert_eq!((retried.last_seq, retried.lines_written), (Some(1), 1));
+        let log_dir = dir.path().join("logs").join(run.run_id.to_string());
+        let log_path = std::fs::read_dir(&log_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        (job.job_id, token, log_path)
+    };
+    // A crash between a file write and its index flush leaves bytes nobody acknowledged.
+    let mut torn = std::fs::read(&log_path).unwrap();
+    torn.extend_from_slice(b"half a chu");
+    std::fs::write(&log_path, torn).unwrap();
+
+    let store = Store::open(dir.path()).unwrap();
+    let job = store.job(job_id).unwrap().unwrap();
+    assert_eq!(store.read_log(&job, 0).await.unwrap(), b"one\ntwo\nthree\n");
+    let repeat = store
+        .append_log_chunks(&job, token, &[chunk(1, &["three"])])
+        .await
+        .unwrap();
+    assert_eq!(repeat.lines_written, 0);
+    store
+        .append_log_chunks(&job, token, &[chunk(2, &["four"])])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.read_log(&job, 0).await.unwrap(),
+        b"one\ntwo\nthree\nfour\n"
+    );
+    assert_eq!(
+        std::fs::read(&log_path).unwrap(),
+        b"one\ntwo\nthree\nfour\n"
+    );
+    let _ = runner;
+}
+
+#[tokio::test]
+async fn registration_tokens_are_one_time_and_credentials_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (runner_id, credential) = {
+        let store = Store::open(dir.path()).unwrap();
+        let token = engine::store::create_registration_token(&store)
+            .await
+            .unwrap();
+        let labels = vec!["linux".to_string()];
+        let (runner, credential) = store
+            .register_runner(&token, "box", &labels, 2)
+            .await
+            .unwrap();
+        let reused = store.register_runner(&token, "box2", &labels, 2).await;
+        assert!(
+            matches!(reused, Err(StoreError::InvalidRegistrationToken)),
+            "{reused:?}"
+        );
+        assert_eq!(store.runners().unwrap().len(), 1);
+        (runner.runner_id, credential)
+    };
+    let store = Store::open(dir.path()).unwrap();
+    let found = store.authenticate_runner(&credential).unwrap().unwrap();
+    assert_eq!(found.runner_id, runner_id);
+    assert!(found.carries(&["linux".to_string()]));
+    assert!(!found.carries(&["linux".to_string(), "gpu".to_string()]));
+    let wrong_secret = format!("{runner_id}.{}", "0".repeat(64));
+    assert!(store.authenticate_runner(&wrong_secret).unwrap().is_none());
+    assert!(store.authenticate_runner("garbage").unwrap().is_none());
+    // The stored record holds a hash, never the secret itself.
+    let secret = credential.split_once('.').unwrap().1;
+    assert_ne!(found.credential_hash, secret);
+}

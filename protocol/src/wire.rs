@@ -1,0 +1,188 @@
+//! Request and response bodies of the HTTP protocol between the engine and its runners (and the
+//! read API the CLI uses). Every runner request carries `protocol_version`; the engine refuses a
+//! mismatch with 400 naming both versions.
+//!
+//! **Architecture Invariant:** plain data only: no HTTP client, no server, no store types here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::job::{JobEvent, JobResult, JobSpec};
+
+/// The error body of every non-2xx answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// `POST /api/v1/runners/register`: exchange a one-time registration token for a credential.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub protocol_version: u32,
+    pub token: String,
+    pub name: String,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    pub capacity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub protocol_version: u32,
+    pub runner_id: String,
+    /// Sent as `Authorization: Bearer <credential>` on every later call; the engine keeps only
+    /// its hash, so it cannot be shown again.
+    pub credential: String,
+}
+
+/// `POST /api/v1/runner/next`: long poll for one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextRequest {
+    pub protocol_version: u32,
+    /// How long the runner is willing to wait; the engine caps it at its own long-poll limit.
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+}
+
+/// The answer to `next` when a job was granted (204 No Content when none came in time).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    pub protocol_version: u32,
+    /// Names the job in every later call (`/api/v1/jobs/{job_id}/…`).
+    pub job_id: String,
+    /// Changes whenever the job is granted again; a report carrying an old one is refused (409).
+    pub fencing_token: u64,
+    pub lease_expires_in_ms: u64,
+    /// 1 for the first try, 2 after the job was re-queued because its runner was lost, …
+    pub attempt: u32,
+    pub spec: JobSpec,
+}
+
+/// `POST /api/v1/jobs/{id}/heartbeat`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    pub protocol_version: u32,
+    pub fencing_token: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    pub cancel_requested: bool,
+    pub lease_expires_in_ms: u64,
+}
+
+/// One batch of log lines; `seq` counts chunks of one lease from 0 and makes a retried chunk
+/// harmless (a chunk whose `seq` is already stored is ignored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogChunk {
+    pub seq: u64,
+    pub lines: Vec<String>,
+}
+
+/// `POST /api/v1/jobs/{id}/logs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsRequest {
+    pub protocol_version: u32,
+    pub fencing_token: u64,
+    pub chunks: Vec<LogChunk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsResponse {
+    /// The highest chunk sequence number stored for this job, if any.
+    pub last_seq: Option<u64>,
+}
+
+/// `POST /api/v1/jobs/{id}/events`: step started / step finished, in order. `Log` events are sent
+/// as log chunks instead and are ignored here; `JobFinished` is sent as `finish`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsRequest {
+    pub protocol_version: u32,
+    pub fencing_token: u64,
+    pub events: Vec<JobEvent>,
+}
+
+/// `POST /api/v1/jobs/{id}/finish`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinishRequest {
+    pub protocol_version: u32,
+    pub fencing_token: u64,
+    pub result: JobResult,
+}
+
+/// `POST /api/v1/runs/{id}/cancel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    pub protocol_version: u32,
+}
+
+/// What the read API shows of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    pub run_id: String,
+    pub workflow: String,
+    pub run_number: u64,
+    /// `queued`, `in_progress` or `completed`.
+    pub status: String,
+    /// Set once `status` is `completed`: `success`, `failure`, `cancelled`, `skipped`.
+    pub conclusion: Option<String>,
+    pub cancel_requested: bool,
+    pub created_at_us: u64,
+    pub finished_at_us: Option<u64>,
+    /// Whatever the planner recorded about the trigger (event name, ref, sha, …).
+    pub details: serde_json::Value,
+}
+
+/// A run with its jobs (`GET /api/v1/runs/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDetailView {
+    pub run: RunView,
+    pub jobs: Vec<JobView>,
+}
+
+/// What the read API shows of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub job_id: String,
+    pub job_key: String,
+    pub display_name: String,
+    /// `queued`, `in_progress` or `completed`.
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub runner_id: Option<String>,
+    pub attempt: u32,
+    /// Why earlier attempts ended without a result (e.g. the lease expired).
+    pub retry_reasons: Vec<String>,
+    pub failure_reason: Option<String>,
+    pub cancel_requested: bool,
+    pub queued_at_us: u64,
+    pub leased_at_us: Option<u64>,
+    pub finished_at_us: Option<u64>,
+    pub steps: Vec<StepView>,
+    pub result: Option<JobResult>,
+}
+
+/// Step progress as the runner reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepView {
+    pub index: usize,
+    pub name: String,
+    /// `in_progress` or the step's conclusion.
+    pub status: String,
+}
+
+/// `GET /api/v1/runners`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerView {
+    pub runner_id: String,
+    pub name: String,
+    pub labels: Vec<String>,
+    pub capacity: u32,
+    pub registered_at_us: u64,
+    pub last_seen_at_us: Option<u64>,
+}
+
+/// One line of a followed log (server-sent event `log`; the stream ends with event `end`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLineEvent {
+    pub line: String,
+}

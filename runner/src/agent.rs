@@ -1,0 +1,481 @@
+//! The runner process's loop: long-poll the engine for jobs while a slot is free, run each with
+//! the executor, and report back: log lines in batched, numbered chunks, step events,
+//! heartbeats every third of the lease (cancel requests come back on them), and the result.
+//!
+//! Reports outlive an engine restart: they are buffered and retried until the engine answers;
+//! when it answers that the lease is gone (409/403/404) the job is cancelled and its reports
+//! dropped, since another runner owns it now.
+//!
+//! This module must not speak HTTP itself (that is `client`) nor run steps (that is `executor`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::wire::{Lease, LogChunk};
+use protocol::{JobEvent, JobResult};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{ClientError, EngineClient};
+use crate::executor::{ExecutorOptions, run_job};
+
+/// What a registered runner needs to talk to its engine; written by `register` (mode 0600).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerConfig {
+    pub engine_url: String,
+    pub runner_id: String,
+    pub credential: String,
+    pub name: String,
+    pub labels: Vec<String>,
+    pub capacity: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("read or write runner config {path}: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("register with the engine: {0}")]
+    Register(#[source] ClientError),
+    #[error("poll the engine for work: {0}")]
+    Poll(#[source] ClientError),
+    #[error("set up the engine client: {0}")]
+    Client(#[source] ClientError),
+}
+
+impl RunnerConfig {
+    pub fn load(path: &Path) -> Result<RunnerConfig, AgentError> {
+        let config_error = |message: String| AgentError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|error| config_error(error.to_string()))?;
+        toml::from_str(&text).map_err(|error| config_error(error.to_string()))
+    }
+
+    /// Writes the config readable by its owner only: it holds the credential.
+    pub fn save(&self, path: &Path) -> Result<(), AgentError> {
+        let config_error = |message: String| AgentError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = toml::to_string(self).map_err(|error| config_error(error.to_string()))?;
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|error| config_error(error.to_string()))?;
+        }
+        write_private(path, text.as_bytes()).map_err(|error| config_error(error.to_string()))
+    }
+}
+
+/// Registers this machine with the engine using a one-time `token` and writes the config
+/// (engine URL, runner id, credential) to `config_path` with mode 0600.
+pub async fn register(
+    engine_url: &str,
+    token: &str,
+    name: &str,
+    labels: &[String],
+    capacity: u32,
+    config_path: &Path,
+) -> Result<RunnerConfig, AgentError> {
+    let client =
+        EngineClient::new(engine_url, None, Duration::from_secs(1)).map_err(AgentError::Client)?;
+    let answer = client
+        .register(token, name, labels, capacity)
+        .await
+        .map_err(AgentError::Register)?;
+    let config = RunnerConfig {
+        engine_url: client.base_url().to_string(),
+        runner_id: answer.runner_id,
+        credential: answer.credential,
+        name: name.to_string(),
+        labels: labels.to_vec(),
+        capacity,
+    };
+    config.save(config_path)?;
+    Ok(config)
+}
+
+/// How the agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    pub config: RunnerConfig,
+    pub executor: ExecutorOptions,
+    /// Take one job, run it, report it, return.
+    pub once: bool,
+    /// Stop polling; running jobs still finish and report.
+    pub shutdown: CancellationToken,
+    /// How long one `next` call may wait.
+    pub long_poll: Duration,
+    /// A log chunk is sent once it holds this many bytes…
+    pub log_batch_bytes: usize,
+    /// …or once its first line is this old.
+    pub log_batch_interval: Duration,
+}
+
+impl AgentOptions {
+    pub fn new(config: RunnerConfig, executor: ExecutorOptions) -> AgentOptions {
+        AgentOptions {
+            config,
+            executor,
+            once: false,
+            shutdown: CancellationToken::new(),
+            long_poll: Duration::from_secs(30),
+            log_batch_bytes: 64 * 1024,
+            log_batch_interval: Duration::from_millis(50),
+        }
+    }
+}
+
+/// What the agent did before it returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentSummary {
+    /// Jobs whose result the engine accepted.
+    pub jobs_finished: usize,
+    /// Jobs whose lease was lost before the result was accepted.
+    pub jobs_lost: usize,
+}
+
+/// How a job ended on this side.
+#[derive(Debug, Clone, PartialEq)]
+enum JobOutcome {
+    Finished(JobResult),
+    LeaseLost,
+    ShutDown,
+}
+
+/// Runs until `options.shutdown` fires (or after one job with `once`), then waits for running
+/// jobs to report. A refused credential ends it with an error; other poll failures are retried.
+pub async fn run_agent(options: AgentOptions) -> Result<AgentSummary, AgentError> {
+    let options = Arc::new(options);
+    let client = Arc::new(
+        EngineClient::new(
+            &options.config.engine_url,
+            Some(options.config.credential.clone()),
+            options.long_poll,
+        )
+        .map_err(AgentError::Client)?,
+    );
+    let slots = Arc::new(Semaphore::new(options.config.capacity.max(1) as usize));
+    let shutdown = options.shutdown.clone();
+    let mut jobs = JoinSet::new();
+    let mut summary = AgentSummary::default();
+    let mut poll_delay = Duration::from_millis(100);
+    loop {
+        while let Some(done) = jobs.try_join_next() {
+            tally(&mut summary, done);
+        }
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let polled = tokio::select! {
+            polled = client.next(options.long_poll) => polled,
+            _ = shutdown.cancelled() => break,
+        };
+        match polled {
+            Ok(Some(lease)) => {
+                poll_delay = Duration::from_millis(100);
+                tracing::info!(job_id = %lease.job_id, job_key = %lease.spec.job_key, attempt = lease.attempt, "job leased");
+                let job_client = client.clone();
+                let job_options = options.clone();
+                jobs.spawn(async move {
+                    let outcome = run_leased_job(&job_client, &job_options, lease).await;
+                    drop(permit);
+                    outcome
+                });
+                if options.once {
+                    break;
+                }
+            }
+            Ok(None) => {}
+            Err(error) if error.is_unauthorized() => return Err(AgentError::Poll(error)),
+            Err(error) => {
+                tracing::warn!(%error, "polling the engine failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(poll_delay) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                poll_delay = (poll_delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    while let Some(done) = jobs.join_next().await {
+        tally(&mut summary, done);
+    }
+    Ok(summary)
+}
+
+fn tally(summary: &mut AgentSummary, done: Result<JobOutcome, tokio::task::JoinError>) {
+    match done {
+        Ok(JobOutcome::Finished(_)) => summary.jobs_finished += 1,
+        Ok(JobOutcome::LeaseLost | JobOutcome::ShutDown) => summary.jobs_lost += 1,
+        Err(error) => {
+            tracing::error!(%error, "a job task failed");
+            summary.jobs_lost += 1;
+        }
+    }
+}
+
+/// Runs one leased job to the end and reports it.
+async fn run_leased_job(client: &EngineClient, options: &AgentOptions, lease: Lease) -> JobOutcome {
+    let job = JobLink {
+        client: client.clone(),
+        job_id: lease.job_id.clone(),
+        fencing_token: lease.fencing_token,
+        lost: CancellationToken::new(),
+        shutdown: options.shutdown.clone(),
+    };
+    let cancel = CancellationToken::new();
+    let (events, received) = mpsc::unbounded_channel();
+    let reporter = tokio::spawn(report_events(
+        job.clone(),
+        received,
+        options.log_batch_bytes,
+        options.log_batch_interval,
+        cancel.clone(),
+    ));
+    let heartbeats_stop = CancellationToken::new();
+    let heartbeat_period =
+        (Duration::from_millis(lease.lease_expires_in_ms) / 3).max(Duration::from_millis(20));
+    let heartbeats = tokio::spawn(send_heartbeats(
+        job.clone(),
+        heartbeat_period,
+        cancel.clone(),
+        heartbeats_stop.clone(),
+    ));
+    let result = run_job(lease.spec, &options.executor, events, cancel.clone()).await;
+    // The executor dropped its sender: the reporter drains what is left and ends.
+    let _ = reporter.await;
+    let outcome = if job.lost.is_cancelled() {
+        JobOutcome::LeaseLost
+    } else {
+        let finished = job
+            .deliver("finish", || {
+                job.client
+                    .finish(&job.job_id, job.fencing_token, result.clone())
+            })
+            .await;
+        match finished {
+            Delivery::Delivered(()) => JobOutcome::Finished(result),
+            Delivery::LeaseLost => JobOutcome::LeaseLost,
+            Delivery::ShutDown => JobOutcome::ShutDown,
+        }
+    };
+    heartbeats_stop.cancel();
+    let _ = heartbeats.await;
+    tracing::info!(job_id = %lease.job_id, ?outcome, "job done");
+    outcome
+}
+
+/// Everything a job's reporting tasks share.
+#[derive(Clone)]
+struct JobLink {
+    client: EngineClient,
+    job_id: String,
+    fencing_token: u64,
+    /// Fires when the engine says this runner no longer holds the lease.
+    lost: CancellationToken,
+    shutdown: CancellationToken,
+}
+
+enum Delivery<T> {
+    Delivered(T),
+    LeaseLost,
+    ShutDown,
+}
+
+impl JobLink {
+    /// Sends until the engine answers: retried with backoff through network errors and engine
+    /// restarts; a lease-gone answer marks the lease lost.
+    async fn deliver<T, F, Fut>(&self, what: &str, send: F) -> Delivery<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            if self.lost.is_cancelled() {
+                return Delivery::LeaseLost;
+            }
+            match send().await {
+                Ok(value) => return Delivery::Delivered(value),
+                Err(error) if error.is_lease_gone() => {
+                    tracing::warn!(job_id = %self.job_id, %error, "lease lost; dropping reports");
+                    self.lost.cancel();
+                    return Delivery::LeaseLost;
+                }
+                Err(error) => {
+                    tracing::warn!(job_id = %self.job_id, %error, "{what} not delivered; retrying");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.lost.cancelled() => return Delivery::LeaseLost,
+                _ = self.shutdown.cancelled() => return Delivery::ShutDown,
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Batches log lines into numbered chunks (by size or age) and step events, and sends them in
+/// order. Ends when the executor's sender is dropped, after sending what is left.
+async fn report_events(
+    job: JobLink,
+    mut received: mpsc::UnboundedReceiver<JobEvent>,
+    batch_bytes: usize,
+    batch_interval: Duration,
+    cancel: CancellationToken,
+) {
+    let mut batch = Batch::default();
+    let mut next_seq = 0u64;
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let flush_due = tokio::select! {
+            event = received.recv() => match event {
+                Some(event) => {
+                    batch.push(event);
+                    deadline.get_or_insert_with(|| Instant::now() + batch_interval);
+                    batch.bytes >= batch_bytes
+                }
+                None => {
+                    flush(&job, &mut batch, &mut next_seq, &cancel).await;
+                    return;
+                }
+            },
+            _ = sleep_until_some(deadline) => true,
+        };
+        if flush_due {
+            flush(&job, &mut batch, &mut next_seq, &cancel).await;
+            deadline = None;
+        }
+    }
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[derive(Default)]
+struct Batch {
+    lines: Vec<String>,
+    bytes: usize,
+    steps: Vec<JobEvent>,
+}
+
+impl Batch {
+    fn push(&mut self, event: JobEvent) {
+        match event {
+            JobEvent::Log { line, .. } => {
+                self.bytes += line.len() + 1;
+                self.lines.push(line);
+            }
+            JobEvent::StepStarted { .. } | JobEvent::StepFinished { .. } => self.steps.push(event),
+            // The result goes in `finish`, from the executor's return value.
+            JobEvent::JobFinished { .. } => {}
+        }
+    }
+}
+
+/// Sends the batch's lines (as chunk `next_seq`) then its step events; a lost lease cancels
+/// the job and drops them.
+async fn flush(job: &JobLink, batch: &mut Batch, next_seq: &mut u64, cancel: &CancellationToken) {
+    let lines = std::mem::take(&mut batch.lines);
+    let steps = std::mem::take(&mut batch.steps);
+    batch.bytes = 0;
+    if job.lost.is_cancelled() {
+        return;
+    }
+    if !lines.is_empty() {
+        let chunk = LogChunk {
+            seq: *next_seq,
+            lines,
+        };
+        let sent = job
+            .deliver("log chunk", || {
+                job.client
+                    .send_logs(&job.job_id, job.fencing_token, vec![chunk.clone()])
+            })
+            .await;
+        if matches!(sent, Delivery::LeaseLost) {
+            cancel.cancel();
+            return;
+        }
+        *next_seq += 1;
+    }
+    if !steps.is_empty() {
+        let sent = job
+            .deliver("step events", || {
+                job.client
+                    .send_events(&job.job_id, job.fencing_token, steps.clone())
+            })
+            .await;
+        if matches!(sent, Delivery::LeaseLost) {
+            cancel.cancel();
+        }
+    }
+}
+
+/// Renews the lease every `period` until `stop`; a cancel request (or a lost lease) cancels
+/// the job. Failed heartbeats are only logged: the next one may get through.
+async fn send_heartbeats(
+    job: JobLink,
+    period: Duration,
+    cancel: CancellationToken,
+    stop: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        match job.client.heartbeat(&job.job_id, job.fencing_token).await {
+            Ok(answer) if answer.cancel_requested => cancel.cancel(),
+            Ok(_) => {}
+            Err(error) if error.is_lease_gone() => {
+                tracing::warn!(job_id = %job.job_id, %error, "lease lost; cancelling the job");
+                job.lost.cancel();
+                cancel.cancel();
+                return;
+            }
+            Err(error) => tracing::warn!(job_id = %job.job_id, %error, "heartbeat failed"),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its old mode on open: narrow it too.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}

@@ -1,0 +1,319 @@
+//! The runner's side of the HTTP protocol: one typed method per engine endpoint.
+//!
+//! Timeouts are per phase (connect, then each read), never a whole-request `timeout()`: the long
+//! poll legitimately waits. Calls are retried with backoff on network errors and 5xx answers, up
+//! to `RetryPolicy::max_elapsed`; callers that must outlast an engine restart loop on top.
+//!
+//! **Architecture Invariant:** this is the only code in the runner that speaks HTTP; it knows
+//! the wire types and nothing of executing jobs.
+
+use std::time::Duration;
+
+use protocol::wire::{
+    ErrorBody, EventsRequest, FinishRequest, HeartbeatRequest, HeartbeatResponse, Lease, LogChunk,
+    LogsRequest, LogsResponse, NextRequest, RegisterRequest, RegisterResponse,
+};
+use protocol::{JobEvent, JobResult, PROTOCOL_VERSION};
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Why a call failed. Messages read after "failed to …".
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("reach the engine at {url}: {message}")]
+    Network { url: String, message: String },
+    #[error("call {url}: the engine answered {status}: {message}")]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("decode the engine's answer from {url}: {message}")]
+    Decode { url: String, message: String },
+    #[error("build the HTTP client: {0}")]
+    Setup(String),
+}
+
+impl ClientError {
+    /// Worth trying again: the engine could not be reached or failed on its side.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Network { .. } => true,
+            ClientError::Status { status, .. } => *status >= 500,
+            ClientError::Decode { .. } | ClientError::Setup(_) => false,
+        }
+    }
+
+    /// The engine refused because this runner no longer holds the job's lease (409), or never
+    /// did (403, 404): reports into the job must stop.
+    pub fn is_lease_gone(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Status {
+                status: 403 | 404 | 409,
+                ..
+            }
+        )
+    }
+
+    /// The credential (or registration token) was refused.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ClientError::Status { status: 401, .. })
+    }
+}
+
+/// How long a call keeps retrying network errors and 5xx answers.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            first_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(2),
+            max_elapsed: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A client for one engine, optionally authenticated as one runner.
+#[derive(Debug, Clone)]
+pub struct EngineClient {
+    base_url: String,
+    credential: Option<String>,
+    /// For every call but the long poll: reads must come quickly.
+    short: reqwest::Client,
+    /// For the long poll: a read may wait as long as the poll plus a margin.
+    long: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+/// Longest wait the engine may hold a `next` call; reads allow this plus a margin.
+const LONG_POLL_READ_MARGIN: Duration = Duration::from_secs(15);
+
+impl EngineClient {
+    /// A client for the engine at `base_url` (`http://host:port`), with the runner credential
+    /// when there is one, whose long polls wait at most `long_poll`.
+    pub fn new(
+        base_url: &str,
+        credential: Option<String>,
+        long_poll: Duration,
+    ) -> Result<EngineClient, ClientError> {
+        let build = |read_timeout: Duration| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .read_timeout(read_timeout)
+                .build()
+                .map_err(|error| ClientError::Setup(error.to_string()))
+        };
+        Ok(EngineClient {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            credential,
+            short: build(Duration::from_secs(30))?,
+            long: build(long_poll + LONG_POLL_READ_MARGIN)?,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> EngineClient {
+        self.retry = retry;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Exchanges a one-time registration token for a runner id and credential.
+    pub async fn register(
+        &self,
+        token: &str,
+        name: &str,
+        labels: &[String],
+        capacity: u32,
+    ) -> Result<RegisterResponse, ClientError> {
+        let body = RegisterRequest {
+            protocol_version: PROTOCOL_VERSION,
+            token: token.to_string(),
+            name: name.to_string(),
+            labels: labels.to_vec(),
+            capacity,
+        };
+        let answer = self
+            .post(&self.short, "/api/v1/runners/register", &body)
+            .await?;
+        self.required(answer, "/api/v1/runners/register")
+    }
+
+    /// Waits up to `wait` for a job; `None` when the engine had none (204). Not retried: the
+    /// agent's loop polls again.
+    pub async fn next(&self, wait: Duration) -> Result<Option<Lease>, ClientError> {
+        let body = NextRequest {
+            protocol_version: PROTOCOL_VERSION,
+            wait_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+        };
+        self.post_once(&self.long, "/api/v1/runner/next", &body)
+            .await
+    }
+
+    /// Renews the lease; the answer says whether to cancel the job.
+    pub async fn heartbeat(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+    ) -> Result<HeartbeatResponse, ClientError> {
+        let path = format!("/api/v1/jobs/{job_id}/heartbeat");
+        let body = HeartbeatRequest {
+            protocol_version: PROTOCOL_VERSION,
+            fencing_token,
+        };
+        let answer = self.post(&self.short, &path, &body).await?;
+        self.required(answer, &path)
+    }
+
+    /// Sends log chunks (a chunk the engine stored already is ignored there).
+    pub async fn send_logs(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+        chunks: Vec<LogChunk>,
+    ) -> Result<LogsResponse, ClientError> {
+        let path = format!("/api/v1/jobs/{job_id}/logs");
+        let body = LogsRequest {
+            protocol_version: PROTOCOL_VERSION,
+            fencing_token,
+            chunks,
+        };
+        let answer = self.post(&self.short, &path, &body).await?;
+        self.required(answer, &path)
+    }
+
+    /// Sends step started / finished events.
+    pub async fn send_events(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+        events: Vec<JobEvent>,
+    ) -> Result<(), ClientError> {
+        let path = format!("/api/v1/jobs/{job_id}/events");
+        let body = EventsRequest {
+            protocol_version: PROTOCOL_VERSION,
+            fencing_token,
+            events,
+        };
+        self.post::<_, serde_json::Value>(&self.short, &path, &body)
+            .await
+            .map(|_| ())
+    }
+
+    /// Reports the job's result; the lease ends.
+    pub async fn finish(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+        result: JobResult,
+    ) -> Result<(), ClientError> {
+        let path = format!("/api/v1/jobs/{job_id}/finish");
+        let body = FinishRequest {
+            protocol_version: PROTOCOL_VERSION,
+            fencing_token,
+            result,
+        };
+        self.post::<_, serde_json::Value>(&self.short, &path, &body)
+            .await
+            .map(|_| ())
+    }
+
+    /// `post_once`, retried per the policy while the error is retryable.
+    async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<R>, ClientError> {
+        let started = tokio::time::Instant::now();
+        let mut delay = self.retry.first_delay;
+        loop {
+            match self.post_once(client, path, body).await {
+                Err(error)
+                    if error.is_retryable()
+                        && started.elapsed() + delay < self.retry.max_elapsed =>
+                {
+                    tracing::debug!(%error, "retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.retry.max_delay);
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// One POST of a JSON body; `None` for 204 No Content.
+    async fn post_once<B: Serialize, R: DeserializeOwned>(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<R>, ClientError> {
+        let url = format!("{}{path}", self.base_url);
+        let mut request = client.post(&url).json(body);
+        if let Some(credential) = &self.credential {
+            request = request.bearer_auth(credential);
+        }
+        let response = request.send().await.map_err(|error| ClientError::Network {
+            url: url.clone(),
+            message: error_chain(&error),
+        })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| ClientError::Network {
+                url: url.clone(),
+                message: error_chain(&error),
+            })?;
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|body| body.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            return Err(ClientError::Status {
+                url,
+                status: status.as_u16(),
+                message,
+            });
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|error| ClientError::Decode {
+                url,
+                message: error.to_string(),
+            })
+    }
+
+    fn required<R>(&self, answer: Option<R>, path: &str) -> Result<R, ClientError> {
+        answer.ok_or_else(|| ClientError::Decode {
+            url: format!("{}{path}", self.base_url),
+            message: "empty answer where a body was expected".to_string(),
+        })
+    }
+}
+
+/// The error and its causes on one line (reqwest hides the useful part in `source()`).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

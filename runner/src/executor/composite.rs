@@ -1,0 +1,185 @@
+//! Local composite actions (`uses: ./path`): the `action.yml` read through `workflows::action`,
+//! inputs resolved (`with:` or the defaults) into the `inputs` context, the inner steps run as a
+//! nested level of steps, and the declared outputs mapped from the inner `steps` context.
+//!
+//! YAML is never parsed here; reading the file from the workspace is the only I/O of its own.
+
+use std::path::{Component, Path};
+
+use indexmap::IndexMap;
+use protocol::Conclusion;
+use serde_json::{Map, Value};
+use workflows::action::parse_action;
+use workflows::model::Step;
+
+use super::job::{Frame, JobRun, PreparedStep, StepBody};
+
+/// Composite actions calling composite actions: deeper than this is taken for a loop.
+const MAX_NESTING: usize = 9;
+
+impl JobRun<'_> {
+    /// Runs the composite action at `path` (relative to the workspace) for the step `prepared`.
+    pub(super) async fn run_composite(
+        &mut self,
+        frame: &mut Frame,
+        path: &str,
+        with: IndexMap<String, String>,
+        prepared: &PreparedStep,
+    ) -> StepBody {
+        match self.composite(frame, path, with, prepared).await {
+            Ok(body) => body,
+            Err(error) => {
+                self.log(frame, &format!("##[error]local action `{path}`: {error}"));
+                StepBody::failure()
+            }
+        }
+    }
+
+    async fn composite(
+        &mut self,
+        frame: &mut Frame,
+        path: &str,
+        with: IndexMap<String, String>,
+        prepared: &PreparedStep,
+    ) -> Result<StepBody, String> {
+        if frame.label.matches('_').count() > MAX_NESTING * 2 {
+            return Err(
+                "composite actions are nested too deeply (is one calling itself?)".to_string(),
+            );
+        }
+        let relative = Path::new(path.trim());
+        if relative
+            .components()
+            .any(|part| matches!(part, Component::ParentDir))
+        {
+            return Err("the path must stay inside the workspace".to_string());
+        }
+        let action_dir = self.dirs.workspace.join(relative);
+        let (file, source) = ["action.yml", "action.yaml"]
+            .iter()
+            .find_map(|name| {
+                let file = action_dir.join(name);
+                std::fs::read_to_string(&file)
+                    .ok()
+                    .map(|source| (file, source))
+            })
+            .ok_or_else(|| {
+                format!(
+                    "no action.yml or action.yaml in {} (did a checkout step run first?)",
+                    action_dir.display()
+                )
+            })?;
+        let label = Path::new(path.trim()).join(file.file_name().unwrap_or_default());
+        let (action, diagnostics) = parse_action(&label.to_string_lossy(), &source);
+        for diagnostic in &diagnostics {
+            self.log(
+                frame,
+                &format!(
+                    "##[{}]{diagnostic}",
+                    if diagnostic.is_error() {
+                        "error"
+                    } else {
+                        "warning"
+                    }
+                ),
+            );
+        }
+        let action = match action {
+            Some(action) if !diagnostics.iter().any(|diagnostic| diagnostic.is_error()) => action,
+            _ => return Err("the action metadata is invalid".to_string()),
+        };
+        if !action.runs.is_composite() {
+            return Err(format!(
+                "only composite actions can run here; this one uses `{}`",
+                action.runs.using.value
+            ));
+        }
+
+        let caller_env = self.layered_env(frame, &prepared.env);
+        let caller_scope = self.scope(frame, &caller_env);
+        let mut inputs = Map::new();
+        for (name, input) in &action.inputs {
+            let given = with.get(&name.to_ascii_lowercase()).cloned();
+            let value = match (given, &input.default) {
+                (Some(value), _) => value,
+                (None, Some(default)) => caller_scope.render(&default.value)?,
+                (None, None) => {
+                    if input.required {
+                        self.log(
+                            frame,
+                            &format!("##[warning]input `{name}` is required but was not given"),
+                        );
+                    }
+                    String::new()
+                }
+            };
+            inputs.insert(name.clone(), Value::String(value));
+        }
+        for name in with.keys() {
+            if !action
+                .inputs
+                .keys()
+                .any(|declared| declared.eq_ignore_ascii_case(name))
+            {
+                self.log(
+                    frame,
+                    &format!("##[warning]unexpected input `{name}` for this action"),
+                );
+            }
+        }
+
+        let mut env = frame.env.clone();
+        env.extend(
+            prepared
+                .env
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        let mut inner = Frame {
+            steps: Map::new(),
+            inputs: Some(inputs),
+            action_path: Some(action_dir.clone()),
+            env,
+            status: frame.status,
+            label: format!(
+                "{}_{}",
+                frame.label,
+                super::workspace::sanitise(&prepared.id)
+            ),
+            event_index: frame.event_index,
+            composite: true,
+        };
+        let steps: Vec<Step> = action.runs.steps.clone();
+        let (mut failed, mut cancelled) = (false, false);
+        for (index, step) in steps.iter().enumerate() {
+            let name = self.step_name(&inner, step, index);
+            self.log(&inner, &format!("##[group]{name}"));
+            let result = Box::pin(self.run_step(&mut inner, step, index, name)).await;
+            self.log(&inner, "##[endgroup]");
+            failed |= result.conclusion == Conclusion::Failure;
+            cancelled |= result.conclusion == Conclusion::Cancelled;
+        }
+
+        let inner_env = self.layered_env(&inner, &IndexMap::new());
+        let inner_scope = self.scope(&inner, &inner_env);
+        let mut outputs = IndexMap::new();
+        for (name, output) in &action.outputs {
+            let value = match &output.value {
+                Some(template) => inner_scope.render(&template.value).unwrap_or_else(|error| {
+                    self.log(&inner, &format!("##[warning]output `{name}`: {error}"));
+                    String::new()
+                }),
+                None => String::new(),
+            };
+            outputs.insert(name.clone(), value);
+        }
+        let outcome = if cancelled {
+            Conclusion::Cancelled
+        } else if failed {
+            Conclusion::Failure
+        } else {
+            Conclusion::Success
+        };
+        Ok(StepBody { outcome, outputs })
+    }
+}

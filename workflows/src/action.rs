@@ -1,0 +1,340 @@
+//! The metadata file of a local action (`action.yml` / `action.yaml`): its inputs, outputs and how
+//! it runs. Slipway runs composite actions (`runs.using: composite`); other kinds are read so that
+//! the runner can name them in its error.
+//!
+//! Pure like the rest of the crate: the caller reads the file; this module only turns text into a
+//! model plus diagnostics, and never panics on user input.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::Diagnostic;
+use crate::model::Step;
+use crate::parse::jobs::steps;
+use crate::parse::reader::Reader;
+use crate::span::{Span, Spanned};
+use crate::yaml::{self, Node, ScalarKind};
+
+/// A parsed `action.yml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// The file name as given to the parser.
+    pub file: String,
+    pub name: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    /// Inputs keyed by name as written (callers compare names case-insensitively).
+    pub inputs: IndexMap<String, ActionInput>,
+    pub outputs: IndexMap<String, ActionOutput>,
+    pub runs: ActionRuns,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionInput {
+    pub name: Spanned<String>,
+    pub description: Option<String>,
+    pub required: bool,
+    /// The default as written; it may hold `${{ }}` (evaluated by the runner in the caller's contexts).
+    pub default: Option<Spanned<String>>,
+    pub deprecation_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionOutput {
+    pub name: Spanned<String>,
+    pub description: Option<String>,
+    /// For composite actions: the template mapping the output from the inner steps.
+    pub value: Option<Spanned<String>>,
+}
+
+/// `runs:`. `steps` is filled only for composite actions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRuns {
+    /// `composite`, `node20`, `docker`, …
+    pub using: Spanned<String>,
+    pub steps: Vec<Step>,
+    pub span: Span,
+}
+
+impl ActionRuns {
+    pub fn is_composite(&self) -> bool {
+        self.using.value.eq_ignore_ascii_case("composite")
+    }
+}
+
+/// Top-level keys of an action metadata file.
+const ACTION_KEYS: &[&str] = &[
+    "name",
+    "author",
+    "description",
+    "inputs",
+    "outputs",
+    "runs",
+    "branding",
+];
+const INPUT_KEYS: &[&str] = &["description", "required", "default", "deprecationMessage"];
+const OUTPUT_KEYS: &[&str] = &["description", "value"];
+const RUNS_KEYS: &[&str] = &[
+    "using",
+    "steps",
+    "main",
+    "pre",
+    "pre-if",
+    "post",
+    "post-if",
+    "image",
+    "env",
+    "entrypoint",
+    "pre-entrypoint",
+    "post-entrypoint",
+    "args",
+];
+
+/// Parses one action metadata file. `file` names it in diagnostics. `action` is `None` only when
+/// the file could not be read as an action at all.
+pub fn parse_action(file: &str, source: &str) -> (Option<Action>, Vec<Diagnostic>) {
+    let (root, yaml_errors) = yaml::parse(source);
+    let mut diagnostics: Vec<Diagnostic> = yaml_errors
+        .into_iter()
+        .map(|error| Diagnostic::error(file, error.span, error.message))
+        .collect();
+    let Some(root) = root else {
+        if diagnostics.is_empty() {
+            diagnostics.push(Diagnostic::error(
+                file,
+                Span::new(0, 1, 1),
+                "action metadata file is empty",
+            ));
+        }
+        return (None, diagnostics);
+    };
+    let mut reader = Reader::new(file);
+    let action = build_action(&mut reader, &root);
+    diagnostics.append(&mut reader.diagnostics);
+    (action, diagnostics)
+}
+
+fn build_action(reader: &mut Reader, root: &Node) -> Option<Action> {
+    let entries = reader.mapping(root, "the action metadata")?;
+    let mut action = Action {
+        file: reader.file.to_string(),
+        name: None,
+        description: None,
+        inputs: IndexMap::new(),
+        outputs: IndexMap::new(),
+        runs: ActionRuns {
+            using: Spanned::default(),
+            steps: Vec::new(),
+            span: root.span,
+        },
+    };
+    let mut runs = None;
+    for entry in entries {
+        let what = format!("`{}` of the action", entry.key);
+        match entry.key.as_str() {
+            "name" => action.name = reader.string(&entry.value, &what),
+            "description" => action.description = reader.string(&entry.value, &what),
+            "author" | "branding" => {}
+            "inputs" => action.inputs = inputs(reader, &entry.value),
+            "outputs" => action.outputs = outputs(reader, &entry.value),
+            "runs" => runs = build_runs(reader, &entry.value),
+            _ => reader.unknown_key(entry, ACTION_KEYS, "the action metadata"),
+        }
+    }
+    match runs {
+        Some(runs) => action.runs = runs,
+        None => {
+            if !entries.iter().any(|entry| entry.key == "runs") {
+                reader.error(root.span, "the action metadata needs `runs`");
+            }
+            return None;
+        }
+    }
+    Some(action)
+}
+
+fn inputs(reader: &mut Reader, node: &Node) -> IndexMap<String, ActionInput> {
+    let mut inputs = IndexMap::new();
+    let Some(entries) = reader.mapping_or_null(node, "`inputs` of the action") else {
+        return inputs;
+    };
+    for entry in entries {
+        let place = format!("input `{}`", entry.key);
+        let mut input = ActionInput {
+            name: Spanned::new(entry.key.clone(), entry.key_span),
+            description: None,
+            required: false,
+            default: None,
+            deprecation_message: None,
+        };
+        if let Some(fields) = reader.mapping_or_null(&entry.value, &place) {
+            for field in fields {
+                let what = format!("`{}` of {place}", field.key);
+                match field.key.as_str() {
+                    "description" => {
+                        input.description =
+                            reader.string_or_empty(&field.value, &what).map(|d| d.value)
+                    }
+                    "required" => input.required = loose_bool(reader, &field.value, &what),
+                    "default" => input.default = reader.string_or_empty(&field.value, &what),
+                    "deprecationMessage" => {
+                        input.deprecation_message =
+                            reader.string_or_empty(&field.value, &what).map(|d| d.value)
+                    }
+                    _ => reader.unknown_key(field, INPUT_KEYS, &place),
+                }
+            }
+        }
+        inputs.insert(entry.key.clone(), input);
+    }
+    inputs
+}
+
+fn outputs(reader: &mut Reader, node: &Node) -> IndexMap<String, ActionOutput> {
+    let mut outputs = IndexMap::new();
+    let Some(entries) = reader.mapping_or_null(node, "`outputs` of the action") else {
+        return outputs;
+    };
+    for entry in entries {
+        let place = format!("output `{}`", entry.key);
+        let mut output = ActionOutput {
+            name: Spanned::new(entry.key.clone(), entry.key_span),
+            description: None,
+            value: None,
+        };
+        if let Some(fields) = reader.mapping_or_null(&entry.value, &place) {
+            for field in fields {
+                let what = format!("`{}` of {place}", field.key);
+                match field.key.as_str() {
+                    "description" => {
+                        output.description =
+                            reader.string_or_empty(&field.value, &what).map(|d| d.value)
+                    }
+                    "value" => output.value = reader.string_or_empty(&field.value, &what),
+                    _ => reader.unknown_key(field, OUTPUT_KEYS, &place),
+                }
+            }
+        }
+        outputs.insert(entry.key.clone(), output);
+    }
+    outputs
+}
+
+fn build_runs(reader: &mut Reader, node: &Node) -> Option<ActionRuns> {
+    let entries = reader.mapping(node, "`runs` of the action")?;
+    let mut using = None;
+    let mut steps_node = None;
+    for entry in entries {
+        match entry.key.as_str() {
+            "using" => using = reader.string(&entry.value, "`using` of `runs`"),
+            "steps" => steps_node = Some(&entry.value),
+            key if RUNS_KEYS.contains(&key) => {}
+            _ => reader.unknown_key(entry, RUNS_KEYS, "`runs` of the action"),
+        }
+    }
+    let Some(using) = using else {
+        reader.error(node.span, "`runs` of the action needs `using`");
+        return None;
+    };
+    let mut runs = ActionRuns {
+        using,
+        steps: Vec::new(),
+        span: node.span,
+    };
+    if runs.is_composite() {
+        match steps_node {
+            Some(steps_node) => runs.steps = steps(reader, steps_node, "the composite action"),
+            None => reader.error(node.span, "a composite action needs `steps` under `runs`"),
+        }
+        for (index, step) in runs.steps.iter().enumerate() {
+            if step.run.is_some() && step.shell.is_none() {
+                reader.error(
+                    step.span,
+                    format!("step {} of the composite action has `run` but no `shell` (composite steps need one)", index + 1),
+                );
+            }
+        }
+    }
+    Some(runs)
+}
+
+/// `required: true`, also written as the string `'true'` in many published actions.
+fn loose_bool(reader: &mut Reader, node: &Node, what: &str) -> bool {
+    match node.as_scalar() {
+        Some(scalar) if matches!(scalar.kind, ScalarKind::Bool(_) | ScalarKind::String) => {
+            matches!(scalar.kind, ScalarKind::Bool(true))
+                || scalar.text.trim().eq_ignore_ascii_case("true")
+        }
+        _ => {
+            reader.error(
+                node.span,
+                format!("{what} must be a boolean, found {}", node.describe()),
+            );
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_composite_action() {
+        let source = "name: Greet\ninputs:\n  who:\n    required: true\n    default: world\n  loud: {}\noutputs:\n  greeting:\n    value: ${{ steps.say.outputs.text }}\nruns:\n  using: composite\n  steps:\n    - id: say\n      run: echo hi\n      shell: bash\n";
+        let (action, diagnostics) = parse_action("action.yml", source);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let action = action.unwrap();
+        assert!(action.runs.is_composite());
+        assert_eq!(action.runs.steps.len(), 1);
+        let who = action.inputs.get("who").unwrap();
+        assert!(who.required);
+        assert_eq!(
+            who.default.as_ref().map(|d| d.value.as_str()),
+            Some("world")
+        );
+        assert!(action.inputs.contains_key("loud"));
+        assert_eq!(
+            action
+                .outputs
+                .get("greeting")
+                .unwrap()
+                .value
+                .as_ref()
+                .unwrap()
+                .value,
+            "${{ steps.say.outputs.text }}"
+        );
+    }
+
+    #[test]
+    fn reports_errors_with_positions() {
+        let (_, diagnostics) = parse_action(
+            "a.yml",
+            "runs:\n  using: composite\n  steps:\n    - run: echo\nnmae: x\n",
+        );
+        let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("no `shell`") && m.starts_with("a.yml:4:")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("unknown key `nmae`") && m.contains("did you mean `name`")),
+            "{messages:?}"
+        );
+        let (action, diagnostics) = parse_action("a.yml", "name: x\n");
+        assert!(action.is_none());
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.message.contains("needs `runs`"))
+        );
+        let (action, _) = parse_action("a.yml", "runs:\n  using: node20\n  main: index.js\n");
+        assert!(!action.unwrap().runs.is_composite());
+        let (action, diagnostics) = parse_action("a.yml", "runs: [\n");
+        assert!(action.is_none() && !diagnostics.is_empty());
+    }
+}

@@ -1,0 +1,119 @@
+//! Validation of a parsed workflow: what GitHub would reject (or what Slipway cannot run) that the
+//! YAML shape alone does not show. It reads the typed model and the file text (to place findings
+//! inside values) and returns diagnostics; it never changes the model and never fails.
+//!
+//! Table of contents:
+//! - `jobs`: job and step ids, `needs` (unknown, self, cycles), `timeout-minutes`, `uses:`
+//! - `expressions`: every `${{ }}` in every string field: syntax, where expressions are allowed,
+//!   which contexts and functions are available there (`crate::contexts`), and names that refer
+//!   to matrix keys, needed jobs, earlier steps and declared inputs
+//! - `triggers`: `on:` events, filters, activity types, cron schedules, dispatch inputs
+//! - `matrix`: literal matrix shapes
+//! - `scan`, `source_map`: helpers (expression text positions, value offsets → file positions)
+
+mod expressions;
+mod jobs;
+mod matrix;
+mod scan;
+mod source_map;
+mod triggers;
+
+use crate::diagnostic::Diagnostic;
+use crate::model::Workflow;
+use crate::span::Span;
+
+use source_map::SourceMap;
+
+/// Checks a parsed workflow. `source` is the file text the model was read from.
+pub fn validate(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
+    let mut checker = Checker {
+        file: &workflow.file,
+        map: SourceMap::new(source),
+        diagnostics: Vec::new(),
+    };
+    jobs::check(&mut checker, workflow);
+    triggers::check(&mut checker, workflow);
+    matrix::check(&mut checker, workflow);
+    expressions::check(&mut checker, workflow);
+    checker
+        .diagnostics
+        .sort_by_key(|d| (d.span.line, d.span.column));
+    checker.diagnostics.dedup();
+    checker.diagnostics
+}
+
+/// Collects diagnostics for one file.
+pub(crate) struct Checker<'a> {
+    file: &'a str,
+    map: SourceMap<'a>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::error(self.file, span, message));
+    }
+
+    fn warning(&mut self, span: Span, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::warning(self.file, span, message));
+    }
+}
+
+/// The closest of `candidates` to `name` (case-insensitive edit distance ≤ 2), for "did you mean".
+pub(crate) fn closest<'c>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let name = name.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|candidate| {
+            (
+                edit_distance(&name, &candidate.to_ascii_lowercase()),
+                candidate,
+            )
+        })
+        .filter(|(distance, _)| *distance <= 2.min(name.len().saturating_sub(1)).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// " (did you mean `x`?)" or "".
+pub(crate) fn did_you_mean<'c>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> String {
+    closest(name, candidates)
+        .map(|found| format!(" (did you mean `{found}`?)"))
+        .unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let deletion = previous.get(j + 1).copied().unwrap_or(0) + 1;
+            let insertion = current.get(j).copied().unwrap_or(0) + 1;
+            current.push(substitution.min(deletion).min(insertion));
+        }
+        previous = current;
+    }
+    previous.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(closest("biuld", ["build", "test"]), Some("build"));
+        assert_eq!(closest("deploy", ["build", "test"]), None);
+        assert_eq!(closest("a", ["b"]), Some("b"));
+    }
+}
