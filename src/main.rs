@@ -4,6 +4,7 @@ mod check;
 mod exit;
 mod expr;
 mod local;
+mod plan;
 mod progress;
 mod render;
 
@@ -81,6 +82,41 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show which workflows an event would start, and which filter decided for each
+    #[command(after_help = exit::HELP)]
+    Plan {
+        /// A local checkout (workflows are read at a commit, not from the working tree); a
+        /// directory that is no repository is read as it is
+        #[arg(short = 'C', long = "directory", default_value = ".")]
+        directory: PathBuf,
+        /// A repository the engine watches, read from its mirror under --data-dir
+        #[arg(long, conflicts_with = "directory")]
+        repo: Option<String>,
+        /// The engine's data directory (for --repo)
+        #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = ".slipway")]
+        data_dir: PathBuf,
+        /// The event: push, pull_request, workflow_dispatch, schedule, create, delete, …
+        #[arg(long, default_value = "push")]
+        event: String,
+        /// The activity type (pull_request: opened, synchronize, …)
+        #[arg(long)]
+        action: Option<String>,
+        /// The ref: `main` (a branch), `v1` (a tag, if one exists) or a full `refs/…` name
+        #[arg(long = "ref")]
+        git_ref: Option<String>,
+        /// The commit before the push (all zeros: the ref was created)
+        #[arg(long)]
+        before: Option<String>,
+        /// The commit pushed; workflows are read from it (default: the ref's tip, else HEAD)
+        #[arg(long)]
+        after: Option<String>,
+        /// The changed files, instead of a diff
+        #[arg(long, num_args = 1..)]
+        paths: Option<Vec<String>>,
+        /// Print the decisions as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() {
@@ -126,6 +162,29 @@ fn main() {
             vars,
             env,
             matrix,
+            json,
+        }),
+        Command::Plan {
+            directory,
+            repo,
+            data_dir,
+            event,
+            action,
+            git_ref,
+            before,
+            after,
+            paths,
+            json,
+        } => plan::run(plan::PlanRequest {
+            directory,
+            repo,
+            data_dir,
+            event,
+            action,
+            git_ref,
+            before,
+            after,
+            paths,
             json,
         }),
     };

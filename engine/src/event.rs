@@ -127,21 +127,12 @@ pub fn payload(
     source: &EventSource,
     inputs: &serde_json::Map<String, Value>,
 ) -> Value {
-    let (owner, name) = source
-        .repository
-        .split_once('/')
-        .unwrap_or(("local", source.repository.as_str()));
-    let repository = json!({
-        "name": name,
-        "full_name": source.repository,
-        "owner": {"login": owner, "name": owner},
-        "default_branch": source.default_branch,
-        "master_branch": source.default_branch,
-        "private": true,
-        "html_url": format!("https://slipway.invalid/{}", source.repository),
-        "clone_url": source.clone_from,
-    });
-    let sender = json!({"login": source.actor, "type": "User"});
+    let repository = repository_json(
+        &source.repository,
+        &source.default_branch,
+        &source.clone_from,
+    );
+    let sender = sender_json(&source.actor);
     match event_name {
         "push" => json!({
             "ref": source.git_ref,
@@ -236,7 +227,34 @@ pub fn github_context(
     })
 }
 
-fn commit_json(commit: &git2::Commit) -> Value {
+/// The `repository` object of a payload: `full_name` is `owner/name`.
+pub fn repository_json(full_name: &str, default_branch: &str, clone_url: &str) -> Value {
+    let (owner, name) = full_name.split_once('/').unwrap_or(("local", full_name));
+    json!({
+        "name": name,
+        "full_name": full_name,
+        "owner": {"login": owner, "name": owner},
+        "default_branch": default_branch,
+        "master_branch": default_branch,
+        "private": true,
+        "html_url": html_url(full_name),
+        "clone_url": clone_url,
+    })
+}
+
+/// The `sender` object of a payload.
+pub fn sender_json(actor: &str) -> Value {
+    json!({"login": actor, "type": "User"})
+}
+
+/// Where the web pages of a repository would be. Slipway has no such pages for a repository, so
+/// the host is reserved (`.invalid`) and no link resolves anywhere by accident.
+pub fn html_url(full_name: &str) -> String {
+    format!("https://slipway.invalid/{full_name}")
+}
+
+/// A commit as GitHub shows it in `commits` and `head_commit`.
+pub fn commit_json(commit: &git2::Commit) -> Value {
     let author = commit.author();
     let committer = commit.committer();
     let timestamp = jiff::Timestamp::from_second(commit.time().seconds())

@@ -9,3 +9,4 @@ pub mod dispatch;
 pub mod event;
 pub mod scheduler;
 pub mod store;
+pub mod triggers;

@@ -1,0 +1,307 @@
+//! The engine's bare mirror of a watched repository: made once under the engine's data dir,
+//! fetched when a hook, webhook or poll says something changed, and read (refs, workflow files at
+//! a commit) but never checked out.
+//!
+//! git2 is built without its `https` and `ssh` features, so a source is a local path or a
+//! `file://` URL; a network URL fails at fetch with git2's "unsupported URL protocol" error.
+//! Every branch and tag of the source is mirrored as the same ref (`+refs/heads/*`,
+//! `+refs/tags/*`), deleted refs are pruned, and the mirror's `HEAD` follows the source's default
+//! branch. Runners get the code at an exact commit from the mirror's path ([`Mirror::checkout`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use git2::{AutotagOption, FetchOptions, FetchPrune, Oid, Repository};
+
+use super::TriggerError;
+use super::decide::WorkflowFile;
+use super::payload::RepoInfo;
+use super::refs::RefUpdate;
+
+/// The remote every mirror fetches from.
+const REMOTE: &str = "origin";
+/// What a mirror copies from its source.
+const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+/// Where GitHub keeps workflow files.
+pub const WORKFLOWS_DIR: &str = ".github/workflows";
+
+/// An open bare mirror.
+pub struct Mirror {
+    path: PathBuf,
+    repo: Repository,
+}
+
+impl Mirror {
+    /// Opens the mirror at `path`, or makes it (a bare repository whose `origin` is `source`).
+    /// A relative `source` path is made absolute, so the mirror keeps working from any directory.
+    /// An existing mirror gets its `origin` pointed at `source` if it changed.
+    pub fn open_or_create(path: &Path, source: &str) -> Result<Mirror, TriggerError> {
+        let url = source_url(source);
+        let repo = if path.join("HEAD").exists() {
+            Repository::open_bare(path)
+                .map_err(TriggerError::git(format!("open mirror {}", path.display())))?
+        } else {
+            std::fs::create_dir_all(path).map_err(TriggerError::io(format!(
+                "create mirror dir {}",
+                path.display()
+            )))?;
+            Repository::init_bare(path).map_err(TriggerError::git(format!(
+                "create mirror {}",
+                path.display()
+            )))?
+        };
+        match repo.find_remote(REMOTE) {
+            Ok(remote) if remote.url().ok() == Some(url.as_str()) => {}
+            Ok(_) => repo
+                .remote_set_url(REMOTE, &url)
+                .map_err(TriggerError::git(format!("set mirror source to {url}")))?,
+            Err(_) => {
+                repo.remote_with_fetch(REMOTE, &url, REFSPECS[0])
+                    .map_err(TriggerError::git(format!("add mirror source {url}")))?;
+                repo.remote_add_fetch(REMOTE, REFSPECS[1])
+                    .map_err(TriggerError::git(format!("add mirror source {url}")))?;
+            }
+        }
+        Ok(Mirror {
+            path: path.to_path_buf(),
+            repo,
+        })
+    }
+
+    /// Opens an existing mirror.
+    pub fn open(path: &Path) -> Result<Mirror, TriggerError> {
+        let repo = Repository::open_bare(path)
+            .map_err(TriggerError::git(format!("open mirror {}", path.display())))?;
+        Ok(Mirror {
+            path: path.to_path_buf(),
+            repo,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn repository(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// Fetches every branch and tag from the source and returns what moved, sorted by ref name:
+    /// created refs have no `old`, deleted ones no `new`. Also points `HEAD` at the source's
+    /// default branch.
+    pub fn fetch(&self) -> Result<Vec<RefUpdate>, TriggerError> {
+        let before = ref_values(&self.repo)?;
+        let mut remote = self
+            .repo
+            .find_remote(REMOTE)
+            .map_err(TriggerError::git("find the mirror's source"))?;
+        let url = remote.url().unwrap_or("").to_string();
+        let mut options = FetchOptions::new();
+        options
+            .prune(FetchPrune::On)
+            .download_tags(AutotagOption::None)
+            .update_fetchhead(false);
+        remote
+            .fetch(&REFSPECS, Some(&mut options), Some("slipway mirror fetch"))
+            .map_err(TriggerError::git(format!("fetch {url}")))?;
+        // The advertised refs stay readable after the fetch disconnects.
+        if let Ok(head) = remote.default_branch()
+            && let Ok(head) = head.as_str()
+            && head.starts_with("refs/heads/")
+        {
+            let _ = self.repo.set_head(head);
+        }
+        let after = ref_values(&self.repo)?;
+        Ok(diff_ref_values(&before, &after))
+    }
+
+    /// The source's default branch (short name), as the mirror's `HEAD` names it.
+    pub fn default_branch(&self) -> Option<String> {
+        default_branch(&self.repo)
+    }
+
+    /// The repository as payloads name it; `full_name` is `owner/name`.
+    pub fn info(&self, full_name: &str) -> RepoInfo {
+        RepoInfo {
+            full_name: full_name.to_string(),
+            default_branch: self.default_branch().unwrap_or_else(|| "main".to_string()),
+            clone_url: self.path.display().to_string(),
+        }
+    }
+
+    /// The workflow files at `commit` (`.github/workflows/*.yml` and `*.yaml`), by path.
+    pub fn workflows_at(&self, commit: Oid) -> Result<Vec<WorkflowFile>, TriggerError> {
+        workflows_at(&self.repo, commit)
+    }
+
+    /// How a runner gets the code at `sha`: fetch it from the mirror's path.
+    pub fn checkout(&self, sha: Oid, git_ref: Option<&str>) -> protocol::job::Checkout {
+        protocol::job::Checkout {
+            repository: self.path.display().to_string(),
+            sha: sha.to_string(),
+            git_ref: git_ref.map(str::to_string),
+        }
+    }
+}
+
+/// The workflow files in the tree of `commit` of any repository (bare or not): the blobs of
+/// `.github/workflows/*.yml` and `*.yaml` directly in that folder, sorted by path. A commit without
+/// the folder has none.
+pub fn workflows_at(repo: &Repository, commit: Oid) -> Result<Vec<WorkflowFile>, TriggerError> {
+    let tree = repo
+        .find_object(commit, None)
+        .and_then(|object| object.peel_to_tree())
+        .map_err(TriggerError::git(format!("read the tree of {commit}")))?;
+    let Ok(entry) = tree.get_path(Path::new(WORKFLOWS_DIR)) else {
+        return Ok(Vec::new());
+    };
+    let Ok(folder) = repo.find_tree(entry.id()) else {
+        return Ok(Vec::new());
+    };
+    let mut files = Vec::new();
+    for entry in folder.iter() {
+        let Ok(name) = entry.name() else { continue };
+        if !(name.ends_with(".yml") || name.ends_with(".yaml")) {
+            continue;
+        }
+        if entry.kind() != Some(git2::ObjectType::Blob) {
+            continue;
+        }
+        let blob = repo
+            .find_blob(entry.id())
+            .map_err(TriggerError::git(format!(
+                "read {WORKFLOWS_DIR}/{name} at {commit}"
+            )))?;
+        files.push(WorkflowFile {
+            path: format!("{WORKFLOWS_DIR}/{name}"),
+            bytes: blob.content().to_vec(),
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// Every branch and tag with the object it points at (tags unpeeled, as git reports them).
+pub fn ref_values(repo: &Repository) -> Result<BTreeMap<String, Oid>, TriggerError> {
+    let mut values = BTreeMap::new();
+    let references = repo
+        .references()
+        .map_err(TriggerError::git("list the mirror's refs"))?;
+    for reference in references.flatten() {
+        let (Ok(name), Some(target)) = (reference.name(), reference.target()) else {
+            continue;
+        };
+        if name.starts_with("refs/heads/") || name.starts_with("refs/tags/") {
+            values.insert(name.to_string(), target);
+        }
+    }
+    Ok(values)
+}
+
+/// What changed between two snapshots of ref values, sorted by ref name.
+pub fn diff_ref_values(
+    before: &BTreeMap<String, Oid>,
+    after: &BTreeMap<String, Oid>,
+) -> Vec<RefUpdate> {
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let old = before.get(name).copied();
+            let new = after.get(name).copied();
+            (old != new).then(|| RefUpdate::new(name.clone(), old, new))
+        })
+        .collect()
+}
+
+/// The default branch of a repository: what `HEAD` names when it is a branch (bare mirrors and
+/// checkouts alike), else the remote's `HEAD`.
+pub fn default_branch(repo: &Repository) -> Option<String> {
+    let from_origin = repo
+        .find_reference("refs/remotes/origin/HEAD")
+        .ok()
+        .and_then(|r| r.symbolic_target().ok().flatten().map(str::to_string))
+        .and_then(|t| t.strip_prefix("refs/remotes/origin/").map(str::to_string));
+    if !repo.is_bare()
+        && let Some(branch) = from_origin
+    {
+        return Some(branch);
+    }
+    repo.find_reference("HEAD")
+        .ok()
+        .and_then(|head| head.symbolic_target().ok().flatten().map(str::to_string))
+        .and_then(|target| target.strip_prefix("refs/heads/").map(str::to_string))
+}
+
+/// A local path becomes an absolute path; URLs are kept as given.
+fn source_url(source: &str) -> String {
+    if source.contains("://") {
+        return source.to_string();
+    }
+    std::path::absolute(source)
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| source.to_string())
+}
+
+/// Where the engine keeps the mirror of repository `name` under its data dir: one path segment
+/// per repository, whatever characters the name has.
+pub fn mirror_path(data_dir: &Path, name: &str) -> PathBuf {
+    let segment: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    data_dir.join("mirrors").join(format!("{segment}.git"))
+}
+
+/// A ref as a user types it → a full ref: `refs/…` is kept; a name that is a tag and not a
+/// branch becomes `refs/tags/NAME`; anything else `refs/heads/NAME` (it need not exist yet).
+pub fn resolve_ref(repo: &Repository, name: &str) -> String {
+    if name.starts_with("refs/") {
+        return name.to_string();
+    }
+    let branch = format!("refs/heads/{name}");
+    let tag = format!("refs/tags/{name}");
+    if repo.find_reference(&branch).is_err() && repo.find_reference(&tag).is_ok() {
+        tag
+    } else {
+        branch
+    }
+}
+
+/// The workflow files in a folder on disk (`DIR/.github/workflows/*.y*ml`): for a directory
+/// that is no git repository, where there is no commit to read them from.
+pub fn workflows_in_folder(dir: &Path) -> Result<Vec<WorkflowFile>, TriggerError> {
+    let folder = dir.join(WORKFLOWS_DIR);
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => {
+            return Err(TriggerError::io(format!("read {}", folder.display()))(
+                error,
+            ));
+        }
+    };
+    let mut files = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.ends_with(".yml") || name.ends_with(".yaml")) || !entry.path().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path())
+            .map_err(TriggerError::io(format!("read {}", entry.path().display())))?;
+        files.push(WorkflowFile {
+            path: format!("{WORKFLOWS_DIR}/{name}"),
+            bytes,
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
