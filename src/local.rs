@@ -323,10 +323,13 @@ fn run_input(
         .collect();
     input.secrets = secrets.clone();
     input.event_payload = payload;
-    input.checkout = (source.sha != event::ZERO_SHA).then(|| protocol::job::Checkout {
+    // A local run checks out what the developer has in front of them: the commit, with the
+    // working tree's changes laid over it (ignored files left out).
+    input.checkout = Some(protocol::job::Checkout {
         repository: source.clone_from.clone(),
         sha: source.sha.clone(),
         git_ref: Some(source.git_ref.clone()),
+        working_tree: true,
     });
     input.selection = Selection {
         job: request.job.clone(),

@@ -61,6 +61,11 @@ pub struct Checkout {
     pub repository: String,
     pub sha: String,
     pub git_ref: Option<String>,
+    /// `slipway run` only: `repository` is a local directory whose files, as they are now
+    /// (uncommitted changes included, ignored files left out), are laid over the checkout. A
+    /// directory outside git (or a repository with no commit) is copied as it is.
+    #[serde(default)]
+    pub working_tree: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -59,6 +59,7 @@ async fn checkout_puts_the_exact_commit_in_the_workspace() {
         repository: origin.to_string_lossy().to_string(),
         sha: first.clone(),
         git_ref: None,
+        working_tree: false,
     });
     let ran = run_spec(spec, &options(&dir.path().join("work"))).await;
     assert_eq!(ran.outcome(0), ("success", "success"), "{:?}", ran.logs(0));
@@ -91,6 +92,7 @@ async fn checkout_by_file_url_and_missing_checkout() {
         repository: format!("file://{}", origin.display()),
         sha: second,
         git_ref: None,
+        working_tree: false,
     });
     let ran = run_spec(spec, &options(&dir.path().join("work"))).await;
     assert_eq!(ran.logs(1), vec!["second".to_string()]);
@@ -112,6 +114,7 @@ async fn checkout_by_file_url_and_missing_checkout() {
         repository: origin.to_string_lossy().to_string(),
         sha: "1111111111111111111111111111111111111111".into(),
         git_ref: None,
+        working_tree: false,
     });
     let ran = run_spec(spec, &options(&dir.path().join("work3"))).await;
     assert_eq!(
@@ -312,6 +315,7 @@ async fn local_composite_actions_take_inputs_and_give_outputs() {
         repository: origin.to_string_lossy().to_string(),
         sha: sha.to_string(),
         git_ref: None,
+        working_tree: false,
     });
     let ran = run_spec(spec, &options(&dir.path().join("work"))).await;
     assert_eq!(ran.outcome(1), ("success", "success"), "{:?}", ran.logs(1));

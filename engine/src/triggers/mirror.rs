@@ -140,6 +140,7 @@ impl Mirror {
             repository: self.path.display().to_string(),
             sha: sha.to_string(),
             git_ref: git_ref.map(str::to_string),
+            working_tree: false,
         }
     }
 }

@@ -131,11 +131,33 @@ impl JobRun<'_> {
             .filter(|wanted| !wanted.trim().is_empty());
         let target_for_task = target.clone();
         let checked_out = tokio::task::spawn_blocking(move || {
-            check_out(&checkout, wanted_ref.as_deref(), &target_for_task)
+            let has_commit = checkout.sha.chars().any(|c| c != '0');
+            let commit = if has_commit {
+                check_out(&checkout, wanted_ref.as_deref(), &target_for_task)
+                    .map_err(|error| error.to_string())?
+            } else {
+                String::new()
+            };
+            if checkout.working_tree {
+                super::checkout::copy_working_tree(
+                    std::path::Path::new(&checkout.repository),
+                    &target_for_task,
+                )
+                .map_err(|error| {
+                    format!(
+                        "failed to copy the working tree of {}: {error}",
+                        checkout.repository
+                    )
+                })?;
+            }
+            Ok::<String, String>(if commit.is_empty() {
+                "the working tree".to_string()
+            } else {
+                commit
+            })
         })
         .await
-        .map_err(|error| format!("the checkout task failed: {error}"))?
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| format!("the checkout task failed: {error}"))??;
         self.log(
             frame,
             &format!("checked out {checked_out} into {}", target.display()),

@@ -100,6 +100,85 @@ fn resolve(
     Ok(repository.find_commit(oid)?.id())
 }
 
+/// Lays the files of the working tree at `source` over `target`: for a git repository the tracked
+/// files plus untracked ones that are not ignored (so build output under `.gitignore` is not
+/// copied), for any other directory every file. `.git` itself is never copied.
+pub fn copy_working_tree(source: &Path, target: &Path) -> std::io::Result<usize> {
+    std::fs::create_dir_all(target)?;
+    let files = match Repository::open(source) {
+        Ok(repository) if !repository.is_bare() => {
+            tracked_and_untracked(&repository).map_err(std::io::Error::other)?
+        }
+        _ => every_file(source)?,
+    };
+    let mut copied = 0;
+    for relative in files {
+        let from = source.join(&relative);
+        let to = target.join(&relative);
+        let Ok(metadata) = std::fs::symlink_metadata(&from) else {
+            continue; // deleted in the working tree but still in the index
+        };
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if metadata.file_type().is_symlink() {
+            let link = std::fs::read_link(&from)?;
+            let _ = std::fs::remove_file(&to);
+            std::os::unix::fs::symlink(link, &to)?;
+        } else if metadata.is_file() {
+            std::fs::copy(&from, &to)?;
+        } else {
+            continue;
+        }
+        copied += 1;
+    }
+    Ok(copied)
+}
+
+fn tracked_and_untracked(repository: &Repository) -> Result<Vec<std::path::PathBuf>, git2::Error> {
+    let mut files = Vec::new();
+    let index = repository.index()?;
+    for entry in index.iter() {
+        files.push(std::path::PathBuf::from(
+            String::from_utf8_lossy(&entry.path).into_owned(),
+        ));
+    }
+    let mut options = git2::StatusOptions::new();
+    options
+        .include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    for status in repository.statuses(Some(&mut options))?.iter() {
+        if status.status().contains(git2::Status::WT_NEW)
+            && let Ok(path) = status.path()
+        {
+            files.push(std::path::PathBuf::from(path));
+        }
+    }
+    Ok(files)
+}
+
+fn every_file(root: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![std::path::PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        for entry in std::fs::read_dir(root.join(&relative))? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if relative.as_os_str().is_empty() && name == ".git" {
+                continue;
+            }
+            let path = relative.join(&name);
+            if entry.file_type()?.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    Ok(files)
+}
+
 fn empty_directory(target: &Path) -> std::io::Result<()> {
     if target.exists() {
         for entry in std::fs::read_dir(target)? {
