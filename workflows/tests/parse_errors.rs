@@ -213,14 +213,14 @@ fn triggers() {
     );
     check(
         "on:\n  workflow_call:\n    inputs:\n      x:\n        required: true\njobs: {}\n",
-        4,
-        7,
+        5,
+        9,
         "needs a `type`",
     );
     check(
         "on:\n  workflow_call:\n    outputs:\n      x:\n        description: d\njobs: {}\n",
-        4,
-        7,
+        5,
+        9,
         "needs a `value`",
     );
     check(
@@ -259,11 +259,11 @@ fn jobs() {
     );
     check(
         "on: push\njobs:\n  build:\n    steps:\n      - run: x\n",
-        3,
-        3,
+        4,
+        5,
         "job `build` needs `runs-on`",
     );
-    check(&job(""), 3, 3, "job `build` needs `steps`");
+    check(&job(""), 4, 5, "job `build` needs `steps`");
     check(
         &job("    steps: []\n"),
         5,
@@ -472,7 +472,7 @@ fn every_error_is_reported_not_only_the_first() {
         .filter(|d| d.is_error())
         .map(|d| format!("{}:{}", d.span.line, d.span.column))
         .collect();
-    for expected in ["2:1", "6:5", "10:9", "4:3"] {
+    for expected in ["2:1", "6:5", "10:9", "5:5"] {
         assert!(
             errors.contains(&expected.to_string()),
             "{expected} missing from {errors:?}"

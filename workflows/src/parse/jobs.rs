@@ -210,14 +210,15 @@ fn job(reader: &mut Reader, id: Spanned<String>, node: &Node) -> Option<Job> {
     }
     if !is_call {
         if job.runs_on.is_none() && !entries.iter().any(|entry| entry.key == "runs-on") {
+            // Like GitHub, a missing property is reported where the mapping that lacks it starts.
             reader.error(
-                job.id.span,
+                node.span,
                 format!("{place} needs `runs-on` (or `uses` to call a reusable workflow)"),
             );
         }
         if !has_steps {
             reader.error(
-                job.id.span,
+                node.span,
                 format!("{place} needs `steps` (or `uses` to call a reusable workflow)"),
             );
         }

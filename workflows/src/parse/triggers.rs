@@ -332,7 +332,7 @@ fn inputs(reader: &mut Reader, node: &Node, is_call: bool, place: &str) -> Index
                 .as_mapping()
                 .is_some_and(|m| !m.iter().any(|e| e.key == "type"))
         {
-            reader.error(entry.key_span, format!("{input_place} needs a `type`"));
+            reader.error(entry.value.span, format!("{input_place} needs a `type`"));
         }
         if is_call && entry.value.is_null() {
             reader.error(entry.key_span, format!("{input_place} needs a `type`"));
@@ -371,7 +371,12 @@ fn call_outputs(reader: &mut Reader, node: &Node, place: &str) -> IndexMap<Strin
             }
         }
         let Some(value) = value else {
-            reader.error(entry.key_span, format!("{output_place} needs a `value`"));
+            let at = if entry.value.as_mapping().is_some() {
+                entry.value.span
+            } else {
+                entry.key_span
+            };
+            reader.error(at, format!("{output_place} needs a `value`"));
             continue;
         };
         let name = Spanned::new(entry.key.clone(), entry.key_span);
