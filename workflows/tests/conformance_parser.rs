@@ -15,8 +15,8 @@ use std::path::Path;
 use workflows::parse_workflow;
 
 /// Floors: raise them as validation improves.
-const MIN_ACCEPT_REJECT_PERCENT: f64 = 95.0;
-const MIN_POSITION_PERCENT: f64 = 80.0;
+const MIN_ACCEPT_REJECT_PERCENT: f64 = 98.0;
+const MIN_POSITION_PERCENT: f64 = 90.0;
 
 #[derive(Debug)]
 struct Case {
