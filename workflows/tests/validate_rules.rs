@@ -126,7 +126,10 @@ fn job_ids() {
         &["3:3 error invalid job id `__job`: ids starting with `__` are reserved"],
     );
     let twice = "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: a}]\n  A:\n    runs-on: x\n    steps: [{run: a}]\n";
-    check(twice, &["6:3 error job id `A` is already defined (job ids are case-insensitive)"]);
+    check(
+        twice,
+        &["6:3 error job id `A` is already defined (job ids are case-insensitive)"],
+    );
 }
 
 #[test]

@@ -613,10 +613,7 @@ fn evaluate_matrix_values(
         MatrixValues::List(items) => items
             .value
             .iter()
-            .map(|item| match item {
-                Value::String(text) if text.contains("${{") => evaluate(text, values),
-                other => Ok(other.clone()),
-            })
+            .map(|item| evaluate_nested(item, values))
             .collect(),
         MatrixValues::Expr(text) => match evaluate(text, values)? {
             Value::Array(items) => Ok(items),
@@ -625,6 +622,27 @@ fn evaluate_matrix_values(
                 to_display_string(&other)
             )),
         },
+    }
+}
+
+/// A matrix value as written, with every string inside it that holds `${{ }}` evaluated (values
+/// may be mappings and lists: `- env: {KEY: ${{ inputs.x }}}`).
+fn evaluate_nested(item: &Value, values: &IndexMap<String, Value>) -> Result<Value, String> {
+    match item {
+        Value::String(text) if text.contains("${{") => evaluate(text, values),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| evaluate_nested(item, values))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        Value::Object(map) => {
+            let mut evaluated = serde_json::Map::with_capacity(map.len());
+            for (key, value) in map {
+                evaluated.insert(key.clone(), evaluate_nested(value, values)?);
+            }
+            Ok(Value::Object(evaluated))
+        }
+        other => Ok(other.clone()),
     }
 }
 

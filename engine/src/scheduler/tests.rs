@@ -1249,3 +1249,15 @@ fn the_job_view_reports_phases_and_results() {
     );
     assert_eq!(run.scheduler.conclusion(), Some(Conclusion::Failure));
 }
+
+#[test]
+fn expressions_nested_inside_matrix_values_are_evaluated() {
+    let mut run = Run::new(workflow(vec![
+        job("t").matrix(&[("a", json!([{"env": {"key": "${{ 'val' }}1"}}]))]),
+    ]));
+    run.check("start", "start t (val1)");
+    assert_eq!(
+        run.spec("t (val1)").contexts["matrix"],
+        json!({"a": {"env": {"key": "val1"}}})
+    );
+}
