@@ -7,5 +7,6 @@ pub mod api;
 pub mod deploy;
 pub mod dispatch;
 pub mod event;
+pub mod orchestrator;
 pub mod scheduler;
 pub mod store;
