@@ -154,7 +154,7 @@ impl Orchestrator {
             .diagnostics
             .iter()
             .filter(|diagnostic| diagnostic.is_error())
-            .map(|diagnostic| format!("{diagnostic:?}"))
+            .map(|diagnostic| diagnostic.to_string())
             .collect();
         let workflow = match parsed.workflow {
             Some(workflow) if errors.is_empty() => workflow,
