@@ -270,14 +270,15 @@ fn main() {
             demo,
         }),
         Command::Runner {
-            register: Some(RunnerCommand::Register {
-                engine,
-                token,
-                name,
-                labels,
-                capacity,
-                config,
-            }),
+            register:
+                Some(RunnerCommand::Register {
+                    engine,
+                    token,
+                    name,
+                    labels,
+                    capacity,
+                    config,
+                }),
             ..
         } => runner_cmd::register(runner_cmd::RegisterRequest {
             engine,

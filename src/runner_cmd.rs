@@ -97,10 +97,11 @@ pub fn run(request: RunnerRequest) -> i32 {
     if let Some(capacity) = request.capacity {
         config.capacity = capacity.max(1);
     }
-    let work_dir = request
-        .work_dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("slipway-runner").join(&config.name));
+    let work_dir = request.work_dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir()
+            .join("slipway-runner")
+            .join(&config.name)
+    });
     let mut executor = ExecutorOptions::new(work_dir);
     executor.runner_name = config.name.clone();
     let mut options = AgentOptions::new(config, executor);

@@ -40,7 +40,10 @@ const DEMO_WORKFLOWS: &[(&str, &str)] = &[
         "env-files.yml",
         include_str!("../workflows/examples/env-files.yml"),
     ),
-    ("matrix.yml", include_str!("../workflows/examples/matrix.yml")),
+    (
+        "matrix.yml",
+        include_str!("../workflows/examples/matrix.yml"),
+    ),
     (
         "timeouts-and-cleanup.yml",
         include_str!("../workflows/examples/timeouts-and-cleanup.yml"),
@@ -72,8 +75,12 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let data_dir = absolute(&request.data_dir);
     std::fs::create_dir_all(&data_dir)
         .map_err(|error| format!("create data dir {}: {error}", data_dir.display()))?;
-    ensure_admin_token(&data_dir)
-        .map_err(|error| format!("write the admin token under {}: {error}", data_dir.display()))?;
+    ensure_admin_token(&data_dir).map_err(|error| {
+        format!(
+            "write the admin token under {}: {error}",
+            data_dir.display()
+        )
+    })?;
     let mut config = EngineConfig::new(&data_dir);
     config.lease_duration = Duration::from_secs(request.lease_seconds.max(1));
     let (engine, events) = Engine::open(config)
@@ -92,7 +99,9 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let stop = CancellationToken::new();
     let mut supervisors = Vec::new();
     for index in 0..request.runners {
-        let runner_dir = data_dir.join("runners").join(format!("runner-{}", index + 1));
+        let runner_dir = data_dir
+            .join("runners")
+            .join(format!("runner-{}", index + 1));
         let config_path = runner_dir.join("config.toml");
         if !config_path.exists() {
             let token = create_registration_token(engine.store())
@@ -286,11 +295,9 @@ fn create_demo_repo(dir: &Path) -> Result<(), String> {
         "A demo repository made by `slipway serve --demo`.\n",
     )
     .map_err(|e| fail(&e))?;
-    let repo = git2::Repository::init_opts(
-        dir,
-        git2::RepositoryInitOptions::new().initial_head("main"),
-    )
-    .map_err(|e| fail(&e))?;
+    let repo =
+        git2::Repository::init_opts(dir, git2::RepositoryInitOptions::new().initial_head("main"))
+            .map_err(|e| fail(&e))?;
     let mut index = repo.index().map_err(|e| fail(&e))?;
     index
         .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
@@ -298,8 +305,7 @@ fn create_demo_repo(dir: &Path) -> Result<(), String> {
     index.write().map_err(|e| fail(&e))?;
     let tree_id = index.write_tree().map_err(|e| fail(&e))?;
     let tree = repo.find_tree(tree_id).map_err(|e| fail(&e))?;
-    let signature =
-        git2::Signature::now("slipway", "slipway@localhost").map_err(|e| fail(&e))?;
+    let signature = git2::Signature::now("slipway", "slipway@localhost").map_err(|e| fail(&e))?;
     repo.commit(
         Some("HEAD"),
         &signature,

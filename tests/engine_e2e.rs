@@ -127,7 +127,9 @@ impl TestEngine {
         let token = answer["token"].as_str().expect("token");
         let config = dir.join("runner.toml");
         let registered = Command::new(BIN)
-            .args(["runner", "register", "--engine", &self.url, "--token", token])
+            .args([
+                "runner", "register", "--engine", &self.url, "--token", token,
+            ])
             .arg("--config")
             .arg(&config)
             .output()
@@ -161,7 +163,10 @@ impl TestEngine {
             if done(&run) {
                 return run;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}: {run:#}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {run:#}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -268,7 +273,11 @@ jobs:
         .as_array()
         .expect("jobs")
         .iter()
-        .filter(|job| job["job_key"].as_str().is_some_and(|k| k.starts_with("build")))
+        .filter(|job| {
+            job["job_key"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("build"))
+        })
         .collect();
     assert_eq!(legs.len(), 2, "{run:#}");
     assert!(legs.iter().all(|leg| leg["conclusion"] == "success"));
@@ -433,8 +442,10 @@ async fn a_wrong_runner_token_is_refused_and_changes_nothing() {
     let register = engine
         .client
         .post(format!("{}/api/v1/runners/register", engine.url))
-        .json(&json!({"protocol_version": 1, "token": "made-up", "name": "x",
-                      "labels": ["linux"], "capacity": 1}))
+        .json(
+            &json!({"protocol_version": 1, "token": "made-up", "name": "x",
+                      "labels": ["linux"], "capacity": 1}),
+        )
         .send()
         .await
         .expect("engine answers");
