@@ -310,7 +310,7 @@ jobs:
     let engine = TestEngine::start(&temp.path().join("data"), free_port(), 0).await;
     let (first, first_id) = engine.start_runner(&temp.path().join("r1")).await;
     let (second, second_id) = engine.start_runner(&temp.path().join("r2")).await;
-    let mut runners = vec![(first, first_id), (second, second_id)];
+    let mut runners = [(first, first_id), (second, second_id)];
     let run_id = engine.dispatch(&repo, "slow.yml").await;
     let leased = engine
         .wait_run(&run_id, "the job to be leased", |run| {
