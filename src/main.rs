@@ -1,13 +1,17 @@
 //! The `slipway` binary: arguments → library call → documented exit code (see `exit.rs`).
 
 mod check;
+mod dispatch_cmd;
 mod exit;
 mod expr;
 mod local;
 mod plan;
 mod progress;
 mod render;
+mod runner_cmd;
+mod serve;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -117,6 +121,128 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the engine: API, orchestrator and N embedded runner processes (data in ./.slipway)
+    #[command(after_help = exit::HELP)]
+    Serve {
+        /// The data directory (store, logs, admin.token, runner configs)
+        #[arg(long = "data", default_value = ".slipway")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:7766")]
+        listen: SocketAddr,
+        /// Embedded runner processes to start and supervise
+        #[arg(long, default_value_t = 2)]
+        runners: usize,
+        /// A repository whose `push` workflows run at HEAD on start
+        #[arg(long = "repo")]
+        repos: Vec<PathBuf>,
+        /// How long a job's lease lives without a heartbeat
+        #[arg(long, default_value_t = 30)]
+        lease_seconds: u64,
+        /// Create ./.slipway/demo-repo from the example workflows (once) and run them
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run jobs for an engine (`runner register` first)
+    #[command(after_help = exit::HELP, args_conflicts_with_subcommands = true)]
+    Runner {
+        #[command(subcommand)]
+        register: Option<RunnerCommand>,
+        #[arg(long)]
+        engine: Option<String>,
+        /// Labels (comma-separated); default self-hosted,linux,x64,ubuntu-latest
+        #[arg(long, value_delimiter = ',')]
+        labels: Option<Vec<String>>,
+        #[arg(long)]
+        capacity: Option<u32>,
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        #[arg(long, default_value = ".slipway/runner.toml")]
+        config: PathBuf,
+        /// Run one job, then exit
+        #[arg(long)]
+        once: bool,
+    },
+    /// Runners of the engine (`runners token`: a one-time registration token)
+    #[command(after_help = exit::HELP)]
+    Runners {
+        #[command(subcommand)]
+        command: Option<RunnersCommand>,
+        #[command(flatten)]
+        target: EngineArgs,
+    },
+    /// Start a workflow on the engine (read at the commit of --ref)
+    #[command(after_help = exit::HELP)]
+    Dispatch {
+        /// The workflow file name under .github/workflows
+        workflow: String,
+        #[arg(long = "ref", default_value = "HEAD")]
+        git_ref: String,
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        #[arg(long = "input", value_name = "KEY=VALUE", value_parser = local::parse_pair)]
+        inputs: Vec<(String, String)>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: EngineArgs,
+    },
+    /// Re-run a run (all jobs, the failed ones, or one job)
+    #[command(after_help = exit::HELP)]
+    Rerun {
+        run: String,
+        #[arg(long)]
+        failed: bool,
+        #[arg(long)]
+        job: Option<String>,
+        #[command(flatten)]
+        target: EngineArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum RunnerCommand {
+    /// Trade a one-time registration token for a runner credential (written to --config)
+    Register {
+        #[arg(long)]
+        engine: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_delimiter = ',')]
+        labels: Option<Vec<String>>,
+        #[arg(long, default_value_t = 1)]
+        capacity: u32,
+        #[arg(long, default_value = ".slipway/runner.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum RunnersCommand {
+    /// Print a one-time runner registration token
+    Token,
+}
+
+#[derive(clap::Args)]
+struct EngineArgs {
+    #[arg(long, env = "SLIPWAY_ENGINE", default_value = "http://127.0.0.1:7766")]
+    engine: String,
+    /// The admin token (default: <data>/admin.token)
+    #[arg(long, env = "SLIPWAY_TOKEN")]
+    engine_token: Option<String>,
+    #[arg(long = "data", default_value = ".slipway")]
+    data_dir: PathBuf,
+}
+
+impl EngineArgs {
+    fn target(self) -> dispatch_cmd::EngineTarget {
+        dispatch_cmd::EngineTarget {
+            url: self.engine,
+            token: self.engine_token,
+            data_dir: self.data_dir,
+        }
+    }
 }
 
 fn main() {
@@ -187,6 +313,78 @@ fn main() {
             paths,
             json,
         }),
+        Command::Serve {
+            data_dir,
+            listen,
+            runners,
+            repos,
+            lease_seconds,
+            demo,
+        } => serve::run(serve::ServeRequest {
+            data_dir,
+            listen,
+            runners,
+            repos,
+            lease_seconds,
+            demo,
+        }),
+        Command::Runner {
+            register:
+                Some(RunnerCommand::Register {
+                    engine,
+                    token,
+                    name,
+                    labels,
+                    capacity,
+                    config,
+                }),
+            ..
+        } => runner_cmd::register(runner_cmd::RegisterRequest {
+            engine,
+            token,
+            name,
+            labels,
+            capacity,
+            config,
+        }),
+        Command::Runner {
+            register: None,
+            engine,
+            labels,
+            capacity,
+            work_dir,
+            config,
+            once,
+        } => runner_cmd::run(runner_cmd::RunnerRequest {
+            engine,
+            labels,
+            capacity,
+            work_dir,
+            config,
+            once,
+        }),
+        Command::Runners {
+            command: Some(RunnersCommand::Token),
+            target,
+        } => dispatch_cmd::registration_token(&target.target()),
+        Command::Runners { command: None, .. } => {
+            eprintln!("not yet: listing runners");
+            exit::USAGE
+        }
+        Command::Dispatch {
+            workflow,
+            git_ref,
+            repo,
+            inputs,
+            json,
+            target,
+        } => dispatch_cmd::dispatch(&target.target(), &workflow, &git_ref, &repo, &inputs, json),
+        Command::Rerun {
+            run,
+            failed,
+            job,
+            target,
+        } => dispatch_cmd::rerun(&target.target(), &run, failed, job.as_deref()),
     };
     std::process::exit(code);
 }

@@ -1,0 +1,137 @@
+//! `slipway dispatch`, `slipway rerun` and `slipway runners token`: HTTP clients of the engine's
+//! admin calls. The admin token comes from `--engine-token`, `SLIPWAY_TOKEN`, or the engine's
+//! data directory (`./.slipway/admin.token`).
+//!
+//! This file must not plan or change runs itself: the engine does.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::exit;
+
+/// Where the engine is and how to prove admin rights.
+#[derive(Debug, Clone)]
+pub struct EngineTarget {
+    pub url: String,
+    pub token: Option<String>,
+    pub data_dir: PathBuf,
+}
+
+impl EngineTarget {
+    fn token(&self) -> Option<String> {
+        self.token.clone().or_else(|| {
+            std::fs::read_to_string(engine::orchestrator::admin_token_path(&self.data_dir))
+                .ok()
+                .map(|text| text.trim().to_string())
+        })
+    }
+}
+
+pub fn dispatch(
+    target: &EngineTarget,
+    workflow: &str,
+    git_ref: &str,
+    repo: &Path,
+    inputs: &[(String, String)],
+    json_output: bool,
+) -> i32 {
+    let repository = std::path::absolute(repo).unwrap_or_else(|_| repo.to_path_buf());
+    let inputs: serde_json::Map<String, Value> = inputs
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let body = json!({
+        "protocol_version": protocol::PROTOCOL_VERSION,
+        "repository": repository.display().to_string(),
+        "workflow": workflow,
+        "ref": git_ref,
+        "inputs": inputs,
+    });
+    match post(target, "/api/v1/dispatch", &body) {
+        Ok(answer) => {
+            if json_output {
+                println!("{answer}");
+            } else {
+                println!(
+                    "dispatched {workflow} #{} as run {}",
+                    answer.get("run_number").unwrap_or(&Value::Null),
+                    answer
+                        .get("run_id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                );
+            }
+            exit::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+pub fn rerun(target: &EngineTarget, run_id: &str, failed_only: bool, job: Option<&str>) -> i32 {
+    let body = json!({
+        "protocol_version": protocol::PROTOCOL_VERSION,
+        "failed_only": failed_only,
+        "job": job,
+    });
+    match post(target, &format!("/api/v1/runs/{run_id}/rerun"), &body) {
+        Ok(answer) => {
+            println!("{answer}");
+            exit::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+pub fn registration_token(target: &EngineTarget) -> i32 {
+    let body = json!({"protocol_version": protocol::PROTOCOL_VERSION});
+    match post(target, "/api/v1/admin/registration-tokens", &body) {
+        Ok(answer) => {
+            println!(
+                "{}",
+                answer
+                    .get("token")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            );
+            exit::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// POSTs `body` with the admin token; an error is printed and becomes exit code 3.
+fn post(target: &EngineTarget, path: &str, body: &Value) -> Result<Value, i32> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            eprintln!("error: failed to start the async runtime: {error}");
+            exit::FAILURE
+        })?;
+    let url = format!("{}{path}", target.url.trim_end_matches('/'));
+    let token = target.token();
+    runtime.block_on(async move {
+        let client = reqwest::Client::new();
+        let mut request = client.post(&url).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|error| {
+            eprintln!("error: failed to reach the engine at {url}: {error}");
+            exit::ENGINE
+        })?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            Ok(answer)
+        } else {
+            let message = answer
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no message");
+            eprintln!("error: the engine refused the request ({status}): {message}");
+            Err(exit::ENGINE)
+        }
+    })
+}
