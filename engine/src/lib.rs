@@ -8,4 +8,5 @@ pub mod deploy;
 pub mod dispatch;
 pub mod event;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;

@@ -6,11 +6,13 @@
 //! HTTP to `dispatch::Engine` calls and back; they hold no state and no policy of their own.
 //!
 //! Files: `extract.rs` (versioned JSON bodies, runner authentication, errors), `runners.rs`
-//! (registration and the runner protocol), `reads.rs` (runs, jobs, logs, runners for the CLI).
+//! (registration and the runner protocol), `reads.rs` (runs, jobs, logs, runners for the CLI),
+//! `settings.rs` (repository secrets and variables).
 
 mod extract;
 mod reads;
 mod runners;
+mod settings;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::Engine;
 
 pub use extract::ApiError;
+pub use settings::ADMIN_TOKEN_FILE;
 
 /// Every route of the API, over `engine`.
 pub fn router(engine: Arc<Engine>) -> Router {
@@ -42,6 +45,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             get(reads::job_logs),
         )
         .route("/api/v1/runners", get(reads::list_runners))
+        .merge(settings::routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(engine)
 }

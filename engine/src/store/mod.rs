@@ -13,12 +13,14 @@
 //!
 //! Files: `runs.rs` (runs and run numbers), `jobs.rs` (jobs, the queue, leases), `runners.rs`
 //! (runners and their credentials), `tokens.rs` (registration tokens and secret hashing),
-//! `logs.rs` (log files, their index and live followers).
+//! `logs.rs` (log files, their index and live followers), `settings.rs` (sealed secrets and
+//! variables per repository).
 
 mod jobs;
 mod logs;
 mod runners;
 mod runs;
+mod settings;
 mod tokens;
 
 use std::fmt;
@@ -40,6 +42,7 @@ pub use jobs::{ExpiredLease, JobRecord, JobState, LeaseRecord, StepProgress};
 pub use logs::{LogAppend, LogProgress};
 pub use runners::RunnerRecord;
 pub use runs::{RunRecord, RunStatus};
+pub use settings::{SecretRecord, VariableRecord};
 pub use tokens::{create_registration_token, hash_secret, new_secret};
 
 /// What went wrong in the store. Messages read after "failed to …".
