@@ -1,6 +1,7 @@
 //! The `slipway` binary: arguments → library call → documented exit code (see `exit.rs`).
 
 mod check;
+mod client;
 mod exit;
 mod expr;
 mod local;
@@ -81,6 +82,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List runs on the engine, newest first
+    #[command(after_help = exit::HELP)]
+    Runs(client::runs::RunsArgs),
+    /// Show a run and its jobs (status, runner, attempts, times)
+    #[command(after_help = exit::HELP)]
+    RunStatus(client::runs::RunStatusArgs),
+    /// Print a run's job logs (`-f` follows them live)
+    #[command(after_help = exit::HELP)]
+    Logs(client::logs::LogsArgs),
+    /// Cancel a run (admin)
+    #[command(after_help = exit::HELP)]
+    Cancel(client::runs::CancelArgs),
+    /// List the engine's runners (labels, capacity, last seen, current jobs)
+    // The orchestrator branch adds `runners token`; on merge keep one `Runners` variant whose
+    // list form calls `client::runners_list`.
+    #[command(after_help = exit::HELP)]
+    Runners {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        engine: client::EngineArgs,
+    },
+    /// Repository secrets on the engine (set and rm are admin)
+    #[command(after_help = exit::HELP)]
+    Secret(client::settings::SecretArgs),
+    /// Repository configuration variables on the engine (set and rm are admin)
+    #[command(after_help = exit::HELP)]
+    Var(client::settings::VarArgs),
 }
 
 fn main() {
@@ -128,6 +157,13 @@ fn main() {
             matrix,
             json,
         }),
+        Command::Runs(args) => client::runs::runs(&args),
+        Command::RunStatus(args) => client::runs::run_status(&args),
+        Command::Logs(args) => client::logs::logs(&args),
+        Command::Cancel(args) => client::runs::cancel(&args),
+        Command::Runners { json, engine } => client::runners_list(&engine, json),
+        Command::Secret(args) => client::settings::secret(&args),
+        Command::Var(args) => client::settings::var(&args),
     };
     std::process::exit(code);
 }
