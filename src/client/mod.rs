@@ -41,14 +41,20 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct EngineArgs {
     /// The engine's URL [default: http://127.0.0.1:7766]
-    #[arg(long = "engine", env = "SLIPWAY_ENGINE", value_name = "URL")]
+    #[arg(
+        long = "engine",
+        env = "SLIPWAY_ENGINE",
+        value_name = "URL",
+        global = true
+    )]
     pub engine: Option<String>,
     /// The admin token, for calls that change things [default: read ./.slipway/admin.token]
     #[arg(
         long = "token",
         env = "SLIPWAY_TOKEN",
         value_name = "TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        global = true
     )]
     pub token: Option<String>,
 }
