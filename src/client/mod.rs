@@ -214,11 +214,16 @@ impl EngineClient {
     }
 
     fn unreachable(&self, error: &reqwest::Error) -> ClientError {
+        // The innermost cause says what happened ("Connection refused"); the outer layers
+        // only repeat the URL.
         let mut message = error.to_string();
         let mut source = std::error::Error::source(error);
         while let Some(cause) = source {
-            message = format!("{message}: {cause}");
+            message = cause.to_string();
             source = cause.source();
+        }
+        if error.is_timeout() {
+            message = format!("timed out ({message})");
         }
         ClientError::Unreachable {
             url: self.base_url.clone(),

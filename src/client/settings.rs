@@ -91,6 +91,9 @@ pub fn secret(args: &SecretArgs) -> i32 {
             SecretCommand::Set { name, repo, value } => {
                 let name = check_name(name)?;
                 let value = match value {
+                    Some(value) if value.is_empty() => {
+                        return Err(ClientError::Usage(format!("the value of {name} is empty")));
+                    }
                     Some(value) => value.clone(),
                     None => read_stdin(&name)?,
                 };
