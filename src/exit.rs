@@ -9,7 +9,6 @@ pub const FAILURE: i32 = 1;
 /// The request itself was wrong: bad arguments, an invalid workflow given to `run`, a missing file.
 pub const USAGE: i32 = 2;
 /// The engine could not be reached or answered with an error.
-#[allow(dead_code)] // used by the engine client commands
 pub const ENGINE: i32 = 3;
 
 pub const HELP: &str = "\

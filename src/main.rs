@@ -1,6 +1,7 @@
 //! The `slipway` binary: arguments → library call → documented exit code (see `exit.rs`).
 
 mod check;
+mod client;
 mod dispatch_cmd;
 mod exit;
 mod expr;
@@ -167,6 +168,9 @@ enum Command {
     Runners {
         #[command(subcommand)]
         command: Option<RunnersCommand>,
+        /// Print the list as JSON
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         target: EngineArgs,
     },
@@ -197,6 +201,24 @@ enum Command {
         #[command(flatten)]
         target: EngineArgs,
     },
+    /// List runs on the engine, newest first
+    #[command(after_help = exit::HELP)]
+    Runs(client::runs::RunsArgs),
+    /// Show a run and its jobs (status, runner, attempts, times)
+    #[command(after_help = exit::HELP)]
+    RunStatus(client::runs::RunStatusArgs),
+    /// Print a run's job logs (`-f` follows them live)
+    #[command(after_help = exit::HELP)]
+    Logs(client::logs::LogsArgs),
+    /// Cancel a run (admin)
+    #[command(after_help = exit::HELP)]
+    Cancel(client::runs::CancelArgs),
+    /// Repository secrets on the engine (set and rm are admin)
+    #[command(after_help = exit::HELP)]
+    Secret(client::settings::SecretArgs),
+    /// Repository configuration variables on the engine (set and rm are admin)
+    #[command(after_help = exit::HELP)]
+    Var(client::settings::VarArgs),
 }
 
 #[derive(Subcommand)]
@@ -366,11 +388,19 @@ fn main() {
         Command::Runners {
             command: Some(RunnersCommand::Token),
             target,
+            ..
         } => dispatch_cmd::registration_token(&target.target()),
-        Command::Runners { command: None, .. } => {
-            eprintln!("not yet: listing runners");
-            exit::USAGE
-        }
+        Command::Runners {
+            command: None,
+            json,
+            target,
+        } => client::runners_list(
+            &client::EngineArgs {
+                engine: Some(target.engine),
+                token: target.engine_token,
+            },
+            json,
+        ),
         Command::Dispatch {
             workflow,
             git_ref,
@@ -385,6 +415,12 @@ fn main() {
             job,
             target,
         } => dispatch_cmd::rerun(&target.target(), &run, failed, job.as_deref()),
+        Command::Runs(args) => client::runs::runs(&args),
+        Command::RunStatus(args) => client::runs::run_status(&args),
+        Command::Logs(args) => client::logs::logs(&args),
+        Command::Cancel(args) => client::runs::cancel(&args),
+        Command::Secret(args) => client::settings::secret(&args),
+        Command::Var(args) => client::settings::var(&args),
     };
     std::process::exit(code);
 }

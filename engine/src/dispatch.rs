@@ -114,6 +114,8 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<(Arc<Engine>, mpsc::UnboundedReceiver<EngineEvent>), StoreError> {
         let store = Arc::new(Store::open(&config.data_dir)?);
+        crate::secrets::SecretKey::load_or_create(&config.data_dir)
+            .map_err(|error| crate::secrets::as_store_error(&config.data_dir, error))?;
         let (events, receiver) = mpsc::unbounded_channel();
         let now = Instant::now();
         let mut clocks = HashMap::new();
@@ -173,7 +175,9 @@ impl Engine {
     }
 
     /// Queues a ready job and wakes every waiting runner; durable on return.
+    /// The spec's secrets are sealed while it sits in the store and opened for the lease holder.
     pub async fn enqueue_job(&self, run_id: RunId, spec: JobSpec) -> Result<JobRecord, StoreError> {
+        let spec = self.seal_secrets(spec)?;
         let job = self
             .store
             .enqueue_job(run_id, spec, self.config.max_infra_retries)
@@ -205,7 +209,10 @@ impl Engine {
                     .lease_next(runner.runner_id, |spec| runner.carries(&spec.runs_on))
                     .await?;
                 if let Some(job) = leased {
-                    return Ok(Some(self.start_clock(job)));
+                    // The clock starts first: should the spec not open, the lease still ends.
+                    let mut granted = self.start_clock(job);
+                    granted.job.spec = self.open_secrets(granted.job.spec)?;
+                    return Ok(Some(granted));
                 }
             }
             tokio::select! {
@@ -311,6 +318,7 @@ impl Engine {
         spec: JobSpec,
         result: JobResult,
     ) -> Result<JobRecord, StoreError> {
+        let spec = self.seal_secrets(spec)?;
         let job = self.store.record_finished_job(run_id, spec, result).await?;
         self.report_finished(&job);
         Ok(job)
@@ -395,6 +403,26 @@ impl Engine {
             fencing_token,
             lease_expires_in,
         }
+    }
+
+    fn seal_secrets(&self, spec: JobSpec) -> Result<JobSpec, StoreError> {
+        if spec.secrets.is_empty() {
+            return Ok(spec);
+        }
+        let dir = &self.config.data_dir;
+        crate::secrets::SecretKey::load(dir)
+            .and_then(|key| crate::secrets::seal_job_secrets(&key, spec))
+            .map_err(|error| crate::secrets::as_store_error(dir, error))
+    }
+
+    fn open_secrets(&self, spec: JobSpec) -> Result<JobSpec, StoreError> {
+        if spec.secrets.is_empty() {
+            return Ok(spec);
+        }
+        let dir = &self.config.data_dir;
+        crate::secrets::SecretKey::load(dir)
+            .and_then(|key| crate::secrets::open_job_secrets(&key, spec))
+            .map_err(|error| crate::secrets::as_store_error(dir, error))
     }
 
     fn leases_held_by(&self, runner_id: RunnerId) -> usize {

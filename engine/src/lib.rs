@@ -9,5 +9,6 @@ pub mod dispatch;
 pub mod event;
 pub mod orchestrator;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
 pub mod triggers;

@@ -186,3 +186,31 @@ pub struct RunnerView {
 pub struct LogLineEvent {
     pub line: String,
 }
+
+/// `PUT /api/v1/secrets/{name}` and `PUT /api/v1/variables/{name}` (admin).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetSettingRequest {
+    pub protocol_version: u32,
+    /// The scope: a repository name or path; `""` (the default) is every repository.
+    #[serde(default)]
+    pub repository: String,
+    pub value: String,
+}
+
+/// What the API shows of a secret: never its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretView {
+    pub name: String,
+    /// `""`: every repository.
+    pub repository: String,
+    pub updated_at_us: u64,
+}
+
+/// A configuration variable (`vars.NAME`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariableView {
+    pub name: String,
+    pub repository: String,
+    pub value: String,
+    pub updated_at_us: u64,
+}

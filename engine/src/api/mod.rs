@@ -5,13 +5,16 @@
 //! **Architecture Invariant:** this is the only HTTP server in the engine. Handlers translate
 //! HTTP to `dispatch::Engine` calls and back; they hold no state and no policy of their own.
 //!
-//! Files: `admin.rs` (dispatch, rerun, registration tokens; admin token), `extract.rs` (versioned JSON bodies, runner authentication, errors), `runners.rs`
-//! (registration and the runner protocol), `reads.rs` (runs, jobs, logs, runners for the CLI).
+//! Files: `admin.rs` (dispatch, rerun, registration tokens; admin token), `extract.rs` (versioned
+//! JSON bodies, runner authentication, errors), `runners.rs` (registration and the runner
+//! protocol), `reads.rs` (runs, jobs, logs, runners for the CLI), `settings.rs` (repository
+//! secrets and variables).
 
 mod admin;
 mod extract;
 mod reads;
 mod runners;
+mod settings;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use crate::orchestrator::Orchestrator;
 
 pub use admin::{DispatchRequest, DispatchResponse, TokenResponse};
 pub use extract::ApiError;
+pub use settings::ADMIN_TOKEN_FILE;
 
 /// Every route of the API, over `engine`.
 pub fn router(engine: Arc<Engine>) -> Router {
@@ -51,6 +55,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/api/v1/admin/registration-tokens",
             post(admin::registration_token),
         )
+        .merge(settings::routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(engine)
 }

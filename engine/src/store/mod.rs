@@ -15,12 +15,15 @@
 //! (runners and their credentials), `tokens.rs` (registration tokens and secret hashing),
 //! `logs.rs` (log files, their index and live followers), `schedules.rs` (each unfinished run's
 //! scheduler state, for the orchestrator to pick up after a restart).
+//! `logs.rs` (log files, their index and live followers), `settings.rs` (sealed secrets and
+//! variables per repository).
 
 mod jobs;
 mod logs;
 mod runners;
 mod runs;
 mod schedules;
+mod settings;
 mod tokens;
 
 use std::fmt;
@@ -43,6 +46,7 @@ pub use logs::{LogAppend, LogProgress};
 pub use runners::RunnerRecord;
 pub use runs::{RunRecord, RunStatus};
 pub use schedules::ScheduleRecord;
+pub use settings::{SecretRecord, VariableRecord};
 pub use tokens::{create_registration_token, hash_secret, new_secret};
 
 /// What went wrong in the store. Messages read after "failed to …".

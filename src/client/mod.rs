@@ -1,0 +1,288 @@
+//! The CLI's side of the engine's HTTP API: where the engine is, the admin token, one blocking
+//! entry point per command (a current-thread tokio runtime around reqwest), and the exit code.
+//!
+//! Files: `runs.rs` (`runs`, `run-status`, `cancel`), `logs.rs` (`logs`, followed live over
+//! server-sent events), `runners.rs` (`runners`), `settings.rs` (`secret`, `var`), `table.rs`
+//! (human tables and times).
+//!
+//! This module must not know the engine's internals: it speaks only `protocol::wire` over HTTP.
+//! Exit codes: 3 when the engine cannot be reached or answers with an error, 2 for a request
+//! that is wrong before it is sent.
+
+pub mod logs;
+pub mod runners;
+pub mod runs;
+pub mod settings;
+mod table;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use protocol::PROTOCOL_VERSION;
+use protocol::wire::ErrorBody;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::exit;
+
+pub use runners::runners_list;
+
+/// The engine used when neither `--engine` nor `SLIPWAY_ENGINE` names one.
+pub const DEFAULT_ENGINE: &str = "http://127.0.0.1:7766";
+/// Where the admin token is read from when neither `--token` nor `SLIPWAY_TOKEN` gives it.
+pub const DEFAULT_TOKEN_FILE: &str = ".slipway/admin.token";
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longer than the engine's keep-alive on followed logs (15 s), so a quiet follow stays open.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the engine is and who is asking: flatten this into every command that talks to it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EngineArgs {
+    /// The engine's URL [default: http://127.0.0.1:7766]
+    #[arg(
+        long = "engine",
+        env = "SLIPWAY_ENGINE",
+        value_name = "URL",
+        global = true
+    )]
+    pub engine: Option<String>,
+    /// The admin token, for calls that change things [default: read ./.slipway/admin.token]
+    #[arg(
+        long = "token",
+        env = "SLIPWAY_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token: Option<String>,
+}
+
+/// What went wrong talking to the engine; each maps to an exit code (`exit_code`).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "cannot reach the engine at {url}: {message} (is `slipway serve` running? pass --engine URL or set SLIPWAY_ENGINE)"
+    )]
+    Unreachable { url: String, message: String },
+    #[error("the engine refused the request ({status}): {message}")]
+    Refused { status: StatusCode, message: String },
+    #[error("the engine answered something unexpected: {0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl ClientError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ClientError::Usage(_) => exit::USAGE,
+            ClientError::Io(_) => exit::FAILURE,
+            ClientError::Unreachable { .. }
+            | ClientError::Refused { .. }
+            | ClientError::Protocol(_) => exit::ENGINE,
+        }
+    }
+}
+
+/// An HTTP client for one engine.
+#[derive(Debug, Clone)]
+pub struct EngineClient {
+    base_url: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl EngineClient {
+    /// From `--engine`/`SLIPWAY_ENGINE` (or the default) and `--token`/`SLIPWAY_TOKEN` (or
+    /// `./.slipway/admin.token` when it exists).
+    pub fn from_args(args: &EngineArgs) -> Result<EngineClient, ClientError> {
+        let url = args
+            .engine
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .unwrap_or(DEFAULT_ENGINE);
+        let token = match &args.token {
+            Some(token) => Some(token.trim().to_string()),
+            None => std::fs::read_to_string(PathBuf::from(DEFAULT_TOKEN_FILE))
+                .ok()
+                .map(|text| text.trim().to_string()),
+        }
+        .filter(|token| !token.is_empty());
+        EngineClient::new(url, token)
+    }
+
+    pub fn new(url: &str, token: Option<String>) -> Result<EngineClient, ClientError> {
+        let base_url = url.trim_end_matches('/').to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(ClientError::Usage(format!(
+                "engine URL `{url}` must start with http:// or https://"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .build()
+            .map_err(|error| ClientError::Usage(format!("set up the HTTP client: {error}")))?;
+        Ok(EngineClient {
+            base_url,
+            token,
+            http,
+        })
+    }
+
+    #[allow(dead_code)] // for the orchestrator's `dispatch` and `rerun` messages
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// `GET path` → JSON.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let response = self.send(self.request(Method::GET, path)).await?;
+        decode(response).await
+    }
+
+    /// `GET path` → the raw response (text logs, event streams).
+    pub async fn get_raw(&self, path: &str) -> Result<Response, ClientError> {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    /// `method path` with a JSON body carrying `protocol_version`, sent with the admin token.
+    pub async fn admin_send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<T>, ClientError> {
+        let mut body = serde_json::to_value(body)
+            .map_err(|error| ClientError::Usage(format!("encode the request: {error}")))?;
+        if let Some(object) = body.as_object_mut() {
+            object.insert("protocol_version".into(), PROTOCOL_VERSION.into());
+        }
+        let response = self
+            .send(self.admin(self.request(method, path)).json(&body))
+            .await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        decode(response).await.map(Some)
+    }
+
+    /// `DELETE path` with the admin token.
+    pub async fn admin_delete(&self, path: &str) -> Result<(), ClientError> {
+        self.send(self.admin(self.request(Method::DELETE, path)))
+            .await
+            .map(|_| ())
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base_url))
+    }
+
+    fn admin(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Sends; a transport failure is `Unreachable`, a non-2xx answer `Refused` with its message.
+    async fn send(&self, request: RequestBuilder) -> Result<Response, ClientError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.unreachable(&error))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        let mut message = serde_json::from_str::<ErrorBody>(&text)
+            .map(|body| body.error)
+            .unwrap_or(text);
+        if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
+            message.push_str(
+                " (no admin token: pass --token, set SLIPWAY_TOKEN, or run where ./.slipway/admin.token is)",
+            );
+        }
+        Err(ClientError::Refused { status, message })
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> ClientError {
+        // The innermost cause says what happened ("Connection refused"); the outer layers
+        // only repeat the URL.
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message = cause.to_string();
+            source = cause.source();
+        }
+        if error.is_timeout() {
+            message = format!("timed out ({message})");
+        }
+        ClientError::Unreachable {
+            url: self.base_url.clone(),
+            message,
+        }
+    }
+}
+
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ClientError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|error| ClientError::Protocol(format!("read the answer: {error}")))?;
+    serde_json::from_slice(&bytes).map_err(|error| ClientError::Protocol(error.to_string()))
+}
+
+/// Runs one command's future on a current-thread runtime and turns its result into an exit
+/// code, printing the error (if any) to stderr.
+pub fn block_on<F>(future: F) -> i32
+where
+    F: std::future::Future<Output = Result<i32, ClientError>>,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("slipway: start the async runtime: {error}");
+            return exit::FAILURE;
+        }
+    };
+    match runtime.block_on(future) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("slipway: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<(), ClientError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|error| ClientError::Protocol(error.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Percent-encodes a path segment or query value (job keys carry matrix values, scopes carry
+/// slashes).
+pub(crate) fn encode_component(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}

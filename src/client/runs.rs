@@ -1,0 +1,280 @@
+//! `slipway runs`, `slipway run-status RUN`, `slipway cancel RUN`, and how a RUN argument (a run
+//! id, or a run number) names one run.
+//!
+//! This file must not change anything on the engine except through `cancel`.
+
+use std::collections::HashMap;
+
+use protocol::wire::{CancelRequest, RunDetailView, RunView, RunnerView};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{ClientError, EngineArgs, EngineClient, block_on, encode_component, print_json, table};
+use crate::exit;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunsArgs {
+    /// Print the runs as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Show at most this many runs (newest first)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunStatusArgs {
+    /// The run: its id, or its run number when only one workflow has a run with that number
+    pub run: String,
+    /// Print the run and its jobs as JSON (times in µs since the epoch)
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CancelArgs {
+    /// The run: its id, or its run number
+    pub run: String,
+    /// Print the run after the request as JSON
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// `slipway runs`: a table (or JSON) of runs, newest first.
+pub fn runs(args: &RunsArgs) -> i32 {
+    block_on(async {
+        let client = EngineClient::from_args(&args.engine)?;
+        let mut runs = list_runs(&client).await?;
+        if let Some(limit) = args.limit {
+            runs.truncate(limit);
+        }
+        if args.json {
+            print_json(&runs)?;
+            return Ok(exit::SUCCESS);
+        }
+        let now = table::now_us();
+        let rows: Vec<Vec<String>> = runs
+            .iter()
+            .map(|run| {
+                vec![
+                    run.run_id.clone(),
+                    run.run_number.to_string(),
+                    run.workflow.clone(),
+                    detail(&run.details, "event"),
+                    detail(&run.details, "ref"),
+                    table::state(&run.status, run.conclusion.as_deref()),
+                    table::time(run.created_at_us),
+                    table::duration(run.created_at_us, run.finished_at_us.unwrap_or(now)),
+                ]
+            })
+            .collect();
+        table::print(
+            &[
+                "RUN ID", "NUMBER", "WORKFLOW", "EVENT", "REF", "STATUS", "STARTED", "DURATION",
+            ],
+            &rows,
+        );
+        Ok(exit::SUCCESS)
+    })
+}
+
+/// `slipway run-status RUN`: the run and its jobs (status, runner, attempts, state-change
+/// times). `--json` adds `queued_at`, `started_at`, `finished_at` (µs) and `runner_name` to
+/// every job.
+pub fn run_status(args: &RunStatusArgs) -> i32 {
+    block_on(async {
+        let client = EngineClient::from_args(&args.engine)?;
+        let run_id = resolve_run(&client, &args.run).await?;
+        let detail = run_detail(&client, &run_id).await?;
+        let runner_names = runner_names(&client).await?;
+        if args.json {
+            print_json(&detail_json(&detail, &runner_names)?)?;
+        } else {
+            print_detail(&detail, &runner_names);
+        }
+        Ok(exit::SUCCESS)
+    })
+}
+
+/// `slipway cancel RUN` (admin): queued jobs are cancelled at once, running ones on their next
+/// heartbeat.
+pub fn cancel(args: &CancelArgs) -> i32 {
+    block_on(async {
+        let client = EngineClient::from_args(&args.engine)?;
+        let run_id = resolve_run(&client, &args.run).await?;
+        let path = format!("/api/v1/runs/{}/cancel", encode_component(&run_id));
+        let body = CancelRequest {
+            protocol_version: protocol::PROTOCOL_VERSION,
+        };
+        let detail: Option<RunDetailView> = client.admin_send(Method::POST, &path, &body).await?;
+        let Some(detail) = detail else {
+            return Err(ClientError::Protocol(
+                "cancel answered without a body".into(),
+            ));
+        };
+        if args.json {
+            let names = runner_names(&client).await?;
+            print_json(&detail_json(&detail, &names)?)?;
+        } else {
+            println!(
+                "cancel requested for run {} ({} #{})",
+                detail.run.run_id, detail.run.workflow, detail.run.run_number
+            );
+        }
+        Ok(exit::SUCCESS)
+    })
+}
+
+/// Every run, newest first.
+pub async fn list_runs(client: &EngineClient) -> Result<Vec<RunView>, ClientError> {
+    client.get("/api/v1/runs").await
+}
+
+/// A run and its jobs.
+pub async fn run_detail(client: &EngineClient, run_id: &str) -> Result<RunDetailView, ClientError> {
+    client
+        .get(&format!("/api/v1/runs/{}", encode_component(run_id)))
+        .await
+}
+
+/// The run id a RUN argument names: a run id as given, or the one run with that run number
+/// (refused when runs of several workflows share it).
+pub async fn resolve_run(client: &EngineClient, run: &str) -> Result<String, ClientError> {
+    let run = run.trim();
+    let Ok(number) = run.trim_start_matches('#').parse::<u64>() else {
+        return Ok(run.to_string());
+    };
+    let matching: Vec<RunView> = list_runs(client)
+        .await?
+        .into_iter()
+        .filter(|view| view.run_number == number)
+        .collect();
+    match matching.as_slice() {
+        [only] => Ok(only.run_id.clone()),
+        [] => Err(ClientError::Usage(format!("no run has number {number}"))),
+        several => {
+            let workflows: Vec<&str> = several.iter().map(|view| view.workflow.as_str()).collect();
+            Err(ClientError::Usage(format!(
+                "run number {number} is taken in several workflows ({}): give the run id",
+                workflows.join(", ")
+            )))
+        }
+    }
+}
+
+/// Runner id → name, for showing who ran a job.
+pub async fn runner_names(client: &EngineClient) -> Result<HashMap<String, String>, ClientError> {
+    let runners: Vec<RunnerView> = client.get("/api/v1/runners").await?;
+    Ok(runners
+        .into_iter()
+        .map(|runner| (runner.runner_id, runner.name))
+        .collect())
+}
+
+/// The JSON of `run-status --json`: the API's view plus the job timestamps under short names.
+fn detail_json(
+    detail: &RunDetailView,
+    runner_names: &HashMap<String, String>,
+) -> Result<Value, ClientError> {
+    let mut value =
+        serde_json::to_value(detail).map_err(|error| ClientError::Protocol(error.to_string()))?;
+    if let Some(jobs) = value.get_mut("jobs").and_then(Value::as_array_mut) {
+        for (job, view) in jobs.iter_mut().zip(&detail.jobs) {
+            if let Some(object) = job.as_object_mut() {
+                object.insert("queued_at".into(), json!(view.queued_at_us));
+                object.insert("started_at".into(), json!(view.leased_at_us));
+                object.insert("finished_at".into(), json!(view.finished_at_us));
+                let name = view
+                    .runner_id
+                    .as_ref()
+                    .and_then(|runner_id| runner_names.get(runner_id));
+                object.insert("runner_name".into(), json!(name));
+            }
+        }
+    }
+    Ok(value)
+}
+
+fn print_detail(detail: &RunDetailView, runner_names: &HashMap<String, String>) {
+    let run = &detail.run;
+    println!("run {} ({} #{})", run.run_id, run.workflow, run.run_number);
+    println!(
+        "status: {}{}",
+        table::state(&run.status, run.conclusion.as_deref()),
+        if run.cancel_requested && run.conclusion.is_none() {
+            " (cancel requested)"
+        } else {
+            ""
+        }
+    );
+    let event = detail_text(&run.details, "event");
+    let git_ref = detail_text(&run.details, "ref");
+    if event.is_some() || git_ref.is_some() {
+        println!(
+            "event: {}  ref: {}",
+            event.unwrap_or_else(|| "-".into()),
+            git_ref.unwrap_or_else(|| "-".into())
+        );
+    }
+    println!("created: {}", table::time(run.created_at_us));
+    if let Some(finished) = run.finished_at_us {
+        println!(
+            "finished: {} (took {})",
+            table::time(finished),
+            table::duration(run.created_at_us, finished)
+        );
+    }
+    println!();
+    let rows: Vec<Vec<String>> = detail
+        .jobs
+        .iter()
+        .map(|job| {
+            let runner = job.runner_id.as_ref().map_or_else(
+                || "-".to_string(),
+                |runner_id| {
+                    runner_names
+                        .get(runner_id)
+                        .cloned()
+                        .unwrap_or_else(|| runner_id.clone())
+                },
+            );
+            let mut state = table::state(&job.status, job.conclusion.as_deref());
+            if let Some(reason) = &job.failure_reason {
+                state = format!("{state} ({reason})");
+            }
+            vec![
+                job.job_key.clone(),
+                state,
+                runner,
+                job.attempt.to_string(),
+                table::time(job.queued_at_us),
+                job.leased_at_us.map_or_else(|| "-".into(), table::time),
+                job.finished_at_us.map_or_else(|| "-".into(), table::time),
+            ]
+        })
+        .collect();
+    table::print(
+        &[
+            "JOB", "STATUS", "RUNNER", "ATTEMPT", "QUEUED", "STARTED", "FINISHED",
+        ],
+        &rows,
+    );
+}
+
+fn detail_text(details: &Value, key: &str) -> Option<String> {
+    match details.get(key)? {
+        Value::String(text) => Some(text.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn detail(details: &Value, key: &str) -> String {
+    detail_text(details, key).unwrap_or_else(|| "-".into())
+}
