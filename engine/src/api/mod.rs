@@ -10,6 +10,7 @@
 
 mod extract;
 mod reads;
+pub mod repos;
 mod runners;
 
 use std::net::SocketAddr;
@@ -80,11 +81,23 @@ impl Server {
 /// Binds `address` and serves the API on it until `Server::stop` (or the engine shuts down:
 /// long polls and log followers end then, so the server can stop quickly).
 pub async fn serve(engine: Arc<Engine>, address: SocketAddr) -> std::io::Result<Server> {
+    serve_app(router(engine), address).await
+}
+
+/// `serve`, plus the watched-repository routes (`api/repos.rs`) over `repos`.
+pub async fn serve_with_repos(
+    engine: Arc<Engine>,
+    repos: Arc<crate::repos::Repos>,
+    address: SocketAddr,
+) -> std::io::Result<Server> {
+    serve_app(router(engine).merge(repos::routes(repos)), address).await
+}
+
+async fn serve_app(app: Router, address: SocketAddr) -> std::io::Result<Server> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let local_addr = listener.local_addr()?;
     let stop = CancellationToken::new();
     let stopped = stop.clone();
-    let app = router(engine);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { stopped.cancelled().await })

@@ -17,6 +17,7 @@
 
 mod jobs;
 mod logs;
+mod repos;
 mod runners;
 mod runs;
 mod tokens;
@@ -38,6 +39,7 @@ use uuid::Uuid;
 
 pub use jobs::{ExpiredLease, JobRecord, JobState, LeaseRecord, StepProgress};
 pub use logs::{LogAppend, LogProgress};
+pub use repos::{RefStorm, RepoRecord, hook_token_hash};
 pub use runners::RunnerRecord;
 pub use runs::{RunRecord, RunStatus};
 pub use tokens::{create_registration_token, hash_secret, new_secret};
