@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use workflows::Workflow;
 use workflows::filters::{self, TriggerEvent};
-use workflows::model::InputType;
 
 use crate::progress::Progress;
 use crate::{check, exit, render};
@@ -280,49 +279,22 @@ fn run_input(
     secrets: &IndexMap<String, String>,
     run_id: &str,
 ) -> Result<RunInput, String> {
-    let (typed_inputs, string_inputs) = inputs_for(
+    let mut input = event::run_input_for(&event::RunInputRequest {
         workflow,
-        &request.event,
-        &request.inputs,
-        custom_payload.as_ref(),
-    )?;
-    let payload = match custom_payload {
-        Some(mut payload) => {
-            if let Value::Object(map) = &mut payload
-                && request.event == "workflow_dispatch"
-                && !map.contains_key("inputs")
-            {
-                map.insert("inputs".into(), Value::Object(string_inputs));
-            }
-            payload
-        }
-        None => event::payload(&request.event, source, &string_inputs),
-    };
-    let workflow_name = workflow
-        .name
-        .as_ref()
-        .map(|n| n.value.clone())
-        .unwrap_or_else(|| workflow.file.clone());
-    let github = event::github_context(
-        &request.event,
+        event_name: &request.event,
         source,
-        &payload,
-        &workflow_name,
-        &workflow.file,
-        (1, 1, 1),
-    );
-    let mut input = RunInput::new(workflow.clone(), run_id);
-    if let Value::Object(map) = github {
-        input.github = map.into_iter().collect();
-    }
-    input.inputs = typed_inputs;
+        custom_payload,
+        inputs: &request.inputs,
+        run_id,
+        run_number: 1,
+        attempt: 1,
+    })?;
     input.vars = request
         .vars
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     input.secrets = secrets.clone();
-    input.event_payload = payload;
     // A local run checks out what the developer has in front of them: the commit, with the
     // working tree's changes laid over it (ignored files left out).
     input.checkout = Some(protocol::job::Checkout {
@@ -336,98 +308,6 @@ fn run_input(
         matrix: request.matrix.clone(),
     };
     Ok(input)
-}
-
-/// The `inputs` context (typed) and `github.event.inputs` (strings).
-type RunInputs = (IndexMap<String, Value>, serde_json::Map<String, Value>);
-
-/// The `inputs` context (typed) and `github.event.inputs` (strings), from `--input` and the
-/// declared defaults of `workflow_dispatch` / `workflow_call`.
-fn inputs_for(
-    workflow: &Workflow,
-    event_name: &str,
-    given: &[(String, String)],
-    payload: Option<&Value>,
-) -> Result<RunInputs, String> {
-    let mut typed = IndexMap::new();
-    let mut strings = serde_json::Map::new();
-    let from_payload = payload
-        .and_then(|p| p.get("inputs"))
-        .and_then(Value::as_object);
-    let declared = workflow
-        .on
-        .events
-        .get(event_name)
-        .map(|trigger| &trigger.inputs);
-    if let Some(declared) = declared {
-        for (name, input) in declared {
-            let given_value = given
-                .iter()
-                .rev()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| Value::String(v.clone()))
-                .or_else(|| {
-                    from_payload.and_then(|m| {
-                        m.iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                            .map(|(_, v)| v.clone())
-                    })
-                });
-            let value =
-                match given_value.or_else(|| input.default.as_ref().map(|d| d.value.clone())) {
-                    Some(value) => value,
-                    None if input.required => {
-                        return Err(format!(
-                            "input `{name}` is required (pass --input {name}=VALUE)"
-                        ));
-                    }
-                    None => match input.kind {
-                        InputType::Boolean => Value::Bool(false),
-                        _ => Value::String(String::new()),
-                    },
-                };
-            let value = typed_input(name, input.kind, value)?;
-            strings.insert(
-                name.clone(),
-                Value::String(workflows::expr::to_display_string(&value)),
-            );
-            typed.insert(name.clone(), value);
-        }
-    }
-    // Inputs that are not declared still reach `github.event.inputs`, as GitHub passes them on.
-    for (name, value) in given {
-        if !typed.keys().any(|k| k.eq_ignore_ascii_case(name)) {
-            strings.insert(name.clone(), Value::String(value.clone()));
-            typed.insert(name.clone(), Value::String(value.clone()));
-        }
-    }
-    Ok((typed, strings))
-}
-
-fn typed_input(name: &str, kind: InputType, value: Value) -> Result<Value, String> {
-    match (kind, &value) {
-        (InputType::Boolean, Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-            "true" => Ok(Value::Bool(true)),
-            "false" => Ok(Value::Bool(false)),
-            _ => Err(format!("input `{name}` is a boolean, got `{s}`")),
-        },
-        (InputType::Number, Value::String(s)) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(|n| {
-                if n.as_f64()
-                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15)
-                {
-                    json!(n.as_f64().unwrap_or_default() as i64)
-                } else {
-                    Value::Number(n)
-                }
-            })
-            .ok_or_else(|| format!("input `{name}` is a number, got `{s}`")),
-        _ => Ok(value),
-    }
 }
 
 /// Drives one workflow run to its end.
@@ -762,6 +642,8 @@ pub fn parse_pair(text: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine::event::typed_input;
+    use workflows::model::InputType;
 
     #[test]
     fn pairs_split_at_the_first_equals_sign() {

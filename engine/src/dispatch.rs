@@ -292,6 +292,18 @@ impl Engine {
         Ok(cancelled)
     }
 
+    /// Cancels one job of a run (by its key): a queued job completes as cancelled now (and is
+    /// reported), a running one hears it on its next heartbeat. An unknown key is no error.
+    pub async fn cancel_job(&self, run_id: RunId, job_key: &str) -> Result<(), StoreError> {
+        let Some(job) = self.store.job_by_key(run_id, job_key)? else {
+            return Ok(());
+        };
+        if let Some(cancelled) = self.store.cancel_job(job.job_id).await? {
+            self.report_finished(&cancelled);
+        }
+        Ok(())
+    }
+
     /// Records a job that will not run (see `Store::record_finished_job`) and reports it.
     pub async fn record_finished_job(
         &self,

@@ -5,7 +5,12 @@
 
 use std::path::Path;
 
+use indexmap::IndexMap;
 use serde_json::{Value, json};
+use workflows::Workflow;
+use workflows::model::InputType;
+
+use crate::scheduler::RunInput;
 
 /// The commit an event is about, and the identity GitHub would give it.
 #[derive(Debug, Clone, PartialEq)]
@@ -332,3 +337,204 @@ mod tests {
         assert_eq!(github["event"]["after"], "a".repeat(40));
     }
 }
+
+/// What the scheduler's input of one run is built from (shared by `slipway run` and the engine).
+#[derive(Debug, Clone)]
+pub struct RunInputRequest<'a> {
+    pub workflow: &'a Workflow,
+    pub event_name: &'a str,
+    pub source: &'a EventSource,
+    /// A payload given by the caller (`--event-file`, a webhook); `None` builds one from `source`.
+    pub custom_payload: Option<Value>,
+    /// `workflow_dispatch` / `workflow_call` inputs as given (strings).
+    pub inputs: &'a [(String, String)],
+    pub run_id: &'a str,
+    pub run_number: u64,
+    pub attempt: u32,
+}
+
+/// Builds the scheduler's input of a run: the `github` context, the payload, typed inputs and
+/// the checkout of `source`'s commit. Vars, secrets and the job selection are left empty.
+pub fn run_input_for(request: &RunInputRequest<'_>) -> Result<RunInput, String> {
+    let workflow = request.workflow;
+    let (typed_inputs, string_inputs) = inputs_for(
+        workflow,
+        request.event_name,
+        request.inputs,
+        request.custom_payload.as_ref(),
+    )?;
+    let payload = match request.custom_payload.clone() {
+        Some(mut payload) => {
+            if let Value::Object(map) = &mut payload
+                && request.event_name == "workflow_dispatch"
+                && !map.contains_key("inputs")
+            {
+                map.insert("inputs".into(), Value::Object(string_inputs));
+            }
+            payload
+        }
+        None => payload(request.event_name, request.source, &string_inputs),
+    };
+    let workflow_name = workflow
+        .name
+        .as_ref()
+        .map(|n| n.value.clone())
+        .unwrap_or_else(|| workflow.file.clone());
+    let github = github_context(
+        request.event_name,
+        request.source,
+        &payload,
+        &workflow_name,
+        &workflow.file,
+        (
+            request.run_number,
+            request.run_number,
+            u64::from(request.attempt),
+        ),
+    );
+    let mut input = RunInput::new(workflow.clone(), request.run_id);
+    input.run_number = request.run_number;
+    input.attempt = request.attempt;
+    if let Value::Object(map) = github {
+        input.github = map.into_iter().collect();
+    }
+    input.inputs = typed_inputs;
+    input.event_payload = payload;
+    let source = request.source;
+    input.checkout = (source.sha != ZERO_SHA).then(|| protocol::job::Checkout {
+        repository: source.clone_from.clone(),
+        sha: source.sha.clone(),
+        git_ref: Some(source.git_ref.clone()),
+        working_tree: false,
+    });
+    Ok(input)
+}
+
+/// The event source for `git_ref` (a branch, tag, full ref or sha) of the repository at `dir`:
+/// like `source_from_directory`, but at that commit instead of HEAD.
+pub fn source_at_ref(dir: &Path, git_ref: &str) -> Result<EventSource, git2::Error> {
+    let mut source = source_from_directory(dir)?;
+    let repo = git2::Repository::discover(dir)?;
+    let (object, reference) = repo.revparse_ext(git_ref)?;
+    let commit = object.peel_to_commit()?;
+    source.git_ref = reference
+        .and_then(|r| r.name().ok().map(str::to_string))
+        .filter(|name| name.starts_with("refs/"))
+        .unwrap_or_else(|| {
+            if git_ref.starts_with("refs/") {
+                git_ref.to_string()
+            } else {
+                format!("refs/heads/{git_ref}")
+            }
+        });
+    source.sha = commit.id().to_string();
+    source.before = commit
+        .parent_id(0)
+        .map(|id| id.to_string())
+        .unwrap_or_else(|_| ZERO_SHA.into());
+    source.head_commit = Some(commit_json(&commit));
+    Ok(source)
+}
+
+/// The bytes of `path` (relative to the repository root) in the commit `sha`: what the workflow
+/// file says at that commit, never what the working tree holds.
+pub fn file_at_commit(dir: &Path, sha: &str, path: &str) -> Result<Vec<u8>, git2::Error> {
+    let repo = git2::Repository::discover(dir)?;
+    let commit = repo.find_commit(git2::Oid::from_str(sha)?)?;
+    let entry = commit.tree()?.get_path(Path::new(path))?;
+    let blob = entry.to_object(&repo)?.peel_to_blob()?;
+    Ok(blob.content().to_vec())
+}
+
+/// The `inputs` context (typed) and `github.event.inputs` (strings).
+pub type RunInputs = (IndexMap<String, Value>, serde_json::Map<String, Value>);
+
+/// The `inputs` context (typed) and `github.event.inputs` (strings), from `--input` and the
+/// declared defaults of `workflow_dispatch` / `workflow_call`.
+pub fn inputs_for(
+    workflow: &Workflow,
+    event_name: &str,
+    given: &[(String, String)],
+    payload: Option<&Value>,
+) -> Result<RunInputs, String> {
+    let mut typed = IndexMap::new();
+    let mut strings = serde_json::Map::new();
+    let from_payload = payload
+        .and_then(|p| p.get("inputs"))
+        .and_then(Value::as_object);
+    let declared = workflow
+        .on
+        .events
+        .get(event_name)
+        .map(|trigger| &trigger.inputs);
+    if let Some(declared) = declared {
+        for (name, input) in declared {
+            let given_value = given
+                .iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| Value::String(v.clone()))
+                .or_else(|| {
+                    from_payload.and_then(|m| {
+                        m.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                            .map(|(_, v)| v.clone())
+                    })
+                });
+            let value =
+                match given_value.or_else(|| input.default.as_ref().map(|d| d.value.clone())) {
+                    Some(value) => value,
+                    None if input.required => {
+                        return Err(format!(
+                            "input `{name}` is required (pass --input {name}=VALUE)"
+                        ));
+                    }
+                    None => match input.kind {
+                        InputType::Boolean => Value::Bool(false),
+                        _ => Value::String(String::new()),
+                    },
+                };
+            let value = typed_input(name, input.kind, value)?;
+            strings.insert(
+                name.clone(),
+                Value::String(workflows::expr::to_display_string(&value)),
+            );
+            typed.insert(name.clone(), value);
+        }
+    }
+    // Inputs that are not declared still reach `github.event.inputs`, as GitHub passes them on.
+    for (name, value) in given {
+        if !typed.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+            strings.insert(name.clone(), Value::String(value.clone()));
+            typed.insert(name.clone(), Value::String(value.clone()));
+        }
+    }
+    Ok((typed, strings))
+}
+
+pub fn typed_input(name: &str, kind: InputType, value: Value) -> Result<Value, String> {
+    match (kind, &value) {
+        (InputType::Boolean, Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(format!("input `{name}` is a boolean, got `{s}`")),
+        },
+        (InputType::Number, Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(|n| {
+                if n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                {
+                    json!(n.as_f64().unwrap_or_default() as i64)
+                } else {
+                    Value::Number(n)
+                }
+            })
+            .ok_or_else(|| format!("input `{name}` is a number, got `{s}`")),
+        _ => Ok(value),
+    }
+}
+

@@ -7,6 +7,7 @@ pub mod api;
 pub mod deploy;
 pub mod dispatch;
 pub mod event;
+pub mod orchestrator;
 pub mod repos;
 pub mod scheduler;
 pub mod store;

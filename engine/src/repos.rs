@@ -84,6 +84,44 @@ impl RunStarter for RecordRuns {
     }
 }
 
+/// The orchestrator starts one run per workflow, at the event's exact commit (so two quick pushes
+/// run at their own commits), with the event's payload as `github.event`.
+///
+/// The orchestrator reads the ref it is given; it is given the commit, so `GITHUB_REF` of such a
+/// run names the commit until `RunRequest` carries the ref and the commit apart.
+impl RunStarter for crate::orchestrator::Orchestrator {
+    fn start_runs<'a>(
+        &'a self,
+        repository: &'a RepoRecord,
+        event: RepoEvent,
+        decisions: Vec<WorkflowDecision>,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<RunId>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let Some(sha) = event.sha else {
+                return Ok(Vec::new());
+            };
+            let mut started = Vec::new();
+            for decision in decisions {
+                let request = crate::orchestrator::RunRequest {
+                    repository: PathBuf::from(&repository.mirror_path),
+                    workflow: decision.file.clone(),
+                    event_name: event.name.clone(),
+                    git_ref: sha.to_string(),
+                    inputs: Vec::new(),
+                    payload: Some(event.payload.clone()),
+                };
+                match self.start_run(request).await {
+                    Ok(run) => started.push(run.run_id),
+                    Err(error) => {
+                        tracing::error!(repository = %repository.name, workflow = %decision.file, %error, "run not started");
+                    }
+                }
+            }
+            Ok(started)
+        })
+    }
+}
+
 /// What a run started by a trigger records about it (`RunRecord::details`); `status` reads `sha`.
 pub fn run_details(
     repository: &RepoRecord,

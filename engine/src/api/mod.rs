@@ -5,9 +5,11 @@
 //! **Architecture Invariant:** this is the only HTTP server in the engine. Handlers translate
 //! HTTP to `dispatch::Engine` calls and back; they hold no state and no policy of their own.
 //!
-//! Files: `extract.rs` (versioned JSON bodies, runner authentication, errors), `runners.rs`
-//! (registration and the runner protocol), `reads.rs` (runs, jobs, logs, runners for the CLI).
+//! Files: `admin.rs` (dispatch, rerun, registration tokens; admin token), `extract.rs` (versioned JSON bodies, runner authentication, errors), `runners.rs`
+//! (registration and the runner protocol), `reads.rs` (runs, jobs, logs, runners for the CLI),
+//! `repos.rs` (watched repositories, hooks, webhooks, schedules, commit statuses).
 
+mod admin;
 mod extract;
 mod reads;
 pub mod repos;
@@ -23,7 +25,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::Engine;
+use crate::orchestrator::Orchestrator;
 
+pub use admin::{DispatchRequest, DispatchResponse, TokenResponse};
 pub use extract::ApiError;
 
 /// Every route of the API, over `engine`.
@@ -43,6 +47,12 @@ pub fn router(engine: Arc<Engine>) -> Router {
             get(reads::job_logs),
         )
         .route("/api/v1/runners", get(reads::list_runners))
+        .route("/api/v1/dispatch", post(admin::dispatch))
+        .route("/api/v1/runs/{run_id}/rerun", post(admin::rerun))
+        .route(
+            "/api/v1/admin/registration-tokens",
+            post(admin::registration_token),
+        )
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(engine)
 }
@@ -81,19 +91,32 @@ impl Server {
 /// Binds `address` and serves the API on it until `Server::stop` (or the engine shuts down:
 /// long polls and log followers end then, so the server can stop quickly).
 pub async fn serve(engine: Arc<Engine>, address: SocketAddr) -> std::io::Result<Server> {
-    serve_app(router(engine), address).await
+    serve_router(router(engine), address).await
 }
 
-/// `serve`, plus the watched-repository routes (`api/repos.rs`) over `repos`.
+/// `serve` with the run orchestrator behind the admin calls (`dispatch`, `rerun`); without it
+/// they answer 500.
+pub async fn serve_with_orchestrator(
+    orchestrator: Orchestrator,
+    address: SocketAddr,
+) -> std::io::Result<Server> {
+    let app = router(orchestrator.engine().clone()).layer(axum::Extension(orchestrator));
+    serve_router(app, address).await
+}
+
+/// `serve_with_orchestrator`, plus the watched-repository routes (`api/repos.rs`) over `repos`.
 pub async fn serve_with_repos(
-    engine: Arc<Engine>,
+    orchestrator: Orchestrator,
     repos: Arc<crate::repos::Repos>,
     address: SocketAddr,
 ) -> std::io::Result<Server> {
-    serve_app(router(engine).merge(repos::routes(repos)), address).await
+    let app = router(orchestrator.engine().clone())
+        .layer(axum::Extension(orchestrator))
+        .merge(repos::routes(repos));
+    serve_router(app, address).await
 }
 
-async fn serve_app(app: Router, address: SocketAddr) -> std::io::Result<Server> {
+async fn serve_router(app: Router, address: SocketAddr) -> std::io::Result<Server> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let local_addr = listener.local_addr()?;
     let stop = CancellationToken::new();

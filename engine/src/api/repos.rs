@@ -1,5 +1,6 @@
 //! Watched repositories over HTTP: register, list, remove, a fresh hook token, accept a storm,
-//! the hook and webhook intakes, schedules and commit statuses.
+//! the hook and webhook intakes, schedules and commit statuses. Managing repositories needs the
+//! admin token; the hook needs the repository's hook token, a webhook its HMAC signature.
 //!
 //! The hook and webhook answer `202 Accepted` as soon as the credential is checked; fetching and
 //! starting runs happen after the answer, so a push never waits for the engine. A refused request
@@ -46,6 +47,36 @@ pub struct HookUpdate {
     pub git_ref: String,
 }
 
+/// The caller showed the admin token (`<data>/admin.token`; else 401, nothing touched).
+pub struct RepoAdmin;
+
+impl axum::extract::FromRequestParts<Arc<Repos>> for RepoAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        repos: &Arc<Repos>,
+    ) -> Result<Self, Self::Rejection> {
+        use subtle::ConstantTimeEq;
+        let unauthorized =
+            || ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid admin token");
+        let given = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(unauthorized)?;
+        let path = crate::orchestrator::admin_token_path(&repos.engine().config().data_dir);
+        let expected = std::fs::read_to_string(path).map_err(|_| unauthorized())?;
+        let expected = expected.trim();
+        if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+            return Err(unauthorized());
+        }
+        Ok(RepoAdmin)
+    }
+}
+
 impl From<RepoError> for ApiError {
     fn from(error: RepoError) -> ApiError {
         let status = match &error {
@@ -61,6 +92,7 @@ impl From<RepoError> for ApiError {
 
 /// `POST /api/v1/repos`: 201 with the record and the hook token (its only copy).
 pub async fn add(
+    _admin: RepoAdmin,
     State(repos): State<Arc<Repos>>,
     Json(request): Json<AddRepoRequest>,
 ) -> Result<Response, ApiError> {
@@ -84,12 +116,13 @@ pub async fn add(
 }
 
 /// `GET /api/v1/repos`.
-pub async fn list(State(repos): State<Arc<Repos>>) -> Result<Response, ApiError> {
+pub async fn list(_admin: RepoAdmin, State(repos): State<Arc<Repos>>) -> Result<Response, ApiError> {
     Ok(Json(repos.list()?).into_response())
 }
 
 /// `DELETE /api/v1/repos/{name}`: 204.
 pub async fn remove(
+    _admin: RepoAdmin,
     State(repos): State<Arc<Repos>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -99,6 +132,7 @@ pub async fn remove(
 
 /// `POST /api/v1/repos/{name}/hook-token`: a fresh hook token (the old one stops working).
 pub async fn hook_token(
+    _admin: RepoAdmin,
     State(repos): State<Arc<Repos>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -108,6 +142,7 @@ pub async fn hook_token(
 
 /// `POST /api/v1/repos/{name}/accept`: accept a recorded ref storm.
 pub async fn accept(
+    _admin: RepoAdmin,
     State(repos): State<Arc<Repos>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -117,6 +152,7 @@ pub async fn accept(
 
 /// `POST /api/v1/repos/{name}/poll`: fetch now; answers what the poll did.
 pub async fn poll(
+    _admin: RepoAdmin,
     State(repos): State<Arc<Repos>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -460,7 +460,30 @@ impl Store {
         // job then moves in its own transaction, re-checking its state.
         let mut finished = Vec::new();
         for listed in self.jobs_of_run(run_id)? {
-            let job_id = listed.job_id;
+            if let Some(job) = self.cancel_job_unflushed(listed.job_id, now)? {
+                finished.push(job);
+            }
+        }
+        self.flush().await?;
+        for job in &finished {
+            self.logs.close(job.job_id);
+        }
+        Ok(finished)
+    }
+
+    /// Asks one job to stop: a queued job completes as cancelled at once (returned), a leased
+    /// one gets `cancel_requested`, a completed one is left alone. Durable on return.
+    pub async fn cancel_job(&self, job_id: JobId) -> Result<Option<JobRecord>, StoreError> {
+        let moved = self.cancel_job_unflushed(job_id, now_us())?;
+        self.flush().await?;
+        if let Some(job) = &moved {
+            self.logs.close(job.job_id);
+        }
+        Ok(moved)
+    }
+
+    fn cancel_job_unflushed(&self, job_id: JobId, now: u64) -> Result<Option<JobRecord>, StoreError> {
+        {
             let moved = self.transact(|tx| {
                 let Some(mut job) = get_job(tx, job_id)? else {
                     return Ok(None);
@@ -487,15 +510,8 @@ impl Store {
                     }
                 }
             })?;
-            if let Some(job) = moved {
-                finished.push(job);
-            }
+            Ok(moved)
         }
-        self.flush().await?;
-        for job in &finished {
-            self.logs.close(job.job_id);
-        }
-        Ok(finished)
     }
 }
 

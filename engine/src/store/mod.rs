@@ -13,13 +13,15 @@
 //!
 //! Files: `runs.rs` (runs and run numbers), `jobs.rs` (jobs, the queue, leases), `runners.rs`
 //! (runners and their credentials), `tokens.rs` (registration tokens and secret hashing),
-//! `logs.rs` (log files, their index and live followers).
+//! `logs.rs` (log files, their index and live followers), `schedules.rs` (each unfinished run's
+//! scheduler state, for the orchestrator to pick up after a restart).
 
 mod jobs;
 mod logs;
 mod repos;
 mod runners;
 mod runs;
+mod schedules;
 mod tokens;
 
 use std::fmt;
@@ -42,6 +44,7 @@ pub use logs::{LogAppend, LogProgress};
 pub use repos::{RefStorm, RepoRecord, hook_token_hash};
 pub use runners::RunnerRecord;
 pub use runs::{RunRecord, RunStatus};
+pub use schedules::ScheduleRecord;
 pub use tokens::{create_registration_token, hash_secret, new_secret};
 
 /// What went wrong in the store. Messages read after "failed to …".
@@ -163,6 +166,7 @@ struct Trees {
     registration_tokens: sled::Tree,
     counters: sled::Tree,
     log_index: sled::Tree,
+    schedules: sled::Tree,
 }
 
 /// The transactional view of every tree, handed to the closures in the submodules.
@@ -208,6 +212,7 @@ impl Store {
             registration_tokens: tree("registration_tokens")?,
             counters: tree("counters")?,
             log_index: tree("log_index")?,
+            schedules: tree("schedules")?,
         };
         let store = Store {
             dir: dir.to_path_buf(),

@@ -1,0 +1,147 @@
+//! The admin calls: start a run (`dispatch`), re-run one, make a runner registration token.
+//! Each needs the admin token (`<data>/admin.token`) as `Authorization: Bearer …`.
+//!
+//! This file must not plan runs itself: it hands requests to the `Orchestrator`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::{Extension, extract::State};
+use indexmap::IndexMap;
+use protocol::PROTOCOL_VERSION;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use super::extract::{ApiError, Versioned};
+use crate::dispatch::Engine;
+use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest, admin_token_path};
+use crate::store::create_registration_token;
+
+/// `POST /api/v1/dispatch`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DispatchRequest {
+    pub protocol_version: u32,
+    /// The repository's directory on the engine's machine.
+    pub repository: String,
+    /// The workflow file name under `.github/workflows` (or a path from the repository root).
+    pub workflow: String,
+    /// Branch, tag, full ref or sha; default `HEAD`.
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    #[serde(default)]
+    pub inputs: IndexMap<String, String>,
+    /// The event name; default `workflow_dispatch`.
+    #[serde(default)]
+    pub event: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DispatchResponse {
+    pub protocol_version: u32,
+    pub run_id: String,
+    pub run_number: u64,
+    /// Set when the run concluded at once (an invalid workflow concludes `failure`).
+    pub conclusion: Option<protocol::Conclusion>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub protocol_version: u32,
+    pub token: String,
+}
+
+/// The caller showed the admin token (else 401, nothing touched).
+pub struct Admin;
+
+impl FromRequestParts<Arc<Engine>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        engine: &Arc<Engine>,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized =
+            || ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid admin token");
+        let given = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(unauthorized)?;
+        let expected = std::fs::read_to_string(admin_token_path(&engine.config().data_dir))
+            .map_err(|_| unauthorized())?;
+        let expected = expected.trim();
+        if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+            return Err(unauthorized());
+        }
+        Ok(Admin)
+    }
+}
+
+/// `POST /api/v1/dispatch`: reads the workflow at the ref's commit and starts a run.
+pub async fn dispatch(
+    _admin: Admin,
+    Extension(orchestrator): Extension<Orchestrator>,
+    Versioned(request): Versioned<DispatchRequest>,
+) -> Result<Json<DispatchResponse>, ApiError> {
+    let started = orchestrator
+        .start_run(RunRequest {
+            repository: request.repository.into(),
+            workflow: request.workflow,
+            event_name: request
+                .event
+                .unwrap_or_else(|| "workflow_dispatch".to_string()),
+            git_ref: request.git_ref.unwrap_or_else(|| "HEAD".to_string()),
+            inputs: request.inputs.into_iter().collect(),
+            payload: None,
+        })
+        .await
+        .map_err(orchestrator_error)?;
+    Ok(Json(DispatchResponse {
+        protocol_version: PROTOCOL_VERSION,
+        run_id: started.run_id.to_string(),
+        run_number: started.run_number,
+        conclusion: started.conclusion,
+    }))
+}
+
+/// `POST /api/v1/runs/{run_id}/rerun`: not supported yet (501).
+pub async fn rerun(_admin: Admin, Path(run_id): Path<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("re-run run {run_id}: re-runs are not supported yet"),
+    )
+}
+
+/// `POST /api/v1/admin/registration-tokens`: a one-time runner registration token.
+pub async fn registration_token(
+    _admin: Admin,
+    State(engine): State<Arc<Engine>>,
+    Versioned(_request): Versioned<serde_json::Value>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let token = create_registration_token(engine.store()).await?;
+    Ok(Json(TokenResponse {
+        protocol_version: PROTOCOL_VERSION,
+        token,
+    }))
+}
+
+fn orchestrator_error(error: OrchestratorError) -> ApiError {
+    match error {
+        OrchestratorError::Store(error) => error.into(),
+        OrchestratorError::Stopped => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+        }
+        OrchestratorError::Repository { .. } | OrchestratorError::WorkflowFile { .. } => {
+            ApiError::not_found(error.to_string())
+        }
+        OrchestratorError::Inputs { .. } | OrchestratorError::Plan(_) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+        }
+    }
+}

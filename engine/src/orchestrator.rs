@@ -1,0 +1,549 @@
+//! The run orchestrator: one `Scheduler` per active run, fed with what happens to its jobs, and
+//! the scheduler's actions carried out through the `Engine` (queue a job, cancel it, record a
+//! job that will not run, finish the run).
+//!
+//! One task owns every active scheduler (an actor): it takes new runs from `Orchestrator`
+//! handles, `EngineEvent`s from the engine and a tick every second (timeouts, cancel requests).
+//! After each handled event the scheduler's state and the actions it asked for (its outbox) are
+//! saved in the store without a flush of their own: the job move that follows flushes them too,
+//! so a job costs the store's three flushes (enqueue, lease, finish) and no more.
+//!
+//! Recovery: on start, every saved schedule is loaded; its outbox is carried out again (every
+//! action is idempotent by `(run_id, job_key)`), and the scheduler is told what the store knows
+//! happened since (a job leased or finished while the engine was down, or just before it died).
+//! Queued jobs stay queued, leased jobs wait for their runner until the lease expires, finished
+//! results are kept, and no job is queued twice.
+//!
+//! This module must not speak HTTP (that is `api`) nor know sled (that is `store`); it reads git
+//! only through `event`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::{Conclusion, JobResult, JobSpec};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{Engine, EngineEvent};
+use crate::event::{self, RunInputRequest};
+use crate::scheduler::{Action, Event, LegState, Millis, RunPhase, Scheduler};
+use crate::store::{JobState, RunId, ScheduleRecord, StoreError, new_secret, now_us};
+
+/// What starts a run: a workflow file of a repository at the commit a ref names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    /// The repository's directory (a working copy or a bare repository).
+    pub repository: PathBuf,
+    /// The workflow file relative to the repository root (`.github/workflows/ci.yml`), or its
+    /// name under `.github/workflows`.
+    pub workflow: String,
+    pub event_name: String,
+    /// A branch, tag, full ref or sha; the workflow is read at that commit.
+    pub git_ref: String,
+    pub inputs: Vec<(String, String)>,
+    /// The event payload, when the caller has one (a webhook); else it is built from the commit.
+    pub payload: Option<Value>,
+}
+
+/// The run a request created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartedRun {
+    pub run_id: RunId,
+    pub run_number: u64,
+    /// Set when the run concluded at once (an invalid workflow concludes `failure`).
+    pub conclusion: Option<Conclusion>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error("read repository {path} at `{git_ref}`: {message}")]
+    Repository {
+        path: PathBuf,
+        git_ref: String,
+        message: String,
+    },
+    #[error("read workflow `{file}` at commit {sha}: {message}")]
+    WorkflowFile {
+        file: String,
+        sha: String,
+        message: String,
+    },
+    #[error("inputs of `{file}`: {message}")]
+    Inputs { file: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("plan run: {0}")]
+    Plan(String),
+    #[error("hand the run to the orchestrator: it has stopped")]
+    Stopped,
+}
+
+/// A handle on the orchestrator task; cheap to clone.
+#[derive(Clone)]
+pub struct Orchestrator {
+    engine: Arc<Engine>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+enum Command {
+    Adopt {
+        run_id: RunId,
+        scheduler: Box<Scheduler>,
+    },
+}
+
+impl Orchestrator {
+    /// Recovers every unfinished run saved in the store, then starts the orchestrator task on
+    /// `events` (the receiver `Engine::open` returned). It ends when the engine shuts down.
+    pub async fn start(
+        engine: Arc<Engine>,
+        events: mpsc::UnboundedReceiver<EngineEvent>,
+    ) -> Result<Orchestrator, StoreError> {
+        let (commands, command_receiver) = mpsc::unbounded_channel();
+        let mut actor = Actor {
+            engine: engine.clone(),
+            runs: HashMap::new(),
+        };
+        actor.recover().await?;
+        tokio::spawn(actor.run(command_receiver, events, engine.shutdown_token()));
+        Ok(Orchestrator { engine, commands })
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Reads the workflow at the commit of `request.git_ref`, creates the run and starts it. An
+    /// invalid workflow is still a run: it concludes `failure` with the diagnostics in its
+    /// details.
+    pub async fn start_run(&self, request: RunRequest) -> Result<StartedRun, OrchestratorError> {
+        let file = workflow_path(&request.workflow);
+        let repository = request.repository.clone();
+        let git_ref = request.git_ref.clone();
+        let file_for_git = file.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let source = event::source_at_ref(&repository, &git_ref)?;
+            let bytes = event::file_at_commit(&repository, &source.sha, &file_for_git);
+            Ok::<_, git2::Error>((source, bytes))
+        })
+        .await
+        .map_err(|error| OrchestratorError::Plan(error.to_string()))?;
+        let (source, bytes) = read.map_err(|error| OrchestratorError::Repository {
+            path: request.repository.clone(),
+            git_ref: request.git_ref.clone(),
+            message: error.message().to_string(),
+        })?;
+        let bytes = bytes.map_err(|error| OrchestratorError::WorkflowFile {
+            file: file.clone(),
+            sha: source.sha.clone(),
+            message: error.message().to_string(),
+        })?;
+        let mut details = json!({
+            "event": request.event_name,
+            "ref": source.git_ref,
+            "sha": source.sha,
+            "repository": request.repository.display().to_string(),
+            "actor": source.actor,
+            "attempt": 1,
+        });
+        let parsed = workflows::parse::parse_workflow_bytes(&file, &bytes);
+        let errors: Vec<String> = parsed
+            .diagnostics
+            .iter()
+            .filter(|diagnostic| diagnostic.is_error())
+            .map(|diagnostic| diagnostic.to_string())
+            .collect();
+        let workflow = match parsed.workflow {
+            Some(workflow) if errors.is_empty() => workflow,
+            _ => {
+                // A failing workflow is data: the run exists and says why it failed.
+                details["diagnostics"] = json!(errors);
+                let run = self.engine.create_run(&file, details).await?;
+                self.engine
+                    .store()
+                    .finish_run(run.run_id, Conclusion::Failure)
+                    .await?;
+                return Ok(StartedRun {
+                    run_id: run.run_id,
+                    run_number: run.run_number,
+                    conclusion: Some(Conclusion::Failure),
+                });
+            }
+        };
+        // Inputs are checked before the run exists, so a bad dispatch leaves nothing behind.
+        event::inputs_for(
+            &workflow,
+            &request.event_name,
+            &request.inputs,
+            request.payload.as_ref(),
+        )
+        .map_err(|message| OrchestratorError::Inputs {
+            file: file.clone(),
+            message,
+        })?;
+        let run = self.engine.create_run(&file, details).await?;
+        let run_id_text = run.run_id.to_string();
+        let input = event::run_input_for(&RunInputRequest {
+            workflow: &workflow,
+            event_name: &request.event_name,
+            source: &source,
+            custom_payload: request.payload.clone(),
+            inputs: &request.inputs,
+            run_id: &run_id_text,
+            run_number: run.run_number,
+            attempt: 1,
+        })
+        .map_err(|message| OrchestratorError::Inputs {
+            file: file.clone(),
+            message,
+        })?;
+        let scheduler = match Scheduler::new(input) {
+            Ok(scheduler) => scheduler,
+            Err(error) => {
+                self.engine
+                    .store()
+                    .finish_run(run.run_id, Conclusion::Failure)
+                    .await?;
+                return Err(OrchestratorError::Plan(error.to_string()));
+            }
+        };
+        save_schedule(&self.engine, run.run_id, &scheduler, &[])?;
+        self.commands
+            .send(Command::Adopt {
+                run_id: run.run_id,
+                scheduler: Box::new(scheduler),
+            })
+            .map_err(|_| OrchestratorError::Stopped)?;
+        Ok(StartedRun {
+            run_id: run.run_id,
+            run_number: run.run_number,
+            conclusion: None,
+        })
+    }
+}
+
+/// `.github/workflows/<name>` unless `name` is a path already.
+pub fn workflow_path(name: &str) -> String {
+    if name.contains('/') {
+        name.trim_start_matches("./").to_string()
+    } else {
+        format!(".github/workflows/{name}")
+    }
+}
+
+/// Reads `<data_dir>/admin.token`, creating it (mode 0600) with a fresh secret on first use.
+pub fn ensure_admin_token(data_dir: &Path) -> std::io::Result<String> {
+    let path = admin_token_path(data_dir);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let token = text.trim().to_string();
+        if !token.is_empty() {
+            return Ok(token);
+        }
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let token = new_secret().map_err(|error| std::io::Error::other(error.to_string()))?;
+    write_private(&path, token.as_bytes())?;
+    Ok(token)
+}
+
+pub fn admin_token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin.token")
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The orchestrator task's state.
+struct Actor {
+    engine: Arc<Engine>,
+    runs: HashMap<RunId, ActiveRun>,
+}
+
+struct ActiveRun {
+    scheduler: Scheduler,
+    /// `CancelRequested` was fed (the run record asked for a cancel).
+    cancel_fed: bool,
+}
+
+impl Actor {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut events: mpsc::UnboundedReceiver<EngineEvent>,
+        shutdown: CancellationToken,
+    ) {
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                Some(command) = commands.recv() => match command {
+                    Command::Adopt { run_id, scheduler } => {
+                        self.runs.insert(run_id, ActiveRun { scheduler: *scheduler, cancel_fed: false });
+                        self.feed(run_id, Event::Start).await;
+                    }
+                },
+                Some(event) = events.recv() => {
+                    let (run_id, event) = match event {
+                        EngineEvent::JobStarted { run_id, job_key, .. } => (run_id, Event::JobStarted { job_key }),
+                        EngineEvent::JobFinished { run_id, job_key, result, .. } => (run_id, Event::JobFinished { job_key, result }),
+                        EngineEvent::JobRequeued { .. } => continue,
+                    };
+                    self.check_cancel(run_id).await;
+                    self.feed(run_id, event).await;
+                }
+                _ = ticks.tick() => {
+                    let run_ids: Vec<RunId> = self.runs.keys().copied().collect();
+                    for run_id in run_ids {
+                        self.check_cancel(run_id).await;
+                        self.feed(run_id, Event::Tick).await;
+                    }
+                }
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Loads every saved schedule and brings it up to date with the store.
+    async fn recover(&mut self) -> Result<(), StoreError> {
+        let store = self.engine.store().clone();
+        for record in store.schedules()? {
+            let run_id = record.run_id;
+            let finished = store
+                .run(run_id)?
+                .is_none_or(|run| run.conclusion.is_some());
+            if finished {
+                store.remove_schedule(run_id)?;
+                continue;
+            }
+            let scheduler: Scheduler = match serde_json::from_value(record.state) {
+                Ok(scheduler) => scheduler,
+                Err(error) => {
+                    tracing::error!(%run_id, %error, "saved scheduler state unreadable; run fails");
+                    store.remove_schedule(run_id)?;
+                    store.finish_run(run_id, Conclusion::Failure).await?;
+                    continue;
+                }
+            };
+            tracing::info!(%run_id, "resuming run");
+            let outbox: Vec<Action> = record
+                .outbox
+                .into_iter()
+                .filter_map(|action| serde_json::from_value(action).ok())
+                .collect();
+            let created = scheduler.run_phase() == RunPhase::Created;
+            self.runs.insert(
+                run_id,
+                ActiveRun {
+                    scheduler,
+                    cancel_fed: false,
+                },
+            );
+            self.carry_out(run_id, outbox).await;
+            if created {
+                self.feed(run_id, Event::Start).await;
+            }
+            for event in self.catch_up_events(run_id)? {
+                self.feed(run_id, event).await;
+            }
+            self.check_cancel(run_id).await;
+        }
+        Ok(())
+    }
+
+    /// What the store knows happened to the run's handed-out jobs that the saved scheduler
+    /// state does not know yet.
+    fn catch_up_events(&self, run_id: RunId) -> Result<Vec<Event>, StoreError> {
+        let Some(active) = self.runs.get(&run_id) else {
+            return Ok(Vec::new());
+        };
+        let mut events = Vec::new();
+        for job in active.scheduler.jobs() {
+            for leg in job.legs {
+                let Some(record) = self.engine.store().job_by_key(run_id, leg.job_key)? else {
+                    continue;
+                };
+                let key = leg.job_key.to_string();
+                match (leg.state, record.state) {
+                    (LegState::Queued { .. }, JobState::Leased) => {
+                        events.push(Event::JobStarted { job_key: key })
+                    }
+                    (LegState::Queued { .. } | LegState::Running { .. }, JobState::Completed) => {
+                        if let Some(result) = record.result {
+                            events.push(Event::JobFinished {
+                                job_key: key,
+                                result,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    /// Feeds `CancelRequested` once the run record asks for a cancel (the API's cancel).
+    async fn check_cancel(&mut self, run_id: RunId) {
+        let Some(active) = self.runs.get_mut(&run_id) else {
+            return;
+        };
+        if active.cancel_fed {
+            return;
+        }
+        let requested = matches!(self.engine.store().run(run_id), Ok(Some(run)) if run.cancel_requested);
+        if requested {
+            active.cancel_fed = true;
+            self.feed(run_id, Event::CancelRequested).await;
+        }
+    }
+
+    /// Applies one event to a run's scheduler, saves the state and carries out the actions.
+    async fn feed(&mut self, run_id: RunId, event: Event) {
+        let Some(active) = self.runs.get_mut(&run_id) else {
+            return;
+        };
+        let is_tick = event == Event::Tick;
+        let actions = match active.scheduler.handle(event, now()) {
+            Ok(actions) => actions,
+            Err(error) => {
+                // Repeats after a restart, or reports about jobs the scheduler concluded itself.
+                tracing::debug!(%run_id, %error, "event refused by the scheduler");
+                return;
+            }
+        };
+        if is_tick && actions.is_empty() {
+            return;
+        }
+        if let Err(error) = save_schedule(&self.engine, run_id, &active.scheduler, &actions) {
+            tracing::error!(%run_id, %error, "failed to save the scheduler state");
+        }
+        self.carry_out(run_id, actions).await;
+    }
+
+    async fn carry_out(&mut self, run_id: RunId, actions: Vec<Action>) {
+        let mut finished = false;
+        for action in actions {
+            let outcome = match action {
+                Action::StartJob(spec) => self.engine.enqueue_job(run_id, *spec).await.map(drop),
+                Action::CancelJob { job_key, reason } => {
+                    tracing::info!(%run_id, %job_key, reason = reason.describe(), "cancelling job");
+                    self.engine.cancel_job(run_id, &job_key).await
+                }
+                Action::JobSkipped { job_key, reason } => {
+                    let spec = self.placeholder_spec(run_id, &job_key);
+                    let result = unrun_result(Conclusion::Skipped, reason);
+                    self.engine
+                        .record_finished_job(run_id, spec, result)
+                        .await
+                        .map(drop)
+                }
+                Action::JobConcluded {
+                    job_key,
+                    conclusion,
+                    reason,
+                } => {
+                    let spec = self.placeholder_spec(run_id, &job_key);
+                    let result = unrun_result(conclusion, reason);
+                    self.engine
+                        .record_finished_job(run_id, spec, result)
+                        .await
+                        .map(drop)
+                }
+                Action::RunFinished { conclusion } => {
+                    finished = true;
+                    let store = self.engine.store();
+                    match store.remove_schedule(run_id) {
+                        Ok(()) => store.finish_run(run_id, conclusion).await.map(drop),
+                        Err(error) => Err(error),
+                    }
+                }
+            };
+            match outcome {
+                Ok(()) | Err(StoreError::JobExists { .. }) => {}
+                Err(error) => tracing::error!(%run_id, %error, "failed to carry out an action"),
+            }
+        }
+        if finished {
+            self.runs.remove(&run_id);
+        } else if let Some(active) = self.runs.get(&run_id) {
+            // The outbox is done; this write rides on the next flush.
+            let _ = save_schedule(&self.engine, run_id, &active.scheduler, &[]);
+        }
+    }
+
+    /// The record of a job that never ran: its key and names, nothing to run.
+    fn placeholder_spec(&self, run_id: RunId, job_key: &str) -> JobSpec {
+        let (job_id, workflow_file) = self
+            .runs
+            .get(&run_id)
+            .map(|active| {
+                let input = active.scheduler.input();
+                let job_id = active
+                    .scheduler
+                    .jobs()
+                    .iter()
+                    .find(|job| {
+                        job.job_id == job_key || job.legs.iter().any(|leg| leg.job_key == job_key)
+                    })
+                    .map(|job| job.job_id.to_string())
+                    .unwrap_or_else(|| job_key.to_string());
+                (job_id, input.workflow.file.clone())
+            })
+            .unwrap_or_else(|| (job_key.to_string(), String::new()));
+        JobSpec {
+            run_id: run_id.to_string(),
+            job_key: job_key.to_string(),
+            job_id,
+            display_name: job_key.to_string(),
+            workflow_file,
+            ..JobSpec::default()
+        }
+    }
+}
+
+fn save_schedule(
+    engine: &Engine,
+    run_id: RunId,
+    scheduler: &Scheduler,
+    outbox: &[Action],
+) -> Result<(), StoreError> {
+    let state = serde_json::to_value(scheduler).unwrap_or(Value::Null);
+    let outbox = outbox
+        .iter()
+        .filter_map(|action| serde_json::to_value(action).ok())
+        .collect();
+    engine.store().save_schedule(&ScheduleRecord {
+        run_id,
+        state,
+        outbox,
+    })
+}
+
+fn unrun_result(conclusion: Conclusion, reason: String) -> JobResult {
+    JobResult {
+        conclusion,
+        outputs: Default::default(),
+        steps: Vec::new(),
+        summary: String::new(),
+        failure_reason: Some(reason),
+    }
+}
+
+/// Scheduler time: wall-clock milliseconds, so saved running-since stamps stay meaningful
+/// across an engine restart.
+fn now() -> Millis {
+    Millis(now_us() / 1000)
+}

@@ -1,0 +1,62 @@
+//! Each unfinished run's scheduler state, kept so the run orchestrator can pick the run up after
+//! a restart: the scheduler's JSON and the actions it still had to carry out (its outbox).
+//!
+//! Writes here are not flushed on their own: the job move that follows them (enqueue, finish,
+//! `finish_run`) flushes the whole database, so persisting a run's state costs no extra flush.
+//! This file must not interpret the state: it stores what the orchestrator hands it.
+
+use serde::{Deserialize, Serialize};
+
+use super::{RunId, Store, StoreError, decode, encode};
+
+/// One run's scheduler state as the orchestrator saved it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleRecord {
+    pub run_id: RunId,
+    /// The serialised `scheduler::Scheduler`.
+    pub state: serde_json::Value,
+    /// Actions handed out by the last event and not yet known to be carried out.
+    pub outbox: Vec<serde_json::Value>,
+}
+
+impl Store {
+    /// Saves the run's scheduler state; durable with the next flush (see the module doc).
+    pub fn save_schedule(&self, record: &ScheduleRecord) -> Result<(), StoreError> {
+        self.trees
+            .schedules
+            .insert(record.run_id.to_key(), encode(record))
+            .map(|_| ())
+            .map_err(|error| self.database_error(error))
+    }
+
+    pub fn schedule(&self, run_id: RunId) -> Result<Option<ScheduleRecord>, StoreError> {
+        match self
+            .trees
+            .schedules
+            .get(run_id.to_key())
+            .map_err(|error| self.database_error(error))?
+        {
+            Some(bytes) => decode("schedules", &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every saved schedule, oldest run first.
+    pub fn schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let mut records = Vec::new();
+        for entry in self.trees.schedules.iter() {
+            let (_, bytes) = entry.map_err(|error| self.database_error(error))?;
+            records.push(decode("schedules", &bytes)?);
+        }
+        Ok(records)
+    }
+
+    /// Forgets a finished run's schedule; durable with the next flush.
+    pub fn remove_schedule(&self, run_id: RunId) -> Result<(), StoreError> {
+        self.trees
+            .schedules
+            .remove(run_id.to_key())
+            .map(|_| ())
+            .map_err(|error| self.database_error(error))
+    }
+}
