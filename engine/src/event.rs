@@ -537,4 +537,3 @@ pub fn typed_input(name: &str, kind: InputType, value: Value) -> Result<Value, S
         _ => Ok(value),
     }
 }
-

@@ -403,7 +403,8 @@ impl Actor {
         if active.cancel_fed {
             return;
         }
-        let requested = matches!(self.engine.store().run(run_id), Ok(Some(run)) if run.cancel_requested);
+        let requested =
+            matches!(self.engine.store().run(run_id), Ok(Some(run)) if run.cancel_requested);
         if requested {
             active.cancel_fed = true;
             self.feed(run_id, Event::CancelRequested).await;

@@ -405,7 +405,10 @@ impl Repos {
             Ok(hex_values(&ref_values(mirror.repository())?))
         })
         .await?;
-        let moved = record.pending_storm.take().map_or(0, |storm| storm.moved_refs);
+        let moved = record
+            .pending_storm
+            .take()
+            .map_or(0, |storm| storm.moved_refs);
         record.seen_refs = seen;
         self.engine.store().put_repo(&record).await?;
         Ok(moved)
@@ -615,7 +618,11 @@ impl Repos {
                 Intake::Poll => {
                     let seen_oids = oid_values(&seen);
                     let now = ref_values(mirror.repository())?;
-                    (diff_ref_values(&seen_oids, &now), "slipway".to_string(), true)
+                    (
+                        diff_ref_values(&seen_oids, &now),
+                        "slipway".to_string(),
+                        true,
+                    )
                 }
             };
             if is_poll && updates.len() > storm_limit {
@@ -659,7 +666,9 @@ impl Repos {
                 }
                 for update in &updates {
                     match update.new {
-                        Some(new) => record.seen_refs.insert(update.name.clone(), new.to_string()),
+                        Some(new) => record
+                            .seen_refs
+                            .insert(update.name.clone(), new.to_string()),
                         None => record.seen_refs.remove(&update.name),
                     };
                 }

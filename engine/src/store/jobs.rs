@@ -482,7 +482,11 @@ impl Store {
         Ok(moved)
     }
 
-    fn cancel_job_unflushed(&self, job_id: JobId, now: u64) -> Result<Option<JobRecord>, StoreError> {
+    fn cancel_job_unflushed(
+        &self,
+        job_id: JobId,
+        now: u64,
+    ) -> Result<Option<JobRecord>, StoreError> {
         {
             let moved = self.transact(|tx| {
                 let Some(mut job) = get_job(tx, job_id)? else {

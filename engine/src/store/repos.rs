@@ -47,7 +47,10 @@ impl RepoRecord {
     pub fn hook_token_matches(&self, token: &str) -> bool {
         use subtle::ConstantTimeEq;
         let given = hex(&hash_secret(token));
-        given.as_bytes().ct_eq(self.hook_token_hash.as_bytes()).into()
+        given
+            .as_bytes()
+            .ct_eq(self.hook_token_hash.as_bytes())
+            .into()
     }
 }
 
@@ -189,14 +192,18 @@ mod tests {
         assert_eq!(names, ["a", "b"]);
         assert_eq!(store.repo("a").unwrap(), Some(record("a")));
         assert_eq!(
-            store.schedule_last_fire("a", "ci.yml", "0 * * * *").unwrap(),
+            store
+                .schedule_last_fire("a", "ci.yml", "0 * * * *")
+                .unwrap(),
             Some(42)
         );
         assert!(store.remove_repo("a").await.unwrap());
         assert!(!store.remove_repo("a").await.unwrap());
         assert_eq!(store.repo("a").unwrap(), None);
         assert_eq!(
-            store.schedule_last_fire("a", "ci.yml", "0 * * * *").unwrap(),
+            store
+                .schedule_last_fire("a", "ci.yml", "0 * * * *")
+                .unwrap(),
             None
         );
     }
