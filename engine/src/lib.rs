@@ -8,6 +8,7 @@ pub mod deploy;
 pub mod dispatch;
 pub mod event;
 pub mod orchestrator;
+pub mod repos;
 pub mod scheduler;
 pub mod secrets;
 pub mod store;

@@ -8,11 +8,13 @@
 //! Files: `admin.rs` (dispatch, rerun, registration tokens; admin token), `extract.rs` (versioned
 //! JSON bodies, runner authentication, errors), `runners.rs` (registration and the runner
 //! protocol), `reads.rs` (runs, jobs, logs, runners for the CLI), `settings.rs` (repository
-//! secrets and variables).
+//! secrets and variables), `repos.rs` (watched repositories, hooks, webhooks, schedules, commit
+//! statuses).
 
 mod admin;
 mod extract;
 mod reads;
+pub mod repos;
 mod runners;
 mod settings;
 
@@ -104,6 +106,18 @@ pub async fn serve_with_orchestrator(
     address: SocketAddr,
 ) -> std::io::Result<Server> {
     let app = router(orchestrator.engine().clone()).layer(axum::Extension(orchestrator));
+    serve_router(app, address).await
+}
+
+/// `serve_with_orchestrator`, plus the watched-repository routes (`api/repos.rs`) over `repos`.
+pub async fn serve_with_repos(
+    orchestrator: Orchestrator,
+    repos: Arc<crate::repos::Repos>,
+    address: SocketAddr,
+) -> std::io::Result<Server> {
+    let app = router(orchestrator.engine().clone())
+        .layer(axum::Extension(orchestrator))
+        .merge(repos::routes(repos));
     serve_router(app, address).await
 }
 

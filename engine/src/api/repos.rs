@@ -1,0 +1,251 @@
+//! Watched repositories over HTTP: register, list, remove, a fresh hook token, accept a storm,
+//! the hook and webhook intakes, schedules and commit statuses. Managing repositories needs the
+//! admin token; the hook needs the repository's hook token, a webhook its HMAC signature.
+//!
+//! The hook and webhook answer `202 Accepted` as soon as the credential is checked; fetching and
+//! starting runs happen after the answer, so a push never waits for the engine. A refused request
+//! (401) records nothing. This file must not decide anything: `repos::Repos` does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::extract::ApiError;
+use crate::repos::{AddRepo, RepoError, Repos};
+use crate::triggers::RefUpdate;
+use crate::triggers::webhook::parse_push;
+
+/// `POST /api/v1/repos` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddRepoRequest {
+    pub source: String,
+    pub name: Option<String>,
+    pub poll_interval_ms: Option<u64>,
+    pub webhook_secret: Option<String>,
+}
+
+/// `POST /api/v1/repos/{name}/hook` body: what git's `post-receive` read.
+#[derive(Debug, Deserialize)]
+pub struct HookRequest {
+    pub updates: Vec<HookUpdate>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HookUpdate {
+    pub old: String,
+    pub new: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+}
+
+/// The caller showed the admin token (`<data>/admin.token`; else 401, nothing touched).
+pub struct RepoAdmin;
+
+impl axum::extract::FromRequestParts<Arc<Repos>> for RepoAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        repos: &Arc<Repos>,
+    ) -> Result<Self, Self::Rejection> {
+        use subtle::ConstantTimeEq;
+        let unauthorized =
+            || ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid admin token");
+        let given = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(unauthorized)?;
+        let path = crate::orchestrator::admin_token_path(&repos.engine().config().data_dir);
+        let expected = std::fs::read_to_string(path).map_err(|_| unauthorized())?;
+        let expected = expected.trim();
+        if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+            return Err(unauthorized());
+        }
+        Ok(RepoAdmin)
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(error: RepoError) -> ApiError {
+        let status = match &error {
+            RepoError::NotFound(_) => StatusCode::NOT_FOUND,
+            RepoError::Exists(_) => StatusCode::CONFLICT,
+            RepoError::Invalid(_) | RepoError::Trigger(_) => StatusCode::BAD_REQUEST,
+            RepoError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            RepoError::Store(_) | RepoError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+/// `POST /api/v1/repos`: 201 with the record and the hook token (its only copy).
+pub async fn add(
+    _admin: RepoAdmin,
+    State(repos): State<Arc<Repos>>,
+    Json(request): Json<AddRepoRequest>,
+) -> Result<Response, ApiError> {
+    let (record, hook_token) = repos
+        .add(AddRepo {
+            source: request.source,
+            name: request.name,
+            poll_interval: request.poll_interval_ms.map(Duration::from_millis),
+            webhook_secret: request.webhook_secret,
+        })
+        .await?;
+    let body = json!({
+        "name": record.name,
+        "source": record.source,
+        "mirror_path": record.mirror_path,
+        "poll_interval_ms": record.poll_interval_ms,
+        "refs": record.seen_refs.len(),
+        "hook_token": hook_token,
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /api/v1/repos`.
+pub async fn list(
+    _admin: RepoAdmin,
+    State(repos): State<Arc<Repos>>,
+) -> Result<Response, ApiError> {
+    Ok(Json(repos.list()?).into_response())
+}
+
+/// `DELETE /api/v1/repos/{name}`: 204.
+pub async fn remove(
+    _admin: RepoAdmin,
+    State(repos): State<Arc<Repos>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    repos.remove(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/repos/{name}/hook-token`: a fresh hook token (the old one stops working).
+pub async fn hook_token(
+    _admin: RepoAdmin,
+    State(repos): State<Arc<Repos>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let token = repos.new_hook_token(&name).await?;
+    Ok(Json(json!({ "name": name, "hook_token": token })).into_response())
+}
+
+/// `POST /api/v1/repos/{name}/accept`: accept a recorded ref storm.
+pub async fn accept(
+    _admin: RepoAdmin,
+    State(repos): State<Arc<Repos>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let moved = repos.accept(&name).await?;
+    Ok(Json(json!({ "name": name, "accepted_refs": moved })).into_response())
+}
+
+/// `POST /api/v1/repos/{name}/poll`: fetch now; answers what the poll did.
+pub async fn poll(
+    _admin: RepoAdmin,
+    State(repos): State<Arc<Repos>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(repos.poll(&name).await?).into_response())
+}
+
+/// `POST /api/v1/repos/{name}/hook`: bearer hook token; 202, work continues after the answer.
+pub async fn hook(
+    State(repos): State<Arc<Repos>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    repos.authenticate_hook(&name, token)?;
+    let request: HookRequest = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::bad_request(format!("read hook body: {error}")))?;
+    let mut updates = Vec::new();
+    for update in &request.updates {
+        let update = RefUpdate::from_hex(&update.old, &update.new, &update.git_ref)
+            .map_err(|error| ApiError::bad_request(error.to_string()))?;
+        updates.push(update);
+    }
+    let count = updates.len();
+    spawn_announce(repos, name, updates, "slipway".to_string());
+    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": count }))).into_response())
+}
+
+/// `POST /api/v1/repos/{name}/webhook`: GitHub (`X-Hub-Signature-256`) or Gitea
+/// (`X-Gitea-Signature`) push webhook; 202 for a push, 200 for other events (ignored).
+pub async fn webhook(
+    State(repos): State<Arc<Repos>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let header = |key: &str| headers.get(key).and_then(|value| value.to_str().ok());
+    repos.authenticate_webhook(
+        &name,
+        &body,
+        header("x-hub-signature-256"),
+        header("x-gitea-signature"),
+    )?;
+    let event = header("x-github-event")
+        .or_else(|| header("x-gitea-event"))
+        .unwrap_or("push");
+    if event != "push" {
+        return Ok((StatusCode::OK, Json(json!({ "ignored": event }))).into_response());
+    }
+    let push = parse_push(&body).map_err(|error| ApiError::bad_request(error.to_string()))?;
+    spawn_announce(repos, name, vec![push.update], push.pusher);
+    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": 1 }))).into_response())
+}
+
+/// `GET /api/v1/schedules`.
+pub async fn schedules(State(repos): State<Arc<Repos>>) -> Result<Response, ApiError> {
+    Ok(Json(repos.schedules(jiff::Timestamp::now()).await?).into_response())
+}
+
+/// `GET /api/v1/commits/{sha}/statuses`: every run at that commit and its state.
+pub async fn statuses(
+    State(repos): State<Arc<Repos>>,
+    Path(sha): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(repos.statuses(&sha)?).into_response())
+}
+
+fn spawn_announce(repos: Arc<Repos>, name: String, updates: Vec<RefUpdate>, pusher: String) {
+    tokio::spawn(async move {
+        if let Err(error) = repos.announce(&name, updates, &pusher).await {
+            tracing::warn!(repository = %name, %error, "push not handled");
+        }
+    });
+}
+
+/// Every route of this file, over `repos` (merge it into `api::router`'s router).
+pub fn routes(repos: Arc<Repos>) -> axum::Router {
+    use axum::routing::{delete, get, post};
+    axum::Router::new()
+        .route("/api/v1/repos", post(add).get(list))
+        .route("/api/v1/repos/{name}", delete(remove))
+        .route("/api/v1/repos/{name}/hook", post(hook))
+        .route("/api/v1/repos/{name}/hook-token", post(hook_token))
+        .route("/api/v1/repos/{name}/webhook", post(webhook))
+        .route("/api/v1/repos/{name}/accept", post(accept))
+        .route("/api/v1/repos/{name}/poll", post(poll))
+        .route("/api/v1/schedules", get(schedules))
+        .route("/api/v1/commits/{sha}/statuses", get(statuses))
+        .with_state(repos)
+}
