@@ -142,6 +142,9 @@ enum Command {
         /// Create ./.slipway/demo-repo from the example workflows (once) and run them
         #[arg(long)]
         demo: bool,
+        /// POST a JSON body to this URL when a run completes
+        #[arg(long)]
+        notify_url: Option<String>,
     },
     /// Run jobs for an engine (`runner register` first)
     #[command(after_help = exit::HELP, args_conflicts_with_subcommands = true)]
@@ -219,6 +222,15 @@ enum Command {
     /// Repository configuration variables on the engine (set and rm are admin)
     #[command(after_help = exit::HELP)]
     Var(client::settings::VarArgs),
+    /// Watched repositories: add, list, remove, hook install, accept
+    #[command(after_help = exit::HELP)]
+    Repo(client::repos::RepoArgs),
+    /// Each schedule of the watched repositories and its next fire time
+    #[command(after_help = exit::HELP)]
+    Schedules(client::repos::SchedulesArgs),
+    /// The runs at a commit and their state
+    #[command(after_help = exit::HELP)]
+    Status(client::repos::StatusArgs),
 }
 
 #[derive(Subcommand)]
@@ -342,6 +354,7 @@ fn main() {
             repos,
             lease_seconds,
             demo,
+            notify_url,
         } => serve::run(serve::ServeRequest {
             data_dir,
             listen,
@@ -349,6 +362,7 @@ fn main() {
             repos,
             lease_seconds,
             demo,
+            notify_url,
         }),
         Command::Runner {
             register:
@@ -421,6 +435,9 @@ fn main() {
         Command::Cancel(args) => client::runs::cancel(&args),
         Command::Secret(args) => client::settings::secret(&args),
         Command::Var(args) => client::settings::var(&args),
+        Command::Repo(args) => client::repos::repo(&args),
+        Command::Schedules(args) => client::repos::schedules(&args),
+        Command::Status(args) => client::repos::status(&args),
     };
     std::process::exit(code);
 }

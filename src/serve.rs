@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use engine::dispatch::{Engine, EngineConfig};
@@ -27,6 +28,8 @@ pub struct ServeRequest {
     pub repos: Vec<PathBuf>,
     pub lease_seconds: u64,
     pub demo: bool,
+    /// Where a JSON body is POSTed when a run completes.
+    pub notify_url: Option<String>,
 }
 
 /// The example workflows the demo repository holds.
@@ -89,7 +92,19 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let orchestrator = Orchestrator::start(engine.clone(), events)
         .await
         .map_err(|error| format!("resume unfinished runs: {error}"))?;
-    let server = engine::api::serve_with_orchestrator(orchestrator.clone(), request.listen)
+    // Watched repositories: hook and webhook intake, polling and schedules start runs through
+    // the orchestrator.
+    let repos = engine::repos::Repos::new(engine.clone(), Arc::new(orchestrator.clone()));
+    let repos_shutdown = CancellationToken::new();
+    let _repos_task = repos.spawn(repos_shutdown.clone());
+    if let Some(url) = &request.notify_url {
+        let _notifier = engine::repos::spawn_completion_notifier(
+            engine.clone(),
+            url.clone(),
+            repos_shutdown.clone(),
+        );
+    }
+    let server = engine::api::serve_with_repos(orchestrator.clone(), repos, request.listen)
         .await
         .map_err(|error| format!("listen on {}: {error}", request.listen))?;
     let url = server.url();
@@ -137,6 +152,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
         for file in workflow_files(repo) {
             let started = orchestrator
                 .start_run(RunRequest {
+                    sha: None,
                     repository: absolute(repo),
                     workflow: file.clone(),
                     event_name: "push".to_string(),
@@ -161,6 +177,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     wait_for_stop_signal().await;
     println!("stopping: runners get SIGTERM");
     stop.cancel();
+    repos_shutdown.cancel();
     for supervisor in supervisors {
         let _ = supervisor.await;
     }

@@ -11,6 +11,10 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
 /// A child process killed (SIGKILL) when dropped.
+/// The tests of this file each start an engine and runner processes; on two cores they run one
+/// at a time so that a lease period means the same thing in every test.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 struct Process(Child);
 
 impl Process {
@@ -157,7 +161,7 @@ impl TestEngine {
 
     /// Polls the run until `done` holds for it (bounded).
     async fn wait_run(&self, run_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(40);
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let run = self.get(&format!("/api/v1/runs/{run_id}")).await;
             if done(&run) {
@@ -238,6 +242,7 @@ fn lines(path: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dag_with_a_matrix_and_outputs_completes_on_two_runner_processes() {
+    let _serial = SERIAL.lock().await;
     let temp = tempfile::tempdir().expect("temp dir");
     let repo = repo_with_workflow(
         temp.path(),
@@ -290,6 +295,7 @@ jobs:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runner_killed_mid_job_has_its_job_retried_on_the_other_runner() {
+    let _serial = SERIAL.lock().await;
     let temp = tempfile::tempdir().expect("temp dir");
     let marks = temp.path().join("marks");
     let repo = repo_with_workflow(
@@ -336,6 +342,7 @@ jobs:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_killed_mid_dag_resumes_and_runs_each_job_once() {
+    let _serial = SERIAL.lock().await;
     let temp = tempfile::tempdir().expect("temp dir");
     let marks = temp.path().join("marks");
     let step = |name: &str| format!("echo {name} >> \"{}\" && sleep 1", marks.display());
@@ -385,6 +392,7 @@ jobs:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_a_long_sleep() {
+    let _serial = SERIAL.lock().await;
     let temp = tempfile::tempdir().expect("temp dir");
     let repo = repo_with_workflow(
         temp.path(),
@@ -427,6 +435,7 @@ jobs:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_runner_token_is_refused_and_changes_nothing() {
+    let _serial = SERIAL.lock().await;
     let temp = tempfile::tempdir().expect("temp dir");
     let engine = TestEngine::start(&temp.path().join("data"), free_port(), 0).await;
     let before = engine.get("/api/v1/runners").await;

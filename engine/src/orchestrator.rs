@@ -41,8 +41,11 @@ pub struct RunRequest {
     /// name under `.github/workflows`.
     pub workflow: String,
     pub event_name: String,
-    /// A branch, tag, full ref or sha; the workflow is read at that commit.
+    /// A branch, tag, full ref or sha; the workflow is read at that commit (or at `sha`).
     pub git_ref: String,
+    /// The exact commit, when the caller knows it (a push): the run is at this commit and keeps
+    /// `git_ref` (a full ref) as its `github.ref`, even if the ref has moved since.
+    pub sha: Option<String>,
     pub inputs: Vec<(String, String)>,
     /// The event payload, when the caller has one (a webhook); else it is built from the commit.
     pub payload: Option<Value>,
@@ -123,9 +126,13 @@ impl Orchestrator {
         let file = workflow_path(&request.workflow);
         let repository = request.repository.clone();
         let git_ref = request.git_ref.clone();
+        let sha = request.sha.clone();
         let file_for_git = file.clone();
         let read = tokio::task::spawn_blocking(move || {
-            let source = event::source_at_ref(&repository, &git_ref)?;
+            let mut source = event::source_at_ref(&repository, sha.as_deref().unwrap_or(&git_ref))?;
+            if sha.is_some() && git_ref.starts_with("refs/") {
+                source.git_ref = git_ref.clone();
+            }
             let bytes = event::file_at_commit(&repository, &source.sha, &file_for_git);
             Ok::<_, git2::Error>((source, bytes))
         })

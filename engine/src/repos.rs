@@ -85,10 +85,8 @@ impl RunStarter for RecordRuns {
 }
 
 /// The orchestrator starts one run per workflow, at the event's exact commit (so two quick pushes
-/// run at their own commits), with the event's payload as `github.event`.
-///
-/// The orchestrator reads the ref it is given; it is given the commit, so `GITHUB_REF` of such a
-/// run names the commit until `RunRequest` carries the ref and the commit apart.
+/// run at their own commits) with the event's ref as `github.ref`, and the event's payload as
+/// `github.event`.
 impl RunStarter for crate::orchestrator::Orchestrator {
     fn start_runs<'a>(
         &'a self,
@@ -106,7 +104,8 @@ impl RunStarter for crate::orchestrator::Orchestrator {
                     repository: PathBuf::from(&repository.mirror_path),
                     workflow: decision.file.clone(),
                     event_name: event.name.clone(),
-                    git_ref: sha.to_string(),
+                    git_ref: event.git_ref.clone(),
+                    sha: Some(sha.to_string()),
                     inputs: Vec::new(),
                     payload: Some(event.payload.clone()),
                 };

@@ -10,6 +10,7 @@
 //! that is wrong before it is sent.
 
 pub mod logs;
+pub mod repos;
 pub mod runners;
 pub mod runs;
 pub mod settings;
@@ -143,6 +144,14 @@ impl EngineClient {
     /// `GET path` → JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let response = self.send(self.request(Method::GET, path)).await?;
+        decode(response).await
+    }
+
+    /// `GET path` with the admin token → JSON.
+    pub async fn admin_get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let response = self
+            .send(self.admin(self.request(Method::GET, path)))
+            .await?;
         decode(response).await
     }
 

@@ -91,6 +91,7 @@ pub async fn dispatch(
 ) -> Result<Json<DispatchResponse>, ApiError> {
     let started = orchestrator
         .start_run(RunRequest {
+            sha: None,
             repository: request.repository.into(),
             workflow: request.workflow,
             event_name: request

@@ -27,6 +27,9 @@ use crate::triggers::webhook::parse_push;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddRepoRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one here.
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
     pub source: String,
     pub name: Option<String>,
     pub poll_interval_ms: Option<u64>,

@@ -1,0 +1,347 @@
+//! `slipway repo …`, `slipway schedules`, `slipway status SHA`: watched repositories and what their
+//! commits started, over the engine's HTTP API.
+
+use std::path::PathBuf;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{ClientError, EngineArgs, EngineClient, block_on};
+use crate::exit;
+
+#[derive(Debug, clap::Args)]
+pub struct RepoArgs {
+    #[command(subcommand)]
+    pub command: RepoCommand,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RepoCommand {
+    /// Watch a repository (a local path or a file:// URL); the engine keeps a bare mirror of it
+    Add {
+        /// The repository to watch
+        source: String,
+        /// The name runs and hooks use (default: the folder name)
+        #[arg(long)]
+        name: Option<String>,
+        /// Poll the repository at this interval (`30s`, `5m`), for repositories with no hook
+        #[arg(long)]
+        poll: Option<String>,
+        /// The HMAC secret of GitHub- or Gitea-style push webhooks
+        #[arg(long)]
+        webhook_secret: Option<String>,
+        /// Print the record as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List watched repositories
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop watching a repository
+    Remove { name: String },
+    /// Let runs start again after a fetch moved too many refs at once
+    Accept { name: String },
+    /// Git hooks that tell the engine about pushes
+    Hook {
+        #[command(subcommand)]
+        command: HookCommand,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum HookCommand {
+    /// Write a post-receive hook into the repository people push to (it returns at once, and a
+    /// push still succeeds when the engine is down: the poller catches up)
+    Install {
+        /// The repository (bare or not) that receives pushes
+        path: PathBuf,
+        /// The watched repository's name (default: the folder name without `.git`)
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchedulesArgs {
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The commit
+    pub sha: String,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+pub fn repo(args: &RepoArgs) -> i32 {
+    block_on(async {
+        let client = EngineClient::from_args(&args.engine)?;
+        match &args.command {
+            RepoCommand::Add {
+                source,
+                name,
+                poll,
+                webhook_secret,
+                json,
+            } => {
+                let poll_interval_ms = match poll {
+                    Some(text) => Some(parse_interval(text)?),
+                    None => None,
+                };
+                let source = absolute_source(source);
+                let body = json!({
+                    "source": source,
+                    "name": name,
+                    "poll_interval_ms": poll_interval_ms,
+                    "webhook_secret": webhook_secret,
+                });
+                let record: Option<Value> = client
+                    .admin_send(Method::POST, "/api/v1/repos", &body)
+                    .await?;
+                let record = record.unwrap_or_default();
+                if *json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&record).unwrap_or_default()
+                    );
+                } else {
+                    println!(
+                        "watching {} as `{}` (mirror: {})",
+                        record["source"].as_str().unwrap_or_default(),
+                        record["name"].as_str().unwrap_or_default(),
+                        record["mirror_path"].as_str().unwrap_or_default()
+                    );
+                    println!(
+                        "install a push hook with: slipway repo hook install PATH --name {}",
+                        record["name"].as_str().unwrap_or_default()
+                    );
+                }
+                Ok(exit::SUCCESS)
+            }
+            RepoCommand::List { json } => {
+                let list: Value = client.admin_get("/api/v1/repos").await?;
+                if *json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&list).unwrap_or_default()
+                    );
+                } else {
+                    println!("{:<24} {:<10} SOURCE", "NAME", "POLL");
+                    for repo in list.as_array().into_iter().flatten() {
+                        let poll = repo["poll_interval_ms"]
+                            .as_u64()
+                            .map_or("-".to_string(), |ms| format!("{}s", ms / 1000));
+                        println!(
+                            "{:<24} {:<10} {}",
+                            repo["name"].as_str().unwrap_or_default(),
+                            poll,
+                            repo["source"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+                Ok(exit::SUCCESS)
+            }
+            RepoCommand::Remove { name } => {
+                client
+                    .admin_delete(&format!("/api/v1/repos/{}", encode(name)))
+                    .await?;
+                println!("stopped watching `{name}`");
+                Ok(exit::SUCCESS)
+            }
+            RepoCommand::Accept { name } => {
+                let answer: Option<Value> = client
+                    .admin_send(
+                        Method::POST,
+                        &format!("/api/v1/repos/{}/accept", encode(name)),
+                        &json!({}),
+                    )
+                    .await?;
+                println!(
+                    "accepted: {}",
+                    answer
+                        .map(|a| a["accepted_refs"].to_string())
+                        .unwrap_or_default()
+                );
+                Ok(exit::SUCCESS)
+            }
+            RepoCommand::Hook {
+                command: HookCommand::Install { path, name },
+            } => {
+                let name = match name {
+                    Some(name) => name.clone(),
+                    None => path
+                        .canonicalize()
+                        .ok()
+                        .and_then(|p| {
+                            p.file_name()
+                                .map(|n| n.to_string_lossy().trim_end_matches(".git").to_string())
+                        })
+                        .ok_or_else(|| {
+                            ClientError::Usage(format!(
+                                "cannot name {}; pass --name",
+                                path.display()
+                            ))
+                        })?,
+                };
+                let answer: Option<Value> = client
+                    .admin_send(
+                        Method::POST,
+                        &format!("/api/v1/repos/{}/hook-token", encode(&name)),
+                        &json!({}),
+                    )
+                    .await?;
+                let token = answer
+                    .as_ref()
+                    .and_then(|a| a["hook_token"].as_str())
+                    .ok_or_else(|| ClientError::Protocol("no hook token in the answer".into()))?;
+                let script = engine::triggers::hook::hook_script(client.base_url(), &name, token);
+                let written = engine::triggers::hook::install_hook(path, &script)
+                    .map_err(|error| ClientError::Usage(format!("install the hook: {error}")))?;
+                println!(
+                    "installed {} (pushes notify {} as `{name}`)",
+                    written.display(),
+                    client.base_url()
+                );
+                Ok(exit::SUCCESS)
+            }
+        }
+    })
+}
+
+pub fn schedules(args: &SchedulesArgs) -> i32 {
+    block_on(async {
+        let client = EngineClient::from_args(&args.engine)?;
+        let list: Value = client.get("/api/v1/schedules").await?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            );
+        } else {
+            for schedule in list.as_array().into_iter().flatten() {
+                println!(
+                    "{}  {}  `{}`  next: {}",
+                    field(schedule, &["repository", "repo"]),
+                    field(schedule, &["workflow", "file"]),
+                    field(schedule, &["cron"]),
+                    field(schedule, &["next_fire", "next"]),
+                );
+            }
+        }
+        Ok(exit::SUCCESS)
+    })
+}
+
+pub fn status(args: &StatusArgs) -> i32 {
+    block_on(async {
+        let client = EngineClient::from_args(&args.engine)?;
+        let list: Value = client
+            .get(&format!("/api/v1/commits/{}/statuses", encode(&args.sha)))
+            .await?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            );
+        } else {
+            let items = list.as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                println!("no runs at {}", args.sha);
+            }
+            for run in items {
+                println!(
+                    "{}  {}  {}  {}",
+                    field(&run, &["status", "state"]),
+                    field(&run, &["workflow"]),
+                    field(&run, &["event"]),
+                    field(&run, &["id", "run_id"]),
+                );
+            }
+        }
+        Ok(exit::SUCCESS)
+    })
+}
+
+fn field(value: &Value, names: &[&str]) -> String {
+    names
+        .iter()
+        .find_map(|name| value.get(*name).filter(|v| !v.is_null()))
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        })
+        .unwrap_or_else(|| "-".to_string())
+}
+
+/// A local path is sent absolute, so the engine finds it whatever its own working directory.
+fn absolute_source(source: &str) -> String {
+    if source.contains("://") {
+        return source.to_string();
+    }
+    std::path::Path::new(source)
+        .canonicalize()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| source.to_string())
+}
+
+/// `30s`, `5m`, `2h`, `1h30m`, or plain seconds.
+fn parse_interval(text: &str) -> Result<u64, ClientError> {
+    let bad = || {
+        ClientError::Usage(format!(
+            "--poll `{text}` is not a duration like 30s, 5m or 1h30m"
+        ))
+    };
+    if let Ok(seconds) = text.trim().parse::<u64>() {
+        return Ok(seconds * 1000);
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let value: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total += value
+            * match c {
+                's' => 1_000,
+                'm' => 60_000,
+                'h' => 3_600_000,
+                _ => return Err(bad()),
+            };
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+fn encode(segment: &str) -> String {
+    segment.replace('%', "%25").replace('/', "%2F")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_intervals_read_like_durations() {
+        assert_eq!(parse_interval("30s").ok(), Some(30_000));
+        assert_eq!(parse_interval("1h30m").ok(), Some(5_400_000));
+        assert_eq!(parse_interval("45").ok(), Some(45_000));
+        assert!(parse_interval("5x").is_err());
+        assert!(parse_interval("m").is_err());
+    }
+}
