@@ -8,17 +8,15 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::{Extension, extract::State};
 use indexmap::IndexMap;
 use protocol::PROTOCOL_VERSION;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 
 use super::extract::{ApiError, Versioned};
 use crate::dispatch::Engine;
-use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest, admin_token_path};
+use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest};
 use crate::store::create_registration_token;
 
 /// `POST /api/v1/dispatch`.
@@ -62,23 +60,9 @@ impl FromRequestParts<Arc<Engine>> for Admin {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        engine: &Arc<Engine>,
+        state: &Arc<Engine>,
     ) -> Result<Self, Self::Rejection> {
-        let unauthorized =
-            || ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid admin token");
-        let given = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(unauthorized)?;
-        let expected = std::fs::read_to_string(admin_token_path(&engine.config().data_dir))
-            .map_err(|_| unauthorized())?;
-        let expected = expected.trim();
-        if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
-            return Err(unauthorized());
-        }
+        super::extract::require_admin_token(parts, &state.config().data_dir)?;
         Ok(Admin)
     }
 }

@@ -141,3 +141,30 @@ impl FromRequestParts<Arc<Engine>> for AuthedRunner {
         Ok(AuthedRunner(runner))
     }
 }
+
+/// Checks that a request carries the engine's admin token (`<data>/admin.token`) as
+/// `Authorization: Bearer …`; every admin extractor of the API calls this one check. Both sides
+/// are hashed before the constant-time comparison so their lengths leak nothing either.
+pub fn require_admin_token(parts: &Parts, data_dir: &std::path::Path) -> Result<(), ApiError> {
+    use subtle::ConstantTimeEq;
+    let refused = || ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid admin token");
+    let given = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(refused)?;
+    let expected = std::fs::read_to_string(crate::orchestrator::admin_token_path(data_dir))
+        .map_err(|_| refused())?;
+    let expected = expected.trim();
+    if expected.is_empty() {
+        return Err(refused());
+    }
+    let same = crate::store::hash_secret(given).ct_eq(&crate::store::hash_secret(expected));
+    if bool::from(same) {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}

@@ -58,24 +58,9 @@ impl axum::extract::FromRequestParts<Arc<Repos>> for RepoAdmin {
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        repos: &Arc<Repos>,
+        state: &Arc<Repos>,
     ) -> Result<Self, Self::Rejection> {
-        use subtle::ConstantTimeEq;
-        let unauthorized =
-            || ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid admin token");
-        let given = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(unauthorized)?;
-        let path = crate::orchestrator::admin_token_path(&repos.engine().config().data_dir);
-        let expected = std::fs::read_to_string(path).map_err(|_| unauthorized())?;
-        let expected = expected.trim();
-        if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
-            return Err(unauthorized());
-        }
+        super::extract::require_admin_token(parts, &state.engine().config().data_dir)?;
         Ok(RepoAdmin)
     }
 }

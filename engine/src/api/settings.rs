@@ -8,18 +8,15 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use protocol::wire::{SecretView, SetSettingRequest, VariableView};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use super::extract::{ApiError, Versioned, check_version};
 use crate::dispatch::Engine;
 use crate::secrets::{SecretsError, normalize_scope};
-use crate::store::hash_secret;
 
 /// The admin token's file name inside the data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
@@ -160,27 +157,10 @@ impl FromRequestParts<Arc<Engine>> for Admin {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        engine: &Arc<Engine>,
+        state: &Arc<Engine>,
     ) -> Result<Self, Self::Rejection> {
-        let refused = || ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid admin token");
-        let given = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(refused)?;
-        let path = engine.config().data_dir.join(ADMIN_TOKEN_FILE);
-        let expected = std::fs::read_to_string(&path).map_err(|_| refused())?;
-        let expected = expected.trim();
-        if expected.is_empty() {
-            return Err(refused());
-        }
-        if bool::from(hash_secret(given).ct_eq(&hash_secret(expected))) {
-            Ok(Admin)
-        } else {
-            Err(refused())
-        }
+        super::extract::require_admin_token(parts, &state.config().data_dir)?;
+        Ok(Admin)
     }
 }
 
