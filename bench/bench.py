@@ -664,7 +664,12 @@ class Engine:
             start = time.perf_counter_ns()
             self.proc = Procs.spawn(argv, cwd=self.work, env=self.env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT)
-        return self.wait_api(start)
+        took = self.wait_api(start)
+        # Admin calls (repo add, dispatch, …) need the token serve wrote on its first start.
+        token_file = self.data / "admin.token"
+        if token_file.exists():
+            self.env = dict(self.env, SLIPWAY_TOKEN=token_file.read_text().strip())
+        return took
 
     def wait_api(self, start_ns: int, limit_s=30.0) -> float:
         deadline = time.monotonic() + limit_s
