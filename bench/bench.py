@@ -760,10 +760,11 @@ class Engine:
         raise BenchError(f"run {rid} not done within {limit_s:.0f} s")
 
     def dispatch(self, workflow: str) -> None:
+        repo = ("--repo", str(self.repo)) if getattr(self, "repo", None) else ()
         try:
-            self.cli("dispatch", workflow, "--ref", "main")
+            self.cli("dispatch", workflow, "--ref", "main", *repo)
         except BenchError:
-            self.cli("dispatch", f".github/workflows/{workflow}", "--ref", "main")
+            self.cli("dispatch", f".github/workflows/{workflow}", "--ref", "main", *repo)
 
 
 class EngineBench:
