@@ -194,7 +194,13 @@ async fn run_async(request: RunRequest) -> i32 {
                 continue;
             }
         }
-        let run_id = format!("{}-{}", started.as_millisecond(), index + 1);
+        // Unique across concurrent `slipway run`s on one machine: workspaces live under the run id.
+        let run_id = format!(
+            "{}-{}-{}",
+            started.as_millisecond(),
+            std::process::id(),
+            index + 1
+        );
         let input = match run_input(
             &request,
             &workflow,
