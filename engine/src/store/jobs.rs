@@ -108,34 +108,11 @@ impl Store {
         let queued_at_us = now_us();
         let key = job_key(run_id, &spec.job_key);
         let job = self.transact(|tx| {
-            if tx.runs.get(run_id.to_key())?.is_none() {
-                return abort(StoreError::RunNotFound(run_id));
-            }
-            if tx.jobs.get(&key)?.is_some() {
-                return abort(StoreError::JobExists {
-                    run_id,
-                    job_key: spec.job_key.clone(),
-                });
-            }
+            ensure_new_job(tx, run_id, &key, &spec.job_key)?;
             let job = JobRecord {
-                job_id,
-                run_id,
-                job_key: spec.job_key.clone(),
-                spec: spec.clone(),
-                state: JobState::Queued,
-                attempt: 0,
-                max_infra_retries,
-                retry_reasons: Vec::new(),
-                lease: None,
-                runner_id: None,
-                last_fencing_token: None,
-                cancel_requested: false,
                 queue_seq: Some(queue_seq),
-                queued_at_us,
-                leased_at_us: None,
-                finished_at_us: None,
-                steps: Vec::new(),
-                result: None,
+                max_infra_retries,
+                ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Queued, queued_at_us)
             };
             put_job(tx, &job)?;
             tx.queue
@@ -158,34 +135,11 @@ impl Store {
         let now = now_us();
         let key = job_key(run_id, &spec.job_key);
         let job = self.transact(|tx| {
-            if tx.runs.get(run_id.to_key())?.is_none() {
-                return abort(StoreError::RunNotFound(run_id));
-            }
-            if tx.jobs.get(&key)?.is_some() {
-                return abort(StoreError::JobExists {
-                    run_id,
-                    job_key: spec.job_key.clone(),
-                });
-            }
+            ensure_new_job(tx, run_id, &key, &spec.job_key)?;
             let job = JobRecord {
-                job_id,
-                run_id,
-                job_key: spec.job_key.clone(),
-                spec: spec.clone(),
-                state: JobState::Completed,
-                attempt: 0,
-                max_infra_retries: 0,
-                retry_reasons: Vec::new(),
-                lease: None,
-                runner_id: None,
-                last_fencing_token: None,
-                cancel_requested: false,
-                queue_seq: None,
-                queued_at_us: now,
-                leased_at_us: None,
                 finished_at_us: Some(now),
-                steps: Vec::new(),
                 result: Some(result.clone()),
+                ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Completed, now)
             };
             put_job(tx, &job)?;
             Ok(job)
@@ -614,5 +568,51 @@ fn cancelled_result(reason: &str) -> JobResult {
     JobResult {
         conclusion: Conclusion::Cancelled,
         ..failed_result(reason)
+    }
+}
+
+/// Refuses a job whose run does not exist or whose key the run already has.
+fn ensure_new_job(tx: &Tx<'_>, run_id: RunId, key: &[u8], job_key: &str) -> TxResult<()> {
+    if tx.runs.get(run_id.to_key())?.is_none() {
+        return abort(StoreError::RunNotFound(run_id));
+    }
+    if tx.jobs.get(key)?.is_some() {
+        return abort(StoreError::JobExists {
+            run_id,
+            job_key: job_key.to_string(),
+        });
+    }
+    Ok(())
+}
+
+impl JobRecord {
+    /// A job record as it is first written: never leased, no attempt, no result.
+    fn unstarted(
+        job_id: JobId,
+        run_id: RunId,
+        spec: &JobSpec,
+        state: JobState,
+        queued_at_us: u64,
+    ) -> JobRecord {
+        JobRecord {
+            job_id,
+            run_id,
+            job_key: spec.job_key.clone(),
+            spec: spec.clone(),
+            state,
+            attempt: 0,
+            max_infra_retries: 0,
+            retry_reasons: Vec::new(),
+            lease: None,
+            runner_id: None,
+            last_fencing_token: None,
+            cancel_requested: false,
+            queue_seq: None,
+            queued_at_us,
+            leased_at_us: None,
+            finished_at_us: None,
+            steps: Vec::new(),
+            result: None,
+        }
     }
 }
