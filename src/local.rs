@@ -504,6 +504,7 @@ fn spawn_job(
                 steps: Vec::new(),
                 summary: String::new(),
                 failure_reason: Some(format!("the executor stopped unexpectedly: {err}")),
+                deployment: None,
             },
         };
         let _ = finished.send((key, result));

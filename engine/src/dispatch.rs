@@ -186,6 +186,52 @@ impl Engine {
         Ok(job)
     }
 
+    /// Records a ready job held back with `reason` (state `waiting`); durable on return.
+    pub async fn hold_job(
+        &self,
+        run_id: RunId,
+        spec: JobSpec,
+        reason: &str,
+    ) -> Result<JobRecord, StoreError> {
+        let spec = self.seal_secrets(spec)?;
+        self.store
+            .hold_job(run_id, spec, self.config.max_infra_retries, reason)
+            .await
+    }
+
+    /// Queues a waiting job with `spec` (its secrets sealed) and wakes every waiting runner.
+    /// `None` when the job is no longer waiting.
+    pub async fn release_job(
+        &self,
+        job_id: JobId,
+        spec: JobSpec,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let spec = self.seal_secrets(spec)?;
+        let job = self.store.release_job(job_id, spec).await?;
+        if job.is_some() {
+            self.work_ready.notify_waiters();
+        }
+        Ok(job)
+    }
+
+    /// Completes a waiting job with `result` without running it, and reports it.
+    pub async fn conclude_waiting_job(
+        &self,
+        job_id: JobId,
+        result: JobResult,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let job = self.store.conclude_waiting_job(job_id, result).await?;
+        if let Some(job) = &job {
+            self.report_finished(job);
+        }
+        Ok(job)
+    }
+
+    /// The spec of a stored job with its secrets opened (for a gate that re-queues it).
+    pub fn opened_spec(&self, job: &JobRecord) -> Result<JobSpec, StoreError> {
+        self.open_secrets(job.spec.clone())
+    }
+
     /// Waits up to `wait` (capped by the configured long poll) for a queued job whose `runs_on`
     /// labels `runner` carries, and leases it. `None` on timeout, on shutdown, or while the
     /// runner already holds as many leases as its capacity.

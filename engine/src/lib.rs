@@ -4,7 +4,7 @@
 //! pure state machine `(state, event, now) → actions` with no sockets, clocks or sleeps of its own.
 
 pub mod api;
-pub mod deploy;
+pub use ::deploy;
 pub mod dispatch;
 pub mod event;
 pub mod orchestrator;

@@ -547,6 +547,7 @@ fn unrun_result(conclusion: Conclusion, reason: String) -> JobResult {
         steps: Vec::new(),
         summary: String::new(),
         failure_reason: Some(reason),
+        deployment: None,
     }
 }
 

@@ -93,6 +93,7 @@ fn result(conclusion: Conclusion) -> JobResult {
         steps: Vec::new(),
         summary: String::new(),
         failure_reason: None,
+        deployment: None,
     }
 }
 

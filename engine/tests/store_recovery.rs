@@ -23,6 +23,7 @@ fn result(conclusion: Conclusion) -> JobResult {
         steps: Vec::new(),
         summary: String::new(),
         failure_reason: None,
+        deployment: None,
     }
 }
 

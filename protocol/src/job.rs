@@ -45,6 +45,48 @@ pub struct JobSpec {
     /// `environment:` evaluated (the deployment target this job works against), when given.
     #[serde(default)]
     pub environment: Option<EnvironmentRef>,
+    /// Set by the engine when the job deploys into a configured environment: the plan the
+    /// runner carries out (Slipway's `deployment:` extension; a plain job runs its steps once).
+    #[serde(default)]
+    pub deployment: Option<DeploymentAssignment>,
+}
+
+/// A deployment job's assignment: the runner drives `deploy::DeploymentRun` over `plan`,
+/// running the job's steps for each `execute` phase and the hooks (`verify`, `acceptance`,
+/// `switch`) as shell commands, each with the phase's `deployment` context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentAssignment {
+    pub deployment_id: String,
+    pub plan: deploy::DeploymentPlan,
+    /// The checked `deployment:` block (a redeploy rollback is planned from it).
+    pub spec: deploy::DeploymentSpec,
+    /// The version live before this deployment: what a failed check rolls back to.
+    pub last_good: Option<deploy::Version>,
+}
+
+/// What a deployment job did, reported with its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentReport {
+    pub deployment_id: String,
+    /// `success`, `failure` (nothing changed or nothing to roll back to) or `rolled_back`.
+    pub status: deploy::DeploymentStatus,
+    pub reason: Option<String>,
+    /// The phases as they ran, with their times.
+    pub phases: Vec<deploy::PhaseRecord>,
+    /// Blue-green: the slot live when the job ended.
+    pub live_slot: Option<String>,
+    /// Set when a failed check rolled the environment back.
+    pub rollback: Option<RollbackReport>,
+}
+
+/// The rollback a failed deployment job carried out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackReport {
+    pub to_version: deploy::Version,
+    pub mode: deploy::RollbackMode,
+    pub succeeded: bool,
+    pub reason: Option<String>,
+    pub phases: Vec<deploy::PhaseRecord>,
 }
 
 /// A job's `environment:` after evaluation: the environment name and the URL shown for it.
@@ -107,6 +149,9 @@ pub struct JobResult {
     pub summary: String,
     /// Why the job failed when no step says so (timeout, cancel, infrastructure).
     pub failure_reason: Option<String>,
+    /// A deployment job's report (see `JobSpec::deployment`).
+    #[serde(default)]
+    pub deployment: Option<Box<DeploymentReport>>,
 }
 
 /// What a runner reports while a job runs (in order).

@@ -6,7 +6,10 @@
 pub mod job;
 pub mod wire;
 
-pub use job::{Conclusion, EnvironmentRef, JobEvent, JobResult, JobSpec, StepResult};
+pub use job::{
+    Conclusion, DeploymentAssignment, DeploymentReport, EnvironmentRef, JobEvent, JobResult,
+    JobSpec, RollbackReport, StepResult,
+};
 
 /// Sent by both sides; a mismatch is refused with a clear error.
 pub const PROTOCOL_VERSION: u32 = 1;

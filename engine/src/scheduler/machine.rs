@@ -724,6 +724,7 @@ fn conclude_unstarted(
         steps: Vec::new(),
         summary: String::new(),
         failure_reason: Some(reason.clone()),
+        deployment: None,
     });
     actions.push(Action::JobConcluded {
         job_key: leg.job_key.clone(),

@@ -442,6 +442,7 @@ pub fn build_leg_spec(
         runs_on,
         runs_on_group,
         environment,
+        deployment: None,
     };
     Ok(LegSpec {
         spec,

@@ -332,6 +332,7 @@ fn result(conclusion: Conclusion, outputs: &[(&str, &str)]) -> JobResult {
         steps: Vec::new(),
         summary: String::new(),
         failure_reason: None,
+        deployment: None,
     }
 }
 

@@ -18,6 +18,9 @@ use super::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
+    /// Held back before the queue: a deployment gate (approvals, wait timer, lane, freeze) or a
+    /// concurrency group; `waiting_reason` says which. No runner can lease it.
+    Waiting,
     Queued,
     Leased,
     Completed,
@@ -27,6 +30,7 @@ impl JobState {
     /// The word the API shows (`in_progress` for a leased job, as GitHub says).
     pub fn as_str(self) -> &'static str {
         match self {
+            JobState::Waiting => "waiting",
             JobState::Queued => "queued",
             JobState::Leased => "in_progress",
             JobState::Completed => "completed",
@@ -75,6 +79,9 @@ pub struct JobRecord {
     pub finished_at_us: Option<u64>,
     pub steps: Vec<StepProgress>,
     pub result: Option<JobResult>,
+    /// Why a `waiting` job is held back (for people: "waiting for 1 more approval …").
+    #[serde(default)]
+    pub waiting_reason: Option<String>,
 }
 
 impl JobRecord {
@@ -120,6 +127,112 @@ impl Store {
             Ok(job)
         })?;
         self.flush().await?;
+        Ok(job)
+    }
+
+    /// Records a job that is ready to run but held back (state `waiting`, not in the queue)
+    /// with `reason`; `release_job` queues it later. Durable on return.
+    pub async fn hold_job(
+        &self,
+        run_id: RunId,
+        spec: JobSpec,
+        max_infra_retries: u32,
+        reason: &str,
+    ) -> Result<JobRecord, StoreError> {
+        let job_id = JobId::new();
+        let now = now_us();
+        let key = job_key(run_id, &spec.job_key);
+        let job = self.transact(|tx| {
+            ensure_new_job(tx, run_id, &key, &spec.job_key)?;
+            let job = JobRecord {
+                max_infra_retries,
+                waiting_reason: Some(reason.to_string()),
+                ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Waiting, now)
+            };
+            put_job(tx, &job)?;
+            Ok(job)
+        })?;
+        self.flush().await?;
+        Ok(job)
+    }
+
+    /// Changes why a waiting job waits (no flush of its own: a reason is for people, and the
+    /// next state move makes it durable). `None` when the job is not waiting any more.
+    pub fn set_waiting_reason(
+        &self,
+        job_id: JobId,
+        reason: &str,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        self.transact(|tx| {
+            let Some(mut job) = get_job(tx, job_id)? else {
+                return Ok(None);
+            };
+            if job.state != JobState::Waiting {
+                return Ok(None);
+            }
+            if job.waiting_reason.as_deref() != Some(reason) {
+                job.waiting_reason = Some(reason.to_string());
+                put_job(tx, &job)?;
+            }
+            Ok(Some(job))
+        })
+    }
+
+    /// Moves a waiting job into the queue with `spec` (the held spec, possibly completed with
+    /// what the gate adds: environment secrets, the deployment plan). `None` when the job is
+    /// not waiting (cancelled meanwhile). Durable on return.
+    pub async fn release_job(
+        &self,
+        job_id: JobId,
+        spec: JobSpec,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let queue_seq = self.generate_id()?;
+        let now = now_us();
+        let job = self.transact(|tx| {
+            let Some(mut job) = get_job(tx, job_id)? else {
+                return Ok(None);
+            };
+            if job.state != JobState::Waiting {
+                return Ok(None);
+            }
+            job.state = JobState::Queued;
+            job.spec = spec.clone();
+            job.queue_seq = Some(queue_seq);
+            job.queued_at_us = now;
+            job.waiting_reason = None;
+            put_job(tx, &job)?;
+            tx.queue
+                .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
+            Ok(Some(job))
+        })?;
+        self.flush().await?;
+        Ok(job)
+    }
+
+    /// Completes a waiting job without running it (a rejected approval, a refused version, a
+    /// cancelled concurrency group). `None` when it is not waiting. Durable on return.
+    pub async fn conclude_waiting_job(
+        &self,
+        job_id: JobId,
+        result: JobResult,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let now = now_us();
+        let job = self.transact(|tx| {
+            let Some(mut job) = get_job(tx, job_id)? else {
+                return Ok(None);
+            };
+            if job.state != JobState::Waiting {
+                return Ok(None);
+            }
+            job.waiting_reason = None;
+            complete(&mut job, result.clone(), now);
+            put_job(tx, &job)?;
+            Ok(Some(job))
+        })?;
+        self.flush().await?;
+        if let Some(job) = &job {
+            self.logs.close(job.job_id);
+        }
         Ok(job)
     }
 
@@ -448,6 +561,13 @@ impl Store {
                 };
                 match job.state {
                     JobState::Completed => Ok(None),
+                    JobState::Waiting => {
+                        job.cancel_requested = true;
+                        job.waiting_reason = None;
+                        complete(&mut job, cancelled_result("cancelled while waiting"), now);
+                        put_job(tx, &job)?;
+                        Ok(Some(job))
+                    }
                     JobState::Leased => {
                         job.cancel_requested = true;
                         put_job(tx, &job)?;
@@ -561,6 +681,7 @@ fn failed_result(reason: &str) -> JobResult {
         steps: Vec::new(),
         summary: String::new(),
         failure_reason: Some(reason.to_string()),
+        deployment: None,
     }
 }
 
@@ -613,6 +734,7 @@ impl JobRecord {
             finished_at_us: None,
             steps: Vec::new(),
             result: None,
+            waiting_reason: None,
         }
     }
 }

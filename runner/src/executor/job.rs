@@ -136,6 +136,7 @@ impl<'a> JobRun<'a> {
                         "failed to create the job directories under {}: {error}",
                         options.work_dir.display()
                     )),
+                    deployment: None,
                 };
             }
         };
@@ -177,6 +178,7 @@ impl<'a> JobRun<'a> {
                 steps: Vec::new(),
                 summary: String::new(),
                 failure_reason: Some(error),
+                deployment: None,
             };
         }
         let mut results = Vec::new();
@@ -231,6 +233,7 @@ impl<'a> JobRun<'a> {
             steps: results,
             summary: std::mem::take(&mut self.summary),
             failure_reason,
+            deployment: None,
         }
     }
 

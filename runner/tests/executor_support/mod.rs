@@ -136,6 +136,7 @@ pub fn job(steps: Vec<Step>) -> JobSpec {
         runs_on: vec!["self-hosted".to_string()],
         runs_on_group: None,
         environment: None,
+        deployment: None,
         event_payload: serde_json::json!({"ref": "refs/heads/main", "head_commit": {"message": "hello"}}),
     }
 }

@@ -334,8 +334,8 @@ fn describe_ref_policy(protection: &Protection) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::duration::Duration;
-    use crate::deploy::environment::parse_approvers;
+    use crate::duration::Duration;
+    use crate::environment::parse_approvers;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()

@@ -630,10 +630,10 @@ impl fmt::Display for EnvironmentView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::environment::parse_approvers;
-    use crate::deploy::protection::Decision;
-    use crate::deploy::record::{DeploymentStatus, Version};
-    use crate::deploy::spec::StrategyKind;
+    use crate::environment::parse_approvers;
+    use crate::protection::Decision;
+    use crate::record::{DeploymentStatus, Version};
+    use crate::spec::StrategyKind;
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()

@@ -366,8 +366,8 @@ fn describe_state(state: &RunState) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::spec::DeploymentSpec;
-    use crate::deploy::strategy::{plan_deployment, plan_rollback};
+    use crate::spec::DeploymentSpec;
+    use crate::strategy::{plan_deployment, plan_rollback};
     use serde_json::{Value, json};
 
     fn at(text: &str) -> Timestamp {
@@ -624,7 +624,7 @@ mod tests {
             step(RunEvent::PhaseSucceeded { phase: 2 }, NOW),
             vec![format!(
                 "wait {}",
-                crate::deploy::duration::Duration::from_mins(5).after(start)
+                crate::duration::Duration::from_mins(5).after(start)
             )]
         );
         // The pause cannot be cut short.
