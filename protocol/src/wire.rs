@@ -109,6 +109,42 @@ pub struct FinishRequest {
     pub result: JobResult,
 }
 
+/// `POST /api/v1/jobs/{id}/deployment`: a deployment job's progress, sent by the lease holder
+/// when a phase starts or ends and every few seconds while it waits at a canary approval.
+/// `phases` is the whole list so far, so a repeated report is harmless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentProgressRequest {
+    pub protocol_version: u32,
+    pub fencing_token: u64,
+    pub deployment_id: String,
+    pub phases: Vec<deploy::PhaseRecord>,
+    /// The phase index of a canary approval the runner is waiting at.
+    #[serde(default)]
+    pub awaiting_approval: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentProgressResponse {
+    /// The decision on `awaiting_approval`, when one was asked about.
+    #[serde(default)]
+    pub approval: Option<PhaseApproval>,
+}
+
+/// The approvers' decision on a canary approval phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum PhaseApproval {
+    Pending,
+    Granted {
+        by: String,
+    },
+    Rejected {
+        by: String,
+        #[serde(default)]
+        comment: Option<String>,
+    },
+}
+
 /// `POST /api/v1/runs/{id}/cancel`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CancelRequest {

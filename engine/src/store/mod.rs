@@ -20,6 +20,7 @@
 
 mod jobs;
 mod logs;
+mod records;
 mod repos;
 mod runners;
 mod runs;
@@ -44,6 +45,7 @@ use uuid::Uuid;
 
 pub use jobs::{ExpiredLease, JobRecord, JobState, LeaseRecord, StepProgress};
 pub use logs::{LogAppend, LogProgress};
+pub use records::RecordKind;
 pub use repos::{RefStorm, RepoRecord, hook_token_hash};
 pub use runners::RunnerRecord;
 pub use runs::{RunRecord, RunStatus};
