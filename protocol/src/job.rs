@@ -49,6 +49,11 @@ pub struct JobSpec {
     /// runner carries out (Slipway's `deployment:` extension; a plain job runs its steps once).
     #[serde(default)]
     pub deployment: Option<DeploymentAssignment>,
+    /// The job's `deployment:` block as JSON, job-level expressions evaluated (strings that
+    /// read the `deployment` context stay as written for the runner). The engine checks it
+    /// with `deploy::DeploymentSpec::parse` when it plans the deployment.
+    #[serde(default)]
+    pub deployment_block: Option<serde_json::Value>,
 }
 
 /// A deployment job's assignment: the runner drives `deploy::DeploymentRun` over `plan`,

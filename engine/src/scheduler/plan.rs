@@ -443,6 +443,13 @@ pub fn build_leg_spec(
         runs_on_group,
         environment,
         deployment: None,
+        deployment_block: match &job.deployment {
+            Some(block) => Some(
+                evaluate_block(&block.value, &values)
+                    .map_err(|error| format!("`deployment`: {error}"))?,
+            ),
+            None => None,
+        },
     };
     Ok(LegSpec {
         spec,
@@ -519,6 +526,32 @@ pub fn render(text: &str, values: &IndexMap<String, Value>) -> Result<String, St
     template
         .render(&context(values))
         .map_err(|error| error.message)
+}
+
+/// Evaluates the string leaves of a `deployment:` block. A string that reads the
+/// `deployment` context (only known per phase, on the runner) stays as written.
+fn evaluate_block(block: &Value, values: &IndexMap<String, Value>) -> Result<Value, String> {
+    Ok(match block {
+        Value::String(text) if text.contains("${{") => {
+            if text.contains("deployment.") || text.contains("deployment[") {
+                Value::String(text.clone())
+            } else {
+                evaluate(text, values)?
+            }
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| evaluate_block(item, values))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, item)| Ok((key.clone(), evaluate_block(item, values)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 /// Evaluates a template to a value (a lone `${{ expr }}` keeps its type); text without `${{` is

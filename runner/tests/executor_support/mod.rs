@@ -137,6 +137,7 @@ pub fn job(steps: Vec<Step>) -> JobSpec {
         runs_on_group: None,
         environment: None,
         deployment: None,
+        deployment_block: None,
         event_payload: serde_json::json!({"ref": "refs/heads/main", "head_commit": {"message": "hello"}}),
     }
 }
