@@ -216,6 +216,21 @@ enum Command {
     /// Cancel a run (admin)
     #[command(after_help = exit::HELP)]
     Cancel(client::runs::CancelArgs),
+    /// Deployment environments: create, edit, list, show, rm, status
+    #[command(after_help = exit::HELP)]
+    Env(client::environments::EnvArgs),
+    /// Approve a run waiting for an environment (admin; counts as `--as USER`)
+    #[command(after_help = exit::HELP)]
+    Approve(client::environments::DecideArgs),
+    /// Reject a run waiting for an environment: its deployment job fails (admin)
+    #[command(after_help = exit::HELP)]
+    Reject(client::environments::DecideArgs),
+    /// Deployment history: what went where, when, by whom, how it ended
+    #[command(after_help = exit::HELP)]
+    Deployments(client::environments::DeploymentsArgs),
+    /// The audit log of approvals, gates, deployments and releases
+    #[command(after_help = exit::HELP)]
+    Audit(client::environments::AuditArgs),
     /// Repository secrets on the engine (set and rm are admin)
     #[command(after_help = exit::HELP)]
     Secret(client::settings::SecretArgs),
@@ -433,6 +448,11 @@ fn main() {
         Command::RunStatus(args) => client::runs::run_status(&args),
         Command::Logs(args) => client::logs::logs(&args),
         Command::Cancel(args) => client::runs::cancel(&args),
+        Command::Env(args) => client::environments::env(&args),
+        Command::Approve(args) => client::environments::approve(&args),
+        Command::Reject(args) => client::environments::reject(&args),
+        Command::Deployments(args) => client::environments::deployments(&args),
+        Command::Audit(args) => client::environments::audit(&args),
         Command::Secret(args) => client::settings::secret(&args),
         Command::Var(args) => client::settings::var(&args),
         Command::Repo(args) => client::repos::repo(&args),
