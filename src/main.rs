@@ -145,6 +145,10 @@ enum Command {
         /// POST a JSON body to this URL when a run completes
         #[arg(long)]
         notify_url: Option<String>,
+        /// Read deployment time (wait timers, freeze windows) from this file (an RFC 3339
+        /// instant) while it exists: for drills and tests
+        #[arg(long, hide = true)]
+        clock_file: Option<PathBuf>,
     },
     /// Run jobs for an engine (`runner register` first)
     #[command(after_help = exit::HELP, args_conflicts_with_subcommands = true)]
@@ -370,6 +374,7 @@ fn main() {
             lease_seconds,
             demo,
             notify_url,
+            clock_file,
         } => serve::run(serve::ServeRequest {
             data_dir,
             listen,
@@ -378,6 +383,7 @@ fn main() {
             lease_seconds,
             demo,
             notify_url,
+            clock_file,
         }),
         Command::Runner {
             register:

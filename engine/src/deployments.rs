@@ -388,6 +388,12 @@ impl Deployments {
                     self.set_reason(&deployment, &reason)?;
                 }
                 GateState::Open => {
+                    deployment.approvals = request
+                        .approvals
+                        .iter()
+                        .filter(|approval| approval.decision == Decision::Approve)
+                        .cloned()
+                        .collect();
                     deployment
                         .move_to(DeploymentStatus::Queued, None, now)
                         .map_err(|error| DeployError::Invalid(error.to_string()))?;
@@ -636,7 +642,13 @@ impl Deployments {
         }
         let mut extra: Vec<Deployment> = Vec::new();
         let mut audits = Vec::new();
-        match report.map(|report| report.status) {
+        // A runner that predates deployment reports ran the steps once: a big-bang deploy.
+        let status = match report {
+            Some(report) => Some(report.status),
+            None if result.conclusion == Conclusion::Success => Some(DeploymentStatus::Success),
+            None => None,
+        };
+        match status {
             Some(DeploymentStatus::Success) if result.conclusion == Conclusion::Success => {
                 if let Some(slot) = report.and_then(|report| report.live_slot.clone()) {
                     deployment.slot = Some(slot);
