@@ -229,6 +229,9 @@ enum Command {
     /// Reject a run waiting for an environment: its deployment job fails (admin)
     #[command(after_help = exit::HELP)]
     Reject(client::environments::DecideArgs),
+    /// Put the version live before the current one back into an environment (admin)
+    #[command(after_help = exit::HELP)]
+    Rollback(client::environments::RollbackArgs),
     /// Deployment history: what went where, when, by whom, how it ended
     #[command(after_help = exit::HELP)]
     Deployments(client::environments::DeploymentsArgs),
@@ -299,6 +302,15 @@ impl EngineArgs {
 }
 
 fn main() {
+    // Engine and runner diagnostics go to stderr; `SLIPWAY_LOG=info` (or `debug`, or a filter
+    // such as `engine=debug`) says more.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -457,6 +469,7 @@ fn main() {
         Command::Env(args) => client::environments::env(&args),
         Command::Approve(args) => client::environments::approve(&args),
         Command::Reject(args) => client::environments::reject(&args),
+        Command::Rollback(args) => client::environments::rollback(&args),
         Command::Deployments(args) => client::environments::deployments(&args),
         Command::Audit(args) => client::environments::audit(&args),
         Command::Secret(args) => client::settings::secret(&args),

@@ -47,7 +47,11 @@ impl Engine {
             .env("USER", "dev")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("SLIPWAY_TEST_ENGINE_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start slipway serve");
         let engine = Engine {
@@ -515,4 +519,80 @@ async fn bad_environment_settings_are_refused_naming_the_option() {
     );
     let shown = engine.ok(&["env", "show", "production"]);
     assert!(shown.contains("1 of alice"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_redeploys_the_previous_version_as_a_rollback_record() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let repo = repository(dir.path(), &out);
+    let first = git(&repo, &["rev-parse", "HEAD"]);
+    let engine = Engine::start(dir.path()).await;
+    let nothing = engine.cli(&["rollback", "staging", "--as", "ops"]);
+    assert!(
+        !nothing.status.success(),
+        "a rollback with nothing deployed"
+    );
+    let run = engine.dispatch(&repo, "main");
+    assert_eq!(
+        engine.wait_finished(&run).await["run"]["conclusion"],
+        "success"
+    );
+    let second = commit(&repo, "second");
+    let run = engine.dispatch(&repo, "main");
+    assert_eq!(
+        engine.wait_finished(&run).await["run"]["conclusion"],
+        "success"
+    );
+    let staging = std::fs::read_to_string(out.join("staging")).expect("staging");
+    assert!(staging.starts_with(&second));
+
+    let answer: Value =
+        serde_json::from_str(&engine.ok(&["rollback", "staging", "--as", "ops", "--json"]))
+            .expect("rollback --json");
+    assert_eq!(answer["is_rollback"], true);
+    assert_eq!(answer["version"]["sha"], first.as_str());
+    let rollback_run = answer["run_id"].as_str().expect("rollback run").to_string();
+    let detail = engine.wait_finished(&rollback_run).await;
+    assert_eq!(detail["run"]["conclusion"], "success", "{detail:#}");
+    let staging = std::fs::read_to_string(out.join("staging")).expect("staging");
+    assert!(
+        staging.starts_with(&first),
+        "the first version's steps ran again: {staging}"
+    );
+    let deployments: Value =
+        serde_json::from_str(&engine.ok(&["deployments", "staging", "--json"])).expect("json");
+    let rows: Vec<(String, bool, String)> = deployments
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|deployment| {
+            (
+                deployment["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                deployment["is_rollback"].as_bool().unwrap_or_default(),
+                deployment["triggered_by"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("inactive".to_string(), false, "dev".to_string()),
+            ("inactive".to_string(), false, "dev".to_string()),
+            ("success".to_string(), true, "ops".to_string()),
+        ]
+    );
+    let status = engine.ok(&["env", "status"]);
+    assert!(
+        status.contains(&first[..7]) && status.contains("(rollback)"),
+        "{status}"
+    );
 }

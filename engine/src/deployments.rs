@@ -548,12 +548,16 @@ impl Deployments {
             }
         };
         let live_slot = live.as_ref().and_then(|live| live.slot.clone());
-        let plan: DeploymentPlan = plan_deployment(
-            &environment.name,
-            &parsed,
-            &deployment.version,
-            live_slot.as_deref(),
-        );
+        let plan: DeploymentPlan = if deployment.is_rollback {
+            rollback_plan(&environment.name, &parsed, deployment, live_slot.as_deref())
+        } else {
+            plan_deployment(
+                &environment.name,
+                &parsed,
+                &deployment.version,
+                live_slot.as_deref(),
+            )
+        };
         deployment.slot = plan.target_slot.clone();
         let restarting = deployment.status == DeploymentStatus::InProgress;
         spec.deployment = Some(DeploymentAssignment {
@@ -584,13 +588,25 @@ impl Deployments {
     pub async fn job_finished(&self, run_id: RunId, job_key: &str, result: &JobResult) {
         let environment = {
             let _guard = self.lock.lock().await;
-            match self.record_outcome(run_id, job_key, result).await {
+            let environment = match self.record_outcome(run_id, job_key, result).await {
                 Ok(environment) => environment,
                 Err(error) => {
                     tracing::error!(%run_id, job_key, %error, "failed to record a deployment's outcome");
                     None
                 }
+            };
+            if job_key == ROLLBACK_JOB {
+                // A `slipway rollback` run has no scheduler: its one job decides it.
+                if let Err(error) = self
+                    .engine
+                    .store()
+                    .finish_run(run_id, result.conclusion)
+                    .await
+                {
+                    tracing::error!(%run_id, %error, "failed to finish a rollback run");
+                }
             }
+            environment
         };
         if let Some(environment) = environment
             && let Err(error) = self.advance(&environment).await
@@ -981,6 +997,105 @@ impl Deployments {
         }))
     }
 
+    /// `slipway rollback ENV`: puts the version live before the current one back. Blue-green
+    /// switches traffic back to the kept slot (nothing is redeployed); the other strategies
+    /// redeploy that version with the steps of the job that deployed it. It runs as a run of
+    /// its own with one job, through the environment's lane (after what is queued), without
+    /// approvals (an explicit rollback by an admin) and past the version guard.
+    pub async fn rollback(
+        &self,
+        environment_name: &str,
+        actor: &str,
+    ) -> Result<Deployment, DeployError> {
+        let record = {
+            let _guard = self.lock.lock().await;
+            let now = self.now();
+            let environment = self.environment(environment_name)?;
+            let all = self.deployments(Some(environment_name))?;
+            let finished =
+                |deployment: &&Deployment| deployment.finished_at.unwrap_or(deployment.updated_at);
+            let live = all
+                .iter()
+                .filter(|deployment| deployment.status == DeploymentStatus::Success)
+                .max_by_key(finished)
+                .ok_or_else(|| DeployError::NothingToRollBack(environment_name.to_string()))?;
+            let previous = all
+                .iter()
+                .filter(|deployment| {
+                    deployment.status == DeploymentStatus::Inactive
+                        && deployment.repository == live.repository
+                        && deployment.version.sha != live.version.sha
+                })
+                .max_by_key(finished)
+                .ok_or_else(|| DeployError::NothingToRollBack(environment_name.to_string()))?;
+            let job = self.job_of(previous)?.ok_or_else(|| {
+                DeployError::Invalid(format!(
+                    "the job that deployed {} to `{environment_name}` is gone from the store",
+                    previous.version.label()
+                ))
+            })?;
+            let mut spec = self.engine.opened_spec(&job)?;
+            let details = serde_json::json!({
+                "event": "rollback",
+                "ref": previous.git_ref,
+                "sha": previous.version.sha,
+                "actor": actor,
+                "environment": environment_name,
+                "attempt": 1,
+            });
+            let run = self
+                .engine
+                .create_run(&format!("rollback {environment_name}"), details)
+                .await?;
+            spec.run_id = run.run_id.to_string();
+            spec.job_key = ROLLBACK_JOB.to_string();
+            spec.display_name = format!(
+                "roll {environment_name} back to {}",
+                previous.version.label()
+            );
+            spec.deployment = None;
+            let id = DeploymentId(self.engine.store().sortable_key()?);
+            let mut record = Deployment::rollback_of(id, live, previous, now);
+            record.triggered_by = actor.to_string();
+            record.run_id = Some(run.run_id.to_string());
+            record.job_key = Some(ROLLBACK_JOB.to_string());
+            record.status_reason = Some(format!(
+                "rollback of {} ({}) to {} asked by `{actor}`",
+                live.id,
+                live.version.label(),
+                previous.version.label()
+            ));
+            let mut lane = self.lane(environment_name)?;
+            lane.enqueue(LaneEntry {
+                deployment_id: record.id.clone(),
+                run_id: record.run_id.clone(),
+                job_key: record.job_key.clone(),
+                version: record.version.clone(),
+                is_rollback: true,
+                enqueued_at: now,
+            })
+            .map_err(|error| DeployError::Invalid(error.to_string()))?;
+            let audit = record.audit(
+                AuditAction::RollbackStarted,
+                actor,
+                record.status_reason.clone().unwrap_or_default(),
+                now,
+            );
+            self.save_deployment(&record, Some(audit)).await?;
+            self.engine
+                .hold_job(
+                    run.run_id,
+                    spec,
+                    &format!("queued in the deployment lane of `{}`", environment.name),
+                )
+                .await?;
+            self.save_lane(&lane).await?;
+            record
+        };
+        self.advance(environment_name).await?;
+        Ok(record)
+    }
+
     // ---- helpers ------------------------------------------------------------------------
 
     fn gate_request(&self, deployment: &Deployment) -> Result<GateRequest, DeployError> {
@@ -1008,15 +1123,21 @@ impl Deployments {
         job_key: &str,
     ) -> Result<Option<Deployment>, DeployError> {
         let run_text = run_id.to_string();
-        Ok(self
+        let mine: Vec<Deployment> = self
             .deployments(None)?
             .into_iter()
-            .rev()
-            .find(|deployment| {
+            .filter(|deployment| {
                 deployment.run_id.as_deref() == Some(run_text.as_str())
                     && deployment.job_key.as_deref() == Some(job_key)
-                    && !deployment.is_rollback
-            }))
+            })
+            .collect();
+        // The one still going; else the job's own record (not the rollback it caused).
+        Ok(mine
+            .iter()
+            .rev()
+            .find(|deployment| !deployment.status.is_finished())
+            .or_else(|| mine.iter().rev().find(|deployment| !deployment.is_rollback))
+            .cloned())
     }
 
     async fn save_deployment(
@@ -1210,6 +1331,72 @@ impl JobFacts {
         version.committed_at =
             repository_path.and_then(|path| commit_time(Path::new(path), &self.sha));
         version
+    }
+}
+
+/// The job key of the one job of a `slipway rollback` run.
+const ROLLBACK_JOB: &str = "rollback";
+
+/// The plan of an explicit rollback: blue-green switches back to the slot that still holds
+/// the version (then verifies); the others redeploy it (`deploy::plan_rollback`).
+fn rollback_plan(
+    environment: &str,
+    spec: &DeploymentSpec,
+    deployment: &Deployment,
+    live_slot: Option<&str>,
+) -> DeploymentPlan {
+    let to_slot = deployment.slot.clone();
+    match (spec.strategy, to_slot) {
+        (deploy::StrategyKind::BlueGreen, Some(to_slot)) if live_slot != Some(to_slot.as_str()) => {
+            let context = |activity| deploy::DeploymentContext {
+                environment: environment.to_string(),
+                strategy: spec.strategy,
+                targets: spec.targets.clone(),
+                batch: None,
+                batches: None,
+                slot: Some(to_slot.clone()),
+                weight: None,
+                phase: activity,
+                version: deployment.version.clone(),
+                is_rollback: true,
+            };
+            let mut phases = vec![deploy::PlannedPhase {
+                index: 0,
+                activity: deploy::Activity::Switch,
+                label: format!("switch back to {to_slot}"),
+                command: spec.switch.clone(),
+                pause: None,
+                context: context(deploy::Activity::Switch),
+            }];
+            if let Some(verify) = &spec.verify {
+                phases.push(deploy::PlannedPhase {
+                    index: phases.len(),
+                    activity: deploy::Activity::Verify,
+                    label: format!("verify {to_slot}"),
+                    command: Some(verify.clone()),
+                    pause: None,
+                    context: context(deploy::Activity::Verify),
+                });
+            }
+            phases.push(deploy::PlannedPhase {
+                index: phases.len(),
+                activity: deploy::Activity::Confirm,
+                label: "confirm".into(),
+                command: None,
+                pause: None,
+                context: context(deploy::Activity::Confirm),
+            });
+            DeploymentPlan {
+                environment: environment.to_string(),
+                strategy: spec.strategy,
+                version: deployment.version.clone(),
+                live_slot: live_slot.map(str::to_string),
+                target_slot: Some(to_slot),
+                is_rollback: true,
+                phases,
+            }
+        }
+        _ => deploy::plan_rollback(environment, spec, &deployment.version),
     }
 }
 

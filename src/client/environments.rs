@@ -7,7 +7,7 @@
 //! admin token, and the name is what the audit log and the self-approval rule see.
 
 use engine::api::environments::{
-    CreateEnvironmentRequest, DecisionRequest, EditEnvironmentRequest,
+    CreateEnvironmentRequest, DecisionRequest, EditEnvironmentRequest, RollbackRequest,
 };
 use engine::deploy::{AuditEntry, Decision, Deployment, DeploymentStatus, Environment};
 use engine::deployments::{ApprovalOutcome, EnvironmentView};
@@ -99,6 +99,19 @@ pub struct DecideArgs {
     #[arg(long)]
     pub comment: Option<String>,
     /// Who decides [default: $SLIPWAY_USER, else $USER]
+    #[arg(long = "as", value_name = "USER", env = "SLIPWAY_USER")]
+    pub actor: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RollbackArgs {
+    /// The environment to roll back
+    pub environment: String,
+    /// Who asks [default: $SLIPWAY_USER, else $USER]
     #[arg(long = "as", value_name = "USER", env = "SLIPWAY_USER")]
     pub actor: Option<String>,
     #[arg(long)]
@@ -323,6 +336,34 @@ fn decide(args: &DecideArgs, decision: Decision) -> i32 {
             print_json(&outcome)?;
         } else {
             println!("{}", outcome.message);
+        }
+        Ok(exit::SUCCESS)
+    })
+}
+
+pub fn rollback(args: &RollbackArgs) -> i32 {
+    block_on(async {
+        let client = EngineClient::from_args(&args.engine)?;
+        let request = RollbackRequest {
+            protocol_version: protocol::PROTOCOL_VERSION,
+            actor: actor(args.actor.as_deref())?,
+        };
+        let path = format!(
+            "/api/v1/environments/{}/rollback",
+            encode_component(&args.environment)
+        );
+        let record: Option<Deployment> = client.admin_send(Method::POST, &path, &request).await?;
+        let record = record.ok_or_else(|| ClientError::Protocol("no answer body".into()))?;
+        if args.json {
+            print_json(&record)?;
+        } else {
+            println!(
+                "rollback {} queued: {} back to {} (run {})",
+                record.id,
+                record.environment,
+                record.version.label(),
+                record.run_id.as_deref().unwrap_or("-")
+            );
         }
         Ok(exit::SUCCESS)
     })

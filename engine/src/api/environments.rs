@@ -33,6 +33,7 @@ pub fn routes() -> Router<Arc<Engine>> {
                 .patch(edit_environment)
                 .delete(remove_environment),
         )
+        .route("/api/v1/environments/{name}/rollback", post(rollback))
         .route("/api/v1/deployments", get(list_deployments))
         .route("/api/v1/deployments/{id}", get(show_deployment))
         .route("/api/v1/audit", get(audit))
@@ -69,6 +70,13 @@ pub struct DecisionRequest {
     pub actor: String,
     #[serde(default)]
     pub comment: Option<String>,
+}
+
+/// `POST /api/v1/environments/{name}/rollback`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RollbackRequest {
+    pub protocol_version: u32,
+    pub actor: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +152,23 @@ async fn remove_environment(
 ) -> Result<StatusCode, ApiError> {
     deployments(&orchestrator).remove_environment(&name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rollback(
+    _admin: Admin,
+    Extension(orchestrator): Extension<Orchestrator>,
+    Path(name): Path<String>,
+    Versioned(request): Versioned<RollbackRequest>,
+) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    if request.actor.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "field `actor`: say who rolls back (`--as NAME`)",
+        ));
+    }
+    let record = deployments(&orchestrator)
+        .rollback(&name, request.actor.trim())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(record)))
 }
 
 async fn list_deployments(
