@@ -596,3 +596,156 @@ async fn rollback_redeploys_the_previous_version_as_a_rollback_record() {
         "{status}"
     );
 }
+
+/// Serves `root/<slot>/index` over HTTP on a loopback port: one slot of a blue-green pair.
+async fn slot_server(root: PathBuf, slot: &'static str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a slot port");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let file = root.join(slot).join("index");
+            tokio::spawn(async move {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request).await;
+                let response = match std::fs::read_to_string(&file) {
+                    Ok(body) => format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    ),
+                    Err(_) => {
+                        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            .to_string()
+                    }
+                };
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+const BLUE_GREEN: &str = r#"name: deliver
+on: workflow_dispatch
+jobs:
+  deploy:
+    runs-on: self-hosted
+    environment: production
+    deployment:
+      strategy: blue-green
+      slots: [blue, green]
+      switch: echo "${{ deployment.slot }}" > "$STATE/live"
+      acceptance: curl -fsS "http://127.0.0.1:$(cat "$STATE/port-$(cat "$STATE/live")")/" | grep -q '^healthy'
+    steps:
+      - uses: actions/checkout@v4
+      - run: |
+          mkdir -p "$STATE/${{ deployment.slot }}"
+          printf '%s %s\n' "$(cat HEALTH)" "${{ github.sha }}" > "$STATE/${{ deployment.slot }}/index"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blue_green_switches_back_when_the_acceptance_check_fails() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).expect("state dir");
+    for slot in ["blue", "green"] {
+        let port = slot_server(state.clone(), slot).await;
+        std::fs::write(state.join(format!("port-{slot}")), port.to_string()).expect("port file");
+    }
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".github/workflows")).expect("repo dir");
+    let text = BLUE_GREEN.replacen(
+        "on: workflow_dispatch\n",
+        &format!(
+            "on: workflow_dispatch\nenv:\n  STATE: {}\n",
+            state.display()
+        ),
+        1,
+    );
+    std::fs::write(repo.join(".github/workflows/deliver.yml"), text).expect("workflow");
+    std::fs::write(repo.join("HEALTH"), "healthy").expect("HEALTH");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let good = commit(&repo, "good");
+    let engine = Engine::start(dir.path()).await;
+
+    let run = engine.dispatch(&repo, "main");
+    let detail = engine.wait_finished(&run).await;
+    assert_eq!(detail["run"]["conclusion"], "success", "{detail:#}");
+    let live = std::fs::read_to_string(state.join("live")).expect("live slot");
+    assert_eq!(
+        live.trim(),
+        "blue",
+        "the first deployment goes to the first slot"
+    );
+
+    std::fs::write(repo.join("HEALTH"), "broken").expect("HEALTH");
+    let bad = commit(&repo, "bad");
+    let run = engine.dispatch(&repo, "main");
+    let detail = engine.wait_finished(&run).await;
+    assert_eq!(detail["run"]["conclusion"], "failure", "{detail:#}");
+    let green = std::fs::read_to_string(state.join("green/index")).expect("green slot");
+    assert!(green.starts_with(&format!("broken {bad}")), "{green}");
+    let live = std::fs::read_to_string(state.join("live")).expect("live slot");
+    assert_eq!(live.trim(), "blue", "traffic switched back to the old slot");
+    let blue = std::fs::read_to_string(state.join("blue/index")).expect("blue slot");
+    assert!(blue.starts_with(&format!("healthy {good}")), "{blue}");
+
+    let deployments: Value =
+        serde_json::from_str(&engine.ok(&["deployments", "production", "--json"])).expect("json");
+    let rows: Vec<(String, String, bool, String)> = deployments
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|deployment| {
+            (
+                deployment["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                deployment["version"]["sha"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                deployment["is_rollback"].as_bool().unwrap_or_default(),
+                deployment["slot"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "inactive".to_string(),
+                good.clone(),
+                false,
+                "blue".to_string()
+            ),
+            (
+                "rolled_back".to_string(),
+                bad.clone(),
+                false,
+                "green".to_string()
+            ),
+            (
+                "success".to_string(),
+                good.clone(),
+                true,
+                "blue".to_string()
+            ),
+        ]
+    );
+    let failed = &deployments[1];
+    let phases: Vec<&str> = failed["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .filter_map(|phase| phase["activity"].as_str())
+        .collect();
+    assert!(
+        phases.contains(&"switch") && phases.contains(&"acceptance-test"),
+        "{phases:?}"
+    );
+}
