@@ -641,7 +641,9 @@ impl Actor {
         let outcome = async {
             store
                 .update_run_details(run_id, |details| {
-                    details["diagnostics"] = json!([message]);
+                    if let Some(map) = details.as_object_mut() {
+                        map.insert("diagnostics".into(), json!([message]));
+                    }
                 })
                 .await?;
             store.remove_schedule(run_id)?;

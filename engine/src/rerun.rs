@@ -113,7 +113,9 @@ impl Orchestrator {
         if previous.status != RunStatus::Completed {
             return Err(RerunError::NotFinished(run_id));
         }
-        let trigger = match store.record(RecordKind::RunTriggers, &run_id.to_string())? {
+        let stored: Option<RunTrigger> =
+            store.record(RecordKind::RunTriggers, &run_id.to_string())?;
+        let trigger = match stored {
             Some(trigger) => trigger,
             None => trigger_from_details(&previous.workflow, &previous.details),
         };
