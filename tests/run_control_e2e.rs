@@ -187,7 +187,9 @@ fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
 }
 
 fn micros(value: &Value) -> u64 {
-    value.as_u64().unwrap_or_else(|| panic!("a timestamp, got {value}"))
+    value
+        .as_u64()
+        .unwrap_or_else(|| panic!("a timestamp, got {value}"))
 }
 
 fn lines(path: &Path) -> Vec<String> {
@@ -227,7 +229,10 @@ async fn cancel_in_progress_cancels_the_running_run_of_the_group_and_the_new_one
     let repo = repo_with(
         temp.path(),
         &[
-            ("first.yml", &grouped_workflow("Deploy-${{ github.ref_name }}", true)),
+            (
+                "first.yml",
+                &grouped_workflow("Deploy-${{ github.ref_name }}", true),
+            ),
             ("second.yml", &grouped_workflow("deploy-MAIN", true)),
         ],
     );
@@ -245,7 +250,10 @@ async fn cancel_in_progress_cancels_the_running_run_of_the_group_and_the_new_one
     let reason = first_run["run"]["details"]["conclusion_reason"]
         .as_str()
         .unwrap_or_default();
-    assert!(reason.contains("concurrency group `deploy-MAIN`"), "{first_run:#}");
+    assert!(
+        reason.contains("concurrency group `deploy-MAIN`"),
+        "{first_run:#}"
+    );
     let second_run = engine.wait_completed(&second).await;
     assert_eq!(second_run["run"]["conclusion"], "success", "{second_run:#}");
     // The new run started only once the cancelled one had let go of the group.
@@ -262,7 +270,10 @@ async fn without_cancel_in_progress_one_waits_and_a_newer_waiting_run_replaces_i
     let temp = tempfile::tempdir().expect("temp dir");
     let repo = repo_with(
         temp.path(),
-        &[("deploy.yml", &grouped_workflow("deploy-${{ github.ref }}", false))],
+        &[(
+            "deploy.yml",
+            &grouped_workflow("deploy-${{ github.ref }}", false),
+        )],
     );
     let engine = TestEngine::start(&temp.path().join("data")).await;
     let first = engine
@@ -286,7 +297,10 @@ async fn without_cancel_in_progress_one_waits_and_a_newer_waiting_run_replaces_i
 
     // The second was replaced by the third while both waited.
     let second_run = engine.wait_completed(&second).await;
-    assert_eq!(second_run["run"]["conclusion"], "cancelled", "{second_run:#}");
+    assert_eq!(
+        second_run["run"]["conclusion"], "cancelled",
+        "{second_run:#}"
+    );
     assert!(
         second_run["run"]["details"]["conclusion_reason"]
             .as_str()
@@ -424,7 +438,9 @@ jobs:
     std::fs::write(&flag, "now it passes").expect("write flag");
     let token = engine.admin_token();
     let refused = engine.cli(
-        &["rerun", &first, "--failed", "--job", "flaky", "--token", &token],
+        &[
+            "rerun", &first, "--failed", "--job", "flaky", "--token", &token,
+        ],
         &[],
     );
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
@@ -449,7 +465,10 @@ jobs:
     assert_eq!(linked["run"]["details"]["next_attempt"], second.as_str());
     // Kept jobs are listed with their earlier results; the dependent saw the kept output.
     assert_eq!(job(&second_run, "build")["conclusion"], "success");
-    assert_eq!(job(&second_run, "build")["result"]["outputs"]["stamp"], stamp.as_str());
+    assert_eq!(
+        job(&second_run, "build")["result"]["outputs"]["stamp"],
+        stamp.as_str()
+    );
     assert_eq!(job(&second_run, "other")["conclusion"], "success");
     assert_eq!(job(&second_run, "flaky")["conclusion"], "success");
     assert_eq!(
@@ -464,7 +483,13 @@ jobs:
     // `runs` and `run-status` show the attempt.
     let runs = engine.cli(&["runs"], &[]);
     let table = String::from_utf8_lossy(&runs.stdout).to_string();
-    assert!(table.lines().next().is_some_and(|header| header.contains("ATTEMPT")), "{table}");
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|header| header.contains("ATTEMPT")),
+        "{table}"
+    );
     let status = engine.cli(&["run-status", &second], &[]);
     let text = String::from_utf8_lossy(&status.stdout).to_string();
     assert!(text.contains("#1, attempt 2"), "{text}");
@@ -474,7 +499,9 @@ jobs:
     let logs = engine.cli(&["logs", &second, "--job", "flaky"], &[]);
     let log = String::from_utf8_lossy(&logs.stdout).to_string();
     let started = log.find("##[step] needs the flag").expect(&log);
-    let ended = log.find("##[step-end] needs the flag: success").expect(&log);
+    let ended = log
+        .find("##[step-end] needs the flag: success")
+        .expect(&log);
     assert!(started < ended, "{log}");
 }
 
@@ -492,7 +519,9 @@ async fn cancel_needs_the_admin_token_and_a_refused_cancel_changes_nothing() {
         .await;
     engine.wait_job_running(&run_id, "go").await;
     let path = format!("/api/v1/runs/{run_id}/cancel");
-    let (status, _) = engine.post(&path, None, json!({"protocol_version": 1})).await;
+    let (status, _) = engine
+        .post(&path, None, json!({"protocol_version": 1}))
+        .await;
     assert_eq!(status, 401);
     let (status, _) = engine
         .post(&path, Some("not-the-token"), json!({"protocol_version": 1}))

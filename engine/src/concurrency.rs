@@ -195,9 +195,8 @@ pub fn job_group(
 impl Groups {
     /// Loads every group saved in the store.
     pub fn load(engine: Arc<Engine>) -> Result<Groups, StoreError> {
-        let records: Vec<GroupRecord> = engine
-            .store()
-            .records(RecordKind::ConcurrencyGroups, "")?;
+        let records: Vec<GroupRecord> =
+            engine.store().records(RecordKind::ConcurrencyGroups, "")?;
         let groups = records
             .into_iter()
             .map(|record| (record.group.to_lowercase(), record))
@@ -387,7 +386,11 @@ impl Groups {
             }
         }
         if let Some(running) = &arrival.cancel_running {
-            tracing::info!(?running, group, "cancel-in-progress: cancelling the running holder");
+            tracing::info!(
+                ?running,
+                group,
+                "cancel-in-progress: cancelling the running holder"
+            );
             match running {
                 Holder::Run { run_id } => {
                     let reason = format!(
@@ -604,6 +607,9 @@ mod tests {
             Admission::Deadlock
         );
         assert_eq!(group.pending, None);
-        assert_eq!(group.arrive(job(2, "build"), false).admission, Admission::Wait);
+        assert_eq!(
+            group.arrive(job(2, "build"), false).admission,
+            Admission::Wait
+        );
     }
 }

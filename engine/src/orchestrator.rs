@@ -234,7 +234,11 @@ impl Orchestrator {
 impl Orchestrator {
     /// Saves a planned run's scheduler and hands it to the orchestrator task, which starts it
     /// (once its concurrency group lets it).
-    pub(crate) fn adopt(&self, run_id: RunId, scheduler: Scheduler) -> Result<(), OrchestratorError> {
+    pub(crate) fn adopt(
+        &self,
+        run_id: RunId,
+        scheduler: Scheduler,
+    ) -> Result<(), OrchestratorError> {
         save_schedule(&self.engine, run_id, &scheduler, &[])?;
         self.commands
             .send(Command::Adopt {
@@ -591,7 +595,13 @@ impl Actor {
             Ok(None) => self.engine.enqueue_job(run_id, spec).await.map(drop),
             Ok(Some((group, cancel_in_progress))) => {
                 self.groups
-                    .start_or_hold_job(run_id, spec, &group, cancel_in_progress, &mut self.follow_ups)
+                    .start_or_hold_job(
+                        run_id,
+                        spec,
+                        &group,
+                        cancel_in_progress,
+                        &mut self.follow_ups,
+                    )
                     .await
             }
             Err(message) => {
@@ -627,7 +637,11 @@ impl Actor {
         }
         let outcome = self
             .groups
-            .conclude_waiting_run(run_id, "cancelled while waiting for its concurrency group", &mut self.follow_ups)
+            .conclude_waiting_run(
+                run_id,
+                "cancelled while waiting for its concurrency group",
+                &mut self.follow_ups,
+            )
             .await;
         if let Err(error) = outcome {
             tracing::error!(%run_id, %error, "failed to cancel a waiting run");
@@ -663,10 +677,9 @@ impl Actor {
             for follow_up in follow_ups {
                 match follow_up {
                     FollowUp::StartRun(run_id) => {
-                        let created = self
-                            .runs
-                            .get(&run_id)
-                            .is_some_and(|active| active.scheduler.run_phase() == RunPhase::Created);
+                        let created = self.runs.get(&run_id).is_some_and(|active| {
+                            active.scheduler.run_phase() == RunPhase::Created
+                        });
                         if created {
                             self.feed(run_id, Event::Start).await;
                         } else if !self.runs.contains_key(&run_id) {

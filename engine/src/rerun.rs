@@ -125,11 +125,14 @@ impl Orchestrator {
         let mut earlier: IndexMap<String, Vec<KeptLeg>> = IndexMap::new();
         for job in store.jobs_of_run(run_id)? {
             let Some(result) = job.result else { continue };
-            earlier.entry(job.spec.job_id.clone()).or_default().push(KeptLeg {
-                job_key: job.job_key,
-                display_name: job.spec.display_name,
-                result,
-            });
+            earlier
+                .entry(job.spec.job_id.clone())
+                .or_default()
+                .push(KeptLeg {
+                    job_key: job.job_key,
+                    display_name: job.spec.display_name,
+                    result,
+                });
         }
         let conclusions: IndexMap<String, Conclusion> = earlier
             .iter()
@@ -159,7 +162,10 @@ impl Orchestrator {
             }
             map.insert("attempt".into(), json!(attempt));
             map.insert("rerun_of".into(), json!(run_id.to_string()));
-            map.insert("rerun".into(), serde_json::to_value(&mode).unwrap_or(Value::Null));
+            map.insert(
+                "rerun".into(),
+                serde_json::to_value(&mode).unwrap_or(Value::Null),
+            );
         }
         let run = store
             .create_run_attempt(&previous.workflow, previous.run_number, details)

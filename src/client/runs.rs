@@ -164,7 +164,9 @@ pub fn rerun(args: &RerunArgs) -> i32 {
         });
         let answer: Option<Value> = client.admin_send(Method::POST, &path, &body).await?;
         let Some(answer) = answer else {
-            return Err(ClientError::Protocol("rerun answered without a body".into()));
+            return Err(ClientError::Protocol(
+                "rerun answered without a body".into(),
+            ));
         };
         if args.json {
             print_json(&answer)?;

@@ -16,11 +16,11 @@ use workflows::model::BoolOrExpr;
 use super::conditions::{AncestorStatus, Decision, decide};
 use super::errors::SchedulerError;
 use super::events::{Action, CancelReason, Event, Millis};
-use super::rerun::KeptJob;
 use super::plan::{
     JobContexts, RunInput, StrategyPlan, build_leg_spec, plan_legs, plan_strategy, resolve_job_id,
     select_jobs,
 };
+use super::rerun::KeptJob;
 use super::state::{JobPhase, LegState, RunPhase};
 
 /// One run's scheduling state.
@@ -108,7 +108,10 @@ impl Scheduler {
     pub fn seed(&mut self, kept: Vec<KeptJob>) -> Result<(), SchedulerError> {
         if self.run != RunPhase::Created {
             return Err(SchedulerError::CannotKeep {
-                job: kept.first().map(|job| job.job_id.clone()).unwrap_or_default(),
+                job: kept
+                    .first()
+                    .map(|job| job.job_id.clone())
+                    .unwrap_or_default(),
                 reason: "the run has started already".to_string(),
             });
         }

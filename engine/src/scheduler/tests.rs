@@ -1319,7 +1319,12 @@ fn rerun_selects_failed_jobs_and_their_dependents_transitively() {
         "build lint test deploy notify",
     );
     // One job: it and what depends on it, whatever their earlier results.
-    check_rerun(chain(), &before, RerunMode::Job("LINT".into()), "lint deploy notify");
+    check_rerun(
+        chain(),
+        &before,
+        RerunMode::Job("LINT".into()),
+        "lint deploy notify",
+    );
     check_rerun(
         chain(),
         &before,
@@ -1353,14 +1358,21 @@ fn a_seeded_run_starts_only_the_rerun_jobs_and_dependents_read_kept_outputs() {
     input.attempt = 2;
     let mut run = Run::with(input);
     run.scheduler
-        .seed(vec![kept("build", Conclusion::Success, &[("version", "1.2.3")])])
+        .seed(vec![kept(
+            "build",
+            Conclusion::Success,
+            &[("version", "1.2.3")],
+        )])
         .unwrap_or_else(|error| panic!("seed: {error}"));
     run.check("start", "start test");
     assert_eq!(
         run.spec("test").contexts["needs"],
         json!({"build": {"result": "success", "outputs": {"version": "1.2.3"}}})
     );
-    assert_eq!(run.spec("test").contexts["github"]["run_attempt"], json!("2"));
+    assert_eq!(
+        run.spec("test").contexts["github"]["run_attempt"],
+        json!("2")
+    );
     run.check("success test", "start deploy");
     assert_eq!(
         run.spec("deploy").contexts["needs"]["build"]["outputs"]["version"],
