@@ -197,17 +197,10 @@ enum Command {
         #[command(flatten)]
         target: EngineArgs,
     },
-    /// Re-run a run (all jobs, the failed ones, or one job)
+    /// Re-run a finished run as a new attempt (all jobs, the failed ones, or one job; each with
+    /// its dependents)
     #[command(after_help = exit::HELP)]
-    Rerun {
-        run: String,
-        #[arg(long)]
-        failed: bool,
-        #[arg(long)]
-        job: Option<String>,
-        #[command(flatten)]
-        target: EngineArgs,
-    },
+    Rerun(client::runs::RerunArgs),
     /// List runs on the engine, newest first
     #[command(after_help = exit::HELP)]
     Runs(client::runs::RunsArgs),
@@ -285,7 +278,13 @@ struct EngineArgs {
     #[arg(long, env = "SLIPWAY_ENGINE", default_value = "http://127.0.0.1:7766")]
     engine: String,
     /// The admin token (default: <data>/admin.token)
-    #[arg(long, env = "SLIPWAY_TOKEN")]
+    #[arg(
+        long = "token",
+        alias = "engine-token",
+        env = "SLIPWAY_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     engine_token: Option<String>,
     #[arg(long = "data", default_value = ".slipway")]
     data_dir: PathBuf,
@@ -456,12 +455,7 @@ fn main() {
             json,
             target,
         } => dispatch_cmd::dispatch(&target.target(), &workflow, &git_ref, &repo, &inputs, json),
-        Command::Rerun {
-            run,
-            failed,
-            job,
-            target,
-        } => dispatch_cmd::rerun(&target.target(), &run, failed, job.as_deref()),
+        Command::Rerun(args) => client::runs::rerun(&args),
         Command::Runs(args) => client::runs::runs(&args),
         Command::RunStatus(args) => client::runs::run_status(&args),
         Command::Logs(args) => client::logs::logs(&args),

@@ -181,7 +181,7 @@ pub struct JobView {
     pub job_id: String,
     pub job_key: String,
     pub display_name: String,
-    /// `queued`, `in_progress` or `completed`.
+    /// `waiting`, `queued`, `in_progress` or `completed`.
     pub status: String,
     pub conclusion: Option<String>,
     pub runner_id: Option<String>,
@@ -195,8 +195,9 @@ pub struct JobView {
     pub finished_at_us: Option<u64>,
     pub steps: Vec<StepView>,
     pub result: Option<JobResult>,
-    /// Why a `waiting` job waits (an environment's approvals, its lane, a freeze window).
-    #[serde(default)]
+    /// Why a `waiting` job is held back (a concurrency group, an environment's approvals, its
+    /// deployment lane, a freeze window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_reason: Option<String>,
 }
 

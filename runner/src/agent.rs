@@ -383,7 +383,22 @@ impl Batch {
                 self.bytes += line.len() + 1;
                 self.lines.push(line);
             }
-            JobEvent::StepStarted { .. } | JobEvent::StepFinished { .. } => self.steps.push(event),
+            JobEvent::StepStarted { .. } | JobEvent::StepFinished { .. } => {
+                // The stored log carries step markers, in order with the lines, as the log
+                // of `slipway run` does, so `slipway logs` reads the same.
+                let marker = match &event {
+                    JobEvent::StepStarted { name, .. } => format!("##[step] {name}"),
+                    JobEvent::StepFinished { result, .. } => format!(
+                        "##[step-end] {}: {}",
+                        result.name,
+                        result.conclusion.as_str()
+                    ),
+                    _ => String::new(),
+                };
+                self.bytes += marker.len() + 1;
+                self.lines.push(marker);
+                self.steps.push(event);
+            }
             // The result goes in `finish`, from the executor's return value.
             JobEvent::JobFinished { .. } => {}
         }

@@ -53,6 +53,7 @@ pub struct EngineArgs {
     /// The admin token, for calls that change things [default: read ./.slipway/admin.token]
     #[arg(
         long = "token",
+        alias = "engine-token",
         env = "SLIPWAY_TOKEN",
         value_name = "TOKEN",
         hide_env_values = true,

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::Engine;
 use crate::orchestrator::Orchestrator;
 
-pub use admin::{DispatchRequest, DispatchResponse, TokenResponse};
+pub use admin::{DispatchRequest, DispatchResponse, RerunRequest, RerunResponse, TokenResponse};
 pub use extract::ApiError;
 pub use settings::ADMIN_TOKEN_FILE;
 
