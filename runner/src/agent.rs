@@ -258,14 +258,8 @@ async fn run_leased_job(client: &EngineClient, options: &AgentOptions, lease: Le
         job_id: lease.job_id.clone(),
         fencing_token: lease.fencing_token,
     };
-    let result = run_job_with_gate(
-        lease.spec,
-        &options.executor,
-        events,
-        cancel.clone(),
-        &gate,
-    )
-    .await;
+    let result =
+        run_job_with_gate(lease.spec, &options.executor, events, cancel.clone(), &gate).await;
     // The executor dropped its sender: the reporter drains what is left and ends.
     let _ = reporter.await;
     let outcome = if job.lost.is_cancelled() {

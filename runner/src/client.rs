@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use protocol::wire::{
-    DeploymentProgressRequest, DeploymentProgressResponse, ErrorBody, EventsRequest, FinishRequest, HeartbeatRequest, HeartbeatResponse, Lease, LogChunk,
-    LogsRequest, LogsResponse, NextRequest, RegisterRequest, RegisterResponse,
+    DeploymentProgressRequest, DeploymentProgressResponse, ErrorBody, EventsRequest, FinishRequest,
+    HeartbeatRequest, HeartbeatResponse, Lease, LogChunk, LogsRequest, LogsResponse, NextRequest,
+    RegisterRequest, RegisterResponse,
 };
 use protocol::{JobEvent, JobResult, PROTOCOL_VERSION};
 use reqwest::StatusCode;

@@ -176,7 +176,9 @@ pub(super) async fn carry_out(
         plan.phases.len()
     ));
     let mut phases = Vec::new();
-    let driven = driver.drive(&mut machine, &mut phases, "deployment", true).await;
+    let driven = driver
+        .drive(&mut machine, &mut phases, "deployment", true)
+        .await;
     let mut status = driven.status;
     let mut reason = driven.reason;
     let mut rollback = None;
@@ -192,13 +194,20 @@ pub(super) async fn carry_out(
                 "{}; the rollback to {} failed: {}",
                 reason.as_deref().unwrap_or("the deployment failed"),
                 report.to_version.label(),
-                report.reason.as_deref().unwrap_or("no reason given")
+                report
+                    .reason
+                    .as_deref()
+                    .map(|why| why.strip_prefix("rollback failed: ").unwrap_or(why))
+                    .unwrap_or("no reason given")
             ));
         }
         rollback = Some(report);
     }
     let summary = match &reason {
-        Some(reason) => format!("deployment {}: {status}: {reason}", assignment.deployment_id),
+        Some(reason) => format!(
+            "deployment {}: {status}: {reason}",
+            assignment.deployment_id
+        ),
         None => format!("deployment {}: {status}", assignment.deployment_id),
     };
     if status == DeploymentStatus::Success {
@@ -286,7 +295,11 @@ impl Driver<'_, '_> {
                         (None, Activity::Execute) => self.execute(&context).await,
                         (None, _) => Outcome::Succeeded,
                     };
-                    (phase, self.end(records, phase, what, &shown, outcome, report).await)
+                    (
+                        phase,
+                        self.end(records, phase, what, &shown, outcome, report)
+                            .await,
+                    )
                 }
                 RunAction::SwitchSlot {
                     phase,
@@ -302,8 +315,16 @@ impl Driver<'_, '_> {
                         .map(|planned| planned.label.clone())
                         .unwrap_or_else(|| format!("switch to {to}"));
                     let shown = describe(phase, total, &label, &context);
-                    self.begin(records, phase, Activity::Switch, &label, what, &shown, report)
-                        .await;
+                    self.begin(
+                        records,
+                        phase,
+                        Activity::Switch,
+                        &label,
+                        what,
+                        &shown,
+                        report,
+                    )
+                    .await;
                     context.slot = Some(to.clone());
                     let outcome = match &command {
                         Some(command) => self.hook(command, &context).await,
@@ -312,7 +333,11 @@ impl Driver<'_, '_> {
                     if matches!(outcome, Outcome::Succeeded) {
                         self.live_slot = Some(to);
                     }
-                    (phase, self.end(records, phase, what, &shown, outcome, report).await)
+                    (
+                        phase,
+                        self.end(records, phase, what, &shown, outcome, report)
+                            .await,
+                    )
                 }
                 RunAction::WaitUntil { phase, until } => {
                     let label = machine
@@ -322,8 +347,16 @@ impl Driver<'_, '_> {
                         .map(|planned| planned.label.clone())
                         .unwrap_or_else(|| "pause".to_string());
                     let shown = format!("phase {}/{total} {label} (until {until})", phase + 1);
-                    self.begin(records, phase, Activity::Pause, &label, what, &shown, report)
-                        .await;
+                    self.begin(
+                        records,
+                        phase,
+                        Activity::Pause,
+                        &label,
+                        what,
+                        &shown,
+                        report,
+                    )
+                    .await;
                     let wait = Timestamp::now()
                         .duration_until(until)
                         .try_into()
@@ -333,7 +366,9 @@ impl Driver<'_, '_> {
                     } else {
                         Outcome::Interrupted
                     };
-                    let event = self.end(records, phase, what, &shown, outcome, report).await;
+                    let event = self
+                        .end(records, phase, what, &shown, outcome, report)
+                        .await;
                     let event = match event {
                         Some(RunEvent::PhaseSucceeded { phase }) => {
                             Some(RunEvent::PauseElapsed { phase })
@@ -355,8 +390,16 @@ impl Driver<'_, '_> {
                 }
                 RunAction::AwaitApproval { phase, label } => {
                     let shown = format!("phase {}/{total} {label}", phase + 1);
-                    self.begin(records, phase, Activity::Approval, &label, what, &shown, true)
-                        .await;
+                    self.begin(
+                        records,
+                        phase,
+                        Activity::Approval,
+                        &label,
+                        what,
+                        &shown,
+                        true,
+                    )
+                    .await;
                     let event = self.approval(records, phase, what, &shown).await;
                     (phase, event)
                 }
@@ -463,9 +506,8 @@ impl Driver<'_, '_> {
             }
             Outcome::Interrupted => {
                 let interruption = self.interruption();
-                self.run.log_job(&format!(
-                    "##[error]{what}: {shown} stopped: {interruption}"
-                ));
+                self.run
+                    .log_job(&format!("##[error]{what}: {shown} stopped: {interruption}"));
                 (false, Some(interruption), None)
             }
         };
@@ -545,10 +587,7 @@ impl Driver<'_, '_> {
                         self.run
                             .log_job(&format!("{what}: {shown} granted by `{by}`"));
                     }
-                    (
-                        Outcome::Succeeded,
-                        RunEvent::ApprovalGranted { phase, by },
-                    )
+                    (Outcome::Succeeded, RunEvent::ApprovalGranted { phase, by })
                 }
                 Some(PhaseApproval::Rejected { by, comment }) => {
                     let reason = match &comment {
@@ -643,7 +682,9 @@ impl Driver<'_, '_> {
             working_directory: self.run.dirs.workspace.clone(),
             files,
         };
-        let process_env = self.run.process_env(&hook_frame, &IndexMap::new(), &prepared);
+        let process_env = self
+            .run
+            .process_env(&hook_frame, &IndexMap::new(), &prepared);
         let path = process_env
             .iter()
             .find(|(name, _)| name == "PATH")

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 use workflows::expr::{Status, is_truthy, to_display_string};
 use workflows::model::{BoolOrExpr, NumberOrExpr, Step};
 
-use super::deployment::{self, DeploymentGate};
 use super::ExecutorOptions;
+use super::deployment::{self, DeploymentGate};
 use super::env_files::{parse_key_values, parse_path_lines};
 use super::expressions::Scope;
 use super::masking::Masker;
@@ -230,7 +230,9 @@ impl<'a> JobRun<'a> {
         } else if self.cancelled {
             Some("the job was cancelled".to_string())
         } else if deployment_failed {
-            report.as_ref().map(|report| deployment::failure_reason(report))
+            report
+                .as_ref()
+                .map(|report| deployment::failure_reason(report))
         } else {
             None
         };
