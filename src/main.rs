@@ -145,6 +145,10 @@ enum Command {
         /// POST a JSON body to this URL when a run completes
         #[arg(long)]
         notify_url: Option<String>,
+        /// Read deployment time (wait timers, freeze windows) from this file (an RFC 3339
+        /// instant) while it exists: for drills and tests
+        #[arg(long, hide = true)]
+        clock_file: Option<PathBuf>,
     },
     /// Run jobs for an engine (`runner register` first)
     #[command(after_help = exit::HELP, args_conflicts_with_subcommands = true)]
@@ -216,6 +220,21 @@ enum Command {
     /// Cancel a run (admin)
     #[command(after_help = exit::HELP)]
     Cancel(client::runs::CancelArgs),
+    /// Deployment environments: create, edit, list, show, rm, status
+    #[command(after_help = exit::HELP)]
+    Env(client::environments::EnvArgs),
+    /// Approve a run waiting for an environment (admin; counts as `--as USER`)
+    #[command(after_help = exit::HELP)]
+    Approve(client::environments::DecideArgs),
+    /// Reject a run waiting for an environment: its deployment job fails (admin)
+    #[command(after_help = exit::HELP)]
+    Reject(client::environments::DecideArgs),
+    /// Deployment history: what went where, when, by whom, how it ended
+    #[command(after_help = exit::HELP)]
+    Deployments(client::environments::DeploymentsArgs),
+    /// The audit log of approvals, gates, deployments and releases
+    #[command(after_help = exit::HELP)]
+    Audit(client::environments::AuditArgs),
     /// Repository secrets on the engine (set and rm are admin)
     #[command(after_help = exit::HELP)]
     Secret(client::settings::SecretArgs),
@@ -355,6 +374,7 @@ fn main() {
             lease_seconds,
             demo,
             notify_url,
+            clock_file,
         } => serve::run(serve::ServeRequest {
             data_dir,
             listen,
@@ -363,6 +383,7 @@ fn main() {
             lease_seconds,
             demo,
             notify_url,
+            clock_file,
         }),
         Command::Runner {
             register:
@@ -433,6 +454,11 @@ fn main() {
         Command::RunStatus(args) => client::runs::run_status(&args),
         Command::Logs(args) => client::logs::logs(&args),
         Command::Cancel(args) => client::runs::cancel(&args),
+        Command::Env(args) => client::environments::env(&args),
+        Command::Approve(args) => client::environments::approve(&args),
+        Command::Reject(args) => client::environments::reject(&args),
+        Command::Deployments(args) => client::environments::deployments(&args),
+        Command::Audit(args) => client::environments::audit(&args),
         Command::Secret(args) => client::settings::secret(&args),
         Command::Var(args) => client::settings::var(&args),
         Command::Repo(args) => client::repos::repo(&args),

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub use ::deploy;
+pub mod deployments;
 pub mod dispatch;
 pub mod event;
 pub mod orchestrator;

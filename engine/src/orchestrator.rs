@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::deployments::{DeployError, Deployments};
 use crate::dispatch::{Engine, EngineEvent};
 use crate::event::{self, RunInputRequest};
 use crate::scheduler::{Action, Event, LegState, Millis, RunPhase, Scheduler};
@@ -88,6 +89,7 @@ pub enum OrchestratorError {
 #[derive(Clone)]
 pub struct Orchestrator {
     engine: Arc<Engine>,
+    deployments: Arc<Deployments>,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -106,17 +108,31 @@ impl Orchestrator {
         events: mpsc::UnboundedReceiver<EngineEvent>,
     ) -> Result<Orchestrator, StoreError> {
         let (commands, command_receiver) = mpsc::unbounded_channel();
+        let deployments = Arc::new(Deployments::new(
+            engine.clone(),
+            engine.config().clock.clone(),
+        ));
         let mut actor = Actor {
             engine: engine.clone(),
+            deployments: deployments.clone(),
             runs: HashMap::new(),
         };
         actor.recover().await?;
         tokio::spawn(actor.run(command_receiver, events, engine.shutdown_token()));
-        Ok(Orchestrator { engine, commands })
+        Ok(Orchestrator {
+            engine,
+            deployments,
+            commands,
+        })
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// Environments, deployment gates and lanes.
+    pub fn deployments(&self) -> &Arc<Deployments> {
+        &self.deployments
     }
 
     /// Reads the workflow at the commit of `request.git_ref`, creates the run and starts it. An
@@ -276,6 +292,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// The orchestrator task's state.
 struct Actor {
     engine: Arc<Engine>,
+    deployments: Arc<Deployments>,
     runs: HashMap<RunId, ActiveRun>,
 }
 
@@ -305,13 +322,17 @@ impl Actor {
                 Some(event) = events.recv() => {
                     let (run_id, event) = match event {
                         EngineEvent::JobStarted { run_id, job_key, .. } => (run_id, Event::JobStarted { job_key }),
-                        EngineEvent::JobFinished { run_id, job_key, result, .. } => (run_id, Event::JobFinished { job_key, result }),
+                        EngineEvent::JobFinished { run_id, job_key, result, .. } => {
+                            self.deployments.job_finished(run_id, &job_key, &result).await;
+                            (run_id, Event::JobFinished { job_key, result })
+                        }
                         EngineEvent::JobRequeued { .. } => continue,
                     };
                     self.check_cancel(run_id).await;
                     self.feed(run_id, event).await;
                 }
                 _ = ticks.tick() => {
+                    self.deployments.tick().await;
                     let run_ids: Vec<RunId> = self.runs.keys().copied().collect();
                     for run_id in run_ids {
                         self.check_cancel(run_id).await;
@@ -445,6 +466,17 @@ impl Actor {
         let mut finished = false;
         for action in actions {
             let outcome = match action {
+                Action::StartJob(spec) if spec.environment.is_some() => {
+                    // A deployment: its environment's gate and lane decide when it is queued.
+                    match self.deployments.submit(run_id, *spec).await {
+                        Ok(()) => Ok(()),
+                        Err(DeployError::Store(error)) => Err(error),
+                        Err(error) => {
+                            tracing::error!(%run_id, %error, "failed to submit a deployment");
+                            Ok(())
+                        }
+                    }
+                }
                 Action::StartJob(spec) => self.engine.enqueue_job(run_id, *spec).await.map(drop),
                 Action::CancelJob { job_key, reason } => {
                     tracing::info!(%run_id, %job_key, reason = reason.describe(), "cancelling job");

@@ -157,7 +157,7 @@ pub struct RunView {
     pub run_id: String,
     pub workflow: String,
     pub run_number: u64,
-    /// `queued`, `in_progress` or `completed`.
+    /// `waiting`, `queued`, `in_progress` or `completed`.
     pub status: String,
     /// Set once `status` is `completed`: `success`, `failure`, `cancelled`, `skipped`.
     pub conclusion: Option<String>,
@@ -195,6 +195,9 @@ pub struct JobView {
     pub finished_at_us: Option<u64>,
     pub steps: Vec<StepView>,
     pub result: Option<JobResult>,
+    /// Why a `waiting` job waits (an environment's approvals, its lane, a freeze window).
+    #[serde(default)]
+    pub waiting_reason: Option<String>,
 }
 
 /// Step progress as the runner reported it.

@@ -9,6 +9,7 @@
 //! Exit codes: 3 when the engine cannot be reached or answers with an error, 2 for a request
 //! that is wrong before it is sent.
 
+pub mod environments;
 pub mod logs;
 pub mod repos;
 pub mod runners;

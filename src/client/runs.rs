@@ -245,7 +245,7 @@ fn print_detail(detail: &RunDetailView, runner_names: &HashMap<String, String>) 
                 },
             );
             let mut state = table::state(&job.status, job.conclusion.as_deref());
-            if let Some(reason) = &job.failure_reason {
+            if let Some(reason) = job.failure_reason.as_ref().or(job.waiting_reason.as_ref()) {
                 state = format!("{state} ({reason})");
             }
             vec![

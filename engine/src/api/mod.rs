@@ -12,6 +12,7 @@
 //! statuses).
 
 mod admin;
+pub mod environments;
 mod extract;
 mod reads;
 pub mod repos;
@@ -58,6 +59,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             post(admin::registration_token),
         )
         .merge(settings::routes())
+        .merge(environments::routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(engine)
 }

@@ -238,6 +238,7 @@ pub fn job_view(job: &JobRecord) -> JobView {
             })
             .collect(),
         result: job.result.clone(),
+        waiting_reason: job.waiting_reason.clone(),
     }
 }
 
