@@ -574,17 +574,22 @@ async fn a_failing_step_fails_the_execute_phase() {
     let report = ran.result.deployment.as_ref().unwrap();
     assert_eq!(
         report.reason.as_deref(),
-        Some(
-            "execute failed: step `Push` failed; the rollback to v1 failed: roll back to v1 failed: step `Push` failed"
-        )
+        Some("execute failed: step `Push` failed")
     );
     // The rollback pass is judged on its own: the push fails there too.
     assert_eq!(order(&marks), vec!["cleanup:false", "cleanup:true"]);
-    assert_eq!(report.status, DeploymentStatus::Failure);
-    assert!(
-        report
-            .rollback
-            .as_ref()
-            .is_some_and(|rollback| !rollback.succeeded)
+    // The status stays `rolled_back`; the rollback's own report says it failed.
+    assert_eq!(report.status, DeploymentStatus::RolledBack);
+    let rollback = report.rollback.as_ref().unwrap();
+    assert!(!rollback.succeeded);
+    assert_eq!(
+        rollback.reason.as_deref(),
+        Some("rollback failed: roll back to v1 failed: step `Push` failed")
+    );
+    assert_eq!(
+        ran.result.failure_reason.as_deref(),
+        Some(
+            "deployment rolled_back: execute failed: step `Push` failed; the rollback to v1 failed: roll back to v1 failed: step `Push` failed"
+        )
     );
 }

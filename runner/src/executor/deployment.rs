@@ -131,6 +131,11 @@ pub(super) fn env_vars(context: &DeploymentContext) -> Vec<(String, String)> {
 pub(super) fn failure_reason(report: &DeploymentReport) -> String {
     let reason = report.reason.as_deref().unwrap_or("no reason given");
     match (&report.status, &report.rollback) {
+        (_, Some(rollback)) if !rollback.succeeded => format!(
+            "deployment {}: {reason}; {}",
+            report.status,
+            rollback_failure(rollback)
+        ),
         (DeploymentStatus::RolledBack, Some(rollback)) => {
             let how = match &rollback.mode {
                 RollbackMode::SwitchBack { to_slot } => format!("switching back to slot {to_slot}"),
@@ -143,6 +148,19 @@ pub(super) fn failure_reason(report: &DeploymentReport) -> String {
         }
         _ => format!("deployment {}: {reason}", report.status),
     }
+}
+
+/// `the rollback to v1 failed: …`.
+fn rollback_failure(rollback: &RollbackReport) -> String {
+    let why = rollback
+        .reason
+        .as_deref()
+        .map(|why| why.strip_prefix("rollback failed: ").unwrap_or(why))
+        .unwrap_or("no reason given");
+    format!(
+        "the rollback to {} failed: {why}",
+        rollback.to_version.label()
+    )
 }
 
 /// Carries the deployment out. Returns the step results of the last pass over the steps (an
@@ -179,37 +197,30 @@ pub(super) async fn carry_out(
     let driven = driver
         .drive(&mut machine, &mut phases, "deployment", true)
         .await;
-    let mut status = driven.status;
-    let mut reason = driven.reason;
+    // `rolled_back` stays the status when the rollback itself fails: the report's rollback
+    // says so (`succeeded: false`), and the engine records the failed rollback from it.
+    let status = driven.status;
+    let reason = driven.reason;
     let mut rollback = None;
     if let Some(request) = driven.rollback
         && driven.interruption.is_none()
     {
-        let report = driver
-            .roll_back(&assignment, &plan.environment, request)
-            .await;
-        if !report.succeeded {
-            status = DeploymentStatus::Failure;
-            reason = Some(format!(
-                "{}; the rollback to {} failed: {}",
-                reason.as_deref().unwrap_or("the deployment failed"),
-                report.to_version.label(),
-                report
-                    .reason
-                    .as_deref()
-                    .map(|why| why.strip_prefix("rollback failed: ").unwrap_or(why))
-                    .unwrap_or("no reason given")
-            ));
-        }
-        rollback = Some(report);
+        rollback = Some(
+            driver
+                .roll_back(&assignment, &plan.environment, request)
+                .await,
+        );
     }
-    let summary = match &reason {
+    let mut summary = match &reason {
         Some(reason) => format!(
             "deployment {}: {status}: {reason}",
             assignment.deployment_id
         ),
         None => format!("deployment {}: {status}", assignment.deployment_id),
     };
+    if let Some(rollback) = rollback.as_ref().filter(|rollback| !rollback.succeeded) {
+        summary.push_str(&format!("; {}", rollback_failure(rollback)));
+    }
     if status == DeploymentStatus::Success {
         driver.run.log_job(&summary);
     } else {
