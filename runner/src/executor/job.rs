@@ -230,9 +230,7 @@ impl<'a> JobRun<'a> {
         } else if self.cancelled {
             Some("the job was cancelled".to_string())
         } else if deployment_failed {
-            report
-                .as_ref()
-                .map(|report| deployment::failure_reason(report))
+            report.as_ref().map(deployment::failure_reason)
         } else {
             None
         };
