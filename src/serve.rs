@@ -41,7 +41,10 @@ const DEMO_WORKFLOWS: &[(&str, &str)] = &[
         include_str!("../workflows/examples/conditions.yml"),
     ),
     ("dag.yml", include_str!("../workflows/examples/dag.yml")),
-    ("deploy.yml", include_str!("../workflows/examples/deploy.yml")),
+    (
+        "deploy.yml",
+        include_str!("../workflows/examples/deploy.yml"),
+    ),
     (
         "env-files.yml",
         include_str!("../workflows/examples/env-files.yml"),

@@ -19,6 +19,7 @@ struct Engine {
     data: PathBuf,
     url: String,
     clock: PathBuf,
+    port: u16,
 }
 
 impl Drop for Engine {
@@ -26,6 +27,28 @@ impl Drop for Engine {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn_engine(data: &Path, clock: &Path, port: u16) -> Child {
+    Command::new(BIN)
+        .arg("serve")
+        .arg("--data")
+        .arg(data)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--runners", "2"])
+        .args(["--lease-seconds", "3"])
+        .arg("--clock-file")
+        .arg(clock)
+        // The run's actor (github.actor) is the engine's user.
+        .env("USER", "dev")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(if std::env::var_os("SLIPWAY_TEST_ENGINE_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .expect("start slipway serve")
 }
 
 impl Engine {
@@ -36,39 +59,34 @@ impl Engine {
             .expect("a free port");
         let data = dir.join("data");
         let clock = dir.join("clock");
-        let child = Command::new(BIN)
-            .arg("serve")
-            .arg("--data")
-            .arg(&data)
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--runners", "2"])
-            .arg("--clock-file")
-            .arg(&clock)
-            // The run's actor (github.actor) is the engine's user.
-            .env("USER", "dev")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(if std::env::var_os("SLIPWAY_TEST_ENGINE_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .expect("start slipway serve");
         let engine = Engine {
-            child,
+            child: spawn_engine(&data, &clock, port),
             data,
             url: format!("http://127.0.0.1:{port}"),
             clock,
+            port,
         };
+        engine.wait_ready().await;
+        engine
+    }
+
+    /// SIGKILL, then the same engine again on the same data directory and port.
+    async fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_engine(&self.data, &self.clock, self.port);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::get(format!("{}/api/v1/runs", engine.url))
+        while reqwest::get(format!("{}/api/v1/runs", self.url))
             .await
             .map_or(true, |response| !response.status().is_success())
         {
             assert!(Instant::now() < deadline, "engine did not come up in 30 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        engine
     }
 
     /// Runs the CLI against this engine.
@@ -748,4 +766,46 @@ async fn blue_green_switches_back_when_the_acceptance_check_fails() {
         phases.contains(&"switch") && phases.contains(&"acceptance-test"),
         "{phases:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_deployment_survives_an_engine_kill() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let repo = repository(dir.path(), &out);
+    let mut engine = Engine::start(dir.path()).await;
+    engine.ok(&[
+        "env",
+        "create",
+        "production",
+        "--approvals",
+        "1",
+        "--approvers",
+        "alice",
+    ]);
+    let run = engine.dispatch(&repo, "main");
+    engine
+        .wait_job_state(&run, "deploy-production", "waiting")
+        .await;
+    engine.kill_and_restart().await;
+    // Nothing moved while it was down, and the gate still waits.
+    assert_eq!(
+        engine.job(&run, "deploy-production").await["status"],
+        "waiting"
+    );
+    assert!(!out.join("production").exists());
+    engine.ok(&["approve", &run, "--env", "production", "--as", "alice"]);
+    let detail = engine.wait_finished(&run).await;
+    assert_eq!(detail["run"]["conclusion"], "success", "{detail:#}");
+    assert!(out.join("production").exists());
+    let deployments: Value =
+        serde_json::from_str(&engine.ok(&["deployments", "production", "--json"])).expect("json");
+    assert_eq!(
+        deployments.as_array().map(Vec::len),
+        Some(1),
+        "{deployments:#}"
+    );
+    assert_eq!(deployments[0]["status"], "success");
 }

@@ -457,3 +457,24 @@ async fn unsecure_commands_work_only_when_allowed() {
     );
     assert_eq!(ran.logs(3), vec!["other=unset".to_string()]);
 }
+
+#[tokio::test]
+async fn a_secret_in_a_step_name_is_masked_in_events_and_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = job(vec![
+        run("echo ok").named("deploy with ${{ secrets.TOKEN }}"),
+    ]);
+    spec.secrets
+        .insert("TOKEN".into(), "super-secret-token".into());
+    let ran = run_spec(spec, &options(dir.path())).await;
+    let started: Vec<&str> = ran
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            JobEvent::StepStarted { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, ["deploy with ***"]);
+    assert_eq!(ran.result.steps[0].name, "deploy with ***");
+}

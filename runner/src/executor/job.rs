@@ -383,27 +383,28 @@ impl<'a> JobRun<'a> {
     }
 
     /// The step's display name: `name:` evaluated, or `Run <first line>` / `Run <action>`.
+    /// The step's display name, masked: a `name:` may expand a secret, and the name travels in
+    /// events, progress lines and the engine's step markers.
     pub fn step_name(&self, frame: &Frame, step: &Step, index: usize) -> String {
-        if let Some(name) = &step.name {
+        let name = if let Some(name) = &step.name {
             let env = self.layered_env(frame, &IndexMap::new());
-            return self
-                .scope(frame, &env)
+            self.scope(frame, &env)
                 .render(&name.value)
-                .unwrap_or_else(|_| name.value.clone());
-        }
-        if let Some(run) = &step.run {
+                .unwrap_or_else(|_| name.value.clone())
+        } else if let Some(run) = &step.run {
             let first = run
                 .value
                 .lines()
                 .map(str::trim)
                 .find(|line| !line.is_empty())
                 .unwrap_or_default();
-            return format!("Run {}", truncate(first, 80));
-        }
-        if let Some(uses) = &step.uses {
-            return format!("Run {}", uses.value);
-        }
-        format!("step {}", index + 1)
+            format!("Run {}", truncate(first, 80))
+        } else if let Some(uses) = &step.uses {
+            format!("Run {}", uses.value)
+        } else {
+            format!("step {}", index + 1)
+        };
+        self.masker.mask(&name)
     }
 
     /// Evaluates the step's `env`, `continue-on-error`, `timeout-minutes` and `working-directory`
