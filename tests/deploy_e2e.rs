@@ -809,3 +809,71 @@ async fn a_waiting_deployment_survives_an_engine_kill() {
     );
     assert_eq!(deployments[0]["status"], "success");
 }
+
+const CANARY: &str = r#"name: deliver
+on: workflow_dispatch
+jobs:
+  deploy:
+    runs-on: self-hosted
+    environment: production
+    deployment:
+      strategy: canary
+      phases:
+        - weight: 10
+          approval: true
+        - weight: 100
+    steps:
+      - run: echo "${{ deployment.weight }}" >> "$OUT/weights"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_waits_at_its_approval_phase_until_someone_approves() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".github/workflows")).expect("repo dir");
+    let text = CANARY.replacen(
+        "on: workflow_dispatch\n",
+        &format!("on: workflow_dispatch\nenv:\n  OUT: {}\n", out.display()),
+        1,
+    );
+    std::fs::write(repo.join(".github/workflows/deliver.yml"), text).expect("workflow");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    commit(&repo, "first");
+    let engine = Engine::start(dir.path()).await;
+    let run = engine.dispatch(&repo, "main");
+    // The 10% phase runs, then the deployment waits for an approval.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let deployments: Value = engine.get("/api/v1/deployments").await;
+        let phases = deployments[0]["phases"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let waiting = phases
+            .iter()
+            .any(|phase| phase["activity"] == "approval" && phase["finished_at"].is_null());
+        if waiting {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no approval phase: {deployments:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let weights = std::fs::read_to_string(out.join("weights")).expect("weights");
+    assert_eq!(weights.lines().collect::<Vec<_>>(), ["10"]);
+    assert_eq!(engine.job(&run, "deploy").await["status"], "in_progress");
+    // The run's own actor may not approve the next weight.
+    let own = engine.cli(&["approve", &run, "--env", "production", "--as", "dev"]);
+    assert!(!own.status.success(), "self-approval of a canary phase");
+    let approved = engine.ok(&["approve", &run, "--env", "production", "--as", "ops"]);
+    assert!(approved.contains("approved"), "{approved}");
+    let detail = engine.wait_finished(&run).await;
+    assert_eq!(detail["run"]["conclusion"], "success", "{detail:#}");
+    let weights = std::fs::read_to_string(out.join("weights")).expect("weights");
+    assert_eq!(weights.lines().collect::<Vec<_>>(), ["10", "100"]);
+}
