@@ -8,6 +8,7 @@ pub use ::deploy;
 pub mod dispatch;
 pub mod event;
 pub mod orchestrator;
+pub mod releases;
 pub mod repos;
 pub mod scheduler;
 pub mod secrets;
