@@ -873,3 +873,702 @@ async fn blocking<T: Send + 'static>(
         Err(error) => Err(ReleaseServiceError::Git(error.to_string())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::path::Path;
+    use std::pin::Pin;
+    use std::process::Command;
+    use std::sync::Mutex;
+
+    use deploy::{DeploymentId, DeploymentStatus, StrategyKind, Version, parse_approvers};
+    use serde_json::Value;
+
+    use super::*;
+    use crate::dispatch::EngineConfig;
+    use crate::repos::{AddRepo, RecordRuns, Repos};
+    use crate::store::RunId;
+
+    const RELEASE_WORKFLOW: &str = "on:\n  release:\n    types: [published, unpublished]\njobs:\n  flip:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo flip\n";
+    const DELETED_WORKFLOW: &str = "on:\n  release:\n    types: [deleted]\njobs:\n  gone:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo gone\n";
+    const ANY_RELEASE_WORKFLOW: &str = "on: release\njobs:\n  any:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo any\n";
+    const PUSH_WORKFLOW: &str = "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo build\n";
+
+    /// One started run: (event name, `github.event.action`, ref, sha, workflow file).
+    type Started = (String, String, String, String, String);
+
+    /// Records what it was asked to start.
+    #[derive(Default)]
+    struct Recorder {
+        started: Mutex<Vec<Started>>,
+        payloads: Mutex<Vec<Value>>,
+    }
+
+    impl RunStarter for Recorder {
+        fn start_runs<'a>(
+            &'a self,
+            _repository: &'a RepoRecord,
+            event: RepoEvent,
+            decisions: Vec<WorkflowDecision>,
+        ) -> Pin<Box<dyn Future<Output = Result<Vec<RunId>, String>> + Send + 'a>> {
+            Box::pin(async move {
+                let action = event.payload["action"].as_str().unwrap_or("").to_string();
+                let mut ids = Vec::new();
+                for decision in decisions {
+                    self.started.lock().unwrap().push((
+                        event.name.clone(),
+                        action.clone(),
+                        event.git_ref.clone(),
+                        event.sha.map(|sha| sha.to_string()).unwrap_or_default(),
+                        decision.file.clone(),
+                    ));
+                    self.payloads.lock().unwrap().push(event.payload.clone());
+                    ids.push(RunId::new());
+                }
+                Ok(ids)
+            })
+        }
+    }
+
+    impl Recorder {
+        fn take(&self) -> Vec<(String, String)> {
+            let mut started = self.started.lock().unwrap();
+            let taken = started
+                .drain(..)
+                .map(|(_, action, _, _, file)| (action, file))
+                .collect();
+            taken
+        }
+    }
+
+    struct World {
+        _temp: tempfile::TempDir,
+        source: PathBuf,
+        engine: Arc<Engine>,
+        repos: Arc<Repos>,
+        releases: Arc<Releases>,
+        recorder: Recorder,
+        tag_sha: String,
+    }
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "Dev")
+            .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+            .env("GIT_COMMITTER_NAME", "Dev")
+            .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    impl World {
+        async fn new() -> World {
+            let temp = tempfile::tempdir().unwrap();
+            let source = temp.path().join("acme").join("shop");
+            std::fs::create_dir_all(source.join(".github/workflows")).unwrap();
+            for (name, text) in [
+                ("release.yml", RELEASE_WORKFLOW),
+                ("deleted.yml", DELETED_WORKFLOW),
+                ("any.yml", ANY_RELEASE_WORKFLOW),
+                ("push.yml", PUSH_WORKFLOW),
+            ] {
+                std::fs::write(source.join(".github/workflows").join(name), text).unwrap();
+            }
+            git(&source, &["init", "-q", "-b", "main"]);
+            git(&source, &["add", "-A"]);
+            git(&source, &["commit", "-q", "-m", "first"]);
+            git(&source, &["tag", "-a", "v1.4.0", "-m", "v1.4.0"]);
+            let tag_sha = git(&source, &["rev-parse", "v1.4.0^{commit}"]);
+            let (engine, _events) = Engine::open(EngineConfig::new(temp.path().join("data")))
+                .await
+                .unwrap();
+            let repos = Repos::new(
+                engine.clone(),
+                Arc::new(RecordRuns {
+                    engine: engine.clone(),
+                }),
+            );
+            repos
+                .add(AddRepo {
+                    source: source.display().to_string(),
+                    name: Some("shop".into()),
+                    ..AddRepo::default()
+                })
+                .await
+                .unwrap();
+            World {
+                _temp: temp,
+                source,
+                releases: Releases::new(engine.clone()),
+                engine,
+                repos,
+                recorder: Recorder::default(),
+                tag_sha,
+            }
+        }
+
+        fn repository(&self) -> String {
+            let record = self.engine.store().repo("shop").unwrap().unwrap();
+            crate::event::source_at_ref(Path::new(&record.mirror_path), "refs/tags/v1.4.0")
+                .unwrap()
+                .repository
+        }
+
+        async fn create(&self) -> ReleaseChange {
+            self.releases
+                .create(
+                    CreateRelease {
+                        tag: "v1.4.0".into(),
+                        repo: None,
+                        name: Some("Spring sale".into()),
+                        notes: "Faster checkout".into(),
+                        created_by: "alice".into(),
+                    },
+                    at("2026-03-01T08:00:00Z"),
+                )
+                .await
+                .unwrap()
+        }
+
+        async fn environment(&self, environment: &Environment) {
+            self.engine
+                .store()
+                .put_record(RecordKind::Environments, &environment.name, environment)
+                .await
+                .unwrap();
+        }
+
+        async fn deployed(&self, id: &str, environment: &str, sha: &str) {
+            let mut deployment = Deployment::new(
+                DeploymentId(id.into()),
+                environment,
+                self.repository(),
+                Version {
+                    sha: sha.into(),
+                    tag: None,
+                    committed_at: None,
+                },
+                "refs/heads/main",
+                "erin",
+                StrategyKind::BigBang,
+                false,
+                at("2026-03-02T09:00:00Z"),
+            );
+            deployment.status = DeploymentStatus::Success;
+            deployment.finished_at = Some(at("2026-03-02T09:10:00Z"));
+            self.engine
+                .store()
+                .put_record(RecordKind::Deployments, id, &deployment)
+                .await
+                .unwrap();
+        }
+
+        async fn promote(
+            &self,
+            environment: &str,
+            audience: &str,
+            by: &str,
+            now: &str,
+        ) -> Result<ReleaseChange, ReleaseServiceError> {
+            self.releases
+                .promote(
+                    PromoteRelease {
+                        tag: "v1.4.0".into(),
+                        repo: None,
+                        environment: environment.into(),
+                        audience: audience.into(),
+                        requested_by: by.into(),
+                    },
+                    &self.recorder,
+                    at(now),
+                )
+                .await
+        }
+
+        async fn approve(
+            &self,
+            environment: &str,
+            by: &str,
+            now: &str,
+        ) -> Result<ReleaseChange, ReleaseServiceError> {
+            self.releases
+                .approve(
+                    ApproveRelease {
+                        tag: "v1.4.0".into(),
+                        repo: None,
+                        environment: environment.into(),
+                        approver: by.into(),
+                        decision: Decision::Approve,
+                        comment: Some("ok".into()),
+                    },
+                    &self.recorder,
+                    at(now),
+                )
+                .await
+        }
+
+        fn audit(&self) -> Vec<(AuditAction, String, String)> {
+            self.engine
+                .store()
+                .records::<AuditEntry>(RecordKind::Audit, "")
+                .unwrap()
+                .into_iter()
+                .map(|entry| (entry.action, entry.actor, entry.reason))
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn create_resolves_the_tag_in_the_watched_repository() {
+        let world = World::new().await;
+        let missing = world
+            .releases
+            .create(
+                CreateRelease {
+                    tag: "v9.9.9".into(),
+                    created_by: "alice".into(),
+                    ..CreateRelease::default()
+                },
+                at("2026-03-01T08:00:00Z"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "tag: tag `v9.9.9` does not resolve to a commit in repository `shop`"
+        );
+        let created = world.create().await;
+        assert_eq!(created.state, "created");
+        assert_eq!(created.release.sha, world.tag_sha);
+        assert_eq!(created.release.repository, world.repository());
+        assert_eq!(created.release.repository, "acme/shop");
+        assert_eq!(created.release.name, "Spring sale");
+        assert_eq!(created.release.notes, "Faster checkout");
+        let stored: Release = world
+            .engine
+            .store()
+            .record(RecordKind::Releases, "acme/shop\0v1.4.0")
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, created.release);
+        assert!(matches!(
+            world
+                .releases
+                .create(
+                    CreateRelease {
+                        tag: "v1.4.0".into(),
+                        created_by: "alice".into(),
+                        ..CreateRelease::default()
+                    },
+                    at("2026-03-01T08:00:00Z"),
+                )
+                .await,
+            Err(ReleaseServiceError::Exists { .. })
+        ));
+        assert_eq!(
+            world.releases.list(None).unwrap(),
+            vec![created.release.clone()]
+        );
+        assert_eq!(world.releases.show("v1.4.0", Some("shop")).unwrap().tag, "v1.4.0");
+        assert_eq!(
+            world.releases.show("v0", None).unwrap_err().to_string(),
+            "release `v0` not found"
+        );
+        assert_eq!(
+            world.audit(),
+            vec![(
+                AuditAction::ReleaseCreated,
+                "alice".to_string(),
+                format!("v1.4.0 at {} in acme/shop", world.tag_sha)
+            )]
+        );
+        // A tag pushed after `repo add` is found: create fetches the mirror first.
+        git(&world.source, &["tag", "v1.5.0"]);
+        let later = world
+            .releases
+            .create(
+                CreateRelease {
+                    tag: "v1.5.0".into(),
+                    created_by: "alice".into(),
+                    ..CreateRelease::default()
+                },
+                at("2026-03-01T09:00:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(later.release.name, "v1.5.0");
+    }
+
+    #[tokio::test]
+    async fn promote_where_deployed_then_withdraw_fires_release_workflows() {
+        let world = World::new().await;
+        world.create().await;
+        world.environment(&Environment::new("production")).await;
+        world.environment(&Environment::new("staging")).await;
+        // Nothing deployed: refused, audited, nothing fired.
+        let error = world
+            .promote("production", "10%", "pat", "2026-03-02T10:00:00Z")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "release `v1.4.0` is not deployed in `production` (nothing is deployed there)"
+        );
+        // Another version live: refused naming it.
+        world.deployed("d0", "production", &"0".repeat(40)).await;
+        let error = world
+            .promote("production", "10%", "pat", "2026-03-02T10:00:00Z")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "release `v1.4.0` is not deployed in `production` (live there: `0000000`)"
+        );
+        assert!(world.recorder.take().is_empty());
+        world.deployed("d1", "production", &world.tag_sha).await;
+        let promoted = world
+            .promote("production", "10%", "pat", "2026-03-02T10:00:00Z")
+            .await
+            .unwrap();
+        assert_eq!(promoted.state, "promoted");
+        assert_eq!(promoted.actions, vec![ReleaseAction::Published]);
+        assert_eq!(promoted.runs.len(), 2);
+        assert_eq!(
+            world.recorder.take(),
+            vec![
+                ("published".to_string(), ".github/workflows/any.yml".to_string()),
+                (
+                    "published".to_string(),
+                    ".github/workflows/release.yml".to_string()
+                ),
+            ]
+        );
+        {
+            let started = world.recorder.started.lock().unwrap();
+            assert!(started.is_empty());
+        }
+        let payloads = world.recorder.payloads.lock().unwrap().clone();
+        let payload = payloads.last().unwrap();
+        assert_eq!(payload["release"]["tag_name"], "v1.4.0");
+        assert_eq!(payload["release"]["name"], "Spring sale");
+        assert_eq!(payload["release"]["prerelease"], true);
+        assert_eq!(payload["release"]["environment"], "production");
+        assert_eq!(
+            payload["release"]["audience"],
+            serde_json::json!({"kind": "percent", "percent": 10})
+        );
+        // Widening to everyone raises `released`, which only the untyped workflow takes.
+        let widened = world
+            .promote("production", "all", "pat", "2026-03-02T11:00:00Z")
+            .await
+            .unwrap();
+        assert_eq!(widened.actions, vec![ReleaseAction::Released]);
+        assert_eq!(
+            world.recorder.take(),
+            vec![("released".to_string(), ".github/workflows/any.yml".to_string())]
+        );
+        // The same audience again is refused and changes nothing.
+        assert_eq!(
+            world
+                .promote("production", "100%", "pat", "2026-03-02T11:30:00Z")
+                .await
+                .unwrap_err()
+                .to_string(),
+            "release `v1.4.0` is already released to all in `production`"
+        );
+        // Not deployed in staging.
+        assert!(matches!(
+            world
+                .promote("staging", "all", "pat", "2026-03-02T12:00:00Z")
+                .await,
+            Err(ReleaseServiceError::Refused(_))
+        ));
+        // Deleting while released is refused.
+        assert_eq!(
+            world
+                .releases
+                .delete("v1.4.0", None, "pat", &world.recorder, at("2026-03-02T12:00:00Z"))
+                .await
+                .unwrap_err()
+                .to_string(),
+            "release `v1.4.0` is still released in `production`; withdraw it there first"
+        );
+        let withdrawn = world
+            .releases
+            .withdraw(
+                WithdrawRelease {
+                    tag: "v1.4.0".into(),
+                    repo: None,
+                    environment: "production".into(),
+                    actor: "pat".into(),
+                    reason: Some("error rate".into()),
+                },
+                &world.recorder,
+                at("2026-03-02T13:00:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(withdrawn.state, "withdrawn");
+        assert_eq!(withdrawn.actions, vec![ReleaseAction::Unpublished]);
+        assert!(withdrawn.release.rollouts.is_empty());
+        let started = world.recorder.started.lock().unwrap().clone();
+        assert_eq!(
+            started
+                .iter()
+                .map(|(event, action, git_ref, sha, _)| (
+                    event.as_str(),
+                    action.as_str(),
+                    git_ref.as_str(),
+                    sha.as_str()
+                ))
+                .collect::<Vec<_>>(),
+            vec![
+                ("release", "unpublished", "refs/tags/v1.4.0", world.tag_sha.as_str()),
+                ("release", "unpublished", "refs/tags/v1.4.0", world.tag_sha.as_str()),
+            ]
+        );
+        world.recorder.take();
+        let deleted = world
+            .releases
+            .delete("v1.4.0", None, "pat", &world.recorder, at("2026-03-02T14:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(deleted.actions, vec![ReleaseAction::Deleted]);
+        assert_eq!(
+            world.recorder.take(),
+            vec![
+                ("deleted".to_string(), ".github/workflows/any.yml".to_string()),
+                ("deleted".to_string(), ".github/workflows/deleted.yml".to_string()),
+            ]
+        );
+        assert!(world.releases.list(None).unwrap().is_empty());
+        let actions: Vec<AuditAction> = world.audit().into_iter().map(|(a, _, _)| a).collect();
+        assert_eq!(
+            actions,
+            vec![
+                AuditAction::ReleaseCreated,
+                AuditAction::ReleaseRefused,
+                AuditAction::ReleaseRefused,
+                AuditAction::ReleasePromoted,
+                AuditAction::ReleasePromoted,
+                AuditAction::ReleaseRefused,
+                AuditAction::ReleaseWithdrawn,
+                AuditAction::ReleaseDeleted,
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_promotion_waits_for_approvals_and_refuses_self_approval() {
+        let world = World::new().await;
+        world.create().await;
+        let mut production = Environment::new("production");
+        production.release_protection.required_approvals = 1;
+        production.release_protection.approvers = parse_approvers("quinn,pat").unwrap();
+        world.environment(&production).await;
+        world.deployed("d1", "production", &world.tag_sha).await;
+        // No pending promotion to approve yet.
+        assert!(matches!(
+            world.approve("production", "quinn", "2026-03-02T09:59:00Z").await,
+            Err(ReleaseServiceError::Refused(_))
+        ));
+        let waiting = world
+            .promote("production", "10%", "pat", "2026-03-02T10:00:00Z")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            waiting.to_string(),
+            "release `v1.4.0` waits for approval in `production`: 1 more approval(s) needed from `quinn`, `pat`; the promotion waits: approve it with `slipway release approve v1.4.0 --env production`"
+        );
+        assert!(world.recorder.take().is_empty());
+        let pending = world.releases.show("v1.4.0", None).unwrap();
+        assert_eq!(
+            pending.pending.get("production").map(|p| p.requested_by.as_str()),
+            Some("pat")
+        );
+        let own = world
+            .approve("production", "pat", "2026-03-02T10:01:00Z")
+            .await
+            .unwrap_err();
+        assert!(matches!(own, ReleaseServiceError::Forbidden(_)));
+        assert_eq!(
+            own.to_string(),
+            "`pat` asked for this promotion of `v1.4.0` and may not approve it for `production`"
+        );
+        let stranger = world
+            .approve("production", "mallory", "2026-03-02T10:01:00Z")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            stranger.to_string(),
+            "`mallory` is not an approver of `production` (release `v1.4.0`)"
+        );
+        let approved = world
+            .approve("production", "quinn", "2026-03-02T10:02:00Z")
+            .await
+            .unwrap();
+        assert_eq!(approved.state, "promoted");
+        assert_eq!(approved.actions, vec![ReleaseAction::Published]);
+        assert!(approved.release.pending.is_empty());
+        assert_eq!(
+            approved
+                .release
+                .history
+                .last()
+                .map(|entry| entry.approvals.len()),
+            Some(1)
+        );
+        assert_eq!(world.recorder.take().len(), 2);
+        // The approvals were used up by this promotion: the next one needs its own.
+        let approvals: Option<Vec<deploy::Approval>> = world
+            .engine
+            .store()
+            .record(RecordKind::Approvals, "release:v1.4.0:production")
+            .unwrap();
+        assert_eq!(approvals, None);
+        assert!(matches!(
+            world
+                .promote("production", "all", "pat", "2026-03-02T11:00:00Z")
+                .await,
+            Err(ReleaseServiceError::Refused(_))
+        ));
+        let audit: Vec<(AuditAction, String)> = world
+            .audit()
+            .into_iter()
+            .map(|(action, actor, _)| (action, actor))
+            .collect();
+        assert_eq!(
+            audit,
+            vec![
+                (AuditAction::ReleaseCreated, "alice".to_string()),
+                (AuditAction::Approved, "quinn".to_string()),
+                (AuditAction::ReleasePromoted, "pat".to_string()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn repositories_are_named_when_several_are_watched_and_views_pair_both_sides() {
+        let world = World::new().await;
+        world.create().await;
+        world.environment(&Environment::new("production")).await;
+        world.deployed("d1", "production", &world.tag_sha).await;
+        world
+            .promote("production", "tier:premium", "pat", "2026-03-02T10:00:00Z")
+            .await
+            .unwrap();
+        let views = world.releases.environment_views(None).unwrap();
+        let lines: Vec<String> = views.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            vec![format!(
+                "production  deployed: {} (2026-03-02T09:10:00Z, by erin)  released: v1.4.0 to tier premium (2026-03-02T10:00:00Z, by pat)",
+                &world.tag_sha[..7]
+            )]
+        );
+        // A second watched repository: creating needs --repo, the error lists both.
+        let other = world._temp.path().join("acme").join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        git(&other, &["init", "-q", "-b", "main"]);
+        std::fs::write(other.join("README"), "x").unwrap();
+        git(&other, &["add", "-A"]);
+        git(&other, &["commit", "-q", "-m", "x"]);
+        git(&other, &["tag", "v1.4.0"]);
+        world
+            .repos
+            .add(AddRepo {
+                source: other.display().to_string(),
+                name: Some("other".into()),
+                ..AddRepo::default()
+            })
+            .await
+            .unwrap();
+        let error = world
+            .releases
+            .create(
+                CreateRelease {
+                    tag: "v2".into(),
+                    created_by: "alice".into(),
+                    ..CreateRelease::default()
+                },
+                at("2026-03-03T00:00:00Z"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "repo: several repositories are watched (`other`, `shop`): name one with `--repo`"
+        );
+        // The only release called v1.4.0 is still found without --repo …
+        assert_eq!(world.releases.show("v1.4.0", None).unwrap().repository, "acme/shop");
+        // … until the other repository has one too.
+        world
+            .releases
+            .create(
+                CreateRelease {
+                    tag: "v1.4.0".into(),
+                    repo: Some("other".into()),
+                    created_by: "alice".into(),
+                    ..CreateRelease::default()
+                },
+                at("2026-03-03T00:00:00Z"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            world.releases.show("v1.4.0", None).unwrap_err().to_string(),
+            "repo: release `v1.4.0` exists in several repositories (`acme/other`, `acme/shop`): name one with `--repo`"
+        );
+        assert_eq!(world.releases.list(Some("other")).unwrap().len(), 1);
+        assert_eq!(
+            world
+                .releases
+                .show("v1.4.0", Some("nope"))
+                .unwrap_err()
+                .to_string(),
+            "repo: no watched repository `nope` (known: `other`, `shop`)"
+        );
+        // A bad audience names the field.
+        assert_eq!(
+            world
+                .promote("production", "150%", "pat", "2026-03-03T00:00:00Z")
+                .await
+                .unwrap_err()
+                .to_string(),
+            "audience: audience `150%`: a percentage must be a whole number from 1% to 100%"
+        );
+        assert_eq!(
+            world.environment_error().await,
+            "environment: no environment `qa` is configured (known: `production`)"
+        );
+    }
+
+    impl World {
+        async fn environment_error(&self) -> String {
+            self.releases
+                .promote(
+                    PromoteRelease {
+                        tag: "v1.4.0".into(),
+                        repo: Some("shop".into()),
+                        environment: "qa".into(),
+                        audience: "all".into(),
+                        requested_by: "pat".into(),
+                    },
+                    &self.recorder,
+                    at("2026-03-03T00:00:00Z"),
+                )
+                .await
+                .unwrap_err()
+                .to_string()
+        }
+    }
+}
