@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use deploy::{
-    ApprovalError, ApprovalKey, AuditAction, AuditEntry, AuditSubject, Audience, Decision,
+    ApprovalError, ApprovalKey, Audience, AuditAction, AuditEntry, AuditSubject, Decision,
     Deployment, Environment, EnvironmentView, GateRequest, Groups, PromotionRequest, Release,
     ReleaseAction, ReleaseError, ReleaseEvent, environment_views,
 };
@@ -208,11 +208,7 @@ impl Releases {
         );
         self.store()
             .put_records(&[
-                (
-                    RecordKind::Releases,
-                    key,
-                    Store::encode_record(&release),
-                ),
+                (RecordKind::Releases, key, Store::encode_record(&release)),
                 self.audit_item(&audit)?,
             ])
             .await?;
@@ -838,9 +834,9 @@ fn approval_error(error: ApprovalError, tag: &str, environment: &str) -> Release
         ApprovalError::SelfReview { user, environment } => ReleaseServiceError::Forbidden(format!(
             "`{user}` asked for this promotion of `{tag}` and may not approve it for `{environment}`"
         )),
-        ApprovalError::NotAnApprover { .. } => ReleaseServiceError::Forbidden(format!(
-            "{error} (release `{tag}`)"
-        )),
+        ApprovalError::NotAnApprover { .. } => {
+            ReleaseServiceError::Forbidden(format!("{error} (release `{tag}`)"))
+        }
         ApprovalError::NotRequired { .. } => ReleaseServiceError::Refused(format!(
             "releases to `{environment}` need no approval (release `{tag}`)"
         )),
@@ -1178,7 +1174,10 @@ mod tests {
             world.releases.list(None).unwrap(),
             vec![created.release.clone()]
         );
-        assert_eq!(world.releases.show("v1.4.0", Some("shop")).unwrap().tag, "v1.4.0");
+        assert_eq!(
+            world.releases.show("v1.4.0", Some("shop")).unwrap().tag,
+            "v1.4.0"
+        );
         assert_eq!(
             world.releases.show("v0", None).unwrap_err().to_string(),
             "release `v0` not found"
@@ -1245,7 +1244,10 @@ mod tests {
         assert_eq!(
             world.recorder.take(),
             vec![
-                ("published".to_string(), ".github/workflows/any.yml".to_string()),
+                (
+                    "published".to_string(),
+                    ".github/workflows/any.yml".to_string()
+                ),
                 (
                     "published".to_string(),
                     ".github/workflows/release.yml".to_string()
@@ -1274,7 +1276,10 @@ mod tests {
         assert_eq!(widened.actions, vec![ReleaseAction::Released]);
         assert_eq!(
             world.recorder.take(),
-            vec![("released".to_string(), ".github/workflows/any.yml".to_string())]
+            vec![(
+                "released".to_string(),
+                ".github/workflows/any.yml".to_string()
+            )]
         );
         // The same audience again is refused and changes nothing.
         assert_eq!(
@@ -1296,7 +1301,13 @@ mod tests {
         assert_eq!(
             world
                 .releases
-                .delete("v1.4.0", None, "pat", &world.recorder, at("2026-03-02T12:00:00Z"))
+                .delete(
+                    "v1.4.0",
+                    None,
+                    "pat",
+                    &world.recorder,
+                    at("2026-03-02T12:00:00Z")
+                )
                 .await
                 .unwrap_err()
                 .to_string(),
@@ -1332,22 +1343,44 @@ mod tests {
                 ))
                 .collect::<Vec<_>>(),
             vec![
-                ("release", "unpublished", "refs/tags/v1.4.0", world.tag_sha.as_str()),
-                ("release", "unpublished", "refs/tags/v1.4.0", world.tag_sha.as_str()),
+                (
+                    "release",
+                    "unpublished",
+                    "refs/tags/v1.4.0",
+                    world.tag_sha.as_str()
+                ),
+                (
+                    "release",
+                    "unpublished",
+                    "refs/tags/v1.4.0",
+                    world.tag_sha.as_str()
+                ),
             ]
         );
         world.recorder.take();
         let deleted = world
             .releases
-            .delete("v1.4.0", None, "pat", &world.recorder, at("2026-03-02T14:00:00Z"))
+            .delete(
+                "v1.4.0",
+                None,
+                "pat",
+                &world.recorder,
+                at("2026-03-02T14:00:00Z"),
+            )
             .await
             .unwrap();
         assert_eq!(deleted.actions, vec![ReleaseAction::Deleted]);
         assert_eq!(
             world.recorder.take(),
             vec![
-                ("deleted".to_string(), ".github/workflows/any.yml".to_string()),
-                ("deleted".to_string(), ".github/workflows/deleted.yml".to_string()),
+                (
+                    "deleted".to_string(),
+                    ".github/workflows/any.yml".to_string()
+                ),
+                (
+                    "deleted".to_string(),
+                    ".github/workflows/deleted.yml".to_string()
+                ),
             ]
         );
         assert!(world.releases.list(None).unwrap().is_empty());
@@ -1378,7 +1411,9 @@ mod tests {
         world.deployed("d1", "production", &world.tag_sha).await;
         // No pending promotion to approve yet.
         assert!(matches!(
-            world.approve("production", "quinn", "2026-03-02T09:59:00Z").await,
+            world
+                .approve("production", "quinn", "2026-03-02T09:59:00Z")
+                .await,
             Err(ReleaseServiceError::Refused(_))
         ));
         let waiting = world
@@ -1392,7 +1427,10 @@ mod tests {
         assert!(world.recorder.take().is_empty());
         let pending = world.releases.show("v1.4.0", None).unwrap();
         assert_eq!(
-            pending.pending.get("production").map(|p| p.requested_by.as_str()),
+            pending
+                .pending
+                .get("production")
+                .map(|p| p.requested_by.as_str()),
             Some("pat")
         );
         let own = world
@@ -1509,7 +1547,10 @@ mod tests {
             "repo: several repositories are watched (`other`, `shop`): name one with `--repo`"
         );
         // The only release called v1.4.0 is still found without --repo …
-        assert_eq!(world.releases.show("v1.4.0", None).unwrap().repository, "acme/shop");
+        assert_eq!(
+            world.releases.show("v1.4.0", None).unwrap().repository,
+            "acme/shop"
+        );
         // … until the other repository has one too.
         world
             .releases

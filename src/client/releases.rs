@@ -164,10 +164,7 @@ pub fn release(args: &ReleaseArgs) -> i32 {
             } => {
                 let notes = match notes {
                     Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
-                        ClientError::Usage(format!(
-                            "--notes: read {}: {error}",
-                            path.display()
-                        ))
+                        ClientError::Usage(format!("--notes: read {}: {error}", path.display()))
                     })?),
                     None => None,
                 };
@@ -324,14 +321,16 @@ pub async fn env_status(
         print_json(&views)?;
         return Ok(exit::SUCCESS);
     }
-    let views: Vec<EnvironmentView> = serde_json::from_value(views)
-        .map_err(|error| ClientError::Protocol(error.to_string()))?;
+    let views: Vec<EnvironmentView> =
+        serde_json::from_value(views).map_err(|error| ClientError::Protocol(error.to_string()))?;
     if views.is_empty() {
         println!("no environments (create one with `slipway env create NAME`)");
     }
-    let several = views
-        .iter()
-        .any(|view| views.first().is_some_and(|first| first.repository != view.repository));
+    let several = views.iter().any(|view| {
+        views
+            .first()
+            .is_some_and(|first| first.repository != view.repository)
+    });
     for view in &views {
         if several {
             println!("[{}] {view}", view.repository);
