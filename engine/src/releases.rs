@@ -929,12 +929,12 @@ mod tests {
 
     impl Recorder {
         fn take(&self) -> Vec<(String, String)> {
-            let mut started = self.started.lock().unwrap();
-            let taken = started
+            self.started
+                .lock()
+                .unwrap()
                 .drain(..)
                 .map(|(_, action, _, _, file)| (action, file))
-                .collect();
-            taken
+                .collect()
         }
     }
 
