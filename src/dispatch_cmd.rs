@@ -1,6 +1,7 @@
-//! `slipway dispatch`, `slipway rerun` and `slipway runners token`: HTTP clients of the engine's
-//! admin calls. The admin token comes from `--engine-token`, `SLIPWAY_TOKEN`, or the engine's
-//! data directory (`./.slipway/admin.token`).
+//! `slipway dispatch` and `slipway runners token`: HTTP clients of the engine's admin calls
+//! (`slipway rerun` lives with the other run commands in `client::runs`). The admin token comes
+//! from `--token` (hidden alias `--engine-token`), `SLIPWAY_TOKEN`, or the engine's data
+//! directory (`./.slipway/admin.token`).
 //!
 //! This file must not plan or change runs itself: the engine does.
 
@@ -62,21 +63,6 @@ pub fn dispatch(
                         .unwrap_or_default()
                 );
             }
-            exit::SUCCESS
-        }
-        Err(code) => code,
-    }
-}
-
-pub fn rerun(target: &EngineTarget, run_id: &str, failed_only: bool, job: Option<&str>) -> i32 {
-    let body = json!({
-        "protocol_version": protocol::PROTOCOL_VERSION,
-        "failed_only": failed_only,
-        "job": job,
-    });
-    match post(target, &format!("/api/v1/runs/{run_id}/rerun"), &body) {
-        Ok(answer) => {
-            println!("{answer}");
             exit::SUCCESS
         }
         Err(code) => code,

@@ -459,10 +459,21 @@ fn spawn_job(
 ) {
     let key = spec.job_key.clone();
     let log_path = logs_dir.join(format!("{}.log", sanitize(&key)));
+    let mut spec = spec;
+    match local_deployment(&spec) {
+        Ok(assignment) => spec.deployment = spec.deployment.take().or(assignment),
+        Err(message) => {
+            let _ = finished.send((key, failed_result(message)));
+            return;
+        }
+    }
     tokio::spawn(async move {
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-        let job =
-            tokio::spawn(async move { executor::run_job(spec, &options, events_tx, cancel).await });
+        // No engine, no approvers: canary approval phases are granted (loudly, in the job log).
+        let job = tokio::spawn(async move {
+            executor::run_job_with_gate(spec, &options, events_tx, cancel, &executor::AutoApprove)
+                .await
+        });
         let mut log = tokio::fs::File::create(&log_path).await.ok();
         let mut step_names: HashMap<usize, String> = HashMap::new();
         while let Some(event) = events_rx.recv().await {
@@ -498,17 +509,60 @@ fn spawn_job(
         }
         let result = match job.await {
             Ok(result) => result,
-            Err(err) => JobResult {
-                conclusion: Conclusion::Failure,
-                outputs: IndexMap::new(),
-                steps: Vec::new(),
-                summary: String::new(),
-                failure_reason: Some(format!("the executor stopped unexpectedly: {err}")),
-                deployment: None,
-            },
+            Err(err) => failed_result(format!("the executor stopped unexpectedly: {err}")),
         };
         let _ = finished.send((key, result));
     });
+}
+
+fn failed_result(reason: String) -> JobResult {
+    JobResult {
+        conclusion: Conclusion::Failure,
+        outputs: IndexMap::new(),
+        steps: Vec::new(),
+        summary: String::new(),
+        failure_reason: Some(reason),
+        deployment: None,
+    }
+}
+
+/// With no engine to plan it, a job with `environment:` and/or `deployment:` gets its
+/// deployment planned here so strategies can be tried locally: the run's commit is the
+/// version, no slot is live and there is no earlier version to roll back to.
+fn local_deployment(
+    spec: &protocol::JobSpec,
+) -> Result<Option<protocol::DeploymentAssignment>, String> {
+    if spec.deployment.is_some() || (spec.environment.is_none() && spec.deployment_block.is_none())
+    {
+        return Ok(None);
+    }
+    let block = spec.deployment_block.clone().unwrap_or(Value::Null);
+    let checked = deploy::DeploymentSpec::parse(&block, None)
+        .map_err(|error| format!("{}: {error}", spec.workflow_file))?;
+    let environment = spec
+        .environment
+        .as_ref()
+        .map(|environment| environment.name.clone())
+        .unwrap_or_else(|| "local".to_string());
+    let sha = spec
+        .checkout
+        .as_ref()
+        .map(|checkout| checkout.sha.clone())
+        .or_else(|| {
+            spec.contexts
+                .get("github")
+                .and_then(|github| github.get("sha"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let plan = deploy::plan_deployment(&environment, &checked, &deploy::Version::new(sha), None);
+    Ok(Some(protocol::DeploymentAssignment {
+        deployment_id: format!("{}-{}", spec.run_id, spec.job_key),
+        plan,
+        spec: checked,
+        last_good: None,
+    }))
 }
 
 fn sanitize(key: &str) -> String {
@@ -651,6 +705,34 @@ mod tests {
     use super::*;
     use engine::event::typed_input;
     use workflows::model::InputType;
+
+    #[test]
+    fn local_deployments_are_planned_from_the_block() {
+        let mut spec = protocol::JobSpec {
+            run_id: "r1".into(),
+            job_key: "deploy".into(),
+            workflow_file: ".github/workflows/cd.yml".into(),
+            ..Default::default()
+        };
+        assert_eq!(local_deployment(&spec), Ok(None));
+        spec.contexts
+            .insert("github".into(), json!({"sha": "abc123"}));
+        spec.environment = Some(protocol::EnvironmentRef {
+            name: "staging".into(),
+            url: None,
+        });
+        spec.deployment_block = Some(json!({"strategy": "rolling", "targets": ["a", "b"]}));
+        let assignment = local_deployment(&spec).unwrap().unwrap();
+        assert_eq!(assignment.plan.environment, "staging");
+        assert_eq!(assignment.plan.version.sha, "abc123");
+        assert_eq!(assignment.plan.strategy, deploy::StrategyKind::Rolling);
+        assert_eq!(assignment.last_good, None);
+        spec.deployment_block = Some(json!({"strategy": "rolling"}));
+        assert_eq!(
+            local_deployment(&spec),
+            Err(".github/workflows/cd.yml: `deployment.targets`: strategy rolling needs at least one target".to_string())
+        );
+    }
 
     #[test]
     fn pairs_split_at_the_first_equals_sign() {

@@ -145,6 +145,10 @@ enum Command {
         /// POST a JSON body to this URL when a run completes
         #[arg(long)]
         notify_url: Option<String>,
+        /// Read deployment time (wait timers, freeze windows) from this file (an RFC 3339
+        /// instant) while it exists: for drills and tests
+        #[arg(long, hide = true)]
+        clock_file: Option<PathBuf>,
     },
     /// Run jobs for an engine (`runner register` first)
     #[command(after_help = exit::HELP, args_conflicts_with_subcommands = true)]
@@ -193,17 +197,10 @@ enum Command {
         #[command(flatten)]
         target: EngineArgs,
     },
-    /// Re-run a run (all jobs, the failed ones, or one job)
+    /// Re-run a finished run as a new attempt (all jobs, the failed ones, or one job; each with
+    /// its dependents)
     #[command(after_help = exit::HELP)]
-    Rerun {
-        run: String,
-        #[arg(long)]
-        failed: bool,
-        #[arg(long)]
-        job: Option<String>,
-        #[command(flatten)]
-        target: EngineArgs,
-    },
+    Rerun(client::runs::RerunArgs),
     /// List runs on the engine, newest first
     #[command(after_help = exit::HELP)]
     Runs(client::runs::RunsArgs),
@@ -216,6 +213,24 @@ enum Command {
     /// Cancel a run (admin)
     #[command(after_help = exit::HELP)]
     Cancel(client::runs::CancelArgs),
+    /// Deployment environments: create, edit, list, show, rm, status
+    #[command(after_help = exit::HELP)]
+    Env(client::environments::EnvArgs),
+    /// Approve a run waiting for an environment (admin; counts as `--as USER`)
+    #[command(after_help = exit::HELP)]
+    Approve(client::environments::DecideArgs),
+    /// Reject a run waiting for an environment: its deployment job fails (admin)
+    #[command(after_help = exit::HELP)]
+    Reject(client::environments::DecideArgs),
+    /// Put the version live before the current one back into an environment (admin)
+    #[command(after_help = exit::HELP)]
+    Rollback(client::environments::RollbackArgs),
+    /// Deployment history: what went where, when, by whom, how it ended
+    #[command(after_help = exit::HELP)]
+    Deployments(client::environments::DeploymentsArgs),
+    /// The audit log of approvals, gates, deployments and releases
+    #[command(after_help = exit::HELP)]
+    Audit(client::environments::AuditArgs),
     /// Repository secrets on the engine (set and rm are admin)
     #[command(after_help = exit::HELP)]
     Secret(client::settings::SecretArgs),
@@ -272,7 +287,13 @@ struct EngineArgs {
     #[arg(long, env = "SLIPWAY_ENGINE", default_value = "http://127.0.0.1:7766")]
     engine: String,
     /// The admin token (default: <data>/admin.token)
-    #[arg(long, env = "SLIPWAY_TOKEN")]
+    #[arg(
+        long = "token",
+        alias = "engine-token",
+        env = "SLIPWAY_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     engine_token: Option<String>,
     #[arg(long = "data", default_value = ".slipway")]
     data_dir: PathBuf,
@@ -289,6 +310,15 @@ impl EngineArgs {
 }
 
 fn main() {
+    // Engine and runner diagnostics go to stderr; `SLIPWAY_LOG=info` (or `debug`, or a filter
+    // such as `engine=debug`) says more.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -364,6 +394,7 @@ fn main() {
             lease_seconds,
             demo,
             notify_url,
+            clock_file,
         } => serve::run(serve::ServeRequest {
             data_dir,
             listen,
@@ -372,6 +403,7 @@ fn main() {
             lease_seconds,
             demo,
             notify_url,
+            clock_file,
         }),
         Command::Runner {
             register:
@@ -432,16 +464,17 @@ fn main() {
             json,
             target,
         } => dispatch_cmd::dispatch(&target.target(), &workflow, &git_ref, &repo, &inputs, json),
-        Command::Rerun {
-            run,
-            failed,
-            job,
-            target,
-        } => dispatch_cmd::rerun(&target.target(), &run, failed, job.as_deref()),
+        Command::Rerun(args) => client::runs::rerun(&args),
         Command::Runs(args) => client::runs::runs(&args),
         Command::RunStatus(args) => client::runs::run_status(&args),
         Command::Logs(args) => client::logs::logs(&args),
         Command::Cancel(args) => client::runs::cancel(&args),
+        Command::Env(args) => client::environments::env(&args),
+        Command::Approve(args) => client::environments::approve(&args),
+        Command::Reject(args) => client::environments::reject(&args),
+        Command::Rollback(args) => client::environments::rollback(&args),
+        Command::Deployments(args) => client::environments::deployments(&args),
+        Command::Audit(args) => client::environments::audit(&args),
         Command::Secret(args) => client::settings::secret(&args),
         Command::Var(args) => client::settings::var(&args),
         Command::Repo(args) => client::repos::repo(&args),

@@ -4,12 +4,15 @@
 //! pure state machine `(state, event, now) → actions` with no sockets, clocks or sleeps of its own.
 
 pub mod api;
+pub mod concurrency;
 pub use ::deploy;
+pub mod deployments;
 pub mod dispatch;
 pub mod event;
 pub mod orchestrator;
 pub mod releases;
 pub mod repos;
+pub mod rerun;
 pub mod scheduler;
 pub mod secrets;
 pub mod store;

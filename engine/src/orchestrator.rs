@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::concurrency::{self, FollowUp, Groups};
+use crate::deployments::{DeployError, Deployments};
 use crate::dispatch::{Engine, EngineEvent};
 use crate::event::{self, RunInputRequest};
 use crate::scheduler::{Action, Event, LegState, Millis, RunPhase, Scheduler};
@@ -88,6 +90,7 @@ pub enum OrchestratorError {
 #[derive(Clone)]
 pub struct Orchestrator {
     engine: Arc<Engine>,
+    deployments: Arc<Deployments>,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -106,17 +109,33 @@ impl Orchestrator {
         events: mpsc::UnboundedReceiver<EngineEvent>,
     ) -> Result<Orchestrator, StoreError> {
         let (commands, command_receiver) = mpsc::unbounded_channel();
+        let deployments = Arc::new(Deployments::new(
+            engine.clone(),
+            engine.config().clock.clone(),
+        ));
         let mut actor = Actor {
             engine: engine.clone(),
+            deployments: deployments.clone(),
             runs: HashMap::new(),
+            groups: Groups::load(engine.clone())?,
+            follow_ups: Vec::new(),
         };
         actor.recover().await?;
         tokio::spawn(actor.run(command_receiver, events, engine.shutdown_token()));
-        Ok(Orchestrator { engine, commands })
+        Ok(Orchestrator {
+            engine,
+            deployments,
+            commands,
+        })
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// Environments, deployment gates and lanes.
+    pub fn deployments(&self) -> &Arc<Deployments> {
+        &self.deployments
     }
 
     /// Reads the workflow at the commit of `request.git_ref`, creates the run and starts it. An
@@ -192,6 +211,8 @@ impl Orchestrator {
             message,
         })?;
         let run = self.engine.create_run(&file, details).await?;
+        crate::rerun::remember_trigger(self.engine.store(), run.run_id, &request, &file, &source)
+            .await?;
         let run_id_text = run.run_id.to_string();
         let input = event::run_input_for(&RunInputRequest {
             workflow: &workflow,
@@ -217,18 +238,30 @@ impl Orchestrator {
                 return Err(OrchestratorError::Plan(error.to_string()));
             }
         };
-        save_schedule(&self.engine, run.run_id, &scheduler, &[])?;
-        self.commands
-            .send(Command::Adopt {
-                run_id: run.run_id,
-                scheduler: Box::new(scheduler),
-            })
-            .map_err(|_| OrchestratorError::Stopped)?;
+        self.adopt(run.run_id, scheduler)?;
         Ok(StartedRun {
             run_id: run.run_id,
             run_number: run.run_number,
             conclusion: None,
         })
+    }
+}
+
+impl Orchestrator {
+    /// Saves a planned run's scheduler and hands it to the orchestrator task, which starts it
+    /// (once its concurrency group lets it).
+    pub(crate) fn adopt(
+        &self,
+        run_id: RunId,
+        scheduler: Scheduler,
+    ) -> Result<(), OrchestratorError> {
+        save_schedule(&self.engine, run_id, &scheduler, &[])?;
+        self.commands
+            .send(Command::Adopt {
+                run_id,
+                scheduler: Box::new(scheduler),
+            })
+            .map_err(|_| OrchestratorError::Stopped)
     }
 }
 
@@ -276,7 +309,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// The orchestrator task's state.
 struct Actor {
     engine: Arc<Engine>,
+    deployments: Arc<Deployments>,
     runs: HashMap<RunId, ActiveRun>,
+    /// Concurrency groups across runs (`concurrency.rs`).
+    groups: Groups,
+    /// What moving a group asked of this task, carried out after each event.
+    follow_ups: Vec<FollowUp>,
 }
 
 struct ActiveRun {
@@ -299,19 +337,26 @@ impl Actor {
                 Some(command) = commands.recv() => match command {
                     Command::Adopt { run_id, scheduler } => {
                         self.runs.insert(run_id, ActiveRun { scheduler: *scheduler, cancel_fed: false });
-                        self.feed(run_id, Event::Start).await;
+                        self.admit(run_id).await;
                     }
                 },
                 Some(event) = events.recv() => {
                     let (run_id, event) = match event {
                         EngineEvent::JobStarted { run_id, job_key, .. } => (run_id, Event::JobStarted { job_key }),
-                        EngineEvent::JobFinished { run_id, job_key, result, .. } => (run_id, Event::JobFinished { job_key, result }),
+                        EngineEvent::JobFinished { run_id, job_key, result, .. } => {
+                            self.deployments.job_finished(run_id, &job_key, &result).await;
+                            (run_id, Event::JobFinished { job_key, result })
+                        }
                         EngineEvent::JobRequeued { .. } => continue,
                     };
+                    if let Event::JobFinished { job_key, .. } = &event {
+                        self.leave_job_group(run_id, job_key).await;
+                    }
                     self.check_cancel(run_id).await;
                     self.feed(run_id, event).await;
                 }
                 _ = ticks.tick() => {
+                    self.deployments.tick().await;
                     let run_ids: Vec<RunId> = self.runs.keys().copied().collect();
                     for run_id in run_ids {
                         self.check_cancel(run_id).await;
@@ -320,6 +365,7 @@ impl Actor {
                 }
                 _ = shutdown.cancelled() => return,
             }
+            self.carry_out_follow_ups().await;
         }
     }
 
@@ -360,13 +406,15 @@ impl Actor {
             );
             self.carry_out(run_id, outbox).await;
             if created {
-                self.feed(run_id, Event::Start).await;
+                self.admit(run_id).await;
             }
             for event in self.catch_up_events(run_id)? {
                 self.feed(run_id, event).await;
             }
             self.check_cancel(run_id).await;
         }
+        self.groups.reconcile(&mut self.follow_ups).await?;
+        self.carry_out_follow_ups().await;
         Ok(())
     }
 
@@ -414,6 +462,9 @@ impl Actor {
             matches!(self.engine.store().run(run_id), Ok(Some(run)) if run.cancel_requested);
         if requested {
             active.cancel_fed = true;
+            if self.cancel_waiting_run(run_id).await {
+                return;
+            }
             self.feed(run_id, Event::CancelRequested).await;
         }
     }
@@ -445,7 +496,20 @@ impl Actor {
         let mut finished = false;
         for action in actions {
             let outcome = match action {
-                Action::StartJob(spec) => self.engine.enqueue_job(run_id, *spec).await.map(drop),
+                Action::StartJob(spec) if spec.environment.is_some() => {
+                    // A deployment: its environment's gate and lane decide when it is queued.
+                    match self.deployments.submit(run_id, *spec).await {
+                        Ok(()) => Ok(()),
+                        Err(DeployError::Store(error)) => Err(error),
+                        Err(error) => {
+                            tracing::error!(%run_id, %error, "failed to submit a deployment");
+                            Ok(())
+                        }
+                    }
+                }
+                // (A deployment job's `concurrency:` is not applied: its environment's lane
+                // already runs one deployment at a time, in order.)
+                Action::StartJob(spec) => self.start_or_hold(run_id, *spec).await,
                 Action::CancelJob { job_key, reason } => {
                     tracing::info!(%run_id, %job_key, reason = reason.describe(), "cancelling job");
                     self.engine.cancel_job(run_id, &job_key).await
@@ -486,6 +550,7 @@ impl Actor {
         }
         if finished {
             self.runs.remove(&run_id);
+            self.leave_run_group(run_id).await;
         } else if let Some(active) = self.runs.get(&run_id) {
             // The outbox is done; this write rides on the next flush.
             let _ = save_schedule(&self.engine, run_id, &active.scheduler, &[]);
@@ -518,6 +583,149 @@ impl Actor {
             display_name: job_key.to_string(),
             workflow_file,
             ..JobSpec::default()
+        }
+    }
+}
+
+/// The hooks of concurrency groups (`concurrency.rs`): a run is admitted before its `Start`, a
+/// ready job is queued or held, and whatever leaves a group lets the next holder go.
+impl Actor {
+    /// Starts a run, unless its workflow-level group makes it wait.
+    async fn admit(&mut self, run_id: RunId) {
+        let wanted = match self.runs.get(&run_id) {
+            Some(active) => concurrency::run_group(active.scheduler.input()),
+            None => return,
+        };
+        let admitted = match wanted {
+            Ok(None) => Ok(true),
+            Ok(Some((group, cancel_in_progress))) => {
+                self.groups
+                    .admit_run(run_id, &group, cancel_in_progress, &mut self.follow_ups)
+                    .await
+            }
+            Err(message) => {
+                tracing::warn!(%run_id, %message, "workflow concurrency is invalid; run fails");
+                self.fail_unstarted_run(run_id, &message).await;
+                return;
+            }
+        };
+        match admitted {
+            Ok(true) => self.feed(run_id, Event::Start).await,
+            Ok(false) => tracing::info!(%run_id, "run waits for its concurrency group"),
+            Err(error) => tracing::error!(%run_id, %error, "failed to admit a run to its group"),
+        }
+    }
+
+    /// Queues a ready job, or holds it while its job-level group is taken.
+    async fn start_or_hold(&mut self, run_id: RunId, spec: JobSpec) -> Result<(), StoreError> {
+        let concurrency = self.runs.get(&run_id).and_then(|active| {
+            let workflow = &active.scheduler.input().workflow;
+            workflow.jobs.get(&spec.job_id)?.concurrency.clone()
+        });
+        let Some(concurrency) = concurrency else {
+            return self.engine.enqueue_job(run_id, spec).await.map(drop);
+        };
+        match concurrency::job_group(&concurrency, &spec) {
+            Ok(None) => self.engine.enqueue_job(run_id, spec).await.map(drop),
+            Ok(Some((group, cancel_in_progress))) => {
+                self.groups
+                    .start_or_hold_job(
+                        run_id,
+                        spec,
+                        &group,
+                        cancel_in_progress,
+                        &mut self.follow_ups,
+                    )
+                    .await
+            }
+            Err(message) => {
+                let result = unrun_result(Conclusion::Failure, message);
+                self.engine
+                    .record_finished_job(run_id, spec, result)
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
+    async fn leave_job_group(&mut self, run_id: RunId, job_key: &str) {
+        if let Err(error) = self
+            .groups
+            .job_finished(run_id, job_key, &mut self.follow_ups)
+            .await
+        {
+            tracing::error!(%run_id, %job_key, %error, "failed to free a concurrency group");
+        }
+    }
+
+    async fn leave_run_group(&mut self, run_id: RunId) {
+        if let Err(error) = self.groups.run_finished(run_id, &mut self.follow_ups).await {
+            tracing::error!(%run_id, %error, "failed to free a concurrency group");
+        }
+    }
+
+    /// A cancel of a run that waits for its group concludes it at once; `true` when it did.
+    async fn cancel_waiting_run(&mut self, run_id: RunId) -> bool {
+        if !self.groups.run_is_waiting(run_id) {
+            return false;
+        }
+        let outcome = self
+            .groups
+            .conclude_waiting_run(
+                run_id,
+                "cancelled while waiting for its concurrency group",
+                &mut self.follow_ups,
+            )
+            .await;
+        if let Err(error) = outcome {
+            tracing::error!(%run_id, %error, "failed to cancel a waiting run");
+        }
+        true
+    }
+
+    async fn fail_unstarted_run(&mut self, run_id: RunId, message: &str) {
+        let store = self.engine.store().clone();
+        let message = message.to_string();
+        let outcome = async {
+            store
+                .update_run_details(run_id, |details| {
+                    if let Some(map) = details.as_object_mut() {
+                        map.insert("diagnostics".into(), json!([message]));
+                    }
+                })
+                .await?;
+            store.remove_schedule(run_id)?;
+            store.finish_run(run_id, Conclusion::Failure).await
+        }
+        .await;
+        if let Err(error) = outcome {
+            tracing::error!(%run_id, %error, "failed to conclude a run");
+        }
+        self.runs.remove(&run_id);
+    }
+
+    /// Starts, cancels or forgets the runs that moving a group asked for.
+    async fn carry_out_follow_ups(&mut self) {
+        while !self.follow_ups.is_empty() {
+            let follow_ups = std::mem::take(&mut self.follow_ups);
+            for follow_up in follow_ups {
+                match follow_up {
+                    FollowUp::StartRun(run_id) => {
+                        let created = self.runs.get(&run_id).is_some_and(|active| {
+                            active.scheduler.run_phase() == RunPhase::Created
+                        });
+                        if created {
+                            self.feed(run_id, Event::Start).await;
+                        } else if !self.runs.contains_key(&run_id) {
+                            self.leave_run_group(run_id).await;
+                        }
+                    }
+                    FollowUp::CancelRun(run_id) => self.check_cancel(run_id).await,
+                    FollowUp::ForgetRun(run_id) => {
+                        self.runs.remove(&run_id);
+                    }
+                }
+            }
         }
     }
 }

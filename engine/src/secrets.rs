@@ -294,6 +294,31 @@ impl Engine {
         Ok(secrets)
     }
 
+    /// The secrets of exactly one scope (an environment's `env:<name>`), decrypted.
+    pub fn environment_secrets(
+        &self,
+        scope: &str,
+    ) -> Result<IndexMap<String, String>, SecretsError> {
+        let mut secrets = IndexMap::new();
+        let records = self.store().secrets(Some(scope))?;
+        if records.is_empty() {
+            return Ok(secrets);
+        }
+        let key = SecretKey::load_or_create(&self.config().data_dir)?;
+        for record in records {
+            let context = secret_context(&record.repository, &record.name);
+            let sealed = hex_decode(&record.sealed).ok_or_else(|| SecretsError::Decrypt {
+                name: record.name.clone(),
+            })?;
+            let plaintext = key.open(&context, &sealed)?;
+            let value = String::from_utf8(plaintext).map_err(|_| SecretsError::Decrypt {
+                name: record.name.clone(),
+            })?;
+            secrets.insert(record.name, value);
+        }
+        Ok(secrets)
+    }
+
     /// The variables a run of `repository` sees (`vars` context): every-repository ones
     /// overlaid by the repository's own.
     pub fn vars_for_run(&self, repository: &str) -> Result<IndexMap<String, String>, SecretsError> {

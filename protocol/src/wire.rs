@@ -157,7 +157,7 @@ pub struct RunView {
     pub run_id: String,
     pub workflow: String,
     pub run_number: u64,
-    /// `queued`, `in_progress` or `completed`.
+    /// `waiting`, `queued`, `in_progress` or `completed`.
     pub status: String,
     /// Set once `status` is `completed`: `success`, `failure`, `cancelled`, `skipped`.
     pub conclusion: Option<String>,
@@ -181,7 +181,7 @@ pub struct JobView {
     pub job_id: String,
     pub job_key: String,
     pub display_name: String,
-    /// `queued`, `in_progress` or `completed`.
+    /// `waiting`, `queued`, `in_progress` or `completed`.
     pub status: String,
     pub conclusion: Option<String>,
     pub runner_id: Option<String>,
@@ -195,6 +195,10 @@ pub struct JobView {
     pub finished_at_us: Option<u64>,
     pub steps: Vec<StepView>,
     pub result: Option<JobResult>,
+    /// Why a `waiting` job is held back (a concurrency group, an environment's approvals, its
+    /// deployment lane, a freeze window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_reason: Option<String>,
 }
 
 /// Step progress as the runner reported it.

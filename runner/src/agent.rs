@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::wire::{Lease, LogChunk};
+use protocol::wire::{Lease, LogChunk, PhaseApproval};
 use protocol::{JobEvent, JobResult};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{ClientError, EngineClient};
-use crate::executor::{ExecutorOptions, run_job};
+use crate::executor::{DeploymentGate, ExecutorOptions, GateFuture, run_job_with_gate};
 
 /// What a registered runner needs to talk to its engine; written by `register` (mode 0600).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -253,7 +253,13 @@ async fn run_leased_job(client: &EngineClient, options: &AgentOptions, lease: Le
         cancel.clone(),
         heartbeats_stop.clone(),
     ));
-    let result = run_job(lease.spec, &options.executor, events, cancel.clone()).await;
+    let gate = EngineGate {
+        client: client.clone(),
+        job_id: lease.job_id.clone(),
+        fencing_token: lease.fencing_token,
+    };
+    let result =
+        run_job_with_gate(lease.spec, &options.executor, events, cancel.clone(), &gate).await;
     // The executor dropped its sender: the reporter drains what is left and ends.
     let _ = reporter.await;
     let outcome = if job.lost.is_cancelled() {
@@ -275,6 +281,53 @@ async fn run_leased_job(client: &EngineClient, options: &AgentOptions, lease: Le
     let _ = heartbeats.await;
     tracing::info!(job_id = %lease.job_id, ?outcome, "job done");
     outcome
+}
+
+/// A deployment job's gate: progress and approval questions go to
+/// `POST /api/v1/jobs/{id}/deployment` under the job's lease. Failures are logged and answer
+/// `None` (the executor asks again); an engine without the endpoint (404) rejects approvals.
+struct EngineGate {
+    client: EngineClient,
+    job_id: String,
+    fencing_token: u64,
+}
+
+impl DeploymentGate for EngineGate {
+    fn progress<'a>(
+        &'a self,
+        deployment_id: &'a str,
+        phases: &'a [deploy::PhaseRecord],
+        awaiting_approval: Option<usize>,
+    ) -> GateFuture<'a> {
+        Box::pin(async move {
+            let answer = self
+                .client
+                .deployment_progress(
+                    &self.job_id,
+                    self.fencing_token,
+                    deployment_id,
+                    phases.to_vec(),
+                    awaiting_approval,
+                )
+                .await;
+            match answer {
+                Ok(answer) => answer.approval,
+                Err(ClientError::Status { status: 404, .. }) if awaiting_approval.is_some() => {
+                    Some(PhaseApproval::Rejected {
+                        by: "engine".to_string(),
+                        comment: Some(
+                            "the engine does not take deployment approvals (404 from /deployment): upgrade it to run canary approval phases"
+                                .to_string(),
+                        ),
+                    })
+                }
+                Err(error) => {
+                    tracing::warn!(job_id = %self.job_id, %error, "deployment progress not delivered");
+                    None
+                }
+            }
+        })
+    }
 }
 
 /// Everything a job's reporting tasks share.
@@ -383,7 +436,22 @@ impl Batch {
                 self.bytes += line.len() + 1;
                 self.lines.push(line);
             }
-            JobEvent::StepStarted { .. } | JobEvent::StepFinished { .. } => self.steps.push(event),
+            JobEvent::StepStarted { .. } | JobEvent::StepFinished { .. } => {
+                // The stored log carries step markers, in order with the lines, as the log
+                // of `slipway run` does, so `slipway logs` reads the same.
+                let marker = match &event {
+                    JobEvent::StepStarted { name, .. } => format!("##[step] {name}"),
+                    JobEvent::StepFinished { result, .. } => format!(
+                        "##[step-end] {}: {}",
+                        result.name,
+                        result.conclusion.as_str()
+                    ),
+                    _ => String::new(),
+                };
+                self.bytes += marker.len() + 1;
+                self.lines.push(marker);
+                self.steps.push(event);
+            }
             // The result goes in `finish`, from the executor's return value.
             JobEvent::JobFinished { .. } => {}
         }

@@ -10,8 +10,9 @@
 use std::time::Duration;
 
 use protocol::wire::{
-    ErrorBody, EventsRequest, FinishRequest, HeartbeatRequest, HeartbeatResponse, Lease, LogChunk,
-    LogsRequest, LogsResponse, NextRequest, RegisterRequest, RegisterResponse,
+    DeploymentProgressRequest, DeploymentProgressResponse, ErrorBody, EventsRequest, FinishRequest,
+    HeartbeatRequest, HeartbeatResponse, Lease, LogChunk, LogsRequest, LogsResponse, NextRequest,
+    RegisterRequest, RegisterResponse,
 };
 use protocol::{JobEvent, JobResult, PROTOCOL_VERSION};
 use reqwest::StatusCode;
@@ -227,6 +228,28 @@ impl EngineClient {
         self.post::<_, serde_json::Value>(&self.short, &path, &body)
             .await
             .map(|_| ())
+    }
+
+    /// Reports a deployment job's phases and, with `awaiting_approval`, asks for the decision
+    /// on that canary approval. Not retried: the caller reports again at the next phase or poll.
+    pub async fn deployment_progress(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+        deployment_id: &str,
+        phases: Vec<deploy::PhaseRecord>,
+        awaiting_approval: Option<usize>,
+    ) -> Result<DeploymentProgressResponse, ClientError> {
+        let path = format!("/api/v1/jobs/{job_id}/deployment");
+        let body = DeploymentProgressRequest {
+            protocol_version: PROTOCOL_VERSION,
+            fencing_token,
+            deployment_id: deployment_id.to_string(),
+            phases,
+            awaiting_approval,
+        };
+        let answer = self.post_once(&self.short, &path, &body).await?;
+        Ok(answer.unwrap_or(DeploymentProgressResponse { approval: None }))
     }
 
     /// `post_once`, retried per the policy while the error is retryable.

@@ -10,6 +10,7 @@
 //! Exit codes: 3 when the engine cannot be reached or answers with an error, 2 for a request
 //! that is wrong before it is sent.
 
+pub mod environments;
 pub mod logs;
 pub mod releases;
 pub mod repos;
@@ -54,6 +55,7 @@ pub struct EngineArgs {
     /// The admin token, for calls that change things [default: read ./.slipway/admin.token]
     #[arg(
         long = "token",
+        alias = "engine-token",
         env = "SLIPWAY_TOKEN",
         value_name = "TOKEN",
         hide_env_values = true,

@@ -1,7 +1,8 @@
-//! `slipway runs`, `slipway run-status RUN`, `slipway cancel RUN`, and how a RUN argument (a run
-//! id, or a run number) names one run.
+//! `slipway runs`, `slipway run-status RUN`, `slipway cancel RUN`, `slipway rerun RUN`, and how a
+//! RUN argument (a run id, or a run number) names one run.
 //!
-//! This file must not change anything on the engine except through `cancel`.
+//! This file must not change anything on the engine except through `cancel` and `rerun` (both
+//! admin calls).
 
 use std::collections::HashMap;
 
@@ -46,6 +47,23 @@ pub struct CancelArgs {
     pub engine: EngineArgs,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct RerunArgs {
+    /// The finished run: its id, or its run number (the newest attempt with that number)
+    pub run: String,
+    /// Re-run only the jobs that failed or were cancelled, and the jobs depending on them
+    #[arg(long, conflicts_with = "job")]
+    pub failed: bool,
+    /// Re-run this job and the jobs depending on it
+    #[arg(long, value_name = "JOB")]
+    pub job: Option<String>,
+    /// Print the engine's answer as JSON
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
 /// `slipway runs`: a table (or JSON) of runs, newest first.
 pub fn runs(args: &RunsArgs) -> i32 {
     block_on(async {
@@ -65,6 +83,7 @@ pub fn runs(args: &RunsArgs) -> i32 {
                 vec![
                     run.run_id.clone(),
                     run.run_number.to_string(),
+                    attempt(&run.details).to_string(),
                     run.workflow.clone(),
                     detail(&run.details, "event"),
                     detail(&run.details, "ref"),
@@ -76,7 +95,8 @@ pub fn runs(args: &RunsArgs) -> i32 {
             .collect();
         table::print(
             &[
-                "RUN ID", "NUMBER", "WORKFLOW", "EVENT", "REF", "STATUS", "STARTED", "DURATION",
+                "RUN ID", "NUMBER", "ATTEMPT", "WORKFLOW", "EVENT", "REF", "STATUS", "STARTED",
+                "DURATION",
             ],
             &rows,
         );
@@ -131,6 +151,42 @@ pub fn cancel(args: &CancelArgs) -> i32 {
     })
 }
 
+/// `slipway rerun RUN [--failed | --job J]` (admin): a new attempt of a finished run.
+pub fn rerun(args: &RerunArgs) -> i32 {
+    block_on(async {
+        let client = EngineClient::from_args(&args.engine)?;
+        let run_id = resolve_run(&client, &args.run).await?;
+        let path = format!("/api/v1/runs/{}/rerun", encode_component(&run_id));
+        let body = json!({
+            "protocol_version": protocol::PROTOCOL_VERSION,
+            "failed": args.failed,
+            "job": args.job,
+        });
+        let answer: Option<Value> = client.admin_send(Method::POST, &path, &body).await?;
+        let Some(answer) = answer else {
+            return Err(ClientError::Protocol(
+                "rerun answered without a body".into(),
+            ));
+        };
+        if args.json {
+            print_json(&answer)?;
+        } else {
+            let jobs: Vec<&str> = answer["jobs"]
+                .as_array()
+                .map(|jobs| jobs.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            println!(
+                "re-running run #{} as attempt {} (run {}): {}",
+                answer["run_number"],
+                answer["attempt"],
+                answer["run_id"].as_str().unwrap_or_default(),
+                jobs.join(", ")
+            );
+        }
+        Ok(exit::SUCCESS)
+    })
+}
+
 /// Every run, newest first.
 pub async fn list_runs(client: &EngineClient) -> Result<Vec<RunView>, ClientError> {
     client.get("/api/v1/runs").await
@@ -150,11 +206,19 @@ pub async fn resolve_run(client: &EngineClient, run: &str) -> Result<String, Cli
     let Ok(number) = run.trim_start_matches('#').parse::<u64>() else {
         return Ok(run.to_string());
     };
-    let matching: Vec<RunView> = list_runs(client)
+    let mut matching: Vec<RunView> = list_runs(client)
         .await?
         .into_iter()
         .filter(|view| view.run_number == number)
         .collect();
+    // Attempts of one run share its number: the newest attempt stands for them (runs come
+    // newest first).
+    let mut seen_workflows = Vec::new();
+    matching.retain(|view| {
+        let first = !seen_workflows.contains(&view.workflow);
+        seen_workflows.push(view.workflow.clone());
+        first
+    });
     match matching.as_slice() {
         [only] => Ok(only.run_id.clone()),
         [] => Err(ClientError::Usage(format!("no run has number {number}"))),
@@ -203,7 +267,24 @@ fn detail_json(
 
 fn print_detail(detail: &RunDetailView, runner_names: &HashMap<String, String>) {
     let run = &detail.run;
-    println!("run {} ({} #{})", run.run_id, run.workflow, run.run_number);
+    println!(
+        "run {} ({} #{}, attempt {})",
+        run.run_id,
+        run.workflow,
+        run.run_number,
+        attempt(&run.details)
+    );
+    if let Some(earlier) = detail_text(&run.details, "rerun_of") {
+        println!("re-run of: {earlier}");
+    }
+    if let Some(later) = detail_text(&run.details, "next_attempt") {
+        println!("re-run as: {later}");
+    }
+    for key in ["waiting_reason", "conclusion_reason"] {
+        if let Some(reason) = detail_text(&run.details, key) {
+            println!("{}: {reason}", key.replace('_', " "));
+        }
+    }
     println!(
         "status: {}{}",
         table::state(&run.status, run.conclusion.as_deref()),
@@ -245,7 +326,7 @@ fn print_detail(detail: &RunDetailView, runner_names: &HashMap<String, String>) 
                 },
             );
             let mut state = table::state(&job.status, job.conclusion.as_deref());
-            if let Some(reason) = &job.failure_reason {
+            if let Some(reason) = job.failure_reason.as_ref().or(job.waiting_reason.as_ref()) {
                 state = format!("{state} ({reason})");
             }
             vec![
@@ -265,6 +346,11 @@ fn print_detail(detail: &RunDetailView, runner_names: &HashMap<String, String>) 
         ],
         &rows,
     );
+}
+
+/// The run's attempt (1 unless it is a re-run).
+fn attempt(details: &Value) -> u64 {
+    details.get("attempt").and_then(Value::as_u64).unwrap_or(1)
 }
 
 fn detail_text(details: &Value, key: &str) -> Option<String> {

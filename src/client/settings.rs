@@ -30,6 +30,10 @@ pub enum SecretCommand {
         /// The repository it is for [default: every repository]
         #[arg(long, value_name = "REPO")]
         repo: Option<String>,
+        /// An environment's scope instead (`slipway env`): released to its deployment jobs
+        /// only once their gate has opened
+        #[arg(long = "env", value_name = "ENV", conflicts_with = "repo")]
+        env: Option<String>,
         /// The value (prefer stdin: a command line is visible to other users)
         #[arg(long)]
         value: Option<String>,
@@ -39,6 +43,10 @@ pub enum SecretCommand {
         /// Only this repository's scope (`""`: the every-repository scope) [default: all]
         #[arg(long, value_name = "REPO")]
         repo: Option<String>,
+        /// An environment's scope instead (`slipway env`): released to its deployment jobs
+        /// only once their gate has opened
+        #[arg(long = "env", value_name = "ENV", conflicts_with = "repo")]
+        env: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -47,6 +55,10 @@ pub enum SecretCommand {
         name: String,
         #[arg(long, value_name = "REPO")]
         repo: Option<String>,
+        /// An environment's scope instead (`slipway env`): released to its deployment jobs
+        /// only once their gate has opened
+        #[arg(long = "env", value_name = "ENV", conflicts_with = "repo")]
+        env: Option<String>,
     },
 }
 
@@ -67,12 +79,20 @@ pub enum VarCommand {
         /// The repository it is for [default: every repository]
         #[arg(long, value_name = "REPO")]
         repo: Option<String>,
+        /// An environment's scope instead (`slipway env`): released to its deployment jobs
+        /// only once their gate has opened
+        #[arg(long = "env", value_name = "ENV", conflicts_with = "repo")]
+        env: Option<String>,
     },
     /// List variables with their values
     List {
         /// Only this repository's scope (`""`: the every-repository scope) [default: all]
         #[arg(long, value_name = "REPO")]
         repo: Option<String>,
+        /// An environment's scope instead (`slipway env`): released to its deployment jobs
+        /// only once their gate has opened
+        #[arg(long = "env", value_name = "ENV", conflicts_with = "repo")]
+        env: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -81,6 +101,10 @@ pub enum VarCommand {
         name: String,
         #[arg(long, value_name = "REPO")]
         repo: Option<String>,
+        /// An environment's scope instead (`slipway env`): released to its deployment jobs
+        /// only once their gate has opened
+        #[arg(long = "env", value_name = "ENV", conflicts_with = "repo")]
+        env: Option<String>,
     },
 }
 
@@ -88,7 +112,13 @@ pub fn secret(args: &SecretArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {
-            SecretCommand::Set { name, repo, value } => {
+            SecretCommand::Set {
+                name,
+                repo,
+                value,
+                env,
+            } => {
+                let repo = &environment_scope(repo, env);
                 let name = check_name(name)?;
                 let value = match value {
                     Some(value) if value.is_empty() => {
@@ -112,7 +142,8 @@ pub fn secret(args: &SecretArgs) -> i32 {
                     scope_label(&view.repository)
                 );
             }
-            SecretCommand::List { repo, json } => {
+            SecretCommand::List { repo, json, env } => {
+                let repo = &environment_scope(repo, env);
                 let secrets: Vec<SecretView> = client.get(&list_path("secrets", repo)).await?;
                 if *json {
                     print_json(&secrets)?;
@@ -130,7 +161,8 @@ pub fn secret(args: &SecretArgs) -> i32 {
                     table::print(&["NAME", "REPOSITORY", "UPDATED"], &rows);
                 }
             }
-            SecretCommand::Rm { name, repo } => {
+            SecretCommand::Rm { name, repo, env } => {
+                let repo = &environment_scope(repo, env);
                 let name = check_name(name)?;
                 client
                     .admin_delete(&item_path("secrets", &name, repo))
@@ -149,7 +181,13 @@ pub fn var(args: &VarArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {
-            VarCommand::Set { name, value, repo } => {
+            VarCommand::Set {
+                name,
+                value,
+                repo,
+                env,
+            } => {
+                let repo = &environment_scope(repo, env);
                 let name = check_name(name)?;
                 let request = SetSettingRequest {
                     protocol_version: protocol::PROTOCOL_VERSION,
@@ -166,7 +204,8 @@ pub fn var(args: &VarArgs) -> i32 {
                     scope_label(&view.repository)
                 );
             }
-            VarCommand::List { repo, json } => {
+            VarCommand::List { repo, json, env } => {
+                let repo = &environment_scope(repo, env);
                 let variables: Vec<VariableView> =
                     client.get(&list_path("variables", repo)).await?;
                 if *json {
@@ -186,7 +225,8 @@ pub fn var(args: &VarArgs) -> i32 {
                     table::print(&["NAME", "REPOSITORY", "VALUE", "UPDATED"], &rows);
                 }
             }
-            VarCommand::Rm { name, repo } => {
+            VarCommand::Rm { name, repo, env } => {
+                let repo = &environment_scope(repo, env);
                 let name = check_name(name)?;
                 client
                     .admin_delete(&item_path("variables", &name, repo))
@@ -206,6 +246,14 @@ fn check_name(name: &str) -> Result<String, ClientError> {
     engine::secrets::normalize_name(name).map_err(|error| ClientError::Usage(error.to_string()))
 }
 
+/// `--env E` names the scope `env:E`; else `--repo`.
+fn environment_scope(repo: &Option<String>, env: &Option<String>) -> Option<String> {
+    match env {
+        Some(env) => Some(format!("env:{}", env.trim())),
+        None => repo.clone(),
+    }
+}
+
 fn scope(repo: Option<&str>) -> String {
     engine::secrets::normalize_scope(repo)
 }
@@ -213,6 +261,8 @@ fn scope(repo: Option<&str>) -> String {
 fn scope_label(repository: &str) -> String {
     if repository.is_empty() {
         "every repository".into()
+    } else if let Some(environment) = repository.strip_prefix("env:") {
+        format!("environment {environment}")
     } else {
         repository.to_string()
     }

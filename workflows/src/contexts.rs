@@ -6,9 +6,22 @@
 //! (that is `validate`'s job).
 
 /// Every context name GitHub knows, lowercase.
+/// `deployment` is Slipway's extension: the phase of a deployment job (`deployment.slot`,
+/// `deployment.targets`, …), available wherever `steps` is.
 pub const ALL_CONTEXTS: &[&str] = &[
-    "github", "env", "vars", "job", "jobs", "steps", "runner", "secrets", "strategy", "matrix",
-    "needs", "inputs",
+    "github",
+    "env",
+    "vars",
+    "job",
+    "jobs",
+    "steps",
+    "runner",
+    "secrets",
+    "strategy",
+    "matrix",
+    "needs",
+    "inputs",
+    "deployment",
 ];
 
 /// The status functions (`if:` only).
@@ -72,11 +85,31 @@ const JOB_RUNTIME: &[&str] = &[
     "github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets", "inputs",
 ];
 const STEP: &[&str] = &[
-    "github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "secrets", "steps",
+    "github",
+    "needs",
+    "strategy",
+    "matrix",
+    "job",
+    "runner",
+    "env",
+    "vars",
+    "secrets",
+    "steps",
     "inputs",
+    "deployment",
 ];
 const STEP_IF: &[&str] = &[
-    "github", "needs", "strategy", "matrix", "job", "runner", "env", "vars", "steps", "inputs",
+    "github",
+    "needs",
+    "strategy",
+    "matrix",
+    "job",
+    "runner",
+    "env",
+    "vars",
+    "steps",
+    "inputs",
+    "deployment",
 ];
 const STATUS_AND_HASH: &[&str] = &["always", "cancelled", "success", "failure", "hashfiles"];
 

@@ -1,4 +1,5 @@
-//! The admin calls: start a run (`dispatch`), re-run one, make a runner registration token.
+//! The admin calls: start a run (`dispatch`), re-run one (`rerun`), make a runner registration
+//! token. Cancel (`reads.rs`) takes the same `Admin` proof.
 //! Each needs the admin token (`<data>/admin.token`) as `Authorization: Bearer …`.
 //!
 //! This file must not plan runs itself: it hands requests to the `Orchestrator`.
@@ -17,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use super::extract::{ApiError, Versioned};
 use crate::dispatch::Engine;
 use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest};
-use crate::store::create_registration_token;
+use crate::rerun::RerunError;
+use crate::scheduler::RerunMode;
+use crate::store::{RunId, create_registration_token};
 
 /// `POST /api/v1/dispatch`.
 #[derive(Debug, Clone, Deserialize)]
@@ -95,12 +98,70 @@ pub async fn dispatch(
     }))
 }
 
-/// `POST /api/v1/runs/{run_id}/rerun`: not supported yet (501).
-pub async fn rerun(_admin: Admin, Path(run_id): Path<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("re-run run {run_id}: re-runs are not supported yet"),
-    )
+/// `POST /api/v1/runs/{run_id}/rerun`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RerunRequest {
+    pub protocol_version: u32,
+    /// Re-run only the jobs that failed or were cancelled (and their dependents).
+    #[serde(default, alias = "failed_only")]
+    pub failed: bool,
+    /// Re-run this job and its dependents.
+    #[serde(default)]
+    pub job: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RerunResponse {
+    pub protocol_version: u32,
+    pub run_id: String,
+    pub run_number: u64,
+    pub attempt: u32,
+    pub rerun_of: String,
+    /// The job ids that run again.
+    pub jobs: Vec<String>,
+}
+
+/// `POST /api/v1/runs/{run_id}/rerun`: a new attempt of a finished run (all jobs, the failed
+/// ones, or one job, each with its dependents).
+pub async fn rerun(
+    _admin: Admin,
+    Extension(orchestrator): Extension<Orchestrator>,
+    Path(run_id): Path<String>,
+    Versioned(request): Versioned<RerunRequest>,
+) -> Result<Json<RerunResponse>, ApiError> {
+    let run_id: RunId = run_id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("find run {run_id}: not a run id")))?;
+    let mode = match (request.job, request.failed) {
+        (Some(_), true) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "re-run: give `failed` or `job`, not both".to_string(),
+            ));
+        }
+        (Some(job), false) => RerunMode::Job(job),
+        (None, true) => RerunMode::Failed,
+        (None, false) => RerunMode::All,
+    };
+    let started = orchestrator
+        .rerun(run_id, mode)
+        .await
+        .map_err(|error| match error {
+            RerunError::NotFound(_) => ApiError::not_found(error.to_string()),
+            RerunError::NotFinished(_) | RerunError::Selection { .. } => {
+                ApiError::new(StatusCode::CONFLICT, error.to_string())
+            }
+            RerunError::Orchestrator(error) => orchestrator_error(error),
+            RerunError::Store(error) => error.into(),
+        })?;
+    Ok(Json(RerunResponse {
+        protocol_version: PROTOCOL_VERSION,
+        run_id: started.started.run_id.to_string(),
+        run_number: started.started.run_number,
+        attempt: started.attempt,
+        rerun_of: started.rerun_of.to_string(),
+        jobs: started.rerun_jobs,
+    }))
 }
 
 /// `POST /api/v1/admin/registration-tokens`: a one-time runner registration token.

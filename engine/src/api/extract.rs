@@ -55,7 +55,15 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
-        let status = match &error {
+        let message = error.to_string();
+        ApiError::from_store(&error, message)
+    }
+}
+
+impl ApiError {
+    /// The status a store failure answers with, and `message`.
+    pub fn from_store(error: &StoreError, message: String) -> ApiError {
+        let status = match error {
             StoreError::RunNotFound(_)
             | StoreError::JobNotFound(_)
             | StoreError::RunnerNotFound(_) => StatusCode::NOT_FOUND,
@@ -70,7 +78,7 @@ impl From<StoreError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        ApiError::new(status, error.to_string())
+        ApiError::new(status, message)
     }
 }
 

@@ -12,6 +12,7 @@
 //! statuses), `releases.rs` (releases and the environments view).
 
 mod admin;
+pub mod environments;
 mod extract;
 mod reads;
 pub mod releases;
@@ -31,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::Engine;
 use crate::orchestrator::Orchestrator;
 
-pub use admin::{DispatchRequest, DispatchResponse, TokenResponse};
+pub use admin::{DispatchRequest, DispatchResponse, RerunRequest, RerunResponse, TokenResponse};
 pub use extract::ApiError;
 pub use settings::ADMIN_TOKEN_FILE;
 
@@ -59,6 +60,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             post(admin::registration_token),
         )
         .merge(settings::routes())
+        .merge(environments::routes())
         .merge(releases::routes(engine.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(engine)

@@ -1,7 +1,8 @@
 //! The read API the CLI and the web UI use: runs, a run's jobs, a job's log (whole, or followed
 //! live as server-sent events), cancel, runners.
 //!
-//! This file must not change state except through `Engine::cancel_run`.
+//! This file must not change state except through `Engine::cancel_run`, which needs the admin
+//! token like every other admin call.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -63,8 +64,9 @@ pub async fn show_run(
     Ok(Json(run_detail(engine.store(), parse_run_id(&run_id)?)?))
 }
 
-/// `POST /api/v1/runs/{run_id}/cancel`: the run after the cancel request.
+/// `POST /api/v1/runs/{run_id}/cancel` (admin token): the run after the cancel request.
 pub async fn cancel_run(
+    _admin: super::admin::Admin,
     State(engine): State<Arc<Engine>>,
     Path(run_id): Path<String>,
     Versioned(_request): Versioned<CancelRequest>,
@@ -238,6 +240,7 @@ pub fn job_view(job: &JobRecord) -> JobView {
             })
             .collect(),
         result: job.result.clone(),
+        waiting_reason: job.waiting_reason.clone(),
     }
 }
 

@@ -21,4 +21,8 @@ pub enum SchedulerError {
         #[source]
         source: IllegalMove,
     },
+    #[error("nothing to re-run: no job of the run failed or was cancelled")]
+    NothingToRerun,
+    #[error("failed to keep the result of job `{job}`: {reason}")]
+    CannotKeep { job: String, reason: String },
 }

@@ -11,6 +11,7 @@ use protocol::{Conclusion, JobResult, JobSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use workflows::expr::Value;
+use workflows::model::BoolOrExpr;
 
 use super::conditions::{AncestorStatus, Decision, decide};
 use super::errors::SchedulerError;
@@ -19,6 +20,7 @@ use super::plan::{
     JobContexts, RunInput, StrategyPlan, build_leg_spec, plan_legs, plan_strategy, resolve_job_id,
     select_jobs,
 };
+use super::rerun::KeptJob;
 use super::state::{JobPhase, LegState, RunPhase};
 
 /// One run's scheduling state.
@@ -96,6 +98,63 @@ impl Scheduler {
             jobs,
             finished_legs: 0,
         })
+    }
+
+    /// Before `Event::Start` of a re-run: puts the kept results of an earlier attempt in place.
+    /// Each kept job counts as concluded with its legs' results (dependents read their outputs
+    /// through `needs`) and is never handed out. A kept leg of a job whose `continue-on-error` is
+    /// the literal `true` counts as a success for dependents, as it did in the earlier attempt;
+    /// an expression there is not evaluated again (the earlier leg's value is not stored).
+    pub fn seed(&mut self, kept: Vec<KeptJob>) -> Result<(), SchedulerError> {
+        if self.run != RunPhase::Created {
+            return Err(SchedulerError::CannotKeep {
+                job: kept
+                    .first()
+                    .map(|job| job.job_id.clone())
+                    .unwrap_or_default(),
+                reason: "the run has started already".to_string(),
+            });
+        }
+        for kept_job in kept {
+            let continue_on_error = self
+                .input
+                .workflow
+                .jobs
+                .get(&kept_job.job_id)
+                .and_then(|job| job.continue_on_error.as_ref())
+                .is_some_and(|value| value.value == BoolOrExpr::Bool(true));
+            let Some(node) = self.jobs.get_mut(&kept_job.job_id) else {
+                return Err(SchedulerError::CannotKeep {
+                    job: kept_job.job_id,
+                    reason: "the run has no such job".to_string(),
+                });
+            };
+            if kept_job.legs.is_empty() || node.phase != JobPhase::Waiting {
+                return Err(SchedulerError::CannotKeep {
+                    job: kept_job.job_id,
+                    reason: "nothing to keep, or kept twice".to_string(),
+                });
+            }
+            node.phase = JobPhase::Expanded;
+            for kept_leg in kept_job.legs {
+                self.finished_legs += 1;
+                node.legs.push(Leg {
+                    has_matrix: kept_leg.job_key != kept_job.job_id,
+                    job_key: kept_leg.job_key,
+                    display_name: kept_leg.display_name,
+                    timeout_minutes: self.input.default_timeout_minutes,
+                    continue_on_error,
+                    spec: None,
+                    build_error: None,
+                    state: LegState::Finished {
+                        conclusion: kept_leg.result.conclusion,
+                    },
+                    result: Some(kept_leg.result),
+                    finished_order: self.finished_legs,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Applies one event at the caller's time `now` and returns what the caller must do, in order.

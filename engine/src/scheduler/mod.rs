@@ -11,6 +11,8 @@
 //! - `conditions`: a job's `if:` with the status functions folded over all its ancestors.
 //! - `plan`: the run's input, the job selection, the contexts of job-level expressions, matrix
 //!   expansion into legs and the `JobSpec` of each leg.
+//! - `rerun`: which jobs a re-run runs again and the results it keeps from the earlier attempt
+//!   (`Scheduler::seed`).
 //! - `state`: the run, job and leg states with their legal moves.
 //! - `errors`: events the scheduler refuses.
 //!
@@ -39,13 +41,18 @@ mod errors;
 mod events;
 mod machine;
 mod plan;
+mod rerun;
 mod state;
 
 pub use conditions::{AncestorStatus, Decision};
 pub use errors::SchedulerError;
 pub use events::{Action, CancelReason, Event, Millis};
 pub use machine::{JobView, LegView, Scheduler};
-pub use plan::{DEFAULT_TIMEOUT_MINUTES, RunInput, Selection, combination_label, secrets_for_job};
+pub use plan::{
+    DEFAULT_TIMEOUT_MINUTES, RunInput, Selection, combination_label, evaluate_concurrency,
+    secrets_for_job, workflow_level_values,
+};
+pub use rerun::{KeptJob, KeptLeg, RerunMode, job_conclusion, jobs_to_rerun};
 pub use state::{IllegalMove, JobPhase, LegState, RunPhase};
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use serde_json::json;
 use workflows::Workflow;
 use workflows::expr::{Context, Template, Value, is_truthy, to_display_string};
 use workflows::matrix::{self, Combination, MatrixInput};
-use workflows::model::{BoolOrExpr, Job, Matrix, MatrixValues, NumberOrExpr};
+use workflows::model::{BoolOrExpr, Concurrency, Job, Matrix, MatrixValues, NumberOrExpr};
 
 use super::conditions::expression_parts;
 use super::errors::SchedulerError;
@@ -515,6 +515,44 @@ pub fn secrets_for_job(
         .filter(|(name, _)| wanted.all || wanted.names.contains(&name.to_ascii_lowercase()))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect()
+}
+
+/// The contexts a workflow-level expression reads (`concurrency` at the top of a workflow):
+/// `github` (without `job`), `inputs`, `vars`.
+pub fn workflow_level_values(input: &RunInput) -> IndexMap<String, Value> {
+    let mut github = github_context(input, "");
+    if let Value::Object(map) = &mut github {
+        map.shift_remove("job");
+    }
+    let mut values = IndexMap::new();
+    values.insert("github".to_string(), github);
+    values.insert(
+        "inputs".to_string(),
+        Value::Object(input.inputs.clone().into_iter().collect()),
+    );
+    values.insert(
+        "vars".to_string(),
+        Value::Object(input.vars.clone().into_iter().collect()),
+    );
+    values
+}
+
+/// A `concurrency:` block evaluated with `values`: the group name and `cancel-in-progress`
+/// (default false). An empty group means no group (GitHub ignores it too). `Err` names the
+/// field at fault.
+pub fn evaluate_concurrency(
+    concurrency: &Concurrency,
+    values: &IndexMap<String, Value>,
+) -> Result<Option<(String, bool)>, String> {
+    let group = render(&concurrency.group.value, values)
+        .map_err(|error| format!("`concurrency.group`: {error}"))?;
+    let cancel_in_progress = match &concurrency.cancel_in_progress {
+        Some(value) => evaluate_bool(&value.value, values)
+            .map_err(|error| format!("`concurrency.cancel-in-progress`: {error}"))?,
+        None => false,
+    };
+    let group = group.trim().to_string();
+    Ok((!group.is_empty()).then_some((group, cancel_in_progress)))
 }
 
 /// Renders a template with `values`; text without `${{` is returned as it is.

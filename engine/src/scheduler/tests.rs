@@ -1262,3 +1262,212 @@ fn expressions_nested_inside_matrix_values_are_evaluated() {
         json!({"a": {"env": {"key": "val1"}}})
     );
 }
+
+// ---- re-runs: which jobs run again, and the kept results seeded before the start ----
+
+fn previous(conclusions: &[(&str, Conclusion)]) -> IndexMap<String, Conclusion> {
+    conclusions
+        .iter()
+        .map(|(id, conclusion)| (id.to_string(), *conclusion))
+        .collect()
+}
+
+fn kept(job_id: &str, conclusion: Conclusion, outputs: &[(&str, &str)]) -> KeptJob {
+    KeptJob {
+        job_id: job_id.to_string(),
+        legs: vec![KeptLeg {
+            job_key: job_id.to_string(),
+            display_name: job_id.to_string(),
+            result: result(conclusion, outputs),
+        }],
+    }
+}
+
+#[track_caller]
+fn check_rerun(jobs: Vec<Job>, before: &[(&str, Conclusion)], mode: RerunMode, expected: &str) {
+    let chosen = jobs_to_rerun(&workflow(jobs), &previous(before), &mode)
+        .map(|ids| ids.into_iter().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|error| format!("error: {error}"));
+    assert_eq!(chosen, expected, "{mode:?}");
+}
+
+fn chain() -> Vec<Job> {
+    vec![
+        job("build"),
+        job("lint"),
+        job("test").needs(&["build"]),
+        job("deploy").needs(&["test", "lint"]),
+        job("notify").needs(&["lint"]),
+    ]
+}
+
+#[test]
+fn rerun_selects_failed_jobs_and_their_dependents_transitively() {
+    use Conclusion::*;
+    let before = [
+        ("build", Success),
+        ("lint", Success),
+        ("test", Failure),
+        ("deploy", Skipped),
+        ("notify", Success),
+    ];
+    check_rerun(chain(), &before, RerunMode::Failed, "test deploy");
+    check_rerun(
+        chain(),
+        &before,
+        RerunMode::All,
+        "build lint test deploy notify",
+    );
+    // One job: it and what depends on it, whatever their earlier results.
+    check_rerun(
+        chain(),
+        &before,
+        RerunMode::Job("LINT".into()),
+        "lint deploy notify",
+    );
+    check_rerun(
+        chain(),
+        &before,
+        RerunMode::Job("nope".into()),
+        "error: failed to select job `nope`: the workflow has no such job",
+    );
+    // Cancelled counts as failed; a job without an earlier conclusion runs again.
+    check_rerun(
+        chain(),
+        &[("build", Cancelled), ("lint", Success)],
+        RerunMode::Failed,
+        "build test deploy notify",
+    );
+    let all_green: Vec<(&str, Conclusion)> = before.iter().map(|(id, _)| (*id, Success)).collect();
+    check_rerun(
+        chain(),
+        &all_green,
+        RerunMode::Failed,
+        "error: nothing to re-run: no job of the run failed or was cancelled",
+    );
+}
+
+#[test]
+fn a_seeded_run_starts_only_the_rerun_jobs_and_dependents_read_kept_outputs() {
+    let jobs = vec![
+        job("build").output("version", "${{ steps.v.outputs.version }}"),
+        job("test").needs(&["build"]),
+        job("deploy").needs(&["build", "test"]),
+    ];
+    let mut input = RunInput::new(workflow(jobs), "run-2");
+    input.attempt = 2;
+    let mut run = Run::with(input);
+    run.scheduler
+        .seed(vec![kept(
+            "build",
+            Conclusion::Success,
+            &[("version", "1.2.3")],
+        )])
+        .unwrap_or_else(|error| panic!("seed: {error}"));
+    run.check("start", "start test");
+    assert_eq!(
+        run.spec("test").contexts["needs"],
+        json!({"build": {"result": "success", "outputs": {"version": "1.2.3"}}})
+    );
+    assert_eq!(
+        run.spec("test").contexts["github"]["run_attempt"],
+        json!("2")
+    );
+    run.check("success test", "start deploy");
+    assert_eq!(
+        run.spec("deploy").contexts["needs"]["build"]["outputs"]["version"],
+        json!("1.2.3")
+    );
+    // The kept job is not handed out again, and a report about it is refused.
+    assert!(run.step("success build").starts_with("error:"));
+    run.check("success deploy", "run success");
+}
+
+#[test]
+fn a_kept_failure_still_skips_a_dependent_and_fails_the_run() {
+    let jobs = vec![job("a"), job("b"), job("c").needs(&["a", "b"])];
+    let mut run = Run::new(workflow(jobs));
+    run.scheduler
+        .seed(vec![kept("a", Conclusion::Failure, &[])])
+        .unwrap_or_else(|error| panic!("seed: {error}"));
+    run.check("start", "start b");
+    run.check("success b", "skip c; run failure");
+}
+
+#[test]
+fn a_kept_matrix_job_keeps_every_leg_and_merges_their_outputs() {
+    let jobs = vec![
+        job("build").matrix(&[("os", json!(["linux", "mac"]))]),
+        job("publish").needs(&["build"]),
+    ];
+    let mut run = Run::new(workflow(jobs));
+    let legs = [("build (linux)", "l"), ("build (mac)", "m")]
+        .iter()
+        .map(|(key, value)| KeptLeg {
+            job_key: key.to_string(),
+            display_name: key.to_string(),
+            result: result(Conclusion::Success, &[(&format!("out_{value}"), value)]),
+        })
+        .collect();
+    run.scheduler
+        .seed(vec![KeptJob {
+            job_id: "build".into(),
+            legs,
+        }])
+        .unwrap_or_else(|error| panic!("seed: {error}"));
+    run.check("start", "start publish");
+    assert_eq!(
+        run.spec("publish").contexts["needs"]["build"]["outputs"],
+        json!({"out_l": "l", "out_m": "m"})
+    );
+}
+
+#[test]
+fn seeding_is_refused_after_the_start_or_for_unknown_jobs() {
+    let mut run = Run::new(workflow(vec![job("a"), job("b")]));
+    assert!(
+        run.scheduler
+            .seed(vec![kept("zzz", Conclusion::Success, &[])])
+            .is_err()
+    );
+    run.check("start", "start a; start b");
+    assert!(
+        run.scheduler
+            .seed(vec![kept("a", Conclusion::Success, &[])])
+            .is_err()
+    );
+}
+
+// ---- concurrency blocks evaluated ----
+
+#[test]
+fn concurrency_groups_are_rendered_and_cancel_in_progress_evaluated() {
+    use workflows::model::Concurrency;
+    let mut input = RunInput::new(workflow(vec![job("a")]), "run-1");
+    input.github.insert("ref".into(), json!("refs/heads/main"));
+    input.inputs.insert("cancel".into(), json!(true));
+    let values = workflow_level_values(&input);
+    assert!(values["github"].get("job").is_none());
+    let check = |group: &str, cancel: Option<BoolOrExpr>| {
+        evaluate_concurrency(
+            &Concurrency {
+                group: spanned(group.to_string()),
+                cancel_in_progress: cancel.map(spanned),
+            },
+            &values,
+        )
+    };
+    assert_eq!(
+        check("deploy-${{ github.ref }}", None),
+        Ok(Some(("deploy-refs/heads/main".to_string(), false)))
+    );
+    assert_eq!(
+        check("g", Some(BoolOrExpr::Expr("${{ inputs.cancel }}".into()))),
+        Ok(Some(("g".to_string(), true)))
+    );
+    assert_eq!(check("${{ inputs.missing }}", None), Ok(None));
+    assert!(
+        check("g", Some(BoolOrExpr::Expr("${{ fromJSON('[1]') }}".into())))
+            .is_err_and(|error| error.contains("cancel-in-progress"))
+    );
+}

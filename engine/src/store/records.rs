@@ -29,6 +29,10 @@ pub enum RecordKind {
     Audit,
     /// Engine-side facts per environment (live blue-green slot …), by environment name.
     EnvironmentState,
+    /// `concurrency::GroupRecord` by lowercased group name (who runs, who waits).
+    ConcurrencyGroups,
+    /// `rerun::RunTrigger` by run id: what started a run, so it can be re-run.
+    RunTriggers,
 }
 
 impl RecordKind {
@@ -41,6 +45,8 @@ impl RecordKind {
             RecordKind::Releases => "releases",
             RecordKind::Audit => "audit",
             RecordKind::EnvironmentState => "environment_state",
+            RecordKind::ConcurrencyGroups => "concurrency_groups",
+            RecordKind::RunTriggers => "run_triggers",
         }
     }
 }

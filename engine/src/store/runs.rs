@@ -76,6 +76,45 @@ impl Store {
         Ok(run)
     }
 
+    /// Creates a new attempt of a run: a new run id with the given `run_number` (a re-run keeps
+    /// its run number; the workflow's counter does not move); durable when this returns.
+    pub async fn create_run_attempt(
+        &self,
+        workflow: &str,
+        run_number: u64,
+        details: serde_json::Value,
+    ) -> Result<RunRecord, StoreError> {
+        let run = RunRecord {
+            run_id: RunId::new(),
+            workflow: workflow.to_string(),
+            run_number,
+            status: RunStatus::Queued,
+            conclusion: None,
+            cancel_requested: false,
+            created_at_us: now_us(),
+            finished_at_us: None,
+            details,
+        };
+        self.transact(|tx| {
+            tx.runs.insert(&run.run_id.to_key(), encode(&run))?;
+            Ok(())
+        })?;
+        self.flush().await?;
+        Ok(run)
+    }
+
+    /// Changes the run's `details` (for people: why it waits, why it was cancelled, which
+    /// attempt followed it); durable on return.
+    pub async fn update_run_details(
+        &self,
+        run_id: RunId,
+        change: impl Fn(&mut serde_json::Value),
+    ) -> Result<RunRecord, StoreError> {
+        let run = self.update_run(run_id, |run| change(&mut run.details))?;
+        self.flush().await?;
+        Ok(run)
+    }
+
     pub fn run(&self, run_id: RunId) -> Result<Option<RunRecord>, StoreError> {
         match self
             .trees

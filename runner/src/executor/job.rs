@@ -18,6 +18,7 @@ use workflows::expr::{Status, is_truthy, to_display_string};
 use workflows::model::{BoolOrExpr, NumberOrExpr, Step};
 
 use super::ExecutorOptions;
+use super::deployment::{self, DeploymentGate};
 use super::env_files::{parse_key_values, parse_path_lines};
 use super::expressions::Scope;
 use super::masking::Masker;
@@ -34,7 +35,14 @@ pub struct JobRun<'a> {
     pub(super) spec: JobSpec,
     pub(super) options: &'a ExecutorOptions,
     events: UnboundedSender<JobEvent>,
-    cancel: CancellationToken,
+    pub(super) cancel: CancellationToken,
+    /// Asked about deployment approvals and told of deployment progress.
+    pub(super) gate: &'a dyn DeploymentGate,
+    /// The `deployment` context (and `DEPLOYMENT_*` variables) of the phase being carried out.
+    pub(super) deployment: Option<deploy::DeploymentContext>,
+    /// While set, output and errors go to the job log instead of the frame's step (deployment
+    /// hooks are not steps).
+    pub(super) job_level_output: bool,
     pub(super) dirs: JobDirs,
     pub(super) masker: Masker,
     /// Variables written to `$GITHUB_ENV` by earlier steps.
@@ -44,12 +52,12 @@ pub struct JobRun<'a> {
     summary: String,
     /// Process groups of the steps run so far, killed at job end (background leftovers).
     groups: Vec<ProcessGroup>,
-    job_deadline: Option<Instant>,
+    pub(super) job_deadline: Option<Instant>,
     /// Set once a cancel or the job timeout was noticed: from then on only `always()`-like steps run,
     /// within the cleanup budget.
     cleanup_deadline: Option<Instant>,
-    cancelled: bool,
-    timed_out: bool,
+    pub(super) cancelled: bool,
+    pub(super) timed_out: bool,
     /// Work done after the last step when the job succeeded (cache saves).
     pub(super) post_actions: Vec<PostAction>,
 }
@@ -118,6 +126,7 @@ impl<'a> JobRun<'a> {
         options: &'a ExecutorOptions,
         events: UnboundedSender<JobEvent>,
         cancel: CancellationToken,
+        gate: &'a dyn DeploymentGate,
     ) -> JobResult {
         let dirs = match JobDirs::create(
             &options.work_dir,
@@ -151,6 +160,9 @@ impl<'a> JobRun<'a> {
             options,
             events,
             cancel,
+            gate,
+            deployment: None,
+            job_level_output: false,
             dirs,
             masker,
             file_env: IndexMap::new(),
@@ -167,7 +179,6 @@ impl<'a> JobRun<'a> {
     }
 
     async fn run_all(&mut self) -> JobResult {
-        let steps = self.spec.steps.clone();
         let mut frame = Frame::default();
         if let Err(error) = self.render_job_env(&frame) {
             self.log_job(&format!("##[error]{error}"));
@@ -181,28 +192,22 @@ impl<'a> JobRun<'a> {
                 deployment: None,
             };
         }
-        let mut results = Vec::new();
-        for (index, step) in steps.iter().enumerate() {
-            frame.event_index = index;
-            frame.label = format!("{index}");
-            self.notice_interruptions(&mut frame);
-            let name = self.step_name(&frame, step, index);
-            self.send(JobEvent::StepStarted {
-                index,
-                name: name.clone(),
-            });
-            let result = Box::pin(self.run_step(&mut frame, step, index, name)).await;
-            self.send(JobEvent::StepFinished {
-                index,
-                result: result.clone(),
-            });
-            results.push(result);
-        }
+        let (results, report) = match self.spec.deployment.clone() {
+            None => (self.run_pass(&mut frame).await, None),
+            Some(assignment) => {
+                let (results, report) =
+                    Box::pin(deployment::carry_out(self, &mut frame, assignment)).await;
+                (results, Some(report))
+            }
+        };
         self.notice_interruptions(&mut frame);
 
+        let deployment_failed = report
+            .as_ref()
+            .is_some_and(|report| report.status != deploy::DeploymentStatus::Success);
         let conclusion = if self.cancelled {
             Conclusion::Cancelled
-        } else if self.timed_out || frame.status.failed {
+        } else if self.timed_out || frame.status.failed || deployment_failed {
             Conclusion::Failure
         } else {
             Conclusion::Success
@@ -224,6 +229,8 @@ impl<'a> JobRun<'a> {
             ))
         } else if self.cancelled {
             Some("the job was cancelled".to_string())
+        } else if deployment_failed {
+            report.as_ref().map(deployment::failure_reason)
         } else {
             None
         };
@@ -233,8 +240,35 @@ impl<'a> JobRun<'a> {
             steps: results,
             summary: std::mem::take(&mut self.summary),
             failure_reason,
-            deployment: None,
+            deployment: report.map(Box::new),
         }
+    }
+
+    /// Runs the job's whole step list once (a deployment runs it once per execute phase; the
+    /// frame, with its `steps` context, and the `$GITHUB_ENV` / `$GITHUB_PATH` state carry over
+    /// between passes like steps of one job). Returns the pass's step results; the pass failed
+    /// when `frame.status.failed` is set afterwards.
+    pub(super) async fn run_pass(&mut self, frame: &mut Frame) -> Vec<StepResult> {
+        let steps = self.spec.steps.clone();
+        let mut results = Vec::new();
+        for (index, step) in steps.iter().enumerate() {
+            frame.event_index = index;
+            frame.label = format!("{index}");
+            self.notice_interruptions(frame);
+            let name = self.step_name(frame, step, index);
+            self.send(JobEvent::StepStarted {
+                index,
+                name: name.clone(),
+            });
+            let result = Box::pin(self.run_step(frame, step, index, name)).await;
+            self.send(JobEvent::StepFinished {
+                index,
+                result: result.clone(),
+            });
+            results.push(result);
+        }
+        self.notice_interruptions(frame);
+        results
     }
 
     /// Workflow and job `env` values arrive as written and are evaluated here, once, in order, each
@@ -580,7 +614,7 @@ impl<'a> JobRun<'a> {
             .iter()
             .any(|(name, value)| name == "ACTIONS_ALLOW_UNSECURE_COMMANDS" && value == "true");
         let mut output = StepOutput::new(allow_unsecure);
-        let step = Some(frame.event_index);
+        let step = (!self.job_level_output).then_some(frame.event_index);
         let masker = &mut self.masker;
         let events = &self.events;
         let on_line = |_stream: OutputStream, line: String| {
@@ -851,6 +885,9 @@ impl<'a> JobRun<'a> {
                 self.dirs.root.to_string_lossy().to_string(),
             ),
         ]);
+        if let Some(deployment) = &self.deployment {
+            env.extend(deployment::env_vars(deployment));
+        }
         if let Some(action_path) = &frame.action_path {
             env.push((
                 "GITHUB_ACTION_PATH".to_string(),
@@ -912,6 +949,9 @@ impl<'a> JobRun<'a> {
         job.insert("status".into(), json!(status));
         values.insert("job".into(), Value::Object(job));
         values.insert("secrets".into(), json!(self.spec.secrets));
+        if let Some(deployment) = &self.deployment {
+            values.insert("deployment".into(), deployment.to_value());
+        }
         if let Some(inputs) = &frame.inputs {
             values.insert("inputs".into(), Value::Object(inputs.clone()));
         }
@@ -951,7 +991,7 @@ impl<'a> JobRun<'a> {
     }
 
     /// Notices a cancel or an expired job timeout between steps.
-    fn notice_interruptions(&mut self, frame: &mut Frame) {
+    pub(super) fn notice_interruptions(&mut self, frame: &mut Frame) {
         if !self.cancelled && self.cancel.is_cancelled() {
             self.start_cleanup(false);
         }
@@ -1005,9 +1045,10 @@ impl<'a> JobRun<'a> {
 
     /// One masked log line for the frame's step.
     pub fn log(&self, frame: &Frame, line: &str) {
+        let step = (!self.job_level_output).then_some(frame.event_index);
         for part in line.split('\n') {
             self.send(JobEvent::Log {
-                step: Some(frame.event_index),
+                step,
                 line: self.masker.mask(part),
             });
         }
@@ -1021,7 +1062,7 @@ impl<'a> JobRun<'a> {
         });
     }
 
-    fn send(&self, event: JobEvent) {
+    pub(super) fn send(&self, event: JobEvent) {
         let _ = self.events.send(event);
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! Table of contents — who does what:
 //! - `job`: the job loop — step conditions, env layering, contexts, results, job outputs;
+//! - `deployment`: a deployment job — the `deploy::DeploymentRun` machine driven over the
+//!   job's steps (execute phases) and hooks, with approvals asked through a `DeploymentGate`;
 //! - `actions`: `uses:` steps — the built-in checkout / artifact / cache actions; `composite`:
 //!   local composite actions (`uses: ./path`, `action.yml` read through `workflows::action`);
 //! - `expressions`: the single door to `${{ }}` evaluation;
@@ -18,6 +20,7 @@ mod actions;
 mod artifacts;
 mod checkout;
 mod composite;
+mod deployment;
 mod env_files;
 mod expressions;
 mod job;
@@ -36,6 +39,7 @@ use protocol::{JobEvent, JobResult, JobSpec};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+pub use deployment::{AutoApprove, DeploymentGate, GateFuture, NoGate};
 pub use masking::{MASK, Masker};
 pub use workspace::sanitise as sanitise_path_component;
 
@@ -59,6 +63,8 @@ pub struct ExecutorOptions {
     pub cache_dir: Option<PathBuf>,
     /// After a cancel or a job timeout, the time the `always()` steps still get, all together.
     pub cleanup_budget: Duration,
+    /// How often a deployment waiting at a canary approval asks its gate again.
+    pub approval_poll: Duration,
 }
 
 impl ExecutorOptions {
@@ -73,6 +79,7 @@ impl ExecutorOptions {
             artifacts_dir: None,
             cache_dir: None,
             cleanup_budget: Duration::from_secs(5 * 60),
+            approval_poll: Duration::from_secs(2),
         }
     }
 }
@@ -85,14 +92,26 @@ impl Default for ExecutorOptions {
 
 /// Runs the job to the end (or until `cancel` fires: then running steps get SIGTERM, then SIGKILL
 /// after `kill_grace`, and `always()` steps still run). Every event is sent in order on `events`,
-/// ending with `JobEvent::JobFinished`; the same result is returned.
+/// ending with `JobEvent::JobFinished`; the same result is returned. A deployment job
+/// (`JobSpec::deployment`) run this way cannot get approvals: use `run_job_with_gate`.
 pub async fn run_job(
     spec: JobSpec,
     options: &ExecutorOptions,
     events: UnboundedSender<JobEvent>,
     cancel: CancellationToken,
 ) -> JobResult {
-    let result = job::JobRun::start(spec, options, events.clone(), cancel).await;
+    run_job_with_gate(spec, options, events, cancel, &NoGate).await
+}
+
+/// `run_job`, with `gate` told of a deployment's progress and asked about its approvals.
+pub async fn run_job_with_gate(
+    spec: JobSpec,
+    options: &ExecutorOptions,
+    events: UnboundedSender<JobEvent>,
+    cancel: CancellationToken,
+    gate: &dyn DeploymentGate,
+) -> JobResult {
+    let result = job::JobRun::start(spec, options, events.clone(), cancel, gate).await;
     let _ = events.send(JobEvent::JobFinished {
         result: result.clone(),
     });

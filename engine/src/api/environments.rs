@@ -1,0 +1,272 @@
+//! Environments, deployments, approvals and the audit log over HTTP, for the CLI (admin token
+//! on every change), and the deployment progress a runner reports for the job it holds.
+//!
+//! Handlers translate to `deployments::Deployments` calls (reached through the orchestrator);
+//! they decide nothing themselves.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use deploy::{AuditEntry, Decision, Deployment, Environment};
+use protocol::wire::{DeploymentProgressRequest, DeploymentProgressResponse};
+use serde::{Deserialize, Serialize};
+
+use super::admin::Admin;
+use super::extract::{ApiError, AuthedRunner, Versioned};
+use crate::deployments::{ApprovalOutcome, DeployError, Deployments, EnvironmentView};
+use crate::dispatch::Engine;
+use crate::orchestrator::Orchestrator;
+use crate::store::{JobId, RunId};
+
+pub fn routes() -> Router<Arc<Engine>> {
+    Router::new()
+        .route(
+            "/api/v1/environments",
+            get(list_environments).post(create_environment),
+        )
+        .route(
+            "/api/v1/environments/{name}",
+            get(show_environment)
+                .patch(edit_environment)
+                .delete(remove_environment),
+        )
+        .route("/api/v1/environments/{name}/rollback", post(rollback))
+        .route("/api/v1/deployments", get(list_deployments))
+        .route("/api/v1/deployments/{id}", get(show_deployment))
+        .route("/api/v1/audit", get(audit))
+        .route("/api/v1/runs/{run_id}/approvals", post(decide))
+        .route("/api/v1/jobs/{job_id}/deployment", post(progress))
+}
+
+/// `POST /api/v1/environments`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateEnvironmentRequest {
+    pub protocol_version: u32,
+    pub name: String,
+    /// `slipway env create` options as given (`--approvals`, `2`, `--wait=5m`, …).
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+/// `PATCH /api/v1/environments/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EditEnvironmentRequest {
+    pub protocol_version: u32,
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+/// `POST /api/v1/runs/{run_id}/approvals`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecisionRequest {
+    pub protocol_version: u32,
+    pub environment: String,
+    /// `approve` or `reject`.
+    pub decision: Decision,
+    /// Who decides (asserted by the caller, see docs/api.md).
+    pub actor: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// `POST /api/v1/environments/{name}/rollback`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RollbackRequest {
+    pub protocol_version: u32,
+    pub actor: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EnvironmentQuery {
+    environment: Option<String>,
+}
+
+impl From<DeployError> for ApiError {
+    fn from(error: DeployError) -> ApiError {
+        let status = match &error {
+            DeployError::Store(store) => return ApiError::from_store(store, error.to_string()),
+            DeployError::UnknownEnvironment(_) | DeployError::NothingToApprove { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            DeployError::EnvironmentExists(_) => StatusCode::CONFLICT,
+            DeployError::Invalid(_) | DeployError::NothingToRollBack(_) => StatusCode::BAD_REQUEST,
+            DeployError::Approval(_) => StatusCode::FORBIDDEN,
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+fn deployments(orchestrator: &Orchestrator) -> &Arc<Deployments> {
+    orchestrator.deployments()
+}
+
+async fn list_environments(
+    Extension(orchestrator): Extension<Orchestrator>,
+) -> Result<Json<Vec<EnvironmentView>>, ApiError> {
+    let service = deployments(&orchestrator);
+    let mut views = Vec::new();
+    for environment in service.environments()? {
+        views.push(service.environment_view(&environment.name)?);
+    }
+    Ok(Json(views))
+}
+
+async fn show_environment(
+    Extension(orchestrator): Extension<Orchestrator>,
+    Path(name): Path<String>,
+) -> Result<Json<EnvironmentView>, ApiError> {
+    Ok(Json(deployments(&orchestrator).environment_view(&name)?))
+}
+
+async fn create_environment(
+    _admin: Admin,
+    Extension(orchestrator): Extension<Orchestrator>,
+    Versioned(request): Versioned<CreateEnvironmentRequest>,
+) -> Result<(StatusCode, Json<Environment>), ApiError> {
+    let environment = deployments(&orchestrator)
+        .create_environment(&request.name, &request.options)
+        .await?;
+    Ok((StatusCode::CREATED, Json(environment)))
+}
+
+async fn edit_environment(
+    _admin: Admin,
+    Extension(orchestrator): Extension<Orchestrator>,
+    Path(name): Path<String>,
+    Versioned(request): Versioned<EditEnvironmentRequest>,
+) -> Result<Json<Environment>, ApiError> {
+    Ok(Json(
+        deployments(&orchestrator)
+            .edit_environment(&name, &request.options)
+            .await?,
+    ))
+}
+
+async fn remove_environment(
+    _admin: Admin,
+    Extension(orchestrator): Extension<Orchestrator>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    deployments(&orchestrator).remove_environment(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rollback(
+    _admin: Admin,
+    Extension(orchestrator): Extension<Orchestrator>,
+    Path(name): Path<String>,
+    Versioned(request): Versioned<RollbackRequest>,
+) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    if request.actor.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "field `actor`: say who rolls back (`--as NAME`)",
+        ));
+    }
+    let record = deployments(&orchestrator)
+        .rollback(&name, request.actor.trim())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+async fn list_deployments(
+    Extension(orchestrator): Extension<Orchestrator>,
+    Query(query): Query<EnvironmentQuery>,
+) -> Result<Json<Vec<Deployment>>, ApiError> {
+    let service = deployments(&orchestrator);
+    if let Some(name) = &query.environment {
+        service.environment(name)?;
+    }
+    Ok(Json(service.deployments(query.environment.as_deref())?))
+}
+
+async fn show_deployment(
+    Extension(orchestrator): Extension<Orchestrator>,
+    Path(id): Path<String>,
+) -> Result<Json<Deployment>, ApiError> {
+    deployments(&orchestrator)
+        .deployment(&id)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("find deployment `{id}`: there is none")))
+}
+
+async fn audit(
+    Extension(orchestrator): Extension<Orchestrator>,
+    Query(query): Query<EnvironmentQuery>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    Ok(Json(
+        deployments(&orchestrator).audit(query.environment.as_deref())?,
+    ))
+}
+
+async fn decide(
+    _admin: Admin,
+    Extension(orchestrator): Extension<Orchestrator>,
+    Path(run_id): Path<String>,
+    Versioned(request): Versioned<DecisionRequest>,
+) -> Result<Json<ApprovalOutcome>, ApiError> {
+    let run_id: RunId = run_id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("find run {run_id}: not a run id")))?;
+    if request.actor.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "field `actor`: say who decides (`--as NAME`)",
+        ));
+    }
+    if orchestrator.engine().store().run(run_id)?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "find run {run_id}: there is none"
+        )));
+    }
+    Ok(Json(
+        deployments(&orchestrator)
+            .decide(
+                run_id,
+                &request.environment,
+                request.actor.trim(),
+                request.decision,
+                request.comment,
+            )
+            .await?,
+    ))
+}
+
+/// `POST /api/v1/jobs/{job_id}/deployment`: only the lease holder of the job may report.
+async fn progress(
+    State(engine): State<Arc<Engine>>,
+    AuthedRunner(runner): AuthedRunner,
+    Extension(orchestrator): Extension<Orchestrator>,
+    Path(job_id): Path<String>,
+    Versioned(request): Versioned<DeploymentProgressRequest>,
+) -> Result<Json<DeploymentProgressResponse>, ApiError> {
+    let job_id: JobId = job_id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("find job {job_id}: not a job id")))?;
+    let job = engine
+        .store()
+        .leased_job(job_id, runner.runner_id, request.fencing_token)?;
+    let assigned = job
+        .spec
+        .deployment
+        .as_ref()
+        .map(|assignment| assignment.deployment_id.as_str());
+    if assigned != Some(request.deployment_id.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "job {job_id} does not carry deployment `{}`",
+                request.deployment_id
+            ),
+        ));
+    }
+    let approval = deployments(&orchestrator)
+        .progress(
+            &request.deployment_id,
+            request.phases,
+            request.awaiting_approval,
+        )
+        .await?;
+    Ok(Json(DeploymentProgressResponse { approval }))
+}

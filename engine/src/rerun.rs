@@ -1,0 +1,305 @@
+//! Re-runs (`slipway rerun RUN [--failed] [--job J]`): a new attempt of a finished run, of the
+//! same workflow at the same commit with the same event payload and inputs, the same run
+//! number and `github.run_attempt` one higher. The attempts are linked both ways in the runs'
+//! details (`rerun_of` on the new one, `next_attempt` on the old one).
+//!
+//! Which jobs run again is the scheduler's pure decision (`scheduler::jobs_to_rerun`); the
+//! others keep their earlier result and outputs: the new scheduler is seeded with them and the
+//! new run lists them, completed, under the same keys.
+//!
+//! To re-run a run, what started it is kept at its start (`RunTrigger`, one record per run). A
+//! run recorded before triggers were kept is re-run from its details (event, ref, commit) with
+//! a payload built again from the commit and no inputs.
+//!
+//! This module must not speak HTTP or know sled.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use protocol::Conclusion;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::event::{self, EventSource, RunInputRequest};
+use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest, StartedRun};
+use crate::scheduler::{
+    KeptJob, KeptLeg, RerunMode, Scheduler, SchedulerError, job_conclusion, jobs_to_rerun,
+};
+use crate::store::{RecordKind, RunId, RunStatus, Store, StoreError};
+
+/// What started a run, as needed to start it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunTrigger {
+    pub repository: PathBuf,
+    /// The workflow file relative to the repository root.
+    pub workflow: String,
+    pub event_name: String,
+    /// The full ref the run was for.
+    pub git_ref: String,
+    pub sha: String,
+    pub inputs: Vec<(String, String)>,
+    /// The caller's payload (a webhook's); `None` when it was built from the commit.
+    pub payload: Option<Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RerunError {
+    #[error("find run {0}")]
+    NotFound(RunId),
+    #[error("re-run run {0}: it has not finished yet")]
+    NotFinished(RunId),
+    #[error("re-run run {run_id}: {source}")]
+    Selection {
+        run_id: RunId,
+        #[source]
+        source: SchedulerError,
+    },
+    #[error(transparent)]
+    Orchestrator(#[from] OrchestratorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The run a re-run created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartedAttempt {
+    pub started: StartedRun,
+    pub attempt: u32,
+    pub rerun_of: RunId,
+    /// The job ids that run again, in declaration order.
+    pub rerun_jobs: Vec<String>,
+}
+
+/// Keeps what started `run_id` (called by `Orchestrator::start_run` once the run exists).
+pub async fn remember_trigger(
+    store: &Store,
+    run_id: RunId,
+    request: &RunRequest,
+    workflow: &str,
+    source: &EventSource,
+) -> Result<(), StoreError> {
+    let trigger = RunTrigger {
+        repository: request.repository.clone(),
+        workflow: workflow.to_string(),
+        event_name: request.event_name.clone(),
+        git_ref: source.git_ref.clone(),
+        sha: source.sha.clone(),
+        inputs: request.inputs.clone(),
+        payload: request.payload.clone(),
+    };
+    store
+        .put_record(RecordKind::RunTriggers, &run_id.to_string(), &trigger)
+        .await
+}
+
+/// The attempt number a run's details give (1 when they say none).
+pub fn attempt_of(details: &Value) -> u32 {
+    details
+        .get("attempt")
+        .and_then(Value::as_u64)
+        .and_then(|attempt| u32::try_from(attempt).ok())
+        .unwrap_or(1)
+}
+
+impl Orchestrator {
+    /// Starts a new attempt of the finished run `run_id`, re-running the jobs `mode` picks.
+    pub async fn rerun(
+        &self,
+        run_id: RunId,
+        mode: RerunMode,
+    ) -> Result<StartedAttempt, RerunError> {
+        let store = self.engine().store().clone();
+        let previous = store.run(run_id)?.ok_or(RerunError::NotFound(run_id))?;
+        if previous.status != RunStatus::Completed {
+            return Err(RerunError::NotFinished(run_id));
+        }
+        let stored: Option<RunTrigger> =
+            store.record(RecordKind::RunTriggers, &run_id.to_string())?;
+        let trigger = match stored {
+            Some(trigger) => trigger,
+            None => trigger_from_details(&previous.workflow, &previous.details),
+        };
+        let (source, workflow) = read_workflow(&trigger).await?;
+
+        // The earlier attempt's jobs, grouped by job id (matrix legs together).
+        let mut earlier: IndexMap<String, Vec<KeptLeg>> = IndexMap::new();
+        for job in store.jobs_of_run(run_id)? {
+            let Some(result) = job.result else { continue };
+            earlier
+                .entry(job.spec.job_id.clone())
+                .or_default()
+                .push(KeptLeg {
+                    job_key: job.job_key,
+                    display_name: job.spec.display_name,
+                    result,
+                });
+        }
+        let conclusions: IndexMap<String, Conclusion> = earlier
+            .iter()
+            .map(|(job_id, legs)| {
+                let legs: Vec<Conclusion> = legs.iter().map(|leg| leg.result.conclusion).collect();
+                (job_id.clone(), job_conclusion(&legs))
+            })
+            .collect();
+        let rerun_jobs = jobs_to_rerun(&workflow, &conclusions, &mode)
+            .map_err(|source| RerunError::Selection { run_id, source })?;
+        let kept: Vec<KeptJob> = earlier
+            .into_iter()
+            .filter(|(job_id, _)| !rerun_jobs.contains(job_id))
+            .map(|(job_id, legs)| KeptJob { job_id, legs })
+            .collect();
+
+        let attempt = attempt_of(&previous.details) + 1;
+        let mut details = previous.details.clone();
+        if let Some(map) = details.as_object_mut() {
+            for stale in [
+                "next_attempt",
+                "conclusion_reason",
+                "waiting_reason",
+                "diagnostics",
+            ] {
+                map.shift_remove(stale);
+            }
+            map.insert("attempt".into(), json!(attempt));
+            map.insert("rerun_of".into(), json!(run_id.to_string()));
+            map.insert(
+                "rerun".into(),
+                serde_json::to_value(&mode).unwrap_or(Value::Null),
+            );
+        }
+        let run = store
+            .create_run_attempt(&previous.workflow, previous.run_number, details)
+            .await?;
+        let new_run_id = run.run_id;
+        store
+            .update_run_details(run_id, |details| {
+                if let Some(map) = details.as_object_mut() {
+                    map.insert("next_attempt".into(), json!(new_run_id.to_string()));
+                }
+            })
+            .await?;
+        store
+            .put_record(RecordKind::RunTriggers, &new_run_id.to_string(), &trigger)
+            .await?;
+
+        let run_id_text = new_run_id.to_string();
+        let input = event::run_input_for(&RunInputRequest {
+            workflow: &workflow,
+            event_name: &trigger.event_name,
+            source: &source,
+            custom_payload: trigger.payload.clone(),
+            inputs: &trigger.inputs,
+            run_id: &run_id_text,
+            run_number: run.run_number,
+            attempt,
+        })
+        .map_err(|message| OrchestratorError::Inputs {
+            file: trigger.workflow.clone(),
+            message,
+        })?;
+        let planned = Scheduler::new(input).and_then(|mut scheduler| {
+            scheduler.seed(kept.clone())?;
+            Ok(scheduler)
+        });
+        let scheduler = match planned {
+            Ok(scheduler) => scheduler,
+            Err(error) => {
+                store.finish_run(new_run_id, Conclusion::Failure).await?;
+                return Err(OrchestratorError::Plan(error.to_string()).into());
+            }
+        };
+        // The kept jobs are listed in the new attempt with their earlier results.
+        for kept_job in &kept {
+            for leg in &kept_job.legs {
+                let Some(earlier_job) = store.job_by_key(run_id, &leg.job_key)? else {
+                    continue;
+                };
+                let mut spec = earlier_job.spec;
+                spec.run_id = run_id_text.clone();
+                match store
+                    .record_finished_job(new_run_id, spec, leg.result.clone())
+                    .await
+                {
+                    Ok(_) | Err(StoreError::JobExists { .. }) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        }
+        self.adopt(new_run_id, scheduler)?;
+        Ok(StartedAttempt {
+            started: StartedRun {
+                run_id: new_run_id,
+                run_number: run.run_number,
+                conclusion: None,
+            },
+            attempt,
+            rerun_of: run_id,
+            rerun_jobs: rerun_jobs.into_iter().collect(),
+        })
+    }
+}
+
+/// A trigger rebuilt from a run's details, for runs recorded before triggers were kept.
+fn trigger_from_details(workflow: &str, details: &Value) -> RunTrigger {
+    let text = |key: &str| {
+        details
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    RunTrigger {
+        repository: PathBuf::from(text("repository")),
+        workflow: workflow.to_string(),
+        event_name: text("event"),
+        git_ref: text("ref"),
+        sha: text("sha"),
+        inputs: Vec::new(),
+        payload: None,
+    }
+}
+
+/// The event source and the parsed workflow at the trigger's commit.
+async fn read_workflow(
+    trigger: &RunTrigger,
+) -> Result<(EventSource, workflows::Workflow), OrchestratorError> {
+    let repository = trigger.repository.clone();
+    let sha = trigger.sha.clone();
+    let git_ref = trigger.git_ref.clone();
+    let file = trigger.workflow.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut source = event::source_at_ref(&repository, &sha)?;
+        if git_ref.starts_with("refs/") {
+            source.git_ref = git_ref.clone();
+        }
+        let bytes = event::file_at_commit(&repository, &source.sha, &file);
+        Ok::<_, git2::Error>((source, bytes))
+    })
+    .await
+    .map_err(|error| OrchestratorError::Plan(error.to_string()))?;
+    let (source, bytes) = read.map_err(|error| OrchestratorError::Repository {
+        path: trigger.repository.clone(),
+        git_ref: trigger.sha.clone(),
+        message: error.message().to_string(),
+    })?;
+    let bytes = bytes.map_err(|error| OrchestratorError::WorkflowFile {
+        file: trigger.workflow.clone(),
+        sha: source.sha.clone(),
+        message: error.message().to_string(),
+    })?;
+    let parsed = workflows::parse::parse_workflow_bytes(&trigger.workflow, &bytes);
+    let errors: Vec<String> = parsed
+        .diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.is_error())
+        .map(|diagnostic| diagnostic.to_string())
+        .collect();
+    match parsed.workflow {
+        Some(workflow) if errors.is_empty() => Ok((source, workflow)),
+        _ => Err(OrchestratorError::Plan(format!(
+            "the workflow at {} is invalid: {}",
+            source.sha,
+            errors.join("; ")
+        ))),
+    }
+}

@@ -1,0 +1,547 @@
+//! Run control end to end through the binary: `slipway serve` with its two embedded runner
+//! processes on 127.0.0.1, temp data dirs and temp git repositories. Concurrency groups at
+//! workflow and job level, `slipway rerun --failed` keeping results and outputs, cancel needing
+//! the admin token, and step markers in stored logs. Every wait is bounded; ordering is checked
+//! with the engine's own timestamps, never with wall-clock durations.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+
+/// The tests each start an engine with two runner processes; on two cores they run one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct TestEngine {
+    _process: Process,
+    data_dir: PathBuf,
+    url: String,
+    client: reqwest::Client,
+}
+
+impl TestEngine {
+    async fn start(data_dir: &Path) -> TestEngine {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free port");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .arg("--data")
+            .arg(data_dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--runners", "2", "--lease-seconds", "5"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start slipway serve");
+        let engine = TestEngine {
+            _process: Process(child),
+            data_dir: data_dir.to_path_buf(),
+            url: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer = engine
+                .client
+                .get(format!("{}/api/v1/runs", engine.url))
+                .send()
+                .await;
+            if answer.is_ok_and(|response| response.status().is_success()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "engine did not come up in 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        engine
+    }
+
+    fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin.token"))
+            .expect("admin.token exists")
+            .trim()
+            .to_string()
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut request = self.client.post(format!("{}{path}", self.url)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("engine answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn dispatch(&self, repo: &Path, workflow: &str, inputs: Value) -> String {
+        let token = self.admin_token();
+        let (status, answer) = self
+            .post(
+                "/api/v1/dispatch",
+                Some(&token),
+                json!({"protocol_version": 1, "repository": repo.display().to_string(),
+                       "workflow": workflow, "ref": "main", "inputs": inputs}),
+            )
+            .await;
+        assert_eq!(status, 200, "dispatch answered {answer}");
+        answer["run_id"].as_str().expect("run_id").to_string()
+    }
+
+    async fn run(&self, run_id: &str) -> Value {
+        self.client
+            .get(format!("{}/api/v1/runs/{run_id}", self.url))
+            .send()
+            .await
+            .expect("engine answers")
+            .json()
+            .await
+            .expect("json answer")
+    }
+
+    async fn wait_run(&self, run_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let run = self.run(run_id).await;
+            if done(&run) {
+                return run;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {run:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn wait_completed(&self, run_id: &str) -> Value {
+        self.wait_run(run_id, "the run to complete", |run| {
+            run["run"]["status"] == "completed"
+        })
+        .await
+    }
+
+    async fn wait_job_running(&self, run_id: &str, key: &str) -> Value {
+        self.wait_run(run_id, &format!("job `{key}` to run"), |run| {
+            job(run, key)["status"] == "in_progress"
+        })
+        .await
+    }
+
+    /// `slipway ARGS… --engine URL` with extra environment, as a process.
+    fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .args(["--engine", &self.url])
+            .env_remove("SLIPWAY_TOKEN")
+            .current_dir(&self.data_dir);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.output().expect("run slipway")
+    }
+}
+
+/// A git repository with the given workflow files committed on `main`.
+fn repo_with(dir: &Path, workflows: &[(&str, &str)]) -> PathBuf {
+    let repo = dir.join("repo");
+    let folder = repo.join(".github/workflows");
+    std::fs::create_dir_all(&folder).expect("create repo dir");
+    for (name, text) in workflows {
+        std::fs::write(folder.join(name), text).expect("write workflow");
+    }
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .expect("run git");
+        assert!(status.status.success(), "git {args:?}: {status:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "workflows"]);
+    repo
+}
+
+fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
+    run["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|job| job["job_key"] == key))
+        .unwrap_or(&Value::Null)
+}
+
+fn micros(value: &Value) -> u64 {
+    value
+        .as_u64()
+        .unwrap_or_else(|| panic!("a timestamp, got {value}"))
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A workflow that sleeps `inputs.seconds` under the workflow-level `group`.
+fn grouped_workflow(group: &str, cancel_in_progress: bool) -> String {
+    format!(
+        r#"
+on:
+  workflow_dispatch:
+    inputs:
+      seconds:
+        default: "0"
+concurrency:
+  group: {group}
+  cancel-in-progress: {cancel_in_progress}
+jobs:
+  go:
+    runs-on: ubuntu-latest
+    steps:
+      - run: sleep ${{{{ inputs.seconds }}}}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_in_progress_cancels_the_running_run_of_the_group_and_the_new_one_completes() {
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    // Two workflow files whose groups differ only in case: one group.
+    let repo = repo_with(
+        temp.path(),
+        &[
+            (
+                "first.yml",
+                &grouped_workflow("Deploy-${{ github.ref_name }}", true),
+            ),
+            ("second.yml", &grouped_workflow("deploy-MAIN", true)),
+        ],
+    );
+    let engine = TestEngine::start(&temp.path().join("data")).await;
+    let first = engine
+        .dispatch(&repo, "first.yml", json!({"seconds": "120"}))
+        .await;
+    engine.wait_job_running(&first, "go").await;
+    let second = engine
+        .dispatch(&repo, "second.yml", json!({"seconds": "0"}))
+        .await;
+
+    let first_run = engine.wait_completed(&first).await;
+    assert_eq!(first_run["run"]["conclusion"], "cancelled", "{first_run:#}");
+    let reason = first_run["run"]["details"]["conclusion_reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("concurrency group `deploy-MAIN`"),
+        "{first_run:#}"
+    );
+    let second_run = engine.wait_completed(&second).await;
+    assert_eq!(second_run["run"]["conclusion"], "success", "{second_run:#}");
+    // The new run started only once the cancelled one had let go of the group.
+    assert!(
+        micros(&job(&second_run, "go")["queued_at_us"])
+            >= micros(&job(&first_run, "go")["finished_at_us"]),
+        "{first_run:#}\n{second_run:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_cancel_in_progress_one_waits_and_a_newer_waiting_run_replaces_it() {
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(
+        temp.path(),
+        &[(
+            "deploy.yml",
+            &grouped_workflow("deploy-${{ github.ref }}", false),
+        )],
+    );
+    let engine = TestEngine::start(&temp.path().join("data")).await;
+    let first = engine
+        .dispatch(&repo, "deploy.yml", json!({"seconds": "4"}))
+        .await;
+    engine.wait_job_running(&first, "go").await;
+    let second = engine.dispatch(&repo, "deploy.yml", json!({})).await;
+    let waiting = engine
+        .wait_run(&second, "the run to wait for its group", |run| {
+            !run["run"]["details"]["waiting_reason"].is_null()
+        })
+        .await;
+    assert_eq!(waiting["run"]["status"], "queued", "{waiting:#}");
+    assert_eq!(
+        waiting["run"]["details"]["waiting_reason"],
+        "waiting for concurrency group `deploy-refs/heads/main`",
+        "{waiting:#}"
+    );
+    assert_eq!(waiting["jobs"], json!([]), "a waiting run has not started");
+    let third = engine.dispatch(&repo, "deploy.yml", json!({})).await;
+
+    // The second was replaced by the third while both waited.
+    let second_run = engine.wait_completed(&second).await;
+    assert_eq!(
+        second_run["run"]["conclusion"], "cancelled",
+        "{second_run:#}"
+    );
+    assert!(
+        second_run["run"]["details"]["conclusion_reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("`deploy-refs/heads/main`")),
+        "{second_run:#}"
+    );
+    // The first is not disturbed; the third runs once it is done.
+    let first_run = engine.wait_completed(&first).await;
+    assert_eq!(first_run["run"]["conclusion"], "success", "{first_run:#}");
+    let third_run = engine.wait_completed(&third).await;
+    assert_eq!(third_run["run"]["conclusion"], "success", "{third_run:#}");
+    assert!(third_run["run"]["details"].get("waiting_reason").is_none());
+    assert!(
+        micros(&job(&third_run, "go")["queued_at_us"])
+            >= micros(&job(&first_run, "go")["finished_at_us"]),
+        "{first_run:#}\n{third_run:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_level_group_holds_the_second_job_until_the_first_is_done() {
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(
+        temp.path(),
+        &[(
+            "jobs.yml",
+            r#"
+on: workflow_dispatch
+jobs:
+  one:
+    runs-on: ubuntu-latest
+    concurrency: lane-${{ github.workflow }}
+    steps:
+      - run: sleep 3
+  two:
+    runs-on: ubuntu-latest
+    concurrency:
+      group: LANE-${{ github.workflow }}
+    steps:
+      - run: "true"
+  free:
+    runs-on: ubuntu-latest
+    steps:
+      - run: "true"
+"#,
+        )],
+    );
+    let engine = TestEngine::start(&temp.path().join("data")).await;
+    let run_id = engine.dispatch(&repo, "jobs.yml", json!({})).await;
+    let held = engine
+        .wait_run(&run_id, "a job held by its group", |run| {
+            job(run, "one")["status"] == "waiting" || job(run, "two")["status"] == "waiting"
+        })
+        .await;
+    let (first, second) = if job(&held, "one")["status"] == "waiting" {
+        ("two", "one")
+    } else {
+        ("one", "two")
+    };
+    // The group is named as the job that holds it wrote it; names compare case-insensitively.
+    let reason = job(&held, second)["waiting_reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert_eq!(
+        reason, "waiting for concurrency group `lane-.github/workflows/jobs.yml`",
+        "{held:#}"
+    );
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    assert!(
+        micros(&job(&run, second)["leased_at_us"]) >= micros(&job(&run, first)["finished_at_us"]),
+        "{run:#}"
+    );
+    assert_eq!(job(&run, "free")["conclusion"], "success");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_failed_reruns_the_failed_job_and_its_dependents_and_keeps_the_rest() {
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let marks = temp.path().join("marks");
+    let flag = temp.path().join("flag");
+    let workflow = format!(
+        r#"
+on: workflow_dispatch
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs:
+      stamp: ${{{{ steps.made.outputs.stamp }}}}
+    steps:
+      - id: made
+        run: |
+          echo "build $GITHUB_RUN_ATTEMPT" >> "{marks}"
+          echo "stamp=$(date +%s%N)" >> "$GITHUB_OUTPUT"
+  flaky:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - name: needs the flag
+        run: |
+          echo "flaky $GITHUB_RUN_ATTEMPT" >> "{marks}"
+          test -f "{flag}"
+  report:
+    needs: [build, flaky]
+    runs-on: ubuntu-latest
+    outputs:
+      seen: ${{{{ steps.read.outputs.seen }}}}
+    steps:
+      - id: read
+        run: echo "seen=${{{{ needs.build.outputs.stamp }}}}" >> "$GITHUB_OUTPUT"
+  other:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "other $GITHUB_RUN_ATTEMPT" >> "{marks}"
+"#,
+        marks = marks.display(),
+        flag = flag.display()
+    );
+    let repo = repo_with(temp.path(), &[("ci.yml", &workflow)]);
+    let engine = TestEngine::start(&temp.path().join("data")).await;
+    let first = engine.dispatch(&repo, "ci.yml", json!({})).await;
+    let first_run = engine.wait_completed(&first).await;
+    assert_eq!(first_run["run"]["conclusion"], "failure", "{first_run:#}");
+    assert_eq!(job(&first_run, "flaky")["conclusion"], "failure");
+    assert_eq!(job(&first_run, "report")["conclusion"], "skipped");
+    let stamp = job(&first_run, "build")["result"]["outputs"]["stamp"]
+        .as_str()
+        .expect("build's output")
+        .to_string();
+
+    // A re-run before it is allowed: with --job and --failed together the CLI refuses.
+    std::fs::write(&flag, "now it passes").expect("write flag");
+    let token = engine.admin_token();
+    let refused = engine.cli(
+        &[
+            "rerun", &first, "--failed", "--job", "flaky", "--token", &token,
+        ],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let output = engine.cli(
+        &["rerun", "1", "--failed", "--json"],
+        &[("SLIPWAY_TOKEN", &token)],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("rerun --json");
+    assert_eq!(answer["attempt"], 2, "{answer}");
+    assert_eq!(answer["run_number"], 1, "{answer}");
+    assert_eq!(answer["rerun_of"], first.as_str());
+    assert_eq!(answer["jobs"], json!(["flaky", "report"]));
+    let second = answer["run_id"].as_str().expect("run_id").to_string();
+
+    let second_run = engine.wait_completed(&second).await;
+    assert_eq!(second_run["run"]["conclusion"], "success", "{second_run:#}");
+    assert_eq!(second_run["run"]["run_number"], 1);
+    assert_eq!(second_run["run"]["details"]["attempt"], 2);
+    assert_eq!(second_run["run"]["details"]["rerun_of"], first.as_str());
+    let linked = engine.run(&first).await;
+    assert_eq!(linked["run"]["details"]["next_attempt"], second.as_str());
+    // Kept jobs are listed with their earlier results; the dependent saw the kept output.
+    assert_eq!(job(&second_run, "build")["conclusion"], "success");
+    assert_eq!(
+        job(&second_run, "build")["result"]["outputs"]["stamp"],
+        stamp.as_str()
+    );
+    assert_eq!(job(&second_run, "other")["conclusion"], "success");
+    assert_eq!(job(&second_run, "flaky")["conclusion"], "success");
+    assert_eq!(
+        job(&second_run, "report")["result"]["outputs"]["seen"],
+        stamp.as_str(),
+        "{second_run:#}"
+    );
+    let mut ran = lines(&marks);
+    ran.sort();
+    assert_eq!(ran, ["build 1", "flaky 1", "flaky 2", "other 1"]);
+
+    // `runs` and `run-status` show the attempt.
+    let runs = engine.cli(&["runs"], &[]);
+    let table = String::from_utf8_lossy(&runs.stdout).to_string();
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|header| header.contains("ATTEMPT")),
+        "{table}"
+    );
+    let status = engine.cli(&["run-status", &second], &[]);
+    let text = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(text.contains("#1, attempt 2"), "{text}");
+    assert!(text.contains(&format!("re-run of: {first}")), "{text}");
+
+    // The stored log reads like `slipway run`'s: step markers around the output.
+    let logs = engine.cli(&["logs", &second, "--job", "flaky"], &[]);
+    let log = String::from_utf8_lossy(&logs.stdout).to_string();
+    let started = log.find("##[step] needs the flag").expect(&log);
+    let ended = log
+        .find("##[step-end] needs the flag: success")
+        .expect(&log);
+    assert!(started < ended, "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_needs_the_admin_token_and_a_refused_cancel_changes_nothing() {
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(
+        temp.path(),
+        &[("slow.yml", &grouped_workflow("slow", false))],
+    );
+    let engine = TestEngine::start(&temp.path().join("data")).await;
+    let run_id = engine
+        .dispatch(&repo, "slow.yml", json!({"seconds": "2"}))
+        .await;
+    engine.wait_job_running(&run_id, "go").await;
+    let path = format!("/api/v1/runs/{run_id}/cancel");
+    let (status, _) = engine
+        .post(&path, None, json!({"protocol_version": 1}))
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = engine
+        .post(&path, Some("not-the-token"), json!({"protocol_version": 1}))
+        .await;
+    assert_eq!(status, 401);
+    // The CLI without a token is refused the same way (exit 3), and says how to pass one.
+    let output = engine.cli(&["cancel", &run_id], &[]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    assert_eq!(run["run"]["cancel_requested"], false);
+
+    // With the token (the old `--engine-token` spelling still works) a cancel goes through.
+    let long = engine
+        .dispatch(&repo, "slow.yml", json!({"seconds": "120"}))
+        .await;
+    engine.wait_job_running(&long, "go").await;
+    let token = engine.admin_token();
+    let output = engine.cli(&["cancel", &long, "--engine-token", &token], &[]);
+    assert!(output.status.success(), "{output:?}");
+    let run = engine.wait_completed(&long).await;
+    assert_eq!(run["run"]["conclusion"], "cancelled", "{run:#}");
+}
