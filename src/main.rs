@@ -246,6 +246,15 @@ enum Command {
     /// The runs at a commit and their state
     #[command(after_help = exit::HELP)]
     Status(client::repos::StatusArgs),
+    /// Releases: create, promote to an audience, approve, withdraw, delete, show
+    #[command(after_help = exit::HELP)]
+    Release(client::releases::ReleaseArgs),
+    /// List releases and where each is released
+    #[command(after_help = exit::HELP)]
+    Releases(client::releases::ReleasesArgs),
+    /// Per environment: what is deployed beside what is released (becomes `env status`)
+    #[command(hide = true)]
+    EnvStatus(client::releases::EnvStatusArgs),
 }
 
 #[derive(Subcommand)]
@@ -471,6 +480,9 @@ fn main() {
         Command::Repo(args) => client::repos::repo(&args),
         Command::Schedules(args) => client::repos::schedules(&args),
         Command::Status(args) => client::repos::status(&args),
+        Command::Release(args) => client::releases::release(&args),
+        Command::Releases(args) => client::releases::releases(&args),
+        Command::EnvStatus(args) => client::releases::env_status_command(&args),
     };
     std::process::exit(code);
 }

@@ -53,6 +53,12 @@ pub enum AuditAction {
     ReleasePromoted,
     /// A release was withdrawn from an environment.
     ReleaseWithdrawn,
+    /// A release record was created (no audience yet).
+    ReleaseCreated,
+    /// A release record was deleted.
+    ReleaseDeleted,
+    /// A promotion was refused (the version is not live there, the gate refused or rejected).
+    ReleaseRefused,
 }
 
 /// The thing a decision is about.
@@ -98,6 +104,9 @@ impl AuditAction {
             AuditAction::RollbackStarted => "rollback started",
             AuditAction::ReleasePromoted => "release promoted",
             AuditAction::ReleaseWithdrawn => "release withdrawn",
+            AuditAction::ReleaseCreated => "release created",
+            AuditAction::ReleaseDeleted => "release deleted",
+            AuditAction::ReleaseRefused => "release refused",
         }
     }
 }

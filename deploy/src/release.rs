@@ -66,6 +66,10 @@ pub struct Release {
     pub rollouts: IndexMap<String, Rollout>,
     #[serde(default)]
     pub history: Vec<ReleaseHistoryEntry>,
+    /// Environment → a promotion asked for that waits for its approvals (or wait timer); the
+    /// approvals themselves live under `ApprovalKey::for_release(tag, environment)`.
+    #[serde(default)]
+    pub pending: IndexMap<String, PromotionRequest>,
 }
 
 /// The release's current audience in one environment.
@@ -300,6 +304,7 @@ impl Release {
             created_at: now,
             rollouts: IndexMap::new(),
             history: Vec::new(),
+            pending: IndexMap::new(),
         }
     }
 
@@ -422,6 +427,7 @@ pub fn promote(
         (Some(_), true) => vec![ReleaseAction::Released],
         (Some(_), false) => vec![ReleaseAction::Edited],
     };
+    release.pending.shift_remove(&environment_name);
     release.rollouts.insert(
         environment_name.clone(),
         Rollout {

@@ -10,6 +10,7 @@ pub mod deployments;
 pub mod dispatch;
 pub mod event;
 pub mod orchestrator;
+pub mod releases;
 pub mod repos;
 pub mod rerun;
 pub mod scheduler;

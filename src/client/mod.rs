@@ -2,7 +2,8 @@
 //! entry point per command (a current-thread tokio runtime around reqwest), and the exit code.
 //!
 //! Files: `runs.rs` (`runs`, `run-status`, `cancel`), `logs.rs` (`logs`, followed live over
-//! server-sent events), `runners.rs` (`runners`), `settings.rs` (`secret`, `var`), `table.rs`
+//! server-sent events), `runners.rs` (`runners`), `settings.rs` (`secret`, `var`), `releases.rs` (`release`,
+//! `releases`, the environments view), `table.rs`
 //! (human tables and times).
 //!
 //! This module must not know the engine's internals: it speaks only `protocol::wire` over HTTP.
@@ -11,6 +12,7 @@
 
 pub mod environments;
 pub mod logs;
+pub mod releases;
 pub mod repos;
 pub mod runners;
 pub mod runs;

@@ -9,12 +9,13 @@
 //! JSON bodies, runner authentication, errors), `runners.rs` (registration and the runner
 //! protocol), `reads.rs` (runs, jobs, logs, runners for the CLI), `settings.rs` (repository
 //! secrets and variables), `repos.rs` (watched repositories, hooks, webhooks, schedules, commit
-//! statuses).
+//! statuses), `releases.rs` (releases and the environments view).
 
 mod admin;
 pub mod environments;
 mod extract;
 mod reads;
+pub mod releases;
 pub mod repos;
 mod runners;
 mod settings;
@@ -60,6 +61,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         )
         .merge(settings::routes())
         .merge(environments::routes())
+        .merge(releases::routes(engine.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(engine)
 }

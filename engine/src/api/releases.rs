@@ -1,0 +1,322 @@
+//! Releases over HTTP: create, list, show, promote, approve, withdraw, delete, and the
+//! environments view ("deployed" beside "released to whom"). Every route needs the admin token;
+//! the person acting is named in the body (`requested_by`, `approver`, `actor`): asserted by the
+//! caller, not authenticated.
+//!
+//! Runs the `release` events start go through the orchestrator when the server has one (else
+//! they are only recorded, as `repos::RecordRuns` does). This file must not decide anything:
+//! `releases::Releases` does.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use deploy::Decision;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::extract::ApiError;
+use crate::orchestrator::Orchestrator;
+use crate::releases::{
+    ApproveRelease, CreateRelease, PromoteRelease, ReleaseServiceError, Releases, WithdrawRelease,
+};
+use crate::repos::{RecordRuns, RunStarter};
+
+/// `POST /api/v1/releases` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    pub tag: String,
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub created_by: Option<String>,
+}
+
+/// `POST /api/v1/releases/{tag}/promote` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteBody {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub environment: String,
+    pub audience: String,
+    pub requested_by: String,
+}
+
+/// `POST /api/v1/releases/{tag}/approve` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub environment: String,
+    pub approver: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// `approve` (default) or `reject`.
+    #[serde(default)]
+    pub decision: Option<Decision>,
+}
+
+/// `POST /api/v1/releases/{tag}/withdraw` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawBody {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub environment: String,
+    pub actor: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `?repo=NAME` (and `?actor=NAME` for a delete).
+#[derive(Debug, Deserialize)]
+pub struct ReleaseQuery {
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
+/// The caller showed the admin token (else 401, nothing touched).
+pub struct ReleaseAdmin;
+
+impl FromRequestParts<Arc<Releases>> for ReleaseAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<Releases>,
+    ) -> Result<Self, Self::Rejection> {
+        super::extract::require_admin_token(parts, &state.engine().config().data_dir)?;
+        Ok(ReleaseAdmin)
+    }
+}
+
+impl From<ReleaseServiceError> for ApiError {
+    fn from(error: ReleaseServiceError) -> ApiError {
+        let status = match &error {
+            ReleaseServiceError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            ReleaseServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ReleaseServiceError::Exists { .. } | ReleaseServiceError::Refused(_) => {
+                StatusCode::CONFLICT
+            }
+            ReleaseServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ReleaseServiceError::Store(_) | ReleaseServiceError::Git(_) => {
+                tracing::error!(%error, "release request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+/// A JSON body; a bad one is 400 naming the field (serde's message does).
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::bad_request(format!("request body: {error}")))
+}
+
+/// Where `release` runs start: the orchestrator when the server has one.
+fn starter(
+    releases: &Releases,
+    orchestrator: Option<Extension<Orchestrator>>,
+) -> Box<dyn RunStarter> {
+    match orchestrator {
+        Some(Extension(orchestrator)) => Box::new(orchestrator),
+        None => Box::new(RecordRuns {
+            engine: releases.engine().clone(),
+        }),
+    }
+}
+
+/// `POST /api/v1/releases`: 201 with the change.
+pub async fn create(
+    _admin: ReleaseAdmin,
+    State(releases): State<Arc<Releases>>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: CreateBody = body(&bytes)?;
+    let change = releases
+        .create(
+            CreateRelease {
+                tag: request.tag,
+                repo: request.repo,
+                name: request.name,
+                notes: request.notes.unwrap_or_default(),
+                created_by: request
+                    .created_by
+                    .unwrap_or_else(|| deploy::SYSTEM_ACTOR.to_string()),
+            },
+            jiff::Timestamp::now(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(change)).into_response())
+}
+
+/// `GET /api/v1/releases[?repo=NAME]`.
+pub async fn list(
+    _admin: ReleaseAdmin,
+    State(releases): State<Arc<Releases>>,
+    Query(query): Query<ReleaseQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(releases.list(query.repo.as_deref())?).into_response())
+}
+
+/// `GET /api/v1/releases/{tag}[?repo=NAME]`.
+pub async fn show(
+    _admin: ReleaseAdmin,
+    State(releases): State<Arc<Releases>>,
+    Path(tag): Path<String>,
+    Query(query): Query<ReleaseQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(releases.show(&tag, query.repo.as_deref())?).into_response())
+}
+
+/// `DELETE /api/v1/releases/{tag}[?repo=NAME&actor=NAME]`: the change (with the runs the
+/// `deleted` event started).
+pub async fn delete(
+    _admin: ReleaseAdmin,
+    State(releases): State<Arc<Releases>>,
+    orchestrator: Option<Extension<Orchestrator>>,
+    Path(tag): Path<String>,
+    Query(query): Query<ReleaseQuery>,
+) -> Result<Response, ApiError> {
+    let starter = starter(&releases, orchestrator);
+    let actor = query
+        .actor
+        .unwrap_or_else(|| deploy::SYSTEM_ACTOR.to_string());
+    let change = releases
+        .delete(
+            &tag,
+            query.repo.as_deref(),
+            &actor,
+            starter.as_ref(),
+            jiff::Timestamp::now(),
+        )
+        .await?;
+    Ok(Json(change).into_response())
+}
+
+/// `POST /api/v1/releases/{tag}/promote`.
+pub async fn promote(
+    _admin: ReleaseAdmin,
+    State(releases): State<Arc<Releases>>,
+    orchestrator: Option<Extension<Orchestrator>>,
+    Path(tag): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: PromoteBody = body(&bytes)?;
+    let starter = starter(&releases, orchestrator);
+    let change = releases
+        .promote(
+            PromoteRelease {
+                tag,
+                repo: request.repo,
+                environment: request.environment,
+                audience: request.audience,
+                requested_by: request.requested_by,
+            },
+            starter.as_ref(),
+            jiff::Timestamp::now(),
+        )
+        .await?;
+    Ok(Json(change).into_response())
+}
+
+/// `POST /api/v1/releases/{tag}/approve`.
+pub async fn approve(
+    _admin: ReleaseAdmin,
+    State(releases): State<Arc<Releases>>,
+    orchestrator: Option<Extension<Orchestrator>>,
+    Path(tag): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: ApproveBody = body(&bytes)?;
+    let starter = starter(&releases, orchestrator);
+    let change = releases
+        .approve(
+            ApproveRelease {
+                tag,
+                repo: request.repo,
+                environment: request.environment,
+                approver: request.approver,
+                decision: request.decision.unwrap_or(Decision::Approve),
+                comment: request.comment,
+            },
+            starter.as_ref(),
+            jiff::Timestamp::now(),
+        )
+        .await?;
+    Ok(Json(change).into_response())
+}
+
+/// `POST /api/v1/releases/{tag}/withdraw`.
+pub async fn withdraw(
+    _admin: ReleaseAdmin,
+    State(releases): State<Arc<Releases>>,
+    orchestrator: Option<Extension<Orchestrator>>,
+    Path(tag): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: WithdrawBody = body(&bytes)?;
+    let starter = starter(&releases, orchestrator);
+    let change = releases
+        .withdraw(
+            WithdrawRelease {
+                tag,
+                repo: request.repo,
+                environment: request.environment,
+                actor: request.actor,
+                reason: request.reason,
+            },
+            starter.as_ref(),
+            jiff::Timestamp::now(),
+        )
+        .await?;
+    Ok(Json(change).into_response())
+}
+
+/// `GET /api/v1/status/environments[?repo=NAME]`: per environment and repository, what is
+/// deployed beside what is released.
+pub async fn environments(
+    _admin: ReleaseAdmin,
+    State(releases): State<Arc<Releases>>,
+    Query(query): Query<ReleaseQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(releases.environment_views(query.repo.as_deref())?).into_response())
+}
+
+/// Every route of this file over a releases service on `engine` (merge it into `api::router`'s
+/// router; layers added after the merge, such as the orchestrator extension, reach it).
+pub fn routes<S: Clone + Send + Sync + 'static>(
+    engine: Arc<crate::dispatch::Engine>,
+) -> axum::Router<S> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/api/v1/releases", post(create).get(list))
+        .route("/api/v1/releases/{tag}", get(show).delete(delete))
+        .route("/api/v1/releases/{tag}/promote", post(promote))
+        .route("/api/v1/releases/{tag}/approve", post(approve))
+        .route("/api/v1/releases/{tag}/withdraw", post(withdraw))
+        .route("/api/v1/status/environments", get(environments))
+        .with_state(Releases::new(engine))
+}
