@@ -252,9 +252,6 @@ enum Command {
     /// List releases and where each is released
     #[command(after_help = exit::HELP)]
     Releases(client::releases::ReleasesArgs),
-    /// Per environment: what is deployed beside what is released (becomes `env status`)
-    #[command(hide = true)]
-    EnvStatus(client::releases::EnvStatusArgs),
 }
 
 #[derive(Subcommand)]
@@ -482,7 +479,6 @@ fn main() {
         Command::Status(args) => client::repos::status(&args),
         Command::Release(args) => client::releases::release(&args),
         Command::Releases(args) => client::releases::releases(&args),
-        Command::EnvStatus(args) => client::releases::env_status_command(&args),
     };
     std::process::exit(code);
 }

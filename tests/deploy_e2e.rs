@@ -610,7 +610,7 @@ async fn rollback_redeploys_the_previous_version_as_a_rollback_record() {
     );
     let status = engine.ok(&["env", "status"]);
     assert!(
-        status.contains(&first[..7]) && status.contains("(rollback)"),
+        status.contains(&first[..7]) && status.contains(", rollback)"),
         "{status}"
     );
 }

@@ -280,7 +280,7 @@ async fn a_release_promoted_to_ten_percent_then_withdrawn_runs_its_release_workf
         vec!["release published refs/tags/v1.0.0 v1.0.0 production percent 10 faster-checkout"]
     );
 
-    let status = cli.ok(&["env-status"]);
+    let status = cli.ok(&["env", "status"]);
     assert!(
         status.contains("production  deployed: v1.0.0")
             && status.contains("released: v1.0.0 to 10% ("),

@@ -477,9 +477,20 @@ impl Releases {
         let environments: Vec<Environment> = self.store().records(RecordKind::Environments, "")?;
         let deployments: Vec<Deployment> = self.store().records(RecordKind::Deployments, "")?;
         let releases: Vec<Release> = self.store().records(RecordKind::Releases, "")?;
-        let mut views = Vec::new();
+        let mut names = Vec::new();
         for repo in repos {
-            let full_name = full_name(&repo)?;
+            names.push(full_name(&repo)?);
+        }
+        if repo.is_none() {
+            // Repositories deployed from without being watched (`slipway dispatch --repo PATH`).
+            for deployment in &deployments {
+                if !names.contains(&deployment.repository) {
+                    names.push(deployment.repository.clone());
+                }
+            }
+        }
+        let mut views = Vec::new();
+        for full_name in names {
             views.extend(environment_views(
                 &environments,
                 &full_name,

@@ -66,6 +66,9 @@ pub enum EnvCommand {
     Rm { name: String },
     /// What is deployed in each environment, beside what is released to whom
     Status {
+        /// Only this watched repository
+        #[arg(long, value_name = "REPO")]
+        repo: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -243,69 +246,12 @@ pub fn env(args: &EnvArgs) -> i32 {
                 client.admin_delete(&path).await?;
                 println!("environment {name} removed");
             }
-            EnvCommand::Status { json } => return status(&client, *json).await,
+            EnvCommand::Status { repo, json } => {
+                return super::releases::env_status(&client, repo.as_deref(), *json).await;
+            }
         }
         Ok(exit::SUCCESS)
     })
-}
-
-/// `slipway env status`: per environment, the live version beside the lane.
-async fn status(client: &EngineClient, json: bool) -> Result<i32, ClientError> {
-    let views: Vec<EnvironmentView> = client.get("/api/v1/environments").await?;
-    let deployments: Vec<Deployment> = client.get("/api/v1/deployments").await?;
-    let live = |name: &str| {
-        deployments.iter().rev().find(|deployment| {
-            deployment.environment == name && deployment.status == DeploymentStatus::Success
-        })
-    };
-    if json {
-        let rows: Vec<serde_json::Value> = views
-            .iter()
-            .map(|view| {
-                serde_json::json!({
-                    "environment": view.environment.name,
-                    "live": live(&view.environment.name),
-                    "lane": view.lane_state,
-                })
-            })
-            .collect();
-        return print_json(&rows).map(|()| exit::SUCCESS);
-    }
-    let rows: Vec<Vec<String>> = views
-        .iter()
-        .map(|view| {
-            let name = &view.environment.name;
-            match live(name) {
-                Some(deployment) => vec![
-                    name.clone(),
-                    deployment.version.label(),
-                    deployment.slot.clone().unwrap_or_else(|| "-".into()),
-                    format!(
-                        "{}{}",
-                        deployment
-                            .finished_at
-                            .map(|at| at.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
-                            .unwrap_or_default(),
-                        if deployment.is_rollback {
-                            " (rollback)"
-                        } else {
-                            ""
-                        }
-                    ),
-                    view.lane_state.clone(),
-                ],
-                None => vec![
-                    name.clone(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    view.lane_state.clone(),
-                ],
-            }
-        })
-        .collect();
-    table::print(&["ENVIRONMENT", "DEPLOYED", "SLOT", "SINCE", "LANE"], &rows);
-    Ok(exit::SUCCESS)
 }
 
 pub fn approve(args: &DecideArgs) -> i32 {

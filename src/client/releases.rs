@@ -139,17 +139,6 @@ pub struct ReleasesArgs {
     pub engine: EngineArgs,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct EnvStatusArgs {
-    /// Only this watched repository
-    #[arg(long)]
-    pub repo: Option<String>,
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub engine: EngineArgs,
-}
-
 pub fn release(args: &ReleaseArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
@@ -339,14 +328,6 @@ pub async fn env_status(
         }
     }
     Ok(exit::SUCCESS)
-}
-
-/// `slipway env-status` (hidden until `env status` is wired).
-pub fn env_status_command(args: &EnvStatusArgs) -> i32 {
-    block_on(async {
-        let client = EngineClient::from_args(&args.engine)?;
-        env_status(&client, args.repo.as_deref(), args.json).await
-    })
 }
 
 async fn send(
