@@ -269,3 +269,88 @@ fn empty_directory(target: &Path) -> std::io::Result<()> {
     }
     std::fs::create_dir_all(target)
 }
+
+#[cfg(test)]
+mod unpack_tests {
+    use super::*;
+
+    /// A repository with two commits and a tag on the first; returns it, the pack of the second
+    /// commit's history and the commit ids.
+    fn packed() -> (tempfile::TempDir, Vec<u8>, Oid, Oid) {
+        let temp = tempfile::tempdir().unwrap();
+        let repository = Repository::init(temp.path().join("source")).unwrap();
+        let signature = git2::Signature::now("Dev", "dev@example.org").unwrap();
+        let mut parents = Vec::new();
+        for text in ["one", "two"] {
+            let blob = repository.blob(text.as_bytes()).unwrap();
+            let mut tree = repository.treebuilder(None).unwrap();
+            tree.insert("file.txt", blob, 0o100644).unwrap();
+            let tree = repository.find_tree(tree.write().unwrap()).unwrap();
+            let parent_commits: Vec<git2::Commit> = parents
+                .iter()
+                .map(|id| repository.find_commit(*id).unwrap())
+                .collect();
+            let parent_refs: Vec<&git2::Commit> = parent_commits.iter().collect();
+            let id = repository
+                .commit(None, &signature, &signature, text, &tree, &parent_refs)
+                .unwrap();
+            parents = vec![id];
+        }
+        let second = parents[0];
+        let first = repository
+            .find_commit(second)
+            .unwrap()
+            .parent_id(0)
+            .unwrap();
+        let mut builder = repository.packbuilder().unwrap();
+        let mut walk = repository.revwalk().unwrap();
+        walk.push(second).unwrap();
+        builder.insert_walk(&mut walk).unwrap();
+        let mut pack = Vec::new();
+        builder
+            .foreach(|data| {
+                pack.extend_from_slice(data);
+                true
+            })
+            .unwrap();
+        (temp, pack, first, second)
+    }
+
+    fn chunks(pack: &[u8]) -> Vec<Result<Vec<u8>, String>> {
+        pack.chunks(100).map(|chunk| Ok(chunk.to_vec())).collect()
+    }
+
+    #[test]
+    fn a_whole_pack_makes_a_repository_with_the_commit_and_the_refs() {
+        let (temp, pack, first, second) = packed();
+        let target = temp.path().join("copy.git");
+        let refs = [
+            ("refs/heads/main".to_string(), second.to_string()),
+            ("refs/tags/v1".to_string(), first.to_string()),
+            ("refs/tags/missing".to_string(), "1".repeat(40)),
+        ];
+        unpack_source(&target, &second.to_string(), &refs, chunks(&pack), u64::MAX).unwrap();
+        let copy = Repository::open_bare(&target).unwrap();
+        assert_eq!(copy.refname_to_id("refs/heads/main").unwrap(), second);
+        assert_eq!(copy.refname_to_id("refs/tags/v1").unwrap(), first);
+        assert!(copy.find_reference("refs/tags/missing").is_err());
+    }
+
+    #[test]
+    fn a_cut_off_oversized_or_failed_pack_is_refused() {
+        let (temp, pack, _, second) = packed();
+        let target = temp.path().join("copy.git");
+        let sha = second.to_string();
+        let cut = chunks(pack.get(..pack.len() - 30).unwrap());
+        assert!(unpack_source(&target, &sha, &[], cut, u64::MAX).is_err());
+        let too_big = u64::try_from(pack.len()).unwrap() - 1;
+        assert!(unpack_source(&target, &sha, &[], chunks(&pack), too_big).is_err());
+        let mut failed = chunks(&pack);
+        failed.push(Err("the engine cut the answer off".to_string()));
+        let error = unpack_source(&target, &sha, &[], failed, u64::MAX).unwrap_err();
+        assert!(error.to_string().contains("cut the answer off"), "{error}");
+        // The commit must be the one asked for.
+        let other = "2".repeat(40);
+        assert!(unpack_source(&target, &other, &[], chunks(&pack), u64::MAX).is_err());
+    }
+}
