@@ -254,3 +254,33 @@ pub struct VariableView {
     pub value: String,
     pub updated_at_us: u64,
 }
+
+/// `POST /api/v1/jobs/{id}/source`: the lease holder asks for the job's commit. The answer is
+/// `application/x-slipway-source`: one line of JSON ([`SourceHeader`]) ending in `\n`, then a git
+/// packfile (version 2, self-contained) holding the commit, its history and the annotated tags
+/// the header's refs name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRequest {
+    pub protocol_version: u32,
+    pub fencing_token: u64,
+}
+
+/// The first line of a source answer: what the packfile after it is for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceHeader {
+    pub protocol_version: u32,
+    /// The job's commit (full hex id); always in the pack.
+    pub commit: String,
+    /// Refs to create beside the pack: the job's ref at the job's commit, and every tag whose
+    /// commit is the job's commit or one of its ancestors (annotated tags point at their tag
+    /// object, which is in the pack).
+    pub refs: Vec<SourceRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRef {
+    /// Full ref name (`refs/heads/main`, `refs/tags/v1.2.0`).
+    pub name: String,
+    /// Full hex object id.
+    pub target: String,
+}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::wire::{Lease, LogChunk, PhaseApproval};
-use protocol::{JobEvent, JobResult};
+use protocol::{JobEvent, JobResult, JobSpec};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -21,7 +21,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{ClientError, EngineClient};
-use crate::executor::{DeploymentGate, ExecutorOptions, GateFuture, run_job_with_gate};
+use crate::executor::{
+    DeploymentGate, ExecutorOptions, GateFuture, reachable_locally, run_job_with_gate,
+    sanitise_path_component, unpack_source,
+};
 
 /// What a registered runner needs to talk to its engine; written by `register` (mode 0600).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,10 +116,35 @@ pub struct AgentOptions {
     pub shutdown: CancellationToken,
     /// How long one `next` call may wait.
     pub long_poll: Duration,
-    /// A log chunk is sent once it holds this many bytes…
+    /// A log chunk is sent once its lines take this many bytes as JSON (default 1 MiB: few
+    /// enough requests, each a durable write on the engine, for a step that prints fast; well
+    /// under the engine's 2 MiB body limit, since escaping is counted)…
     pub log_batch_bytes: usize,
     /// …or once its first line is this old.
     pub log_batch_interval: Duration,
+    /// Where a job's commit comes from (default: `SLIPWAY_CHECKOUT`, else `Auto`).
+    pub checkout_source: CheckoutSource,
+}
+
+/// Where a runner gets a job's commit for `actions/checkout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckoutSource {
+    /// From the repository's path when this machine can open it, else from the engine.
+    #[default]
+    Auto,
+    /// Always from the engine (`SLIPWAY_CHECKOUT=engine`): for runners on other machines, and to
+    /// test that path on one machine.
+    Engine,
+}
+
+impl CheckoutSource {
+    /// `SLIPWAY_CHECKOUT`: `engine` forces the engine; anything else (or unset) is `Auto`.
+    pub fn from_env() -> CheckoutSource {
+        match std::env::var("SLIPWAY_CHECKOUT") {
+            Ok(value) if value.trim().eq_ignore_ascii_case("engine") => CheckoutSource::Engine,
+            _ => CheckoutSource::Auto,
+        }
+    }
 }
 
 impl AgentOptions {
@@ -127,8 +155,9 @@ impl AgentOptions {
             once: false,
             shutdown: CancellationToken::new(),
             long_poll: Duration::from_secs(30),
-            log_batch_bytes: 64 * 1024,
+            log_batch_bytes: 1024 * 1024,
             log_batch_interval: Duration::from_millis(50),
+            checkout_source: CheckoutSource::from_env(),
         }
     }
 }
@@ -253,15 +282,18 @@ async fn run_leased_job(client: &EngineClient, options: &AgentOptions, lease: Le
         cancel.clone(),
         heartbeats_stop.clone(),
     ));
+    let (spec, source_dir) = source_for_job(&job, options, lease.spec, &events, &cancel).await;
     let gate = EngineGate {
         client: client.clone(),
         job_id: lease.job_id.clone(),
         fencing_token: lease.fencing_token,
     };
-    let result =
-        run_job_with_gate(lease.spec, &options.executor, events, cancel.clone(), &gate).await;
+    let result = run_job_with_gate(spec, &options.executor, events, cancel.clone(), &gate).await;
     // The executor dropped its sender: the reporter drains what is left and ends.
     let _ = reporter.await;
+    if let Some(source_dir) = source_dir {
+        let _ = tokio::fs::remove_dir_all(&source_dir).await;
+    }
     let outcome = if job.lost.is_cancelled() {
         JobOutcome::LeaseLost
     } else {
@@ -433,7 +465,7 @@ impl Batch {
     fn push(&mut self, event: JobEvent) {
         match event {
             JobEvent::Log { line, .. } => {
-                self.bytes += line.len() + 1;
+                self.bytes += json_string_len(&line) + 1;
                 self.lines.push(line);
             }
             JobEvent::StepStarted { .. } | JobEvent::StepFinished { .. } => {
@@ -456,6 +488,19 @@ impl Batch {
             JobEvent::JobFinished { .. } => {}
         }
     }
+}
+
+/// The bytes `text` takes as a JSON string, quotes included: what a chunk costs on the wire.
+fn json_string_len(text: &str) -> usize {
+    let escapes: usize = text
+        .bytes()
+        .map(|byte| match byte {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            0..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    text.len() + escapes + 2
 }
 
 /// Sends the batch's lines (as chunk `next_seq`) then its step events; a lost lease cancels
@@ -527,6 +572,122 @@ async fn send_heartbeats(
     }
 }
 
+/// The longest source the agent accepts from the engine.
+const MAX_SOURCE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// The longest the agent waits for a source to arrive.
+const MAX_SOURCE_TIME: Duration = Duration::from_secs(15 * 60);
+
+/// When the job checks out code this machine cannot clone itself (or `checkout_source` is
+/// `Engine`), fetches the commit from the engine into `<work_dir>/_sources/<job id>.git` and
+/// points the job's checkout there, so `actions/checkout` clones from it exactly as from a local
+/// repository. Returns the spec to run and the directory to remove afterwards. A failed fetch is
+/// written to the job's log and leaves the spec as it was: the checkout step then fails.
+async fn source_for_job(
+    job: &JobLink,
+    options: &AgentOptions,
+    mut spec: JobSpec,
+    events: &mpsc::UnboundedSender<JobEvent>,
+    cancel: &CancellationToken,
+) -> (JobSpec, Option<PathBuf>) {
+    let checks_out = spec.steps.iter().any(|step| {
+        step.uses.as_ref().is_some_and(|uses| {
+            let uses = uses.value.trim().to_ascii_lowercase();
+            uses == "actions/checkout" || uses.starts_with("actions/checkout@")
+        })
+    });
+    let Some(checkout) = spec.checkout.as_mut() else {
+        return (spec, None);
+    };
+    let has_commit = checkout.sha.chars().any(|c| c != '0');
+    if checkout.working_tree || !has_commit || !checks_out {
+        return (spec, None);
+    }
+    if options.checkout_source == CheckoutSource::Auto {
+        let repository = checkout.repository.clone();
+        let reachable = tokio::task::spawn_blocking(move || reachable_locally(&repository))
+            .await
+            .unwrap_or(false);
+        if reachable {
+            return (spec, None);
+        }
+    }
+    let dir = options
+        .executor
+        .work_dir
+        .join("_sources")
+        .join(format!("{}.git", sanitise_path_component(&job.job_id)));
+    let fetched = tokio::select! {
+        fetched = tokio::time::timeout(MAX_SOURCE_TIME, fetch_source(job, &dir, &checkout.sha)) => {
+            fetched.unwrap_or_else(|_| Err(format!("it took longer than {} s", MAX_SOURCE_TIME.as_secs())))
+        }
+        _ = cancel.cancelled() => Err("the job was cancelled".to_string()),
+    };
+    let line = match fetched {
+        Ok(()) => {
+            checkout.repository = dir.display().to_string();
+            format!("fetched commit {} from the engine", checkout.sha)
+        }
+        Err(message) => {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            format!(
+                "##[error]failed to get commit {} from the engine: {message}",
+                checkout.sha
+            )
+        }
+    };
+    let _ = events.send(JobEvent::Log { step: None, line });
+    let keep = spec
+        .checkout
+        .as_ref()
+        .is_some_and(|checkout| Path::new(&checkout.repository) == dir);
+    (spec, keep.then_some(dir))
+}
+
+/// Streams the job's source from the engine into a bare repository at `dir`.
+async fn fetch_source(job: &JobLink, dir: &Path, sha: &str) -> Result<(), String> {
+    let mut stream = job
+        .client
+        .fetch_source(&job.job_id, job.fencing_token)
+        .await
+        .map_err(|error| error.to_string())?;
+    if !stream.header.commit.eq_ignore_ascii_case(sha) {
+        return Err(format!(
+            "the engine sent commit {} instead",
+            stream.header.commit
+        ));
+    }
+    let refs: Vec<(String, String)> = stream
+        .header
+        .refs
+        .iter()
+        .map(|source_ref| (source_ref.name.clone(), source_ref.target.clone()))
+        .collect();
+    let (chunks, mut received) = mpsc::channel::<Result<Vec<u8>, String>>(8);
+    let target = dir.to_path_buf();
+    let commit = stream.header.commit.clone();
+    let unpack = tokio::task::spawn_blocking(move || {
+        let pack = std::iter::from_fn(move || received.blocking_recv());
+        unpack_source(&target, &commit, &refs, pack, MAX_SOURCE_BYTES)
+    });
+    loop {
+        let next = stream.next_chunk().await;
+        let (chunk, done) = match next {
+            Ok(Some(chunk)) => (Ok(chunk), false),
+            Ok(None) => break,
+            Err(error) => (Err(error.to_string()), true),
+        };
+        // The unpacker stops reading only when it failed; its error says why.
+        if chunks.send(chunk).await.is_err() || done {
+            break;
+        }
+    }
+    drop(chunks);
+    unpack
+        .await
+        .map_err(|error| format!("the unpack task failed: {error}"))?
+        .map_err(|error| error.to_string())
+}
+
 #[cfg(unix)]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -546,4 +707,24 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
+}
+
+#[cfg(test)]
+mod source_and_batching_tests {
+    use super::*;
+
+    #[test]
+    fn a_lines_batch_cost_is_its_length_as_a_json_string() {
+        for line in [
+            "",
+            "plain text",
+            "quote \" and backslash \\",
+            "tab\tbell\u{7}escape\u{1b}[31m",
+            "unicode é ✓ 🚀",
+            "\u{8}\u{c}\r",
+        ] {
+            let encoded = serde_json::to_string(line).unwrap();
+            assert_eq!(json_string_len(line), encoded.len(), "{line:?}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use protocol::wire::{
     DeploymentProgressRequest, DeploymentProgressResponse, ErrorBody, EventsRequest, FinishRequest,
     HeartbeatRequest, HeartbeatResponse, Lease, LogChunk, LogsRequest, LogsResponse, NextRequest,
-    RegisterRequest, RegisterResponse,
+    RegisterRequest, RegisterResponse, SourceHeader, SourceRequest,
 };
 use protocol::{JobEvent, JobResult, PROTOCOL_VERSION};
 use reqwest::StatusCode;
@@ -252,6 +252,94 @@ impl EngineClient {
         Ok(answer.unwrap_or(DeploymentProgressResponse { approval: None }))
     }
 
+    /// Asks for the job's source (`POST /api/v1/jobs/{id}/source`) and reads the header line; the
+    /// packfile follows through [`SourceStream::next_chunk`]. Retried like other calls until the
+    /// answer starts; a transfer cut off half-way is the caller's to retry.
+    pub async fn fetch_source(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+    ) -> Result<SourceStream, ClientError> {
+        let path = format!("/api/v1/jobs/{job_id}/source");
+        let url = format!("{}{path}", self.base_url);
+        let body = SourceRequest {
+            protocol_version: PROTOCOL_VERSION,
+            fencing_token,
+        };
+        let started = tokio::time::Instant::now();
+        let mut delay = self.retry.first_delay;
+        let response = loop {
+            match self.source_response(&url, &body).await {
+                Err(error)
+                    if error.is_retryable()
+                        && started.elapsed() + delay < self.retry.max_elapsed =>
+                {
+                    tracing::debug!(%error, "retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.retry.max_delay);
+                }
+                outcome => break outcome?,
+            }
+        };
+        let mut download = SourceDownload {
+            url,
+            response,
+            pending: Vec::new(),
+        };
+        let mut line = Vec::new();
+        loop {
+            if let Some(end) = download.pending.iter().position(|byte| *byte == b'\n') {
+                line.extend(download.pending.drain(..=end));
+                line.pop();
+                break;
+            }
+            line.append(&mut download.pending);
+            if line.len() > MAX_SOURCE_HEADER_BYTES {
+                return Err(download.decode_error("the header line is too long".to_string()));
+            }
+            match download.read().await? {
+                Some(chunk) => download.pending = chunk,
+                None => {
+                    return Err(
+                        download.decode_error("the answer ended inside the header".to_string())
+                    );
+                }
+            }
+        }
+        let header: SourceHeader = serde_json::from_slice(&line)
+            .map_err(|error| download.decode_error(format!("the header: {error}")))?;
+        Ok(download.with_header(header))
+    }
+
+    async fn source_response(
+        &self,
+        url: &str,
+        body: &SourceRequest,
+    ) -> Result<reqwest::Response, ClientError> {
+        // The long-poll client: the engine may compress deltas a while before the pack flows.
+        let mut request = self.long.post(url).json(body);
+        if let Some(credential) = &self.credential {
+            request = request.bearer_auth(credential);
+        }
+        let response = request.send().await.map_err(|error| ClientError::Network {
+            url: url.to_string(),
+            message: error_chain(&error),
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        let message = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|body| body.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+        Err(ClientError::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+            message,
+        })
+    }
+
     /// `post_once`, retried per the policy while the error is retryable.
     async fn post<B: Serialize, R: DeserializeOwned>(
         &self,
@@ -326,6 +414,62 @@ impl EngineClient {
             url: format!("{}{path}", self.base_url),
             message: "empty answer where a body was expected".to_string(),
         })
+    }
+}
+
+/// The longest header line a source answer may start with (the refs of many tags).
+const MAX_SOURCE_HEADER_BYTES: usize = 16 * 1024 * 1024;
+
+/// A source answer being read: the header, then the packfile in chunks as they arrive.
+#[derive(Debug)]
+pub struct SourceDownload {
+    url: String,
+    response: reqwest::Response,
+    /// Bytes read past the header line, handed out first.
+    pending: Vec<u8>,
+}
+
+/// A started source answer with its header read.
+#[derive(Debug)]
+pub struct SourceStream {
+    pub header: SourceHeader,
+    download: SourceDownload,
+}
+
+impl SourceDownload {
+    fn with_header(self, header: SourceHeader) -> SourceStream {
+        SourceStream {
+            header,
+            download: self,
+        }
+    }
+
+    async fn read(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
+        match self.response.chunk().await {
+            Ok(chunk) => Ok(chunk.map(|chunk| chunk.to_vec())),
+            Err(error) => Err(ClientError::Network {
+                url: self.url.clone(),
+                message: error_chain(&error),
+            }),
+        }
+    }
+
+    fn decode_error(&self, message: String) -> ClientError {
+        ClientError::Decode {
+            url: self.url.clone(),
+            message,
+        }
+    }
+}
+
+impl SourceStream {
+    /// The next piece of the packfile; `None` once the answer ended (a cut-off answer is an
+    /// error, never a silent end).
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
+        if !self.download.pending.is_empty() {
+            return Ok(Some(std::mem::take(&mut self.download.pending)));
+        }
+        self.download.read().await
     }
 }
 

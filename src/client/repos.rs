@@ -62,6 +62,10 @@ pub enum HookCommand {
         /// The watched repository's name (default: the folder name without `.git`)
         #[arg(long)]
         name: Option<String>,
+        /// Which hook to write: `post-receive`, or `reference-transaction` (git ≥ 2.28;
+        /// notifies once the refs are committed)
+        #[arg(long, default_value = "post-receive")]
+        kind: engine::triggers::hook::HookKind,
     },
 }
 
@@ -175,7 +179,7 @@ pub fn repo(args: &RepoArgs) -> i32 {
                 Ok(exit::SUCCESS)
             }
             RepoCommand::Hook {
-                command: HookCommand::Install { path, name },
+                command: HookCommand::Install { path, name, kind },
             } => {
                 let name = match name {
                     Some(name) => name.clone(),
@@ -204,8 +208,13 @@ pub fn repo(args: &RepoArgs) -> i32 {
                     .as_ref()
                     .and_then(|a| a["hook_token"].as_str())
                     .ok_or_else(|| ClientError::Protocol("no hook token in the answer".into()))?;
-                let script = engine::triggers::hook::hook_script(client.base_url(), &name, token);
-                let written = engine::triggers::hook::install_hook(path, &script)
+                let script = engine::triggers::hook::hook_script_of_kind(
+                    *kind,
+                    client.base_url(),
+                    &name,
+                    token,
+                );
+                let written = engine::triggers::hook::install_hook_of_kind(path, *kind, &script)
                     .map_err(|error| ClientError::Usage(format!("install the hook: {error}")))?;
                 println!(
                     "installed {} (pushes notify {} as `{name}`)",

@@ -19,6 +19,7 @@ pub mod releases;
 pub mod repos;
 mod runners;
 mod settings;
+mod source;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/api/v1/jobs/{job_id}/logs", post(runners::logs))
         .route("/api/v1/jobs/{job_id}/events", post(runners::events))
         .route("/api/v1/jobs/{job_id}/finish", post(runners::finish))
+        .route("/api/v1/jobs/{job_id}/source", post(source::source))
         .route("/api/v1/runs", get(reads::list_runs))
         .route("/api/v1/runs/{run_id}", get(reads::show_run))
         .route("/api/v1/runs/{run_id}/cancel", post(reads::cancel_run))

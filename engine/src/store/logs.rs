@@ -95,9 +95,15 @@ impl Store {
             if index.last_seq.is_some_and(|last| chunk.seq <= last) {
                 continue;
             }
+            text.reserve(chunk.lines.iter().map(|line| line.len() + 1).sum());
             for line in &chunk.lines {
-                // One stored line per reported line, whatever it contains.
-                text.push_str(&line.replace(['\n', '\r'], " "));
+                // One stored line per reported line, whatever it contains (copied as it is in
+                // the usual case: no allocation per line).
+                if line.contains(['\n', '\r']) {
+                    text.push_str(&line.replace(['\n', '\r'], " "));
+                } else {
+                    text.push_str(line);
+                }
                 text.push('\n');
                 lines_written += 1;
             }

@@ -39,6 +39,7 @@ use protocol::{JobEvent, JobResult, JobSpec};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+pub use checkout::{reachable_locally, unpack_source};
 pub use deployment::{AutoApprove, DeploymentGate, GateFuture, NoGate};
 pub use masking::{MASK, Masker};
 pub use workspace::sanitise as sanitise_path_component;
