@@ -2,8 +2,11 @@
 //! fetched when a hook, webhook or poll says something changed, and read (refs, workflow files at
 //! a commit) but never checked out.
 //!
-//! git2 is built without its `https` and `ssh` features, so a source is a local path or a
-//! `file://` URL; a network URL fails at fetch with git2's "unsupported URL protocol" error.
+//! A local path or `file://` source is fetched with git2. git2 is built without its `https` and
+//! `ssh` features (no TLS or SSH stack compiled in), so a network source (`https://`, `http://`,
+//! `ssh://`, `git://`, or scp-like `git@host:owner/repo.git`) is fetched by the `git` command,
+//! which brings the operator's own credentials (SSH keys, credential helpers) and never prompts
+//! (`GIT_TERMINAL_PROMPT=0`, SSH in batch mode).
 //! Every branch and tag of the source is mirrored as the same ref (`+refs/heads/*`,
 //! `+refs/tags/*`), deleted refs are pruned, and the mirror's `HEAD` follows the source's default
 //! branch. Runners get the code at an exact commit from the mirror's path ([`Mirror::checkout`]).
@@ -96,6 +99,11 @@ impl Mirror {
             .find_remote(REMOTE)
             .map_err(TriggerError::git("find the mirror's source"))?;
         let url = remote.url().unwrap_or("").to_string();
+        if is_network_url(&url) {
+            fetch_with_git_command(&self.path, &url)?;
+            let after = ref_values(&self.repo)?;
+            return Ok(diff_ref_values(&before, &after));
+        }
         let mut options = FetchOptions::new();
         options
             .prune(FetchPrune::On)
@@ -238,12 +246,84 @@ pub fn default_branch(repo: &Repository) -> Option<String> {
 
 /// A local path becomes an absolute path; URLs are kept as given.
 fn source_url(source: &str) -> String {
-    if source.contains("://") {
+    if source.contains("://") || is_scp_like(source) {
         return source.to_string();
     }
     std::path::absolute(source)
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| source.to_string())
+}
+
+/// `user@host:path` (git's scp-like syntax): a colon before any slash, and not a path that
+/// exists here.
+fn is_scp_like(source: &str) -> bool {
+    if source.contains("://") {
+        return false;
+    }
+    match (source.find(':'), source.find('/')) {
+        (Some(colon), slash) => {
+            colon > 0 && slash.is_none_or(|slash| colon < slash) && !Path::new(source).exists()
+        }
+        _ => false,
+    }
+}
+
+/// Whether `url` needs a network transport (which git2 is built without here).
+pub fn is_network_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    [
+        "https://",
+        "http://",
+        "ssh://",
+        "git://",
+        "git+ssh://",
+        "ssh+git://",
+    ]
+    .iter()
+    .any(|scheme| lower.starts_with(scheme))
+        || is_scp_like(url)
+}
+
+/// Fetches every branch and tag of `url` into the bare mirror at `mirror` with the `git`
+/// command (pruning deleted refs), then points the mirror's `HEAD` at the source's default
+/// branch. Never prompts for credentials.
+pub fn fetch_with_git_command(mirror: &Path, url: &str) -> Result<(), TriggerError> {
+    let git = |args: &[&str]| {
+        let mut command = std::process::Command::new("git");
+        command
+            .arg("--git-dir")
+            .arg(mirror)
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(std::process::Stdio::null());
+        if std::env::var_os("GIT_SSH_COMMAND").is_none() {
+            command.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
+        }
+        command.output().map_err(TriggerError::io(format!(
+            "run `git` to fetch {url} (is git installed?)"
+        )))
+    };
+    let mut args = vec!["fetch", "--prune", "--no-tags", "--quiet", url];
+    args.extend(REFSPECS);
+    let fetched = git(&args)?;
+    if !fetched.status.success() {
+        return Err(TriggerError::Invalid(format!(
+            "fetch {url}: {}",
+            String::from_utf8_lossy(&fetched.stderr).trim()
+        )));
+    }
+    let head = git(&["ls-remote", "--symref", url, "HEAD"])?;
+    let listing = String::from_utf8_lossy(&head.stdout);
+    let default = listing.lines().find_map(|line| {
+        line.strip_prefix("ref: ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .filter(|name| name.starts_with("refs/heads/"))
+            .map(str::to_string)
+    });
+    if let Some(default) = default {
+        let _ = git(&["symbolic-ref", "HEAD", &default]);
+    }
+    Ok(())
 }
 
 /// Where the engine keeps the mirror of repository `name` under its data dir: one path segment
@@ -305,4 +385,82 @@ pub fn workflows_in_folder(dir: &Path) -> Result<Vec<WorkflowFile>, TriggerError
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_sources_are_told_from_paths() {
+        for url in [
+            "https://github.com/owner/repo.git",
+            "HTTP://git.example.com/repo",
+            "ssh://git@host:2222/owner/repo.git",
+            "git://host/repo",
+            "git@github.com:owner/repo.git",
+            "host.example.com:repo.git",
+        ] {
+            assert!(is_network_url(url), "{url}");
+        }
+        for path in [
+            "/srv/git/app.git",
+            "file:///srv/git/app.git",
+            "relative/dir",
+            "./a:b/c",
+        ] {
+            assert!(!is_network_url(path), "{path}");
+        }
+        assert_eq!(
+            source_url("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+    }
+
+    fn git(dir: &Path, args: &[&str]) {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    #[test]
+    fn the_git_command_mirrors_branches_and_tags_prunes_and_follows_head() {
+        let temp = tempfile::tempdir().unwrap();
+        let source = temp.path().join("source");
+        std::fs::create_dir_all(&source).unwrap();
+        git(&source, &["init", "-q", "-b", "trunk"]);
+        std::fs::write(source.join("a"), "1").unwrap();
+        git(&source, &["add", "-A"]);
+        git(&source, &["commit", "-q", "-m", "one"]);
+        git(&source, &["tag", "v1"]);
+        git(&source, &["branch", "gone"]);
+        let mirror_dir = temp.path().join("mirror.git");
+        let url = format!("file://{}", source.display());
+        let mirror = Mirror::open_or_create(&mirror_dir, &url).unwrap();
+        fetch_with_git_command(&mirror_dir, &url).unwrap();
+        let refs = ref_values(mirror.repository()).unwrap();
+        let names: Vec<&str> = refs.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["refs/heads/gone", "refs/heads/trunk", "refs/tags/v1"]
+        );
+        assert_eq!(mirror.default_branch().as_deref(), Some("trunk"));
+        git(&source, &["branch", "-D", "gone"]);
+        fetch_with_git_command(&mirror_dir, &url).unwrap();
+        let refs = ref_values(mirror.repository()).unwrap();
+        assert!(
+            !refs.contains_key("refs/heads/gone"),
+            "deleted refs are pruned"
+        );
+        let missing = fetch_with_git_command(&mirror_dir, "file:///no/such/repository");
+        let message = missing.unwrap_err().to_string();
+        assert!(
+            message.contains("fetch file:///no/such/repository"),
+            "{message}"
+        );
+    }
 }
