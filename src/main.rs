@@ -216,6 +216,9 @@ enum Command {
     /// Deployment environments: create, edit, list, show, rm, status
     #[command(after_help = exit::HELP)]
     Env(client::environments::EnvArgs),
+    /// Approver groups: `@NAME` in an environment's `--approvers` means each member
+    #[command(after_help = exit::HELP)]
+    Group(client::environments::GroupArgs),
     /// Approve a run waiting for an environment (admin; counts as `--as USER`)
     #[command(after_help = exit::HELP)]
     Approve(client::environments::DecideArgs),
@@ -467,6 +470,7 @@ fn main() {
         Command::Logs(args) => client::logs::logs(&args),
         Command::Cancel(args) => client::runs::cancel(&args),
         Command::Env(args) => client::environments::env(&args),
+        Command::Group(args) => client::environments::group(&args),
         Command::Approve(args) => client::environments::approve(&args),
         Command::Reject(args) => client::environments::reject(&args),
         Command::Rollback(args) => client::environments::rollback(&args),

@@ -877,3 +877,44 @@ async fn a_canary_waits_at_its_approval_phase_until_someone_approves() {
     let weights = std::fs::read_to_string(out.join("weights")).expect("weights");
     assert_eq!(weights.lines().collect::<Vec<_>>(), ["10", "100"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_approvers_approves_through_any_member() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let repo = repository(dir.path(), &out);
+    let engine = Engine::start(dir.path()).await;
+    engine.ok(&[
+        "env",
+        "create",
+        "production",
+        "--approvals",
+        "1",
+        "--approvers",
+        "@ops",
+    ]);
+    engine.ok(&["group", "set", "ops", "carol,erin"]);
+    let groups = engine.ok(&["group", "list"]);
+    assert!(
+        groups.contains("@ops") && groups.contains("carol, erin"),
+        "{groups}"
+    );
+    let run = engine.dispatch(&repo, "main");
+    engine
+        .wait_job_state(&run, "deploy-production", "waiting")
+        .await;
+    let outsider = engine.cli(&["approve", &run, "--env", "production", "--as", "mallory"]);
+    assert!(!outsider.status.success());
+    assert!(
+        stderr(&outsider).contains("not an approver"),
+        "{}",
+        stderr(&outsider)
+    );
+    engine.ok(&["approve", &run, "--env", "production", "--as", "erin"]);
+    let detail = engine.wait_finished(&run).await;
+    assert_eq!(detail["run"]["conclusion"], "success", "{detail:#}");
+    let bad = engine.cli(&["group", "set", "ops", "@admins"]);
+    assert!(!bad.status.success(), "a group inside a group");
+}

@@ -75,6 +75,9 @@ pub enum DeployError {
     NothingToRollBack(String),
 }
 
+/// Where approver groups (`@ops` in `--approvers`) are kept: one `deploy::Groups` record.
+pub const GROUPS_KEY: &str = "groups";
+
 /// Blue-green facts and a pending canary approval, per deployment in progress.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Progress {
@@ -214,6 +217,58 @@ impl Deployments {
             .remove_record(RecordKind::Environments, name)
             .await?;
         Ok(())
+    }
+
+    // ---- approver groups ----------------------------------------------------------------
+
+    /// Approver groups: `@name` in an environment's approvers means every member.
+    pub fn groups(&self) -> Result<deploy::Groups, DeployError> {
+        Ok(self
+            .engine
+            .store()
+            .record(RecordKind::EnvironmentState, GROUPS_KEY)?
+            .unwrap_or_default())
+    }
+
+    /// Sets (or replaces) a group's members; an empty list removes the group.
+    pub async fn set_group(
+        &self,
+        name: &str,
+        members: &[String],
+    ) -> Result<deploy::Groups, DeployError> {
+        let name = name.trim().trim_start_matches('@');
+        check_environment_name(name).map_err(|_| {
+            DeployError::Invalid(format!(
+                "group name `{name}`: use letters, digits, `-`, `_` and `.`"
+            ))
+        })?;
+        let mut clean: Vec<String> = Vec::new();
+        for member in members.iter().flat_map(|member| member.split(',')) {
+            let member = member.trim();
+            if member.is_empty() {
+                continue;
+            }
+            if member.starts_with('@') || member.chars().any(char::is_whitespace) {
+                return Err(DeployError::Invalid(format!(
+                    "group member `{member}`: a login, not a group or a phrase"
+                )));
+            }
+            if !clean.iter().any(|known| known == member) {
+                clean.push(member.to_string());
+            }
+        }
+        let _guard = self.lock.lock().await;
+        let mut groups = self.groups()?;
+        if clean.is_empty() {
+            groups.members.shift_remove(name);
+        } else {
+            groups.members.insert(name.to_string(), clean);
+        }
+        self.engine
+            .store()
+            .put_record(RecordKind::EnvironmentState, GROUPS_KEY, &groups)
+            .await?;
+        Ok(groups)
     }
 
     // ---- reads --------------------------------------------------------------------------
@@ -809,7 +864,7 @@ impl Deployments {
                 let request = self.gate_request(waiting)?;
                 let (approval, audit) = deploy::approve(
                     &environment.protection,
-                    &deploy::Groups::default(),
+                    &self.groups()?,
                     &request,
                     approver,
                     decision,
@@ -894,7 +949,7 @@ impl Deployments {
                 }
                 let (approval, audit) = deploy::approve(
                     &protection,
-                    &deploy::Groups::default(),
+                    &self.groups()?,
                     &request,
                     approver,
                     decision,

@@ -4,9 +4,13 @@
 //!
 //! One task owns every active scheduler (an actor): it takes new runs from `Orchestrator`
 //! handles, `EngineEvent`s from the engine and a tick every second (timeouts, cancel requests).
-//! After each handled event the scheduler's state and the actions it asked for (its outbox) are
-//! saved in the store without a flush of their own: the job move that follows flushes them too,
-//! so a job costs the store's three flushes (enqueue, lease, finish) and no more.
+//! After each handled event that asks for actions, the scheduler's state and those actions (its
+//! outbox) are saved in the store without a flush of their own: the job move that follows
+//! flushes them too, so a job costs the store's three flushes (enqueue, lease, finish) and no
+//! more. The run's input (workflow, contexts, sealed secrets) is saved once, when the run is
+//! adopted; an event that asks for nothing (most `JobStarted`/`JobFinished` of a wide run) saves
+//! nothing, since the job records already say what it changed — so a run of N jobs costs O(N)
+//! state writes in all, not O(N²).
 //!
 //! Recovery: on start, every saved schedule is loaded; its outbox is carried out again (every
 //! action is idempotent by `(run_id, job_key)`), and the scheduler is told what the store knows
@@ -255,6 +259,7 @@ impl Orchestrator {
         run_id: RunId,
         scheduler: Scheduler,
     ) -> Result<(), OrchestratorError> {
+        save_schedule_input(&self.engine, run_id, &scheduler)?;
         save_schedule(&self.engine, run_id, &scheduler, &[])?;
         self.commands
             .send(Command::Adopt {
@@ -381,7 +386,20 @@ impl Actor {
                 store.remove_schedule(run_id)?;
                 continue;
             }
-            let scheduler: Scheduler = match serde_json::from_value(record.state) {
+            let mut state = record.state;
+            if state.get("input").is_none()
+                && let Value::Object(fields) = &mut state
+            {
+                match load_schedule_input(&self.engine, run_id) {
+                    Ok(input) => {
+                        fields.insert("input".to_string(), input);
+                    }
+                    Err(error) => {
+                        tracing::error!(%run_id, %error, "saved scheduler input unreadable");
+                    }
+                }
+            }
+            let scheduler: Scheduler = match serde_json::from_value(state) {
                 Ok(scheduler) => scheduler,
                 Err(error) => {
                     tracing::error!(%run_id, %error, "saved scheduler state unreadable; run fails");
@@ -474,7 +492,6 @@ impl Actor {
         let Some(active) = self.runs.get_mut(&run_id) else {
             return;
         };
-        let is_tick = event == Event::Tick;
         let actions = match active.scheduler.handle(event, now()) {
             Ok(actions) => actions,
             Err(error) => {
@@ -483,7 +500,10 @@ impl Actor {
                 return;
             }
         };
-        if is_tick && actions.is_empty() {
+        if actions.is_empty() {
+            // Nothing to carry out: the state is saved with the next event that asks for
+            // something. What this event changed (a leg started or finished) is in the job
+            // records, and recovery feeds it again from there (`catch_up_events`).
             return;
         }
         if let Err(error) = save_schedule(&self.engine, run_id, &active.scheduler, &actions) {
@@ -730,13 +750,52 @@ impl Actor {
     }
 }
 
+/// Saves what never changes during a run (workflow, contexts, secrets — sealed) once, so each
+/// state save after an event writes only what moved.
+fn save_schedule_input(
+    engine: &Engine,
+    run_id: RunId,
+    scheduler: &Scheduler,
+) -> Result<(), StoreError> {
+    let mut input = serde_json::to_value(scheduler.input()).unwrap_or(Value::Null);
+    if let Some(Value::Object(secrets)) = input.get_mut("secrets")
+        && !secrets.is_empty()
+    {
+        let data_dir = &engine.config().data_dir;
+        crate::secrets::SecretKey::load_or_create(data_dir)
+            .and_then(|key| crate::secrets::seal_secret_values(&key, secrets))
+            .map_err(|error| crate::secrets::as_store_error(data_dir, error))?;
+    }
+    engine.store().save_schedule_input(run_id, &input)
+}
+
+fn load_schedule_input(engine: &Engine, run_id: RunId) -> Result<Value, StoreError> {
+    let mut input = engine
+        .store()
+        .schedule_input(run_id)?
+        .ok_or_else(|| StoreError::Corrupt {
+            tree: "schedules",
+            message: format!("run {run_id} has a saved state but no saved input"),
+        })?;
+    if let Some(Value::Object(secrets)) = input.get_mut("secrets")
+        && !secrets.is_empty()
+    {
+        let data_dir = &engine.config().data_dir;
+        crate::secrets::SecretKey::load(data_dir)
+            .and_then(|key| crate::secrets::open_secret_values(&key, secrets))
+            .map_err(|error| crate::secrets::as_store_error(data_dir, error))?;
+    }
+    Ok(input)
+}
+
 fn save_schedule(
     engine: &Engine,
     run_id: RunId,
     scheduler: &Scheduler,
     outbox: &[Action],
 ) -> Result<(), StoreError> {
-    let state = serde_json::to_value(scheduler).unwrap_or(Value::Null);
+    // The input is saved once (`save_schedule_input`): only what moves is written per event.
+    let state = scheduler.state_without_input();
     let outbox = outbox
         .iter()
         .filter_map(|action| serde_json::to_value(action).ok())

@@ -320,9 +320,13 @@ impl Releases {
             approvals: approvals.clone(),
             waiting_since: pending.requested_at,
         };
+        let groups: Groups = self
+            .store()
+            .record(RecordKind::EnvironmentState, crate::deployments::GROUPS_KEY)?
+            .unwrap_or_default();
         let (approval, audit) = deploy::approve(
             &environment.release_protection,
-            &Groups::default(),
+            &groups,
             &gate,
             &request.approver,
             request.decision,

@@ -355,6 +355,46 @@ pub fn seal_job_secrets(key: &SecretKey, mut spec: JobSpec) -> Result<JobSpec, S
     Ok(spec)
 }
 
+/// Seals every string value of `secrets` (a run's secrets as the saved scheduler input holds
+/// them), so no secret is written to the store in plaintext.
+pub fn seal_secret_values(
+    key: &SecretKey,
+    secrets: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), SecretsError> {
+    for (name, value) in secrets.iter_mut() {
+        let Some(text) = value.as_str() else {
+            continue;
+        };
+        if text.starts_with(SEALED_PREFIX) {
+            continue;
+        }
+        let sealed = key.seal(&job_context(name), text.as_bytes())?;
+        *value = serde_json::Value::String(format!("{SEALED_PREFIX}{}", hex_encode(&sealed)));
+    }
+    Ok(())
+}
+
+/// `seal_secret_values` undone.
+pub fn open_secret_values(
+    key: &SecretKey,
+    secrets: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), SecretsError> {
+    for (name, value) in secrets.iter_mut() {
+        let Some(sealed) = value
+            .as_str()
+            .and_then(|text| text.strip_prefix(SEALED_PREFIX))
+        else {
+            continue;
+        };
+        let decrypt_error = || SecretsError::Decrypt { name: name.clone() };
+        let sealed = hex_decode(sealed).ok_or_else(decrypt_error)?;
+        let plaintext = key.open(&job_context(name), &sealed)?;
+        *value =
+            serde_json::Value::String(String::from_utf8(plaintext).map_err(|_| decrypt_error())?);
+    }
+    Ok(())
+}
+
 /// The spec with its sealed secret values opened again, for the runner that leased it.
 pub fn open_job_secrets(key: &SecretKey, mut spec: JobSpec) -> Result<JobSpec, SecretsError> {
     for (name, value) in spec.secrets.iter_mut() {

@@ -8,6 +8,7 @@
 
 use engine::api::environments::{
     CreateEnvironmentRequest, DecisionRequest, EditEnvironmentRequest, RollbackRequest,
+    SetGroupRequest,
 };
 use engine::deploy::{AuditEntry, Decision, Deployment, DeploymentStatus, Environment};
 use engine::deployments::{ApprovalOutcome, EnvironmentView};
@@ -90,6 +91,32 @@ const OPTIONS_HELP: &str = "Options:
   --secret NAME                 a secret name jobs here may read (value: slipway secret set NAME --env E)
   --release-approvals N, --release-approvers …, --release-wait D, --release-tags …
                                 the release promotion policy";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GroupArgs {
+    #[command(subcommand)]
+    pub command: GroupCommand,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum GroupCommand {
+    /// Set a group's members (`@NAME` in `--approvers` then means each of them)
+    Set {
+        name: String,
+        /// Logins, comma separated or repeated
+        #[arg(required = true, value_name = "LOGIN")]
+        members: Vec<String>,
+    },
+    /// List groups and their members
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a group
+    Rm { name: String },
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DecideArgs {
@@ -248,6 +275,55 @@ pub fn env(args: &EnvArgs) -> i32 {
             }
             EnvCommand::Status { repo, json } => {
                 return super::releases::env_status(&client, repo.as_deref(), *json).await;
+            }
+        }
+        Ok(exit::SUCCESS)
+    })
+}
+
+pub fn group(args: &GroupArgs) -> i32 {
+    block_on(async {
+        let client = EngineClient::from_args(&args.engine)?;
+        let set = |name: &str, members: Vec<String>| {
+            let path = format!(
+                "/api/v1/groups/{}",
+                encode_component(name.trim_start_matches('@'))
+            );
+            let request = SetGroupRequest {
+                protocol_version: protocol::PROTOCOL_VERSION,
+                members,
+            };
+            (path, request)
+        };
+        match &args.command {
+            GroupCommand::Set { name, members } => {
+                let (path, request) = set(name, members.clone());
+                let groups: Option<engine::deploy::Groups> =
+                    client.admin_send(Method::PUT, &path, &request).await?;
+                let groups =
+                    groups.ok_or_else(|| ClientError::Protocol("no answer body".into()))?;
+                let key = name.trim_start_matches('@');
+                let members = groups.members.get(key).cloned().unwrap_or_default();
+                println!("group @{key}: {}", members.join(", "));
+            }
+            GroupCommand::List { json } => {
+                let groups: engine::deploy::Groups = client.get("/api/v1/groups").await?;
+                if *json {
+                    print_json(&groups)?;
+                } else {
+                    let rows: Vec<Vec<String>> = groups
+                        .members
+                        .iter()
+                        .map(|(name, members)| vec![format!("@{name}"), members.join(", ")])
+                        .collect();
+                    table::print(&["GROUP", "MEMBERS"], &rows);
+                }
+            }
+            GroupCommand::Rm { name } => {
+                let (path, request) = set(name, Vec::new());
+                let _: Option<engine::deploy::Groups> =
+                    client.admin_send(Method::PUT, &path, &request).await?;
+                println!("group @{} removed", name.trim_start_matches('@'));
             }
         }
         Ok(exit::SUCCESS)

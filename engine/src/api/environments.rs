@@ -37,6 +37,8 @@ pub fn routes() -> Router<Arc<Engine>> {
         .route("/api/v1/deployments", get(list_deployments))
         .route("/api/v1/deployments/{id}", get(show_deployment))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/groups", get(list_groups))
+        .route("/api/v1/groups/{name}", axum::routing::put(set_group))
         .route("/api/v1/runs/{run_id}/approvals", post(decide))
         .route("/api/v1/jobs/{job_id}/deployment", post(progress))
 }
@@ -77,6 +79,13 @@ pub struct DecisionRequest {
 pub struct RollbackRequest {
     pub protocol_version: u32,
     pub actor: String,
+}
+
+/// `PUT /api/v1/groups/{name}`: the members (logins); an empty list removes the group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetGroupRequest {
+    pub protocol_version: u32,
+    pub members: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,6 +207,25 @@ async fn audit(
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     Ok(Json(
         deployments(&orchestrator).audit(query.environment.as_deref())?,
+    ))
+}
+
+async fn list_groups(
+    Extension(orchestrator): Extension<Orchestrator>,
+) -> Result<Json<deploy::Groups>, ApiError> {
+    Ok(Json(deployments(&orchestrator).groups()?))
+}
+
+async fn set_group(
+    _admin: Admin,
+    Extension(orchestrator): Extension<Orchestrator>,
+    Path(name): Path<String>,
+    Versioned(request): Versioned<SetGroupRequest>,
+) -> Result<Json<deploy::Groups>, ApiError> {
+    Ok(Json(
+        deployments(&orchestrator)
+            .set_group(&name, &request.members)
+            .await?,
     ))
 }
 

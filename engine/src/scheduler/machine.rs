@@ -203,6 +203,24 @@ impl Scheduler {
         self.run
     }
 
+    /// The scheduler serialised without its input (which never changes during a run), for
+    /// a caller that saves the input once and the state after every event. Deserialising a
+    /// `Scheduler` needs the `input` field put back.
+    pub fn state_without_input(&self) -> serde_json::Value {
+        #[derive(Serialize)]
+        struct State<'a> {
+            run: &'a RunPhase,
+            jobs: &'a IndexMap<String, JobNode>,
+            finished_legs: u64,
+        }
+        serde_json::to_value(State {
+            run: &self.run,
+            jobs: &self.jobs,
+            finished_legs: self.finished_legs,
+        })
+        .unwrap_or(serde_json::Value::Null)
+    }
+
     pub fn input(&self) -> &RunInput {
         &self.input
     }

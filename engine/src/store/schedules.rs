@@ -29,6 +29,32 @@ impl Store {
             .map_err(|error| self.database_error(error))
     }
 
+    /// Saves the run's scheduler input (the workflow, contexts, sealed secrets: what never
+    /// changes during a run) once, beside its state; durable with the next flush.
+    pub fn save_schedule_input(
+        &self,
+        run_id: RunId,
+        input: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.trees
+            .schedules
+            .insert(input_key(run_id), encode(input))
+            .map(|_| ())
+            .map_err(|error| self.database_error(error))
+    }
+
+    pub fn schedule_input(&self, run_id: RunId) -> Result<Option<serde_json::Value>, StoreError> {
+        match self
+            .trees
+            .schedules
+            .get(input_key(run_id))
+            .map_err(|error| self.database_error(error))?
+        {
+            Some(bytes) => decode("schedules", &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
     pub fn schedule(&self, run_id: RunId) -> Result<Option<ScheduleRecord>, StoreError> {
         match self
             .trees
@@ -45,7 +71,10 @@ impl Store {
     pub fn schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
         let mut records = Vec::new();
         for entry in self.trees.schedules.iter() {
-            let (_, bytes) = entry.map_err(|error| self.database_error(error))?;
+            let (key, bytes) = entry.map_err(|error| self.database_error(error))?;
+            if key.len() != RUN_KEY_LEN {
+                continue; // a run's saved input (see `save_schedule_input`)
+            }
             records.push(decode("schedules", &bytes)?);
         }
         Ok(records)
@@ -55,8 +84,21 @@ impl Store {
     pub fn remove_schedule(&self, run_id: RunId) -> Result<(), StoreError> {
         self.trees
             .schedules
+            .remove(input_key(run_id))
+            .map_err(|error| self.database_error(error))?;
+        self.trees
+            .schedules
             .remove(run_id.to_key())
             .map(|_| ())
             .map_err(|error| self.database_error(error))
     }
+}
+
+/// A run's schedule is keyed by its 16-byte id; its input by the id and `/input`.
+const RUN_KEY_LEN: usize = 16;
+
+fn input_key(run_id: RunId) -> Vec<u8> {
+    let mut key = run_id.to_key().to_vec();
+    key.extend_from_slice(b"/input");
+    key
 }
