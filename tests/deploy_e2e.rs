@@ -185,6 +185,34 @@ impl Engine {
     }
 }
 
+/// One test's engine, its repository with the deliver workflow, and where the steps write.
+/// Fields drop in order: the engine stops before its directory goes.
+struct World {
+    engine: Engine,
+    repo: PathBuf,
+    out: PathBuf,
+    _dir: tempfile::TempDir,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl World {
+    async fn deliver() -> World {
+        let serial = SERIAL.lock().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(&out).expect("out dir");
+        let repo = repository(dir.path(), &out);
+        let engine = Engine::start(dir.path()).await;
+        World {
+            engine,
+            repo,
+            out,
+            _dir: dir,
+            _serial: serial,
+        }
+    }
+}
+
 const DELIVER: &str = r#"name: deliver
 on: workflow_dispatch
 jobs:
@@ -253,12 +281,8 @@ fn stderr(output: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_waits_for_two_approvals_and_refuses_self_approval() {
-    let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).expect("out dir");
-    let repo = repository(dir.path(), &out);
-    let engine = Engine::start(dir.path()).await;
+    let world = World::deliver().await;
+    let (out, repo, engine) = (&world.out, &world.repo, &world.engine);
     engine.ok(&[
         "env",
         "create",
@@ -377,12 +401,8 @@ async fn production_waits_for_two_approvals_and_refuses_self_approval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejection_fails_the_deployment_job_and_closes_the_gate() {
-    let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).expect("out dir");
-    let repo = repository(dir.path(), &out);
-    let engine = Engine::start(dir.path()).await;
+    let world = World::deliver().await;
+    let (out, repo, engine) = (&world.out, &world.repo, &world.engine);
     engine.ok(&[
         "env",
         "create",
@@ -461,12 +481,8 @@ async fn the_version_guard_refuses_an_older_commit_when_the_job_starts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_freeze_window_holds_the_lane_until_it_ends() {
-    let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).expect("out dir");
-    let repo = repository(dir.path(), &out);
-    let engine = Engine::start(dir.path()).await;
+    let world = World::deliver().await;
+    let (out, repo, engine) = (&world.out, &world.repo, &world.engine);
     std::fs::write(&engine.clock, "2026-12-24T12:00:00Z").expect("clock");
     engine.ok(&[
         "env",
@@ -880,12 +896,8 @@ async fn a_canary_waits_at_its_approval_phase_until_someone_approves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_of_approvers_approves_through_any_member() {
-    let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).expect("out dir");
-    let repo = repository(dir.path(), &out);
-    let engine = Engine::start(dir.path()).await;
+    let world = World::deliver().await;
+    let (repo, engine) = (&world.repo, &world.engine);
     engine.ok(&[
         "env",
         "create",

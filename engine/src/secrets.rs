@@ -274,24 +274,8 @@ impl Engine {
         &self,
         repository: &str,
     ) -> Result<IndexMap<String, String>, SecretsError> {
-        let mut secrets = IndexMap::new();
         let records = self.scoped(repository, |scope| self.store().secrets(Some(scope)))?;
-        if records.is_empty() {
-            return Ok(secrets);
-        }
-        let key = SecretKey::load_or_create(&self.config().data_dir)?;
-        for record in records {
-            let context = secret_context(&record.repository, &record.name);
-            let sealed = hex_decode(&record.sealed).ok_or_else(|| SecretsError::Decrypt {
-                name: record.name.clone(),
-            })?;
-            let plaintext = key.open(&context, &sealed)?;
-            let value = String::from_utf8(plaintext).map_err(|_| SecretsError::Decrypt {
-                name: record.name.clone(),
-            })?;
-            secrets.insert(record.name, value);
-        }
-        Ok(secrets)
+        self.open_records(records)
     }
 
     /// The secrets of exactly one scope (an environment's `env:<name>`), decrypted.
@@ -299,8 +283,16 @@ impl Engine {
         &self,
         scope: &str,
     ) -> Result<IndexMap<String, String>, SecretsError> {
-        let mut secrets = IndexMap::new();
         let records = self.store().secrets(Some(scope))?;
+        self.open_records(records)
+    }
+
+    /// Decrypts stored secrets, later records winning over earlier ones of the same name.
+    fn open_records(
+        &self,
+        records: Vec<SecretRecord>,
+    ) -> Result<IndexMap<String, String>, SecretsError> {
+        let mut secrets = IndexMap::new();
         if records.is_empty() {
             return Ok(secrets);
         }
