@@ -282,7 +282,7 @@ fn stderr(output: &Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_waits_for_two_approvals_and_refuses_self_approval() {
     let world = World::deliver().await;
-    let (out, repo, engine) = (&world.out, &world.repo, &world.engine);
+    let (out, repo, engine) = (world.out.clone(), world.repo.clone(), &world.engine);
     engine.ok(&[
         "env",
         "create",
@@ -402,7 +402,7 @@ async fn production_waits_for_two_approvals_and_refuses_self_approval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejection_fails_the_deployment_job_and_closes_the_gate() {
     let world = World::deliver().await;
-    let (out, repo, engine) = (&world.out, &world.repo, &world.engine);
+    let (out, repo, engine) = (world.out.clone(), world.repo.clone(), &world.engine);
     engine.ok(&[
         "env",
         "create",
@@ -482,7 +482,7 @@ async fn the_version_guard_refuses_an_older_commit_when_the_job_starts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_freeze_window_holds_the_lane_until_it_ends() {
     let world = World::deliver().await;
-    let (out, repo, engine) = (&world.out, &world.repo, &world.engine);
+    let (out, repo, engine) = (world.out.clone(), world.repo.clone(), &world.engine);
     std::fs::write(&engine.clock, "2026-12-24T12:00:00Z").expect("clock");
     engine.ok(&[
         "env",
@@ -897,7 +897,7 @@ async fn a_canary_waits_at_its_approval_phase_until_someone_approves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_of_approvers_approves_through_any_member() {
     let world = World::deliver().await;
-    let (repo, engine) = (&world.repo, &world.engine);
+    let (repo, engine) = (world.repo.clone(), &world.engine);
     engine.ok(&[
         "env",
         "create",
