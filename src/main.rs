@@ -310,6 +310,21 @@ impl EngineArgs {
 }
 
 fn main() {
+    // `slipway runs | head` closes our stdout early: end quietly, as other command-line tools
+    // do, instead of reporting a panic from `println!`.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
     // Engine and runner diagnostics go to stderr; `SLIPWAY_LOG=info` (or `debug`, or a filter
     // such as `engine=debug`) says more.
     let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
