@@ -232,6 +232,11 @@ pub fn github_context(
     })
 }
 
+/// The name the engine's own events carry as their sender (`slipway`): not a person.
+fn deploy_system_actor() -> &'static str {
+    deploy::SYSTEM_ACTOR
+}
+
 /// The `repository` object of a payload: `full_name` is `owner/name`.
 pub fn repository_json(full_name: &str, default_branch: &str, clone_url: &str) -> Value {
     let (owner, name) = full_name.split_once('/').unwrap_or(("local", full_name));
@@ -336,6 +341,44 @@ mod tests {
         assert_eq!(github["run_number"], "3");
         assert_eq!(github["event"]["after"], "a".repeat(40));
     }
+
+    #[test]
+    fn the_actor_is_who_the_event_payload_names() {
+        let source = EventSource {
+            git_ref: "refs/heads/main".into(),
+            sha: "b".repeat(40),
+            before: ZERO_SHA.into(),
+            repository: "acme/rocket".into(),
+            actor: "engine-user".into(),
+            default_branch: "main".into(),
+            clone_from: "/tmp/x".into(),
+            head_commit: None,
+        };
+        let parsed = workflows::parse::parse_workflow(
+            "ci.yml",
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n",
+        );
+        let workflow = parsed.workflow.expect("a workflow");
+        let input_with = |payload: Option<Value>| {
+            run_input_for(&RunInputRequest {
+                workflow: &workflow,
+                event_name: "push",
+                source: &source,
+                custom_payload: payload,
+                inputs: &[],
+                run_id: "1",
+                run_number: 1,
+                attempt: 1,
+            })
+            .expect("run input")
+        };
+        let pushed = input_with(Some(json!({"sender": {"login": "erin"}})));
+        assert_eq!(pushed.github["actor"], "erin");
+        assert_eq!(pushed.github["triggering_actor"], "erin");
+        let by_engine = input_with(Some(json!({"sender": {"login": "slipway"}})));
+        assert_eq!(by_engine.github["actor"], "engine-user");
+        assert_eq!(input_with(None).github["actor"], "engine-user");
+    }
 }
 
 /// What the scheduler's input of one run is built from (shared by `slipway run` and the engine).
@@ -363,6 +406,25 @@ pub fn run_input_for(request: &RunInputRequest<'_>) -> Result<RunInput, String> 
         request.inputs,
         request.custom_payload.as_ref(),
     )?;
+    // The run's actor is who the event names (a push's pusher, a webhook's sender) when it
+    // names someone; else the engine's user.
+    let sender = request
+        .custom_payload
+        .as_ref()
+        .and_then(|payload| payload.pointer("/sender/login"))
+        .and_then(Value::as_str)
+        .filter(|login| !login.is_empty() && *login != deploy_system_actor());
+    let source_with_actor;
+    let source = match sender {
+        Some(login) if login != request.source.actor => {
+            source_with_actor = EventSource {
+                actor: login.to_string(),
+                ..request.source.clone()
+            };
+            &source_with_actor
+        }
+        _ => request.source,
+    };
     let payload = match request.custom_payload.clone() {
         Some(mut payload) => {
             if let Value::Object(map) = &mut payload
@@ -373,7 +435,7 @@ pub fn run_input_for(request: &RunInputRequest<'_>) -> Result<RunInput, String> 
             }
             payload
         }
-        None => payload(request.event_name, request.source, &string_inputs),
+        None => payload(request.event_name, source, &string_inputs),
     };
     let workflow_name = workflow
         .name
@@ -382,7 +444,7 @@ pub fn run_input_for(request: &RunInputRequest<'_>) -> Result<RunInput, String> 
         .unwrap_or_else(|| workflow.file.clone());
     let github = github_context(
         request.event_name,
-        request.source,
+        source,
         &payload,
         &workflow_name,
         &workflow.file,
@@ -400,7 +462,6 @@ pub fn run_input_for(request: &RunInputRequest<'_>) -> Result<RunInput, String> 
     }
     input.inputs = typed_inputs;
     input.event_payload = payload;
-    let source = request.source;
     input.checkout = (source.sha != ZERO_SHA).then(|| protocol::job::Checkout {
         repository: source.clone_from.clone(),
         sha: source.sha.clone(),

@@ -40,6 +40,9 @@ pub struct AddRepoRequest {
 #[derive(Debug, Deserialize)]
 pub struct HookRequest {
     pub updates: Vec<HookUpdate>,
+    /// The pushing user as the hook saw it (older hooks do not send it).
+    #[serde(default)]
+    pub pusher: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,7 +174,14 @@ pub async fn hook(
         updates.push(update);
     }
     let count = updates.len();
-    spawn_announce(repos, name, updates, "slipway".to_string());
+    let pusher = request
+        .pusher
+        .as_deref()
+        .map(str::trim)
+        .filter(|pusher| !pusher.is_empty() && pusher.len() <= 255)
+        .unwrap_or("slipway")
+        .to_string();
+    spawn_announce(repos, name, updates, pusher);
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": count }))).into_response())
 }
 

@@ -2,7 +2,7 @@
 //! `post-receive` (the default) or `reference-transaction` ([`HookKind`]).
 //!
 //! The script reads git's `old new ref` lines from stdin and POSTs them as
-//! `{"updates":[{"old":…,"new":…,"ref":…}]}` to `POST /api/v1/repos/{name}/hook` with
+//! `{"pusher":…,"updates":[{"old":…,"new":…,"ref":…}]}` to `POST /api/v1/repos/{name}/hook` with
 //! `Authorization: Bearer <hook token>`. `curl` runs in the background with a 2-second limit and
 //! its output discarded, so the push returns at once and succeeds whether or not the engine is up
 //! (polling catches up later). A hook of the same name already in place is kept: it is renamed
@@ -133,9 +133,11 @@ pub fn hook_script_of_kind(
 SLIPWAY_ENDPOINT={endpoint}
 SLIPWAY_TOKEN={token}
 input=$(cat)
+# Who pushed: the user the hook runs as (on a shared server, the pusher's account).
+pusher=$(printf '%s' "${{USER:-$(id -un 2>/dev/null)}}" | sed 's/\\/\\\\/g; s/"/\\"/g')
 {state_check}body=$(printf '%s\n' "$input" | {{
     sep=''
-    printf '{{"updates":['
+    printf '{{"pusher":"%s","updates":[' "$pusher"
     while read -r old new ref; do
         [ -n "$ref" ] || continue
 {ref_filter}        ref=$(printf '%s' "$ref" | sed 's/\\/\\\\/g; s/"/\\"/g')
