@@ -169,6 +169,10 @@ enum Command {
         /// Run one job, then exit
         #[arg(long)]
         once: bool,
+        /// Where checkouts come from: `auto` (the repository when this machine can open it,
+        /// else the engine) or `engine` (always the engine, for runners on other machines)
+        #[arg(long, value_parser = ["auto", "engine"], env = "SLIPWAY_CHECKOUT")]
+        checkout: Option<String>,
     },
     /// Runners of the engine (`runners token`: a one-time registration token)
     #[command(after_help = exit::HELP)]
@@ -447,6 +451,7 @@ fn main() {
             work_dir,
             config,
             once,
+            checkout,
         } => runner_cmd::run(runner_cmd::RunnerRequest {
             engine,
             labels,
@@ -454,6 +459,7 @@ fn main() {
             work_dir,
             config,
             once,
+            checkout_from_engine: checkout.as_deref() == Some("engine"),
         }),
         Command::Runners {
             command: Some(RunnersCommand::Token),

@@ -33,6 +33,8 @@ pub struct RunnerRequest {
     pub work_dir: Option<PathBuf>,
     pub config: PathBuf,
     pub once: bool,
+    /// `--checkout engine`: always fetch the job's commit from the engine.
+    pub checkout_from_engine: bool,
 }
 
 /// Everything `slipway runner register` was asked.
@@ -106,6 +108,9 @@ pub fn run(request: RunnerRequest) -> i32 {
     executor.runner_name = config.name.clone();
     let mut options = AgentOptions::new(config, executor);
     options.once = request.once;
+    if request.checkout_from_engine {
+        options.checkout_source = runner::agent::CheckoutSource::Engine;
+    }
     let shutdown = options.shutdown.clone();
     let outcome = block_on(async move {
         spawn_stop_watchers(shutdown);
