@@ -89,6 +89,9 @@ pub struct Deployments {
     engine: Arc<Engine>,
     clock: Clock,
     lock: Mutex<()>,
+    /// Whether any deployment may be unfinished: `tick` reads the records only then. Set when
+    /// one is recorded (and on start, to look once); cleared when a look finds none.
+    maybe_active: std::sync::atomic::AtomicBool,
 }
 
 /// What an approve/reject did.
@@ -116,6 +119,7 @@ impl Deployments {
             engine,
             clock,
             lock: Mutex::new(()),
+            maybe_active: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -390,6 +394,10 @@ impl Deployments {
     /// Re-evaluates every environment with deployments waiting or queued: wait timers, freeze
     /// windows, approval expiry. The orchestrator calls this every second.
     pub async fn tick(&self) {
+        use std::sync::atomic::Ordering;
+        if !self.maybe_active.swap(false, Ordering::SeqCst) {
+            return;
+        }
         let environments: Vec<String> = match self.deployments(None) {
             Ok(deployments) => {
                 let mut names: Vec<String> = deployments
@@ -399,6 +407,9 @@ impl Deployments {
                     .collect();
                 names.sort();
                 names.dedup();
+                if !names.is_empty() {
+                    self.maybe_active.store(true, Ordering::SeqCst);
+                }
                 names
             }
             Err(error) => {
@@ -641,6 +652,16 @@ impl Deployments {
     /// A job of a run finished. When it was a deployment, record its outcome and free the
     /// lane. Called for every finished job; cheap when it is not a deployment.
     pub async fn job_finished(&self, run_id: RunId, job_key: &str, result: &JobResult) {
+        // Most jobs deploy nothing: one read of the job record tells, before any scan.
+        let deploys = job_key == ROLLBACK_JOB
+            || result.deployment.is_some()
+            || matches!(
+                self.engine.store().job_by_key(run_id, job_key),
+                Ok(Some(job)) if job.spec.environment.is_some()
+            );
+        if !deploys {
+            return;
+        }
         let environment = {
             let _guard = self.lock.lock().await;
             let environment = match self.record_outcome(run_id, job_key, result).await {
@@ -1200,6 +1221,10 @@ impl Deployments {
         deployment: &Deployment,
         audit: Option<AuditEntry>,
     ) -> Result<(), DeployError> {
+        if !deployment.status.is_finished() {
+            self.maybe_active
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         let store = self.engine.store();
         let mut items = vec![(
             RecordKind::Deployments,
