@@ -244,16 +244,26 @@ jobs:
 /// A repository with the deliver workflow; `OUT` (the side-effect directory) is baked in as a
 /// workflow-level env so the runners write where the test looks.
 fn repository(dir: &Path, out: &Path) -> PathBuf {
+    let repo = workflow_repository(dir, DELIVER, "OUT", out);
+    commit(&repo, "first");
+    repo
+}
+
+/// `dir/repo`, a git repository (nothing committed yet) holding `workflow` as
+/// `.github/workflows/deliver.yml`, with the workflow-level env `variable` set to `path`.
+fn workflow_repository(dir: &Path, workflow: &str, variable: &str, path: &Path) -> PathBuf {
     let repo = dir.join("repo");
     std::fs::create_dir_all(repo.join(".github/workflows")).expect("repo dir");
-    let text = DELIVER.replacen(
+    let text = workflow.replacen(
         "on: workflow_dispatch\n",
-        &format!("on: workflow_dispatch\nenv:\n  OUT: {}\n", out.display()),
+        &format!(
+            "on: workflow_dispatch\nenv:\n  {variable}: {}\n",
+            path.display()
+        ),
         1,
     );
     std::fs::write(repo.join(".github/workflows/deliver.yml"), text).expect("workflow");
     git(&repo, &["init", "-q", "-b", "main"]);
-    commit(&repo, "first");
     repo
 }
 
@@ -689,19 +699,8 @@ async fn blue_green_switches_back_when_the_acceptance_check_fails() {
         let port = slot_server(state.clone(), slot).await;
         std::fs::write(state.join(format!("port-{slot}")), port.to_string()).expect("port file");
     }
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join(".github/workflows")).expect("repo dir");
-    let text = BLUE_GREEN.replacen(
-        "on: workflow_dispatch\n",
-        &format!(
-            "on: workflow_dispatch\nenv:\n  STATE: {}\n",
-            state.display()
-        ),
-        1,
-    );
-    std::fs::write(repo.join(".github/workflows/deliver.yml"), text).expect("workflow");
+    let repo = workflow_repository(dir.path(), BLUE_GREEN, "STATE", &state);
     std::fs::write(repo.join("HEALTH"), "healthy").expect("HEALTH");
-    git(&repo, &["init", "-q", "-b", "main"]);
     let good = commit(&repo, "good");
     let engine = Engine::start(dir.path()).await;
 
@@ -786,12 +785,9 @@ async fn blue_green_switches_back_when_the_acceptance_check_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_deployment_survives_an_engine_kill() {
-    let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = dir.path().join("out");
-    std::fs::create_dir_all(&out).expect("out dir");
-    let repo = repository(dir.path(), &out);
-    let mut engine = Engine::start(dir.path()).await;
+    let mut world = World::deliver().await;
+    let (out, repo) = (world.out.clone(), world.repo.clone());
+    let engine = &mut world.engine;
     engine.ok(&[
         "env",
         "create",
@@ -848,15 +844,7 @@ async fn a_canary_waits_at_its_approval_phase_until_someone_approves() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).expect("out dir");
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join(".github/workflows")).expect("repo dir");
-    let text = CANARY.replacen(
-        "on: workflow_dispatch\n",
-        &format!("on: workflow_dispatch\nenv:\n  OUT: {}\n", out.display()),
-        1,
-    );
-    std::fs::write(repo.join(".github/workflows/deliver.yml"), text).expect("workflow");
-    git(&repo, &["init", "-q", "-b", "main"]);
+    let repo = workflow_repository(dir.path(), CANARY, "OUT", &out);
     commit(&repo, "first");
     let engine = Engine::start(dir.path()).await;
     let run = engine.dispatch(&repo, "main");
