@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod support;
+
+use support::{job, lines, repo_with};
+
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
 /// A child process killed (SIGKILL) when dropped.
@@ -204,50 +208,15 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// A git repository with one workflow file committed on `main`.
-fn repo_with_workflow(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let repo = dir.join("repo");
-    let workflows = repo.join(".github/workflows");
-    std::fs::create_dir_all(&workflows).expect("create repo dir");
-    std::fs::write(workflows.join(name), text).expect("write workflow");
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .expect("run git");
-        assert!(status.status.success(), "git {args:?}: {status:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "workflow"]);
-    repo
-}
-
-fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
-    run["jobs"]
-        .as_array()
-        .and_then(|jobs| jobs.iter().find(|job| job["job_key"] == key))
-        .unwrap_or(&Value::Null)
-}
-
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dag_with_a_matrix_and_outputs_completes_on_two_runner_processes() {
     let _serial = SERIAL.lock().await;
     let temp = tempfile::tempdir().expect("temp dir");
-    let repo = repo_with_workflow(
+    let repo = repo_with(
         temp.path(),
-        "dag.yml",
-        r#"
+        &[(
+            "dag.yml",
+            r#"
 on: workflow_dispatch
 jobs:
   build:
@@ -269,6 +238,7 @@ jobs:
       - id: read
         run: echo "seen=${{ needs.build.outputs.value }}" >> "$GITHUB_OUTPUT"
 "#,
+        )],
     );
     let engine = TestEngine::start(&temp.path().join("data"), free_port(), 2).await;
     let run_id = engine.dispatch(&repo, "dag.yml").await;
@@ -298,11 +268,12 @@ async fn a_runner_killed_mid_job_has_its_job_retried_on_the_other_runner() {
     let _serial = SERIAL.lock().await;
     let temp = tempfile::tempdir().expect("temp dir");
     let marks = temp.path().join("marks");
-    let repo = repo_with_workflow(
+    let repo = repo_with(
         temp.path(),
-        "slow.yml",
-        &format!(
-            r#"
+        &[(
+            "slow.yml",
+            &format!(
+                r#"
 on: workflow_dispatch
 jobs:
   slow:
@@ -310,8 +281,9 @@ jobs:
     steps:
       - run: echo started >> "{}" && sleep 3
 "#,
-            marks.display()
-        ),
+                marks.display()
+            ),
+        )],
     );
     let engine = TestEngine::start(&temp.path().join("data"), free_port(), 0).await;
     let (first, first_id) = engine.start_runner(&temp.path().join("r1")).await;
@@ -346,11 +318,12 @@ async fn an_engine_killed_mid_dag_resumes_and_runs_each_job_once() {
     let temp = tempfile::tempdir().expect("temp dir");
     let marks = temp.path().join("marks");
     let step = |name: &str| format!("echo {name} >> \"{}\" && sleep 1", marks.display());
-    let repo = repo_with_workflow(
+    let repo = repo_with(
         temp.path(),
-        "chain.yml",
-        &format!(
-            r#"
+        &[(
+            "chain.yml",
+            &format!(
+                r#"
 on: workflow_dispatch
 jobs:
   first:
@@ -368,10 +341,11 @@ jobs:
     steps:
       - run: {}
 "#,
-            step("first"),
-            step("second"),
-            step("third")
-        ),
+                step("first"),
+                step("second"),
+                step("third")
+            ),
+        )],
     );
     let mut engine = TestEngine::start(&temp.path().join("data"), free_port(), 0).await;
     let _first = engine.start_runner(&temp.path().join("r1")).await;
@@ -394,10 +368,11 @@ jobs:
 async fn cancel_stops_a_long_sleep() {
     let _serial = SERIAL.lock().await;
     let temp = tempfile::tempdir().expect("temp dir");
-    let repo = repo_with_workflow(
+    let repo = repo_with(
         temp.path(),
-        "sleep.yml",
-        r#"
+        &[(
+            "sleep.yml",
+            r#"
 on: workflow_dispatch
 jobs:
   sleepy:
@@ -410,6 +385,7 @@ jobs:
     steps:
       - run: echo never
 "#,
+        )],
     );
     let engine = TestEngine::start(&temp.path().join("data"), free_port(), 1).await;
     let run_id = engine.dispatch(&repo, "sleep.yml").await;

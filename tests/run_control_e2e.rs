@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod support;
+
+use support::{job, lines, repo_with};
+
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
 /// The tests each start an engine with two runner processes; on two cores they run one at a time.
@@ -156,48 +160,10 @@ impl TestEngine {
     }
 }
 
-/// A git repository with the given workflow files committed on `main`.
-fn repo_with(dir: &Path, workflows: &[(&str, &str)]) -> PathBuf {
-    let repo = dir.join("repo");
-    let folder = repo.join(".github/workflows");
-    std::fs::create_dir_all(&folder).expect("create repo dir");
-    for (name, text) in workflows {
-        std::fs::write(folder.join(name), text).expect("write workflow");
-    }
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .expect("run git");
-        assert!(status.status.success(), "git {args:?}: {status:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "workflows"]);
-    repo
-}
-
-fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
-    run["jobs"]
-        .as_array()
-        .and_then(|jobs| jobs.iter().find(|job| job["job_key"] == key))
-        .unwrap_or(&Value::Null)
-}
-
 fn micros(value: &Value) -> u64 {
     value
         .as_u64()
         .unwrap_or_else(|| panic!("a timestamp, got {value}"))
-}
-
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 /// A workflow that sleeps `inputs.seconds` under the workflow-level `group`.

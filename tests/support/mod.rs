@@ -1,0 +1,51 @@
+//! Helpers shared by the end-to-end tests that drive `slipway serve` and read its runs: a
+//! repository with workflow files, a job of a run as the API shows it, and side-effect files.
+//! Each test file includes it with `mod support;` and uses what it needs.
+
+#![allow(dead_code)] // not every test file uses every helper
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// `dir/repo`: a git repository with `workflows` (file name, text) under `.github/workflows`,
+/// committed on `main`.
+pub fn repo_with(dir: &Path, workflows: &[(&str, &str)]) -> PathBuf {
+    let repo = dir.join("repo");
+    let folder = repo.join(".github/workflows");
+    std::fs::create_dir_all(&folder).expect("create repo dir");
+    for (name, text) in workflows {
+        std::fs::write(folder.join(name), text).expect("write workflow");
+    }
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .expect("run git");
+        assert!(status.status.success(), "git {args:?}: {status:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "workflows"]);
+    repo
+}
+
+/// The job `key` of a run as `GET /api/v1/runs/{id}` shows it (`null` when absent).
+pub fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
+    run["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|job| job["job_key"] == key))
+        .unwrap_or(&Value::Null)
+}
+
+/// The lines of a side-effect file (none when it does not exist).
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
