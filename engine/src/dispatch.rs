@@ -117,7 +117,7 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<(Arc<Engine>, mpsc::UnboundedReceiver<EngineEvent>), StoreError> {
         let store = Arc::new(Store::open(&config.data_dir)?);
-        crate::secrets::SecretKey::load_or_create(&config.data_dir)
+        crate::secrets::SecretKey::shared(&config.data_dir)
             .map_err(|error| crate::secrets::as_store_error(&config.data_dir, error))?;
         let (events, receiver) = mpsc::unbounded_channel();
         let now = Instant::now();
@@ -459,7 +459,7 @@ impl Engine {
             return Ok(spec);
         }
         let dir = &self.config.data_dir;
-        crate::secrets::SecretKey::load(dir)
+        crate::secrets::SecretKey::shared(dir)
             .and_then(|key| crate::secrets::seal_job_secrets(&key, spec))
             .map_err(|error| crate::secrets::as_store_error(dir, error))
     }
@@ -469,7 +469,7 @@ impl Engine {
             return Ok(spec);
         }
         let dir = &self.config.data_dir;
-        crate::secrets::SecretKey::load(dir)
+        crate::secrets::SecretKey::shared(dir)
             .and_then(|key| crate::secrets::open_job_secrets(&key, spec))
             .map_err(|error| crate::secrets::as_store_error(dir, error))
     }

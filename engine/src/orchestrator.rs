@@ -762,7 +762,7 @@ fn save_schedule_input(
         && !secrets.is_empty()
     {
         let data_dir = &engine.config().data_dir;
-        crate::secrets::SecretKey::load_or_create(data_dir)
+        crate::secrets::SecretKey::shared(data_dir)
             .and_then(|key| crate::secrets::seal_secret_values(&key, secrets))
             .map_err(|error| crate::secrets::as_store_error(data_dir, error))?;
     }
@@ -781,7 +781,7 @@ fn load_schedule_input(engine: &Engine, run_id: RunId) -> Result<Value, StoreErr
         && !secrets.is_empty()
     {
         let data_dir = &engine.config().data_dir;
-        crate::secrets::SecretKey::load(data_dir)
+        crate::secrets::SecretKey::shared(data_dir)
             .and_then(|key| crate::secrets::open_secret_values(&key, secrets))
             .map_err(|error| crate::secrets::as_store_error(data_dir, error))?;
     }

@@ -6,16 +6,18 @@
 //! repository's scope (the repository's value wins for the same name).
 //!
 //! The key is 256 random bits in `<data>/secrets.key` (mode 0600, hex), made on the engine's
-//! first start. Every encryption takes a fresh random 96-bit nonce; the sealed bytes are
-//! `nonce || ciphertext+tag`, with the scope and the name as associated data so a sealed value
-//! cannot be moved to another slot. Job specs carry their secrets sealed the same way while they
-//! sit in the store (`seal_job_secrets` / `open_job_secrets`).
+//! first start and read from disk once per process (`SecretKey::shared`). Every encryption
+//! takes a fresh random 96-bit nonce; the sealed bytes are `nonce || ciphertext+tag`, with the
+//! scope and the name as associated data so a sealed value cannot be moved to another slot. Job
+//! specs carry their secrets sealed the same way while they sit in the store (`seal_job_secrets` / `open_job_secrets`).
 //!
 //! This module must not log, return through the API, or store a secret value in plaintext: the
 //! only plaintext leaves through `secrets_for_run` and a leased job's spec, on their way to a
 //! runner (which masks them).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -103,6 +105,23 @@ impl SecretKey {
             }
         }
         SecretKey::load(data_dir)
+    }
+
+    /// The key of `data_dir`, read from disk once per process (made if it does not exist, as
+    /// `load_or_create`) and shared afterwards: sealing and opening never touch the disk.
+    pub fn shared(data_dir: &Path) -> Result<Arc<SecretKey>, SecretsError> {
+        static KEYS: OnceLock<Mutex<HashMap<PathBuf, Arc<SecretKey>>>> = OnceLock::new();
+        let keys = KEYS.get_or_init(Default::default);
+        if let Some(key) = keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(data_dir)
+        {
+            return Ok(key.clone());
+        }
+        let key = Arc::new(SecretKey::load_or_create(data_dir)?);
+        let mut keys = keys.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(keys.entry(data_dir.to_path_buf()).or_insert(key).clone())
     }
 
     /// Reads `<data_dir>/secrets.key`.
@@ -207,7 +226,7 @@ impl Engine {
     ) -> Result<SecretInfo, SecretsError> {
         let name = normalize_name(name)?;
         check_value(&name, value)?;
-        let key = SecretKey::load_or_create(&self.config().data_dir)?;
+        let key = SecretKey::shared(&self.config().data_dir)?;
         let sealed = key.seal(&secret_context(repository, &name), value.as_bytes())?;
         let record = SecretRecord {
             repository: repository.to_string(),
@@ -296,7 +315,7 @@ impl Engine {
         if records.is_empty() {
             return Ok(secrets);
         }
-        let key = SecretKey::load_or_create(&self.config().data_dir)?;
+        let key = SecretKey::shared(&self.config().data_dir)?;
         for record in records {
             let context = secret_context(&record.repository, &record.name);
             let sealed = hex_decode(&record.sealed).ok_or_else(|| SecretsError::Decrypt {

@@ -4,7 +4,9 @@
 //! This file must not change state: a request refused here (400, 401) leaves everything as it
 //! was.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -152,7 +154,8 @@ impl FromRequestParts<Arc<Engine>> for AuthedRunner {
 
 /// Checks that a request carries the engine's admin token (`<data>/admin.token`) as
 /// `Authorization: Bearer …`; every admin extractor of the API calls this one check. Both sides
-/// are hashed before the constant-time comparison so their lengths leak nothing either.
+/// are hashed before the constant-time comparison so their lengths leak nothing either. The
+/// token's hash is read from disk once per process (`admin_token_hash`), not per request.
 pub fn require_admin_token(parts: &Parts, data_dir: &std::path::Path) -> Result<(), ApiError> {
     use subtle::ConstantTimeEq;
     let refused = || ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid admin token");
@@ -163,16 +166,36 @@ pub fn require_admin_token(parts: &Parts, data_dir: &std::path::Path) -> Result<
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(refused)?;
-    let expected = std::fs::read_to_string(crate::orchestrator::admin_token_path(data_dir))
-        .map_err(|_| refused())?;
-    let expected = expected.trim();
-    if expected.is_empty() {
-        return Err(refused());
-    }
-    let same = crate::store::hash_secret(given).ct_eq(&crate::store::hash_secret(expected));
+    let expected = admin_token_hash(data_dir).ok_or_else(refused)?;
+    let same = crate::store::hash_secret(given).ct_eq(&expected);
     if bool::from(same) {
         Ok(())
     } else {
         Err(refused())
     }
+}
+
+/// The hash of `<data_dir>/admin.token`, read once and kept; `None` (and read again next time)
+/// while the file is missing or empty. `slipway serve` writes the file before it serves.
+fn admin_token_hash(data_dir: &std::path::Path) -> Option<[u8; 32]> {
+    static HASHES: OnceLock<Mutex<HashMap<PathBuf, [u8; 32]>>> = OnceLock::new();
+    let hashes = HASHES.get_or_init(Default::default);
+    if let Some(hash) = hashes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(data_dir)
+    {
+        return Some(*hash);
+    }
+    let text = std::fs::read_to_string(crate::orchestrator::admin_token_path(data_dir)).ok()?;
+    let token = text.trim();
+    if token.is_empty() {
+        return None;
+    }
+    let hash = crate::store::hash_secret(token);
+    hashes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(data_dir.to_path_buf(), hash);
+    Some(hash)
 }

@@ -9,11 +9,13 @@
 //! JSON bodies, runner authentication, errors), `runners.rs` (registration and the runner
 //! protocol), `reads.rs` (runs, jobs, logs, runners for the CLI), `settings.rs` (repository
 //! secrets and variables), `repos.rs` (watched repositories, hooks, webhooks, schedules, commit
-//! statuses), `releases.rs` (releases and the environments view).
+//! statuses), `releases.rs` (releases and the environments view), `health.rs` (the watchdog
+//! thread and `GET /healthz`).
 
 mod admin;
 pub mod environments;
 mod extract;
+mod health;
 mod reads;
 pub mod releases;
 pub mod repos;
@@ -72,6 +74,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
 pub struct Server {
     local_addr: SocketAddr,
     stop: CancellationToken,
+    health: Arc<health::Health>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -88,6 +91,7 @@ impl Server {
 
     /// Stops accepting connections and waits (briefly) for open requests to end.
     pub async fn stop(self) {
+        self.health.stop();
         self.stop.cancel();
         let mut task = self.task;
         if tokio::time::timeout(Duration::from_secs(5), &mut task)
@@ -102,7 +106,7 @@ impl Server {
 /// Binds `address` and serves the API on it until `Server::stop` (or the engine shuts down:
 /// long polls and log followers end then, so the server can stop quickly).
 pub async fn serve(engine: Arc<Engine>, address: SocketAddr) -> std::io::Result<Server> {
-    serve_router(router(engine), address).await
+    serve_router(&engine, router(engine.clone()), address).await
 }
 
 /// `serve` with the run orchestrator behind the admin calls (`dispatch`, `rerun`); without it
@@ -111,8 +115,9 @@ pub async fn serve_with_orchestrator(
     orchestrator: Orchestrator,
     address: SocketAddr,
 ) -> std::io::Result<Server> {
-    let app = router(orchestrator.engine().clone()).layer(axum::Extension(orchestrator));
-    serve_router(app, address).await
+    let engine = orchestrator.engine().clone();
+    let app = router(engine.clone()).layer(axum::Extension(orchestrator));
+    serve_router(&engine, app, address).await
 }
 
 /// `serve_with_orchestrator`, plus the watched-repository routes (`api/repos.rs`) over `repos`.
@@ -121,13 +126,29 @@ pub async fn serve_with_repos(
     repos: Arc<crate::repos::Repos>,
     address: SocketAddr,
 ) -> std::io::Result<Server> {
-    let app = router(orchestrator.engine().clone())
+    let engine = orchestrator.engine().clone();
+    let app = router(engine.clone())
         .layer(axum::Extension(orchestrator))
         .merge(repos::routes(repos));
-    serve_router(app, address).await
+    serve_router(&engine, app, address).await
 }
 
-async fn serve_router(app: Router, address: SocketAddr) -> std::io::Result<Server> {
+/// Serves `app` plus `GET /healthz`, whose verdict comes from a watchdog started here over the
+/// engine's store and the current runtime.
+async fn serve_router(
+    engine: &Arc<Engine>,
+    app: Router,
+    address: SocketAddr,
+) -> std::io::Result<Server> {
+    let health = health::start(engine.store(), tokio::runtime::Handle::current());
+    let verdict = health.clone();
+    let app = app.route(
+        "/healthz",
+        get(move || {
+            let verdict = verdict.clone();
+            async move { health::answer(&verdict) }
+        }),
+    );
     let listener = tokio::net::TcpListener::bind(address).await?;
     let local_addr = listener.local_addr()?;
     let stop = CancellationToken::new();
@@ -140,6 +161,7 @@ async fn serve_router(app: Router, address: SocketAddr) -> std::io::Result<Serve
     Ok(Server {
         local_addr,
         stop,
+        health,
         task,
     })
 }

@@ -11,7 +11,7 @@ use protocol::{Conclusion, JobEvent, JobResult, JobSpec};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    JobId, RunId, RunnerId, Store, StoreError, Tx, TxResult, abort, decode, decode_tx, encode,
+    Core, JobId, RunId, RunnerId, Store, StoreError, Tx, TxResult, abort, decode, decode_tx, encode,
     now_us,
 };
 
@@ -111,23 +111,24 @@ impl Store {
         max_infra_retries: u32,
     ) -> Result<JobRecord, StoreError> {
         let job_id = JobId::new();
-        let queue_seq = self.generate_id()?;
         let queued_at_us = now_us();
         let key = job_key(run_id, &spec.job_key);
-        let job = self.transact(|tx| {
-            ensure_new_job(tx, run_id, &key, &spec.job_key)?;
-            let job = JobRecord {
-                queue_seq: Some(queue_seq),
-                max_infra_retries,
-                ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Queued, queued_at_us)
-            };
-            put_job(tx, &job)?;
-            tx.queue
-                .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
-            Ok(job)
-        })?;
-        self.flush().await?;
-        Ok(job)
+        self.write(move |core| {
+            let queue_seq = core.generate_id()?;
+            core.transact(|tx| {
+                ensure_new_job(tx, run_id, &key, &spec.job_key)?;
+                let job = JobRecord {
+                    queue_seq: Some(queue_seq),
+                    max_infra_retries,
+                    ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Queued, queued_at_us)
+                };
+                put_job(tx, &job)?;
+                tx.queue
+                    .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
+                Ok(job)
+            })
+        })
+        .await
     }
 
     /// Records a job that is ready to run but held back (state `waiting`, not in the queue)
@@ -142,18 +143,20 @@ impl Store {
         let job_id = JobId::new();
         let now = now_us();
         let key = job_key(run_id, &spec.job_key);
-        let job = self.transact(|tx| {
-            ensure_new_job(tx, run_id, &key, &spec.job_key)?;
-            let job = JobRecord {
-                max_infra_retries,
-                waiting_reason: Some(reason.to_string()),
-                ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Waiting, now)
-            };
-            put_job(tx, &job)?;
-            Ok(job)
-        })?;
-        self.flush().await?;
-        Ok(job)
+        let reason = reason.to_string();
+        self.write(move |core| {
+            core.transact(|tx| {
+                ensure_new_job(tx, run_id, &key, &spec.job_key)?;
+                let job = JobRecord {
+                    max_infra_retries,
+                    waiting_reason: Some(reason.clone()),
+                    ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Waiting, now)
+                };
+                put_job(tx, &job)?;
+                Ok(job)
+            })
+        })
+        .await
     }
 
     /// Changes why a waiting job waits (no flush of its own: a reason is for people, and the
@@ -163,18 +166,21 @@ impl Store {
         job_id: JobId,
         reason: &str,
     ) -> Result<Option<JobRecord>, StoreError> {
-        self.transact(|tx| {
-            let Some(mut job) = get_job(tx, job_id)? else {
-                return Ok(None);
-            };
-            if job.state != JobState::Waiting {
-                return Ok(None);
-            }
-            if job.waiting_reason.as_deref() != Some(reason) {
-                job.waiting_reason = Some(reason.to_string());
-                put_job(tx, &job)?;
-            }
-            Ok(Some(job))
+        let reason = reason.to_string();
+        self.write_blocking(move |core| {
+            core.transact(|tx| {
+                let Some(mut job) = get_job(tx, job_id)? else {
+                    return Ok(None);
+                };
+                if job.state != JobState::Waiting {
+                    return Ok(None);
+                }
+                if job.waiting_reason.as_deref() != Some(reason.as_str()) {
+                    job.waiting_reason = Some(reason.clone());
+                    put_job(tx, &job)?;
+                }
+                Ok(Some(job))
+            })
         })
     }
 
@@ -186,27 +192,28 @@ impl Store {
         job_id: JobId,
         spec: JobSpec,
     ) -> Result<Option<JobRecord>, StoreError> {
-        let queue_seq = self.generate_id()?;
         let now = now_us();
-        let job = self.transact(|tx| {
-            let Some(mut job) = get_job(tx, job_id)? else {
-                return Ok(None);
-            };
-            if job.state != JobState::Waiting {
-                return Ok(None);
-            }
-            job.state = JobState::Queued;
-            job.spec = spec.clone();
-            job.queue_seq = Some(queue_seq);
-            job.queued_at_us = now;
-            job.waiting_reason = None;
-            put_job(tx, &job)?;
-            tx.queue
-                .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
-            Ok(Some(job))
-        })?;
-        self.flush().await?;
-        Ok(job)
+        self.write(move |core| {
+            let queue_seq = core.generate_id()?;
+            core.transact(|tx| {
+                let Some(mut job) = get_job(tx, job_id)? else {
+                    return Ok(None);
+                };
+                if job.state != JobState::Waiting {
+                    return Ok(None);
+                }
+                job.state = JobState::Queued;
+                job.spec = spec.clone();
+                job.queue_seq = Some(queue_seq);
+                job.queued_at_us = now;
+                job.waiting_reason = None;
+                put_job(tx, &job)?;
+                tx.queue
+                    .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
+                Ok(Some(job))
+            })
+        })
+        .await
     }
 
     /// Completes a waiting job without running it (a rejected approval, a refused version, a
@@ -217,19 +224,22 @@ impl Store {
         result: JobResult,
     ) -> Result<Option<JobRecord>, StoreError> {
         let now = now_us();
-        let job = self.transact(|tx| {
-            let Some(mut job) = get_job(tx, job_id)? else {
-                return Ok(None);
-            };
-            if job.state != JobState::Waiting {
-                return Ok(None);
-            }
-            job.waiting_reason = None;
-            complete(&mut job, result.clone(), now);
-            put_job(tx, &job)?;
-            Ok(Some(job))
-        })?;
-        self.flush().await?;
+        let job = self
+            .write(move |core| {
+                core.transact(|tx| {
+                    let Some(mut job) = get_job(tx, job_id)? else {
+                        return Ok(None);
+                    };
+                    if job.state != JobState::Waiting {
+                        return Ok(None);
+                    }
+                    job.waiting_reason = None;
+                    complete(&mut job, result.clone(), now);
+                    put_job(tx, &job)?;
+                    Ok(Some(job))
+                })
+            })
+            .await?;
         if let Some(job) = &job {
             self.logs.close(job.job_id);
         }
@@ -247,21 +257,28 @@ impl Store {
         let job_id = JobId::new();
         let now = now_us();
         let key = job_key(run_id, &spec.job_key);
-        let job = self.transact(|tx| {
-            ensure_new_job(tx, run_id, &key, &spec.job_key)?;
-            let job = JobRecord {
-                finished_at_us: Some(now),
-                result: Some(result.clone()),
-                ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Completed, now)
-            };
-            put_job(tx, &job)?;
-            Ok(job)
-        })?;
-        self.flush().await?;
+        let job = self
+            .write(move |core| {
+                core.transact(|tx| {
+                    ensure_new_job(tx, run_id, &key, &spec.job_key)?;
+                    let job = JobRecord {
+                        finished_at_us: Some(now),
+                        result: Some(result.clone()),
+                        ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Completed, now)
+                    };
+                    put_job(tx, &job)?;
+                    Ok(job)
+                })
+            })
+            .await?;
         self.logs.close(job_id);
         Ok(job)
     }
 
+}
+
+/// Reads: from any thread, straight from the database.
+impl Core {
     pub fn job(&self, job_id: JobId) -> Result<Option<JobRecord>, StoreError> {
         let db = |error| self.database_error(error);
         let Some(key) = self.trees.job_ids.get(job_id.to_key()).map_err(db)? else {
@@ -320,6 +337,9 @@ impl Store {
         Ok(jobs)
     }
 
+}
+
+impl Store {
     /// Grants the oldest queued job that `accepts` to `runner_id`, with a fresh fencing token;
     /// durable on return. `None` when no queued job fits.
     pub async fn lease_next(
@@ -338,11 +358,14 @@ impl Store {
             if candidate.state != JobState::Queued || !accepts(&candidate.spec) {
                 continue;
             }
-            let fencing_token = self.generate_id()?;
             let leased_at_us = now_us();
-            let granted = self.transact(|tx| {
+            let seq_key = seq_key.to_vec();
+            let granted = self
+                .write(move |core| {
+                    let fencing_token = core.generate_id()?;
+                    core.transact(|tx| {
                 // Another runner may have taken it since the scan: then try the next one.
-                if tx.queue.remove(&*seq_key)?.is_none() {
+                if tx.queue.remove(seq_key.as_slice())?.is_none() {
                     return Ok(None);
                 }
                 let Some(mut job) = get_job(tx, job_id)? else {
@@ -367,9 +390,10 @@ impl Store {
                     .insert(&job_id.to_key(), runner_id.to_key().to_vec())?;
                 mark_run_started(tx, job.run_id)?;
                 Ok(Some(job))
-            })?;
+                    })
+                })
+                .await?;
             if let Some(job) = granted {
-                self.flush().await?;
                 return Ok(Some(job));
             }
         }
@@ -399,9 +423,10 @@ impl Store {
         fencing_token: u64,
         events: &[JobEvent],
     ) -> Result<JobRecord, StoreError> {
-        self.transact(|tx| {
+        let events = events.to_vec();
+        self.write_blocking(move |core| core.transact(|tx| {
             let mut job = get_leased_job(tx, job_id, runner_id, fencing_token)?;
-            for event in events {
+            for event in &events {
                 match event {
                     JobEvent::StepStarted { index, name } => {
                         job.steps.retain(|step| step.index != *index);
@@ -427,7 +452,7 @@ impl Store {
             job.steps.sort_by_key(|step| step.index);
             put_job(tx, &job)?;
             Ok(job)
-        })
+        }))
     }
 
     /// Completes a job with the lease holder's result; durable on return.
@@ -439,14 +464,17 @@ impl Store {
         result: JobResult,
     ) -> Result<JobRecord, StoreError> {
         let finished_at_us = now_us();
-        let job = self.transact(|tx| {
-            let mut job = get_leased_job(tx, job_id, runner_id, fencing_token)?;
-            complete(&mut job, result.clone(), finished_at_us);
-            tx.leases.remove(&job_id.to_key())?;
-            put_job(tx, &job)?;
-            Ok(job)
-        })?;
-        self.flush().await?;
+        let job = self
+            .write(move |core| {
+                core.transact(|tx| {
+                    let mut job = get_leased_job(tx, job_id, runner_id, fencing_token)?;
+                    complete(&mut job, result.clone(), finished_at_us);
+                    tx.leases.remove(&job_id.to_key())?;
+                    put_job(tx, &job)?;
+                    Ok(job)
+                })
+            })
+            .await?;
         self.logs.close(job_id);
         Ok(job)
     }
@@ -461,9 +489,12 @@ impl Store {
         reason: &str,
         final_reason: &str,
     ) -> Result<ExpiredLease, StoreError> {
-        let queue_seq = self.generate_id()?;
         let now = now_us();
-        let outcome = self.transact(|tx| {
+        let reason = reason.to_string();
+        let final_reason = final_reason.to_string();
+        let outcome = self.write(move |core| {
+            let queue_seq = core.generate_id()?;
+            core.transact(|tx| {
             let Some(mut job) = get_job(tx, job_id)? else {
                 return Ok(ExpiredLease::Unchanged);
             };
@@ -484,7 +515,7 @@ impl Store {
                 put_job(tx, &job)?;
                 return Ok(ExpiredLease::Finished(job));
             }
-            job.retry_reasons.push(reason.to_string());
+            job.retry_reasons.push(reason.clone());
             if retries_used < job.max_infra_retries {
                 job.state = JobState::Queued;
                 job.queue_seq = Some(queue_seq);
@@ -496,11 +527,12 @@ impl Store {
                 put_job(tx, &job)?;
                 return Ok(ExpiredLease::Requeued(job));
             }
-            complete(&mut job, failed_result(final_reason), now);
+            complete(&mut job, failed_result(&final_reason), now);
             put_job(tx, &job)?;
             Ok(ExpiredLease::Finished(job))
-        })?;
-        self.flush().await?;
+            })
+        })
+        .await?;
         if let ExpiredLease::Finished(job) = &outcome {
             self.logs.close(job.job_id);
         }
@@ -512,26 +544,30 @@ impl Store {
     /// on return.
     pub async fn cancel_run(&self, run_id: RunId) -> Result<Vec<JobRecord>, StoreError> {
         let now = now_us();
-        let run_prefix = run_id.to_key();
-        let cancelled = self.transact(|tx| {
-            let Some(bytes) = tx.runs.get(run_prefix)? else {
-                return abort(StoreError::RunNotFound(run_id));
-            };
-            let mut run: super::RunRecord = decode_tx("runs", &bytes)?;
-            run.cancel_requested = true;
-            tx.runs.insert(&run_prefix, encode(&run))?;
-            Ok(())
-        });
-        cancelled?;
-        // The job list is read outside the transaction (sled transactions cannot scan); each
-        // job then moves in its own transaction, re-checking its state.
-        let mut finished = Vec::new();
-        for listed in self.jobs_of_run(run_id)? {
-            if let Some(job) = self.cancel_job_unflushed(listed.job_id, now)? {
-                finished.push(job);
-            }
-        }
-        self.flush().await?;
+        let finished = self
+            .write(move |core| {
+                let run_prefix = run_id.to_key();
+                core.transact(|tx| {
+                    let Some(bytes) = tx.runs.get(run_prefix)? else {
+                        return abort(StoreError::RunNotFound(run_id));
+                    };
+                    let mut run: super::RunRecord = decode_tx("runs", &bytes)?;
+                    run.cancel_requested = true;
+                    tx.runs.insert(&run_prefix, encode(&run))?;
+                    Ok(())
+                })?;
+                // The job list is read outside the transaction (sled transactions cannot scan);
+                // each job then moves in its own transaction, re-checking its state. The writer
+                // applies nothing else in between.
+                let mut finished = Vec::new();
+                for listed in core.jobs_of_run(run_id)? {
+                    if let Some(job) = cancel_one_job(core, listed.job_id, now)? {
+                        finished.push(job);
+                    }
+                }
+                Ok(finished)
+            })
+            .await?;
         for job in &finished {
             self.logs.close(job.job_id);
         }
@@ -541,56 +577,52 @@ impl Store {
     /// Asks one job to stop: a queued job completes as cancelled at once (returned), a leased
     /// one gets `cancel_requested`, a completed one is left alone. Durable on return.
     pub async fn cancel_job(&self, job_id: JobId) -> Result<Option<JobRecord>, StoreError> {
-        let moved = self.cancel_job_unflushed(job_id, now_us())?;
-        self.flush().await?;
+        let now = now_us();
+        let moved = self
+            .write(move |core| cancel_one_job(core, job_id, now))
+            .await?;
         if let Some(job) = &moved {
             self.logs.close(job.job_id);
         }
         Ok(moved)
     }
+}
 
-    fn cancel_job_unflushed(
-        &self,
-        job_id: JobId,
-        now: u64,
-    ) -> Result<Option<JobRecord>, StoreError> {
-        {
-            let moved = self.transact(|tx| {
-                let Some(mut job) = get_job(tx, job_id)? else {
-                    return Ok(None);
-                };
-                match job.state {
-                    JobState::Completed => Ok(None),
-                    JobState::Waiting => {
-                        job.cancel_requested = true;
-                        job.waiting_reason = None;
-                        complete(&mut job, cancelled_result("cancelled while waiting"), now);
-                        put_job(tx, &job)?;
-                        Ok(Some(job))
-                    }
-                    JobState::Leased => {
-                        job.cancel_requested = true;
-                        put_job(tx, &job)?;
-                        Ok(None)
-                    }
-                    JobState::Queued => {
-                        if let Some(seq) = job.queue_seq {
-                            tx.queue.remove(&seq.to_be_bytes())?;
-                        }
-                        job.cancel_requested = true;
-                        complete(
-                            &mut job,
-                            cancelled_result("cancelled before it started"),
-                            now,
-                        );
-                        put_job(tx, &job)?;
-                        Ok(Some(job))
-                    }
+/// The move `cancel_job` makes, on the writer thread.
+fn cancel_one_job(core: &Core, job_id: JobId, now: u64) -> Result<Option<JobRecord>, StoreError> {
+    core.transact(|tx| {
+        let Some(mut job) = get_job(tx, job_id)? else {
+            return Ok(None);
+        };
+        match job.state {
+            JobState::Completed => Ok(None),
+            JobState::Waiting => {
+                job.cancel_requested = true;
+                job.waiting_reason = None;
+                complete(&mut job, cancelled_result("cancelled while waiting"), now);
+                put_job(tx, &job)?;
+                Ok(Some(job))
+            }
+            JobState::Leased => {
+                job.cancel_requested = true;
+                put_job(tx, &job)?;
+                Ok(None)
+            }
+            JobState::Queued => {
+                if let Some(seq) = job.queue_seq {
+                    tx.queue.remove(&seq.to_be_bytes())?;
                 }
-            })?;
-            Ok(moved)
+                job.cancel_requested = true;
+                complete(
+                    &mut job,
+                    cancelled_result("cancelled before it started"),
+                    now,
+                );
+                put_job(tx, &job)?;
+                Ok(Some(job))
+            }
         }
-    }
+    })
 }
 
 fn job_key(run_id: RunId, key: &str) -> Vec<u8> {

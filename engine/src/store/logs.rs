@@ -114,11 +114,16 @@ impl Store {
             write_at(&path, index.byte_len, text.as_bytes()).await?;
             index.byte_len += text.len() as u64;
         }
-        self.trees
-            .log_index
-            .insert(job.job_id.to_key(), encode(&index))
-            .map_err(|error| self.database_error(error))?;
-        self.flush().await?;
+        let key = job.job_id.to_key();
+        let bytes = encode(&index);
+        self.write(move |core| {
+            core.trees
+                .log_index
+                .insert(key, bytes)
+                .map(|_| ())
+                .map_err(|error| core.database_error(error))
+        })
+        .await?;
         let byte_len = index.byte_len;
         log.progress
             .send_modify(|progress| progress.byte_len = progress.byte_len.max(byte_len));

@@ -2,10 +2,13 @@
 //! run-number counters and the log index, in one sled database; log text in append-only files
 //! beside it (`<data>/logs/<run_id>/<job_key>.log`).
 //!
-//! Every state move is one small transaction over the trees it touches, made durable with
-//! `flush_async` before the caller acknowledges it (a job's life costs three flushes: enqueue,
-//! lease, finish). Heartbeats and step-progress events are written without their own flush: the
-//! next flush carries them, and after a restart every lease gets a full period to re-attach.
+//! Every state move is one small transaction over the trees it touches, applied by the store's
+//! one writer thread (`writer.rs`) and acknowledged only after a flush covers it; the writer
+//! groups the changes of every caller waiting at the same moment into one flush (group commit).
+//! Async callers await a oneshot for that acknowledgement and never block a runtime worker on
+//! sled. Heartbeats, step-progress events, scheduler states and runner contact stamps ask for no
+//! flush of their own: the next flush carries them, and after a restart every lease gets a full
+//! period to re-attach. Reads go to sled directly from the caller (they never wait on a flush).
 //!
 //! **Architecture Invariant:** this is the only module that knows sled; no sled type leaves it.
 //! It has no clock of its own beyond stamping records, and never decides policy (when a lease
@@ -14,9 +17,9 @@
 //! Files: `runs.rs` (runs and run numbers), `jobs.rs` (jobs, the queue, leases), `runners.rs`
 //! (runners and their credentials), `tokens.rs` (registration tokens and secret hashing),
 //! `logs.rs` (log files, their index and live followers), `schedules.rs` (each unfinished run's
-//! scheduler state, for the orchestrator to pick up after a restart).
-//! `logs.rs` (log files, their index and live followers), `settings.rs` (sealed secrets and
-//! variables per repository).
+//! scheduler state, for the orchestrator to pick up after a restart), `settings.rs` (sealed
+//! secrets and variables per repository), `records.rs` (deployment-side records), `repos.rs`
+//! (watched repositories), `writer.rs` (the writer thread and group commit).
 
 mod jobs;
 mod logs;
@@ -27,12 +30,16 @@ mod runs;
 mod schedules;
 mod settings;
 mod tokens;
+mod writer;
 
+use std::collections::HashMap;
 use std::fmt;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -157,12 +164,27 @@ pub fn now_us() -> u64 {
 /// sled's page cache size.
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The engine's store: open it once per process and share it (`Arc<Store>`).
+/// The engine's store: open it once per process and share it (`Arc<Store>`). Reads go to the
+/// database directly (`Deref` to `Core`); every write goes through the writer thread.
 pub struct Store {
+    core: Arc<Core>,
+    writer: writer::Writer,
+    logs: logs::LogHub,
+}
+
+/// The database and its trees: what both readers and the writer thread see.
+pub struct Core {
     dir: PathBuf,
     db: sled::Db,
     trees: Trees,
-    logs: logs::LogHub,
+}
+
+impl Deref for Store {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 struct Trees {
@@ -176,6 +198,11 @@ struct Trees {
     counters: sled::Tree,
     log_index: sled::Tree,
     schedules: sled::Tree,
+    repos: sled::Tree,
+    schedule_fires: sled::Tree,
+    settings: sled::Tree,
+    /// One tree per `RecordKind`, by its tree name.
+    records: HashMap<&'static str, sled::Tree>,
 }
 
 /// The transactional view of every tree, handed to the closures in the submodules.
@@ -209,9 +236,12 @@ impl Store {
         // sled's page cache defaults to 1 GiB and fills as history grows; the engine's working
         // set (queued and leased jobs, unfinished runs) is small, so a small cache keeps its
         // resident memory flat (bench B4: idle RSS after 10,000 jobs).
+        // sled's periodic flusher is off: the writer thread is the only one that flushes (see
+        // `writer.rs` for the deadlock this avoids).
         let db = sled::Config::new()
             .path(&db_path)
             .cache_capacity(CACHE_BYTES)
+            .flush_every_ms(None)
             .open()
             .map_err(database_error)?;
         let tree = |name: &str| db.open_tree(name).map_err(database_error);
@@ -226,28 +256,120 @@ impl Store {
             counters: tree("counters")?,
             log_index: tree("log_index")?,
             schedules: tree("schedules")?,
+            repos: tree("repos")?,
+            schedule_fires: tree("schedule_fires")?,
+            settings: tree("settings")?,
+            records: RecordKind::ALL
+                .iter()
+                .map(|kind| Ok((kind.tree(), tree(kind.tree())?)))
+                .collect::<Result<_, StoreError>>()?,
         };
-        let store = Store {
+        let core = Arc::new(Core {
             dir: dir.to_path_buf(),
             db,
             trees,
+        });
+        let writer = writer::Writer::start(core.clone())?;
+        Ok(Store {
+            core,
+            writer,
             logs: logs::LogHub::default(),
-        };
-        Ok(store)
-    }
-
-    /// The data directory this store lives in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        })
     }
 
     /// Makes every write so far durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db
-            .flush_async()
-            .await
-            .map(|_| ())
-            .map_err(|error| self.database_error(error))
+        self.write(|_| Ok(())).await
+    }
+
+    /// Applies `body` on the writer thread and returns its answer once a flush covers it.
+    async fn write<T: Send + 'static>(
+        &self,
+        body: impl FnOnce(&Core) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.writer.submit(
+            true,
+            Box::new(move |core| {
+                let outcome = body(core);
+                Box::new(move |flushed| {
+                    let _ = answer.send(outcome.and_then(|value| flushed.map(|()| value)));
+                })
+            }),
+        )?;
+        answered.await.map_err(|_| self.writer.gone())?
+    }
+
+    /// Applies `body` on the writer thread without waiting (durable with the next flush);
+    /// for informational writes whose failure the caller could do nothing about. A failure is
+    /// logged with `what`.
+    fn write_later(
+        &self,
+        what: &'static str,
+        body: impl FnOnce(&Core) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.writer.submit(
+            false,
+            Box::new(move |core| {
+                if let Err(error) = body(core) {
+                    tracing::warn!("failed to {what}: {error}");
+                }
+                Box::new(|_| {})
+            }),
+        )
+    }
+
+    /// Applies `body` on the writer thread and waits for its answer, not for a flush (durable
+    /// with the next flush). For the few synchronous callers outside the store: they wait at
+    /// most for the batch the writer is on.
+    fn write_blocking<T: Send + 'static>(
+        &self,
+        body: impl FnOnce(&Core) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        self.writer.submit(
+            false,
+            Box::new(move |core| {
+                let _ = answer.send(body(core));
+                Box::new(|_| {})
+            }),
+        )?;
+        answered.recv().map_err(|_| self.writer.gone())?
+    }
+
+    /// For the watchdog (its own thread, never the runtime): a durable no-op through the writer,
+    /// answered within `limit`, or why not.
+    pub fn probe(&self, limit: Duration) -> Result<(), String> {
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        self.writer
+            .submit(
+                true,
+                Box::new(move |_| {
+                    Box::new(move |flushed| {
+                        let _ = answer.send(flushed);
+                    })
+                }),
+            )
+            .map_err(|error| error.to_string())?;
+        match answered.recv_timeout(limit) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(format!("the store failed to flush: {error}")),
+            Err(_) => Err(format!(
+                "the store's writer did not complete a flush within {} s{}",
+                limit.as_secs(),
+                match self.writer.busy_for() {
+                    Some(busy) => format!(" (busy on one batch for {} s)", busy.as_secs()),
+                    None => String::new(),
+                }
+            )),
+        }
+    }
+}
+
+impl Core {
+    /// The data directory this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// A process-unique, increasing number that survives restarts (fencing tokens, queue order).
@@ -264,8 +386,20 @@ impl Store {
         }
     }
 
-    /// Runs `body` as one transaction over every tree. The closure can run more than once on
-    /// conflicts, so it must only read and write through `Tx`.
+    /// The tree of a record kind (every kind's tree is opened with the store).
+    fn record_tree(&self, kind: RecordKind) -> Result<&sled::Tree, StoreError> {
+        self.trees
+            .records
+            .get(kind.tree())
+            .ok_or_else(|| StoreError::Database {
+                path: self.dir.join("db"),
+                message: format!("no tree `{}` was opened", kind.tree()),
+            })
+    }
+
+    /// Runs `body` as one transaction over every tree; only ever called on the writer thread
+    /// (inside `Store::write*`). The closure can run more than once on conflicts, so it must
+    /// only read and write through `Tx`.
     fn transact<T>(&self, body: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T, StoreError> {
         let t = &self.trees;
         let outcome = (

@@ -4,10 +4,13 @@
 //!
 //! This file stores and reads; it does not decide anything (`engine::deployments` and
 //! `engine::releases` do, with `deploy`'s rules). Writes that must move together (a deployment
-//! and its lane) go through `put_many`, one sled batch per tree made durable by one flush.
+//! and its lane) go through `put_records`: one sled transaction over the trees involved, durable by one flush.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::{Store, StoreError, decode, encode};
 
@@ -36,7 +39,20 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    fn tree(self) -> &'static str {
+    /// Every kind (each has its tree, opened with the store).
+    pub(super) const ALL: [RecordKind; 9] = [
+        RecordKind::Environments,
+        RecordKind::Deployments,
+        RecordKind::Approvals,
+        RecordKind::Lanes,
+        RecordKind::Releases,
+        RecordKind::Audit,
+        RecordKind::EnvironmentState,
+        RecordKind::ConcurrencyGroups,
+        RecordKind::RunTriggers,
+    ];
+
+    pub(super) fn tree(self) -> &'static str {
         match self {
             RecordKind::Environments => "environments",
             RecordKind::Deployments => "deployments",
@@ -100,12 +116,35 @@ impl Store {
         &self,
         items: &[(RecordKind, String, Vec<u8>)],
     ) -> Result<(), StoreError> {
-        for (kind, key, bytes) in items {
-            self.record_tree(*kind)?
-                .insert(key.as_bytes(), bytes.clone())
-                .map_err(|error| self.database_error(error))?;
-        }
-        self.flush().await
+        let items = items.to_vec();
+        self.write(move |core| {
+            // One transaction over exactly the trees involved: all the records land, or none.
+            let mut kinds: Vec<RecordKind> = Vec::new();
+            for (kind, _, _) in &items {
+                if !kinds.contains(kind) {
+                    kinds.push(*kind);
+                }
+            }
+            let trees = kinds
+                .iter()
+                .map(|kind| core.record_tree(*kind))
+                .collect::<Result<Vec<&sled::Tree>, StoreError>>()?;
+            let outcome = trees.as_slice().transaction(|views| {
+                for (kind, key, bytes) in &items {
+                    let at = kinds.iter().position(|k| k == kind).unwrap_or(0);
+                    if let Some(view) = views.get(at) {
+                        view.insert(key.as_bytes(), bytes.as_slice())?;
+                    }
+                }
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            });
+            match outcome {
+                Ok(()) => Ok(()),
+                Err(TransactionError::Abort(error)) => Err(error),
+                Err(TransactionError::Storage(error)) => Err(core.database_error(error)),
+            }
+        })
+        .await
     }
 
     /// The bytes `put_records` stores for `value`.
@@ -115,27 +154,22 @@ impl Store {
 
     /// Removes one record; `false` when there was none. Durable on return.
     pub async fn remove_record(&self, kind: RecordKind, key: &str) -> Result<bool, StoreError> {
-        let removed = self
-            .record_tree(kind)?
-            .remove(key.as_bytes())
-            .map_err(|error| self.database_error(error))?
-            .is_some();
-        if removed {
-            self.flush().await?;
-        }
-        Ok(removed)
+        let key = key.to_string();
+        self.write(move |core| {
+            Ok(core
+                .record_tree(kind)?
+                .remove(key.as_bytes())
+                .map_err(|error| core.database_error(error))?
+                .is_some())
+        })
+        .await
     }
 
     /// A key that sorts after every key made before it (for the audit log and deployment ids).
+    /// (sled's id counter is an atomic; it persists itself once per million ids.)
     pub fn sortable_key(&self) -> Result<String, StoreError> {
         let sequence = self.generate_id()?;
         Ok(format!("{:016x}-{sequence:016x}", super::now_us()))
-    }
-
-    fn record_tree(&self, kind: RecordKind) -> Result<sled::Tree, StoreError> {
-        self.db
-            .open_tree(kind.tree())
-            .map_err(|error| self.database_error(error))
     }
 }
 

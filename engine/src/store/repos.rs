@@ -62,10 +62,16 @@ pub fn hook_token_hash(token: &str) -> String {
 impl Store {
     /// Inserts or replaces the record of `repo.name`; durable on return.
     pub async fn put_repo(&self, repo: &RepoRecord) -> Result<(), StoreError> {
-        self.repos_tree()?
-            .insert(repo.name.as_bytes(), encode(repo))
-            .map_err(|error| self.database_error(error))?;
-        self.flush().await
+        let key = repo.name.clone();
+        let bytes = encode(repo);
+        self.write(move |core| {
+            core.trees
+                .repos
+                .insert(key.as_bytes(), bytes)
+                .map(|_| ())
+                .map_err(|error| core.database_error(error))
+        })
+        .await
     }
 
     pub fn repo(&self, name: &str) -> Result<Option<RepoRecord>, StoreError> {
@@ -91,21 +97,19 @@ impl Store {
 
     /// Removes the repository and its schedule fires; whether it existed. Durable on return.
     pub async fn remove_repo(&self, name: &str) -> Result<bool, StoreError> {
-        let existed = self
-            .repos_tree()?
-            .remove(name.as_bytes())
-            .map_err(|error| self.database_error(error))?
-            .is_some();
-        let fires = self.schedule_fires_tree()?;
-        let prefix = format!("{name}\u{0}");
-        for entry in fires.scan_prefix(prefix.as_bytes()) {
-            let (key, _) = entry.map_err(|error| self.database_error(error))?;
-            fires
-                .remove(key)
-                .map_err(|error| self.database_error(error))?;
-        }
-        self.flush().await?;
-        Ok(existed)
+        let name = name.to_string();
+        self.write(move |core| {
+            let db = |error| core.database_error(error);
+            let existed = core.trees.repos.remove(name.as_bytes()).map_err(db)?.is_some();
+            let fires = &core.trees.schedule_fires;
+            let prefix = format!("{name}\u{0}");
+            for entry in fires.scan_prefix(prefix.as_bytes()) {
+                let (key, _) = entry.map_err(db)?;
+                fires.remove(key).map_err(db)?;
+            }
+            Ok(existed)
+        })
+        .await
     }
 
     /// When schedule `key` (repo, workflow file, cron) last fired, in seconds since the epoch.
@@ -133,23 +137,22 @@ impl Store {
         second: i64,
     ) -> Result<(), StoreError> {
         let key = schedule_key(repo, workflow, cron);
-        self.schedule_fires_tree()?
-            .insert(key.as_bytes(), second.to_be_bytes().to_vec())
-            .map_err(|error| self.database_error(error))?;
-        self.flush().await
+        self.write(move |core| {
+            core.trees
+                .schedule_fires
+                .insert(key.as_bytes(), second.to_be_bytes().to_vec())
+                .map(|_| ())
+                .map_err(|error| core.database_error(error))
+        })
+        .await
     }
 
-    // sled caches open trees: opening by name on each call costs a map lookup.
-    fn repos_tree(&self) -> Result<sled::Tree, StoreError> {
-        self.db
-            .open_tree("repos")
-            .map_err(|error| self.database_error(error))
+    fn repos_tree(&self) -> Result<&sled::Tree, StoreError> {
+        Ok(&self.trees.repos)
     }
 
-    fn schedule_fires_tree(&self) -> Result<sled::Tree, StoreError> {
-        self.db
-            .open_tree("schedule_fires")
-            .map_err(|error| self.database_error(error))
+    fn schedule_fires_tree(&self) -> Result<&sled::Tree, StoreError> {
+        Ok(&self.trees.schedule_fires)
     }
 }
 

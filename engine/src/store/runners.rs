@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::tokens::{hash_secret, hex, new_secret};
-use super::{RunnerId, Store, StoreError, abort, decode, encode, now_us};
+use super::{Core, RunnerId, Store, StoreError, abort, decode, encode, now_us};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunnerRecord {
@@ -53,17 +53,24 @@ impl Store {
             registered_at_us: now_us(),
             last_seen_at_us: None,
         };
-        self.transact(|tx| {
-            if tx.registration_tokens.remove(&token_hash)?.is_none() {
-                return abort(StoreError::InvalidRegistrationToken);
-            }
-            tx.runners.insert(&runner_id.to_key(), encode(&record))?;
-            Ok(())
-        })?;
-        self.flush().await?;
+        let bytes = encode(&record);
+        self.write(move |core| {
+            core.transact(|tx| {
+                if tx.registration_tokens.remove(&token_hash)?.is_none() {
+                    return abort(StoreError::InvalidRegistrationToken);
+                }
+                tx.runners.insert(&runner_id.to_key(), bytes.clone())?;
+                Ok(())
+            })
+        })
+        .await?;
         Ok((record, credential))
     }
 
+}
+
+/// Reads: from any thread, straight from the database.
+impl Core {
     /// The runner whose credential this is, or `None` (unknown runner, wrong secret, garbage).
     /// Changes nothing.
     pub fn authenticate_runner(
@@ -109,17 +116,23 @@ impl Store {
         Ok(runners)
     }
 
-    /// Stamps the runner's last contact (no flush of its own: it is informational).
+}
+
+impl Store {
+    /// Stamps the runner's last contact (no flush of its own and no waiting: it is
+    /// informational; applied by the writer in order, a failure is logged).
     pub fn touch_runner(&self, runner_id: RunnerId) -> Result<(), StoreError> {
         let now = now_us();
-        self.transact(|tx| {
-            let Some(bytes) = tx.runners.get(runner_id.to_key())? else {
-                return abort(StoreError::RunnerNotFound(runner_id));
-            };
-            let mut runner: RunnerRecord = super::decode_tx("runners", &bytes)?;
-            runner.last_seen_at_us = Some(now);
-            tx.runners.insert(&runner_id.to_key(), encode(&runner))?;
-            Ok(())
+        self.write_later("stamp a runner's last contact", move |core| {
+            core.transact(|tx| {
+                let Some(bytes) = tx.runners.get(runner_id.to_key())? else {
+                    return abort(StoreError::RunnerNotFound(runner_id));
+                };
+                let mut runner: RunnerRecord = super::decode_tx("runners", &bytes)?;
+                runner.last_seen_at_us = Some(now);
+                tx.runners.insert(&runner_id.to_key(), encode(&runner))?;
+                Ok(())
+            })
         })
     }
 }

@@ -5,7 +5,7 @@
 use protocol::Conclusion;
 use serde::{Deserialize, Serialize};
 
-use super::{RunId, Store, StoreError, abort, decode, decode_tx, encode, now_us};
+use super::{Core, RunId, Store, StoreError, abort, decode, decode_tx, encode, now_us};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -50,7 +50,8 @@ impl Store {
         let run_id = RunId::new();
         let created_at_us = now_us();
         let counter_key = format!("run_number/{workflow}");
-        let run = self.transact(|tx| {
+        let workflow = workflow.to_string();
+        self.write(move |core| core.transact(|tx| {
             let previous = match tx.counters.get(counter_key.as_bytes())? {
                 Some(bytes) => u64_from_be(&bytes),
                 None => 0,
@@ -60,7 +61,7 @@ impl Store {
                 .insert(counter_key.as_bytes(), &run_number.to_be_bytes())?;
             let run = RunRecord {
                 run_id,
-                workflow: workflow.to_string(),
+                workflow: workflow.clone(),
                 run_number,
                 status: RunStatus::Queued,
                 conclusion: None,
@@ -71,9 +72,8 @@ impl Store {
             };
             tx.runs.insert(&run_id.to_key(), encode(&run))?;
             Ok(run)
-        })?;
-        self.flush().await?;
-        Ok(run)
+        }))
+        .await
     }
 
     /// Creates a new attempt of a run: a new run id with the given `run_number` (a re-run keeps
@@ -95,11 +95,15 @@ impl Store {
             finished_at_us: None,
             details,
         };
-        self.transact(|tx| {
-            tx.runs.insert(&run.run_id.to_key(), encode(&run))?;
-            Ok(())
-        })?;
-        self.flush().await?;
+        let bytes = encode(&run);
+        let key = run.run_id.to_key();
+        self.write(move |core| {
+            core.transact(|tx| {
+                tx.runs.insert(&key, bytes.clone())?;
+                Ok(())
+            })
+        })
+        .await?;
         Ok(run)
     }
 
@@ -110,11 +114,39 @@ impl Store {
         run_id: RunId,
         change: impl Fn(&mut serde_json::Value),
     ) -> Result<RunRecord, StoreError> {
-        let run = self.update_run(run_id, |run| change(&mut run.details))?;
-        self.flush().await?;
-        Ok(run)
+        // `change` borrows from the caller, so it runs here on a copy; the writer applies the
+        // result only if the details are still what the copy was made from (else: again).
+        loop {
+            let run = self.run(run_id)?.ok_or(StoreError::RunNotFound(run_id))?;
+            let before = run.details;
+            let mut after = before.clone();
+            change(&mut after);
+            let moved = self
+                .write(move |core| {
+                    core.transact(|tx| {
+                        let Some(bytes) = tx.runs.get(run_id.to_key())? else {
+                            return abort(StoreError::RunNotFound(run_id));
+                        };
+                        let mut run: RunRecord = decode_tx("runs", &bytes)?;
+                        if run.details != before {
+                            return Ok(None);
+                        }
+                        run.details = after.clone();
+                        tx.runs.insert(&run_id.to_key(), encode(&run))?;
+                        Ok(Some(run))
+                    })
+                })
+                .await?;
+            if let Some(run) = moved {
+                return Ok(run);
+            }
+        }
     }
 
+}
+
+/// Reads: from any thread, straight from the database.
+impl Core {
     pub fn run(&self, run_id: RunId) -> Result<Option<RunRecord>, StoreError> {
         match self
             .trees
@@ -137,15 +169,17 @@ impl Store {
         Ok(runs)
     }
 
+}
+
+impl Store {
     /// Marks the run in progress (a no-op when it is already past that); durable on return.
     pub async fn mark_run_in_progress(&self, run_id: RunId) -> Result<RunRecord, StoreError> {
-        let run = self.update_run(run_id, |run| {
+        self.update_run(run_id, |run| {
             if run.status == RunStatus::Queued {
                 run.status = RunStatus::InProgress;
             }
-        })?;
-        self.flush().await?;
-        Ok(run)
+        })
+        .await
     }
 
     /// Completes the run with `conclusion` (the first conclusion wins); durable on return.
@@ -155,31 +189,33 @@ impl Store {
         conclusion: Conclusion,
     ) -> Result<RunRecord, StoreError> {
         let finished_at_us = now_us();
-        let run = self.update_run(run_id, |run| {
+        self.update_run(run_id, move |run| {
             if run.status != RunStatus::Completed {
                 run.status = RunStatus::Completed;
                 run.conclusion = Some(conclusion);
                 run.finished_at_us = Some(finished_at_us);
             }
-        })?;
-        self.flush().await?;
-        Ok(run)
+        })
+        .await
     }
 
-    fn update_run(
+    async fn update_run(
         &self,
         run_id: RunId,
-        change: impl Fn(&mut RunRecord),
+        change: impl Fn(&mut RunRecord) + Send + 'static,
     ) -> Result<RunRecord, StoreError> {
-        self.transact(|tx| {
-            let Some(bytes) = tx.runs.get(run_id.to_key())? else {
-                return abort(StoreError::RunNotFound(run_id));
-            };
-            let mut run: RunRecord = decode_tx("runs", &bytes)?;
-            change(&mut run);
-            tx.runs.insert(&run_id.to_key(), encode(&run))?;
-            Ok(run)
+        self.write(move |core| {
+            core.transact(|tx| {
+                let Some(bytes) = tx.runs.get(run_id.to_key())? else {
+                    return abort(StoreError::RunNotFound(run_id));
+                };
+                let mut run: RunRecord = decode_tx("runs", &bytes)?;
+                change(&mut run);
+                tx.runs.insert(&run_id.to_key(), encode(&run))?;
+                Ok(run)
+            })
         })
+        .await
     }
 }
 

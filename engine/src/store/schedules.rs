@@ -1,8 +1,9 @@
 //! Each unfinished run's scheduler state, kept so the run orchestrator can pick the run up after
 //! a restart: the scheduler's JSON and the actions it still had to carry out (its outbox).
 //!
-//! Writes here are not flushed on their own: the job move that follows them (enqueue, finish,
-//! `finish_run`) flushes the whole database, so persisting a run's state costs no extra flush.
+//! Writes here are not flushed on their own and not waited for: the writer thread applies them
+//! in order, and the job move that follows them (enqueue, finish, `finish_run`) is acknowledged
+//! only after a flush that covers them too, so persisting a run's state costs no extra flush.
 //! This file must not interpret the state: it stores what the orchestrator hands it.
 
 use serde::{Deserialize, Serialize};
@@ -22,11 +23,15 @@ pub struct ScheduleRecord {
 impl Store {
     /// Saves the run's scheduler state; durable with the next flush (see the module doc).
     pub fn save_schedule(&self, record: &ScheduleRecord) -> Result<(), StoreError> {
-        self.trees
-            .schedules
-            .insert(record.run_id.to_key(), encode(record))
-            .map(|_| ())
-            .map_err(|error| self.database_error(error))
+        let key = record.run_id.to_key();
+        let bytes = encode(record);
+        self.write_later("save a run's scheduler state", move |core| {
+            core.trees
+                .schedules
+                .insert(key, bytes)
+                .map(|_| ())
+                .map_err(|error| core.database_error(error))
+        })
     }
 
     /// Saves the run's scheduler input (the workflow, contexts, sealed secrets: what never
@@ -36,11 +41,14 @@ impl Store {
         run_id: RunId,
         input: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        self.trees
-            .schedules
-            .insert(input_key(run_id), encode(input))
-            .map(|_| ())
-            .map_err(|error| self.database_error(error))
+        let bytes = encode(input);
+        self.write_later("save a run's scheduler input", move |core| {
+            core.trees
+                .schedules
+                .insert(input_key(run_id), bytes)
+                .map(|_| ())
+                .map_err(|error| core.database_error(error))
+        })
     }
 
     pub fn schedule_input(&self, run_id: RunId) -> Result<Option<serde_json::Value>, StoreError> {
@@ -82,15 +90,12 @@ impl Store {
 
     /// Forgets a finished run's schedule; durable with the next flush.
     pub fn remove_schedule(&self, run_id: RunId) -> Result<(), StoreError> {
-        self.trees
-            .schedules
-            .remove(input_key(run_id))
-            .map_err(|error| self.database_error(error))?;
-        self.trees
-            .schedules
-            .remove(run_id.to_key())
-            .map(|_| ())
-            .map_err(|error| self.database_error(error))
+        self.write_later("forget a finished run's scheduler state", move |core| {
+            let db = |error| core.database_error(error);
+            core.trees.schedules.remove(input_key(run_id)).map_err(db)?;
+            core.trees.schedules.remove(run_id.to_key()).map_err(db)?;
+            Ok(())
+        })
     }
 }
 

@@ -64,10 +64,8 @@ impl Store {
         self.remove_setting(VARIABLE, repository, name).await
     }
 
-    fn settings_tree(&self) -> Result<sled::Tree, StoreError> {
-        self.db
-            .open_tree(TREE)
-            .map_err(|error| self.database_error(error))
+    fn settings_tree(&self) -> Result<&sled::Tree, StoreError> {
+        Ok(&self.trees.settings)
     }
 
     async fn put_setting(
@@ -77,10 +75,15 @@ impl Store {
         name: &str,
         bytes: Vec<u8>,
     ) -> Result<(), StoreError> {
-        self.settings_tree()?
-            .insert(setting_key(kind, repository, name), bytes)
-            .map_err(|error| self.database_error(error))?;
-        self.flush().await
+        let key = setting_key(kind, repository, name);
+        self.write(move |core| {
+            core.trees
+                .settings
+                .insert(key, bytes)
+                .map(|_| ())
+                .map_err(|error| core.database_error(error))
+        })
+        .await
     }
 
     async fn remove_setting(
@@ -89,15 +92,16 @@ impl Store {
         repository: &str,
         name: &str,
     ) -> Result<bool, StoreError> {
-        let removed = self
-            .settings_tree()?
-            .remove(setting_key(kind, repository, name))
-            .map_err(|error| self.database_error(error))?
-            .is_some();
-        if removed {
-            self.flush().await?;
-        }
-        Ok(removed)
+        let key = setting_key(kind, repository, name);
+        self.write(move |core| {
+            Ok(core
+                .trees
+                .settings
+                .remove(key)
+                .map_err(|error| core.database_error(error))?
+                .is_some())
+        })
+        .await
     }
 
     fn scan_settings<T: DeserializeOwned>(

@@ -31,11 +31,15 @@ impl Store {
     pub async fn create_registration_token(&self) -> Result<String, StoreError> {
         let token = new_secret()?;
         let hash = hash_secret(&token);
-        self.trees
-            .registration_tokens
-            .insert(hash, now_us().to_be_bytes().to_vec())
-            .map_err(|error| self.database_error(error))?;
-        self.flush().await?;
+        let stamp = now_us().to_be_bytes().to_vec();
+        self.write(move |core| {
+            core.trees
+                .registration_tokens
+                .insert(hash, stamp)
+                .map(|_| ())
+                .map_err(|error| core.database_error(error))
+        })
+        .await?;
         Ok(token)
     }
 }

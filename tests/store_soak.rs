@@ -1,0 +1,203 @@
+//! Load through the binary: one `slipway serve` with 2 embedded runners and 8 parallel
+//! dispatchers firing a bounded number of runs through the HTTP API (issue 22: sled's concurrent
+//! flush deadlock hung the engine for good under exactly this load). Every call has a 10 s client
+//! timeout and must be answered; every run must conclude; `/healthz` must say `ok` at the end.
+//! Bounded in count and time, loopback only; it asserts no speed.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+mod support;
+
+use support::repo_with;
+
+const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+
+/// Runs fired in all (8 dispatchers × 50).
+const DISPATCHERS: usize = 8;
+const RUNS_EACH: usize = 50;
+/// Every API call must be answered within this.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A child process killed (SIGKILL) when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// The engine binary: this build's, or `SLIPWAY_SOAK_BIN` (to run the same load against
+/// another build, e.g. the one before a fix).
+fn engine_binary() -> String {
+    std::env::var("SLIPWAY_SOAK_BIN").unwrap_or_else(|_| BIN.to_string())
+}
+
+fn spawn_engine(data_dir: &Path, port: u16) -> Process {
+    let child = Command::new(engine_binary())
+        .arg("serve")
+        .arg("--data")
+        .arg(data_dir)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--runners", "2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start slipway serve");
+    Process(child)
+}
+
+async fn wait_ready(client: &reqwest::Client, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = client.get(format!("{url}/api/v1/runs")).send().await;
+        if answer.is_ok_and(|response| response.status().is_success()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "engine did not come up in 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_parallel_dispatchers_never_hang_the_engine() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(
+        temp.path(),
+        &[(
+            "one.yml",
+            "on: workflow_dispatch\njobs:\n  only:\n    runs-on: ubuntu-latest\n    steps:\n      - run: true\n",
+        )],
+    );
+    let data = temp.path().join("data");
+    let port = free_port();
+    let _engine = spawn_engine(&data, port);
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .build()
+        .expect("http client");
+    wait_ready(&client, &url).await;
+    let token = std::fs::read_to_string(data.join("admin.token"))
+        .expect("admin.token exists")
+        .trim()
+        .to_string();
+
+    let shared = Arc::new((client.clone(), url.clone(), token, repo));
+    let mut dispatchers = Vec::new();
+    for dispatcher in 0..DISPATCHERS {
+        let shared = shared.clone();
+        dispatchers.push(tokio::spawn(async move {
+            let (client, url, token, repo) = &*shared;
+            let mut run_ids = Vec::new();
+            for n in 0..RUNS_EACH {
+                let answer = client
+                    .post(format!("{url}/api/v1/dispatch"))
+                    .bearer_auth(token)
+                    .json(&json!({"protocol_version": 1,
+                                  "repository": repo.display().to_string(),
+                                  "workflow": "one.yml", "ref": "main"}))
+                    .send()
+                    .await
+                    .map_err(|error| format!("dispatcher {dispatcher}, call {n}: {error}"))?;
+                if answer.status().as_u16() != 200 {
+                    return Err(format!(
+                        "dispatcher {dispatcher}, call {n}: status {}",
+                        answer.status()
+                    ));
+                }
+                let body: Value = answer
+                    .json()
+                    .await
+                    .map_err(|error| format!("dispatcher {dispatcher}, call {n}: {error}"))?;
+                run_ids.push(body["run_id"].as_str().unwrap_or_default().to_string());
+            }
+            Ok::<_, String>(run_ids)
+        }));
+    }
+    let mut run_ids = Vec::new();
+    let mut failures = Vec::new();
+    for dispatcher in dispatchers {
+        match dispatcher.await.expect("dispatcher task ends") {
+            Ok(ids) => run_ids.extend(ids),
+            Err(failure) => failures.push(failure),
+        }
+    }
+    if !failures.is_empty() {
+        // Tell a hang from slowness: does the engine answer at all within a minute now?
+        let patient = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        let started = Instant::now();
+        let later = patient.get(format!("{url}/api/v1/runs")).send().await;
+        panic!(
+            "{} dispatch calls failed (10 s budget each), first: {}; afterwards the run list {}",
+            failures.len(),
+            failures[0],
+            match later {
+                Ok(response) => format!(
+                    "answered {} after {} ms",
+                    response.status(),
+                    started.elapsed().as_millis()
+                ),
+                Err(error) => format!("did not answer within 60 s (the engine hangs): {error}"),
+            }
+        );
+    }
+    assert_eq!(run_ids.len(), DISPATCHERS * RUNS_EACH);
+
+    // Every run concludes (bounded): the list is read with the same 10 s call budget.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let runs: Vec<Value> = client
+            .get(format!("{url}/api/v1/runs"))
+            .send()
+            .await
+            .expect("the run list answered in 10 s")
+            .json()
+            .await
+            .expect("json answer");
+        let open: Vec<&Value> = runs
+            .iter()
+            .filter(|run| run["status"] != "completed")
+            .collect();
+        if runs.len() == run_ids.len() && open.is_empty() {
+            assert!(
+                runs.iter().all(|run| run["conclusion"] == "success"),
+                "every run succeeds"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} runs still open after 10 minutes, e.g. {:#}",
+            open.len(),
+            runs.len(),
+            open.first().copied().unwrap_or(&Value::Null)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let health = client
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .expect("healthz answered in 10 s");
+    let status = health.status().as_u16();
+    let text = health.text().await.unwrap_or_default();
+    assert_eq!((status, text.trim()), (200, "ok"), "healthz after the load");
+}
