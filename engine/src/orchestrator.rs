@@ -243,6 +243,8 @@ impl Orchestrator {
             }
         };
         self.adopt(run.run_id, scheduler)?;
+        // The answer promises a run that survives a restart: its saved plan must be durable.
+        self.engine.store().flush().await?;
         Ok(StartedRun {
             run_id: run.run_id,
             run_number: run.run_number,
@@ -377,6 +379,21 @@ impl Actor {
     /// Loads every saved schedule and brings it up to date with the store.
     async fn recover(&mut self) -> Result<(), StoreError> {
         let store = self.engine.store().clone();
+        for run in store.unplanned_runs()? {
+            tracing::warn!(run_id = %run.run_id, "run was never planned before a restart; it fails");
+            let reason = "the engine stopped before this run was planned; dispatch it again";
+            store.update_run_details(run.run_id, |details| {
+                if let Some(map) = details.as_object_mut() {
+                    map.insert("diagnostics".into(), json!([reason]));
+                }
+            })
+            .await?;
+            let jobs = store.jobs_of_run(run.run_id)?;
+            if jobs.iter().any(|job| job.state != JobState::Completed) {
+                store.cancel_run(run.run_id).await?;
+            }
+            store.finish_run(run.run_id, Conclusion::Failure).await?;
+        }
         for record in store.schedules()? {
             let run_id = record.run_id;
             let finished = store

@@ -75,6 +75,19 @@ impl Store {
         }
     }
 
+    /// Unfinished runs with no saved scheduler state: the engine stopped after writing the run
+    /// record and before its plan was saved (or while concluding an invalid workflow). Nothing
+    /// drives such a run; at startup the orchestrator concludes it (`Orchestrator::start`).
+    pub fn unplanned_runs(&self) -> Result<Vec<super::RunRecord>, StoreError> {
+        let mut runs = Vec::new();
+        for run in self.runs()? {
+            if run.status != super::RunStatus::Completed && self.schedule(run.run_id)?.is_none() {
+                runs.push(run);
+            }
+        }
+        Ok(runs)
+    }
+
     /// Every saved schedule, oldest run first.
     pub fn schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
         let mut records = Vec::new();
