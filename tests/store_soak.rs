@@ -2,7 +2,8 @@
 //! dispatchers firing a bounded number of runs through the HTTP API (issue 22: sled's concurrent
 //! flush deadlock hung the engine for good under exactly this load). Every call has a 10 s client
 //! timeout and must be answered; every run must conclude; `/healthz` must say `ok` at the end.
-//! Bounded in count and time, loopback only; it asserts no speed.
+//! Also: cancel ends a run that has no jobs (one waiting for its concurrency group). Bounded in
+//! count and time, loopback only; it asserts no speed.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -200,4 +201,104 @@ async fn eight_parallel_dispatchers_never_hang_the_engine() {
     let status = health.status().as_u16();
     let text = health.text().await.unwrap_or_default();
     assert_eq!((status, text.trim()), (200, "ok"), "healthz after the load");
+}
+
+async fn admin_post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> Value {
+    let answer = client
+        .post(format!("{url}{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("the engine answers in 10 s");
+    assert_eq!(answer.status().as_u16(), 200, "{path}");
+    answer.json().await.expect("json answer")
+}
+
+async fn wait_status(client: &reqwest::Client, url: &str, run_id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let run: Value = client
+            .get(format!("{url}/api/v1/runs/{run_id}"))
+            .send()
+            .await
+            .expect("the engine answers in 10 s")
+            .json()
+            .await
+            .expect("json answer");
+        if run["run"]["status"] == status {
+            return run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run_id} not {status} in 60 s: {run:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_ends_a_run_that_has_no_jobs() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(
+        temp.path(),
+        &[(
+            "grouped.yml",
+            "on: workflow_dispatch\nconcurrency:\n  group: one-at-a-time\n  cancel-in-progress: false\njobs:\n  slow:\n    runs-on: ubuntu-latest\n    steps:\n      - run: sleep 30\n",
+        )],
+    );
+    let data = temp.path().join("data");
+    let port = free_port();
+    let _engine = spawn_engine(&data, port);
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .build()
+        .expect("http client");
+    wait_ready(&client, &url).await;
+    let token = std::fs::read_to_string(data.join("admin.token"))
+        .expect("admin.token exists")
+        .trim()
+        .to_string();
+    let dispatch = json!({"protocol_version": 1, "repository": repo.display().to_string(),
+                          "workflow": "grouped.yml", "ref": "main"});
+    let first = admin_post(&client, &url, &token, "/api/v1/dispatch", dispatch.clone()).await;
+    let first = first["run_id"].as_str().expect("run_id").to_string();
+    wait_status(&client, &url, &first, "in_progress").await;
+    let second = admin_post(&client, &url, &token, "/api/v1/dispatch", dispatch).await;
+    let second = second["run_id"].as_str().expect("run_id").to_string();
+    let waiting = wait_status(&client, &url, &second, "waiting").await;
+    assert_eq!(
+        waiting["jobs"].as_array().map(Vec::len),
+        Some(0),
+        "{waiting:#}"
+    );
+
+    let cancel = json!({"protocol_version": 1});
+    admin_post(
+        &client,
+        &url,
+        &token,
+        &format!("/api/v1/runs/{second}/cancel"),
+        cancel.clone(),
+    )
+    .await;
+    let ended = wait_status(&client, &url, &second, "completed").await;
+    assert_eq!(ended["run"]["conclusion"], "cancelled", "{ended:#}");
+    admin_post(
+        &client,
+        &url,
+        &token,
+        &format!("/api/v1/runs/{first}/cancel"),
+        cancel,
+    )
+    .await;
+    let ended = wait_status(&client, &url, &first, "completed").await;
+    assert_eq!(ended["run"]["conclusion"], "cancelled", "{ended:#}");
 }

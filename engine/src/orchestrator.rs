@@ -218,7 +218,7 @@ impl Orchestrator {
         crate::rerun::remember_trigger(self.engine.store(), run.run_id, &request, &file, &source)
             .await?;
         let run_id_text = run.run_id.to_string();
-        let input = event::run_input_for(&RunInputRequest {
+        let input = match event::run_input_for(&RunInputRequest {
             workflow: &workflow,
             event_name: &request.event_name,
             source: &source,
@@ -227,11 +227,20 @@ impl Orchestrator {
             run_id: &run_id_text,
             run_number: run.run_number,
             attempt: 1,
-        })
-        .map_err(|message| OrchestratorError::Inputs {
-            file: file.clone(),
-            message,
-        })?;
+        }) {
+            Ok(input) => input,
+            Err(message) => {
+                // The run exists already: it must not stay queued with no plan.
+                self.engine
+                    .store()
+                    .finish_run(run.run_id, Conclusion::Failure)
+                    .await?;
+                return Err(OrchestratorError::Inputs {
+                    file: file.clone(),
+                    message,
+                });
+            }
+        };
         let scheduler = match Scheduler::new(input) {
             Ok(scheduler) => scheduler,
             Err(error) => {
@@ -382,12 +391,13 @@ impl Actor {
         for run in store.unplanned_runs()? {
             tracing::warn!(run_id = %run.run_id, "run was never planned before a restart; it fails");
             let reason = "the engine stopped before this run was planned; dispatch it again";
-            store.update_run_details(run.run_id, |details| {
-                if let Some(map) = details.as_object_mut() {
-                    map.insert("diagnostics".into(), json!([reason]));
-                }
-            })
-            .await?;
+            store
+                .update_run_details(run.run_id, |details| {
+                    if let Some(map) = details.as_object_mut() {
+                        map.insert("diagnostics".into(), json!([reason]));
+                    }
+                })
+                .await?;
             let jobs = store.jobs_of_run(run.run_id)?;
             if jobs.iter().any(|job| job.state != JobState::Completed) {
                 store.cancel_run(run.run_id).await?;

@@ -108,6 +108,9 @@ fn watch(store: &Weak<Store>, runtime: &tokio::runtime::Handle, health: &Health)
 pub fn answer(health: &Health) -> (StatusCode, String) {
     match health.verdict() {
         Ok(()) => (StatusCode::OK, "ok\n".to_string()),
-        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {reason}\n")),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unhealthy: {reason}\n"),
+        ),
     }
 }

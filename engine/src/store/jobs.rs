@@ -11,8 +11,8 @@ use protocol::{Conclusion, JobEvent, JobResult, JobSpec};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Core, JobId, RunId, RunnerId, Store, StoreError, Tx, TxResult, abort, decode, decode_tx, encode,
-    now_us,
+    Core, JobId, RunId, RunnerId, Store, StoreError, Tx, TxResult, abort, decode, decode_tx,
+    encode, now_us,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,7 +274,6 @@ impl Store {
         self.logs.close(job_id);
         Ok(job)
     }
-
 }
 
 /// Reads: from any thread, straight from the database.
@@ -336,7 +335,6 @@ impl Core {
         }
         Ok(jobs)
     }
-
 }
 
 impl Store {
@@ -364,32 +362,32 @@ impl Store {
                 .write(move |core| {
                     let fencing_token = core.generate_id()?;
                     core.transact(|tx| {
-                // Another runner may have taken it since the scan: then try the next one.
-                if tx.queue.remove(seq_key.as_slice())?.is_none() {
-                    return Ok(None);
-                }
-                let Some(mut job) = get_job(tx, job_id)? else {
-                    return Ok(None);
-                };
-                if job.state != JobState::Queued {
-                    return Ok(None);
-                }
-                job.state = JobState::Leased;
-                job.attempt += 1;
-                job.queue_seq = None;
-                job.lease = Some(LeaseRecord {
-                    runner_id,
-                    fencing_token,
-                    granted_at_us: leased_at_us,
-                });
-                job.last_fencing_token = Some(fencing_token);
-                job.runner_id = Some(runner_id);
-                job.leased_at_us = Some(leased_at_us);
-                put_job(tx, &job)?;
-                tx.leases
-                    .insert(&job_id.to_key(), runner_id.to_key().to_vec())?;
-                mark_run_started(tx, job.run_id)?;
-                Ok(Some(job))
+                        // Another runner may have taken it since the scan: then try the next one.
+                        if tx.queue.remove(seq_key.as_slice())?.is_none() {
+                            return Ok(None);
+                        }
+                        let Some(mut job) = get_job(tx, job_id)? else {
+                            return Ok(None);
+                        };
+                        if job.state != JobState::Queued {
+                            return Ok(None);
+                        }
+                        job.state = JobState::Leased;
+                        job.attempt += 1;
+                        job.queue_seq = None;
+                        job.lease = Some(LeaseRecord {
+                            runner_id,
+                            fencing_token,
+                            granted_at_us: leased_at_us,
+                        });
+                        job.last_fencing_token = Some(fencing_token);
+                        job.runner_id = Some(runner_id);
+                        job.leased_at_us = Some(leased_at_us);
+                        put_job(tx, &job)?;
+                        tx.leases
+                            .insert(&job_id.to_key(), runner_id.to_key().to_vec())?;
+                        mark_run_started(tx, job.run_id)?;
+                        Ok(Some(job))
                     })
                 })
                 .await?;
@@ -424,35 +422,37 @@ impl Store {
         events: &[JobEvent],
     ) -> Result<JobRecord, StoreError> {
         let events = events.to_vec();
-        self.write_blocking(move |core| core.transact(|tx| {
-            let mut job = get_leased_job(tx, job_id, runner_id, fencing_token)?;
-            for event in &events {
-                match event {
-                    JobEvent::StepStarted { index, name } => {
-                        job.steps.retain(|step| step.index != *index);
-                        job.steps.push(StepProgress {
-                            index: *index,
-                            name: name.clone(),
-                            conclusion: None,
-                        });
-                    }
-                    JobEvent::StepFinished { index, result } => {
-                        match job.steps.iter_mut().find(|step| step.index == *index) {
-                            Some(step) => step.conclusion = Some(result.conclusion),
-                            None => job.steps.push(StepProgress {
+        self.write_blocking(move |core| {
+            core.transact(|tx| {
+                let mut job = get_leased_job(tx, job_id, runner_id, fencing_token)?;
+                for event in &events {
+                    match event {
+                        JobEvent::StepStarted { index, name } => {
+                            job.steps.retain(|step| step.index != *index);
+                            job.steps.push(StepProgress {
                                 index: *index,
-                                name: result.name.clone(),
-                                conclusion: Some(result.conclusion),
-                            }),
+                                name: name.clone(),
+                                conclusion: None,
+                            });
                         }
+                        JobEvent::StepFinished { index, result } => {
+                            match job.steps.iter_mut().find(|step| step.index == *index) {
+                                Some(step) => step.conclusion = Some(result.conclusion),
+                                None => job.steps.push(StepProgress {
+                                    index: *index,
+                                    name: result.name.clone(),
+                                    conclusion: Some(result.conclusion),
+                                }),
+                            }
+                        }
+                        JobEvent::Log { .. } | JobEvent::JobFinished { .. } => {}
                     }
-                    JobEvent::Log { .. } | JobEvent::JobFinished { .. } => {}
                 }
-            }
-            job.steps.sort_by_key(|step| step.index);
-            put_job(tx, &job)?;
-            Ok(job)
-        }))
+                job.steps.sort_by_key(|step| step.index);
+                put_job(tx, &job)?;
+                Ok(job)
+            })
+        })
     }
 
     /// Completes a job with the lease holder's result; durable on return.
@@ -492,47 +492,49 @@ impl Store {
         let now = now_us();
         let reason = reason.to_string();
         let final_reason = final_reason.to_string();
-        let outcome = self.write(move |core| {
-            let queue_seq = core.generate_id()?;
-            core.transact(|tx| {
-            let Some(mut job) = get_job(tx, job_id)? else {
-                return Ok(ExpiredLease::Unchanged);
-            };
-            let held = job.state == JobState::Leased
-                && job.lease.as_ref().map(|lease| lease.fencing_token) == Some(fencing_token);
-            if !held {
-                return Ok(ExpiredLease::Unchanged);
-            }
-            tx.leases.remove(&job_id.to_key())?;
-            job.lease = None;
-            let retries_used = u32::try_from(job.retry_reasons.len()).unwrap_or(u32::MAX);
-            if job.cancel_requested {
-                complete(
-                    &mut job,
-                    cancelled_result("cancelled while its runner was lost"),
-                    now,
-                );
-                put_job(tx, &job)?;
-                return Ok(ExpiredLease::Finished(job));
-            }
-            job.retry_reasons.push(reason.clone());
-            if retries_used < job.max_infra_retries {
-                job.state = JobState::Queued;
-                job.queue_seq = Some(queue_seq);
-                job.queued_at_us = now;
-                job.leased_at_us = None;
-                job.steps.clear();
-                tx.queue
-                    .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
-                put_job(tx, &job)?;
-                return Ok(ExpiredLease::Requeued(job));
-            }
-            complete(&mut job, failed_result(&final_reason), now);
-            put_job(tx, &job)?;
-            Ok(ExpiredLease::Finished(job))
+        let outcome = self
+            .write(move |core| {
+                let queue_seq = core.generate_id()?;
+                core.transact(|tx| {
+                    let Some(mut job) = get_job(tx, job_id)? else {
+                        return Ok(ExpiredLease::Unchanged);
+                    };
+                    let held = job.state == JobState::Leased
+                        && job.lease.as_ref().map(|lease| lease.fencing_token)
+                            == Some(fencing_token);
+                    if !held {
+                        return Ok(ExpiredLease::Unchanged);
+                    }
+                    tx.leases.remove(&job_id.to_key())?;
+                    job.lease = None;
+                    let retries_used = u32::try_from(job.retry_reasons.len()).unwrap_or(u32::MAX);
+                    if job.cancel_requested {
+                        complete(
+                            &mut job,
+                            cancelled_result("cancelled while its runner was lost"),
+                            now,
+                        );
+                        put_job(tx, &job)?;
+                        return Ok(ExpiredLease::Finished(job));
+                    }
+                    job.retry_reasons.push(reason.clone());
+                    if retries_used < job.max_infra_retries {
+                        job.state = JobState::Queued;
+                        job.queue_seq = Some(queue_seq);
+                        job.queued_at_us = now;
+                        job.leased_at_us = None;
+                        job.steps.clear();
+                        tx.queue
+                            .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
+                        put_job(tx, &job)?;
+                        return Ok(ExpiredLease::Requeued(job));
+                    }
+                    complete(&mut job, failed_result(&final_reason), now);
+                    put_job(tx, &job)?;
+                    Ok(ExpiredLease::Finished(job))
+                })
             })
-        })
-        .await?;
+            .await?;
         if let ExpiredLease::Finished(job) = &outcome {
             self.logs.close(job.job_id);
         }

@@ -100,7 +100,12 @@ impl Store {
         let name = name.to_string();
         self.write(move |core| {
             let db = |error| core.database_error(error);
-            let existed = core.trees.repos.remove(name.as_bytes()).map_err(db)?.is_some();
+            let existed = core
+                .trees
+                .repos
+                .remove(name.as_bytes())
+                .map_err(db)?
+                .is_some();
             let fires = &core.trees.schedule_fires;
             let prefix = format!("{name}\u{0}");
             for entry in fires.scan_prefix(prefix.as_bytes()) {

@@ -66,7 +66,6 @@ impl Store {
         .await?;
         Ok((record, credential))
     }
-
 }
 
 /// Reads: from any thread, straight from the database.
@@ -115,7 +114,6 @@ impl Core {
         }
         Ok(runners)
     }
-
 }
 
 impl Store {

@@ -51,28 +51,30 @@ impl Store {
         let created_at_us = now_us();
         let counter_key = format!("run_number/{workflow}");
         let workflow = workflow.to_string();
-        self.write(move |core| core.transact(|tx| {
-            let previous = match tx.counters.get(counter_key.as_bytes())? {
-                Some(bytes) => u64_from_be(&bytes),
-                None => 0,
-            };
-            let run_number = previous + 1;
-            tx.counters
-                .insert(counter_key.as_bytes(), &run_number.to_be_bytes())?;
-            let run = RunRecord {
-                run_id,
-                workflow: workflow.clone(),
-                run_number,
-                status: RunStatus::Queued,
-                conclusion: None,
-                cancel_requested: false,
-                created_at_us,
-                finished_at_us: None,
-                details: details.clone(),
-            };
-            tx.runs.insert(&run_id.to_key(), encode(&run))?;
-            Ok(run)
-        }))
+        self.write(move |core| {
+            core.transact(|tx| {
+                let previous = match tx.counters.get(counter_key.as_bytes())? {
+                    Some(bytes) => u64_from_be(&bytes),
+                    None => 0,
+                };
+                let run_number = previous + 1;
+                tx.counters
+                    .insert(counter_key.as_bytes(), &run_number.to_be_bytes())?;
+                let run = RunRecord {
+                    run_id,
+                    workflow: workflow.clone(),
+                    run_number,
+                    status: RunStatus::Queued,
+                    conclusion: None,
+                    cancel_requested: false,
+                    created_at_us,
+                    finished_at_us: None,
+                    details: details.clone(),
+                };
+                tx.runs.insert(&run_id.to_key(), encode(&run))?;
+                Ok(run)
+            })
+        })
         .await
     }
 
@@ -142,7 +144,6 @@ impl Store {
             }
         }
     }
-
 }
 
 /// Reads: from any thread, straight from the database.
@@ -168,7 +169,6 @@ impl Core {
         }
         Ok(runs)
     }
-
 }
 
 impl Store {

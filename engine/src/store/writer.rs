@@ -80,11 +80,7 @@ impl Writer {
             Some(sender) => sender.send(Request { job, durable }).is_ok(),
             None => false,
         };
-        if sent {
-            Ok(())
-        } else {
-            Err(self.gone())
-        }
+        if sent { Ok(()) } else { Err(self.gone()) }
     }
 
     /// The error every caller sees once the writer thread is gone.
@@ -158,7 +154,11 @@ fn run(core: &Core, queue: &mpsc::Receiver<Request>, busy: &AtomicU64) {
             };
         }
         if !waiting.is_empty() {
-            let flushed = core.db.flush().map(|_| ()).map_err(|error| error.to_string());
+            let flushed = core
+                .db
+                .flush()
+                .map(|_| ())
+                .map_err(|error| error.to_string());
             dirty = false;
             for ack in waiting {
                 ack(flushed.clone().map_err(|message| StoreError::Database {
