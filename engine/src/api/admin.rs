@@ -7,9 +7,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::{Extension, extract::State};
 use indexmap::IndexMap;
 use protocol::PROTOCOL_VERSION;
@@ -55,20 +54,7 @@ pub struct TokenResponse {
     pub token: String,
 }
 
-/// The caller showed the admin token (else 401, nothing touched).
-pub struct Admin;
-
-impl FromRequestParts<Arc<Engine>> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<Engine>,
-    ) -> Result<Self, Self::Rejection> {
-        super::extract::require_admin_token(parts, &state.config().data_dir)?;
-        Ok(Admin)
-    }
-}
+pub use super::extract::Admin;
 
 /// `POST /api/v1/dispatch`: reads the workflow at the ref's commit and starts a run.
 pub async fn dispatch(

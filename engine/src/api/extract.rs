@@ -152,6 +152,42 @@ impl FromRequestParts<Arc<Engine>> for AuthedRunner {
     }
 }
 
+/// The caller showed the admin token (else 401, nothing touched): the API's one admin
+/// extractor, for every router state that leads to the engine.
+pub struct Admin;
+
+/// A router state that leads to the engine (whose data directory holds the admin token).
+pub trait EngineState {
+    fn engine(&self) -> &Arc<Engine>;
+}
+
+impl EngineState for Arc<Engine> {
+    fn engine(&self) -> &Arc<Engine> {
+        self
+    }
+}
+
+impl EngineState for Arc<crate::releases::Releases> {
+    fn engine(&self) -> &Arc<Engine> {
+        crate::releases::Releases::engine(self)
+    }
+}
+
+impl EngineState for Arc<crate::repos::Repos> {
+    fn engine(&self) -> &Arc<Engine> {
+        crate::repos::Repos::engine(self)
+    }
+}
+
+impl<S: EngineState + Send + Sync> FromRequestParts<S> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        require_admin_token(parts, &state.engine().config().data_dir)?;
+        Ok(Admin)
+    }
+}
+
 /// Checks that a request carries the engine's admin token (`<data>/admin.token`) as
 /// `Authorization: Bearer …`; every admin extractor of the API calls this one check. Both sides
 /// are hashed before the constant-time comparison so their lengths leak nothing either. The

@@ -10,16 +10,15 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use deploy::Decision;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::extract::ApiError;
+use super::extract::{Admin, ApiError};
 use crate::orchestrator::Orchestrator;
 use crate::releases::{
     ApproveRelease, CreateRelease, PromoteRelease, ReleaseServiceError, Releases, WithdrawRelease,
@@ -96,21 +95,6 @@ pub struct ReleaseQuery {
     pub actor: Option<String>,
 }
 
-/// The caller showed the admin token (else 401, nothing touched).
-pub struct ReleaseAdmin;
-
-impl FromRequestParts<Arc<Releases>> for ReleaseAdmin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<Releases>,
-    ) -> Result<Self, Self::Rejection> {
-        super::extract::require_admin_token(parts, &state.engine().config().data_dir)?;
-        Ok(ReleaseAdmin)
-    }
-}
-
 impl From<ReleaseServiceError> for ApiError {
     fn from(error: ReleaseServiceError) -> ApiError {
         let status = match &error {
@@ -150,7 +134,7 @@ fn starter(
 
 /// `POST /api/v1/releases`: 201 with the change.
 pub async fn create(
-    _admin: ReleaseAdmin,
+    _admin: Admin,
     State(releases): State<Arc<Releases>>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
@@ -174,7 +158,7 @@ pub async fn create(
 
 /// `GET /api/v1/releases[?repo=NAME]`.
 pub async fn list(
-    _admin: ReleaseAdmin,
+    _admin: Admin,
     State(releases): State<Arc<Releases>>,
     Query(query): Query<ReleaseQuery>,
 ) -> Result<Response, ApiError> {
@@ -183,7 +167,7 @@ pub async fn list(
 
 /// `GET /api/v1/releases/{tag}[?repo=NAME]`.
 pub async fn show(
-    _admin: ReleaseAdmin,
+    _admin: Admin,
     State(releases): State<Arc<Releases>>,
     Path(tag): Path<String>,
     Query(query): Query<ReleaseQuery>,
@@ -194,7 +178,7 @@ pub async fn show(
 /// `DELETE /api/v1/releases/{tag}[?repo=NAME&actor=NAME]`: the change (with the runs the
 /// `deleted` event started).
 pub async fn delete(
-    _admin: ReleaseAdmin,
+    _admin: Admin,
     State(releases): State<Arc<Releases>>,
     orchestrator: Option<Extension<Orchestrator>>,
     Path(tag): Path<String>,
@@ -218,7 +202,7 @@ pub async fn delete(
 
 /// `POST /api/v1/releases/{tag}/promote`.
 pub async fn promote(
-    _admin: ReleaseAdmin,
+    _admin: Admin,
     State(releases): State<Arc<Releases>>,
     orchestrator: Option<Extension<Orchestrator>>,
     Path(tag): Path<String>,
@@ -244,7 +228,7 @@ pub async fn promote(
 
 /// `POST /api/v1/releases/{tag}/approve`.
 pub async fn approve(
-    _admin: ReleaseAdmin,
+    _admin: Admin,
     State(releases): State<Arc<Releases>>,
     orchestrator: Option<Extension<Orchestrator>>,
     Path(tag): Path<String>,
@@ -271,7 +255,7 @@ pub async fn approve(
 
 /// `POST /api/v1/releases/{tag}/withdraw`.
 pub async fn withdraw(
-    _admin: ReleaseAdmin,
+    _admin: Admin,
     State(releases): State<Arc<Releases>>,
     orchestrator: Option<Extension<Orchestrator>>,
     Path(tag): Path<String>,
@@ -298,7 +282,7 @@ pub async fn withdraw(
 /// `GET /api/v1/status/environments[?repo=NAME]`: per environment and repository, what is
 /// deployed beside what is released.
 pub async fn environments(
-    _admin: ReleaseAdmin,
+    _admin: Admin,
     State(releases): State<Arc<Releases>>,
     Query(query): Query<ReleaseQuery>,
 ) -> Result<Response, ApiError> {

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::extract::ApiError;
+use super::extract::{Admin, ApiError};
 use crate::repos::{AddRepo, RepoError, Repos};
 use crate::triggers::RefUpdate;
 use crate::triggers::webhook::parse_push;
@@ -53,21 +53,6 @@ pub struct HookUpdate {
     pub git_ref: String,
 }
 
-/// The caller showed the admin token (`<data>/admin.token`; else 401, nothing touched).
-pub struct RepoAdmin;
-
-impl axum::extract::FromRequestParts<Arc<Repos>> for RepoAdmin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &Arc<Repos>,
-    ) -> Result<Self, Self::Rejection> {
-        super::extract::require_admin_token(parts, &state.engine().config().data_dir)?;
-        Ok(RepoAdmin)
-    }
-}
-
 impl From<RepoError> for ApiError {
     fn from(error: RepoError) -> ApiError {
         let status = match &error {
@@ -83,7 +68,7 @@ impl From<RepoError> for ApiError {
 
 /// `POST /api/v1/repos`: 201 with the record and the hook token (its only copy).
 pub async fn add(
-    _admin: RepoAdmin,
+    _admin: Admin,
     State(repos): State<Arc<Repos>>,
     Json(request): Json<AddRepoRequest>,
 ) -> Result<Response, ApiError> {
@@ -108,7 +93,7 @@ pub async fn add(
 
 /// `GET /api/v1/repos`.
 pub async fn list(
-    _admin: RepoAdmin,
+    _admin: Admin,
     State(repos): State<Arc<Repos>>,
 ) -> Result<Response, ApiError> {
     Ok(Json(repos.list()?).into_response())
@@ -116,7 +101,7 @@ pub async fn list(
 
 /// `DELETE /api/v1/repos/{name}`: 204.
 pub async fn remove(
-    _admin: RepoAdmin,
+    _admin: Admin,
     State(repos): State<Arc<Repos>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -126,7 +111,7 @@ pub async fn remove(
 
 /// `POST /api/v1/repos/{name}/hook-token`: a fresh hook token (the old one stops working).
 pub async fn hook_token(
-    _admin: RepoAdmin,
+    _admin: Admin,
     State(repos): State<Arc<Repos>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -136,7 +121,7 @@ pub async fn hook_token(
 
 /// `POST /api/v1/repos/{name}/accept`: accept a recorded ref storm.
 pub async fn accept(
-    _admin: RepoAdmin,
+    _admin: Admin,
     State(repos): State<Arc<Repos>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -146,7 +131,7 @@ pub async fn accept(
 
 /// `POST /api/v1/repos/{name}/poll`: fetch now; answers what the poll did.
 pub async fn poll(
-    _admin: RepoAdmin,
+    _admin: Admin,
     State(repos): State<Arc<Repos>>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -6,15 +6,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use protocol::wire::{SecretView, SetSettingRequest, VariableView};
 use serde::Deserialize;
 
-use super::extract::{ApiError, Versioned, check_version};
+use super::extract::{Admin, ApiError, Versioned, check_version};
 use crate::dispatch::Engine;
 use crate::secrets::{SecretsError, normalize_scope};
 
@@ -146,21 +145,6 @@ pub async fn remove_variable(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found("variable", &name, &scope))
-    }
-}
-
-/// A request that carried the admin token (else 401, and nothing is touched).
-pub struct Admin;
-
-impl FromRequestParts<Arc<Engine>> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<Engine>,
-    ) -> Result<Self, Self::Rejection> {
-        super::extract::require_admin_token(parts, &state.config().data_dir)?;
-        Ok(Admin)
     }
 }
 
