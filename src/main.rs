@@ -149,6 +149,10 @@ enum Command {
         /// instant) while it exists: for drills and tests
         #[arg(long, hide = true)]
         clock_file: Option<PathBuf>,
+        /// Cap on one job's stored log in bytes (default 1 GiB); past it the job's output is
+        /// dropped with a notice in the log, and the job goes on
+        #[arg(long, default_value_t = engine::store::DEFAULT_LOG_LIMIT)]
+        max_log_bytes: u64,
     },
     /// Run jobs for an engine (`runner register` first)
     #[command(after_help = exit::HELP, args_conflicts_with_subcommands = true)]
@@ -414,6 +418,7 @@ fn main() {
             demo,
             notify_url,
             clock_file,
+            max_log_bytes,
         } => serve::run(serve::ServeRequest {
             data_dir,
             listen,
@@ -423,6 +428,7 @@ fn main() {
             demo,
             notify_url,
             clock_file,
+            max_log_bytes,
         }),
         Command::Runner {
             register:

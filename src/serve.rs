@@ -32,6 +32,8 @@ pub struct ServeRequest {
     pub notify_url: Option<String>,
     /// Deployment time from a file (see `engine::deployments::Clock`).
     pub clock_file: Option<PathBuf>,
+    /// Cap on one job's stored log in bytes.
+    pub max_log_bytes: u64,
 }
 
 /// The example workflows the demo repository holds.
@@ -98,6 +100,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let (engine, events) = Engine::open(config)
         .await
         .map_err(|error| format!("open the engine store: {error}"))?;
+    engine.store().set_log_limit(request.max_log_bytes);
     let orchestrator = Orchestrator::start(engine.clone(), events)
         .await
         .map_err(|error| format!("resume unfinished runs: {error}"))?;

@@ -222,6 +222,19 @@ async fn admin_post(
 }
 
 async fn wait_status(client: &reqwest::Client, url: &str, run_id: &str, status: &str) -> Value {
+    wait_run(client, url, run_id, status, |run| {
+        run["run"]["status"] == status
+    })
+    .await
+}
+
+async fn wait_run(
+    client: &reqwest::Client,
+    url: &str,
+    run_id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let run: Value = client
@@ -232,12 +245,12 @@ async fn wait_status(client: &reqwest::Client, url: &str, run_id: &str, status: 
             .json()
             .await
             .expect("json answer");
-        if run["run"]["status"] == status {
+        if done(&run) {
             return run;
         }
         assert!(
             Instant::now() < deadline,
-            "run {run_id} not {status} in 60 s: {run:#}"
+            "run {run_id} not {what} in 60 s: {run:#}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -273,12 +286,13 @@ async fn cancel_ends_a_run_that_has_no_jobs() {
     wait_status(&client, &url, &first, "in_progress").await;
     let second = admin_post(&client, &url, &token, "/api/v1/dispatch", dispatch).await;
     let second = second["run_id"].as_str().expect("run_id").to_string();
-    let waiting = wait_status(&client, &url, &second, "waiting").await;
-    assert_eq!(
-        waiting["jobs"].as_array().map(Vec::len),
-        Some(0),
-        "{waiting:#}"
-    );
+    // Held back by its group: queued, with a waiting reason and no jobs at all.
+    let waiting = wait_run(&client, &url, &second, "waiting for its group", |run| {
+        !run["run"]["details"]["waiting_reason"].is_null()
+    })
+    .await;
+    assert_eq!(waiting["run"]["status"], "queued", "{waiting:#}");
+    assert_eq!(waiting["jobs"], json!([]), "{waiting:#}");
 
     let cancel = json!({"protocol_version": 1});
     admin_post(

@@ -449,3 +449,67 @@ async fn concurrent_writers_are_all_durable_and_numbered_once() {
     }
     assert_eq!(store.queued_jobs().unwrap().len(), 320);
 }
+
+/// A job's log stops growing at the cap: the chunk that would cross it is dropped with one
+/// notice line, later chunks are acknowledged (the job goes on) but not stored; reads come in
+/// pieces of at most `READ_CHUNK` bytes that add up to the whole log.
+#[tokio::test]
+async fn a_log_is_capped_with_a_notice_and_read_in_bounded_pieces() {
+    use engine::store::READ_CHUNK;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let run = store
+        .create_run("ci.yml", serde_json::Value::Null)
+        .await
+        .unwrap();
+    store
+        .enqueue_job(run.run_id, spec("big", &[]), 1)
+        .await
+        .unwrap();
+    let job = store
+        .lease_next(RunnerId::new(), |_| true)
+        .await
+        .unwrap()
+        .unwrap();
+    let token = job.lease.as_ref().unwrap().fencing_token;
+
+    // Reads are bounded: 300 KiB of lines come back in pieces no larger than READ_CHUNK.
+    let line = "x".repeat(1023);
+    let lines: Vec<&str> = (0..300).map(|_| line.as_str()).collect();
+    store
+        .append_log_chunks(&job, token, &[chunk(0, &lines)])
+        .await
+        .unwrap();
+    let total = store.log_len(&job).unwrap();
+    assert_eq!(total, 300 * 1024);
+    let mut offset = 0;
+    let mut pieces = 0;
+    while offset < total {
+        let piece = store.read_log(&job, offset).await.unwrap();
+        assert!(!piece.is_empty() && piece.len() <= READ_CHUNK);
+        offset += piece.len() as u64;
+        pieces += 1;
+    }
+    assert_eq!((offset, pieces), (total, 2));
+
+    // The cap: the next chunk would cross it, so it is dropped with a notice; so is the rest.
+    store.set_log_limit(total + 10);
+    let crossing = store
+        .append_log_chunks(&job, token, &[chunk(1, &["this line is too long to fit"])])
+        .await
+        .unwrap();
+    assert_eq!(crossing.last_seq, Some(1));
+    let later = store
+        .append_log_chunks(&job, token, &[chunk(2, &["dropped too"])])
+        .await
+        .unwrap();
+    assert_eq!((later.last_seq, later.lines_written), (Some(2), 0));
+    let tail = store.read_log(&job, total).await.unwrap();
+    let tail = String::from_utf8(tail).unwrap();
+    assert!(
+        tail.starts_with("--- log limit of") && tail.ends_with("dropped ---\n"),
+        "{tail}"
+    );
+    assert_eq!(tail.lines().count(), 1, "{tail}");
+}

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use protocol::wire::{
@@ -93,6 +95,7 @@ pub async fn job_logs(
     State(engine): State<Arc<Engine>>,
     Path((run_id, job_key)): Path<(String, String)>,
     Query(query): Query<ReadQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check()?;
     let run_id = parse_run_id(&run_id)?;
@@ -101,8 +104,7 @@ pub async fn job_logs(
         .job_by_key(run_id, &job_key)?
         .ok_or_else(|| ApiError::not_found(format!("find job `{job_key}` in run {run_id}")))?;
     if !query.follow() {
-        let bytes = engine.store().read_log(&job, 0).await?;
-        return Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response());
+        return whole_log(engine, job, headers.get(RANGE)).await;
     }
     let (sender, receiver) = mpsc::channel(64);
     tokio::spawn(follow_log(engine, job, sender));
@@ -110,6 +112,80 @@ pub async fn job_logs(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
+}
+
+/// The committed log (or the `Range: bytes=a-b` / `bytes=a-` part of it, answered 206), streamed
+/// from disk in chunks of at most `READ_CHUNK` bytes: a reader holds one chunk, never the file.
+async fn whole_log(
+    engine: Arc<Engine>,
+    job: JobRecord,
+    range: Option<&HeaderValue>,
+) -> Result<Response, ApiError> {
+    let len = engine.store().log_len(&job)?;
+    let (start, end, partial) = match range {
+        None => (0, len, false),
+        Some(value) => {
+            let unsatisfiable = || {
+                ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    format!(
+                        "the range header must be `bytes=start-[end]` within the log's {len} bytes"
+                    ),
+                )
+            };
+            let text = value.to_str().map_err(|_| unsatisfiable())?;
+            let (first, last) = text
+                .strip_prefix("bytes=")
+                .and_then(|spec| spec.split_once('-'))
+                .ok_or_else(unsatisfiable)?;
+            let start: u64 = first.trim().parse().map_err(|_| unsatisfiable())?;
+            let end = match last.trim() {
+                "" => len,
+                last => last
+                    .parse::<u64>()
+                    .map_err(|_| unsatisfiable())?
+                    .saturating_add(1)
+                    .min(len),
+            };
+            if start >= end {
+                return Err(unsatisfiable());
+            }
+            (start, end, true)
+        }
+    };
+    let (sender, receiver) = mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    tokio::spawn(async move {
+        let mut offset = start;
+        while offset < end {
+            match engine.store().read_log_range(&job, offset, end).await {
+                Ok(bytes) if bytes.is_empty() => return,
+                Ok(bytes) => {
+                    offset += bytes.len() as u64;
+                    if sender.send(Ok(bytes)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    let _ = sender
+                        .send(Err(std::io::Error::other(error.to_string())))
+                        .await;
+                    return;
+                }
+            }
+        }
+    });
+    let body = Body::from_stream(ReceiverStream::new(receiver));
+    let mut response = ([(CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
+    response
+        .headers_mut()
+        .insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if partial {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{}/{len}", end - 1)) {
+            response.headers_mut().insert(CONTENT_RANGE, value);
+        }
+    }
+    Ok(response)
 }
 
 /// Sends every committed line from the start, then each new one as it is committed, then `end`.
@@ -138,11 +214,13 @@ async fn follow_log(
                     return;
                 }
             };
-            // Committed text always ends at a line end, so whole lines are sent.
-            let Some(last_newline) = bytes.iter().rposition(|byte| *byte == b'\n') else {
-                return;
+            // Committed text always ends at a line end, so whole lines are sent; a read is cut
+            // at `READ_CHUNK` bytes, and a line longer than that goes out in pieces.
+            let complete = match bytes.iter().rposition(|byte| *byte == b'\n') {
+                Some(last_newline) => bytes.get(..=last_newline).unwrap_or_default(),
+                None if bytes.len() >= crate::store::READ_CHUNK => &bytes[..],
+                None => return,
             };
-            let complete = bytes.get(..=last_newline).unwrap_or_default();
             offset += complete.len() as u64;
             for line in String::from_utf8_lossy(complete).lines() {
                 let line = LogLineEvent {

@@ -6,12 +6,18 @@
 //! the file write and the index flush) are cut off before the next append, and the runner, which
 //! had no acknowledgement, sends that chunk again.
 //!
+//! Memory per reader is bounded: one read returns at most `READ_CHUNK` bytes, and a whole log
+//! is sent as a stream of such reads. A job's log is capped (`Store::set_log_limit`, default
+//! `DEFAULT_LOG_LIMIT`): past the cap, new lines are dropped and one notice line says so; the
+//! append still succeeds, so the job goes on.
+//!
 //! This file must not interpret log text (masking happens on the runner) nor hold the log in
 //! memory beyond one read.
 
 use std::collections::HashMap;
 use std::io::SeekFrom;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use protocol::wire::LogChunk;
@@ -38,6 +44,12 @@ pub struct LogAppend {
     pub lines_written: usize,
 }
 
+/// The most one log read returns (and so the memory one reader holds).
+pub const READ_CHUNK: usize = 256 * 1024;
+
+/// A job's log cap unless `serve` sets another: 1 GiB.
+pub const DEFAULT_LOG_LIMIT: u64 = 1024 * 1024 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct LogIndex {
     /// Path relative to the data directory.
@@ -46,11 +58,16 @@ struct LogIndex {
     fencing_token: Option<u64>,
     last_seq: Option<u64>,
     byte_len: u64,
+    /// The cap was reached and the notice written: later lines are dropped.
+    #[serde(default)]
+    capped: bool,
 }
 
 #[derive(Default)]
 pub(super) struct LogHub {
     jobs: Mutex<HashMap<JobId, Arc<JobLog>>>,
+    /// The per-job cap in bytes (0: the default).
+    limit: AtomicU64,
 }
 
 struct JobLog {
@@ -69,6 +86,20 @@ impl LogHub {
 }
 
 impl Store {
+    /// Sets the per-job log cap in bytes (`slipway serve --max-log-bytes`); 0 restores the
+    /// default (`DEFAULT_LOG_LIMIT`).
+    pub fn set_log_limit(&self, bytes: u64) {
+        self.logs.limit.store(bytes, Ordering::SeqCst);
+    }
+
+    /// The per-job log cap in bytes.
+    pub fn log_limit(&self) -> u64 {
+        match self.logs.limit.load(Ordering::SeqCst) {
+            0 => DEFAULT_LOG_LIMIT,
+            limit => limit,
+        }
+    }
+
     /// Appends the chunks the lease holder sent (the caller checked the lease), skipping any
     /// whose sequence is already stored; durable on return.
     pub async fn append_log_chunks(
@@ -91,11 +122,26 @@ impl Store {
         let mut ordered: Vec<&LogChunk> = chunks.iter().collect();
         ordered.sort_by_key(|chunk| chunk.seq);
         let mut lines_written = 0;
+        let limit = self.log_limit();
         for chunk in ordered {
             if index.last_seq.is_some_and(|last| chunk.seq <= last) {
                 continue;
             }
-            text.reserve(chunk.lines.iter().map(|line| line.len() + 1).sum());
+            index.last_seq = Some(chunk.seq);
+            if index.capped {
+                continue;
+            }
+            let size: usize = chunk.lines.iter().map(|line| line.len() + 1).sum();
+            if index.byte_len + (text.len() + size) as u64 > limit {
+                // Past the cap: this chunk and every later one are dropped, once said so.
+                text.push_str(&format!(
+                    "--- log limit of {limit} bytes reached: later output of this job is dropped ---\n"
+                ));
+                lines_written += 1;
+                index.capped = true;
+                continue;
+            }
+            text.reserve(size);
             for line in &chunk.lines {
                 // One stored line per reported line, whatever it contains (copied as it is in
                 // the usual case: no allocation per line).
@@ -107,7 +153,6 @@ impl Store {
                 text.push('\n');
                 lines_written += 1;
             }
-            index.last_seq = Some(chunk.seq);
         }
         if lines_written > 0 {
             let path = self.dir.join(&index.file);
@@ -133,10 +178,31 @@ impl Store {
         })
     }
 
-    /// The committed log bytes of `job` from `offset` on (empty when there are none).
+    /// The committed log bytes of `job` from `offset` on, at most `READ_CHUNK` of them (empty
+    /// when there are none): call again from where this one ended for more.
     pub async fn read_log(&self, job: &JobRecord, offset: u64) -> Result<Vec<u8>, StoreError> {
+        let end = self.log_index(job)?.byte_len;
+        self.read_log_range(job, offset, end).await
+    }
+
+    /// The committed length of the job's log in bytes.
+    pub fn log_len(&self, job: &JobRecord) -> Result<u64, StoreError> {
+        Ok(self.log_index(job)?.byte_len)
+    }
+
+    /// The committed log bytes in `offset..end` (cut to what is committed), at most
+    /// `READ_CHUNK` of them.
+    pub async fn read_log_range(
+        &self,
+        job: &JobRecord,
+        offset: u64,
+        end: u64,
+    ) -> Result<Vec<u8>, StoreError> {
         let index = self.log_index(job)?;
-        if offset >= index.byte_len {
+        let end = end
+            .min(index.byte_len)
+            .min(offset.saturating_add(READ_CHUNK as u64));
+        if offset >= end {
             return Ok(Vec::new());
         }
         let path = self.dir.join(&index.file);
@@ -147,7 +213,7 @@ impl Store {
         let mut file = tokio::fs::File::open(&path).await.map_err(io_error)?;
         file.seek(SeekFrom::Start(offset)).await.map_err(io_error)?;
         let mut bytes = Vec::new();
-        file.take(index.byte_len - offset)
+        file.take(end - offset)
             .read_to_end(&mut bytes)
             .await
             .map_err(io_error)?;
@@ -198,6 +264,7 @@ impl Store {
                 fencing_token: None,
                 last_seq: None,
                 byte_len: 0,
+                capped: false,
             }),
         }
     }
