@@ -884,3 +884,89 @@ fn unrun_result(conclusion: Conclusion, reason: String) -> JobResult {
 fn now() -> Millis {
     Millis(now_us() / 1000)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::dispatch::EngineConfig;
+
+    /// A repository with one commit holding `.github/workflows/ci.yml`.
+    fn repository(dir: &Path) {
+        let repo = git2::Repository::init(dir).expect("init");
+        let workflows = dir.join(".github/workflows");
+        std::fs::create_dir_all(&workflows).expect("mkdir");
+        std::fs::write(
+            workflows.join("ci.yml"),
+            "name: CI\non: push\njobs:\n  build:\n    runs-on: x\n    steps:\n      - run: 'true'\n",
+        )
+        .expect("write");
+        let mut index = repo.index().expect("index");
+        index
+            .add_path(Path::new(".github/workflows/ci.yml"))
+            .expect("add");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let signature = git2::Signature::now("Erin", "erin@example.com").expect("signature");
+        repo.commit(Some("HEAD"), &signature, &signature, "ci", &tree, &[])
+            .expect("commit");
+    }
+
+    /// The spec of the run's one job, once it is queued (waits with a deadline).
+    async fn queued_spec(engine: &Engine, run_id: RunId) -> JobSpec {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let jobs = engine.store().jobs_of_run(run_id).expect("jobs");
+            if let Some(job) = jobs.first() {
+                return engine.opened_spec(job).expect("spec");
+            }
+            assert!(Instant::now() < deadline, "run {run_id} queued no job");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn two_runs_of_a_workflow_have_their_own_run_id_and_consecutive_numbers() {
+        let data = tempfile::tempdir().expect("tempdir");
+        let checkout = tempfile::tempdir().expect("tempdir");
+        repository(checkout.path());
+        let (engine, events) = Engine::open(EngineConfig::new(data.path()))
+            .await
+            .expect("open");
+        let orchestrator = Orchestrator::start(engine.clone(), events)
+            .await
+            .expect("start");
+        let request = RunRequest {
+            repository: checkout.path().to_path_buf(),
+            workflow: "ci.yml".to_string(),
+            event_name: "push".to_string(),
+            git_ref: "HEAD".to_string(),
+            sha: None,
+            inputs: Vec::new(),
+            payload: None,
+        };
+        let first = orchestrator.start_run(request.clone()).await.expect("run");
+        let second = orchestrator.start_run(request).await.expect("run");
+        let first_spec = queued_spec(&engine, first.run_id).await;
+        let second_spec = queued_spec(&engine, second.run_id).await;
+
+        assert_eq!((first_spec.run.run_number, second_spec.run.run_number), (1, 2));
+        assert_ne!(first_spec.run.run_id, second_spec.run.run_id);
+        assert_ne!(first_spec.run.run_id, first_spec.run.run_number);
+        for (spec, number) in [(&first_spec, "1"), (&second_spec, "2")] {
+            let github = &spec.contexts["github"];
+            assert_eq!(github["run_id"], json!(spec.run.run_id.to_string()));
+            assert_eq!(github["run_number"], json!(number));
+            assert_eq!(github["run_attempt"], json!("1"));
+            // The payload travels once, outside the contexts.
+            assert_eq!(github.get("event"), None);
+            assert_eq!(spec.event_payload["after"], json!(spec.run.sha));
+            assert_eq!(spec.run.workflow, "CI");
+            assert_eq!(spec.run.event_name, "push");
+            assert_eq!(github["sha"], json!(spec.run.sha));
+        }
+        engine.shutdown();
+    }
+}

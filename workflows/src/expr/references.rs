@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn quoted_indexes_are_names() {
-        let references = read("${{ secrets['my-key'] || secrets[\"Other\"] }}");
+        let references = read("${{ secrets['my-key'] || secrets['Other'] }}");
         assert_eq!(names(&references), ["my-key", "other"]);
         assert!(!references.reads_all());
     }
