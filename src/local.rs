@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use engine::event::{self, EventSource};
-use engine::scheduler::{Action, Event, Millis, RunInput, Scheduler, Selection};
+use scheduler::{CancelReason, Driver, Event, Millis, RunInput, Scheduler, Selection, Started};
 use indexmap::IndexMap;
 use protocol::{Conclusion, JobEvent, JobResult};
 use runner::executor::{self, ExecutorOptions};
@@ -292,6 +292,7 @@ fn run_input(
         custom_payload,
         inputs: &request.inputs,
         run_id,
+        github_run_id: scheduler::numeric_run_id(run_id),
         run_number: 1,
         attempt: 1,
     })?;
@@ -316,7 +317,88 @@ fn run_input(
     Ok(input)
 }
 
-/// Drives one workflow run to its end.
+/// `slipway run`'s `Driver`: a job runs in-process on the executor at once; what will not run
+/// is shown and kept for the summary.
+struct LocalDriver<'a> {
+    options: &'a ExecutorOptions,
+    logs_dir: &'a Path,
+    progress: Progress,
+    quiet: bool,
+    cancel_all: CancellationToken,
+    finished: mpsc::UnboundedSender<(String, JobResult)>,
+    cancels: HashMap<String, CancellationToken>,
+    started_at: HashMap<String, Instant>,
+    outcomes: IndexMap<String, JobOutcome>,
+}
+
+impl Driver for LocalDriver<'_> {
+    fn start_job(&mut self, spec: protocol::JobSpec) -> Started {
+        let key = spec.job_key.clone();
+        let token = self.cancel_all.child_token();
+        self.cancels.insert(key.clone(), token.clone());
+        self.started_at.insert(key.clone(), Instant::now());
+        self.progress.job_started(&key);
+        spawn_job(
+            spec,
+            self.options.clone(),
+            self.logs_dir,
+            self.progress.clone(),
+            token,
+            self.finished.clone(),
+        );
+        Started::Now
+    }
+
+    fn cancel_job(&mut self, job_key: &str, _reason: CancelReason) {
+        if let Some(token) = self.cancels.get(job_key) {
+            token.cancel();
+        }
+    }
+
+    fn job_not_run(&mut self, job_key: &str, conclusion: Conclusion, reason: String) {
+        self.progress.job_done(job_key, conclusion, Duration::ZERO);
+        if conclusion != Conclusion::Skipped && !self.quiet {
+            self.progress.println(&format!("[{job_key}] {reason}"));
+        }
+        self.outcomes.insert(
+            job_key.to_string(),
+            JobOutcome {
+                key: job_key.to_string(),
+                conclusion,
+                reason: Some(reason),
+                elapsed: Duration::ZERO,
+                result: None,
+            },
+        );
+    }
+
+    fn run_finished(&mut self, _conclusion: Conclusion) {}
+}
+
+impl LocalDriver<'_> {
+    /// A job the executor finished: shown and kept for the summary.
+    fn job_finished(&mut self, key: &str, result: &JobResult) {
+        let elapsed = self
+            .started_at
+            .get(key)
+            .map(Instant::elapsed)
+            .unwrap_or_default();
+        self.progress.job_done(key, result.conclusion, elapsed);
+        self.outcomes.insert(
+            key.to_string(),
+            JobOutcome {
+                key: key.to_string(),
+                conclusion: result.conclusion,
+                reason: result.failure_reason.clone(),
+                elapsed,
+                result: Some(result.clone()),
+            },
+        );
+    }
+}
+
+/// Drives one workflow run to its end: the scheduler's loop (`scheduler::drive`) fed with the
+/// executor's results, Ctrl-C and a tick for timeouts.
 async fn run_workflow(
     input: RunInput,
     options: ExecutorOptions,
@@ -331,103 +413,44 @@ async fn run_workflow(
     let mut scheduler = Scheduler::new(input).map_err(|err| err.to_string())?;
     let clock = Instant::now();
     let now = || Millis(clock.elapsed().as_millis() as u64);
-    let progress = Progress::new(quiet || !std::io::stderr().is_terminal(), quiet);
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<(String, JobResult)>();
-    let mut cancels: HashMap<String, CancellationToken> = HashMap::new();
-    let mut started_at: HashMap<String, Instant> = HashMap::new();
-    let mut outcomes: IndexMap<String, JobOutcome> = IndexMap::new();
-    let mut pending_events = vec![Event::Start];
+    let mut driver = LocalDriver {
+        options: &options,
+        logs_dir,
+        progress: Progress::new(quiet || !std::io::stderr().is_terminal(), quiet),
+        quiet,
+        cancel_all: cancel_all.clone(),
+        finished: finished_tx,
+        cancels: HashMap::new(),
+        started_at: HashMap::new(),
+        outcomes: IndexMap::new(),
+    };
     let mut run_cancel_sent = false;
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-    let conclusion = 'run: loop {
-        while let Some(event) = pending_events.pop() {
-            let actions = scheduler
-                .handle(event, now())
-                .map_err(|err| err.to_string())?;
-            for action in actions {
-                match action {
-                    Action::StartJob(spec) => {
-                        let key = spec.job_key.clone();
-                        let token = cancel_all.child_token();
-                        cancels.insert(key.clone(), token.clone());
-                        started_at.insert(key.clone(), Instant::now());
-                        progress.job_started(&key);
-                        spawn_job(
-                            *spec,
-                            options.clone(),
-                            logs_dir,
-                            progress.clone(),
-                            token,
-                            finished_tx.clone(),
-                        );
-                        pending_events.push(Event::JobStarted { job_key: key });
-                    }
-                    Action::CancelJob { job_key, .. } => {
-                        if let Some(token) = cancels.get(&job_key) {
-                            token.cancel();
-                        }
-                    }
-                    Action::JobSkipped { job_key, reason } => {
-                        progress.job_done(&job_key, Conclusion::Skipped, Duration::ZERO);
-                        outcomes.insert(
-                            job_key.clone(),
-                            JobOutcome {
-                                key: job_key,
-                                conclusion: Conclusion::Skipped,
-                                reason: Some(reason),
-                                elapsed: Duration::ZERO,
-                                result: None,
-                            },
-                        );
-                    }
-                    Action::JobConcluded {
-                        job_key,
-                        conclusion,
-                        reason,
-                    } => {
-                        progress.job_done(&job_key, conclusion, Duration::ZERO);
-                        if !quiet {
-                            progress.println(&format!("[{job_key}] {reason}"));
-                        }
-                        outcomes.insert(
-                            job_key.clone(),
-                            JobOutcome {
-                                key: job_key,
-                                conclusion,
-                                reason: Some(reason),
-                                elapsed: Duration::ZERO,
-                                result: None,
-                            },
-                        );
-                    }
-                    Action::RunFinished { conclusion } => break 'run conclusion,
-                }
-            }
+    let mut event = Event::Start;
+    let conclusion = loop {
+        let done = scheduler::drive(&mut scheduler, event, now(), &mut driver)
+            .map_err(|err| err.to_string())?;
+        if let Some(conclusion) = done {
+            break conclusion;
         }
-        tokio::select! {
+        event = tokio::select! {
             Some((key, result)) = finished_rx.recv() => {
-                let elapsed = started_at.get(&key).map(Instant::elapsed).unwrap_or_default();
-                progress.job_done(&key, result.conclusion, elapsed);
-                outcomes.insert(key.clone(), JobOutcome {
-                    key: key.clone(),
-                    conclusion: result.conclusion,
-                    reason: result.failure_reason.clone(),
-                    elapsed,
-                    result: Some(result.clone()),
-                });
-                pending_events.push(Event::JobFinished { job_key: key, result });
+                driver.job_finished(&key, &result);
+                Event::JobFinished { job_key: key, result }
             }
             _ = cancel_all.cancelled(), if !run_cancel_sent => {
                 run_cancel_sent = true;
-                pending_events.push(Event::CancelRequested);
+                Event::CancelRequested
             }
-            _ = ticker.tick() => pending_events.push(Event::Tick),
-        }
+            _ = ticker.tick() => Event::Tick,
+        };
     };
-    progress.finish();
+    driver.progress.finish();
     // Jobs appear in the summary in the workflow's order.
+    let mut outcomes = std::mem::take(&mut driver.outcomes);
     let mut jobs: Vec<JobOutcome> = Vec::new();
     for view in scheduler.jobs() {
         if let Some(outcome) = outcomes.shift_remove(view.job_id) {

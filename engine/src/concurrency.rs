@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use workflows::model::Concurrency;
 
 use crate::dispatch::Engine;
-use crate::scheduler::{RunInput, evaluate_concurrency, workflow_level_values};
+use scheduler::{RunInput, evaluate_concurrency, workflow_level_values};
 use crate::store::{JobState, RecordKind, RunId, RunStatus, StoreError};
 
 /// Who holds (or waits for) a group.

@@ -1359,21 +1359,8 @@ impl Deployments {
             ))
         })?;
         if !secrets.is_empty() {
-            let text = serde_json::to_string(&(
-                &spec.steps,
-                &spec.env,
-                &spec.outputs,
-                &spec.deployment_block,
-            ))
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-            let whole = text.contains("tojson(secrets)") || text.contains("secrets[");
-            for (name, value) in secrets {
-                let lower = name.to_ascii_lowercase();
-                if whole || text.contains(&format!("secrets.{lower}")) {
-                    spec.secrets.insert(name, value);
-                }
-            }
+            let granted = scheduler::secrets_for_spec(spec, &secrets);
+            spec.secrets.extend(granted);
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! Events as GitHub shapes them: the `github` context and the event payload for a commit of a
+//! Events as GitHub shapes them: the run facts (from which `scheduler` builds the `github`
+//! context) and the event payload for a commit of a
 //! repository, read with git2. Used by `slipway run` (the working copy's HEAD) and by the triggers.
 //!
 //! This module reads git; it never writes the repository.
@@ -10,7 +11,8 @@ use serde_json::{Value, json};
 use workflows::Workflow;
 use workflows::model::InputType;
 
-use crate::scheduler::RunInput;
+use protocol::RunFacts;
+use scheduler::RunInput;
 
 /// The commit an event is about, and the identity GitHub would give it.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,72 +168,6 @@ pub fn payload(
     }
 }
 
-/// The `github` context for a run of `workflow_name` (file `workflow_file`), without the
-/// runner-side fields (`workspace`, `job`, `action`) that the runner fills in.
-pub fn github_context(
-    event_name: &str,
-    source: &EventSource,
-    payload: &Value,
-    workflow_name: &str,
-    workflow_file: &str,
-    run: (u64, u64, u64),
-) -> Value {
-    let (run_id, run_number, run_attempt) = run;
-    let git_ref = payload
-        .get("ref")
-        .and_then(Value::as_str)
-        .unwrap_or(&source.git_ref)
-        .to_string();
-    let (ref_type, ref_name) = if let Some(tag) = git_ref.strip_prefix("refs/tags/") {
-        ("tag", tag.to_string())
-    } else if let Some(branch) = git_ref.strip_prefix("refs/heads/") {
-        ("branch", branch.to_string())
-    } else {
-        ("branch", git_ref.clone())
-    };
-    let (owner, _) = source.repository.split_once('/').unwrap_or(("local", ""));
-    json!({
-        "action": "",
-        "action_path": "",
-        "action_ref": "",
-        "action_repository": "",
-        "actor": source.actor,
-        "actor_id": "0",
-        "api_url": "https://slipway.invalid/api",
-        "base_ref": "",
-        "env": "",
-        "event": payload,
-        "event_name": event_name,
-        "event_path": "",
-        "graphql_url": "https://slipway.invalid/graphql",
-        "head_ref": "",
-        "job": "",
-        "path": "",
-        "ref": git_ref,
-        "ref_name": ref_name,
-        "ref_protected": false,
-        "ref_type": ref_type,
-        "repository": source.repository,
-        "repository_id": "0",
-        "repository_owner": owner,
-        "repository_owner_id": "0",
-        "repositoryUrl": source.clone_from,
-        "retention_days": "90",
-        "run_attempt": run_attempt.to_string(),
-        "run_id": run_id.to_string(),
-        "run_number": run_number.to_string(),
-        "secret_source": "None",
-        "server_url": "https://slipway.invalid",
-        "sha": source.sha,
-        "token": "",
-        "triggering_actor": source.actor,
-        "workflow": workflow_name,
-        "workflow_ref": format!("{}/{}@{}", source.repository, workflow_file, git_ref),
-        "workflow_sha": source.sha,
-        "workspace": "",
-    })
-}
-
 /// The name the engine's own events carry as their sender (`slipway`): not a person.
 fn deploy_system_actor() -> &'static str {
     deploy::SYSTEM_ACTOR
@@ -326,19 +262,30 @@ mod tests {
             clone_from: "/tmp/x".into(),
             head_commit: None,
         };
-        let payload = payload("push", &source, &Default::default());
-        let github = github_context(
-            "push",
-            &source,
-            &payload,
-            "CI",
+        let parsed = workflows::parse::parse_workflow(
             ".github/workflows/ci.yml",
-            (7, 3, 1),
+            "name: CI\non: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n",
         );
+        let workflow = parsed.workflow.expect("a workflow");
+        let input = run_input_for(&RunInputRequest {
+            workflow: &workflow,
+            event_name: "push",
+            source: &source,
+            custom_payload: None,
+            inputs: &[],
+            run_id: "r",
+            github_run_id: 7,
+            run_number: 3,
+            attempt: 1,
+        })
+        .expect("run input");
+        let github = scheduler::github_context(&input.run, &input.event_payload);
         assert_eq!(github["ref_type"], "tag");
         assert_eq!(github["ref_name"], "v1.2.0");
         assert_eq!(github["repository_owner"], "acme");
         assert_eq!(github["run_number"], "3");
+        assert_eq!(github["run_id"], "7");
+        assert_eq!(github["workflow"], "CI");
         assert_eq!(github["event"]["after"], "a".repeat(40));
     }
 
@@ -367,17 +314,18 @@ mod tests {
                 custom_payload: payload,
                 inputs: &[],
                 run_id: "1",
+                github_run_id: 1,
                 run_number: 1,
                 attempt: 1,
             })
             .expect("run input")
         };
         let pushed = input_with(Some(json!({"sender": {"login": "erin"}})));
-        assert_eq!(pushed.github["actor"], "erin");
-        assert_eq!(pushed.github["triggering_actor"], "erin");
+        assert_eq!(pushed.run.actor, "erin");
+        assert_eq!(pushed.run.triggering_actor, "erin");
         let by_engine = input_with(Some(json!({"sender": {"login": "slipway"}})));
-        assert_eq!(by_engine.github["actor"], "engine-user");
-        assert_eq!(input_with(None).github["actor"], "engine-user");
+        assert_eq!(by_engine.run.actor, "engine-user");
+        assert_eq!(input_with(None).run.actor, "engine-user");
     }
 }
 
@@ -392,6 +340,8 @@ pub struct RunInputRequest<'a> {
     /// `workflow_dispatch` / `workflow_call` inputs as given (strings).
     pub inputs: &'a [(String, String)],
     pub run_id: &'a str,
+    /// `github.run_id`: the number of the run's first attempt (`scheduler::numeric_run_id`).
+    pub github_run_id: u64,
     pub run_number: u64,
     pub attempt: u32,
 }
@@ -437,29 +387,25 @@ pub fn run_input_for(request: &RunInputRequest<'_>) -> Result<RunInput, String> 
         }
         None => payload(request.event_name, source, &string_inputs),
     };
-    let workflow_name = workflow
-        .name
-        .as_ref()
-        .map(|n| n.value.clone())
-        .unwrap_or_else(|| workflow.file.clone());
-    let github = github_context(
-        request.event_name,
-        source,
-        &payload,
-        &workflow_name,
-        &workflow.file,
-        (
-            request.run_number,
-            request.run_number,
-            u64::from(request.attempt),
-        ),
-    );
     let mut input = RunInput::new(workflow.clone(), request.run_id);
-    input.run_number = request.run_number;
-    input.attempt = request.attempt;
-    if let Value::Object(map) = github {
-        input.github = map.into_iter().collect();
-    }
+    input.run = RunFacts {
+        actor: source.actor.clone(),
+        triggering_actor: source.actor.clone(),
+        event_name: request.event_name.to_string(),
+        git_ref: payload
+            .get("ref")
+            .and_then(Value::as_str)
+            .unwrap_or(&source.git_ref)
+            .to_string(),
+        sha: source.sha.clone(),
+        repository: source.repository.clone(),
+        repository_owner: scheduler::repository_owner(&source.repository).to_string(),
+        repository_url: source.clone_from.clone(),
+        run_id: request.github_run_id,
+        run_number: request.run_number,
+        run_attempt: request.attempt,
+        ..input.run
+    };
     input.inputs = typed_inputs;
     input.event_payload = payload;
     input.checkout = (source.sha != ZERO_SHA).then(|| protocol::job::Checkout {

@@ -1,7 +1,8 @@
 //! The Slipway engine: it owns run state and never runs user commands.
 //!
-//! **Architecture Invariant:** only `store` knows sled; only `api` serves HTTP; the `scheduler` is a
-//! pure state machine `(state, event, now) → actions` with no sockets, clocks or sleeps of its own.
+//! **Architecture Invariant:** only `store` knows sled; only `api` serves HTTP; the run scheduler
+//! is the `scheduler` crate, a pure state machine `(state, event, now) → actions` whose
+//! Cargo.toml names no runtime, store or server.
 
 pub mod api;
 pub mod concurrency;
@@ -13,7 +14,6 @@ pub mod orchestrator;
 pub mod releases;
 pub mod repos;
 pub mod rerun;
-pub mod scheduler;
 pub mod secrets;
 pub mod store;
 pub mod triggers;

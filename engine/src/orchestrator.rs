@@ -35,7 +35,9 @@ use crate::concurrency::{self, FollowUp, Groups};
 use crate::deployments::{DeployError, Deployments};
 use crate::dispatch::{Engine, EngineEvent};
 use crate::event::{self, RunInputRequest};
-use crate::scheduler::{Action, Event, LegState, Millis, RunPhase, Scheduler};
+use scheduler::{
+    Action, CancelReason, Driver, Event, LegState, Millis, RunPhase, Scheduler, Started,
+};
 use crate::store::{JobState, RunId, ScheduleRecord, StoreError, new_secret, now_us};
 
 /// What starts a run: a workflow file of a repository at the commit a ref names.
@@ -225,6 +227,7 @@ impl Orchestrator {
             custom_payload: request.payload.clone(),
             inputs: &request.inputs,
             run_id: &run_id_text,
+            github_run_id: scheduler::numeric_run_id(&run_id_text),
             run_number: run.run_number,
             attempt: 1,
         }) {
@@ -449,7 +452,9 @@ impl Actor {
                     cancel_fed: false,
                 },
             );
-            self.carry_out(run_id, outbox).await;
+            let mut work = EngineWork::default();
+            scheduler::dispatch(outbox, &mut work);
+            self.carry_out(run_id, work.steps).await;
             if created {
                 self.admit(run_id).await;
             }
@@ -514,38 +519,37 @@ impl Actor {
         }
     }
 
-    /// Applies one event to a run's scheduler, saves the state and carries out the actions.
+    /// Applies one event to a run's scheduler (`scheduler::drive`), saves the state and carries
+    /// out what the actions became.
     async fn feed(&mut self, run_id: RunId, event: Event) {
         let Some(active) = self.runs.get_mut(&run_id) else {
             return;
         };
-        let actions = match active.scheduler.handle(event, now()) {
-            Ok(actions) => actions,
-            Err(error) => {
-                // Repeats after a restart, or reports about jobs the scheduler concluded itself.
-                tracing::debug!(%run_id, %error, "event refused by the scheduler");
-                return;
-            }
-        };
-        if actions.is_empty() {
+        let mut work = EngineWork::default();
+        if let Err(error) = scheduler::drive(&mut active.scheduler, event, now(), &mut work) {
+            // Repeats after a restart, or reports about jobs the scheduler concluded itself.
+            tracing::debug!(%run_id, %error, "event refused by the scheduler");
+            return;
+        }
+        if work.outbox.is_empty() {
             // Nothing to carry out: the state is saved with the next event that asks for
             // something. What this event changed (a leg started or finished) is in the job
             // records, and recovery feeds it again from there (`catch_up_events`).
             return;
         }
-        if let Err(error) = save_schedule(&self.engine, run_id, &active.scheduler, &actions) {
+        if let Err(error) = save_schedule(&self.engine, run_id, &active.scheduler, &work.outbox) {
             tracing::error!(%run_id, %error, "failed to save the scheduler state");
         }
-        self.carry_out(run_id, actions).await;
+        self.carry_out(run_id, work.steps).await;
     }
 
-    async fn carry_out(&mut self, run_id: RunId, actions: Vec<Action>) {
+    async fn carry_out(&mut self, run_id: RunId, steps: Vec<Work>) {
         let mut finished = false;
-        for action in actions {
-            let outcome = match action {
-                Action::StartJob(spec) if spec.environment.is_some() => {
+        for step in steps {
+            let outcome = match step {
+                Work::Deploy(spec) => {
                     // A deployment: its environment's gate and lane decide when it is queued.
-                    match self.deployments.submit(run_id, *spec).await {
+                    match self.deployments.submit(run_id, spec).await {
                         Ok(()) => Ok(()),
                         Err(DeployError::Store(error)) => Err(error),
                         Err(error) => {
@@ -556,20 +560,12 @@ impl Actor {
                 }
                 // (A deployment job's `concurrency:` is not applied: its environment's lane
                 // already runs one deployment at a time, in order.)
-                Action::StartJob(spec) => self.start_or_hold(run_id, *spec).await,
-                Action::CancelJob { job_key, reason } => {
+                Work::Queue(spec) => self.start_or_hold(run_id, spec).await,
+                Work::Cancel { job_key, reason } => {
                     tracing::info!(%run_id, %job_key, reason = reason.describe(), "cancelling job");
                     self.engine.cancel_job(run_id, &job_key).await
                 }
-                Action::JobSkipped { job_key, reason } => {
-                    let spec = self.placeholder_spec(run_id, &job_key);
-                    let result = unrun_result(Conclusion::Skipped, reason);
-                    self.engine
-                        .record_finished_job(run_id, spec, result)
-                        .await
-                        .map(drop)
-                }
-                Action::JobConcluded {
+                Work::NotRun {
                     job_key,
                     conclusion,
                     reason,
@@ -581,7 +577,7 @@ impl Actor {
                         .await
                         .map(drop)
                 }
-                Action::RunFinished { conclusion } => {
+                Work::Finish(conclusion) => {
                     finished = true;
                     let store = self.engine.store();
                     match store.remove_schedule(run_id) {
@@ -631,6 +627,71 @@ impl Actor {
             workflow_file,
             ..JobSpec::default()
         }
+    }
+}
+
+/// The engine's `Driver`: the scheduler's actions become store work, carried out by
+/// `Actor::carry_out` once `drive` returns (the store is async, the driver is not). A job is
+/// queued for runners (or submitted to its environment's lane) and reported started by the
+/// runner that leases it.
+#[derive(Default)]
+struct EngineWork {
+    /// The actions as the scheduler gave them: saved as the run's outbox before any is carried
+    /// out, so recovery carries them out again.
+    outbox: Vec<Action>,
+    steps: Vec<Work>,
+}
+
+/// One piece of store work an action became.
+enum Work {
+    /// A job with `environment:`: its environment's gate and lane decide when it is queued.
+    Deploy(JobSpec),
+    /// A plain job: queued, or held while its concurrency group is taken.
+    Queue(JobSpec),
+    Cancel {
+        job_key: String,
+        reason: CancelReason,
+    },
+    /// Recorded as finished without running.
+    NotRun {
+        job_key: String,
+        conclusion: Conclusion,
+        reason: String,
+    },
+    Finish(Conclusion),
+}
+
+impl Driver for EngineWork {
+    fn actions(&mut self, actions: &[Action]) {
+        self.outbox.extend_from_slice(actions);
+    }
+
+    fn start_job(&mut self, spec: JobSpec) -> Started {
+        self.steps.push(if spec.environment.is_some() {
+            Work::Deploy(spec)
+        } else {
+            Work::Queue(spec)
+        });
+        Started::Later
+    }
+
+    fn cancel_job(&mut self, job_key: &str, reason: CancelReason) {
+        self.steps.push(Work::Cancel {
+            job_key: job_key.to_string(),
+            reason,
+        });
+    }
+
+    fn job_not_run(&mut self, job_key: &str, conclusion: Conclusion, reason: String) {
+        self.steps.push(Work::NotRun {
+            job_key: job_key.to_string(),
+            conclusion,
+            reason,
+        });
+    }
+
+    fn run_finished(&mut self, conclusion: Conclusion) {
+        self.steps.push(Work::Finish(conclusion));
     }
 }
 
@@ -849,4 +910,90 @@ fn unrun_result(conclusion: Conclusion, reason: String) -> JobResult {
 /// across an engine restart.
 fn now() -> Millis {
     Millis(now_us() / 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::dispatch::EngineConfig;
+
+    /// A repository with one commit holding `.github/workflows/ci.yml`.
+    fn repository(dir: &Path) {
+        let repo = git2::Repository::init(dir).expect("init");
+        let workflows = dir.join(".github/workflows");
+        std::fs::create_dir_all(&workflows).expect("mkdir");
+        std::fs::write(
+            workflows.join("ci.yml"),
+            "name: CI\non: push\njobs:\n  build:\n    runs-on: x\n    steps:\n      - run: 'true'\n",
+        )
+        .expect("write");
+        let mut index = repo.index().expect("index");
+        index
+            .add_path(Path::new(".github/workflows/ci.yml"))
+            .expect("add");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let signature = git2::Signature::now("Erin", "erin@example.com").expect("signature");
+        repo.commit(Some("HEAD"), &signature, &signature, "ci", &tree, &[])
+            .expect("commit");
+    }
+
+    /// The spec of the run's one job, once it is queued (waits with a deadline).
+    async fn queued_spec(engine: &Engine, run_id: RunId) -> JobSpec {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let jobs = engine.store().jobs_of_run(run_id).expect("jobs");
+            if let Some(job) = jobs.first() {
+                return engine.opened_spec(job).expect("spec");
+            }
+            assert!(Instant::now() < deadline, "run {run_id} queued no job");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn two_runs_of_a_workflow_have_their_own_run_id_and_consecutive_numbers() {
+        let data = tempfile::tempdir().expect("tempdir");
+        let checkout = tempfile::tempdir().expect("tempdir");
+        repository(checkout.path());
+        let (engine, events) = Engine::open(EngineConfig::new(data.path()))
+            .await
+            .expect("open");
+        let orchestrator = Orchestrator::start(engine.clone(), events)
+            .await
+            .expect("start");
+        let request = RunRequest {
+            repository: checkout.path().to_path_buf(),
+            workflow: "ci.yml".to_string(),
+            event_name: "push".to_string(),
+            git_ref: "HEAD".to_string(),
+            sha: None,
+            inputs: Vec::new(),
+            payload: None,
+        };
+        let first = orchestrator.start_run(request.clone()).await.expect("run");
+        let second = orchestrator.start_run(request).await.expect("run");
+        let first_spec = queued_spec(&engine, first.run_id).await;
+        let second_spec = queued_spec(&engine, second.run_id).await;
+
+        assert_eq!((first_spec.run.run_number, second_spec.run.run_number), (1, 2));
+        assert_ne!(first_spec.run.run_id, second_spec.run.run_id);
+        assert_ne!(first_spec.run.run_id, first_spec.run.run_number);
+        for (spec, number) in [(&first_spec, "1"), (&second_spec, "2")] {
+            let github = &spec.contexts["github"];
+            assert_eq!(github["run_id"], json!(spec.run.run_id.to_string()));
+            assert_eq!(github["run_number"], json!(number));
+            assert_eq!(github["run_attempt"], json!("1"));
+            // The payload travels once, outside the contexts.
+            assert_eq!(github.get("event"), None);
+            assert_eq!(spec.event_payload["after"], json!(spec.run.sha));
+            assert_eq!(spec.run.workflow, "CI");
+            assert_eq!(spec.run.event_name, "push");
+            assert_eq!(github["sha"], json!(spec.run.sha));
+        }
+        engine.shutdown();
+    }
 }

@@ -1,6 +1,7 @@
 //! Re-runs (`slipway rerun RUN [--failed] [--job J]`): a new attempt of a finished run, of the
 //! same workflow at the same commit with the same event payload and inputs, the same run
-//! number and `github.run_attempt` one higher. The attempts are linked both ways in the runs'
+//! number and `github.run_id` (the first attempt's, kept in the details as `first_attempt`) and
+//! `github.run_attempt` one higher. The attempts are linked both ways in the runs'
 //! details (`rerun_of` on the new one, `next_attempt` on the old one).
 //!
 //! Which jobs run again is the scheduler's pure decision (`scheduler::jobs_to_rerun`); the
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::event::{self, EventSource, RunInputRequest};
 use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest, StartedRun};
-use crate::scheduler::{
+use scheduler::{
     KeptJob, KeptLeg, RerunMode, Scheduler, SchedulerError, job_conclusion, jobs_to_rerun,
 };
 use crate::store::{RecordKind, RunId, RunStatus, Store, StoreError};
@@ -162,6 +163,9 @@ impl Orchestrator {
             }
             map.insert("attempt".into(), json!(attempt));
             map.insert("rerun_of".into(), json!(run_id.to_string()));
+            // Every attempt keeps the first attempt's `github.run_id` (as on GitHub).
+            map.entry("first_attempt")
+                .or_insert_with(|| json!(run_id.to_string()));
             map.insert(
                 "rerun".into(),
                 serde_json::to_value(&mode).unwrap_or(Value::Null),
@@ -183,6 +187,7 @@ impl Orchestrator {
             .await?;
 
         let run_id_text = new_run_id.to_string();
+        let first_attempt = first_attempt_of(run_id, &previous.details);
         let input = event::run_input_for(&RunInputRequest {
             workflow: &workflow,
             event_name: &trigger.event_name,
@@ -190,6 +195,7 @@ impl Orchestrator {
             custom_payload: trigger.payload.clone(),
             inputs: &trigger.inputs,
             run_id: &run_id_text,
+            github_run_id: scheduler::numeric_run_id(&first_attempt),
             run_number: run.run_number,
             attempt,
         })
@@ -237,6 +243,15 @@ impl Orchestrator {
             rerun_jobs: rerun_jobs.into_iter().collect(),
         })
     }
+}
+
+/// The run id of the first attempt of the run `run_id` whose details are `details`: the key
+/// its `github.run_id` is derived from (`scheduler::numeric_run_id`).
+fn first_attempt_of(run_id: RunId, details: &Value) -> String {
+    details
+        .get("first_attempt")
+        .and_then(Value::as_str)
+        .map_or_else(|| run_id.to_string(), str::to_string)
 }
 
 /// A trigger rebuilt from a run's details, for runs recorded before triggers were kept.

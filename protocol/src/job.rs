@@ -9,6 +9,9 @@ use workflows::model::Step;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct JobSpec {
     pub run_id: String,
+    /// The run's facts (actor, event, ref, sha, repository, run id, number and attempt).
+    #[serde(default)]
+    pub run: crate::RunFacts,
     /// The job's unique key inside the run (the job id, plus the matrix values for a matrix leg).
     pub job_key: String,
     /// The job id from the workflow (shared by all legs of a matrix).
@@ -34,7 +37,8 @@ pub struct JobSpec {
     pub outputs: IndexMap<String, String>,
     /// How to get the code; `None` runs in an empty workspace.
     pub checkout: Option<Checkout>,
-    /// The event payload (written to `$GITHUB_EVENT_PATH`).
+    /// The event payload (written to `$GITHUB_EVENT_PATH`). It travels only here: the runner
+    /// puts it back as `github.event` in the contexts it evaluates.
     pub event_payload: serde_json::Value,
     /// `runs-on` labels, evaluated: a runner takes the job only when it carries every label.
     #[serde(default)]

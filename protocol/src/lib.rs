@@ -4,8 +4,10 @@
 //! **Architecture Invariant:** no behaviour lives here beyond small helpers on the data.
 
 pub mod job;
+pub mod run;
 pub mod wire;
 
+pub use run::RunFacts;
 pub use job::{
     Conclusion, DeploymentAssignment, DeploymentReport, EnvironmentRef, JobEvent, JobResult,
     JobSpec, RollbackReport, StepResult,

@@ -18,7 +18,7 @@ use super::extract::{ApiError, Versioned};
 use crate::dispatch::Engine;
 use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest};
 use crate::rerun::RerunError;
-use crate::scheduler::RerunMode;
+use scheduler::RerunMode;
 use crate::store::{RunId, create_registration_token};
 
 /// `POST /api/v1/dispatch`.

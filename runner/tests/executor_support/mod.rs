@@ -120,6 +120,7 @@ pub fn job(steps: Vec<Step>) -> JobSpec {
     );
     JobSpec {
         run_id: "42".to_string(),
+        run: Default::default(),
         job_key: "build".to_string(),
         job_id: "build".to_string(),
         display_name: "build".to_string(),

@@ -15,6 +15,7 @@
 //! - [`functions`]: the built-in functions
 //! - [`value`]: values, GitHub's coercions, number formatting, case-insensitive comparison
 //! - [`template`]: splitting `text ${{ expr }} text` into pieces
+//! - [`references`]: the secrets a job's expressions read (walks the syntax tree)
 //!
 //! The public types below are the contract other modules build against.
 
@@ -22,11 +23,14 @@ mod eval;
 mod functions;
 mod lexer;
 mod parser;
+pub mod references;
 mod template;
 mod value;
 
 use indexmap::IndexMap;
 pub use serde_json::Value;
+
+pub use references::{JobExpressions, SecretReferences};
 
 use eval::Evaluator;
 use parser::{Index, Node, NodeKind};

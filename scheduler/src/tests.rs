@@ -1021,7 +1021,7 @@ fn the_job_spec_carries_evaluated_job_level_fields() {
         working_directory: Some(spanned("app".into())),
     });
     let mut input = RunInput::new(flow, "run-7");
-    input.run_number = 42;
+    input.run.run_number = 42;
     input.inputs.insert("target".into(), json!("staging"));
     input.inputs.insert("arch".into(), json!("arm64"));
     input.secrets.insert("DEPLOY_TOKEN".into(), "t0k3n".into());
@@ -1062,9 +1062,13 @@ fn the_job_spec_carries_evaluated_job_level_fields() {
     );
     assert_eq!(spec.contexts["github"]["job"], json!("deploy"));
     assert_eq!(spec.contexts["github"]["run_number"], json!("42"));
+    // The payload travels once, in `event_payload` (the runner rebuilds `github.event`).
+    assert_eq!(spec.contexts["github"].get("event"), None);
+    assert_eq!(spec.run.run_number, 42);
+    assert_eq!(spec.run.run_id, crate::numeric_run_id("run-7"));
     assert_eq!(
-        spec.contexts["github"]["event"],
-        json!({"ref": "refs/heads/main"})
+        spec.contexts["github"]["run_id"],
+        json!(crate::numeric_run_id("run-7").to_string())
     );
     assert_eq!(spec.contexts["matrix"], Value::Null);
     assert_eq!(spec.event_payload, json!({"ref": "refs/heads/main"}));
@@ -1355,7 +1359,7 @@ fn a_seeded_run_starts_only_the_rerun_jobs_and_dependents_read_kept_outputs() {
         job("deploy").needs(&["build", "test"]),
     ];
     let mut input = RunInput::new(workflow(jobs), "run-2");
-    input.attempt = 2;
+    input.run.run_attempt = 2;
     let mut run = Run::with(input);
     run.scheduler
         .seed(vec![kept(

@@ -14,6 +14,10 @@
 //! - `rerun`: which jobs a re-run runs again and the results it keeps from the earlier attempt
 //!   (`Scheduler::seed`).
 //! - `state`: the run, job and leg states with their legal moves.
+//! - `driver`: the loop that feeds events in and hands each action to a `Driver` (the engine's
+//!   orchestrator queues jobs for runners; `slipway run` runs them in-process).
+//! - `github`: the one builder of the `github` context from the run's facts, and the numeric
+//!   `github.run_id`.
 //! - `errors`: events the scheduler refuses.
 //!
 //! It is deliberately not a generic DAG framework: it knows jobs, `needs`, matrices and the job
@@ -37,20 +41,24 @@
 //!   ancestor skips the job, as on GitHub.
 
 mod conditions;
+mod driver;
 mod errors;
 mod events;
+mod github;
 mod machine;
 mod plan;
 mod rerun;
 mod state;
 
 pub use conditions::{AncestorStatus, Decision};
+pub use driver::{Driver, Started, dispatch, drive};
 pub use errors::SchedulerError;
 pub use events::{Action, CancelReason, Event, Millis};
+pub use github::{github_context, numeric_run_id, repository_owner};
 pub use machine::{JobView, LegView, Scheduler};
 pub use plan::{
     DEFAULT_TIMEOUT_MINUTES, RunInput, Selection, combination_label, evaluate_concurrency,
-    secrets_for_job, workflow_level_values,
+    secrets_for_spec, workflow_level_values,
 };
 pub use rerun::{KeptJob, KeptLeg, RerunMode, job_conclusion, jobs_to_rerun};
 pub use state::{IllegalMove, JobPhase, LegState, RunPhase};

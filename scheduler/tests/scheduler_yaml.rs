@@ -2,7 +2,7 @@
 //! the model the parser builds and the one the scheduler reads stay in step. Each scenario is a
 //! script of events with the actions expected after each one.
 
-use engine::scheduler::{Action, Event, Millis, RunInput, Scheduler};
+use scheduler::{Action, Event, Millis, RunInput, Scheduler};
 use protocol::{Conclusion, JobResult, JobSpec};
 use serde_json::json;
 

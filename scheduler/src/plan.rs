@@ -8,16 +8,19 @@
 
 use indexmap::{IndexMap, IndexSet};
 use protocol::job::Checkout;
-use protocol::{EnvironmentRef, JobSpec};
+use protocol::{EnvironmentRef, JobSpec, RunFacts};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use workflows::Workflow;
-use workflows::expr::{Context, Template, Value, is_truthy, to_display_string};
+use workflows::expr::{
+    Context, JobExpressions, SecretReferences, Template, Value, is_truthy, to_display_string,
+};
 use workflows::matrix::{self, Combination, MatrixInput};
 use workflows::model::{BoolOrExpr, Concurrency, Job, Matrix, MatrixValues, NumberOrExpr};
 
 use super::conditions::expression_parts;
 use super::errors::SchedulerError;
+use super::github::numeric_run_id;
 
 /// GitHub's default job timeout.
 pub const DEFAULT_TIMEOUT_MINUTES: f64 = 360.0;
@@ -26,19 +29,22 @@ pub const DEFAULT_TIMEOUT_MINUTES: f64 = 360.0;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInput {
     pub workflow: Workflow,
+    /// The caller's key of the run (the engine's run uuid, `slipway run`'s local key): the
+    /// `JobSpec::run_id` of every job.
     pub run_id: String,
-    pub run_number: u64,
-    /// 1 for the first attempt, 2 for the first re-run, …
-    pub attempt: u32,
-    /// The `github` context shared by every job (`event_name`, `ref`, `sha`, `repository`, …).
-    /// `event`, `run_id`, `run_number`, `run_attempt` and `workflow` are filled in when missing;
-    /// `job` is set per job.
+    /// Who, what, where and which run: the `github` context is built from these
+    /// (`github::github_context`) and every job carries them (`JobSpec::run`).
+    #[serde(default)]
+    pub run: RunFacts,
+    /// Values laid over the `github` context built from `run` (tests, and fields a caller knows
+    /// better); `job` is set per job.
     pub github: IndexMap<String, Value>,
     /// The `inputs` context (typed: booleans stay booleans).
     pub inputs: IndexMap<String, Value>,
     /// The `vars` context.
     pub vars: IndexMap<String, Value>,
-    /// Every secret the run may use; a job receives only those its templates name.
+    /// Every secret the run may use; a job receives only those its expressions read
+    /// (`workflows::expr::SecretReferences`).
     pub secrets: IndexMap<String, String>,
     /// The event payload (`github.event`, `$GITHUB_EVENT_PATH`).
     pub event_payload: Value,
@@ -48,13 +54,25 @@ pub struct RunInput {
 }
 
 impl RunInput {
-    /// A run of `workflow` with empty contexts, attempt 1, no selection and the default timeout.
+    /// A run of `workflow` with empty contexts, run number 1, attempt 1 (`run.run_id` derived
+    /// from `run_id`), no selection and the default timeout.
     pub fn new(workflow: Workflow, run_id: impl Into<String>) -> RunInput {
+        let run_id = run_id.into();
+        let run = RunFacts {
+            workflow: workflow
+                .name
+                .as_ref()
+                .map_or_else(|| workflow.file.clone(), |name| name.value.clone()),
+            workflow_file: workflow.file.clone(),
+            run_id: numeric_run_id(&run_id),
+            run_number: 1,
+            run_attempt: 1,
+            ..RunFacts::default()
+        };
         RunInput {
             workflow,
-            run_id: run_id.into(),
-            run_number: 1,
-            attempt: 1,
+            run_id,
+            run,
             github: IndexMap::new(),
             inputs: IndexMap::new(),
             vars: IndexMap::new(),
@@ -165,23 +183,12 @@ impl JobContexts {
     }
 }
 
-/// The run's `github` context as job `job_id` sees it.
+/// The run's `github` context as job `job_id` sees it (`event` included: job-level expressions
+/// may read it).
 pub fn github_context(input: &RunInput, job_id: &str) -> Value {
-    let mut github: serde_json::Map<String, Value> = input.github.clone().into_iter().collect();
-    let workflow_name = input
-        .workflow
-        .name
-        .as_ref()
-        .map_or_else(|| input.workflow.file.clone(), |name| name.value.clone());
-    let defaults = [
-        ("event", input.event_payload.clone()),
-        ("run_id", Value::String(input.run_id.clone())),
-        ("run_number", Value::String(input.run_number.to_string())),
-        ("run_attempt", Value::String(input.attempt.to_string())),
-        ("workflow", Value::String(workflow_name)),
-    ];
-    for (key, value) in defaults {
-        github.entry(key.to_string()).or_insert(value);
+    let mut github = crate::github::github_context(&input.run, &input.event_payload);
+    for (key, value) in &input.github {
+        github.insert(key.clone(), value.clone());
     }
     github.insert("job".to_string(), Value::String(job_id.to_string()));
     Value::Object(github)
@@ -411,7 +418,12 @@ pub fn build_leg_spec(
     };
 
     let mut contexts_for_runner = IndexMap::new();
-    contexts_for_runner.insert("github".to_string(), contexts.github.clone());
+    // The payload travels once, as `event_payload`: the runner puts it back as `github.event`.
+    let mut github_for_runner = contexts.github.clone();
+    if let Value::Object(github) = &mut github_for_runner {
+        github.shift_remove("event");
+    }
+    contexts_for_runner.insert("github".to_string(), github_for_runner);
     contexts_for_runner.insert("matrix".to_string(), leg.matrix_value());
     contexts_for_runner.insert("needs".to_string(), contexts.needs.clone());
     contexts_for_runner.insert("strategy".to_string(), leg.strategy.clone());
@@ -421,6 +433,7 @@ pub fn build_leg_spec(
 
     let spec = JobSpec {
         run_id: input.run_id.clone(),
+        run: input.run.clone(),
         job_key: leg.job_key.clone(),
         job_id: job_id.to_string(),
         display_name,
@@ -431,7 +444,7 @@ pub fn build_leg_spec(
         default_working_directory,
         timeout_minutes,
         contexts: contexts_for_runner,
-        secrets: secrets_for_job(workflow, job, &input.secrets),
+        secrets: SecretReferences::of_job(workflow, job).select(&input.secrets),
         outputs: job
             .outputs
             .iter()
@@ -457,64 +470,20 @@ pub fn build_leg_spec(
     })
 }
 
-/// The secrets a job's templates name (`secrets.X`, `secrets['X']`, and `github.token` for
-/// `GITHUB_TOKEN`), matched case-insensitively against the run's secrets. A template that reads
-/// the `secrets` object as a whole (`toJSON(secrets)`, `secrets[expr]`) gets them all.
-pub fn secrets_for_job(
-    workflow: &Workflow,
-    job: &Job,
+/// The secrets of `available` that `spec`'s expressions read (steps, env, outputs, the
+/// `deployment:` block): for secrets added after planning, such as an environment's.
+pub fn secrets_for_spec(
+    spec: &JobSpec,
     available: &IndexMap<String, String>,
 ) -> IndexMap<String, String> {
-    let mut wanted = SecretReferences::default();
-    for value in workflow
-        .env
-        .values()
-        .chain(job.env.values())
-        .chain(job.outputs.values())
-    {
-        wanted.scan_template(value);
-    }
-    if let Some(container) = &job.container {
-        for value in container.credentials.values().chain(container.env.values()) {
-            wanted.scan_template(value);
-        }
-    }
-    for service in job.services.values() {
-        for value in service.credentials.values().chain(service.env.values()) {
-            wanted.scan_template(value);
-        }
-    }
-    for step in &job.steps {
-        let fields = [
-            &step.name,
-            &step.run,
-            &step.uses,
-            &step.shell,
-            &step.working_directory,
-        ];
-        for text in fields.into_iter().flatten() {
-            wanted.scan_template(text);
-        }
-        for value in step.with.values().chain(step.env.values()) {
-            wanted.scan_template(value);
-        }
-        if let Some(condition) = &step.condition {
-            // A step `if:` is an expression even without `${{ }}`.
-            for part in expression_parts(condition) {
-                wanted.scan(part);
-            }
-        }
-        if let Some(BoolOrExpr::Expr(text)) =
-            step.continue_on_error.as_ref().map(|value| &value.value)
-        {
-            wanted.scan_template(text);
-        }
-    }
-    available
-        .iter()
-        .filter(|(name, _)| wanted.all || wanted.names.contains(&name.to_ascii_lowercase()))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect()
+    let mut templates: Vec<&str> = spec.env.values().map(String::as_str).collect();
+    templates.extend(spec.outputs.values().map(String::as_str));
+    SecretReferences::of(JobExpressions {
+        steps: &spec.steps,
+        templates: &templates,
+        block: spec.deployment_block.as_ref(),
+    })
+    .select(available)
 }
 
 /// The contexts a workflow-level expression reads (`concurrency` at the top of a workflow):
@@ -774,113 +743,9 @@ fn mentions_context(text: &str, context_name: &str) -> bool {
             .any(|part| part.to_ascii_lowercase().contains(context_name))
 }
 
-/// Secret names found while scanning expression texts.
-#[derive(Debug, Default)]
-struct SecretReferences {
-    /// Lowercased names.
-    names: IndexSet<String>,
-    /// The whole `secrets` object is read.
-    all: bool,
-}
-
-impl SecretReferences {
-    /// Scans the `${{ }}` parts of a template (text outside them is not an expression).
-    fn scan_template(&mut self, text: &str) {
-        if text.contains("${{") {
-            for part in expression_parts(text) {
-                self.scan(part);
-            }
-        }
-    }
-
-    fn scan(&mut self, expression: &str) {
-        let lower = expression.to_ascii_lowercase();
-        if lower.contains("github.token") {
-            self.names.insert("github_token".to_string());
-        }
-        let bytes = lower.as_bytes();
-        let mut from = 0;
-        while let Some(found) = lower[from..].find("secrets") {
-            let start = from + found;
-            let end = start + "secrets".len();
-            from = end;
-            let preceded_by_name = start > 0
-                && bytes
-                    .get(start - 1)
-                    .is_some_and(|&byte| is_name_byte(byte) || byte == b'.');
-            if preceded_by_name || bytes.get(end).is_some_and(|&byte| is_name_byte(byte)) {
-                continue;
-            }
-            match bytes.get(end) {
-                Some(b'.') => {
-                    let name: String = lower[end + 1..]
-                        .chars()
-                        .take_while(|c| c.is_ascii() && is_name_byte(*c as u8))
-                        .collect();
-                    if name.is_empty() {
-                        self.all = true;
-                    } else {
-                        self.names.insert(name);
-                    }
-                }
-                Some(b'[') => {
-                    let rest = &lower[end + 1..];
-                    let quoted = rest
-                        .trim_start()
-                        .chars()
-                        .next()
-                        .filter(|c| *c == '\'' || *c == '"');
-                    match quoted {
-                        Some(quote) => {
-                            let after_quote = &rest.trim_start()[1..];
-                            match after_quote.find(quote) {
-                                Some(close) => {
-                                    self.names.insert(after_quote[..close].to_string());
-                                }
-                                None => self.all = true,
-                            }
-                        }
-                        None => self.all = true,
-                    }
-                }
-                _ => self.all = true,
-            }
-        }
-    }
-}
-
-fn is_name_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scan(expression: &str) -> (Vec<String>, bool) {
-        let mut references = SecretReferences::default();
-        references.scan(expression);
-        (references.names.into_iter().collect(), references.all)
-    }
-
-    #[test]
-    fn secret_references_are_found_in_their_spellings() {
-        assert_eq!(
-            scan("secrets.DEPLOY_KEY"),
-            (vec!["deploy_key".to_string()], false)
-        );
-        assert_eq!(
-            scan("secrets['my-key'] || secrets[\"other\"]"),
-            (vec!["my-key".to_string(), "other".to_string()], false)
-        );
-        assert_eq!(
-            scan("github.token"),
-            (vec!["github_token".to_string()], false)
-        );
-        assert_eq!(scan("toJSON(secrets)"), (vec![], true));
-        assert_eq!(scan("secrets[matrix.name]"), (vec![], true));
-        assert_eq!(scan("mysecrets.x || env.secrets_dir"), (vec![], false));
-    }
 
     #[test]
     fn filter_keeps_legs_whose_value_matches_and_ignores_other_keys() {
