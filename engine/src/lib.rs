@@ -4,6 +4,8 @@
 //! pure state machine `(state, event, now) → actions` with no sockets, clocks or sleeps of its own.
 
 pub mod api;
+pub mod artifacts;
+pub mod caches;
 pub mod concurrency;
 pub use ::deploy;
 pub mod deployments;

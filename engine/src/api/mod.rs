@@ -12,6 +12,7 @@
 //! statuses), `releases.rs` (releases and the environments view).
 
 mod admin;
+pub mod artifacts;
 pub mod environments;
 mod extract;
 mod reads;
@@ -62,6 +63,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             post(admin::registration_token),
         )
         .merge(settings::routes())
+        .merge(artifacts::routes())
         .merge(environments::routes())
         .merge(releases::routes(engine.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http())
