@@ -12,6 +12,7 @@ pub mod deployments;
 pub mod dispatch;
 pub mod event;
 pub mod orchestrator;
+pub mod privacy;
 pub mod releases;
 pub mod repos;
 pub mod rerun;
