@@ -20,3 +20,4 @@ pub mod scheduler;
 pub mod secrets;
 pub mod store;
 pub mod triggers;
+pub mod unrunnable;

@@ -73,10 +73,20 @@ mod tests {
             .expect("chmod");
 
         let report = secure_data_dir(&data).expect("secure");
-        let fixed: Vec<&Path> = report.fixed.iter().map(|(path, _)| path.as_path()).collect();
+        let fixed: Vec<&Path> = report
+            .fixed
+            .iter()
+            .map(|(path, _)| path.as_path())
+            .collect();
         assert!(fixed.contains(&data.as_path()), "{report:?}");
-        assert!(fixed.contains(&data.join("secrets.key").as_path()), "{report:?}");
-        assert!(!fixed.contains(&data.join("logs/a.log").as_path()), "{report:?}");
+        assert!(
+            fixed.contains(&data.join("secrets.key").as_path()),
+            "{report:?}"
+        );
+        assert!(
+            !fixed.contains(&data.join("logs/a.log").as_path()),
+            "{report:?}"
+        );
         let mode = |path: &Path| fs::metadata(path).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode(&data), 0o700);
         assert_eq!(mode(&data.join("secrets.key")), 0o600);

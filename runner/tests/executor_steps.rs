@@ -486,14 +486,23 @@ async fn a_secret_in_a_step_output_is_masked_in_the_reported_result_but_usable_b
     let mut spec = job(vec![
         Step {
             id: Some(spanned("write")),
-            ..run("echo \"token=prefix-${{ secrets.TOKEN }}-suffix\" >> \"$GITHUB_OUTPUT\"\necho \"plain=hello\" >> \"$GITHUB_OUTPUT\"")
+            ..run(
+                "echo \"token=prefix-${{ secrets.TOKEN }}-suffix\" >> \"$GITHUB_OUTPUT\"\necho \"plain=hello\" >> \"$GITHUB_OUTPUT\"",
+            )
         },
-        run("test \"${{ steps.write.outputs.token }}\" = \"prefix-super-secret-token-suffix\" && echo later-step-saw-it"),
+        run(
+            "test \"${{ steps.write.outputs.token }}\" = \"prefix-super-secret-token-suffix\" && echo later-step-saw-it",
+        ),
     ]);
     spec.secrets
         .insert("TOKEN".into(), "super-secret-token".into());
     let ran = run_spec(spec, &options(dir.path())).await;
-    assert_eq!(ran.outcome(1), ("success", "success"), "{:?}", ran.all_logs());
+    assert_eq!(
+        ran.outcome(1),
+        ("success", "success"),
+        "{:?}",
+        ran.all_logs()
+    );
     assert!(ran.logs(1).contains(&"later-step-saw-it".to_string()));
     assert_eq!(ran.output(0, "token"), Some("prefix-***-suffix"));
     assert_eq!(ran.output(0, "plain"), Some("hello"));
