@@ -104,6 +104,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let orchestrator = Orchestrator::start(engine.clone(), events)
         .await
         .map_err(|error| format!("resume unfinished runs: {error}"))?;
+    engine::api::artifacts::spawn_sweeper(engine.clone());
     // Watched repositories: hook and webhook intake, polling and schedules start runs through
     // the orchestrator.
     let repos = engine::repos::Repos::new(engine.clone(), Arc::new(orchestrator.clone()));

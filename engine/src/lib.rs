@@ -5,15 +5,19 @@
 //! Cargo.toml names no runtime, store or server.
 
 pub mod api;
+pub mod artifacts;
+pub mod caches;
 pub mod concurrency;
 pub use ::deploy;
 pub mod deployments;
 pub mod dispatch;
 pub mod event;
 pub mod orchestrator;
+pub mod privacy;
 pub mod releases;
 pub mod repos;
 pub mod rerun;
 pub mod secrets;
 pub mod store;
 pub mod triggers;
+pub mod unrunnable;

@@ -3,6 +3,7 @@
 //!
 //! **Architecture Invariant:** no behaviour lives here beyond small helpers on the data.
 
+pub mod artifacts;
 pub mod job;
 pub mod run;
 pub mod wire;

@@ -288,7 +288,20 @@ async fn run_leased_job(client: &EngineClient, options: &AgentOptions, lease: Le
         job_id: lease.job_id.clone(),
         fencing_token: lease.fencing_token,
     };
-    let result = run_job_with_gate(spec, &options.executor, events, cancel.clone(), &gate).await;
+    // Artifacts and caches go to the engine, so jobs on other runners (and later attempts) see
+    // them.
+    let mut executor = options.executor.clone();
+    executor.artifact_service = Some(Arc::new(crate::engine_artifacts::EngineArtifacts {
+        client: client.clone(),
+        job_id: lease.job_id.clone(),
+        fencing_token: lease.fencing_token,
+    }));
+    executor.cache_service = Some(Arc::new(crate::engine_artifacts::EngineCaches {
+        client: client.clone(),
+        job_id: lease.job_id.clone(),
+        fencing_token: lease.fencing_token,
+    }));
+    let result = run_job_with_gate(spec, &executor, events, cancel.clone(), &gate).await;
     // The executor dropped its sender: the reporter drains what is left and ends.
     let _ = reporter.await;
     if let Some(source_dir) = source_dir {

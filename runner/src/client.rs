@@ -484,3 +484,291 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     message
 }
+
+/// Artifacts kept by the engine (`engine::artifacts`): files stream from and to disk, never whole
+/// in memory; every call carries the lease's fencing token, so only the lease holder gets in.
+impl EngineClient {
+    /// Uploads one file of an artifact, announcing its SHA-256 (the engine refuses a mismatch).
+    /// Retried on network errors and 5xx answers like every call (the engine's staging copy is
+    /// simply written again).
+    pub async fn upload_artifact_file(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+        name: &str,
+        path_in_artifact: &str,
+        source: &std::path::Path,
+        sha256: &str,
+    ) -> Result<(), ClientError> {
+        let url = self.file_url(job_id, "artifacts", name, path_in_artifact)?;
+        self.put_file(url, fencing_token, source, sha256).await
+    }
+
+    /// Uploads one file of a cache entry (see `upload_artifact_file`).
+    pub async fn upload_cache_file(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+        key: &str,
+        path_in_entry: &str,
+        source: &std::path::Path,
+        sha256: &str,
+    ) -> Result<(), ClientError> {
+        let url = self.file_url(job_id, "caches", key, path_in_entry)?;
+        self.put_file(url, fencing_token, source, sha256).await
+    }
+
+    /// Makes the files uploaded before the cache entry `key`; `None` when the key exists (409).
+    pub async fn commit_cache(
+        &self,
+        job_id: &str,
+        key: &str,
+        request: &protocol::artifacts::CommitCacheRequest,
+    ) -> Result<Option<protocol::artifacts::CacheEntry>, ClientError> {
+        let mut url = self.url_with_segments(&["api", "v1", "jobs", job_id, "caches"])?;
+        push_segments(&mut url, &[key]);
+        let path = self.relative(&url);
+        match self.post(&self.short, &path, request).await {
+            Ok(answer) => self.required(answer, &path).map(Some),
+            Err(ClientError::Status { status: 409, .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The cache entry a restore gets.
+    pub async fn cache_lookup(
+        &self,
+        job_id: &str,
+        request: &protocol::artifacts::CacheLookupRequest,
+    ) -> Result<protocol::artifacts::CacheLookup, ClientError> {
+        let path = format!("/api/v1/jobs/{job_id}/caches/lookup");
+        let answer = self.post(&self.short, &path, request).await?;
+        self.required(answer, &path)
+    }
+
+    /// Downloads one file of the cache entry `key` of `scope` into `target`; the bytes written.
+    pub async fn download_cache_file(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+        scope: &str,
+        key: &str,
+        path_in_entry: &str,
+        target: &std::path::Path,
+    ) -> Result<u64, ClientError> {
+        let mut url = self.file_url(job_id, "caches", key, path_in_entry)?;
+        url.query_pairs_mut().append_pair("scope", scope);
+        self.get_file(url, fencing_token, target).await
+    }
+
+    async fn put_file(
+        &self,
+        url: reqwest::Url,
+        fencing_token: u64,
+        source: &std::path::Path,
+        sha256: &str,
+    ) -> Result<(), ClientError> {
+        let started = tokio::time::Instant::now();
+        let mut delay = self.retry.first_delay;
+        loop {
+            let attempt = async {
+                let file = tokio::fs::File::open(source).await.map_err(|error| {
+                    ClientError::Setup(format!("open {}: {error}", source.display()))
+                })?;
+                let length = file
+                    .metadata()
+                    .await
+                    .map_err(|error| {
+                        ClientError::Setup(format!("read {}: {error}", source.display()))
+                    })?
+                    .len();
+                let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+                    file,
+                    256 * 1024,
+                ));
+                let mut request = self
+                    .short
+                    .put(url.clone())
+                    .header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token)
+                    .header(protocol::artifacts::SHA256_HEADER, sha256)
+                    .header(reqwest::header::CONTENT_LENGTH, length)
+                    .body(body);
+                if let Some(credential) = &self.credential {
+                    request = request.bearer_auth(credential);
+                }
+                let response = request.send().await.map_err(|error| ClientError::Network {
+                    url: url.to_string(),
+                    message: error_chain(&error),
+                })?;
+                check_status(url.as_str(), response).await.map(|_| ())
+            };
+            match attempt.await {
+                Err(error)
+                    if error.is_retryable()
+                        && started.elapsed() + delay < self.retry.max_elapsed =>
+                {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.retry.max_delay);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Makes the files uploaded before the artifact `name`.
+    pub async fn commit_artifact(
+        &self,
+        job_id: &str,
+        name: &str,
+        request: &protocol::artifacts::CommitArtifactRequest,
+    ) -> Result<protocol::artifacts::ArtifactManifest, ClientError> {
+        let mut url = self.url_with_segments(&["api", "v1", "jobs", job_id, "artifacts"])?;
+        push_segments(&mut url, &[name]);
+        let path = self.relative(&url);
+        let answer = self.post(&self.short, &path, request).await?;
+        self.required(answer, &path)
+    }
+
+    /// The artifacts the job may download.
+    pub async fn list_artifacts(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+    ) -> Result<protocol::artifacts::ArtifactList, ClientError> {
+        let path = format!("/api/v1/jobs/{job_id}/artifacts");
+        let body = protocol::artifacts::ListArtifactsRequest {
+            protocol_version: PROTOCOL_VERSION,
+            fencing_token,
+        };
+        let answer = self.post(&self.short, &path, &body).await?;
+        self.required(answer, &path)
+    }
+
+    /// Downloads one file of an artifact into `target` (its parent directories created);
+    /// returns the bytes written.
+    pub async fn download_artifact_file(
+        &self,
+        job_id: &str,
+        fencing_token: u64,
+        name: &str,
+        path_in_artifact: &str,
+        target: &std::path::Path,
+    ) -> Result<u64, ClientError> {
+        let url = self.file_url(job_id, "artifacts", name, path_in_artifact)?;
+        self.get_file(url, fencing_token, target).await
+    }
+
+    async fn get_file(
+        &self,
+        url: reqwest::Url,
+        fencing_token: u64,
+        target: &std::path::Path,
+    ) -> Result<u64, ClientError> {
+        use tokio::io::AsyncWriteExt;
+        let mut request = self
+            .short
+            .get(url.clone())
+            .header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token);
+        if let Some(credential) = &self.credential {
+            request = request.bearer_auth(credential);
+        }
+        let response = request.send().await.map_err(|error| ClientError::Network {
+            url: url.to_string(),
+            message: error_chain(&error),
+        })?;
+        let mut response = check_status(url.as_str(), response).await?;
+        let local_error = |error: std::io::Error| {
+            ClientError::Setup(format!("write {}: {error}", target.display()))
+        };
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(local_error)?;
+        }
+        let mut file = tokio::fs::File::create(target).await.map_err(local_error)?;
+        let mut written = 0u64;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| ClientError::Network {
+                url: url.to_string(),
+                message: error_chain(&error),
+            })?
+        {
+            file.write_all(&chunk).await.map_err(local_error)?;
+            written += chunk.len() as u64;
+        }
+        file.flush().await.map_err(local_error)?;
+        Ok(written)
+    }
+
+    /// `/api/v1/jobs/{job_id}/{kind}/{name}/files/{path…}`, each segment percent-encoded.
+    fn file_url(
+        &self,
+        job_id: &str,
+        kind: &str,
+        name: &str,
+        path_in_artifact: &str,
+    ) -> Result<reqwest::Url, ClientError> {
+        let mut url = self.url_with_segments(&["api", "v1", "jobs", job_id, kind])?;
+        push_segments(&mut url, &[name, "files"]);
+        let parts: Vec<&str> = path_in_artifact
+            .split('/')
+            .filter(|part| !part.is_empty())
+            .collect();
+        push_segments(&mut url, &parts);
+        Ok(url)
+    }
+
+    /// The part of `url` after the engine's base URL, as `post` takes it.
+    fn relative(&self, url: &reqwest::Url) -> String {
+        url.as_str()
+            .strip_prefix(self.base_url.as_str())
+            .unwrap_or(url.path())
+            .to_string()
+    }
+
+    fn url_with_segments(&self, segments: &[&str]) -> Result<reqwest::Url, ClientError> {
+        let mut url = reqwest::Url::parse(&self.base_url).map_err(|error| {
+            ClientError::Setup(format!("engine URL {}: {error}", self.base_url))
+        })?;
+        if url.cannot_be_a_base() {
+            return Err(ClientError::Setup(format!(
+                "engine URL {} cannot hold a path",
+                self.base_url
+            )));
+        }
+        push_segments(&mut url, segments);
+        Ok(url)
+    }
+}
+
+/// Appends path segments, percent-encoding each (artifact names may hold spaces or `#`).
+fn push_segments(url: &mut reqwest::Url, segments: &[&str]) {
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty();
+        for segment in segments {
+            path.push(segment);
+        }
+    }
+}
+
+/// The response when it succeeded; else the engine's error message as a `ClientError`.
+async fn check_status(
+    url: &str,
+    response: reqwest::Response,
+) -> Result<reqwest::Response, ClientError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let bytes = response.bytes().await.unwrap_or_default();
+    let message = serde_json::from_slice::<ErrorBody>(&bytes)
+        .map(|body| body.error)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+    Err(ClientError::Status {
+        url: url.to_string(),
+        status: status.as_u16(),
+        message,
+    })
+}

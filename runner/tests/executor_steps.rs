@@ -5,6 +5,7 @@ mod executor_support;
 
 use executor_support::*;
 use protocol::{Conclusion, JobEvent};
+use workflows::model::Step;
 
 #[tokio::test]
 async fn default_shell_has_no_pipefail_but_bash_does() {
@@ -477,4 +478,34 @@ async fn a_secret_in_a_step_name_is_masked_in_events_and_results() {
         .collect();
     assert_eq!(started, ["deploy with ***"]);
     assert_eq!(ran.result.steps[0].name, "deploy with ***");
+}
+
+#[tokio::test]
+async fn a_secret_in_a_step_output_is_masked_in_the_reported_result_but_usable_by_later_steps() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut spec = job(vec![
+        Step {
+            id: Some(spanned("write")),
+            ..run(
+                "echo \"token=prefix-${{ secrets.TOKEN }}-suffix\" >> \"$GITHUB_OUTPUT\"\necho \"plain=hello\" >> \"$GITHUB_OUTPUT\"",
+            )
+        },
+        run(
+            "test \"${{ steps.write.outputs.token }}\" = \"prefix-super-secret-token-suffix\" && echo later-step-saw-it",
+        ),
+    ]);
+    spec.secrets
+        .insert("TOKEN".into(), "super-secret-token".into());
+    let ran = run_spec(spec, &options(dir.path())).await;
+    assert_eq!(
+        ran.outcome(1),
+        ("success", "success"),
+        "{:?}",
+        ran.all_logs()
+    );
+    assert!(ran.logs(1).contains(&"later-step-saw-it".to_string()));
+    assert_eq!(ran.output(0, "token"), Some("prefix-***-suffix"));
+    assert_eq!(ran.output(0, "plain"), Some("hello"));
+    let reported = serde_json::to_string(&ran.result).expect("json");
+    assert!(!reported.contains("super-secret-token"), "{reported}");
 }

@@ -49,3 +49,4 @@ pub fn lines(path: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+pub mod engine;

@@ -13,6 +13,7 @@
 //! thread and `GET /healthz`).
 
 mod admin;
+pub mod artifacts;
 pub mod environments;
 mod extract;
 mod health;
@@ -64,6 +65,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             post(admin::registration_token),
         )
         .merge(settings::routes())
+        .merge(artifacts::routes())
         .merge(environments::routes())
         .merge(releases::routes(engine.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -24,7 +24,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::extract::{ApiError, Versioned, check_version};
 use crate::dispatch::Engine;
-use crate::store::{JobRecord, RunId, RunRecord, RunnerRecord, Store};
+use crate::store::{JobRecord, JobState, RunId, RunRecord, RunnerRecord, Store};
 
 /// Query parameters of the GET endpoints: `protocol_version` is optional there.
 #[derive(Debug, Default, Deserialize)]
@@ -267,9 +267,20 @@ fn run_detail(store: &Store, run_id: RunId) -> Result<RunDetailView, ApiError> {
         .run(run_id)?
         .ok_or_else(|| ApiError::not_found(format!("find run {run_id}")))?;
     let jobs = store.jobs_of_run(run_id)?;
+    let mut views: Vec<JobView> = jobs.iter().map(job_view).collect();
+    // A queued job no runner can take says why instead of waiting silently.
+    if jobs.iter().any(|job| job.state == JobState::Queued) {
+        let runners = store.runners()?;
+        for (job, view) in jobs.iter().zip(views.iter_mut()) {
+            if job.state == JobState::Queued && view.waiting_reason.is_none() {
+                view.waiting_reason =
+                    crate::unrunnable::no_runner_reason(&job.spec.runs_on, &runners);
+            }
+        }
+    }
     Ok(RunDetailView {
         run: run_view(&run),
-        jobs: jobs.iter().map(job_view).collect(),
+        jobs: views,
     })
 }
 

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use workflows::model::Step;
 
-use super::artifacts::{copy_files, copy_tree, key_directory, select_files};
+use super::artifacts::{
+    cache_entry_files, copy_files, copy_tree, key_directory, name_matches, select_files,
+};
 use super::checkout::check_out;
 use super::job::{Frame, JobRun, PostAction, PreparedStep, StepBody};
 use super::workspace::sanitise;
@@ -74,11 +76,11 @@ impl JobRun<'_> {
         }
         let result = match classify(uses) {
             ActionRef::Checkout => self.checkout(frame, &with).await,
-            ActionRef::UploadArtifact => self.upload_artifact(frame, &with),
-            ActionRef::DownloadArtifact => self.download_artifact(frame, &with),
-            ActionRef::Cache => self.restore_cache(frame, &with, true),
-            ActionRef::CacheRestore => self.restore_cache(frame, &with, false),
-            ActionRef::CacheSave => self.save_cache_now(frame, &with),
+            ActionRef::UploadArtifact => self.upload_artifact(frame, &with).await,
+            ActionRef::DownloadArtifact => self.download_artifact(frame, &with).await,
+            ActionRef::Cache => self.restore_cache(frame, &with, true).await,
+            ActionRef::CacheRestore => self.restore_cache(frame, &with, false).await,
+            ActionRef::CacheSave => self.save_cache_now(frame, &with).await,
             ActionRef::Local(path) => {
                 return self.run_composite(frame, &path, with, prepared).await;
             }
@@ -100,8 +102,11 @@ impl JobRun<'_> {
     /// Post actions run after the last step of a successful job (cache saves).
     pub(super) async fn run_post_action(&mut self, action: PostAction) {
         match action {
-            PostAction::SaveCache { key, paths } => match self.save_cache(&key, &paths) {
-                Ok(()) => self.log_job(&format!("cache saved with key `{key}`")),
+            PostAction::SaveCache { key, paths } => match self.save_cache(&key, &paths).await {
+                Ok(true) => self.log_job(&format!("cache saved with key `{key}`")),
+                Ok(false) => self.log_job(&format!(
+                    "cache entry `{key}` exists already (entries are immutable); not saved"
+                )),
                 Err(error) => {
                     self.log_job(&format!("##[warning]failed to save cache `{key}`: {error}"))
                 }
@@ -175,7 +180,7 @@ impl JobRun<'_> {
         Ok(outputs)
     }
 
-    fn upload_artifact(
+    async fn upload_artifact(
         &self,
         frame: &Frame,
         with: &IndexMap<String, String>,
@@ -202,9 +207,29 @@ impl JobRun<'_> {
             }
             return Ok(IndexMap::new());
         }
+        let overwrite = with.get("overwrite").map(|value| value.trim()) == Some("true");
+        if let Some(service) = &self.options.artifact_service {
+            let retention_days = match with.get("retention-days").map(|value| value.trim()) {
+                None | Some("") => None,
+                Some(days) => Some(days.parse::<u32>().map_err(|_| {
+                    format!("input `retention-days`: `{days}` is not a whole number of days")
+                })?),
+            };
+            let count = service
+                .upload(name, &files, overwrite, retention_days)
+                .await
+                .map_err(|error| format!("failed to upload artifact `{name}`: {error}"))?;
+            self.log(
+                frame,
+                &format!("uploaded {count} file(s) as artifact `{name}`"),
+            );
+            let mut outputs = IndexMap::new();
+            outputs.insert("artifact-id".to_string(), name.to_string());
+            return Ok(outputs);
+        }
         let destination = key_directory(&self.artifacts_dir(), name);
         if destination.exists() {
-            if with.get("overwrite").map(|value| value.trim()) != Some("true") {
+            if !overwrite {
                 return Err(format!(
                     "an artifact named `{name}` already exists in this run (set `overwrite: true`)"
                 ));
@@ -223,7 +248,7 @@ impl JobRun<'_> {
         Ok(outputs)
     }
 
-    fn download_artifact(
+    async fn download_artifact(
         &self,
         frame: &Frame,
         with: &IndexMap<String, String>,
@@ -236,6 +261,45 @@ impl JobRun<'_> {
             .map(|name| name.trim())
             .filter(|name| !name.is_empty());
         let merge = with.get("merge-multiple").map(|value| value.trim()) == Some("true");
+        let pattern = with.get("pattern").map(String::as_str);
+        if let Some(service) = &self.options.artifact_service {
+            let count =
+                match name {
+                    Some(name) => service.download(name, &target).await.map_err(|error| {
+                        format!("failed to download artifact `{name}`: {error}")
+                    })?,
+                    None => {
+                        let mut count = 0;
+                        let names = service.list().await.map_err(|error| {
+                            format!("failed to list the run's artifacts: {error}")
+                        })?;
+                        for name in names {
+                            if !name_matches(pattern, &name)? {
+                                continue;
+                            }
+                            let into = if merge {
+                                target.clone()
+                            } else {
+                                target.join(&name)
+                            };
+                            count += service.download(&name, &into).await.map_err(|error| {
+                                format!("failed to download artifact `{name}`: {error}")
+                            })?;
+                        }
+                        count
+                    }
+                };
+            self.log(
+                frame,
+                &format!("downloaded {count} file(s) into {}", target.display()),
+            );
+            let mut outputs = IndexMap::new();
+            outputs.insert(
+                "download-path".to_string(),
+                target.to_string_lossy().to_string(),
+            );
+            return Ok(outputs);
+        }
         let count = match name {
             Some(name) => {
                 let source = key_directory(&root, name);
@@ -251,6 +315,9 @@ impl JobRun<'_> {
                     .map(|entries| entries.flatten().collect::<Vec<_>>())
                     .unwrap_or_default();
                 for entry in entries.iter().filter(|entry| entry.path().is_dir()) {
+                    if !name_matches(pattern, &entry.file_name().to_string_lossy())? {
+                        continue;
+                    }
                     let into = if merge {
                         target.clone()
                     } else {
@@ -276,7 +343,7 @@ impl JobRun<'_> {
 
     /// `actions/cache` and `actions/cache/restore`: the exact key, else the newest entry whose key
     /// starts with one of `restore-keys` (in order). `save_later` registers the save at job end.
-    fn restore_cache(
+    async fn restore_cache(
         &mut self,
         frame: &Frame,
         with: &IndexMap<String, String>,
@@ -288,18 +355,43 @@ impl JobRun<'_> {
             .filter(|key| !key.is_empty());
         let key = key.ok_or("input `key` is required")?;
         let paths = self.cache_paths(with)?;
-        let exact = key_directory(&self.cache_dir(), &key);
-        let mut matched = exact.is_dir().then(|| (exact.clone(), key.clone()));
-        if matched.is_none() {
-            let restore_keys = with.get("restore-keys").cloned().unwrap_or_default();
-            for prefix in restore_keys
-                .lines()
-                .map(str::trim)
-                .filter(|prefix| !prefix.is_empty())
+        let restore_keys: Vec<String> = with
+            .get("restore-keys")
+            .map(|text| {
+                text.lines()
+                    .map(str::trim)
+                    .filter(|prefix| !prefix.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        // With the engine's cache service the matched entry is downloaded into a folder of the
+        // job's temp dir first, then restored from there like a local entry.
+        let mut downloaded = None;
+        let mut matched = None;
+        if let Some(service) = &self.options.cache_service {
+            let into = self
+                .dirs
+                .temp
+                .join(format!("_cache-restore-{}", sanitise(&key)));
+            let _ = tokio::fs::remove_dir_all(&into).await;
+            if let Some(found) = service
+                .restore(&key, &restore_keys, &into)
+                .await
+                .map_err(|error| format!("failed to restore cache `{key}`: {error}"))?
             {
-                if let Some(found) = self.newest_cache_with_prefix(prefix) {
-                    matched = Some(found);
-                    break;
+                matched = Some((into.clone(), found));
+            }
+            downloaded = Some(into);
+        } else {
+            let exact = key_directory(&self.cache_dir(), &key);
+            matched = exact.is_dir().then(|| (exact.clone(), key.clone()));
+            if matched.is_none() {
+                for prefix in &restore_keys {
+                    if let Some(found) = self.newest_cache_with_prefix(prefix) {
+                        matched = Some(found);
+                        break;
+                    }
                 }
             }
         }
@@ -329,6 +421,9 @@ impl JobRun<'_> {
         } else {
             self.log(frame, &format!("cache not found for key `{key}`"));
         }
+        if let Some(downloaded) = downloaded {
+            let _ = tokio::fs::remove_dir_all(&downloaded).await;
+        }
         outputs.insert("cache-hit".to_string(), hit.to_string());
         outputs.insert("cache-primary-key".to_string(), key.clone());
         if save_later && !hit {
@@ -337,7 +432,7 @@ impl JobRun<'_> {
         Ok(outputs)
     }
 
-    fn save_cache_now(
+    async fn save_cache_now(
         &self,
         frame: &Frame,
         with: &IndexMap<String, String>,
@@ -348,17 +443,27 @@ impl JobRun<'_> {
             .filter(|key| !key.is_empty());
         let key = key.ok_or("input `key` is required")?;
         let paths = self.cache_paths(with)?;
-        self.save_cache(&key, &paths)?;
-        self.log(frame, &format!("cache saved with key `{key}`"));
+        if self.save_cache(&key, &paths).await? {
+            self.log(frame, &format!("cache saved with key `{key}`"));
+        } else {
+            self.log(
+                frame,
+                &format!("cache entry `{key}` exists already (entries are immutable); not saved"),
+            );
+        }
         Ok(IndexMap::new())
     }
 
     /// Stores each path under `<cache>/<key>/paths/<index>` (`<index>.file` for a file). An existing
     /// entry is kept: cache entries are immutable, as on GitHub.
-    fn save_cache(&self, key: &str, paths: &[PathBuf]) -> Result<(), String> {
+    async fn save_cache(&self, key: &str, paths: &[PathBuf]) -> Result<bool, String> {
+        if let Some(service) = &self.options.cache_service {
+            let files = cache_entry_files(paths).map_err(|error| error.to_string())?;
+            return service.save(key, &files).await;
+        }
         let dir = key_directory(&self.cache_dir(), key);
         if dir.exists() {
-            return Ok(());
+            return Ok(false);
         }
         let staging =
             self.cache_dir()
@@ -376,7 +481,7 @@ impl JobRun<'_> {
             }
             std::fs::rename(&staging, &dir)
         };
-        store().map_err(|error| {
+        store().map(|()| true).map_err(|error| {
             let _ = std::fs::remove_dir_all(&staging);
             error.to_string()
         })

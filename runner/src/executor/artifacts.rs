@@ -278,3 +278,87 @@ mod tests {
         assert_eq!(hash_files(dir.path(), &["nothing-*".into()]).unwrap(), "");
     }
 }
+
+/// A boxed future of an artifact service call.
+pub type ArtifactFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// Where a job's artifacts go when they must outlive this machine: the engine keeps them, so a job
+/// on another runner, or a later attempt of the run, downloads them. Without one (`slipway run`)
+/// artifacts are folders of the run's artifact directory on this machine.
+///
+/// The executor stays ignorant of HTTP: the runner's agent provides the implementation.
+pub trait ArtifactService: Send + Sync + std::fmt::Debug {
+    /// Uploads `files` (the file on disk, its path inside the artifact) as the artifact `name`,
+    /// all or nothing; returns how many files it holds.
+    fn upload<'a>(
+        &'a self,
+        name: &'a str,
+        files: &'a [(PathBuf, PathBuf)],
+        overwrite: bool,
+        retention_days: Option<u32>,
+    ) -> ArtifactFuture<'a, usize>;
+    /// The names of the artifacts this job may download (its run's, earlier attempts' included).
+    fn list(&self) -> ArtifactFuture<'_, Vec<String>>;
+    /// Downloads the artifact `name` into `target`; returns how many files it wrote.
+    fn download<'a>(&'a self, name: &'a str, target: &'a Path) -> ArtifactFuture<'a, usize>;
+}
+
+/// Whether an artifact name matches a `download-artifact` `pattern:` (a glob over names).
+pub fn name_matches(pattern: Option<&str>, name: &str) -> Result<bool, String> {
+    let Some(pattern) = pattern.map(str::trim).filter(|pattern| !pattern.is_empty()) else {
+        return Ok(true);
+    };
+    let matcher = GlobBuilder::new(pattern)
+        .build()
+        .map_err(|error| format!("invalid pattern `{pattern}`: {error}"))?
+        .compile_matcher();
+    Ok(matcher.is_match(name))
+}
+
+/// Where `actions/cache` entries go when they must be shared by every runner: the engine. Without
+/// one (`slipway run`) entries are folders of this machine's cache directory. Entries hold the
+/// saved paths as `paths/<index>/…` (a directory) or `paths/<index>.file` (a file).
+pub trait CacheService: Send + Sync + std::fmt::Debug {
+    /// Finds the entry a restore of `key` with `restore_keys` gets and downloads its files into
+    /// `into`; the key it matched, or `None` when nothing matched.
+    fn restore<'a>(
+        &'a self,
+        key: &'a str,
+        restore_keys: &'a [String],
+        into: &'a Path,
+    ) -> ArtifactFuture<'a, Option<String>>;
+    /// Saves `files` (the file on disk, its path inside the entry) as the entry `key`; `false`
+    /// when an entry with that key exists already (entries are immutable).
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        files: &'a [(PathBuf, PathBuf)],
+    ) -> ArtifactFuture<'a, bool>;
+}
+
+/// The files of a cache entry for `paths`: each directory's files under `paths/<index>/`, each
+/// file as `paths/<index>.file`; paths that do not exist are left out.
+pub fn cache_entry_files(paths: &[PathBuf]) -> io::Result<Vec<(PathBuf, PathBuf)>> {
+    let mut entry = Vec::new();
+    for (index, path) in paths.iter().enumerate() {
+        if path.is_dir() {
+            let mut files = Vec::new();
+            walk_files(path, &mut files)?;
+            for file in files {
+                if let Ok(relative) = file.strip_prefix(path) {
+                    let inside = PathBuf::from("paths")
+                        .join(index.to_string())
+                        .join(relative);
+                    entry.push((file.clone(), inside));
+                }
+            }
+        } else if path.is_file() {
+            entry.push((
+                path.clone(),
+                PathBuf::from("paths").join(format!("{index}.file")),
+            ));
+        }
+    }
+    Ok(entry)
+}

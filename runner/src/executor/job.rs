@@ -373,12 +373,22 @@ impl<'a> JobRun<'a> {
                 }),
             );
         }
+        // Later steps read the real values through the `steps` context; what leaves the job (the
+        // reported result, shown by the API) never carries a secret.
+        let outputs = body
+            .outputs
+            .into_iter()
+            .map(|(name, value)| {
+                let masked = self.masker.mask(&value);
+                (name, masked)
+            })
+            .collect();
         StepResult {
             id,
             name,
             outcome: body.outcome,
             conclusion,
-            outputs: body.outputs,
+            outputs,
         }
     }
 

@@ -39,6 +39,7 @@ use protocol::{JobEvent, JobResult, JobSpec};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+pub use artifacts::{ArtifactFuture, ArtifactService, CacheService};
 pub use checkout::{reachable_locally, unpack_source};
 pub use deployment::{AutoApprove, DeploymentGate, GateFuture, NoGate};
 pub use masking::{MASK, Masker};
@@ -60,6 +61,12 @@ pub struct ExecutorOptions {
     /// Where `upload-artifact` puts artifacts; `None`: `<work_dir>/<run_id>/_artifacts`. Jobs of one
     /// run share it, so they must run on machines that share it (or in one `slipway run`).
     pub artifacts_dir: Option<PathBuf>,
+    /// When set, artifacts go to (and come from) this service instead of `artifacts_dir`: the
+    /// engine, for a runner process (set per job by the agent).
+    pub artifact_service: Option<std::sync::Arc<dyn ArtifactService>>,
+    /// When set, `actions/cache` entries go to (and come from) this service instead of
+    /// `cache_dir`: the engine, for a runner process (set per job by the agent).
+    pub cache_service: Option<std::sync::Arc<dyn CacheService>>,
     /// Where `actions/cache` keeps its entries; `None`: `<work_dir>/_cache`.
     pub cache_dir: Option<PathBuf>,
     /// After a cancel or a job timeout, the time the `always()` steps still get, all together.
@@ -78,6 +85,8 @@ impl ExecutorOptions {
             kill_grace: Duration::from_secs(5),
             runner_name: "slipway".to_string(),
             artifacts_dir: None,
+            artifact_service: None,
+            cache_service: None,
             cache_dir: None,
             cleanup_budget: Duration::from_secs(5 * 60),
             approval_poll: Duration::from_secs(2),

@@ -1,0 +1,288 @@
+//! The test kit's engine: `slipway serve` as a real process on a free loopback port with its own
+//! data dir, runner processes started beside it (`slipway runner`, each with its own labels and
+//! work dir), and the API calls the tests make. Every wait is bounded; every process is killed
+//! (SIGKILL) when its handle drops.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+
+/// A child process killed (SIGKILL) when dropped.
+pub struct Process(pub Child);
+
+impl Process {
+    /// Kills the process and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// How to start an engine: `TestEngine::builder(dir).runners(2).start().await`.
+pub struct EngineBuilder {
+    data_dir: PathBuf,
+    runners: usize,
+    lease_seconds: u32,
+    extra_args: Vec<String>,
+}
+
+impl EngineBuilder {
+    /// Embedded runner processes (`serve --runners N`); 0 for runners started by the test.
+    pub fn runners(mut self, runners: usize) -> EngineBuilder {
+        self.runners = runners;
+        self
+    }
+
+    /// The lease period (`--lease-seconds`), 2 s unless set.
+    pub fn lease_seconds(mut self, seconds: u32) -> EngineBuilder {
+        self.lease_seconds = seconds;
+        self
+    }
+
+    /// More arguments for `slipway serve`.
+    pub fn arg(mut self, arg: impl Into<String>) -> EngineBuilder {
+        self.extra_args.push(arg.into());
+        self
+    }
+
+    /// Starts the engine and waits until its API answers.
+    pub async fn start(self) -> TestEngine {
+        let port = free_port();
+        let engine = TestEngine {
+            process: None,
+            data_dir: self.data_dir,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            runners: self.runners,
+            lease_seconds: self.lease_seconds,
+            extra_args: self.extra_args,
+        };
+        engine.spawned().await
+    }
+}
+
+/// A running engine.
+pub struct TestEngine {
+    process: Option<Process>,
+    pub data_dir: PathBuf,
+    pub port: u16,
+    pub url: String,
+    pub client: reqwest::Client,
+    runners: usize,
+    lease_seconds: u32,
+    extra_args: Vec<String>,
+}
+
+impl TestEngine {
+    /// An engine on `data_dir` (created when missing), 2 embedded runners, 2 s leases.
+    pub fn builder(data_dir: &Path) -> EngineBuilder {
+        EngineBuilder {
+            data_dir: data_dir.to_path_buf(),
+            runners: 2,
+            lease_seconds: 2,
+            extra_args: Vec::new(),
+        }
+    }
+
+    async fn spawned(mut self) -> TestEngine {
+        let child = Command::new(BIN)
+            .arg("serve")
+            .arg("--data")
+            .arg(&self.data_dir)
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(["--runners", &self.runners.to_string()])
+            .args(["--lease-seconds", &self.lease_seconds.to_string()])
+            .args(&self.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start slipway serve");
+        self.process = Some(Process(child));
+        self.wait_ready().await;
+        self
+    }
+
+    /// Kills the engine with SIGKILL and starts it again on the same data dir and port.
+    pub async fn restart(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill();
+        }
+        let engine = std::mem::replace(
+            self,
+            TestEngine {
+                process: None,
+                data_dir: self.data_dir.clone(),
+                port: self.port,
+                url: self.url.clone(),
+                client: self.client.clone(),
+                runners: self.runners,
+                lease_seconds: self.lease_seconds,
+                extra_args: self.extra_args.clone(),
+            },
+        );
+        *self = engine.spawned().await;
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let answer = self
+                .client
+                .get(format!("{}/api/v1/runs", self.url))
+                .send()
+                .await;
+            if answer.is_ok_and(|response| response.status().is_success()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "engine did not come up in 60 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The admin token the engine wrote into its data dir.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin.token"))
+            .expect("admin.token exists")
+            .trim()
+            .to_string()
+    }
+
+    /// A `slipway` command pointed at this engine with its admin token.
+    pub fn cli(&self) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .env("SLIPWAY_ENGINE", &self.url)
+            .env("SLIPWAY_TOKEN", self.admin_token());
+        command
+    }
+
+    /// `POST path` with the admin token: the status and the JSON answer (`null` when none).
+    pub async fn post_admin(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(self.admin_token())
+            .json(&body)
+            .send()
+            .await
+            .expect("engine answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET path`: the JSON answer.
+    pub async fn get(&self, path: &str) -> Value {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("engine answers")
+            .json()
+            .await
+            .expect("json answer")
+    }
+
+    /// `GET path`: the status and the raw body.
+    pub async fn get_raw(&self, path: &str) -> (u16, Vec<u8>) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("engine answers");
+        let status = response.status().as_u16();
+        (status, response.bytes().await.expect("a body").to_vec())
+    }
+
+    /// Starts `workflow` of the repository at `repo` on `main`; the run id.
+    pub async fn dispatch(&self, repo: &Path, workflow: &str) -> String {
+        let (status, answer) = self
+            .post_admin(
+                "/api/v1/dispatch",
+                json!({"protocol_version": 1, "repository": repo.display().to_string(),
+                       "workflow": workflow, "ref": "main"}),
+            )
+            .await;
+        assert_eq!(status, 200, "dispatch answered {answer}");
+        answer["run_id"].as_str().expect("run_id").to_string()
+    }
+
+    /// Registers a runner with a fresh token and starts it as a process with `labels` and its own
+    /// work dir under `dir`.
+    pub async fn start_runner(&self, dir: &Path, labels: &str) -> Process {
+        std::fs::create_dir_all(dir).expect("runner dir");
+        let (status, answer) = self
+            .post_admin(
+                "/api/v1/admin/registration-tokens",
+                json!({"protocol_version": 1}),
+            )
+            .await;
+        assert_eq!(status, 200, "token answered {answer}");
+        let token = answer["token"].as_str().expect("token");
+        let config = dir.join("runner.toml");
+        let registered = Command::new(BIN)
+            .args([
+                "runner", "register", "--engine", &self.url, "--token", token, "--labels", labels,
+            ])
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("run slipway runner register");
+        assert!(registered.status.success(), "{registered:?}");
+        let child = Command::new(BIN)
+            .args(["runner", "--engine", &self.url, "--labels", labels])
+            .arg("--config")
+            .arg(&config)
+            .arg("--work-dir")
+            .arg(dir.join("work"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start slipway runner");
+        Process(child)
+    }
+
+    /// Polls the run until `done` holds for it (bounded).
+    pub async fn wait_run(&self, run_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let run = self.get(&format!("/api/v1/runs/{run_id}")).await;
+            if done(&run) {
+                return run;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {run:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Polls the run until it completed.
+    pub async fn wait_completed(&self, run_id: &str) -> Value {
+        self.wait_run(run_id, "the run to complete", |run| {
+            run["run"]["status"] == "completed"
+        })
+        .await
+    }
+}

@@ -1,0 +1,60 @@
+//! What a user sets reaches the job, and nothing waits silently: end to end through the binary
+//! with a real engine and runner processes.
+
+use std::time::{Duration, Instant};
+
+mod support;
+
+use support::engine::TestEngine;
+use support::{job, repo_with};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_no_runner_can_take_says_why_in_run_status() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(
+        temp.path(),
+        &[(
+            "mac.yml",
+            "on: workflow_dispatch\njobs:\n  build:\n    runs-on: macos-latest\n    steps:\n      - run: echo never\n",
+        )],
+    );
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .start()
+        .await;
+    let run_id = engine.dispatch(&repo, "mac.yml").await;
+    let run = engine
+        .wait_run(&run_id, "the job's waiting reason", |run| {
+            job(run, "build")["waiting_reason"].is_string()
+        })
+        .await;
+    let reason = job(&run, "build")["waiting_reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.starts_with("no runner has labels [macos-latest]; runners have ["),
+        "{reason}"
+    );
+    assert!(reason.contains("ubuntu-latest"), "{reason}");
+    assert_eq!(job(&run, "build")["status"], "queued", "{run:#}");
+
+    // The CLI shows the same reason.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = engine
+            .cli()
+            .args(["run-status", &run_id])
+            .output()
+            .expect("run slipway run-status");
+        let text = String::from_utf8_lossy(&status.stdout).to_string();
+        if text.contains("no runner has labels [macos-latest]") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run-status never said why: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
