@@ -2,7 +2,9 @@
 //! the executor, and report back: log lines in batched, numbered chunks, step events,
 //! heartbeats every third of the lease (cancel requests come back on them), and the result.
 //!
-//! Reports outlive an engine restart: they are buffered and retried until the engine answers;
+//! Reports outlive an engine restart (or an engine killed and started again): the step in
+//! progress runs on, its reports are buffered and retried until the engine answers (at most
+//! `RECONNECT_MAX_DELAY` apart), and the restarted engine accepts them under the same lease;
 //! when it answers that the lease is gone (409/403/404) the job is cancelled and its reports
 //! dropped, since another runner owns it now.
 //!
@@ -25,6 +27,11 @@ use crate::executor::{
     DeploymentGate, ExecutorOptions, GateFuture, reachable_locally, run_job_with_gate,
     sanitise_path_component, unpack_source,
 };
+
+/// The longest wait between two tries to reach an engine that does not answer (polls and
+/// reports alike): short, so that a restarted engine sees its runners, and their finished jobs,
+/// within a second of coming back.
+const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 
 /// What a registered runner needs to talk to its engine; written by `register` (mode 0600).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -234,7 +241,7 @@ pub async fn run_agent(options: AgentOptions) -> Result<AgentSummary, AgentError
                     _ = tokio::time::sleep(poll_delay) => {}
                     _ = shutdown.cancelled() => break,
                 }
-                poll_delay = (poll_delay * 2).min(Duration::from_secs(5));
+                poll_delay = (poll_delay * 2).min(RECONNECT_MAX_DELAY);
             }
         }
     }
@@ -408,7 +415,7 @@ impl JobLink {
                 _ = self.lost.cancelled() => return Delivery::LeaseLost,
                 _ = self.shutdown.cancelled() => return Delivery::ShutDown,
             }
-            delay = (delay * 2).min(Duration::from_secs(5));
+            delay = (delay * 2).min(RECONNECT_MAX_DELAY);
         }
     }
 }
