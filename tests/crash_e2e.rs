@@ -60,6 +60,8 @@ impl Serve {
     fn spawn(&mut self) {
         self.starts += 1;
         let stdout = std::fs::File::create(self.stdout_path()).expect("create stdout file");
+        let stderr = std::fs::File::create(self.stdout_path().with_extension("stderr"))
+            .expect("create stderr file");
         let child = Command::new(BIN)
             .arg("serve")
             .arg("--data")
@@ -70,6 +72,7 @@ impl Serve {
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("start slipway serve");
         self.child = Some(child);
@@ -83,6 +86,33 @@ impl Serve {
 
     fn output(&self) -> String {
         std::fs::read_to_string(self.stdout_path()).unwrap_or_default()
+    }
+
+    /// What the latest start wrote to stderr, without the runners' retry warnings.
+    fn errors(&self) -> String {
+        std::fs::read_to_string(self.stdout_path().with_extension("stderr"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| !line.contains("retrying"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Waits (bounded) until `path` has at least `count` lines; a timeout shows the run.
+    async fn wait_lines(&self, run_id: &str, path: &Path, count: usize, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while lines(path).len() < count {
+            if Instant::now() >= deadline {
+                let run = self.get(&format!("/api/v1/runs/{run_id}")).await;
+                panic!(
+                    "timed out waiting for {what}: {:?}\n{run:#}\n{}\n{}",
+                    lines(path),
+                    self.output(),
+                    self.errors()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// `kill -9` of the engine process only (its runners are separate processes).
@@ -319,10 +349,12 @@ async fn an_engine_killed_at_every_point_of_a_dag_runs_each_job_once_and_resumes
     serve.restart().await;
 
     // 2. Mid-step: `a` is running.
-    wait_lines(&marks, 1, "job a to start").await;
+    serve.wait_lines(&run_id, &marks, 1, "job a to start").await;
     serve.kill_engine();
     // The step goes on without the engine and ends.
-    wait_lines(&marks, 2, "job a to end while the engine is down").await;
+    serve
+        .wait_lines(&run_id, &marks, 2, "job a to end while the engine is down")
+        .await;
     // 3. Between the job's finish and its report: `a` ended, its runner holds the result.
     let restarted = serve.restart().await;
     serve
@@ -343,7 +375,9 @@ async fn an_engine_killed_at_every_point_of_a_dag_runs_each_job_once_and_resumes
     );
 
     // 4. Mid-step of both matrix legs.
-    wait_lines(&marks, 4, "both legs of b to start").await;
+    serve
+        .wait_lines(&run_id, &marks, 4, "both legs of b to start")
+        .await;
     serve.kill_engine();
     let restarted = serve.restart().await;
     let run = serve

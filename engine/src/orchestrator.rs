@@ -243,6 +243,9 @@ impl Orchestrator {
             }
         };
         self.adopt(run.run_id, scheduler)?;
+        // The run is acknowledged to the caller only once its plan is durable: an engine killed
+        // after the answer resumes it (without this flush it would stay `queued` with no jobs).
+        self.engine.store().flush().await?;
         Ok(StartedRun {
             run_id: run.run_id,
             run_number: run.run_number,

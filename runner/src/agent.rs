@@ -236,7 +236,12 @@ pub async fn run_agent(options: AgentOptions) -> Result<AgentSummary, AgentError
             Ok(None) => {}
             Err(error) if error.is_unauthorized() => return Err(AgentError::Poll(error)),
             Err(error) => {
-                tracing::warn!(%error, "polling the engine failed; retrying");
+                // Once per outage, not every half second while the engine is down.
+                if poll_delay == Duration::from_millis(100) {
+                    tracing::warn!(%error, "polling the engine failed; retrying until it answers");
+                } else {
+                    tracing::debug!(%error, "polling the engine failed; retrying");
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(poll_delay) => {}
                     _ = shutdown.cancelled() => break,
@@ -406,8 +411,11 @@ impl JobLink {
                     self.lost.cancel();
                     return Delivery::LeaseLost;
                 }
+                Err(error) if delay == Duration::from_millis(100) => {
+                    tracing::warn!(job_id = %self.job_id, %error, "{what} not delivered; retrying until the engine answers");
+                }
                 Err(error) => {
-                    tracing::warn!(job_id = %self.job_id, %error, "{what} not delivered; retrying");
+                    tracing::debug!(job_id = %self.job_id, %error, "{what} not delivered; retrying");
                 }
             }
             tokio::select! {
