@@ -159,7 +159,8 @@ async fn check(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 }
             }
             Step::Restart => {
-                store = None;
+                // The old store is closed (its sled lock released) before the new one opens.
+                drop(store.take());
                 store =
                     Some(Store::open(dir.path()).map_err(|e| TestCaseError::fail(e.to_string()))?);
             }
