@@ -135,8 +135,9 @@ pub fn run(request: RunnerRequest) -> i32 {
     }
     let shutdown = options.shutdown.clone();
     let watched_config = std::env::var_os(EMBEDDED).map(|_| request.config.clone());
+    let watched_records = records.clone();
     let outcome = block_on(async move {
-        spawn_stop_watchers(shutdown, watched_config);
+        spawn_stop_watchers(shutdown, watched_config, watched_records);
         agent::run_agent(options).await
     });
     // However the agent ended, no step of this runner outlives it.
@@ -157,10 +158,14 @@ pub fn run(request: RunnerRequest) -> i32 {
     }
 }
 
-/// Ctrl-C or SIGTERM stops polling (running jobs still finish and report). An embedded
-/// runner (see `EMBEDDED`) whose config file is gone exits at once; its steps are killed by
-/// the guard.
-fn spawn_stop_watchers(shutdown: CancellationToken, watched_config: Option<PathBuf>) {
+/// Ctrl-C or SIGTERM stops polling (running jobs still finish and report); a second one ends
+/// the process at once, its steps' process groups killed first. An embedded runner (see
+/// `EMBEDDED`) whose config file is gone exits at once; its steps are killed by the guard.
+fn spawn_stop_watchers(
+    shutdown: CancellationToken,
+    watched_config: Option<PathBuf>,
+    records: PathBuf,
+) {
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
         let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
@@ -170,12 +175,20 @@ fn spawn_stop_watchers(shutdown: CancellationToken, watched_config: Option<PathB
                     _ = tokio::signal::ctrl_c() => {}
                     _ = terminate.recv() => {}
                 }
+                on_signal.cancel();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+                eprintln!("runner: stopped again; killing its steps and exiting");
+                runner::executor::groups::kill_recorded(&records);
+                std::process::exit(exit::FAILURE);
             }
             Err(_) => {
                 let _ = tokio::signal::ctrl_c().await;
+                on_signal.cancel();
             }
         }
-        on_signal.cancel();
     });
     if let Some(config) = watched_config {
         tokio::spawn(async move {

@@ -567,6 +567,8 @@ async fn serve_repo_starts_a_commits_push_workflows_once_across_restarts() {
         serve.restart().await;
         let output = serve.wait_output("start-up runs:").await;
         assert!(output.contains("start-up runs: 0 started"), "{output}");
+        // A clean stop stopped the runners too: nothing was left to adopt.
+        assert!(!output.contains("adopted runner"), "{output}");
         let runs = serve.get("/api/v1/runs").await;
         let listed = runs
             .as_array()
