@@ -177,6 +177,9 @@ enum Command {
         /// else the engine) or `engine` (always the engine, for runners on other machines)
         #[arg(long, value_parser = ["auto", "engine"], env = "SLIPWAY_CHECKOUT")]
         checkout: Option<String>,
+        /// Internal: the step guard a runner starts beside itself (see `runner_cmd`)
+        #[arg(long, hide = true)]
+        guard_steps_of: Option<PathBuf>,
     },
     /// Runners of the engine (`runners token`: a one-time registration token)
     #[command(after_help = exit::HELP)]
@@ -451,6 +454,11 @@ fn main() {
         }),
         Command::Runner {
             register: None,
+            guard_steps_of: Some(records),
+            ..
+        } => runner_cmd::guard_steps(&records),
+        Command::Runner {
+            register: None,
             engine,
             labels,
             capacity,
@@ -458,6 +466,7 @@ fn main() {
             config,
             once,
             checkout,
+            guard_steps_of: None,
         } => runner_cmd::run(runner_cmd::RunnerRequest {
             engine,
             labels,

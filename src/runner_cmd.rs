@@ -3,7 +3,8 @@
 //!
 //! This file must not run steps or speak the protocol itself: the agent does both.
 
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use runner::agent::{self, AgentOptions, RunnerConfig};
@@ -12,9 +13,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exit;
 
-/// Set by `slipway serve` on its embedded runners: the runner exits when this process (its
-/// parent) is gone, so a killed engine leaves no orphans behind.
-pub const EXIT_WITH_PARENT: &str = "SLIPWAY_EXIT_WITH_PARENT";
+/// Set by `slipway serve` on its embedded runners. They outlive a killed engine (they finish
+/// the step in progress, keep its result and reconnect; the restarted `serve` adopts them), but
+/// exit once their runner directory is gone (the data dir was removed), so no orphan polls for
+/// ever.
+pub const EMBEDDED: &str = "SLIPWAY_EMBEDDED_RUNNER";
+
+/// How often an embedded runner checks that its config file still exists.
+const CONFIG_CHECK: Duration = Duration::from_secs(2);
 
 /// The labels a runner carries unless told otherwise: `ubuntu-latest` too, so that ordinary
 /// workflows (`runs-on: ubuntu-latest`) run on it.
@@ -104,6 +110,22 @@ pub fn run(request: RunnerRequest) -> i32 {
             .join("slipway-runner")
             .join(&config.name)
     });
+    // One runner process per work dir: the step records below are this process's alone.
+    let _lock = match runner::workdir_lock::WorkDirLock::acquire(&work_dir, &config.engine_url) {
+        Ok(lock) => lock,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::FAILURE;
+        }
+    };
+    // Steps a crashed runner on this dir left running can no longer report: end them before
+    // taking work (the engine re-queues their jobs once their leases expire).
+    let records = runner::executor::groups::records_dir(&work_dir);
+    for pgid in runner::executor::groups::kill_recorded(&records) {
+        eprintln!("runner: killed the process group {pgid} a previous runner process left");
+    }
+    // The guard kills this runner's steps should the runner die without doing it itself.
+    let _guard = spawn_step_guard(&records);
     let mut executor = ExecutorOptions::new(work_dir);
     executor.runner_name = config.name.clone();
     let mut options = AgentOptions::new(config, executor);
@@ -112,10 +134,14 @@ pub fn run(request: RunnerRequest) -> i32 {
         options.checkout_source = runner::agent::CheckoutSource::Engine;
     }
     let shutdown = options.shutdown.clone();
+    let watched_config = std::env::var_os(EMBEDDED).map(|_| request.config.clone());
+    let watched_records = records.clone();
     let outcome = block_on(async move {
-        spawn_stop_watchers(shutdown);
+        spawn_stop_watchers(shutdown, watched_config, watched_records);
         agent::run_agent(options).await
     });
+    // However the agent ended, no step of this runner outlives it.
+    runner::executor::groups::kill_recorded(&records);
     match outcome {
         Some(Ok(summary)) => {
             eprintln!(
@@ -132,9 +158,14 @@ pub fn run(request: RunnerRequest) -> i32 {
     }
 }
 
-/// Ctrl-C or SIGTERM stops polling (running jobs still finish and report); a vanished parent
-/// (see `EXIT_WITH_PARENT`) ends the process at once.
-fn spawn_stop_watchers(shutdown: CancellationToken) {
+/// Ctrl-C or SIGTERM stops polling (running jobs still finish and report); a second one ends
+/// the process at once, its steps' process groups killed first. An embedded runner (see
+/// `EMBEDDED`) whose config file is gone exits at once; its steps are killed by the guard.
+fn spawn_stop_watchers(
+    shutdown: CancellationToken,
+    watched_config: Option<PathBuf>,
+    records: PathBuf,
+) {
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
         let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
@@ -144,27 +175,73 @@ fn spawn_stop_watchers(shutdown: CancellationToken) {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = terminate.recv() => {}
                 }
+                on_signal.cancel();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+                eprintln!("runner: stopped again; killing its steps and exiting");
+                runner::executor::groups::kill_recorded(&records);
+                std::process::exit(exit::FAILURE);
             }
             Err(_) => {
                 let _ = tokio::signal::ctrl_c().await;
+                on_signal.cancel();
             }
         }
-        on_signal.cancel();
     });
-    let parent: Option<u32> = std::env::var(EXIT_WITH_PARENT)
-        .ok()
-        .and_then(|pid| pid.parse().ok());
-    if let Some(parent) = parent {
+    if let Some(config) = watched_config {
         tokio::spawn(async move {
             loop {
-                if std::os::unix::process::parent_id() != parent {
-                    eprintln!("runner: the engine process {parent} is gone; exiting");
+                if !config.exists() {
+                    eprintln!(
+                        "runner: its config {} is gone (data dir removed); exiting",
+                        config.display()
+                    );
                     std::process::exit(exit::FAILURE);
                 }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tokio::time::sleep(CONFIG_CHECK).await;
             }
         });
     }
+}
+
+/// Starts `slipway runner --guard-steps-of RECORDS` with a pipe on its stdin; the returned
+/// handle holds the pipe's write end. When this process ends, however it ends, the kernel
+/// closes the pipe and the guard kills every step process group still recorded. `None` (with a
+/// warning) when the guard cannot start: the runner still kills its steps when it stops itself.
+fn spawn_step_guard(records: &Path) -> Option<std::process::ChildStdin> {
+    let started = std::env::current_exe().and_then(|exe| {
+        std::process::Command::new(exe)
+            .arg("runner")
+            .arg("--guard-steps-of")
+            .arg(records)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            // Its own process group: a signal to the runner's group must not end the guard first.
+            .process_group(0)
+            .spawn()
+    });
+    match started {
+        Ok(mut child) => child.stdin.take(),
+        Err(error) => {
+            eprintln!("warning: failed to start the step guard: {error}");
+            None
+        }
+    }
+}
+
+/// `slipway runner --guard-steps-of RECORDS` (internal): waits until its stdin closes (its
+/// runner ended), then kills the step process groups recorded under `RECORDS`.
+pub fn guard_steps(records: &Path) -> i32 {
+    use std::io::Read;
+    let mut sink = [0u8; 64];
+    let mut stdin = std::io::stdin();
+    while matches!(stdin.read(&mut sink), Ok(read) if read > 0) {}
+    for pgid in runner::executor::groups::kill_recorded(records) {
+        eprintln!("runner guard: killed the step process group {pgid} its runner left");
+    }
+    exit::SUCCESS
 }
 
 fn block_on<F: std::future::Future>(future: F) -> Option<F::Output> {

@@ -1,5 +1,8 @@
 //! `slipway serve`: the engine, its HTTP API, the run orchestrator and N embedded runner
-//! processes (this binary's `runner` subcommand), supervised until Ctrl-C or SIGTERM. With
+//! processes (this binary's `runner` subcommand), supervised until Ctrl-C or SIGTERM. The
+//! runners are not tied to this process's life: when it is killed they finish their steps and
+//! reconnect, and the next `serve` on the same data dir adopts them (each runner's work dir
+//! lock says whether one is alive) instead of starting a second. With
 //! `--demo` it creates a demo repository from the embedded example workflows and runs them.
 //!
 //! This file only wires the engine's library pieces together and supervises processes; it plans
@@ -13,9 +16,13 @@ use std::time::Duration;
 
 use engine::dispatch::{Engine, EngineConfig};
 use engine::orchestrator::{Orchestrator, RunRequest, ensure_admin_token};
+use engine::store::RecordKind;
 use engine::store::create_registration_token;
+use engine::triggers::decide::{WorkflowFile, decide};
+use engine::triggers::mirror::workflows_at;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
+use workflows::filters::TriggerEvent;
 
 use crate::exit;
 
@@ -160,28 +167,16 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
         create_demo_repo(&demo)?;
         repos.push(demo);
     }
-    let mut started_any = false;
+    let mut started = StartupCount::default();
     for repo in &repos {
-        for file in workflow_files(repo) {
-            let started = orchestrator
-                .start_run(RunRequest {
-                    sha: None,
-                    repository: absolute(repo),
-                    workflow: file.clone(),
-                    event_name: "push".to_string(),
-                    git_ref: "HEAD".to_string(),
-                    inputs: Vec::new(),
-                    payload: None,
-                })
-                .await;
-            match started {
-                Ok(run) => {
-                    started_any = true;
-                    println!("started {file} #{} as run {}", run.run_number, run.run_id);
-                }
-                Err(error) => eprintln!("warning: {}: {file}: {error}", repo.display()),
-            }
-        }
+        start_push_workflows(&orchestrator, &absolute(repo), &mut started).await;
+    }
+    let started_any = started.started > 0;
+    if !repos.is_empty() {
+        println!(
+            "start-up runs: {} started, {} already started at this commit",
+            started.started, started.known
+        );
     }
     if started_any {
         println!("follow them with `slipway runs` and `slipway logs RUN -f`");
@@ -199,33 +194,128 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     Ok(())
 }
 
-/// Keeps one embedded runner process alive: restarts it when it dies (1 s, doubling, at most
-/// 30 s between tries), stops it with SIGTERM (then SIGKILL after 10 s) when `stop` fires.
+/// One embedded runner process: a child this `serve` started, or one a previous `serve` on the
+/// same data dir started and left running (adopted: it is not our child, so it is watched by
+/// its work dir's lock).
+enum RunnerProcess {
+    Child(Child),
+    Adopted(u32),
+}
+
+impl RunnerProcess {
+    /// Until the process ends.
+    async fn wait(&mut self, work_dir: &Path) -> String {
+        match self {
+            RunnerProcess::Child(child) => child
+                .wait()
+                .await
+                .map(|status| status.to_string())
+                .unwrap_or_else(|error| error.to_string()),
+            RunnerProcess::Adopted(_) => {
+                while runner::workdir_lock::holder(work_dir).is_some() {
+                    tokio::time::sleep(ADOPTED_POLL).await;
+                }
+                "it exited".to_string()
+            }
+        }
+    }
+
+    /// SIGTERM (the runner stops polling and lets its jobs report), then SIGKILL after 10 s (its
+    /// step guard then kills the steps).
+    async fn terminate(&mut self, work_dir: &Path) {
+        let pid = match self {
+            RunnerProcess::Child(child) => child.id(),
+            RunnerProcess::Adopted(pid) => Some(*pid),
+        };
+        if let Some(pid) = pid {
+            signal(pid, "-TERM");
+        }
+        if tokio::time::timeout(RUNNER_STOP_GRACE, self.wait(work_dir))
+            .await
+            .is_err()
+        {
+            match self {
+                RunnerProcess::Child(child) => {
+                    let _ = child.kill().await;
+                }
+                RunnerProcess::Adopted(pid) => signal(*pid, "-KILL"),
+            }
+        }
+    }
+}
+
+/// How long a stopping runner gets before SIGKILL.
+const RUNNER_STOP_GRACE: Duration = Duration::from_secs(10);
+/// How often an adopted runner's lock is checked.
+const ADOPTED_POLL: Duration = Duration::from_millis(200);
+
+fn signal(pid: u32, which: &str) {
+    let _ = std::process::Command::new("kill")
+        .arg(which)
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Keeps one embedded runner process alive: adopts the one already running on `runner_dir`
+/// (a previous `serve` was killed and the runner outlived it: its job goes on and reports to
+/// this engine), else starts one; restarts it when it dies (1 s, doubling, at most 30 s between
+/// tries); stops it with SIGTERM (then SIGKILL after 10 s) when `stop` fires.
 async fn supervise_runner(
     url: String,
     runner_dir: PathBuf,
     config_path: PathBuf,
     stop: CancellationToken,
 ) {
+    let work_dir = runner_dir.join("work");
     let mut backoff = Duration::from_secs(1);
+    let mut adoptable = true;
     loop {
-        let mut child = match spawn_runner(&url, &runner_dir, &config_path) {
-            Ok(child) => child,
-            Err(error) => {
-                eprintln!("warning: start runner {}: {error}", runner_dir.display());
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.cancelled() => return,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+        let found = adoptable
+            .then(|| runner::workdir_lock::holder(&work_dir))
+            .flatten();
+        adoptable = false;
+        let mut process = match found {
+            Some(holder)
+                if holder.engine_url.trim_end_matches('/') == url.trim_end_matches('/') =>
+            {
+                println!(
+                    "adopted runner {} (pid {}), still running from before the restart",
+                    runner_dir.display(),
+                    holder.pid
+                );
+                RunnerProcess::Adopted(holder.pid)
+            }
+            Some(holder) => {
+                // It talks to another address: it cannot report here. Stop it; its jobs are
+                // re-queued when their leases expire.
+                eprintln!(
+                    "warning: runner {} (pid {}) talks to {}, not {url}; stopping it",
+                    runner_dir.display(),
+                    holder.pid,
+                    holder.engine_url
+                );
+                RunnerProcess::Adopted(holder.pid)
+                    .terminate(&work_dir)
+                    .await;
                 continue;
             }
+            None => match spawn_runner(&url, &runner_dir, &config_path) {
+                Ok(child) => RunnerProcess::Child(child),
+                Err(error) => {
+                    eprintln!("warning: start runner {}: {error}", runner_dir.display());
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            },
         };
         let started = tokio::time::Instant::now();
         tokio::select! {
-            status = child.wait() => {
-                eprintln!("warning: runner {} exited ({}); restarting", runner_dir.display(),
-                    status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()));
+            status = process.wait(&work_dir) => {
+                eprintln!("warning: runner {} exited ({status}); restarting", runner_dir.display());
                 if started.elapsed() > Duration::from_secs(60) {
                     backoff = Duration::from_secs(1);
                 }
@@ -236,13 +326,16 @@ async fn supervise_runner(
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
             _ = stop.cancelled() => {
-                terminate(&mut child).await;
+                process.terminate(&work_dir).await;
                 return;
             }
         }
     }
 }
 
+/// Starts `slipway runner` on `runner_dir`, in its own process group and not tied to this
+/// process's life: when this engine is killed, the runner finishes its step and waits for the
+/// engine to come back.
 fn spawn_runner(url: &str, runner_dir: &Path, config_path: &Path) -> std::io::Result<Child> {
     let exe = std::env::current_exe()?;
     Command::new(exe)
@@ -253,28 +346,10 @@ fn spawn_runner(url: &str, runner_dir: &Path, config_path: &Path) -> std::io::Re
         .arg(config_path)
         .arg("--work-dir")
         .arg(runner_dir.join("work"))
-        .env(
-            crate::runner_cmd::EXIT_WITH_PARENT,
-            std::process::id().to_string(),
-        )
+        .env(crate::runner_cmd::EMBEDDED, "1")
         .stdin(Stdio::null())
-        .kill_on_drop(true)
+        .process_group(0)
         .spawn()
-}
-
-async fn terminate(child: &mut Child) {
-    if let Some(pid) = child.id() {
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status();
-    }
-    if tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.kill().await;
-    }
 }
 
 async fn wait_for_stop_signal() {
@@ -292,19 +367,131 @@ async fn wait_for_stop_signal() {
     }
 }
 
-/// The workflow files of a repository at HEAD's working tree listing (`.github/workflows`); the
-/// orchestrator reads each at the commit.
-fn workflow_files(repo: &Path) -> Vec<String> {
-    let dir = repo.join(".github").join("workflows");
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .filter(|name| name.ends_with(".yml") || name.ends_with(".yaml"))
-        .collect();
-    files.sort();
-    files
+/// What the store remembers of one start-up run (`RecordKind::StartupRuns`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct StartupRun {
+    /// `None` while it is being started: a crash before the run exists starts it next time.
+    run_id: Option<String>,
+}
+
+/// Starts the `push` workflows of `repo`'s HEAD commit whose `on:` takes a push of HEAD's
+/// branch (the trigger decision `engine::triggers::decide` makes for every push), each once
+/// per commit: the store remembers what started, so a restart at the same commit starts
+/// nothing. Counts into `count`.
+async fn start_push_workflows(orchestrator: &Orchestrator, repo: &Path, count: &mut StartupCount) {
+    let head = match head_push(repo) {
+        Ok(head) => head,
+        Err(message) => {
+            eprintln!("warning: {}: {message}", repo.display());
+            return;
+        }
+    };
+    let store = orchestrator.engine().store().clone();
+    for decision in decide(&head.files, &head.event) {
+        if !decision.triggers {
+            if decision.invalid {
+                eprintln!(
+                    "warning: {}: {}: {}",
+                    repo.display(),
+                    decision.file,
+                    decision.reason
+                );
+            }
+            continue;
+        }
+        let key = format!("{}\0{}\0{}", repo.display(), head.sha, decision.file);
+        let known: Option<StartupRun> =
+            store
+                .record(RecordKind::StartupRuns, &key)
+                .unwrap_or_else(|error| {
+                    eprintln!("warning: read the start-up runs: {error}");
+                    None
+                });
+        if known.is_some_and(|known| known.run_id.is_some()) {
+            count.known += 1;
+            continue;
+        }
+        if let Err(error) = store
+            .put_record(RecordKind::StartupRuns, &key, &StartupRun { run_id: None })
+            .await
+        {
+            eprintln!("warning: {}: {}: {error}", repo.display(), decision.file);
+            continue;
+        }
+        let started = orchestrator
+            .start_run(RunRequest {
+                sha: Some(head.sha.clone()),
+                repository: repo.to_path_buf(),
+                workflow: decision.file.clone(),
+                event_name: "push".to_string(),
+                git_ref: head.git_ref.clone(),
+                inputs: Vec::new(),
+                payload: None,
+            })
+            .await;
+        match started {
+            Ok(run) => {
+                count.started += 1;
+                println!(
+                    "started {} #{} as run {}",
+                    decision.file, run.run_number, run.run_id
+                );
+                let record = StartupRun {
+                    run_id: Some(run.run_id.to_string()),
+                };
+                if let Err(error) = store
+                    .put_record(RecordKind::StartupRuns, &key, &record)
+                    .await
+                {
+                    eprintln!("warning: remember start-up run {}: {error}", run.run_id);
+                }
+            }
+            Err(error) => eprintln!("warning: {}: {}: {error}", repo.display(), decision.file),
+        }
+    }
+}
+
+/// How many start-up runs started, and how many had started before at the same commit.
+#[derive(Debug, Default)]
+struct StartupCount {
+    started: usize,
+    known: usize,
+}
+
+/// A repository's HEAD as a push: its commit, full ref and workflow files at that commit.
+struct HeadPush {
+    sha: String,
+    git_ref: String,
+    files: Vec<WorkflowFile>,
+    event: TriggerEvent,
+}
+
+fn head_push(repo: &Path) -> Result<HeadPush, String> {
+    let git =
+        git2::Repository::open(repo).map_err(|error| format!("open the repository: {error}"))?;
+    let head = git.head().map_err(|error| format!("read HEAD: {error}"))?;
+    let commit = head
+        .peel_to_commit()
+        .map_err(|error| format!("read HEAD's commit: {error}"))?;
+    let git_ref = match head.name().ok() {
+        Some(name) if head.is_branch() || name.starts_with("refs/") => name.to_string(),
+        _ => "HEAD".to_string(),
+    };
+    let files = workflows_at(&git, commit.id())
+        .map_err(|error| format!("read the workflows at {}: {error}", commit.id()))?;
+    let event = TriggerEvent {
+        name: "push".to_string(),
+        action: None,
+        git_ref: (git_ref != "HEAD").then(|| git_ref.clone()),
+        // A start-up run has no "before": nothing to compare, so path filters do not exclude.
+        changed_paths: None,
+    };
+    Ok(HeadPush {
+        sha: commit.id().to_string(),
+        git_ref,
+        files,
+        event,
+    })
 }
 
 /// Creates the demo repository once: the example workflows, committed on `main`.

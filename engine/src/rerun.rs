@@ -232,6 +232,8 @@ impl Orchestrator {
             }
         }
         self.adopt(new_run_id, scheduler)?;
+        // Durable before the re-run is acknowledged (see `start_run`).
+        self.engine().store().flush().await?;
         Ok(StartedAttempt {
             started: StartedRun {
                 run_id: new_run_id,

@@ -2,7 +2,9 @@
 //! the executor, and report back: log lines in batched, numbered chunks, step events,
 //! heartbeats every third of the lease (cancel requests come back on them), and the result.
 //!
-//! Reports outlive an engine restart: they are buffered and retried until the engine answers;
+//! Reports outlive an engine restart (or an engine killed and started again): the step in
+//! progress runs on, its reports are buffered and retried until the engine answers (at most
+//! `RECONNECT_MAX_DELAY` apart), and the restarted engine accepts them under the same lease;
 //! when it answers that the lease is gone (409/403/404) the job is cancelled and its reports
 //! dropped, since another runner owns it now.
 //!
@@ -25,6 +27,11 @@ use crate::executor::{
     DeploymentGate, ExecutorOptions, GateFuture, reachable_locally, run_job_with_gate,
     sanitise_path_component, unpack_source,
 };
+
+/// The longest wait between two tries to reach an engine that does not answer (polls and
+/// reports alike): short, so that a restarted engine sees its runners, and their finished jobs,
+/// within a second of coming back.
+const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 
 /// What a registered runner needs to talk to its engine; written by `register` (mode 0600).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,12 +236,17 @@ pub async fn run_agent(options: AgentOptions) -> Result<AgentSummary, AgentError
             Ok(None) => {}
             Err(error) if error.is_unauthorized() => return Err(AgentError::Poll(error)),
             Err(error) => {
-                tracing::warn!(%error, "polling the engine failed; retrying");
+                // Once per outage, not every half second while the engine is down.
+                if poll_delay == Duration::from_millis(100) {
+                    tracing::warn!(%error, "polling the engine failed; retrying until it answers");
+                } else {
+                    tracing::debug!(%error, "polling the engine failed; retrying");
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(poll_delay) => {}
                     _ = shutdown.cancelled() => break,
                 }
-                poll_delay = (poll_delay * 2).min(Duration::from_secs(5));
+                poll_delay = (poll_delay * 2).min(RECONNECT_MAX_DELAY);
             }
         }
     }
@@ -412,8 +424,11 @@ impl JobLink {
                     self.lost.cancel();
                     return Delivery::LeaseLost;
                 }
+                Err(error) if delay == Duration::from_millis(100) => {
+                    tracing::warn!(job_id = %self.job_id, %error, "{what} not delivered; retrying until the engine answers");
+                }
                 Err(error) => {
-                    tracing::warn!(job_id = %self.job_id, %error, "{what} not delivered; retrying");
+                    tracing::debug!(job_id = %self.job_id, %error, "{what} not delivered; retrying");
                 }
             }
             tokio::select! {
@@ -421,7 +436,7 @@ impl JobLink {
                 _ = self.lost.cancelled() => return Delivery::LeaseLost,
                 _ = self.shutdown.cancelled() => return Delivery::ShutDown,
             }
-            delay = (delay * 2).min(Duration::from_secs(5));
+            delay = (delay * 2).min(RECONNECT_MAX_DELAY);
         }
     }
 }

@@ -7,3 +7,4 @@ pub mod agent;
 pub mod client;
 pub mod engine_artifacts;
 pub mod executor;
+pub mod workdir_lock;

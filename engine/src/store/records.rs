@@ -36,6 +36,9 @@ pub enum RecordKind {
     ConcurrencyGroups,
     /// `rerun::RunTrigger` by run id: what started a run, so it can be re-run.
     RunTriggers,
+    /// `serve --repo`/`--demo` start-up runs by `<repository path>\0<sha>\0<workflow file>`:
+    /// which push workflows already started for a commit, so a restart starts nothing twice.
+    StartupRuns,
 }
 
 impl RecordKind {
@@ -63,6 +66,7 @@ impl RecordKind {
             RecordKind::EnvironmentState => "environment_state",
             RecordKind::ConcurrencyGroups => "concurrency_groups",
             RecordKind::RunTriggers => "run_triggers",
+            RecordKind::StartupRuns => "startup_runs",
         }
     }
 }

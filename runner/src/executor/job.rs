@@ -612,6 +612,7 @@ impl<'a> JobRun<'a> {
             args,
             env,
             working_directory: prepared.working_directory.clone(),
+            group_records: Some(super::groups::records_dir(&self.options.work_dir)),
         };
         let (deadline, deadline_is_step) = self.deadline(prepared.timeout);
         let cancel = if self.cancelled {

@@ -9,6 +9,7 @@
 //!   local composite actions (`uses: ./path`, `action.yml` read through `workflows::action`);
 //! - `expressions`: the single door to `${{ }}` evaluation;
 //! - `shell`: `shell:` → program and arguments; `process`: spawning, output lines, killing trees;
+//!   `groups`: the on-disk record of steps' process groups, killed when the runner stops;
 //! - `workflow_commands` (recognising `::cmd::` lines), `step_output` (acting on them) and
 //!   `env_files` (the `$GITHUB_*` files): what a step says back;
 //! - `masking`: secret masking of every log line; `workspace`: the job's directories;
@@ -23,6 +24,7 @@ mod composite;
 mod deployment;
 mod env_files;
 mod expressions;
+pub mod groups;
 mod job;
 mod masking;
 mod process;

@@ -30,6 +30,9 @@ pub struct ProcessSpec {
     /// The complete environment (nothing else is inherited).
     pub env: Vec<(String, String)>,
     pub working_directory: PathBuf,
+    /// Where the step's process group is recorded while it may run (see `groups`), so that
+    /// it is killed when the runner stops, however it stops; `None` records nothing.
+    pub group_records: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,14 +54,22 @@ pub enum ProcessEnd {
     SpawnFailed(String),
 }
 
-/// The process group a step ran in (its leader's pid), so leftovers can be killed at job end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcessGroup(pub i32);
+/// The process group a step ran in (its leader's pid), so leftovers can be killed at job end,
+/// and the file recording it (removed once the group is killed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessGroup {
+    pub pgid: i32,
+    pub record: Option<PathBuf>,
+}
 
 impl ProcessGroup {
-    /// SIGKILL to every process left in the group (background processes a step started).
+    /// SIGKILL to every process left in the group (background processes a step started); the
+    /// group's record goes with it.
     pub fn kill_remaining(self) {
-        let _ = killpg(Pid::from_raw(self.0), Signal::SIGKILL);
+        let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
+        if let Some(record) = &self.record {
+            let _ = std::fs::remove_file(record);
+        }
     }
 }
 
@@ -94,7 +105,16 @@ pub async fn run_process(
     let group = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
-        .map(ProcessGroup);
+        .map(|pgid| ProcessGroup {
+            pgid,
+            record: spec.group_records.as_deref().and_then(|dir| {
+                super::groups::record(dir, pgid)
+                    .inspect_err(|error| {
+                        tracing::warn!(%error, pgid, "failed to record a step's process group");
+                    })
+                    .ok()
+            }),
+        });
 
     let (line_sender, mut lines) = mpsc::unbounded_channel();
     let mut readers = Vec::new();
@@ -127,11 +147,11 @@ pub async fn run_process(
                 };
             }
             _ = tokio::time::sleep_until(deadline) => {
-                kill_group(&mut child, group, kill_grace).await;
+                kill_group(&mut child, group.as_ref(), kill_grace).await;
                 break ProcessEnd::TimedOut;
             }
             _ = cancel.cancelled() => {
-                kill_group(&mut child, group, kill_grace).await;
+                kill_group(&mut child, group.as_ref(), kill_grace).await;
                 break ProcessEnd::Cancelled;
             }
         }
@@ -157,10 +177,10 @@ pub async fn run_process(
 /// SIGTERM to the whole group, then SIGKILL once `grace` has passed with anything still alive.
 async fn kill_group(
     child: &mut tokio::process::Child,
-    group: Option<ProcessGroup>,
+    group: Option<&ProcessGroup>,
     grace: Duration,
 ) {
-    let Some(ProcessGroup(leader)) = group else {
+    let Some(&ProcessGroup { pgid: leader, .. }) = group else {
         let _ = child.start_kill();
         let _ = child.wait().await;
         return;
