@@ -5,8 +5,7 @@
 
 pub mod api;
 pub mod concurrency;
-pub use ::deploy;
-pub mod deployments;
+pub mod deploy;
 pub mod dispatch;
 pub mod event;
 pub mod orchestrator;
