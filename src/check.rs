@@ -40,10 +40,8 @@ pub fn run(paths: &[PathBuf], as_json: bool) -> i32 {
         };
         let parsed = workflows::parse::parse_workflow_bytes(&shown, &bytes);
         let source = String::from_utf8_lossy(&bytes);
+        // The `deployment:` block is read and checked by `workflows` like the rest of the file.
         let mut diagnostics = parsed.diagnostics;
-        if let Some(workflow) = &parsed.workflow {
-            diagnostics.extend(deployment_diagnostics(&shown, workflow));
-        }
         diagnostics.sort_by_key(|d| (d.span.line, d.span.column));
         errors += diagnostics
             .iter()
@@ -78,38 +76,6 @@ pub fn run(paths: &[PathBuf], as_json: bool) -> i32 {
     } else {
         exit::SUCCESS
     }
-}
-
-/// Slipway's `deployment:` block, checked as the engine will check it when the job starts
-/// (`deploy::DeploymentSpec::parse`). A block whose values are `${{ }}` expressions can only be
-/// checked then, so it is left alone here.
-fn deployment_diagnostics(file: &str, workflow: &workflows::model::Workflow) -> Vec<Diagnostic> {
-    let mut found = Vec::new();
-    for (job_id, job) in &workflow.jobs {
-        let Some(block) = &job.deployment else {
-            continue;
-        };
-        if job.environment.is_none() {
-            found.push(Diagnostic::warning(
-                file,
-                block.span,
-                format!(
-                    "`jobs.{job_id}.deployment` has no effect without `environment:` (the environment's gate and lane run the deployment)"
-                ),
-            ));
-        }
-        if block.value.to_string().contains("${{") {
-            continue;
-        }
-        if let Err(error) = engine::deploy::DeploymentSpec::parse(&block.value, None) {
-            found.push(Diagnostic::error(
-                file,
-                block.span,
-                format!("in `jobs.{job_id}`: {error}"),
-            ));
-        }
-    }
-    found
 }
 
 fn plural(n: usize) -> &'static str {

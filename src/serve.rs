@@ -37,7 +37,7 @@ pub struct ServeRequest {
     pub demo: bool,
     /// Where a JSON body is POSTed when a run completes.
     pub notify_url: Option<String>,
-    /// Deployment time from a file (see `engine::deployments::Clock`).
+    /// Deployment time from a file (see `engine::deploy::Clock`).
     pub clock_file: Option<PathBuf>,
     /// Cap on one job's stored log in bytes.
     pub max_log_bytes: u64,
@@ -102,7 +102,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let mut config = EngineConfig::new(&data_dir);
     config.lease_duration = Duration::from_secs(request.lease_seconds.max(1));
     if let Some(path) = &request.clock_file {
-        config.clock = engine::deployments::Clock::File(path.clone());
+        config.clock = engine::deploy::Clock::File(path.clone());
     }
     let (engine, events) = Engine::open(config)
         .await

@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use engine::deploy::{
-    Deployment, DeploymentId, DeploymentStatus, Environment, StrategyKind, Version,
-};
+use deploy::{Deployment, DeploymentId, DeploymentStatus, Environment, StrategyKind, Version};
 use engine::store::{RecordKind, Store};
 use serde_json::Value;
 

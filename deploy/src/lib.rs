@@ -15,23 +15,28 @@
 //! - `lane`: one FIFO lane per environment, one deployment in progress, paused by freezes.
 //! - `guard`: the version guard checked when a deployment leaves the lane.
 //! - `spec` → `strategy`: the job's `deployment:` block, checked, then planned into phases;
-//!   `run`: the state machine that carries a plan out and asks for rollbacks.
+//!   `machine`: the state machine that carries a plan out and asks for rollbacks
+//!   (`plan_switch_back` / `rollback_plan` plan the way back);
+//! - `settle`: what a finished deployment job means for the records and the lane.
 //! - `record`: deployment records, their status moves, what is live per environment.
 //! - `release`: releases, promotion to audiences where the version is live, withdrawal, the
 //!   `release` workflow events they raise, and the `env status` view.
 
 mod audit;
-mod duration;
 mod environment;
 mod freeze;
 mod guard;
 mod lane;
+mod machine;
 mod protection;
 mod record;
 mod release;
-mod run;
+mod settle;
 mod spec;
 mod strategy;
+
+// Durations are read in `deployment:` blocks too, so the workflow language owns their syntax.
+use workflows::duration;
 
 pub use audit::{AuditAction, AuditEntry, AuditSubject, SYSTEM_ACTOR};
 pub use duration::{Duration, DurationError, parse_duration};
@@ -41,9 +46,13 @@ pub use environment::{
 pub use freeze::{Freeze, FreezeParseError, FreezeWindow, frozen_at};
 pub use guard::{VersionCheck, VersionRefused, check_version};
 pub use lane::{Lane, LaneEntry, LaneError, LaneStatus};
+pub use machine::{
+    DeploymentAction, DeploymentEvent, DeploymentMachine, DeploymentMachineError, DeploymentState,
+    RollbackMode,
+};
 pub use protection::{
     Approval, ApprovalError, ApprovalKey, Decision, GateRequest, GateState, approve, evaluate_gate,
-    gate_audit,
+    gate_audit, phase_protection,
 };
 pub use record::{
     Deployment, DeploymentId, DeploymentStatus, EnvironmentStatus, IllegalStatusMove, LiveVersion,
@@ -54,8 +63,9 @@ pub use release::{
     ReleaseAction, ReleaseError, ReleaseEvent, ReleaseHistoryEntry, ReleaseOutcome, ReleasedLine,
     Rollout, delete_release, environment_views, promote, withdraw,
 };
-pub use run::{DeploymentRun, RollbackMode, RunAction, RunError, RunEvent, RunState};
+pub use settle::{FinishedJob, LaneMove, ReportedDeployment, ReportedRollback, Settlement, settle};
 pub use spec::{BatchSize, CanaryPhase, DeploymentSpec, DeploymentSpecError, StrategyKind};
 pub use strategy::{
     Activity, DeploymentContext, DeploymentPlan, PlannedPhase, plan_deployment, plan_rollback,
+    plan_switch_back, rollback_plan,
 };

@@ -331,6 +331,22 @@ fn describe_ref_policy(protection: &Protection) -> String {
     parts.join("; ")
 }
 
+/// The canary approval policy: the protection a canary phase's approval is recorded under.
+/// A phase is approved by the environment's approvers, like the gate, and always needs at least
+/// one decision; the ref rules are left out (the deployment passed them at the gate). An
+/// environment without approvers lets whoever answers (`approver`) decide, as `slipway run`
+/// and an unprotected environment expect.
+pub fn phase_protection(protection: &Protection, approver: &str) -> Protection {
+    let mut phase = protection.clone();
+    phase.required_approvals = phase.required_approvals.max(1);
+    phase.branches.clear();
+    phase.tags.clear();
+    if phase.approvers.is_empty() {
+        phase.approvers.push(Approver::User(approver.to_string()));
+    }
+    phase
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,5 +730,57 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn canary_phase_policy() {
+        // The environment's approvers decide, at least one decision counts, refs do not matter.
+        let mut protection = production();
+        protection.required_approvals = 0;
+        let phase = phase_protection(&protection, "dave");
+        assert_eq!(phase.required_approvals, 1);
+        assert!(phase.branches.is_empty() && phase.tags.is_empty());
+        assert_eq!(phase.approvers, protection.approvers);
+        let groups = Groups::default();
+        let phase_request = GateRequest {
+            git_ref: "refs/heads/feature".into(),
+            ..request(&[])
+        };
+        assert!(
+            approve(
+                &phase,
+                &groups,
+                &phase_request,
+                "dave",
+                Approve,
+                None,
+                at(NOW)
+            )
+            .is_err()
+        );
+        let (approval, _) = approve(
+            &phase,
+            &groups,
+            &phase_request,
+            "bob",
+            Approve,
+            None,
+            at(NOW),
+        )
+        .unwrap();
+        let decided = GateRequest {
+            approvals: vec![approval],
+            ..phase_request
+        };
+        assert_eq!(evaluate_gate(&phase, &decided, at(NOW)), GateState::Open);
+        // Two required stay two.
+        assert_eq!(phase_protection(&production(), "x").required_approvals, 2);
+        // No approvers: whoever answers decides.
+        let open = Protection {
+            approvers: Vec::new(),
+            ..production()
+        };
+        let phase = phase_protection(&open, "dave");
+        assert_eq!(phase.approvers, vec![Approver::User("dave".into())]);
     }
 }

@@ -13,31 +13,24 @@
 //!   phases: [{weight: 10, pause: 5m}, {weight: 50, approval: true}, {weight: 100}]  # canary
 //! ```
 //!
-//! This module reads the block as JSON (the workflow parser keeps it as a spanned JSON value)
-//! and checks it; it does not evaluate `${{ }}` expressions — the caller evaluates string
-//! values before parsing. Errors name the key at fault (`deployment.phases[1].weight`).
-
-use std::fmt;
+//! The block is read and checked by the workflow language, once: `workflows::parse::deployment`
+//! types it (with positions, so `slipway check` points at the value at fault) and
+//! `workflows::validate::deployment` checks how its keys fit together. This module turns that
+//! typed block into the plain [`DeploymentSpec`] a deployment is planned from, with the
+//! environment's default strategy applied. It does not evaluate `${{ }}` expressions — the
+//! engine evaluates string values first and reads the block again through [`DeploymentSpec::parse`].
+//! Errors name the key at fault (`deployment.phases[1].weight`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use workflows::Span;
+use workflows::model::Deployment;
+use workflows::parse::deployment::{DeploymentProblem, read_deployment_json};
+use workflows::validate::deployment::check_deployment;
 
-use super::duration::{Duration, parse_duration};
-use super::environment::edit_distance;
+use super::duration::Duration;
 
-/// How a version reaches the environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StrategyKind {
-    /// Everything at once.
-    BigBang,
-    /// In batches of targets, stopping at the first failed batch.
-    Rolling,
-    /// Into the idle slot, verified, then traffic switches; the old slot is kept.
-    BlueGreen,
-    /// Growing traffic weights with verification between them.
-    Canary,
-}
+pub use workflows::model::{BatchSize, StrategyKind};
 
 /// The `deployment:` block, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,14 +53,6 @@ pub struct DeploymentSpec {
     pub phases: Vec<CanaryPhase>,
 }
 
-/// `batch-size: 2` or `batch-size: "25%"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BatchSize {
-    Count(usize),
-    Percent(u8),
-}
-
 /// One canary phase: route `weight` percent of traffic to the new version, verify, then
 /// optionally pause and/or wait for an approval before the next phase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,33 +71,12 @@ pub struct DeploymentSpecError {
     pub problem: String,
 }
 
-impl StrategyKind {
-    /// Parses `big-bang`, `rolling`, `blue-green`, `canary` (also with `_` instead of `-`).
-    pub fn parse(text: &str) -> Result<StrategyKind, String> {
-        match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
-            "big-bang" | "bigbang" => Ok(StrategyKind::BigBang),
-            "rolling" => Ok(StrategyKind::Rolling),
-            "blue-green" | "bluegreen" => Ok(StrategyKind::BlueGreen),
-            "canary" => Ok(StrategyKind::Canary),
-            _ => Err(format!(
-                "unknown strategy `{text}` (use big-bang, rolling, blue-green or canary)"
-            )),
+impl From<DeploymentProblem> for DeploymentSpecError {
+    fn from(problem: DeploymentProblem) -> DeploymentSpecError {
+        DeploymentSpecError {
+            key: problem.key,
+            problem: problem.problem,
         }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StrategyKind::BigBang => "big-bang",
-            StrategyKind::Rolling => "rolling",
-            StrategyKind::BlueGreen => "blue-green",
-            StrategyKind::Canary => "canary",
-        }
-    }
-}
-
-impl fmt::Display for StrategyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -137,70 +101,75 @@ impl DeploymentSpec {
         }
     }
 
-    /// Reads and checks a `deployment:` block. `default_strategy` (the environment's) applies
-    /// when the block has no `strategy:`. A string block is a strategy alone
+    /// Reads and checks a `deployment:` block given as JSON (the job spec's, its expressions
+    /// evaluated) with the workflow language's reader. `default_strategy` (the environment's)
+    /// applies when the block has no `strategy:`. A string block is a strategy alone
     /// (`deployment: blue-green`); `null` is the default block.
     pub fn parse(
         block: &Value,
         default_strategy: Option<StrategyKind>,
     ) -> Result<DeploymentSpec, DeploymentSpecError> {
-        let map = match block {
-            Value::Null => return Ok(DeploymentSpec::default_for(default_strategy)),
-            Value::String(text) => {
-                let strategy =
-                    StrategyKind::parse(text).map_err(|problem| error("deployment", problem))?;
-                let mut single = serde_json::Map::new();
-                single.insert(
-                    "strategy".to_string(),
-                    Value::String(strategy.as_str().into()),
-                );
-                return DeploymentSpec::parse(&Value::Object(single), default_strategy);
-            }
-            Value::Object(map) => map,
-            other => {
-                return Err(error(
-                    "deployment",
-                    format!("must be a mapping, not {}", describe(other)),
-                ));
-            }
-        };
-        for key in map.keys() {
-            if !KEYS.contains(&key.as_str()) {
-                let hint = closest(key, KEYS)
-                    .map(|known| format!(" (did you mean `{known}`?)"))
-                    .unwrap_or_default();
-                return Err(error(
-                    &format!("deployment.{key}"),
-                    format!("unknown key{hint}"),
-                ));
-            }
+        if block.is_null() {
+            return Ok(DeploymentSpec::default_for(default_strategy));
         }
-        let strategy = match map.get("strategy") {
-            None | Some(Value::Null) => default_strategy.unwrap_or(StrategyKind::BigBang),
-            Some(Value::String(text)) => StrategyKind::parse(text)
-                .map_err(|problem| error("deployment.strategy", problem))?,
-            Some(other) => {
-                return Err(error(
-                    "deployment.strategy",
-                    format!("must be a string, not {}", describe(other)),
-                ));
-            }
+        let (typed, problems) = read_deployment_json(block, Span::default());
+        if let Some(problem) = problems.into_iter().next() {
+            return Err(problem.into());
+        }
+        DeploymentSpec::from_block(&typed, default_strategy)
+    }
+
+    /// The spec of a typed block (read without problems): the rules that tie its keys together
+    /// are checked with the environment's `default_strategy`, and the positions dropped.
+    pub fn from_block(
+        block: &Deployment,
+        default_strategy: Option<StrategyKind>,
+    ) -> Result<DeploymentSpec, DeploymentSpecError> {
+        if let Some(problem) = check_deployment(block, default_strategy).into_iter().next() {
+            return Err(problem.into());
+        }
+        let names = |names: &[workflows::Spanned<String>]| -> Vec<String> {
+            names.iter().map(|name| name.value.clone()).collect()
         };
-        let spec = DeploymentSpec {
-            strategy,
-            targets: string_list(map.get("targets"), "deployment.targets")?,
-            batch_size: map
-                .get("batch-size")
-                .map(|value| batch_size(value, "deployment.batch-size"))
-                .transpose()?,
-            verify: optional_string(map.get("verify"), "deployment.verify")?,
-            acceptance: optional_string(map.get("acceptance"), "deployment.acceptance")?,
-            slots: slots(map.get("slots"))?,
-            switch: optional_string(map.get("switch"), "deployment.switch")?,
-            phases: canary_phases(map.get("phases"))?,
+        let text = |text: &Option<workflows::Spanned<String>>| {
+            text.as_ref().map(|text| text.value.clone())
         };
-        spec.check(map)?;
-        Ok(spec)
+        Ok(DeploymentSpec {
+            strategy: block
+                .strategy
+                .as_ref()
+                .map(|strategy| strategy.value)
+                .or(default_strategy)
+                .unwrap_or(StrategyKind::BigBang),
+            targets: block
+                .targets
+                .as_ref()
+                .map(|targets| names(&targets.value))
+                .unwrap_or_default(),
+            batch_size: block.batch_size.as_ref().map(|size| size.value),
+            verify: text(&block.verify),
+            acceptance: text(&block.acceptance),
+            slots: block
+                .slots
+                .as_ref()
+                .map(|slots| slots.value.clone().map(|slot| slot.value)),
+            switch: text(&block.switch),
+            phases: block
+                .phases
+                .as_ref()
+                .map(|phases| {
+                    phases
+                        .value
+                        .iter()
+                        .map(|phase| CanaryPhase {
+                            weight: phase.weight.value,
+                            pause: phase.pause.as_ref().map(|pause| pause.value),
+                            approval: phase.approval.as_ref().is_some_and(|flag| flag.value),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
     }
 
     /// The two slots of a blue-green deployment (`blue`, `green` unless given).
@@ -228,302 +197,6 @@ impl DeploymentSpec {
         };
         self.targets.chunks(size).map(<[String]>::to_vec).collect()
     }
-
-    /// Checks the keys fit the strategy.
-    fn check(&self, map: &serde_json::Map<String, Value>) -> Result<(), DeploymentSpecError> {
-        let allowed: &[&str] = match self.strategy {
-            StrategyKind::BigBang => &["strategy", "targets", "verify", "acceptance"],
-            StrategyKind::Rolling => &["strategy", "targets", "batch-size", "verify", "acceptance"],
-            StrategyKind::BlueGreen => &[
-                "strategy",
-                "targets",
-                "verify",
-                "acceptance",
-                "slots",
-                "switch",
-            ],
-            StrategyKind::Canary => &["strategy", "targets", "verify", "acceptance", "phases"],
-        };
-        if let Some(key) = map.keys().find(|key| !allowed.contains(&key.as_str())) {
-            let owner = match key.as_str() {
-                "batch-size" => "rolling",
-                "slots" | "switch" => "blue-green",
-                _ => "canary",
-            };
-            return Err(error(
-                &format!("deployment.{key}"),
-                format!(
-                    "applies only to strategy {owner}, not {}",
-                    self.strategy.as_str()
-                ),
-            ));
-        }
-        match self.strategy {
-            StrategyKind::Rolling if self.targets.is_empty() => Err(error(
-                "deployment.targets",
-                "strategy rolling needs at least one target",
-            )),
-            StrategyKind::Canary if self.phases.is_empty() => Err(error(
-                "deployment.phases",
-                "strategy canary needs at least one phase",
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-
-const KEYS: &[&str] = &[
-    "strategy",
-    "targets",
-    "batch-size",
-    "verify",
-    "acceptance",
-    "slots",
-    "switch",
-    "phases",
-];
-
-const PHASE_KEYS: &[&str] = &["weight", "pause", "approval"];
-
-fn error(key: &str, problem: impl Into<String>) -> DeploymentSpecError {
-    DeploymentSpecError {
-        key: key.to_string(),
-        problem: problem.into(),
-    }
-}
-
-fn closest(key: &str, known: &[&'static str]) -> Option<&'static str> {
-    known
-        .iter()
-        .map(|candidate| (edit_distance(key, candidate), *candidate))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_string(),
-        Value::Bool(flag) => format!("the boolean `{flag}`"),
-        Value::Number(number) => format!("the number `{number}`"),
-        Value::String(text) => format!("the string `{text}`"),
-        Value::Array(_) => "a list".to_string(),
-        Value::Object(_) => "a mapping".to_string(),
-    }
-}
-
-fn optional_string(
-    value: Option<&Value>,
-    key: &str,
-) -> Result<Option<String>, DeploymentSpecError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.trim().is_empty() => Err(error(key, "is empty")),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(error(
-            key,
-            format!("must be a command string, not {}", describe(other)),
-        )),
-    }
-}
-
-fn string_list(value: Option<&Value>, key: &str) -> Result<Vec<String>, DeploymentSpecError> {
-    let items = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        // `targets: web1` is a list of one, as GitHub reads `branches: main`.
-        Some(Value::String(text)) => return Ok(vec![text.clone()]),
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            return Err(error(
-                key,
-                format!("must be a list of names, not {}", describe(other)),
-            ));
-        }
-    };
-    let mut names: Vec<String> = Vec::new();
-    for (index, item) in items.iter().enumerate() {
-        let name = match item {
-            Value::String(text) if !text.trim().is_empty() => text.clone(),
-            Value::Number(number) => number.to_string(),
-            other => {
-                return Err(error(
-                    &format!("{key}[{index}]"),
-                    format!("must be a non-empty name, not {}", describe(other)),
-                ));
-            }
-        };
-        if names.contains(&name) {
-            return Err(error(
-                &format!("{key}[{index}]"),
-                format!("`{name}` is listed twice"),
-            ));
-        }
-        names.push(name);
-    }
-    Ok(names)
-}
-
-fn batch_size(value: &Value, key: &str) -> Result<BatchSize, DeploymentSpecError> {
-    let bad = || {
-        error(
-            key,
-            format!(
-                "must be a positive whole number or a percentage such as \"25%\", not {}",
-                describe(value)
-            ),
-        )
-    };
-    match value {
-        Value::Number(number) => match number.as_u64() {
-            Some(count) if count > 0 => usize::try_from(count)
-                .map(BatchSize::Count)
-                .map_err(|_| bad()),
-            _ => Err(bad()),
-        },
-        Value::String(text) => {
-            let text = text.trim();
-            if let Some(percent) = text.strip_suffix('%') {
-                match percent.trim().parse::<u8>() {
-                    Ok(percent) if (1..=100).contains(&percent) => Ok(BatchSize::Percent(percent)),
-                    _ => Err(bad()),
-                }
-            } else {
-                match text.parse::<usize>() {
-                    Ok(count) if count > 0 => Ok(BatchSize::Count(count)),
-                    _ => Err(bad()),
-                }
-            }
-        }
-        _ => Err(bad()),
-    }
-}
-
-fn slots(value: Option<&Value>) -> Result<Option<[String; 2]>, DeploymentSpecError> {
-    let key = "deployment.slots";
-    if value.is_none_or(Value::is_null) {
-        return Ok(None);
-    }
-    let names = string_list(value, key)?;
-    match names.as_slice() {
-        [first, second] => Ok(Some([first.clone(), second.clone()])),
-        _ => Err(error(
-            key,
-            format!("must name exactly two slots, not {}", names.len()),
-        )),
-    }
-}
-
-fn canary_phases(value: Option<&Value>) -> Result<Vec<CanaryPhase>, DeploymentSpecError> {
-    let items = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            return Err(error(
-                "deployment.phases",
-                format!("must be a list of phases, not {}", describe(other)),
-            ));
-        }
-    };
-    let mut phases: Vec<CanaryPhase> = Vec::new();
-    for (index, item) in items.iter().enumerate() {
-        let key = format!("deployment.phases[{index}]");
-        let Value::Object(map) = item else {
-            return Err(error(
-                &key,
-                format!("must be a mapping with `weight`, not {}", describe(item)),
-            ));
-        };
-        if let Some(unknown) = map.keys().find(|name| !PHASE_KEYS.contains(&name.as_str())) {
-            let hint = closest(unknown, PHASE_KEYS)
-                .map(|known| format!(" (did you mean `{known}`?)"))
-                .unwrap_or_default();
-            return Err(error(
-                &format!("{key}.{unknown}"),
-                format!("unknown key{hint}"),
-            ));
-        }
-        let weight_key = format!("{key}.weight");
-        let weight = match map.get("weight") {
-            None => return Err(error(&weight_key, "is missing")),
-            Some(value) => weight(value).ok_or_else(|| {
-                error(
-                    &weight_key,
-                    format!(
-                        "must be a whole percentage from 1 to 100, not {}",
-                        describe(value)
-                    ),
-                )
-            })?,
-        };
-        if let Some(previous) = phases.last()
-            && weight <= previous.weight
-        {
-            return Err(error(
-                &weight_key,
-                format!(
-                    "{weight} does not grow from the previous phase's {}",
-                    previous.weight
-                ),
-            ));
-        }
-        let pause_key = format!("{key}.pause");
-        let pause = match map.get("pause") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(text)) => Some(
-                parse_duration(text).map_err(|problem| error(&pause_key, problem.to_string()))?,
-            ),
-            Some(other) => {
-                return Err(error(
-                    &pause_key,
-                    format!("must be a duration such as \"5m\", not {}", describe(other)),
-                ));
-            }
-        };
-        let approval = match map.get("approval") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(flag)) => *flag,
-            Some(other) => {
-                return Err(error(
-                    &format!("{key}.approval"),
-                    format!("must be true or false, not {}", describe(other)),
-                ));
-            }
-        };
-        phases.push(CanaryPhase {
-            weight,
-            pause,
-            approval,
-        });
-    }
-    if let Some(last) = phases.last() {
-        let last_key = format!("deployment.phases[{}]", phases.len() - 1);
-        if last.weight != 100 {
-            return Err(error(
-                &format!("{last_key}.weight"),
-                format!("the last phase must reach weight 100, not {}", last.weight),
-            ));
-        }
-        if last.pause.is_some() || last.approval {
-            return Err(error(
-                &last_key,
-                "the last phase has no next phase to pause or wait for approval before",
-            ));
-        }
-    }
-    Ok(phases)
-}
-
-fn weight(value: &Value) -> Option<u8> {
-    let number = match value {
-        Value::Number(number) => number.as_u64()?,
-        Value::String(text) => text.trim().trim_end_matches('%').trim().parse().ok()?,
-        _ => return None,
-    };
-    u8::try_from(number)
-        .ok()
-        .filter(|weight| (1..=100).contains(weight))
 }
 
 #[cfg(test)]

@@ -311,6 +311,62 @@ pub fn plan_rollback(
     }
 }
 
+/// Plans the switch back of a blue-green environment to `to_slot`, the slot that still holds
+/// `version`: switch traffic there, verify it (when a `verify` hook is configured), confirm.
+/// Nothing is redeployed. This is the one place a switch back is planned: the explicit
+/// rollback runs the whole plan; a runner switching back after a failed check runs its switch
+/// phase (the old slot was verified when it went live).
+pub fn plan_switch_back(
+    environment: &str,
+    spec: &DeploymentSpec,
+    version: &Version,
+    to_slot: &str,
+    live_slot: Option<&str>,
+) -> DeploymentPlan {
+    let mut builder = Builder::new(environment, spec, version, true);
+    builder.base.slot = Some(to_slot.to_string());
+    builder.push(
+        Activity::Switch,
+        spec.switch.clone(),
+        format!("switch back to {to_slot}"),
+        |_| {},
+    );
+    builder.hook(
+        Activity::Verify,
+        spec.verify.as_deref(),
+        format!("verify {to_slot}"),
+        |_| {},
+    );
+    builder.push(Activity::Confirm, None, "confirm".into(), |_| {});
+    DeploymentPlan {
+        environment: environment.to_string(),
+        strategy: spec.strategy,
+        version: version.clone(),
+        live_slot: live_slot.map(str::to_string),
+        target_slot: Some(to_slot.to_string()),
+        is_rollback: true,
+        phases: builder.phases,
+    }
+}
+
+/// The plan of an explicit rollback to `version`, last deployed into `version_slot`:
+/// blue-green switches back to that slot when it is not the live one
+/// ([`plan_switch_back`]); every other case redeploys the version ([`plan_rollback`]).
+pub fn rollback_plan(
+    environment: &str,
+    spec: &DeploymentSpec,
+    version: &Version,
+    version_slot: Option<&str>,
+    live_slot: Option<&str>,
+) -> DeploymentPlan {
+    match version_slot {
+        Some(to_slot) if spec.strategy == StrategyKind::BlueGreen && live_slot != Some(to_slot) => {
+            plan_switch_back(environment, spec, version, to_slot, live_slot)
+        }
+        _ => plan_rollback(environment, spec, version),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct Builder {
@@ -598,5 +654,59 @@ mod tests {
         assert_eq!(plan.phases[0].context.targets.len(), 3);
         assert!(plan.phases[0].context.is_rollback);
         assert_eq!(plan.phases[0].context.version, good);
+    }
+
+    #[test]
+    fn switch_back_plan() {
+        let block = spec(json!({
+            "strategy": "blue-green",
+            "targets": ["lb"],
+            "verify": "./health.sh",
+            "switch": "./switch.sh",
+        }));
+        let good = Version::new("a1a1a1a1a1");
+        let plan = plan_switch_back("production", &block, &good, "blue", Some("green"));
+        assert!(plan.is_rollback);
+        assert_eq!(plan.live_slot.as_deref(), Some("green"));
+        assert_eq!(plan.target_slot.as_deref(), Some("blue"));
+        assert_eq!(
+            labels(&plan),
+            vec!["switch back to blue", "verify blue", "confirm"]
+        );
+        assert_eq!(plan.phases[0].activity, Activity::Switch);
+        assert_eq!(plan.phases[0].command.as_deref(), Some("./switch.sh"));
+        for phase in &plan.phases {
+            assert_eq!(phase.context.slot.as_deref(), Some("blue"));
+            assert_eq!(phase.context.version, good);
+            assert!(phase.context.is_rollback);
+            assert_eq!(phase.context.targets, vec!["lb"]);
+            assert_eq!(phase.context.phase, phase.activity);
+        }
+        let unverified = spec(json!({"strategy": "blue-green"}));
+        let plan = plan_switch_back("production", &unverified, &good, "green", None);
+        assert_eq!(labels(&plan), vec!["switch back to green", "confirm"]);
+        assert_eq!(plan.phases[0].command, None);
+    }
+
+    #[test]
+    fn explicit_rollback_switches_back_or_redeploys() {
+        let good = Version::new("a1a1a1a1a1");
+        let blue_green = spec(json!({"strategy": "blue-green"}));
+        let switched = rollback_plan(
+            "production",
+            &blue_green,
+            &good,
+            Some("blue"),
+            Some("green"),
+        );
+        assert_eq!(labels(&switched), vec!["switch back to blue", "confirm"]);
+        // The version's slot is live already (or unknown): redeploy.
+        for (version_slot, live_slot) in [(Some("blue"), Some("blue")), (None, Some("green"))] {
+            let plan = rollback_plan("production", &blue_green, &good, version_slot, live_slot);
+            assert_eq!(labels(&plan), vec!["roll back to a1a1a1a", "confirm"]);
+        }
+        let rolling = spec(json!({"strategy": "rolling", "targets": ["a"]}));
+        let plan = rollback_plan("production", &rolling, &good, Some("blue"), Some("green"));
+        assert_eq!(labels(&plan), vec!["roll back to a1a1a1a", "confirm"]);
     }
 }

@@ -35,7 +35,7 @@ pub struct EngineConfig {
     /// How many times a job whose runner was lost is queued again before it fails.
     pub max_infra_retries: u32,
     /// Where deployment decisions read the time (wait timers, freeze windows).
-    pub clock: crate::deployments::Clock,
+    pub clock: crate::deploy::Clock,
 }
 
 impl EngineConfig {
@@ -45,7 +45,7 @@ impl EngineConfig {
             lease_duration: Duration::from_secs(30),
             long_poll: Duration::from_secs(30),
             max_infra_retries: 1,
-            clock: crate::deployments::Clock::System,
+            clock: crate::deploy::Clock::System,
         }
     }
 }

@@ -32,7 +32,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::concurrency::{self, FollowUp, Groups};
-use crate::deployments::{DeployError, Deployments};
+use crate::deploy::{DeployError, Deployments};
 use crate::dispatch::{Engine, EngineEvent};
 use crate::event::{self, RunInputRequest};
 use scheduler::{

@@ -322,7 +322,7 @@ impl Releases {
         };
         let groups: Groups = self
             .store()
-            .record(RecordKind::EnvironmentState, crate::deployments::GROUPS_KEY)?
+            .record(RecordKind::EnvironmentState, crate::deploy::GROUPS_KEY)?
             .unwrap_or_default();
         let (approval, audit) = deploy::approve(
             &environment.release_protection,

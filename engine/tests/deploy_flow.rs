@@ -3,7 +3,7 @@
 //! from command-line options, the gate, the lane, the version guard, the plan, the run state
 //! machine, the records and a release. Time is a controllable `now`; nothing sleeps.
 
-use engine::deploy::{
+use deploy::{
     self, Activity, ApprovalKey, Audience, Decision, Deployment, DeploymentId, DeploymentRun,
     DeploymentSpec, DeploymentStatus, Environment, GateRequest, GateState, Groups, Lane, LaneEntry,
     PromotionRequest, Release, ReleaseAction, RollbackMode, RunAction, RunEvent, StrategyKind,

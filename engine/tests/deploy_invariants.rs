@@ -1,7 +1,7 @@
 //! Invariants of freeze windows and the deployment lane, checked over many instants and many
 //! interleavings (a fixed pseudo-random sequence, so failures reproduce).
 
-use engine::deploy::{DeploymentId, FreezeWindow, Lane, LaneEntry, Version, frozen_at};
+use deploy::{DeploymentId, FreezeWindow, Lane, LaneEntry, Version, frozen_at};
 use jiff::{SignedDuration, Timestamp};
 
 fn at(text: &str) -> Timestamp {

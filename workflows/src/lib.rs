@@ -8,6 +8,7 @@
 pub mod action;
 pub mod contexts;
 pub mod diagnostic;
+pub mod duration;
 pub mod expr;
 pub mod filters;
 pub mod matrix;

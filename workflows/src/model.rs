@@ -8,6 +8,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::duration::Duration;
 use crate::span::{Span, Spanned};
 
 /// A whole workflow file.
@@ -171,7 +172,7 @@ pub struct Job {
     pub with: IndexMap<String, Spanned<serde_json::Value>>,
     pub secrets: Option<CallSecrets>,
     /// Slipway extension: how a deployment job rolls out (see the deploying docs).
-    pub deployment: Option<Spanned<serde_json::Value>>,
+    pub deployment: Option<DeploymentBlock>,
     pub span: Span,
 }
 
@@ -258,4 +259,104 @@ pub struct Step {
     pub continue_on_error: Option<Spanned<BoolOrExpr>>,
     pub timeout_minutes: Option<Spanned<NumberOrExpr>>,
     pub span: Span,
+}
+
+// ---- the `deployment:` block (a Slipway extension) -------------------------------------------
+
+/// A job's `deployment:` block: as written (JSON, for the engine to evaluate its `${{ }}` and
+/// send to the runner), and typed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentBlock {
+    /// The block as written; string values may hold `${{ }}` expressions.
+    pub value: serde_json::Value,
+    pub span: Span,
+    /// The block read and checked (`parse::deployment`, `validate`); `None` while a value is a
+    /// `${{ }}` expression (the engine reads it once evaluated) or when it has errors.
+    pub typed: Option<Deployment>,
+}
+
+/// The `deployment:` block, typed, every value with its own position.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Deployment {
+    pub span: Span,
+    /// `None`: the environment's default strategy (big-bang when it has none).
+    pub strategy: Option<Spanned<StrategyKind>>,
+    /// Hosts (or any names the steps understand) the version goes to; `targets: web` is one.
+    pub targets: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Rolling: how many targets per batch.
+    pub batch_size: Option<Spanned<BatchSize>>,
+    /// The health check run before the first change and after each batch, slot or phase.
+    pub verify: Option<Spanned<String>>,
+    /// The acceptance test run once the new version is live.
+    pub acceptance: Option<Spanned<String>>,
+    /// Blue-green: the two slots.
+    pub slots: Option<Spanned<[Spanned<String>; 2]>>,
+    /// Blue-green: the command that moves traffic to `deployment.slot`.
+    pub switch: Option<Spanned<String>>,
+    /// Canary: the phases, in order.
+    pub phases: Option<Spanned<Vec<DeploymentPhase>>>,
+    /// The keys given, in order, each at its own position.
+    pub keys: Vec<Spanned<String>>,
+}
+
+/// How a version reaches the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyKind {
+    /// Everything at once.
+    BigBang,
+    /// In batches of targets, stopping at the first failed batch.
+    Rolling,
+    /// Into the idle slot, verified, then traffic switches; the old slot is kept.
+    BlueGreen,
+    /// Growing traffic weights with verification between them.
+    Canary,
+}
+
+/// `batch-size: 2` or `batch-size: "25%"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchSize {
+    Count(usize),
+    Percent(u8),
+}
+
+/// One canary phase: route `weight` percent of traffic to the new version, verify, then
+/// optionally pause and/or wait for an approval before the next phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentPhase {
+    pub span: Span,
+    pub weight: Spanned<u8>,
+    pub pause: Option<Spanned<Duration>>,
+    pub approval: Option<Spanned<bool>>,
+}
+
+impl StrategyKind {
+    /// Parses `big-bang`, `rolling`, `blue-green`, `canary` (also with `_` instead of `-`).
+    pub fn parse(text: &str) -> Result<StrategyKind, String> {
+        match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "big-bang" | "bigbang" => Ok(StrategyKind::BigBang),
+            "rolling" => Ok(StrategyKind::Rolling),
+            "blue-green" | "bluegreen" => Ok(StrategyKind::BlueGreen),
+            "canary" => Ok(StrategyKind::Canary),
+            _ => Err(format!(
+                "unknown strategy `{text}` (use big-bang, rolling, blue-green or canary)"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::BigBang => "big-bang",
+            StrategyKind::Rolling => "rolling",
+            StrategyKind::BlueGreen => "blue-green",
+            StrategyKind::Canary => "canary",
+        }
+    }
+}
+
+impl std::fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

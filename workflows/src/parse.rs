@@ -7,6 +7,7 @@
 //! [`crate::validate::validate`] adds the checks that need the whole model. Nothing here panics on
 //! user input or knows how a workflow is run.
 
+pub mod deployment;
 pub(crate) mod jobs;
 pub(crate) mod reader;
 mod shared;

@@ -543,3 +543,75 @@ fn github_extensions_slipway_does_not_run_are_warnings() {
         .collect();
     assert_eq!(warnings, [(3, 5), (7, 5), (8, 29), (9, 31)]);
 }
+
+/// The `deployment:` block (a Slipway extension): every problem at the value or key at fault,
+/// named by its path.
+#[test]
+fn deployment_block() {
+    let deploy = |block: &str| {
+        format!(
+            "on: push\njobs:\n  ship:\n    runs-on: x\n    environment: production\n    steps: [run: x]\n    deployment:\n{block}"
+        )
+    };
+    check(
+        &deploy(
+            "      strategy: canary\n      phases:\n        - weight: 10\n        - weight: 150\n        - weight: 100\n",
+        ),
+        11,
+        19,
+        "in `jobs.ship`: `deployment.phases[1].weight`: must be a whole percentage from 1 to 100, not the number `150`",
+    );
+    check(
+        &deploy(
+            "      strategy: canary\n      phases: [{weight: 50}, {weight: 20}, {weight: 100}]\n",
+        ),
+        9,
+        43,
+        "`deployment.phases[1].weight`: 20 does not grow from the previous phase's 50",
+    );
+    check(
+        &deploy("      strategy: rolling\n      targets: [a]\n      batchsize: 2\n"),
+        10,
+        7,
+        "`deployment.batchsize`: unknown key (did you mean `batch-size`?)",
+    );
+    check(
+        &deploy("      strategy: yolo\n"),
+        8,
+        17,
+        "`deployment.strategy`: unknown strategy `yolo` (use big-bang, rolling, blue-green or canary)",
+    );
+    check(
+        &deploy("      strategy: big-bang\n      slots: [a, b]\n"),
+        9,
+        7,
+        "`deployment.slots`: applies only to strategy blue-green, not big-bang",
+    );
+    check(
+        &deploy("      strategy: rolling\n      targets: [a, a]\n"),
+        9,
+        19,
+        "`deployment.targets[1]`: `a` is listed twice",
+    );
+    check(
+        &deploy(
+            "      strategy: canary\n      phases:\n        - {weight: 10, pause: 5x}\n        - weight: 100\n",
+        ),
+        10,
+        33,
+        "`deployment.phases[0].pause`: duration `5x`: unknown unit `x`",
+    );
+    // Values that are expressions are checked by the engine once evaluated; a block without
+    // `strategy:` is checked against the environment's default strategy when the job starts.
+    for fine in [
+        "      strategy: canary\n      phases: ${{ fromJSON(vars.PHASES) }}\n",
+        "      targets: [a]\n      batch-size: 2\n",
+    ] {
+        let parsed = workflows::parse_workflow("ci.yml", &deploy(fine));
+        assert!(
+            parsed.diagnostics.iter().all(|d| !d.is_error()),
+            "{fine}: {:?}",
+            parsed.diagnostics
+        );
+    }
+}

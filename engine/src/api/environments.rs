@@ -1,7 +1,7 @@
 //! Environments, deployments, approvals and the audit log over HTTP, for the CLI (admin token
 //! on every change), and the deployment progress a runner reports for the job it holds.
 //!
-//! Handlers translate to `deployments::Deployments` calls (reached through the orchestrator);
+//! Handlers translate to `deploy::Deployments` calls (reached through the orchestrator);
 //! they decide nothing themselves.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::admin::Admin;
 use super::extract::{ApiError, AuthedRunner, Versioned};
-use crate::deployments::{ApprovalOutcome, DeployError, Deployments, EnvironmentView};
+use crate::deploy::{ApprovalOutcome, DeployError, Deployments, EnvironmentView};
 use crate::dispatch::Engine;
 use crate::orchestrator::Orchestrator;
 use crate::store::{JobId, RunId};

@@ -1,4 +1,4 @@
-//! Carrying out a deployment job: drives the pure `deploy::DeploymentRun` machine over the
+//! Carrying out a deployment job: drives the pure `deploy::DeploymentMachine` machine over the
 //! job's assignment and does what it asks — runs the job's steps for an `execute` phase (the
 //! same step loop as a plain job), runs the `verify` / `acceptance` / `switch` hooks as shell
 //! commands, waits out canary pauses, asks the gate about approvals, and rolls back (switching
@@ -16,8 +16,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use deploy::{
-    Activity, DeploymentContext, DeploymentId, DeploymentRun, DeploymentStatus, PhaseRecord,
-    RollbackMode, RunAction, RunEvent, Version,
+    Activity, DeploymentAction, DeploymentContext, DeploymentEvent, DeploymentId,
+    DeploymentMachine, DeploymentStatus, PhaseRecord, RollbackMode, Version,
 };
 use indexmap::IndexMap;
 use jiff::Timestamp;
@@ -180,7 +180,7 @@ pub(super) async fn carry_out(
         hooks_run: 0,
     };
     let plan = assignment.plan.clone();
-    let mut machine = DeploymentRun::new(
+    let mut machine = DeploymentMachine::new(
         DeploymentId(assignment.deployment_id.clone()),
         plan.clone(),
         assignment.last_good.clone(),
@@ -277,21 +277,21 @@ impl Driver<'_, '_> {
     /// the log lines; `report` sends progress through the gate.
     async fn drive(
         &mut self,
-        machine: &mut DeploymentRun,
+        machine: &mut DeploymentMachine,
         records: &mut Vec<PhaseRecord>,
         what: &str,
         report: bool,
     ) -> Driven {
         let total = machine.plan.phases.len();
         let mut rollback = None;
-        let mut pending: std::collections::VecDeque<RunAction> =
-            match machine.handle(RunEvent::Start, Timestamp::now()) {
+        let mut pending: std::collections::VecDeque<DeploymentAction> =
+            match machine.handle(DeploymentEvent::Start, Timestamp::now()) {
                 Ok(actions) => actions.into(),
                 Err(error) => return internal_error(error),
             };
         while let Some(action) = pending.pop_front() {
             let (phase, event) = match action {
-                RunAction::RunPhase {
+                DeploymentAction::StartPhase {
                     phase,
                     activity,
                     label,
@@ -312,7 +312,7 @@ impl Driver<'_, '_> {
                             .await,
                     )
                 }
-                RunAction::SwitchSlot {
+                DeploymentAction::SwitchSlot {
                     phase,
                     to,
                     command,
@@ -350,7 +350,7 @@ impl Driver<'_, '_> {
                             .await,
                     )
                 }
-                RunAction::WaitUntil { phase, until } => {
+                DeploymentAction::WaitUntil { phase, until } => {
                     let label = machine
                         .plan
                         .phases
@@ -381,8 +381,8 @@ impl Driver<'_, '_> {
                         .end(records, phase, what, &shown, outcome, report)
                         .await;
                     let event = match event {
-                        Some(RunEvent::PhaseSucceeded { phase }) => {
-                            Some(RunEvent::PauseElapsed { phase })
+                        Some(DeploymentEvent::PhaseSucceeded { phase }) => {
+                            Some(DeploymentEvent::PauseElapsed { phase })
                         }
                         other => other,
                     };
@@ -399,7 +399,7 @@ impl Driver<'_, '_> {
                         None => (phase, None),
                     }
                 }
-                RunAction::AwaitApproval { phase, label } => {
+                DeploymentAction::AwaitApproval { phase, label } => {
                     let shown = format!("phase {}/{total} {label}", phase + 1);
                     self.begin(
                         records,
@@ -414,7 +414,7 @@ impl Driver<'_, '_> {
                     let event = self.approval(records, phase, what, &shown).await;
                     (phase, event)
                 }
-                RunAction::RollBack {
+                DeploymentAction::RollBack {
                     to_version,
                     mode,
                     reason,
@@ -422,7 +422,7 @@ impl Driver<'_, '_> {
                     rollback = Some((to_version, mode, reason));
                     continue;
                 }
-                RunAction::Complete { status, reason } => {
+                DeploymentAction::Complete { status, reason } => {
                     if status == DeploymentStatus::Success {
                         self.confirm(machine, records, what, total);
                     }
@@ -499,12 +499,12 @@ impl Driver<'_, '_> {
         shown: &str,
         outcome: Outcome,
         report: bool,
-    ) -> Option<RunEvent> {
+    ) -> Option<DeploymentEvent> {
         self.run.log_job("##[endgroup]");
         let (succeeded, detail, event) = match outcome {
             Outcome::Succeeded => {
                 self.run.log_job(&format!("{what}: {shown} succeeded"));
-                (true, None, Some(RunEvent::PhaseSucceeded { phase }))
+                (true, None, Some(DeploymentEvent::PhaseSucceeded { phase }))
             }
             Outcome::Failed(reason) => {
                 self.run
@@ -512,7 +512,7 @@ impl Driver<'_, '_> {
                 (
                     false,
                     Some(reason.clone()),
-                    Some(RunEvent::PhaseFailed { phase, reason }),
+                    Some(DeploymentEvent::PhaseFailed { phase, reason }),
                 )
             }
             Outcome::Interrupted => {
@@ -536,7 +536,7 @@ impl Driver<'_, '_> {
     /// The confirm phase: nothing to run; the version is live.
     fn confirm(
         &mut self,
-        machine: &DeploymentRun,
+        machine: &DeploymentMachine,
         records: &mut Vec<PhaseRecord>,
         what: &str,
         total: usize,
@@ -580,7 +580,7 @@ impl Driver<'_, '_> {
         phase: usize,
         what: &str,
         shown: &str,
-    ) -> Option<RunEvent> {
+    ) -> Option<DeploymentEvent> {
         let gate = self.run.gate;
         let poll = self.run.options.approval_poll;
         let mut announced = false;
@@ -598,7 +598,10 @@ impl Driver<'_, '_> {
                         self.run
                             .log_job(&format!("{what}: {shown} granted by `{by}`"));
                     }
-                    (Outcome::Succeeded, RunEvent::ApprovalGranted { phase, by })
+                    (
+                        Outcome::Succeeded,
+                        DeploymentEvent::ApprovalGranted { phase, by },
+                    )
                 }
                 Some(PhaseApproval::Rejected { by, comment }) => {
                     let reason = match &comment {
@@ -607,7 +610,7 @@ impl Driver<'_, '_> {
                     };
                     (
                         Outcome::Failed(reason),
-                        RunEvent::ApprovalRejected { phase, by, comment },
+                        DeploymentEvent::ApprovalRejected { phase, by, comment },
                     )
                 }
                 Some(PhaseApproval::Pending) | None => {
@@ -626,7 +629,7 @@ impl Driver<'_, '_> {
             };
             // The machine's event carries the decision; the record's detail says who.
             let detail = match &event {
-                RunEvent::ApprovalGranted { by, .. } => Some(format!("granted by `{by}`")),
+                DeploymentEvent::ApprovalGranted { by, .. } => Some(format!("granted by `{by}`")),
                 _ => None,
             };
             self.end(records, phase, what, shown, outcome, true).await;
@@ -779,18 +782,30 @@ impl Driver<'_, '_> {
         let mut phases = Vec::new();
         let (succeeded, outcome_reason) = match &mode {
             RollbackMode::SwitchBack { to_slot } => {
-                let mut context = assignment
-                    .plan
+                // The switch phase of the one switch-back plan; the old slot was verified when
+                // it went live, so the instant switch back runs that phase alone.
+                let plan = deploy::plan_switch_back(
+                    environment,
+                    &assignment.spec,
+                    &to_version,
+                    to_slot,
+                    self.live_slot.as_deref(),
+                );
+                let Some(switch) = plan
                     .phases
-                    .iter()
+                    .into_iter()
                     .find(|planned| planned.activity == Activity::Switch)
-                    .map(|planned| planned.context.clone())
-                    .unwrap_or_else(|| base_context(assignment, &to_version));
-                context.slot = Some(to_slot.clone());
-                context.version = to_version.clone();
-                context.is_rollback = true;
-                context.phase = Activity::Switch;
-                let label = format!("switch back to {to_slot}");
+                else {
+                    return RollbackReport {
+                        to_version,
+                        mode,
+                        succeeded: false,
+                        reason: Some("internal error: the switch-back plan has no switch".into()),
+                        phases,
+                    };
+                };
+                let context = switch.context;
+                let label = switch.label;
                 let shown = format!("phase 1/1 {label}");
                 self.begin(
                     &mut phases,
@@ -802,7 +817,7 @@ impl Driver<'_, '_> {
                     false,
                 )
                 .await;
-                let outcome = match &assignment.spec.switch {
+                let outcome = match &switch.command {
                     Some(command) => self.hook(command, &context).await,
                     None => Outcome::Succeeded,
                 };
@@ -831,7 +846,7 @@ impl Driver<'_, '_> {
                     to_version.label()
                 ));
                 let plan = deploy::plan_rollback(environment, &assignment.spec, &to_version);
-                let mut machine = DeploymentRun::new(
+                let mut machine = DeploymentMachine::new(
                     DeploymentId(format!("{}-rollback", assignment.deployment_id)),
                     plan,
                     None,
@@ -882,23 +897,7 @@ fn describe(phase: usize, total: usize, label: &str, context: &DeploymentContext
     shown
 }
 
-/// A context for a rollback phase the plan has no template for.
-fn base_context(assignment: &DeploymentAssignment, version: &Version) -> DeploymentContext {
-    DeploymentContext {
-        environment: assignment.plan.environment.clone(),
-        strategy: assignment.plan.strategy,
-        targets: assignment.spec.targets.clone(),
-        batch: None,
-        batches: None,
-        slot: None,
-        weight: None,
-        phase: Activity::Switch,
-        version: version.clone(),
-        is_rollback: true,
-    }
-}
-
-fn internal_error(error: deploy::RunError) -> Driven {
+fn internal_error(error: deploy::DeploymentMachineError) -> Driven {
     Driven {
         status: DeploymentStatus::Failure,
         reason: Some(format!("internal error: {error}")),

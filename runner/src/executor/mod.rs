@@ -3,7 +3,7 @@
 //!
 //! Table of contents — who does what:
 //! - `job`: the job loop — step conditions, env layering, contexts, results, job outputs;
-//! - `deployment`: a deployment job — the `deploy::DeploymentRun` machine driven over the
+//! - `deployment`: a deployment job — the `deploy::DeploymentMachine` driven over the
 //!   job's steps (execute phases) and hooks, with approvals asked through a `DeploymentGate`;
 //! - `actions`: `uses:` steps — the built-in checkout / artifact / cache actions; `composite`:
 //!   local composite actions (`uses: ./path`, `action.yml` read through `workflows::action`);

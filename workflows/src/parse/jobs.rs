@@ -5,7 +5,8 @@
 use indexmap::IndexMap;
 
 use crate::model::{
-    CallSecrets, Environment, Job, Matrix, MatrixMap, MatrixValues, RunsOn, Step, Strategy,
+    CallSecrets, DeploymentBlock, Environment, Job, Matrix, MatrixMap, MatrixValues, RunsOn, Step,
+    Strategy,
 };
 use crate::span::Spanned;
 use crate::yaml::{Node, NodeValue, ScalarKind};
@@ -203,7 +204,7 @@ fn job(reader: &mut Reader, id: Spanned<String>, node: &Node) -> Option<Job> {
             "with" => job.with = call_with(reader, value, &what),
             "secrets" => job.secrets = call_secrets(reader, value, &what),
             "deployment" if reader.mapping(value, &what).is_some() => {
-                job.deployment = Some(Spanned::new(value.to_json(), value.span));
+                job.deployment = Some(deployment_block(reader, value, &job.id.value));
             }
             _ => {}
         }
@@ -272,6 +273,27 @@ fn runs_on(reader: &mut Reader, node: &Node, place: &str) -> Option<RunsOn> {
         }
     }
     Some(runs_on)
+}
+
+/// The `deployment:` block, typed. A block with a `${{ }}` expression is kept as written: the
+/// engine reads it once the expressions are evaluated.
+fn deployment_block(reader: &mut Reader, node: &Node, job_id: &str) -> DeploymentBlock {
+    let value = node.to_json();
+    let templated = value.to_string().contains("${{");
+    let typed = if templated {
+        None
+    } else {
+        let (typed, problems) = super::deployment::read_deployment(node);
+        for problem in &problems {
+            reader.error(problem.span, format!("in `jobs.{job_id}`: {problem}"));
+        }
+        problems.is_empty().then_some(typed)
+    };
+    DeploymentBlock {
+        value,
+        span: node.span,
+        typed,
+    }
 }
 
 fn environment(reader: &mut Reader, node: &Node, place: &str) -> Option<Environment> {

@@ -20,12 +20,12 @@ use super::strategy::{Activity, DeploymentContext, DeploymentPlan, PlannedPhase}
 
 /// One deployment being carried out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeploymentRun {
+pub struct DeploymentMachine {
     pub deployment_id: DeploymentId,
     pub plan: DeploymentPlan,
     /// The version live before this deployment started: what a rollback restores.
     pub last_good: Option<Version>,
-    pub state: RunState,
+    pub state: DeploymentState,
     /// Whether an execute phase has started (the environment may have changed).
     pub changed: bool,
     /// Blue-green: whether the switch has started (traffic may be on the new slot).
@@ -34,9 +34,9 @@ pub struct DeploymentRun {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum RunState {
+pub enum DeploymentState {
     NotStarted,
-    /// The caller is running phase `phase` (a `RunPhase` or `SwitchSlot` action).
+    /// The caller is running phase `phase` (a `StartPhase` or `SwitchSlot` action).
     Running {
         phase: usize,
     },
@@ -58,7 +58,7 @@ pub enum RunState {
 /// What the caller reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum RunEvent {
+pub enum DeploymentEvent {
     Start,
     PhaseSucceeded {
         phase: usize,
@@ -84,9 +84,9 @@ pub enum RunEvent {
 /// What the caller must do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum RunAction {
+pub enum DeploymentAction {
     /// Run the job's steps (execute) or the phase's hook with `context` as `deployment`.
-    RunPhase {
+    StartPhase {
         phase: usize,
         activity: Activity,
         label: String,
@@ -130,40 +130,43 @@ pub enum RollbackMode {
 /// An event that does not fit the state (a stale or duplicated report).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("deployment `{deployment_id}` cannot take {event} while {state}")]
-pub struct RunError {
+pub struct DeploymentMachineError {
     pub deployment_id: String,
     pub event: String,
     pub state: String,
 }
 
-impl DeploymentRun {
+impl DeploymentMachine {
     pub fn new(
         deployment_id: DeploymentId,
         plan: DeploymentPlan,
         last_good: Option<Version>,
-    ) -> DeploymentRun {
-        DeploymentRun {
+    ) -> DeploymentMachine {
+        DeploymentMachine {
             deployment_id,
             plan,
             last_good,
-            state: RunState::NotStarted,
+            state: DeploymentState::NotStarted,
             changed: false,
             switched: false,
         }
     }
 
     /// Feeds one event in and returns the actions to carry out.
-    pub fn handle(&mut self, event: RunEvent, now: Timestamp) -> Result<Vec<RunAction>, RunError> {
+    pub fn handle(
+        &mut self,
+        event: DeploymentEvent,
+        now: Timestamp,
+    ) -> Result<Vec<DeploymentAction>, DeploymentMachineError> {
         match (&self.state, &event) {
-            (RunState::NotStarted, RunEvent::Start) => Ok(self.enter(0, now)),
-            (RunState::Running { phase }, RunEvent::PhaseSucceeded { phase: reported })
-                if phase == reported =>
-            {
-                Ok(self.enter(phase + 1, now))
-            }
+            (DeploymentState::NotStarted, DeploymentEvent::Start) => Ok(self.enter(0, now)),
             (
-                RunState::Running { phase },
-                RunEvent::PhaseFailed {
+                DeploymentState::Running { phase },
+                DeploymentEvent::PhaseSucceeded { phase: reported },
+            ) if phase == reported => Ok(self.enter(phase + 1, now)),
+            (
+                DeploymentState::Running { phase },
+                DeploymentEvent::PhaseFailed {
                     phase: reported,
                     reason,
                 },
@@ -171,20 +174,19 @@ impl DeploymentRun {
                 let label = self.label(*phase);
                 Ok(self.fail(format!("{label} failed: {reason}")))
             }
-            (RunState::Pausing { phase, until }, RunEvent::PauseElapsed { phase: reported })
-                if phase == reported && now >= *until =>
-            {
-                Ok(self.enter(phase + 1, now))
-            }
             (
-                RunState::AwaitingApproval { phase },
-                RunEvent::ApprovalGranted {
+                DeploymentState::Pausing { phase, until },
+                DeploymentEvent::PauseElapsed { phase: reported },
+            ) if phase == reported && now >= *until => Ok(self.enter(phase + 1, now)),
+            (
+                DeploymentState::AwaitingApproval { phase },
+                DeploymentEvent::ApprovalGranted {
                     phase: reported, ..
                 },
             ) if phase == reported => Ok(self.enter(phase + 1, now)),
             (
-                RunState::AwaitingApproval { phase },
-                RunEvent::ApprovalRejected {
+                DeploymentState::AwaitingApproval { phase },
+                DeploymentEvent::ApprovalRejected {
                     phase: reported,
                     by,
                     comment,
@@ -197,7 +199,7 @@ impl DeploymentRun {
                 };
                 Ok(self.fail(why))
             }
-            _ => Err(RunError {
+            _ => Err(DeploymentMachineError {
                 deployment_id: self.deployment_id.0.clone(),
                 event: describe_event(&event),
                 state: describe_state(&self.state),
@@ -208,19 +210,19 @@ impl DeploymentRun {
     /// The phase in progress, if any.
     pub fn current_phase(&self) -> Option<&PlannedPhase> {
         match &self.state {
-            RunState::Running { phase }
-            | RunState::Pausing { phase, .. }
-            | RunState::AwaitingApproval { phase } => self.plan.phases.get(*phase),
-            RunState::NotStarted | RunState::Finished { .. } => None,
+            DeploymentState::Running { phase }
+            | DeploymentState::Pausing { phase, .. }
+            | DeploymentState::AwaitingApproval { phase } => self.plan.phases.get(*phase),
+            DeploymentState::NotStarted | DeploymentState::Finished { .. } => None,
         }
     }
 
     pub fn is_finished(&self) -> bool {
-        matches!(self.state, RunState::Finished { .. })
+        matches!(self.state, DeploymentState::Finished { .. })
     }
 
     /// Starts phase `index` (or completes when it is `confirm` or past the end).
-    fn enter(&mut self, index: usize, now: Timestamp) -> Vec<RunAction> {
+    fn enter(&mut self, index: usize, now: Timestamp) -> Vec<DeploymentAction> {
         let Some(phase) = self.plan.phases.get(index).cloned() else {
             return self.finish(DeploymentStatus::Success, None);
         };
@@ -228,26 +230,26 @@ impl DeploymentRun {
             Activity::Confirm => self.finish(DeploymentStatus::Success, None),
             Activity::Pause => {
                 let until = phase.pause.unwrap_or_default().after(now);
-                self.state = RunState::Pausing {
+                self.state = DeploymentState::Pausing {
                     phase: index,
                     until,
                 };
-                vec![RunAction::WaitUntil {
+                vec![DeploymentAction::WaitUntil {
                     phase: index,
                     until,
                 }]
             }
             Activity::Approval => {
-                self.state = RunState::AwaitingApproval { phase: index };
-                vec![RunAction::AwaitApproval {
+                self.state = DeploymentState::AwaitingApproval { phase: index };
+                vec![DeploymentAction::AwaitApproval {
                     phase: index,
                     label: phase.label,
                 }]
             }
             Activity::Switch => {
-                self.state = RunState::Running { phase: index };
+                self.state = DeploymentState::Running { phase: index };
                 self.switched = true;
-                vec![RunAction::SwitchSlot {
+                vec![DeploymentAction::SwitchSlot {
                     phase: index,
                     from: self.plan.live_slot.clone(),
                     to: phase.context.slot.clone().unwrap_or_default(),
@@ -259,11 +261,11 @@ impl DeploymentRun {
             | Activity::Execute
             | Activity::Verify
             | Activity::AcceptanceTest => {
-                self.state = RunState::Running { phase: index };
+                self.state = DeploymentState::Running { phase: index };
                 if phase.activity == Activity::Execute {
                     self.changed = true;
                 }
-                vec![RunAction::RunPhase {
+                vec![DeploymentAction::StartPhase {
                     phase: index,
                     activity: phase.activity,
                     label: phase.label,
@@ -275,7 +277,7 @@ impl DeploymentRun {
     }
 
     /// A check failed: roll back if something changed and there is something to go back to.
-    fn fail(&mut self, reason: String) -> Vec<RunAction> {
+    fn fail(&mut self, reason: String) -> Vec<DeploymentAction> {
         if self.plan.is_rollback {
             return self.finish(
                 DeploymentStatus::Failure,
@@ -286,7 +288,7 @@ impl DeploymentRun {
             // Blue-green after the switch began: the old slot still has the old version.
             return match (&self.plan.live_slot, &self.last_good) {
                 (Some(old_slot), Some(good)) => {
-                    let mut actions = vec![RunAction::RollBack {
+                    let mut actions = vec![DeploymentAction::RollBack {
                         to_version: good.clone(),
                         mode: RollbackMode::SwitchBack {
                             to_slot: old_slot.clone(),
@@ -308,7 +310,7 @@ impl DeploymentRun {
         }
         match self.last_good.clone() {
             Some(good) => {
-                let mut actions = vec![RunAction::RollBack {
+                let mut actions = vec![DeploymentAction::RollBack {
                     to_version: good,
                     mode: RollbackMode::Redeploy,
                     reason: reason.clone(),
@@ -323,12 +325,16 @@ impl DeploymentRun {
         }
     }
 
-    fn finish(&mut self, status: DeploymentStatus, reason: Option<String>) -> Vec<RunAction> {
-        self.state = RunState::Finished {
+    fn finish(
+        &mut self,
+        status: DeploymentStatus,
+        reason: Option<String>,
+    ) -> Vec<DeploymentAction> {
+        self.state = DeploymentState::Finished {
             status,
             reason: reason.clone(),
         };
-        vec![RunAction::Complete { status, reason }]
+        vec![DeploymentAction::Complete { status, reason }]
     }
 
     fn label(&self, index: usize) -> String {
@@ -342,24 +348,28 @@ impl DeploymentRun {
 
 // ---------------------------------------------------------------------------------------------
 
-fn describe_event(event: &RunEvent) -> String {
+fn describe_event(event: &DeploymentEvent) -> String {
     match event {
-        RunEvent::Start => "start".to_string(),
-        RunEvent::PhaseSucceeded { phase } => format!("success of phase {phase}"),
-        RunEvent::PhaseFailed { phase, .. } => format!("failure of phase {phase}"),
-        RunEvent::ApprovalGranted { phase, .. } => format!("an approval of phase {phase}"),
-        RunEvent::ApprovalRejected { phase, .. } => format!("a rejection of phase {phase}"),
-        RunEvent::PauseElapsed { phase } => format!("the end of the pause of phase {phase}"),
+        DeploymentEvent::Start => "start".to_string(),
+        DeploymentEvent::PhaseSucceeded { phase } => format!("success of phase {phase}"),
+        DeploymentEvent::PhaseFailed { phase, .. } => format!("failure of phase {phase}"),
+        DeploymentEvent::ApprovalGranted { phase, .. } => format!("an approval of phase {phase}"),
+        DeploymentEvent::ApprovalRejected { phase, .. } => format!("a rejection of phase {phase}"),
+        DeploymentEvent::PauseElapsed { phase } => format!("the end of the pause of phase {phase}"),
     }
 }
 
-fn describe_state(state: &RunState) -> String {
+fn describe_state(state: &DeploymentState) -> String {
     match state {
-        RunState::NotStarted => "not started".to_string(),
-        RunState::Running { phase } => format!("running phase {phase}"),
-        RunState::Pausing { phase, until } => format!("pausing in phase {phase} until {until}"),
-        RunState::AwaitingApproval { phase } => format!("awaiting approval in phase {phase}"),
-        RunState::Finished { status, .. } => format!("finished ({status})"),
+        DeploymentState::NotStarted => "not started".to_string(),
+        DeploymentState::Running { phase } => format!("running phase {phase}"),
+        DeploymentState::Pausing { phase, until } => {
+            format!("pausing in phase {phase} until {until}")
+        }
+        DeploymentState::AwaitingApproval { phase } => {
+            format!("awaiting approval in phase {phase}")
+        }
+        DeploymentState::Finished { status, .. } => format!("finished ({status})"),
     }
 }
 
@@ -376,23 +386,23 @@ mod tests {
 
     const NOW: &str = "2026-03-04T10:00:00Z";
 
-    fn run(block: Value, live_slot: Option<&str>, last_good: Option<&str>) -> DeploymentRun {
+    fn run(block: Value, live_slot: Option<&str>, last_good: Option<&str>) -> DeploymentMachine {
         let spec = DeploymentSpec::parse(&block, None).unwrap();
         let plan = plan_deployment("production", &spec, &Version::new("new"), live_slot);
-        DeploymentRun::new(DeploymentId("d2".into()), plan, last_good.map(Version::new))
+        DeploymentMachine::new(DeploymentId("d2".into()), plan, last_good.map(Version::new))
     }
 
     /// A compact view of actions: `run execute batch 1/2`, `switch green`, `wait …`, `approval`,
     /// `rollback switch-back blue`, `complete success`.
-    fn view(actions: &[RunAction]) -> Vec<String> {
+    fn view(actions: &[DeploymentAction]) -> Vec<String> {
         actions
             .iter()
             .map(|action| match action {
-                RunAction::RunPhase { label, .. } => format!("run {label}"),
-                RunAction::SwitchSlot { to, .. } => format!("switch {to}"),
-                RunAction::WaitUntil { until, .. } => format!("wait {until}"),
-                RunAction::AwaitApproval { label, .. } => format!("ask {label}"),
-                RunAction::RollBack {
+                DeploymentAction::StartPhase { label, .. } => format!("run {label}"),
+                DeploymentAction::SwitchSlot { to, .. } => format!("switch {to}"),
+                DeploymentAction::WaitUntil { until, .. } => format!("wait {until}"),
+                DeploymentAction::AwaitApproval { label, .. } => format!("ask {label}"),
+                DeploymentAction::RollBack {
                     to_version, mode, ..
                 } => match mode {
                     RollbackMode::SwitchBack { to_slot } => {
@@ -402,38 +412,45 @@ mod tests {
                         format!("rollback to {} by redeploying", to_version.sha)
                     }
                 },
-                RunAction::Complete { status, .. } => format!("complete {status}"),
+                DeploymentAction::Complete { status, .. } => format!("complete {status}"),
             })
             .collect()
     }
 
     /// Drives a run: succeeds every phase until `fail_at` (a label), then fails it.
-    fn drive(mut deployment: DeploymentRun, fail_at: Option<&str>) -> (Vec<String>, DeploymentRun) {
+    fn drive(
+        mut deployment: DeploymentMachine,
+        fail_at: Option<&str>,
+    ) -> (Vec<String>, DeploymentMachine) {
         let mut log = Vec::new();
-        let mut actions = deployment.handle(RunEvent::Start, at(NOW)).unwrap();
+        let mut actions = deployment.handle(DeploymentEvent::Start, at(NOW)).unwrap();
         loop {
             log.extend(view(&actions));
             let Some(last) = actions.last().cloned() else {
                 break;
             };
             let event = match last {
-                RunAction::RunPhase { phase, label, .. } => {
+                DeploymentAction::StartPhase { phase, label, .. } => {
                     if Some(label.as_str()) == fail_at {
-                        RunEvent::PhaseFailed {
+                        DeploymentEvent::PhaseFailed {
                             phase,
                             reason: "exit code 1".into(),
                         }
                     } else {
-                        RunEvent::PhaseSucceeded { phase }
+                        DeploymentEvent::PhaseSucceeded { phase }
                     }
                 }
-                RunAction::SwitchSlot { phase, .. } => RunEvent::PhaseSucceeded { phase },
-                RunAction::WaitUntil { phase, .. } => RunEvent::PauseElapsed { phase },
-                RunAction::AwaitApproval { phase, .. } => RunEvent::ApprovalGranted {
+                DeploymentAction::SwitchSlot { phase, .. } => {
+                    DeploymentEvent::PhaseSucceeded { phase }
+                }
+                DeploymentAction::WaitUntil { phase, .. } => {
+                    DeploymentEvent::PauseElapsed { phase }
+                }
+                DeploymentAction::AwaitApproval { phase, .. } => DeploymentEvent::ApprovalGranted {
                     phase,
                     by: "bob".into(),
                 },
-                RunAction::RollBack { .. } | RunAction::Complete { .. } => break,
+                DeploymentAction::RollBack { .. } | DeploymentAction::Complete { .. } => break,
             };
             actions = deployment
                 .handle(event, at("2026-03-04T12:00:00Z"))
@@ -466,7 +483,7 @@ mod tests {
         );
         assert_eq!(
             finished.state,
-            RunState::Finished {
+            DeploymentState::Finished {
                 status: DeploymentStatus::Success,
                 reason: None
             }
@@ -489,7 +506,7 @@ mod tests {
         );
         assert_eq!(
             finished.state,
-            RunState::Finished {
+            DeploymentState::Finished {
                 status: DeploymentStatus::RolledBack,
                 reason: Some("verify batch 1/2 failed: exit code 1".into())
             }
@@ -504,7 +521,7 @@ mod tests {
         assert_eq!(log.last().map(String::as_str), Some("complete failure"));
         assert_eq!(
             finished.state,
-            RunState::Finished {
+            DeploymentState::Finished {
                 status: DeploymentStatus::Failure,
                 reason: Some(
                     "execute batch 2/2 failed: exit code 1; no earlier version to roll back to"
@@ -569,7 +586,7 @@ mod tests {
         );
         assert!(matches!(
             finished.state,
-            RunState::Finished {
+            DeploymentState::Finished {
                 status: DeploymentStatus::RolledBack,
                 ..
             }
@@ -595,7 +612,7 @@ mod tests {
         assert_eq!(log.last().map(String::as_str), Some("complete failure"));
         assert!(matches!(
             finished.state,
-            RunState::Finished { status: DeploymentStatus::Failure, reason: Some(ref reason) }
+            DeploymentState::Finished { status: DeploymentStatus::Failure, reason: Some(ref reason) }
                 if reason.ends_with("no earlier slot to switch back to")
         ));
     }
@@ -610,18 +627,18 @@ mod tests {
         let mut deployment = run(block.clone(), None, Some("old"));
         let start = at(NOW);
         let mut step =
-            |event: RunEvent, now: &str| view(&deployment.handle(event, at(now)).unwrap());
-        assert_eq!(step(RunEvent::Start, NOW), vec!["run verify target"]);
+            |event: DeploymentEvent, now: &str| view(&deployment.handle(event, at(now)).unwrap());
+        assert_eq!(step(DeploymentEvent::Start, NOW), vec!["run verify target"]);
         assert_eq!(
-            step(RunEvent::PhaseSucceeded { phase: 0 }, NOW),
+            step(DeploymentEvent::PhaseSucceeded { phase: 0 }, NOW),
             vec!["run canary 10%"]
         );
         assert_eq!(
-            step(RunEvent::PhaseSucceeded { phase: 1 }, NOW),
+            step(DeploymentEvent::PhaseSucceeded { phase: 1 }, NOW),
             vec!["run verify canary 10%"]
         );
         assert_eq!(
-            step(RunEvent::PhaseSucceeded { phase: 2 }, NOW),
+            step(DeploymentEvent::PhaseSucceeded { phase: 2 }, NOW),
             vec![format!(
                 "wait {}",
                 crate::duration::Duration::from_mins(5).after(start)
@@ -629,7 +646,7 @@ mod tests {
         );
         // The pause cannot be cut short.
         let early = deployment.handle(
-            RunEvent::PauseElapsed { phase: 3 },
+            DeploymentEvent::PauseElapsed { phase: 3 },
             at("2026-03-04T10:04:59Z"),
         );
         assert_eq!(
@@ -637,22 +654,25 @@ mod tests {
             "deployment `d2` cannot take the end of the pause of phase 3 while pausing in phase 3 until 2026-03-04T10:05:00Z"
         );
         let mut step =
-            |event: RunEvent, now: &str| view(&deployment.handle(event, at(now)).unwrap());
+            |event: DeploymentEvent, now: &str| view(&deployment.handle(event, at(now)).unwrap());
         assert_eq!(
-            step(RunEvent::PauseElapsed { phase: 3 }, "2026-03-04T10:05:00Z"),
+            step(
+                DeploymentEvent::PauseElapsed { phase: 3 },
+                "2026-03-04T10:05:00Z"
+            ),
             vec!["run canary 50%"]
         );
         assert_eq!(
-            step(RunEvent::PhaseSucceeded { phase: 4 }, NOW),
+            step(DeploymentEvent::PhaseSucceeded { phase: 4 }, NOW),
             vec!["run verify canary 50%"]
         );
         assert_eq!(
-            step(RunEvent::PhaseSucceeded { phase: 5 }, NOW),
+            step(DeploymentEvent::PhaseSucceeded { phase: 5 }, NOW),
             vec!["ask approval at 50%"]
         );
         assert_eq!(
             step(
-                RunEvent::ApprovalGranted {
+                DeploymentEvent::ApprovalGranted {
                     phase: 6,
                     by: "bob".into()
                 },
@@ -661,34 +681,34 @@ mod tests {
             vec!["run canary 100%"]
         );
         assert_eq!(
-            step(RunEvent::PhaseSucceeded { phase: 7 }, NOW),
+            step(DeploymentEvent::PhaseSucceeded { phase: 7 }, NOW),
             vec!["run verify canary 100%"]
         );
         assert_eq!(
-            step(RunEvent::PhaseSucceeded { phase: 8 }, NOW),
+            step(DeploymentEvent::PhaseSucceeded { phase: 8 }, NOW),
             vec!["complete success"]
         );
 
         // A rejected approval rolls the canary back.
         let mut rejected = run(block, None, Some("old"));
         for event in [
-            RunEvent::Start,
-            RunEvent::PhaseSucceeded { phase: 0 },
-            RunEvent::PhaseSucceeded { phase: 1 },
-            RunEvent::PhaseSucceeded { phase: 2 },
+            DeploymentEvent::Start,
+            DeploymentEvent::PhaseSucceeded { phase: 0 },
+            DeploymentEvent::PhaseSucceeded { phase: 1 },
+            DeploymentEvent::PhaseSucceeded { phase: 2 },
         ] {
             rejected.handle(event, at(NOW)).unwrap();
         }
         for event in [
-            RunEvent::PauseElapsed { phase: 3 },
-            RunEvent::PhaseSucceeded { phase: 4 },
-            RunEvent::PhaseSucceeded { phase: 5 },
+            DeploymentEvent::PauseElapsed { phase: 3 },
+            DeploymentEvent::PhaseSucceeded { phase: 4 },
+            DeploymentEvent::PhaseSucceeded { phase: 5 },
         ] {
             rejected.handle(event, at("2026-03-04T11:00:00Z")).unwrap();
         }
         let actions = rejected
             .handle(
-                RunEvent::ApprovalRejected {
+                DeploymentEvent::ApprovalRejected {
                     phase: 6,
                     by: "carol".into(),
                     comment: Some("error rate up".into()),
@@ -702,7 +722,7 @@ mod tests {
         );
         assert!(matches!(
             &actions[0],
-            RunAction::RollBack { reason, .. } if reason == "approval at 50% rejected by `carol`: error rate up"
+            DeploymentAction::RollBack { reason, .. } if reason == "approval at 50% rejected by `carol`: error rate up"
         ));
     }
 
@@ -710,17 +730,17 @@ mod tests {
     fn stale_events_are_refused() {
         let mut deployment = run(json!({"acceptance": "./smoke.sh"}), None, Some("old"));
         let error = deployment
-            .handle(RunEvent::PhaseSucceeded { phase: 0 }, at(NOW))
+            .handle(DeploymentEvent::PhaseSucceeded { phase: 0 }, at(NOW))
             .unwrap_err();
         assert_eq!(
             error.to_string(),
             "deployment `d2` cannot take success of phase 0 while not started"
         );
-        deployment.handle(RunEvent::Start, at(NOW)).unwrap();
-        assert!(deployment.handle(RunEvent::Start, at(NOW)).is_err());
+        deployment.handle(DeploymentEvent::Start, at(NOW)).unwrap();
+        assert!(deployment.handle(DeploymentEvent::Start, at(NOW)).is_err());
         assert!(
             deployment
-                .handle(RunEvent::PhaseSucceeded { phase: 1 }, at(NOW))
+                .handle(DeploymentEvent::PhaseSucceeded { phase: 1 }, at(NOW))
                 .is_err()
         );
         assert_eq!(
@@ -728,15 +748,15 @@ mod tests {
             Some("execute")
         );
         deployment
-            .handle(RunEvent::PhaseSucceeded { phase: 0 }, at(NOW))
+            .handle(DeploymentEvent::PhaseSucceeded { phase: 0 }, at(NOW))
             .unwrap();
         deployment
-            .handle(RunEvent::PhaseSucceeded { phase: 1 }, at(NOW))
+            .handle(DeploymentEvent::PhaseSucceeded { phase: 1 }, at(NOW))
             .unwrap();
         assert!(deployment.is_finished());
         assert!(
             deployment
-                .handle(RunEvent::PhaseSucceeded { phase: 1 }, at(NOW))
+                .handle(DeploymentEvent::PhaseSucceeded { phase: 1 }, at(NOW))
                 .is_err()
         );
     }
@@ -746,7 +766,7 @@ mod tests {
         let spec = DeploymentSpec::parse(&json!({"verify": "./health.sh"}), None).unwrap();
         let plan = plan_rollback("production", &spec, &Version::new("old"));
         let deployment =
-            DeploymentRun::new(DeploymentId("d3".into()), plan, Some(Version::new("older")));
+            DeploymentMachine::new(DeploymentId("d3".into()), plan, Some(Version::new("older")));
         let (log, finished) = drive(deployment, Some("verify rollback"));
         assert_eq!(
             log,
@@ -758,7 +778,7 @@ mod tests {
         );
         assert!(matches!(
             finished.state,
-            RunState::Finished { status: DeploymentStatus::Failure, reason: Some(ref reason) }
+            DeploymentState::Finished { status: DeploymentStatus::Failure, reason: Some(ref reason) }
                 if reason.starts_with("rollback failed: ")
         ));
     }
@@ -770,9 +790,9 @@ mod tests {
             Some("green"),
             Some("old"),
         );
-        deployment.handle(RunEvent::Start, at(NOW)).unwrap();
+        deployment.handle(DeploymentEvent::Start, at(NOW)).unwrap();
         let json = serde_json::to_string(&deployment).unwrap();
-        let back: DeploymentRun = serde_json::from_str(&json).unwrap();
+        let back: DeploymentMachine = serde_json::from_str(&json).unwrap();
         assert_eq!(back, deployment);
     }
 }
