@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use runner::client::EngineClient;
+use client::EngineClient;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
@@ -255,10 +255,10 @@ async fn wait_for_file(path: &Path) -> String {
 }
 
 /// The HTTP status a call ended with (200 for success).
-fn status<T>(result: Result<T, runner::client::ClientError>) -> u16 {
+fn status<T>(result: Result<T, client::ClientError>) -> u16 {
     match result {
         Ok(_) => 200,
-        Err(runner::client::ClientError::Status { status, .. }) => status,
+        Err(client::ClientError::Status { status, .. }) => status,
         Err(error) => panic!("unexpected error: {error}"),
     }
 }

@@ -32,6 +32,7 @@ mod release;
 mod run;
 mod spec;
 mod strategy;
+pub mod wire;
 
 pub use audit::{AuditAction, AuditEntry, AuditSubject, SYSTEM_ACTOR};
 pub use duration::{Duration, DurationError, parse_duration};

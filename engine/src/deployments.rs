@@ -18,6 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use deploy::wire::{DeploymentAssignment, DeploymentReport};
 use deploy::{
     ApprovalKey, AuditAction, AuditEntry, Decision, Deployment, DeploymentId, DeploymentPlan,
     DeploymentSpec, DeploymentStatus, Environment, GateRequest, GateState, Lane, LaneEntry,
@@ -26,7 +27,7 @@ use deploy::{
 };
 use jiff::Timestamp;
 use protocol::wire::PhaseApproval;
-use protocol::{Conclusion, DeploymentAssignment, JobResult, JobSpec};
+use protocol::{Conclusion, JobResult, JobSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -626,12 +627,15 @@ impl Deployments {
         };
         deployment.slot = plan.target_slot.clone();
         let restarting = deployment.status == DeploymentStatus::InProgress;
-        spec.deployment = Some(DeploymentAssignment {
-            deployment_id: deployment.id.0.clone(),
-            plan,
-            spec: parsed,
-            last_good: live.map(|live| live.version),
-        });
+        spec.deployment = Some(
+            DeploymentAssignment {
+                deployment_id: deployment.id.0.clone(),
+                plan,
+                spec: parsed,
+                last_good: live.map(|live| live.version),
+            }
+            .into(),
+        );
         self.add_environment_settings(&mut spec, environment)?;
         if !restarting {
             deployment
@@ -728,7 +732,9 @@ impl Deployments {
         let mut all = self.deployments(Some(&environment))?;
         let before = all.clone();
         let previous_live = live_deployment(&all, &environment, &deployment.repository).cloned();
-        let report = result.deployment.as_deref();
+        let report: Option<DeploymentReport> =
+            result.deployment.as_deref().cloned().map(Into::into);
+        let report = report.as_ref();
         if let Some(report) = report {
             deployment.phases = report.phases.clone();
         }

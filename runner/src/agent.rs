@@ -20,11 +20,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{ClientError, EngineClient};
 use crate::executor::{
     DeploymentGate, ExecutorOptions, GateFuture, reachable_locally, run_job_with_gate,
     sanitise_path_component, unpack_source,
 };
+use client::{ClientError, EngineClient};
 
 /// What a registered runner needs to talk to its engine; written by `register` (mode 0600).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -591,7 +591,7 @@ async fn source_for_job(
 ) -> (JobSpec, Option<PathBuf>) {
     let checks_out = spec.steps.iter().any(|step| {
         step.uses.as_ref().is_some_and(|uses| {
-            let uses = uses.value.trim().to_ascii_lowercase();
+            let uses = uses.trim().to_ascii_lowercase();
             uses == "actions/checkout" || uses.starts_with("actions/checkout@")
         })
     });

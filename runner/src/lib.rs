@@ -4,5 +4,4 @@
 //! store; it learns about jobs only through `protocol` types.
 
 pub mod agent;
-pub mod client;
 pub mod executor;

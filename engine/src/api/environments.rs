@@ -292,7 +292,7 @@ async fn progress(
     let approval = deployments(&orchestrator)
         .progress(
             &request.deployment_id,
-            request.phases,
+            request.phases.into_iter().map(Into::into).collect(),
             request.awaiting_approval,
         )
         .await?;

@@ -43,6 +43,7 @@ mod machine;
 mod plan;
 mod rerun;
 mod state;
+mod wire_step;
 
 pub use conditions::{AncestorStatus, Decision};
 pub use errors::SchedulerError;
@@ -54,6 +55,7 @@ pub use plan::{
 };
 pub use rerun::{KeptJob, KeptLeg, RerunMode, job_conclusion, jobs_to_rerun};
 pub use state::{IllegalMove, JobPhase, LegState, RunPhase};
+pub use wire_step::step_to_wire;
 
 #[cfg(test)]
 mod tests;

@@ -28,6 +28,7 @@ mod masking;
 mod process;
 mod shell;
 mod step_output;
+mod wire_step;
 mod workflow_commands;
 mod workspace;
 
@@ -42,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 pub use checkout::{reachable_locally, unpack_source};
 pub use deployment::{AutoApprove, DeploymentGate, GateFuture, NoGate};
 pub use masking::{MASK, Masker};
+pub use wire_step::step_from_wire;
 pub use workspace::sanitise as sanitise_path_component;
 
 /// How this machine runs jobs.

@@ -1,11 +1,12 @@
-//! The runner's side of the HTTP protocol: one typed method per engine endpoint.
+//! The one typed HTTP client of the engine: the runner protocol (one method per endpoint) and
+//! the read and admin API the CLI uses, speaking only `protocol` types.
 //!
 //! Timeouts are per phase (connect, then each read), never a whole-request `timeout()`: the long
 //! poll legitimately waits. Calls are retried with backoff on network errors and 5xx answers, up
 //! to `RetryPolicy::max_elapsed`; callers that must outlast an engine restart loop on top.
 //!
-//! **Architecture Invariant:** this is the only code in the runner that speaks HTTP; it knows
-//! the wire types and nothing of executing jobs.
+//! **Architecture Invariant:** the only code that speaks the engine's HTTP API as a client; it
+//! knows the `protocol` types and nothing of executing jobs, the store or `deploy`.
 
 use std::time::Duration;
 
@@ -237,7 +238,7 @@ impl EngineClient {
         job_id: &str,
         fencing_token: u64,
         deployment_id: &str,
-        phases: Vec<deploy::PhaseRecord>,
+        phases: impl IntoIterator<Item = impl Into<protocol::PhaseRecord>>,
         awaiting_approval: Option<usize>,
     ) -> Result<DeploymentProgressResponse, ClientError> {
         let path = format!("/api/v1/jobs/{job_id}/deployment");
@@ -245,7 +246,7 @@ impl EngineClient {
             protocol_version: PROTOCOL_VERSION,
             fencing_token,
             deployment_id: deployment_id.to_string(),
-            phases,
+            phases: phases.into_iter().map(Into::into).collect(),
             awaiting_approval,
         };
         let answer = self.post_once(&self.short, &path, &body).await?;
