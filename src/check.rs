@@ -101,7 +101,7 @@ fn deployment_diagnostics(file: &str, workflow: &workflows::model::Workflow) -> 
         if block.value.to_string().contains("${{") {
             continue;
         }
-        if let Err(error) = engine::deploy::DeploymentSpec::parse(&block.value, None) {
+        if let Err(error) = deploy::DeploymentSpec::parse(&block.value, None) {
             found.push(Diagnostic::error(
                 file,
                 block.span,

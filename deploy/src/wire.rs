@@ -8,6 +8,7 @@
 //! nothing outside this file in `deploy` names `protocol`.
 
 use crate::duration::Duration;
+use crate::protection::Decision;
 use crate::record::{DeploymentStatus, PhaseRecord, Version};
 use crate::run::RollbackMode;
 use crate::spec::{BatchSize, CanaryPhase, DeploymentSpec, StrategyKind};
@@ -170,6 +171,9 @@ mirror_enum!(DeploymentStatus <=> protocol::DeploymentStatus {
 });
 mirror_enum!(Activity <=> protocol::Activity {
     VerifyTarget, Execute, Verify, Switch, Pause, Approval, AcceptanceTest, Confirm,
+});
+mirror_enum!(Decision <=> protocol::environments::Decision {
+    Approve, Reject,
 });
 mirror_enum!(StrategyKind <=> protocol::StrategyKind {
     BigBang, Rolling, BlueGreen, Canary,

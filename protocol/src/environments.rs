@@ -58,6 +58,16 @@ pub struct SetGroupRequest {
     pub members: Vec<String>,
 }
 
+/// What an approve/reject did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalOutcome {
+    pub environment: String,
+    pub run_id: String,
+    /// `recorded` (the gate still waits), `opened`, `rejected`, or `phase` (a canary phase).
+    pub effect: String,
+    pub message: String,
+}
+
 /// `?environment=NAME` on the deployment and audit lists.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentQuery {

@@ -12,6 +12,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
+use protocol::admin::*;
+use protocol::environments::*;
+use protocol::releases::*;
+use protocol::repos::*;
 use protocol::wire::*;
 use protocol::*;
 use serde::Serialize;
@@ -485,6 +489,177 @@ fn shapes() -> Vec<(String, String)> {
             repository: "r".into(),
             value: "v".into(),
             updated_at_us: 1,
+        }),
+    );
+    add(
+        "DispatchRequest",
+        of(&DispatchRequest {
+            protocol_version: 1,
+            repository: "r".into(),
+            workflow: "ci.yml".into(),
+            git_ref: Some("main".into()),
+            inputs: map(&[("a", "b")]),
+            event: Some("push".into()),
+        }),
+    );
+    add(
+        "DispatchResponse",
+        of(&DispatchResponse {
+            protocol_version: 1,
+            run_id: "r".into(),
+            run_number: 1,
+            conclusion: Some(Conclusion::Failure),
+        }),
+    );
+    add(
+        "TokenResponse",
+        of(&TokenResponse {
+            protocol_version: 1,
+            token: "t".into(),
+        }),
+    );
+    add(
+        "RerunRequest",
+        of(&RerunRequest {
+            protocol_version: 1,
+            failed: true,
+            job: Some("build".into()),
+        }),
+    );
+    add(
+        "RerunResponse",
+        of(&RerunResponse {
+            protocol_version: 1,
+            run_id: "r".into(),
+            run_number: 1,
+            attempt: 2,
+            rerun_of: "r0".into(),
+            jobs: vec!["build".into()],
+        }),
+    );
+    add(
+        "CreateEnvironmentRequest",
+        of(&CreateEnvironmentRequest {
+            protocol_version: 1,
+            name: "prod".into(),
+            options: vec!["--approvals".into()],
+        }),
+    );
+    add(
+        "EditEnvironmentRequest",
+        of(&EditEnvironmentRequest {
+            protocol_version: 1,
+            options: vec!["--approvals".into()],
+        }),
+    );
+    add(
+        "DecisionRequest",
+        of(&DecisionRequest {
+            protocol_version: 1,
+            environment: "prod".into(),
+            decision: Decision::Approve,
+            actor: "a".into(),
+            comment: Some("c".into()),
+        }),
+    );
+    add("Decision", of(&Decision::Reject));
+    add(
+        "RollbackRequest",
+        of(&RollbackRequest {
+            protocol_version: 1,
+            actor: "a".into(),
+        }),
+    );
+    add(
+        "SetGroupRequest",
+        of(&SetGroupRequest {
+            protocol_version: 1,
+            members: vec!["a".into()],
+        }),
+    );
+    add(
+        "EnvironmentQuery",
+        of(&EnvironmentQuery {
+            environment: Some("prod".into()),
+        }),
+    );
+    add(
+        "ApprovalOutcome",
+        of(&ApprovalOutcome {
+            environment: "prod".into(),
+            run_id: "r".into(),
+            effect: "opened".into(),
+            message: "m".into(),
+        }),
+    );
+    add(
+        "AddRepoRequest",
+        of(&AddRepoRequest {
+            protocol_version: Some(1),
+            source: "/repo".into(),
+            name: Some("n".into()),
+            poll_interval_ms: Some(1),
+            webhook_secret: Some("s".into()),
+        }),
+    );
+    add(
+        "HookRequest",
+        of(&HookRequest {
+            updates: vec![HookUpdate {
+                old: "a".into(),
+                new: "b".into(),
+                git_ref: "refs/heads/main".into(),
+            }],
+            pusher: Some("p".into()),
+        }),
+    );
+    add(
+        "CreateReleaseRequest",
+        of(&CreateReleaseRequest {
+            protocol_version: Some(1),
+            tag: "v1".into(),
+            repo: Some("r".into()),
+            name: Some("n".into()),
+            notes: Some("n".into()),
+            created_by: Some("a".into()),
+        }),
+    );
+    add(
+        "PromoteReleaseRequest",
+        of(&PromoteReleaseRequest {
+            protocol_version: Some(1),
+            repo: Some("r".into()),
+            environment: "prod".into(),
+            audience: "all".into(),
+            requested_by: "a".into(),
+        }),
+    );
+    add(
+        "ApproveReleaseRequest",
+        of(&ApproveReleaseRequest {
+            protocol_version: Some(1),
+            repo: Some("r".into()),
+            environment: "prod".into(),
+            approver: "a".into(),
+            comment: Some("c".into()),
+            decision: Some(Decision::Approve),
+        }),
+    );
+    add(
+        "WithdrawReleaseRequest",
+        of(&WithdrawReleaseRequest {
+            protocol_version: Some(1),
+            repo: Some("r".into()),
+            environment: "prod".into(),
+            actor: "a".into(),
+            reason: Some("r".into()),
+        }),
+    );
+    add(
+        "ReleaseQuery",
+        of(&ReleaseQuery {
+            repo: Some("r".into()),
+            actor: Some("a".into()),
         }),
     );
     out

@@ -6,12 +6,12 @@
 //! People are named by `--as NAME` (or `SLIPWAY_USER`, else `$USER`): the engine trusts the
 //! admin token, and the name is what the audit log and the self-approval rule see.
 
-use engine::api::environments::{
-    CreateEnvironmentRequest, DecisionRequest, EditEnvironmentRequest, RollbackRequest,
-    SetGroupRequest,
+use deploy::{AuditEntry, Deployment, DeploymentStatus, Environment};
+use engine::deployments::EnvironmentView;
+use protocol::environments::{
+    ApprovalOutcome, CreateEnvironmentRequest, Decision, DecisionRequest, EditEnvironmentRequest,
+    RollbackRequest, SetGroupRequest,
 };
-use engine::deploy::{AuditEntry, Decision, Deployment, DeploymentStatus, Environment};
-use engine::deployments::{ApprovalOutcome, EnvironmentView};
 use reqwest::Method;
 
 use super::runs::resolve_run;
@@ -298,7 +298,7 @@ pub fn group(args: &GroupArgs) -> i32 {
         match &args.command {
             GroupCommand::Set { name, members } => {
                 let (path, request) = set(name, members.clone());
-                let groups: Option<engine::deploy::Groups> =
+                let groups: Option<deploy::Groups> =
                     client.admin_send(Method::PUT, &path, &request).await?;
                 let groups =
                     groups.ok_or_else(|| ClientError::Protocol("no answer body".into()))?;
@@ -307,7 +307,7 @@ pub fn group(args: &GroupArgs) -> i32 {
                 println!("group @{key}: {}", members.join(", "));
             }
             GroupCommand::List { json } => {
-                let groups: engine::deploy::Groups = client.get("/api/v1/groups").await?;
+                let groups: deploy::Groups = client.get("/api/v1/groups").await?;
                 if *json {
                     print_json(&groups)?;
                 } else {
@@ -321,7 +321,7 @@ pub fn group(args: &GroupArgs) -> i32 {
             }
             GroupCommand::Rm { name } => {
                 let (path, request) = set(name, Vec::new());
-                let _: Option<engine::deploy::Groups> =
+                let _: Option<deploy::Groups> =
                     client.admin_send(Method::PUT, &path, &request).await?;
                 println!("group @{} removed", name.trim_start_matches('@'));
             }
@@ -491,13 +491,13 @@ pub fn audit(args: &AuditArgs) -> i32 {
     })
 }
 
-fn subject(subject: &engine::deploy::AuditSubject) -> String {
+fn subject(subject: &deploy::AuditSubject) -> String {
     match subject {
-        engine::deploy::AuditSubject::Run { run_id } => format!("run {run_id}"),
-        engine::deploy::AuditSubject::Deployment { deployment_id } => {
+        deploy::AuditSubject::Run { run_id } => format!("run {run_id}"),
+        deploy::AuditSubject::Deployment { deployment_id } => {
             format!("deployment {deployment_id}")
         }
-        engine::deploy::AuditSubject::Release { tag } => format!("release {tag}"),
+        deploy::AuditSubject::Release { tag } => format!("release {tag}"),
     }
 }
 
@@ -549,8 +549,8 @@ fn print_settings(environment: &Environment) {
         .approvers
         .iter()
         .map(|approver| match approver {
-            engine::deploy::Approver::User(name) => name.clone(),
-            engine::deploy::Approver::Group(name) => format!("@{name}"),
+            deploy::Approver::User(name) => name.clone(),
+            deploy::Approver::Group(name) => format!("@{name}"),
         })
         .collect();
     println!(

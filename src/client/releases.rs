@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use engine::deploy::{EnvironmentView, Release};
+use deploy::{EnvironmentView, Release};
 use reqwest::Method;
 use serde_json::{Value, json};
 
