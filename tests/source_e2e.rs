@@ -137,7 +137,7 @@ impl Engine {
         let token = self
             .post_admin(
                 "/api/v1/admin/registration-tokens",
-                json!({"protocol_version": 1}),
+                json!({"protocol_version": protocol::PROTOCOL_VERSION}),
             )
             .await["token"]
             .as_str()
@@ -355,7 +355,7 @@ async fn the_source_goes_only_to_the_lease_holder_with_its_current_fencing_token
     engine
         .post_admin(
             "/api/v1/dispatch",
-            json!({"protocol_version": 1, "repository": work.display().to_string(),
+            json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": work.display().to_string(),
                    "workflow": "describe.yml", "ref": "main"}),
         )
         .await;

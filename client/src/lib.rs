@@ -8,6 +8,8 @@
 //! **Architecture Invariant:** the only code that speaks the engine's HTTP API as a client; it
 //! knows the `protocol` types and nothing of executing jobs, the store or `deploy`.
 
+mod api;
+
 use std::time::Duration;
 
 use protocol::wire::{
@@ -88,6 +90,8 @@ impl Default for RetryPolicy {
 pub struct EngineClient {
     base_url: String,
     credential: Option<String>,
+    /// Sent on admin calls (`api.rs`); runners have none.
+    admin_token: Option<String>,
     /// For every call but the long poll: reads must come quickly.
     short: reqwest::Client,
     /// For the long poll: a read may wait as long as the poll plus a margin.
@@ -116,6 +120,7 @@ impl EngineClient {
         Ok(EngineClient {
             base_url: base_url.trim_end_matches('/').to_string(),
             credential,
+            admin_token: None,
             short: build(Duration::from_secs(30))?,
             long: build(long_poll + LONG_POLL_READ_MARGIN)?,
             retry: RetryPolicy::default(),
