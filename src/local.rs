@@ -580,12 +580,15 @@ fn local_deployment(
         })
         .unwrap_or_default();
     let plan = deploy::plan_deployment(&environment, &checked, &deploy::Version::new(sha), None);
-    Ok(Some(protocol::DeploymentAssignment {
-        deployment_id: format!("{}-{}", spec.run_id, spec.job_key),
-        plan,
-        spec: checked,
-        last_good: None,
-    }))
+    Ok(Some(
+        deploy::wire::DeploymentAssignment {
+            deployment_id: format!("{}-{}", spec.run_id, spec.job_key),
+            plan,
+            spec: checked,
+            last_good: None,
+        }
+        .into(),
+    ))
 }
 
 fn sanitize(key: &str) -> String {
@@ -748,7 +751,7 @@ mod tests {
         let assignment = local_deployment(&spec).unwrap().unwrap();
         assert_eq!(assignment.plan.environment, "staging");
         assert_eq!(assignment.plan.version.sha, "abc123");
-        assert_eq!(assignment.plan.strategy, deploy::StrategyKind::Rolling);
+        assert_eq!(assignment.plan.strategy, protocol::StrategyKind::Rolling);
         assert_eq!(assignment.last_good, None);
         spec.deployment_block = Some(json!({"strategy": "rolling"}));
         assert_eq!(

@@ -11,13 +11,10 @@ use std::time::Duration;
 use engine::api::{self, Server};
 use engine::dispatch::{Engine, EngineConfig, EngineEvent};
 use engine::store::{JobState, RunId};
-use indexmap::IndexMap;
-use protocol::JobSpec;
+use protocol::{JobSpec, Step};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc::UnboundedReceiver;
-use workflows::model::Step;
-use workflows::span::Spanned;
 
 /// Long enough that nothing flakes; every wait below ends as soon as its event comes.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -176,18 +173,8 @@ fn spec(job_key: &str, scripts: &[&str]) -> JobSpec {
 
 fn run_step(script: &str) -> Step {
     Step {
-        id: None,
-        name: None,
-        condition: None,
-        run: Some(Spanned::new(script.to_string(), Default::default())),
-        uses: None,
-        shell: None,
-        with: IndexMap::new(),
-        env: IndexMap::new(),
-        working_directory: None,
-        continue_on_error: None,
-        timeout_minutes: None,
-        span: Default::default(),
+        run: Some(script.to_string()),
+        ..Step::default()
     }
 }
 

@@ -115,7 +115,7 @@ impl TestEngine {
         let (status, answer) = self
             .post_admin(
                 "/api/v1/dispatch",
-                json!({"protocol_version": 1, "repository": repo.display().to_string(),
+                json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": repo.display().to_string(),
                        "workflow": workflow, "ref": "main"}),
             )
             .await;
@@ -128,7 +128,7 @@ impl TestEngine {
         let (status, answer) = self
             .post_admin(
                 "/api/v1/admin/registration-tokens",
-                json!({"protocol_version": 1}),
+                json!({"protocol_version": protocol::PROTOCOL_VERSION}),
             )
             .await;
         assert_eq!(status, 200, "token answered {answer}");
@@ -399,7 +399,7 @@ jobs:
     let (status, _) = engine
         .post_admin(
             &format!("/api/v1/runs/{run_id}/cancel"),
-            json!({"protocol_version": 1}),
+            json!({"protocol_version": protocol::PROTOCOL_VERSION}),
         )
         .await;
     assert_eq!(status, 200);
@@ -419,7 +419,7 @@ async fn a_wrong_runner_token_is_refused_and_changes_nothing() {
         .client
         .post(format!("{}/api/v1/runner/next", engine.url))
         .bearer_auth("not-a-runner.credential")
-        .json(&json!({"protocol_version": 1, "wait_ms": 10}))
+        .json(&json!({"protocol_version": protocol::PROTOCOL_VERSION, "wait_ms": 10}))
         .send()
         .await
         .expect("engine answers");
@@ -428,7 +428,7 @@ async fn a_wrong_runner_token_is_refused_and_changes_nothing() {
         .client
         .post(format!("{}/api/v1/runners/register", engine.url))
         .json(
-            &json!({"protocol_version": 1, "token": "made-up", "name": "x",
+            &json!({"protocol_version": protocol::PROTOCOL_VERSION, "token": "made-up", "name": "x",
                       "labels": ["linux"], "capacity": 1}),
         )
         .send()
@@ -439,7 +439,7 @@ async fn a_wrong_runner_token_is_refused_and_changes_nothing() {
         .client
         .post(format!("{}/api/v1/dispatch", engine.url))
         .bearer_auth("wrong-admin-token")
-        .json(&json!({"protocol_version": 1, "repository": "/nowhere", "workflow": "x.yml"}))
+        .json(&json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": "/nowhere", "workflow": "x.yml"}))
         .send()
         .await
         .expect("engine answers");

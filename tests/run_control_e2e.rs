@@ -97,7 +97,7 @@ impl TestEngine {
             .post(
                 "/api/v1/dispatch",
                 Some(&token),
-                json!({"protocol_version": 1, "repository": repo.display().to_string(),
+                json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": repo.display().to_string(),
                        "workflow": workflow, "ref": "main", "inputs": inputs}),
             )
             .await;
@@ -486,11 +486,19 @@ async fn cancel_needs_the_admin_token_and_a_refused_cancel_changes_nothing() {
     engine.wait_job_running(&run_id, "go").await;
     let path = format!("/api/v1/runs/{run_id}/cancel");
     let (status, _) = engine
-        .post(&path, None, json!({"protocol_version": 1}))
+        .post(
+            &path,
+            None,
+            json!({"protocol_version": protocol::PROTOCOL_VERSION}),
+        )
         .await;
     assert_eq!(status, 401);
     let (status, _) = engine
-        .post(&path, Some("not-the-token"), json!({"protocol_version": 1}))
+        .post(
+            &path,
+            Some("not-the-token"),
+            json!({"protocol_version": protocol::PROTOCOL_VERSION}),
+        )
         .await;
     assert_eq!(status, 401);
     // The CLI without a token is refused the same way (exit 3), and says how to pass one.

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use runner::client::EngineClient;
+use client::EngineClient;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
@@ -137,7 +137,7 @@ impl Engine {
         let token = self
             .post_admin(
                 "/api/v1/admin/registration-tokens",
-                json!({"protocol_version": 1}),
+                json!({"protocol_version": protocol::PROTOCOL_VERSION}),
             )
             .await["token"]
             .as_str()
@@ -255,10 +255,10 @@ async fn wait_for_file(path: &Path) -> String {
 }
 
 /// The HTTP status a call ended with (200 for success).
-fn status<T>(result: Result<T, runner::client::ClientError>) -> u16 {
+fn status<T>(result: Result<T, client::ClientError>) -> u16 {
     match result {
         Ok(_) => 200,
-        Err(runner::client::ClientError::Status { status, .. }) => status,
+        Err(client::ClientError::Status { status, .. }) => status,
         Err(error) => panic!("unexpected error: {error}"),
     }
 }
@@ -355,7 +355,7 @@ async fn the_source_goes_only_to_the_lease_holder_with_its_current_fencing_token
     engine
         .post_admin(
             "/api/v1/dispatch",
-            json!({"protocol_version": 1, "repository": work.display().to_string(),
+            json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": work.display().to_string(),
                    "workflow": "describe.yml", "ref": "main"}),
         )
         .await;

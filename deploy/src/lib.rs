@@ -34,6 +34,7 @@ mod release;
 mod settle;
 mod spec;
 mod strategy;
+pub mod wire;
 
 // Durations are read in `deployment:` blocks too, so the workflow language owns their syntax.
 use workflows::duration;

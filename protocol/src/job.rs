@@ -2,7 +2,11 @@
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use workflows::model::Step;
+
+use crate::deployment::{
+    DeploymentPlan, DeploymentSpec, DeploymentStatus, PhaseRecord, RollbackMode, Version,
+};
+use crate::step::Step;
 
 /// A job resolved by the engine: job-level expressions are evaluated already; step-level ones
 /// (`if`, `run`, `env`, `with`, …) are left as written for the runner to evaluate.
@@ -55,22 +59,22 @@ pub struct JobSpec {
     pub deployment: Option<DeploymentAssignment>,
     /// The job's `deployment:` block as JSON, job-level expressions evaluated (strings that
     /// read the `deployment` context stay as written for the runner). The engine checks it
-    /// with `deploy::DeploymentSpec::parse` when it plans the deployment.
+    /// with `DeploymentSpec::parse` when it plans the deployment.
     #[serde(default)]
     pub deployment_block: Option<serde_json::Value>,
 }
 
-/// A deployment job's assignment: the runner drives `deploy::DeploymentRun` over `plan`,
+/// A deployment job's assignment: the runner drives its deployment machine over `plan`,
 /// running the job's steps for each `execute` phase and the hooks (`verify`, `acceptance`,
 /// `switch`) as shell commands, each with the phase's `deployment` context.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentAssignment {
     pub deployment_id: String,
-    pub plan: deploy::DeploymentPlan,
+    pub plan: DeploymentPlan,
     /// The checked `deployment:` block (a redeploy rollback is planned from it).
-    pub spec: deploy::DeploymentSpec,
+    pub spec: DeploymentSpec,
     /// The version live before this deployment: what a failed check rolls back to.
-    pub last_good: Option<deploy::Version>,
+    pub last_good: Option<Version>,
 }
 
 /// What a deployment job did, reported with its result.
@@ -78,10 +82,10 @@ pub struct DeploymentAssignment {
 pub struct DeploymentReport {
     pub deployment_id: String,
     /// `success`, `failure` (nothing changed or nothing to roll back to) or `rolled_back`.
-    pub status: deploy::DeploymentStatus,
+    pub status: DeploymentStatus,
     pub reason: Option<String>,
     /// The phases as they ran, with their times.
-    pub phases: Vec<deploy::PhaseRecord>,
+    pub phases: Vec<PhaseRecord>,
     /// Blue-green: the slot live when the job ended.
     pub live_slot: Option<String>,
     /// Set when a failed check rolled the environment back.
@@ -91,11 +95,11 @@ pub struct DeploymentReport {
 /// The rollback a failed deployment job carried out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RollbackReport {
-    pub to_version: deploy::Version,
-    pub mode: deploy::RollbackMode,
+    pub to_version: Version,
+    pub mode: RollbackMode,
     pub succeeded: bool,
     pub reason: Option<String>,
-    pub phases: Vec<deploy::PhaseRecord>,
+    pub phases: Vec<PhaseRecord>,
 }
 
 /// A job's `environment:` after evaluation: the environment name and the URL shown for it.

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::deployment::PhaseRecord;
 use crate::job::{JobEvent, JobResult, JobSpec};
 
 /// The error body of every non-2xx answer.
@@ -117,7 +118,7 @@ pub struct DeploymentProgressRequest {
     pub protocol_version: u32,
     pub fencing_token: u64,
     pub deployment_id: String,
-    pub phases: Vec<deploy::PhaseRecord>,
+    pub phases: Vec<PhaseRecord>,
     /// The phase index of a canary approval the runner is waiting at.
     #[serde(default)]
     pub awaiting_approval: Option<usize>,

@@ -22,11 +22,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{ClientError, EngineClient};
 use crate::executor::{
     DeploymentGate, ExecutorOptions, GateFuture, reachable_locally, run_job_with_gate,
     sanitise_path_component, unpack_source,
 };
+use client::{ClientError, EngineClient};
 
 /// The longest wait between two tries to reach an engine that does not answer (polls and
 /// reports alike): short, so that a restarted engine sees its runners, and their finished jobs,
@@ -619,7 +619,7 @@ async fn source_for_job(
 ) -> (JobSpec, Option<PathBuf>) {
     let checks_out = spec.steps.iter().any(|step| {
         step.uses.as_ref().is_some_and(|uses| {
-            let uses = uses.value.trim().to_ascii_lowercase();
+            let uses = uses.trim().to_ascii_lowercase();
             uses == "actions/checkout" || uses.starts_with("actions/checkout@")
         })
     });

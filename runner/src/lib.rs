@@ -4,7 +4,6 @@
 //! store; it learns about jobs only through `protocol` types.
 
 pub mod agent;
-pub mod client;
 pub mod engine_artifacts;
 pub mod executor;
 pub mod workdir_lock;

@@ -8,12 +8,13 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use deploy::wire::{DeploymentAssignment, DeploymentReport};
 use deploy::{
     Activity, DeploymentSpec, DeploymentStatus, PhaseRecord, RollbackMode, Version, plan_deployment,
 };
 use executor_support::*;
 use protocol::wire::PhaseApproval;
-use protocol::{Conclusion, DeploymentAssignment, JobEvent, JobSpec};
+use protocol::{Conclusion, JobEvent, JobSpec};
 use runner::executor::{DeploymentGate, GateFuture, run_job_with_gate};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 /// A deployment job: `steps` carried out per the `block`, with the blue-green slot live now and
 /// the version live before.
 fn deploying(
-    steps: Vec<workflows::model::Step>,
+    steps: Vec<protocol::Step>,
     block: Value,
     live_slot: Option<&str>,
     last_good: Option<Version>,
@@ -37,13 +38,22 @@ fn deploying(
     let mut job = job(steps);
     job.env
         .insert("MARKS".to_string(), marks.display().to_string());
-    job.deployment = Some(DeploymentAssignment {
-        deployment_id: "d1".to_string(),
-        plan,
-        spec,
-        last_good,
-    });
+    job.deployment = Some(
+        DeploymentAssignment {
+            deployment_id: "d1".to_string(),
+            plan,
+            spec,
+            last_good,
+        }
+        .into(),
+    );
     job
+}
+
+/// The job's deployment report, back in `deploy`'s types.
+fn domain_report(result: &protocol::JobResult) -> DeploymentReport {
+    let report = result.deployment.as_deref().expect("a deployment report");
+    report.clone().into()
 }
 
 fn old() -> Version {
@@ -193,7 +203,7 @@ echo "batch=${{ deployment.batch }}" >> "$GITHUB_OUTPUT""#)
             "verify:2:verify",
         ]
     );
-    let report = ran.result.deployment.as_ref().expect("a deployment report");
+    let report = &domain_report(&ran.result);
     assert_eq!(report.status, DeploymentStatus::Success);
     assert_eq!(report.deployment_id, "d1");
     assert_eq!(
@@ -263,7 +273,7 @@ async fn a_failed_verify_redeploys_the_last_good_version() {
         ]
     );
     assert_eq!(ran.result.conclusion, Conclusion::Failure);
-    let report = ran.result.deployment.as_ref().unwrap();
+    let report = &domain_report(&ran.result);
     assert_eq!(report.status, DeploymentStatus::RolledBack);
     assert!(
         report
@@ -321,7 +331,7 @@ async fn blue_green_failed_acceptance_switches_back_to_the_old_slot() {
         ]
     );
     assert_eq!(ran.result.conclusion, Conclusion::Failure);
-    let report = ran.result.deployment.as_ref().unwrap();
+    let report = &domain_report(&ran.result);
     assert_eq!(report.status, DeploymentStatus::RolledBack);
     assert_eq!(report.live_slot.as_deref(), Some("blue"));
     let rollback = report.rollback.as_ref().unwrap();
@@ -365,7 +375,7 @@ async fn blue_green_success_reports_the_new_live_slot() {
         ran.result
     );
     assert_eq!(order(&marks), vec!["execute:green", "switch:green"]);
-    let report = ran.result.deployment.as_ref().unwrap();
+    let report = &domain_report(&ran.result);
     assert_eq!(report.status, DeploymentStatus::Success);
     assert_eq!(report.live_slot.as_deref(), Some("green"));
 }
@@ -377,7 +387,7 @@ fn canary_block() -> Value {
     })
 }
 
-fn canary_steps() -> Vec<workflows::model::Step> {
+fn canary_steps() -> Vec<protocol::Step> {
     vec![run(
         r#"echo "execute:$DEPLOYMENT_WEIGHT:${{ deployment.weight }}:$DEPLOYMENT_IS_ROLLBACK" >> "$MARKS/order""#,
     )]
@@ -411,7 +421,7 @@ async fn canary_approval_granted_goes_on_to_full_weight() {
     );
     // Asked once (pending), then again (granted).
     assert_eq!(gate.approval_asks(), 2);
-    let report = ran.result.deployment.as_ref().unwrap();
+    let report = &domain_report(&ran.result);
     let approval = report
         .phases
         .iter()
@@ -455,7 +465,7 @@ async fn canary_approval_rejected_rolls_back() {
         order(&marks),
         vec!["execute:50:50:false", "execute:100:100:true"]
     );
-    let report = ran.result.deployment.as_ref().unwrap();
+    let report = &domain_report(&ran.result);
     assert_eq!(report.status, DeploymentStatus::RolledBack);
     assert_eq!(
         report.reason.as_deref(),
@@ -479,7 +489,7 @@ async fn without_a_gate_an_approval_is_rejected() {
     let ran = run_spec(spec, &options(&dir.path().join("work"))).await;
     assert_eq!(ran.result.conclusion, Conclusion::Failure);
     assert_eq!(order(&marks), vec!["execute:50:50:false"]);
-    let report = ran.result.deployment.as_ref().unwrap();
+    let report = &domain_report(&ran.result);
     assert_eq!(report.status, DeploymentStatus::Failure);
     assert!(report.rollback.is_none());
     assert!(
@@ -524,7 +534,7 @@ async fn cancel_during_a_canary_pause_stops_the_deployment() {
     canceller.await.unwrap();
     assert_eq!(ran.result.conclusion, Conclusion::Cancelled);
     assert_eq!(order(&marks), vec!["execute:10:10:false"]);
-    let report = ran.result.deployment.as_ref().unwrap();
+    let report = &domain_report(&ran.result);
     assert_eq!(report.status, DeploymentStatus::Failure);
     assert_eq!(
         report.reason.as_deref(),
@@ -549,7 +559,7 @@ async fn a_failed_target_check_skips_the_steps() {
     assert!(order(&marks).is_empty());
     assert_eq!(ran.outcome(0), ("skipped", "skipped"));
     assert_eq!(ran.result.steps[0].name, "Deploy");
-    let report = ran.result.deployment.as_ref().unwrap();
+    let report = &domain_report(&ran.result);
     assert_eq!(report.status, DeploymentStatus::Failure);
     assert_eq!(
         ran.result.failure_reason.as_deref(),
@@ -571,7 +581,7 @@ async fn a_failing_step_fails_the_execute_phase() {
     let spec = deploying(steps, json!({}), None, Some(old()), &marks);
     let ran = run_spec(spec, &options(&dir.path().join("work"))).await;
     assert_eq!(ran.result.conclusion, Conclusion::Failure);
-    let report = ran.result.deployment.as_ref().unwrap();
+    let report = &domain_report(&ran.result);
     assert_eq!(
         report.reason.as_deref(),
         Some("execute failed: step `Push` failed")

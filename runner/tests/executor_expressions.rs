@@ -7,10 +7,9 @@ mod executor_support;
 use std::time::Duration;
 
 use executor_support::*;
+use protocol::{BoolOrExpression, NumberOrExpression};
 use protocol::{Conclusion, JobEvent};
 use tokio_util::sync::CancellationToken;
-use workflows::model::BoolOrExpr;
-use workflows::span::Spanned;
 
 #[tokio::test]
 async fn status_functions_after_a_failure() {
@@ -39,10 +38,7 @@ async fn status_functions_after_a_failure() {
 async fn continue_on_error_keeps_failure_false() {
     let dir = tempfile::tempdir().unwrap();
     let mut flaky = run("exit 1").id("flaky");
-    flaky.continue_on_error = Some(Spanned::new(
-        BoolOrExpr::Expr("${{ 1 == 1 }}".into()),
-        Default::default(),
-    ));
+    flaky.continue_on_error = Some(BoolOrExpression::Expression("${{ 1 == 1 }}".into()));
     let spec = job(vec![
         flaky,
         run("echo failure-ran").when("failure()"),
@@ -146,9 +142,8 @@ async fn job_outputs_are_evaluated_at_the_end() {
 async fn timeout_minutes_from_an_expression() {
     let dir = tempfile::tempdir().unwrap();
     let mut step = run("sleep 100");
-    step.timeout_minutes = Some(Spanned::new(
-        workflows::model::NumberOrExpr::Expr("${{ fromJSON('0.01') }}".into()),
-        Default::default(),
+    step.timeout_minutes = Some(NumberOrExpression::Expression(
+        "${{ fromJSON('0.01') }}".into(),
     ));
     let ran = run_spec(job(vec![step]), &options(dir.path())).await;
     assert_eq!(ran.outcome(0), ("failure", "failure"));

@@ -268,7 +268,7 @@ async fn working_directory_from_step_or_defaults() {
         run("pwd").working_directory("missing"),
     ]);
     spec.default_working_directory = Some("default-dir".into());
-    spec.steps[0].working_directory = Some(spanned("."));
+    spec.steps[0].working_directory = Some(".".to_string());
     let ran = run_spec(spec, &options(dir.path())).await;
     assert_eq!(ran.outcome(0), ("success", "success"));
     assert_eq!(ran.logs(1), vec!["inner".to_string()]);

@@ -49,6 +49,7 @@ mod machine;
 mod plan;
 mod rerun;
 mod state;
+mod wire_step;
 
 pub use conditions::{AncestorStatus, Decision};
 pub use driver::{Driver, Started, dispatch, drive};
@@ -62,6 +63,7 @@ pub use plan::{
 };
 pub use rerun::{KeptJob, KeptLeg, RerunMode, job_conclusion, jobs_to_rerun};
 pub use state::{IllegalMove, JobPhase, LegState, RunPhase};
+pub use wire_step::step_to_wire;
 
 #[cfg(test)]
 mod tests;

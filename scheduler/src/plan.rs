@@ -438,7 +438,11 @@ pub fn build_leg_spec(
         job_id: job_id.to_string(),
         display_name,
         workflow_file: workflow.file.clone(),
-        steps: job.steps.clone(),
+        steps: job
+            .steps
+            .iter()
+            .map(super::wire_step::step_to_wire)
+            .collect(),
         env,
         default_shell,
         default_working_directory,

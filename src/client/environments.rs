@@ -6,12 +6,12 @@
 //! People are named by `--as NAME` (or `SLIPWAY_USER`, else `$USER`): the engine trusts the
 //! admin token, and the name is what the audit log and the self-approval rule see.
 
-use deploy::{AuditEntry, Decision, Deployment, DeploymentStatus, Environment};
-use engine::api::environments::{
-    CreateEnvironmentRequest, DecisionRequest, EditEnvironmentRequest, RollbackRequest,
-    SetGroupRequest,
+use deploy::{AuditEntry, Deployment, DeploymentStatus, Environment};
+use engine::deploy::EnvironmentView;
+use protocol::environments::{
+    ApprovalOutcome, CreateEnvironmentRequest, Decision, DecisionRequest, EditEnvironmentRequest,
+    RollbackRequest, SetGroupRequest,
 };
-use engine::deploy::{ApprovalOutcome, EnvironmentView};
 use reqwest::Method;
 
 use super::runs::resolve_run;

@@ -6,7 +6,8 @@
 //! `releases`, the environments view), `table.rs`
 //! (human tables and times).
 //!
-//! This module must not know the engine's internals: it speaks only `protocol::wire` over HTTP.
+//! This module must not know the engine's internals or speak HTTP itself: it calls the engine
+//! through the `client` crate with `protocol` types.
 //! Exit codes: 3 when the engine cannot be reached or answers with an error, 2 for a request
 //! that is wrong before it is sent.
 
@@ -22,9 +23,7 @@ mod table;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use protocol::PROTOCOL_VERSION;
-use protocol::wire::ErrorBody;
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -37,9 +36,9 @@ pub const DEFAULT_ENGINE: &str = "http://127.0.0.1:7766";
 /// Where the admin token is read from when neither `--token` nor `SLIPWAY_TOKEN` gives it.
 pub const DEFAULT_TOKEN_FILE: &str = ".slipway/admin.token";
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longer than the engine's keep-alive on followed logs (15 s), so a quiet follow stays open.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest quiet wait on a followed log: with the client's margin, reads may pause 60 s,
+/// longer than the engine's keep-alive on followed logs (15 s), so a quiet follow stays open.
+const STREAM_WAIT: Duration = Duration::from_secs(45);
 
 /// Where the engine is and who is asking: flatten this into every command that talks to it.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -93,12 +92,10 @@ impl ClientError {
     }
 }
 
-/// An HTTP client for one engine.
+/// The engine's client (the `client` crate) with the CLI's error messages and exit codes.
 #[derive(Debug, Clone)]
 pub struct EngineClient {
-    base_url: String,
-    token: Option<String>,
-    http: reqwest::Client,
+    inner: client::EngineClient,
 }
 
 impl EngineClient {
@@ -128,40 +125,39 @@ impl EngineClient {
                 "engine URL `{url}` must start with http:// or https://"
             )));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .build()
-            .map_err(|error| ClientError::Usage(format!("set up the HTTP client: {error}")))?;
-        Ok(EngineClient {
-            base_url,
-            token,
-            http,
-        })
+        let inner = client::EngineClient::new(&base_url, None, STREAM_WAIT)
+            .map_err(|error| ClientError::Usage(error.to_string()))?
+            .with_admin_token(token);
+        Ok(EngineClient { inner })
     }
 
     #[allow(dead_code)] // for the orchestrator's `dispatch` and `rerun` messages
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.inner.base_url()
     }
 
     /// `GET path` → JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let response = self.send(self.request(Method::GET, path)).await?;
-        decode(response).await
+        self.inner
+            .get(path)
+            .await
+            .map_err(|error| self.error(error))
     }
 
     /// `GET path` with the admin token → JSON.
     pub async fn admin_get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let response = self
-            .send(self.admin(self.request(Method::GET, path)))
-            .await?;
-        decode(response).await
+        self.inner
+            .admin_get(path)
+            .await
+            .map_err(|error| self.error(error))
     }
 
     /// `GET path` → the raw response (text logs, event streams).
     pub async fn get_raw(&self, path: &str) -> Result<Response, ClientError> {
-        self.send(self.request(Method::GET, path)).await
+        self.inner
+            .get_stream(path)
+            .await
+            .map_err(|error| self.error(error))
     }
 
     /// `method path` with a JSON body carrying `protocol_version`, sent with the admin token.
@@ -171,86 +167,45 @@ impl EngineClient {
         path: &str,
         body: &B,
     ) -> Result<Option<T>, ClientError> {
-        let mut body = serde_json::to_value(body)
-            .map_err(|error| ClientError::Usage(format!("encode the request: {error}")))?;
-        if let Some(object) = body.as_object_mut() {
-            object.insert("protocol_version".into(), PROTOCOL_VERSION.into());
-        }
-        let response = self
-            .send(self.admin(self.request(method, path)).json(&body))
-            .await?;
-        if response.status() == StatusCode::NO_CONTENT {
-            return Ok(None);
-        }
-        decode(response).await.map(Some)
+        self.inner
+            .admin_send(method, path, body)
+            .await
+            .map_err(|error| self.error(error))
     }
 
     /// `DELETE path` with the admin token.
     pub async fn admin_delete(&self, path: &str) -> Result<(), ClientError> {
-        self.send(self.admin(self.request(Method::DELETE, path)))
+        self.inner
+            .admin_delete(path)
             .await
-            .map(|_| ())
+            .map_err(|error| self.error(error))
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base_url))
-    }
-
-    fn admin(&self, request: RequestBuilder) -> RequestBuilder {
-        match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
+    /// The client's error as the CLI says it: unreachable, refused (with a hint when a 401
+    /// came without a token), or an unexpected answer.
+    fn error(&self, error: client::ClientError) -> ClientError {
+        match error {
+            client::ClientError::Network { message, .. } => ClientError::Unreachable {
+                url: self.inner.base_url().to_string(),
+                message,
+            },
+            client::ClientError::Status {
+                status, message, ..
+            } => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut message = message;
+                if status == StatusCode::UNAUTHORIZED && !self.inner.has_admin_token() {
+                    message.push_str(
+                        " (no admin token: pass --token, set SLIPWAY_TOKEN, or run where ./.slipway/admin.token is)",
+                    );
+                }
+                ClientError::Refused { status, message }
+            }
+            client::ClientError::Decode { message, .. } => ClientError::Protocol(message),
+            client::ClientError::Setup(message) => ClientError::Usage(message),
         }
     }
-
-    /// Sends; a transport failure is `Unreachable`, a non-2xx answer `Refused` with its message.
-    async fn send(&self, request: RequestBuilder) -> Result<Response, ClientError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|error| self.unreachable(&error))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let text = response.text().await.unwrap_or_default();
-        let mut message = serde_json::from_str::<ErrorBody>(&text)
-            .map(|body| body.error)
-            .unwrap_or(text);
-        if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
-            message.push_str(
-                " (no admin token: pass --token, set SLIPWAY_TOKEN, or run where ./.slipway/admin.token is)",
-            );
-        }
-        Err(ClientError::Refused { status, message })
-    }
-
-    fn unreachable(&self, error: &reqwest::Error) -> ClientError {
-        // The innermost cause says what happened ("Connection refused"); the outer layers
-        // only repeat the URL.
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            message = cause.to_string();
-            source = cause.source();
-        }
-        if error.is_timeout() {
-            message = format!("timed out ({message})");
-        }
-        ClientError::Unreachable {
-            url: self.base_url.clone(),
-            message,
-        }
-    }
-}
-
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ClientError> {
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|error| ClientError::Protocol(format!("read the answer: {error}")))?;
-    serde_json::from_slice(&bytes).map_err(|error| ClientError::Protocol(error.to_string()))
 }
 
 /// Runs one command's future on a current-thread runtime and turns its result into an exit

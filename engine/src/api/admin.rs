@@ -10,9 +10,10 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::{Extension, extract::State};
-use indexmap::IndexMap;
 use protocol::PROTOCOL_VERSION;
-use serde::{Deserialize, Serialize};
+pub use protocol::admin::{
+    DispatchRequest, DispatchResponse, RerunRequest, RerunResponse, TokenResponse,
+};
 
 use super::extract::{ApiError, Versioned};
 use crate::dispatch::Engine;
@@ -20,39 +21,6 @@ use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest};
 use crate::rerun::RerunError;
 use scheduler::RerunMode;
 use crate::store::{RunId, create_registration_token};
-
-/// `POST /api/v1/dispatch`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DispatchRequest {
-    pub protocol_version: u32,
-    /// The repository's directory on the engine's machine.
-    pub repository: String,
-    /// The workflow file name under `.github/workflows` (or a path from the repository root).
-    pub workflow: String,
-    /// Branch, tag, full ref or sha; default `HEAD`.
-    #[serde(default, rename = "ref")]
-    pub git_ref: Option<String>,
-    #[serde(default)]
-    pub inputs: IndexMap<String, String>,
-    /// The event name; default `workflow_dispatch`.
-    #[serde(default)]
-    pub event: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DispatchResponse {
-    pub protocol_version: u32,
-    pub run_id: String,
-    pub run_number: u64,
-    /// Set when the run concluded at once (an invalid workflow concludes `failure`).
-    pub conclusion: Option<protocol::Conclusion>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenResponse {
-    pub protocol_version: u32,
-    pub token: String,
-}
 
 pub use super::extract::Admin;
 
@@ -82,29 +50,6 @@ pub async fn dispatch(
         run_number: started.run_number,
         conclusion: started.conclusion,
     }))
-}
-
-/// `POST /api/v1/runs/{run_id}/rerun`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RerunRequest {
-    pub protocol_version: u32,
-    /// Re-run only the jobs that failed or were cancelled (and their dependents).
-    #[serde(default, alias = "failed_only")]
-    pub failed: bool,
-    /// Re-run this job and its dependents.
-    #[serde(default)]
-    pub job: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RerunResponse {
-    pub protocol_version: u32,
-    pub run_id: String,
-    pub run_number: u64,
-    pub attempt: u32,
-    pub rerun_of: String,
-    /// The job ids that run again.
-    pub jobs: Vec<String>,
 }
 
 /// `POST /api/v1/runs/{run_id}/rerun`: a new attempt of a finished run (all jobs, the failed

@@ -10,9 +10,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use deploy::{AuditEntry, Decision, Deployment, Environment};
+use deploy::{AuditEntry, Deployment, Environment};
+pub use protocol::environments::{
+    CreateEnvironmentRequest, DecisionRequest, EditEnvironmentRequest, EnvironmentQuery,
+    RollbackRequest, SetGroupRequest,
+};
 use protocol::wire::{DeploymentProgressRequest, DeploymentProgressResponse};
-use serde::{Deserialize, Serialize};
 
 use super::admin::Admin;
 use super::extract::{ApiError, AuthedRunner, Versioned};
@@ -41,56 +44,6 @@ pub fn routes() -> Router<Arc<Engine>> {
         .route("/api/v1/groups/{name}", axum::routing::put(set_group))
         .route("/api/v1/runs/{run_id}/approvals", post(decide))
         .route("/api/v1/jobs/{job_id}/deployment", post(progress))
-}
-
-/// `POST /api/v1/environments`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CreateEnvironmentRequest {
-    pub protocol_version: u32,
-    pub name: String,
-    /// `slipway env create` options as given (`--approvals`, `2`, `--wait=5m`, …).
-    #[serde(default)]
-    pub options: Vec<String>,
-}
-
-/// `PATCH /api/v1/environments/{name}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EditEnvironmentRequest {
-    pub protocol_version: u32,
-    #[serde(default)]
-    pub options: Vec<String>,
-}
-
-/// `POST /api/v1/runs/{run_id}/approvals`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DecisionRequest {
-    pub protocol_version: u32,
-    pub environment: String,
-    /// `approve` or `reject`.
-    pub decision: Decision,
-    /// Who decides (asserted by the caller, see docs/api.md).
-    pub actor: String,
-    #[serde(default)]
-    pub comment: Option<String>,
-}
-
-/// `POST /api/v1/environments/{name}/rollback`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RollbackRequest {
-    pub protocol_version: u32,
-    pub actor: String,
-}
-
-/// `PUT /api/v1/groups/{name}`: the members (logins); an empty list removes the group.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SetGroupRequest {
-    pub protocol_version: u32,
-    pub members: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct EnvironmentQuery {
-    environment: Option<String>,
 }
 
 impl From<DeployError> for ApiError {
@@ -254,7 +207,7 @@ async fn decide(
                 run_id,
                 &request.environment,
                 request.actor.trim(),
-                request.decision,
+                request.decision.into(),
                 request.comment,
             )
             .await?,
@@ -292,7 +245,7 @@ async fn progress(
     let approval = deployments(&orchestrator)
         .progress(
             &request.deployment_id,
-            request.phases,
+            request.phases.into_iter().map(Into::into).collect(),
             request.awaiting_approval,
         )
         .await?;

@@ -15,7 +15,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use deploy::Decision;
-use serde::Deserialize;
+pub use protocol::releases::{
+    ApproveReleaseRequest, CreateReleaseRequest, PromoteReleaseRequest, ReleaseQuery,
+    WithdrawReleaseRequest,
+};
 use serde::de::DeserializeOwned;
 
 use super::extract::{Admin, ApiError};
@@ -24,76 +27,6 @@ use crate::releases::{
     ApproveRelease, CreateRelease, PromoteRelease, ReleaseServiceError, Releases, WithdrawRelease,
 };
 use crate::repos::{RecordRuns, RunStarter};
-
-/// `POST /api/v1/releases` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBody {
-    #[serde(default)]
-    pub protocol_version: Option<u32>,
-    pub tag: String,
-    #[serde(default)]
-    pub repo: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub notes: Option<String>,
-    #[serde(default)]
-    pub created_by: Option<String>,
-}
-
-/// `POST /api/v1/releases/{tag}/promote` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PromoteBody {
-    #[serde(default)]
-    pub protocol_version: Option<u32>,
-    #[serde(default)]
-    pub repo: Option<String>,
-    pub environment: String,
-    pub audience: String,
-    pub requested_by: String,
-}
-
-/// `POST /api/v1/releases/{tag}/approve` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApproveBody {
-    #[serde(default)]
-    pub protocol_version: Option<u32>,
-    #[serde(default)]
-    pub repo: Option<String>,
-    pub environment: String,
-    pub approver: String,
-    #[serde(default)]
-    pub comment: Option<String>,
-    /// `approve` (default) or `reject`.
-    #[serde(default)]
-    pub decision: Option<Decision>,
-}
-
-/// `POST /api/v1/releases/{tag}/withdraw` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WithdrawBody {
-    #[serde(default)]
-    pub protocol_version: Option<u32>,
-    #[serde(default)]
-    pub repo: Option<String>,
-    pub environment: String,
-    pub actor: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// `?repo=NAME` (and `?actor=NAME` for a delete).
-#[derive(Debug, Deserialize)]
-pub struct ReleaseQuery {
-    #[serde(default)]
-    pub repo: Option<String>,
-    #[serde(default)]
-    pub actor: Option<String>,
-}
 
 impl From<ReleaseServiceError> for ApiError {
     fn from(error: ReleaseServiceError) -> ApiError {
@@ -138,7 +71,7 @@ pub async fn create(
     State(releases): State<Arc<Releases>>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: CreateBody = body(&bytes)?;
+    let request: CreateReleaseRequest = body(&bytes)?;
     let change = releases
         .create(
             CreateRelease {
@@ -208,7 +141,7 @@ pub async fn promote(
     Path(tag): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: PromoteBody = body(&bytes)?;
+    let request: PromoteReleaseRequest = body(&bytes)?;
     let starter = starter(&releases, orchestrator);
     let change = releases
         .promote(
@@ -234,7 +167,7 @@ pub async fn approve(
     Path(tag): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: ApproveBody = body(&bytes)?;
+    let request: ApproveReleaseRequest = body(&bytes)?;
     let starter = starter(&releases, orchestrator);
     let change = releases
         .approve(
@@ -243,7 +176,10 @@ pub async fn approve(
                 repo: request.repo,
                 environment: request.environment,
                 approver: request.approver,
-                decision: request.decision.unwrap_or(Decision::Approve),
+                decision: request
+                    .decision
+                    .map(Decision::from)
+                    .unwrap_or(Decision::Approve),
                 comment: request.comment,
             },
             starter.as_ref(),
@@ -261,7 +197,7 @@ pub async fn withdraw(
     Path(tag): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: WithdrawBody = body(&bytes)?;
+    let request: WithdrawReleaseRequest = body(&bytes)?;
     let starter = starter(&releases, orchestrator);
     let change = releases
         .withdraw(

@@ -15,43 +15,13 @@ use axum::extract::{Path, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+pub use protocol::repos::{AddRepoRequest, HookRequest, HookUpdate};
 use serde_json::json;
 
 use super::extract::{Admin, ApiError};
 use crate::repos::{AddRepo, RepoError, Repos};
 use crate::triggers::RefUpdate;
 use crate::triggers::webhook::parse_push;
-
-/// `POST /api/v1/repos` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddRepoRequest {
-    /// Sent by Slipway's own client like on every call; checked by no one here.
-    #[serde(default)]
-    pub protocol_version: Option<u32>,
-    pub source: String,
-    pub name: Option<String>,
-    pub poll_interval_ms: Option<u64>,
-    pub webhook_secret: Option<String>,
-}
-
-/// `POST /api/v1/repos/{name}/hook` body: what git's `post-receive` read.
-#[derive(Debug, Deserialize)]
-pub struct HookRequest {
-    pub updates: Vec<HookUpdate>,
-    /// The pushing user as the hook saw it (older hooks do not send it).
-    #[serde(default)]
-    pub pusher: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct HookUpdate {
-    pub old: String,
-    pub new: String,
-    #[serde(rename = "ref")]
-    pub git_ref: String,
-}
 
 impl From<RepoError> for ApiError {
     fn from(error: RepoError) -> ApiError {
@@ -92,7 +62,10 @@ pub async fn add(
 }
 
 /// `GET /api/v1/repos`.
-pub async fn list(_admin: Admin, State(repos): State<Arc<Repos>>) -> Result<Response, ApiError> {
+pub async fn list(
+    _admin: Admin,
+    State(repos): State<Arc<Repos>>,
+) -> Result<Response, ApiError> {
     Ok(Json(repos.list()?).into_response())
 }
 

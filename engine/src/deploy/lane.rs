@@ -9,7 +9,7 @@ use deploy::{
     Lane, LaneEntry, check_version, evaluate_gate, gate_audit, live_deployment, plan_deployment,
 };
 use jiff::Timestamp;
-use protocol::DeploymentAssignment;
+use deploy::wire::DeploymentAssignment;
 
 use super::git::Ancestry;
 use super::job::parse_spec;
@@ -262,12 +262,15 @@ impl Deployments {
         };
         deployment.slot = plan.target_slot.clone();
         let restarting = deployment.status == DeploymentStatus::InProgress;
-        spec.deployment = Some(DeploymentAssignment {
-            deployment_id: deployment.id.0.clone(),
-            plan,
-            spec: parsed,
-            last_good: live.map(|live| live.version),
-        });
+        spec.deployment = Some(
+            DeploymentAssignment {
+                deployment_id: deployment.id.0.clone(),
+                plan,
+                spec: parsed,
+                last_good: live.map(|live| live.version),
+            }
+            .into(),
+        );
         self.add_environment_settings(&mut spec, environment)?;
         if !restarting {
             deployment

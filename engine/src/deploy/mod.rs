@@ -82,15 +82,7 @@ pub struct Deployments {
     maybe_active: std::sync::atomic::AtomicBool,
 }
 
-/// What an approve/reject did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApprovalOutcome {
-    pub environment: String,
-    pub run_id: String,
-    /// `recorded` (the gate still waits), `opened`, `rejected`, or `phase` (a canary phase).
-    pub effect: String,
-    pub message: String,
-}
+pub use protocol::environments::ApprovalOutcome;
 
 /// One environment as the API shows it: its settings and its lane.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

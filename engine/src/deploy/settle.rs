@@ -69,7 +69,9 @@ impl Deployments {
         let now = self.now();
         let environment = deployment.environment.clone();
         let store = self.engine.store();
-        let report = result.deployment.as_deref();
+        let report: Option<deploy::wire::DeploymentReport> =
+            result.deployment.as_deref().cloned().map(Into::into);
+        let report = report.as_ref();
         let rollback_id = match report.and_then(|report| report.rollback.as_ref()) {
             Some(_) => Some(DeploymentId(store.sortable_key()?)),
             None => None,

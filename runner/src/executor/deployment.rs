@@ -15,6 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use deploy::wire::{DeploymentAssignment, DeploymentReport, RollbackReport};
 use deploy::{
     Activity, DeploymentAction, DeploymentContext, DeploymentEvent, DeploymentId,
     DeploymentMachine, DeploymentStatus, PhaseRecord, RollbackMode, Version,
@@ -22,7 +23,7 @@ use deploy::{
 use indexmap::IndexMap;
 use jiff::Timestamp;
 use protocol::wire::PhaseApproval;
-use protocol::{Conclusion, DeploymentAssignment, DeploymentReport, RollbackReport, StepResult};
+use protocol::{Conclusion, StepResult};
 use tokio::time::Instant;
 
 use super::job::{Frame, JobRun, PreparedStep};
@@ -869,7 +870,13 @@ impl Driver<'_, '_> {
 
     /// The job's steps reported as skipped (no execute phase ran).
     fn skipped_steps(&self) -> Vec<StepResult> {
-        let steps = self.run.spec.steps.clone();
+        let steps: Vec<_> = self
+            .run
+            .spec
+            .steps
+            .iter()
+            .map(super::step_from_wire)
+            .collect();
         steps
             .iter()
             .enumerate()

@@ -196,7 +196,7 @@ impl<'a> JobRun<'a> {
             None => (self.run_pass(&mut frame).await, None),
             Some(assignment) => {
                 let (results, report) =
-                    Box::pin(deployment::carry_out(self, &mut frame, assignment)).await;
+                    Box::pin(deployment::carry_out(self, &mut frame, assignment.into())).await;
                 (results, Some(report))
             }
         };
@@ -240,7 +240,7 @@ impl<'a> JobRun<'a> {
             steps: results,
             summary: std::mem::take(&mut self.summary),
             failure_reason,
-            deployment: report.map(Box::new),
+            deployment: report.map(|report| Box::new(report.into())),
         }
     }
 
@@ -249,7 +249,7 @@ impl<'a> JobRun<'a> {
     /// between passes like steps of one job). Returns the pass's step results; the pass failed
     /// when `frame.status.failed` is set afterwards.
     pub(super) async fn run_pass(&mut self, frame: &mut Frame) -> Vec<StepResult> {
-        let steps = self.spec.steps.clone();
+        let steps: Vec<_> = self.spec.steps.iter().map(super::step_from_wire).collect();
         let mut results = Vec::new();
         for (index, step) in steps.iter().enumerate() {
             frame.event_index = index;

@@ -30,6 +30,7 @@ mod masking;
 mod process;
 mod shell;
 mod step_output;
+mod wire_step;
 mod workflow_commands;
 mod workspace;
 
@@ -45,6 +46,7 @@ pub use artifacts::{ArtifactFuture, ArtifactService, CacheService};
 pub use checkout::{reachable_locally, unpack_source};
 pub use deployment::{AutoApprove, DeploymentGate, GateFuture, NoGate};
 pub use masking::{MASK, Masker};
+pub use wire_step::step_from_wire;
 pub use workspace::sanitise as sanitise_path_component;
 
 /// How this machine runs jobs.

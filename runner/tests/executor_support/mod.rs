@@ -6,40 +6,23 @@
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use protocol::{JobEvent, JobResult, JobSpec};
+use protocol::{BoolOrExpression, JobEvent, JobResult, JobSpec, NumberOrExpression, Step};
 use runner::executor::{ExecutorOptions, run_job};
 use tokio_util::sync::CancellationToken;
-use workflows::model::{BoolOrExpr, NumberOrExpr, Step};
-use workflows::span::Spanned;
-
-pub fn spanned(text: &str) -> Spanned<String> {
-    Spanned::new(text.to_string(), Default::default())
-}
 
 /// A `run:` step.
 pub fn run(script: &str) -> Step {
     Step {
-        id: None,
-        name: None,
-        condition: None,
-        run: Some(spanned(script)),
-        uses: None,
-        shell: None,
-        with: IndexMap::new(),
-        env: IndexMap::new(),
-        working_directory: None,
-        continue_on_error: None,
-        timeout_minutes: None,
-        span: Default::default(),
+        run: Some(script.to_string()),
+        ..Step::default()
     }
 }
 
 /// A `uses:` step.
 pub fn uses(action: &str) -> Step {
     Step {
-        run: None,
-        uses: Some(spanned(action)),
-        ..run("")
+        uses: Some(action.to_string()),
+        ..Step::default()
     }
 }
 
@@ -57,42 +40,39 @@ pub trait StepExt {
 
 impl StepExt for Step {
     fn id(mut self, id: &str) -> Step {
-        self.id = Some(spanned(id));
+        self.id = Some(id.to_string());
         self
     }
     fn named(mut self, name: &str) -> Step {
-        self.name = Some(spanned(name));
+        self.name = Some(name.to_string());
         self
     }
     fn when(mut self, condition: &str) -> Step {
-        self.condition = Some(spanned(condition));
+        self.condition = Some(condition.to_string());
         self
     }
     fn shell(mut self, shell: &str) -> Step {
-        self.shell = Some(spanned(shell));
+        self.shell = Some(shell.to_string());
         self
     }
     fn env(mut self, name: &str, value: &str) -> Step {
-        self.env.insert(name.to_string(), spanned(value));
+        self.env.insert(name.to_string(), value.to_string());
         self
     }
     fn with(mut self, name: &str, value: &str) -> Step {
-        self.with.insert(name.to_string(), spanned(value));
+        self.with.insert(name.to_string(), value.to_string());
         self
     }
     fn working_directory(mut self, dir: &str) -> Step {
-        self.working_directory = Some(spanned(dir));
+        self.working_directory = Some(dir.to_string());
         self
     }
     fn continue_on_error(mut self) -> Step {
-        self.continue_on_error = Some(Spanned::new(BoolOrExpr::Bool(true), Default::default()));
+        self.continue_on_error = Some(BoolOrExpression::Bool(true));
         self
     }
     fn timeout_minutes(mut self, minutes: f64) -> Step {
-        self.timeout_minutes = Some(Spanned::new(
-            NumberOrExpr::Number(minutes),
-            Default::default(),
-        ));
+        self.timeout_minutes = Some(NumberOrExpression::Number(minutes));
         self
     }
 }

@@ -1,11 +1,14 @@
-//! The runner's side of the HTTP protocol: one typed method per engine endpoint.
+//! The one typed HTTP client of the engine: the runner protocol (one method per endpoint) and
+//! the read and admin API the CLI uses, speaking only `protocol` types.
 //!
 //! Timeouts are per phase (connect, then each read), never a whole-request `timeout()`: the long
 //! poll legitimately waits. Calls are retried with backoff on network errors and 5xx answers, up
 //! to `RetryPolicy::max_elapsed`; callers that must outlast an engine restart loop on top.
 //!
-//! **Architecture Invariant:** this is the only code in the runner that speaks HTTP; it knows
-//! the wire types and nothing of executing jobs.
+//! **Architecture Invariant:** the only code that speaks the engine's HTTP API as a client; it
+//! knows the `protocol` types and nothing of executing jobs, the store or `deploy`.
+
+mod api;
 
 use std::time::Duration;
 
@@ -87,6 +90,8 @@ impl Default for RetryPolicy {
 pub struct EngineClient {
     base_url: String,
     credential: Option<String>,
+    /// Sent on admin calls (`api.rs`); runners have none.
+    admin_token: Option<String>,
     /// For every call but the long poll: reads must come quickly.
     short: reqwest::Client,
     /// For the long poll: a read may wait as long as the poll plus a margin.
@@ -115,6 +120,7 @@ impl EngineClient {
         Ok(EngineClient {
             base_url: base_url.trim_end_matches('/').to_string(),
             credential,
+            admin_token: None,
             short: build(Duration::from_secs(30))?,
             long: build(long_poll + LONG_POLL_READ_MARGIN)?,
             retry: RetryPolicy::default(),
@@ -237,7 +243,7 @@ impl EngineClient {
         job_id: &str,
         fencing_token: u64,
         deployment_id: &str,
-        phases: Vec<deploy::PhaseRecord>,
+        phases: impl IntoIterator<Item = impl Into<protocol::PhaseRecord>>,
         awaiting_approval: Option<usize>,
     ) -> Result<DeploymentProgressResponse, ClientError> {
         let path = format!("/api/v1/jobs/{job_id}/deployment");
@@ -245,7 +251,7 @@ impl EngineClient {
             protocol_version: PROTOCOL_VERSION,
             fencing_token,
             deployment_id: deployment_id.to_string(),
-            phases,
+            phases: phases.into_iter().map(Into::into).collect(),
             awaiting_approval,
         };
         let answer = self.post_once(&self.short, &path, &body).await?;

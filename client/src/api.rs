@@ -1,0 +1,149 @@
+//! The read and admin API of the engine (what the CLI calls): GETs that anyone may make, and
+//! changes sent with the admin token. Bodies are `protocol` types; every JSON body sent gets
+//! `protocol_version`.
+//!
+//! Unlike the runner calls these are not retried: a person is waiting and the command says what
+//! failed. Must not know the CLI's flags or rendering.
+
+use protocol::PROTOCOL_VERSION;
+use protocol::wire::ErrorBody;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{ClientError, EngineClient};
+
+impl EngineClient {
+    /// The admin token sent with [`EngineClient::admin_get`], [`EngineClient::admin_send`]
+    /// and [`EngineClient::admin_delete`].
+    pub fn with_admin_token(mut self, token: Option<String>) -> EngineClient {
+        self.admin_token = token;
+        self
+    }
+
+    /// Whether an admin token is set (a 401 without one deserves a hint).
+    pub fn has_admin_token(&self) -> bool {
+        self.admin_token.is_some()
+    }
+
+    /// `GET path` → JSON.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let response = self.send(self.request(Method::GET, path)).await?;
+        self.decode(path, response).await
+    }
+
+    /// `GET path` with the admin token → JSON.
+    pub async fn admin_get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let response = self
+            .send(self.admin(self.request(Method::GET, path)))
+            .await?;
+        self.decode(path, response).await
+    }
+
+    /// `GET path` → the answer as it streams (a text log, server-sent events); reads may
+    /// wait as long as the long-poll limit this client was made with.
+    pub async fn get_stream(&self, path: &str) -> Result<Response, ClientError> {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    /// `method path` with a JSON body (given `protocol_version`), sent with the admin token;
+    /// `None` for 204 No Content.
+    pub async fn admin_send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<T>, ClientError> {
+        let mut body = serde_json::to_value(body).map_err(|error| ClientError::Decode {
+            url: self.url(path),
+            message: format!("encode the request: {error}"),
+        })?;
+        if let Some(object) = body.as_object_mut() {
+            object.insert("protocol_version".into(), PROTOCOL_VERSION.into());
+        }
+        let response = self
+            .send(self.admin(self.request(method, path)).json(&body))
+            .await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        self.decode(path, response).await.map(Some)
+    }
+
+    /// `DELETE path` with the admin token.
+    pub async fn admin_delete(&self, path: &str) -> Result<(), ClientError> {
+        self.send(self.admin(self.request(Method::DELETE, path)))
+            .await
+            .map(|_| ())
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.long.request(method, self.url(path))
+    }
+
+    fn admin(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.admin_token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Sends; a transport failure is `Network` (its innermost cause: the outer layers only
+    /// repeat the URL), a non-2xx answer `Status` with the engine's message.
+    async fn send(&self, request: RequestBuilder) -> Result<Response, ClientError> {
+        let response = request.send().await.map_err(|error| ClientError::Network {
+            url: self.base_url.clone(),
+            message: innermost_cause(&error),
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let url = response.url().to_string();
+        let text = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<ErrorBody>(&text)
+            .map(|body| body.error)
+            .unwrap_or(text);
+        Err(ClientError::Status {
+            url,
+            status: status.as_u16(),
+            message,
+        })
+    }
+
+    async fn decode<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        response: Response,
+    ) -> Result<T, ClientError> {
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| ClientError::Decode {
+                url: self.url(path),
+                message: format!("read the answer: {error}"),
+            })?;
+        serde_json::from_slice(&bytes).map_err(|error| ClientError::Decode {
+            url: self.url(path),
+            message: error.to_string(),
+        })
+    }
+}
+
+/// What actually happened ("Connection refused"), marked when it was a timeout.
+fn innermost_cause(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message = cause.to_string();
+        source = cause.source();
+    }
+    if error.is_timeout() {
+        message = format!("timed out ({message})");
+    }
+    message
+}

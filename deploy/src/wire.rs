@@ -1,0 +1,382 @@
+//! Conversions between `deploy`'s types and their plain-data mirrors in `protocol`, and the
+//! domain side of what a deployment job carries: [`DeploymentAssignment`] (what the engine hands
+//! the runner) and [`DeploymentReport`] (what the runner reports back), built from `deploy`
+//! types and turned into `protocol::DeploymentAssignment` / `protocol::DeploymentReport` at the
+//! process boundary.
+//!
+//! **Architecture Invariant:** field-by-field copies only; no rule of deploying lives here, and
+//! nothing outside this file in `deploy` names `protocol`.
+
+use crate::duration::Duration;
+use crate::protection::Decision;
+use crate::record::{DeploymentStatus, PhaseRecord, Version};
+use crate::run::RollbackMode;
+use crate::spec::{BatchSize, CanaryPhase, DeploymentSpec, StrategyKind};
+use crate::strategy::{Activity, DeploymentContext, DeploymentPlan, PlannedPhase};
+
+/// A deployment job's assignment on the domain side (`protocol::DeploymentAssignment` on the
+/// wire): the runner drives `DeploymentRun` over `plan`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentAssignment {
+    pub deployment_id: String,
+    pub plan: DeploymentPlan,
+    /// The checked `deployment:` block (a redeploy rollback is planned from it).
+    pub spec: DeploymentSpec,
+    /// The version live before this deployment: what a failed check rolls back to.
+    pub last_good: Option<Version>,
+}
+
+/// What a deployment job did, on the domain side (`protocol::DeploymentReport` on the wire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentReport {
+    pub deployment_id: String,
+    /// `success`, `failure` or `rolled_back`.
+    pub status: DeploymentStatus,
+    pub reason: Option<String>,
+    pub phases: Vec<PhaseRecord>,
+    /// Blue-green: the slot live when the job ended.
+    pub live_slot: Option<String>,
+    pub rollback: Option<RollbackReport>,
+}
+
+/// The rollback a failed deployment job carried out (`protocol::RollbackReport` on the wire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackReport {
+    pub to_version: Version,
+    pub mode: RollbackMode,
+    pub succeeded: bool,
+    pub reason: Option<String>,
+    pub phases: Vec<PhaseRecord>,
+}
+
+fn list<A, B: From<A>>(items: Vec<A>) -> Vec<B> {
+    items.into_iter().map(B::from).collect()
+}
+
+impl From<DeploymentAssignment> for protocol::DeploymentAssignment {
+    fn from(value: DeploymentAssignment) -> Self {
+        protocol::DeploymentAssignment {
+            deployment_id: value.deployment_id,
+            plan: value.plan.into(),
+            spec: value.spec.into(),
+            last_good: value.last_good.map(Into::into),
+        }
+    }
+}
+
+impl From<protocol::DeploymentAssignment> for DeploymentAssignment {
+    fn from(value: protocol::DeploymentAssignment) -> Self {
+        DeploymentAssignment {
+            deployment_id: value.deployment_id,
+            plan: value.plan.into(),
+            spec: value.spec.into(),
+            last_good: value.last_good.map(Into::into),
+        }
+    }
+}
+
+impl From<DeploymentReport> for protocol::DeploymentReport {
+    fn from(value: DeploymentReport) -> Self {
+        protocol::DeploymentReport {
+            deployment_id: value.deployment_id,
+            status: value.status.into(),
+            reason: value.reason,
+            phases: list(value.phases),
+            live_slot: value.live_slot,
+            rollback: value.rollback.map(Into::into),
+        }
+    }
+}
+
+impl From<protocol::DeploymentReport> for DeploymentReport {
+    fn from(value: protocol::DeploymentReport) -> Self {
+        DeploymentReport {
+            deployment_id: value.deployment_id,
+            status: value.status.into(),
+            reason: value.reason,
+            phases: list(value.phases),
+            live_slot: value.live_slot,
+            rollback: value.rollback.map(Into::into),
+        }
+    }
+}
+
+impl From<RollbackReport> for protocol::RollbackReport {
+    fn from(value: RollbackReport) -> Self {
+        protocol::RollbackReport {
+            to_version: value.to_version.into(),
+            mode: value.mode.into(),
+            succeeded: value.succeeded,
+            reason: value.reason,
+            phases: list(value.phases),
+        }
+    }
+}
+
+impl From<protocol::RollbackReport> for RollbackReport {
+    fn from(value: protocol::RollbackReport) -> Self {
+        RollbackReport {
+            to_version: value.to_version.into(),
+            mode: value.mode.into(),
+            succeeded: value.succeeded,
+            reason: value.reason,
+            phases: list(value.phases),
+        }
+    }
+}
+
+impl From<Version> for protocol::Version {
+    fn from(value: Version) -> Self {
+        protocol::Version {
+            sha: value.sha,
+            tag: value.tag,
+            committed_at: value.committed_at,
+        }
+    }
+}
+
+impl From<protocol::Version> for Version {
+    fn from(value: protocol::Version) -> Self {
+        Version {
+            sha: value.sha,
+            tag: value.tag,
+            committed_at: value.committed_at,
+        }
+    }
+}
+
+/// Both directions of a field-less enum mirrored one to one.
+macro_rules! mirror_enum {
+    ($domain:ident <=> $wire:path { $($variant:ident),+ $(,)? }) => {
+        impl From<$domain> for $wire {
+            fn from(value: $domain) -> Self {
+                match value {
+                    $($domain::$variant => <$wire>::$variant,)+
+                }
+            }
+        }
+
+        impl From<$wire> for $domain {
+            fn from(value: $wire) -> Self {
+                match value {
+                    $(<$wire>::$variant => $domain::$variant,)+
+                }
+            }
+        }
+    };
+}
+
+mirror_enum!(DeploymentStatus <=> protocol::DeploymentStatus {
+    Queued, Waiting, InProgress, Success, Failure, RolledBack, Inactive,
+});
+mirror_enum!(Activity <=> protocol::Activity {
+    VerifyTarget, Execute, Verify, Switch, Pause, Approval, AcceptanceTest, Confirm,
+});
+mirror_enum!(Decision <=> protocol::environments::Decision {
+    Approve, Reject,
+});
+mirror_enum!(StrategyKind <=> protocol::StrategyKind {
+    BigBang, Rolling, BlueGreen, Canary,
+});
+
+impl From<PhaseRecord> for protocol::PhaseRecord {
+    fn from(value: PhaseRecord) -> Self {
+        protocol::PhaseRecord {
+            index: value.index,
+            activity: value.activity.into(),
+            label: value.label,
+            started_at: value.started_at,
+            finished_at: value.finished_at,
+            succeeded: value.succeeded,
+            detail: value.detail,
+        }
+    }
+}
+
+impl From<protocol::PhaseRecord> for PhaseRecord {
+    fn from(value: protocol::PhaseRecord) -> Self {
+        PhaseRecord {
+            index: value.index,
+            activity: value.activity.into(),
+            label: value.label,
+            started_at: value.started_at,
+            finished_at: value.finished_at,
+            succeeded: value.succeeded,
+            detail: value.detail,
+        }
+    }
+}
+
+impl From<BatchSize> for protocol::BatchSize {
+    fn from(value: BatchSize) -> Self {
+        match value {
+            BatchSize::Count(count) => protocol::BatchSize::Count(count),
+            BatchSize::Percent(percent) => protocol::BatchSize::Percent(percent),
+        }
+    }
+}
+
+impl From<protocol::BatchSize> for BatchSize {
+    fn from(value: protocol::BatchSize) -> Self {
+        match value {
+            protocol::BatchSize::Count(count) => BatchSize::Count(count),
+            protocol::BatchSize::Percent(percent) => BatchSize::Percent(percent),
+        }
+    }
+}
+
+impl From<CanaryPhase> for protocol::CanaryPhase {
+    fn from(value: CanaryPhase) -> Self {
+        protocol::CanaryPhase {
+            weight: value.weight,
+            pause_seconds: value.pause.map(Duration::as_secs),
+            approval: value.approval,
+        }
+    }
+}
+
+impl From<protocol::CanaryPhase> for CanaryPhase {
+    fn from(value: protocol::CanaryPhase) -> Self {
+        CanaryPhase {
+            weight: value.weight,
+            pause: value.pause_seconds.map(Duration::from_secs),
+            approval: value.approval,
+        }
+    }
+}
+
+impl From<DeploymentSpec> for protocol::DeploymentSpec {
+    fn from(value: DeploymentSpec) -> Self {
+        protocol::DeploymentSpec {
+            strategy: value.strategy.into(),
+            targets: value.targets,
+            batch_size: value.batch_size.map(Into::into),
+            verify: value.verify,
+            acceptance: value.acceptance,
+            slots: value.slots,
+            switch: value.switch,
+            phases: list(value.phases),
+        }
+    }
+}
+
+impl From<protocol::DeploymentSpec> for DeploymentSpec {
+    fn from(value: protocol::DeploymentSpec) -> Self {
+        DeploymentSpec {
+            strategy: value.strategy.into(),
+            targets: value.targets,
+            batch_size: value.batch_size.map(Into::into),
+            verify: value.verify,
+            acceptance: value.acceptance,
+            slots: value.slots,
+            switch: value.switch,
+            phases: list(value.phases),
+        }
+    }
+}
+
+impl From<DeploymentContext> for protocol::DeploymentContext {
+    fn from(value: DeploymentContext) -> Self {
+        protocol::DeploymentContext {
+            environment: value.environment,
+            strategy: value.strategy.into(),
+            targets: value.targets,
+            batch: value.batch,
+            batches: value.batches,
+            slot: value.slot,
+            weight: value.weight,
+            phase: value.phase.into(),
+            version: value.version.into(),
+            is_rollback: value.is_rollback,
+        }
+    }
+}
+
+impl From<protocol::DeploymentContext> for DeploymentContext {
+    fn from(value: protocol::DeploymentContext) -> Self {
+        DeploymentContext {
+            environment: value.environment,
+            strategy: value.strategy.into(),
+            targets: value.targets,
+            batch: value.batch,
+            batches: value.batches,
+            slot: value.slot,
+            weight: value.weight,
+            phase: value.phase.into(),
+            version: value.version.into(),
+            is_rollback: value.is_rollback,
+        }
+    }
+}
+
+impl From<PlannedPhase> for protocol::PlannedPhase {
+    fn from(value: PlannedPhase) -> Self {
+        protocol::PlannedPhase {
+            index: value.index,
+            activity: value.activity.into(),
+            label: value.label,
+            command: value.command,
+            pause_seconds: value.pause.map(Duration::as_secs),
+            context: value.context.into(),
+        }
+    }
+}
+
+impl From<protocol::PlannedPhase> for PlannedPhase {
+    fn from(value: protocol::PlannedPhase) -> Self {
+        PlannedPhase {
+            index: value.index,
+            activity: value.activity.into(),
+            label: value.label,
+            command: value.command,
+            pause: value.pause_seconds.map(Duration::from_secs),
+            context: value.context.into(),
+        }
+    }
+}
+
+impl From<DeploymentPlan> for protocol::DeploymentPlan {
+    fn from(value: DeploymentPlan) -> Self {
+        protocol::DeploymentPlan {
+            environment: value.environment,
+            strategy: value.strategy.into(),
+            version: value.version.into(),
+            live_slot: value.live_slot,
+            target_slot: value.target_slot,
+            is_rollback: value.is_rollback,
+            phases: list(value.phases),
+        }
+    }
+}
+
+impl From<protocol::DeploymentPlan> for DeploymentPlan {
+    fn from(value: protocol::DeploymentPlan) -> Self {
+        DeploymentPlan {
+            environment: value.environment,
+            strategy: value.strategy.into(),
+            version: value.version.into(),
+            live_slot: value.live_slot,
+            target_slot: value.target_slot,
+            is_rollback: value.is_rollback,
+            phases: list(value.phases),
+        }
+    }
+}
+
+impl From<RollbackMode> for protocol::RollbackMode {
+    fn from(value: RollbackMode) -> Self {
+        match value {
+            RollbackMode::SwitchBack { to_slot } => protocol::RollbackMode::SwitchBack { to_slot },
+            RollbackMode::Redeploy => protocol::RollbackMode::Redeploy,
+        }
+    }
+}
+
+impl From<protocol::RollbackMode> for RollbackMode {
+    fn from(value: protocol::RollbackMode) -> Self {
+        match value {
+            protocol::RollbackMode::SwitchBack { to_slot } => RollbackMode::SwitchBack { to_slot },
+            protocol::RollbackMode::Redeploy => RollbackMode::Redeploy,
+        }
+    }
+}

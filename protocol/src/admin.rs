@@ -1,0 +1,68 @@
+//! The admin API's run calls: start a run (`dispatch`), re-run one (`rerun`), make a runner
+//! registration token. Each is sent with the admin token.
+//!
+//! **Architecture Invariant:** plain data only; the engine decides what a request means.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::job::Conclusion;
+
+/// `POST /api/v1/dispatch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DispatchRequest {
+    pub protocol_version: u32,
+    /// The repository's directory on the engine's machine.
+    pub repository: String,
+    /// The workflow file name under `.github/workflows` (or a path from the repository root).
+    pub workflow: String,
+    /// Branch, tag, full ref or sha; default `HEAD`.
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    #[serde(default)]
+    pub inputs: IndexMap<String, String>,
+    /// The event name; default `workflow_dispatch`.
+    #[serde(default)]
+    pub event: Option<String>,
+}
+
+/// The answer to `dispatch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DispatchResponse {
+    pub protocol_version: u32,
+    pub run_id: String,
+    pub run_number: u64,
+    /// Set when the run concluded at once (an invalid workflow concludes `failure`).
+    pub conclusion: Option<Conclusion>,
+}
+
+/// `POST /api/v1/runners/tokens`: a one-time runner registration token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub protocol_version: u32,
+    pub token: String,
+}
+
+/// `POST /api/v1/runs/{run_id}/rerun`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RerunRequest {
+    pub protocol_version: u32,
+    /// Re-run only the jobs that failed or were cancelled (and their dependents).
+    #[serde(default, alias = "failed_only")]
+    pub failed: bool,
+    /// Re-run this job and its dependents.
+    #[serde(default)]
+    pub job: Option<String>,
+}
+
+/// The answer to `rerun`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RerunResponse {
+    pub protocol_version: u32,
+    pub run_id: String,
+    pub run_number: u64,
+    pub attempt: u32,
+    pub rerun_of: String,
+    /// The job ids that run again.
+    pub jobs: Vec<String>,
+}

@@ -1,0 +1,78 @@
+//! The admin API of releases: the bodies and query the CLI sends. The person acting is named
+//! in the body (asserted by the caller).
+//!
+//! **Architecture Invariant:** plain data only; `deploy` decides what a release may do.
+
+use serde::{Deserialize, Serialize};
+
+use crate::environments::Decision;
+
+/// `POST /api/v1/releases`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateReleaseRequest {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    pub tag: String,
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub created_by: Option<String>,
+}
+
+/// `POST /api/v1/releases/{tag}/promote`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteReleaseRequest {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub environment: String,
+    pub audience: String,
+    pub requested_by: String,
+}
+
+/// `POST /api/v1/releases/{tag}/approve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveReleaseRequest {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub environment: String,
+    pub approver: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// `approve` (default) or `reject`.
+    #[serde(default)]
+    pub decision: Option<Decision>,
+}
+
+/// `POST /api/v1/releases/{tag}/withdraw`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawReleaseRequest {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub environment: String,
+    pub actor: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `?repo=NAME` (and `?actor=NAME` for a delete).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseQuery {
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub actor: Option<String>,
+}
