@@ -10,7 +10,7 @@
 use crate::duration::Duration;
 use crate::protection::Decision;
 use crate::record::{DeploymentStatus, PhaseRecord, Version};
-use crate::run::RollbackMode;
+use crate::machine::RollbackMode;
 use crate::spec::{BatchSize, CanaryPhase, DeploymentSpec, StrategyKind};
 use crate::strategy::{Activity, DeploymentContext, DeploymentPlan, PlannedPhase};
 
@@ -175,9 +175,26 @@ mirror_enum!(Activity <=> protocol::Activity {
 mirror_enum!(Decision <=> protocol::environments::Decision {
     Approve, Reject,
 });
-mirror_enum!(StrategyKind <=> protocol::StrategyKind {
-    BigBang, Rolling, BlueGreen, Canary,
-});
+/// `StrategyKind` lives in `workflows` (the typed `deployment:` block): functions, not `From`,
+/// since neither side is this crate's.
+pub fn strategy_to_wire(value: StrategyKind) -> protocol::StrategyKind {
+    match value {
+        StrategyKind::BigBang => protocol::StrategyKind::BigBang,
+        StrategyKind::Rolling => protocol::StrategyKind::Rolling,
+        StrategyKind::BlueGreen => protocol::StrategyKind::BlueGreen,
+        StrategyKind::Canary => protocol::StrategyKind::Canary,
+    }
+}
+
+/// The inverse of [`strategy_to_wire`].
+pub fn strategy_from_wire(value: protocol::StrategyKind) -> StrategyKind {
+    match value {
+        protocol::StrategyKind::BigBang => StrategyKind::BigBang,
+        protocol::StrategyKind::Rolling => StrategyKind::Rolling,
+        protocol::StrategyKind::BlueGreen => StrategyKind::BlueGreen,
+        protocol::StrategyKind::Canary => StrategyKind::Canary,
+    }
+}
 
 impl From<PhaseRecord> for protocol::PhaseRecord {
     fn from(value: PhaseRecord) -> Self {
@@ -207,21 +224,19 @@ impl From<protocol::PhaseRecord> for PhaseRecord {
     }
 }
 
-impl From<BatchSize> for protocol::BatchSize {
-    fn from(value: BatchSize) -> Self {
-        match value {
-            BatchSize::Count(count) => protocol::BatchSize::Count(count),
-            BatchSize::Percent(percent) => protocol::BatchSize::Percent(percent),
-        }
+/// `BatchSize` lives in `workflows` too (see [`strategy_to_wire`]).
+pub fn batch_to_wire(value: BatchSize) -> protocol::BatchSize {
+    match value {
+        BatchSize::Count(count) => protocol::BatchSize::Count(count),
+        BatchSize::Percent(percent) => protocol::BatchSize::Percent(percent),
     }
 }
 
-impl From<protocol::BatchSize> for BatchSize {
-    fn from(value: protocol::BatchSize) -> Self {
-        match value {
-            protocol::BatchSize::Count(count) => BatchSize::Count(count),
-            protocol::BatchSize::Percent(percent) => BatchSize::Percent(percent),
-        }
+/// The inverse of [`batch_to_wire`].
+pub fn batch_from_wire(value: protocol::BatchSize) -> BatchSize {
+    match value {
+        protocol::BatchSize::Count(count) => BatchSize::Count(count),
+        protocol::BatchSize::Percent(percent) => BatchSize::Percent(percent),
     }
 }
 
@@ -248,9 +263,9 @@ impl From<protocol::CanaryPhase> for CanaryPhase {
 impl From<DeploymentSpec> for protocol::DeploymentSpec {
     fn from(value: DeploymentSpec) -> Self {
         protocol::DeploymentSpec {
-            strategy: value.strategy.into(),
+            strategy: strategy_to_wire(value.strategy),
             targets: value.targets,
-            batch_size: value.batch_size.map(Into::into),
+            batch_size: value.batch_size.map(batch_to_wire),
             verify: value.verify,
             acceptance: value.acceptance,
             slots: value.slots,
@@ -263,9 +278,9 @@ impl From<DeploymentSpec> for protocol::DeploymentSpec {
 impl From<protocol::DeploymentSpec> for DeploymentSpec {
     fn from(value: protocol::DeploymentSpec) -> Self {
         DeploymentSpec {
-            strategy: value.strategy.into(),
+            strategy: strategy_from_wire(value.strategy),
             targets: value.targets,
-            batch_size: value.batch_size.map(Into::into),
+            batch_size: value.batch_size.map(batch_from_wire),
             verify: value.verify,
             acceptance: value.acceptance,
             slots: value.slots,
@@ -279,7 +294,7 @@ impl From<DeploymentContext> for protocol::DeploymentContext {
     fn from(value: DeploymentContext) -> Self {
         protocol::DeploymentContext {
             environment: value.environment,
-            strategy: value.strategy.into(),
+            strategy: strategy_to_wire(value.strategy),
             targets: value.targets,
             batch: value.batch,
             batches: value.batches,
@@ -296,7 +311,7 @@ impl From<protocol::DeploymentContext> for DeploymentContext {
     fn from(value: protocol::DeploymentContext) -> Self {
         DeploymentContext {
             environment: value.environment,
-            strategy: value.strategy.into(),
+            strategy: strategy_from_wire(value.strategy),
             targets: value.targets,
             batch: value.batch,
             batches: value.batches,
@@ -339,7 +354,7 @@ impl From<DeploymentPlan> for protocol::DeploymentPlan {
     fn from(value: DeploymentPlan) -> Self {
         protocol::DeploymentPlan {
             environment: value.environment,
-            strategy: value.strategy.into(),
+            strategy: strategy_to_wire(value.strategy),
             version: value.version.into(),
             live_slot: value.live_slot,
             target_slot: value.target_slot,
@@ -353,7 +368,7 @@ impl From<protocol::DeploymentPlan> for DeploymentPlan {
     fn from(value: protocol::DeploymentPlan) -> Self {
         DeploymentPlan {
             environment: value.environment,
-            strategy: value.strategy.into(),
+            strategy: strategy_from_wire(value.strategy),
             version: value.version.into(),
             live_slot: value.live_slot,
             target_slot: value.target_slot,

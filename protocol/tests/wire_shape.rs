@@ -208,6 +208,21 @@ fn job_spec() -> JobSpec {
             last_good: Some(version()),
         }),
         deployment_block: Some(json!({})),
+        run: RunFacts {
+            actor: "alice".into(),
+            triggering_actor: "alice".into(),
+            event_name: "push".into(),
+            git_ref: "refs/heads/main".into(),
+            sha: "abc".into(),
+            repository: "org/app".into(),
+            repository_owner: "org".into(),
+            repository_url: "file:///repo".into(),
+            workflow: "CI".into(),
+            workflow_file: ".github/workflows/ci.yml".into(),
+            run_id: 7,
+            run_number: 3,
+            run_attempt: 1,
+        },
     }
 }
 
@@ -278,6 +293,7 @@ fn shapes() -> Vec<(String, String)> {
 
     // Runner protocol.
     add("ErrorBody", of(&ErrorBody { error: "e".into() }));
+    add_artifact_shapes(&mut add);
     add(
         "RegisterRequest",
         of(&RegisterRequest {
@@ -748,4 +764,75 @@ fn differences(recorded: &[(String, String)], current: &[(String, String)]) -> V
 fn shape_keeps_keys_and_kinds_only() {
     let value = json!({"b": [1, "x", 2], "a": {"c": null, "d": true}});
     assert_eq!(shape(&value), "{a:{c:null,d:bool},b:[number|string]}");
+}
+
+/// Artifacts and caches (`protocol::artifacts`).
+fn add_artifact_shapes(add: &mut impl FnMut(&str, String)) {
+    use protocol::artifacts::*;
+    let file = || ArtifactFile {
+        path: "dir/a.txt".into(),
+        size: 3,
+        sha256: "ab".into(),
+    };
+    let manifest = ArtifactManifest {
+        name: "dist".into(),
+        run_id: "r1".into(),
+        attempt: 1,
+        job_key: "build".into(),
+        size: 3,
+        created_at_us: 1,
+        expires_at_us: 2,
+        files: vec![file()],
+    };
+    add("ArtifactFile", of(&file()));
+    add("ArtifactManifest", of(&manifest));
+    add(
+        "CommitArtifactRequest",
+        of(&CommitArtifactRequest {
+            protocol_version: 1,
+            fencing_token: 1,
+            files: vec![file()],
+            overwrite: true,
+            retention_days: Some(3),
+        }),
+    );
+    add(
+        "ListArtifactsRequest",
+        of(&ListArtifactsRequest {
+            protocol_version: 1,
+            fencing_token: 1,
+        }),
+    );
+    add(
+        "ArtifactList",
+        of(&ArtifactList {
+            artifacts: vec![manifest],
+        }),
+    );
+    let entry = CacheEntry {
+        key: "deps-1".into(),
+        scope: "refs/heads/main".into(),
+        size: 3,
+        created_at_us: 1,
+        files: vec![file()],
+    };
+    add("CacheEntry", of(&entry));
+    add(
+        "CacheLookupRequest",
+        of(&CacheLookupRequest {
+            protocol_version: 1,
+            fencing_token: 1,
+            key: "deps-1".into(),
+            restore_keys: vec!["deps-".into()],
+        }),
+    );
+    add("CacheLookup", of(&CacheLookup { entry: Some(entry) }));
+    add(
+        "CommitCacheRequest",
+        of(&CommitCacheRequest {
+            protocol_version: 1,
+            fencing_token: 1,
+            files: vec![file()],
+        }),
+    );
 }

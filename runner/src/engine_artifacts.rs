@@ -13,7 +13,7 @@ use protocol::artifacts::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::client::EngineClient;
+use client::EngineClient;
 use crate::executor::{ArtifactFuture, ArtifactService, CacheService};
 
 /// The artifacts of one leased job, kept by the engine.

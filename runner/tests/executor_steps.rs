@@ -5,7 +5,7 @@ mod executor_support;
 
 use executor_support::*;
 use protocol::{Conclusion, JobEvent};
-use workflows::model::Step;
+use protocol::Step;
 
 #[tokio::test]
 async fn default_shell_has_no_pipefail_but_bash_does() {
@@ -485,7 +485,7 @@ async fn a_secret_in_a_step_output_is_masked_in_the_reported_result_but_usable_b
     let dir = tempfile::tempdir().expect("temp dir");
     let mut spec = job(vec![
         Step {
-            id: Some(spanned("write")),
+            id: Some("write".to_string()),
             ..run(
                 "echo \"token=prefix-${{ secrets.TOKEN }}-suffix\" >> \"$GITHUB_OUTPUT\"\necho \"plain=hello\" >> \"$GITHUB_OUTPUT\"",
             )

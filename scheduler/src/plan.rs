@@ -482,10 +482,33 @@ pub fn secrets_for_spec(
 ) -> IndexMap<String, String> {
     let mut templates: Vec<&str> = spec.env.values().map(String::as_str).collect();
     templates.extend(spec.outputs.values().map(String::as_str));
+    let mut conditions: Vec<&str> = Vec::new();
+    // The spec's steps are wire data: every text a runner evaluates is a template, but `if:`.
+    for step in &spec.steps {
+        let fields = [
+            &step.name,
+            &step.run,
+            &step.uses,
+            &step.shell,
+            &step.working_directory,
+        ];
+        templates.extend(fields.into_iter().flatten().map(String::as_str));
+        templates.extend(step.with.values().chain(step.env.values()).map(String::as_str));
+        if let Some(protocol::BoolOrExpression::Expression(text)) = &step.continue_on_error {
+            templates.push(text);
+        }
+        if let Some(protocol::NumberOrExpression::Expression(text)) = &step.timeout_minutes {
+            templates.push(text);
+        }
+        if let Some(condition) = &step.condition {
+            conditions.push(condition);
+        }
+    }
     SecretReferences::of(JobExpressions {
-        steps: &spec.steps,
+        steps: &[],
         templates: &templates,
         block: spec.deployment_block.as_ref(),
+        conditions: &conditions,
     })
     .select(available)
 }

@@ -41,6 +41,9 @@ pub struct JobExpressions<'a> {
     pub templates: &'a [&'a str],
     /// A JSON block whose strings are templates (the `deployment:` block).
     pub block: Option<&'a serde_json::Value>,
+    /// `if:` conditions (an expression with or without `${{ }}`), for steps given as plain
+    /// data rather than as `steps`.
+    pub conditions: &'a [&'a str],
 }
 
 impl SecretReferences {
@@ -56,6 +59,7 @@ impl SecretReferences {
             steps: &job.steps,
             templates: &templates,
             block: job.deployment.as_ref().map(|block| &block.value),
+            conditions: &[],
         })
     }
 
@@ -70,6 +74,9 @@ impl SecretReferences {
         }
         for step in parts.steps {
             references.add_step(step);
+        }
+        for condition in parts.conditions {
+            references.add_condition(condition);
         }
         references
     }
