@@ -58,3 +58,62 @@ async fn a_job_no_runner_can_take_says_why_in_run_status() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_and_variables_set_with_the_cli_reach_engine_runs_with_repository_precedence() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(
+        temp.path(),
+        &[(
+            "settings.yml",
+            r#"on: workflow_dispatch
+jobs:
+  read:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          test "${{ secrets.TOKEN_A }}" = "repo-level"
+          test "${{ secrets.only_global }}" = "g2"
+          test "${{ vars.GREETING }}" = "hello"
+          test "${{ vars.COLOR }}" = "blue"
+          echo "token is ${{ secrets.TOKEN_A }}"
+"#,
+        )],
+    );
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .start()
+        .await;
+    let cli = |args: &[&str]| {
+        let output = engine.cli().args(args).output().expect("run slipway");
+        assert!(output.status.success(), "slipway {args:?}: {output:?}");
+    };
+    let repo_text = repo.display().to_string();
+    cli(&["repo", "add", &repo_text, "--name", "app"]);
+    cli(&["secret", "set", "TOKEN_A", "--value", "global"]);
+    cli(&[
+        "secret",
+        "set",
+        "TOKEN_A",
+        "--repo",
+        "app",
+        "--value",
+        "repo-level",
+    ]);
+    cli(&["secret", "set", "ONLY_GLOBAL", "--value", "g2"]);
+    cli(&["var", "set", "GREETING", "hello"]);
+    cli(&["var", "set", "COLOR", "red"]);
+    cli(&["var", "set", "COLOR", "blue", "--repo", "app"]);
+
+    let run_id = engine.dispatch(&repo, "settings.yml").await;
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    let logs = engine
+        .cli()
+        .args(["logs", &run_id])
+        .output()
+        .expect("run slipway logs");
+    let text = String::from_utf8_lossy(&logs.stdout);
+    assert!(text.contains("token is ***"), "{text}");
+    assert!(!text.contains("repo-level"), "{text}");
+}

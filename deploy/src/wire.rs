@@ -8,9 +8,9 @@
 //! nothing outside this file in `deploy` names `protocol`.
 
 use crate::duration::Duration;
+use crate::machine::RollbackMode;
 use crate::protection::Decision;
 use crate::record::{DeploymentStatus, PhaseRecord, Version};
-use crate::machine::RollbackMode;
 use crate::spec::{BatchSize, CanaryPhase, DeploymentSpec, StrategyKind};
 use crate::strategy::{Activity, DeploymentContext, DeploymentPlan, PlannedPhase};
 

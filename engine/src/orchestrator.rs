@@ -35,10 +35,10 @@ use crate::concurrency::{self, FollowUp, Groups};
 use crate::deploy::{DeployError, Deployments};
 use crate::dispatch::{Engine, EngineEvent};
 use crate::event::{self, RunInputRequest};
+use crate::store::{JobState, RunId, ScheduleRecord, StoreError, new_secret, now_us};
 use scheduler::{
     Action, CancelReason, Driver, Event, LegState, Millis, RunPhase, Scheduler, Started,
 };
-use crate::store::{JobState, RunId, ScheduleRecord, StoreError, new_secret, now_us};
 
 /// What starts a run: a workflow file of a repository at the commit a ref names.
 #[derive(Debug, Clone, PartialEq)]
@@ -220,7 +220,7 @@ impl Orchestrator {
         crate::rerun::remember_trigger(self.engine.store(), run.run_id, &request, &file, &source)
             .await?;
         let run_id_text = run.run_id.to_string();
-        let input = match event::run_input_for(&RunInputRequest {
+        let mut input = match event::run_input_for(&RunInputRequest {
             workflow: &workflow,
             event_name: &request.event_name,
             source: &source,
@@ -244,6 +244,32 @@ impl Orchestrator {
                 });
             }
         };
+        // What a user set with `slipway secret set` / `var set` reaches the run: engine-wide
+        // values overlaid by the repository's own (an environment's are added when a deployment
+        // job's gate opens). Each job is then given only the secrets it reads.
+        let names = self.repository_names(&request.repository, &source.repository);
+        let settings = self
+            .engine
+            .secrets_for_repository(&names)
+            .and_then(|secrets| Ok((secrets, self.engine.vars_for_repository(&names)?)));
+        match settings {
+            Ok((secrets, vars)) => {
+                input.secrets.extend(secrets);
+                input.vars.extend(
+                    vars.into_iter()
+                        .map(|(name, value)| (name, serde_json::Value::String(value))),
+                );
+            }
+            Err(error) => {
+                self.engine
+                    .store()
+                    .finish_run(run.run_id, Conclusion::Failure)
+                    .await?;
+                return Err(OrchestratorError::Plan(format!(
+                    "read the repository's secrets and variables: {error}"
+                )));
+            }
+        }
         let scheduler = match Scheduler::new(input) {
             Ok(scheduler) => scheduler,
             Err(error) => {
@@ -266,6 +292,30 @@ impl Orchestrator {
 }
 
 impl Orchestrator {
+    /// The names secrets and variables of the repository at `path` may be scoped by: the name it
+    /// is watched under (when it is watched: its source or mirror is `path`), its `owner/name`
+    /// (`github.repository`) and the path as given.
+    fn repository_names(&self, path: &Path, github_repository: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        let given = path.display().to_string();
+        let canonical = std::fs::canonicalize(path).ok();
+        if let Ok(repos) = self.engine.store().repos() {
+            for repo in repos {
+                let same = [&repo.source, &repo.mirror_path].iter().any(|candidate| {
+                    **candidate == given
+                        || canonical.is_some()
+                            && std::fs::canonicalize(candidate.as_str()).ok() == canonical
+                });
+                if same {
+                    names.push(repo.name);
+                }
+            }
+        }
+        names.push(github_repository.to_string());
+        names.push(given);
+        names
+    }
+
     /// Saves a planned run's scheduler and hands it to the orchestrator task, which starts it
     /// (once its concurrency group lets it).
     pub(crate) fn adopt(
@@ -979,7 +1029,10 @@ mod tests {
         let first_spec = queued_spec(&engine, first.run_id).await;
         let second_spec = queued_spec(&engine, second.run_id).await;
 
-        assert_eq!((first_spec.run.run_number, second_spec.run.run_number), (1, 2));
+        assert_eq!(
+            (first_spec.run.run_number, second_spec.run.run_number),
+            (1, 2)
+        );
         assert_ne!(first_spec.run.run_id, second_spec.run.run_id);
         assert_ne!(first_spec.run.run_id, first_spec.run.run_number);
         for (spec, number) in [(&first_spec, "1"), (&second_spec, "2")] {

@@ -346,11 +346,49 @@ impl Engine {
         repository: &str,
         read: impl Fn(&str) -> Result<Vec<R>, StoreError>,
     ) -> Result<Vec<R>, SecretsError> {
+        self.scoped_names(&[repository.to_string()], read)
+    }
+
+    /// The empty scope's records, then those of each of the repository's names in turn (its
+    /// watched name, its `owner/name`), so later inserts win.
+    fn scoped_names<R>(
+        &self,
+        names: &[String],
+        read: impl Fn(&str) -> Result<Vec<R>, StoreError>,
+    ) -> Result<Vec<R>, SecretsError> {
         let mut records = read("")?;
-        if !repository.is_empty() {
-            records.extend(read(repository)?);
+        let mut seen: Vec<&str> = Vec::new();
+        for name in names.iter().map(|name| name.trim()) {
+            if name.is_empty() || seen.contains(&name) {
+                continue;
+            }
+            seen.push(name);
+            records.extend(read(name)?);
         }
         Ok(records)
+    }
+
+    /// The secrets a run of the repository known by `names` sees, decrypted: every-repository
+    /// ones overlaid by the repository's own (under any of its names).
+    pub fn secrets_for_repository(
+        &self,
+        names: &[String],
+    ) -> Result<IndexMap<String, String>, SecretsError> {
+        let records = self.scoped_names(names, |scope| self.store().secrets(Some(scope)))?;
+        self.open_records(records)
+    }
+
+    /// The variables a run of the repository known by `names` sees (see
+    /// `secrets_for_repository`).
+    pub fn vars_for_repository(
+        &self,
+        names: &[String],
+    ) -> Result<IndexMap<String, String>, SecretsError> {
+        let records = self.scoped_names(names, |scope| self.store().variables(Some(scope)))?;
+        Ok(records
+            .into_iter()
+            .map(|record| (record.name, record.value))
+            .collect())
     }
 }
 

@@ -13,8 +13,8 @@ use protocol::artifacts::{
 };
 use sha2::{Digest, Sha256};
 
-use client::EngineClient;
 use crate::executor::{ArtifactFuture, ArtifactService, CacheService};
+use client::EngineClient;
 
 /// The artifacts of one leased job, kept by the engine.
 #[derive(Debug, Clone)]

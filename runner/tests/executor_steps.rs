@@ -4,8 +4,8 @@
 mod executor_support;
 
 use executor_support::*;
-use protocol::{Conclusion, JobEvent};
 use protocol::Step;
+use protocol::{Conclusion, JobEvent};
 
 #[tokio::test]
 async fn default_shell_has_no_pipefail_but_bash_does() {

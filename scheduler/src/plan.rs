@@ -493,7 +493,12 @@ pub fn secrets_for_spec(
             &step.working_directory,
         ];
         templates.extend(fields.into_iter().flatten().map(String::as_str));
-        templates.extend(step.with.values().chain(step.env.values()).map(String::as_str));
+        templates.extend(
+            step.with
+                .values()
+                .chain(step.env.values())
+                .map(String::as_str),
+        );
         if let Some(protocol::BoolOrExpression::Expression(text)) = &step.continue_on_error {
             templates.push(text);
         }

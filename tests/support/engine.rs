@@ -219,7 +219,7 @@ impl TestEngine {
         let (status, answer) = self
             .post_admin(
                 "/api/v1/dispatch",
-                json!({"protocol_version": 1, "repository": repo.display().to_string(),
+                json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": repo.display().to_string(),
                        "workflow": workflow, "ref": "main"}),
             )
             .await;
@@ -234,7 +234,7 @@ impl TestEngine {
         let (status, answer) = self
             .post_admin(
                 "/api/v1/admin/registration-tokens",
-                json!({"protocol_version": 1}),
+                json!({"protocol_version": protocol::PROTOCOL_VERSION}),
             )
             .await;
         assert_eq!(status, 200, "token answered {answer}");

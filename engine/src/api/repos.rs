@@ -62,10 +62,7 @@ pub async fn add(
 }
 
 /// `GET /api/v1/repos`.
-pub async fn list(
-    _admin: Admin,
-    State(repos): State<Arc<Repos>>,
-) -> Result<Response, ApiError> {
+pub async fn list(_admin: Admin, State(repos): State<Arc<Repos>>) -> Result<Response, ApiError> {
     Ok(Json(repos.list()?).into_response())
 }
 

@@ -4,12 +4,12 @@
 
 use std::path::PathBuf;
 
+use deploy::wire::DeploymentAssignment;
 use deploy::{
     AuditAction, Decision, Deployment, DeploymentPlan, DeploymentStatus, Environment, GateState,
     Lane, LaneEntry, check_version, evaluate_gate, gate_audit, live_deployment, plan_deployment,
 };
 use jiff::Timestamp;
-use deploy::wire::DeploymentAssignment;
 
 use super::git::Ancestry;
 use super::job::parse_spec;
