@@ -4,7 +4,8 @@
 //!
 //! Reports outlive an engine restart (or an engine killed and started again): the step in
 //! progress runs on, its reports are buffered and retried until the engine answers (at most
-//! `RECONNECT_MAX_DELAY` apart), and the restarted engine accepts them under the same lease;
+//! `RECONNECT_MAX_DELAY` apart; log text up to `MAX_BUFFERED_LOG_BYTES` per job), and the
+//! restarted engine accepts them under the same lease;
 //! when it answers that the lease is gone (409/403/404) the job is cancelled and its reports
 //! dropped, since another runner owns it now.
 //!
@@ -12,6 +13,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use protocol::wire::{Lease, LogChunk, PhaseApproval};
@@ -277,10 +279,19 @@ async fn run_leased_job(client: &EngineClient, options: &AgentOptions, lease: Le
         shutdown: options.shutdown.clone(),
     };
     let cancel = CancellationToken::new();
-    let (events, received) = mpsc::unbounded_channel();
+    let (events, from_executor) = mpsc::unbounded_channel();
+    let (to_reporter, received) = mpsc::unbounded_channel();
+    let buffered = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(bound_log_buffer(
+        from_executor,
+        to_reporter,
+        buffered.clone(),
+        MAX_BUFFERED_LOG_BYTES,
+    ));
     let reporter = tokio::spawn(report_events(
         job.clone(),
         received,
+        buffered,
         options.log_batch_bytes,
         options.log_batch_interval,
         cancel.clone(),
@@ -446,6 +457,7 @@ impl JobLink {
 async fn report_events(
     job: JobLink,
     mut received: mpsc::UnboundedReceiver<JobEvent>,
+    buffered: Arc<AtomicUsize>,
     batch_bytes: usize,
     batch_interval: Duration,
     cancel: CancellationToken,
@@ -457,6 +469,7 @@ async fn report_events(
         let flush_due = tokio::select! {
             event = received.recv() => match event {
                 Some(event) => {
+                    buffered.fetch_sub(log_bytes(&event), Ordering::Relaxed);
                     batch.push(event);
                     deadline.get_or_insert_with(|| Instant::now() + batch_interval);
                     batch.bytes >= batch_bytes
@@ -472,6 +485,49 @@ async fn report_events(
             flush(&job, &mut batch, &mut next_seq, &cancel).await;
             deadline = None;
         }
+    }
+}
+
+/// The most log text one job keeps waiting in memory for the engine (an engine that is down,
+/// a slow link). Past it, new lines are dropped (counted, and the count is logged once there is
+/// room again); step events are always kept.
+const MAX_BUFFERED_LOG_BYTES: usize = 64 * 1024 * 1024;
+
+/// Forwards the executor's events to the reporter, keeping at most `max_bytes` of log lines
+/// waiting (`buffered` counts them: added here, taken off by the reporter as it receives).
+async fn bound_log_buffer(
+    mut from_executor: mpsc::UnboundedReceiver<JobEvent>,
+    to_reporter: mpsc::UnboundedSender<JobEvent>,
+    buffered: Arc<AtomicUsize>,
+    max_bytes: usize,
+) {
+    let mut dropped = 0u64;
+    while let Some(event) = from_executor.recv().await {
+        let bytes = log_bytes(&event);
+        if bytes > 0 && buffered.load(Ordering::Relaxed) + bytes > max_bytes {
+            dropped += 1;
+            continue;
+        }
+        if dropped > 0 {
+            let line = format!(
+                "##[warning]{dropped} log lines were dropped: more than {max_bytes} bytes of log waited for the engine"
+            );
+            buffered.fetch_add(line.len(), Ordering::Relaxed);
+            let _ = to_reporter.send(JobEvent::Log { step: None, line });
+            dropped = 0;
+        }
+        buffered.fetch_add(bytes, Ordering::Relaxed);
+        if to_reporter.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// The bytes of log text an event carries (0 for step events).
+fn log_bytes(event: &JobEvent) -> usize {
+    match event {
+        JobEvent::Log { line, .. } => line.len(),
+        _ => 0,
     }
 }
 
@@ -740,6 +796,57 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod source_and_batching_tests {
     use super::*;
+
+    #[tokio::test]
+    async fn logs_waiting_for_the_engine_are_bounded_and_the_dropped_ones_counted() {
+        let (executor, from_executor) = mpsc::unbounded_channel();
+        let (to_reporter, mut reporter) = mpsc::unbounded_channel();
+        let buffered = Arc::new(AtomicUsize::new(0));
+        let forwarder = tokio::spawn(bound_log_buffer(
+            from_executor,
+            to_reporter,
+            buffered.clone(),
+            10,
+        ));
+        let log = |line: &str| JobEvent::Log {
+            step: None,
+            line: line.to_string(),
+        };
+        // Nothing is received (the engine is away): 10 bytes fit, the rest is dropped.
+        for line in ["aaaa", "bbbb", "cccc", "dddd"] {
+            executor.send(log(line)).unwrap();
+        }
+        executor
+            .send(JobEvent::StepStarted {
+                index: 0,
+                name: "kept".to_string(),
+            })
+            .unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let event = reporter.recv().await.unwrap();
+            buffered.fetch_sub(log_bytes(&event), Ordering::Relaxed);
+            seen.push(event);
+        }
+        // Room again: a count of what was lost comes first, where the lines were.
+        executor.send(log("eeee")).unwrap();
+        drop(executor);
+        forwarder.await.unwrap();
+        while let Some(event) = reporter.recv().await {
+            seen.push(event);
+        }
+        let lines: Vec<String> = seen
+            .iter()
+            .map(|event| match event {
+                JobEvent::Log { line, .. } => line.clone(),
+                JobEvent::StepStarted { name, .. } => format!("step {name}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(lines[..2], ["aaaa", "bbbb"]);
+        assert!(lines[2].contains("2 log lines were dropped"), "{lines:?}");
+        assert_eq!(lines[3..], ["step kept", "eeee"]);
+    }
 
     #[test]
     fn a_lines_batch_cost_is_its_length_as_a_json_string() {
