@@ -18,6 +18,9 @@ use crate::exit;
 /// exit once their runner directory is gone (the data dir was removed), so no orphan polls for
 /// ever.
 pub const EMBEDDED: &str = "SLIPWAY_EMBEDDED_RUNNER";
+/// Set by `serve` for the runners it starts: the umask (octal) to run steps with, since `serve`
+/// itself runs with 077 to keep its data dir private.
+pub const UMASK: &str = "SLIPWAY_RUNNER_UMASK";
 
 /// How often an embedded runner checks that its config file still exists.
 const CONFIG_CHECK: Duration = Duration::from_secs(2);
@@ -86,6 +89,12 @@ pub fn register(request: RegisterRequest) -> i32 {
 }
 
 pub fn run(request: RunnerRequest) -> i32 {
+    if let Some(mask) = std::env::var(UMASK)
+        .ok()
+        .and_then(|text| u32::from_str_radix(text.trim(), 8).ok())
+    {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
     let mut config = match RunnerConfig::load(&request.config) {
         Ok(config) => config,
         Err(error) => {

@@ -91,8 +91,23 @@ pub fn run(request: ServeRequest) -> i32 {
 
 async fn serve(request: ServeRequest) -> Result<(), String> {
     let data_dir = absolute(&request.data_dir);
+    // Everything the engine writes from here on is private to its user (the runners it starts
+    // get the caller's umask back: a step's files are the user's business).
+    let inherited_umask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     std::fs::create_dir_all(&data_dir)
         .map_err(|error| format!("create data dir {}: {error}", data_dir.display()))?;
+    let privacy = engine::privacy::secure_data_dir(&data_dir)
+        .map_err(|error| format!("check data dir {}: {error}", data_dir.display()))?;
+    for (path, mode) in &privacy.fixed {
+        eprintln!(
+            "warning: {} was readable by other users (mode {mode:o}); made private",
+            path.display()
+        );
+    }
+    for (path, why) in &privacy.failed {
+        eprintln!("warning: could not make {} private: {why}", path.display());
+    }
+    let _ = INHERITED_UMASK.set(inherited_umask.bits());
     ensure_admin_token(&data_dir).map_err(|error| {
         format!(
             "write the admin token under {}: {error}",
@@ -333,6 +348,9 @@ async fn supervise_runner(
     }
 }
 
+/// The umask `serve` was started with (it runs with 077 itself); its runners restore it.
+static INHERITED_UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
 /// Starts `slipway runner` on `runner_dir`, in its own process group and not tied to this
 /// process's life: when this engine is killed, the runner finishes its step and waits for the
 /// engine to come back.
@@ -347,6 +365,10 @@ fn spawn_runner(url: &str, runner_dir: &Path, config_path: &Path) -> std::io::Re
         .arg("--work-dir")
         .arg(runner_dir.join("work"))
         .env(crate::runner_cmd::EMBEDDED, "1")
+        .env(
+            crate::runner_cmd::UMASK,
+            format!("{:o}", INHERITED_UMASK.get().copied().unwrap_or(0o022)),
+        )
         .stdin(Stdio::null())
         .process_group(0)
         .spawn()

@@ -117,3 +117,59 @@ jobs:
     assert!(text.contains("token is ***"), "{text}");
     assert!(!text.contains("repo-level"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_dir_is_private_and_loose_modes_are_fixed_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut engine = TestEngine::builder(&data).runners(1).start().await;
+    let repo = repo_with(
+        temp.path(),
+        &[(
+            "ci.yml",
+            "on: workflow_dispatch\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n",
+        )],
+    );
+    let run_id = engine.dispatch(&repo, "ci.yml").await;
+    engine.wait_completed(&run_id).await;
+    let loose = |root: &std::path::Path| {
+        let mut found = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(path) = stack.pop() {
+            if path.ends_with("work")
+                && path.parent().and_then(|p| p.parent()) == Some(&root.join("runners"))
+            {
+                continue;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 && !meta.file_type().is_symlink() {
+                found.push(path.clone());
+            }
+            if meta.is_dir() {
+                stack.extend(
+                    std::fs::read_dir(&path)
+                        .expect("read dir")
+                        .flatten()
+                        .map(|e| e.path()),
+                );
+            }
+        }
+        found
+    };
+    assert_eq!(loose(&data), Vec::<std::path::PathBuf>::new());
+    // A file made readable by others is fixed on the next start.
+    let key = data.join("secrets.key");
+    let target = if key.exists() {
+        key
+    } else {
+        data.join("admin.token")
+    };
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    engine.restart().await;
+    assert_eq!(loose(&data), Vec::<std::path::PathBuf>::new());
+}

@@ -21,12 +21,20 @@ pub struct PrivacyReport {
 
 /// Creates `data_dir` when missing, then makes it and every entry under it private: group and
 /// other permission bits are cleared (directories end at most 0700, files at most 0600).
-/// Symbolic links are not followed.
+/// Symbolic links are not followed. The embedded runners' work dirs
+/// (`<data>/runners/<runner>/work`) hold users' workspaces, made with the user's umask: they are
+/// left as they are (the private data dir already keeps other users out).
 pub fn secure_data_dir(data_dir: &Path) -> io::Result<PrivacyReport> {
     fs::create_dir_all(data_dir)?;
     let mut report = PrivacyReport::default();
     let mut stack = vec![data_dir.to_path_buf()];
+    let runners = data_dir.join("runners");
     while let Some(path) = stack.pop() {
+        if path.file_name().is_some_and(|name| name == "work")
+            && path.parent().and_then(Path::parent) == Some(runners.as_path())
+        {
+            continue;
+        }
         let metadata = match fs::symlink_metadata(&path) {
             Ok(metadata) => metadata,
             Err(error) => {
