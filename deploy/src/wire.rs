@@ -7,10 +7,13 @@
 //! **Architecture Invariant:** field-by-field copies only; no rule of deploying lives here, and
 //! nothing outside this file in `deploy` names `protocol`.
 
+use crate::audit::{AuditAction, AuditEntry, AuditSubject};
 use crate::duration::Duration;
+use crate::environment::{Approver, Environment, Groups, Protection};
+use crate::lane::{Lane, LaneEntry};
+use crate::protection::{Approval, Decision};
+use crate::record::{Deployment, DeploymentStatus, PhaseRecord, Version};
 use crate::machine::RollbackMode;
-use crate::protection::Decision;
-use crate::record::{DeploymentStatus, PhaseRecord, Version};
 use crate::spec::{BatchSize, CanaryPhase, DeploymentSpec, StrategyKind};
 use crate::strategy::{Activity, DeploymentContext, DeploymentPlan, PlannedPhase};
 
@@ -392,6 +395,151 @@ impl From<protocol::RollbackMode> for RollbackMode {
         match value {
             protocol::RollbackMode::SwitchBack { to_slot } => RollbackMode::SwitchBack { to_slot },
             protocol::RollbackMode::Redeploy => RollbackMode::Redeploy,
+        }
+    }
+}
+
+// ---- records the API answers with (domain → wire only: the CLI never sends them back) ----
+
+impl From<Environment> for protocol::environments::Environment {
+    fn from(value: Environment) -> Self {
+        protocol::environments::Environment {
+            name: value.name,
+            protection: value.protection.into(),
+            release_protection: value.release_protection.into(),
+            freeze_windows: value
+                .freeze_windows
+                .iter()
+                .map(|window| window.as_str().to_string())
+                .collect(),
+            default_strategy: value.default_strategy.map(Into::into),
+            url: value.url,
+            variables: value.variables,
+            secret_names: value.secret_names,
+        }
+    }
+}
+
+impl From<Protection> for protocol::environments::Protection {
+    fn from(value: Protection) -> Self {
+        protocol::environments::Protection {
+            required_approvals: value.required_approvals,
+            approvers: list(value.approvers),
+            prevent_self_review: value.prevent_self_review,
+            wait_seconds: value.wait.as_secs(),
+            approval_expiry_seconds: value.approval_expiry.map(Duration::as_secs),
+            branches: value.branches,
+            tags: value.tags,
+        }
+    }
+}
+
+impl From<Approver> for protocol::environments::Approver {
+    fn from(value: Approver) -> Self {
+        match value {
+            Approver::User(name) => protocol::environments::Approver::User(name),
+            Approver::Group(name) => protocol::environments::Approver::Group(name),
+        }
+    }
+}
+
+impl From<Groups> for protocol::environments::Groups {
+    fn from(value: Groups) -> Self {
+        protocol::environments::Groups {
+            members: value.members,
+        }
+    }
+}
+
+impl From<Lane> for protocol::environments::Lane {
+    fn from(value: Lane) -> Self {
+        protocol::environments::Lane {
+            environment: value.environment,
+            in_progress: value.in_progress.map(Into::into),
+            queue: value.queue.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<LaneEntry> for protocol::environments::LaneEntry {
+    fn from(value: LaneEntry) -> Self {
+        protocol::environments::LaneEntry {
+            deployment_id: value.deployment_id.0,
+            run_id: value.run_id,
+            job_key: value.job_key,
+            version: value.version.into(),
+            is_rollback: value.is_rollback,
+            enqueued_at: value.enqueued_at,
+        }
+    }
+}
+
+impl From<Approval> for protocol::environments::Approval {
+    fn from(value: Approval) -> Self {
+        protocol::environments::Approval {
+            approver: value.approver,
+            decision: value.decision.into(),
+            at: value.at,
+            comment: value.comment,
+        }
+    }
+}
+
+impl From<Deployment> for protocol::environments::Deployment {
+    fn from(value: Deployment) -> Self {
+        protocol::environments::Deployment {
+            id: value.id.0,
+            environment: value.environment,
+            repository: value.repository,
+            version: value.version.into(),
+            git_ref: value.git_ref,
+            run_id: value.run_id,
+            job_key: value.job_key,
+            triggered_by: value.triggered_by,
+            approvals: list(value.approvals),
+            strategy: value.strategy.into(),
+            phases: list(value.phases),
+            status: value.status.into(),
+            status_reason: value.status_reason,
+            url: value.url,
+            slot: value.slot,
+            is_rollback: value.is_rollback,
+            rollback_of: value.rollback_of.map(|id| id.0),
+            created_at: value.created_at,
+            started_at: value.started_at,
+            finished_at: value.finished_at,
+            updated_at: value.updated_at,
+        }
+    }
+}
+
+impl From<AuditEntry> for protocol::environments::AuditEntry {
+    fn from(value: AuditEntry) -> Self {
+        protocol::environments::AuditEntry {
+            at: value.at,
+            actor: value.actor,
+            action: value.action.into(),
+            environment: value.environment,
+            subject: value.subject.into(),
+            reason: value.reason,
+        }
+    }
+}
+
+mirror_enum!(AuditAction <=> protocol::environments::AuditAction {
+    Approved, Rejected, GateOpened, GateRefused, DeploymentQueued, DeploymentStarted,
+    VersionRefused, DeploymentFinished, RollbackStarted, ReleasePromoted, ReleaseWithdrawn,
+    ReleaseCreated, ReleaseDeleted, ReleaseRefused,
+});
+
+impl From<AuditSubject> for protocol::environments::AuditSubject {
+    fn from(value: AuditSubject) -> Self {
+        match value {
+            AuditSubject::Run { run_id } => protocol::environments::AuditSubject::Run { run_id },
+            AuditSubject::Deployment { deployment_id } => {
+                protocol::environments::AuditSubject::Deployment { deployment_id }
+            }
+            AuditSubject::Release { tag } => protocol::environments::AuditSubject::Release { tag },
         }
     }
 }

@@ -19,6 +19,16 @@ pub struct Version {
     pub committed_at: Option<Timestamp>,
 }
 
+impl Version {
+    /// The tag when there is one, else the short sha: how a version is shown.
+    pub fn label(&self) -> String {
+        match &self.tag {
+            Some(tag) => tag.clone(),
+            None => self.sha.chars().take(7).collect(),
+        }
+    }
+}
+
 /// A deployment's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -92,6 +102,24 @@ pub enum StrategyKind {
     Rolling,
     BlueGreen,
     Canary,
+}
+
+impl StrategyKind {
+    /// The workflow spelling (`big-bang`, `blue-green`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::BigBang => "big-bang",
+            StrategyKind::Rolling => "rolling",
+            StrategyKind::BlueGreen => "blue-green",
+            StrategyKind::Canary => "canary",
+        }
+    }
+}
+
+impl std::fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The `deployment:` block of a job, checked by the engine.

@@ -1,9 +1,13 @@
-//! The admin API of environments, deployments, approvals and groups: the request bodies the
-//! CLI sends.
+//! The API of environments, deployments, approvals, groups and the audit log: the request
+//! bodies the CLI sends and the records the engine answers with.
 //!
 //! **Architecture Invariant:** plain data only; `deploy` applies and checks them.
 
+use indexmap::IndexMap;
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+
+use crate::deployment::{DeploymentStatus, PhaseRecord, StrategyKind, Version};
 
 /// `POST /api/v1/environments`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,4 +77,173 @@ pub struct ApprovalOutcome {
 pub struct EnvironmentQuery {
     #[serde(default)]
     pub environment: Option<String>,
+}
+
+/// An environment's configuration as the API shows it (`deploy::Environment` on the engine).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub name: String,
+    pub protection: Protection,
+    /// The same rules for promoting a release into this environment.
+    pub release_protection: Protection,
+    /// Freeze windows in their text form (`Fri 16:00-Mon 08:00 UTC`).
+    pub freeze_windows: Vec<String>,
+    pub default_strategy: Option<StrategyKind>,
+    pub url: Option<String>,
+    pub variables: IndexMap<String, String>,
+    /// Names of the secrets jobs deploying here may read (never their values).
+    pub secret_names: Vec<String>,
+}
+
+/// A protection policy: approvals, wait timer and the refs that may pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Protection {
+    pub required_approvals: u32,
+    pub approvers: Vec<Approver>,
+    pub prevent_self_review: bool,
+    /// The wait timer, in whole seconds (0: none).
+    pub wait_seconds: u64,
+    /// How long an approval counts, in whole seconds; `None`: for ever.
+    pub approval_expiry_seconds: Option<u64>,
+    pub branches: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+/// Someone who may approve: a user by login, or every member of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approver {
+    User(String),
+    Group(String),
+}
+
+/// Group membership: group name → member logins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Groups {
+    pub members: IndexMap<String, Vec<String>>,
+}
+
+/// One environment with its deployment lane (`GET /api/v1/environments[/{name}]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentView {
+    pub environment: Environment,
+    pub lane: Lane,
+    /// `idle`, `busy`, `frozen until …`, `ready`.
+    pub lane_state: String,
+}
+
+/// One environment's deployment lane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lane {
+    pub environment: String,
+    pub in_progress: Option<LaneEntry>,
+    pub queue: Vec<LaneEntry>,
+}
+
+/// A deployment waiting for (or holding) the lane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaneEntry {
+    pub deployment_id: String,
+    pub run_id: Option<String>,
+    pub job_key: Option<String>,
+    pub version: Version,
+    pub is_rollback: bool,
+    pub enqueued_at: Timestamp,
+}
+
+/// One approver's recorded decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub approver: String,
+    pub decision: Decision,
+    pub at: Timestamp,
+    pub comment: Option<String>,
+}
+
+/// A deployment record (`GET /api/v1/deployments[/{id}]`, the answer to a rollback).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub id: String,
+    pub environment: String,
+    pub repository: String,
+    pub version: Version,
+    pub git_ref: String,
+    pub run_id: Option<String>,
+    pub job_key: Option<String>,
+    pub triggered_by: String,
+    pub approvals: Vec<Approval>,
+    pub strategy: StrategyKind,
+    pub phases: Vec<PhaseRecord>,
+    pub status: DeploymentStatus,
+    pub status_reason: Option<String>,
+    pub url: Option<String>,
+    pub slot: Option<String>,
+    pub is_rollback: bool,
+    pub rollback_of: Option<String>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
+/// One audit-log entry (`GET /api/v1/audit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: AuditAction,
+    pub environment: String,
+    pub subject: AuditSubject,
+    pub reason: String,
+}
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    Approved,
+    Rejected,
+    GateOpened,
+    GateRefused,
+    DeploymentQueued,
+    DeploymentStarted,
+    VersionRefused,
+    DeploymentFinished,
+    RollbackStarted,
+    ReleasePromoted,
+    ReleaseWithdrawn,
+    ReleaseCreated,
+    ReleaseDeleted,
+    ReleaseRefused,
+}
+
+impl AuditAction {
+    /// For people: `gate opened`, `deployment started`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Approved => "approved",
+            AuditAction::Rejected => "rejected",
+            AuditAction::GateOpened => "gate opened",
+            AuditAction::GateRefused => "gate refused",
+            AuditAction::DeploymentQueued => "deployment queued",
+            AuditAction::DeploymentStarted => "deployment started",
+            AuditAction::VersionRefused => "version refused",
+            AuditAction::DeploymentFinished => "deployment finished",
+            AuditAction::RollbackStarted => "rollback started",
+            AuditAction::ReleasePromoted => "release promoted",
+            AuditAction::ReleaseWithdrawn => "release withdrawn",
+            AuditAction::ReleaseCreated => "release created",
+            AuditAction::ReleaseDeleted => "release deleted",
+            AuditAction::ReleaseRefused => "release refused",
+        }
+    }
+}
+
+/// What an audit entry is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AuditSubject {
+    Run { run_id: String },
+    Deployment { deployment_id: String },
+    Release { tag: String },
 }

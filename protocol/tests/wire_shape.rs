@@ -678,6 +678,103 @@ fn shapes() -> Vec<(String, String)> {
             actor: Some("a".into()),
         }),
     );
+    let protection = Protection {
+        required_approvals: 1,
+        approvers: vec![Approver::User("a".into()), Approver::Group("g".into())],
+        prevent_self_review: true,
+        wait_seconds: 60,
+        approval_expiry_seconds: Some(3600),
+        branches: vec!["main".into()],
+        tags: vec!["v*".into()],
+    };
+    let environment = Environment {
+        name: "prod".into(),
+        protection: protection.clone(),
+        release_protection: protection,
+        freeze_windows: vec!["Fri 16:00-Mon 08:00 UTC".into()],
+        default_strategy: Some(StrategyKind::BigBang),
+        url: Some("https://example.test".into()),
+        variables: map(&[("A", "1")]),
+        secret_names: vec!["TOKEN".into()],
+    };
+    let entry = LaneEntry {
+        deployment_id: "d1".into(),
+        run_id: Some("r".into()),
+        job_key: Some("deploy".into()),
+        version: version(),
+        is_rollback: false,
+        enqueued_at: at(),
+    };
+    add(
+        "EnvironmentView",
+        of(&EnvironmentView {
+            environment,
+            lane: Lane {
+                environment: "prod".into(),
+                in_progress: Some(entry.clone()),
+                queue: vec![entry],
+            },
+            lane_state: "busy".into(),
+        }),
+    );
+    add(
+        "Groups",
+        of(&Groups {
+            members: [("ops".to_string(), vec!["a".to_string()])]
+                .into_iter()
+                .collect(),
+        }),
+    );
+    add(
+        "Deployment",
+        of(&Deployment {
+            id: "d1".into(),
+            environment: "prod".into(),
+            repository: "o/r".into(),
+            version: version(),
+            git_ref: "refs/heads/main".into(),
+            run_id: Some("r".into()),
+            job_key: Some("deploy".into()),
+            triggered_by: "a".into(),
+            approvals: vec![Approval {
+                approver: "b".into(),
+                decision: Decision::Approve,
+                at: at(),
+                comment: Some("ok".into()),
+            }],
+            strategy: StrategyKind::Rolling,
+            phases: vec![phase_record()],
+            status: DeploymentStatus::Success,
+            status_reason: Some("why".into()),
+            url: Some("https://example.test".into()),
+            slot: Some("blue".into()),
+            is_rollback: true,
+            rollback_of: Some("d0".into()),
+            created_at: at(),
+            started_at: Some(at()),
+            finished_at: Some(at()),
+            updated_at: at(),
+        }),
+    );
+    for subject in [
+        AuditSubject::Run { run_id: "r".into() },
+        AuditSubject::Deployment {
+            deployment_id: "d".into(),
+        },
+        AuditSubject::Release { tag: "v1".into() },
+    ] {
+        add(
+            "AuditEntry",
+            of(&AuditEntry {
+                at: at(),
+                actor: "a".into(),
+                action: AuditAction::GateOpened,
+                environment: "prod".into(),
+                subject,
+                reason: "r".into(),
+            }),
+        );
+    }
     out
 }
 

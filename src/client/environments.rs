@@ -6,10 +6,10 @@
 //! People are named by `--as NAME` (or `SLIPWAY_USER`, else `$USER`): the engine trusts the
 //! admin token, and the name is what the audit log and the self-approval rule see.
 
-use deploy::{AuditEntry, Deployment, DeploymentStatus, Environment};
-use engine::deploy::EnvironmentView;
+use protocol::DeploymentStatus;
 use protocol::environments::{
-    ApprovalOutcome, CreateEnvironmentRequest, Decision, DecisionRequest, EditEnvironmentRequest,
+    ApprovalOutcome, Approver, AuditEntry, AuditSubject, CreateEnvironmentRequest, Decision,
+    DecisionRequest, Deployment, EditEnvironmentRequest, Environment, EnvironmentView, Groups,
     RollbackRequest, SetGroupRequest,
 };
 use reqwest::Method;
@@ -298,7 +298,7 @@ pub fn group(args: &GroupArgs) -> i32 {
         match &args.command {
             GroupCommand::Set { name, members } => {
                 let (path, request) = set(name, members.clone());
-                let groups: Option<deploy::Groups> =
+                let groups: Option<Groups> =
                     client.admin_send(Method::PUT, &path, &request).await?;
                 let groups =
                     groups.ok_or_else(|| ClientError::Protocol("no answer body".into()))?;
@@ -307,7 +307,7 @@ pub fn group(args: &GroupArgs) -> i32 {
                 println!("group @{key}: {}", members.join(", "));
             }
             GroupCommand::List { json } => {
-                let groups: deploy::Groups = client.get("/api/v1/groups").await?;
+                let groups: Groups = client.get("/api/v1/groups").await?;
                 if *json {
                     print_json(&groups)?;
                 } else {
@@ -321,8 +321,7 @@ pub fn group(args: &GroupArgs) -> i32 {
             }
             GroupCommand::Rm { name } => {
                 let (path, request) = set(name, Vec::new());
-                let _: Option<deploy::Groups> =
-                    client.admin_send(Method::PUT, &path, &request).await?;
+                let _: Option<Groups> = client.admin_send(Method::PUT, &path, &request).await?;
                 println!("group @{} removed", name.trim_start_matches('@'));
             }
         }
@@ -413,7 +412,7 @@ pub fn deployments(args: &DeploymentsArgs) -> i32 {
                     .map(|approval| approval.approver.as_str())
                     .collect();
                 vec![
-                    deployment.id.0.clone(),
+                    deployment.id.clone(),
                     deployment.environment.clone(),
                     deployment.version.label(),
                     format!(
@@ -491,13 +490,13 @@ pub fn audit(args: &AuditArgs) -> i32 {
     })
 }
 
-fn subject(subject: &deploy::AuditSubject) -> String {
+fn subject(subject: &AuditSubject) -> String {
     match subject {
-        deploy::AuditSubject::Run { run_id } => format!("run {run_id}"),
-        deploy::AuditSubject::Deployment { deployment_id } => {
+        AuditSubject::Run { run_id } => format!("run {run_id}"),
+        AuditSubject::Deployment { deployment_id } => {
             format!("deployment {deployment_id}")
         }
-        deploy::AuditSubject::Release { tag } => format!("release {tag}"),
+        AuditSubject::Release { tag } => format!("release {tag}"),
     }
 }
 
@@ -522,8 +521,8 @@ fn protection_summary(environment: &Environment) -> String {
     if protection.required_approvals > 0 {
         parts.push(format!("{} approval(s)", protection.required_approvals));
     }
-    if !protection.wait.is_zero() {
-        parts.push(format!("wait {}s", protection.wait.as_secs()));
+    if protection.wait_seconds > 0 {
+        parts.push(format!("wait {}s", protection.wait_seconds));
     }
     if !protection.branches.is_empty() || !protection.tags.is_empty() {
         let mut refs = protection.branches.clone();
@@ -549,8 +548,8 @@ fn print_settings(environment: &Environment) {
         .approvers
         .iter()
         .map(|approver| match approver {
-            deploy::Approver::User(name) => name.clone(),
-            deploy::Approver::Group(name) => format!("@{name}"),
+            Approver::User(name) => name.clone(),
+            Approver::Group(name) => format!("@{name}"),
         })
         .collect();
     println!(
@@ -567,8 +566,8 @@ fn print_settings(environment: &Environment) {
             ""
         }
     );
-    if !protection.wait.is_zero() {
-        println!("  wait:       {}s", protection.wait.as_secs());
+    if protection.wait_seconds > 0 {
+        println!("  wait:       {}s", protection.wait_seconds);
     }
     if !protection.branches.is_empty() {
         println!("  branches:   {}", protection.branches.join(", "));
@@ -577,7 +576,7 @@ fn print_settings(environment: &Environment) {
         println!("  tags:       {}", protection.tags.join(", "));
     }
     for window in &environment.freeze_windows {
-        println!("  freeze:     {}", window.as_str());
+        println!("  freeze:     {window}");
     }
     if let Some(strategy) = environment.default_strategy {
         println!("  strategy:   {strategy}");

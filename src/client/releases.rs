@@ -8,7 +8,12 @@
 use std::path::PathBuf;
 
 use deploy::{EnvironmentView, Release};
+use protocol::environments::Decision;
+use protocol::releases::{
+    ApproveReleaseRequest, CreateReleaseRequest, PromoteReleaseRequest, WithdrawReleaseRequest,
+};
 use reqwest::Method;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{ClientError, EngineArgs, EngineClient, block_on, encode_component, print_json, table};
@@ -157,13 +162,14 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                     })?),
                     None => None,
                 };
-                let body = json!({
-                    "tag": tag,
-                    "notes": notes,
-                    "name": name,
-                    "repo": repo,
-                    "created_by": actor.name()?,
-                });
+                let body = CreateReleaseRequest {
+                    protocol_version: None,
+                    tag: tag.clone(),
+                    repo: repo.clone(),
+                    name: name.clone(),
+                    notes,
+                    created_by: Some(actor.name()?),
+                };
                 let change = send(&client, Method::POST, "/api/v1/releases", &body).await?;
                 report(&change, *json)
             }
@@ -175,12 +181,13 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 actor,
                 json,
             } => {
-                let body = json!({
-                    "environment": environment,
-                    "audience": audience,
-                    "repo": repo,
-                    "requested_by": actor.name()?,
-                });
+                let body = PromoteReleaseRequest {
+                    protocol_version: None,
+                    repo: repo.clone(),
+                    environment: environment.clone(),
+                    audience: audience.clone(),
+                    requested_by: actor.name()?,
+                };
                 let change = send(&client, Method::POST, &path(tag, "/promote"), &body).await?;
                 report(&change, *json)
             }
@@ -193,13 +200,18 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 actor,
                 json,
             } => {
-                let body = json!({
-                    "environment": environment,
-                    "approver": actor.name()?,
-                    "comment": comment,
-                    "decision": if *reject { "reject" } else { "approve" },
-                    "repo": repo,
-                });
+                let body = ApproveReleaseRequest {
+                    protocol_version: None,
+                    repo: repo.clone(),
+                    environment: environment.clone(),
+                    approver: actor.name()?,
+                    comment: comment.clone(),
+                    decision: Some(if *reject {
+                        Decision::Reject
+                    } else {
+                        Decision::Approve
+                    }),
+                };
                 let change = send(&client, Method::POST, &path(tag, "/approve"), &body).await?;
                 report(&change, *json)
             }
@@ -211,12 +223,13 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 actor,
                 json,
             } => {
-                let body = json!({
-                    "environment": environment,
-                    "actor": actor.name()?,
-                    "reason": reason,
-                    "repo": repo,
-                });
+                let body = WithdrawReleaseRequest {
+                    protocol_version: None,
+                    repo: repo.clone(),
+                    environment: environment.clone(),
+                    actor: actor.name()?,
+                    reason: reason.clone(),
+                };
                 let change = send(&client, Method::POST, &path(tag, "/withdraw"), &body).await?;
                 report(&change, *json)
             }
@@ -330,11 +343,11 @@ pub async fn env_status(
     Ok(exit::SUCCESS)
 }
 
-async fn send(
+async fn send<B: Serialize>(
     client: &EngineClient,
     method: Method,
     path: &str,
-    body: &Value,
+    body: &B,
 ) -> Result<Value, ClientError> {
     let answer: Option<Value> = client.admin_send(method, path, body).await?;
     Ok(answer.unwrap_or_default())

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use deploy::{AuditEntry, Deployment, Environment};
+use protocol::environments as wire;
 pub use protocol::environments::{
     CreateEnvironmentRequest, DecisionRequest, EditEnvironmentRequest, EnvironmentQuery,
     RollbackRequest, SetGroupRequest,
@@ -65,13 +65,24 @@ fn deployments(orchestrator: &Orchestrator) -> &Arc<Deployments> {
     orchestrator.deployments()
 }
 
+/// The wire form of the engine's view of one environment.
+fn environment_view(view: EnvironmentView) -> wire::EnvironmentView {
+    wire::EnvironmentView {
+        environment: view.environment.into(),
+        lane: view.lane.into(),
+        lane_state: view.lane_state,
+    }
+}
+
 async fn list_environments(
     Extension(orchestrator): Extension<Orchestrator>,
-) -> Result<Json<Vec<EnvironmentView>>, ApiError> {
+) -> Result<Json<Vec<wire::EnvironmentView>>, ApiError> {
     let service = deployments(&orchestrator);
     let mut views = Vec::new();
     for environment in service.environments()? {
-        views.push(service.environment_view(&environment.name)?);
+        views.push(environment_view(
+            service.environment_view(&environment.name)?,
+        ));
     }
     Ok(Json(views))
 }
@@ -79,19 +90,21 @@ async fn list_environments(
 async fn show_environment(
     Extension(orchestrator): Extension<Orchestrator>,
     Path(name): Path<String>,
-) -> Result<Json<EnvironmentView>, ApiError> {
-    Ok(Json(deployments(&orchestrator).environment_view(&name)?))
+) -> Result<Json<wire::EnvironmentView>, ApiError> {
+    Ok(Json(environment_view(
+        deployments(&orchestrator).environment_view(&name)?,
+    )))
 }
 
 async fn create_environment(
     _admin: Admin,
     Extension(orchestrator): Extension<Orchestrator>,
     Versioned(request): Versioned<CreateEnvironmentRequest>,
-) -> Result<(StatusCode, Json<Environment>), ApiError> {
+) -> Result<(StatusCode, Json<wire::Environment>), ApiError> {
     let environment = deployments(&orchestrator)
         .create_environment(&request.name, &request.options)
         .await?;
-    Ok((StatusCode::CREATED, Json(environment)))
+    Ok((StatusCode::CREATED, Json(environment.into())))
 }
 
 async fn edit_environment(
@@ -99,11 +112,12 @@ async fn edit_environment(
     Extension(orchestrator): Extension<Orchestrator>,
     Path(name): Path<String>,
     Versioned(request): Versioned<EditEnvironmentRequest>,
-) -> Result<Json<Environment>, ApiError> {
+) -> Result<Json<wire::Environment>, ApiError> {
     Ok(Json(
         deployments(&orchestrator)
             .edit_environment(&name, &request.options)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -121,7 +135,7 @@ async fn rollback(
     Extension(orchestrator): Extension<Orchestrator>,
     Path(name): Path<String>,
     Versioned(request): Versioned<RollbackRequest>,
-) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+) -> Result<(StatusCode, Json<wire::Deployment>), ApiError> {
     if request.actor.trim().is_empty() {
         return Err(ApiError::bad_request(
             "field `actor`: say who rolls back (`--as NAME`)",
@@ -130,43 +144,53 @@ async fn rollback(
     let record = deployments(&orchestrator)
         .rollback(&name, request.actor.trim())
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(record)))
+    Ok((StatusCode::ACCEPTED, Json(record.into())))
 }
 
 async fn list_deployments(
     Extension(orchestrator): Extension<Orchestrator>,
     Query(query): Query<EnvironmentQuery>,
-) -> Result<Json<Vec<Deployment>>, ApiError> {
+) -> Result<Json<Vec<wire::Deployment>>, ApiError> {
     let service = deployments(&orchestrator);
     if let Some(name) = &query.environment {
         service.environment(name)?;
     }
-    Ok(Json(service.deployments(query.environment.as_deref())?))
+    Ok(Json(
+        service
+            .deployments(query.environment.as_deref())?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 async fn show_deployment(
     Extension(orchestrator): Extension<Orchestrator>,
     Path(id): Path<String>,
-) -> Result<Json<Deployment>, ApiError> {
+) -> Result<Json<wire::Deployment>, ApiError> {
     deployments(&orchestrator)
         .deployment(&id)?
-        .map(Json)
+        .map(|record| Json(record.into()))
         .ok_or_else(|| ApiError::not_found(format!("find deployment `{id}`: there is none")))
 }
 
 async fn audit(
     Extension(orchestrator): Extension<Orchestrator>,
     Query(query): Query<EnvironmentQuery>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+) -> Result<Json<Vec<wire::AuditEntry>>, ApiError> {
     Ok(Json(
-        deployments(&orchestrator).audit(query.environment.as_deref())?,
+        deployments(&orchestrator)
+            .audit(query.environment.as_deref())?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     ))
 }
 
 async fn list_groups(
     Extension(orchestrator): Extension<Orchestrator>,
-) -> Result<Json<deploy::Groups>, ApiError> {
-    Ok(Json(deployments(&orchestrator).groups()?))
+) -> Result<Json<wire::Groups>, ApiError> {
+    Ok(Json(deployments(&orchestrator).groups()?.into()))
 }
 
 async fn set_group(
@@ -174,11 +198,12 @@ async fn set_group(
     Extension(orchestrator): Extension<Orchestrator>,
     Path(name): Path<String>,
     Versioned(request): Versioned<SetGroupRequest>,
-) -> Result<Json<deploy::Groups>, ApiError> {
+) -> Result<Json<wire::Groups>, ApiError> {
     Ok(Json(
         deployments(&orchestrator)
             .set_group(&name, &request.members)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
