@@ -412,7 +412,7 @@ impl From<Environment> for protocol::environments::Environment {
                 .iter()
                 .map(|window| window.as_str().to_string())
                 .collect(),
-            default_strategy: value.default_strategy.map(Into::into),
+            default_strategy: value.default_strategy.map(strategy_to_wire),
             url: value.url,
             variables: value.variables,
             secret_names: value.secret_names,
@@ -497,7 +497,7 @@ impl From<Deployment> for protocol::environments::Deployment {
             job_key: value.job_key,
             triggered_by: value.triggered_by,
             approvals: list(value.approvals),
-            strategy: value.strategy.into(),
+            strategy: strategy_to_wire(value.strategy),
             phases: list(value.phases),
             status: value.status.into(),
             status_reason: value.status_reason,
