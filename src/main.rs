@@ -153,6 +153,10 @@ enum Command {
         /// dropped with a notice in the log, and the job goes on
         #[arg(long, default_value_t = engine::store::DEFAULT_LOG_LIMIT)]
         max_log_bytes: u64,
+        /// Fail a queued job that no registered runner can take (its `runs-on` labels) after
+        /// this long, with the reason recorded (`90s`, `30m`, `24h`, `2d`)
+        #[arg(long, default_value = "24h", value_parser = serve::parse_duration)]
+        no_runner_timeout: std::time::Duration,
     },
     /// Run jobs for an engine (`runner register` first)
     #[command(after_help = exit::HELP, args_conflicts_with_subcommands = true)]
@@ -422,6 +426,7 @@ fn main() {
             notify_url,
             clock_file,
             max_log_bytes,
+            no_runner_timeout,
         } => serve::run(serve::ServeRequest {
             data_dir,
             listen,
@@ -432,6 +437,7 @@ fn main() {
             notify_url,
             clock_file,
             max_log_bytes,
+            no_runner_timeout,
         }),
         Command::Runner {
             register:

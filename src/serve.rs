@@ -37,10 +37,46 @@ pub struct ServeRequest {
     pub demo: bool,
     /// Where a JSON body is POSTed when a run completes.
     pub notify_url: Option<String>,
-    /// Deployment time from a file (see `engine::deploy::Clock`).
+    /// Deployment time from a file (see `engine::Clock`).
     pub clock_file: Option<PathBuf>,
     /// Cap on one job's stored log in bytes.
     pub max_log_bytes: u64,
+    /// How long a job no runner can take stays queued before it fails.
+    pub no_runner_timeout: Duration,
+}
+
+/// A duration as people write it: `90s`, `30m`, `24h`, `2d`, `1h30m` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration like 90s, 30m, 24h or 2d");
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let value: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        total = value
+            .checked_mul(unit)
+            .and_then(|seconds| total.checked_add(seconds))
+            .ok_or_else(bad)?;
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
 }
 
 /// The example workflows the demo repository holds.
@@ -116,8 +152,9 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     })?;
     let mut config = EngineConfig::new(&data_dir);
     config.lease_duration = Duration::from_secs(request.lease_seconds.max(1));
+    config.no_runner_timeout = request.no_runner_timeout;
     if let Some(path) = &request.clock_file {
-        config.clock = engine::deploy::Clock::File(path.clone());
+        config.clock = engine::Clock::File(path.clone());
     }
     let (engine, events) = Engine::open(config)
         .await
@@ -126,7 +163,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let orchestrator = Orchestrator::start(engine.clone(), events)
         .await
         .map_err(|error| format!("resume unfinished runs: {error}"))?;
-    engine::api::artifacts::spawn_sweeper(engine.clone());
+    engine::spawn_artifact_sweeper(engine.clone());
     // Watched repositories: hook and webhook intake, polling and schedules start runs through
     // the orchestrator.
     let repos = engine::repos::Repos::new(engine.clone(), Arc::new(orchestrator.clone()));
@@ -139,7 +176,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
             repos_shutdown.clone(),
         );
     }
-    let server = engine::api::serve_with_repos(orchestrator.clone(), repos, request.listen)
+    let server = engine::serve_http(orchestrator.clone(), repos, request.listen)
         .await
         .map_err(|error| format!("listen on {}: {error}", request.listen))?;
     let url = server.url();

@@ -20,6 +20,8 @@ async fn a_job_no_runner_can_take_says_why_in_run_status() {
     );
     let engine = TestEngine::builder(&temp.path().join("data"))
         .runners(1)
+        .arg("--no-runner-timeout")
+        .arg("4s")
         .start()
         .await;
     let run_id = engine.dispatch(&repo, "mac.yml").await;

@@ -11,9 +11,9 @@ use crate::audit::{AuditAction, AuditEntry, AuditSubject};
 use crate::duration::Duration;
 use crate::environment::{Approver, Environment, Groups, Protection};
 use crate::lane::{Lane, LaneEntry};
+use crate::machine::RollbackMode;
 use crate::protection::{Approval, Decision};
 use crate::record::{Deployment, DeploymentStatus, PhaseRecord, Version};
-use crate::machine::RollbackMode;
 use crate::spec::{BatchSize, CanaryPhase, DeploymentSpec, StrategyKind};
 use crate::strategy::{Activity, DeploymentContext, DeploymentPlan, PlannedPhase};
 

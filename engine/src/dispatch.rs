@@ -36,6 +36,8 @@ pub struct EngineConfig {
     pub max_infra_retries: u32,
     /// Where deployment decisions read the time (wait timers, freeze windows).
     pub clock: crate::deploy::Clock,
+    /// A queued job that no registered runner can take fails after this long (GitHub: 24 h).
+    pub no_runner_timeout: Duration,
 }
 
 impl EngineConfig {
@@ -46,6 +48,7 @@ impl EngineConfig {
             long_poll: Duration::from_secs(30),
             max_infra_retries: 1,
             clock: crate::deploy::Clock::System,
+            no_runner_timeout: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -481,6 +484,43 @@ impl Engine {
             .count()
     }
 
+    /// Fails every job queued for longer than the no-runner timeout whose `runs-on` labels no
+    /// registered runner carries, with the reason recorded; returns how many.
+    pub async fn fail_unrunnable_jobs(&self) -> Result<usize, StoreError> {
+        let timeout_us =
+            u64::try_from(self.config.no_runner_timeout.as_micros()).unwrap_or(u64::MAX);
+        let now = crate::store::now_us();
+        let queued = self.store.queued_jobs()?;
+        if queued.is_empty() {
+            return Ok(0);
+        }
+        let runners = self.store.runners()?;
+        let mut failed = 0;
+        for job in queued {
+            if job.queued_at_us.saturating_add(timeout_us) > now {
+                continue;
+            }
+            let Some(reason) = crate::unrunnable::no_runner_reason(&job.spec.runs_on, &runners)
+            else {
+                continue;
+            };
+            let reason = format!(
+                "{reason}; no runner took the job within {}",
+                describe_duration(self.config.no_runner_timeout)
+            );
+            if let Some(job) = self
+                .store
+                .fail_queued_job(job.job_id, reason.clone())
+                .await?
+            {
+                tracing::warn!(job_id = %job.job_id, job_key = %job.job_key, %reason, "job failed");
+                self.report_finished(&job);
+                failed += 1;
+            }
+        }
+        Ok(failed)
+    }
+
     fn report_finished(&self, job: &JobRecord) {
         if let Some(result) = &job.result {
             self.send(EngineEvent::JobFinished {
@@ -512,6 +552,7 @@ fn reaper_period(lease_duration: Duration) -> Duration {
 async fn reap_expired_leases(engine: Weak<Engine>, shutdown: CancellationToken, period: Duration) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut unrunnable_checked = Instant::now();
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
@@ -523,5 +564,26 @@ async fn reap_expired_leases(engine: Weak<Engine>, shutdown: CancellationToken, 
         if let Err(error) = engine.expire_leases(Instant::now()).await {
             tracing::error!(%error, "failed to end expired leases");
         }
+        // Reading every queued job is not free: look for unrunnable ones a few times per
+        // timeout, and at most every 10 s.
+        let every = (engine.config.no_runner_timeout / 4).min(Duration::from_secs(10));
+        if unrunnable_checked.elapsed() >= every {
+            unrunnable_checked = Instant::now();
+            if let Err(error) = engine.fail_unrunnable_jobs().await {
+                tracing::error!(%error, "failed to fail jobs no runner can take");
+            }
+        }
+    }
+}
+
+/// `90s`, `15m`, `24h`: the largest whole unit.
+fn describe_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds >= 3600 && seconds % 3600 == 0 {
+        format!("{}h", seconds / 3600)
+    } else if seconds >= 60 && seconds % 60 == 0 {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
     }
 }

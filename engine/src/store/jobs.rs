@@ -590,6 +590,40 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Fails a job that is still queued (no runner took it) with `reason`; `None` when it is not
+    /// queued any more (a runner took it meanwhile, or it ended). Durable on return.
+    pub async fn fail_queued_job(
+        &self,
+        job_id: JobId,
+        reason: String,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let now = now_us();
+        let moved = self
+            .write(move |core| {
+                core.transact(|tx| {
+                    let Some(mut job) = get_job(tx, job_id)? else {
+                        return Ok(None);
+                    };
+                    if job.state != JobState::Queued {
+                        return Ok(None);
+                    }
+                    if let Some(seq) = job.queue_seq {
+                        tx.queue.remove(&seq.to_be_bytes())?;
+                    }
+                    complete(&mut job, failed_result(&reason), now);
+                    put_job(tx, &job)?;
+                    Ok(Some(job))
+                })
+            })
+            .await?;
+        if let Some(job) = &moved {
+            self.logs.close(job.job_id);
+        }
+        Ok(moved)
+    }
+}
+
 /// The move `cancel_job` makes, on the writer thread.
 fn cancel_one_job(core: &Core, job_id: JobId, now: u64) -> Result<Option<JobRecord>, StoreError> {
     core.transact(|tx| {
