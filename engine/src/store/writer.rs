@@ -73,7 +73,9 @@ impl Writer {
         })
     }
 
-    /// Queues `job`; `durable` asks for a flush before its acknowledgement.
+    /// Queues `job`; `durable` asks for a flush before its acknowledgement. The queue needs no
+    /// bound of its own: every async caller waits for its answer, so it holds at most one
+    /// request per waiting caller, plus the few informational writes that ride along.
     pub(super) fn submit(&self, durable: bool, job: Job) -> Result<(), StoreError> {
         let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         let sent = match queue.as_ref() {
@@ -124,11 +126,14 @@ fn run(core: &Core, queue: &mpsc::Receiver<Request>, busy: &AtomicU64) {
             Err(RecvTimeoutError::Timeout) => {
                 if dirty {
                     busy.store(now_us().max(1), Ordering::SeqCst);
-                    if let Err(error) = core.db.flush() {
-                        tracing::error!("failed to flush the store: {error}");
-                    }
+                    dirty = match core.db.flush() {
+                        Ok(_) => false,
+                        Err(error) => {
+                            tracing::error!("failed to flush the store: {error}");
+                            true
+                        }
+                    };
                     busy.store(0, Ordering::SeqCst);
-                    dirty = false;
                 }
                 continue;
             }
@@ -139,12 +144,19 @@ fn run(core: &Core, queue: &mpsc::Receiver<Request>, busy: &AtomicU64) {
         let mut next = Some(first);
         let mut taken = 0;
         while let Some(request) = next {
-            let ack = (request.job)(core);
-            if request.durable {
-                waiting.push(ack);
-            } else {
-                ack(Ok(()));
-                dirty = true;
+            // A request that panics loses only its own answer (its caller hears an error); the
+            // writer goes on with the others.
+            let job = request.job;
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(core))) {
+                Ok(ack) if request.durable => waiting.push(ack),
+                Ok(ack) => {
+                    ack(Ok(()));
+                    dirty = true;
+                }
+                Err(_) => {
+                    tracing::error!("a store write panicked; its caller gets an error");
+                    dirty = true;
+                }
             }
             taken += 1;
             next = if taken < MAX_BATCH {
@@ -159,7 +171,8 @@ fn run(core: &Core, queue: &mpsc::Receiver<Request>, busy: &AtomicU64) {
                 .flush()
                 .map(|_| ())
                 .map_err(|error| error.to_string());
-            dirty = false;
+            // A failed flush is tried again when the writer is next idle.
+            dirty = flushed.is_err();
             for ack in waiting {
                 ack(flushed.clone().map_err(|message| StoreError::Database {
                     path: core.dir.join("db"),
