@@ -4,10 +4,10 @@
 //! machine, the records and a release. Time is a controllable `now`; nothing sleeps.
 
 use deploy::{
-    self, Activity, ApprovalKey, Audience, Decision, Deployment, DeploymentId, DeploymentMachine,
-    DeploymentSpec, DeploymentStatus, Environment, GateRequest, GateState, Groups, Lane, LaneEntry,
-    PromotionRequest, Release, ReleaseAction, RollbackMode, DeploymentAction, DeploymentEvent, StrategyKind,
-    Version, VersionCheck,
+    self, Activity, ApprovalKey, Audience, Decision, Deployment, DeploymentAction, DeploymentEvent,
+    DeploymentId, DeploymentMachine, DeploymentSpec, DeploymentStatus, Environment, GateRequest,
+    GateState, Groups, Lane, LaneEntry, PromotionRequest, Release, ReleaseAction, RollbackMode,
+    StrategyKind, Version, VersionCheck,
 };
 use jiff::Timestamp;
 use serde_json::Value;

@@ -535,9 +535,11 @@ jobs:
         Some(workflows::model::BatchSize::Percent(25))
     );
     assert_eq!(
-        typed
-            .and_then(|t| t.targets.as_ref())
-            .map(|t| t.value.iter().map(|n| n.value.clone()).collect::<Vec<_>>()),
+        typed.and_then(|t| t.targets.as_ref()).map(|t| t
+            .value
+            .iter()
+            .map(|n| n.value.clone())
+            .collect::<Vec<_>>()),
         Some(vec!["1".to_string(), "web2".to_string()])
     );
     let step = &build.steps[0];
