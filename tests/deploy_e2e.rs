@@ -931,11 +931,14 @@ jobs:
     needs: rollback
     runs-on: self-hosted
     steps:
-      - run: echo after > "$OUT/after"
+      - run: |
+          echo after > "$OUT/after"
+          exit 3
 "#;
 
 /// A user's job may be called `rollback`: it is a plain (here deploying) job of its run, not
-/// the engine's rollback job, so its end does not end the run before `after` has run.
+/// the engine's rollback job, so its end does not end the run: the run waits for `after`, and
+/// its failure fails the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_job_named_rollback_runs_like_any_other() {
     let _serial = SERIAL.lock().await;
@@ -947,10 +950,10 @@ async fn a_user_job_named_rollback_runs_like_any_other() {
     let engine = Engine::start(dir.path()).await;
     let run = engine.dispatch(&repo, "main");
     let detail = engine.wait_finished(&run).await;
-    assert_eq!(detail["run"]["conclusion"], "success", "{detail:#}");
-    for key in ["rollback", "after"] {
+    assert_eq!(detail["run"]["conclusion"], "failure", "{detail:#}");
+    for (key, conclusion) in [("rollback", "success"), ("after", "failure")] {
         let job = engine.job(&run, key).await;
-        assert_eq!(job["conclusion"], "success", "job {key}: {detail:#}");
+        assert_eq!(job["conclusion"], conclusion, "job {key}: {detail:#}");
     }
     assert!(
         out.join("after").exists(),
