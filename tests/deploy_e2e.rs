@@ -918,3 +918,120 @@ async fn a_group_of_approvers_approves_through_any_member() {
     let bad = engine.cli(&["group", "set", "ops", "@admins"]);
     assert!(!bad.status.success(), "a group inside a group");
 }
+
+const USER_ROLLBACK_JOB: &str = r#"name: deliver
+on: workflow_dispatch
+jobs:
+  rollback:
+    runs-on: self-hosted
+    environment: staging
+    steps:
+      - run: echo "${{ github.sha }}" > "$OUT/rollback"
+  after:
+    needs: rollback
+    runs-on: self-hosted
+    steps:
+      - run: |
+          echo after > "$OUT/after"
+          exit 3
+"#;
+
+/// A user's job may be called `rollback`: it is a plain (here deploying) job of its run, not
+/// the engine's rollback job, so its end does not end the run: the run waits for `after`, and
+/// its failure fails the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_job_named_rollback_runs_like_any_other() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let repo = workflow_repository(dir.path(), USER_ROLLBACK_JOB, "OUT", &out);
+    let sha = commit(&repo, "first");
+    let engine = Engine::start(dir.path()).await;
+    let run = engine.dispatch(&repo, "main");
+    let detail = engine.wait_finished(&run).await;
+    assert_eq!(detail["run"]["conclusion"], "failure", "{detail:#}");
+    for (key, conclusion) in [("rollback", "success"), ("after", "failure")] {
+        let job = engine.job(&run, key).await;
+        assert_eq!(job["conclusion"], conclusion, "job {key}: {detail:#}");
+    }
+    assert!(
+        out.join("after").exists(),
+        "the job after `rollback` ran before the run finished"
+    );
+    let deployed = std::fs::read_to_string(out.join("rollback")).expect("rollback ran");
+    assert!(deployed.starts_with(&sha));
+    let deployments: Value =
+        serde_json::from_str(&engine.ok(&["deployments", "staging", "--json"])).expect("json");
+    let rows: Vec<(String, bool)> = deployments
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|deployment| {
+            (
+                deployment["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                deployment["is_rollback"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("success".to_string(), false)]);
+}
+
+/// `slipway check` places a bad `deployment:` value at its own line and column.
+#[test]
+fn check_points_at_the_bad_deployment_value() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("cd.yml");
+    let cases = [
+        (
+            "      strategy: canary\n      phases:\n        - weight: 10\n        - weight: 150\n        - weight: 100\n",
+            "cd.yml:11:19",
+            "`deployment.phases[1].weight`: must be a whole percentage from 1 to 100, not the number `150`",
+        ),
+        (
+            "      strategy: rolling\n      targets: [a]\n      colour: red\n",
+            "cd.yml:10:7",
+            "`deployment.colour`: unknown key",
+        ),
+        (
+            "      strategy: blue-grene\n",
+            "cd.yml:8:17",
+            "`deployment.strategy`: unknown strategy `blue-grene` (use big-bang, rolling, blue-green or canary)",
+        ),
+    ];
+    for (block, place, message) in cases {
+        let text = format!(
+            "on: push\njobs:\n  ship:\n    runs-on: x\n    environment: production\n    steps: [run: x]\n    deployment:\n{block}"
+        );
+        std::fs::write(&file, text).expect("workflow");
+        let output = Command::new(BIN)
+            .arg("check")
+            .arg(&file)
+            .current_dir(dir.path())
+            .output()
+            .expect("slipway check");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}{}", stderr(&output));
+        let json = Command::new(BIN)
+            .args(["check", "--json"])
+            .arg(&file)
+            .output()
+            .expect("slipway check --json");
+        let report: Value = serde_json::from_slice(&json.stdout).expect("check --json");
+        let found = &report["files"][0]["diagnostics"][0];
+        let at = format!(
+            "cd.yml:{}:{}",
+            found["line"].as_u64().unwrap_or_default(),
+            found["column"].as_u64().unwrap_or_default()
+        );
+        assert_eq!(at, place, "{found:#}");
+        assert_eq!(
+            found["message"],
+            format!("in `jobs.ship`: {message}"),
+            "{stdout}"
+        );
+    }
+}

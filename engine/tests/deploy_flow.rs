@@ -4,10 +4,10 @@
 //! machine, the records and a release. Time is a controllable `now`; nothing sleeps.
 
 use deploy::{
-    self, Activity, ApprovalKey, Audience, Decision, Deployment, DeploymentId, DeploymentRun,
-    DeploymentSpec, DeploymentStatus, Environment, GateRequest, GateState, Groups, Lane, LaneEntry,
-    PromotionRequest, Release, ReleaseAction, RollbackMode, RunAction, RunEvent, StrategyKind,
-    Version, VersionCheck,
+    self, Activity, ApprovalKey, Audience, Decision, Deployment, DeploymentAction, DeploymentEvent,
+    DeploymentId, DeploymentMachine, DeploymentSpec, DeploymentStatus, Environment, GateRequest,
+    GateState, Groups, Lane, LaneEntry, PromotionRequest, Release, ReleaseAction, RollbackMode,
+    StrategyKind, Version, VersionCheck,
 };
 use jiff::Timestamp;
 use serde_json::Value;
@@ -101,8 +101,38 @@ fn the_parser_keeps_blocks_the_spec_reads() {
     assert_eq!(canary.phases[0].pause, Some(deploy::Duration::from_mins(5)));
     assert!(canary.phases[1].approval);
 
+    // The typed block the workflow parser keeps is the same spec.
+    let parsed = workflows::parse_workflow(".github/workflows/deploy.yml", WORKFLOW);
+    let typed = parsed
+        .workflow
+        .as_ref()
+        .and_then(|workflow| workflow.jobs.get("deploy"))
+        .and_then(|job| job.deployment.as_ref())
+        .and_then(|block| block.typed.as_ref())
+        .expect("a typed block");
+    assert_eq!(DeploymentSpec::from_block(typed, None).unwrap(), rolling);
+
+    // A bad block is reported by the workflow parser at the value, and by the spec reader
+    // (the engine's, over the evaluated block) under the same key.
     let bad = WORKFLOW.replace("batch-size: 2", "batch-size: two");
-    let error = DeploymentSpec::parse(&deployment_block(&bad, "deploy"), None).unwrap_err();
+    let parsed = workflows::parse_workflow(".github/workflows/deploy.yml", &bad);
+    let diagnostic = parsed
+        .diagnostics
+        .iter()
+        .find(|diagnostic| diagnostic.is_error())
+        .expect("an error");
+    assert!(
+        diagnostic.message.contains("`deployment.batch-size`"),
+        "{diagnostic}"
+    );
+    let block = parsed
+        .workflow
+        .as_ref()
+        .and_then(|workflow| workflow.jobs.get("deploy"))
+        .and_then(|job| job.deployment.as_ref())
+        .map(|block| block.value.clone())
+        .expect("the block as written");
+    let error = DeploymentSpec::parse(&block, None).unwrap_err();
     assert_eq!(error.key, "deployment.batch-size");
 }
 
@@ -244,14 +274,14 @@ fn a_deployment_from_gate_to_release() {
     )
     .unwrap();
     let plan = deploy::plan_deployment("production", &spec, &record.version, None);
-    let mut run = DeploymentRun::new(record.id.clone(), plan, live.clone());
-    let mut actions = run.handle(RunEvent::Start, monday).unwrap();
+    let mut run = DeploymentMachine::new(record.id.clone(), plan, live.clone());
+    let mut actions = run.handle(DeploymentEvent::Start, monday).unwrap();
     let rollback_to = loop {
         let Some(action) = actions.first().cloned() else {
             panic!("the run stalled")
         };
         match action {
-            RunAction::RunPhase {
+            DeploymentAction::StartPhase {
                 phase,
                 label,
                 activity,
@@ -265,16 +295,16 @@ fn a_deployment_from_gate_to_release() {
                 let failed = label == "verify batch 2/2";
                 record.phase_finished(phase, !failed, None, monday);
                 let event = if failed {
-                    RunEvent::PhaseFailed {
+                    DeploymentEvent::PhaseFailed {
                         phase,
                         reason: "web3 unhealthy".into(),
                     }
                 } else {
-                    RunEvent::PhaseSucceeded { phase }
+                    DeploymentEvent::PhaseSucceeded { phase }
                 };
                 actions = run.handle(event, monday).unwrap();
             }
-            RunAction::RollBack {
+            DeploymentAction::RollBack {
                 to_version,
                 mode,
                 reason,
@@ -283,7 +313,7 @@ fn a_deployment_from_gate_to_release() {
                 assert_eq!(reason, "verify batch 2/2 failed: web3 unhealthy");
                 assert!(matches!(
                     actions.last(),
-                    Some(RunAction::Complete {
+                    Some(DeploymentAction::Complete {
                         status: DeploymentStatus::RolledBack,
                         ..
                     })
@@ -324,16 +354,16 @@ fn a_deployment_from_gate_to_release() {
         .move_to(DeploymentStatus::InProgress, None, monday)
         .unwrap();
     let rollback_plan = deploy::plan_rollback("production", &spec, &rollback.version);
-    let mut rollback_run = DeploymentRun::new(rollback.id.clone(), rollback_plan, None);
-    let mut next = rollback_run.handle(RunEvent::Start, monday).unwrap();
-    while let Some(RunAction::RunPhase { phase, .. }) = next.first().cloned() {
+    let mut rollback_run = DeploymentMachine::new(rollback.id.clone(), rollback_plan, None);
+    let mut next = rollback_run.handle(DeploymentEvent::Start, monday).unwrap();
+    while let Some(DeploymentAction::StartPhase { phase, .. }) = next.first().cloned() {
         next = rollback_run
-            .handle(RunEvent::PhaseSucceeded { phase }, monday)
+            .handle(DeploymentEvent::PhaseSucceeded { phase }, monday)
             .unwrap();
     }
     assert!(matches!(
         next.as_slice(),
-        [RunAction::Complete {
+        [DeploymentAction::Complete {
             status: DeploymentStatus::Success,
             ..
         }]

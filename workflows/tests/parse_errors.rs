@@ -566,7 +566,7 @@ fn deployment_block() {
             "      strategy: canary\n      phases: [{weight: 50}, {weight: 20}, {weight: 100}]\n",
         ),
         9,
-        43,
+        39,
         "`deployment.phases[1].weight`: 20 does not grow from the previous phase's 50",
     );
     check(
@@ -590,7 +590,7 @@ fn deployment_block() {
     check(
         &deploy("      strategy: rolling\n      targets: [a, a]\n"),
         9,
-        19,
+        20,
         "`deployment.targets[1]`: `a` is listed twice",
     );
     check(
@@ -598,7 +598,7 @@ fn deployment_block() {
             "      strategy: canary\n      phases:\n        - {weight: 10, pause: 5x}\n        - weight: 100\n",
         ),
         10,
-        33,
+        31,
         "`deployment.phases[0].pause`: duration `5x`: unknown unit `x`",
     );
     // Values that are expressions are checked by the engine once evaluated; a block without

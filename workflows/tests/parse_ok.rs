@@ -431,7 +431,8 @@ jobs:
       pull-requests: none
     deployment:
       strategy: rolling
-      batches: [1, 25%, 100%]
+      targets: [1, web2]
+      batch-size: 25%
     steps:
       - id: deploy
         name: Deploy
@@ -526,7 +527,20 @@ jobs:
     assert_eq!(scopes["id-token"].value, "write");
     assert_eq!(
         build.deployment.as_ref().map(|d| d.value.clone()),
-        Some(json!({"strategy": "rolling", "batches": [1, "25%", "100%"]}))
+        Some(json!({"strategy": "rolling", "targets": [1, "web2"], "batch-size": "25%"}))
+    );
+    let typed = build.deployment.as_ref().and_then(|d| d.typed.as_ref());
+    assert_eq!(
+        typed.and_then(|t| t.batch_size.as_ref()).map(|b| b.value),
+        Some(workflows::model::BatchSize::Percent(25))
+    );
+    assert_eq!(
+        typed.and_then(|t| t.targets.as_ref()).map(|t| t
+            .value
+            .iter()
+            .map(|n| n.value.clone())
+            .collect::<Vec<_>>()),
+        Some(vec!["1".to_string(), "web2".to_string()])
     );
     let step = &build.steps[0];
     assert_eq!(step.id.as_ref().map(|i| i.value.as_str()), Some("deploy"));

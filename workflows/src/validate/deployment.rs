@@ -8,6 +8,7 @@
 
 use crate::model::{Deployment, StrategyKind, Workflow};
 use crate::parse::deployment::DeploymentProblem;
+use crate::span::Span;
 
 use super::Checker;
 
@@ -18,13 +19,7 @@ pub fn check_deployment(
     default_strategy: Option<StrategyKind>,
 ) -> Vec<DeploymentProblem> {
     let mut problems = Vec::new();
-    let mut problem = |key: String, span, text: String| {
-        problems.push(DeploymentProblem {
-            key,
-            problem: text,
-            span,
-        })
-    };
+    let mut problem = |key: String, span, text: String| problems.push(found(key, span, text));
     let strategy = deployment
         .strategy
         .as_ref()
@@ -104,13 +99,7 @@ pub fn check_deployment(
 /// 100, and nothing waits after the last phase.
 pub fn check_phases(deployment: &Deployment) -> Vec<DeploymentProblem> {
     let mut problems = Vec::new();
-    let mut problem = |key: String, span, text: String| {
-        problems.push(DeploymentProblem {
-            key,
-            problem: text,
-            span,
-        })
-    };
+    let mut problem = |key: String, span, text: String| problems.push(found(key, span, text));
     let phases = deployment
         .phases
         .as_ref()
@@ -155,6 +144,10 @@ pub fn check_phases(deployment: &Deployment) -> Vec<DeploymentProblem> {
         }
     }
     problems
+}
+
+fn found(key: String, span: Span, problem: String) -> DeploymentProblem {
+    DeploymentProblem { key, problem, span }
 }
 
 /// Checks the typed `deployment:` block of every job (blocks with `${{ }}` expressions are
