@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use engine::event::{self, EventSource};
-use scheduler::{CancelReason, Driver, Event, Millis, RunInput, Scheduler, Selection, Started};
 use indexmap::IndexMap;
 use protocol::{Conclusion, JobEvent, JobResult};
 use runner::executor::{self, ExecutorOptions};
+use scheduler::{CancelReason, Driver, Event, Millis, RunInput, Scheduler, Selection, Started};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -24,8 +24,8 @@ use serde_json::{Value, json};
 use workflows::model::Concurrency;
 
 use crate::dispatch::Engine;
-use scheduler::{RunInput, evaluate_concurrency, workflow_level_values};
 use crate::store::{JobState, RecordKind, RunId, RunStatus, StoreError};
+use scheduler::{RunInput, evaluate_concurrency, workflow_level_values};
 
 /// Who holds (or waits for) a group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

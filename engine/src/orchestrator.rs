@@ -35,10 +35,10 @@ use crate::concurrency::{self, FollowUp, Groups};
 use crate::deployments::{DeployError, Deployments};
 use crate::dispatch::{Engine, EngineEvent};
 use crate::event::{self, RunInputRequest};
+use crate::store::{JobState, RunId, ScheduleRecord, StoreError, new_secret, now_us};
 use scheduler::{
     Action, CancelReason, Driver, Event, LegState, Millis, RunPhase, Scheduler, Started,
 };
-use crate::store::{JobState, RunId, ScheduleRecord, StoreError, new_secret, now_us};
 
 /// What starts a run: a workflow file of a repository at the commit a ref names.
 #[derive(Debug, Clone, PartialEq)]
@@ -952,7 +952,10 @@ mod tests {
         let first_spec = queued_spec(&engine, first.run_id).await;
         let second_spec = queued_spec(&engine, second.run_id).await;
 
-        assert_eq!((first_spec.run.run_number, second_spec.run.run_number), (1, 2));
+        assert_eq!(
+            (first_spec.run.run_number, second_spec.run.run_number),
+            (1, 2)
+        );
         assert_ne!(first_spec.run.run_id, second_spec.run.run_id);
         assert_ne!(first_spec.run.run_id, first_spec.run.run_number);
         for (spec, number) in [(&first_spec, "1"), (&second_spec, "2")] {

@@ -23,10 +23,10 @@ use serde_json::{Value, json};
 
 use crate::event::{self, EventSource, RunInputRequest};
 use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest, StartedRun};
+use crate::store::{RecordKind, RunId, RunStatus, Store, StoreError};
 use scheduler::{
     KeptJob, KeptLeg, RerunMode, Scheduler, SchedulerError, job_conclusion, jobs_to_rerun,
 };
-use crate::store::{RecordKind, RunId, RunStatus, Store, StoreError};
 
 /// What started a run, as needed to start it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

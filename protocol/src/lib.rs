@@ -7,11 +7,11 @@ pub mod job;
 pub mod run;
 pub mod wire;
 
-pub use run::RunFacts;
 pub use job::{
     Conclusion, DeploymentAssignment, DeploymentReport, EnvironmentRef, JobEvent, JobResult,
     JobSpec, RollbackReport, StepResult,
 };
+pub use run::RunFacts;
 
 /// Sent by both sides; a mismatch is refused with a clear error.
 pub const PROTOCOL_VERSION: u32 = 1;

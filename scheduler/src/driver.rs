@@ -168,15 +168,35 @@ mod tests {
             started: Started::Now,
             log: Vec::new(),
         };
-        assert_eq!(drive(&mut scheduler, Event::Start, Millis(0), &mut driver), Ok(None));
+        assert_eq!(
+            drive(&mut scheduler, Event::Start, Millis(0), &mut driver),
+            Ok(None)
+        );
         // The loop fed `JobStarted { a }`: its finish is accepted without the caller saying so.
-        let done = drive(&mut scheduler, finished("a", Conclusion::Success), Millis(1), &mut driver);
+        let done = drive(
+            &mut scheduler,
+            finished("a", Conclusion::Success),
+            Millis(1),
+            &mut driver,
+        );
         assert_eq!(done, Ok(None));
-        let done = drive(&mut scheduler, finished("b", Conclusion::Failure), Millis(2), &mut driver);
+        let done = drive(
+            &mut scheduler,
+            finished("b", Conclusion::Failure),
+            Millis(2),
+            &mut driver,
+        );
         assert_eq!(done, Ok(Some(Conclusion::Failure)));
         assert_eq!(
             driver.log,
-            ["batch of 1", "start a", "batch of 1", "start b", "batch of 1", "run failure"]
+            [
+                "batch of 1",
+                "start a",
+                "batch of 1",
+                "start b",
+                "batch of 1",
+                "run failure"
+            ]
         );
     }
 
@@ -187,19 +207,41 @@ mod tests {
             started: Started::Later,
             log: Vec::new(),
         };
-        assert_eq!(drive(&mut scheduler, Event::Start, Millis(0), &mut driver), Ok(None));
+        assert_eq!(
+            drive(&mut scheduler, Event::Start, Millis(0), &mut driver),
+            Ok(None)
+        );
         let started = Event::JobStarted {
             job_key: "a".to_string(),
         };
-        assert_eq!(drive(&mut scheduler, started, Millis(1), &mut driver), Ok(None));
-        let done = drive(&mut scheduler, finished("a", Conclusion::Failure), Millis(2), &mut driver);
+        assert_eq!(
+            drive(&mut scheduler, started, Millis(1), &mut driver),
+            Ok(None)
+        );
+        let done = drive(
+            &mut scheduler,
+            finished("a", Conclusion::Failure),
+            Millis(2),
+            &mut driver,
+        );
         assert_eq!(done, Ok(Some(Conclusion::Failure)));
         assert_eq!(
             driver.log,
-            ["batch of 1", "start a", "batch of 2", "skipped b", "run failure"]
+            [
+                "batch of 1",
+                "start a",
+                "batch of 2",
+                "skipped b",
+                "run failure"
+            ]
         );
         // A repeated report is refused and changes nothing.
-        let again = drive(&mut scheduler, finished("a", Conclusion::Failure), Millis(3), &mut driver);
+        let again = drive(
+            &mut scheduler,
+            finished("a", Conclusion::Failure),
+            Millis(3),
+            &mut driver,
+        );
         assert!(again.is_err());
     }
 }

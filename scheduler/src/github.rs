@@ -99,7 +99,10 @@ mod tests {
     fn run_ids_are_stable_distinct_and_exact_in_json() {
         let first = numeric_run_id("0190a3c4-0000-7000-8000-000000000001");
         let second = numeric_run_id("0190a3c4-0000-7000-8000-000000000002");
-        assert_eq!(first, numeric_run_id("0190a3c4-0000-7000-8000-000000000001"));
+        assert_eq!(
+            first,
+            numeric_run_id("0190a3c4-0000-7000-8000-000000000001")
+        );
         assert_ne!(first, second);
         for id in [first, second, numeric_run_id("")] {
             assert!(id > 0 && id < (1 << 53), "{id}");

@@ -14,10 +14,7 @@ fn dependency_names(manifest: &str) -> Vec<String> {
             let header = line.trim_matches(|c| c == '[' || c == ']');
             in_dependencies = header.ends_with("dependencies");
             // `[dependencies.tokio]` names the crate in the header; its lines are fields.
-            if let Some(name) = header
-                .split_once("dependencies.")
-                .map(|(_, name)| name)
-            {
+            if let Some(name) = header.split_once("dependencies.").map(|(_, name)| name) {
                 names.push(name.trim().to_string());
             }
             continue;

@@ -2,8 +2,8 @@
 //! the model the parser builds and the one the scheduler reads stay in step. Each scenario is a
 //! script of events with the actions expected after each one.
 
-use scheduler::{Action, Event, Millis, RunInput, Scheduler};
 use protocol::{Conclusion, JobResult, JobSpec};
+use scheduler::{Action, Event, Millis, RunInput, Scheduler};
 use serde_json::json;
 
 /// Parses `yaml`, then for each `(command, expected)` feeds the event and compares the actions

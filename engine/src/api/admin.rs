@@ -19,8 +19,8 @@ use super::extract::{ApiError, Versioned};
 use crate::dispatch::Engine;
 use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest};
 use crate::rerun::RerunError;
-use scheduler::RerunMode;
 use crate::store::{RunId, create_registration_token};
+use scheduler::RerunMode;
 
 /// `POST /api/v1/dispatch`.
 #[derive(Debug, Clone, Deserialize)]
