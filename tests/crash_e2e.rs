@@ -229,7 +229,7 @@ impl Serve {
         let (status, answer) = self
             .post_admin(
                 "/api/v1/dispatch",
-                json!({"protocol_version": 1, "repository": repo.display().to_string(),
+                json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": repo.display().to_string(),
                        "workflow": workflow, "ref": "main"}),
             )
             .await;

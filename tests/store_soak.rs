@@ -108,7 +108,7 @@ async fn eight_parallel_dispatchers_never_hang_the_engine() {
                 let answer = client
                     .post(format!("{url}/api/v1/dispatch"))
                     .bearer_auth(token)
-                    .json(&json!({"protocol_version": 1,
+                    .json(&json!({"protocol_version": protocol::PROTOCOL_VERSION,
                                   "repository": repo.display().to_string(),
                                   "workflow": "one.yml", "ref": "main"}))
                     .send()
@@ -279,7 +279,7 @@ async fn cancel_ends_a_run_that_has_no_jobs() {
         .expect("admin.token exists")
         .trim()
         .to_string();
-    let dispatch = json!({"protocol_version": 1, "repository": repo.display().to_string(),
+    let dispatch = json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": repo.display().to_string(),
                           "workflow": "grouped.yml", "ref": "main"});
     let first = admin_post(&client, &url, &token, "/api/v1/dispatch", dispatch.clone()).await;
     let first = first["run_id"].as_str().expect("run_id").to_string();
@@ -294,7 +294,7 @@ async fn cancel_ends_a_run_that_has_no_jobs() {
     assert_eq!(waiting["run"]["status"], "queued", "{waiting:#}");
     assert_eq!(waiting["jobs"], json!([]), "{waiting:#}");
 
-    let cancel = json!({"protocol_version": 1});
+    let cancel = json!({"protocol_version": protocol::PROTOCOL_VERSION});
     admin_post(
         &client,
         &url,

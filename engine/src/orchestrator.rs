@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use crate::concurrency::{self, FollowUp, Groups};
 use crate::deploy::{DeployError, Deployments};
 use crate::dispatch::{Engine, EngineEvent};
-use crate::event::{self, RunInputRequest};
+use crate::event::{self, EventSource, RunInputRequest};
 use crate::store::{JobState, RunId, ScheduleRecord, StoreError, new_secret, now_us};
 use scheduler::{
     Action, CancelReason, Driver, Event, LegState, Millis, RunPhase, Scheduler, Started,
@@ -149,30 +149,10 @@ impl Orchestrator {
     /// details.
     pub async fn start_run(&self, request: RunRequest) -> Result<StartedRun, OrchestratorError> {
         let file = workflow_path(&request.workflow);
-        let repository = request.repository.clone();
-        let git_ref = request.git_ref.clone();
-        let sha = request.sha.clone();
-        let file_for_git = file.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            let mut source = event::source_at_ref(&repository, sha.as_deref().unwrap_or(&git_ref))?;
-            if sha.is_some() && git_ref.starts_with("refs/") {
-                source.git_ref = git_ref.clone();
-            }
-            let bytes = event::file_at_commit(&repository, &source.sha, &file_for_git);
-            Ok::<_, git2::Error>((source, bytes))
-        })
-        .await
-        .map_err(|error| OrchestratorError::Plan(error.to_string()))?;
-        let (source, bytes) = read.map_err(|error| OrchestratorError::Repository {
-            path: request.repository.clone(),
-            git_ref: request.git_ref.clone(),
-            message: error.message().to_string(),
-        })?;
-        let bytes = bytes.map_err(|error| OrchestratorError::WorkflowFile {
-            file: file.clone(),
-            sha: source.sha.clone(),
-            message: error.message().to_string(),
-        })?;
+        let at = request.sha.as_deref().unwrap_or(&request.git_ref);
+        let keep_ref = request.sha.is_some().then_some(request.git_ref.as_str());
+        let (source, bytes) =
+            read_at_commit(&request.repository, at, keep_ref, &file, &request.git_ref).await?;
         let mut details = json!({
             "event": request.event_name,
             "ref": source.git_ref,
@@ -332,6 +312,43 @@ impl Orchestrator {
             })
             .map_err(|_| OrchestratorError::Stopped)
     }
+}
+
+/// On a blocking thread: the event source of `repository` at `at` (a ref or sha), with
+/// `keep_ref` as its `github.ref` when it is a full ref (the ref the run is for, even if it has
+/// moved since), and the bytes of `file` at that commit. Errors name `shown_ref`.
+pub(crate) async fn read_at_commit(
+    repository: &Path,
+    at: &str,
+    keep_ref: Option<&str>,
+    file: &str,
+    shown_ref: &str,
+) -> Result<(EventSource, Vec<u8>), OrchestratorError> {
+    let (path, at, file_for_git) = (repository.to_path_buf(), at.to_string(), file.to_string());
+    let keep_ref = keep_ref
+        .filter(|git_ref| git_ref.starts_with("refs/"))
+        .map(str::to_string);
+    let read = tokio::task::spawn_blocking(move || {
+        let mut source = event::source_at_ref(&path, &at)?;
+        if let Some(git_ref) = keep_ref {
+            source.git_ref = git_ref;
+        }
+        let bytes = event::file_at_commit(&path, &source.sha, &file_for_git);
+        Ok::<_, git2::Error>((source, bytes))
+    })
+    .await
+    .map_err(|error| OrchestratorError::Plan(error.to_string()))?;
+    let (source, bytes) = read.map_err(|error| OrchestratorError::Repository {
+        path: repository.to_path_buf(),
+        git_ref: shown_ref.to_string(),
+        message: error.message().to_string(),
+    })?;
+    let bytes = bytes.map_err(|error| OrchestratorError::WorkflowFile {
+        file: file.to_string(),
+        sha: source.sha.clone(),
+        message: error.message().to_string(),
+    })?;
+    Ok((source, bytes))
 }
 
 /// `.github/workflows/<name>` unless `name` is a path already.

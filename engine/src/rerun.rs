@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::event::{self, EventSource, RunInputRequest};
-use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest, StartedRun};
+use crate::orchestrator::{
+    Orchestrator, OrchestratorError, RunRequest, StartedRun, read_at_commit,
+};
 use crate::store::{RecordKind, RunId, RunStatus, Store, StoreError};
 use scheduler::{
     KeptJob, KeptLeg, RerunMode, Scheduler, SchedulerError, job_conclusion, jobs_to_rerun,
@@ -280,30 +282,14 @@ fn trigger_from_details(workflow: &str, details: &Value) -> RunTrigger {
 async fn read_workflow(
     trigger: &RunTrigger,
 ) -> Result<(EventSource, workflows::Workflow), OrchestratorError> {
-    let repository = trigger.repository.clone();
-    let sha = trigger.sha.clone();
-    let git_ref = trigger.git_ref.clone();
-    let file = trigger.workflow.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        let mut source = event::source_at_ref(&repository, &sha)?;
-        if git_ref.starts_with("refs/") {
-            source.git_ref = git_ref.clone();
-        }
-        let bytes = event::file_at_commit(&repository, &source.sha, &file);
-        Ok::<_, git2::Error>((source, bytes))
-    })
-    .await
-    .map_err(|error| OrchestratorError::Plan(error.to_string()))?;
-    let (source, bytes) = read.map_err(|error| OrchestratorError::Repository {
-        path: trigger.repository.clone(),
-        git_ref: trigger.sha.clone(),
-        message: error.message().to_string(),
-    })?;
-    let bytes = bytes.map_err(|error| OrchestratorError::WorkflowFile {
-        file: trigger.workflow.clone(),
-        sha: source.sha.clone(),
-        message: error.message().to_string(),
-    })?;
+    let (source, bytes) = read_at_commit(
+        &trigger.repository,
+        &trigger.sha,
+        Some(&trigger.git_ref),
+        &trigger.workflow,
+        &trigger.sha,
+    )
+    .await?;
     let parsed = workflows::parse::parse_workflow_bytes(&trigger.workflow, &bytes);
     let errors: Vec<String> = parsed
         .diagnostics

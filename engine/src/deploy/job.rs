@@ -63,7 +63,17 @@ pub(super) struct JobFacts {
 }
 
 impl JobFacts {
+    /// The facts the engine planned the job with (`JobSpec.run`). A job stored before run facts
+    /// existed has none: its `github` context still holds them.
     pub(super) fn of(spec: &JobSpec) -> JobFacts {
+        if !spec.run.sha.is_empty() {
+            return JobFacts {
+                actor: spec.run.actor.clone(),
+                git_ref: spec.run.git_ref.clone(),
+                sha: spec.run.sha.clone(),
+                repository: spec.run.repository.clone(),
+            };
+        }
         let github = spec.contexts.get("github");
         let text = |key: &str| {
             github
