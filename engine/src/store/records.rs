@@ -43,7 +43,7 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// Every kind (each has its tree, opened with the store).
-    pub(super) const ALL: [RecordKind; 9] = [
+    pub(super) const ALL: [RecordKind; 10] = [
         RecordKind::Environments,
         RecordKind::Deployments,
         RecordKind::Approvals,
@@ -53,7 +53,26 @@ impl RecordKind {
         RecordKind::EnvironmentState,
         RecordKind::ConcurrencyGroups,
         RecordKind::RunTriggers,
+        RecordKind::StartupRuns,
     ];
+
+    /// The kind's place in `ALL`. Exhaustive on purpose: a new kind does not compile until it
+    /// has one, and `every_kind_has_its_tree` fails until `ALL` lists it.
+    #[cfg(test)]
+    fn position(self) -> usize {
+        match self {
+            RecordKind::Environments => 0,
+            RecordKind::Deployments => 1,
+            RecordKind::Approvals => 2,
+            RecordKind::Lanes => 3,
+            RecordKind::Releases => 4,
+            RecordKind::Audit => 5,
+            RecordKind::EnvironmentState => 6,
+            RecordKind::ConcurrencyGroups => 7,
+            RecordKind::RunTriggers => 8,
+            RecordKind::StartupRuns => 9,
+        }
+    }
 
     pub(super) fn tree(self) -> &'static str {
         match self {
@@ -240,5 +259,20 @@ mod tests {
         let read: Result<Option<u32>, _> = store.record(RecordKind::Releases, "x");
         let error = read.unwrap_err().to_string();
         assert!(error.contains("releases"), "{error}");
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::RecordKind;
+
+    #[test]
+    fn every_kind_has_its_tree() {
+        for (index, kind) in RecordKind::ALL.iter().enumerate() {
+            assert_eq!(kind.position(), index, "{kind:?} out of place in ALL");
+        }
+        let trees: std::collections::BTreeSet<&str> =
+            RecordKind::ALL.iter().map(|kind| kind.tree()).collect();
+        assert_eq!(trees.len(), RecordKind::ALL.len());
     }
 }
