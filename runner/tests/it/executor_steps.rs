@@ -1,7 +1,7 @@
 //! `run:` steps end to end with real processes: shells, env layering, the `$GITHUB_*` files, workflow
 //! commands, masking, results and events.
 
-mod executor_support;
+use crate::executor_support;
 
 use executor_support::*;
 use protocol::Step;

@@ -8,16 +8,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 
 use support::{job, lines, repo_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
-/// A child process killed (SIGKILL) when dropped.
-/// The tests of this file each start an engine and runner processes; on two cores they run one
-/// at a time so that a lease period means the same thing in every test.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::SERIAL;
 
 struct Process(Child);
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-mod support;
+use crate::support;
 
 use support::engine::TestEngine;
 use support::{job, repo_with};

@@ -2,7 +2,7 @@
 //! `env`, `with`, `name`, `continue-on-error`, `timeout-minutes`, the `steps`, `secrets`, `env`,
 //! `job`, `runner` and `github` contexts, and job outputs at job end.
 
-mod executor_support;
+use crate::executor_support;
 
 use std::time::Duration;
 

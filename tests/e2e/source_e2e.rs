@@ -19,8 +19,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 /// How long a bounded wait lasts before the test is called failed.
 const PATIENCE: Duration = Duration::from_secs(90);
 
-/// The tests each start an engine; on two cores they run one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::SERIAL;
 
 const DESCRIBE_WORKFLOW: &str = r#"on:
   push:

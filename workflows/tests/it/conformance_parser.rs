@@ -7,7 +7,7 @@
 //! are counted separately; cases needing what Slipway does not do (loading called workflows,
 //! custom parser limits) are listed as unsupported, never as passes.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::Path;

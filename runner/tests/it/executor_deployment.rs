@@ -2,7 +2,7 @@
 //! rollbacks, canary approvals through a test gate, cancel during a canary pause, and the
 //! `deployment` context in steps and hooks.
 
-mod executor_support;
+use crate::executor_support;
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -9,6 +9,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// Taken by the tests that start engines with short leases and wait on their timing: they run one
+/// at a time (as they did when each file was its own binary), so that a lease period means the same
+/// thing in every test on a 2-core machine.
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `dir/repo`: a git repository with `workflows` (file name, text) under `.github/workflows`,
 /// committed on `main`.
 pub fn repo_with(dir: &Path, workflows: &[(&str, &str)]) -> PathBuf {

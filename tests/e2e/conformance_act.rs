@@ -4,8 +4,7 @@
 //! (ACT-ISM), on running inside a container (CONTAINER-ISM) or on root and network are listed
 //! apart. Tier B is reported for information.
 
-#[path = "../workflows/tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

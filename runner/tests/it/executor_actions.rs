@@ -1,7 +1,7 @@
 //! The built-in actions with real files: checkout of a temp git repository at an exact commit,
 //! artifacts passed between two jobs of one run, and the local cache.
 
-mod executor_support;
+use crate::executor_support;
 
 use std::path::Path;
 

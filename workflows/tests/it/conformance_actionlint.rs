@@ -5,7 +5,7 @@
 //! would reject it) must be rejected, with an error on an expected line. actionlint's wording is
 //! not compared. The other `err/` cases are lint findings; their counts are printed, not asserted.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

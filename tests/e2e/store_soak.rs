@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 
 use support::repo_with;
 
@@ -75,6 +75,8 @@ async fn wait_ready(client: &reqwest::Client, url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_parallel_dispatchers_never_hang_the_engine() {
+    // The heaviest test of the binary: nothing timing-sensitive runs beside it.
+    let _serial = crate::support::SERIAL.lock().await;
     let temp = tempfile::tempdir().expect("temp dir");
     let repo = repo_with(
         temp.path(),

@@ -10,14 +10,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 
 use support::{job, lines, repo_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
-/// The tests each start an engine with two runner processes; on two cores they run one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::SERIAL;
 
 /// A child process killed when dropped.
 struct Process(Child);

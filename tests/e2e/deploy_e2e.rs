@@ -11,8 +11,7 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
-/// Each test starts an engine and two runners; on two cores they take turns.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::SERIAL;
 
 struct Engine {
     child: Child,

@@ -1,7 +1,7 @@
 //! Killing process trees: step timeouts, the job's timeout, cancellation (SIGTERM, then SIGKILL after
 //! the grace period), and background processes left behind by a step.
 
-mod executor_support;
+use crate::executor_support;
 
 use std::path::Path;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! TypeScript port gets wrong; they hold for GitHub's runner, so they are run here too.
 //! Run with `cargo test -p workflows --test conformance_expressions -- --nocapture` for counts.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -13,14 +13,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 
 use support::{job, lines, repo_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
-/// The tests of this file each start engines and runner processes: one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::SERIAL;
 
 /// `slipway serve` on a fixed port and data dir, its stdout in a file. Dropping it stops it
 /// cleanly (SIGTERM), which stops its runners too.

@@ -1,0 +1,14 @@
+//! The engine's integration tests: store, triggers, deployments and the HTTP API, in process.
+//!
+//! One binary per crate (each file below was its own binary): it links once and its tests share
+//! helpers as modules.
+
+mod api_protocol;
+mod deploy_flow;
+mod deploy_invariants;
+mod hook_reference_transaction;
+mod lease_fencing_props;
+mod store_recovery;
+mod triggers_git;
+mod triggers_hook;
+mod triggers_pure;

@@ -1,0 +1,7 @@
+//! The scheduler's integration tests: purity of the crate, plans from YAML.
+//!
+//! One binary per crate (each file below was its own binary): it links once and its tests share
+//! helpers as modules.
+
+mod purity;
+mod scheduler_yaml;

@@ -1,0 +1,23 @@
+//! End-to-end tests through the `slipway` binary: real engine and runner processes on loopback, temp git repositories, temp data dirs.
+//!
+//! One binary per crate (each file below was its own binary): it links once and its tests share
+//! helpers as modules.
+
+#[path = "../../workflows/tests/it/common/mod.rs"]
+mod common;
+mod support;
+
+mod artifacts_e2e;
+mod client_cli;
+mod conformance_act;
+mod crash_e2e;
+mod deploy_e2e;
+mod engine_e2e;
+mod examples;
+mod local_run;
+mod releases_e2e;
+mod run_control_e2e;
+mod source_e2e;
+mod store_soak;
+mod triggers_e2e;
+mod trust_e2e;
