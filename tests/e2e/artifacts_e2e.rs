@@ -80,10 +80,10 @@ async fn artifacts_cross_runners_and_survive_a_rerun() {
     // Two runners with their own work dirs: `build` can only go to the first, the others only to
     // the second, so the artifact has to travel through the engine.
     let _builder = engine
-        .start_runner(&temp.path().join("builder"), "self-hosted,builder")
+        .start_runner(&temp.path().join("builder"), Some("self-hosted,builder"))
         .await;
     let _deployer = engine
-        .start_runner(&temp.path().join("deployer"), "self-hosted,deployer")
+        .start_runner(&temp.path().join("deployer"), Some("self-hosted,deployer"))
         .await;
 
     let run_id = engine.dispatch(&repo, "artifacts.yml").await;
@@ -231,10 +231,10 @@ async fn a_cache_saved_on_one_runner_is_restored_on_another() {
         .start()
         .await;
     let _builder = engine
-        .start_runner(&temp.path().join("builder"), "self-hosted,builder")
+        .start_runner(&temp.path().join("builder"), Some("self-hosted,builder"))
         .await;
     let _deployer = engine
-        .start_runner(&temp.path().join("deployer"), "self-hosted,deployer")
+        .start_runner(&temp.path().join("deployer"), Some("self-hosted,deployer"))
         .await;
     let run_id = engine.dispatch(&repo, "cache.yml").await;
     let run = engine.wait_completed(&run_id).await;

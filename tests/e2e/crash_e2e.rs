@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support;
+use crate::support::engine::free_port;
 
 use support::{job, lines, repo_with};
 
@@ -262,13 +263,6 @@ impl Drop for Serve {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
 }
 
 /// Waits (bounded) until `path` has at least `count` lines.

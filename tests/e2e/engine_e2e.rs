@@ -2,208 +2,14 @@
 //! 127.0.0.1, temp data dirs and temp git repositories. Every wait is bounded; every process is
 //! killed when its handle drops.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
 use crate::support;
 
 use support::{job, lines, repo_with};
 
-const BIN: &str = env!("CARGO_BIN_EXE_slipway");
-
 use crate::support::SERIAL;
-
-struct Process(Child);
-
-impl Process {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// An engine (`slipway serve`) on a fixed loopback port with its own data dir.
-struct TestEngine {
-    process: Process,
-    data_dir: PathBuf,
-    port: u16,
-    url: String,
-    client: reqwest::Client,
-}
-
-impl TestEngine {
-    async fn start(data_dir: &Path, port: u16, runners: usize) -> TestEngine {
-        let process = spawn_engine(data_dir, port, runners);
-        let engine = TestEngine {
-            process,
-            data_dir: data_dir.to_path_buf(),
-            port,
-            url: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
-        };
-        engine.wait_ready().await;
-        engine
-    }
-
-    /// Kills the engine with SIGKILL and starts it again on the same data dir and port.
-    async fn restart(&mut self, runners: usize) {
-        self.process.kill();
-        self.process = spawn_engine(&self.data_dir, self.port, runners);
-        self.wait_ready().await;
-    }
-
-    async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let answer = self
-                .client
-                .get(format!("{}/api/v1/runs", self.url))
-                .send()
-                .await;
-            if answer.is_ok_and(|response| response.status().is_success()) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "engine did not come up in 30 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("admin.token"))
-            .expect("admin.token exists")
-            .trim()
-            .to_string()
-    }
-
-    async fn post_admin(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(self.admin_token())
-            .json(&body)
-            .send()
-            .await
-            .expect("engine answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .expect("engine answers")
-            .json()
-            .await
-            .expect("json answer")
-    }
-
-    async fn dispatch(&self, repo: &Path, workflow: &str) -> String {
-        let (status, answer) = self
-            .post_admin(
-                "/api/v1/dispatch",
-                json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": repo.display().to_string(),
-                       "workflow": workflow, "ref": "main"}),
-            )
-            .await;
-        assert_eq!(status, 200, "dispatch answered {answer}");
-        answer["run_id"].as_str().expect("run_id").to_string()
-    }
-
-    /// Registers a runner with a fresh token and starts it as a process.
-    async fn start_runner(&self, dir: &Path) -> (Process, String) {
-        let (status, answer) = self
-            .post_admin(
-                "/api/v1/admin/registration-tokens",
-                json!({"protocol_version": protocol::PROTOCOL_VERSION}),
-            )
-            .await;
-        assert_eq!(status, 200, "token answered {answer}");
-        let token = answer["token"].as_str().expect("token");
-        let config = dir.join("runner.toml");
-        let registered = Command::new(BIN)
-            .args([
-                "runner", "register", "--engine", &self.url, "--token", token,
-            ])
-            .arg("--config")
-            .arg(&config)
-            .output()
-            .expect("run slipway runner register");
-        assert!(registered.status.success(), "{registered:?}");
-        let text = std::fs::read_to_string(&config).expect("runner config written");
-        let runner_id = text
-            .lines()
-            .find_map(|line| line.strip_prefix("runner_id = "))
-            .expect("runner_id in config")
-            .trim_matches('"')
-            .to_string();
-        let child = Command::new(BIN)
-            .args(["runner", "--engine", &self.url])
-            .arg("--config")
-            .arg(&config)
-            .arg("--work-dir")
-            .arg(dir.join("work"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start slipway runner");
-        (Process(child), runner_id)
-    }
-
-    /// Polls the run until `done` holds for it (bounded).
-    async fn wait_run(&self, run_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let run = self.get(&format!("/api/v1/runs/{run_id}")).await;
-            if done(&run) {
-                return run;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {run:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn wait_completed(&self, run_id: &str) -> Value {
-        self.wait_run(run_id, "the run to complete", |run| {
-            run["run"]["status"] == "completed"
-        })
-        .await
-    }
-}
-
-fn spawn_engine(data_dir: &Path, port: u16, runners: usize) -> Process {
-    let child = Command::new(BIN)
-        .arg("serve")
-        .arg("--data")
-        .arg(data_dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--runners", &runners.to_string(), "--lease-seconds", "2"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start slipway serve");
-    Process(child)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
+use crate::support::engine::TestEngine;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dag_with_a_matrix_and_outputs_completes_on_two_runner_processes() {
@@ -237,7 +43,10 @@ jobs:
 "#,
         )],
     );
-    let engine = TestEngine::start(&temp.path().join("data"), free_port(), 2).await;
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(2)
+        .start()
+        .await;
     let run_id = engine.dispatch(&repo, "dag.yml").await;
     let run = engine.wait_completed(&run_id).await;
     assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
@@ -282,9 +91,12 @@ jobs:
             ),
         )],
     );
-    let engine = TestEngine::start(&temp.path().join("data"), free_port(), 0).await;
-    let (first, first_id) = engine.start_runner(&temp.path().join("r1")).await;
-    let (second, second_id) = engine.start_runner(&temp.path().join("r2")).await;
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(0)
+        .start()
+        .await;
+    let (first, first_id) = engine.start_runner(&temp.path().join("r1"), None).await;
+    let (second, second_id) = engine.start_runner(&temp.path().join("r2"), None).await;
     let mut runners = [(first, first_id), (second, second_id)];
     let run_id = engine.dispatch(&repo, "slow.yml").await;
     let leased = engine
@@ -344,16 +156,19 @@ jobs:
             ),
         )],
     );
-    let mut engine = TestEngine::start(&temp.path().join("data"), free_port(), 0).await;
-    let _first = engine.start_runner(&temp.path().join("r1")).await;
-    let _second = engine.start_runner(&temp.path().join("r2")).await;
+    let mut engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(0)
+        .start()
+        .await;
+    let _first = engine.start_runner(&temp.path().join("r1"), None).await;
+    let _second = engine.start_runner(&temp.path().join("r2"), None).await;
     let run_id = engine.dispatch(&repo, "chain.yml").await;
     engine
         .wait_run(&run_id, "the second job to start", |run| {
             job(run, "second")["status"] == "in_progress"
         })
         .await;
-    engine.restart(0).await;
+    engine.restart().await;
     let run = engine.wait_completed(&run_id).await;
     assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
     let mut ran = lines(&marks);
@@ -384,7 +199,10 @@ jobs:
 "#,
         )],
     );
-    let engine = TestEngine::start(&temp.path().join("data"), free_port(), 1).await;
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .start()
+        .await;
     let run_id = engine.dispatch(&repo, "sleep.yml").await;
     engine
         .wait_run(&run_id, "the sleep to start", |run| {
@@ -410,7 +228,10 @@ jobs:
 async fn a_wrong_runner_token_is_refused_and_changes_nothing() {
     let _serial = SERIAL.lock().await;
     let temp = tempfile::tempdir().expect("temp dir");
-    let engine = TestEngine::start(&temp.path().join("data"), free_port(), 0).await;
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(0)
+        .start()
+        .await;
     let before = engine.get("/api/v1/runners").await;
     let next = engine
         .client

@@ -6,8 +6,9 @@
 //!
 //! Every wait is bounded; every process is killed when its handle drops.
 
+use crate::support::engine::{Process, free_port};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use deploy::{Deployment, DeploymentId, DeploymentStatus, Environment, StrategyKind, Version};
@@ -15,15 +16,6 @@ use engine::store::{RecordKind, Store};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
@@ -34,13 +26,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .expect("run git");
     assert!(output.status.success(), "git {args:?}: {output:?}");
     String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
 }
 
 /// Starts `slipway serve` and waits until it answers; tries again if the store was still

@@ -5,28 +5,19 @@
 //! with the engine's own timestamps, never with wall-clock durations.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::support;
+use crate::support::engine::Process;
 
 use support::{job, lines, repo_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
 use crate::support::SERIAL;
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct TestEngine {
     _process: Process,

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 const PATIENCE: Duration = Duration::from_secs(90);
 
 use crate::support::SERIAL;
+use crate::support::engine::{Process, free_port};
 
 const DESCRIBE_WORKFLOW: &str = r#"on:
   push:
@@ -39,16 +40,6 @@ jobs:
             echo "file=$(cat app.txt)"
           } > "$SLIPWAY_TEST_OUT"
 "#;
-
-/// A child process killed (SIGKILL) when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Engine {
     _process: Process,
@@ -147,13 +138,6 @@ impl Engine {
         let answer = anonymous.register(&token, name, &labels, 1).await.unwrap();
         EngineClient::new(&self.url, Some(answer.credential), Duration::from_secs(1)).unwrap()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {

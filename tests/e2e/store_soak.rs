@@ -6,13 +6,14 @@
 //! count and time, loopback only; it asserts no speed.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::support;
+use crate::support::engine::{Process, free_port};
 
 use support::repo_with;
 
@@ -23,23 +24,6 @@ const DISPATCHERS: usize = 8;
 const RUNS_EACH: usize = 50;
 /// Every API call must be answered within this.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A child process killed (SIGKILL) when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
 
 /// The engine binary: this build's, or `SLIPWAY_SOAK_BIN` (to run the same load against
 /// another build, e.g. the one before a fix).

@@ -227,9 +227,9 @@ impl TestEngine {
         answer["run_id"].as_str().expect("run_id").to_string()
     }
 
-    /// Registers a runner with a fresh token and starts it as a process with `labels` and its own
-    /// work dir under `dir`.
-    pub async fn start_runner(&self, dir: &Path, labels: &str) -> Process {
+    /// Registers a runner with a fresh token and starts it as a process with `labels` (the
+    /// defaults when `None`) and its own work dir under `dir`; the process and the runner's id.
+    pub async fn start_runner(&self, dir: &Path, labels: Option<&str>) -> (Process, String) {
         std::fs::create_dir_all(dir).expect("runner dir");
         let (status, answer) = self
             .post_admin(
@@ -240,17 +240,30 @@ impl TestEngine {
         assert_eq!(status, 200, "token answered {answer}");
         let token = answer["token"].as_str().expect("token");
         let config = dir.join("runner.toml");
+        let label_args: Vec<&str> = match labels {
+            Some(labels) => vec!["--labels", labels],
+            None => Vec::new(),
+        };
         let registered = Command::new(BIN)
             .args([
-                "runner", "register", "--engine", &self.url, "--token", token, "--labels", labels,
+                "runner", "register", "--engine", &self.url, "--token", token,
             ])
+            .args(&label_args)
             .arg("--config")
             .arg(&config)
             .output()
             .expect("run slipway runner register");
         assert!(registered.status.success(), "{registered:?}");
+        let text = std::fs::read_to_string(&config).expect("runner config written");
+        let runner_id = text
+            .lines()
+            .find_map(|line| line.strip_prefix("runner_id = "))
+            .expect("runner_id in config")
+            .trim_matches('"')
+            .to_string();
         let child = Command::new(BIN)
-            .args(["runner", "--engine", &self.url, "--labels", labels])
+            .args(["runner", "--engine", &self.url])
+            .args(&label_args)
             .arg("--config")
             .arg(&config)
             .arg("--work-dir")
@@ -259,7 +272,7 @@ impl TestEngine {
             .stdout(Stdio::null())
             .spawn()
             .expect("start slipway runner");
-        Process(child)
+        (Process(child), runner_id)
     }
 
     /// Polls the run until `done` holds for it (bounded).
