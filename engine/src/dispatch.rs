@@ -579,9 +579,9 @@ async fn reap_expired_leases(engine: Weak<Engine>, shutdown: CancellationToken, 
 /// `90s`, `15m`, `24h`: the largest whole unit.
 fn describe_duration(duration: Duration) -> String {
     let seconds = duration.as_secs();
-    if seconds >= 3600 && seconds % 3600 == 0 {
+    if seconds >= 3600 && seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)
-    } else if seconds >= 60 && seconds % 60 == 0 {
+    } else if seconds >= 60 && seconds.is_multiple_of(60) {
         format!("{}m", seconds / 60)
     } else {
         format!("{seconds}s")

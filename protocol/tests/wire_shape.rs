@@ -8,6 +8,8 @@
 //! Re-record with `UPDATE_WIRE_SNAPSHOT=1 cargo test -p protocol --test wire_shape`. A new
 //! protocol type gets a line in `shapes()`; this file must not skip a type to make it pass.
 
+#![allow(clippy::unwrap_used)] // test helpers may unwrap: a panic there fails the test
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 

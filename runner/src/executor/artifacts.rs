@@ -231,54 +231,6 @@ fn walk_files(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn selects_files_relative_to_common_root() {
-        let dir = tempfile::tempdir().unwrap();
-        let base = dir.path();
-        std::fs::create_dir_all(base.join("out/a")).unwrap();
-        std::fs::write(base.join("out/a/one.txt"), "1").unwrap();
-        std::fs::write(base.join("out/two.txt"), "2").unwrap();
-        std::fs::write(base.join("out/skip.log"), "x").unwrap();
-        let names = |selected: Vec<(PathBuf, PathBuf)>| {
-            selected
-                .into_iter()
-                .map(|(_, relative)| relative.to_string_lossy().to_string())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            names(select_files(base, "out/two.txt").unwrap()),
-            vec!["two.txt"]
-        );
-        assert_eq!(
-            names(select_files(base, "out\n!out/*.log").unwrap()),
-            vec!["a/one.txt", "two.txt"]
-        );
-        assert_eq!(
-            names(select_files(base, "out/**/*.txt").unwrap()),
-            vec!["a/one.txt", "two.txt"]
-        );
-        assert!(select_files(base, "missing").unwrap().is_empty());
-    }
-
-    #[test]
-    fn hash_files_changes_with_content() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("Cargo.lock"), "a").unwrap();
-        let first = hash_files(dir.path(), &["**/Cargo.lock".into()]).unwrap();
-        assert_eq!(first.len(), 64);
-        std::fs::write(dir.path().join("Cargo.lock"), "b").unwrap();
-        assert_ne!(
-            first,
-            hash_files(dir.path(), &["**/Cargo.lock".into()]).unwrap()
-        );
-        assert_eq!(hash_files(dir.path(), &["nothing-*".into()]).unwrap(), "");
-    }
-}
-
 /// A boxed future of an artifact service call.
 pub type ArtifactFuture<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'a>>;
@@ -361,4 +313,52 @@ pub fn cache_entry_files(paths: &[PathBuf]) -> io::Result<Vec<(PathBuf, PathBuf)
         }
     }
     Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selects_files_relative_to_common_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        std::fs::create_dir_all(base.join("out/a")).unwrap();
+        std::fs::write(base.join("out/a/one.txt"), "1").unwrap();
+        std::fs::write(base.join("out/two.txt"), "2").unwrap();
+        std::fs::write(base.join("out/skip.log"), "x").unwrap();
+        let names = |selected: Vec<(PathBuf, PathBuf)>| {
+            selected
+                .into_iter()
+                .map(|(_, relative)| relative.to_string_lossy().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(select_files(base, "out/two.txt").unwrap()),
+            vec!["two.txt"]
+        );
+        assert_eq!(
+            names(select_files(base, "out\n!out/*.log").unwrap()),
+            vec!["a/one.txt", "two.txt"]
+        );
+        assert_eq!(
+            names(select_files(base, "out/**/*.txt").unwrap()),
+            vec!["a/one.txt", "two.txt"]
+        );
+        assert!(select_files(base, "missing").unwrap().is_empty());
+    }
+
+    #[test]
+    fn hash_files_changes_with_content() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Cargo.lock"), "a").unwrap();
+        let first = hash_files(dir.path(), &["**/Cargo.lock".into()]).unwrap();
+        assert_eq!(first.len(), 64);
+        std::fs::write(dir.path().join("Cargo.lock"), "b").unwrap();
+        assert_ne!(
+            first,
+            hash_files(dir.path(), &["**/Cargo.lock".into()]).unwrap()
+        );
+        assert_eq!(hash_files(dir.path(), &["nothing-*".into()]).unwrap(), "");
+    }
 }

@@ -3,6 +3,8 @@
 //! One binary per crate (each file below was its own binary): it links once and its tests share
 //! helpers as modules.
 
+#![allow(clippy::unwrap_used)] // test helpers may unwrap: a panic there fails the test
+
 mod common;
 
 mod bad_input;
