@@ -59,6 +59,25 @@ fn spec() -> JobSpec {
     }
 }
 
+/// Opens the store again after a simulated restart. sled lets go of its file lock when the last of
+/// its own background references drops, which can trail the store's drop by a moment: a lock
+/// error is retried for a while (a real restart is a new process, where this cannot happen).
+async fn reopen(dir: &std::path::Path) -> Result<Store, TestCaseError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(dir) {
+            Ok(store) => return Ok(store),
+            Err(error)
+                if error.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(error) => return Err(TestCaseError::fail(error.to_string())),
+        }
+    }
+}
+
 async fn check(steps: Vec<Step>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut store = Some(Store::open(dir.path()).map_err(|e| TestCaseError::fail(e.to_string()))?);
@@ -161,8 +180,7 @@ async fn check(steps: Vec<Step>) -> Result<(), TestCaseError> {
             Step::Restart => {
                 // The old store is closed (its sled lock released) before the new one opens.
                 drop(store.take());
-                store =
-                    Some(Store::open(dir.path()).map_err(|e| TestCaseError::fail(e.to_string()))?);
+                store = Some(reopen(dir.path()).await?);
             }
         }
         prop_assert!(
