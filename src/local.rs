@@ -481,7 +481,10 @@ fn spawn_job(
     finished: mpsc::UnboundedSender<(String, JobResult)>,
 ) {
     let key = spec.job_key.clone();
-    let log_path = logs_dir.join(format!("{}.log", sanitize(&key)));
+    let log_path = logs_dir.join(format!(
+        "{}.log",
+        runner::executor::sanitise_path_component(&key)
+    ));
     let mut spec = spec;
     match local_deployment(&spec) {
         Ok(assignment) => spec.deployment = spec.deployment.take().or(assignment),
@@ -589,18 +592,6 @@ fn local_deployment(
         }
         .into(),
     ))
-}
-
-fn sanitize(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 fn print_summary(outcome: &WorkflowOutcome, logs_dir: &Path) {

@@ -371,25 +371,12 @@ pub fn ensure_admin_token(data_dir: &Path) -> std::io::Result<String> {
     }
     std::fs::create_dir_all(data_dir)?;
     let token = new_secret().map_err(|error| std::io::Error::other(error.to_string()))?;
-    write_private(&path, token.as_bytes())?;
+    crate::privacy::write_private(&path, token.as_bytes(), true)?;
     Ok(token)
 }
 
 pub fn admin_token_path(data_dir: &Path) -> PathBuf {
     data_dir.join("admin.token")
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// The orchestrator task's state.

@@ -94,8 +94,12 @@ impl SecretKey {
             let mut suffix = [0u8; 8];
             random_fill(&mut suffix)?;
             let aside = data_dir.join(format!("{KEY_FILE}.{}", hex_encode(&suffix)));
-            write_private(&aside, format!("{}\n", hex_encode(&bytes)).as_bytes())
-                .map_err(key_error)?;
+            crate::privacy::write_private(
+                &aside,
+                format!("{}\n", hex_encode(&bytes)).as_bytes(),
+                false,
+            )
+            .map_err(key_error)?;
             let linked = std::fs::hard_link(&aside, &path);
             let _ = std::fs::remove_file(&aside);
             match linked {
@@ -523,24 +527,6 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
                 .and_then(|pair| u8::from_str_radix(pair, 16).ok())
         })
         .collect()
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 #[cfg(test)]
