@@ -176,9 +176,12 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
             repos_shutdown.clone(),
         );
     }
-    let server = engine::serve_http(orchestrator.clone(), repos, request.listen)
-        .await
-        .map_err(|error| format!("listen on {}: {error}", request.listen))?;
+    let server = engine::serve_http(
+        engine::AppState::new(orchestrator.clone(), repos),
+        request.listen,
+    )
+    .await
+    .map_err(|error| format!("listen on {}: {error}", request.listen))?;
     let url = server.url();
     println!("slipway engine listening on {url}");
     println!("data directory: {}", data_dir.display());

@@ -24,5 +24,5 @@ pub mod unrunnable;
 // What the binary needs to start an engine, named at the crate root so that it never reaches into
 // `api` or `deploy` internals.
 pub use api::artifacts::spawn_sweeper as spawn_artifact_sweeper;
-pub use api::{Server, serve_with_repos as serve_http};
+pub use api::{AppState, Server, serve as serve_http};
 pub use deploy::Clock;

@@ -135,6 +135,22 @@ impl Orchestrator {
         })
     }
 
+    /// A handle with no orchestrator task behind it, for an API whose runs are driven by hand
+    /// (tests of the runner protocol): starting a run answers `OrchestratorError::Stopped`;
+    /// environments and deployments work on the store, with no clock ticking them.
+    pub fn detached(engine: Arc<Engine>) -> Orchestrator {
+        let (commands, _) = mpsc::unbounded_channel();
+        let deployments = Arc::new(Deployments::new(
+            engine.clone(),
+            engine.config().clock.clone(),
+        ));
+        Orchestrator {
+            engine,
+            deployments,
+            commands,
+        }
+    }
+
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use engine::api::{self, Server};
 use engine::dispatch::{Engine, EngineConfig, EngineEvent};
+use engine::orchestrator::Orchestrator;
 use engine::store::{JobState, RunId};
 use protocol::{JobSpec, Step};
 use serde_json::{Value, json};
@@ -41,7 +42,10 @@ impl Harness {
             format!("{ADMIN_TOKEN}\n"),
         )
         .unwrap();
-        let server = api::serve(engine.clone(), "127.0.0.1:0".parse().unwrap())
+        // Runs here are driven by hand (the events read below): no orchestrator task takes the
+        // engine's events.
+        let state = api::AppState::with_orchestrator(Orchestrator::detached(engine.clone()));
+        let server = api::serve(state, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         Harness {

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::api::{Server, serve_with_repos};
+use engine::api::{AppState, Server, serve};
 use engine::dispatch::{Engine, EngineConfig};
 use engine::orchestrator::Orchestrator;
 use engine::repos::{AddRepo, RecordRuns, Repos};
@@ -108,7 +108,7 @@ impl World {
         });
         let repos = Repos::new(engine.clone(), starter);
         let address = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let server = serve_with_repos(orchestrator, repos.clone(), address)
+        let server = serve(AppState::new(orchestrator, repos.clone()), address)
             .await
             .unwrap();
         self.port = server.local_addr().port();

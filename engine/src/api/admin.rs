@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::{Extension, extract::State};
 use protocol::PROTOCOL_VERSION;
 pub use protocol::admin::{
     DispatchRequest, DispatchResponse, RerunRequest, RerunResponse, TokenResponse,
@@ -27,7 +27,7 @@ pub use super::extract::Admin;
 /// `POST /api/v1/dispatch`: reads the workflow at the ref's commit and starts a run.
 pub async fn dispatch(
     _admin: Admin,
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Versioned(request): Versioned<DispatchRequest>,
 ) -> Result<Json<DispatchResponse>, ApiError> {
     let started = orchestrator
@@ -56,7 +56,7 @@ pub async fn dispatch(
 /// ones, or one job, each with its dependents).
 pub async fn rerun(
     _admin: Admin,
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Path(run_id): Path<String>,
     Versioned(request): Versioned<RerunRequest>,
 ) -> Result<Json<RerunResponse>, ApiError> {

@@ -40,7 +40,7 @@ use crate::dispatch::Engine;
 use crate::store::{JobId, JobRecord, RunId, StoreError, now_us};
 
 /// The artifact routes, to merge into the API's router.
-pub fn routes() -> Router<Arc<Engine>> {
+pub fn routes() -> Router<super::AppState> {
     Router::new()
         .route(
             "/api/v1/jobs/{job_id}/artifacts/{name}/files/{*path}",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use protocol::environments as wire;
 pub use protocol::environments::{
     CreateEnvironmentRequest, DecisionRequest, EditEnvironmentRequest, EnvironmentQuery,
@@ -24,7 +24,7 @@ use crate::dispatch::Engine;
 use crate::orchestrator::Orchestrator;
 use crate::store::{JobId, RunId};
 
-pub fn routes() -> Router<Arc<Engine>> {
+pub fn routes() -> Router<super::AppState> {
     Router::new()
         .route(
             "/api/v1/environments",
@@ -75,7 +75,7 @@ fn environment_view(view: EnvironmentView) -> wire::EnvironmentView {
 }
 
 async fn list_environments(
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
 ) -> Result<Json<Vec<wire::EnvironmentView>>, ApiError> {
     let service = deployments(&orchestrator);
     let mut views = Vec::new();
@@ -88,7 +88,7 @@ async fn list_environments(
 }
 
 async fn show_environment(
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Path(name): Path<String>,
 ) -> Result<Json<wire::EnvironmentView>, ApiError> {
     Ok(Json(environment_view(
@@ -98,7 +98,7 @@ async fn show_environment(
 
 async fn create_environment(
     _admin: Admin,
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Versioned(request): Versioned<CreateEnvironmentRequest>,
 ) -> Result<(StatusCode, Json<wire::Environment>), ApiError> {
     let environment = deployments(&orchestrator)
@@ -109,7 +109,7 @@ async fn create_environment(
 
 async fn edit_environment(
     _admin: Admin,
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Path(name): Path<String>,
     Versioned(request): Versioned<EditEnvironmentRequest>,
 ) -> Result<Json<wire::Environment>, ApiError> {
@@ -123,7 +123,7 @@ async fn edit_environment(
 
 async fn remove_environment(
     _admin: Admin,
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     deployments(&orchestrator).remove_environment(&name).await?;
@@ -132,7 +132,7 @@ async fn remove_environment(
 
 async fn rollback(
     _admin: Admin,
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Path(name): Path<String>,
     Versioned(request): Versioned<RollbackRequest>,
 ) -> Result<(StatusCode, Json<wire::Deployment>), ApiError> {
@@ -148,7 +148,7 @@ async fn rollback(
 }
 
 async fn list_deployments(
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Query(query): Query<EnvironmentQuery>,
 ) -> Result<Json<Vec<wire::Deployment>>, ApiError> {
     let service = deployments(&orchestrator);
@@ -165,7 +165,7 @@ async fn list_deployments(
 }
 
 async fn show_deployment(
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Path(id): Path<String>,
 ) -> Result<Json<wire::Deployment>, ApiError> {
     deployments(&orchestrator)
@@ -175,7 +175,7 @@ async fn show_deployment(
 }
 
 async fn audit(
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Query(query): Query<EnvironmentQuery>,
 ) -> Result<Json<Vec<wire::AuditEntry>>, ApiError> {
     Ok(Json(
@@ -188,14 +188,14 @@ async fn audit(
 }
 
 async fn list_groups(
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
 ) -> Result<Json<wire::Groups>, ApiError> {
     Ok(Json(deployments(&orchestrator).groups()?.into()))
 }
 
 async fn set_group(
     _admin: Admin,
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Path(name): Path<String>,
     Versioned(request): Versioned<SetGroupRequest>,
 ) -> Result<Json<wire::Groups>, ApiError> {
@@ -209,7 +209,7 @@ async fn set_group(
 
 async fn decide(
     _admin: Admin,
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Path(run_id): Path<String>,
     Versioned(request): Versioned<DecisionRequest>,
 ) -> Result<Json<ApprovalOutcome>, ApiError> {
@@ -243,7 +243,7 @@ async fn decide(
 async fn progress(
     State(engine): State<Arc<Engine>>,
     AuthedRunner(runner): AuthedRunner,
-    Extension(orchestrator): Extension<Orchestrator>,
+    State(orchestrator): State<Orchestrator>,
     Path(job_id): Path<String>,
     Versioned(request): Versioned<DeploymentProgressRequest>,
 ) -> Result<Json<DeploymentProgressResponse>, ApiError> {

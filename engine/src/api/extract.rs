@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -19,7 +19,7 @@ use protocol::PROTOCOL_VERSION;
 use protocol::wire::ErrorBody;
 use serde::de::DeserializeOwned;
 
-use crate::dispatch::Engine;
+use super::AppState;
 use crate::store::{RunnerRecord, StoreError};
 
 /// An error answer: a status and a message, sent as `{"error": "…"}`.
@@ -124,13 +124,14 @@ pub fn check_version(version: Option<u64>) -> Result<(), ApiError> {
 /// touched). On success its last-seen stamp moves.
 pub struct AuthedRunner(pub RunnerRecord);
 
-impl FromRequestParts<Arc<Engine>> for AuthedRunner {
+impl FromRequestParts<AppState> for AuthedRunner {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        engine: &Arc<Engine>,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let engine = state.engine();
         let unauthorized = || {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -153,43 +154,23 @@ impl FromRequestParts<Arc<Engine>> for AuthedRunner {
 }
 
 /// The caller showed the admin token (else 401, nothing touched): the API's one admin
-/// extractor, for every router state that leads to the engine.
+/// extractor.
 pub struct Admin;
 
-/// A router state that leads to the engine (whose data directory holds the admin token).
-pub trait EngineState {
-    fn engine(&self) -> &Arc<Engine>;
-}
-
-impl EngineState for Arc<Engine> {
-    fn engine(&self) -> &Arc<Engine> {
-        self
-    }
-}
-
-impl EngineState for Arc<crate::releases::Releases> {
-    fn engine(&self) -> &Arc<Engine> {
-        crate::releases::Releases::engine(self)
-    }
-}
-
-impl EngineState for Arc<crate::repos::Repos> {
-    fn engine(&self) -> &Arc<Engine> {
-        crate::repos::Repos::engine(self)
-    }
-}
-
-impl<S: EngineState + Send + Sync> FromRequestParts<S> for Admin {
+impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         require_admin_token(parts, &state.engine().config().data_dir)?;
         Ok(Admin)
     }
 }
 
 /// Checks that a request carries the engine's admin token (`<data>/admin.token`) as
-/// `Authorization: Bearer …`; every admin extractor of the API calls this one check. Both sides
+/// `Authorization: Bearer …`; `Admin` calls this one check. Both sides
 /// are hashed before the constant-time comparison so their lengths leak nothing either. The
 /// token's hash is read from disk once per process (`admin_token_hash`), not per request.
 pub fn require_admin_token(parts: &Parts, data_dir: &std::path::Path) -> Result<(), ApiError> {

@@ -23,6 +23,7 @@ pub mod repos;
 mod runners;
 mod settings;
 mod source;
+mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,14 +35,15 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::Engine;
-use crate::orchestrator::Orchestrator;
 
 pub use admin::{DispatchRequest, DispatchResponse, RerunRequest, RerunResponse, TokenResponse};
 pub use extract::ApiError;
 pub use settings::ADMIN_TOKEN_FILE;
+pub use state::AppState;
 
-/// Every route of the API, over `engine`.
-pub fn router(engine: Arc<Engine>) -> Router {
+/// Every route of the API (but `GET /healthz`, which `serve` adds with its watchdog), over
+/// `state`.
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/runners/register", post(runners::register))
         .route("/api/v1/runner/next", post(runners::next))
@@ -67,9 +69,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(settings::routes())
         .merge(artifacts::routes())
         .merge(environments::routes())
-        .merge(releases::routes(engine.clone()))
+        .merge(releases::routes())
+        .merge(repos::routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(engine)
+        .with_state(state)
 }
 
 /// A running HTTP server; `stop` ends it.
@@ -105,34 +108,12 @@ impl Server {
     }
 }
 
-/// Binds `address` and serves the API on it until `Server::stop` (or the engine shuts down:
-/// long polls and log followers end then, so the server can stop quickly).
-pub async fn serve(engine: Arc<Engine>, address: SocketAddr) -> std::io::Result<Server> {
-    serve_router(&engine, router(engine.clone()), address).await
-}
-
-/// `serve` with the run orchestrator behind the admin calls (`dispatch`, `rerun`); without it
-/// they answer 500.
-pub async fn serve_with_orchestrator(
-    orchestrator: Orchestrator,
-    address: SocketAddr,
-) -> std::io::Result<Server> {
-    let engine = orchestrator.engine().clone();
-    let app = router(engine.clone()).layer(axum::Extension(orchestrator));
-    serve_router(&engine, app, address).await
-}
-
-/// `serve_with_orchestrator`, plus the watched-repository routes (`api/repos.rs`) over `repos`.
-pub async fn serve_with_repos(
-    orchestrator: Orchestrator,
-    repos: Arc<crate::repos::Repos>,
-    address: SocketAddr,
-) -> std::io::Result<Server> {
-    let engine = orchestrator.engine().clone();
-    let app = router(engine.clone())
-        .layer(axum::Extension(orchestrator))
-        .merge(repos::routes(repos));
-    serve_router(&engine, app, address).await
+/// Binds `address` and serves every route of the API over `state` on it until `Server::stop`
+/// (or the engine shuts down: long polls and log followers end then, so the server can stop
+/// quickly).
+pub async fn serve(state: AppState, address: SocketAddr) -> std::io::Result<Server> {
+    let engine = state.engine().clone();
+    serve_router(&engine, router(state), address).await
 }
 
 /// Serves `app` plus `GET /healthz`, whose verdict comes from a watchdog started here over the

@@ -3,17 +3,16 @@
 //! the person acting is named in the body (`requested_by`, `approver`, `actor`): asserted by the
 //! caller, not authenticated.
 //!
-//! Runs the `release` events start go through the orchestrator when the server has one (else
-//! they are only recorded, as `repos::RecordRuns` does). This file must not decide anything:
+//! Runs the `release` events start go through the orchestrator. This file must not decide anything:
 //! `releases::Releases` does.
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use deploy::Decision;
 pub use protocol::releases::{
     ApproveReleaseRequest, CreateReleaseRequest, PromoteReleaseRequest, ReleaseQuery,
@@ -26,7 +25,6 @@ use crate::orchestrator::Orchestrator;
 use crate::releases::{
     ApproveRelease, CreateRelease, PromoteRelease, ReleaseServiceError, Releases, WithdrawRelease,
 };
-use crate::repos::{RecordRuns, RunStarter};
 
 impl From<ReleaseServiceError> for ApiError {
     fn from(error: ReleaseServiceError) -> ApiError {
@@ -50,19 +48,6 @@ impl From<ReleaseServiceError> for ApiError {
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|error| ApiError::bad_request(format!("request body: {error}")))
-}
-
-/// Where `release` runs start: the orchestrator when the server has one.
-fn starter(
-    releases: &Releases,
-    orchestrator: Option<Extension<Orchestrator>>,
-) -> Box<dyn RunStarter> {
-    match orchestrator {
-        Some(Extension(orchestrator)) => Box::new(orchestrator),
-        None => Box::new(RecordRuns {
-            engine: releases.engine().clone(),
-        }),
-    }
 }
 
 /// `POST /api/v1/releases`: 201 with the change.
@@ -113,11 +98,10 @@ pub async fn show(
 pub async fn delete(
     _admin: Admin,
     State(releases): State<Arc<Releases>>,
-    orchestrator: Option<Extension<Orchestrator>>,
+    State(orchestrator): State<Orchestrator>,
     Path(tag): Path<String>,
     Query(query): Query<ReleaseQuery>,
 ) -> Result<Response, ApiError> {
-    let starter = starter(&releases, orchestrator);
     let actor = query
         .actor
         .unwrap_or_else(|| deploy::SYSTEM_ACTOR.to_string());
@@ -126,7 +110,7 @@ pub async fn delete(
             &tag,
             query.repo.as_deref(),
             &actor,
-            starter.as_ref(),
+            &orchestrator,
             jiff::Timestamp::now(),
         )
         .await?;
@@ -137,12 +121,11 @@ pub async fn delete(
 pub async fn promote(
     _admin: Admin,
     State(releases): State<Arc<Releases>>,
-    orchestrator: Option<Extension<Orchestrator>>,
+    State(orchestrator): State<Orchestrator>,
     Path(tag): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let request: PromoteReleaseRequest = body(&bytes)?;
-    let starter = starter(&releases, orchestrator);
     let change = releases
         .promote(
             PromoteRelease {
@@ -152,7 +135,7 @@ pub async fn promote(
                 audience: request.audience,
                 requested_by: request.requested_by,
             },
-            starter.as_ref(),
+            &orchestrator,
             jiff::Timestamp::now(),
         )
         .await?;
@@ -163,12 +146,11 @@ pub async fn promote(
 pub async fn approve(
     _admin: Admin,
     State(releases): State<Arc<Releases>>,
-    orchestrator: Option<Extension<Orchestrator>>,
+    State(orchestrator): State<Orchestrator>,
     Path(tag): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let request: ApproveReleaseRequest = body(&bytes)?;
-    let starter = starter(&releases, orchestrator);
     let change = releases
         .approve(
             ApproveRelease {
@@ -182,7 +164,7 @@ pub async fn approve(
                     .unwrap_or(Decision::Approve),
                 comment: request.comment,
             },
-            starter.as_ref(),
+            &orchestrator,
             jiff::Timestamp::now(),
         )
         .await?;
@@ -193,12 +175,11 @@ pub async fn approve(
 pub async fn withdraw(
     _admin: Admin,
     State(releases): State<Arc<Releases>>,
-    orchestrator: Option<Extension<Orchestrator>>,
+    State(orchestrator): State<Orchestrator>,
     Path(tag): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let request: WithdrawReleaseRequest = body(&bytes)?;
-    let starter = starter(&releases, orchestrator);
     let change = releases
         .withdraw(
             WithdrawRelease {
@@ -208,7 +189,7 @@ pub async fn withdraw(
                 actor: request.actor,
                 reason: request.reason,
             },
-            starter.as_ref(),
+            &orchestrator,
             jiff::Timestamp::now(),
         )
         .await?;
@@ -225,11 +206,8 @@ pub async fn environments(
     Ok(Json(releases.environment_views(query.repo.as_deref())?).into_response())
 }
 
-/// Every route of this file over a releases service on `engine` (merge it into `api::router`'s
-/// router; layers added after the merge, such as the orchestrator extension, reach it).
-pub fn routes<S: Clone + Send + Sync + 'static>(
-    engine: Arc<crate::dispatch::Engine>,
-) -> axum::Router<S> {
+/// Every route of this file (merged into `api::router`).
+pub fn routes() -> axum::Router<super::AppState> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/api/v1/releases", post(create).get(list))
@@ -238,5 +216,4 @@ pub fn routes<S: Clone + Send + Sync + 'static>(
         .route("/api/v1/releases/{tag}/approve", post(approve))
         .route("/api/v1/releases/{tag}/withdraw", post(withdraw))
         .route("/api/v1/status/environments", get(environments))
-        .with_state(Releases::new(engine))
 }

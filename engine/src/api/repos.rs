@@ -184,8 +184,8 @@ fn spawn_announce(repos: Arc<Repos>, name: String, updates: Vec<RefUpdate>, push
     });
 }
 
-/// Every route of this file, over `repos` (merge it into `api::router`'s router).
-pub fn routes(repos: Arc<Repos>) -> axum::Router {
+/// Every route of this file (merged into `api::router`).
+pub fn routes() -> axum::Router<super::AppState> {
     use axum::routing::{delete, get, post};
     axum::Router::new()
         .route("/api/v1/repos", post(add).get(list))
@@ -197,5 +197,4 @@ pub fn routes(repos: Arc<Repos>) -> axum::Router {
         .route("/api/v1/repos/{name}/poll", post(poll))
         .route("/api/v1/schedules", get(schedules))
         .route("/api/v1/commits/{sha}/statuses", get(statuses))
-        .with_state(repos)
 }

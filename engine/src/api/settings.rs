@@ -21,7 +21,7 @@ use crate::secrets::{SecretsError, normalize_scope};
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// The routes of this file, merged into `api::router`.
-pub fn routes() -> Router<Arc<Engine>> {
+pub fn routes() -> Router<super::AppState> {
     Router::new()
         .route("/api/v1/secrets", get(list_secrets))
         .route(

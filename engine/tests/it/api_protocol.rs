@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use engine::api::{self, Server};
 use engine::dispatch::{Engine, EngineConfig, EngineEvent};
+use engine::orchestrator::Orchestrator;
 use engine::store::RunId;
 use protocol::{Conclusion, JobSpec, PROTOCOL_VERSION, Step};
 use reqwest::StatusCode;
@@ -57,7 +58,10 @@ impl Harness {
                 Err(error) => panic!("engine did not open: {error}"),
             }
         };
-        let server = api::serve(engine.clone(), address).await.unwrap();
+        // Runs here are driven by hand (`enqueue_job`, the events read below): no orchestrator
+        // task takes the engine's events.
+        let state = api::AppState::with_orchestrator(Orchestrator::detached(engine.clone()));
+        let server = api::serve(state, address).await.unwrap();
         Harness {
             dir,
             engine,
