@@ -8,8 +8,10 @@ use workflows::{Diagnostic, Severity};
 use crate::{exit, render};
 
 /// Validates every workflow under `paths` (files, or repositories whose `.github/workflows/*.y*ml`
-/// are read). Returns the exit code.
-pub fn run(paths: &[PathBuf], as_json: bool) -> i32 {
+/// are read). With `engine` (a URL), a job whose literal `runs-on` labels no runner of that engine
+/// carries gets a warning naming the labels the runners have. Returns the exit code.
+pub fn run(paths: &[PathBuf], as_json: bool, engine: Option<&str>) -> i32 {
+    let runners = engine.and_then(engine_runners);
     let mut files = Vec::new();
     for path in paths {
         match workflow_files(path) {
@@ -42,6 +44,9 @@ pub fn run(paths: &[PathBuf], as_json: bool) -> i32 {
         let source = String::from_utf8_lossy(&bytes);
         // The `deployment:` block is read and checked by `workflows` like the rest of the file.
         let mut diagnostics = parsed.diagnostics;
+        if let (Some((url, runners)), Some(workflow)) = (&runners, &parsed.workflow) {
+            diagnostics.extend(label_diagnostics(&shown, workflow, url, runners));
+        }
         diagnostics.sort_by_key(|d| (d.span.line, d.span.column));
         errors += diagnostics
             .iter()
@@ -76,6 +81,89 @@ pub fn run(paths: &[PathBuf], as_json: bool) -> i32 {
     } else {
         exit::SUCCESS
     }
+}
+
+/// The runners registered with the engine at `url`, or `None` (said on stderr) when it cannot be
+/// asked: labels are then not checked, and nothing fails.
+fn engine_runners(url: &str) -> Option<(String, Vec<protocol::wire::RunnerView>)> {
+    let asked = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| error.to_string())
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let client = crate::client::EngineClient::new(url, None)
+                    .map_err(|error| format!("{error:?}"))?;
+                client
+                    .get::<Vec<protocol::wire::RunnerView>>("/api/v1/runners")
+                    .await
+                    .map_err(|error| format!("{error:?}"))
+            })
+        });
+    match asked {
+        Ok(runners) => Some((url.to_string(), runners)),
+        Err(error) => {
+            eprintln!(
+                "warning: could not read the runners of the engine at {url} ({error}); runner labels not checked"
+            );
+            None
+        }
+    }
+}
+
+/// A warning for each job whose `runs-on` (literal labels, no group) no runner carries.
+fn label_diagnostics(
+    file: &str,
+    workflow: &workflows::model::Workflow,
+    url: &str,
+    runners: &[protocol::wire::RunnerView],
+) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    for (job_id, job) in &workflow.jobs {
+        let Some(runs_on) = &job.runs_on else {
+            continue;
+        };
+        let labels: Vec<&str> = runs_on
+            .labels
+            .iter()
+            .map(|label| label.value.as_str())
+            .collect();
+        if runs_on.group.is_some() || labels.is_empty() || labels.iter().any(|l| l.contains("${{"))
+        {
+            continue;
+        }
+        let carried = runners.iter().any(|runner| {
+            labels.iter().all(|wanted| {
+                runner
+                    .labels
+                    .iter()
+                    .any(|label| label.eq_ignore_ascii_case(wanted))
+            })
+        });
+        if carried {
+            continue;
+        }
+        let mut have: Vec<String> = runners
+            .iter()
+            .map(|runner| format!("[{}]", runner.labels.join(", ")))
+            .collect();
+        have.sort();
+        have.dedup();
+        let have = if have.is_empty() {
+            "no runner is registered".to_string()
+        } else {
+            format!("runners have {}", have.join(", "))
+        };
+        found.push(Diagnostic::warning(
+            file,
+            runs_on.span,
+            format!(
+                "`jobs.{job_id}.runs-on`: no runner of the engine at {url} has labels [{}]; {have} (the job would wait, then fail after the no-runner timeout)",
+                labels.join(", ")
+            ),
+        ));
+    }
+    found
 }
 
 fn plural(n: usize) -> &'static str {

@@ -37,6 +37,9 @@ enum Command {
         /// Print diagnostics as JSON
         #[arg(long)]
         json: bool,
+        /// Also warn about `runs-on` labels no runner of this engine carries
+        #[arg(long, env = "SLIPWAY_ENGINE", value_name = "URL")]
+        engine: Option<String>,
     },
     /// Evaluate a `${{ }}` expression and print the result as JSON
     #[command(after_help = exit::HELP)]
@@ -361,7 +364,11 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Command::Check { paths, json } => check::run(&paths, json),
+        Command::Check {
+            paths,
+            json,
+            engine,
+        } => check::run(&paths, json, engine.as_deref()),
         Command::Expr {
             expression,
             context,

@@ -175,3 +175,39 @@ async fn the_data_dir_is_private_and_loose_modes_are_fixed_at_start() {
     engine.restart().await;
     assert_eq!(loose(&data), Vec::<std::path::PathBuf>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_warns_about_labels_no_runner_of_the_engine_carries() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .start()
+        .await;
+    // The embedded runner registers itself shortly after the engine answers.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while engine.get("/api/v1/runners").await.as_array().map_or(0, Vec::len) == 0 {
+        assert!(Instant::now() < deadline, "the embedded runner never registered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let file = temp.path().join("ci.yml");
+    std::fs::write(
+        &file,
+        "on: push\njobs:\n  linux:\n    runs-on: Ubuntu-Latest\n    steps:\n      - run: echo hi\n  mac:\n    runs-on: [self-hosted, macos-latest]\n    steps:\n      - run: echo hi\n",
+    )
+    .expect("write workflow");
+    let output = engine
+        .cli()
+        .args(["check"])
+        .arg(&file)
+        .output()
+        .expect("run slipway check");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "warnings do not fail check: {output:?}");
+    assert!(
+        text.contains(":8:14: warning: `jobs.mac.runs-on`: no runner of the engine at")
+            && text.contains("has labels [self-hosted, macos-latest]; runners have [")
+            && text.contains("1 warning"),
+        "{text}"
+    );
+    assert!(!text.contains("jobs.linux"), "labels compare case-insensitively: {text}");
+}

@@ -22,11 +22,14 @@ pub struct RunnerRecord {
 }
 
 impl RunnerRecord {
-    /// Whether this runner carries every label in `runs_on`.
+    /// Whether this runner carries every label in `runs_on` (labels compare case-insensitively,
+    /// as on GitHub).
     pub fn carries(&self, runs_on: &[String]) -> bool {
-        runs_on
-            .iter()
-            .all(|wanted| self.labels.iter().any(|label| label == wanted))
+        runs_on.iter().all(|wanted| {
+            self.labels
+                .iter()
+                .any(|label| label.eq_ignore_ascii_case(wanted))
+        })
     }
 }
 
