@@ -112,6 +112,17 @@ impl TestEngine {
     }
 
     async fn dispatch(&self, repo: &Path, workflow: &str) -> String {
+        // Only a watched repository is dispatched; watching it again is a no-op (409).
+        let (status, answer) = self
+            .post_admin(
+                "/api/v1/repos",
+                json!({"source": repo.display().to_string(), "name": watch_name(repo)}),
+            )
+            .await;
+        assert!(
+            status == 201 || status == 409,
+            "repo add answered {status}: {answer}"
+        );
         let (status, answer) = self
             .post_admin(
                 "/api/v1/dispatch",
@@ -446,4 +457,23 @@ async fn a_wrong_runner_token_is_refused_and_changes_nothing() {
     assert_eq!(dispatch.status().as_u16(), 401);
     assert_eq!(engine.get("/api/v1/runners").await, before);
     assert_eq!(engine.get("/api/v1/runs").await, json!([]));
+}
+
+/// The name a test watches the repository at `path` under: its path made a valid repository
+/// name, so two repositories with the same folder name do not collide.
+fn watch_name(path: &Path) -> String {
+    let name: String = path
+        .display()
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let start = name.len().saturating_sub(90);
+    format!("t{}", &name[start..])
 }
