@@ -33,18 +33,18 @@ pub fn dispatch(
     target: &EngineTarget,
     workflow: &str,
     git_ref: &str,
-    repo: &Path,
+    repo: &str,
     inputs: &[(String, String)],
     json_output: bool,
 ) -> i32 {
-    let repository = std::path::absolute(repo).unwrap_or_else(|_| repo.to_path_buf());
+    let repository = repository_argument(repo);
     let inputs: serde_json::Map<String, Value> = inputs
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     let body = json!({
         "protocol_version": protocol::PROTOCOL_VERSION,
-        "repository": repository.display().to_string(),
+        "repository": repository,
         "workflow": workflow,
         "ref": git_ref,
         "inputs": inputs,
@@ -66,6 +66,21 @@ pub fn dispatch(
             exit::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+/// What `--repo` sends: a path that exists (or looks like one) made absolute, so the engine can
+/// match it against the watched repositories; anything else is a watched repository's name.
+fn repository_argument(repo: &str) -> String {
+    let path = Path::new(repo);
+    let looks_like_path = repo.contains(['/', '\\']) || repo == "." || repo == "..";
+    if looks_like_path || path.exists() {
+        std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string()
+    } else {
+        repo.to_string()
     }
 }
 

@@ -206,8 +206,9 @@ enum Command {
         workflow: String,
         #[arg(long = "ref", default_value = "HEAD")]
         git_ref: String,
+        /// A watched repository: its name (`slipway repo list`) or a path that names it
         #[arg(long, default_value = ".")]
-        repo: PathBuf,
+        repo: String,
         #[arg(long = "input", value_name = "KEY=VALUE", value_parser = local::parse_pair)]
         inputs: Vec<(String, String)>,
         #[arg(long)]
@@ -228,6 +229,9 @@ enum Command {
     /// Print a run's job logs (`-f` follows them live)
     #[command(after_help = exit::HELP)]
     Logs(client::logs::LogsArgs),
+    /// List a run's artifacts, or download one (--download NAME [--dir DIR])
+    #[command(after_help = exit::HELP)]
+    Artifacts(client::artifacts::ArtifactsArgs),
     /// Cancel a run (admin)
     #[command(after_help = exit::HELP)]
     Cancel(client::runs::CancelArgs),
@@ -517,6 +521,7 @@ fn main() {
         Command::Runs(args) => client::runs::runs(&args),
         Command::RunStatus(args) => client::runs::run_status(&args),
         Command::Logs(args) => client::logs::logs(&args),
+        Command::Artifacts(args) => client::artifacts::artifacts(&args),
         Command::Cancel(args) => client::runs::cancel(&args),
         Command::Env(args) => client::environments::env(&args),
         Command::Group(args) => client::environments::group(&args),

@@ -176,6 +176,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
             repos_shutdown.clone(),
         );
     }
+    let watcher = repos.clone();
     let server = engine::serve_http(
         engine::AppState::new(orchestrator.clone(), repos),
         request.listen,
@@ -224,7 +225,9 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     }
     let mut started = StartupCount::default();
     for repo in &repos {
-        start_push_workflows(&orchestrator, &absolute(repo), &mut started).await;
+        let repo = absolute(repo);
+        watch(&orchestrator, &watcher, &repo).await;
+        start_push_workflows(&orchestrator, &repo, &mut started).await;
     }
     let started_any = started.started > 0;
     if !repos.is_empty() {
@@ -426,6 +429,26 @@ async fn wait_for_stop_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
+    }
+}
+
+/// Watches `repo` under its folder's name unless it is watched already, so its start-up runs
+/// (and later dispatches) carry that name.
+async fn watch(orchestrator: &Orchestrator, repos: &engine::repos::Repos, repo: &Path) {
+    let given = repo.display().to_string();
+    match orchestrator.watched_repository(&given) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let request = engine::repos::AddRepo {
+                source: given.clone(),
+                ..Default::default()
+            };
+            match repos.add(request).await {
+                Ok((record, _token)) => println!("watching {given} as `{}`", record.name),
+                Err(error) => eprintln!("warning: watch {given}: {error}"),
+            }
+        }
+        Err(error) => eprintln!("warning: watch {given}: {error}"),
     }
 }
 

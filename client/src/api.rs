@@ -77,6 +77,36 @@ impl EngineClient {
             .map(|_| ())
     }
 
+    /// `GET /api/v1/runs/{run_id}/artifacts`: the artifacts a run's jobs uploaded (and those of
+    /// its earlier attempts).
+    pub async fn run_artifacts(
+        &self,
+        run_id: &str,
+    ) -> Result<protocol::artifacts::ArtifactList, ClientError> {
+        let url = self.url_with_segments(&["api", "v1", "runs", run_id, "artifacts"])?;
+        let path = self.relative(&url);
+        self.get(&path).await
+    }
+
+    /// `GET /api/v1/runs/{run_id}/artifacts/{name}/files/{path}` into `target` (its parent
+    /// directories created); the bytes written. The caller decides that `target` is safe.
+    pub async fn download_run_artifact_file(
+        &self,
+        run_id: &str,
+        name: &str,
+        path_in_artifact: &str,
+        target: &std::path::Path,
+    ) -> Result<u64, ClientError> {
+        let mut url =
+            self.url_with_segments(&["api", "v1", "runs", run_id, "artifacts", name, "files"])?;
+        let parts: Vec<&str> = path_in_artifact
+            .split('/')
+            .filter(|part| !part.is_empty())
+            .collect();
+        crate::push_segments(&mut url, &parts);
+        self.get_file(url, None, target).await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

@@ -564,7 +564,7 @@ impl EngineClient {
     ) -> Result<u64, ClientError> {
         let mut url = self.file_url(job_id, "caches", key, path_in_entry)?;
         url.query_pairs_mut().append_pair("scope", scope);
-        self.get_file(url, fencing_token, target).await
+        self.get_file(url, Some(fencing_token), target).await
     }
 
     async fn put_file(
@@ -661,20 +661,21 @@ impl EngineClient {
         target: &std::path::Path,
     ) -> Result<u64, ClientError> {
         let url = self.file_url(job_id, "artifacts", name, path_in_artifact)?;
-        self.get_file(url, fencing_token, target).await
+        self.get_file(url, Some(fencing_token), target).await
     }
 
+    /// GETs `url` into `target`; `fencing_token` for a lease holder's call, `None` for a read.
     async fn get_file(
         &self,
         url: reqwest::Url,
-        fencing_token: u64,
+        fencing_token: Option<u64>,
         target: &std::path::Path,
     ) -> Result<u64, ClientError> {
         use tokio::io::AsyncWriteExt;
-        let mut request = self
-            .short
-            .get(url.clone())
-            .header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token);
+        let mut request = self.short.get(url.clone());
+        if let Some(fencing_token) = fencing_token {
+            request = request.header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token);
+        }
         if let Some(credential) = &self.credential {
             request = request.bearer_auth(credential);
         }

@@ -218,7 +218,7 @@ pub fn commit_json(commit: &git2::Commit) -> Value {
 }
 
 /// `git@github.com:owner/name.git`, `https://host/owner/name(.git)` → `owner/name`.
-fn owner_and_name(url: &str) -> Option<String> {
+pub(crate) fn owner_and_name(url: &str) -> Option<String> {
     let trimmed = url.trim_end_matches('/').trim_end_matches(".git");
     let path = trimmed.rsplit_once(':').map(|(_, p)| p).unwrap_or(trimmed);
     let mut parts = path.rsplit('/');

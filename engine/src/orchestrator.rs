@@ -35,7 +35,7 @@ use crate::concurrency::{self, FollowUp, Groups};
 use crate::deploy::{DeployError, Deployments};
 use crate::dispatch::{Engine, EngineEvent};
 use crate::event::{self, EventSource, RunInputRequest};
-use crate::store::{JobState, RunId, ScheduleRecord, StoreError, new_secret, now_us};
+use crate::store::{JobState, RepoRecord, RunId, ScheduleRecord, StoreError, new_secret, now_us};
 use scheduler::{
     Action, CancelReason, Driver, Event, LegState, Millis, RunPhase, Scheduler, Started,
 };
@@ -165,15 +165,48 @@ impl Orchestrator {
     /// details.
     pub async fn start_run(&self, request: RunRequest) -> Result<StartedRun, OrchestratorError> {
         let file = workflow_path(&request.workflow);
+        let given = request.repository.display().to_string();
+        let watched = self.watched_repository(&given)?;
+        // A watched repository named by its name is read from its mirror (fetched first, so the
+        // ref is where its source has it); a path is read where it points.
+        let fetch_mirror = watched
+            .as_ref()
+            .filter(|repo| repo.name == given)
+            .map(|repo| (PathBuf::from(&repo.mirror_path), repo.source.clone()));
+        let repository = match &fetch_mirror {
+            Some((mirror, _)) => mirror.clone(),
+            None => request.repository.clone(),
+        };
+        if let Some((mirror, origin)) = fetch_mirror {
+            let _ =
+                tokio::task::spawn_blocking(move || match crate::triggers::Mirror::open_or_create(
+                    &mirror, &origin,
+                ) {
+                    Ok(mirror) => {
+                        if let Err(error) = mirror.fetch() {
+                            tracing::warn!(%error, "fetch before dispatch failed");
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "open the mirror before dispatch"),
+                })
+                .await;
+        }
         let at = request.sha.as_deref().unwrap_or(&request.git_ref);
         let keep_ref = request.sha.is_some().then_some(request.git_ref.as_str());
-        let (source, bytes) =
-            read_at_commit(&request.repository, at, keep_ref, &file, &request.git_ref).await?;
+        let (mut source, bytes) =
+            read_at_commit(&repository, at, keep_ref, &file, &request.git_ref).await?;
+        // One identity: a watched repository's runs carry its name, and `github.repository` is
+        // the one derived when it was added.
+        if let Some(repo) = &watched
+            && !repo.github_repository.is_empty()
+        {
+            source.repository = repo.github_repository.clone();
+        }
         let mut details = json!({
             "event": request.event_name,
             "ref": source.git_ref,
             "sha": source.sha,
-            "repository": request.repository.display().to_string(),
+            "repository": watched.as_ref().map_or(given.clone(), |repo| repo.name.clone()),
             "actor": source.actor,
             "attempt": 1,
         });
@@ -243,7 +276,7 @@ impl Orchestrator {
         // What a user set with `slipway secret set` / `var set` reaches the run: engine-wide
         // values overlaid by the repository's own (an environment's are added when a deployment
         // job's gate opens). Each job is then given only the secrets it reads.
-        let names = self.repository_names(&request.repository, &source.repository);
+        let names = repository_names(watched.as_ref(), &given, &source.repository);
         let settings = self
             .engine
             .secrets_for_repository(&names)
@@ -288,28 +321,21 @@ impl Orchestrator {
 }
 
 impl Orchestrator {
-    /// The names secrets and variables of the repository at `path` may be scoped by: the name it
-    /// is watched under (when it is watched: its source or mirror is `path`), its `owner/name`
-    /// (`github.repository`) and the path as given.
-    fn repository_names(&self, path: &Path, github_repository: &str) -> Vec<String> {
-        let mut names = Vec::new();
-        let given = path.display().to_string();
-        let canonical = std::fs::canonicalize(path).ok();
-        if let Ok(repos) = self.engine.store().repos() {
-            for repo in repos {
-                let same = [&repo.source, &repo.mirror_path].iter().any(|candidate| {
-                    **candidate == given
-                        || canonical.is_some()
-                            && std::fs::canonicalize(candidate.as_str()).ok() == canonical
-                });
-                if same {
-                    names.push(repo.name);
-                }
-            }
+    /// The watched repository `given` names: its name, or a path that is its source or its
+    /// mirror. `None`: not watched.
+    pub fn watched_repository(&self, given: &str) -> Result<Option<RepoRecord>, StoreError> {
+        let repos = self.engine.store().repos()?;
+        if let Some(repo) = repos.iter().find(|repo| repo.name == given) {
+            return Ok(Some(repo.clone()));
         }
-        names.push(github_repository.to_string());
-        names.push(given);
-        names
+        let canonical = std::fs::canonicalize(given).ok();
+        Ok(repos.into_iter().find(|repo| {
+            [&repo.source, &repo.mirror_path].iter().any(|candidate| {
+                candidate.trim_end_matches('/') == given.trim_end_matches('/')
+                    || canonical.is_some()
+                        && std::fs::canonicalize(candidate.as_str()).ok() == canonical
+            })
+        }))
     }
 
     /// Saves a planned run's scheduler and hands it to the orchestrator task, which starts it
@@ -365,6 +391,26 @@ pub(crate) async fn read_at_commit(
         message: error.message().to_string(),
     })?;
     Ok((source, bytes))
+}
+
+/// The names secrets and variables of a run's repository may be scoped by: the name it is
+/// watched under, its `owner/name` (`github.repository`) and the path or name as given.
+fn repository_names(
+    watched: Option<&RepoRecord>,
+    given: &str,
+    github_repository: &str,
+) -> Vec<String> {
+    let mut names = Vec::new();
+    for name in watched
+        .map(|repo| repo.name.as_str())
+        .into_iter()
+        .chain([github_repository, given])
+    {
+        if !names.iter().any(|known| known == name) {
+            names.push(name.to_string());
+        }
+    }
+    names
 }
 
 /// `.github/workflows/<name>` unless `name` is a path already.

@@ -175,6 +175,13 @@ impl Releases {
             })
             .await?
         };
+        // One identity: the release records the repository's `github.repository` as derived
+        // when it was added, as its runs and deployments do.
+        let repository = if repo.github_repository.is_empty() {
+            repository
+        } else {
+            repo.github_repository.clone()
+        };
         let key = release_key(&repository, &request.tag);
         if self
             .store()
@@ -800,8 +807,13 @@ pub fn approvals_key(tag: &str, environment: &str) -> String {
     format!("release:{tag}:{environment}")
 }
 
-/// `github.repository` of a watched repository, as `event::source_at_ref` computes it.
+/// `github.repository` of a watched repository: the one derived when it was added (what its
+/// runs, and so its deployments, carry); for a record older than that, as
+/// `event::source_at_ref` computes it from the mirror.
 fn full_name(repo: &RepoRecord) -> Result<String, ReleaseServiceError> {
+    if !repo.github_repository.is_empty() {
+        return Ok(repo.github_repository.clone());
+    }
     crate::event::source_from_directory(std::path::Path::new(&repo.mirror_path))
         .map(|source| source.repository)
         .map_err(|error| {

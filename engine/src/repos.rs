@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -175,6 +175,8 @@ pub struct RepoView {
     pub webhook: bool,
     pub refs: usize,
     pub pending_storm: Option<usize>,
+    /// `github.repository` of its runs.
+    pub github_repository: String,
 }
 
 /// One schedule as `slipway schedules` shows it.
@@ -281,7 +283,9 @@ impl Repos {
         })
         .await?;
         let token = new_secret()?;
+        let github_repository = github_repository_of(&request.source, &name);
         let record = RepoRecord {
+            github_repository,
             name,
             source: source_for_record(&request.source),
             mirror_path: mirror_path.display().to_string(),
@@ -312,6 +316,7 @@ impl Repos {
                 webhook: repo.webhook_secret.is_some(),
                 refs: repo.seen_refs.len(),
                 pending_storm: repo.pending_storm.as_ref().map(|storm| storm.moved_refs),
+                github_repository: repo.github_repository.clone(),
             })
             .collect())
     }
@@ -859,6 +864,23 @@ fn check_name(name: &str) -> Result<(), RepoError> {
             "add repository: name `{name}` must be 1-100 characters of A-Z a-z 0-9 . _ -"
         )))
     }
+}
+
+/// `github.repository` of a repository being added: `owner/name` of a local working copy's
+/// `origin` remote (as GitHub has it), else of the source itself (a URL, or a path's last two
+/// folders, as its mirror's remote gives it), else `local/<name>`.
+fn github_repository_of(source: &str, name: &str) -> String {
+    let path = Path::new(source);
+    if !source.contains("://")
+        && path.exists()
+        && let Ok(repo) = git2::Repository::discover(path)
+        && let Ok(origin) = repo.find_remote("origin")
+        && let Some(full_name) = origin.url().ok().and_then(crate::event::owner_and_name)
+    {
+        return full_name;
+    }
+    crate::event::owner_and_name(&source_for_record(source))
+        .unwrap_or_else(|| format!("local/{name}"))
 }
 
 /// A local source is stored absolute, so the mirror keeps working from any directory.

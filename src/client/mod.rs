@@ -1,7 +1,7 @@
 //! The CLI's side of the engine's HTTP API: where the engine is, the admin token, one blocking
 //! entry point per command (a current-thread tokio runtime around reqwest), and the exit code.
 //!
-//! Files: `runs.rs` (`runs`, `run-status`, `cancel`), `logs.rs` (`logs`, followed live over
+//! Files: `artifacts.rs` (`artifacts`), `runs.rs` (`runs`, `run-status`, `cancel`), `logs.rs` (`logs`, followed live over
 //! server-sent events), `runners.rs` (`runners`), `settings.rs` (`secret`, `var`), `releases.rs` (`release`,
 //! `releases`, the environments view), `table.rs`
 //! (human tables and times).
@@ -11,6 +11,7 @@
 //! Exit codes: 3 when the engine cannot be reached or answers with an error, 2 for a request
 //! that is wrong before it is sent.
 
+pub mod artifacts;
 pub mod environments;
 pub mod logs;
 pub mod releases;

@@ -140,15 +140,19 @@ pub fn repo(args: &RepoArgs) -> i32 {
                         serde_json::to_string_pretty(&list).unwrap_or_default()
                     );
                 } else {
-                    println!("{:<24} {:<10} SOURCE", "NAME", "POLL");
+                    println!(
+                        "{:<24} {:<10} {:<32} SOURCE",
+                        "NAME", "POLL", "GITHUB.REPOSITORY"
+                    );
                     for repo in list.as_array().into_iter().flatten() {
                         let poll = repo["poll_interval_ms"]
                             .as_u64()
                             .map_or("-".to_string(), |ms| format!("{}s", ms / 1000));
                         println!(
-                            "{:<24} {:<10} {}",
+                            "{:<24} {:<10} {:<32} {}",
                             repo["name"].as_str().unwrap_or_default(),
                             poll,
+                            repo["github_repository"].as_str().unwrap_or_default(),
                             repo["source"].as_str().unwrap_or_default()
                         );
                     }

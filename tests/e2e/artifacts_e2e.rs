@@ -130,6 +130,56 @@ async fn artifacts_cross_runners_and_survive_a_rerun() {
         .await;
     assert_eq!(status, 400, "a path leaving the artifact is refused");
 
+    // The CLI lists the same two artifacts and downloads one's files with their contents.
+    let listed = engine
+        .cli()
+        .args(["artifacts", &run_id, "--json"])
+        .output()
+        .expect("run slipway artifacts");
+    assert!(listed.status.success(), "{listed:?}");
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("artifacts --json");
+    let names: Vec<&str> = listed["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .filter_map(|artifact| artifact["name"].as_str())
+        .collect();
+    assert_eq!(names, ["dist (linux)", "notes"], "{listed:#}");
+    let table = engine
+        .cli()
+        .args(["artifacts", &run_id])
+        .output()
+        .expect("run slipway artifacts");
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("dist (linux)") && table.contains("build"),
+        "{table}"
+    );
+    let into = temp.path().join("downloaded");
+    let downloaded = engine
+        .cli()
+        .args(["artifacts", &run_id, "--download", "dist (linux)", "--dir"])
+        .arg(&into)
+        .output()
+        .expect("run slipway artifacts --download");
+    assert!(downloaded.status.success(), "{downloaded:?}");
+    assert_eq!(
+        std::fs::read_to_string(into.join("app.bin")).expect("app.bin"),
+        "binary v1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(into.join("nested/read me.txt")).expect("read me.txt"),
+        "deep file\n"
+    );
+    assert!(!into.join("skip.log").exists());
+    let missing = engine
+        .cli()
+        .args(["artifacts", &run_id, "--download", "nothing"])
+        .current_dir(temp.path())
+        .output()
+        .expect("run slipway artifacts --download");
+    assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+
     // Nothing of the build's workspace is on the deployer's side: the files came over HTTP.
     let on_deployer = walk(&temp.path().join("deployer"));
     assert!(

@@ -113,6 +113,8 @@ impl Engine {
     }
 
     fn dispatch(&self, repo: &Path, git_ref: &str) -> String {
+        // Only a watched repository is dispatched; adding it again fails harmlessly.
+        let _ = self.cli(&["repo", "add", repo.to_str().expect("utf-8 path")]);
         let out = self.ok(&[
             "dispatch",
             "deliver.yml",

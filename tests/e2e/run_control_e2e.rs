@@ -83,6 +83,18 @@ impl TestEngine {
 
     async fn dispatch(&self, repo: &Path, workflow: &str, inputs: Value) -> String {
         let token = self.admin_token();
+        // Only a watched repository is dispatched; watching it again is a no-op (409).
+        let (status, answer) = self
+            .post(
+                "/api/v1/repos",
+                Some(&token),
+                json!({"source": repo.display().to_string(), "name": watch_name(repo)}),
+            )
+            .await;
+        assert!(
+            status == 201 || status == 409,
+            "repo add answered {status}: {answer}"
+        );
         let (status, answer) = self
             .post(
                 "/api/v1/dispatch",
@@ -508,4 +520,23 @@ async fn cancel_needs_the_admin_token_and_a_refused_cancel_changes_nothing() {
     assert!(output.status.success(), "{output:?}");
     let run = engine.wait_completed(&long).await;
     assert_eq!(run["run"]["conclusion"], "cancelled", "{run:#}");
+}
+
+/// The name a test watches the repository at `path` under: its path made a valid repository
+/// name, so two repositories with the same folder name do not collide.
+fn watch_name(path: &Path) -> String {
+    let name: String = path
+        .display()
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let start = name.len().saturating_sub(90);
+    format!("t{}", &name[start..])
 }

@@ -335,6 +335,13 @@ async fn the_source_goes_only_to_the_lease_holder_with_its_current_fencing_token
     let engine = Engine::start(&temp.path().join("data"), 0, &[], &[]).await;
     let first = engine.register_runner("first").await;
     let second = engine.register_runner("second").await;
+    // Only a watched repository is dispatched.
+    engine
+        .post_admin(
+            "/api/v1/repos",
+            json!({"source": work.display().to_string(), "name": "work"}),
+        )
+        .await;
     engine
         .post_admin(
             "/api/v1/dispatch",

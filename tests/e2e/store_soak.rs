@@ -83,6 +83,15 @@ async fn eight_parallel_dispatchers_never_hang_the_engine() {
         .trim()
         .to_string();
 
+    // Only a watched repository is dispatched.
+    let watched = client
+        .post(format!("{url}/api/v1/repos"))
+        .bearer_auth(&token)
+        .json(&json!({"source": repo.display().to_string(), "name": "soak"}))
+        .send()
+        .await
+        .expect("the engine answers in 10 s");
+    assert_eq!(watched.status().as_u16(), 201, "repo add");
     let shared = Arc::new((client.clone(), url.clone(), token, repo));
     let mut dispatchers = Vec::new();
     for dispatcher in 0..DISPATCHERS {
@@ -265,6 +274,15 @@ async fn cancel_ends_a_run_that_has_no_jobs() {
         .expect("admin.token exists")
         .trim()
         .to_string();
+    // Only a watched repository is dispatched.
+    let watched = client
+        .post(format!("{url}/api/v1/repos"))
+        .bearer_auth(&token)
+        .json(&json!({"source": repo.display().to_string(), "name": "grouped"}))
+        .send()
+        .await
+        .expect("the engine answers in 10 s");
+    assert_eq!(watched.status().as_u16(), 201, "repo add");
     let dispatch = json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": repo.display().to_string(),
                           "workflow": "grouped.yml", "ref": "main"});
     let first = admin_post(&client, &url, &token, "/api/v1/dispatch", dispatch.clone()).await;

@@ -185,8 +185,17 @@ async fn check_warns_about_labels_no_runner_of_the_engine_carries() {
         .await;
     // The embedded runner registers itself shortly after the engine answers.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while engine.get("/api/v1/runners").await.as_array().map_or(0, Vec::len) == 0 {
-        assert!(Instant::now() < deadline, "the embedded runner never registered");
+    while engine
+        .get("/api/v1/runners")
+        .await
+        .as_array()
+        .map_or(0, Vec::len)
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the embedded runner never registered"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let file = temp.path().join("ci.yml");
@@ -202,12 +211,18 @@ async fn check_warns_about_labels_no_runner_of_the_engine_carries() {
         .output()
         .expect("run slipway check");
     let text = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "warnings do not fail check: {output:?}");
+    assert!(
+        output.status.success(),
+        "warnings do not fail check: {output:?}"
+    );
     assert!(
         text.contains(":8:14: warning: `jobs.mac.runs-on`: no runner of the engine at")
             && text.contains("has labels [self-hosted, macos-latest]; runners have [")
             && text.contains("1 warning"),
         "{text}"
     );
-    assert!(!text.contains("jobs.linux"), "labels compare case-insensitively: {text}");
+    assert!(
+        !text.contains("jobs.linux"),
+        "labels compare case-insensitively: {text}"
+    );
 }

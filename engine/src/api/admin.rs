@@ -30,6 +30,18 @@ pub async fn dispatch(
     State(orchestrator): State<Orchestrator>,
     Versioned(request): Versioned<DispatchRequest>,
 ) -> Result<Json<DispatchResponse>, ApiError> {
+    // One identity per repository: only a watched repository is dispatched, by its name or by
+    // a path naming it; the run then carries the watched name.
+    if orchestrator
+        .watched_repository(&request.repository)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!(
+            "dispatch: repository `{0}` is not watched: watch it with `slipway repo add {0}` \
+             (and `--name NAME` to choose its name)",
+            request.repository
+        )));
+    }
     let started = orchestrator
         .start_run(RunRequest {
             sha: None,

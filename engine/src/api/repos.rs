@@ -54,6 +54,7 @@ pub async fn add(
         "name": record.name,
         "source": record.source,
         "mirror_path": record.mirror_path,
+        "github_repository": record.github_repository,
         "poll_interval_ms": record.poll_interval_ms,
         "refs": record.seen_refs.len(),
         "hook_token": hook_token,

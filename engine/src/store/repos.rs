@@ -33,6 +33,11 @@ pub struct RepoRecord {
     /// A fetch that moved too many refs at once, waiting for `repo accept`.
     pub pending_storm: Option<RefStorm>,
     pub created_at_us: u64,
+    /// `github.repository` (`owner/name` as GitHub has it, `local/<dir>` for a local repository
+    /// with no remote), derived once when the repository is added. Empty in records written
+    /// before it existed: readers then derive it from the mirror.
+    #[serde(default)]
+    pub github_repository: String,
 }
 
 /// A fetch that moved more refs than the storm limit: nothing was triggered for it.
@@ -180,6 +185,7 @@ mod tests {
             seen_refs: BTreeMap::from([("refs/heads/main".to_string(), "ab".repeat(20))]),
             pending_storm: None,
             created_at_us: 1,
+            github_repository: "acme/app".to_string(),
         }
     }
 

@@ -214,8 +214,51 @@ impl TestEngine {
         (status, response.bytes().await.expect("a body").to_vec())
     }
 
+    /// Watches the repository at `repo` under its folder's name (or, when another repository
+    /// has that name, a name made of its path), unless it is watched already: only a watched
+    /// repository is dispatched.
+    pub async fn watch(&self, repo: &Path) {
+        let source = std::path::absolute(repo)
+            .expect("an absolute path")
+            .display()
+            .to_string();
+        let watched: Value = self
+            .client
+            .get(format!("{}/api/v1/repos", self.url))
+            .bearer_auth(self.admin_token())
+            .send()
+            .await
+            .expect("engine answers")
+            .json()
+            .await
+            .expect("a JSON repository list");
+        let known = watched
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|record| record["source"].as_str() == Some(source.as_str()));
+        if known {
+            return;
+        }
+        let (status, answer) = self
+            .post_admin("/api/v1/repos", json!({"source": source}))
+            .await;
+        if status == 409 {
+            let (status, answer) = self
+                .post_admin(
+                    "/api/v1/repos",
+                    json!({"source": source, "name": watch_name(repo)}),
+                )
+                .await;
+            assert_eq!(status, 201, "repo add answered {answer}");
+        } else {
+            assert_eq!(status, 201, "repo add answered {answer}");
+        }
+    }
+
     /// Starts `workflow` of the repository at `repo` on `main`; the run id.
     pub async fn dispatch(&self, repo: &Path, workflow: &str) -> String {
+        self.watch(repo).await;
         let (status, answer) = self
             .post_admin(
                 "/api/v1/dispatch",
@@ -298,4 +341,23 @@ impl TestEngine {
         })
         .await
     }
+}
+
+/// The name a test watches the repository at `path` under: its path made a valid repository
+/// name, so two repositories with the same folder name do not collide.
+fn watch_name(path: &Path) -> String {
+    let name: String = path
+        .display()
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let start = name.len().saturating_sub(90);
+    format!("t{}", &name[start..])
 }
