@@ -16,6 +16,7 @@ use workflows::expr::{
     Context, JobExpressions, SecretReferences, Template, Value, is_truthy, to_display_string,
 };
 use workflows::matrix::{self, Combination, MatrixInput};
+use workflows::validate::limits::MAX_JOBS_PER_RUN;
 use workflows::model::{BoolOrExpr, Concurrency, Job, Matrix, MatrixValues, NumberOrExpr};
 
 use super::conditions::expression_parts;
@@ -307,6 +308,19 @@ pub fn plan_legs(
         });
     }
     Ok(legs)
+}
+
+/// Refuses legs that would take a run past `MAX_JOBS_PER_RUN` (the check `slipway check` makes
+/// statically, repeated here for matrices known only once their expressions are evaluated).
+/// `planned` is the number of legs the run has already.
+pub fn check_run_size(job_id: &str, planned: usize, adding: usize) -> Result<(), String> {
+    let total = planned.saturating_add(adding);
+    if total > MAX_JOBS_PER_RUN {
+        return Err(format!(
+            "job `{job_id}` adds {adding} matrix legs, bringing the run to {total} jobs, more than the limit of {MAX_JOBS_PER_RUN} jobs per run"
+        ));
+    }
+    Ok(())
 }
 
 /// GitHub's display of a combination: its values in order, joined by ", ".
