@@ -182,8 +182,9 @@ async fn dispatch_inputs_are_checked_against_the_declared_ones() {
 
     // `slipway run --input` checks locally too.
     let local = std::process::Command::new(support::engine::BIN)
-        .args(["run", "--workflow", "inputs.yml", "--event", "workflow_dispatch", "--input", "nope=1"])
-        .current_dir(&repo)
+        .args(["run", "--workflow", ".github/workflows/inputs.yml", "--event", "workflow_dispatch"])
+        .args(["--input", "nope=1", "-C"])
+        .arg(&repo)
         .output()
         .expect("run slipway run");
     assert!(!local.status.success());

@@ -830,4 +830,38 @@ mod tests {
         .collect();
         assert_eq!(combination_label(&combination), "linux, 18, {\"a\":1}");
     }
+
+    #[test]
+    fn matrices_known_only_at_plan_time_count_toward_the_run_limit() {
+        use crate::{Action, Event, Millis, Scheduler};
+        let values: Vec<String> = (0..251).map(|i| i.to_string()).collect();
+        let mut yaml = String::from("on: push\njobs:\n");
+        for j in 0..4 {
+            yaml.push_str(&format!(
+                "  j{j}:\n    runs-on: x\n    strategy:\n      matrix: ${{{{ fromJSON('{{\"n\": [{}]}}') }}}}\n    steps:\n      - run: echo\n",
+                values.join(",")
+            ));
+        }
+        let parsed = workflows::parse::parse_workflow("w.yml", &yaml);
+        let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let workflow = parsed.workflow.expect("a workflow");
+        let mut scheduler = Scheduler::new(RunInput::new(workflow, "r")).expect("planned");
+        let actions = scheduler
+            .handle(Event::Start, Millis(0))
+            .expect("started");
+        let refused: Vec<&String> = actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::JobConcluded { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused.len(), 1, "{actions:?}");
+        assert!(
+            refused[0].contains("bringing the run to 1004 jobs, more than the limit of 1000 jobs per run"),
+            "{}",
+            refused[0]
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! connection builder, under limits that keep the API answering when clients misbehave. It must
 //! not route or know any handler: `api/mod.rs` gives it a finished `Router`.
 //!
-//! Why hyper-util's builder and not only tower layers: a header-read timeout and per-connection
+//! Why hyper's HTTP/1 connection builder (with hyper-util's Tokio glue) and not only tower layers: a header-read timeout and per-connection
 //! bookkeeping live below the router (a tower layer sees a request only once its headers have
 //! arrived, which is exactly what a slowloris never lets happen). Per-request budgets are
 //! middleware over the router. The limits:
@@ -34,8 +34,8 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::http1::Builder;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -61,7 +61,8 @@ pub const UPLOAD_BODY: u64 = 10 * 1024 * 1024 * 1024;
 
 /// The body limit of a request to `path`.
 pub fn body_limit(path: &str) -> u64 {
-    if path.contains("/artifacts") || path.contains("/caches") || path.contains("/cache/") {
+    // Artifact and cache files: `PUT …/artifacts/{name}/files/{path}`, `…/caches/{key}/files/…`.
+    if path.starts_with("/api/v1/jobs/") && path.contains("/files/") {
         UPLOAD_BODY
     } else if path.starts_with("/api/v1/jobs/") && path.ends_with("/logs") {
         LOG_BODY
@@ -231,16 +232,10 @@ impl Connections {
 /// Accepts connections on `listener` and serves `app` on each until `stop`; then waits for open
 /// requests to end (the caller bounds that wait).
 pub async fn run(listener: TcpListener, app: Router, stop: CancellationToken) -> std::io::Result<()> {
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(HEADER_READ_TIMEOUT));
-    let builder = Arc::new(builder);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let connections = Arc::new(Mutex::new(Connections::default()));
     let next_id = AtomicU64::new(0);
@@ -282,11 +277,8 @@ pub async fn run(listener: TcpListener, app: Router, stop: CancellationToken) ->
                 request
             })
             .service(app);
-        let builder = builder.clone();
         let watched = graceful.watch(
-            builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-                .into_owned(),
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)),
         );
         let connections = connections.clone();
         tokio::spawn(async move {
