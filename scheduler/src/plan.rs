@@ -838,7 +838,7 @@ mod tests {
         let mut yaml = String::from("on: push\njobs:\n");
         for j in 0..4 {
             yaml.push_str(&format!(
-                "  j{j}:\n    runs-on: x\n    strategy:\n      matrix: ${{{{ fromJSON('{{\"n\": [{}]}}') }}}}\n    steps:\n      - run: echo\n",
+                "  j{j}:\n    runs-on: x\n    strategy:\n      matrix: ${{{{ fromJSON('{{\"n\":[{}]}}') }}}}\n    steps:\n      - run: echo\n",
                 values.join(",")
             ));
         }
