@@ -327,6 +327,35 @@ mod tests {
         assert_eq!(by_engine.run.actor, "engine-user");
         assert_eq!(input_with(None).run.actor, "engine-user");
     }
+
+    #[test]
+    fn inputs_must_be_declared_few_and_small() {
+        let parsed = workflows::parse::parse_workflow(
+            "ci.yml",
+            "on:\n  workflow_dispatch:\n    inputs:\n      name: {type: string, default: x}\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n",
+        );
+        let workflow = parsed.workflow.expect("a workflow");
+        let given = |pairs: Vec<(String, String)>| {
+            inputs_for(&workflow, "workflow_dispatch", &pairs, None)
+        };
+        let ok = given(vec![("NAME".into(), "octo".into())]).expect("declared input");
+        assert_eq!(ok.0["name"], "octo");
+        let error = given(vec![("nmae".into(), "octo".into())]).expect_err("undeclared");
+        assert_eq!(
+            error,
+            "input `nmae` is not declared by `on.workflow_dispatch.inputs` (declared: name)"
+        );
+        let many = (0..26).map(|i| (format!("i{i}"), String::new())).collect();
+        assert_eq!(
+            given(many).expect_err("too many"),
+            "26 inputs given, more than the limit of 25 inputs"
+        );
+        let long = given(vec![("name".into(), "x".repeat(MAX_INPUT_CHARS))]).expect_err("too long");
+        assert!(long.contains("65539 characters long"), "{long}");
+        let pushed = inputs_for(&workflow, "push", &[("name".into(), "x".into())], None)
+            .expect_err("push takes no inputs");
+        assert!(pushed.contains("(declared: none)") && pushed.contains("--event workflow_dispatch"));
+    }
 }
 
 /// What the scheduler's input of one run is built from (shared by `slipway run` and the engine).
@@ -604,34 +633,5 @@ pub fn typed_input(name: &str, kind: InputType, value: Value) -> Result<Value, S
             })
             .ok_or_else(|| format!("input `{name}` is a number, got `{s}`")),
         _ => Ok(value),
-    }
-
-    #[test]
-    fn inputs_must_be_declared_few_and_small() {
-        let parsed = workflows::parse::parse_workflow(
-            "ci.yml",
-            "on:\n  workflow_dispatch:\n    inputs:\n      name: {type: string, default: x}\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n",
-        );
-        let workflow = parsed.workflow.expect("a workflow");
-        let given = |pairs: Vec<(String, String)>| {
-            inputs_for(&workflow, "workflow_dispatch", &pairs, None)
-        };
-        let ok = given(vec![("NAME".into(), "octo".into())]).expect("declared input");
-        assert_eq!(ok.0["name"], "octo");
-        let error = given(vec![("nmae".into(), "octo".into())]).expect_err("undeclared");
-        assert_eq!(
-            error,
-            "input `nmae` is not declared by `on.workflow_dispatch.inputs` (declared: name)"
-        );
-        let many = (0..26).map(|i| (format!("i{i}"), String::new())).collect();
-        assert_eq!(
-            given(many).expect_err("too many"),
-            "26 inputs given, more than the limit of 25 inputs"
-        );
-        let long = given(vec![("name".into(), "x".repeat(MAX_INPUT_CHARS))]).expect_err("too long");
-        assert!(long.contains("65539 characters long"), "{long}");
-        let pushed = inputs_for(&workflow, "push", &[("name".into(), "x".into())], None)
-            .expect_err("push takes no inputs");
-        assert!(pushed.contains("(declared: none)") && pushed.contains("--event workflow_dispatch"));
     }
 }
