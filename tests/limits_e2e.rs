@@ -265,7 +265,7 @@ async fn a_slowloris_neither_blocks_the_api_nor_costs_a_lease() {
     let temp = tempfile::tempdir().expect("tempdir");
     let marker = temp.path().join("ran");
     let workflow = format!(
-        "on: workflow_dispatch\njobs:\n  slow:\n    runs-on: x\n    steps:\n      - run: echo once >> '{}' && sleep 8\n",
+        "on: workflow_dispatch\njobs:\n  slow:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo once >> '{}' && sleep 8\n",
         marker.display()
     );
     let repo = repo_with(temp.path(), &[("slow.yml", &workflow)]);
