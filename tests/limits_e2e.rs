@@ -50,7 +50,12 @@ fn diagnostics(run: &Value) -> String {
     run["run"]["details"]["diagnostics"].to_string()
 }
 
-async fn dispatch_with(engine: &TestEngine, repo: &Path, workflow: &str, inputs: Value) -> (u16, Value) {
+async fn dispatch_with(
+    engine: &TestEngine,
+    repo: &Path,
+    workflow: &str,
+    inputs: Value,
+) -> (u16, Value) {
     engine
         .post_admin(
             "/api/v1/dispatch",
@@ -140,7 +145,8 @@ async fn dispatch_inputs_are_checked_against_the_declared_ones() {
     assert_eq!(status, 422, "{answer}");
     let message = answer["error"].as_str().unwrap_or_default();
     assert!(
-        message.contains("input `nmae` is not declared") && message.contains("declared: name, level"),
+        message.contains("input `nmae` is not declared")
+            && message.contains("declared: name, level"),
         "{answer}"
     );
 
@@ -155,8 +161,13 @@ async fn dispatch_inputs_are_checked_against_the_declared_ones() {
         "{answer}"
     );
 
-    let (status, answer) =
-        dispatch_with(&engine, &repo, "inputs.yml", json!({"name": "x".repeat(70_000)})).await;
+    let (status, answer) = dispatch_with(
+        &engine,
+        &repo,
+        "inputs.yml",
+        json!({"name": "x".repeat(70_000)}),
+    )
+    .await;
     assert_eq!(status, 422, "{answer}");
     assert!(
         answer["error"]
@@ -172,7 +183,15 @@ async fn dispatch_inputs_are_checked_against_the_declared_ones() {
     // The CLI gets the same answer and says it.
     let refused = engine
         .cli()
-        .args(["dispatch", "inputs.yml", "--ref", "main", "--input", "nope=1", "--repo"])
+        .args([
+            "dispatch",
+            "inputs.yml",
+            "--ref",
+            "main",
+            "--input",
+            "nope=1",
+            "--repo",
+        ])
         .arg(&repo)
         .output()
         .expect("run slipway dispatch");
@@ -182,7 +201,13 @@ async fn dispatch_inputs_are_checked_against_the_declared_ones() {
 
     // `slipway run --input` checks locally too.
     let local = std::process::Command::new(support::engine::BIN)
-        .args(["run", "--workflow", ".github/workflows/inputs.yml", "--event", "workflow_dispatch"])
+        .args([
+            "run",
+            "--workflow",
+            ".github/workflows/inputs.yml",
+            "--event",
+            "workflow_dispatch",
+        ])
         .args(["--input", "nope=1", "-C"])
         .arg(&repo)
         .output()
@@ -201,7 +226,8 @@ async fn request_bodies_have_per_route_limits() {
         .start()
         .await;
     // 2 MB of JSON to an admin call (limit 1 MiB): refused before it is read.
-    let body = json!({"protocol_version": protocol::PROTOCOL_VERSION, "pad": "x".repeat(2 * 1024 * 1024)});
+    let body =
+        json!({"protocol_version": protocol::PROTOCOL_VERSION, "pad": "x".repeat(2 * 1024 * 1024)});
     let response = engine
         .client
         .post(format!("{}/api/v1/dispatch", engine.url))
@@ -230,7 +256,10 @@ async fn request_bodies_have_per_route_limits() {
     let chunk = vec![b' '; 64 * 1024];
     for _ in 0..48 {
         // The engine may close the connection once the limit is passed.
-        if stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.is_err()
+        if stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .is_err()
             || stream.write_all(&chunk).await.is_err()
             || stream.write_all(b"\r\n").await.is_err()
         {
@@ -284,7 +313,8 @@ async fn a_slowloris_neither_blocks_the_api_nor_costs_a_lease() {
     // Hundreds of requests that never finish their headers.
     let mut half_sent = Vec::new();
     for _ in 0..600 {
-        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", engine.port)).await else {
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", engine.port)).await
+        else {
             continue;
         };
         let _ = stream
@@ -292,7 +322,11 @@ async fn a_slowloris_neither_blocks_the_api_nor_costs_a_lease() {
             .await;
         half_sent.push(stream);
     }
-    assert!(half_sent.len() >= 300, "only {} connections opened", half_sent.len());
+    assert!(
+        half_sent.len() >= 300,
+        "only {} connections opened",
+        half_sent.len()
+    );
 
     // The API keeps answering, each call within 2 s, while they hang (fresh connections each time).
     for _ in 0..5 {
@@ -303,7 +337,9 @@ async fn a_slowloris_neither_blocks_the_api_nor_costs_a_lease() {
         let asked = Instant::now();
         let answer = tokio::time::timeout(
             Duration::from_secs(2),
-            fresh.get(format!("{}/api/v1/runs/{run_id}", engine.url)).send(),
+            fresh
+                .get(format!("{}/api/v1/runs/{run_id}", engine.url))
+                .send(),
         )
         .await;
         assert!(

@@ -335,9 +335,8 @@ mod tests {
             "on:\n  workflow_dispatch:\n    inputs:\n      name: {type: string, default: x}\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n",
         );
         let workflow = parsed.workflow.expect("a workflow");
-        let given = |pairs: Vec<(String, String)>| {
-            inputs_for(&workflow, "workflow_dispatch", &pairs, None)
-        };
+        let given =
+            |pairs: Vec<(String, String)>| inputs_for(&workflow, "workflow_dispatch", &pairs, None);
         let ok = given(vec![("NAME".into(), "octo".into())]).expect("declared input");
         assert_eq!(ok.0["name"], "octo");
         let error = given(vec![("nmae".into(), "octo".into())]).expect_err("undeclared");
@@ -354,7 +353,9 @@ mod tests {
         assert!(long.contains("65539 characters long"), "{long}");
         let pushed = inputs_for(&workflow, "push", &[("name".into(), "x".into())], None)
             .expect_err("push takes no inputs");
-        assert!(pushed.contains("(declared: none)") && pushed.contains("--event workflow_dispatch"));
+        assert!(
+            pushed.contains("(declared: none)") && pushed.contains("--event workflow_dispatch")
+        );
     }
 }
 
@@ -586,7 +587,9 @@ fn check_input_limits(
     }
     for (name, _) in given {
         let known = declared.is_some_and(|declared| {
-            declared.keys().any(|known| known.eq_ignore_ascii_case(name))
+            declared
+                .keys()
+                .any(|known| known.eq_ignore_ascii_case(name))
         });
         if !known {
             let names: Vec<&str> = declared

@@ -17,8 +17,8 @@ use super::conditions::{AncestorStatus, Decision, decide};
 use super::errors::SchedulerError;
 use super::events::{Action, CancelReason, Event, Millis};
 use super::plan::{
-    JobContexts, RunInput, StrategyPlan, build_leg_spec, check_run_size, plan_legs, plan_strategy, resolve_job_id,
-    select_jobs,
+    JobContexts, RunInput, StrategyPlan, build_leg_spec, check_run_size, plan_legs, plan_strategy,
+    resolve_job_id, select_jobs,
 };
 use super::rerun::KeptJob;
 use super::state::{JobPhase, LegState, RunPhase};

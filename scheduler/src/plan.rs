@@ -16,8 +16,8 @@ use workflows::expr::{
     Context, JobExpressions, SecretReferences, Template, Value, is_truthy, to_display_string,
 };
 use workflows::matrix::{self, Combination, MatrixInput};
-use workflows::validate::limits::MAX_JOBS_PER_RUN;
 use workflows::model::{BoolOrExpr, Concurrency, Job, Matrix, MatrixValues, NumberOrExpr};
+use workflows::validate::limits::MAX_JOBS_PER_RUN;
 
 use super::conditions::expression_parts;
 use super::errors::SchedulerError;
@@ -847,9 +847,7 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         let workflow = parsed.workflow.expect("a workflow");
         let mut scheduler = Scheduler::new(RunInput::new(workflow, "r")).expect("planned");
-        let actions = scheduler
-            .handle(Event::Start, Millis(0))
-            .expect("started");
+        let actions = scheduler.handle(Event::Start, Millis(0)).expect("started");
         let refused: Vec<&String> = actions
             .iter()
             .filter_map(|action| match action {
@@ -859,7 +857,9 @@ mod tests {
             .collect();
         assert_eq!(refused.len(), 1, "{actions:?}");
         assert!(
-            refused[0].contains("bringing the run to 1004 jobs, more than the limit of 1000 jobs per run"),
+            refused[0].contains(
+                "bringing the run to 1004 jobs, more than the limit of 1000 jobs per run"
+            ),
             "{}",
             refused[0]
         );

@@ -34,8 +34,8 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper::server::conn::http1::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -231,7 +231,11 @@ impl Connections {
 
 /// Accepts connections on `listener` and serves `app` on each until `stop`; then waits for open
 /// requests to end (the caller bounds that wait).
-pub async fn run(listener: TcpListener, app: Router, stop: CancellationToken) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
     let mut builder = Builder::new();
     builder
         .timer(TokioTimer::new())

@@ -191,8 +191,9 @@ mod tests {
         let started = std::time::Instant::now();
         let found = errors(&matrix_jobs(400, 256));
         assert!(
-            found.iter().any(|e| e.contains("102400 combinations")
-                && e.contains("expansion limit of 65536")),
+            found.iter().any(
+                |e| e.contains("102400 combinations") && e.contains("expansion limit of 65536")
+            ),
             "{found:?}"
         );
         // Generous bound: the point is that nothing is expanded (the issue measured 3 GB).
@@ -238,11 +239,16 @@ mod tests {
         assert!(errors(&chain(100)).is_empty());
         let found = errors(&chain(101));
         assert!(
-            found.iter().any(|e| e.contains("job `j100` ends a `needs` chain of 101 jobs")
-                && e.contains("limit of 100")),
+            found.iter().any(
+                |e| e.contains("job `j100` ends a `needs` chain of 101 jobs")
+                    && e.contains("limit of 100")
+            ),
             "{found:?}"
         );
         let found = errors(&chain(5_000));
-        assert!(found.iter().any(|e| e.contains("chain of 5000 jobs")), "{found:?}");
+        assert!(
+            found.iter().any(|e| e.contains("chain of 5000 jobs")),
+            "{found:?}"
+        );
     }
 }
