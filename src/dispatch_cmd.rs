@@ -113,7 +113,16 @@ fn post(target: &EngineTarget, path: &str, body: &Value) -> Result<Value, i32> {
     let url = format!("{}{path}", target.url.trim_end_matches('/'));
     let token = target.token();
     runtime.block_on(async move {
-        let client = reqwest::Client::new();
+        // A stalled engine must not hang the CLI: bounded connect, each read, and the whole call.
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .read_timeout(std::time::Duration::from_secs(30))
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .map_err(|error| {
+                eprintln!("error: failed to set up the HTTP client: {error}");
+                exit::FAILURE
+            })?;
         let mut request = client.post(&url).json(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);

@@ -114,6 +114,9 @@ impl EngineClient {
             reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
                 .read_timeout(read_timeout)
+                // Below the engine's 10 s idle timeout, so a pooled connection is not reused
+                // just as the engine closes it.
+                .pool_idle_timeout(Duration::from_secs(5))
                 .build()
                 .map_err(|error| ClientError::Setup(error.to_string()))
         };

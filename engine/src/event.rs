@@ -327,6 +327,36 @@ mod tests {
         assert_eq!(by_engine.run.actor, "engine-user");
         assert_eq!(input_with(None).run.actor, "engine-user");
     }
+
+    #[test]
+    fn inputs_must_be_declared_few_and_small() {
+        let parsed = workflows::parse::parse_workflow(
+            "ci.yml",
+            "on:\n  workflow_dispatch:\n    inputs:\n      name: {type: string, default: x}\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n",
+        );
+        let workflow = parsed.workflow.expect("a workflow");
+        let given =
+            |pairs: Vec<(String, String)>| inputs_for(&workflow, "workflow_dispatch", &pairs, None);
+        let ok = given(vec![("NAME".into(), "octo".into())]).expect("declared input");
+        assert_eq!(ok.0["name"], "octo");
+        let error = given(vec![("nmae".into(), "octo".into())]).expect_err("undeclared");
+        assert_eq!(
+            error,
+            "input `nmae` is not declared by `on.workflow_dispatch.inputs` (declared: name)"
+        );
+        let many = (0..26).map(|i| (format!("i{i}"), String::new())).collect();
+        assert_eq!(
+            given(many).expect_err("too many"),
+            "26 inputs given, more than the limit of 25 inputs"
+        );
+        let long = given(vec![("name".into(), "x".repeat(MAX_INPUT_CHARS))]).expect_err("too long");
+        assert!(long.contains("65539 characters long"), "{long}");
+        let pushed = inputs_for(&workflow, "push", &[("name".into(), "x".into())], None)
+            .expect_err("push takes no inputs");
+        assert!(
+            pushed.contains("(declared: none)") && pushed.contains("--event workflow_dispatch")
+        );
+    }
 }
 
 /// What the scheduler's input of one run is built from (shared by `slipway run` and the engine).
@@ -474,6 +504,7 @@ pub fn inputs_for(
         .events
         .get(event_name)
         .map(|trigger| &trigger.inputs);
+    check_input_limits(event_name, declared, given, from_payload)?;
     if let Some(declared) = declared {
         for (name, input) in declared {
             let given_value = given
@@ -509,14 +540,77 @@ pub fn inputs_for(
             typed.insert(name.clone(), value);
         }
     }
-    // Inputs that are not declared still reach `github.event.inputs`, as GitHub passes them on.
+    Ok((typed, strings))
+}
+
+/// GitHub's limit on the top-level inputs of a `workflow_dispatch` event.
+pub const MAX_INPUTS: usize = 25;
+
+/// GitHub's limit on a dispatch payload, in characters; Slipway counts the names and values of
+/// the given inputs against it (so it bounds each value too).
+pub const MAX_INPUT_CHARS: usize = 65_535;
+
+/// Refuses, before any work, inputs GitHub refuses: more than [`MAX_INPUTS`], more than
+/// [`MAX_INPUT_CHARS`] characters in all, and (from `--input` or the API) a name the workflow
+/// does not declare for `event_name`.
+fn check_input_limits(
+    event_name: &str,
+    declared: Option<&IndexMap<String, workflows::model::Input>>,
+    given: &[(String, String)],
+    from_payload: Option<&serde_json::Map<String, Value>>,
+) -> Result<(), String> {
+    let count = given.len() + from_payload.map_or(0, serde_json::Map::len);
+    if count > MAX_INPUTS {
+        return Err(format!(
+            "{count} inputs given, more than the limit of {MAX_INPUTS} inputs"
+        ));
+    }
+    let mut chars: usize = 0;
     for (name, value) in given {
-        if !typed.keys().any(|k| k.eq_ignore_ascii_case(name)) {
-            strings.insert(name.clone(), Value::String(value.clone()));
-            typed.insert(name.clone(), Value::String(value.clone()));
+        chars = chars
+            .saturating_add(name.chars().count())
+            .saturating_add(value.chars().count());
+    }
+    for (name, value) in from_payload.into_iter().flatten() {
+        let length = match value {
+            Value::String(text) => text.chars().count(),
+            other => other.to_string().chars().count(),
+        };
+        chars = chars
+            .saturating_add(name.chars().count())
+            .saturating_add(length);
+    }
+    if chars > MAX_INPUT_CHARS {
+        return Err(format!(
+            "the inputs are {chars} characters long, more than the limit of {MAX_INPUT_CHARS} characters"
+        ));
+    }
+    for (name, _) in given {
+        let known = declared.is_some_and(|declared| {
+            declared
+                .keys()
+                .any(|known| known.eq_ignore_ascii_case(name))
+        });
+        if !known {
+            let names: Vec<&str> = declared
+                .map(|declared| declared.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            let names = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            };
+            return Err(format!(
+                "input `{name}` is not declared by `on.{event_name}.inputs` (declared: {names}){}",
+                if declared.is_none_or(IndexMap::is_empty) && event_name != "workflow_dispatch" {
+                    " (inputs are given to `workflow_dispatch`: pass --event workflow_dispatch)"
+                } else {
+                    ""
+                }
+            ));
         }
     }
-    Ok((typed, strings))
+    Ok(())
 }
 
 pub fn typed_input(name: &str, kind: InputType, value: Value) -> Result<Value, String> {

@@ -17,8 +17,8 @@ use super::conditions::{AncestorStatus, Decision, decide};
 use super::errors::SchedulerError;
 use super::events::{Action, CancelReason, Event, Millis};
 use super::plan::{
-    JobContexts, RunInput, StrategyPlan, build_leg_spec, plan_legs, plan_strategy, resolve_job_id,
-    select_jobs,
+    JobContexts, RunInput, StrategyPlan, build_leg_spec, check_run_size, plan_legs, plan_strategy,
+    resolve_job_id, select_jobs,
 };
 use super::rerun::KeptJob;
 use super::state::{JobPhase, LegState, RunPhase};
@@ -476,6 +476,8 @@ impl Scheduler {
             &self.input.selection.matrix,
         )
         .map_err(JobOutcome::Failed)?;
+        let planned = self.jobs.values().map(|node| node.legs.len()).sum();
+        check_run_size(id, planned, plans.len()).map_err(JobOutcome::Failed)?;
         if plans.is_empty() {
             return Err(JobOutcome::Skipped(
                 "no matrix leg matches the `--matrix` filter".to_string(),

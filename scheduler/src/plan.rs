@@ -17,6 +17,7 @@ use workflows::expr::{
 };
 use workflows::matrix::{self, Combination, MatrixInput};
 use workflows::model::{BoolOrExpr, Concurrency, Job, Matrix, MatrixValues, NumberOrExpr};
+use workflows::validate::limits::MAX_JOBS_PER_RUN;
 
 use super::conditions::expression_parts;
 use super::errors::SchedulerError;
@@ -307,6 +308,19 @@ pub fn plan_legs(
         });
     }
     Ok(legs)
+}
+
+/// Refuses legs that would take a run past `MAX_JOBS_PER_RUN` (the check `slipway check` makes
+/// statically, repeated here for matrices known only once their expressions are evaluated).
+/// `planned` is the number of legs the run has already.
+pub fn check_run_size(job_id: &str, planned: usize, adding: usize) -> Result<(), String> {
+    let total = planned.saturating_add(adding);
+    if total > MAX_JOBS_PER_RUN {
+        return Err(format!(
+            "job `{job_id}` adds {adding} matrix legs, bringing the run to {total} jobs, more than the limit of {MAX_JOBS_PER_RUN} jobs per run"
+        ));
+    }
+    Ok(())
 }
 
 /// GitHub's display of a combination: its values in order, joined by ", ".
@@ -815,5 +829,39 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(combination_label(&combination), "linux, 18, {\"a\":1}");
+    }
+
+    #[test]
+    fn matrices_known_only_at_plan_time_count_toward_the_run_limit() {
+        use crate::{Action, Event, Millis, Scheduler};
+        let values: Vec<String> = (0..251).map(|i| i.to_string()).collect();
+        let mut yaml = String::from("on: push\njobs:\n");
+        for j in 0..4 {
+            yaml.push_str(&format!(
+                "  j{j}:\n    runs-on: x\n    strategy:\n      matrix: ${{{{ fromJSON('{{\"n\":[{}]}}') }}}}\n    steps:\n      - run: echo\n",
+                values.join(",")
+            ));
+        }
+        let parsed = workflows::parse::parse_workflow("w.yml", &yaml);
+        let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let workflow = parsed.workflow.expect("a workflow");
+        let mut scheduler = Scheduler::new(RunInput::new(workflow, "r")).expect("planned");
+        let actions = scheduler.handle(Event::Start, Millis(0)).expect("started");
+        let refused: Vec<&String> = actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::JobConcluded { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused.len(), 1, "{actions:?}");
+        assert!(
+            refused[0].contains(
+                "bringing the run to 1004 jobs, more than the limit of 1000 jobs per run"
+            ),
+            "{}",
+            refused[0]
+        );
     }
 }

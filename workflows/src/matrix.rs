@@ -167,6 +167,48 @@ pub fn from_model(map: &MatrixMap) -> Result<MatrixInput, MatrixError> {
     Ok(input)
 }
 
+/// The number of combinations `expand` would yield, counted without building them (the same
+/// checks and errors as `expand`; the cross product is at most [`MAX_PRODUCT`]).
+pub fn count(input: &MatrixInput) -> Result<usize, MatrixError> {
+    check_filters(input)?;
+    let product = checked_product(input)?;
+    let mut count: usize = 0;
+    let mut matched = vec![false; input.include.len()];
+    let filters: Vec<Vec<(&String, &Value)>> = input
+        .include
+        .iter()
+        .map(|entry| {
+            entry
+                .iter()
+                .filter(|(key, _)| find_key(&input.dimensions, key).is_some())
+                .collect()
+        })
+        .collect();
+    for index in 0..product {
+        let combination = product_combination(&input.dimensions, index);
+        if input
+            .exclude
+            .iter()
+            .any(|entry| filter_matches(entry.iter(), &combination))
+        {
+            continue;
+        }
+        count += 1;
+        for (seen, filter) in matched.iter_mut().zip(&filters) {
+            if !*seen && filter_matches(filter.iter().copied(), &combination) {
+                *seen = true;
+            }
+        }
+    }
+    count += matched.iter().filter(|seen| !**seen).count();
+    if count > MAX_COMBINATIONS {
+        return Err(MatrixError::new(MatrixErrorKind::TooManyCombinations {
+            count,
+        }));
+    }
+    Ok(count)
+}
+
 /// Expands a matrix into its combinations. An empty matrix yields no combinations; so does a
 /// dimension with no values, though `include` entries still add combinations of their own.
 pub fn expand(input: &MatrixInput) -> Result<Vec<Combination>, MatrixError> {
@@ -212,17 +254,8 @@ struct Leg {
     name_keys: usize,
 }
 
-/// An `include` entry split into the part that selects combinations (keys that are original
-/// matrix keys) and the part it adds.
-struct IncludeEntry<'a> {
-    filter: Vec<(&'a String, &'a Value)>,
-    extra: Vec<(&'a String, &'a Value)>,
-    matched: bool,
-}
-
-fn expand_legs(input: &MatrixInput) -> Result<Vec<Leg>, MatrixError> {
-    check_filters(input)?;
-
+/// The size of the cross product of the dimensions, refused past [`MAX_PRODUCT`].
+fn checked_product(input: &MatrixInput) -> Result<usize, MatrixError> {
     let mut product: usize = if input.dimensions.is_empty() { 0 } else { 1 };
     for values in input.dimensions.values() {
         product = product
@@ -234,6 +267,20 @@ fn expand_legs(input: &MatrixInput) -> Result<Vec<Leg>, MatrixError> {
             product: Some(product),
         }));
     }
+    Ok(product)
+}
+
+/// An `include` entry split into the part that selects combinations (keys that are original
+/// matrix keys) and the part it adds.
+struct IncludeEntry<'a> {
+    filter: Vec<(&'a String, &'a Value)>,
+    extra: Vec<(&'a String, &'a Value)>,
+    matched: bool,
+}
+
+fn expand_legs(input: &MatrixInput) -> Result<Vec<Leg>, MatrixError> {
+    check_filters(input)?;
+    let product = checked_product(input)?;
 
     let mut includes: Vec<IncludeEntry> = input
         .include

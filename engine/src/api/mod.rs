@@ -10,7 +10,8 @@
 //! protocol), `reads.rs` (runs, jobs, logs, runners for the CLI), `settings.rs` (repository
 //! secrets and variables), `repos.rs` (watched repositories, hooks, webhooks, schedules, commit
 //! statuses), `releases.rs` (releases and the environments view), `health.rs` (the watchdog
-//! thread and `GET /healthz`).
+//! thread and `GET /healthz`), `serve.rs` (the listener: header/idle timeouts, connection caps,
+//! body limits and request budgets).
 
 mod admin;
 pub mod artifacts;
@@ -21,6 +22,7 @@ mod reads;
 pub mod releases;
 pub mod repos;
 mod runners;
+mod serve;
 mod settings;
 mod source;
 mod state;
@@ -136,11 +138,9 @@ async fn serve_router(
     let local_addr = listener.local_addr()?;
     let stop = CancellationToken::new();
     let stopped = stop.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stopped.cancelled().await })
-            .await
-    });
+    // Header/idle timeouts, connection caps and request budgets: see `serve.rs`.
+    let app = serve::with_request_limits(app);
+    let task = tokio::spawn(serve::run(listener, app, stopped));
     Ok(Server {
         local_addr,
         stop,

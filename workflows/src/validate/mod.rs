@@ -9,12 +9,14 @@
 //!   to matrix keys, needed jobs, earlier steps and declared inputs
 //! - `triggers`: `on:` events, filters, activity types, cron schedules, dispatch inputs
 //! - `matrix`: literal matrix shapes
+//! - `limits`: jobs per run, matrix expansion cost and `needs` depth, counted before expansion
 //! - `deployment`: the rules tying a `deployment:` block's keys together (also run by the engine)
 //! - `scan`, `source_map`: helpers (expression text positions, value offsets → file positions)
 
 pub mod deployment;
 mod expressions;
 mod jobs;
+pub mod limits;
 mod matrix;
 mod scan;
 mod source_map;
@@ -36,6 +38,7 @@ pub fn validate(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
     jobs::check(&mut checker, workflow);
     triggers::check(&mut checker, workflow);
     matrix::check(&mut checker, workflow);
+    limits::check(&mut checker, workflow);
     deployment::check(&mut checker, workflow);
     expressions::check(&mut checker, workflow);
     checker
