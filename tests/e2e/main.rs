@@ -17,6 +17,7 @@ mod deploy_e2e;
 mod engine_e2e;
 mod examples;
 mod identity_e2e;
+mod limits_e2e;
 mod local_run;
 mod releases_e2e;
 mod run_control_e2e;

@@ -12,13 +12,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-mod support;
+use crate::support;
 
 use support::engine::TestEngine;
 use support::{lines, repo_with};
 
-/// The tests of this file each start an engine: one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::SERIAL;
 
 fn matrix_workflow(jobs: usize, legs: usize) -> String {
     let values: Vec<String> = (0..legs).map(|i| i.to_string()).collect();
