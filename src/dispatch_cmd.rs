@@ -22,7 +22,7 @@ pub struct EngineTarget {
 impl EngineTarget {
     fn token(&self) -> Option<String> {
         self.token.clone().or_else(|| {
-            std::fs::read_to_string(engine::orchestrator::admin_token_path(&self.data_dir))
+            std::fs::read_to_string(engine::runs::orchestrator::admin_token_path(&self.data_dir))
                 .ok()
                 .map(|text| text.trim().to_string())
         })

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use engine::event::{self, EventSource};
+use engine::runs::event::{self, EventSource};
 use indexmap::IndexMap;
 use protocol::{Conclusion, JobEvent, JobResult};
 use runner::executor::{self, ExecutorOptions};
@@ -720,7 +720,7 @@ pub fn parse_pair(text: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::event::typed_input;
+    use engine::runs::event::typed_input;
     use workflows::model::InputType;
 
     #[test]

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use engine::triggers::mirror::{self, Mirror};
-use engine::triggers::paths::{self, ChangedPaths};
-use engine::triggers::refs::RefUpdate;
-use engine::triggers::{WorkflowDecision, WorkflowFile, decide};
+use engine::repos::triggers::mirror::{self, Mirror};
+use engine::repos::triggers::paths::{self, ChangedPaths};
+use engine::repos::triggers::refs::RefUpdate;
+use engine::repos::triggers::{WorkflowDecision, WorkflowFile, decide};
 use git2::{Oid, Repository};
 use serde_json::json;
 use workflows::filters::TriggerEvent;

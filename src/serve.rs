@@ -14,12 +14,12 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::dispatch::{Engine, EngineConfig};
-use engine::orchestrator::{Orchestrator, RunRequest, ensure_admin_token};
+use engine::runs::dispatch::{Engine, EngineConfig};
+use engine::runs::orchestrator::{Orchestrator, RunRequest, ensure_admin_token};
 use engine::store::RecordKind;
 use engine::store::create_registration_token;
-use engine::triggers::decide::{WorkflowFile, decide};
-use engine::triggers::mirror::workflows_at;
+use engine::repos::triggers::decide::{WorkflowFile, decide};
+use engine::repos::triggers::mirror::workflows_at;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 use workflows::filters::TriggerEvent;
@@ -132,7 +132,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let inherited_umask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     std::fs::create_dir_all(&data_dir)
         .map_err(|error| format!("create data dir {}: {error}", data_dir.display()))?;
-    let privacy = engine::privacy::secure_data_dir(&data_dir)
+    let privacy = engine::secrets::privacy::secure_data_dir(&data_dir)
         .map_err(|error| format!("check data dir {}: {error}", data_dir.display()))?;
     for (path, mode) in &privacy.fixed {
         eprintln!(
@@ -460,7 +460,7 @@ struct StartupRun {
 }
 
 /// Starts the `push` workflows of `repo`'s HEAD commit whose `on:` takes a push of HEAD's
-/// branch (the trigger decision `engine::triggers::decide` makes for every push), each once
+/// branch (the trigger decision `engine::repos::triggers::decide` makes for every push), each once
 /// per commit: the store remembers what started, so a restart at the same commit starts
 /// nothing. Counts into `count`.
 async fn start_push_workflows(orchestrator: &Orchestrator, repo: &Path, count: &mut StartupCount) {

@@ -6,20 +6,11 @@
 
 pub mod api;
 pub mod artifacts;
-pub mod caches;
-pub mod concurrency;
 pub mod deploy;
-pub mod dispatch;
-pub mod event;
-pub mod orchestrator;
-pub mod privacy;
-pub mod releases;
 pub mod repos;
-pub mod rerun;
+pub mod runs;
 pub mod secrets;
 pub mod store;
-pub mod triggers;
-pub mod unrunnable;
 
 // What the binary needs to start an engine, named at the crate root so that it never reaches into
 // `api` or `deploy` internals.

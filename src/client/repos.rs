@@ -65,7 +65,7 @@ pub enum HookCommand {
         /// Which hook to write: `post-receive`, or `reference-transaction` (git ≥ 2.28;
         /// notifies once the refs are committed)
         #[arg(long, default_value = "post-receive")]
-        kind: engine::triggers::hook::HookKind,
+        kind: engine::repos::triggers::hook::HookKind,
     },
 }
 
@@ -212,13 +212,13 @@ pub fn repo(args: &RepoArgs) -> i32 {
                     .as_ref()
                     .and_then(|a| a["hook_token"].as_str())
                     .ok_or_else(|| ClientError::Protocol("no hook token in the answer".into()))?;
-                let script = engine::triggers::hook::hook_script_of_kind(
+                let script = engine::repos::triggers::hook::hook_script_of_kind(
                     *kind,
                     client.base_url(),
                     &name,
                     token,
                 );
-                let written = engine::triggers::hook::install_hook_of_kind(path, *kind, &script)
+                let written = engine::repos::triggers::hook::install_hook_of_kind(path, *kind, &script)
                     .map_err(|error| ClientError::Usage(format!("install the hook: {error}")))?;
                 println!(
                     "installed {} (pushes notify {} as `{name}`)",

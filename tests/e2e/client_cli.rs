@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::api::{self, Server};
-use engine::dispatch::{Engine, EngineConfig, EngineEvent};
-use engine::orchestrator::Orchestrator;
+use engine::runs::dispatch::{Engine, EngineConfig, EngineEvent};
+use engine::runs::orchestrator::Orchestrator;
 use engine::store::{JobState, RunId};
 use protocol::{JobSpec, Step};
 use serde_json::{Value, json};

@@ -16,9 +16,9 @@ pub use protocol::admin::{
 };
 
 use super::extract::{ApiError, Versioned};
-use crate::dispatch::Engine;
-use crate::orchestrator::{Orchestrator, OrchestratorError, RunRequest};
-use crate::rerun::RerunError;
+use crate::runs::dispatch::Engine;
+use crate::runs::orchestrator::{Orchestrator, OrchestratorError, RunRequest};
+use crate::runs::rerun::RerunError;
 use crate::store::{RunId, create_registration_token};
 use scheduler::RerunMode;
 

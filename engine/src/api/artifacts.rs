@@ -9,7 +9,7 @@
 //! - read side, for the CLI: `GET /api/v1/runs/{run_id}/artifacts` and
 //!   `GET /api/v1/runs/{run_id}/artifacts/{name}/files/{*path}`.
 //!
-//! - caches (`crate::caches`), lease holder only: `POST /api/v1/jobs/{job_id}/caches/lookup`,
+//! - caches (`crate::artifacts::caches`), lease holder only: `POST /api/v1/jobs/{job_id}/caches/lookup`,
 //!   `PUT|GET /api/v1/jobs/{job_id}/caches/{key}/files/{*path}` (GET with `?scope=REF`),
 //!   `POST /api/v1/jobs/{job_id}/caches/{key}` (commit; 409 when the key exists).
 //!
@@ -35,8 +35,8 @@ use tokio_stream::StreamExt;
 
 use super::extract::{ApiError, AuthedRunner, Versioned};
 use crate::artifacts::{self, ArtifactError, MAX_ARTIFACT_BYTES, RunArtifacts};
-use crate::caches::{self, JobCaches, MAX_CACHE_BYTES};
-use crate::dispatch::Engine;
+use crate::artifacts::caches::{self, JobCaches, MAX_CACHE_BYTES};
+use crate::runs::dispatch::Engine;
 use crate::store::{JobId, JobRecord, RunId, StoreError, now_us};
 
 /// The artifact routes, to merge into the API's router.

@@ -20,8 +20,8 @@ use protocol::wire::{DeploymentProgressRequest, DeploymentProgressResponse};
 use super::admin::Admin;
 use super::extract::{ApiError, AuthedRunner, Versioned};
 use crate::deploy::{ApprovalOutcome, DeployError, Deployments, EnvironmentView};
-use crate::dispatch::Engine;
-use crate::orchestrator::Orchestrator;
+use crate::runs::dispatch::Engine;
+use crate::runs::orchestrator::Orchestrator;
 use crate::store::{JobId, RunId};
 
 pub fn routes() -> Router<super::AppState> {

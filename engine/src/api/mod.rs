@@ -36,7 +36,7 @@ use axum::routing::{get, post};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::dispatch::Engine;
+use crate::runs::dispatch::Engine;
 
 pub use admin::{DispatchRequest, DispatchResponse, RerunRequest, RerunResponse, TokenResponse};
 pub use extract::ApiError;

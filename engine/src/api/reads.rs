@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::extract::{ApiError, Versioned, check_version};
-use crate::dispatch::Engine;
+use crate::runs::dispatch::Engine;
 use crate::store::{JobRecord, JobState, RunId, RunRecord, RunnerRecord, Store};
 
 /// Query parameters of the GET endpoints: `protocol_version` is optional there.
@@ -274,7 +274,7 @@ fn run_detail(store: &Store, run_id: RunId) -> Result<RunDetailView, ApiError> {
         for (job, view) in jobs.iter().zip(views.iter_mut()) {
             if job.state == JobState::Queued && view.waiting_reason.is_none() {
                 view.waiting_reason =
-                    crate::unrunnable::no_runner_reason(&job.spec.runs_on, &runners);
+                    crate::runs::unrunnable::no_runner_reason(&job.spec.runs_on, &runners);
             }
         }
     }

@@ -21,8 +21,8 @@ pub use protocol::releases::{
 use serde::de::DeserializeOwned;
 
 use super::extract::{Admin, ApiError};
-use crate::orchestrator::Orchestrator;
-use crate::releases::{
+use crate::runs::orchestrator::Orchestrator;
+use crate::deploy::releases::{
     ApproveRelease, CreateRelease, PromoteRelease, ReleaseServiceError, Releases, WithdrawRelease,
 };
 

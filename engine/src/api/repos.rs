@@ -20,8 +20,8 @@ use serde_json::json;
 
 use super::extract::{Admin, ApiError};
 use crate::repos::{AddRepo, RepoError, Repos};
-use crate::triggers::RefUpdate;
-use crate::triggers::webhook::parse_push;
+use crate::repos::triggers::RefUpdate;
+use crate::repos::triggers::webhook::parse_push;
 
 impl From<RepoError> for ApiError {
     fn from(error: RepoError) -> ApiError {

@@ -18,7 +18,7 @@ use protocol::wire::{
 };
 
 use super::extract::{ApiError, AuthedRunner, Versioned};
-use crate::dispatch::Engine;
+use crate::runs::dispatch::Engine;
 use crate::store::JobId;
 
 /// `POST /api/v1/runners/register`.

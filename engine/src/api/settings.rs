@@ -14,7 +14,7 @@ use protocol::wire::{SecretView, SetSettingRequest, VariableView};
 use serde::Deserialize;
 
 use super::extract::{Admin, ApiError, Versioned, check_version};
-use crate::dispatch::Engine;
+use crate::runs::dispatch::Engine;
 use crate::secrets::{SecretsError, normalize_scope};
 
 /// The admin token's file name inside the data directory.

@@ -41,7 +41,7 @@ use protocol::wire::{SourceHeader, SourceRef, SourceRequest};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::extract::{ApiError, AuthedRunner, Versioned};
-use crate::dispatch::Engine;
+use crate::runs::dispatch::Engine;
 use crate::store::{JobId, StoreError};
 
 /// The media type of a source answer.

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::deploy::Deployments;
-use crate::dispatch::Engine;
-use crate::orchestrator::Orchestrator;
-use crate::releases::Releases;
+use crate::runs::dispatch::Engine;
+use crate::runs::orchestrator::Orchestrator;
+use crate::deploy::releases::Releases;
 use crate::repos::Repos;
 
 /// The state of the API's router: the engine and the services over it.

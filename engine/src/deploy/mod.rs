@@ -27,6 +27,8 @@
 //! - `records`: store reads and writes shared by the parts;
 //! - `git`: git reads on blocking threads.
 
+pub mod releases;
+
 mod canary;
 mod clock;
 mod environments;
@@ -45,7 +47,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::dispatch::Engine;
+use crate::runs::dispatch::Engine;
 use crate::store::StoreError;
 
 pub use clock::Clock;

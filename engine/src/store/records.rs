@@ -3,7 +3,7 @@
 //! Each record is JSON under a string key; a write is durable on return.
 //!
 //! This file stores and reads; it does not decide anything (`engine::deployments` and
-//! `engine::releases` do, with `deploy`'s rules). Writes that must move together (a deployment
+//! `engine::deploy::releases` do, with `deploy`'s rules). Writes that must move together (a deployment
 //! and its lane) go through `put_records`: one sled transaction over the trees involved, durable by one flush.
 
 use serde::Serialize;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::api::{self, Server};
-use engine::dispatch::{Engine, EngineConfig, EngineEvent};
-use engine::orchestrator::Orchestrator;
+use engine::runs::dispatch::{Engine, EngineConfig, EngineEvent};
+use engine::runs::orchestrator::Orchestrator;
 use engine::store::RunId;
 use protocol::{Conclusion, JobSpec, PROTOCOL_VERSION, Step};
 use reqwest::StatusCode;
@@ -582,7 +582,7 @@ async fn cancel_completes_queued_jobs_and_signals_running_ones() {
     let (_, lease) = h.next(&credential, 1000).await;
     let (job_id, token) = lease_of(&lease);
     // Cancel is an admin call: without the admin token it is refused and changes nothing.
-    let admin = engine::orchestrator::ensure_admin_token(h.dir.path()).unwrap();
+    let admin = engine::runs::orchestrator::ensure_admin_token(h.dir.path()).unwrap();
     let cancel = format!("/api/v1/runs/{run_id}/cancel");
     let (status, _) = h.post(&cancel, None, json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use engine::triggers::hook::{
+use engine::repos::triggers::hook::{
     HookKind, REFERENCE_TRANSACTION_CHAINED_HOOK, hook_script, hook_script_of_kind, install_hook,
     install_hook_of_kind,
 };

@@ -363,8 +363,8 @@ async fn registration_tokens_are_one_time_and_credentials_are_checked() {
 /// planned run next to it is untouched.
 #[tokio::test]
 async fn a_run_never_planned_before_a_restart_fails_with_a_reason() {
-    use engine::dispatch::{Engine, EngineConfig};
-    use engine::orchestrator::Orchestrator;
+    use engine::runs::dispatch::{Engine, EngineConfig};
+    use engine::runs::orchestrator::Orchestrator;
     use engine::store::{RunStatus, ScheduleRecord};
 
     let dir = tempfile::tempdir().unwrap();

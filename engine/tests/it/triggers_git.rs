@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use engine::triggers::mirror::Mirror;
-use engine::triggers::payload::{self, RepoInfo};
-use engine::triggers::{ChangedPaths, RefUpdate, RepoEvent, decide};
+use engine::repos::triggers::mirror::Mirror;
+use engine::repos::triggers::payload::{self, RepoInfo};
+use engine::repos::triggers::{ChangedPaths, RefUpdate, RepoEvent, decide};
 use git2::Oid;
 
 const JOB: &str = "jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n";
@@ -416,7 +416,7 @@ fn refs_typed_by_users_resolve_like_github_names_them() {
     world.git(&["branch", "both"]);
     world.git(&["tag", "both"]);
     let repo = git2::Repository::open(&world.work).unwrap();
-    use engine::triggers::mirror::resolve_ref;
+    use engine::repos::triggers::mirror::resolve_ref;
     assert_eq!(resolve_ref(&repo, "main"), "refs/heads/main");
     assert_eq!(resolve_ref(&repo, "v1"), "refs/tags/v1");
     assert_eq!(resolve_ref(&repo, "both"), "refs/heads/both");

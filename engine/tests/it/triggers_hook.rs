@@ -8,8 +8,8 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use engine::triggers::RefUpdate;
-use engine::triggers::hook::{CHAINED_HOOK, hook_script, install_hook};
+use engine::repos::triggers::RefUpdate;
+use engine::repos::triggers::hook::{CHAINED_HOOK, hook_script, install_hook};
 
 /// How long to wait for the hook's request before calling the test failed (a bound against
 /// hanging, not a timing assertion).

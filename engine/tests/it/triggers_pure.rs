@@ -1,11 +1,11 @@
 //! The pure trigger pieces: webhook payloads and signatures, cron next-fire times and the misfire
 //! policy, with `now` given.
 
-use engine::triggers::schedule::{
+use engine::repos::triggers::schedule::{
     CronSchedule, MAX_CATCH_UP_FIRES, MisfirePolicy, due, next_fire, schedules_in,
 };
-use engine::triggers::webhook::{parse_push, sign, verify_gitea_signature, verify_signature};
-use engine::triggers::{RefKind, WorkflowFile};
+use engine::repos::triggers::webhook::{parse_push, sign, verify_gitea_signature, verify_signature};
+use engine::repos::triggers::{RefKind, WorkflowFile};
 use jiff::Timestamp;
 
 fn at(text: &str) -> Timestamp {

@@ -18,7 +18,7 @@ use workflows::filters::TriggerEvent;
 use super::TriggerError;
 use super::paths::{self, ChangedPaths, peel_to_commit};
 use super::refs::{RefKind, RefUpdate, short_name};
-use crate::event::{self, EventSource, ZERO_SHA};
+use crate::runs::event::{self, EventSource, ZERO_SHA};
 
 /// GitHub makes no event for the tags of a push that carries more tags than this.
 pub const MAX_TAGS_PER_PUSH: usize = 3;

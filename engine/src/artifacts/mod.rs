@@ -17,6 +17,8 @@
 //! This module does plain blocking file work: callers on the async runtime run it on a blocking
 //! thread. It must not know HTTP (that is `api::artifacts`).
 
+pub mod caches;
+
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
@@ -105,7 +107,7 @@ impl RunArtifacts {
         let run = store
             .run(run_id)?
             .ok_or(ArtifactError::RunNotFound(run_id))?;
-        let attempt = crate::rerun::attempt_of(&run.details);
+        let attempt = crate::runs::rerun::attempt_of(&run.details);
         let mut root = run_id;
         let mut details = run.details;
         // A chain of re-runs is short; the bound guards against a corrupted cycle.

@@ -12,6 +12,8 @@
 //! This module must not plan jobs (the [`RunStarter`] does), serve HTTP (`api::repos` does) or
 //! touch sled (the store does). Git work runs on blocking threads.
 
+pub mod triggers;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -26,15 +28,15 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::dispatch::Engine;
+use crate::runs::dispatch::Engine;
 use crate::store::{
     RefStorm, RepoRecord, RunId, RunRecord, RunStatus, StoreError, hook_token_hash, new_secret,
     now_us,
 };
-use crate::triggers::mirror::{self, diff_ref_values, ref_values};
-use crate::triggers::payload::{events_for_updates, schedule_event};
-use crate::triggers::schedule::{MisfirePolicy, schedules_in};
-use crate::triggers::{Mirror, RefUpdate, RepoEvent, TriggerError, WorkflowDecision, decide};
+use crate::repos::triggers::mirror::{self, diff_ref_values, ref_values};
+use crate::repos::triggers::payload::{events_for_updates, schedule_event};
+use crate::repos::triggers::schedule::{MisfirePolicy, schedules_in};
+use crate::repos::triggers::{Mirror, RefUpdate, RepoEvent, TriggerError, WorkflowDecision, decide};
 
 /// A fetch that moves more refs than this at once is a storm: recorded, not triggered.
 pub const STORM_LIMIT: usize = 100;
@@ -87,7 +89,7 @@ impl RunStarter for RecordRuns {
 /// The orchestrator starts one run per workflow, at the event's exact commit (so two quick pushes
 /// run at their own commits) with the event's ref as `github.ref`, and the event's payload as
 /// `github.event`.
-impl RunStarter for crate::orchestrator::Orchestrator {
+impl RunStarter for crate::runs::orchestrator::Orchestrator {
     fn start_runs<'a>(
         &'a self,
         repository: &'a RepoRecord,
@@ -100,7 +102,7 @@ impl RunStarter for crate::orchestrator::Orchestrator {
             };
             let mut started = Vec::new();
             for decision in decisions {
-                let request = crate::orchestrator::RunRequest {
+                let request = crate::runs::orchestrator::RunRequest {
                     repository: PathBuf::from(&repository.mirror_path),
                     workflow: decision.file.clone(),
                     event_name: event.name.clone(),
@@ -358,7 +360,7 @@ impl Repos {
         github_signature: Option<&str>,
         gitea_signature: Option<&str>,
     ) -> Result<(), RepoError> {
-        use crate::triggers::webhook::{verify_gitea_signature, verify_signature};
+        use crate::repos::triggers::webhook::{verify_gitea_signature, verify_signature};
         let record = self.record(name)?;
         let Some(secret) = record.webhook_secret.as_deref() else {
             return Err(RepoError::Unauthorized(name.to_string()));
@@ -814,7 +816,7 @@ fn already_seen(seen: &BTreeMap<String, String>, update: &RefUpdate) -> bool {
 /// The default branch's tip and its workflow files; `None` for an empty repository.
 fn default_branch_workflows(
     mirror: &Mirror,
-) -> Result<Option<(Oid, Vec<crate::triggers::WorkflowFile>)>, TriggerError> {
+) -> Result<Option<(Oid, Vec<crate::repos::triggers::WorkflowFile>)>, TriggerError> {
     let Some(branch) = mirror.default_branch() else {
         return Ok(None);
     };
@@ -824,7 +826,7 @@ fn default_branch_workflows(
     else {
         return Ok(None);
     };
-    let commit = crate::triggers::paths::peel_to_commit(mirror.repository(), tip)?;
+    let commit = crate::repos::triggers::paths::peel_to_commit(mirror.repository(), tip)?;
     Ok(Some((commit, mirror.workflows_at(commit)?)))
 }
 
@@ -875,11 +877,11 @@ fn github_repository_of(source: &str, name: &str) -> String {
         && path.exists()
         && let Ok(repo) = git2::Repository::discover(path)
         && let Ok(origin) = repo.find_remote("origin")
-        && let Some(full_name) = origin.url().ok().and_then(crate::event::owner_and_name)
+        && let Some(full_name) = origin.url().ok().and_then(crate::runs::event::owner_and_name)
     {
         return full_name;
     }
-    crate::event::owner_and_name(&source_for_record(source))
+    crate::runs::event::owner_and_name(&source_for_record(source))
         .unwrap_or_else(|| format!("local/{name}"))
 }
 

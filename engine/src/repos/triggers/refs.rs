@@ -91,7 +91,7 @@ pub fn short_name(name: &str) -> &str {
 
 fn hex_or_zero(oid: Option<Oid>) -> String {
     oid.map(|oid| oid.to_string())
-        .unwrap_or_else(|| crate::event::ZERO_SHA.to_string())
+        .unwrap_or_else(|| crate::runs::event::ZERO_SHA.to_string())
 }
 
 fn parse_oid(hex: &str, field: &str) -> Result<Option<Oid>, TriggerError> {
@@ -116,12 +116,12 @@ mod tests {
     #[test]
     fn zeros_mean_created_or_deleted() {
         let sha = "a".repeat(40);
-        let created = RefUpdate::from_hex(crate::event::ZERO_SHA, &sha, "refs/heads/x").unwrap();
+        let created = RefUpdate::from_hex(crate::runs::event::ZERO_SHA, &sha, "refs/heads/x").unwrap();
         assert!(created.is_created() && !created.is_deleted());
-        let deleted = RefUpdate::from_hex(&sha, crate::event::ZERO_SHA, "refs/tags/v1").unwrap();
+        let deleted = RefUpdate::from_hex(&sha, crate::runs::event::ZERO_SHA, "refs/tags/v1").unwrap();
         assert!(deleted.is_deleted() && !deleted.is_created());
         assert_eq!(deleted.kind(), RefKind::Tag("v1"));
-        assert_eq!(deleted.new_hex(), crate::event::ZERO_SHA);
+        assert_eq!(deleted.new_hex(), crate::runs::event::ZERO_SHA);
     }
 
     #[test]

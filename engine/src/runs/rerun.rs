@@ -21,8 +21,8 @@ use protocol::Conclusion;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::event::{self, EventSource, RunInputRequest};
-use crate::orchestrator::{
+use crate::runs::event::{self, EventSource, RunInputRequest};
+use crate::runs::orchestrator::{
     Orchestrator, OrchestratorError, RunRequest, StartedRun, read_at_commit,
 };
 use crate::store::{RecordKind, RunId, RunStatus, Store, StoreError};

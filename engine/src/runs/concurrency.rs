@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use workflows::model::Concurrency;
 
-use crate::dispatch::Engine;
+use crate::runs::dispatch::Engine;
 use crate::store::{JobState, RecordKind, RunId, RunStatus, StoreError};
 use scheduler::{RunInput, evaluate_concurrency, workflow_level_values};
 

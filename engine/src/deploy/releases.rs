@@ -27,10 +27,10 @@ use jiff::Timestamp;
 use serde::Serialize;
 use workflows::filters::TriggerEvent;
 
-use crate::dispatch::Engine;
+use crate::runs::dispatch::Engine;
 use crate::repos::RunStarter;
 use crate::store::{RecordKind, RepoRecord, Store, StoreError};
-use crate::triggers::{ChangedPaths, Mirror, RepoEvent, TriggerError, WorkflowDecision, decide};
+use crate::repos::triggers::{ChangedPaths, Mirror, RepoEvent, TriggerError, WorkflowDecision, decide};
 
 /// What went wrong. `Invalid` names the request field at fault; the others carry `deploy`'s
 /// sentences.
@@ -164,7 +164,7 @@ impl Releases {
                 if let Err(error) = mirror.fetch() {
                     tracing::warn!(repository = %name, %error, "fetch before release create failed");
                 }
-                let found = crate::event::source_at_ref(&path, &format!("refs/tags/{tag}"))
+                let found = crate::runs::event::source_at_ref(&path, &format!("refs/tags/{tag}"))
                     .map_err(|_| ReleaseServiceError::Invalid {
                         field: "tag",
                         message: format!(
@@ -814,7 +814,7 @@ fn full_name(repo: &RepoRecord) -> Result<String, ReleaseServiceError> {
     if !repo.github_repository.is_empty() {
         return Ok(repo.github_repository.clone());
     }
-    crate::event::source_from_directory(std::path::Path::new(&repo.mirror_path))
+    crate::runs::event::source_from_directory(std::path::Path::new(&repo.mirror_path))
         .map(|source| source.repository)
         .map_err(|error| {
             ReleaseServiceError::Git(format!(
@@ -909,7 +909,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::dispatch::EngineConfig;
+    use crate::runs::dispatch::EngineConfig;
     use crate::repos::{AddRepo, RecordRuns, Repos};
     use crate::store::RunId;
 
@@ -1041,7 +1041,7 @@ mod tests {
 
         fn repository(&self) -> String {
             let record = self.engine.store().repo("shop").unwrap().unwrap();
-            crate::event::source_at_ref(Path::new(&record.mirror_path), "refs/tags/v1.4.0")
+            crate::runs::event::source_at_ref(Path::new(&record.mirror_path), "refs/tags/v1.4.0")
                 .unwrap()
                 .repository
         }

@@ -31,10 +31,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::concurrency::{self, FollowUp, Groups};
+use crate::runs::concurrency::{self, FollowUp, Groups};
 use crate::deploy::{DeployError, Deployments};
-use crate::dispatch::{Engine, EngineEvent};
-use crate::event::{self, EventSource, RunInputRequest};
+use crate::runs::dispatch::{Engine, EngineEvent};
+use crate::runs::event::{self, EventSource, RunInputRequest};
 use crate::store::{JobState, RepoRecord, RunId, ScheduleRecord, StoreError, new_secret, now_us};
 use scheduler::{
     Action, CancelReason, Driver, Event, LegState, Millis, RunPhase, Scheduler, Started,
@@ -179,7 +179,7 @@ impl Orchestrator {
         };
         if let Some((mirror, origin)) = fetch_mirror {
             let _ =
-                tokio::task::spawn_blocking(move || match crate::triggers::Mirror::open_or_create(
+                tokio::task::spawn_blocking(move || match crate::repos::triggers::Mirror::open_or_create(
                     &mirror, &origin,
                 ) {
                     Ok(mirror) => {
@@ -246,7 +246,7 @@ impl Orchestrator {
             message,
         })?;
         let run = self.engine.create_run(&file, details).await?;
-        crate::rerun::remember_trigger(self.engine.store(), run.run_id, &request, &file, &source)
+        crate::runs::rerun::remember_trigger(self.engine.store(), run.run_id, &request, &file, &source)
             .await?;
         let run_id_text = run.run_id.to_string();
         let mut input = match event::run_input_for(&RunInputRequest {
@@ -433,7 +433,7 @@ pub fn ensure_admin_token(data_dir: &Path) -> std::io::Result<String> {
     }
     std::fs::create_dir_all(data_dir)?;
     let token = new_secret().map_err(|error| std::io::Error::other(error.to_string()))?;
-    crate::privacy::write_private(&path, token.as_bytes(), true)?;
+    crate::secrets::privacy::write_private(&path, token.as_bytes(), true)?;
     Ok(token)
 }
 
@@ -1033,7 +1033,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::dispatch::EngineConfig;
+    use crate::runs::dispatch::EngineConfig;
 
     /// A repository with one commit holding `.github/workflows/ci.yml`.
     fn repository(dir: &Path) {

@@ -15,6 +15,8 @@
 //! only plaintext leaves through `secrets_for_run` and a leased job's spec, on their way to a
 //! runner (which masks them).
 
+pub mod privacy;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -24,7 +26,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use indexmap::IndexMap;
 use protocol::JobSpec;
 
-use crate::dispatch::Engine;
+use crate::runs::dispatch::Engine;
 use crate::store::{SecretRecord, StoreError, VariableRecord, now_us};
 
 /// The key file's name inside the data directory.
@@ -94,7 +96,7 @@ impl SecretKey {
             let mut suffix = [0u8; 8];
             random_fill(&mut suffix)?;
             let aside = data_dir.join(format!("{KEY_FILE}.{}", hex_encode(&suffix)));
-            crate::privacy::write_private(
+            crate::secrets::privacy::write_private(
                 &aside,
                 format!("{}\n", hex_encode(&bytes)).as_bytes(),
                 false,

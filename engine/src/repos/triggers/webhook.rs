@@ -43,7 +43,7 @@ pub fn parse_push(body: &[u8]) -> Result<WebhookPush, TriggerError> {
     let before = field("before")?;
     let mut after = field("after")?;
     if payload.get("deleted").and_then(Value::as_bool) == Some(true) {
-        after = crate::event::ZERO_SHA.to_string();
+        after = crate::runs::event::ZERO_SHA.to_string();
     }
     let update = RefUpdate::from_hex(&before, &after, &git_ref)?;
     let repository = payload
