@@ -14,12 +14,12 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use engine::repos::triggers::decide::{WorkflowFile, decide};
+use engine::repos::triggers::mirror::workflows_at;
 use engine::runs::dispatch::{Engine, EngineConfig};
 use engine::runs::orchestrator::{Orchestrator, RunRequest, ensure_admin_token};
 use engine::store::RecordKind;
 use engine::store::create_registration_token;
-use engine::repos::triggers::decide::{WorkflowFile, decide};
-use engine::repos::triggers::mirror::workflows_at;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 use workflows::filters::TriggerEvent;

@@ -33,22 +33,14 @@ impl ArtifactService for EngineArtifacts {
         retention_days: Option<u32>,
     ) -> ArtifactFuture<'a, usize> {
         Box::pin(async move {
-            let mut manifest = Vec::with_capacity(files.len());
-            for (source, relative) in files {
-                let file = describe(source, relative).await?;
-                self.client
-                    .upload_artifact_file(
-                        &self.job_id,
-                        self.fencing_token,
-                        name,
-                        &file.path,
-                        source,
-                        &file.sha256,
-                    )
-                    .await
-                    .map_err(|error| format!("upload `{}`: {error}", file.path))?;
-                manifest.push(file);
-            }
+            let manifest = upload_files(
+                &self.client,
+                &self.job_id,
+                self.fencing_token,
+                Set::Artifact(name),
+                files,
+            )
+            .await?;
             let request = CommitArtifactRequest {
                 protocol_version: PROTOCOL_VERSION,
                 fencing_token: self.fencing_token,
@@ -178,22 +170,14 @@ impl CacheService for EngineCaches {
         files: &'a [(PathBuf, PathBuf)],
     ) -> ArtifactFuture<'a, bool> {
         Box::pin(async move {
-            let mut manifest = Vec::with_capacity(files.len());
-            for (source, relative) in files {
-                let file = describe(source, relative).await?;
-                self.client
-                    .upload_cache_file(
-                        &self.job_id,
-                        self.fencing_token,
-                        key,
-                        &file.path,
-                        source,
-                        &file.sha256,
-                    )
-                    .await
-                    .map_err(|error| format!("upload `{}`: {error}", file.path))?;
-                manifest.push(file);
-            }
+            let manifest = upload_files(
+                &self.client,
+                &self.job_id,
+                self.fencing_token,
+                Set::Cache(key),
+                files,
+            )
+            .await?;
             let request = CommitCacheRequest {
                 protocol_version: PROTOCOL_VERSION,
                 fencing_token: self.fencing_token,
@@ -207,6 +191,50 @@ impl CacheService for EngineCaches {
             Ok(stored.is_some())
         })
     }
+}
+
+/// Which set a file upload belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Set<'a> {
+    Artifact(&'a str),
+    Cache(&'a str),
+}
+
+/// Uploads every file of a set (hashing each first, so the engine can check what arrived); the
+/// manifest to commit.
+async fn upload_files(
+    client: &EngineClient,
+    job_id: &str,
+    fencing_token: u64,
+    set: Set<'_>,
+    files: &[(PathBuf, PathBuf)],
+) -> Result<Vec<ArtifactFile>, String> {
+    let mut manifest = Vec::with_capacity(files.len());
+    for (source, relative) in files {
+        let file = describe(source, relative).await?;
+        let sent = match set {
+            Set::Artifact(name) => {
+                client
+                    .upload_artifact_file(
+                        job_id,
+                        fencing_token,
+                        name,
+                        &file.path,
+                        source,
+                        &file.sha256,
+                    )
+                    .await
+            }
+            Set::Cache(key) => {
+                client
+                    .upload_cache_file(job_id, fencing_token, key, &file.path, source, &file.sha256)
+                    .await
+            }
+        };
+        sent.map_err(|error| format!("upload `{}`: {error}", file.path))?;
+        manifest.push(file);
+    }
+    Ok(manifest)
 }
 
 /// A file about to be uploaded: its path inside the set, size and SHA-256.

@@ -218,8 +218,11 @@ pub fn repo(args: &RepoArgs) -> i32 {
                     &name,
                     token,
                 );
-                let written = engine::repos::triggers::hook::install_hook_of_kind(path, *kind, &script)
-                    .map_err(|error| ClientError::Usage(format!("install the hook: {error}")))?;
+                let written =
+                    engine::repos::triggers::hook::install_hook_of_kind(path, *kind, &script)
+                        .map_err(|error| {
+                            ClientError::Usage(format!("install the hook: {error}"))
+                        })?;
                 println!(
                     "installed {} (pushes notify {} as `{name}`)",
                     written.display(),

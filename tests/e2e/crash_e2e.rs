@@ -230,7 +230,7 @@ impl Serve {
         let (status, answer) = self
             .post_admin(
                 "/api/v1/repos",
-                json!({"source": repo.display().to_string(), "name": watch_name(repo)}),
+                json!({"source": repo.display().to_string(), "name": crate::support::engine::watch_name(repo)}),
             )
             .await;
         assert!(
@@ -608,23 +608,4 @@ async fn serve_repo_starts_a_commits_push_workflows_once_across_restarts() {
     assert!(output.contains("start-up runs: 1 started"), "{output}");
     wait_lines(&marks, 2, "ci to run for the new commit").await;
     assert_eq!(lines(&marks), ["ci", "ci"]);
-}
-
-/// The name a test watches the repository at `path` under: its path made a valid repository
-/// name, so two repositories with the same folder name do not collide.
-fn watch_name(path: &Path) -> String {
-    let name: String = path
-        .display()
-        .to_string()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let start = name.len().saturating_sub(90);
-    format!("t{}", &name[start..])
 }

@@ -137,8 +137,9 @@ async fn a_release_promoted_to_ten_percent_then_withdrawn_runs_its_release_workf
     // The repository as the engine names it (`github.repository` of its mirror), computed the
     // way the engine does, from a mirror of the same source.
     let probe = temp.path().join("probe.git");
-    let mirror = engine::repos::triggers::Mirror::open_or_create(&probe, &source.display().to_string())
-        .expect("probe mirror");
+    let mirror =
+        engine::repos::triggers::Mirror::open_or_create(&probe, &source.display().to_string())
+            .expect("probe mirror");
     mirror.fetch().expect("fetch probe");
     let repository = engine::runs::event::source_at_ref(&probe, "refs/tags/v1.0.0")
         .expect("tag resolves")

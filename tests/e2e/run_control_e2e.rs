@@ -88,7 +88,7 @@ impl TestEngine {
             .post(
                 "/api/v1/repos",
                 Some(&token),
-                json!({"source": repo.display().to_string(), "name": watch_name(repo)}),
+                json!({"source": repo.display().to_string(), "name": crate::support::engine::watch_name(repo)}),
             )
             .await;
         assert!(
@@ -520,23 +520,4 @@ async fn cancel_needs_the_admin_token_and_a_refused_cancel_changes_nothing() {
     assert!(output.status.success(), "{output:?}");
     let run = engine.wait_completed(&long).await;
     assert_eq!(run["run"]["conclusion"], "cancelled", "{run:#}");
-}
-
-/// The name a test watches the repository at `path` under: its path made a valid repository
-/// name, so two repositories with the same folder name do not collide.
-fn watch_name(path: &Path) -> String {
-    let name: String = path
-        .display()
-        .to_string()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let start = name.len().saturating_sub(90);
-    format!("t{}", &name[start..])
 }

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::api::{AppState, Server, serve};
-use engine::runs::dispatch::{Engine, EngineConfig};
-use engine::runs::orchestrator::Orchestrator;
-use engine::repos::{AddRepo, RecordRuns, Repos};
-use engine::store::RunRecord;
 use engine::repos::triggers::hook::{hook_script, install_hook};
 use engine::repos::triggers::webhook::sign;
+use engine::repos::{AddRepo, RecordRuns, Repos};
+use engine::runs::dispatch::{Engine, EngineConfig};
+use engine::runs::orchestrator::Orchestrator;
+use engine::store::RunRecord;
 use tokio_util::sync::CancellationToken;
 
 const SRC_WORKFLOW: &str = "on:\n  push:\n    paths: ['src/**']\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo src\n";

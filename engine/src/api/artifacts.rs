@@ -34,8 +34,8 @@ use tokio::io::AsyncWriteExt;
 use tokio_stream::StreamExt;
 
 use super::extract::{ApiError, AuthedRunner, Versioned};
-use crate::artifacts::{self, ArtifactError, MAX_ARTIFACT_BYTES, RunArtifacts};
 use crate::artifacts::caches::{self, JobCaches, MAX_CACHE_BYTES};
+use crate::artifacts::{self, ArtifactError, MAX_ARTIFACT_BYTES, RunArtifacts};
 use crate::runs::dispatch::Engine;
 use crate::store::{JobId, JobRecord, RunId, StoreError, now_us};
 
@@ -90,21 +90,65 @@ async fn upload_file(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let fencing_token = fencing_header(&headers)?;
-    let job = lease_holder(&engine, &job_id, runner.runner_id, fencing_token)?;
-    let expected = sha256_header(&headers)?;
-    let relative = artifacts::check_path(&name, &path).map_err(artifact_error)?;
-    let place = RunArtifacts::of(engine.store(), &engine.config().data_dir, job.run_id)
-        .map_err(artifact_error)?;
-    let staging = blocking(move || place.staging(&job_id, fencing_token, &name)).await?;
-    receive_file(
-        body,
-        &staging.join(relative),
-        &path,
-        &expected,
-        MAX_ARTIFACT_BYTES,
-    )
-    .await?;
+    let upload = Upload {
+        runner_id: runner.runner_id,
+        job_id,
+        set: name,
+        path,
+    };
+    staged_upload(&engine, upload, UploadTo::Artifact, &headers, body).await
+}
+
+/// Which kind of file set an upload adds to.
+#[derive(Debug, Clone, Copy)]
+enum UploadTo {
+    Artifact,
+    Cache,
+}
+
+/// One file upload: who sends it, into which job's set, at which path.
+struct Upload {
+    runner_id: crate::store::RunnerId,
+    job_id: String,
+    /// The artifact's name or the cache entry's key.
+    set: String,
+    path: String,
+}
+
+/// Checks the lease, the set's name and the path, then streams the body into the set's staging
+/// folder (SHA-256 and size checked as it arrives).
+async fn staged_upload(
+    engine: &Arc<Engine>,
+    upload: Upload,
+    to: UploadTo,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let Upload {
+        runner_id,
+        job_id,
+        set,
+        path,
+    } = upload;
+    let fencing_token = fencing_header(headers)?;
+    let job = lease_holder(engine, &job_id, runner_id, fencing_token)?;
+    let expected = sha256_header(headers)?;
+    let relative = artifacts::check_path(&set, &path).map_err(artifact_error)?;
+    let (staging, limit) = match to {
+        UploadTo::Artifact => {
+            let place = RunArtifacts::of(engine.store(), &engine.config().data_dir, job.run_id)
+                .map_err(artifact_error)?;
+            let staged = blocking(move || place.staging(&job_id, fencing_token, &set)).await?;
+            (staged, MAX_ARTIFACT_BYTES)
+        }
+        UploadTo::Cache => {
+            caches::check_key(&set).map_err(artifact_error)?;
+            let caches = job_caches(engine, &job);
+            let staged = blocking(move || caches.staging(&job_id, fencing_token, &set)).await?;
+            (staged, MAX_CACHE_BYTES)
+        }
+    };
+    receive_file(body, &staging.join(relative), &path, &expected, limit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -195,22 +239,13 @@ async fn cache_upload_file(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let fencing_token = fencing_header(&headers)?;
-    let job = lease_holder(&engine, &job_id, runner.runner_id, fencing_token)?;
-    let expected = sha256_header(&headers)?;
-    caches::check_key(&key).map_err(artifact_error)?;
-    let relative = artifacts::check_path(&key, &path).map_err(artifact_error)?;
-    let caches = job_caches(&engine, &job);
-    let staging = blocking(move || caches.staging(&job_id, fencing_token, &key)).await?;
-    receive_file(
-        body,
-        &staging.join(relative),
-        &path,
-        &expected,
-        MAX_CACHE_BYTES,
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let upload = Upload {
+        runner_id: runner.runner_id,
+        job_id,
+        set: key,
+        path,
+    };
+    staged_upload(&engine, upload, UploadTo::Cache, &headers, body).await
 }
 
 /// `POST /api/v1/jobs/{job_id}/caches/{key}`: the staged files become the cache entry.

@@ -204,7 +204,8 @@ fn admin_token_hash(data_dir: &std::path::Path) -> Option<[u8; 32]> {
     {
         return Some(*hash);
     }
-    let text = std::fs::read_to_string(crate::runs::orchestrator::admin_token_path(data_dir)).ok()?;
+    let text =
+        std::fs::read_to_string(crate::runs::orchestrator::admin_token_path(data_dir)).ok()?;
     let token = text.trim();
     if token.is_empty() {
         return None;

@@ -21,10 +21,10 @@ pub use protocol::releases::{
 use serde::de::DeserializeOwned;
 
 use super::extract::{Admin, ApiError};
-use crate::runs::orchestrator::Orchestrator;
 use crate::deploy::releases::{
     ApproveRelease, CreateRelease, PromoteRelease, ReleaseServiceError, Releases, WithdrawRelease,
 };
+use crate::runs::orchestrator::Orchestrator;
 
 impl From<ReleaseServiceError> for ApiError {
     fn from(error: ReleaseServiceError) -> ApiError {

@@ -19,9 +19,9 @@ pub use protocol::repos::{AddRepoRequest, HookRequest, HookUpdate};
 use serde_json::json;
 
 use super::extract::{Admin, ApiError};
-use crate::repos::{AddRepo, RepoError, Repos};
 use crate::repos::triggers::RefUpdate;
 use crate::repos::triggers::webhook::parse_push;
+use crate::repos::{AddRepo, RepoError, Repos};
 
 impl From<RepoError> for ApiError {
     fn from(error: RepoError) -> ApiError {

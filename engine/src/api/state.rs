@@ -10,10 +10,10 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::deploy::Deployments;
-use crate::runs::dispatch::Engine;
-use crate::runs::orchestrator::Orchestrator;
 use crate::deploy::releases::Releases;
 use crate::repos::Repos;
+use crate::runs::dispatch::Engine;
+use crate::runs::orchestrator::Orchestrator;
 
 /// The state of the API's router: the engine and the services over it.
 #[derive(Clone)]

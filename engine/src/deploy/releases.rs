@@ -27,10 +27,12 @@ use jiff::Timestamp;
 use serde::Serialize;
 use workflows::filters::TriggerEvent;
 
-use crate::runs::dispatch::Engine;
 use crate::repos::RunStarter;
+use crate::repos::triggers::{
+    ChangedPaths, Mirror, RepoEvent, TriggerError, WorkflowDecision, decide,
+};
+use crate::runs::dispatch::Engine;
 use crate::store::{RecordKind, RepoRecord, Store, StoreError};
-use crate::repos::triggers::{ChangedPaths, Mirror, RepoEvent, TriggerError, WorkflowDecision, decide};
 
 /// What went wrong. `Invalid` names the request field at fault; the others carry `deploy`'s
 /// sentences.
@@ -909,8 +911,8 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::runs::dispatch::EngineConfig;
     use crate::repos::{AddRepo, RecordRuns, Repos};
+    use crate::runs::dispatch::EngineConfig;
     use crate::store::RunId;
 
     const RELEASE_WORKFLOW: &str = "on:\n  release:\n    types: [published, unpublished]\njobs:\n  flip:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo flip\n";

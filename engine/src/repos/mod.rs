@@ -28,15 +28,17 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::repos::triggers::mirror::{self, diff_ref_values, ref_values};
+use crate::repos::triggers::payload::{events_for_updates, schedule_event};
+use crate::repos::triggers::schedule::{MisfirePolicy, schedules_in};
+use crate::repos::triggers::{
+    Mirror, RefUpdate, RepoEvent, TriggerError, WorkflowDecision, decide,
+};
 use crate::runs::dispatch::Engine;
 use crate::store::{
     RefStorm, RepoRecord, RunId, RunRecord, RunStatus, StoreError, hook_token_hash, new_secret,
     now_us,
 };
-use crate::repos::triggers::mirror::{self, diff_ref_values, ref_values};
-use crate::repos::triggers::payload::{events_for_updates, schedule_event};
-use crate::repos::triggers::schedule::{MisfirePolicy, schedules_in};
-use crate::repos::triggers::{Mirror, RefUpdate, RepoEvent, TriggerError, WorkflowDecision, decide};
 
 /// A fetch that moves more refs than this at once is a storm: recorded, not triggered.
 pub const STORM_LIMIT: usize = 100;
@@ -877,7 +879,10 @@ fn github_repository_of(source: &str, name: &str) -> String {
         && path.exists()
         && let Ok(repo) = git2::Repository::discover(path)
         && let Ok(origin) = repo.find_remote("origin")
-        && let Some(full_name) = origin.url().ok().and_then(crate::runs::event::owner_and_name)
+        && let Some(full_name) = origin
+            .url()
+            .ok()
+            .and_then(crate::runs::event::owner_and_name)
     {
         return full_name;
     }

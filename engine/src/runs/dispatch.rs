@@ -500,7 +500,8 @@ impl Engine {
             if job.queued_at_us.saturating_add(timeout_us) > now {
                 continue;
             }
-            let Some(reason) = crate::runs::unrunnable::no_runner_reason(&job.spec.runs_on, &runners)
+            let Some(reason) =
+                crate::runs::unrunnable::no_runner_reason(&job.spec.runs_on, &runners)
             else {
                 continue;
             };

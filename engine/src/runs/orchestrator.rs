@@ -31,8 +31,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::runs::concurrency::{self, FollowUp, Groups};
 use crate::deploy::{DeployError, Deployments};
+use crate::runs::concurrency::{self, FollowUp, Groups};
 use crate::runs::dispatch::{Engine, EngineEvent};
 use crate::runs::event::{self, EventSource, RunInputRequest};
 use crate::store::{JobState, RepoRecord, RunId, ScheduleRecord, StoreError, new_secret, now_us};
@@ -178,18 +178,17 @@ impl Orchestrator {
             None => request.repository.clone(),
         };
         if let Some((mirror, origin)) = fetch_mirror {
-            let _ =
-                tokio::task::spawn_blocking(move || match crate::repos::triggers::Mirror::open_or_create(
-                    &mirror, &origin,
-                ) {
+            let _ = tokio::task::spawn_blocking(move || {
+                match crate::repos::triggers::Mirror::open_or_create(&mirror, &origin) {
                     Ok(mirror) => {
                         if let Err(error) = mirror.fetch() {
                             tracing::warn!(%error, "fetch before dispatch failed");
                         }
                     }
                     Err(error) => tracing::warn!(%error, "open the mirror before dispatch"),
-                })
-                .await;
+                }
+            })
+            .await;
         }
         let at = request.sha.as_deref().unwrap_or(&request.git_ref);
         let keep_ref = request.sha.is_some().then_some(request.git_ref.as_str());
@@ -246,8 +245,14 @@ impl Orchestrator {
             message,
         })?;
         let run = self.engine.create_run(&file, details).await?;
-        crate::runs::rerun::remember_trigger(self.engine.store(), run.run_id, &request, &file, &source)
-            .await?;
+        crate::runs::rerun::remember_trigger(
+            self.engine.store(),
+            run.run_id,
+            &request,
+            &file,
+            &source,
+        )
+        .await?;
         let run_id_text = run.run_id.to_string();
         let mut input = match event::run_input_for(&RunInputRequest {
             workflow: &workflow,

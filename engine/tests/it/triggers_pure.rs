@@ -4,7 +4,9 @@
 use engine::repos::triggers::schedule::{
     CronSchedule, MAX_CATCH_UP_FIRES, MisfirePolicy, due, next_fire, schedules_in,
 };
-use engine::repos::triggers::webhook::{parse_push, sign, verify_gitea_signature, verify_signature};
+use engine::repos::triggers::webhook::{
+    parse_push, sign, verify_gitea_signature, verify_signature,
+};
 use engine::repos::triggers::{RefKind, WorkflowFile};
 use jiff::Timestamp;
 

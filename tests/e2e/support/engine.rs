@@ -345,7 +345,7 @@ impl TestEngine {
 
 /// The name a test watches the repository at `path` under: its path made a valid repository
 /// name, so two repositories with the same folder name do not collide.
-fn watch_name(path: &Path) -> String {
+pub fn watch_name(path: &Path) -> String {
     let name: String = path
         .display()
         .to_string()

@@ -116,9 +116,11 @@ mod tests {
     #[test]
     fn zeros_mean_created_or_deleted() {
         let sha = "a".repeat(40);
-        let created = RefUpdate::from_hex(crate::runs::event::ZERO_SHA, &sha, "refs/heads/x").unwrap();
+        let created =
+            RefUpdate::from_hex(crate::runs::event::ZERO_SHA, &sha, "refs/heads/x").unwrap();
         assert!(created.is_created() && !created.is_deleted());
-        let deleted = RefUpdate::from_hex(&sha, crate::runs::event::ZERO_SHA, "refs/tags/v1").unwrap();
+        let deleted =
+            RefUpdate::from_hex(&sha, crate::runs::event::ZERO_SHA, "refs/tags/v1").unwrap();
         assert!(deleted.is_deleted() && !deleted.is_created());
         assert_eq!(deleted.kind(), RefKind::Tag("v1"));
         assert_eq!(deleted.new_hex(), crate::runs::event::ZERO_SHA);
