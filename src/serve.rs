@@ -226,8 +226,8 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let mut started = StartupCount::default();
     for repo in &repos {
         let repo = absolute(repo);
-        watch(&orchestrator, &watcher, &repo).await;
-        start_push_workflows(&orchestrator, &repo, &mut started).await;
+        let newly_watched = watch(&orchestrator, &watcher, &repo).await;
+        start_push_workflows(&orchestrator, &repo, newly_watched, &mut started).await;
     }
     let started_any = started.started > 0;
     if !repos.is_empty() {
@@ -433,22 +433,31 @@ async fn wait_for_stop_signal() {
 }
 
 /// Watches `repo` under its folder's name unless it is watched already, so its start-up runs
-/// (and later dispatches) carry that name.
-async fn watch(orchestrator: &Orchestrator, repos: &engine::repos::Repos, repo: &Path) {
+/// (and later dispatches) carry that name; `true` when it was watched just now.
+async fn watch(orchestrator: &Orchestrator, repos: &engine::repos::Repos, repo: &Path) -> bool {
     let given = repo.display().to_string();
     match orchestrator.watched_repository(&given) {
-        Ok(Some(_)) => {}
+        Ok(Some(_)) => false,
         Ok(None) => {
             let request = engine::repos::AddRepo {
                 source: given.clone(),
                 ..Default::default()
             };
             match repos.add(request).await {
-                Ok((record, _token)) => println!("watching {given} as `{}`", record.name),
-                Err(error) => eprintln!("warning: watch {given}: {error}"),
+                Ok((record, _token)) => {
+                    println!("watching {given} as `{}`", record.name);
+                    true
+                }
+                Err(error) => {
+                    eprintln!("warning: watch {given}: {error}");
+                    false
+                }
             }
         }
-        Err(error) => eprintln!("warning: watch {given}: {error}"),
+        Err(error) => {
+            eprintln!("warning: watch {given}: {error}");
+            false
+        }
     }
 }
 
@@ -462,8 +471,16 @@ struct StartupRun {
 /// Starts the `push` workflows of `repo`'s HEAD commit whose `on:` takes a push of HEAD's
 /// branch (the trigger decision `engine::repos::triggers::decide` makes for every push), each once
 /// per commit: the store remembers what started, so a restart at the same commit starts
-/// nothing. Counts into `count`.
-async fn start_push_workflows(orchestrator: &Orchestrator, repo: &Path, count: &mut StartupCount) {
+/// nothing. Counts into `count`. Only a repository watched just now (`newly_watched`) gets them:
+/// once it is watched, a new commit is a push its watcher sees and runs (polled at every start),
+/// so starting it here as well would run it twice; a start-up run a crash left half-started is
+/// still finished.
+async fn start_push_workflows(
+    orchestrator: &Orchestrator,
+    repo: &Path,
+    newly_watched: bool,
+    count: &mut StartupCount,
+) {
     let head = match head_push(repo) {
         Ok(head) => head,
         Err(message) => {
@@ -492,9 +509,13 @@ async fn start_push_workflows(orchestrator: &Orchestrator, repo: &Path, count: &
                     eprintln!("warning: read the start-up runs: {error}");
                     None
                 });
-        if known.is_some_and(|known| known.run_id.is_some()) {
-            count.known += 1;
-            continue;
+        match &known {
+            Some(known) if known.run_id.is_some() => {
+                count.known += 1;
+                continue;
+            }
+            None if !newly_watched => continue,
+            _ => {}
         }
         if let Err(error) = store
             .put_record(RecordKind::StartupRuns, &key, &StartupRun { run_id: None })

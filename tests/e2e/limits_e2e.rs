@@ -55,6 +55,7 @@ async fn dispatch_with(
     workflow: &str,
     inputs: Value,
 ) -> (u16, Value) {
+    engine.watch(repo).await;
     engine
         .post_admin(
             "/api/v1/dispatch",
