@@ -489,7 +489,7 @@ fn spawn_job(
     match local_deployment(&spec) {
         Ok(assignment) => spec.deployment = spec.deployment.take().or(assignment),
         Err(message) => {
-            let _ = finished.send((key, failed_result(message)));
+            let _ = finished.send((key, JobResult::failed(message)));
             return;
         }
     }
@@ -535,21 +535,10 @@ fn spawn_job(
         }
         let result = match job.await {
             Ok(result) => result,
-            Err(err) => failed_result(format!("the executor stopped unexpectedly: {err}")),
+            Err(err) => JobResult::failed(format!("the executor stopped unexpectedly: {err}")),
         };
         let _ = finished.send((key, result));
     });
-}
-
-fn failed_result(reason: String) -> JobResult {
-    JobResult {
-        conclusion: Conclusion::Failure,
-        outputs: IndexMap::new(),
-        steps: Vec::new(),
-        summary: String::new(),
-        failure_reason: Some(reason),
-        deployment: None,
-    }
 }
 
 /// With no engine to plan it, a job with `environment:` and/or `deployment:` gets its

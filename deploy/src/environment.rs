@@ -8,6 +8,7 @@
 //! is `protection`'s job. Secret values are the store's business: only their names live here.
 
 use indexmap::IndexMap;
+use protocol::environments::{EnvironmentPatch, ProtectionPatch};
 use serde::{Deserialize, Serialize};
 use workflows::filters::{Pattern, compile_all, matches_patterns};
 
@@ -83,9 +84,9 @@ pub struct Groups {
     pub members: IndexMap<String, Vec<String>>,
 }
 
-/// A bad environment setting; the message names the option at fault.
+/// A bad environment setting; the message names the setting at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("option `{option}`: {problem}")]
+#[error("setting `{option}`: {problem}")]
 pub struct EnvironmentSpecError {
     pub option: String,
     pub problem: String,
@@ -120,10 +121,10 @@ impl Environment {
         }
     }
 
-    /// Builds an environment from command-line options (see [`Environment::apply_args`]).
-    pub fn from_args<S: AsRef<str>>(
+    /// Builds an environment from a settings patch (see [`Environment::apply_patch`]).
+    pub fn from_patch(
         name: &str,
-        args: &[S],
+        patch: &EnvironmentPatch,
     ) -> Result<Environment, EnvironmentSpecError> {
         if name.trim().is_empty() {
             return Err(EnvironmentSpecError {
@@ -132,80 +133,63 @@ impl Environment {
             });
         }
         let mut environment = Environment::new(name);
-        environment.apply_args(args)?;
+        environment.apply_patch(patch)?;
         Ok(environment)
     }
 
-    /// Applies `slipway env set` options, in order, then checks the result:
+    /// Applies a settings patch, then checks the result. Errors name the setting at fault by
+    /// its field path (`wait`, `release.approvals`, `add_freeze[1]`); the CLI's flags carry the
+    /// same names (`--wait`, `--release-approvals`, `--freeze`).
     ///
-    /// | option | meaning |
-    /// | --- | --- |
-    /// | `--approvals N` | required approvals |
-    /// | `--approvers alice,bob,@ops` | approvers; `@name` is a group (replaces the list) |
-    /// | `--allow-self-review` / `--prevent-self-review` | may the run's actor approve |
-    /// | `--wait 5m` | wait timer |
-    /// | `--approval-expiry 24h` | approvals older than this stop counting |
-    /// | `--branches main,release/*` | allowed branch patterns (replaces the list) |
-    /// | `--tags 'v*'` | allowed tag patterns (replaces the list) |
-    /// | `--freeze 'Fri 16:00-Mon 08:00 UTC'` | adds a freeze window (repeatable) |
-    /// | `--no-freeze` | removes every freeze window |
-    /// | `--strategy rolling` | default strategy |
-    /// | `--url URL` | environment URL |
-    /// | `--var KEY=VALUE` | adds a variable (repeatable) |
-    /// | `--secret NAME` | adds a secret name (repeatable) |
-    /// | `--release-approvals N`, `--release-approvers …`, `--release-wait D`, `--release-approval-expiry D`, `--release-tags …`, `--release-allow-self-review` | the release policy (a release's ref is always its tag, so it has no branch list) |
-    ///
-    /// Options take their value as the next argument or after `=` (`--wait=5m`).
-    pub fn apply_args<S: AsRef<str>>(&mut self, args: &[S]) -> Result<(), EnvironmentSpecError> {
-        let mut index = 0;
-        while let Some(arg) = args.get(index) {
-            let arg = arg.as_ref();
-            index += 1;
-            let (option, inline_value) = match arg.split_once('=') {
-                Some((option, value)) if option.starts_with("--") => (option, Some(value)),
-                _ => (arg, None),
-            };
-            if FLAGS.contains(&option) {
-                if inline_value.is_some() {
-                    return Err(spec_error(option, "takes no value"));
-                }
-                self.apply_flag(option);
-                continue;
-            }
-            if !OPTIONS.contains(&option) {
-                return Err(spec_error(
-                    option,
-                    match suggest(option) {
-                        Some(close) => format!("unknown option (did you mean `{close}`?)"),
-                        None => "unknown option".to_string(),
-                    },
-                ));
-            }
-            let value = match inline_value {
-                Some(value) => value.to_string(),
-                None => {
-                    let Some(value) = args.get(index) else {
-                        return Err(spec_error(option, "needs a value"));
-                    };
-                    index += 1;
-                    value.as_ref().to_string()
-                }
-            };
-            self.apply_option(option, &value)
-                .map_err(|problem| spec_error(option, problem))?;
+    /// Nothing is changed when the patch is refused.
+    pub fn apply_patch(&mut self, patch: &EnvironmentPatch) -> Result<(), EnvironmentSpecError> {
+        let mut next = self.clone();
+        next.protection.apply(&patch.deploy, "")?;
+        if patch.release.branches.is_some() {
+            return Err(spec_error(
+                "release.branches",
+                "a release's ref is its tag: use `release.tags`",
+            ));
         }
-        self.validate()
+        next.release_protection.apply(&patch.release, "release.")?;
+        if patch.clear_freeze {
+            next.freeze_windows.clear();
+        }
+        for (index, text) in patch.add_freeze.iter().enumerate() {
+            let window = FreezeWindow::parse(text)
+                .map_err(|error| spec_error(&format!("add_freeze[{index}]"), error.to_string()))?;
+            next.freeze_windows.push(window);
+        }
+        if let Some(strategy) = &patch.strategy {
+            next.default_strategy = Some(
+                StrategyKind::parse(strategy).map_err(|problem| spec_error("strategy", problem))?,
+            );
+        }
+        if let Some(url) = &patch.url {
+            next.url = (!url.trim().is_empty()).then(|| url.clone());
+        }
+        for (key, value) in &patch.vars {
+            next.variables.insert(key.clone(), value.clone());
+        }
+        for secret in &patch.secrets {
+            if !next.secret_names.iter().any(|name| name == secret) {
+                next.secret_names.push(secret.clone());
+            }
+        }
+        next.validate()?;
+        *self = next;
+        Ok(())
     }
 
     /// Checks the settings fit together: patterns compile, and a policy that needs approvals
     /// names enough approvers to give them.
     pub fn validate(&self) -> Result<(), EnvironmentSpecError> {
         self.protection.validate("")?;
-        self.release_protection.validate("release-")?;
+        self.release_protection.validate("release.")?;
         for secret in &self.secret_names {
             if !is_identifier(secret) {
                 return Err(spec_error(
-                    "--secret",
+                    "secrets",
                     format!("`{secret}` is not a valid secret name (letters, digits, `_`)"),
                 ));
             }
@@ -213,68 +197,47 @@ impl Environment {
         for name in self.variables.keys() {
             if !is_identifier(name) {
                 return Err(spec_error(
-                    "--var",
+                    "vars",
                     format!("`{name}` is not a valid variable name (letters, digits, `_`)"),
                 ));
             }
         }
         Ok(())
     }
-
-    fn apply_flag(&mut self, flag: &str) {
-        match flag {
-            "--allow-self-review" => self.protection.prevent_self_review = false,
-            "--prevent-self-review" => self.protection.prevent_self_review = true,
-            "--release-allow-self-review" => self.release_protection.prevent_self_review = false,
-            "--release-prevent-self-review" => self.release_protection.prevent_self_review = true,
-            "--no-freeze" => self.freeze_windows.clear(),
-            _ => {}
-        }
-    }
-
-    fn apply_option(&mut self, option: &str, value: &str) -> Result<(), String> {
-        let (protection, bare) = match option.strip_prefix("--release-") {
-            Some(rest) => (&mut self.release_protection, rest),
-            None => (&mut self.protection, option.trim_start_matches("--")),
-        };
-        match bare {
-            "approvals" => {
-                protection.required_approvals = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("`{value}` is not a whole number of approvals"))?;
-            }
-            "approvers" => protection.approvers = parse_approvers(value)?,
-            "wait" => protection.wait = parse_duration(value).map_err(|e| e.to_string())?,
-            "approval-expiry" => {
-                let expiry = parse_duration(value).map_err(|e| e.to_string())?;
-                protection.approval_expiry = (!expiry.is_zero()).then_some(expiry);
-            }
-            "branches" => protection.branches = split_list(value),
-            "tags" => protection.tags = split_list(value),
-            "freeze" => self
-                .freeze_windows
-                .push(FreezeWindow::parse(value).map_err(|e| e.to_string())?),
-            "strategy" => self.default_strategy = Some(StrategyKind::parse(value)?),
-            "url" => self.url = Some(value.to_string()),
-            "var" => {
-                let Some((key, text)) = value.split_once('=') else {
-                    return Err(format!("`{value}` is not `KEY=VALUE`"));
-                };
-                self.variables.insert(key.to_string(), text.to_string());
-            }
-            "secret" => {
-                if !self.secret_names.iter().any(|name| name == value) {
-                    self.secret_names.push(value.to_string());
-                }
-            }
-            _ => return Err("unknown option".to_string()),
-        }
-        Ok(())
-    }
 }
 
 impl Protection {
+    /// Applies one policy's patch; `prefix` names the policy in errors (`""` or `"release."`).
+    fn apply(&mut self, patch: &ProtectionPatch, prefix: &str) -> Result<(), EnvironmentSpecError> {
+        if let Some(approvals) = patch.approvals {
+            self.required_approvals = approvals;
+        }
+        if let Some(approvers) = &patch.approvers {
+            self.approvers = parse_approvers(&approvers.join(","))
+                .map_err(|problem| spec_error(&format!("{prefix}approvers"), problem))?;
+        }
+        if let Some(prevent) = patch.prevent_self_review {
+            self.prevent_self_review = prevent;
+        }
+        if let Some(wait) = &patch.wait {
+            self.wait = parse_duration(wait)
+                .map_err(|error| spec_error(&format!("{prefix}wait"), error.to_string()))?;
+        }
+        if let Some(expiry) = &patch.approval_expiry {
+            let expiry = parse_duration(expiry).map_err(|error| {
+                spec_error(&format!("{prefix}approval_expiry"), error.to_string())
+            })?;
+            self.approval_expiry = (!expiry.is_zero()).then_some(expiry);
+        }
+        if let Some(branches) = &patch.branches {
+            self.branches = clean_list(branches);
+        }
+        if let Some(tags) = &patch.tags {
+            self.tags = clean_list(tags);
+        }
+        Ok(())
+    }
+
     /// Whether `user` is one of the approvers, directly or through a group.
     pub fn is_approver(&self, user: &str, groups: &Groups) -> bool {
         self.approvers.iter().any(|approver| match approver {
@@ -311,9 +274,8 @@ impl Protection {
 
     fn validate(&self, prefix: &str) -> Result<(), EnvironmentSpecError> {
         compile_all(&self.branches)
-            .map_err(|problem| spec_error(&format!("--{prefix}branches"), problem))?;
-        compile_all(&self.tags)
-            .map_err(|problem| spec_error(&format!("--{prefix}tags"), problem))?;
+            .map_err(|problem| spec_error(&format!("{prefix}branches"), problem))?;
+        compile_all(&self.tags).map_err(|problem| spec_error(&format!("{prefix}tags"), problem))?;
         if self.required_approvals == 0 {
             return Ok(());
         }
@@ -328,16 +290,16 @@ impl Protection {
             .count();
         if self.approvers.is_empty() {
             return Err(spec_error(
-                &format!("--{prefix}approvals"),
+                &format!("{prefix}approvals"),
                 format!(
-                    "{} approval(s) required but no approvers are named (add `--{prefix}approvers`)",
+                    "{} approval(s) required but no approvers are named (add `{prefix}approvers`)",
                     self.required_approvals
                 ),
             ));
         }
         if !has_group && named_users < self.required_approvals as usize {
             return Err(spec_error(
-                &format!("--{prefix}approvals"),
+                &format!("{prefix}approvals"),
                 format!(
                     "{} approval(s) required but only {named_users} approver(s) are named",
                     self.required_approvals
@@ -383,33 +345,6 @@ pub fn parse_approvers(text: &str) -> Result<Vec<Approver>, String> {
 
 // ---------------------------------------------------------------------------------------------
 
-const FLAGS: &[&str] = &[
-    "--allow-self-review",
-    "--prevent-self-review",
-    "--release-allow-self-review",
-    "--release-prevent-self-review",
-    "--no-freeze",
-];
-
-const OPTIONS: &[&str] = &[
-    "--approvals",
-    "--approvers",
-    "--wait",
-    "--approval-expiry",
-    "--branches",
-    "--tags",
-    "--freeze",
-    "--strategy",
-    "--url",
-    "--var",
-    "--secret",
-    "--release-approvals",
-    "--release-approvers",
-    "--release-wait",
-    "--release-approval-expiry",
-    "--release-tags",
-];
-
 fn default_true() -> bool {
     true
 }
@@ -419,6 +354,15 @@ fn spec_error(option: &str, problem: impl Into<String>) -> EnvironmentSpecError 
         option: option.to_string(),
         problem: problem.into(),
     }
+}
+
+fn clean_list(entries: &[String]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|entry| entry.trim())
+        .filter(|entry| !entry.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn split_list(text: &str) -> Vec<String> {
@@ -435,63 +379,32 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The closest known option, when one is within two edits.
-fn suggest(option: &str) -> Option<&'static str> {
-    FLAGS
-        .iter()
-        .chain(OPTIONS)
-        .map(|known| (edit_distance(option, known), *known))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| known)
-}
-
-/// Levenshtein distance, for "did you mean" hints.
-pub(crate) fn edit_distance(left: &str, right: &str) -> usize {
-    let right_chars: Vec<char> = right.chars().collect();
-    let mut previous: Vec<usize> = (0..=right_chars.len()).collect();
-    for (i, left_char) in left.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, right_char) in right_chars.iter().enumerate() {
-            let substitution =
-                previous.get(j).copied().unwrap_or(0) + usize::from(left_char != *right_char);
-            let deletion = previous.get(j + 1).copied().unwrap_or(0) + 1;
-            let insertion = current.get(j).copied().unwrap_or(0) + 1;
-            current.push(substitution.min(deletion).min(insertion));
-        }
-        previous = current;
-    }
-    previous.last().copied().unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(text: &[&str]) -> Vec<String> {
+    fn list(text: &[&str]) -> Vec<String> {
         text.iter().map(|s| s.to_string()).collect()
     }
 
+    fn documented_example() -> EnvironmentPatch {
+        EnvironmentPatch {
+            deploy: ProtectionPatch {
+                approvals: Some(2),
+                approvers: Some(list(&["alice", "bob", "carol"])),
+                wait: Some("5m".into()),
+                branches: Some(list(&["main"])),
+                tags: Some(list(&["v*"])),
+                ..ProtectionPatch::default()
+            },
+            add_freeze: list(&["Fri 16:00-Mon 08:00 UTC"]),
+            ..EnvironmentPatch::default()
+        }
+    }
+
     #[test]
-    fn parses_the_documented_example() {
-        let environment = Environment::from_args(
-            "production",
-            &args(&[
-                "--approvals",
-                "2",
-                "--approvers",
-                "alice,bob,carol",
-                "--wait",
-                "5m",
-                "--branches",
-                "main",
-                "--tags",
-                "v*",
-                "--freeze",
-                "Fri 16:00-Mon 08:00 UTC",
-            ]),
-        )
-        .unwrap();
+    fn applies_the_documented_example() {
+        let environment = Environment::from_patch("production", &documented_example()).unwrap();
         assert_eq!(environment.name, "production");
         let protection = &environment.protection;
         assert_eq!(protection.required_approvals, 2);
@@ -515,34 +428,22 @@ mod tests {
     }
 
     #[test]
-    fn parses_every_option() {
-        let environment = Environment::from_args(
-            "staging",
-            &args(&[
-                "--approvers=@ops,dave",
-                "--approvals=1",
-                "--allow-self-review",
-                "--approval-expiry",
-                "24h",
-                "--strategy",
-                "blue-green",
-                "--url",
-                "https://staging.example.com",
-                "--var",
-                "REGION=eu-west-1",
-                "--secret",
-                "DEPLOY_KEY",
-                "--secret",
-                "DEPLOY_KEY",
-                "--release-approvals",
-                "1",
-                "--release-approvers",
-                "@product",
-                "--release-tags",
-                "v*,!v*-rc*",
-            ]),
-        )
+    fn applies_every_setting() {
+        let patch: EnvironmentPatch = serde_json::from_value(serde_json::json!({
+            "deploy": {
+                "approvers": ["@ops", "dave"],
+                "approvals": 1,
+                "prevent_self_review": false,
+                "approval_expiry": "24h"
+            },
+            "strategy": "blue-green",
+            "url": "https://staging.example.com",
+            "vars": {"REGION": "eu-west-1"},
+            "secrets": ["DEPLOY_KEY", "DEPLOY_KEY"],
+            "release": {"approvals": 1, "approvers": ["@product"], "tags": ["v*", "!v*-rc*"]}
+        }))
         .unwrap();
+        let environment = Environment::from_patch("staging", &patch).unwrap();
         assert_eq!(
             environment.protection.approvers,
             vec![Approver::Group("ops".into()), Approver::User("dave".into())]
@@ -566,84 +467,97 @@ mod tests {
         assert_eq!(back, environment);
     }
 
-    fn check_error(arguments: &[&str], expected: &str) {
-        let error = Environment::from_args("production", &args(arguments)).unwrap_err();
-        assert_eq!(error.to_string(), expected, "arguments {arguments:?}");
+    fn check_error(patch: serde_json::Value, expected: &str) {
+        let parsed: EnvironmentPatch = serde_json::from_value(patch.clone()).unwrap();
+        let mut environment = Environment::new("production");
+        let before = environment.clone();
+        let error = environment.apply_patch(&parsed).unwrap_err();
+        assert_eq!(error.to_string(), expected, "patch {patch}");
+        assert_eq!(environment, before, "a refused patch changes nothing");
     }
 
     #[test]
-    fn errors_name_the_option() {
+    fn errors_name_the_setting() {
+        use serde_json::json;
         check_error(
-            &["--wait", "5x"],
-            "option `--wait`: duration `5x`: unknown unit `x` (use s, m, h or d)",
-        );
-        check_error(&["--wait"], "option `--wait`: needs a value");
-        check_error(
-            &["--approvals", "two"],
-            "option `--approvals`: `two` is not a whole number of approvals",
+            json!({"deploy": {"wait": "5x"}}),
+            "setting `wait`: duration `5x`: unknown unit `x` (use s, m, h or d)",
         );
         check_error(
-            &["--aprovals", "2"],
-            "option `--aprovals`: unknown option (did you mean `--approvals`?)",
-        );
-        check_error(&["--colour", "red"], "option `--colour`: unknown option");
-        check_error(
-            &["--approvals", "2"],
-            "option `--approvals`: 2 approval(s) required but no approvers are named (add `--approvers`)",
+            json!({"deploy": {"approvals": 2}}),
+            "setting `approvals`: 2 approval(s) required but no approvers are named (add `approvers`)",
         );
         check_error(
-            &["--approvals", "3", "--approvers", "alice,bob"],
-            "option `--approvals`: 3 approval(s) required but only 2 approver(s) are named",
+            json!({"deploy": {"approvals": 3, "approvers": ["alice", "bob"]}}),
+            "setting `approvals`: 3 approval(s) required but only 2 approver(s) are named",
         );
         check_error(
-            &["--release-approvals", "1"],
-            "option `--release-approvals`: 1 approval(s) required but no approvers are named (add `--release-approvers`)",
+            json!({"release": {"approvals": 1}}),
+            "setting `release.approvals`: 1 approval(s) required but no approvers are named (add `release.approvers`)",
         );
         check_error(
-            &["--freeze", "Fry 16:00-Mon 08:00"],
-            "option `--freeze`: freeze window `Fry 16:00-Mon 08:00`: unknown weekday `Fry` (use Mon, Tue, … Sun)",
+            json!({"release": {"branches": ["main"]}}),
+            "setting `release.branches`: a release's ref is its tag: use `release.tags`",
         );
         check_error(
-            &["--strategy", "yolo"],
-            "option `--strategy`: unknown strategy `yolo` (use big-bang, rolling, blue-green or canary)",
+            json!({"add_freeze": ["Fri 16:00-Mon 08:00", "Fry 16:00-Mon 08:00"]}),
+            "setting `add_freeze[1]`: freeze window `Fry 16:00-Mon 08:00`: unknown weekday `Fry` (use Mon, Tue, … Sun)",
         );
         check_error(
-            &["--var", "REGION"],
-            "option `--var`: `REGION` is not `KEY=VALUE`",
+            json!({"strategy": "yolo"}),
+            "setting `strategy`: unknown strategy `yolo` (use big-bang, rolling, blue-green or canary)",
         );
         check_error(
-            &["--var", "1X=a"],
-            "option `--var`: `1X` is not a valid variable name (letters, digits, `_`)",
+            json!({"vars": {"1X": "a"}}),
+            "setting `vars`: `1X` is not a valid variable name (letters, digits, `_`)",
         );
         check_error(
-            &["--approvers", "alice,@"],
-            "option `--approvers`: `@` must be followed by a group name",
+            json!({"deploy": {"approvers": ["alice", "@"]}}),
+            "setting `approvers`: `@` must be followed by a group name",
         );
         let pattern_problem = compile_all(&["[main"]).unwrap_err();
         check_error(
-            &["--branches", "[main"],
-            &format!("option `--branches`: {pattern_problem}"),
+            json!({"deploy": {"branches": ["[main"]}}),
+            &format!("setting `branches`: {pattern_problem}"),
         );
-        check_error(&["--no-freeze=yes"], "option `--no-freeze`: takes no value");
+        // Unknown fields are refused by the wire type itself, naming them.
+        let typo = serde_json::from_value::<EnvironmentPatch>(json!({"deploy": {"aprovals": 2}}))
+            .unwrap_err()
+            .to_string();
+        assert!(typo.contains("aprovals"), "{typo}");
     }
 
     #[test]
-    fn later_options_replace_or_add() {
-        let mut environment = Environment::from_args(
+    fn later_patches_replace_or_add() {
+        let mut environment = Environment::from_patch(
             "production",
-            &args(&[
-                "--freeze",
-                "Fri 16:00-Mon 08:00",
-                "--freeze",
-                "2026-12-24T00:00Z/2026-12-27T00:00Z",
-            ]),
+            &EnvironmentPatch {
+                add_freeze: list(&["Fri 16:00-Mon 08:00", "2026-12-24T00:00Z/2026-12-27T00:00Z"]),
+                ..EnvironmentPatch::default()
+            },
         )
         .unwrap();
         assert_eq!(environment.freeze_windows.len(), 2);
-        environment.apply_args(&args(&["--no-freeze"])).unwrap();
-        assert!(environment.freeze_windows.is_empty());
         environment
-            .apply_args(&args(&["--branches", "main", "--branches", "release/*"]))
+            .apply_patch(&EnvironmentPatch {
+                clear_freeze: true,
+                ..EnvironmentPatch::default()
+            })
+            .unwrap();
+        assert!(environment.freeze_windows.is_empty());
+        let branches = |names: &[&str]| EnvironmentPatch {
+            deploy: ProtectionPatch {
+                branches: Some(list(names)),
+                ..ProtectionPatch::default()
+            },
+            ..EnvironmentPatch::default()
+        };
+        environment.apply_patch(&branches(&["main"])).unwrap();
+        environment.apply_patch(&branches(&["release/*"])).unwrap();
+        assert_eq!(environment.protection.branches, vec!["release/*"]);
+        // Settings not named stay as they were.
+        environment
+            .apply_patch(&EnvironmentPatch::default())
             .unwrap();
         assert_eq!(environment.protection.branches, vec!["release/*"]);
     }

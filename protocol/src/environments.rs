@@ -11,20 +11,91 @@ use crate::deployment::{DeploymentStatus, PhaseRecord, StrategyKind, Version};
 
 /// `POST /api/v1/environments`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateEnvironmentRequest {
     pub protocol_version: u32,
     pub name: String,
-    /// `slipway env create` options as given (`--approvals`, `2`, `--wait=5m`, …).
+    /// The settings to start from; everything not named keeps its default.
     #[serde(default)]
-    pub options: Vec<String>,
+    pub settings: EnvironmentPatch,
 }
 
 /// `PATCH /api/v1/environments/{name}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EditEnvironmentRequest {
     pub protocol_version: u32,
+    /// The settings to change; everything not named stays as it is.
     #[serde(default)]
-    pub options: Vec<String>,
+    pub settings: EnvironmentPatch,
+}
+
+/// A change to an environment's settings. Absent fields leave the setting alone; lists given
+/// replace the list, except `add_freeze`, `vars` and `secrets`, which add (after `clear_freeze`
+/// has removed every freeze window). Values are written as on the command line
+/// (`5m`, `Fri 16:00-Mon 08:00 UTC`, `@ops`); `deploy` parses them and names the field at fault.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentPatch {
+    /// The policy for deployments into the environment.
+    #[serde(default, skip_serializing_if = "ProtectionPatch::is_empty")]
+    pub deploy: ProtectionPatch,
+    /// The policy for releases promoted into the environment (no branch list: a release's ref is
+    /// its tag).
+    #[serde(default, skip_serializing_if = "ProtectionPatch::is_empty")]
+    pub release: ProtectionPatch,
+    /// Remove every freeze window first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clear_freeze: bool,
+    /// Freeze windows to add (`Fri 16:00-Mon 08:00 UTC`, or `START/END` in RFC 3339).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_freeze: Vec<String>,
+    /// The default strategy (`big-bang`, `rolling`, `blue-green`, `canary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// The environment's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Variables to set (`vars.KEY` of jobs deploying here).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub vars: IndexMap<String, String>,
+    /// Secret names jobs deploying here may read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+}
+
+/// A change to one protection policy; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectionPatch {
+    /// Approvals required (0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<u32>,
+    /// Who may approve: logins, and groups written `@name` (replaces the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvers: Option<Vec<String>>,
+    /// Whether the run's actor is refused as an approver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prevent_self_review: Option<bool>,
+    /// The wait timer (`5m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<String>,
+    /// Approvals older than this stop counting (`24h`; `0` turns expiry off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_expiry: Option<String>,
+    /// Branch patterns allowed through (replaces the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<Vec<String>>,
+    /// Tag patterns allowed through (replaces the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}
+
+impl ProtectionPatch {
+    /// True when the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == ProtectionPatch::default()
+    }
 }
 
 /// Approve or reject.

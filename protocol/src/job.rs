@@ -167,6 +167,26 @@ pub struct JobResult {
     pub deployment: Option<Box<DeploymentReport>>,
 }
 
+impl JobResult {
+    /// A job that ended with `conclusion` before (or without) any step's result: `reason` says
+    /// why (a timeout, a cancel, no runner, an infrastructure error).
+    pub fn unrun(conclusion: Conclusion, reason: impl Into<String>) -> JobResult {
+        JobResult {
+            conclusion,
+            outputs: IndexMap::new(),
+            steps: Vec::new(),
+            summary: String::new(),
+            failure_reason: Some(reason.into()),
+            deployment: None,
+        }
+    }
+
+    /// A failed job that has no step results, for `reason`.
+    pub fn failed(reason: impl Into<String>) -> JobResult {
+        JobResult::unrun(Conclusion::Failure, reason)
+    }
+}
+
 /// What a runner reports while a job runs (in order).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -32,4 +32,5 @@ pub use step::{BoolOrExpression, NumberOrExpression, Step};
 ///
 /// 2: steps and deployment values are protocol's own plain data (no `workflows` spans, no
 /// `deploy` types), after the wire had changed in many commits at 1.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: environment settings travel as a typed `EnvironmentPatch`, not as command-line words.
+pub const PROTOCOL_VERSION: u32 = 3;

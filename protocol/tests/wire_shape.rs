@@ -560,14 +560,14 @@ fn shapes() -> Vec<(String, String)> {
         of(&CreateEnvironmentRequest {
             protocol_version: 1,
             name: "prod".into(),
-            options: vec!["--approvals".into()],
+            settings: full_patch(),
         }),
     );
     add(
         "EditEnvironmentRequest",
         of(&EditEnvironmentRequest {
             protocol_version: 1,
-            options: vec!["--approvals".into()],
+            settings: full_patch(),
         }),
     );
     add(
@@ -934,4 +934,29 @@ fn add_artifact_shapes(add: &mut impl FnMut(&str, String)) {
             files: vec![file()],
         }),
     );
+}
+
+/// An environment patch with every field set, so the snapshot shows them all.
+fn full_patch() -> EnvironmentPatch {
+    let policy = ProtectionPatch {
+        approvals: Some(2),
+        approvers: Some(vec!["alice".into(), "@ops".into()]),
+        prevent_self_review: Some(true),
+        wait: Some("5m".into()),
+        approval_expiry: Some("24h".into()),
+        branches: Some(vec!["main".into()]),
+        tags: Some(vec!["v*".into()]),
+    };
+    EnvironmentPatch {
+        deploy: policy.clone(),
+        release: policy,
+        clear_freeze: true,
+        add_freeze: vec!["Fri 16:00-Mon 08:00 UTC".into()],
+        strategy: Some("canary".into()),
+        url: Some("https://example.com".into()),
+        vars: [("REGION".to_string(), "eu".to_string())]
+            .into_iter()
+            .collect(),
+        secrets: vec!["TOKEN".into()],
+    }
 }

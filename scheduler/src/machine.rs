@@ -797,14 +797,7 @@ fn conclude_unstarted(
         return;
     };
     leg.state = next;
-    leg.result = Some(JobResult {
-        conclusion,
-        outputs: IndexMap::new(),
-        steps: Vec::new(),
-        summary: String::new(),
-        failure_reason: Some(reason.clone()),
-        deployment: None,
-    });
+    leg.result = Some(JobResult::unrun(conclusion, reason.clone()));
     actions.push(Action::JobConcluded {
         job_key: leg.job_key.clone(),
         conclusion,

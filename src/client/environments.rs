@@ -9,8 +9,8 @@
 use protocol::DeploymentStatus;
 use protocol::environments::{
     ApprovalOutcome, Approver, AuditEntry, AuditSubject, CreateEnvironmentRequest, Decision,
-    DecisionRequest, Deployment, EditEnvironmentRequest, Environment, EnvironmentView, Groups,
-    RollbackRequest, SetGroupRequest,
+    DecisionRequest, Deployment, EditEnvironmentRequest, Environment, EnvironmentPatch,
+    EnvironmentView, Groups, ProtectionPatch, RollbackRequest, SetGroupRequest,
 };
 use reqwest::Method;
 
@@ -30,27 +30,19 @@ pub struct EnvArgs {
 pub enum EnvCommand {
     /// Create an environment: `slipway env create production --approvals 2 --approvers
     /// alice,bob,carol --wait 5m --branches main --tags 'v*' --freeze 'Fri 16:00-Mon 08:00 UTC'`
-    #[command(after_help = OPTIONS_HELP)]
     Create {
+        /// The environment's name (letters, digits, `-`, `_`, `.`)
         name: String,
-        /// Options (see below)
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "OPTION"
-        )]
-        options: Vec<String>,
+        #[command(flatten)]
+        settings: EnvSettings,
     },
-    /// Change an environment's settings (the options given replace those settings)
-    #[command(after_help = OPTIONS_HELP)]
+    /// Change an environment's settings (the settings given replace those settings; the rest
+    /// stay as they are)
     Edit {
+        /// The environment to change
         name: String,
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "OPTION"
-        )]
-        options: Vec<String>,
+        #[command(flatten)]
+        settings: EnvSettings,
     },
     /// List environments with their protection and lane
     List {
@@ -75,22 +67,157 @@ pub enum EnvCommand {
     },
 }
 
-const OPTIONS_HELP: &str = "Options:
-  --approvals N                 approvals required (0: none)
-  --approvers alice,bob,@ops    who may approve (@name: a group)
-  --allow-self-review           the run's actor may approve it (refused by default)
-  --wait 5m                     wait timer before the deployment may start
-  --approval-expiry 24h         approvals older than this stop counting
-  --branches main,release/*     branches allowed to deploy
-  --tags 'v*'                   tags allowed to deploy
-  --freeze 'Fri 16:00-Mon 08:00 UTC'  a freeze window (repeatable; or START/END RFC 3339)
-  --no-freeze                   remove every freeze window
-  --strategy rolling            default strategy (big-bang, rolling, blue-green, canary)
-  --url URL                     the environment's URL
-  --var KEY=VALUE               an environment variable (vars.KEY), repeatable
-  --secret NAME                 a secret name jobs here may read (value: slipway secret set NAME --env E)
-  --release-approvals N, --release-approvers …, --release-wait D, --release-tags …
-                                the release promotion policy";
+/// The settings of `env create` and `env edit`, straight into the API's [`EnvironmentPatch`].
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EnvSettings {
+    /// Approvals a deployment needs (0: none)
+    #[arg(long, value_name = "N", help_heading = "Deployment policy")]
+    approvals: Option<u32>,
+    /// Who may approve: logins, and groups as @name (replaces the list)
+    #[arg(
+        long,
+        value_name = "alice,bob,@ops",
+        value_delimiter = ',',
+        help_heading = "Deployment policy"
+    )]
+    approvers: Option<Vec<String>>,
+    /// The run's actor may approve it (refused by default)
+    #[arg(
+        long,
+        conflicts_with = "prevent_self_review",
+        help_heading = "Deployment policy"
+    )]
+    allow_self_review: bool,
+    /// The run's actor may not approve it (the default)
+    #[arg(long, help_heading = "Deployment policy")]
+    prevent_self_review: bool,
+    /// Wait timer before a deployment may start (5m, 2h, 1d)
+    #[arg(long, value_name = "DURATION", help_heading = "Deployment policy")]
+    wait: Option<String>,
+    /// Approvals older than this stop counting (0: never)
+    #[arg(long, value_name = "DURATION", help_heading = "Deployment policy")]
+    approval_expiry: Option<String>,
+    /// Branch patterns allowed to deploy (replaces the list)
+    #[arg(
+        long,
+        value_name = "main,release/*",
+        value_delimiter = ',',
+        help_heading = "Deployment policy"
+    )]
+    branches: Option<Vec<String>>,
+    /// Tag patterns allowed to deploy (replaces the list)
+    #[arg(
+        long,
+        value_name = "v*",
+        value_delimiter = ',',
+        help_heading = "Deployment policy"
+    )]
+    tags: Option<Vec<String>>,
+    /// Add a freeze window: 'Fri 16:00-Mon 08:00 UTC' or START/END in RFC 3339 (repeatable)
+    #[arg(long, value_name = "WINDOW", help_heading = "Environment")]
+    freeze: Vec<String>,
+    /// Remove every freeze window (before any --freeze given with it)
+    #[arg(long, help_heading = "Environment")]
+    no_freeze: bool,
+    /// Default strategy: big-bang, rolling, blue-green or canary
+    #[arg(long, value_name = "STRATEGY", help_heading = "Environment")]
+    strategy: Option<String>,
+    /// The environment's URL
+    #[arg(long, value_name = "URL", help_heading = "Environment")]
+    url: Option<String>,
+    /// A variable of jobs deploying here, vars.KEY (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var, help_heading = "Environment")]
+    vars: Vec<(String, String)>,
+    /// A secret name jobs deploying here may read; set its value with
+    /// `slipway secret set NAME --env ENV` (repeatable)
+    #[arg(long = "secret", value_name = "NAME", help_heading = "Environment")]
+    secrets: Vec<String>,
+    /// Approvals a release promotion needs
+    #[arg(long, value_name = "N", help_heading = "Release policy")]
+    release_approvals: Option<u32>,
+    /// Who may approve a release (replaces the list)
+    #[arg(
+        long,
+        value_name = "alice,@product",
+        value_delimiter = ',',
+        help_heading = "Release policy"
+    )]
+    release_approvers: Option<Vec<String>>,
+    /// The release's creator may approve it
+    #[arg(
+        long,
+        conflicts_with = "release_prevent_self_review",
+        help_heading = "Release policy"
+    )]
+    release_allow_self_review: bool,
+    /// The release's creator may not approve it (the default)
+    #[arg(long, help_heading = "Release policy")]
+    release_prevent_self_review: bool,
+    /// Wait timer before a promotion takes effect
+    #[arg(long, value_name = "DURATION", help_heading = "Release policy")]
+    release_wait: Option<String>,
+    /// Release approvals older than this stop counting
+    #[arg(long, value_name = "DURATION", help_heading = "Release policy")]
+    release_approval_expiry: Option<String>,
+    /// Tag patterns a release may carry (replaces the list)
+    #[arg(
+        long,
+        value_name = "v*",
+        value_delimiter = ',',
+        help_heading = "Release policy"
+    )]
+    release_tags: Option<Vec<String>>,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) => Ok((key.to_string(), value.to_string())),
+        None => Err(format!("`{text}` is not `KEY=VALUE`")),
+    }
+}
+
+fn self_review(allow: bool, prevent: bool) -> Option<bool> {
+    match (allow, prevent) {
+        (true, _) => Some(false),
+        (_, true) => Some(true),
+        _ => None,
+    }
+}
+
+impl EnvSettings {
+    /// The API's patch for these flags.
+    fn patch(&self) -> EnvironmentPatch {
+        EnvironmentPatch {
+            deploy: ProtectionPatch {
+                approvals: self.approvals,
+                approvers: self.approvers.clone(),
+                prevent_self_review: self_review(self.allow_self_review, self.prevent_self_review),
+                wait: self.wait.clone(),
+                approval_expiry: self.approval_expiry.clone(),
+                branches: self.branches.clone(),
+                tags: self.tags.clone(),
+            },
+            release: ProtectionPatch {
+                approvals: self.release_approvals,
+                approvers: self.release_approvers.clone(),
+                prevent_self_review: self_review(
+                    self.release_allow_self_review,
+                    self.release_prevent_self_review,
+                ),
+                wait: self.release_wait.clone(),
+                approval_expiry: self.release_approval_expiry.clone(),
+                branches: None,
+                tags: self.release_tags.clone(),
+            },
+            clear_freeze: self.no_freeze,
+            add_freeze: self.freeze.clone(),
+            strategy: self.strategy.clone(),
+            url: self.url.clone(),
+            vars: self.vars.iter().cloned().collect(),
+            secrets: self.secrets.clone(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GroupArgs {
@@ -175,11 +302,11 @@ pub fn env(args: &EnvArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {
-            EnvCommand::Create { name, options } => {
+            EnvCommand::Create { name, settings } => {
                 let request = CreateEnvironmentRequest {
                     protocol_version: protocol::PROTOCOL_VERSION,
                     name: name.clone(),
-                    options: options.clone(),
+                    settings: settings.patch(),
                 };
                 let created: Option<Environment> = client
                     .admin_send(Method::POST, "/api/v1/environments", &request)
@@ -189,10 +316,10 @@ pub fn env(args: &EnvArgs) -> i32 {
                 println!("environment {} created", created.name);
                 print_settings(&created);
             }
-            EnvCommand::Edit { name, options } => {
+            EnvCommand::Edit { name, settings } => {
                 let request = EditEnvironmentRequest {
                     protocol_version: protocol::PROTOCOL_VERSION,
-                    options: options.clone(),
+                    settings: settings.patch(),
                 };
                 let path = format!("/api/v1/environments/{}", encode_component(name));
                 let edited: Option<Environment> =

@@ -102,7 +102,7 @@ async fn create_environment(
     Versioned(request): Versioned<CreateEnvironmentRequest>,
 ) -> Result<(StatusCode, Json<wire::Environment>), ApiError> {
     let environment = deployments(&orchestrator)
-        .create_environment(&request.name, &request.options)
+        .create_environment(&request.name, &request.settings)
         .await?;
     Ok((StatusCode::CREATED, Json(environment.into())))
 }
@@ -115,7 +115,7 @@ async fn edit_environment(
 ) -> Result<Json<wire::Environment>, ApiError> {
     Ok(Json(
         deployments(&orchestrator)
-            .edit_environment(&name, &request.options)
+            .edit_environment(&name, &request.settings)
             .await?
             .into(),
     ))

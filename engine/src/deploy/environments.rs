@@ -4,6 +4,7 @@
 
 use deploy::{DeploymentStatus, Environment, Lane};
 use jiff::Timestamp;
+use protocol::environments::EnvironmentPatch;
 
 use super::{DeployError, Deployments, EnvironmentView, GROUPS_KEY};
 use crate::store::RecordKind;
@@ -31,11 +32,11 @@ impl Deployments {
         })
     }
 
-    /// Creates an environment from `slipway env create` options.
+    /// Creates an environment from a settings patch (`slipway env create`).
     pub async fn create_environment(
         &self,
         name: &str,
-        options: &[String],
+        settings: &EnvironmentPatch,
     ) -> Result<Environment, DeployError> {
         check_environment_name(name)?;
         let _guard = self.lock.lock().await;
@@ -46,7 +47,7 @@ impl Deployments {
         {
             return Err(DeployError::EnvironmentExists(name.to_string()));
         }
-        let environment = Environment::from_args(name, options)
+        let environment = Environment::from_patch(name, settings)
             .map_err(|error| DeployError::Invalid(error.to_string()))?;
         store
             .put_record(RecordKind::Environments, name, &environment)
@@ -54,18 +55,18 @@ impl Deployments {
         Ok(environment)
     }
 
-    /// Applies `slipway env edit` options to an existing environment. Waiting deployments are
+    /// Applies a settings patch (`slipway env edit`) to an existing environment. Waiting deployments are
     /// evaluated against the new rules at once.
     pub async fn edit_environment(
         &self,
         name: &str,
-        options: &[String],
+        settings: &EnvironmentPatch,
     ) -> Result<Environment, DeployError> {
         let environment = {
             let _guard = self.lock.lock().await;
             let mut environment = self.environment(name)?;
             environment
-                .apply_args(options)
+                .apply_patch(settings)
                 .map_err(|error| DeployError::Invalid(error.to_string()))?;
             self.engine
                 .store()

@@ -2,7 +2,7 @@
 //! deployment belongs to. Plain store access for the other parts; no decisions are made here.
 
 use deploy::{AuditEntry, Deployment, Lane};
-use protocol::{Conclusion, JobResult};
+use protocol::JobResult;
 
 use super::{DeployError, Deployments};
 use crate::store::{RecordKind, RunId};
@@ -135,12 +135,5 @@ impl Deployments {
 }
 
 pub(super) fn failed(reason: String) -> JobResult {
-    JobResult {
-        conclusion: Conclusion::Failure,
-        outputs: Default::default(),
-        steps: Vec::new(),
-        summary: String::new(),
-        failure_reason: Some(reason),
-        deployment: None,
-    }
+    JobResult::failed(reason)
 }

@@ -521,14 +521,7 @@ impl Groups {
 }
 
 fn cancelled_result(reason: String) -> JobResult {
-    JobResult {
-        conclusion: Conclusion::Cancelled,
-        outputs: Default::default(),
-        steps: Vec::new(),
-        summary: String::new(),
-        failure_reason: Some(reason),
-        deployment: None,
-    }
+    JobResult::unrun(Conclusion::Cancelled, reason)
 }
 
 #[cfg(test)]

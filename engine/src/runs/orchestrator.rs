@@ -1017,14 +1017,7 @@ fn save_schedule(
 }
 
 fn unrun_result(conclusion: Conclusion, reason: String) -> JobResult {
-    JobResult {
-        conclusion,
-        outputs: Default::default(),
-        steps: Vec::new(),
-        summary: String::new(),
-        failure_reason: Some(reason),
-        deployment: None,
-    }
+    JobResult::unrun(conclusion, reason)
 }
 
 /// Scheduler time: wall-clock milliseconds, so saved running-since stamps stay meaningful

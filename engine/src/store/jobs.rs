@@ -743,21 +743,11 @@ fn complete(job: &mut JobRecord, result: JobResult, finished_at_us: u64) {
 }
 
 fn failed_result(reason: &str) -> JobResult {
-    JobResult {
-        conclusion: Conclusion::Failure,
-        outputs: Default::default(),
-        steps: Vec::new(),
-        summary: String::new(),
-        failure_reason: Some(reason.to_string()),
-        deployment: None,
-    }
+    JobResult::failed(reason)
 }
 
 fn cancelled_result(reason: &str) -> JobResult {
-    JobResult {
-        conclusion: Conclusion::Cancelled,
-        ..failed_result(reason)
-    }
+    JobResult::unrun(Conclusion::Cancelled, reason)
 }
 
 /// Refuses a job whose run does not exist or whose key the run already has.

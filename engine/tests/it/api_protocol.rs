@@ -780,3 +780,66 @@ async fn a_runner_agent_keeps_its_job_through_an_engine_restart() {
     let printed = log.lines().filter(|line| *line == "before the restart");
     assert_eq!(printed.count(), 1, "{log}");
 }
+
+#[tokio::test]
+async fn environment_settings_are_a_typed_patch_and_a_bad_field_is_named() {
+    let h = Harness::start(Duration::from_secs(30)).await;
+    let admin = engine::runs::orchestrator::ensure_admin_token(h.dir.path()).unwrap();
+    // A misspelt field is refused by name, and nothing is stored.
+    let (status, body) = h
+        .post(
+            "/api/v1/environments",
+            Some(&admin),
+            json!({"name": "production", "settings": {"deploy": {"aprovals": 2}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("aprovals"), "{body}");
+    // A bad value is refused naming the setting's path.
+    let (status, body) = h
+        .post(
+            "/api/v1/environments",
+            Some(&admin),
+            json!({"name": "production", "settings": {"release": {"wait": "5x"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("release.wait"), "{body}");
+    let (_, listed) = h.get("/api/v1/environments").await;
+    assert_eq!(listed, json!([]), "refusals store nothing");
+    let (status, created) = h
+        .post(
+            "/api/v1/environments",
+            Some(&admin),
+            json!({"name": "production", "settings": {
+                "deploy": {"approvals": 1, "approvers": ["alice"], "wait": "5m"},
+                "add_freeze": ["Fri 16:00-Mon 08:00 UTC"]
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    // PATCH changes what it names and keeps the rest.
+    let mut body = json!({"protocol_version": PROTOCOL_VERSION, "settings": {"url": "https://prod.example.com"}});
+    body["settings"]["deploy"] = json!({"branches": ["main"]});
+    let response = h
+        .http
+        .patch(h.url("/api/v1/environments/production"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, shown) = h.get("/api/v1/environments/production").await;
+    let environment = &shown["environment"];
+    assert_eq!(
+        environment["protection"]["required_approvals"], 1,
+        "{shown}"
+    );
+    assert_eq!(environment["protection"]["branches"], json!(["main"]));
+    assert_eq!(environment["url"], "https://prod.example.com");
+    assert_eq!(
+        environment["freeze_windows"].as_array().map(Vec::len),
+        Some(1)
+    );
+}

@@ -10,6 +10,7 @@ use deploy::{
     StrategyKind, Version, VersionCheck,
 };
 use jiff::Timestamp;
+use protocol::environments::{EnvironmentPatch, ProtectionPatch};
 use serde_json::Value;
 
 fn at(text: &str) -> Timestamp {
@@ -65,21 +66,19 @@ jobs:
 "#;
 
 fn production() -> Environment {
-    let args = [
-        "--approvals",
-        "2",
-        "--approvers",
-        "alice,bob,carol",
-        "--wait",
-        "5m",
-        "--branches",
-        "main",
-        "--tags",
-        "v*",
-        "--freeze",
-        "Fri 16:00-Mon 08:00 UTC",
-    ];
-    Environment::from_args("production", &args).expect("a valid environment")
+    let settings = EnvironmentPatch {
+        deploy: ProtectionPatch {
+            approvals: Some(2),
+            approvers: Some(vec!["alice".into(), "bob".into(), "carol".into()]),
+            wait: Some("5m".into()),
+            branches: Some(vec!["main".into()]),
+            tags: Some(vec!["v*".into()]),
+            ..ProtectionPatch::default()
+        },
+        add_freeze: vec!["Fri 16:00-Mon 08:00 UTC".into()],
+        ..EnvironmentPatch::default()
+    };
+    Environment::from_patch("production", &settings).expect("a valid environment")
 }
 
 fn version(sha: &str, tag: &str) -> Version {

@@ -136,17 +136,10 @@ impl<'a> JobRun<'a> {
         ) {
             Ok(dirs) => dirs,
             Err(error) => {
-                return JobResult {
-                    conclusion: Conclusion::Failure,
-                    outputs: IndexMap::new(),
-                    steps: Vec::new(),
-                    summary: String::new(),
-                    failure_reason: Some(format!(
-                        "failed to create the job directories under {}: {error}",
-                        options.work_dir.display()
-                    )),
-                    deployment: None,
-                };
+                return JobResult::failed(format!(
+                    "failed to create the job directories under {}: {error}",
+                    options.work_dir.display()
+                ));
             }
         };
         let mut masker = Masker::new();
@@ -183,14 +176,7 @@ impl<'a> JobRun<'a> {
         if let Err(error) = self.render_job_env(&frame) {
             self.log_job(&format!("##[error]{error}"));
             self.dirs.remove_temp();
-            return JobResult {
-                conclusion: Conclusion::Failure,
-                outputs: IndexMap::new(),
-                steps: Vec::new(),
-                summary: String::new(),
-                failure_reason: Some(error),
-                deployment: None,
-            };
+            return JobResult::failed(error);
         }
         let (results, report) = match self.spec.deployment.clone() {
             None => (self.run_pass(&mut frame).await, None),
