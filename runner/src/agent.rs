@@ -82,7 +82,8 @@ impl RunnerConfig {
         {
             std::fs::create_dir_all(parent).map_err(|error| config_error(error.to_string()))?;
         }
-        write_private(path, text.as_bytes()).map_err(|error| config_error(error.to_string()))
+        files::write_private(path, text.as_bytes(), files::Existing::Replace)
+            .map_err(|error| config_error(error.to_string()))
     }
 }
 
@@ -770,27 +771,6 @@ async fn fetch_source(job: &JobLink, dir: &Path, sha: &str) -> Result<(), String
         .await
         .map_err(|error| format!("the unpack task failed: {error}"))?
         .map_err(|error| error.to_string())
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    // An existing file keeps its old mode on open: narrow it too.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod matrix;
 pub mod model;
 pub mod parse;
 pub mod span;
+pub mod suggest;
 pub mod validate;
 pub mod yaml;
 

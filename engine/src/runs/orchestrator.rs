@@ -438,7 +438,7 @@ pub fn ensure_admin_token(data_dir: &Path) -> std::io::Result<String> {
     }
     std::fs::create_dir_all(data_dir)?;
     let token = new_secret().map_err(|error| std::io::Error::other(error.to_string()))?;
-    crate::secrets::privacy::write_private(&path, token.as_bytes(), true)?;
+    files::write_private(&path, token.as_bytes(), files::Existing::Replace)?;
     Ok(token)
 }
 

@@ -96,10 +96,10 @@ impl SecretKey {
             let mut suffix = [0u8; 8];
             random_fill(&mut suffix)?;
             let aside = data_dir.join(format!("{KEY_FILE}.{}", hex_encode(&suffix)));
-            crate::secrets::privacy::write_private(
+            files::write_private(
                 &aside,
                 format!("{}\n", hex_encode(&bytes)).as_bytes(),
-                false,
+                files::Existing::Refuse,
             )
             .map_err(key_error)?;
             let linked = std::fs::hard_link(&aside, &path);

@@ -63,23 +63,6 @@ pub fn secure_data_dir(data_dir: &Path) -> io::Result<PrivacyReport> {
     Ok(report)
 }
 
-/// Writes `bytes` to a new file only its owner can read (0600) and syncs it; `replace` allows an
-/// existing file to be overwritten (it keeps its mode), else one that exists is an error.
-pub(crate) fn write_private(path: &Path, bytes: &[u8], replace: bool) -> io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).mode(0o600);
-    if replace {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,28 +241,15 @@ pub(crate) fn suggest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
     let limit = if word.chars().count() <= 3 { 1 } else { 2 };
     known
         .iter()
-        .map(|candidate| (edit_distance(&word, &candidate.to_lowercase()), *candidate))
+        .map(|candidate| {
+            (
+                crate::suggest::edit_distance(&word, &candidate.to_lowercase()),
+                *candidate,
+            )
+        })
         .filter(|(distance, _)| *distance <= limit)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance over characters (`_` and `-` count as the same: `runs_on` → `runs-on`).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let normalise = |c: char| if c == '_' { '-' } else { c };
-    let a: Vec<char> = a.chars().map(normalise).collect();
-    let b: Vec<char> = b.chars().map(normalise).collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ pub(crate) fn closest<'c>(
         .into_iter()
         .map(|candidate| {
             (
-                edit_distance(&name, &candidate.to_ascii_lowercase()),
+                crate::suggest::edit_distance(&name, &candidate.to_ascii_lowercase()),
                 candidate,
             )
         })
@@ -94,22 +94,6 @@ pub(crate) fn did_you_mean<'c>(
     closest(name, candidates)
         .map(|found| format!(" (did you mean `{found}`?)"))
         .unwrap_or_default()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
-            let deletion = previous.get(j + 1).copied().unwrap_or(0) + 1;
-            let insertion = current.get(j).copied().unwrap_or(0) + 1;
-            current.push(substitution.min(deletion).min(insertion));
-        }
-        previous = current;
-    }
-    previous.last().copied().unwrap_or(0)
 }
 
 #[cfg(test)]
