@@ -4,162 +4,38 @@
 //! the admin token, and step markers in stored logs. Every wait is bounded; ordering is checked
 //! with the engine's own timestamps, never with wall-clock durations.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
 use crate::support;
-use crate::support::engine::Process;
+use crate::support::engine::{BIN, TestEngine};
 
 use support::{job, lines, repo_with};
 
-const BIN: &str = env!("CARGO_BIN_EXE_slipway");
-
 use crate::support::SERIAL;
 
-struct TestEngine {
-    _process: Process,
-    data_dir: PathBuf,
-    url: String,
-    client: reqwest::Client,
+async fn start(data_dir: &Path) -> TestEngine {
+    TestEngine::builder(data_dir).lease_seconds(5).start().await
 }
 
-impl TestEngine {
-    async fn start(data_dir: &Path) -> TestEngine {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .expect("a free port");
-        let child = Command::new(BIN)
-            .arg("serve")
-            .arg("--data")
-            .arg(data_dir)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--runners", "2", "--lease-seconds", "5"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start slipway serve");
-        let engine = TestEngine {
-            _process: Process(child),
-            data_dir: data_dir.to_path_buf(),
-            url: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let answer = engine
-                .client
-                .get(format!("{}/api/v1/runs", engine.url))
-                .send()
-                .await;
-            if answer.is_ok_and(|response| response.status().is_success()) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "engine did not come up in 30 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        engine
+/// `slipway ARGS… --engine URL` with extra environment and no token unless given, as a process.
+fn cli(engine: &TestEngine, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .args(["--engine", &engine.url])
+        .env_remove("SLIPWAY_TOKEN")
+        .current_dir(&engine.data_dir);
+    for (name, value) in env {
+        command.env(name, value);
     }
+    command.output().expect("run slipway")
+}
 
-    fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("admin.token"))
-            .expect("admin.token exists")
-            .trim()
-            .to_string()
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut request = self.client.post(format!("{}{path}", self.url)).json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("engine answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn dispatch(&self, repo: &Path, workflow: &str, inputs: Value) -> String {
-        let token = self.admin_token();
-        // Only a watched repository is dispatched; watching it again is a no-op (409).
-        let (status, answer) = self
-            .post(
-                "/api/v1/repos",
-                Some(&token),
-                json!({"source": repo.display().to_string(), "name": crate::support::engine::watch_name(repo)}),
-            )
-            .await;
-        assert!(
-            status == 201 || status == 409,
-            "repo add answered {status}: {answer}"
-        );
-        let (status, answer) = self
-            .post(
-                "/api/v1/dispatch",
-                Some(&token),
-                json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": repo.display().to_string(),
-                       "workflow": workflow, "ref": "main", "inputs": inputs}),
-            )
-            .await;
-        assert_eq!(status, 200, "dispatch answered {answer}");
-        answer["run_id"].as_str().expect("run_id").to_string()
-    }
-
-    async fn run(&self, run_id: &str) -> Value {
-        self.client
-            .get(format!("{}/api/v1/runs/{run_id}", self.url))
-            .send()
-            .await
-            .expect("engine answers")
-            .json()
-            .await
-            .expect("json answer")
-    }
-
-    async fn wait_run(&self, run_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let run = self.run(run_id).await;
-            if done(&run) {
-                return run;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {run:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn wait_completed(&self, run_id: &str) -> Value {
-        self.wait_run(run_id, "the run to complete", |run| {
-            run["run"]["status"] == "completed"
-        })
-        .await
-    }
-
-    async fn wait_job_running(&self, run_id: &str, key: &str) -> Value {
-        self.wait_run(run_id, &format!("job `{key}` to run"), |run| {
-            job(run, key)["status"] == "in_progress"
-        })
-        .await
-    }
-
-    /// `slipway ARGS… --engine URL` with extra environment, as a process.
-    fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .args(["--engine", &self.url])
-            .env_remove("SLIPWAY_TOKEN")
-            .current_dir(&self.data_dir);
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        command.output().expect("run slipway")
-    }
+async fn run(engine: &TestEngine, run_id: &str) -> Value {
+    engine.get(&format!("/api/v1/runs/{run_id}")).await
 }
 
 fn micros(value: &Value) -> u64 {
@@ -204,13 +80,13 @@ async fn cancel_in_progress_cancels_the_running_run_of_the_group_and_the_new_one
             ("second.yml", &grouped_workflow("deploy-MAIN", true)),
         ],
     );
-    let engine = TestEngine::start(&temp.path().join("data")).await;
+    let engine = start(&temp.path().join("data")).await;
     let first = engine
-        .dispatch(&repo, "first.yml", json!({"seconds": "120"}))
+        .dispatch_with_inputs(&repo, "first.yml", json!({"seconds": "120"}))
         .await;
     engine.wait_job_running(&first, "go").await;
     let second = engine
-        .dispatch(&repo, "second.yml", json!({"seconds": "0"}))
+        .dispatch_with_inputs(&repo, "second.yml", json!({"seconds": "0"}))
         .await;
 
     let first_run = engine.wait_completed(&first).await;
@@ -243,12 +119,14 @@ async fn without_cancel_in_progress_one_waits_and_a_newer_waiting_run_replaces_i
             &grouped_workflow("deploy-${{ github.ref }}", false),
         )],
     );
-    let engine = TestEngine::start(&temp.path().join("data")).await;
+    let engine = start(&temp.path().join("data")).await;
     let first = engine
-        .dispatch(&repo, "deploy.yml", json!({"seconds": "4"}))
+        .dispatch_with_inputs(&repo, "deploy.yml", json!({"seconds": "4"}))
         .await;
     engine.wait_job_running(&first, "go").await;
-    let second = engine.dispatch(&repo, "deploy.yml", json!({})).await;
+    let second = engine
+        .dispatch_with_inputs(&repo, "deploy.yml", json!({}))
+        .await;
     let waiting = engine
         .wait_run(&second, "the run to wait for its group", |run| {
             !run["run"]["details"]["waiting_reason"].is_null()
@@ -261,7 +139,9 @@ async fn without_cancel_in_progress_one_waits_and_a_newer_waiting_run_replaces_i
         "{waiting:#}"
     );
     assert_eq!(waiting["jobs"], json!([]), "a waiting run has not started");
-    let third = engine.dispatch(&repo, "deploy.yml", json!({})).await;
+    let third = engine
+        .dispatch_with_inputs(&repo, "deploy.yml", json!({}))
+        .await;
 
     // The second was replaced by the third while both waited.
     let second_run = engine.wait_completed(&second).await;
@@ -317,8 +197,10 @@ jobs:
 "#,
         )],
     );
-    let engine = TestEngine::start(&temp.path().join("data")).await;
-    let run_id = engine.dispatch(&repo, "jobs.yml", json!({})).await;
+    let engine = start(&temp.path().join("data")).await;
+    let run_id = engine
+        .dispatch_with_inputs(&repo, "jobs.yml", json!({}))
+        .await;
     let held = engine
         .wait_run(&run_id, "a job held by its group", |run| {
             job(run, "one")["status"] == "waiting" || job(run, "two")["status"] == "waiting"
@@ -391,8 +273,10 @@ jobs:
         flag = flag.display()
     );
     let repo = repo_with(temp.path(), &[("ci.yml", &workflow)]);
-    let engine = TestEngine::start(&temp.path().join("data")).await;
-    let first = engine.dispatch(&repo, "ci.yml", json!({})).await;
+    let engine = start(&temp.path().join("data")).await;
+    let first = engine
+        .dispatch_with_inputs(&repo, "ci.yml", json!({}))
+        .await;
     let first_run = engine.wait_completed(&first).await;
     assert_eq!(first_run["run"]["conclusion"], "failure", "{first_run:#}");
     assert_eq!(job(&first_run, "flaky")["conclusion"], "failure");
@@ -405,14 +289,16 @@ jobs:
     // A re-run before it is allowed: with --job and --failed together the CLI refuses.
     std::fs::write(&flag, "now it passes").expect("write flag");
     let token = engine.admin_token();
-    let refused = engine.cli(
+    let refused = cli(
+        &engine,
         &[
             "rerun", &first, "--failed", "--job", "flaky", "--token", &token,
         ],
         &[],
     );
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
-    let output = engine.cli(
+    let output = cli(
+        &engine,
         &["rerun", "1", "--failed", "--json"],
         &[("SLIPWAY_TOKEN", &token)],
     );
@@ -429,7 +315,7 @@ jobs:
     assert_eq!(second_run["run"]["run_number"], 1);
     assert_eq!(second_run["run"]["details"]["attempt"], 2);
     assert_eq!(second_run["run"]["details"]["rerun_of"], first.as_str());
-    let linked = engine.run(&first).await;
+    let linked = run(&engine, &first).await;
     assert_eq!(linked["run"]["details"]["next_attempt"], second.as_str());
     // Kept jobs are listed with their earlier results; the dependent saw the kept output.
     assert_eq!(job(&second_run, "build")["conclusion"], "success");
@@ -449,7 +335,7 @@ jobs:
     assert_eq!(ran, ["build 1", "flaky 1", "flaky 2", "other 1"]);
 
     // `runs` and `run-status` show the attempt.
-    let runs = engine.cli(&["runs"], &[]);
+    let runs = cli(&engine, &["runs"], &[]);
     let table = String::from_utf8_lossy(&runs.stdout).to_string();
     assert!(
         table
@@ -458,13 +344,13 @@ jobs:
             .is_some_and(|header| header.contains("ATTEMPT")),
         "{table}"
     );
-    let status = engine.cli(&["run-status", &second], &[]);
+    let status = cli(&engine, &["run-status", &second], &[]);
     let text = String::from_utf8_lossy(&status.stdout).to_string();
     assert!(text.contains("#1, attempt 2"), "{text}");
     assert!(text.contains(&format!("re-run of: {first}")), "{text}");
 
     // The stored log reads like `slipway run`'s: step markers around the output.
-    let logs = engine.cli(&["logs", &second, "--job", "flaky"], &[]);
+    let logs = cli(&engine, &["logs", &second, "--job", "flaky"], &[]);
     let log = String::from_utf8_lossy(&logs.stdout).to_string();
     let started = log.find("##[step] needs the flag").expect(&log);
     let ended = log
@@ -481,9 +367,9 @@ async fn cancel_needs_the_admin_token_and_a_refused_cancel_changes_nothing() {
         temp.path(),
         &[("slow.yml", &grouped_workflow("slow", false))],
     );
-    let engine = TestEngine::start(&temp.path().join("data")).await;
+    let engine = start(&temp.path().join("data")).await;
     let run_id = engine
-        .dispatch(&repo, "slow.yml", json!({"seconds": "2"}))
+        .dispatch_with_inputs(&repo, "slow.yml", json!({"seconds": "2"}))
         .await;
     engine.wait_job_running(&run_id, "go").await;
     let path = format!("/api/v1/runs/{run_id}/cancel");
@@ -504,7 +390,7 @@ async fn cancel_needs_the_admin_token_and_a_refused_cancel_changes_nothing() {
         .await;
     assert_eq!(status, 401);
     // The CLI without a token is refused the same way (exit 3), and says how to pass one.
-    let output = engine.cli(&["cancel", &run_id], &[]);
+    let output = cli(&engine, &["cancel", &run_id], &[]);
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     let run = engine.wait_completed(&run_id).await;
     assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
@@ -512,11 +398,11 @@ async fn cancel_needs_the_admin_token_and_a_refused_cancel_changes_nothing() {
 
     // With the token (the old `--engine-token` spelling still works) a cancel goes through.
     let long = engine
-        .dispatch(&repo, "slow.yml", json!({"seconds": "120"}))
+        .dispatch_with_inputs(&repo, "slow.yml", json!({"seconds": "120"}))
         .await;
     engine.wait_job_running(&long, "go").await;
     let token = engine.admin_token();
-    let output = engine.cli(&["cancel", &long, "--engine-token", &token], &[]);
+    let output = cli(&engine, &["cancel", &long, "--engine-token", &token], &[]);
     assert!(output.status.success(), "{output:?}");
     let run = engine.wait_completed(&long).await;
     assert_eq!(run["run"]["conclusion"], "cancelled", "{run:#}");

@@ -178,14 +178,16 @@ impl TestEngine {
 
     /// `POST path` with the admin token: the status and the JSON answer (`null` when none).
     pub async fn post_admin(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(self.admin_token())
-            .json(&body)
-            .send()
-            .await
-            .expect("engine answers");
+        self.post(path, Some(&self.admin_token()), body).await
+    }
+
+    /// `POST path` with `token` (none: anonymous): the status and the JSON answer.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut request = self.client.post(format!("{}{path}", self.url)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("engine answers");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -258,12 +260,17 @@ impl TestEngine {
 
     /// Starts `workflow` of the repository at `repo` on `main`; the run id.
     pub async fn dispatch(&self, repo: &Path, workflow: &str) -> String {
+        self.dispatch_with_inputs(repo, workflow, json!({})).await
+    }
+
+    /// Starts `workflow` of the repository at `repo` on `main` with `workflow_dispatch` inputs.
+    pub async fn dispatch_with_inputs(&self, repo: &Path, workflow: &str, inputs: Value) -> String {
         self.watch(repo).await;
         let (status, answer) = self
             .post_admin(
                 "/api/v1/dispatch",
                 json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": repo.display().to_string(),
-                       "workflow": workflow, "ref": "main"}),
+                       "workflow": workflow, "ref": "main", "inputs": inputs}),
             )
             .await;
         assert_eq!(status, 200, "dispatch answered {answer}");
@@ -332,6 +339,14 @@ impl TestEngine {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Polls the run until the job `key` is in progress.
+    pub async fn wait_job_running(&self, run_id: &str, key: &str) -> Value {
+        self.wait_run(run_id, &format!("job `{key}` to run"), |run| {
+            crate::support::job(run, key)["status"] == "in_progress"
+        })
+        .await
     }
 
     /// Polls the run until it completed.
