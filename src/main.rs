@@ -184,6 +184,10 @@ enum Command {
         /// else the engine) or `engine` (always the engine, for runners on other machines)
         #[arg(long, value_parser = ["auto", "engine"], env = "SLIPWAY_CHECKOUT")]
         checkout: Option<String>,
+        /// Give `run:` steps the env actions get for the engine's cache service
+        /// (ACTIONS_RUNTIME_TOKEN, ACTIONS_CACHE_URL, …), for tools that call it themselves
+        #[arg(long, env = "SLIPWAY_TOOLKIT_ENV_IN_RUN_STEPS", value_parser = clap::builder::BoolishValueParser::new())]
+        toolkit_env_in_run_steps: bool,
         /// Internal: the step guard a runner starts beside itself (see `runner_cmd`)
         #[arg(long, hide = true)]
         guard_steps_of: Option<PathBuf>,
@@ -483,6 +487,7 @@ fn main() {
             config,
             once,
             checkout,
+            toolkit_env_in_run_steps,
             guard_steps_of: None,
         } => runner_cmd::run(runner_cmd::RunnerRequest {
             engine,
@@ -492,6 +497,7 @@ fn main() {
             config,
             once,
             checkout_from_engine: checkout.as_deref() == Some("engine"),
+            toolkit_env_in_run_steps,
         }),
         Command::Runners {
             command: Some(RunnersCommand::Token),

@@ -44,6 +44,8 @@ pub struct RunnerRequest {
     pub once: bool,
     /// `--checkout engine`: always fetch the job's commit from the engine.
     pub checkout_from_engine: bool,
+    /// `--toolkit-env-in-run-steps`: `run:` steps get the toolkit env too.
+    pub toolkit_env_in_run_steps: bool,
 }
 
 /// Everything `slipway runner register` was asked.
@@ -137,6 +139,7 @@ pub fn run(request: RunnerRequest) -> i32 {
     let _guard = spawn_step_guard(&records);
     let mut executor = ExecutorOptions::new(work_dir);
     executor.runner_name = config.name.clone();
+    executor.toolkit_env_in_run_steps = request.toolkit_env_in_run_steps;
     let mut options = AgentOptions::new(config, executor);
     options.once = request.once;
     if request.checkout_from_engine {

@@ -75,6 +75,11 @@ pub struct CacheEntry {
     pub size: u64,
     pub created_at_us: u64,
     pub files: Vec<ArtifactFile>,
+    /// The cache version the toolkit's cache protocol names (a digest of the paths and the
+    /// compression; `actions/cache@v4`): an entry is restored only by a lookup of the same
+    /// version. `None` for the built-in cache's entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// `POST /api/v1/jobs/{job_id}/caches/lookup`: the entry a restore gets, searched as GitHub does

@@ -56,6 +56,11 @@ pub struct Lease {
     /// 1 for the first try, 2 after the job was re-queued because its runner was lost, …
     pub attempt: u32,
     pub spec: JobSpec,
+    /// The job's token (`ACTIONS_RUNTIME_TOKEN`, `github.token`, `GITHUB_TOKEN`): signed by the
+    /// engine, good for this lease only (its fencing token) and until it expires; the engine's
+    /// cache and artifact services accept it. Absent from engines that do not mint one.
+    #[serde(default)]
+    pub runtime_token: Option<String>,
 }
 
 /// `POST /api/v1/jobs/{id}/heartbeat`.

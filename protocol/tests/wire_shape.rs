@@ -330,6 +330,7 @@ fn shapes() -> Vec<(String, String)> {
             lease_expires_in_ms: 1,
             attempt: 1,
             spec: job_spec(),
+            runtime_token: Some("t".into()),
         }),
     );
     add(
@@ -914,6 +915,7 @@ fn add_artifact_shapes(add: &mut impl FnMut(&str, String)) {
         size: 3,
         created_at_us: 1,
         files: vec![file()],
+        version: Some("v".into()),
     };
     add("CacheEntry", of(&entry));
     add(

@@ -271,7 +271,15 @@ fn tally(summary: &mut AgentSummary, done: Result<JobOutcome, tokio::task::JoinE
 }
 
 /// Runs one leased job to the end and reports it.
-async fn run_leased_job(client: &EngineClient, options: &AgentOptions, lease: Lease) -> JobOutcome {
+async fn run_leased_job(
+    client: &EngineClient,
+    options: &AgentOptions,
+    mut lease: Lease,
+) -> JobOutcome {
+    // The lease's runtime token is the job's `github.token` and its key to the toolkit services.
+    if let Some(token) = &lease.runtime_token {
+        crate::executor::toolkit::give_job_token(&mut lease.spec, token);
+    }
     let job = JobLink {
         client: client.clone(),
         job_id: lease.job_id.clone(),
@@ -325,6 +333,14 @@ async fn run_leased_job(client: &EngineClient, options: &AgentOptions, lease: Le
         job_id: lease.job_id.clone(),
         fencing_token: lease.fencing_token,
     }));
+    executor.toolkit =
+        lease
+            .runtime_token
+            .clone()
+            .map(|runtime_token| crate::executor::toolkit::ToolkitAccess {
+                engine_url: client.base_url().to_string(),
+                runtime_token,
+            });
     let result = run_job_with_gate(spec, &executor, events, cancel.clone(), &gate).await;
     // The executor dropped its sender: the reporter drains what is left and ends.
     let _ = reporter.await;

@@ -23,5 +23,6 @@ mod releases_e2e;
 mod run_control_e2e;
 mod source_e2e;
 mod store_soak;
+mod toolkit_e2e;
 mod triggers_e2e;
 mod trust_e2e;

@@ -61,7 +61,8 @@ pub fn routes() -> Router<super::AppState> {
         )
 }
 
-/// Sweeps expired artifacts now and then every hour, until the engine shuts down.
+/// Sweeps expired artifacts and cache entries retention lets go (`caches::sweep`) now and then
+/// every hour, until the engine shuts down.
 pub fn spawn_sweeper(engine: Arc<Engine>) {
     tokio::spawn(async move {
         let shutdown = engine.shutdown_token();
@@ -73,6 +74,17 @@ pub fn spawn_sweeper(engine: Arc<Engine>) {
                 && count > 0
             {
                 tracing::info!(count, "deleted expired artifacts");
+            }
+            let data_dir = engine.config().data_dir.clone();
+            let removed =
+                tokio::task::spawn_blocking(move || caches::sweep(&data_dir, now_us())).await;
+            if let Ok(count) = removed
+                && count > 0
+            {
+                tracing::info!(
+                    count,
+                    "deleted cache entries unused for 7 days or over the repository's 10 GiB"
+                );
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -294,7 +306,7 @@ struct ScopeQuery {
 
 /// The caches a job may use: its repository, its ref, its repository's default branch — all
 /// taken from the job as the engine planned it, never from what the runner says.
-fn job_caches(engine: &Engine, job: &JobRecord) -> JobCaches {
+pub(super) fn job_caches(engine: &Engine, job: &JobRecord) -> JobCaches {
     let github = job.spec.contexts.get("github");
     let text = |value: Option<&serde_json::Value>| {
         value
@@ -399,7 +411,7 @@ async fn receive_file(
 }
 
 /// Streams a stored file as the answer.
-async fn send_file(file_path: std::path::PathBuf) -> Result<Response, ApiError> {
+pub(super) async fn send_file(file_path: std::path::PathBuf) -> Result<Response, ApiError> {
     let file = tokio::fs::File::open(&file_path)
         .await
         .map_err(|error| io_api_error(&file_path, error))?;
@@ -473,7 +485,7 @@ fn parse_run_id(text: &str) -> Result<RunId, ApiError> {
         .map_err(|_| ApiError::not_found(format!("find run {text}: not a run id")))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ArtifactError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
@@ -487,7 +499,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(artifact_error)
 }
 
-fn artifact_error(error: ArtifactError) -> ApiError {
+pub(super) fn artifact_error(error: ArtifactError) -> ApiError {
     let status = match &error {
         ArtifactError::InvalidName { .. }
         | ArtifactError::InvalidPath { .. }

@@ -11,7 +11,8 @@
 //! secrets and variables), `repos.rs` (watched repositories, hooks, webhooks, schedules, commit
 //! statuses), `releases.rs` (releases and the environments view), `health.rs` (the watchdog
 //! thread and `GET /healthz`), `serve.rs` (the listener: header/idle timeouts, connection caps,
-//! body limits and request budgets).
+//! body limits and request budgets), `toolkit.rs` (the cache service the official actions call,
+//! under `/api/v1/toolkit/`, authenticated by a job's runtime token).
 
 mod admin;
 pub mod artifacts;
@@ -26,6 +27,7 @@ mod serve;
 mod settings;
 mod source;
 mod state;
+pub mod toolkit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -70,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(settings::routes())
         .merge(artifacts::routes())
+        .merge(toolkit::routes())
         .merge(environments::routes())
         .merge(releases::routes())
         .merge(repos::routes())

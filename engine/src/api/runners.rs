@@ -61,8 +61,11 @@ pub async fn next(
     let Some(granted) = engine.next_lease(&runner, wait).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
+    let runtime_token =
+        super::toolkit::mint_runtime_token(&engine, &granted.job, granted.fencing_token);
     let lease = Lease {
         protocol_version: PROTOCOL_VERSION,
+        runtime_token,
         job_id: granted.job.job_id.to_string(),
         fencing_token: granted.fencing_token,
         lease_expires_in_ms: millis(granted.lease_expires_in),

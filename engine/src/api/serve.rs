@@ -64,6 +64,9 @@ pub fn body_limit(path: &str) -> u64 {
     // Artifact and cache files: `PUT …/artifacts/{name}/files/{path}`, `…/caches/{key}/files/…`.
     if path.starts_with("/api/v1/jobs/") && path.contains("/files/") {
         UPLOAD_BODY
+    } else if path.starts_with("/api/v1/toolkit/_apis/artifactcache/caches/") {
+        // A range of a cache archive (`PATCH`); the commit next to it reads at most 64 KiB.
+        UPLOAD_BODY
     } else if path.starts_with("/api/v1/jobs/") && path.ends_with("/logs") {
         LOG_BODY
     } else {

@@ -7,11 +7,26 @@
 //! key that exists is refused (the runner says so and goes on). Uploads are staged and committed
 //! exactly like artifacts (`crate::artifacts`), checked file by file.
 //!
+//! Retention (`retention`): entries unused for 7 days go, and the least recently used when a
+//! repository's entries pass 10 GiB, as on GitHub.
+//!
 //! Restores follow GitHub's documented search: in the run's own ref, the exact key, then the newest
 //! entry whose key starts with the key, then with each restore key in order; then the same in the
 //! default branch. A branch never sees another (non-default) branch's entries.
 //!
+//! An entry has a version (`CacheEntry::version`): the toolkit's cache protocol (`actions/cache@v4`,
+//! `api::toolkit`) names one (a digest of the paths and the compression) and restores only entries
+//! of the same version, as GitHub does; the built-in cache's entries have none. Both kinds share
+//! the layout, the limits and the scoping; an entry's folder digests its version with its key.
+//! The toolkit uploads one archive in ranges under a reservation (`reservations`).
+//!
 //! Blocking file work only; callers on the async runtime use a blocking thread.
+
+mod reservations;
+mod retention;
+
+pub use reservations::{CacheReservation, TOOLKIT_ARCHIVE};
+pub use retention::{REPOSITORY_LIMIT_BYTES, UNUSED_LIMIT_US, sweep};
 
 use std::fs;
 use std::io;
@@ -57,20 +72,33 @@ impl JobCaches {
         }
     }
 
-    /// The entry a restore of `key` with `restore_keys` gets, if any.
+    /// The entry a restore of `key` with `restore_keys` gets, if any (built-in entries only).
     pub fn lookup(
         &self,
         key: &str,
         restore_keys: &[String],
+    ) -> Result<Option<CacheEntry>, ArtifactError> {
+        self.lookup_version(key, restore_keys, None)
+    }
+
+    /// The entry of `version` a restore of `key` with `restore_keys` gets, if any: GitHub's
+    /// order (this ref, then the default branch; in each the exact key, then the newest entry
+    /// whose key starts with the key, then with each restore key).
+    pub fn lookup_version(
+        &self,
+        key: &str,
+        restore_keys: &[String],
+        version: Option<&str>,
     ) -> Result<Option<CacheEntry>, ArtifactError> {
         let mut scopes = vec![self.scope.as_str()];
         if self.default_scope != self.scope {
             scopes.push(self.default_scope.as_str());
         }
         for scope in scopes {
-            let entries = self.entries(scope)?;
+            let mut entries = self.entries(scope)?;
+            entries.retain(|entry| entry.version.as_deref() == version);
             if let Some(exact) = entries.iter().find(|entry| entry.key == key) {
-                return Ok(Some(exact.clone()));
+                return Ok(Some(self.used(scope, exact)));
             }
             let prefixes = std::iter::once(key).chain(restore_keys.iter().map(String::as_str));
             for prefix in prefixes.filter(|prefix| !prefix.is_empty()) {
@@ -79,7 +107,7 @@ impl JobCaches {
                     .filter(|entry| entry.key.starts_with(prefix))
                     .max_by_key(|entry| entry.created_at_us);
                 if let Some(entry) = newest {
-                    return Ok(Some(entry.clone()));
+                    return Ok(Some(self.used(scope, entry)));
                 }
             }
         }
@@ -130,20 +158,27 @@ impl JobCaches {
             size,
             created_at_us: now_us,
             files,
+            version: None,
         };
         write_manifest(&staged, &entry)?;
+        self.put_in_place(&staged, entry)
+    }
+
+    /// Renames the staged folder `staged` (its manifest written) into place as `entry` of this
+    /// job's ref; refused when that key and version exist already.
+    fn put_in_place(&self, staged: &Path, entry: CacheEntry) -> Result<CacheEntry, ArtifactError> {
         static COMMITS: Mutex<()> = Mutex::new(());
         let _guard = COMMITS
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let target = self.entry_dir(&self.scope, key);
+        let target = self.entry_dir(&self.scope, &entry.key, entry.version.as_deref());
         if target.exists() {
-            let _ = fs::remove_dir_all(&staged);
+            let _ = fs::remove_dir_all(staged);
             return Err(ArtifactError::Exists {
-                name: key.to_string(),
+                name: entry.key.clone(),
             });
         }
-        fs::rename(&staged, &target).map_err(|source| io_error(&target, source))?;
+        fs::rename(staged, &target).map_err(|source| io_error(&target, source))?;
         sync_dir(&self.scope_dir(&self.scope));
         Ok(entry)
     }
@@ -151,13 +186,24 @@ impl JobCaches {
     /// The path of one file of the entry `key` in `scope` (one of this job's scopes), after
     /// checking that its manifest lists it.
     pub fn file(&self, scope: &str, key: &str, path: &str) -> Result<PathBuf, ArtifactError> {
+        self.file_of_version(scope, key, None, path)
+    }
+
+    /// `file`, of the entry `key` of `version`.
+    pub fn file_of_version(
+        &self,
+        scope: &str,
+        key: &str,
+        version: Option<&str>,
+        path: &str,
+    ) -> Result<PathBuf, ArtifactError> {
         if scope != self.scope && scope != self.default_scope {
             return Err(ArtifactError::NotFound {
                 name: key.to_string(),
                 run: format!("the caches this job may read ({scope} is not one of them)"),
             });
         }
-        let dir = self.entry_dir(scope, key);
+        let dir = self.entry_dir(scope, key, version);
         let entry: CacheEntry = read_manifest(&dir)?.ok_or_else(|| ArtifactError::NotFound {
             name: key.to_string(),
             run: format!("the caches of {scope}"),
@@ -195,8 +241,25 @@ impl JobCaches {
         self.repository_dir.join(digest(scope))
     }
 
-    fn entry_dir(&self, scope: &str, key: &str) -> PathBuf {
-        self.scope_dir(scope).join(digest(key))
+    fn entry_dir(&self, scope: &str, key: &str, version: Option<&str>) -> PathBuf {
+        match version {
+            None => self.scope_dir(scope).join(digest(key)),
+            Some(version) => self
+                .scope_dir(scope)
+                .join(digest(&format!("{version}\n{key}"))),
+        }
+    }
+
+    /// `entry` of `scope`, noted as restored now (retention counts from the last use).
+    fn used(&self, scope: &str, entry: &CacheEntry) -> CacheEntry {
+        let dir = self.entry_dir(scope, &entry.key, entry.version.as_deref());
+        retention::mark_used(&dir, crate::store::now_us());
+        entry.clone()
+    }
+
+    /// The scope (git ref) this job saves into.
+    pub fn scope(&self) -> &str {
+        &self.scope
     }
 }
 

@@ -15,6 +15,7 @@
 //! only plaintext leaves through `secrets_for_run` and a leased job's spec, on their way to a
 //! runner (which masks them).
 
+pub mod job_token;
 pub mod privacy;
 
 use std::collections::HashMap;
@@ -128,6 +129,17 @@ impl SecretKey {
         let key = Arc::new(SecretKey::load_or_create(data_dir)?);
         let mut keys = keys.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(keys.entry(data_dir.to_path_buf()).or_insert(key).clone())
+    }
+
+    /// A 256-bit key for `purpose` derived from this one (HMAC-SHA256 of the purpose), so other
+    /// signing keys (the job tokens') need no file of their own.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.bytes) else {
+            unreachable!("HMAC takes keys of every length")
+        };
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// Reads `<data_dir>/secrets.key`.

@@ -785,6 +785,11 @@ impl<'a> JobRun<'a> {
         for (name, value) in self.default_env(frame, prepared) {
             env.insert(name, value);
         }
+        if self.options.toolkit_env_in_run_steps
+            && let Some(access) = &self.options.toolkit
+        {
+            env.extend(super::toolkit::toolkit_env(access));
+        }
         env.into_iter().collect()
     }
 

@@ -13,7 +13,8 @@
 //! - `workflow_commands` (recognising `::cmd::` lines), `step_output` (acting on them) and
 //!   `env_files` (the `$GITHUB_*` files): what a step says back;
 //! - `masking`: secret masking of every log line; `workspace`: the job's directories;
-//! - `checkout`, `artifacts`: the file work behind the built-in actions.
+//! - `checkout`, `artifacts`: the file work behind the built-in actions;
+//! - `toolkit`: the env that points the official actions at the engine's services.
 //!
 //! It must not talk to the engine or its store: everything goes out as `JobEvent`s.
 
@@ -30,6 +31,7 @@ mod masking;
 mod process;
 mod shell;
 mod step_output;
+pub mod toolkit;
 mod wire_step;
 mod workflow_commands;
 mod workspace;
@@ -77,6 +79,12 @@ pub struct ExecutorOptions {
     pub cleanup_budget: Duration,
     /// How often a deployment waiting at a canary approval asks its gate again.
     pub approval_poll: Duration,
+    /// The engine's services for the official actions (cache), for this job: set per job by
+    /// the agent from the lease's runtime token; `None` for `slipway run`.
+    pub toolkit: Option<toolkit::ToolkitAccess>,
+    /// Give `run:` steps the toolkit env as well (off by default, as on GitHub, where only
+    /// actions get it).
+    pub toolkit_env_in_run_steps: bool,
 }
 
 impl ExecutorOptions {
@@ -94,6 +102,8 @@ impl ExecutorOptions {
             cache_dir: None,
             cleanup_budget: Duration::from_secs(5 * 60),
             approval_poll: Duration::from_secs(2),
+            toolkit: None,
+            toolkit_env_in_run_steps: false,
         }
     }
 }

@@ -43,9 +43,16 @@ pub struct EngineBuilder {
     runners: usize,
     lease_seconds: u32,
     extra_args: Vec<String>,
+    envs: Vec<(String, String)>,
 }
 
 impl EngineBuilder {
+    /// An environment variable for `slipway serve` (and the runners it starts, which inherit it).
+    pub fn env(mut self, name: &str, value: &str) -> EngineBuilder {
+        self.envs.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// Embedded runner processes (`serve --runners N`); 0 for runners started by the test.
     pub fn runners(mut self, runners: usize) -> EngineBuilder {
         self.runners = runners;
@@ -76,6 +83,7 @@ impl EngineBuilder {
             runners: self.runners,
             lease_seconds: self.lease_seconds,
             extra_args: self.extra_args,
+            envs: self.envs,
         };
         engine.spawned().await
     }
@@ -91,6 +99,7 @@ pub struct TestEngine {
     runners: usize,
     lease_seconds: u32,
     extra_args: Vec<String>,
+    envs: Vec<(String, String)>,
 }
 
 impl TestEngine {
@@ -101,6 +110,7 @@ impl TestEngine {
             runners: 2,
             lease_seconds: 2,
             extra_args: Vec::new(),
+            envs: Vec::new(),
         }
     }
 
@@ -113,6 +123,7 @@ impl TestEngine {
             .args(["--runners", &self.runners.to_string()])
             .args(["--lease-seconds", &self.lease_seconds.to_string()])
             .args(&self.extra_args)
+            .envs(self.envs.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -138,6 +149,7 @@ impl TestEngine {
                 runners: self.runners,
                 lease_seconds: self.lease_seconds,
                 extra_args: self.extra_args.clone(),
+                envs: self.envs.clone(),
             },
         );
         *self = engine.spawned().await;
