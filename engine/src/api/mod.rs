@@ -13,6 +13,7 @@
 //! thread and `GET /healthz`), `serve.rs` (the listener: header/idle timeouts, connection caps,
 //! body limits and request budgets).
 
+mod actions;
 mod admin;
 pub mod artifacts;
 pub mod environments;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(settings::routes())
         .merge(artifacts::routes())
+        .merge(actions::routes())
         .merge(environments::routes())
         .merge(releases::routes())
         .merge(repos::routes())

@@ -13,7 +13,10 @@
 //! - `workflow_commands` (recognising `::cmd::` lines), `step_output` (acting on them) and
 //!   `env_files` (the `$GITHUB_*` files): what a step says back;
 //! - `masking`: secret masking of every log line; `workspace`: the job's directories;
-//! - `checkout`, `artifacts`: the file work behind the built-in actions.
+//! - `checkout`, `artifacts`: the file work behind the built-in actions;
+//! - `remote_actions`: a remote action's files (an action directory, or the pinned commit in the
+//!   runner's content-addressed cache, fetched through an `ActionArchives`); `node_action`:
+//!   JavaScript actions (`pre`, `main`, `post`, inputs, state, node versions).
 //!
 //! It must not talk to the engine or its store: everything goes out as `JobEvent`s.
 
@@ -27,7 +30,9 @@ mod expressions;
 pub mod groups;
 mod job;
 mod masking;
+mod node_action;
 mod process;
+mod remote_actions;
 mod shell;
 mod step_output;
 mod wire_step;
@@ -46,6 +51,7 @@ pub use artifacts::{ArtifactFuture, ArtifactService, CacheService};
 pub use checkout::{reachable_locally, unpack_source};
 pub use deployment::{AutoApprove, DeploymentGate, GateFuture, NoGate};
 pub use masking::{MASK, Masker};
+pub use remote_actions::{ActionArchives, unpack_into_place};
 pub use wire_step::step_from_wire;
 pub use workspace::sanitise as sanitise_path_component;
 
@@ -77,6 +83,20 @@ pub struct ExecutorOptions {
     pub cleanup_budget: Duration,
     /// How often a deployment waiting at a canary approval asks its gate again.
     pub approval_poll: Duration,
+    /// Where pinned remote actions are fetched from when they are not cached (the engine for a
+    /// runner process, set per job by the agent; the engine's mirrors for `slipway run`).
+    pub action_archives: Option<std::sync::Arc<dyn ActionArchives>>,
+    /// Folders of plain action checkouts (`owner/repo@ref` or `owner/repo`), looked at first.
+    pub action_dirs: Vec<PathBuf>,
+    /// The content-addressed cache of action commits; `None`: `<work_dir>/_actions`.
+    pub action_cache_dir: Option<PathBuf>,
+    /// Node executables by major version (`node20 = /usr/bin/node` in the runner's config);
+    /// a version not listed runs on the nearest newer one listed, else the nearest older one
+    /// with a warning, else `node` on `PATH`.
+    pub node_runtimes: IndexMap<u32, PathBuf>,
+    /// Fail a JavaScript action whose node version is not configured instead of running it on
+    /// another one.
+    pub node_strict: bool,
 }
 
 impl ExecutorOptions {
@@ -94,6 +114,11 @@ impl ExecutorOptions {
             cache_dir: None,
             cleanup_budget: Duration::from_secs(5 * 60),
             approval_poll: Duration::from_secs(2),
+            action_archives: None,
+            action_dirs: Vec::new(),
+            action_cache_dir: None,
+            node_runtimes: IndexMap::new(),
+            node_strict: false,
         }
     }
 }
