@@ -482,7 +482,7 @@ jobs:
         .arg("run")
         .arg("-C")
         .arg(&repo)
-        .args(["--workflow", "local.yml", "--data"])
+        .args(["--workflow", ".github/workflows/local.yml", "--data"])
         .arg(&data)
         .arg("--action-dir")
         .arg(&action_dir)
@@ -503,7 +503,7 @@ jobs:
         .arg("run")
         .arg("-C")
         .arg(&repo)
-        .args(["--workflow", "local.yml", "--data"])
+        .args(["--workflow", ".github/workflows/local.yml", "--data"])
         .arg(temp.path().join("no-data"))
         .output()
         .unwrap();

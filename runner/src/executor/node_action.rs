@@ -34,6 +34,8 @@ pub struct NodePost {
     pub action_env: IndexMap<String, String>,
     /// What `main` saved (`$GITHUB_STATE`, `::save-state`), given as `STATE_*`.
     pub state: IndexMap<String, String>,
+    /// The step's own `env:` (evaluated when it ran), which its post script sees too.
+    pub step_env: IndexMap<String, String>,
     /// The step's id, for file names.
     pub label: String,
     /// The job-level step index of the step that registered it.
@@ -159,6 +161,7 @@ impl JobRun<'_> {
                     .unwrap_or_else(|| "always()".to_string()),
                 action_env,
                 state,
+                step_env: prepared.env.clone(),
                 label: format!("{}_{}", frame.label, sanitise(&prepared.id)),
                 event_index: frame.event_index,
             })));
@@ -197,7 +200,7 @@ impl JobRun<'_> {
         };
         let prepared = PreparedStep {
             id: format!("post_{}", post.label),
-            env: IndexMap::new(),
+            env: post.step_env.clone(),
             timeout: None,
             working_directory: self.dirs.workspace.clone(),
             files,
