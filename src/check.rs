@@ -10,7 +10,9 @@ use crate::{exit, render};
 /// Validates every workflow under `paths` (files, or repositories whose `.github/workflows/*.y*ml`
 /// are read). With `engine` (a URL), a job whose literal `runs-on` labels no runner of that engine
 /// carries gets a warning naming the labels the runners have. Returns the exit code.
-pub fn run(paths: &[PathBuf], as_json: bool, engine: Option<&str>) -> i32 {
+/// Remote actions mirrored in `data_dir` raise no warning, and `with:` is checked against the
+/// inputs of the actions that can be read (`check_actions`).
+pub fn run(paths: &[PathBuf], as_json: bool, engine: Option<&str>, data_dir: &Path) -> i32 {
     let runners = engine.and_then(engine_runners);
     let mut files = Vec::new();
     for path in paths {
@@ -47,6 +49,16 @@ pub fn run(paths: &[PathBuf], as_json: bool, engine: Option<&str>) -> i32 {
         if let (Some((url, runners)), Some(workflow)) = (&runners, &parsed.workflow) {
             diagnostics.extend(label_diagnostics(&shown, workflow, url, runners));
         }
+        if let Some(workflow) = &parsed.workflow {
+            let repo_root = repository_root(file);
+            crate::check_actions::check(
+                &shown,
+                workflow,
+                repo_root.as_deref(),
+                data_dir,
+                &mut diagnostics,
+            );
+        }
         diagnostics.sort_by_key(|d| (d.span.line, d.span.column));
         errors += diagnostics
             .iter()
@@ -81,6 +93,16 @@ pub fn run(paths: &[PathBuf], as_json: bool, engine: Option<&str>) -> i32 {
     } else {
         exit::SUCCESS
     }
+}
+
+/// The repository a workflow file belongs to: the folder holding its `.github/workflows`.
+fn repository_root(file: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(file).ok()?;
+    let workflows = absolute.parent()?;
+    let github = workflows.parent()?;
+    (workflows.file_name()? == "workflows" && github.file_name()? == ".github")
+        .then(|| github.parent().map(Path::to_path_buf))
+        .flatten()
 }
 
 /// The runners registered with the engine at `url`, or `None` (said on stderr) when it cannot be

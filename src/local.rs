@@ -36,6 +36,10 @@ pub struct RunRequest {
     pub env: Vec<(String, String)>,
     pub matrix: Vec<(String, String)>,
     pub json: bool,
+    /// Folders of plain action checkouts (`owner/repo@ref` or `owner/repo`).
+    pub action_dirs: Vec<PathBuf>,
+    /// An engine's data dir whose action mirrors pin and provide remote actions.
+    pub data_dir: PathBuf,
 }
 
 /// One workflow's outcome, for the summary.
@@ -201,7 +205,7 @@ async fn run_async(request: RunRequest) -> i32 {
             std::process::id(),
             index + 1
         );
-        let input = match run_input(
+        let mut input = match run_input(
             &request,
             &workflow,
             &source,
@@ -215,7 +219,12 @@ async fn run_async(request: RunRequest) -> i32 {
                 return exit::USAGE;
             }
         };
+        input.actions = crate::local_actions::pin(&request.data_dir, &workflow);
         let mut options = ExecutorOptions::new(base_dir.join("work"));
+        options.action_dirs = request.action_dirs.clone();
+        options.action_archives = Some(std::sync::Arc::new(crate::local_actions::MirrorArchives {
+            data_dir: request.data_dir.clone(),
+        }));
         options.extra_env = request.env.iter().cloned().collect();
         options.runner_name = "slipway-local".to_string();
         let logs_dir = base_dir.join("logs").join(&run_id);

@@ -1,11 +1,13 @@
 //! The `slipway` binary: arguments → library call → documented exit code (see `exit.rs`).
 
 mod check;
+mod check_actions;
 mod client;
 mod dispatch_cmd;
 mod exit;
 mod expr;
 mod local;
+mod local_actions;
 mod plan;
 mod progress;
 mod render;
@@ -40,6 +42,10 @@ enum Command {
         /// Also warn about `runs-on` labels no runner of this engine carries
         #[arg(long, env = "SLIPWAY_ENGINE", value_name = "URL")]
         engine: Option<String>,
+        /// An engine data dir whose action mirrors say which remote actions run, and what
+        /// inputs they take
+        #[arg(long = "data", env = "SLIPWAY_DATA_DIR", default_value = ".slipway")]
+        data_dir: PathBuf,
     },
     /// Evaluate a `${{ }}` expression and print the result as JSON
     #[command(after_help = exit::HELP)]
@@ -89,6 +95,13 @@ enum Command {
         /// Print the result as JSON (every job with its result, steps and outputs)
         #[arg(long)]
         json: bool,
+        /// A folder of plain action checkouts (`owner/repo@ref` or `owner/repo`), looked at
+        /// before the mirrors; repeatable
+        #[arg(long = "action-dir", value_name = "DIR")]
+        action_dirs: Vec<PathBuf>,
+        /// An engine data dir whose action mirrors (`slipway action mirror`) provide remote actions
+        #[arg(long = "data", env = "SLIPWAY_DATA_DIR", default_value = ".slipway")]
+        data_dir: PathBuf,
     },
     /// Show which workflows an event would start, and which filter decided for each
     #[command(after_help = exit::HELP)]
@@ -266,6 +279,13 @@ enum Command {
     /// Repository configuration variables on the engine (set and rm are admin)
     #[command(after_help = exit::HELP)]
     Var(client::settings::VarArgs),
+    /// Remote actions: sources (`action source add URL|PATH`) and mirrors (`action mirror
+    /// owner/repo[@ref]`)
+    #[command(after_help = exit::HELP)]
+    Action(client::actions::ActionArgs),
+    /// The mirrored action repositories: refs, commits, last fetch
+    #[command(after_help = exit::HELP)]
+    Actions(client::actions::ActionsArgs),
     /// Watched repositories: add, list, remove, hook install, accept
     #[command(after_help = exit::HELP)]
     Repo(client::repos::RepoArgs),
@@ -376,7 +396,8 @@ fn main() {
             paths,
             json,
             engine,
-        } => check::run(&paths, json, engine.as_deref()),
+            data_dir,
+        } => check::run(&paths, json, engine.as_deref(), &data_dir),
         Command::Expr {
             expression,
             context,
@@ -394,6 +415,8 @@ fn main() {
             env,
             matrix,
             json,
+            action_dirs,
+            data_dir,
         } => local::run(local::RunRequest {
             directory,
             event,
@@ -407,6 +430,8 @@ fn main() {
             env,
             matrix,
             json,
+            action_dirs,
+            data_dir,
         }),
         Command::Plan {
             directory,
@@ -538,6 +563,8 @@ fn main() {
         Command::Audit(args) => client::environments::audit(&args),
         Command::Secret(args) => client::settings::secret(&args),
         Command::Var(args) => client::settings::var(&args),
+        Command::Action(args) => client::actions::action(&args),
+        Command::Actions(args) => client::actions::actions(&args),
         Command::Repo(args) => client::repos::repo(&args),
         Command::Schedules(args) => client::repos::schedules(&args),
         Command::Status(args) => client::repos::status(&args),

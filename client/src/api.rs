@@ -107,6 +107,61 @@ impl EngineClient {
         self.get_file(url, None, target).await
     }
 
+    /// `POST /api/v1/actions/sources` (admin): adds a source actions are fetched from.
+    pub async fn add_action_source(
+        &self,
+        location: &str,
+        name: Option<&str>,
+    ) -> Result<protocol::actions::ActionSource, ClientError> {
+        let body = protocol::actions::AddActionSourceRequest {
+            protocol_version: Some(PROTOCOL_VERSION),
+            location: location.to_string(),
+            name: name.map(str::to_string),
+        };
+        let path = "/api/v1/actions/sources";
+        self.admin_send(Method::POST, path, &body)
+            .await?
+            .ok_or_else(|| ClientError::Decode {
+                url: self.url(path),
+                message: "the answer has no body".to_string(),
+            })
+    }
+
+    /// `GET /api/v1/actions/sources` (admin).
+    pub async fn action_sources(
+        &self,
+    ) -> Result<Vec<protocol::actions::ActionSource>, ClientError> {
+        self.admin_get("/api/v1/actions/sources").await
+    }
+
+    /// `POST /api/v1/actions/mirror` (admin): fetches `owner/repo` now; `git_ref` must exist
+    /// afterwards when given.
+    pub async fn mirror_action(
+        &self,
+        repository: &str,
+        git_ref: Option<&str>,
+    ) -> Result<protocol::actions::ActionMirror, ClientError> {
+        let body = protocol::actions::MirrorActionRequest {
+            protocol_version: Some(PROTOCOL_VERSION),
+            repository: repository.to_string(),
+            git_ref: git_ref.map(str::to_string),
+        };
+        let path = "/api/v1/actions/mirror";
+        self.admin_send(Method::POST, path, &body)
+            .await?
+            .ok_or_else(|| ClientError::Decode {
+                url: self.url(path),
+                message: "the answer has no body".to_string(),
+            })
+    }
+
+    /// `GET /api/v1/actions` (admin): the mirrored action repositories.
+    pub async fn action_mirrors(
+        &self,
+    ) -> Result<Vec<protocol::actions::ActionMirror>, ClientError> {
+        self.admin_get("/api/v1/actions").await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

@@ -8,6 +8,7 @@
 //! **Architecture Invariant:** the only code that speaks the engine's HTTP API as a client; it
 //! knows the `protocol` types and nothing of executing jobs, the store or `deploy`.
 
+mod actions;
 mod api;
 
 use std::time::Duration;

@@ -4,6 +4,7 @@
 //! is the `scheduler` crate, a pure state machine `(state, event, now) → actions` whose
 //! Cargo.toml names no runtime, store or server.
 
+pub mod actions;
 pub mod api;
 pub mod artifacts;
 pub mod deploy;

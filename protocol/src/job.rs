@@ -62,6 +62,11 @@ pub struct JobSpec {
     /// with `DeploymentSpec::parse` when it plans the deployment.
     #[serde(default)]
     pub deployment_block: Option<serde_json::Value>,
+    /// Remote actions pinned when the run was planned: each `uses:` as written
+    /// (`owner/repo[/path]@ref`) → the full commit sha it resolved to. The runner fetches
+    /// exactly these commits; a `uses:` missing here is not available to the job.
+    #[serde(default)]
+    pub actions: IndexMap<String, String>,
 }
 
 /// A deployment job's assignment: the runner drives its deployment machine over `plan`,

@@ -6,6 +6,7 @@
 //! this crate depends on no domain crate (`workflows`, `deploy`, `engine`, `runner`): domain
 //! crates convert their types to and from these by hand.
 
+pub mod actions;
 pub mod admin;
 pub mod artifacts;
 pub mod deployment;

@@ -210,6 +210,7 @@ fn job_spec() -> JobSpec {
             last_good: Some(version()),
         }),
         deployment_block: Some(json!({})),
+        actions: IndexMap::from([("actions/cache@v4".to_string(), "0".repeat(40))]),
         run: RunFacts {
             actor: "alice".into(),
             triggering_actor: "alice".into(),
@@ -296,6 +297,7 @@ fn shapes() -> Vec<(String, String)> {
     // Runner protocol.
     add("ErrorBody", of(&ErrorBody { error: "e".into() }));
     add_artifact_shapes(&mut add);
+    add_action_shapes(&mut add);
     add(
         "RegisterRequest",
         of(&RegisterRequest {
@@ -867,6 +869,46 @@ fn shape_keeps_keys_and_kinds_only() {
 }
 
 /// Artifacts and caches (`protocol::artifacts`).
+fn add_action_shapes(add: &mut impl FnMut(&str, String)) {
+    use protocol::actions::*;
+    add(
+        "AddActionSourceRequest",
+        of(&AddActionSourceRequest {
+            protocol_version: Some(2),
+            location: "/srv/actions".into(),
+            name: Some("local".into()),
+        }),
+    );
+    add(
+        "ActionSource",
+        of(&ActionSource {
+            name: "local".into(),
+            location: "/srv/actions".into(),
+            added_at_ms: 1,
+        }),
+    );
+    add(
+        "MirrorActionRequest",
+        of(&MirrorActionRequest {
+            protocol_version: Some(2),
+            repository: "actions/cache".into(),
+            git_ref: Some("v4".into()),
+        }),
+    );
+    add(
+        "ActionMirror",
+        of(&ActionMirror {
+            repository: "actions/cache".into(),
+            source: "/srv/actions/actions/cache".into(),
+            fetched_at_ms: 1,
+            refs: vec![ActionRef {
+                name: "refs/tags/v4".into(),
+                sha: "0".repeat(40),
+            }],
+        }),
+    );
+}
+
 fn add_artifact_shapes(add: &mut impl FnMut(&str, String)) {
     use protocol::artifacts::*;
     let file = || ArtifactFile {

@@ -44,6 +44,20 @@ pub struct RunnerConfig {
     pub name: String,
     pub labels: Vec<String>,
     pub capacity: u32,
+    /// Node executables for JavaScript actions by version (`node20 = "/usr/bin/node"`);
+    /// none: `node` on the step's `PATH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node12: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node16: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node20: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node24: Option<PathBuf>,
+    /// Fail an action written for a node version not configured, instead of running it on
+    /// another one with a warning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub node_strict: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +73,19 @@ pub enum AgentError {
 }
 
 impl RunnerConfig {
+    /// The configured node executables by major version.
+    pub fn node_runtimes(&self) -> indexmap::IndexMap<u32, PathBuf> {
+        [
+            (12, &self.node12),
+            (16, &self.node16),
+            (20, &self.node20),
+            (24, &self.node24),
+        ]
+        .into_iter()
+        .filter_map(|(version, path)| path.clone().map(|path| (version, path)))
+        .collect()
+    }
+
     pub fn load(path: &Path) -> Result<RunnerConfig, AgentError> {
         let config_error = |message: String| AgentError::Config {
             path: path.to_path_buf(),
@@ -110,6 +137,11 @@ pub async fn register(
         name: name.to_string(),
         labels: labels.to_vec(),
         capacity,
+        node12: None,
+        node16: None,
+        node20: None,
+        node24: None,
+        node_strict: false,
     };
     config.save(config_path)?;
     Ok(config)
@@ -341,6 +373,16 @@ async fn run_leased_job(
                 engine_url: client.base_url().to_string(),
                 runtime_token,
             });
+    // Pinned actions come from the engine's mirrors, into this runner's shared cache.
+    executor.action_archives = Some(Arc::new(crate::engine_artifacts::EngineActions {
+        client: client.clone(),
+        job_id: lease.job_id.clone(),
+        fencing_token: lease.fencing_token,
+    }));
+    if executor.node_runtimes.is_empty() {
+        executor.node_runtimes = options.config.node_runtimes();
+        executor.node_strict = options.config.node_strict;
+    }
     let result = run_job_with_gate(spec, &executor, events, cancel.clone(), &gate).await;
     // The executor dropped its sender: the reporter drains what is left and ends.
     let _ = reporter.await;

@@ -302,3 +302,23 @@ async fn hash_file(path: PathBuf) -> Result<(u64, String), String> {
     .await
     .map_err(|error| format!("the hashing task failed: {error}"))?
 }
+
+/// The action archives of one leased job, served by the engine from its mirrors (only the
+/// commits the job's run pinned).
+#[derive(Debug, Clone)]
+pub struct EngineActions {
+    pub client: EngineClient,
+    pub job_id: String,
+    pub fencing_token: u64,
+}
+
+impl crate::executor::ActionArchives for EngineActions {
+    fn archive<'a>(&'a self, repository: &'a str, sha: &'a str) -> ArtifactFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            self.client
+                .download_action_archive(&self.job_id, self.fencing_token, repository, sha)
+                .await
+                .map_err(|error| error.to_string())
+        })
+    }
+}

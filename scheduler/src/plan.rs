@@ -52,6 +52,10 @@ pub struct RunInput {
     pub checkout: Option<Checkout>,
     pub selection: Selection,
     pub default_timeout_minutes: f64,
+    /// Remote actions pinned when the run was planned (`uses` as written → full commit sha),
+    /// given to every job (`JobSpec::actions`); a re-run reuses the first attempt's.
+    #[serde(default)]
+    pub actions: IndexMap<String, String>,
 }
 
 impl RunInput {
@@ -82,6 +86,7 @@ impl RunInput {
             checkout: None,
             selection: Selection::default(),
             default_timeout_minutes: DEFAULT_TIMEOUT_MINUTES,
+            actions: IndexMap::new(),
         }
     }
 }
@@ -481,6 +486,7 @@ pub fn build_leg_spec(
             ),
             None => None,
         },
+        actions: input.actions.clone(),
     };
     Ok(LegSpec {
         spec,

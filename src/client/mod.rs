@@ -11,6 +11,7 @@
 //! Exit codes: 3 when the engine cannot be reached or answers with an error, 2 for a request
 //! that is wrong before it is sent.
 
+pub mod actions;
 pub mod artifacts;
 pub mod environments;
 pub mod logs;

@@ -303,6 +303,24 @@ fn print_detail(detail: &RunDetailView, runner_names: &HashMap<String, String>) 
             git_ref.unwrap_or_else(|| "-".into())
         );
     }
+    // Remote actions pinned when the run was planned (a re-run keeps them).
+    if let Some(pinned) = run.details.get("actions").and_then(Value::as_object) {
+        for (uses, sha) in pinned {
+            println!("action: {uses} = {}", sha.as_str().unwrap_or_default());
+        }
+    }
+    if let Some(missing) = run
+        .details
+        .get("actions_unavailable")
+        .and_then(Value::as_object)
+    {
+        for (uses, message) in missing {
+            println!(
+                "action: {uses} unavailable ({})",
+                message.as_str().unwrap_or_default()
+            );
+        }
+    }
     println!("created: {}", table::time(run.created_at_us));
     if let Some(finished) = run.finished_at_us {
         println!(

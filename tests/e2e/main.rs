@@ -9,6 +9,7 @@
 mod common;
 mod support;
 
+mod actions_e2e;
 mod artifacts_e2e;
 mod client_cli;
 mod conformance_act;

@@ -1,6 +1,6 @@
-//! The metadata file of a local action (`action.yml` / `action.yaml`): its inputs, outputs and how
-//! it runs. Slipway runs composite actions (`runs.using: composite`); other kinds are read so that
-//! the runner can name them in its error.
+//! The metadata file of an action (`action.yml` / `action.yaml`): its inputs, outputs and how
+//! it runs (composite steps, a JavaScript entry point with `pre`/`post`, or a Docker image), and
+//! [`RemoteAction`], what a `uses: owner/repo[/path]@ref` names.
 //!
 //! Pure like the rest of the crate: the caller reads the file; this module only turns text into a
 //! model plus diagnostics, and never panics on user input.
@@ -46,19 +46,143 @@ pub struct ActionOutput {
     pub value: Option<Spanned<String>>,
 }
 
-/// `runs:`. `steps` is filled only for composite actions.
+/// `runs:`. `steps` is filled only for composite actions; `main`, `pre`, `post` and their
+/// conditions for JavaScript actions; `image` for Docker actions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionRuns {
     /// `composite`, `node20`, `docker`, …
     pub using: Spanned<String>,
     pub steps: Vec<Step>,
     pub span: Span,
+    /// The entry point (JavaScript), relative to the action's directory.
+    #[serde(default)]
+    pub main: Option<String>,
+    #[serde(default)]
+    pub pre: Option<String>,
+    /// `pre-if` as written (default `always()`).
+    #[serde(default)]
+    pub pre_if: Option<String>,
+    #[serde(default)]
+    pub post: Option<String>,
+    /// `post-if` as written (default `always()`).
+    #[serde(default)]
+    pub post_if: Option<String>,
+    /// Docker actions: `Dockerfile` or `docker://image`.
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 impl ActionRuns {
     pub fn is_composite(&self) -> bool {
         self.using.value.eq_ignore_ascii_case("composite")
     }
+
+    /// `node12`, `node16`, `node20`, `node24`: the major version of node, for JavaScript actions.
+    pub fn node_version(&self) -> Option<u32> {
+        let using = self.using.value.trim().to_ascii_lowercase();
+        using.strip_prefix("node")?.parse().ok()
+    }
+
+    pub fn is_docker(&self) -> bool {
+        self.using.value.eq_ignore_ascii_case("docker")
+    }
+}
+
+/// What a remote `uses:` names: `owner/repo[/path]@ref`. Local (`./…`) and `docker://` uses are
+/// not remote actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteAction {
+    pub owner: String,
+    pub repo: String,
+    /// The action's folder inside the repository (`""` for the root).
+    pub path: String,
+    /// The ref as written: a tag, a branch, a short or full commit sha.
+    pub git_ref: String,
+}
+
+impl RemoteAction {
+    /// Parses a `uses:` value; `None` for local, Docker and malformed ones.
+    pub fn parse(uses: &str) -> Option<RemoteAction> {
+        let uses = uses.trim();
+        if uses.starts_with("./") || uses.starts_with("../") || uses.starts_with("docker://") {
+            return None;
+        }
+        let (name, git_ref) = uses.split_once('@')?;
+        let mut parts = name.trim_end_matches('/').split('/');
+        let owner = parts.next()?.to_string();
+        let repo = parts.next()?.to_string();
+        let path = parts.collect::<Vec<_>>().join("/");
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        if !valid(&owner) || !valid(&repo) || git_ref.trim().is_empty() {
+            return None;
+        }
+        if path.split('/').any(|part| part == ".." || part == ".") {
+            return None;
+        }
+        Some(RemoteAction {
+            owner,
+            repo,
+            path,
+            git_ref: git_ref.trim().to_string(),
+        })
+    }
+
+    /// `owner/repo`, as written.
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.owner, self.repo)
+    }
+
+    /// `owner/repo[/path]`, lower-cased: what the built-in actions are known by.
+    pub fn name(&self) -> String {
+        let mut name = self.repository();
+        if !self.path.is_empty() {
+            name.push('/');
+            name.push_str(&self.path);
+        }
+        name.to_ascii_lowercase()
+    }
+
+    /// Whether Slipway has a built-in equivalent of this action (`actions/checkout` always runs
+    /// built in; cache and artifact actions do unless the real action is mirrored).
+    pub fn built_in(&self) -> BuiltIn {
+        match self.name().as_str() {
+            "actions/checkout" => BuiltIn::Always,
+            "actions/upload-artifact"
+            | "actions/download-artifact"
+            | "actions/cache"
+            | "actions/cache/restore"
+            | "actions/cache/save" => BuiltIn::UnlessMirrored,
+            _ => BuiltIn::No,
+        }
+    }
+
+    /// The error of an action that is neither mirrored nor fetchable.
+    pub fn not_available(&self) -> String {
+        format!(
+            "action {}@{} is not available: mirror it with slipway action mirror {}",
+            self.repository(),
+            self.git_ref,
+            self.repository()
+        )
+    }
+}
+
+/// How a remote action relates to Slipway's built-in actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltIn {
+    /// Always the built-in (`actions/checkout`).
+    Always,
+    /// The built-in, unless the real action is mirrored (then the real one runs).
+    UnlessMirrored,
+    /// No built-in: the action must be mirrored.
+    No,
 }
 
 /// Top-level keys of an action metadata file.
@@ -125,6 +249,12 @@ fn build_action(reader: &mut Reader, root: &Node) -> Option<Action> {
             using: Spanned::default(),
             steps: Vec::new(),
             span: root.span,
+            main: None,
+            pre: None,
+            pre_if: None,
+            post: None,
+            post_if: None,
+            image: None,
         },
     };
     let mut runs = None;
@@ -223,10 +353,17 @@ fn build_runs(reader: &mut Reader, node: &Node) -> Option<ActionRuns> {
     let entries = reader.mapping(node, "`runs` of the action")?;
     let mut using = None;
     let mut steps_node = None;
+    let mut fields: IndexMap<&str, String> = IndexMap::new();
     for entry in entries {
         match entry.key.as_str() {
             "using" => using = reader.string(&entry.value, "`using` of `runs`"),
             "steps" => steps_node = Some(&entry.value),
+            key @ ("main" | "pre" | "pre-if" | "post" | "post-if" | "image") => {
+                let what = format!("`{key}` of `runs`");
+                if let Some(value) = reader.string(&entry.value, &what) {
+                    fields.insert(key, value.value);
+                }
+            }
             key if RUNS_KEYS.contains(&key) => {}
             _ => reader.unknown_key(entry, RUNS_KEYS, "`runs` of the action"),
         }
@@ -239,7 +376,16 @@ fn build_runs(reader: &mut Reader, node: &Node) -> Option<ActionRuns> {
         using,
         steps: Vec::new(),
         span: node.span,
+        main: fields.get("main").cloned(),
+        pre: fields.get("pre").cloned(),
+        pre_if: fields.get("pre-if").cloned(),
+        post: fields.get("post").cloned(),
+        post_if: fields.get("post-if").cloned(),
+        image: fields.get("image").cloned(),
     };
+    if runs.node_version().is_some() && runs.main.is_none() {
+        reader.error(node.span, "a JavaScript action needs `main` under `runs`");
+    }
     if runs.is_composite() {
         match steps_node {
             Some(steps_node) => runs.steps = steps(reader, steps_node, "the composite action"),
@@ -336,5 +482,65 @@ mod tests {
         assert!(!action.unwrap().runs.is_composite());
         let (action, diagnostics) = parse_action("a.yml", "runs: [\n");
         assert!(action.is_none() && !diagnostics.is_empty());
+    }
+
+    #[test]
+    fn reads_a_javascript_action() {
+        let source = "runs:\n  using: node20\n  main: dist/index.js\n  post: dist/post.js\n  post-if: success()\n";
+        let (action, diagnostics) = parse_action("action.yml", source);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let runs = action.unwrap().runs;
+        assert_eq!(runs.node_version(), Some(20));
+        assert_eq!(runs.main.as_deref(), Some("dist/index.js"));
+        assert_eq!(runs.post.as_deref(), Some("dist/post.js"));
+        assert_eq!(runs.post_if.as_deref(), Some("success()"));
+        assert_eq!(runs.pre, None);
+        let (_, diagnostics) = parse_action("a.yml", "runs:\n  using: node20\n");
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.message.contains("needs `main`"))
+        );
+    }
+
+    fn check_remote(uses: &str, expected: Option<(&str, &str, &str, &str)>) {
+        let parsed = RemoteAction::parse(uses);
+        let got = parsed.as_ref().map(|action| {
+            (
+                action.owner.as_str(),
+                action.repo.as_str(),
+                action.path.as_str(),
+                action.git_ref.as_str(),
+            )
+        });
+        assert_eq!(got, expected, "{uses}");
+    }
+
+    #[test]
+    fn parses_remote_uses() {
+        check_remote("actions/cache@v4", Some(("actions", "cache", "", "v4")));
+        check_remote(
+            "actions/cache/restore@v4",
+            Some(("actions", "cache", "restore", "v4")),
+        );
+        check_remote("o/r/a/b@main", Some(("o", "r", "a/b", "main")));
+        check_remote("./local", None);
+        check_remote("docker://alpine:3", None);
+        check_remote("actions/cache", None);
+        check_remote("actions@v1", None);
+        check_remote("o/r/../x@v1", None);
+        check_remote("o/r@ ", None);
+        let cache = RemoteAction::parse("Actions/Cache@v4").unwrap();
+        assert_eq!(cache.built_in(), BuiltIn::UnlessMirrored);
+        assert_eq!(
+            RemoteAction::parse("actions/checkout@v4")
+                .unwrap()
+                .built_in(),
+            BuiltIn::Always
+        );
+        assert_eq!(
+            RemoteAction::parse("o/r@v4").unwrap().not_available(),
+            "action o/r@v4 is not available: mirror it with slipway action mirror o/r"
+        );
     }
 }

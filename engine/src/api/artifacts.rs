@@ -444,7 +444,7 @@ fn sha256_header(headers: &HeaderMap) -> Result<String, ApiError> {
 
 /// The job, when `runner_id` holds its lease under `fencing_token`; else the same 403 for every
 /// other case, so a caller learns nothing about jobs it does not hold.
-fn lease_holder(
+pub(super) fn lease_holder(
     engine: &Engine,
     job_id: &str,
     runner_id: crate::store::RunnerId,
@@ -468,7 +468,7 @@ fn lease_holder(
     }
 }
 
-fn fencing_header(headers: &HeaderMap) -> Result<u64, ApiError> {
+pub(super) fn fencing_header(headers: &HeaderMap) -> Result<u64, ApiError> {
     headers
         .get(FENCING_TOKEN_HEADER)
         .and_then(|value| value.to_str().ok())

@@ -14,6 +14,7 @@
 //! body limits and request budgets), `toolkit.rs` (the cache service the official actions call,
 //! under `/api/v1/toolkit/`, authenticated by a job's runtime token).
 
+mod actions;
 mod admin;
 pub mod artifacts;
 pub mod environments;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(settings::routes())
         .merge(artifacts::routes())
         .merge(toolkit::routes())
+        .merge(actions::routes())
         .merge(environments::routes())
         .merge(releases::routes())
         .merge(repos::routes())

@@ -244,6 +244,13 @@ impl Orchestrator {
             file: file.clone(),
             message,
         })?;
+        // Every remote `uses:` is pinned to a commit now: a tag moved later changes nothing for
+        // this run or its re-runs. What cannot be found fails its jobs before they start.
+        let pins = pin_actions(&self.engine, &workflow).await;
+        details["actions"] = json!(pins.pinned);
+        if !pins.unavailable.is_empty() {
+            details["actions_unavailable"] = json!(pins.unavailable);
+        }
         let run = self.engine.create_run(&file, details).await?;
         crate::runs::rerun::remember_trigger(
             self.engine.store(),
@@ -278,6 +285,7 @@ impl Orchestrator {
                 });
             }
         };
+        input.actions = pins.pinned;
         // What a user set with `slipway secret set` / `var set` reaches the run: engine-wide
         // values overlaid by the repository's own (an environment's are added when a deployment
         // job's gate opens). Each job is then given only the secrets it reads.
@@ -668,6 +676,18 @@ impl Actor {
         let mut finished = false;
         for step in steps {
             let outcome = match step {
+                Work::Deploy(spec) | Work::Queue(spec)
+                    if unavailable_action(&self.engine, run_id, &spec).is_some() =>
+                {
+                    let reason =
+                        unavailable_action(&self.engine, run_id, &spec).unwrap_or_default();
+                    tracing::info!(%run_id, job_key = %spec.job_key, %reason, "job not started");
+                    let result = unrun_result(Conclusion::Failure, reason);
+                    self.engine
+                        .record_finished_job(run_id, spec, result)
+                        .await
+                        .map(drop)
+                }
                 Work::Deploy(spec) => {
                     // A deployment: its environment's gate and lane decide when it is queued.
                     match self.deployments.submit(run_id, spec).await {
@@ -954,6 +974,58 @@ impl Actor {
                         self.runs.remove(&run_id);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Why `spec` cannot start: a remote action of its steps that was not pinned (neither mirrored
+/// nor fetchable when the run was planned); the run's details keep the message.
+fn unavailable_action(engine: &Engine, run_id: RunId, spec: &JobSpec) -> Option<String> {
+    use workflows::action::{BuiltIn, RemoteAction};
+    let missing = spec.steps.iter().find_map(|step| {
+        let uses = step.uses.as_deref()?.trim();
+        let action = RemoteAction::parse(uses)?;
+        (action.built_in() == BuiltIn::No && !spec.actions.contains_key(uses))
+            .then(|| (uses.to_string(), action))
+    })?;
+    let (uses, action) = missing;
+    let recorded = engine.store().run(run_id).ok().flatten().and_then(|run| {
+        run.details
+            .get("actions_unavailable")?
+            .get(&uses)?
+            .as_str()
+            .map(str::to_string)
+    });
+    Some(recorded.unwrap_or_else(|| action.not_available()))
+}
+
+/// Pins the workflow's remote actions; a failure to read the mirrors makes them all unavailable
+/// with the reason.
+pub(crate) async fn pin_actions(
+    engine: &Arc<Engine>,
+    workflow: &workflows::model::Workflow,
+) -> crate::actions::Pins {
+    let uses = crate::actions::resolve::remote_uses_of(workflow);
+    if uses.is_empty() {
+        return crate::actions::Pins::default();
+    }
+    match crate::actions::ActionMirrors::new(engine)
+        .pin(uses.clone())
+        .await
+    {
+        Ok(pins) => pins,
+        Err(error) => {
+            tracing::error!(%error, "failed to pin the run's actions");
+            crate::actions::Pins {
+                pinned: Default::default(),
+                unavailable: uses
+                    .into_iter()
+                    .map(|uses| {
+                        let message = format!("action {uses} could not be resolved: {error}");
+                        (uses, message)
+                    })
+                    .collect(),
             }
         }
     }

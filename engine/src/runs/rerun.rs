@@ -190,7 +190,7 @@ impl Orchestrator {
 
         let run_id_text = new_run_id.to_string();
         let first_attempt = first_attempt_of(run_id, &previous.details);
-        let input = event::run_input_for(&RunInputRequest {
+        let mut input = event::run_input_for(&RunInputRequest {
             workflow: &workflow,
             event_name: &trigger.event_name,
             source: &source,
@@ -205,6 +205,12 @@ impl Orchestrator {
             file: trigger.workflow.clone(),
             message,
         })?;
+        // The same commits as the first attempt: the pins travel in the details.
+        input.actions = previous
+            .details
+            .get("actions")
+            .and_then(|pinned| serde_json::from_value(pinned.clone()).ok())
+            .unwrap_or_default();
         let planned = Scheduler::new(input).and_then(|mut scheduler| {
             scheduler.seed(kept.clone())?;
             Ok(scheduler)

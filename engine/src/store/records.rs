@@ -39,11 +39,15 @@ pub enum RecordKind {
     /// `serve --repo`/`--demo` start-up runs by `<repository path>\0<sha>\0<workflow file>`:
     /// which push workflows already started for a commit, so a restart starts nothing twice.
     StartupRuns,
+    /// `protocol::actions::ActionSource` by a sortable key (tried in key order).
+    ActionSources,
+    /// `protocol::actions::ActionMirror` by lower-cased `owner/repo`.
+    ActionMirrors,
 }
 
 impl RecordKind {
     /// Every kind (each has its tree, opened with the store).
-    pub(super) const ALL: [RecordKind; 10] = [
+    pub(super) const ALL: [RecordKind; 12] = [
         RecordKind::Environments,
         RecordKind::Deployments,
         RecordKind::Approvals,
@@ -54,6 +58,8 @@ impl RecordKind {
         RecordKind::ConcurrencyGroups,
         RecordKind::RunTriggers,
         RecordKind::StartupRuns,
+        RecordKind::ActionSources,
+        RecordKind::ActionMirrors,
     ];
 
     /// The kind's place in `ALL`. Exhaustive on purpose: a new kind does not compile until it
@@ -71,6 +77,8 @@ impl RecordKind {
             RecordKind::ConcurrencyGroups => 7,
             RecordKind::RunTriggers => 8,
             RecordKind::StartupRuns => 9,
+            RecordKind::ActionSources => 10,
+            RecordKind::ActionMirrors => 11,
         }
     }
 
@@ -86,6 +94,8 @@ impl RecordKind {
             RecordKind::ConcurrencyGroups => "concurrency_groups",
             RecordKind::RunTriggers => "run_triggers",
             RecordKind::StartupRuns => "startup_runs",
+            RecordKind::ActionSources => "action_sources",
+            RecordKind::ActionMirrors => "action_mirrors",
         }
     }
 }

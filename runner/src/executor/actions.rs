@@ -1,12 +1,16 @@
 //! `uses:` steps: the built-in equivalents of `actions/checkout`, `actions/upload-artifact`,
-//! `actions/download-artifact` and `actions/cache` (restore now, save at job end), and local
-//! composite actions (`uses: ./path`). Any other action fails the step with a message naming it.
+//! `actions/download-artifact` and `actions/cache` (restore now, save at job end), local
+//! composite actions (`uses: ./path`), and remote actions (`owner/repo[/path]@ref`, JavaScript
+//! or composite) at the commit the run pinned. `actions/checkout` always runs built in; the
+//! cache and artifact actions do unless the real action was pinned (mirrored) or is in an action
+//! directory. Docker actions fail the step with a clear error.
 //!
-//! Nothing is downloaded; the file work lives in `checkout` and `artifacts`.
+//! The file work lives in `checkout`, `artifacts` and `remote_actions`.
 
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use workflows::action::{BuiltIn, RemoteAction};
 use workflows::model::Step;
 
 use super::artifacts::{
@@ -74,6 +78,16 @@ impl JobRun<'_> {
                 }
             }
         }
+        let remote = RemoteAction::parse(uses);
+        if let Some(action) = remote.filter(|action| match action.built_in() {
+            BuiltIn::Always => false,
+            BuiltIn::UnlessMirrored => self.has_real_action(action, uses),
+            BuiltIn::No => true,
+        }) {
+            return self
+                .run_remote_action(frame, step, uses.trim(), &action, with, prepared)
+                .await;
+        }
         let result = match classify(uses) {
             ActionRef::Checkout => self.checkout(frame, &with).await,
             ActionRef::UploadArtifact => self.upload_artifact(frame, &with).await,
@@ -102,6 +116,8 @@ impl JobRun<'_> {
     /// Post actions run after the last step of a successful job (cache saves).
     pub(super) async fn run_post_action(&mut self, action: PostAction) {
         match action {
+            // Run before the job's conclusion is known (`run_all`); none is left here.
+            PostAction::Node(_) => {}
             PostAction::SaveCache { key, paths } => match self.save_cache(&key, &paths).await {
                 Ok(true) => self.log_job(&format!("cache saved with key `{key}`")),
                 Ok(false) => self.log_job(&format!(
@@ -112,6 +128,92 @@ impl JobRun<'_> {
                 }
             },
         }
+    }
+
+    /// Whether the real action behind a built-in one is at hand: pinned for this run, or in an
+    /// action directory.
+    fn has_real_action(&self, action: &RemoteAction, uses: &str) -> bool {
+        self.spec.actions.contains_key(uses.trim())
+            || self.options.action_dirs.iter().any(|base| {
+                let owner = base.join(&action.owner);
+                owner
+                    .join(format!("{}@{}", action.repo, action.git_ref))
+                    .is_dir()
+                    || owner.join(&action.repo).is_dir()
+            })
+    }
+
+    /// A remote action: its files found (or fetched at the pinned commit), its metadata read,
+    /// then run as what it is.
+    async fn run_remote_action(
+        &mut self,
+        frame: &mut Frame,
+        step: &Step,
+        uses: &str,
+        action: &RemoteAction,
+        with: IndexMap<String, String>,
+        prepared: &PreparedStep,
+    ) -> StepBody {
+        let started = std::time::Instant::now();
+        let located = match self.locate_remote(action, uses).await {
+            Ok(located) => located,
+            Err(error) => {
+                self.log(frame, &format!("##[error]{error}"));
+                return StepBody::failure();
+            }
+        };
+        if !located.cached {
+            self.log(
+                frame,
+                &format!(
+                    "fetched {} at {} ({} ms)",
+                    located.repository,
+                    located.sha.as_deref().unwrap_or("?"),
+                    started.elapsed().as_millis()
+                ),
+            );
+        }
+        let metadata = match self.read_action(frame, &located.dir, uses) {
+            Ok(metadata) => metadata,
+            Err(error) => {
+                self.log(frame, &format!("##[error]{uses}: {error}"));
+                return StepBody::failure();
+            }
+        };
+        if metadata.runs.is_composite() {
+            return match self
+                .composite_steps(frame, located.dir.clone(), &metadata, with, prepared)
+                .await
+            {
+                Ok(body) => body,
+                Err(error) => {
+                    self.log(frame, &format!("##[error]{uses}: {error}"));
+                    StepBody::failure()
+                }
+            };
+        }
+        if metadata.runs.node_version().is_some() {
+            let title = match &step.name {
+                Some(name) => name.value.clone(),
+                None => format!("Run {uses}"),
+            };
+            return self
+                .run_node_action(frame, &located, &metadata, &with, prepared, &title)
+                .await;
+        }
+        let message = if metadata.runs.is_docker() {
+            format!(
+                "{uses} is a Docker action (`runs.using: docker`); Docker actions need a Docker \
+                 engine, which this runner does not use"
+            )
+        } else {
+            format!(
+                "{uses} uses `{}`, which Slipway cannot run (composite, node12/16/20/24 and docker are known)",
+                metadata.runs.using.value
+            )
+        };
+        self.log(frame, &format!("##[error]{message}"));
+        StepBody::failure()
     }
 
     async fn checkout(

@@ -1,15 +1,17 @@
-//! Local composite actions (`uses: ./path`): the `action.yml` read through `workflows::action`,
-//! inputs resolved (`with:` or the defaults) into the `inputs` context, the inner steps run as a
-//! nested level of steps, and the declared outputs mapped from the inner `steps` context.
+//! Composite actions (and local JavaScript actions, handed to `node_action`), local (`uses: ./path`) or remote (a mirrored repository's): the
+//! `action.yml` read through `workflows::action`, inputs resolved (`with:` or the defaults) into
+//! the `inputs` context, the inner steps run as a nested level of steps, and the declared outputs
+//! mapped from the inner `steps` context. A `./path` inside a remote composite action is looked
+//! up in the action's own folder first, then in the workspace.
 //!
-//! YAML is never parsed here; reading the file from the workspace is the only I/O of its own.
+//! YAML is never parsed here; reading the metadata file is the only I/O of its own.
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use indexmap::IndexMap;
 use protocol::Conclusion;
 use serde_json::{Map, Value};
-use workflows::action::parse_action;
+use workflows::action::{Action, parse_action};
 use workflows::model::Step;
 
 use super::job::{Frame, JobRun, PreparedStep, StepBody};
@@ -54,7 +56,46 @@ impl JobRun<'_> {
         {
             return Err("the path must stay inside the workspace".to_string());
         }
-        let action_dir = self.dirs.workspace.join(relative);
+        // Inside a remote composite action, `./path` is the action's own folder first.
+        let own = frame
+            .action_path
+            .as_ref()
+            .filter(|dir| !dir.starts_with(&self.dirs.workspace))
+            .map(|dir| dir.join(relative))
+            .filter(|dir| dir.join("action.yml").is_file() || dir.join("action.yaml").is_file());
+        let action_dir = own.unwrap_or_else(|| self.dirs.workspace.join(relative));
+        let action = self.read_action(frame, &action_dir, path.trim())?;
+        if action.runs.node_version().is_some() {
+            // A local JavaScript action: no repository or ref of its own (as on GitHub).
+            let located = super::remote_actions::LocatedAction {
+                dir: action_dir,
+                repository: String::new(),
+                git_ref: String::new(),
+                sha: None,
+                cached: true,
+            };
+            let title = format!("Run {}", path.trim());
+            return Ok(self
+                .run_node_action(frame, &located, &action, &with, prepared, &title)
+                .await);
+        }
+        if !action.runs.is_composite() {
+            return Err(format!(
+                "only composite actions can run here; this one uses `{}`",
+                action.runs.using.value
+            ));
+        }
+        self.composite_steps(frame, action_dir, &action, with, prepared)
+            .await
+    }
+
+    /// Reads and checks the metadata file in `action_dir`; `shown` names it in diagnostics.
+    pub(super) fn read_action(
+        &self,
+        frame: &Frame,
+        action_dir: &Path,
+        shown: &str,
+    ) -> Result<Action, String> {
         let (file, source) = ["action.yml", "action.yaml"]
             .iter()
             .find_map(|name| {
@@ -69,7 +110,7 @@ impl JobRun<'_> {
                     action_dir.display()
                 )
             })?;
-        let label = Path::new(path.trim()).join(file.file_name().unwrap_or_default());
+        let label = Path::new(shown).join(file.file_name().unwrap_or_default());
         let (action, diagnostics) = parse_action(&label.to_string_lossy(), &source);
         for diagnostic in &diagnostics {
             self.log(
@@ -84,15 +125,27 @@ impl JobRun<'_> {
                 ),
             );
         }
-        let action = match action {
-            Some(action) if !diagnostics.iter().any(|diagnostic| diagnostic.is_error()) => action,
-            _ => return Err("the action metadata is invalid".to_string()),
-        };
-        if !action.runs.is_composite() {
-            return Err(format!(
-                "only composite actions can run here; this one uses `{}`",
-                action.runs.using.value
-            ));
+        match action {
+            Some(action) if !diagnostics.iter().any(|diagnostic| diagnostic.is_error()) => {
+                Ok(action)
+            }
+            _ => Err("the action metadata is invalid".to_string()),
+        }
+    }
+
+    /// Runs the steps of the composite action `action` kept in `action_dir`.
+    pub(super) async fn composite_steps(
+        &mut self,
+        frame: &mut Frame,
+        action_dir: PathBuf,
+        action: &Action,
+        with: IndexMap<String, String>,
+        prepared: &PreparedStep,
+    ) -> Result<StepBody, String> {
+        if frame.label.matches('_').count() > MAX_NESTING * 2 {
+            return Err(
+                "composite actions are nested too deeply (is one calling itself?)".to_string(),
+            );
         }
 
         let caller_env = self.layered_env(frame, &prepared.env);

@@ -58,14 +58,22 @@ pub struct JobRun<'a> {
     cleanup_deadline: Option<Instant>,
     pub(super) cancelled: bool,
     pub(super) timed_out: bool,
-    /// Work done after the last step when the job succeeded (cache saves).
+    /// Work done after the last step: JavaScript actions' `post` scripts (under their
+    /// `post-if`), and cache saves when the job succeeded.
     pub(super) post_actions: Vec<PostAction>,
+    /// What the last process said with `::save-state` (for its action's `post`).
+    pub(super) saved_state: IndexMap<String, String>,
 }
 
 /// Work deferred to the end of the job.
 #[derive(Debug, Clone)]
 pub enum PostAction {
-    SaveCache { key: String, paths: Vec<PathBuf> },
+    SaveCache {
+        key: String,
+        paths: Vec<PathBuf>,
+    },
+    /// A JavaScript action's `post` script.
+    Node(Box<super::node_action::NodePost>),
 }
 
 /// One level of steps: the job's, or a composite action's inner steps.
@@ -146,6 +154,8 @@ impl<'a> JobRun<'a> {
         for secret in spec.secrets.values() {
             masker.add(secret);
         }
+        let mut spec = spec;
+        masker.add(&ensure_job_token(&mut spec));
         let job_deadline = (spec.timeout_minutes.is_finite() && spec.timeout_minutes > 0.0)
             .then(|| Instant::now() + Duration::from_secs_f64(spec.timeout_minutes * 60.0));
         let mut run = JobRun {
@@ -167,6 +177,7 @@ impl<'a> JobRun<'a> {
             cancelled: false,
             timed_out: false,
             post_actions: Vec::new(),
+            saved_state: IndexMap::new(),
         };
         run.run_all().await
     }
@@ -187,6 +198,18 @@ impl<'a> JobRun<'a> {
             }
         };
         self.notice_interruptions(&mut frame);
+        // Post scripts of JavaScript actions, last registered first (as on GitHub); each decides
+        // with its `post-if` whether it runs, and a failing one fails the job.
+        let posts: Vec<PostAction> = std::mem::take(&mut self.post_actions);
+        let (node_posts, saves): (Vec<PostAction>, Vec<PostAction>) = posts
+            .into_iter()
+            .partition(|post| matches!(post, PostAction::Node(_)));
+        self.post_actions = saves;
+        for post in node_posts.into_iter().rev() {
+            if let PostAction::Node(post) = post {
+                self.run_node_post(&mut frame, *post).await;
+            }
+        }
 
         let deployment_failed = report
             .as_ref()
@@ -631,6 +654,7 @@ impl<'a> JobRun<'a> {
             self.groups.push(group);
         }
         self.file_env.extend(output.unsecure_env);
+        self.saved_state.extend(output.state);
         for dir in output.unsecure_paths {
             self.add_path(dir);
         }
@@ -681,7 +705,12 @@ impl<'a> JobRun<'a> {
 
     /// Reads what the step wrote to `$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_OUTPUT`, `$GITHUB_STATE`
     /// and `$GITHUB_STEP_SUMMARY`. A malformed file fails the step.
-    fn collect_step_files(&mut self, frame: &Frame, prepared: &PreparedStep, body: &mut StepBody) {
+    pub(super) fn collect_step_files(
+        &mut self,
+        frame: &Frame,
+        prepared: &PreparedStep,
+        body: &mut StepBody,
+    ) {
         let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
         match parse_key_values("GITHUB_ENV", &read(&prepared.files.env)) {
             Ok(pairs) => self.file_env.extend(pairs),
@@ -1068,6 +1097,47 @@ impl<'a> JobRun<'a> {
     pub(super) fn send(&self, event: JobEvent) {
         let _ = self.events.send(event);
     }
+}
+
+/// The job's `github.token`: kept when the engine gave one, else a fresh random value for this
+/// job (actions such as `github-script` require one). Returns it, to be masked.
+///
+/// MERGE POINT (toolkit): the per-job token the engine can verify replaces the fallback.
+fn ensure_job_token(spec: &mut JobSpec) -> String {
+    let given = spec
+        .contexts
+        .get("github")
+        .and_then(|github| github.get("token"))
+        .and_then(Value::as_str)
+        .filter(|token| !token.is_empty())
+        .map(str::to_string);
+    if let Some(token) = given {
+        return token;
+    }
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(spec.run_id.as_bytes());
+    hasher.update(spec.job_key.as_bytes());
+    hasher.update(std::process::id().to_le_bytes());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    hasher.update(nanos.to_le_bytes());
+    let token: String = hasher
+        .finalize()
+        .iter()
+        .take(20)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let token = format!("ghs_{token}");
+    if let Some(Value::Object(github)) = spec.contexts.get_mut("github") {
+        github.insert("token".into(), json!(token));
+    } else {
+        spec.contexts
+            .insert("github".into(), json!({ "token": token }));
+    }
+    token
 }
 
 fn runner_arch() -> &'static str {

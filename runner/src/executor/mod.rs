@@ -15,6 +15,9 @@
 //! - `masking`: secret masking of every log line; `workspace`: the job's directories;
 //! - `checkout`, `artifacts`: the file work behind the built-in actions;
 //! - `toolkit`: the env that points the official actions at the engine's services.
+//! - `remote_actions`: a remote action's files (an action directory, or the pinned commit in the
+//!   runner's content-addressed cache, fetched through an `ActionArchives`); `node_action`:
+//!   JavaScript actions (`pre`, `main`, `post`, inputs, state, node versions).
 //!
 //! It must not talk to the engine or its store: everything goes out as `JobEvent`s.
 
@@ -28,7 +31,9 @@ mod expressions;
 pub mod groups;
 mod job;
 mod masking;
+mod node_action;
 mod process;
+mod remote_actions;
 mod shell;
 mod step_output;
 pub mod toolkit;
@@ -48,6 +53,7 @@ pub use artifacts::{ArtifactFuture, ArtifactService, CacheService};
 pub use checkout::{reachable_locally, unpack_source};
 pub use deployment::{AutoApprove, DeploymentGate, GateFuture, NoGate};
 pub use masking::{MASK, Masker};
+pub use remote_actions::{ActionArchives, unpack_into_place};
 pub use wire_step::step_from_wire;
 pub use workspace::sanitise as sanitise_path_component;
 
@@ -85,6 +91,20 @@ pub struct ExecutorOptions {
     /// Give `run:` steps the toolkit env as well (off by default, as on GitHub, where only
     /// actions get it).
     pub toolkit_env_in_run_steps: bool,
+    /// Where pinned remote actions are fetched from when they are not cached (the engine for a
+    /// runner process, set per job by the agent; the engine's mirrors for `slipway run`).
+    pub action_archives: Option<std::sync::Arc<dyn ActionArchives>>,
+    /// Folders of plain action checkouts (`owner/repo@ref` or `owner/repo`), looked at first.
+    pub action_dirs: Vec<PathBuf>,
+    /// The content-addressed cache of action commits; `None`: `<work_dir>/_actions`.
+    pub action_cache_dir: Option<PathBuf>,
+    /// Node executables by major version (`node20 = /usr/bin/node` in the runner's config);
+    /// a version not listed runs on the nearest newer one listed, else the nearest older one
+    /// with a warning, else `node` on `PATH`.
+    pub node_runtimes: IndexMap<u32, PathBuf>,
+    /// Fail a JavaScript action whose node version is not configured instead of running it on
+    /// another one.
+    pub node_strict: bool,
 }
 
 impl ExecutorOptions {
@@ -104,6 +124,11 @@ impl ExecutorOptions {
             approval_poll: Duration::from_secs(2),
             toolkit: None,
             toolkit_env_in_run_steps: false,
+            action_archives: None,
+            action_dirs: Vec::new(),
+            action_cache_dir: None,
+            node_runtimes: IndexMap::new(),
+            node_strict: false,
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct StepOutput {
     pub outputs: IndexMap<String, String>,
     pub unsecure_env: Vec<(String, String)>,
     pub unsecure_paths: Vec<String>,
+    /// State saved with the legacy `::save-state` command (for the action's post step).
+    pub state: IndexMap<String, String>,
 }
 
 impl StepOutput {
@@ -27,6 +29,7 @@ impl StepOutput {
             outputs: IndexMap::new(),
             unsecure_env: Vec::new(),
             unsecure_paths: Vec::new(),
+            state: IndexMap::new(),
         }
     }
 
@@ -72,7 +75,11 @@ impl StepOutput {
                         .to_string(),
                 )
             }
-            WorkflowCommand::SaveState { .. } | WorkflowCommand::Ignored => None,
+            WorkflowCommand::SaveState { name, value } => {
+                self.state.insert(name, value);
+                None
+            }
+            WorkflowCommand::Ignored => None,
             WorkflowCommand::SetEnv { name, value } if self.allow_unsecure => {
                 self.unsecure_env.push((name, value));
                 None

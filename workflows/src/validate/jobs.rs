@@ -335,10 +335,13 @@ fn check_step_uses(checker: &mut Checker, label: &str, uses: &Spanned<String>) {
         .iter()
         .any(|built_in| built_in.eq_ignore_ascii_case(repository));
     if !is_built_in {
+        let owner_repo: Vec<&str> = repository.split('/').take(2).collect();
+        let repository = owner_repo.join("/");
         checker.warning(
             uses.span,
             format!(
-                "{label} uses `{value}`, which Slipway cannot run (only local actions and built-in {})",
+                "{label} uses `{value}`, which Slipway cannot run unless the engine mirrors it \
+                 (slipway action mirror {repository}; built in: {})",
                 BUILT_IN_ACTIONS.join(", ")
             ),
         );

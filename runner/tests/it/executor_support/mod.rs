@@ -119,6 +119,7 @@ pub fn job(steps: Vec<Step>) -> JobSpec {
         environment: None,
         deployment: None,
         deployment_block: None,
+        actions: IndexMap::new(),
         event_payload: serde_json::json!({"ref": "refs/heads/main", "head_commit": {"message": "hello"}}),
     }
 }
