@@ -245,7 +245,7 @@ impl Loader<'_> {
             let target = CallTarget::of(&uses.value);
             let key = target.key().to_string();
             let id = &job.id.value;
-            if chain.iter().any(|link| *link == key) {
+            if chain.contains(&key) {
                 self.diagnostics.push(Diagnostic::error(
                     &workflow.file,
                     uses.span,
