@@ -11,7 +11,7 @@
 use indexmap::IndexMap;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{CallSecrets, EventTrigger, InputType, Job, Workflow};
+use crate::model::{CallSecrets, EventTrigger, InputType, Job, Permissions, Workflow};
 
 /// GitHub connects at most ten levels of workflows: the top-level caller and nine levels of
 /// reusable workflows ("Nesting reusable workflows", GitHub docs).
@@ -174,6 +174,89 @@ pub fn check_call(
     diagnostics
 }
 
+/// The `GITHUB_TOKEN` permissions a called workflow and its jobs request, against what the
+/// caller grants (the call job's `permissions:`, else the caller workflow's): a called workflow
+/// can keep or lower them, never raise them. Findings point at the call job. When the caller
+/// grants nothing explicitly, nothing is checked (the repository's default decides on GitHub).
+pub fn check_call_permissions(
+    caller: &Workflow,
+    job: &Job,
+    target: &str,
+    called: &Workflow,
+) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    let Some(allowed) = job.permissions.as_ref().or(caller.permissions.as_ref()) else {
+        return diagnostics;
+    };
+    let mut requests: Vec<(String, &Permissions)> = Vec::new();
+    if let Some(permissions) = &called.permissions {
+        requests.push((format!("the workflow `{target}`"), permissions));
+    }
+    for (id, called_job) in &called.jobs {
+        if let Some(permissions) = &called_job.permissions {
+            let name = called_job
+                .name
+                .as_ref()
+                .map_or(id.as_str(), |name| name.value.as_str());
+            requests.push((format!("the called job `{name}`"), permissions));
+        }
+    }
+    for (who, requested) in requests {
+        for scope in PERMISSION_SCOPES {
+            let wanted = permission_level(requested, scope);
+            let granted = permission_level(allowed, scope);
+            if wanted > granted {
+                diagnostics.push(Diagnostic::error(
+                    &caller.file,
+                    job.id.span,
+                    format!(
+                        "job `{}` calls `{target}`: {who} requests `{scope}: {}`, but the caller allows only `{scope}: {}`",
+                        job.id.value,
+                        LEVELS[wanted],
+                        LEVELS[granted]
+                    ),
+                ));
+            }
+        }
+    }
+    diagnostics
+}
+
+/// The `GITHUB_TOKEN` permission scopes GitHub documents.
+const PERMISSION_SCOPES: &[&str] = &[
+    "actions",
+    "attestations",
+    "checks",
+    "contents",
+    "deployments",
+    "discussions",
+    "id-token",
+    "issues",
+    "models",
+    "packages",
+    "pages",
+    "pull-requests",
+    "repository-projects",
+    "security-events",
+    "statuses",
+];
+
+const LEVELS: [&str; 3] = ["none", "read", "write"];
+
+/// 0 none, 1 read, 2 write. `read-all`/`write-all` cover every scope but `id-token`, which only
+/// `write-all` grants (as write) and `read-all` leaves at none.
+fn permission_level(permissions: &Permissions, scope: &str) -> usize {
+    match permissions {
+        Permissions::ReadAll if scope == "id-token" => 0,
+        Permissions::ReadAll => 1,
+        Permissions::WriteAll => 2,
+        Permissions::Scopes(scopes) => scopes
+            .get(scope)
+            .and_then(|level| LEVELS.iter().position(|known| *known == level.value))
+            .unwrap_or(0),
+    }
+}
+
 /// A call's input value turned into the declared type, as GitHub accepts it: a `boolean` takes
 /// `true`/`false` (also as text), a `number` a number (also as numeric text), a `string` any
 /// scalar (`null` becomes empty, numbers and booleans their text). `Err` says what was wrong.
@@ -273,6 +356,8 @@ impl Loader<'_> {
             };
             self.diagnostics
                 .extend(check_call(&workflow.file, job, &key, &called));
+            self.diagnostics
+                .extend(check_call_permissions(workflow, job, &key, &called));
             if self
                 .deepest
                 .get(&key)
