@@ -59,6 +59,12 @@ impl CallTarget {
 /// commit. `Err` is a message that reads after "cannot load the called workflow: ".
 pub trait WorkflowSource {
     fn read(&mut self, target: &CallTarget) -> Result<String, String>;
+
+    /// The repository's default `GITHUB_TOKEN` permissions, granted to a caller that sets none;
+    /// `None` when unknown (the calls' permissions are then checked only against explicit ones).
+    fn default_permissions(&self) -> Option<Permissions> {
+        None
+    }
 }
 
 /// The message a source gives for a remote reusable workflow while action mirrors cannot serve
@@ -175,17 +181,23 @@ pub fn check_call(
 }
 
 /// The `GITHUB_TOKEN` permissions a called workflow and its jobs request, against what the
-/// caller grants (the call job's `permissions:`, else the caller workflow's): a called workflow
-/// can keep or lower them, never raise them. Findings point at the call job. When the caller
-/// grants nothing explicitly, nothing is checked (the repository's default decides on GitHub).
+/// caller grants (the call job's `permissions:`, else the caller workflow's, else the
+/// repository's `default`): a called workflow can keep or lower them, never raise them. Findings
+/// point at the call job. With none of the three known, nothing is checked.
 pub fn check_call_permissions(
     caller: &Workflow,
     job: &Job,
     target: &str,
     called: &Workflow,
+    default: Option<&Permissions>,
 ) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
-    let Some(allowed) = job.permissions.as_ref().or(caller.permissions.as_ref()) else {
+    let Some(allowed) = job
+        .permissions
+        .as_ref()
+        .or(caller.permissions.as_ref())
+        .or(default)
+    else {
         return diagnostics;
     };
     let mut requests: Vec<(String, &Permissions)> = Vec::new();
@@ -356,8 +368,13 @@ impl Loader<'_> {
             };
             self.diagnostics
                 .extend(check_call(&workflow.file, job, &key, &called));
-            self.diagnostics
-                .extend(check_call_permissions(workflow, job, &key, &called));
+            self.diagnostics.extend(check_call_permissions(
+                workflow,
+                job,
+                &key,
+                &called,
+                self.source.default_permissions().as_ref(),
+            ));
             if self
                 .deepest
                 .get(&key)
