@@ -556,11 +556,11 @@ impl Scheduler {
                     node.phase = next;
                     actions.push(match conclusion {
                         Conclusion::Skipped => Action::JobSkipped {
-                            job_key: id.to_string(),
+                            job_key: self.input.run_key(id),
                             reason,
                         },
                         _ => Action::JobConcluded {
-                            job_key: id.to_string(),
+                            job_key: self.input.run_key(id),
                             conclusion,
                             reason,
                         },

@@ -285,3 +285,14 @@ fn called_jobs_are_found_by_key_for_their_own_settings() {
     );
     assert!(run.scheduler.job_for_key("call/nope").is_none());
 }
+
+#[test]
+fn called_jobs_that_never_run_are_reported_under_their_run_key() {
+    let called = SHARED.replace("    if: always()\n", "");
+    let mut run = run_with(CALLER, &[(".github/workflows/shared.yml", &called)]);
+    run.check("start", "start call/build");
+    run.check(
+        "failure call/build",
+        "skip call/cleanup; skip after; run failure",
+    );
+}

@@ -591,6 +591,27 @@ mod tests {
     }
 
     #[test]
+    fn a_called_workflow_cannot_raise_the_callers_permissions() {
+        let called = "on: workflow_call\npermissions:\n  contents: read\njobs:\n  deploy:\n    name: Deploy\n    permissions:\n      actions: write\n    runs-on: x\n    steps:\n      - run: echo\n";
+        let root = "on: push\npermissions:\n  contents: write\njobs:\n  call:\n    permissions:\n      actions: read\n      contents: read\n    uses: ./.github/workflows/c.yml\n";
+        let found = load(root, vec![(".github/workflows/c.yml", called)]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].starts_with(".github/workflows/root.yml:5:3: error: job `call` calls `.github/workflows/c.yml`: the called job `Deploy` requests `actions: write`, but the caller allows only `actions: read`"), "{}", found[0]);
+        // Without the job's own permissions the workflow's apply: `actions` is then `none`.
+        let root = "on: push\npermissions:\n  contents: write\njobs:\n  call:\n    uses: ./.github/workflows/c.yml\n";
+        let found = load(root, vec![(".github/workflows/c.yml", called)]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].contains("but the caller allows only `actions: none`"),
+            "{}",
+            found[0]
+        );
+        // A caller that says nothing leaves the repository's default in charge: unchecked here.
+        let root = "on: push\njobs:\n  call:\n    uses: ./.github/workflows/c.yml\n";
+        assert!(load(root, vec![(".github/workflows/c.yml", called)]).is_empty());
+    }
+
+    #[test]
     fn inputs_coerce_as_github_does() {
         assert_eq!(coerce_input(InputType::String, &json!(null)), Ok(json!("")));
         assert_eq!(
