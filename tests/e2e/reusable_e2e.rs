@@ -432,3 +432,76 @@ async fn the_engine_runs_calls_at_the_commit_with_names_as_github_shows_them() {
         "{run:#}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_restarted_inside_a_call_resumes_the_nested_run_and_runs_each_job_once() {
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let marks = temp.path().join("marks");
+    let step = |name: &str| format!("echo {name} >> \"{}\" && sleep 1", marks.display());
+    let caller = format!(
+        r#"
+on: workflow_dispatch
+jobs:
+  call:
+    uses: ./.github/workflows/steps.yml
+  after:
+    needs: call
+    runs-on: ubuntu-latest
+    steps:
+      - run: test "${{{{ needs.call.outputs.last }}}}" = third && {}
+"#,
+        step("after")
+    );
+    let called = format!(
+        r#"
+on:
+  workflow_call:
+    outputs:
+      last:
+        value: ${{{{ jobs.third.outputs.name }}}}
+jobs:
+  first:
+    runs-on: ubuntu-latest
+    steps:
+      - run: {}
+  second:
+    needs: first
+    runs-on: ubuntu-latest
+    steps:
+      - run: {}
+  third:
+    needs: second
+    runs-on: ubuntu-latest
+    outputs:
+      name: ${{{{ steps.n.outputs.name }}}}
+    steps:
+      - id: n
+        run: {} && echo name=third >> "$GITHUB_OUTPUT"
+"#,
+        step("first"),
+        step("second"),
+        step("third")
+    );
+    let repo = repo_with(
+        temp.path(),
+        &[("caller.yml", &caller), ("steps.yml", &called)],
+    );
+    let mut engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(0)
+        .start()
+        .await;
+    let _runner = engine.start_runner(&temp.path().join("r1"), None).await;
+    let run_id = engine.dispatch(&repo, "caller.yml").await;
+    engine
+        .wait_run(&run_id, "the second called job to start", |run| {
+            job(run, "call/second")["status"] == "in_progress"
+        })
+        .await;
+    engine.restart().await;
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    let mut ran = crate::support::lines(&marks);
+    ran.sort();
+    assert_eq!(ran, ["after", "first", "second", "third"], "{run:#}");
+}
