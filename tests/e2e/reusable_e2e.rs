@@ -406,6 +406,15 @@ async fn the_engine_runs_calls_at_the_commit_with_names_as_github_shows_them() {
         "{run:#}"
     );
 
+    // A called job's log is read by its run key (the `/` travels percent-encoded).
+    let logs = engine
+        .cli()
+        .args(["logs", &run_id, "--job", "outer/middle/leaf"])
+        .output()
+        .expect("slipway logs runs");
+    assert!(logs.status.success(), "{}", text(&logs));
+    assert!(text(&logs).contains("DEPLOY_TOKEN"), "{}", text(&logs));
+
     // A bad call is a failed run whose diagnostics name the caller's file, line and column.
     std::fs::write(
         repo.join(".github/workflows/bad.yml"),

@@ -612,6 +612,26 @@ mod tests {
     }
 
     #[test]
+    fn at_most_fifty_distinct_workflows_are_called() {
+        let leaf =
+            "on: workflow_call\njobs:\n  j:\n    runs-on: x\n    steps:\n      - run: echo\n";
+        let mut root = String::from("on: push\njobs:\n");
+        let mut files = Vec::new();
+        for index in 0..=MAX_CALLED_WORKFLOWS {
+            root.push_str(&format!(
+                "  c{index}:\n    uses: ./.github/workflows/w{index}.yml\n"
+            ));
+            let name: &'static str =
+                Box::leak(format!(".github/workflows/w{index}.yml").into_boxed_str());
+            files.push((name, leaf));
+        }
+        let root: &'static str = Box::leak(root.into_boxed_str());
+        let found = load(root, files);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].contains("job `c50` calls `.github/workflows/w50.yml`: a workflow may use at most 50 distinct reusable workflows"), "{}", found[0]);
+    }
+
+    #[test]
     fn inputs_coerce_as_github_does() {
         assert_eq!(coerce_input(InputType::String, &json!(null)), Ok(json!("")));
         assert_eq!(
