@@ -296,3 +296,17 @@ fn called_jobs_that_never_run_are_reported_under_their_run_key() {
         "skip call/cleanup; skip after; run failure",
     );
 }
+
+#[test]
+fn called_jobs_time_out_on_the_callers_ticks() {
+    let called = SHARED.replace(
+        "  build:\n    runs-on: self-hosted\n",
+        "  build:\n    runs-on: self-hosted\n    timeout-minutes: 1\n",
+    );
+    let mut run = run_with(CALLER, &[(".github/workflows/shared.yml", &called)]);
+    run.check("start", "start call/build");
+    run.check("started call/build", "");
+    run.check("tick 2", "cancel call/build (timed_out)");
+    run.check("cancelled call/build", "start call/cleanup");
+    run.check("success call/cleanup", "skip after; run failure");
+}
