@@ -59,6 +59,20 @@ pub fn run(paths: &[PathBuf], as_json: bool, engine: Option<&str>, data_dir: &Pa
                 &mut diagnostics,
             );
         }
+        // Calls of reusable workflows are checked against the called files (read from the same
+        // repository); findings inside a called file are reported when that file is checked.
+        if let Some(workflow) = &parsed.workflow
+            && workflow.jobs.values().any(|job| job.uses.is_some())
+        {
+            let mut called_files =
+                crate::called::WorkingTreeSource::new(&crate::called::root_of_workflow_file(file));
+            let (_, found) = scheduler::load_called(workflow, &mut called_files);
+            // A remote call already has the validator's warning; only `slipway run` and the
+            // engine refuse it.
+            diagnostics.extend(found.into_iter().filter(|d| {
+                d.file == shown && !d.message.contains("remote reusable workflows need")
+            }));
+        }
         diagnostics.sort_by_key(|d| (d.span.line, d.span.column));
         errors += diagnostics
             .iter()

@@ -19,7 +19,7 @@ use workflows::Workflow;
 use workflows::filters::{self, TriggerEvent};
 
 use crate::progress::Progress;
-use crate::{check, exit, render};
+use crate::{called, check, exit, render};
 
 /// Everything `slipway run` was asked.
 #[derive(Debug, Clone, Default)]
@@ -125,7 +125,35 @@ async fn run_async(request: RunRequest) -> i32 {
             }
         }
         match parsed.workflow {
-            Some(workflow) if !invalid => workflows.push(workflow),
+            Some(workflow) if !invalid => {
+                // Reusable workflows it calls are read from the same working tree, and each
+                // call is checked against the called file before anything runs.
+                let mut called_files = called::WorkingTreeSource::new(&directory);
+                let (called, found) = scheduler::load_called(&workflow, &mut called_files);
+                let mut call_invalid = false;
+                for diagnostic in &found {
+                    call_invalid |= diagnostic.is_error();
+                    if diagnostic.is_error() || !request.json {
+                        let text = if diagnostic.file == shown {
+                            source.as_ref()
+                        } else {
+                            called_files.text(&diagnostic.file).unwrap_or_default()
+                        };
+                        eprintln!(
+                            "{}
+",
+                            render::diagnostic(diagnostic, text)
+                        );
+                    }
+                }
+                if call_invalid {
+                    eprintln!(
+                        "error: {shown} calls a reusable workflow it cannot run; nothing was run"
+                    );
+                    return exit::USAGE;
+                }
+                workflows.push((workflow, called));
+            }
             _ => {
                 eprintln!("error: {shown} is not a valid workflow; nothing was run");
                 return exit::USAGE;
@@ -171,7 +199,7 @@ async fn run_async(request: RunRequest) -> i32 {
     let cancel_all = CancellationToken::new();
     spawn_interrupt_handler(cancel_all.clone());
 
-    for (index, workflow) in workflows.into_iter().enumerate() {
+    for (index, (workflow, called)) in workflows.into_iter().enumerate() {
         let trigger = TriggerEvent {
             name: request.event.clone(),
             action: custom_payload
@@ -213,7 +241,10 @@ async fn run_async(request: RunRequest) -> i32 {
             &secrets,
             &run_id,
         ) {
-            Ok(input) => input,
+            Ok(mut input) => {
+                input.called = called;
+                input
+            }
             Err(message) => {
                 eprintln!("error: {}: {message}", workflow.file);
                 return exit::USAGE;

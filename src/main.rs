@@ -1,5 +1,6 @@
 //! The `slipway` binary: arguments → library call → documented exit code (see `exit.rs`).
 
+mod called;
 mod check;
 mod check_actions;
 mod client;

@@ -11,6 +11,8 @@
 //! - `conditions`: a job's `if:` with the status functions folded over all its ancestors.
 //! - `plan`: the run's input, the job selection, the contexts of job-level expressions, matrix
 //!   expansion into legs and the `JobSpec` of each leg.
+//! - `reusable`: reusable-workflow calls: the nested run of each call leg (its input from `with:`
+//!   and `secrets:`, keys and names prefixed `caller / called`) and the call's outputs.
 //! - `rerun`: which jobs a re-run runs again and the results it keeps from the earlier attempt
 //!   (`Scheduler::seed`).
 //! - `state`: the run, job and leg states with their legal moves.
@@ -31,8 +33,10 @@
 //!   not fail the run and does not trigger fail-fast (GitHub behaves this way).
 //! - A job left unstarted by a run cancel (its `if:` is false after the cancel) concludes
 //!   `cancelled`, not `skipped`.
-//! - A reusable-workflow call job (`uses:` at job level) concludes `failure` with the reason
-//!   "reusable workflow calls are not supported yet"; it is not skipped silently.
+//! - A reusable-workflow call job (`uses:` at job level) runs, per matrix leg, a nested run of the
+//!   called workflow; the leg concludes with that run's conclusion and carries the called
+//!   workflow's outputs. Only the called jobs are handed out (keys `call/build`, names
+//!   `call / build`); a cancel reaches every nested run, whose jobs decide by their own `if:`.
 //! - A job that times out concludes `failure`.
 //! - Matrix job outputs merge in the order legs finished; an empty value never overwrites
 //!   another leg's value.
@@ -48,6 +52,7 @@ mod github;
 mod machine;
 mod plan;
 mod rerun;
+mod reusable;
 mod state;
 mod wire_step;
 
@@ -62,6 +67,7 @@ pub use plan::{
     secrets_for_spec, workflow_level_values,
 };
 pub use rerun::{KeptJob, KeptLeg, RerunMode, job_conclusion, jobs_to_rerun};
+pub use reusable::{CallFrame, load_called};
 pub use state::{IllegalMove, JobPhase, LegState, RunPhase};
 pub use wire_step::step_to_wire;
 

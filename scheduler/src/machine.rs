@@ -17,8 +17,8 @@ use super::conditions::{AncestorStatus, Decision, decide};
 use super::errors::SchedulerError;
 use super::events::{Action, CancelReason, Event, Millis};
 use super::plan::{
-    JobContexts, RunInput, StrategyPlan, build_leg_spec, check_run_size, plan_legs, plan_strategy,
-    resolve_job_id, select_jobs,
+    JobContexts, LegPlan, RunInput, StrategyPlan, build_leg_spec, check_run_size, display_name,
+    plan_legs, plan_strategy, resolve_job_id, select_jobs,
 };
 use super::rerun::KeptJob;
 use super::state::{JobPhase, LegState, RunPhase};
@@ -151,6 +151,7 @@ impl Scheduler {
                     },
                     result: Some(kept_leg.result),
                     finished_order: self.finished_legs,
+                    call: None,
                 });
             }
         }
@@ -168,6 +169,12 @@ impl Scheduler {
                     .start()
                     .map_err(|source| SchedulerError::IllegalRunMove { source })?;
             }
+            Event::JobStarted { job_key } if self.find_leg(&job_key).is_none() => {
+                self.route_to_call(Event::JobStarted { job_key }, now, &mut actions)?
+            }
+            Event::JobFinished { job_key, result } if self.find_leg(&job_key).is_none() => {
+                self.route_to_call(Event::JobFinished { job_key, result }, now, &mut actions)?
+            }
             Event::JobStarted { job_key } => {
                 let leg = self.leg_mut(&job_key)?;
                 leg.state = leg
@@ -179,14 +186,14 @@ impl Scheduler {
                     })?;
             }
             Event::JobFinished { job_key, result } => {
-                self.finish_leg(&job_key, result, &mut actions)?
+                self.finish_leg(&job_key, result, now, &mut actions)?
             }
-            Event::CancelRequested => self.cancel_run(&mut actions)?,
-            Event::Tick => {}
+            Event::CancelRequested => self.cancel_run(now, &mut actions)?,
+            Event::Tick => self.tick_calls(now, &mut actions),
         }
         if matches!(self.run, RunPhase::Running { .. }) {
             self.check_timeouts(now, &mut actions);
-            self.advance(&mut actions);
+            self.advance(now, &mut actions);
         }
         Ok(actions)
     }
@@ -225,27 +232,32 @@ impl Scheduler {
         &self.input
     }
 
-    /// Every job of the run in declaration order, with its legs.
+    /// Every job of the run in declaration order, with its legs. The legs of a reusable-workflow
+    /// call that started are the legs of the jobs it ran (nested calls included), in their
+    /// order: those are what runs and what has records.
     pub fn jobs(&self) -> Vec<JobView<'_>> {
         self.jobs
             .iter()
             .map(|(job_id, node)| JobView {
                 job_id,
                 phase: &node.phase,
-                legs: node
-                    .legs
-                    .iter()
-                    .map(|leg| LegView {
-                        job_key: &leg.job_key,
-                        display_name: &leg.display_name,
-                        state: leg.state,
-                        continue_on_error: leg.continue_on_error,
-                        result: leg.result.as_ref(),
-                    })
-                    .collect(),
+                legs: node.legs.iter().flat_map(Leg::views).collect(),
                 result: node.result_for_dependents(),
             })
             .collect()
+    }
+
+    /// The workflow job a handed-out job key runs (for a key inside a reusable-workflow call,
+    /// the called workflow's job), so callers read the right job's settings (`concurrency`).
+    pub fn job_for_key(&self, job_key: &str) -> Option<&workflows::model::Job> {
+        if let Some((job_id, _)) = self.find_leg(job_key) {
+            return self.input.workflow.jobs.get(&job_id);
+        }
+        self.jobs
+            .values()
+            .flat_map(|node| node.legs.iter())
+            .filter_map(|leg| leg.call.as_deref())
+            .find_map(|nested| nested.job_for_key(job_key))
     }
 
     /// Handles a leg's result: records it, applies a timeout, runs fail-fast.
@@ -253,6 +265,7 @@ impl Scheduler {
         &mut self,
         job_key: &str,
         mut result: JobResult,
+        now: Millis,
         actions: &mut Vec<Action>,
     ) -> Result<(), SchedulerError> {
         let Some((job_id, index)) = self.find_leg(job_key) else {
@@ -295,14 +308,103 @@ impl Scheduler {
         self.finished_legs = order;
         if triggers_fail_fast {
             for sibling in &mut node.legs {
-                stop_leg(sibling, CancelReason::FailFast, actions);
+                stop_leg(
+                    sibling,
+                    CancelReason::FailFast,
+                    now,
+                    actions,
+                    &mut self.finished_legs,
+                );
             }
         }
         Ok(())
     }
 
+    /// Hands a job's event to the reusable-workflow call whose nested run owns its key; when
+    /// that run finishes, the call leg finishes (with fail-fast among its matrix siblings).
+    fn route_to_call(
+        &mut self,
+        event: Event,
+        now: Millis,
+        actions: &mut Vec<Action>,
+    ) -> Result<(), SchedulerError> {
+        let job_key = match &event {
+            Event::JobStarted { job_key } | Event::JobFinished { job_key, .. } => job_key.clone(),
+            _ => return Ok(()),
+        };
+        let found = self.jobs.iter().find_map(|(id, node)| {
+            node.legs
+                .iter()
+                .position(|leg| {
+                    leg.call
+                        .as_ref()
+                        .is_some_and(|nested| nested.owns(&job_key))
+                })
+                .map(|index| (id.clone(), index))
+        });
+        let Some((job_id, index)) = found else {
+            return Err(SchedulerError::UnknownJobKey { job_key });
+        };
+        let Some(node) = self.jobs.get_mut(&job_id) else {
+            return Ok(());
+        };
+        let fail_fast =
+            node.strategy.is_some_and(|strategy| strategy.fail_fast) && node.has_matrix();
+        let Some(leg) = node.legs.get_mut(index) else {
+            return Ok(());
+        };
+        let finished = drive_call(leg, event, now, actions, &mut self.finished_legs)?;
+        if finished == Some(Conclusion::Failure) && fail_fast {
+            for sibling in &mut node.legs {
+                stop_leg(
+                    sibling,
+                    CancelReason::FailFast,
+                    now,
+                    actions,
+                    &mut self.finished_legs,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets time pass in every nested run (their jobs' timeouts).
+    fn tick_calls(&mut self, now: Millis, actions: &mut Vec<Action>) {
+        for node in self.jobs.values_mut() {
+            for leg in &mut node.legs {
+                if leg.call.is_some() && leg.state.is_active() {
+                    let _ = drive_call(leg, Event::Tick, now, actions, &mut self.finished_legs);
+                }
+            }
+        }
+    }
+
+    /// Whether a job key belongs to this run or to a run nested in it.
+    fn owns(&self, job_key: &str) -> bool {
+        self.find_leg(job_key).is_some()
+            || self
+                .jobs
+                .values()
+                .flat_map(|node| node.legs.iter())
+                .filter_map(|leg| leg.call.as_deref())
+                .any(|nested| nested.owns(job_key))
+    }
+
+    /// The `jobs` context of a finished nested run: each job's result and outputs.
+    fn jobs_context(&self) -> Value {
+        let mut jobs = serde_json::Map::new();
+        for (id, node) in &self.jobs {
+            let result = node.result_for_dependents().map_or("", Conclusion::as_str);
+            jobs.insert(
+                id.clone(),
+                json!({ "result": result, "outputs": node.merged_outputs() }),
+            );
+        }
+        Value::Object(jobs)
+    }
+
     /// The user cancelled: every job whose `if:` does not hold after a cancel is stopped.
-    fn cancel_run(&mut self, actions: &mut Vec<Action>) -> Result<(), SchedulerError> {
+    fn cancel_run(&mut self, now: Millis, actions: &mut Vec<Action>) -> Result<(), SchedulerError> {
         self.run = self
             .run
             .cancel()
@@ -322,9 +424,25 @@ impl Scheduler {
                 continue;
             };
             node.runs_after_cancel = Some(runs_after_cancel);
-            if !runs_after_cancel {
-                for leg in &mut node.legs {
-                    stop_leg(leg, CancelReason::RunCancelled, actions);
+            for leg in &mut node.legs {
+                if !runs_after_cancel {
+                    stop_leg(
+                        leg,
+                        CancelReason::RunCancelled,
+                        now,
+                        actions,
+                        &mut self.finished_legs,
+                    );
+                } else if leg.call.is_some() && leg.state.is_active() {
+                    // The call itself runs on, but the cancel reaches its nested run, whose jobs
+                    // decide by their own `if:`.
+                    let _ = drive_call(
+                        leg,
+                        Event::CancelRequested,
+                        now,
+                        actions,
+                        &mut self.finished_legs,
+                    );
                 }
             }
         }
@@ -359,7 +477,7 @@ impl Scheduler {
 
     /// Moves every job as far as it can go: ready jobs are decided and expanded, pending legs are
     /// handed out, and the run finishes once every job has concluded.
-    fn advance(&mut self, actions: &mut Vec<Action>) {
+    fn advance(&mut self, now: Millis, actions: &mut Vec<Action>) {
         loop {
             let mut progressed = false;
             let ids: Vec<String> = self.jobs.keys().cloned().collect();
@@ -373,7 +491,7 @@ impl Scheduler {
                     self.make_ready(id, actions);
                     progressed = true;
                 }
-                self.hand_out_legs(id, actions);
+                self.hand_out_legs(id, now, actions);
             }
             if !progressed {
                 break;
@@ -438,11 +556,11 @@ impl Scheduler {
                     node.phase = next;
                     actions.push(match conclusion {
                         Conclusion::Skipped => Action::JobSkipped {
-                            job_key: id.to_string(),
+                            job_key: self.input.run_key(id),
                             reason,
                         },
                         _ => Action::JobConcluded {
-                            job_key: id.to_string(),
+                            job_key: self.input.run_key(id),
                             conclusion,
                             reason,
                         },
@@ -459,12 +577,6 @@ impl Scheduler {
                 "the workflow has no job `{id}`"
             )));
         };
-        if let Some(uses) = &job.uses {
-            return Err(JobOutcome::Failed(format!(
-                "reusable workflow calls are not supported yet (`uses: {}`)",
-                uses.value
-            )));
-        }
         let contexts = JobContexts::new(&self.input, id, self.needs_context(id));
         let condition_values = contexts.for_condition();
         let strategy = plan_strategy(job, &condition_values).map_err(JobOutcome::Failed)?;
@@ -483,43 +595,89 @@ impl Scheduler {
                 "no matrix leg matches the `--matrix` filter".to_string(),
             ));
         }
+        let input = &self.input;
+        let failed_leg = |plan: &LegPlan, reason: String| Leg {
+            job_key: input.run_key(&plan.job_key),
+            display_name: input.run_display_name(&plan.job_key),
+            timeout_minutes: input.default_timeout_minutes,
+            continue_on_error: false,
+            has_matrix: plan.combination.is_some(),
+            spec: None,
+            build_error: Some(reason),
+            state: LegState::Pending,
+            result: None,
+            finished_order: 0,
+            call: None,
+        };
         let legs = plans
             .iter()
-            .map(
-                |plan| match build_leg_spec(&self.input, id, job, &contexts, plan) {
-                    Ok(built) => Leg {
-                        job_key: plan.job_key.clone(),
-                        display_name: built.spec.display_name.clone(),
-                        timeout_minutes: built.spec.timeout_minutes,
-                        continue_on_error: built.continue_on_error,
-                        has_matrix: plan.combination.is_some(),
-                        spec: Some(built.spec),
-                        build_error: None,
-                        state: LegState::Pending,
-                        result: None,
-                        finished_order: 0,
-                    },
-                    Err(reason) => Leg {
-                        job_key: plan.job_key.clone(),
-                        display_name: plan.job_key.clone(),
-                        timeout_minutes: self.input.default_timeout_minutes,
-                        continue_on_error: false,
-                        has_matrix: plan.combination.is_some(),
-                        spec: None,
-                        build_error: Some(reason),
-                        state: LegState::Pending,
-                        result: None,
-                        finished_order: 0,
-                    },
-                },
-            )
+            .map(|plan| {
+                if job.uses.is_some() {
+                    return match self.plan_call_leg(id, job, &contexts, plan) {
+                        Ok(leg) => leg,
+                        Err(reason) => failed_leg(plan, reason),
+                    };
+                }
+                match build_leg_spec(input, id, job, &contexts, plan) {
+                    Ok(mut built) => {
+                        built.spec.job_key = input.run_key(&plan.job_key);
+                        built.spec.display_name = input.run_display_name(&built.spec.display_name);
+                        Leg {
+                            job_key: built.spec.job_key.clone(),
+                            display_name: built.spec.display_name.clone(),
+                            timeout_minutes: built.spec.timeout_minutes,
+                            continue_on_error: built.continue_on_error,
+                            has_matrix: plan.combination.is_some(),
+                            spec: Some(built.spec),
+                            build_error: None,
+                            state: LegState::Pending,
+                            result: None,
+                            finished_order: 0,
+                            call: None,
+                        }
+                    }
+                    Err(reason) => failed_leg(plan, reason),
+                }
+            })
             .collect();
         Ok((strategy, legs))
     }
 
+    /// A leg of a reusable-workflow call: the nested run of the called workflow, planned now
+    /// (inputs and secrets evaluated over the leg's contexts) and started when handed out.
+    fn plan_call_leg(
+        &self,
+        id: &str,
+        job: &workflows::model::Job,
+        contexts: &JobContexts,
+        plan: &LegPlan,
+    ) -> Result<Leg, String> {
+        let values = contexts.for_leg(plan);
+        let display_name = self
+            .input
+            .run_display_name(&display_name(id, job, plan, &values)?);
+        let job_key = self.input.run_key(&plan.job_key);
+        let nested_input =
+            crate::reusable::call_input(&self.input, job, &job_key, &display_name, &values)?;
+        let nested = Scheduler::new(nested_input).map_err(|error| error.to_string())?;
+        Ok(Leg {
+            job_key,
+            display_name,
+            timeout_minutes: self.input.default_timeout_minutes,
+            continue_on_error: false,
+            has_matrix: plan.combination.is_some(),
+            spec: None,
+            build_error: None,
+            state: LegState::Pending,
+            result: None,
+            finished_order: 0,
+            call: Some(Box::new(nested)),
+        })
+    }
+
     /// Hands out pending legs of an expanded job while `max-parallel` allows; after a cancel,
     /// pending legs of a job that does not run after a cancel are concluded `cancelled`.
-    fn hand_out_legs(&mut self, id: &str, actions: &mut Vec<Action>) {
+    fn hand_out_legs(&mut self, id: &str, now: Millis, actions: &mut Vec<Action>) {
         let cancelled = self.run.is_cancel_requested();
         let Some(node) = self.jobs.get_mut(id) else {
             return;
@@ -529,20 +687,61 @@ impl Scheduler {
         }
         if cancelled && node.runs_after_cancel == Some(false) {
             for leg in &mut node.legs {
-                stop_leg(leg, CancelReason::RunCancelled, actions);
+                stop_leg(
+                    leg,
+                    CancelReason::RunCancelled,
+                    now,
+                    actions,
+                    &mut self.finished_legs,
+                );
             }
             return;
         }
+        let fail_fast =
+            node.strategy.is_some_and(|strategy| strategy.fail_fast) && node.has_matrix();
         let limit = node
             .strategy
             .and_then(|strategy| strategy.max_parallel)
             .unwrap_or(usize::MAX);
         let mut active = node.legs.iter().filter(|leg| leg.state.is_active()).count();
+        let mut stop_after_hand_out = false;
         for leg in &mut node.legs {
             if active >= limit {
                 break;
             }
             if leg.state != LegState::Pending {
+                continue;
+            }
+            if leg.call.is_some() {
+                let Ok(next) = leg.state.hand_out() else {
+                    continue;
+                };
+                leg.state = next;
+                active += 1;
+                if cancelled {
+                    // Handed out after a cancel (its caller runs after one): the nested run
+                    // starts cancelled, so only its jobs that run after a cancel run.
+                    let _ = drive_call(leg, Event::Start, now, actions, &mut self.finished_legs);
+                    let _ = drive_call(
+                        leg,
+                        Event::CancelRequested,
+                        now,
+                        actions,
+                        &mut self.finished_legs,
+                    );
+                } else {
+                    let _ = drive_call(leg, Event::Start, now, actions, &mut self.finished_legs);
+                }
+                if leg.state.is_finished() && !leg.state.is_active() {
+                    let failed = leg
+                        .result
+                        .as_ref()
+                        .is_some_and(|result| result.conclusion == Conclusion::Failure);
+                    if failed && fail_fast {
+                        // Rare: a nested run that fails at its start; the siblings stop.
+                        stop_after_hand_out = true;
+                    }
+                }
                 continue;
             }
             let (Some(spec), Ok(next)) = (&leg.spec, leg.state.hand_out()) else {
@@ -551,6 +750,17 @@ impl Scheduler {
             leg.state = next;
             actions.push(Action::StartJob(Box::new(spec.clone())));
             active += 1;
+        }
+        if stop_after_hand_out {
+            for leg in &mut node.legs {
+                stop_leg(
+                    leg,
+                    CancelReason::FailFast,
+                    now,
+                    actions,
+                    &mut self.finished_legs,
+                );
+            }
         }
     }
 
@@ -756,6 +966,10 @@ struct Leg {
     result: Option<JobResult>,
     /// Position in the run's sequence of finished legs (0 until finished).
     finished_order: u64,
+    /// A leg of a reusable-workflow call: the nested run of the called workflow, started when
+    /// the leg is handed out (`reusable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    call: Option<Box<Scheduler>>,
 }
 
 enum JobOutcome {
@@ -766,7 +980,23 @@ enum JobOutcome {
 
 /// Stops a leg that is not finished: handed-out legs get a `CancelJob`, pending ones conclude
 /// `cancelled` on the spot.
-fn stop_leg(leg: &mut Leg, reason: CancelReason, actions: &mut Vec<Action>) {
+fn stop_leg(
+    leg: &mut Leg,
+    reason: CancelReason,
+    now: Millis,
+    actions: &mut Vec<Action>,
+    finished_legs: &mut u64,
+) {
+    if leg.call.is_some()
+        && let LegState::Queued { cancel: None } = leg.state
+    {
+        // A call leg has no job of its own to stop: its nested run is cancelled instead.
+        if let Ok(next) = leg.state.request_cancel(reason) {
+            leg.state = next;
+        }
+        let _ = drive_call(leg, Event::CancelRequested, now, actions, finished_legs);
+        return;
+    }
     match leg.state {
         LegState::Pending => conclude_unstarted(
             leg,
@@ -803,6 +1033,61 @@ fn conclude_unstarted(
         conclusion,
         reason,
     });
+}
+
+/// Feeds one event to the nested run of a call leg and passes its actions on; when the nested
+/// run finishes, the leg finishes with its conclusion and the called workflow's outputs. Returns
+/// the leg's conclusion when it finished now.
+fn drive_call(
+    leg: &mut Leg,
+    event: Event,
+    now: Millis,
+    actions: &mut Vec<Action>,
+    finished_legs: &mut u64,
+) -> Result<Option<Conclusion>, SchedulerError> {
+    let Some(nested) = leg.call.as_mut() else {
+        return Ok(None);
+    };
+    if nested.conclusion().is_some() {
+        return Ok(None);
+    }
+    let mut finished = None;
+    for action in nested.handle(event, now)? {
+        match action {
+            Action::RunFinished { conclusion } => finished = Some(conclusion),
+            other => actions.push(other),
+        }
+    }
+    let Some(conclusion) = finished else {
+        return Ok(None);
+    };
+    let result = crate::reusable::call_result(nested.input(), nested.jobs_context(), conclusion);
+    let conclusion = result.conclusion;
+    if let Ok(next) = leg.state.finish(conclusion) {
+        leg.state = next;
+        *finished_legs += 1;
+        leg.finished_order = *finished_legs;
+        leg.result = Some(result);
+    }
+    Ok(Some(conclusion))
+}
+
+impl Leg {
+    /// The leg as callers see it: itself, or for a started call the legs its nested run has.
+    fn views(&self) -> Vec<LegView<'_>> {
+        match &self.call {
+            Some(nested) if nested.run_phase() != RunPhase::Created => {
+                nested.jobs().into_iter().flat_map(|job| job.legs).collect()
+            }
+            _ => vec![LegView {
+                job_key: &self.job_key,
+                display_name: &self.display_name,
+                state: self.state,
+                continue_on_error: self.continue_on_error,
+                result: self.result.as_ref(),
+            }],
+        }
+    }
 }
 
 /// Computes every job's ancestors and marks jobs on a dependency cycle as invalid (they fail when

@@ -56,6 +56,14 @@ pub struct RunInput {
     /// given to every job (`JobSpec::actions`); a re-run reuses the first attempt's.
     #[serde(default)]
     pub actions: IndexMap<String, String>,
+    /// Every reusable workflow the run may call (directly or nested), keyed by its path in the
+    /// repository (`.github/workflows/x.yml`): loaded before the run is planned
+    /// (`reusable::load_called`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub called: IndexMap<String, Workflow>,
+    /// Set when this input is the nested run of a reusable-workflow call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<crate::reusable::CallFrame>,
 }
 
 impl RunInput {
@@ -87,6 +95,24 @@ impl RunInput {
             selection: Selection::default(),
             default_timeout_minutes: DEFAULT_TIMEOUT_MINUTES,
             actions: IndexMap::new(),
+            called: IndexMap::new(),
+            frame: None,
+        }
+    }
+
+    /// A job key of this run as the whole run knows it: prefixed with the call it sits in.
+    pub fn run_key(&self, key: &str) -> String {
+        match &self.frame {
+            Some(frame) => format!("{}{key}", frame.key_prefix),
+            None => key.to_string(),
+        }
+    }
+
+    /// A display name as GitHub shows it: `caller / called` inside a call.
+    pub fn run_display_name(&self, name: &str) -> String {
+        match &self.frame {
+            Some(frame) => format!("{}{name}", frame.name_prefix),
+            None => name.to_string(),
         }
     }
 }
@@ -195,6 +221,13 @@ pub fn github_context(input: &RunInput, job_id: &str) -> Value {
     let mut github = crate::github::github_context(&input.run, &input.event_payload);
     for (key, value) in &input.github {
         github.insert(key.clone(), value.clone());
+    }
+    // Outside a reusable-workflow call the job's workflow is the run's workflow.
+    if !github.contains_key("job_workflow_ref") {
+        let workflow_ref = github.get("workflow_ref").cloned().unwrap_or_default();
+        github.insert("job_workflow_ref".to_string(), workflow_ref);
+        let workflow_sha = github.get("workflow_sha").cloned().unwrap_or_default();
+        github.insert("job_workflow_sha".to_string(), workflow_sha);
     }
     github.insert("job".to_string(), Value::String(job_id.to_string()));
     Value::Object(github)
@@ -337,6 +370,30 @@ pub fn combination_label(combination: &Combination) -> String {
         .join(", ")
 }
 
+/// A leg's display name: the job's `name` (rendered with the leg's contexts, the matrix values
+/// appended unless the name reads `matrix`) or the leg's key.
+pub fn display_name(
+    job_id: &str,
+    job: &Job,
+    leg: &LegPlan,
+    values: &IndexMap<String, Value>,
+) -> Result<String, String> {
+    Ok(match &job.name {
+        Some(name) => {
+            let rendered = render(name, values).map_err(|error| format!("`name`: {error}"))?;
+            match &leg.combination {
+                // `build (linux, 18)` shown as `Build (linux, 18)`: the same values after the name.
+                Some(_) if !mentions_context(name, "matrix") => {
+                    let values = leg.job_key.strip_prefix(job_id).unwrap_or_default();
+                    format!("{rendered}{values}")
+                }
+                _ => rendered,
+            }
+        }
+        None => leg.job_key.clone(),
+    })
+}
+
 /// A leg's `JobSpec` plus the job-level settings only the scheduler needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegSpec {
@@ -356,20 +413,7 @@ pub fn build_leg_spec(
     let workflow = &input.workflow;
     let values = contexts.for_leg(leg);
 
-    let display_name = match &job.name {
-        Some(name) => {
-            let rendered = render(name, &values).map_err(|error| format!("`name`: {error}"))?;
-            match &leg.combination {
-                // `build (linux, 18)` shown as `Build (linux, 18)`: the same values after the name.
-                Some(_) if !mentions_context(name, "matrix") => {
-                    let values = leg.job_key.strip_prefix(job_id).unwrap_or_default();
-                    format!("{rendered}{values}")
-                }
-                _ => rendered,
-            }
-        }
-        None => leg.job_key.clone(),
-    };
+    let display_name = display_name(job_id, job, leg, &values)?;
 
     let mut runs_on = Vec::new();
     let mut runs_on_group = None;

@@ -1475,3 +1475,5 @@ fn concurrency_groups_are_rendered_and_cancel_in_progress_evaluated() {
             .is_err_and(|error| error.contains("cancel-in-progress"))
     );
 }
+
+mod reusable;

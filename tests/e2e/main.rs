@@ -21,6 +21,7 @@ mod identity_e2e;
 mod limits_e2e;
 mod local_run;
 mod releases_e2e;
+mod reusable_e2e;
 mod run_control_e2e;
 mod source_e2e;
 mod store_soak;

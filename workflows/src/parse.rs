@@ -10,6 +10,7 @@
 pub mod deployment;
 pub(crate) mod jobs;
 pub(crate) mod reader;
+pub mod reusable;
 mod shared;
 mod triggers;
 

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use indexmap::IndexMap;
 use protocol::{Conclusion, JobResult, JobSpec};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -210,12 +211,21 @@ impl Orchestrator {
             "attempt": 1,
         });
         let parsed = workflows::parse::parse_workflow_bytes(&file, &bytes);
-        let errors: Vec<String> = parsed
+        let mut errors: Vec<String> = parsed
             .diagnostics
             .iter()
             .filter(|diagnostic| diagnostic.is_error())
             .map(|diagnostic| diagnostic.to_string())
             .collect();
+        // Reusable workflows it calls, read at the same commit; a bad call is a diagnostic of
+        // the run like any other error of the file.
+        let mut called = IndexMap::new();
+        if let Some(workflow) = parsed.workflow.as_ref().filter(|_| errors.is_empty()) {
+            let (loaded, call_errors) =
+                crate::runs::called::load_at_commit(&repository, &source.sha, workflow).await?;
+            called = loaded;
+            errors.extend(call_errors);
+        }
         let workflow = match parsed.workflow {
             Some(workflow) if errors.is_empty() => workflow,
             _ => {
@@ -312,6 +322,7 @@ impl Orchestrator {
                 )));
             }
         }
+        input.called = called;
         let scheduler = match Scheduler::new(input) {
             Ok(scheduler) => scheduler,
             Err(error) => {
@@ -867,9 +878,13 @@ impl Actor {
 
     /// Queues a ready job, or holds it while its job-level group is taken.
     async fn start_or_hold(&mut self, run_id: RunId, spec: JobSpec) -> Result<(), StoreError> {
+        // By key: a job of a called workflow has that workflow's settings.
         let concurrency = self.runs.get(&run_id).and_then(|active| {
-            let workflow = &active.scheduler.input().workflow;
-            workflow.jobs.get(&spec.job_id)?.concurrency.clone()
+            active
+                .scheduler
+                .job_for_key(&spec.job_key)?
+                .concurrency
+                .clone()
         });
         let Some(concurrency) = concurrency else {
             return self.engine.enqueue_job(run_id, spec).await.map(drop);

@@ -128,14 +128,19 @@ impl Orchestrator {
         let mut earlier: IndexMap<String, Vec<KeptLeg>> = IndexMap::new();
         for job in store.jobs_of_run(run_id)? {
             let Some(result) = job.result else { continue };
-            earlier
-                .entry(job.spec.job_id.clone())
-                .or_default()
-                .push(KeptLeg {
-                    job_key: job.job_key,
-                    display_name: job.spec.display_name,
-                    result,
-                });
+            // A job of a called workflow (`call/build`) belongs to its caller job `call`.
+            let job_id = match job.job_key.split_once('/') {
+                Some((caller, _)) => caller
+                    .split_once(' ')
+                    .map_or(caller, |(id, _)| id)
+                    .to_string(),
+                None => job.spec.job_id.clone(),
+            };
+            earlier.entry(job_id).or_default().push(KeptLeg {
+                job_key: job.job_key,
+                display_name: job.spec.display_name,
+                result,
+            });
         }
         let conclusions: IndexMap<String, Conclusion> = earlier
             .iter()
@@ -149,6 +154,14 @@ impl Orchestrator {
         let kept: Vec<KeptJob> = earlier
             .into_iter()
             .filter(|(job_id, _)| !rerun_jobs.contains(job_id))
+            // A reusable-workflow call is always run again: its outputs are the called
+            // workflow's, which the earlier jobs' records do not keep.
+            .filter(|(job_id, _)| {
+                workflow
+                    .jobs
+                    .get(job_id)
+                    .is_none_or(|job| job.uses.is_none())
+            })
             .map(|(job_id, legs)| KeptJob { job_id, legs })
             .collect();
 
@@ -211,6 +224,14 @@ impl Orchestrator {
             .get("actions")
             .and_then(|pinned| serde_json::from_value(pinned.clone()).ok())
             .unwrap_or_default();
+        let (called, call_errors) =
+            crate::runs::called::load_at_commit(&trigger.repository, &source.sha, &workflow)
+                .await?;
+        if !call_errors.is_empty() {
+            store.finish_run(new_run_id, Conclusion::Failure).await?;
+            return Err(OrchestratorError::Plan(call_errors.join("; ")).into());
+        }
+        input.called = called;
         let planned = Scheduler::new(input).and_then(|mut scheduler| {
             scheduler.seed(kept.clone())?;
             Ok(scheduler)

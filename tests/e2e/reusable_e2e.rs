@@ -1,0 +1,516 @@
+//! Reusable workflows end to end through the binary: `slipway run` on a real git repository and
+//! a real engine with a runner process. Every called job checks what it sees itself (a wrong
+//! value fails its step), and the tests read outputs, keys, names and errors from the outside.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::engine::TestEngine;
+use crate::support::{SERIAL, job, repo_with};
+
+/// The top-level workflow: a plain call with typed inputs and a secret, a matrix call, a nested
+/// call, and a job after them that reads their outputs through `needs`.
+const CI: &str = r#"
+name: CI
+on: [push, workflow_dispatch]
+jobs:
+  setup:
+    runs-on: ubuntu-latest
+    outputs:
+      version: ${{ steps.v.outputs.version }}
+    steps:
+      - id: v
+        run: echo "version=1.2" >> "$GITHUB_OUTPUT"
+  build:
+    name: Build
+    needs: setup
+    uses: ./.github/workflows/build.yml
+    with:
+      version: ${{ needs.setup.outputs.version }}
+      release: ${{ github.event_name == 'push' || github.event_name == 'workflow_dispatch' }}
+      retries: 3
+    secrets:
+      token: ${{ secrets.DEPLOY_TOKEN }}
+  test:
+    needs: build
+    strategy:
+      matrix:
+        os: [linux, mac]
+    uses: ./.github/workflows/test.yml
+    with:
+      os: ${{ matrix.os }}
+      artifact: ${{ needs.build.outputs.artifact }}
+  outer:
+    uses: ./.github/workflows/outer.yml
+    secrets: inherit
+  report:
+    needs: [build, test, outer]
+    runs-on: ubuntu-latest
+    outputs:
+      line: ${{ steps.r.outputs.line }}
+    steps:
+      - id: r
+        run: |
+          test "${{ needs.build.result }}" = success
+          test "${{ needs.build.outputs.artifact }}" = "app-1.2.tgz"
+          test "${{ needs.outer.outputs.deep }}" = "deep-from-outer"
+          echo "line=${{ needs.build.outputs.artifact }} ${{ needs.outer.outputs.deep }}" >> "$GITHUB_OUTPUT"
+"#;
+
+const BUILD: &str = r#"
+on:
+  workflow_call:
+    inputs:
+      version:
+        type: string
+        required: true
+      release:
+        type: boolean
+        required: true
+      retries:
+        type: number
+      channel:
+        type: string
+        default: ${{ github.event_name }}-stable
+    secrets:
+      token:
+        required: true
+    outputs:
+      artifact:
+        value: ${{ jobs.package.outputs.file }}
+jobs:
+  package:
+    runs-on: ubuntu-latest
+    outputs:
+      file: ${{ steps.p.outputs.file }}
+    steps:
+      - id: p
+        env:
+          TOKEN: ${{ secrets.token }}
+        run: |
+          test "${{ inputs.version }}" = 1.2
+          test "${{ toJSON(inputs.release) }}" = true
+          test "${{ toJSON(inputs.retries) }}" = 3
+          test "${{ inputs.channel }}" = "${{ github.event_name }}-stable"
+          test "$TOKEN" = s3cret
+          test "${{ github.job }}" = package
+          test "${{ github.workflow }}" = CI
+          case "${{ github.job_workflow_ref }}" in */.github/workflows/build.yml@refs/heads/main) ;; *) exit 1 ;; esac
+          case "${{ github.workflow_ref }}" in */.github/workflows/ci.yml@refs/heads/main) ;; *) exit 1 ;; esac
+          echo "file=app-${{ inputs.version }}.tgz" >> "$GITHUB_OUTPUT"
+"#;
+
+const TEST: &str = r#"
+on:
+  workflow_call:
+    inputs:
+      os:
+        type: string
+        required: true
+      artifact:
+        type: string
+jobs:
+  run:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          test "${{ inputs.artifact }}" = "app-1.2.tgz"
+          case "${{ inputs.os }}" in linux|mac) ;; *) exit 1 ;; esac
+          test -z "${{ secrets.DEPLOY_TOKEN }}"
+"#;
+
+const OUTER: &str = r#"
+on:
+  workflow_call:
+    outputs:
+      deep:
+        value: ${{ jobs.middle.outputs.deep }}
+jobs:
+  middle:
+    uses: ./.github/workflows/inner.yml
+    with:
+      from: outer
+    secrets: inherit
+"#;
+
+const INNER: &str = r#"
+on:
+  workflow_call:
+    inputs:
+      from:
+        type: string
+        required: true
+    outputs:
+      deep:
+        value: deep-from-${{ inputs.from }}
+jobs:
+  leaf:
+    runs-on: ubuntu-latest
+    steps:
+      - run: test "${{ secrets.DEPLOY_TOKEN }}" = s3cret
+"#;
+
+fn files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("ci.yml", CI),
+        ("build.yml", BUILD),
+        ("test.yml", TEST),
+        ("outer.yml", OUTER),
+        ("inner.yml", INNER),
+    ]
+}
+
+fn slipway_run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("run")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("slipway runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn slipway_run_runs_calls_with_inputs_secrets_outputs_matrix_and_nesting() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(temp.path(), &files());
+    let output = slipway_run(
+        &repo,
+        &[
+            "--workflow",
+            ".github/workflows/ci.yml",
+            "--secret",
+            "DEPLOY_TOKEN=s3cret",
+            "--json",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let jobs = report["workflows"][0]["jobs"].as_array().expect("jobs");
+    let keys: Vec<&str> = jobs.iter().filter_map(|job| job["job"].as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "setup",
+            "build/package",
+            "test (linux)/run",
+            "test (mac)/run",
+            "outer/middle/leaf",
+            "report"
+        ],
+        "{report:#}"
+    );
+    assert!(
+        jobs.iter().all(|job| job["result"] == "success"),
+        "{report:#}"
+    );
+    assert_eq!(
+        jobs[5]["outputs"]["line"], "app-1.2.tgz deep-from-outer",
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_wrong_secret_fails_the_called_job_and_skips_what_needs_the_call() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(temp.path(), &files());
+    let output = slipway_run(
+        &repo,
+        &[
+            "--workflow",
+            ".github/workflows/ci.yml",
+            "--secret",
+            "DEPLOY_TOKEN=wrong",
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let result = |key: &str| {
+        report["workflows"][0]["jobs"]
+            .as_array()
+            .and_then(|jobs| jobs.iter().find(|job| job["job"] == key))
+            .map(|job| job["result"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(result("build/package"), "failure", "{report:#}");
+    assert_eq!(result("test"), "skipped", "{report:#}");
+    assert_eq!(result("report"), "skipped", "{report:#}");
+}
+
+#[test]
+fn bad_calls_are_refused_before_anything_runs_naming_the_callers_position() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "on: push\njobs:\n  call:\n    uses: ./.github/workflows/build.yml\n    with:\n      version: 1\n      release: maybe\n    secrets:\n      token: x\n",
+            ".github/workflows/ci.yml:7:16: error: input `release` in `with` of job `call`: expected a boolean, got `maybe`",
+            "boolean",
+        ),
+        (
+            "on: push\njobs:\n  call:\n    uses: ./.github/workflows/build.yml\n    with:\n      version: 1\n      release: true\n      colour: red\n",
+            ".github/workflows/ci.yml:8:15: error: input `colour` in `with` of job `call` is not declared",
+            "unknown input",
+        ),
+        (
+            "on: push\njobs:\n  call:\n    uses: ./.github/workflows/build.yml\n    with:\n      release: true\n    secrets:\n      token: x\n",
+            ".github/workflows/ci.yml:4:11: error: job `call` calls `.github/workflows/build.yml` without its required input `version`",
+            "required input",
+        ),
+        (
+            "on: push\njobs:\n  call:\n    uses: ./.github/workflows/build.yml\n    with:\n      version: 1\n      release: true\n    secrets:\n      token: x\n      other: y\n",
+            ".github/workflows/ci.yml:10:14: error: secret `other` in `secrets` of job `call` is not declared",
+            "undeclared secret",
+        ),
+        (
+            "on: push\njobs:\n  call:\n    uses: ./.github/workflows/missing.yml\n",
+            ".github/workflows/ci.yml:4:11: error: job `call` calls `.github/workflows/missing.yml`: cannot load the called workflow: `.github/workflows/missing.yml` does not exist",
+            "missing file",
+        ),
+        (
+            "on: push\njobs:\n  call:\n    uses: octo/shared/.github/workflows/build.yml@v1\n",
+            "cannot load the called workflow: remote reusable workflows need an action mirror",
+            "remote",
+        ),
+        (
+            "on: push\njobs:\n  call:\n    uses: ./.github/workflows/loop.yml\n",
+            ".github/workflows/loop.yml:4:11: error: job `again` calls `.github/workflows/loop.yml`, which is already being called",
+            "cycle",
+        ),
+    ];
+    for (caller, expected, what) in cases {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let loop_file =
+            "on: workflow_call\njobs:\n  again:\n    uses: ./.github/workflows/loop.yml\n";
+        let repo = repo_with(
+            temp.path(),
+            &[
+                ("ci.yml", caller),
+                ("build.yml", BUILD),
+                ("loop.yml", loop_file),
+            ],
+        );
+        let marker = repo.join("ran");
+        let output = slipway_run(&repo, &["--workflow", ".github/workflows/ci.yml"]);
+        assert_eq!(output.status.code(), Some(2), "{what}: {}", text(&output));
+        assert!(
+            text(&output).contains(expected),
+            "{what}: {}",
+            text(&output)
+        );
+        assert!(!marker.exists());
+        // `slipway check` reports the same finding at the same place (a remote call is only a
+        // warning there: it cannot be looked at).
+        if *what != "remote" && *what != "cycle" {
+            let checked = Command::new(env!("CARGO_BIN_EXE_slipway"))
+                .arg("check")
+                .arg(repo.join(".github/workflows/ci.yml"))
+                .output()
+                .expect("slipway check runs");
+            assert_eq!(checked.status.code(), Some(1), "{what}: {}", text(&checked));
+            let position = expected.split(": error").next().unwrap_or_default();
+            let position = position.trim_start_matches(".github/workflows/ci.yml");
+            assert!(
+                text(&checked).contains(&format!("ci.yml{position}: error")),
+                "{what}: {}",
+                text(&checked)
+            );
+        }
+    }
+}
+
+#[test]
+fn nesting_deeper_than_ten_levels_is_refused() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let mut owned: Vec<(String, String)> = vec![(
+        "ci.yml".to_string(),
+        "on: push\njobs:\n  call:\n    uses: ./.github/workflows/l1.yml\n".to_string(),
+    )];
+    for level in 1..=10 {
+        owned.push((
+            format!("l{level}.yml"),
+            format!(
+                "on: workflow_call\njobs:\n  next:\n    uses: ./.github/workflows/l{}.yml\n",
+                level + 1
+            ),
+        ));
+    }
+    owned.push((
+        "l11.yml".to_string(),
+        "on: workflow_call\njobs:\n  leaf:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n".to_string(),
+    ));
+    let files: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(name, text)| (name.as_str(), text.as_str()))
+        .collect();
+    let repo = repo_with(temp.path(), &files);
+    let output = slipway_run(&repo, &["--workflow", ".github/workflows/ci.yml"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains(
+            ".github/workflows/l9.yml:4:11: error: job `next` calls `.github/workflows/l10.yml` at level 11: reusable workflows connect at most 10 levels"
+        ),
+        "{}",
+        text(&output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_runs_calls_at_the_commit_with_names_as_github_shows_them() {
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(temp.path(), &files());
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .start()
+        .await;
+    let set = engine
+        .cli()
+        .args(["secret", "set", "DEPLOY_TOKEN", "--value", "s3cret"])
+        .output()
+        .expect("slipway secret set runs");
+    assert!(set.status.success(), "{}", text(&set));
+    let run_id = engine.dispatch(&repo, "ci.yml").await;
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    let names: Vec<(&str, &str)> = run["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|job| {
+            (
+                job["job_key"].as_str().unwrap_or_default(),
+                job["display_name"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("build/package", "Build / package"),
+        ("test (linux)/run", "test (linux) / run"),
+        ("outer/middle/leaf", "outer / middle / leaf"),
+    ] {
+        assert!(names.contains(&expected), "{expected:?} in {names:?}");
+    }
+    assert_eq!(
+        job(&run, "report")["result"]["outputs"]["line"],
+        "app-1.2.tgz deep-from-outer",
+        "{run:#}"
+    );
+
+    // A called job's log is read by its run key (the `/` travels percent-encoded).
+    let logs = engine
+        .cli()
+        .args(["logs", &run_id, "--job", "outer/middle/leaf"])
+        .output()
+        .expect("slipway logs runs");
+    assert!(logs.status.success(), "{}", text(&logs));
+    assert!(text(&logs).contains("DEPLOY_TOKEN"), "{}", text(&logs));
+
+    // A bad call is a failed run whose diagnostics name the caller's file, line and column.
+    std::fs::write(
+        repo.join(".github/workflows/bad.yml"),
+        "on: workflow_dispatch\njobs:\n  call:\n    uses: ./.github/workflows/build.yml\n    with:\n      version: 1\n",
+    )
+    .expect("write bad.yml");
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .expect("git runs");
+        assert!(status.success());
+    };
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "bad call"]);
+    let bad = engine.dispatch(&repo, "bad.yml").await;
+    let run = engine.wait_completed(&bad).await;
+    assert_eq!(run["run"]["conclusion"], "failure", "{run:#}");
+    let shown = run.to_string();
+    assert!(
+        shown.contains(".github/workflows/bad.yml:4:11: error: job `call` calls `.github/workflows/build.yml` without its required input `release`"),
+        "{run:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_restarted_inside_a_call_resumes_the_nested_run_and_runs_each_job_once() {
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let marks = temp.path().join("marks");
+    let step = |name: &str| format!("echo {name} >> \"{}\" && sleep 1", marks.display());
+    let caller = format!(
+        r#"
+on: workflow_dispatch
+jobs:
+  call:
+    uses: ./.github/workflows/steps.yml
+  after:
+    needs: call
+    runs-on: ubuntu-latest
+    steps:
+      - run: test "${{{{ needs.call.outputs.last }}}}" = third && {}
+"#,
+        step("after")
+    );
+    let called = format!(
+        r#"
+on:
+  workflow_call:
+    outputs:
+      last:
+        value: ${{{{ jobs.third.outputs.name }}}}
+jobs:
+  first:
+    runs-on: ubuntu-latest
+    steps:
+      - run: {}
+  second:
+    needs: first
+    runs-on: ubuntu-latest
+    steps:
+      - run: {}
+  third:
+    needs: second
+    runs-on: ubuntu-latest
+    outputs:
+      name: ${{{{ steps.n.outputs.name }}}}
+    steps:
+      - id: n
+        run: {} && echo name=third >> "$GITHUB_OUTPUT"
+"#,
+        step("first"),
+        step("second"),
+        step("third")
+    );
+    let repo = repo_with(
+        temp.path(),
+        &[("caller.yml", &caller), ("steps.yml", &called)],
+    );
+    let mut engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(0)
+        .start()
+        .await;
+    let _runner = engine.start_runner(&temp.path().join("r1"), None).await;
+    let run_id = engine.dispatch(&repo, "caller.yml").await;
+    engine
+        .wait_run(&run_id, "the second called job to start", |run| {
+            job(run, "call/second")["status"] == "in_progress"
+        })
+        .await;
+    engine.restart().await;
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    let mut ran = crate::support::lines(&marks);
+    ran.sort();
+    assert_eq!(ran, ["after", "first", "second", "third"], "{run:#}");
+}
