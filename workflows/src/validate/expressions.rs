@@ -472,9 +472,9 @@ impl Walker<'_, '_> {
         };
         let text = value.value.as_str();
         let parts = scan::embedded_expressions(text);
-        let trimmed = text.trim();
-        let leading = text.len() - text.trim_start().len();
-        let whole = matches!(parts.as_slice(), [only] if only.start == leading && only.closed && only.end == leading + trimmed.len());
+        // Exactly one `${{ }}` and nothing else: a trailing newline (a block scalar) already makes
+        // the condition a non-empty string on GitHub.
+        let whole = matches!(parts.as_slice(), [only] if only.start == 0 && only.closed && only.end == text.len());
         if !parts.is_empty() && !whole {
             let span = self.checker.map.locate(value.span, text, 0);
             self.checker.warning(
