@@ -384,3 +384,58 @@ jobs:
     );
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("nothing to do"));
 }
+
+#[test]
+fn cancelling_the_run_stops_background_steps_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("interrupted.txt");
+    let workflow = format!(
+        r#"on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - name: service
+        background: true
+        run: |
+          trap 'echo yes > "{marker}"; exit 1' INT TERM
+          while true; do sleep 0.1; done
+      - name: long
+        run: sleep 60
+"#,
+        marker = marker.display()
+    );
+    write(dir.path(), "flow.yml", &workflow);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("run")
+        .arg("-C")
+        .arg(dir.path())
+        .args(["--workflow", "flow.yml"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("slipway runs");
+    std::thread::sleep(Duration::from_secs(3));
+    let started = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let finished = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "slipway run did not stop after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!finished.success());
+    assert_eq!(
+        std::fs::read_to_string(&marker).map(|text| text.trim().to_string()).ok(),
+        Some("yes".to_string()),
+        "the background step was not signalled"
+    );
+}

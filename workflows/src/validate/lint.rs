@@ -238,6 +238,15 @@ mod tests {
     }
 
     #[test]
+    fn status_functions_take_job_names_only_in_a_job_if() {
+        let source = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n  b:\n    needs: a\n    if: success('a') && !failure('a')\n    runs-on: ubuntu-latest\n    steps:\n      - if: success('a')\n        run: echo\n";
+        let found = findings(source);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].0, found[0].1), (Severity::Error, 12));
+        assert!(found[0].2.contains("takes job names only in a job's `if`"), "{found:?}");
+    }
+
+    #[test]
     fn set_output_is_deprecated() {
         let found = findings(&job("      - run: echo \"::set-output name=x::1\"\n"));
         assert_eq!(found.len(), 1, "{found:?}");
