@@ -155,7 +155,10 @@ mod tests {
             decide(Some("${{ success() }}"), values.clone(), skipped),
             Ok(Decision::Skip(_))
         ));
-        assert_eq!(decide(Some("always()"), values.clone(), skipped), Ok(Decision::Run));
+        assert_eq!(
+            decide(Some("always()"), values.clone(), skipped),
+            Ok(Decision::Run)
+        );
         assert_eq!(
             decide(Some("!failure()"), values, skipped),
             Ok(Decision::Run)
@@ -169,11 +172,18 @@ mod tests {
             any_failed: true,
             run_cancelled: false,
         };
-        let values = needs(&[("build", "success"), ("test", "failure"), ("lint", "skipped")]);
+        let values = needs(&[
+            ("build", "success"),
+            ("test", "failure"),
+            ("lint", "skipped"),
+        ]);
         let check = |condition: &str| decide(Some(condition), values.clone(), mixed);
         assert_eq!(check("success('build')"), Ok(Decision::Run));
         assert_eq!(check("success('BUILD')"), Ok(Decision::Run));
-        assert!(matches!(check("success('build', 'test')"), Ok(Decision::Skip(_))));
+        assert!(matches!(
+            check("success('build', 'test')"),
+            Ok(Decision::Skip(_))
+        ));
         assert!(matches!(check("success('lint')"), Ok(Decision::Skip(_))));
         assert_eq!(check("failure('test')"), Ok(Decision::Run));
         assert_eq!(check("failure('build', 'test')"), Ok(Decision::Run));

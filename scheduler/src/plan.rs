@@ -710,7 +710,9 @@ fn evaluate_matrix_values(
                 // GitHub's template unraveller does for sequences.
                 let whole_expression = item.as_str().is_some_and(|text| {
                     let text = text.trim();
-                    text.starts_with("${{") && text.ends_with("}}") && text.matches("${{").count() == 1
+                    text.starts_with("${{")
+                        && text.ends_with("}}")
+                        && text.matches("${{").count() == 1
                 });
                 match evaluate_nested(item, values)? {
                     Value::Array(spliced) if whole_expression => evaluated.extend(spliced),

@@ -89,7 +89,10 @@ jobs:
     assert_eq!(build["outputs"]["a"], "from-a");
     assert_eq!(step(build, "first")["conclusion"], "success");
     assert_eq!(step(build, "second")["conclusion"], "success");
-    assert_eq!(step(build, "Wait for the parallel steps")["conclusion"], "success");
+    assert_eq!(
+        step(build, "Wait for the parallel steps")["conclusion"],
+        "success"
+    );
     // Two 2 s steps one after the other would take 4 s or more.
     assert!(
         elapsed < Duration::from_millis(3900),
@@ -167,7 +170,10 @@ jobs:
     assert_eq!(step(build, "between")["conclusion"], "success");
     assert_eq!(step(build, "broken")["conclusion"], "failure");
     assert_eq!(step(build, "Wait for all")["conclusion"], "failure");
-    assert_eq!(step(build, "skipped after the failure")["conclusion"], "skipped");
+    assert_eq!(
+        step(build, "skipped after the failure")["conclusion"],
+        "skipped"
+    );
     assert_eq!(step(build, "cleanup")["conclusion"], "success");
 }
 
@@ -262,10 +268,26 @@ jobs:
       - run: echo ran
 "#;
     let (_, report) = run_workflow(workflow, &[]);
-    assert_eq!(job(&report, "named-success")["result"], "success", "{report:#}");
-    assert_eq!(job(&report, "named-failure")["result"], "success", "{report:#}");
-    assert_eq!(job(&report, "after-skip")["result"], "skipped", "{report:#}");
-    assert_eq!(job(&report, "after-skip-always")["result"], "success", "{report:#}");
+    assert_eq!(
+        job(&report, "named-success")["result"],
+        "success",
+        "{report:#}"
+    );
+    assert_eq!(
+        job(&report, "named-failure")["result"],
+        "success",
+        "{report:#}"
+    );
+    assert_eq!(
+        job(&report, "after-skip")["result"],
+        "skipped",
+        "{report:#}"
+    );
+    assert_eq!(
+        job(&report, "after-skip-always")["result"],
+        "success",
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -357,9 +379,20 @@ jobs:
     write(dir.path(), ".github/workflows/flow.yml", workflow);
     let ok = slipway_run(
         dir.path(),
-        &["--event", "workflow_dispatch", "--input", "flag=true", "--input", "count=3"],
+        &[
+            "--event",
+            "workflow_dispatch",
+            "--input",
+            "flag=true",
+            "--input",
+            "count=3",
+        ],
     );
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let out_of_range = slipway_run(
         dir.path(),
         &["--event", "workflow_dispatch", "--input", "level=medium"],
@@ -434,7 +467,9 @@ jobs:
     };
     assert!(!finished.success());
     assert_eq!(
-        std::fs::read_to_string(&marker).map(|text| text.trim().to_string()).ok(),
+        std::fs::read_to_string(&marker)
+            .map(|text| text.trim().to_string())
+            .ok(),
         Some("yes".to_string()),
         "the background step was not signalled"
     );

@@ -524,22 +524,21 @@ pub fn inputs_for(
                 .then(|| input.options.first())
                 .flatten()
                 .map(|option| Value::String(option.value.clone()));
-            let value =
-                match given_value
-                    .or_else(|| input.default.as_ref().map(|d| d.value.clone()))
-                    .or(first_option)
-                {
-                    Some(value) => value,
-                    None if input.required => {
-                        return Err(format!(
-                            "input `{name}` is required (pass --input {name}=VALUE)"
-                        ));
-                    }
-                    None => match input.kind {
-                        InputType::Boolean => Value::Bool(false),
-                        _ => Value::String(String::new()),
-                    },
-                };
+            let value = match given_value
+                .or_else(|| input.default.as_ref().map(|d| d.value.clone()))
+                .or(first_option)
+            {
+                Some(value) => value,
+                None if input.required => {
+                    return Err(format!(
+                        "input `{name}` is required (pass --input {name}=VALUE)"
+                    ));
+                }
+                None => match input.kind {
+                    InputType::Boolean => Value::Bool(false),
+                    _ => Value::String(String::new()),
+                },
+            };
             let value = typed_input(name, input.kind, value)?;
             if input.kind == InputType::Choice && !input.options.is_empty() {
                 let text = workflows::expr::to_display_string(&value);

@@ -316,10 +316,9 @@ impl JobRun<'_> {
             }
         }
         let keys: Vec<String> = match control {
-            StepControl::Wait(ids) | StepControl::Cancel(ids) => ids
-                .iter()
-                .map(|id| id.value.to_ascii_lowercase())
-                .collect(),
+            StepControl::Wait(ids) | StepControl::Cancel(ids) => {
+                ids.iter().map(|id| id.value.to_ascii_lowercase()).collect()
+            }
             StepControl::WaitAll => self
                 .background
                 .steps
@@ -356,8 +355,7 @@ impl JobRun<'_> {
         let mut merged = Conclusion::Success;
         for key in &keys {
             if let Some(conclusion) = self.complete_background(frame, key, results).await {
-                if conclusion == Conclusion::Failure && !matches!(control, StepControl::Cancel(_))
-                {
+                if conclusion == Conclusion::Failure && !matches!(control, StepControl::Cancel(_)) {
                     merged = Conclusion::Failure;
                 }
             }

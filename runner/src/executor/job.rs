@@ -382,7 +382,11 @@ impl<'a> JobRun<'a> {
                         &format!("skipping step `{name}`: its condition is false"),
                     );
                     // A skipped step is still visible to later steps: outcome and conclusion `skipped`.
-                    if step.id.as_ref().is_some_and(|id| !id.value.starts_with("__")) {
+                    if step
+                        .id
+                        .as_ref()
+                        .is_some_and(|id| !id.value.starts_with("__"))
+                    {
                         frame.steps.insert(
                             id.clone(),
                             json!({"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}),
@@ -421,7 +425,11 @@ impl<'a> JobRun<'a> {
             Conclusion::Cancelled => frame.status.cancelled = true,
             _ => {}
         }
-        if step.id.as_ref().is_some_and(|id| !id.value.starts_with("__")) {
+        if step
+            .id
+            .as_ref()
+            .is_some_and(|id| !id.value.starts_with("__"))
+        {
             frame.steps.insert(
                 id.clone(),
                 json!({
@@ -483,11 +491,17 @@ impl<'a> JobRun<'a> {
     }
 
     /// The step's own `env:` evaluated against `scope` (the job so far).
-    pub(super) fn step_env(&self, step: &Step, scope: &Scope) -> Result<IndexMap<String, String>, String> {
+    pub(super) fn step_env(
+        &self,
+        step: &Step,
+        scope: &Scope,
+    ) -> Result<IndexMap<String, String>, String> {
         let mut env = IndexMap::new();
         for (name, value) in &step.env {
             if workflows::model::is_env_expression(name) {
-                env.extend(env_object(scope, &value.value).map_err(|error| format!("`env`: {error}"))?);
+                env.extend(
+                    env_object(scope, &value.value).map_err(|error| format!("`env`: {error}"))?,
+                );
             } else {
                 env.insert(name.clone(), scope.render(&value.value)?);
             }
@@ -769,7 +783,12 @@ impl<'a> JobRun<'a> {
 
     /// Reads what the step wrote to `$GITHUB_ENV`, `$GITHUB_PATH`, `$GITHUB_OUTPUT`, `$GITHUB_STATE`
     /// and `$GITHUB_STEP_SUMMARY`. A malformed file fails the step.
-    pub(super) fn collect_step_files(&mut self, frame: &Frame, prepared: &PreparedStep, body: &mut StepBody) {
+    pub(super) fn collect_step_files(
+        &mut self,
+        frame: &Frame,
+        prepared: &PreparedStep,
+        body: &mut StepBody,
+    ) {
         let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
         match parse_key_values("GITHUB_ENV", &read(&prepared.files.env)) {
             Ok(pairs) => self.file_env.extend(pairs),

@@ -555,7 +555,11 @@ fn parallel_group(
         match entry.key.as_str() {
             "parallel" => members_node = Some(&entry.value),
             "name" => name = reader.string(&entry.value, &format!("`name` of {place}")),
-            _ => reader.unknown_key(entry, PARALLEL_KEYS, &format!("the `parallel` group {place}")),
+            _ => reader.unknown_key(
+                entry,
+                PARALLEL_KEYS,
+                &format!("the `parallel` group {place}"),
+            ),
         }
     }
     let Some(members_node) = members_node else {
@@ -712,7 +716,10 @@ fn step(reader: &mut Reader, node: &Node, place: &str) -> Option<Step> {
             if !CONTROL_STEP_KEYS.contains(&key) && !matches!(key, "wait" | "wait-all" | "cancel") {
                 reader.error(
                     entry.key_span,
-                    format!("`{key}` is not allowed in {place}, which is a `{}` step", first.key),
+                    format!(
+                        "`{key}` is not allowed in {place}, which is a `{}` step",
+                        first.key
+                    ),
                 );
             }
         }

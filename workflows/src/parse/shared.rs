@@ -30,7 +30,10 @@ pub(crate) const PERMISSION_SCOPES: &[&str] = &[
 
 pub(crate) fn env(reader: &mut Reader, node: &Node, place: &str) -> Env {
     // `env: ${{ fromJSON(…) }}`: one entry standing for the whole mapping (see `model::Env`).
-    if let Some(scalar) = node.as_scalar().filter(|scalar| is_expression(&scalar.text)) {
+    if let Some(scalar) = node
+        .as_scalar()
+        .filter(|scalar| is_expression(&scalar.text))
+    {
         let mut env = Env::new();
         env.insert(
             format!("{}{place}", crate::model::ENV_EXPRESSION_PREFIX),

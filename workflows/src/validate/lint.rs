@@ -31,10 +31,18 @@ fn check_job(checker: &mut Checker, job: &Job) {
     check_env(checker, &job.env, &place);
     check_defaults(checker, job.defaults.as_ref(), &place);
     if let Some(container) = &job.container {
-        check_env(checker, &container.env, &format!("the container of {place}"));
+        check_env(
+            checker,
+            &container.env,
+            &format!("the container of {place}"),
+        );
     }
     for (name, service) in &job.services {
-        check_env(checker, &service.env, &format!("service `{name}` of {place}"));
+        check_env(
+            checker,
+            &service.env,
+            &format!("service `{name}` of {place}"),
+        );
     }
     for (index, step) in job.steps.iter().enumerate() {
         let step_place = format!("{} of {place}", step_label(step, index));
@@ -94,7 +102,9 @@ fn check_env(checker: &mut Checker, env: &Env, place: &str) {
         if let Some(problem) = problem {
             checker.error(
                 value.span,
-                format!("invalid environment variable name `{name}` in `env` of {place}: {problem}"),
+                format!(
+                    "invalid environment variable name `{name}` in `env` of {place}: {problem}"
+                ),
             );
         }
     }
@@ -218,7 +228,12 @@ mod tests {
             "      - run: echo\n        env:\n          'A B': x\n          OK_NAME: y\n",
         ));
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].2.contains("invalid environment variable name `A B`"), "{found:?}");
+        assert!(
+            found[0]
+                .2
+                .contains("invalid environment variable name `A B`"),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -232,7 +247,10 @@ mod tests {
             .collect();
         assert_eq!(warnings.len(), 2, "{found:?}");
         assert_eq!(warnings[0].1, 8);
-        assert!(warnings[0].2.contains("`github.event.pull_request.title`"), "{warnings:?}");
+        assert!(
+            warnings[0].2.contains("`github.event.pull_request.title`"),
+            "{warnings:?}"
+        );
         assert!(warnings[0].2.contains("env:"), "{warnings:?}");
         assert_eq!(warnings[1].1, 9);
     }
@@ -243,7 +261,10 @@ mod tests {
         let found = findings(source);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].0, found[0].1), (Severity::Error, 12));
-        assert!(found[0].2.contains("takes job names only in a job's `if`"), "{found:?}");
+        assert!(
+            found[0].2.contains("takes job names only in a job's `if`"),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -73,7 +73,8 @@ mod tests {
 
     /// The error messages for `steps` (YAML list items under one job), each with its line.
     fn errors(steps: &str) -> Vec<(u32, String)> {
-        let source = format!("on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n{steps}");
+        let source =
+            format!("on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n{steps}");
         parse_workflow("ci.yml", &source)
             .diagnostics
             .iter()
@@ -93,9 +94,17 @@ mod tests {
         let steps = "      - id: server\n        run: sleep 5\n        background: true\n      - id: plain\n        run: echo\n      - wait: [servr, plain]\n      - cancel: later\n      - id: later\n        run: echo\n        background: true\n";
         let found = errors(steps);
         assert_eq!(found.len(), 3, "{found:?}");
-        assert!(found[0].1.contains("unknown step id `servr` (did you mean `server`?)"), "{found:?}");
+        assert!(
+            found[0]
+                .1
+                .contains("unknown step id `servr` (did you mean `server`?)"),
+            "{found:?}"
+        );
         assert_eq!(found[0].0, 11);
-        assert!(found[1].1.contains("does not run in the background"), "{found:?}");
+        assert!(
+            found[1].1.contains("does not run in the background"),
+            "{found:?}"
+        );
         assert!(found[2].1.contains("comes after it"), "{found:?}");
         assert_eq!(found[2].0, 12);
     }
@@ -109,7 +118,10 @@ mod tests {
         let steps = &workflow.jobs["build"].steps;
         assert_eq!(steps.len(), 4);
         assert!(steps[0].background && steps[1].background && !steps[3].background);
-        assert_eq!(steps[0].id.as_ref().map(|id| id.value.as_str()), Some("__parallel_1_1"));
+        assert_eq!(
+            steps[0].id.as_ref().map(|id| id.value.as_str()),
+            Some("__parallel_1_1")
+        );
         let Some(crate::model::StepControl::Wait(ids)) = &steps[2].control else {
             panic!("no wait step: {:?}", steps[2]);
         };
@@ -121,7 +133,17 @@ mod tests {
     fn nested_parallel_groups_and_control_steps_inside_a_group_are_errors() {
         let steps = "      - parallel:\n          - run: echo a\n          - parallel:\n              - run: echo b\n          - wait-all:\n";
         let found = errors(steps);
-        assert!(found.iter().any(|(line, m)| *line == 8 && m.contains("cannot be nested")), "{found:?}");
-        assert!(found.iter().any(|(line, m)| *line == 10 && m.contains("`wait-all` is not allowed")), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|(line, m)| *line == 8 && m.contains("cannot be nested")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|(line, m)| *line == 10 && m.contains("`wait-all` is not allowed")),
+            "{found:?}"
+        );
     }
 }
