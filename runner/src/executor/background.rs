@@ -298,21 +298,26 @@ impl JobRun<'_> {
             let condition = self
                 .scope(frame, &env)
                 .condition(step.condition.as_ref().map(|c| c.value.as_str()));
-            match condition {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.log(frame, "skipping the step: its condition is false");
-                    result.outcome = Conclusion::Skipped;
-                    result.conclusion = Conclusion::Skipped;
-                    return result;
-                }
-                Err(error) => {
-                    self.log(frame, &format!("##[error]{error}"));
-                    result.outcome = Conclusion::Failure;
-                    result.conclusion = Conclusion::Failure;
+            let skipped_or_failed = match condition {
+                Ok(true) => None,
+                Ok(false) => Some((
+                    Conclusion::Skipped,
+                    "skipping the step: its condition is false".to_string(),
+                )),
+                Err(error) => Some((Conclusion::Failure, format!("##[error]{error}"))),
+            };
+            if let Some((conclusion, message)) = skipped_or_failed {
+                self.send(JobEvent::StepStarted {
+                    index,
+                    name: result.name.clone(),
+                });
+                self.log(frame, &message);
+                if conclusion == Conclusion::Failure {
                     frame.status.failed = true;
-                    return result;
                 }
+                result.outcome = conclusion;
+                result.conclusion = conclusion;
+                return result;
             }
         }
         let keys: Vec<String> = match control {
@@ -328,37 +333,44 @@ impl JobRun<'_> {
                 .collect(),
         };
         let verb = match control {
-            StepControl::Cancel(_) => "cancelling",
-            _ => "waiting for",
+            StepControl::Cancel(_) => "cancelled",
+            _ => "waited for",
         };
+        // The step's own lines come after the sections of the steps it completes.
+        let mut messages = Vec::new();
         if keys.is_empty() {
-            self.log(frame, "no background steps left to wait for");
+            messages.push("no background steps left to wait for".to_string());
         }
         for key in &keys {
             match self.background.steps.get_mut(key) {
                 Some(background) => {
-                    let shown = background.name.clone();
                     if let (StepControl::Cancel(_), BackgroundState::Running(_)) =
                         (control, &background.state)
                     {
                         background.explicitly_cancelled = true;
                         background.stop.cancel();
                     }
-                    self.log(frame, &format!("{verb} background step `{shown}`"));
+                    messages.push(format!("{verb} background step `{}`", background.name));
                 }
-                None => self.log(
-                    frame,
-                    &format!("##[warning]there is no background step `{key}` to wait for"),
-                ),
+                None => messages.push(format!(
+                    "##[warning]there is no background step `{key}` to wait for"
+                )),
             }
         }
         let mut merged = Conclusion::Success;
         for key in &keys {
-            if let Some(conclusion) = self.complete_background(frame, key, results).await {
-                if conclusion == Conclusion::Failure && !matches!(control, StepControl::Cancel(_)) {
-                    merged = Conclusion::Failure;
-                }
+            let conclusion = self.complete_background(frame, key, results).await;
+            if conclusion == Some(Conclusion::Failure) && !matches!(control, StepControl::Cancel(_))
+            {
+                merged = Conclusion::Failure;
             }
+        }
+        self.send(JobEvent::StepStarted {
+            index,
+            name: result.name.clone(),
+        });
+        for message in &messages {
+            self.log(frame, message);
         }
         if merged == Conclusion::Failure {
             self.log(frame, "##[error]a background step it waited for failed");

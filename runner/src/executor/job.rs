@@ -281,16 +281,19 @@ impl<'a> JobRun<'a> {
                     }
                 }
             }
-            self.send(JobEvent::StepStarted {
-                index,
-                name: name.clone(),
-            });
             let result = match &step.control {
+                // Sends its own `StepStarted`, after the sections of the steps it waited for.
                 Some(control) => {
                     Box::pin(self.run_control(frame, step, control, index, name, &mut results))
                         .await
                 }
-                None => Box::pin(self.run_step(frame, step, index, name)).await,
+                None => {
+                    self.send(JobEvent::StepStarted {
+                        index,
+                        name: name.clone(),
+                    });
+                    Box::pin(self.run_step(frame, step, index, name)).await
+                }
             };
             self.send(JobEvent::StepFinished {
                 index,
@@ -590,6 +593,15 @@ impl<'a> JobRun<'a> {
         }
         if let Some(uses) = &step.uses {
             return self.run_action(frame, step, &uses.value, prepared).await;
+        }
+        if step.control.is_some() {
+            // Inside a composite action background steps run one after the other (see
+            // `background`), so a `wait` or `cancel` there has nothing left to do.
+            self.log(
+                frame,
+                "nothing to wait for: steps of a composite action run one after the other",
+            );
+            return StepBody::success(IndexMap::new());
         }
         self.log(frame, "##[error]the step has neither `run` nor `uses`");
         StepBody::failure()

@@ -68,7 +68,8 @@ fn check_shell(checker: &mut Checker, shell: &Spanned<String>, place: &str) {
     if text.contains("${{") || text.contains("{0}") {
         return;
     }
-    if !KNOWN_SHELLS.contains(&text) {
+    // GitHub compares shell names case-insensitively (`PowerShell`).
+    if !KNOWN_SHELLS.contains(&text.to_ascii_lowercase().as_str()) {
         checker.error(
             shell.span,
             format!(
