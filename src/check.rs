@@ -46,6 +46,9 @@ pub fn run(paths: &[PathBuf], as_json: bool, engine: Option<&str>, data_dir: &Pa
         let source = String::from_utf8_lossy(&bytes);
         // The `deployment:` block is read and checked by `workflows` like the rest of the file.
         let mut diagnostics = parsed.diagnostics;
+        if let Some(workflow) = &parsed.workflow {
+            diagnostics.extend(timezone_diagnostics(&shown, workflow));
+        }
         if let (Some((url, runners)), Some(workflow)) = (&runners, &parsed.workflow) {
             diagnostics.extend(label_diagnostics(&shown, workflow, url, runners));
         }
@@ -148,6 +151,31 @@ fn engine_runners(url: &str) -> Option<(String, Vec<protocol::wire::RunnerView>)
 }
 
 /// A warning for each job whose `runs-on` (literal labels, no group) no runner carries.
+/// `on.schedule[*].timezone` must name a time zone of the IANA database (read from this
+/// machine's zoneinfo, which is why this check lives in the binary and not in `workflows`).
+fn timezone_diagnostics(file: &str, workflow: &workflows::model::Workflow) -> Vec<Diagnostic> {
+    let Some(schedule) = workflow.on.events.get("schedule") else {
+        return Vec::new();
+    };
+    schedule
+        .schedules
+        .iter()
+        .filter_map(|entry| entry.timezone.as_ref())
+        .filter(|zone| !zone.value.contains("${{"))
+        .filter(|zone| jiff::tz::TimeZone::get(&zone.value).is_err())
+        .map(|zone| {
+            Diagnostic::error(
+                file,
+                zone.span,
+                format!(
+                    "unknown time zone `{}` in `schedule`: use an IANA name such as `Europe/Berlin` or `America/New_York`",
+                    zone.value
+                ),
+            )
+        })
+        .collect()
+}
+
 fn label_diagnostics(
     file: &str,
     workflow: &workflows::model::Workflow,

@@ -277,12 +277,19 @@ async fn run_async(request: RunRequest) -> i32 {
     }
 
     if outcomes.is_empty() {
+        // As on GitHub, an event that starts no workflow is not an error.
         eprintln!(
-            "error: no workflow in {} runs for event `{}` (use --workflow FILE to run one anyway)",
+            "no workflow in {} runs for event `{}`: nothing to do (use --workflow FILE to run one anyway)",
             directory.display(),
             request.event
         );
-        return exit::USAGE;
+        if request.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json_report(&outcomes)).unwrap_or_default()
+            );
+        }
+        return exit::SUCCESS;
     }
     if request.json {
         println!(

@@ -27,7 +27,7 @@ pub use job::{
     JobResult, JobSpec, RollbackReport, StepResult,
 };
 pub use run::RunFacts;
-pub use step::{BoolOrExpression, NumberOrExpression, Step};
+pub use step::{BoolOrExpression, NumberOrExpression, Step, StepControl};
 
 /// Sent by both sides; a mismatch is refused with a clear error.
 ///

@@ -35,11 +35,33 @@ pub struct Step {
     pub continue_on_error: Option<BoolOrExpression>,
     #[serde(default)]
     pub timeout_minutes: Option<NumberOrExpression>,
+    /// `background: true`: the step starts and the job goes on without waiting for it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub background: bool,
+    /// A `wait`, `wait-all` or `cancel` step (it has no `run` or `uses`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<StepControl>,
     /// Where the step starts in its workflow file (1-based; 0 when unknown).
     #[serde(default)]
     pub line: u32,
     #[serde(default)]
     pub column: u32,
+}
+
+/// A step that steers background steps instead of running anything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "steps")]
+pub enum StepControl {
+    /// Waits until the background steps with these ids have finished.
+    Wait(Vec<String>),
+    /// Waits until every background step started so far has finished.
+    WaitAll,
+    /// Stops the background steps with these ids (SIGINT, then SIGTERM, then SIGKILL).
+    Cancel(Vec<String>),
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// `continue-on-error:` — a boolean, or an expression the runner evaluates.

@@ -88,6 +88,8 @@ fn step() -> Step {
         working_directory: Some("src".into()),
         continue_on_error: Some(BoolOrExpression::Bool(true)),
         timeout_minutes: Some(NumberOrExpression::Number(1.5)),
+        background: false,
+        control: None,
         line: 3,
         column: 7,
     }

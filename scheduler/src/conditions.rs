@@ -43,7 +43,9 @@ pub fn decide(
         }
     };
     let implicit_success = ancestors.all_succeeded && !ancestors.run_cancelled;
-    let Some(text) = condition.map(str::trim).filter(|text| !text.is_empty()) else {
+    // Not trimmed: text around a `${{ }}` (a trailing newline included) makes the condition a
+    // non-empty string, always true (GitHub).
+    let Some(text) = condition.filter(|text| !text.trim().is_empty()) else {
         return Ok(if implicit_success {
             Decision::Run
         } else {
@@ -59,6 +61,8 @@ pub fn decide(
         Status {
             failed: ancestors.any_failed,
             cancelled: ancestors.run_cancelled,
+            // A skipped ancestor: an explicit `success()` is false (GitHub).
+            incomplete: !ancestors.all_succeeded,
         }
     } else {
         Status::default()
@@ -120,6 +124,87 @@ mod tests {
         assert_eq!(expression_parts("${{ failure() }}"), vec!["failure()"]);
         assert_eq!(expression_parts("a ${{ x }} b ${{y}}"), vec!["x", "y"]);
         assert_eq!(expression_parts("${{ open"), vec!["open"]);
+    }
+
+    fn needs(results: &[(&str, &str)]) -> IndexMap<String, Value> {
+        let mut needs = serde_json::Map::new();
+        for (job, result) in results {
+            needs.insert(
+                (*job).to_string(),
+                serde_json::json!({"result": result, "outputs": {}}),
+            );
+        }
+        let mut values = IndexMap::new();
+        values.insert("needs".to_string(), Value::Object(needs));
+        values
+    }
+
+    #[test]
+    fn explicit_success_is_false_after_a_skipped_ancestor() {
+        let skipped = AncestorStatus {
+            all_succeeded: false,
+            any_failed: false,
+            run_cancelled: false,
+        };
+        let values = needs(&[("a", "skipped")]);
+        assert!(matches!(
+            decide(Some("success()"), values.clone(), skipped),
+            Ok(Decision::Skip(_))
+        ));
+        assert!(matches!(
+            decide(Some("${{ success() }}"), values.clone(), skipped),
+            Ok(Decision::Skip(_))
+        ));
+        assert_eq!(
+            decide(Some("always()"), values.clone(), skipped),
+            Ok(Decision::Run)
+        );
+        assert_eq!(
+            decide(Some("!failure()"), values, skipped),
+            Ok(Decision::Run)
+        );
+    }
+
+    #[test]
+    fn status_functions_take_the_names_of_needed_jobs() {
+        let mixed = AncestorStatus {
+            all_succeeded: false,
+            any_failed: true,
+            run_cancelled: false,
+        };
+        let values = needs(&[
+            ("build", "success"),
+            ("test", "failure"),
+            ("lint", "skipped"),
+        ]);
+        let check = |condition: &str| decide(Some(condition), values.clone(), mixed);
+        assert_eq!(check("success('build')"), Ok(Decision::Run));
+        assert_eq!(check("success('BUILD')"), Ok(Decision::Run));
+        assert!(matches!(
+            check("success('build', 'test')"),
+            Ok(Decision::Skip(_))
+        ));
+        assert!(matches!(check("success('lint')"), Ok(Decision::Skip(_))));
+        assert_eq!(check("failure('test')"), Ok(Decision::Run));
+        assert_eq!(check("failure('build', 'test')"), Ok(Decision::Run));
+        assert!(matches!(check("failure('build')"), Ok(Decision::Skip(_))));
+        assert!(check("success('deploy')").is_err());
+    }
+
+    #[test]
+    fn text_outside_the_braces_and_scalars_keep_github_truthiness() {
+        let ok = AncestorStatus {
+            all_succeeded: true,
+            any_failed: false,
+            run_cancelled: false,
+        };
+        let check = |condition: &str| decide(Some(condition), IndexMap::new(), ok);
+        assert_eq!(check("${{ false }} && true"), Ok(Decision::Run));
+        assert_eq!(check("${{ false }}\n"), Ok(Decision::Run));
+        assert!(matches!(check("${{ false }}"), Ok(Decision::Skip(_))));
+        assert!(matches!(check("0"), Ok(Decision::Skip(_))));
+        assert!(matches!(check("NaN"), Ok(Decision::Skip(_))));
+        assert_eq!(check("Infinity"), Ok(Decision::Run));
     }
 
     #[test]

@@ -725,7 +725,13 @@ fn evaluate_matrix(
             for (name, dimension) in &map.dimensions {
                 let items = evaluate_matrix_values(dimension, values)
                     .map_err(|error| format!("`{name}`: {error}"))?;
-                input.dimensions.insert(name.clone(), items);
+                // GitHub evaluates an expression used as a mapping key (`${{ needs.a.outputs.k }}:`).
+                let name = if name.contains("${{") {
+                    to_display_string(&evaluate(name, values)?)
+                } else {
+                    name.clone()
+                };
+                input.dimensions.insert(name, items);
             }
             if let Some(include) = &map.include {
                 input.include =
@@ -747,11 +753,24 @@ fn evaluate_matrix_values(
     values: &IndexMap<String, Value>,
 ) -> Result<Vec<Value>, String> {
     match values_written {
-        MatrixValues::List(items) => items
-            .value
-            .iter()
-            .map(|item| evaluate_nested(item, values))
-            .collect(),
+        MatrixValues::List(items) => {
+            let mut evaluated = Vec::with_capacity(items.value.len());
+            for item in &items.value {
+                // An item that is one `${{ }}` yielding a list is spliced into the list, as
+                // GitHub's template unraveller does for sequences.
+                let whole_expression = item.as_str().is_some_and(|text| {
+                    let text = text.trim();
+                    text.starts_with("${{")
+                        && text.ends_with("}}")
+                        && text.matches("${{").count() == 1
+                });
+                match evaluate_nested(item, values)? {
+                    Value::Array(spliced) if whole_expression => evaluated.extend(spliced),
+                    other => evaluated.push(other),
+                }
+            }
+            Ok(evaluated)
+        }
         MatrixValues::Expr(text) => match evaluate(text, values)? {
             Value::Array(items) => Ok(items),
             other => Err(format!(
@@ -775,12 +794,37 @@ fn evaluate_nested(item: &Value, values: &IndexMap<String, Value>) -> Result<Val
         Value::Object(map) => {
             let mut evaluated = serde_json::Map::with_capacity(map.len());
             for (key, value) in map {
-                evaluated.insert(key.clone(), evaluate_nested(value, values)?);
+                let value = evaluate_nested(value, values)?;
+                if is_insert_directive(key) {
+                    // `${{ insert }}: {…}` merges a mapping into the one around it (GitHub's
+                    // templating directive).
+                    match value {
+                        Value::Object(inserted) => evaluated.extend(inserted),
+                        other => {
+                            return Err(format!(
+                                "`${{{{ insert }}}}` needs a mapping, got `{}`",
+                                to_display_string(&other)
+                            ));
+                        }
+                    }
+                } else if key.contains("${{") {
+                    evaluated.insert(to_display_string(&evaluate(key, values)?), value);
+                } else {
+                    evaluated.insert(key.clone(), value);
+                }
             }
             Ok(Value::Object(evaluated))
         }
         other => Ok(other.clone()),
     }
+}
+
+/// Whether a mapping key is the `${{ insert }}` directive (any spacing, any case).
+fn is_insert_directive(key: &str) -> bool {
+    key.trim()
+        .strip_prefix("${{")
+        .and_then(|rest| rest.strip_suffix("}}"))
+        .is_some_and(|inner| inner.trim().eq_ignore_ascii_case("insert"))
 }
 
 fn combinations_of(items: Vec<Value>, field: &str) -> Result<Vec<Combination>, String> {

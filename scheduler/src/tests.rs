@@ -63,6 +63,8 @@ fn step(run: &str) -> Step {
         working_directory: None,
         continue_on_error: None,
         timeout_minutes: None,
+        background: false,
+        control: None,
         span: Span::default(),
     }
 }

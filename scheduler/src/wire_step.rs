@@ -4,7 +4,7 @@
 //! step's own line and column go along for messages. Must not evaluate or check anything.
 
 use protocol::{BoolOrExpression, NumberOrExpression};
-use workflows::model::{BoolOrExpr, NumberOrExpr, Step};
+use workflows::model::{BoolOrExpr, NumberOrExpr, Step, StepControl};
 use workflows::span::Spanned;
 
 /// The wire form of `step`.
@@ -42,7 +42,17 @@ pub fn step_to_wire(step: &Step) -> protocol::Step {
                 NumberOrExpr::Number(number) => NumberOrExpression::Number(*number),
                 NumberOrExpr::Expr(text) => NumberOrExpression::Expression(text.clone()),
             }),
+        background: step.background,
+        control: step.control.as_ref().map(|control| match control {
+            StepControl::Wait(ids) => protocol::StepControl::Wait(values(ids)),
+            StepControl::WaitAll => protocol::StepControl::WaitAll,
+            StepControl::Cancel(ids) => protocol::StepControl::Cancel(values(ids)),
+        }),
         line: step.span.line,
         column: step.span.column,
     }
+}
+
+fn values(ids: &[Spanned<String>]) -> Vec<String> {
+    ids.iter().map(|id| id.value.clone()).collect()
 }

@@ -20,6 +20,7 @@ mod examples;
 mod identity_e2e;
 mod limits_e2e;
 mod local_run;
+mod parallel_steps_e2e;
 mod releases_e2e;
 mod reusable_e2e;
 mod run_control_e2e;

@@ -28,7 +28,20 @@ pub struct Workflow {
 }
 
 /// Environment variables: name → value as written (numbers and booleans turned into their YAML text).
+///
+/// `env: ${{ fromJSON(…) }}` (the whole mapping as one expression, which GitHub allows at workflow,
+/// job and step level) is one entry whose name starts with [`ENV_EXPRESSION_PREFIX`]: whoever
+/// evaluates the env evaluates it to an object and puts its entries in its place.
 pub type Env = IndexMap<String, Spanned<String>>;
+
+/// The first character of an [`Env`] entry that stands for a whole mapping given as one
+/// expression. `=` cannot start a real variable name, so the entry never clashes with one.
+pub const ENV_EXPRESSION_PREFIX: char = '=';
+
+/// Whether the [`Env`] entry named `name` is a whole mapping given as one expression.
+pub fn is_env_expression(name: &str) -> bool {
+    name.starts_with(ENV_EXPRESSION_PREFIX)
+}
 
 /// The `on:` section, whichever of its three spellings (string, list, map) was used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -258,7 +271,31 @@ pub struct Step {
     pub working_directory: Option<Spanned<String>>,
     pub continue_on_error: Option<Spanned<BoolOrExpr>>,
     pub timeout_minutes: Option<Spanned<NumberOrExpr>>,
+    /// `background: true`: the step starts and the job goes on without waiting for it (GitHub's
+    /// parallel steps). The members of a `parallel:` group are background steps too.
+    #[serde(default)]
+    pub background: bool,
+    /// A `wait`, `wait-all` or `cancel` step, which has no `run` or `uses`. A `parallel:` group
+    /// ends with a generated `wait` on its members.
+    #[serde(default)]
+    pub control: Option<StepControl>,
     pub span: Span,
+}
+
+/// A step that steers background steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StepControl {
+    /// `wait: id` or `wait: [ids]`: until those background steps have finished.
+    Wait(Vec<Spanned<String>>),
+    /// `wait-all:`: until every background step started before has finished.
+    WaitAll,
+    /// `cancel: id` (or a list): stop those background steps.
+    Cancel(Vec<Spanned<String>>),
+}
+
+/// The id a `parallel:` group gives a member that has none (`__parallel_<group>_<member>`).
+pub fn parallel_member_id(group: usize, member: usize) -> String {
+    format!("__parallel_{group}_{member}")
 }
 
 // ---- the `deployment:` block (a Slipway extension) -------------------------------------------

@@ -519,20 +519,38 @@ pub fn inputs_for(
                             .map(|(_, v)| v.clone())
                     })
                 });
-            let value =
-                match given_value.or_else(|| input.default.as_ref().map(|d| d.value.clone())) {
-                    Some(value) => value,
-                    None if input.required => {
-                        return Err(format!(
-                            "input `{name}` is required (pass --input {name}=VALUE)"
-                        ));
-                    }
-                    None => match input.kind {
-                        InputType::Boolean => Value::Bool(false),
-                        _ => Value::String(String::new()),
-                    },
-                };
+            // A `choice` without a default starts at its first option, as GitHub's form does.
+            let first_option = (input.kind == InputType::Choice)
+                .then(|| input.options.first())
+                .flatten()
+                .map(|option| Value::String(option.value.clone()));
+            let value = match given_value
+                .or_else(|| input.default.as_ref().map(|d| d.value.clone()))
+                .or(first_option)
+            {
+                Some(value) => value,
+                None if input.required => {
+                    return Err(format!(
+                        "input `{name}` is required (pass --input {name}=VALUE)"
+                    ));
+                }
+                None => match input.kind {
+                    InputType::Boolean => Value::Bool(false),
+                    _ => Value::String(String::new()),
+                },
+            };
             let value = typed_input(name, input.kind, value)?;
+            if input.kind == InputType::Choice && !input.options.is_empty() {
+                let text = workflows::expr::to_display_string(&value);
+                if !input.options.iter().any(|option| option.value == text) {
+                    let options: Vec<&str> =
+                        input.options.iter().map(|o| o.value.as_str()).collect();
+                    return Err(format!(
+                        "input `{name}` must be one of {}, got `{text}`",
+                        options.join(", ")
+                    ));
+                }
+            }
             strings.insert(
                 name.clone(),
                 Value::String(workflows::expr::to_display_string(&value)),

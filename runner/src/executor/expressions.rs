@@ -44,7 +44,9 @@ impl Scope {
 
     /// A step `if:`; no condition means `success()`.
     pub fn condition(&self, condition: Option<&str>) -> Result<bool, String> {
-        let Some(text) = condition.map(str::trim).filter(|text| !text.is_empty()) else {
+        // Not trimmed: text around a `${{ }}` (a trailing newline included) makes the condition
+        // a non-empty string, always true (GitHub).
+        let Some(text) = condition.filter(|text| !text.trim().is_empty()) else {
             return Ok(!self.status.failed && !self.status.cancelled);
         };
         let condition = Condition::parse(text).map_err(|error| describe(text, &error))?;

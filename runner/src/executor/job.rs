@@ -34,7 +34,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 pub struct JobRun<'a> {
     pub(super) spec: JobSpec,
     pub(super) options: &'a ExecutorOptions,
-    events: UnboundedSender<JobEvent>,
+    pub(super) events: UnboundedSender<JobEvent>,
     pub(super) cancel: CancellationToken,
     /// Asked about deployment approvals and told of deployment progress.
     pub(super) gate: &'a dyn DeploymentGate,
@@ -46,12 +46,12 @@ pub struct JobRun<'a> {
     pub(super) dirs: JobDirs,
     pub(super) masker: Masker,
     /// Variables written to `$GITHUB_ENV` by earlier steps.
-    file_env: IndexMap<String, String>,
+    pub(super) file_env: IndexMap<String, String>,
     /// Directories written to `$GITHUB_PATH`, most recent last.
     path_prepends: Vec<String>,
     summary: String,
     /// Process groups of the steps run so far, killed at job end (background leftovers).
-    groups: Vec<ProcessGroup>,
+    pub(super) groups: Vec<ProcessGroup>,
     pub(super) job_deadline: Option<Instant>,
     /// Set once a cancel or the job timeout was noticed: from then on only `always()`-like steps run,
     /// within the cleanup budget.
@@ -63,6 +63,8 @@ pub struct JobRun<'a> {
     pub(super) post_actions: Vec<PostAction>,
     /// What the last process said with `::save-state` (for its action's `post`).
     pub(super) saved_state: IndexMap<String, String>,
+    /// Steps running in the background (`background: true`, `parallel:` groups).
+    pub(super) background: super::background::BackgroundSteps,
 }
 
 /// Work deferred to the end of the job.
@@ -116,6 +118,13 @@ impl StepBody {
             outputs: IndexMap::new(),
         }
     }
+}
+
+/// The process a `run:` step starts.
+pub struct ScriptInvocation {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
 }
 
 /// A step with its step-level fields evaluated.
@@ -178,6 +187,7 @@ impl<'a> JobRun<'a> {
             timed_out: false,
             post_actions: Vec::new(),
             saved_state: IndexMap::new(),
+            background: Default::default(),
         };
         run.run_all().await
     }
@@ -259,25 +269,50 @@ impl<'a> JobRun<'a> {
     /// when `frame.status.failed` is set afterwards.
     pub(super) async fn run_pass(&mut self, frame: &mut Frame) -> Vec<StepResult> {
         let steps: Vec<_> = self.spec.steps.iter().map(super::step_from_wire).collect();
-        let mut results = Vec::new();
+        // Background steps finish out of order: each result goes to its step's slot.
+        let mut results: Vec<Option<StepResult>> = vec![None; steps.len()];
         for (index, step) in steps.iter().enumerate() {
             frame.event_index = index;
             frame.label = format!("{index}");
             self.notice_interruptions(frame);
             let name = self.step_name(frame, step, index);
-            self.send(JobEvent::StepStarted {
-                index,
-                name: name.clone(),
-            });
-            let result = Box::pin(self.run_step(frame, step, index, name)).await;
+            if step.background && step.control.is_none() {
+                // Its `StepStarted` goes out with its log when it finishes (see `background`).
+                match Box::pin(self.start_background(frame, step, index, name)).await {
+                    super::background::Started::Running => continue,
+                    super::background::Started::Finished(result) => {
+                        self.send(JobEvent::StepFinished {
+                            index,
+                            result: result.clone(),
+                        });
+                        results[index] = Some(result);
+                        continue;
+                    }
+                }
+            }
+            let result = match &step.control {
+                // Sends its own `StepStarted`, after the sections of the steps it waited for.
+                Some(control) => {
+                    Box::pin(self.run_control(frame, step, control, index, name, &mut results))
+                        .await
+                }
+                None => {
+                    self.send(JobEvent::StepStarted {
+                        index,
+                        name: name.clone(),
+                    });
+                    Box::pin(self.run_step(frame, step, index, name)).await
+                }
+            };
             self.send(JobEvent::StepFinished {
                 index,
                 result: result.clone(),
             });
-            results.push(result);
+            results[index] = Some(result);
         }
+        self.finish_background(frame, &mut results).await;
         self.notice_interruptions(frame);
-        results
+        results.into_iter().flatten().collect()
     }
 
     /// Workflow and job `env` values arrive as written and are evaluated here, once, in order, each
@@ -285,6 +320,25 @@ impl<'a> JobRun<'a> {
     fn render_job_env(&mut self, frame: &Frame) -> Result<(), String> {
         let names: Vec<String> = self.spec.env.keys().cloned().collect();
         for name in names {
+            if workflows::model::is_env_expression(&name) {
+                // `env: ${{ fromJSON(…) }}`: its entries take its place, later entries win.
+                let Some(text) = self.spec.env.get(&name).cloned() else {
+                    continue;
+                };
+                let env = self.layered_env(frame, &IndexMap::new());
+                let entries = env_object(&self.scope(frame, &env), &text)
+                    .map_err(|error| format!("`env` of {}: {error}", &name[1..]))?;
+                let mut spliced = IndexMap::new();
+                for (key, value) in std::mem::take(&mut self.spec.env) {
+                    if key == name {
+                        spliced.extend(entries.clone());
+                    } else {
+                        spliced.insert(key, value);
+                    }
+                }
+                self.spec.env = spliced;
+                continue;
+            }
             let Some(value) = self
                 .spec
                 .env
@@ -318,6 +372,13 @@ impl<'a> JobRun<'a> {
             .unwrap_or_else(|| format!("__{index}"));
         let job_env = self.layered_env(frame, &IndexMap::new());
         let scope = self.scope(frame, &job_env);
+        // A step's own `env:` is visible in its `if:` (GitHub evaluates the step env first). An
+        // env value that fails to evaluate fails the step below, in `prepare`.
+        let condition_env = match self.step_env(step, &scope) {
+            Ok(step_env) => self.layered_env(frame, &step_env),
+            Err(_) => job_env.clone(),
+        };
+        let condition_scope = self.scope(frame, &condition_env);
         let skipped = StepResult {
             id: id.clone(),
             name: name.clone(),
@@ -326,14 +387,18 @@ impl<'a> JobRun<'a> {
             outputs: IndexMap::new(),
         };
         let (body, continue_on_error) =
-            match scope.condition(step.condition.as_ref().map(|c| c.value.as_str())) {
+            match condition_scope.condition(step.condition.as_ref().map(|c| c.value.as_str())) {
                 Ok(false) => {
                     self.log(
                         frame,
                         &format!("skipping step `{name}`: its condition is false"),
                     );
                     // A skipped step is still visible to later steps: outcome and conclusion `skipped`.
-                    if step.id.is_some() {
+                    if step
+                        .id
+                        .as_ref()
+                        .is_some_and(|id| !id.value.starts_with("__"))
+                    {
                         frame.steps.insert(
                             id.clone(),
                             json!({"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}),
@@ -372,7 +437,11 @@ impl<'a> JobRun<'a> {
             Conclusion::Cancelled => frame.status.cancelled = true,
             _ => {}
         }
-        if step.id.is_some() {
+        if step
+            .id
+            .as_ref()
+            .is_some_and(|id| !id.value.starts_with("__"))
+        {
             frame.steps.insert(
                 id.clone(),
                 json!({
@@ -420,25 +489,48 @@ impl<'a> JobRun<'a> {
             format!("Run {}", truncate(first, 80))
         } else if let Some(uses) = &step.uses {
             format!("Run {}", uses.value)
+        } else if let Some(control) = &step.control {
+            // GitHub's names for these steps.
+            match control {
+                workflows::model::StepControl::Wait(_) => "Wait".to_string(),
+                workflows::model::StepControl::WaitAll => "Wait for all".to_string(),
+                workflows::model::StepControl::Cancel(_) => "Cancel".to_string(),
+            }
         } else {
             format!("step {}", index + 1)
         };
         self.masker.mask(&name)
     }
 
+    /// The step's own `env:` evaluated against `scope` (the job so far).
+    pub(super) fn step_env(
+        &self,
+        step: &Step,
+        scope: &Scope,
+    ) -> Result<IndexMap<String, String>, String> {
+        let mut env = IndexMap::new();
+        for (name, value) in &step.env {
+            if workflows::model::is_env_expression(name) {
+                env.extend(
+                    env_object(scope, &value.value).map_err(|error| format!("`env`: {error}"))?,
+                );
+            } else {
+                env.insert(name.clone(), scope.render(&value.value)?);
+            }
+        }
+        Ok(env)
+    }
+
     /// Evaluates the step's `env`, `continue-on-error`, `timeout-minutes` and `working-directory`
     /// and creates its command files.
-    fn prepare(
+    pub(super) fn prepare(
         &self,
         frame: &Frame,
         step: &Step,
         id: &str,
         scope: &Scope,
     ) -> Result<(PreparedStep, bool), String> {
-        let mut env = IndexMap::new();
-        for (name, value) in &step.env {
-            env.insert(name.clone(), scope.render(&value.value)?);
-        }
+        let env = self.step_env(step, scope)?;
         let continue_on_error = match step.continue_on_error.as_ref().map(|value| &value.value) {
             None => false,
             Some(BoolOrExpr::Bool(value)) => *value,
@@ -511,6 +603,15 @@ impl<'a> JobRun<'a> {
         if let Some(uses) = &step.uses {
             return self.run_action(frame, step, &uses.value, prepared).await;
         }
+        if step.control.is_some() {
+            // Inside a composite action background steps run one after the other (see
+            // `background`), so a `wait` or `cancel` there has nothing left to do.
+            self.log(
+                frame,
+                "nothing to wait for: steps of a composite action run one after the other",
+            );
+            return StepBody::success(IndexMap::new());
+        }
         self.log(frame, "##[error]the step has neither `run` nor `uses`");
         StepBody::failure()
     }
@@ -523,33 +624,43 @@ impl<'a> JobRun<'a> {
         run: &str,
         prepared: &PreparedStep,
     ) -> StepBody {
-        let env = self.layered_env(frame, &prepared.env);
-        let scope = self.scope(frame, &env);
-        let script = match scope.render(run) {
-            Ok(script) => script,
+        match self.script_invocation(frame, step, run, prepared) {
+            Ok(invocation) => {
+                self.run_command(
+                    frame,
+                    invocation.program,
+                    invocation.args,
+                    invocation.env,
+                    prepared,
+                )
+                .await
+            }
             Err(error) => {
                 self.log(frame, &format!("##[error]{error}"));
-                return StepBody::failure();
+                StepBody::failure()
             }
-        };
-        let shell = match step
+        }
+    }
+
+    /// What a `run:` step starts: the script rendered and written to a temp file, its shell, and
+    /// its complete environment.
+    pub(super) fn script_invocation(
+        &self,
+        frame: &Frame,
+        step: &Step,
+        run: &str,
+        prepared: &PreparedStep,
+    ) -> Result<ScriptInvocation, String> {
+        let env = self.layered_env(frame, &prepared.env);
+        let scope = self.scope(frame, &env);
+        let script = scope.render(run)?;
+        let shell = step
             .shell
             .as_ref()
             .map(|shell| scope.render(&shell.value))
-            .transpose()
-        {
-            Ok(shell) => shell,
-            Err(error) => {
-                self.log(frame, &format!("##[error]{error}"));
-                return StepBody::failure();
-            }
-        };
+            .transpose()?;
         if frame.composite && shell.is_none() {
-            self.log(
-                frame,
-                "##[error]a `run` step inside a composite action needs `shell`",
-            );
-            return StepBody::failure();
+            return Err("a `run` step inside a composite action needs `shell`".to_string());
         }
         let shell = shell.or_else(|| {
             if frame.composite {
@@ -563,38 +674,26 @@ impl<'a> JobRun<'a> {
             .iter()
             .find(|(name, _)| name == "PATH")
             .map(|(_, value)| value.as_str());
-        let template = match shell_template(shell.as_deref(), path_var.unwrap_or(DEFAULT_PATH)) {
-            Ok(template) => template,
-            Err(error) => {
-                self.log(frame, &format!("##[error]{error}"));
-                return StepBody::failure();
-            }
-        };
+        let template = shell_template(shell.as_deref(), path_var.unwrap_or(DEFAULT_PATH))
+            .map_err(|error| error.to_string())?;
         let script_path = self.dirs.temp.join(format!(
             "{}_{}{}",
             frame.label,
             sanitise(&prepared.id),
             template.extension
         ));
-        if let Err(error) = std::fs::write(&script_path, script.as_bytes()) {
-            self.log(
-                frame,
-                &format!(
-                    "##[error]failed to write the script to {}: {error}",
-                    script_path.display()
-                ),
-            );
-            return StepBody::failure();
-        }
+        std::fs::write(&script_path, script.as_bytes()).map_err(|error| {
+            format!(
+                "failed to write the script to {}: {error}",
+                script_path.display()
+            )
+        })?;
         let invocation = template.invocation(&script_path);
-        self.run_command(
-            frame,
-            invocation.program,
-            invocation.args,
-            process_env,
-            prepared,
-        )
-        .await
+        Ok(ScriptInvocation {
+            program: invocation.program,
+            args: invocation.args,
+            env: process_env,
+        })
     }
 
     /// Runs a process for a step, handling its output lines and workflow commands.
@@ -622,6 +721,7 @@ impl<'a> JobRun<'a> {
             env,
             working_directory: prepared.working_directory.clone(),
             group_records: Some(super::groups::records_dir(&self.options.work_dir)),
+            interrupt_first: false,
         };
         let (deadline, deadline_is_step) = self.deadline(prepared.timeout);
         let cancel = if self.cancelled {
@@ -738,7 +838,7 @@ impl<'a> JobRun<'a> {
     }
 
     /// Prepends `dir` to `PATH` for later steps (a repeated directory moves to the front).
-    fn add_path(&mut self, dir: String) {
+    pub(super) fn add_path(&mut self, dir: String) {
         self.path_prepends.retain(|known| *known != dir);
         self.path_prepends.push(dir);
     }
@@ -990,6 +1090,7 @@ impl<'a> JobRun<'a> {
         let status = Status {
             failed: frame.status.failed,
             cancelled: frame.status.cancelled || self.cancelled,
+            incomplete: false,
         };
         Scope {
             values,
@@ -1044,7 +1145,7 @@ impl<'a> JobRun<'a> {
     }
 
     /// From now on only cleanup steps run, within the cleanup budget.
-    fn start_cleanup(&mut self, timed_out: bool) {
+    pub(super) fn start_cleanup(&mut self, timed_out: bool) {
         if timed_out {
             self.timed_out = true;
         } else {
@@ -1057,7 +1158,7 @@ impl<'a> JobRun<'a> {
 
     /// The earliest of the step's own timeout and the job's budget (or the cleanup budget), and
     /// whether the step's own timeout is the one that applies.
-    fn deadline(&self, step_timeout: Option<Duration>) -> (Option<Instant>, bool) {
+    pub(super) fn deadline(&self, step_timeout: Option<Duration>) -> (Option<Instant>, bool) {
         let job = if self.cancelled || self.timed_out {
             self.cleanup_deadline
         } else {
@@ -1138,6 +1239,28 @@ fn ensure_job_token(spec: &mut JobSpec) -> String {
             .insert("github".into(), json!({ "token": token }));
     }
     token
+}
+
+/// `env: ${{ expr }}` evaluated: it must yield an object; its values are turned into strings
+/// the way GitHub turns expression results into text.
+fn env_object(scope: &Scope, text: &str) -> Result<IndexMap<String, String>, String> {
+    match scope.value(text)? {
+        Value::Object(map) => Ok(map
+            .iter()
+            .map(|(name, value)| (name.clone(), to_display_string(value)))
+            .collect()),
+        other => Err(format!(
+            "`{text}` must evaluate to an object of variables, not {}",
+            match other {
+                Value::Null => "null",
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::String(_) => "a string",
+                Value::Array(_) => "an array",
+                Value::Object(_) => "an object",
+            }
+        )),
+    }
 }
 
 fn runner_arch() -> &'static str {

@@ -38,6 +38,17 @@ impl Masker {
         }
     }
 
+    /// Adds every value `other` masks (masks a background step added while it ran).
+    pub fn absorb(&mut self, other: &Masker) {
+        let mut changed = false;
+        for value in &other.values {
+            changed |= self.insert(value);
+        }
+        if changed {
+            self.rebuild();
+        }
+    }
+
     /// Whether `text` contains any masked value.
     pub fn contains_secret(&self, text: &str) -> bool {
         self.matcher

@@ -3,6 +3,8 @@
 //!
 //! Table of contents — who does what:
 //! - `job`: the job loop — step conditions, env layering, contexts, results, job outputs;
+//! - `background`: parallel steps — `background: true` steps in tasks of their own, and the
+//!   `wait`, `wait-all` and `cancel` steps;
 //! - `deployment`: a deployment job — the `deploy::DeploymentMachine` driven over the
 //!   job's steps (execute phases) and hooks, with approvals asked through a `DeploymentGate`;
 //! - `actions`: `uses:` steps — the built-in checkout / artifact / cache actions; `composite`:
@@ -23,6 +25,7 @@
 
 mod actions;
 mod artifacts;
+mod background;
 mod checkout;
 mod composite;
 mod deployment;

@@ -33,6 +33,9 @@ pub struct ProcessSpec {
     /// Where the step's process group is recorded while it may run (see `groups`), so that
     /// it is killed when the runner stops, however it stops; `None` records nothing.
     pub group_records: Option<PathBuf>,
+    /// Stop the group with SIGINT first (then SIGTERM, then SIGKILL, a grace period apart), as
+    /// GitHub stops a background step; otherwise SIGTERM, then SIGKILL.
+    pub interrupt_first: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,11 +150,11 @@ pub async fn run_process(
                 };
             }
             _ = tokio::time::sleep_until(deadline) => {
-                kill_group(&mut child, group.as_ref(), kill_grace).await;
+                kill_group(&mut child, group.as_ref(), kill_grace, spec.interrupt_first).await;
                 break ProcessEnd::TimedOut;
             }
             _ = cancel.cancelled() => {
-                kill_group(&mut child, group.as_ref(), kill_grace).await;
+                kill_group(&mut child, group.as_ref(), kill_grace, spec.interrupt_first).await;
                 break ProcessEnd::Cancelled;
             }
         }
@@ -174,11 +177,13 @@ pub async fn run_process(
     (end, group)
 }
 
-/// SIGTERM to the whole group, then SIGKILL once `grace` has passed with anything still alive.
+/// SIGTERM to the whole group (SIGINT first when `interrupt_first`), then SIGKILL once `grace`
+/// has passed after the last signal with anything still alive.
 async fn kill_group(
     child: &mut tokio::process::Child,
     group: Option<&ProcessGroup>,
     grace: Duration,
+    interrupt_first: bool,
 ) {
     let Some(&ProcessGroup { pgid: leader, .. }) = group else {
         let _ = child.start_kill();
@@ -186,7 +191,23 @@ async fn kill_group(
         return;
     };
     let pgid = Pid::from_raw(leader);
-    let _ = killpg(pgid, Signal::SIGTERM);
+    let signals: &[Signal] = if interrupt_first {
+        &[Signal::SIGINT, Signal::SIGTERM]
+    } else {
+        &[Signal::SIGTERM]
+    };
+    for signal in signals {
+        let _ = killpg(pgid, *signal);
+        if group_gone_within(child, pgid, grace).await {
+            return;
+        }
+    }
+    let _ = killpg(pgid, Signal::SIGKILL);
+    let _ = child.wait().await;
+}
+
+/// Whether the leader has exited and no member of the group is left before `grace` passes.
+async fn group_gone_within(child: &mut tokio::process::Child, pgid: Pid, grace: Duration) -> bool {
     let give_up = Instant::now() + grace;
     let mut leader_done = false;
     while Instant::now() < give_up {
@@ -195,12 +216,11 @@ async fn kill_group(
         }
         // Signal 0 only checks whether any member of the group is left.
         if leader_done && killpg(pgid, None).is_err() {
-            return;
+            return true;
         }
         tokio::time::sleep(GROUP_POLL).await;
     }
-    let _ = killpg(pgid, Signal::SIGKILL);
-    let _ = child.wait().await;
+    false
 }
 
 async fn forward_lines(

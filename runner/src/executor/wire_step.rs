@@ -4,7 +4,7 @@
 //! message about any field points at the step. Must not evaluate or check anything.
 
 use protocol::{BoolOrExpression, NumberOrExpression};
-use workflows::model::{BoolOrExpr, NumberOrExpr, Step};
+use workflows::model::{BoolOrExpr, NumberOrExpr, Step, StepControl};
 use workflows::span::{Span, Spanned};
 
 /// The executor's form of `step`.
@@ -47,6 +47,17 @@ pub fn step_from_wire(step: &protocol::Step) -> Step {
                 },
                 span,
             )
+        }),
+        background: step.background,
+        control: step.control.as_ref().map(|control| {
+            let ids = |ids: &[String]| -> Vec<Spanned<String>> {
+                ids.iter().map(|id| spanned(id.as_str())).collect()
+            };
+            match control {
+                protocol::StepControl::Wait(list) => StepControl::Wait(ids(list)),
+                protocol::StepControl::WaitAll => StepControl::WaitAll,
+                protocol::StepControl::Cancel(list) => StepControl::Cancel(ids(list)),
+            }
         }),
         span,
     }

@@ -46,6 +46,11 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// A context given as an object (`needs`), when the evaluation has it.
+    pub(crate) fn context_object(&self, name: &str) -> Option<&'a serde_json::Map<String, Value>> {
+        self.values.get(name).and_then(Value::as_object)
+    }
+
     pub(crate) fn eval(&mut self, node: &'a Node) -> Result<Val<'a>, ExprError> {
         Ok(match &node.kind {
             NodeKind::Null => Val::Null,

@@ -42,10 +42,12 @@ const FUNCTIONS: &[(&str, Function, usize, usize)] = &[
     ("fromJSON", Function::FromJson, 1, 1),
     ("hashFiles", Function::HashFiles, 1, MAX_ARGUMENTS),
     ("case", Function::Case, 3, MAX_ARGUMENTS),
-    ("success", Function::Success, 0, 0),
+    // At job level `success('build')` and `failure('build', 'test')` name needed jobs (GitHub's
+    // schema: `success(0,MAX)`, `failure(0,MAX)` in `job-if`); steps may not pass names.
+    ("success", Function::Success, 0, MAX_ARGUMENTS),
     ("always", Function::Always, 0, 0),
     ("cancelled", Function::Cancelled, 0, 0),
-    ("failure", Function::Failure, 0, 0),
+    ("failure", Function::Failure, 0, MAX_ARGUMENTS),
 ];
 
 const MAX_ARGUMENTS: usize = 255;
@@ -101,10 +103,13 @@ impl Function {
     ) -> Result<Val<'a>, ExprError> {
         let status = evaluator.status;
         match self {
-            Function::Success => Ok(Val::Bool(!status.failed && !status.cancelled)),
+            Function::Success if args.is_empty() => Ok(Val::Bool(status.is_success())),
+            Function::Failure if args.is_empty() => Ok(Val::Bool(status.failed)),
+            Function::Success | Function::Failure => {
+                named_jobs_status(self, evaluator, args, column)
+            }
             Function::Always => Ok(Val::Bool(true)),
             Function::Cancelled => Ok(Val::Bool(status.cancelled)),
-            Function::Failure => Ok(Val::Bool(status.failed)),
             Function::Case => case(evaluator, args, column),
             _ => {
                 let mut values = Vec::with_capacity(args.len());
@@ -182,6 +187,56 @@ impl Function {
 }
 
 /// `case(pred1, value1, …, default)`: predicates are evaluated in order, only as far as needed.
+/// `success('a', 'b')`: every named job (read from the `needs` context, names compared
+/// case-insensitively) concluded `success`; `failure('a', 'b')`: some named job concluded
+/// `failure`. Only a job's `if:` has a `needs` context with results; elsewhere this is an error.
+fn named_jobs_status<'a>(
+    function: Function,
+    evaluator: &mut Evaluator<'a>,
+    args: &'a [Node],
+    column: usize,
+) -> Result<Val<'a>, ExprError> {
+    let name = if function == Function::Success {
+        "success"
+    } else {
+        "failure"
+    };
+    let error = |message: String| ExprError {
+        kind: ExprErrorKind::Evaluation,
+        column,
+        message,
+    };
+    let Some(needs) = evaluator.context_object("needs") else {
+        return Err(error(format!(
+            "`{name}(...)` with job names is only allowed in a job's `if`"
+        )));
+    };
+    let mut results = Vec::with_capacity(args.len());
+    for arg in args {
+        let job = evaluator.eval(arg)?.view().to_display().into_owned();
+        let Some(entry) = needs
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(&job))
+            .map(|(_, entry)| entry)
+        else {
+            return Err(error(format!(
+                "`{name}('{job}')`: `{job}` is not a job this job needs"
+            )));
+        };
+        let result = entry
+            .get("result")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        results.push(result);
+    }
+    Ok(Val::Bool(if function == Function::Success {
+        results.iter().all(|result| result == "success")
+    } else {
+        results.iter().any(|result| result == "failure")
+    }))
+}
+
 fn case<'a>(
     evaluator: &mut Evaluator<'a>,
     args: &'a [Node],

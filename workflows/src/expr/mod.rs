@@ -89,12 +89,15 @@ pub struct ExprError {
 pub struct Status {
     pub failed: bool,
     pub cancelled: bool,
+    /// Something before neither succeeded nor failed (a skipped job a job depends on): at job
+    /// level an explicit `success()` is then false, as on GitHub.
+    pub incomplete: bool,
 }
 
 impl Status {
-    /// What `success()` returns: nothing failed and nothing was cancelled.
+    /// What `success()` returns: nothing failed, nothing was cancelled, nothing was left undone.
     pub fn is_success(self) -> bool {
-        !self.failed && !self.cancelled
+        !self.failed && !self.cancelled && !self.incomplete
     }
 }
 
@@ -375,7 +378,9 @@ impl Condition {
         let body = if trimmed.is_empty() {
             ConditionBody::Empty
         } else if trimmed.contains("${{") {
-            let template = Template::parse_with_names(trimmed, named_values).map_err(shift)?;
+            // Not trimmed: `${{ false }}` followed by a newline (a block scalar) is a string with
+            // text outside the expression, non-empty and so always true, as on GitHub.
+            let template = Template::parse_with_names(source, named_values)?;
             match template.single_expression() {
                 Some(expr) => ConditionBody::Expr(expr.clone()),
                 None => ConditionBody::Template(template),

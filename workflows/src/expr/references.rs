@@ -327,6 +327,8 @@ mod tests {
             timeout_minutes: Some(spanned(NumberOrExpr::Expr(
                 "${{ fromJSON(secrets.g) }}".to_string(),
             ))),
+            background: false,
+            control: None,
             span: Span::default(),
         };
         let references = SecretReferences::of(JobExpressions {

@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 
 use crate::model::{
     CallSecrets, DeploymentBlock, Environment, Job, Matrix, MatrixMap, MatrixValues, RunsOn, Step,
-    Strategy,
+    StepControl, Strategy,
 };
 use crate::span::Spanned;
 use crate::yaml::{Node, NodeValue, ScalarKind};
@@ -64,7 +64,17 @@ const STEP_KEYS: &[&str] = &[
     "working-directory",
     "continue-on-error",
     "timeout-minutes",
+    "background",
+    "wait",
+    "wait-all",
+    "cancel",
 ];
+
+/// Keys a `wait`, `wait-all` or `cancel` step may have besides its own.
+const CONTROL_STEP_KEYS: &[&str] = &["id", "name", "if"];
+
+/// Keys of a `parallel:` group entry.
+const PARALLEL_KEYS: &[&str] = &["parallel", "name"];
 
 pub(crate) fn jobs(reader: &mut Reader, node: &Node) -> IndexMap<String, Job> {
     let mut jobs = IndexMap::new();
@@ -175,7 +185,7 @@ fn job(reader: &mut Reader, id: Spanned<String>, node: &Node) -> Option<Job> {
             "name" => job.name = reader.string(value, &what),
             "needs" => job.needs = reader.string_list(value, &what).unwrap_or_default(),
             "if" if value.is_null() => {}
-            "if" => job.condition = reader.string(value, &what),
+            "if" => job.condition = reader.condition(value, &what),
             "runs-on" => job.runs_on = runs_on(reader, value, &place),
             "environment" => job.environment = environment(reader, value, &place),
             "concurrency" => job.concurrency = shared::concurrency(reader, value, &place),
@@ -257,9 +267,7 @@ fn runs_on(reader: &mut Reader, node: &Node, place: &str) -> Option<RunsOn> {
                     _ => reader.unknown_key(entry, &["group", "labels"], &what),
                 }
             }
-            if runs_on.group.is_none() && runs_on.labels.is_empty() {
-                reader.error(node.span, format!("{what} needs a `group` or `labels`"));
-            }
+            // `runs-on: {}` is allowed by GitHub's schema (both keys are optional): any runner.
         }
         _ => {
             reader.error(
@@ -508,11 +516,123 @@ pub(crate) fn steps(reader: &mut Reader, node: &Node, place: &str) -> Vec<Step> 
             format!("`steps` of {place} must hold at least one step"),
         );
     }
-    items
+    let mut steps = Vec::new();
+    let mut groups = 0;
+    for (index, item) in items.iter().enumerate() {
+        let step_place = format!("step {} of {place}", index + 1);
+        if parallel_key(item).is_some() {
+            groups += 1;
+            parallel_group(reader, item, &step_place, groups, &mut steps);
+        } else if let Some(step) = step(reader, item, &step_place) {
+            steps.push(step);
+        }
+    }
+    steps
+}
+
+/// The `parallel` entry of a step mapping, when it has one.
+fn parallel_key(node: &Node) -> Option<&crate::yaml::Entry> {
+    node.as_mapping()?
         .iter()
-        .enumerate()
-        .filter_map(|(index, item)| step(reader, item, &format!("step {} of {place}", index + 1)))
-        .collect()
+        .find(|entry| entry.key == "parallel")
+}
+
+/// `- parallel: [steps]`: GitHub's shorthand for its members run as background steps followed by
+/// a `wait` on all of them. Members without an `id` get a generated one so the wait can name them.
+fn parallel_group(
+    reader: &mut Reader,
+    node: &Node,
+    place: &str,
+    group: usize,
+    steps: &mut Vec<Step>,
+) {
+    let Some(entries) = node.as_mapping() else {
+        return;
+    };
+    let mut name = None;
+    let mut members_node = None;
+    for entry in entries {
+        match entry.key.as_str() {
+            "parallel" => members_node = Some(&entry.value),
+            "name" => name = reader.string(&entry.value, &format!("`name` of {place}")),
+            _ => reader.unknown_key(
+                entry,
+                PARALLEL_KEYS,
+                &format!("the `parallel` group {place}"),
+            ),
+        }
+    }
+    let Some(members_node) = members_node else {
+        return;
+    };
+    let Some(items) = reader.sequence(members_node, &format!("`parallel` of {place}")) else {
+        return;
+    };
+    if items.is_empty() {
+        reader.error(
+            members_node.span,
+            format!("`parallel` of {place} must hold at least one step"),
+        );
+    }
+    let mut member_ids = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let member_place = format!("step {} of the `parallel` group {place}", index + 1);
+        if let Some(nested) = parallel_key(item) {
+            reader.error(
+                nested.key_span,
+                format!("{member_place} is a `parallel` group: `parallel` groups cannot be nested"),
+            );
+            continue;
+        }
+        let Some(mut member) = step(reader, item, &member_place) else {
+            continue;
+        };
+        let member_keys = item.as_mapping().unwrap_or_default();
+        for key in ["background", "wait", "wait-all", "cancel"] {
+            if let Some(entry) = member_keys.iter().find(|entry| entry.key == key) {
+                reader.error(
+                    entry.key_span,
+                    format!("`{key}` is not allowed in {member_place}: a `parallel` group holds only `run` and `uses` steps"),
+                );
+            }
+        }
+        if member.control.is_some() {
+            continue;
+        }
+        member.background = true;
+        let id = member.id.clone().unwrap_or_else(|| {
+            Spanned::new(
+                crate::model::parallel_member_id(group, index + 1),
+                member.span,
+            )
+        });
+        member.id = Some(id.clone());
+        member_ids.push(id);
+        steps.push(member);
+    }
+    steps.push(Step {
+        id: None,
+        name: Some(Spanned::new(
+            format!(
+                "Wait for {}",
+                name.as_ref()
+                    .map_or("the parallel steps", |name| name.value.as_str())
+            ),
+            node.span,
+        )),
+        condition: None,
+        run: None,
+        uses: None,
+        shell: None,
+        with: IndexMap::new(),
+        env: IndexMap::new(),
+        working_directory: None,
+        continue_on_error: None,
+        timeout_minutes: None,
+        background: false,
+        control: Some(StepControl::Wait(member_ids)),
+        span: node.span,
+    });
 }
 
 fn step(reader: &mut Reader, node: &Node, place: &str) -> Option<Step> {
@@ -529,6 +649,8 @@ fn step(reader: &mut Reader, node: &Node, place: &str) -> Option<Step> {
         working_directory: None,
         continue_on_error: None,
         timeout_minutes: None,
+        background: false,
+        control: None,
         span: node.span,
     };
     let key_span = |key: &str| {
@@ -544,7 +666,7 @@ fn step(reader: &mut Reader, node: &Node, place: &str) -> Option<Step> {
             "id" => step.id = reader.string(value, &what),
             "name" => step.name = reader.string(value, &what),
             "if" if value.is_null() => {}
-            "if" => step.condition = reader.string(value, &what),
+            "if" => step.condition = reader.condition(value, &what),
             "run" => step.run = reader.string(value, &what),
             "uses" => step.uses = reader.string(value, &what),
             "shell" => step.shell = reader.string(value, &what),
@@ -553,15 +675,65 @@ fn step(reader: &mut Reader, node: &Node, place: &str) -> Option<Step> {
             "working-directory" => step.working_directory = reader.string(value, &what),
             "continue-on-error" => step.continue_on_error = reader.bool_or_expr(value, &what),
             "timeout-minutes" => step.timeout_minutes = reader.number_or_expr(value, &what),
+            "background" => step.background = reader.bool(value, &what).unwrap_or(false),
+            "wait" => {
+                let ids = reader.string_list(value, &what).unwrap_or_default();
+                if ids.is_empty() && !value.is_null() {
+                    reader.error(value.span, format!("{what} must name at least one step"));
+                }
+                step.control = Some(StepControl::Wait(ids));
+            }
+            "wait-all" => {
+                if !value.is_null() && reader.bool(value, &what) == Some(false) {
+                    reader.error(value.span, format!("{what} must be `true` or empty"));
+                }
+                step.control = Some(StepControl::WaitAll);
+            }
+            "cancel" => {
+                step.control = Some(StepControl::Cancel(
+                    reader.string_list(value, &what).unwrap_or_default(),
+                ));
+            }
             _ => reader.unknown_key(entry, STEP_KEYS, place),
         }
+    }
+    let controls: Vec<&crate::yaml::Entry> = entries
+        .iter()
+        .filter(|entry| matches!(entry.key.as_str(), "wait" | "wait-all" | "cancel"))
+        .collect();
+    if let Some(first) = controls.first() {
+        for extra in &controls[1..] {
+            reader.error(
+                extra.key_span,
+                format!(
+                    "{place} has both `{}` and `{}`; a step does one or the other",
+                    first.key, extra.key
+                ),
+            );
+        }
+        for entry in entries {
+            let key = entry.key.as_str();
+            if !CONTROL_STEP_KEYS.contains(&key) && !matches!(key, "wait" | "wait-all" | "cancel") {
+                reader.error(
+                    entry.key_span,
+                    format!(
+                        "`{key}` is not allowed in {place}, which is a `{}` step",
+                        first.key
+                    ),
+                );
+            }
+        }
+        return Some(step);
     }
     match (key_span("run"), key_span("uses")) {
         (Some(_), Some(uses)) => reader.error(
             uses,
             format!("{place} has both `run` and `uses`; a step does one or the other"),
         ),
-        (None, None) => reader.error(node.span, format!("{place} needs `run` or `uses`")),
+        (None, None) => reader.error(
+            node.span,
+            format!("{place} needs `run` or `uses` (or is a `wait`, `wait-all`, `cancel` or `parallel` step)"),
+        ),
         (Some(_), None) => {
             if let Some(with) = key_span("with") {
                 reader.error(

@@ -115,6 +115,25 @@ impl<'f> Reader<'f> {
         }
     }
 
+    /// An `if:` condition as expression text. A YAML boolean or number (`if: false`, `if: 0`,
+    /// `if: .inf`, `if: .nan`) is that value as an expression literal, so it keeps GitHub's
+    /// truthiness (`0` and NaN are false) and the implicit `success() &&`.
+    pub fn condition(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
+        let NodeValue::Scalar(scalar) = &node.value else {
+            return self.string(node, what);
+        };
+        let text = match scalar.kind {
+            ScalarKind::Bool(value) => value.to_string(),
+            ScalarKind::Int(value) => value.to_string(),
+            ScalarKind::Float(value) if value.is_nan() => "NaN".to_string(),
+            // `-.inf` is as truthy as `.inf`; the expression language has no negative literal.
+            ScalarKind::Float(value) if value.is_infinite() => "Infinity".to_string(),
+            ScalarKind::Float(value) => format!("{value:?}"),
+            ScalarKind::Null | ScalarKind::String => return self.string(node, what),
+        };
+        Some(Spanned::new(text, node.span))
+    }
+
     /// Like [`Reader::string`], but null reads as the empty string (`env: {EMPTY: }`).
     pub fn string_or_empty(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         if node.is_null() {

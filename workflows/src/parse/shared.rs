@@ -7,7 +7,7 @@ use crate::model::{Concurrency, Container, Defaults, Env, Permissions};
 use crate::span::Spanned;
 use crate::yaml::{Node, NodeValue};
 
-use super::reader::Reader;
+use super::reader::{Reader, is_expression};
 
 /// Permission scopes GitHub documents for `permissions:`.
 pub(crate) const PERMISSION_SCOPES: &[&str] = &[
@@ -29,6 +29,18 @@ pub(crate) const PERMISSION_SCOPES: &[&str] = &[
 ];
 
 pub(crate) fn env(reader: &mut Reader, node: &Node, place: &str) -> Env {
+    // `env: ${{ fromJSON(…) }}`: one entry standing for the whole mapping (see `model::Env`).
+    if let Some(scalar) = node
+        .as_scalar()
+        .filter(|scalar| is_expression(&scalar.text))
+    {
+        let mut env = Env::new();
+        env.insert(
+            format!("{}{place}", crate::model::ENV_EXPRESSION_PREFIX),
+            Spanned::new(scalar.text.clone(), node.span),
+        );
+        return env;
+    }
     reader.string_map(node, &format!("`env` of {place}"))
 }
 

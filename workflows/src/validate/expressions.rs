@@ -472,9 +472,9 @@ impl Walker<'_, '_> {
         };
         let text = value.value.as_str();
         let parts = scan::embedded_expressions(text);
-        let trimmed = text.trim();
-        let leading = text.len() - text.trim_start().len();
-        let whole = matches!(parts.as_slice(), [only] if only.start == leading && only.closed && only.end == leading + trimmed.len());
+        // Exactly one `${{ }}` and nothing else: a trailing newline (a block scalar) already makes
+        // the condition a non-empty string on GitHub.
+        let whole = matches!(parts.as_slice(), [only] if only.start == 0 && only.closed && only.end == text.len());
         if !parts.is_empty() && !whole {
             let span = self.checker.map.locate(value.span, text, 0);
             self.checker.warning(
@@ -575,6 +575,27 @@ impl Walker<'_, '_> {
             }
         }
         for call in &calls {
+            // Job names in `success(...)` / `failure(...)` are a job-level `if:` feature (GitHub's
+            // schema: `success(0,MAX)` there, `success(0,0)` everywhere else).
+            let named_status = matches!(call.name.as_str(), "success" | "failure")
+                && availability.key != "jobs.<job_id>.if"
+                && inner
+                    .get(call.offset + call.name.len()..)
+                    .and_then(|rest| rest.trim_start().strip_prefix('('))
+                    .is_some_and(|args| !args.trim_start().starts_with(')'));
+            if named_status {
+                let span = self
+                    .checker
+                    .map
+                    .locate(value.span, &value.value, offset + call.offset);
+                self.checker.error(
+                    span,
+                    format!(
+                        "`{}(...)` takes job names only in a job's `if`, not in `{path}`",
+                        call.name
+                    ),
+                );
+            }
             let special = contexts::SPECIAL_FUNCTIONS.contains(&call.name.as_str());
             if special && !availability.allows_function(&call.name) {
                 let span = self

@@ -247,7 +247,11 @@ fn check_steps(checker: &mut Checker, job: &Job) {
     let mut seen: HashMap<String, &str> = HashMap::new();
     for (index, step) in job.steps.iter().enumerate() {
         let label = step_label(step, index);
-        if let Some(id) = &step.id {
+        // The id a `parallel:` group gave a member without one (it carries the step's own span).
+        let generated = step.id.as_ref().is_some_and(|id| {
+            step.background && id.span == step.span && id.value.starts_with("__parallel_")
+        });
+        if let Some(id) = step.id.as_ref().filter(|_| !generated) {
             if id.value.contains("${{") {
                 checker.error(
                     id.span,

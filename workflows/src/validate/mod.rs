@@ -4,6 +4,9 @@
 //!
 //! Table of contents:
 //! - `jobs`: job and step ids, `needs` (unknown, self, cycles), `timeout-minutes`, `uses:`
+//! - `lint`: actionlint-style checks — unknown `shell:`, bad env names, untrusted input in
+//!   `run:`, deprecated `::set-output`
+//! - `parallel`: the ids `wait` and `cancel` steps name (earlier background steps)
 //! - `expressions`: every `${{ }}` in every string field: syntax, where expressions are allowed,
 //!   which contexts and functions are available there (`crate::contexts`), and names that refer
 //!   to matrix keys, needed jobs, earlier steps and declared inputs
@@ -17,7 +20,9 @@ pub mod deployment;
 mod expressions;
 mod jobs;
 pub mod limits;
+mod lint;
 mod matrix;
+mod parallel;
 mod scan;
 mod source_map;
 mod triggers;
@@ -36,6 +41,8 @@ pub fn validate(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
         diagnostics: Vec::new(),
     };
     jobs::check(&mut checker, workflow);
+    parallel::check(&mut checker, workflow);
+    lint::check(&mut checker, workflow);
     triggers::check(&mut checker, workflow);
     matrix::check(&mut checker, workflow);
     limits::check(&mut checker, workflow);

@@ -24,6 +24,10 @@ const DIVERGENCES: &[(&str, &str)] = &[
         "GitHub accepts a schedule more frequent than every 5 minutes (it runs it at most every 5 minutes)",
     ),
     (
+        "matrix_exclude_no_match.yaml",
+        "GitHub runs a matrix whose `exclude` matches nothing (the entry removes nothing); Slipway warns",
+    ),
+    (
         "merge_key_unsupported.yaml",
         "Slipway supports YAML merge keys (`<<`) by design",
     ),

@@ -178,10 +178,12 @@ fn conditions_imply_success_unless_they_call_a_status_function() {
     let failed = Status {
         failed: true,
         cancelled: false,
+        incomplete: false,
     };
     let cancelled = Status {
         failed: false,
         cancelled: true,
+        incomplete: false,
     };
     let evaluate = |source: &str, status: Status| {
         let mut context = github();

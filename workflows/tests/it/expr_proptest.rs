@@ -20,6 +20,7 @@ fn context() -> Context<'static> {
     context.status = Status {
         failed: false,
         cancelled: false,
+        incomplete: false,
     };
     context
 }
