@@ -62,6 +62,19 @@ pub struct JobSpec {
     /// with `DeploymentSpec::parse` when it plans the deployment.
     #[serde(default)]
     pub deployment_block: Option<serde_json::Value>,
+    /// `container:`: the steps run inside this container (the runner needs a Docker engine).
+    #[serde(default)]
+    pub container: Option<crate::ContainerSpec>,
+    /// `services:` by id: containers started next to the job on a network of its own.
+    #[serde(default)]
+    pub services: IndexMap<String, crate::ContainerSpec>,
+}
+
+impl JobSpec {
+    /// Whether the job needs a Docker engine (`container:` or `services:`).
+    pub fn needs_docker(&self) -> bool {
+        self.container.is_some() || !self.services.is_empty()
+    }
 }
 
 /// A deployment job's assignment: the runner drives its deployment machine over `plan`,

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod artifacts;
+pub mod container;
 pub mod deployment;
 pub mod environments;
 pub mod job;
@@ -25,6 +26,7 @@ pub use job::{
     Checkout, Conclusion, DeploymentAssignment, DeploymentReport, EnvironmentRef, JobEvent,
     JobResult, JobSpec, RollbackReport, StepResult,
 };
+pub use container::{ContainerSpec, RegistryCredentials};
 pub use run::RunFacts;
 pub use step::{BoolOrExpression, NumberOrExpression, Step};
 

@@ -210,6 +210,8 @@ fn job_spec() -> JobSpec {
             last_good: Some(version()),
         }),
         deployment_block: Some(json!({})),
+        container: None,
+        services: Default::default(),
         run: RunFacts {
             actor: "alice".into(),
             triggering_actor: "alice".into(),

@@ -88,6 +88,11 @@ impl JobRun<'_> {
             Some(action) if !diagnostics.iter().any(|diagnostic| diagnostic.is_error()) => action,
             _ => return Err("the action metadata is invalid".to_string()),
         };
+        if action.runs.docker.is_some() {
+            return Ok(self
+                .run_docker_action(frame, &action, &action_dir, with, prepared)
+                .await);
+        }
         if !action.runs.is_composite() {
             return Err(format!(
                 "only composite actions can run here; this one uses `{}`",

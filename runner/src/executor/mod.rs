@@ -13,7 +13,9 @@
 //! - `workflow_commands` (recognising `::cmd::` lines), `step_output` (acting on them) and
 //!   `env_files` (the `$GITHUB_*` files): what a step says back;
 //! - `masking`: secret masking of every log line; `workspace`: the job's directories;
-//! - `checkout`, `artifacts`: the file work behind the built-in actions.
+//! - `checkout`, `artifacts`: the file work behind the built-in actions;
+//! - `container`: `container:` / `services:` on a Docker engine (a job's steps exec'd in its
+//!   job container; `job::StepHost` says where a step's process runs).
 //!
 //! It must not talk to the engine or its store: everything goes out as `JobEvent`s.
 
@@ -21,6 +23,7 @@ mod actions;
 mod artifacts;
 mod checkout;
 mod composite;
+pub mod container;
 mod deployment;
 mod env_files;
 mod expressions;
@@ -77,6 +80,9 @@ pub struct ExecutorOptions {
     pub cleanup_budget: Duration,
     /// How often a deployment waiting at a canary approval asks its gate again.
     pub approval_poll: Duration,
+    /// Put on every container and network a job creates (`slipway.runner`), so that a runner
+    /// starting again removes what it left behind when it was killed.
+    pub runner_id: String,
 }
 
 impl ExecutorOptions {
@@ -94,6 +100,7 @@ impl ExecutorOptions {
             cache_dir: None,
             cleanup_budget: Duration::from_secs(5 * 60),
             approval_poll: Duration::from_secs(2),
+            runner_id: format!("local-{}", std::process::id()),
         }
     }
 }

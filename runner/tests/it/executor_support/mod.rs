@@ -119,6 +119,8 @@ pub fn job(steps: Vec<Step>) -> JobSpec {
         environment: None,
         deployment: None,
         deployment_block: None,
+        container: None,
+        services: Default::default(),
         event_payload: serde_json::json!({"ref": "refs/heads/main", "head_commit": {"message": "hello"}}),
     }
 }
