@@ -36,7 +36,9 @@ pub fn default_labels() -> Vec<String> {
 /// `labels` plus `docker` when a Docker engine answers here: such a runner takes the jobs with
 /// `container:` or `services:`.
 pub async fn with_docker_label(mut labels: Vec<String>) -> Vec<String> {
-    if !labels.iter().any(|label| label.eq_ignore_ascii_case("docker"))
+    if !labels
+        .iter()
+        .any(|label| label.eq_ignore_ascii_case("docker"))
         && runner::executor::container::docker_available().await
     {
         labels.push("docker".to_string());
@@ -193,7 +195,9 @@ async fn remove_docker_leftovers(runner_id: &str) {
     match runner::executor::container::remove_leftovers(runner_id).await {
         Ok(0) => {}
         Ok(removed) => {
-            eprintln!("runner: removed {removed} containers and networks a previous runner process left")
+            eprintln!(
+                "runner: removed {removed} containers and networks a previous runner process left"
+            )
         }
         Err(error) => eprintln!("runner: removing leftover containers failed: {error}"),
     }

@@ -18,6 +18,7 @@ pub mod run;
 pub mod step;
 pub mod wire;
 
+pub use container::{ContainerSpec, RegistryCredentials};
 pub use deployment::{
     Activity, BatchSize, CanaryPhase, DeploymentContext, DeploymentPlan, DeploymentSpec,
     DeploymentStatus, PhaseRecord, PlannedPhase, RollbackMode, StrategyKind, Version,
@@ -26,7 +27,6 @@ pub use job::{
     Checkout, Conclusion, DeploymentAssignment, DeploymentReport, EnvironmentRef, JobEvent,
     JobResult, JobSpec, RollbackReport, StepResult,
 };
-pub use container::{ContainerSpec, RegistryCredentials};
 pub use run::RunFacts;
 pub use step::{BoolOrExpression, NumberOrExpression, Step};
 

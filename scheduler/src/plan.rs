@@ -459,7 +459,9 @@ pub fn build_leg_spec(
     // A job with containers can only run where a Docker engine is: runners that have one carry
     // the `docker` label.
     if (container.is_some() || !services.is_empty())
-        && !runs_on.iter().any(|label| label.eq_ignore_ascii_case("docker"))
+        && !runs_on
+            .iter()
+            .any(|label| label.eq_ignore_ascii_case("docker"))
     {
         runs_on.push("docker".to_string());
     }

@@ -197,6 +197,33 @@ fn find_file(root: &Path, name: &str) -> Option<PathBuf> {
 }
 
 #[test]
+fn without_a_docker_engine_a_container_job_fails_clearly() {
+    let dir = project(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    container: busybox\n    steps:\n      - run: echo never\n",
+    );
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let output = Command::new(BIN)
+        .arg("run")
+        .arg("-C")
+        .arg(dir.path())
+        .args(["--json", "--workflow", "flow.yml"])
+        .env("TMPDIR", &tmp)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["result"], "failure", "{report:#}");
+    let reason = report["workflows"][0]["jobs"][0]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with("Docker engine not reachable at unix:///nonexistent/docker.sock: "),
+        "{report:#}"
+    );
+}
+
+#[test]
 fn steps_in_a_job_container_see_the_workspace_and_env_files_and_files_come_back_owned() {
     if !docker_ready("steps_in_a_job_container_see_the_workspace_and_env_files") {
         return;
@@ -249,14 +276,16 @@ jobs:
     let (output, report) = slipway_run(dir.path(), &["--workflow", "flow.yml"]);
     let logs = all_logs(&report);
     assert_eq!(
-        report["result"], "success",
+        report["result"],
+        "success",
         "{report:#}\n{logs}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     eprintln!("container job took {:?}", started.elapsed());
     assert!(logs.contains("containers ready in"), "{logs}");
     // The file the container wrote as uid 1234 belongs to the runner's user again.
-    let made = find_file(&dir.path().join("tmp"), "by-container.txt").expect("the file is in the workspace");
+    let made = find_file(&dir.path().join("tmp"), "by-container.txt")
+        .expect("the file is in the workspace");
     // The test's own temp dir tells the runner's user (the test started it).
     let me = std::fs::metadata(dir.path()).unwrap().uid();
     let meta = std::fs::metadata(&made).unwrap();
@@ -293,6 +322,7 @@ jobs:
           - 5432
         entrypoint: sh
         command: -c "echo service says hello; httpd -f -p 5432 -h /www"
+        options: --health-cmd "wget -q -O /dev/null http://127.0.0.1:5432/ping" --health-interval 1s
     steps:
       - run: |
           test -n "${{{{ job.services.db.ports['5432'] }}}}"
@@ -302,7 +332,8 @@ jobs:
     let (output, report) = slipway_run(dir.path(), &["--workflow", "flow.yml"]);
     let logs = all_logs(&report);
     assert_eq!(
-        report["result"], "success",
+        report["result"],
+        "success",
         "{report:#}\n{logs}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -342,7 +373,11 @@ jobs:
     let started = Instant::now();
     let (_, report) = slipway_run(dir.path(), &["--workflow", "flow.yml"]);
     assert_eq!(report["result"], "failure", "{report:#}");
-    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
     let jobs = report["workflows"][0]["jobs"].as_array().unwrap();
     let reason = |key: &str| {
         jobs.iter()
@@ -381,18 +416,27 @@ jobs:
         timeout-minutes: 0.05
       - if: always()
         run: |
-          ps -o pid,args | grep -v grep | grep -c "sleep 300" > /__w/workspace/count.txt || true
-          cat /__w/workspace/count.txt
+          sleep 301 &
+          ps -o pid,args > /__w/workspace/ps.txt
+          cat /__w/workspace/ps.txt
 "#
     ));
     let started = Instant::now();
     let (_, report) = slipway_run(dir.path(), &["--workflow", "flow.yml"]);
     assert_eq!(report["result"], "failure", "{report:#}");
-    assert!(started.elapsed() < Duration::from_secs(40), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
     let logs = all_logs(&report);
     assert!(logs.contains("timed out"), "{logs}");
-    let count = find_file(&dir.path().join("tmp"), "count.txt").expect("count written");
-    assert_eq!(std::fs::read_to_string(count).unwrap().trim(), "0", "{logs}");
+    // The cleanup step's own `sleep 301` shows `ps` sees the container's processes; the timed
+    // out step's `sleep 300` (and its background twin) are gone.
+    let ps = find_file(&dir.path().join("tmp"), "ps.txt").expect("ps.txt written");
+    let ps = std::fs::read_to_string(ps).unwrap();
+    assert!(ps.contains("sleep 301"), "{ps}");
+    assert!(!ps.contains("sleep 300"), "{ps}\n{logs}");
 }
 
 #[test]
@@ -467,7 +511,11 @@ echo "main ran"
 "#,
     )
     .unwrap();
-    std::fs::write(action.join("pre.sh"), "#!/bin/sh\ntouch /github/workspace/pre-ran\n").unwrap();
+    std::fs::write(
+        action.join("pre.sh"),
+        "#!/bin/sh\ntouch /github/workspace/pre-ran\n",
+    )
+    .unwrap();
     std::fs::write(
         action.join("post.sh"),
         "#!/bin/sh\necho post ran > /github/workspace/post-ran\n",
@@ -476,7 +524,8 @@ echo "main ran"
     let (output, report) = slipway_run(dir.path(), &["--workflow", "flow.yml"]);
     let logs = all_logs(&report);
     assert_eq!(
-        report["result"], "success",
+        report["result"],
+        "success",
         "{report:#}\n{logs}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -507,12 +556,21 @@ async fn engine_jobs_run_in_containers_and_nothing_leaks_after_cancel_or_kill() 
         &[
             (
                 "quick.yml",
-                &workflow("quick", "          test \"$(wget -q -O - http://web/ping)\" = pong\n          echo inside > in-container.txt"),
+                &workflow(
+                    "quick",
+                    "          test \"$(wget -q -O - http://web/ping)\" = pong\n          echo inside > in-container.txt",
+                ),
             ),
-            ("slow.yml", &workflow("slow", "          echo sleeping\n          sleep 600")),
+            (
+                "slow.yml",
+                &workflow("slow", "          echo sleeping\n          sleep 600"),
+            ),
         ],
     );
-    let engine = TestEngine::builder(&dir.path().join("data")).runners(0).start().await;
+    let engine = TestEngine::builder(&dir.path().join("data"))
+        .runners(0)
+        .start()
+        .await;
     let runner_dir = dir.path().join("runner");
     let (mut runner, runner_id) = engine.start_runner(&runner_dir, None).await;
     let runners = engine.get("/api/v1/runners").await;
@@ -580,7 +638,10 @@ async fn wait_no_leftovers(label: &str, value: &str) {
         if left.0.is_empty() && left.1.is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "left behind ({label}={value}): {left:?}");
+        assert!(
+            Instant::now() < deadline,
+            "left behind ({label}={value}): {left:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -595,7 +656,10 @@ async fn wait_for_containers(run_id: &str) {
             tokio::time::sleep(Duration::from_millis(500)).await;
             return;
         }
-        assert!(Instant::now() < deadline, "the job's containers never started");
+        assert!(
+            Instant::now() < deadline,
+            "the job's containers never started"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

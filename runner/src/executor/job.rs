@@ -911,8 +911,12 @@ impl<'a> JobRun<'a> {
             // GitHub's `/github/workflow/event.json`.
             let workflow_dir = self.dirs.temp.join("_github_workflow");
             std::fs::create_dir_all(&workflow_dir)
-                .and_then(|()| std::fs::copy(&self.dirs.event_path, workflow_dir.join("event.json")))
-                .map_err(|error| format!("failed to prepare {}: {error}", workflow_dir.display()))?;
+                .and_then(|()| {
+                    std::fs::copy(&self.dirs.event_path, workflow_dir.join("event.json"))
+                })
+                .map_err(|error| {
+                    format!("failed to prepare {}: {error}", workflow_dir.display())
+                })?;
             self.dirs.event_path = workflow_dir.join("event.json");
         }
         // Container env and credentials that read `secrets` arrive as written.
@@ -944,8 +948,14 @@ impl<'a> JobRun<'a> {
                 render(value, format!("{key}.env.{name}"));
             }
             if let Some(credentials) = container.credentials.as_mut() {
-                render(&mut credentials.username, format!("{key}.credentials.username"));
-                render(&mut credentials.password, format!("{key}.credentials.password"));
+                render(
+                    &mut credentials.username,
+                    format!("{key}.credentials.username"),
+                );
+                render(
+                    &mut credentials.password,
+                    format!("{key}.credentials.password"),
+                );
             }
         }
         if let Some(error) = failure {

@@ -51,9 +51,15 @@ pub struct DockerActionRun {
 /// The path map of a Docker action's container: GitHub's `/github/...` layout.
 pub fn docker_action_paths(workspace: &Path, temp: &Path) -> super::PathMap {
     super::PathMap::from_entries(vec![
-        (temp.join("_runner_file_commands"), FILE_COMMANDS.to_string()),
+        (
+            temp.join("_runner_file_commands"),
+            FILE_COMMANDS.to_string(),
+        ),
         (temp.join("_github_home"), super::paths::HOME.to_string()),
-        (temp.join("_github_workflow"), super::paths::WORKFLOW.to_string()),
+        (
+            temp.join("_github_workflow"),
+            super::paths::WORKFLOW.to_string(),
+        ),
         (workspace.to_path_buf(), WORKSPACE.to_string()),
         (temp.to_path_buf(), RUNNER_TEMP.to_string()),
     ])
@@ -76,14 +82,20 @@ pub async fn action_image(
     };
     let dockerfile = dir.join(image);
     if !dockerfile.is_file() {
-        return Err(format!("the action's Dockerfile {} does not exist", dockerfile.display()));
+        return Err(format!(
+            "the action's Dockerfile {} does not exist",
+            dockerfile.display()
+        ));
     }
     let tag = format!("slipway-action:{}", content_hash(dir)?);
     if docker.inspect_image(&tag).await.is_ok() {
         log(&format!("using the action image {tag} (built before)"));
         return Ok(tag);
     }
-    log(&format!("building the action image {tag} from {}", dockerfile.display()));
+    log(&format!(
+        "building the action image {tag} from {}",
+        dockerfile.display()
+    ));
     let tar = std::process::Command::new("tar")
         .arg("-C")
         .arg(dir)
@@ -111,7 +123,10 @@ pub async fn action_image(
         match item {
             Ok(info) => {
                 if let Some(error) = info.error {
-                    return Err(format!("building the action image failed: {}", error.trim()));
+                    return Err(format!(
+                        "building the action image failed: {}",
+                        error.trim()
+                    ));
                 }
                 if let Some(text) = info.stream {
                     for line in text.lines().filter(|line| !line.trim().is_empty()) {
@@ -168,7 +183,11 @@ fn content_hash(dir: &Path) -> Result<String, String> {
         hasher.update(&bytes);
     }
     let digest = hasher.finalize();
-    Ok(digest.iter().take(12).map(|byte| format!("{byte:02x}")).collect())
+    Ok(digest
+        .iter()
+        .take(12)
+        .map(|byte| format!("{byte:02x}"))
+        .collect())
 }
 
 fn collect_files(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -239,7 +258,10 @@ pub async fn run_docker_action(
     };
     let id = created.id;
     if let Err(error) = docker
-        .start_container(&id, None::<bollard::query_parameters::StartContainerOptions>)
+        .start_container(
+            &id,
+            None::<bollard::query_parameters::StartContainerOptions>,
+        )
         .await
     {
         super::remove_container(docker, &id).await;
@@ -282,7 +304,10 @@ pub async fn run_docker_action(
             }
         }
     }
-    for (rest, stream) in [(stdout, OutputStream::Stdout), (stderr, OutputStream::Stderr)] {
+    for (rest, stream) in [
+        (stdout, OutputStream::Stdout),
+        (stderr, OutputStream::Stderr),
+    ] {
         if !rest.is_empty() {
             on_line(stream, rest);
         }
@@ -291,7 +316,10 @@ pub async fn run_docker_action(
         Some(end) => end,
         None => {
             let code = docker
-                .inspect_container(&id, None::<bollard::query_parameters::InspectContainerOptions>)
+                .inspect_container(
+                    &id,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
                 .await
                 .ok()
                 .and_then(|inspect| inspect.state)
@@ -354,11 +382,17 @@ mod tests {
     #[test]
     fn docker_action_paths_follow_githubs_layout() {
         let map = docker_action_paths(Path::new("/w/ws"), Path::new("/w/temp"));
-        assert_eq!(map.to_container(Path::new("/w/ws/a")), "/github/workspace/a");
+        assert_eq!(
+            map.to_container(Path::new("/w/ws/a")),
+            "/github/workspace/a"
+        );
         assert_eq!(
             map.to_container(Path::new("/w/temp/_runner_file_commands/set_env_1")),
             "/github/file_commands/set_env_1"
         );
-        assert_eq!(map.to_container(Path::new("/w/temp/x")), "/github/runner_temp/x");
+        assert_eq!(
+            map.to_container(Path::new("/w/temp/x")),
+            "/github/runner_temp/x"
+        );
     }
 }

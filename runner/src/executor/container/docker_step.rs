@@ -65,7 +65,10 @@ impl JobRun<'_> {
         }
         for (name, value) in &with {
             if !inputs.keys().any(|known| known.eq_ignore_ascii_case(name)) {
-                self.log(frame, &format!("##[warning]unexpected input `{name}` for this action"));
+                self.log(
+                    frame,
+                    &format!("##[warning]unexpected input `{name}` for this action"),
+                );
                 inputs.insert(name.clone(), Value::String(value.clone()));
             }
         }
@@ -109,7 +112,7 @@ impl JobRun<'_> {
             None => Vec::new(),
         };
         let step = DockerStep {
-            image: image.to_string(),
+            image: format!("docker://{image}"),
             action_dir: None,
             entrypoint: with.get("entrypoint").cloned(),
             pre_entrypoint: None,
@@ -145,7 +148,14 @@ impl JobRun<'_> {
                         self.log(frame, &format!("running the action's {stage}"));
                     }
                     let body = self
-                        .run_launch(frame, String::new(), Vec::new(), Vec::new(), prepared, Some(run))
+                        .run_launch(
+                            frame,
+                            String::new(),
+                            Vec::new(),
+                            Vec::new(),
+                            prepared,
+                            Some(run),
+                        )
                         .await;
                     outputs.extend(body.outputs);
                     if outcome == Conclusion::Success {
@@ -187,13 +197,18 @@ impl JobRun<'_> {
         let args = step
             .args
             .iter()
-            .map(|arg| scope.render(arg).map_err(|error| format!("`args`: {error}")))
+            .map(|arg| {
+                scope
+                    .render(arg)
+                    .map_err(|error| format!("`args`: {error}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
 
         let temp = &self.dirs.temp;
         for dir in ["_github_home", "_github_workflow", "_runner_file_commands"] {
-            std::fs::create_dir_all(temp.join(dir))
-                .map_err(|error| format!("failed to create {}: {error}", temp.join(dir).display()))?;
+            std::fs::create_dir_all(temp.join(dir)).map_err(|error| {
+                format!("failed to create {}: {error}", temp.join(dir).display())
+            })?;
         }
         let event = temp.join("_github_workflow").join("event.json");
         if !event.exists() {

@@ -161,7 +161,9 @@ pub async fn run_exec(
                 return ProcessEnd::Exited(i32::try_from(code).unwrap_or(-1));
             }
             Err(error) => {
-                return ProcessEnd::SpawnFailed(format!("failed to read the step's exit code: {error}"));
+                return ProcessEnd::SpawnFailed(format!(
+                    "failed to read the step's exit code: {error}"
+                ));
             }
         }
     }
@@ -170,7 +172,12 @@ pub async fn run_exec(
 
 /// Sends `signal` to the step's process and all its descendants (read from `/proc` inside the
 /// container) and to `also` (pids found by an earlier call); returns the pids it found.
-async fn kill_tree(docker: &Docker, request: &ExecRequest, signal: &str, also: &[String]) -> Vec<String> {
+async fn kill_tree(
+    docker: &Docker,
+    request: &ExecRequest,
+    signal: &str,
+    also: &[String],
+) -> Vec<String> {
     let script = "p=$(cat \"$0\" 2>/dev/null); t() { echo \"$1\"; for c in $(cat /proc/\"$1\"/task/*/children 2>/dev/null); do t \"$c\"; done; }; \
                   s=\"$1\"; shift; l=\"$*\"; [ -n \"$p\" ] && l=\"$(t \"$p\") $l\"; echo $l; kill -s \"$s\" $l 2>/dev/null; true";
     let mut cmd = vec![

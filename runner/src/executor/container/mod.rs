@@ -265,14 +265,16 @@ impl JobContainers {
             log(&format!("starting service `{key}` ({})", service.image));
             let parsed = parse_options(service, &field)?;
             self.pull_if_missing(service, &field, log).await?;
-            let mut body = self.create_body(service, &parsed, &network, vec![key.clone()], &field)?;
+            let mut body =
+                self.create_body(service, &parsed, &network, vec![key.clone()], &field)?;
             if let Some(entrypoint) = &service.entrypoint {
                 body.entrypoint = Some(vec![entrypoint.clone()]);
             }
             if let Some(command) = &service.command {
-                body.cmd = Some(options::split_words(command).map_err(|error| {
-                    format!("`{field}.command`: {error}")
-                })?);
+                body.cmd = Some(
+                    options::split_words(command)
+                        .map_err(|error| format!("`{field}.command`: {error}"))?,
+                );
             }
             let id = self.create_and_start(body, key).await?;
             self.services.push((key.clone(), id.clone()));
@@ -295,17 +297,22 @@ impl JobContainers {
             let parsed = parse_options(container, "container")?;
             self.pull_if_missing(container, "container", log).await?;
             for dir in self.paths.host_dirs() {
-                std::fs::create_dir_all(dir).map_err(|error| {
-                    format!("failed to create {}: {error}", dir.display())
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|error| format!("failed to create {}: {error}", dir.display()))?;
             }
-            let mut body = self.create_body(container, &parsed, &network, Vec::new(), "container")?;
+            let mut body =
+                self.create_body(container, &parsed, &network, Vec::new(), "container")?;
             if parsed.entrypoint.is_none() {
                 // Kept alive for the steps to be exec'd into, as GitHub's runner does.
                 body.entrypoint = Some(vec!["tail".to_string()]);
                 body.cmd = Some(vec!["-f".to_string(), "/dev/null".to_string()]);
             }
-            body.working_dir = Some(parsed.workdir.clone().unwrap_or_else(|| paths::WORKSPACE.to_string()));
+            body.working_dir = Some(
+                parsed
+                    .workdir
+                    .clone()
+                    .unwrap_or_else(|| paths::WORKSPACE.to_string()),
+            );
             let host = body.host_config.get_or_insert_with(HostConfig::default);
             let mut binds = self.paths.binds();
             binds.extend(host.binds.take().unwrap_or_default());
@@ -313,7 +320,10 @@ impl JobContainers {
             let id = self.create_and_start(body, "job").await?;
             let inspect = self
                 .docker
-                .inspect_container(&id, None::<bollard::query_parameters::InspectContainerOptions>)
+                .inspect_container(
+                    &id,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
                 .await
                 .map_err(|error| format!("inspecting the job container failed: {error}"))?;
             if inspect.state.as_ref().and_then(|state| state.running) != Some(true) {
@@ -373,7 +383,11 @@ impl JobContainers {
             let (key, binding) =
                 parse_port(port).map_err(|error| format!("`{field}.ports`: {error}"))?;
             exposed.insert(key.clone(), HashMap::new());
-            bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(binding);
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(binding);
         }
         let mut host = HostConfig {
             network_mode: Some(network.to_string()),
@@ -407,9 +421,17 @@ impl JobContainers {
         })
     }
 
-    async fn create_and_start(&self, body: ContainerCreateBody, what: &str) -> Result<String, String> {
+    async fn create_and_start(
+        &self,
+        body: ContainerCreateBody,
+        what: &str,
+    ) -> Result<String, String> {
         let image = body.image.clone().unwrap_or_default();
-        let name = format!("slipway-{}-{}", super::workspace::sanitise(what).to_ascii_lowercase(), unique_suffix());
+        let name = format!(
+            "slipway-{}-{}",
+            super::workspace::sanitise(what).to_ascii_lowercase(),
+            unique_suffix()
+        );
         let created = self
             .docker
             .create_container(
@@ -421,9 +443,18 @@ impl JobContainers {
             )
             .await
             .map_err(|error| format!("creating the {what} container ({image}) failed: {error}"))?;
-        if let Err(error) = self.docker.start_container(&created.id, None::<bollard::query_parameters::StartContainerOptions>).await {
+        if let Err(error) = self
+            .docker
+            .start_container(
+                &created.id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+        {
             remove_container(&self.docker, &created.id).await;
-            return Err(format!("starting the {what} container ({image}) failed: {error}"));
+            return Err(format!(
+                "starting the {what} container ({image}) failed: {error}"
+            ));
         }
         Ok(created.id)
     }
@@ -441,11 +472,14 @@ impl JobContainers {
             return Ok(());
         }
         log(&format!("pulling image {}", container.image));
-        let credentials = container.credentials.as_ref().map(|credentials| DockerCredentials {
-            username: Some(credentials.username.clone()),
-            password: Some(credentials.password.clone()),
-            ..Default::default()
-        });
+        let credentials = container
+            .credentials
+            .as_ref()
+            .map(|credentials| DockerCredentials {
+                username: Some(credentials.username.clone()),
+                password: Some(credentials.password.clone()),
+                ..Default::default()
+            });
         let mut pull = self.docker.create_image(
             Some(CreateImageOptions {
                 from_image: Some(container.image.clone()),
@@ -468,7 +502,14 @@ impl JobContainers {
     /// `job.services.<id>.ports`: container port → host port.
     async fn host_ports(&self, id: &str) -> Map<String, Value> {
         let mut ports = Map::new();
-        let Ok(inspect) = self.docker.inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>).await else {
+        let Ok(inspect) = self
+            .docker
+            .inspect_container(
+                id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+        else {
             return ports;
         };
         let map = inspect
@@ -499,9 +540,14 @@ impl JobContainers {
         loop {
             let inspect = self
                 .docker
-                .inspect_container(&service.id, None::<bollard::query_parameters::InspectContainerOptions>)
+                .inspect_container(
+                    &service.id,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
                 .await
-                .map_err(|error| format!("service `{}`: inspecting it failed: {error}", service.key))?;
+                .map_err(|error| {
+                    format!("service `{}`: inspecting it failed: {error}", service.key)
+                })?;
             let state = inspect.state.unwrap_or_default();
             if state.running != Some(true) {
                 let logs = self.logs(&service.id).await;
@@ -553,7 +599,10 @@ impl JobContainers {
                 ));
             }
             if !announced {
-                log(&format!("waiting for service `{}` to be healthy", service.key));
+                log(&format!(
+                    "waiting for service `{}` to be healthy",
+                    service.key
+                ));
                 announced = true;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -577,7 +626,10 @@ impl JobContainers {
         );
         let mut text = String::new();
         while let Some(Ok(chunk)) = stream.next().await {
-            if let LogOutput::StdOut { message } | LogOutput::StdErr { message } | LogOutput::Console { message } = chunk {
+            if let LogOutput::StdOut { message }
+            | LogOutput::StdErr { message }
+            | LogOutput::Console { message } = chunk
+            {
                 text.push_str(&String::from_utf8_lossy(&message));
             }
         }
@@ -652,7 +704,9 @@ impl JobContainers {
                 .job_container
                 .as_ref()
                 .and_then(|container| container.path.clone())
-                .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string());
+                .unwrap_or_else(|| {
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()
+                });
             let mut path: Vec<String> = path_prepends.iter().rev().cloned().collect();
             path.push(base);
             out.insert("PATH".to_string(), path.join(":"));
@@ -676,7 +730,11 @@ impl JobContainers {
                 .map(|container| container.id.clone())
                 .unwrap_or_default(),
             program: self.paths.rewrite(&spec.program),
-            args: spec.args.iter().map(|arg| self.paths.rewrite(arg)).collect(),
+            args: spec
+                .args
+                .iter()
+                .map(|arg| self.paths.rewrite(arg))
+                .collect(),
             env: spec.env.clone(),
             working_dir: self.paths.to_container(&spec.working_directory),
             pid_file: self
@@ -697,7 +755,11 @@ pub fn shell_template(
         .job_container
         .as_ref()
         .is_some_and(|container| container.has_bash);
-    let words = |text: &str| text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let words = |text: &str| {
+        text.split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
     let shell = shell.map(str::trim).filter(|shell| !shell.is_empty());
     let sh = || ShellTemplate {
         words: words("sh -e {0}"),
@@ -718,7 +780,11 @@ pub fn shell_template(
             extension: ".py",
         },
         Some(name @ ("pwsh" | "powershell")) => ShellTemplate {
-            words: vec![name.to_string(), "-command".to_string(), ". '{0}'".to_string()],
+            words: vec![
+                name.to_string(),
+                "-command".to_string(),
+                ". '{0}'".to_string(),
+            ],
             extension: ".ps1",
         },
         Some("cmd") => return Err(ShellError::NotInstalled("cmd".to_string())),
@@ -761,7 +827,9 @@ fn parse_port(text: &str) -> Result<(String, PortBinding), String> {
     };
     let valid = |port: &str| port.parse::<u16>().is_ok();
     if !valid(container) || host.is_some_and(|host| !host.is_empty() && !valid(host)) {
-        return Err(format!("`{text}` is not a port mapping (like 5432 or 8080:80)"));
+        return Err(format!(
+            "`{text}` is not a port mapping (like 5432 or 8080:80)"
+        ));
     }
     Ok((
         format!("{container}/{protocol}"),
@@ -796,7 +864,6 @@ pub(crate) fn unique_suffix() -> String {
         .unwrap_or_default();
     format!("{:x}{:06x}", std::process::id(), nanos & 0xff_ffff)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -43,7 +43,9 @@ impl CreateOptions {
         }
         let extend = |target: &mut Option<Vec<String>>, items: &[String]| {
             if !items.is_empty() {
-                target.get_or_insert_with(Vec::new).extend(items.iter().cloned());
+                target
+                    .get_or_insert_with(Vec::new)
+                    .extend(items.iter().cloned());
             }
         };
         extend(&mut host.binds, &self.binds);
@@ -132,13 +134,20 @@ pub fn parse(text: &str) -> Result<CreateOptions, String> {
         let word = &words[index];
         index += 1;
         let (flag, inline) = match word.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
             _ => (word.clone(), None),
         };
         if !flag.starts_with('-') {
-            return Err(format!("unexpected `{word}`: options are `docker create` flags"));
+            return Err(format!(
+                "unexpected `{word}`: options are `docker create` flags"
+            ));
         }
-        let boolean = matches!(flag.as_str(), "--privileged" | "--init" | "--no-healthcheck");
+        let boolean = matches!(
+            flag.as_str(),
+            "--privileged" | "--init" | "--no-healthcheck"
+        );
         let value = if boolean {
             String::new()
         } else if let Some(value) = inline {
@@ -319,7 +328,14 @@ mod tests {
         assert!(error.contains("`--health-interval`"), "{error}");
         assert!(parse("--memory 1x").is_err());
         assert_eq!(parse("-m 1g").unwrap().memory, Some(1 << 30));
-        assert_eq!(parse("--health-interval 1m30s").unwrap().health.unwrap().interval, Some(90_000_000_000));
+        assert_eq!(
+            parse("--health-interval 1m30s")
+                .unwrap()
+                .health
+                .unwrap()
+                .interval,
+            Some(90_000_000_000)
+        );
     }
 
     #[test]

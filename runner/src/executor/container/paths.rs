@@ -96,13 +96,19 @@ mod tests {
             &root.join("temp"),
             Path::new("/w/_tool"),
         );
-        assert_eq!(map.to_container(&root.join("workspace/src")), "/__w/workspace/src");
+        assert_eq!(
+            map.to_container(&root.join("workspace/src")),
+            "/__w/workspace/src"
+        );
         assert_eq!(map.to_container(&root.join("temp")), "/__w/_temp");
         assert_eq!(
             map.to_container(&root.join("temp/_runner_file_commands/set_env_0")),
             "/__w/_temp/_runner_file_commands/set_env_0"
         );
-        assert_eq!(map.to_container(&root.join("temp/_github_home")), "/github/home");
+        assert_eq!(
+            map.to_container(&root.join("temp/_github_home")),
+            "/github/home"
+        );
         assert_eq!(map.to_container(Path::new("/w/_tool/node")), "/__t/node");
         assert_eq!(map.to_container(root), "/__w");
         assert_eq!(map.rewrite("/elsewhere/x"), "/elsewhere/x");
