@@ -92,13 +92,16 @@ fn image() -> String {
         .unwrap();
         std::fs::write(dir.join("etc/group"), "root:x:0:\nbuilder:x:1234:\n").unwrap();
         std::fs::write(dir.join("www/ping"), "pong\n").unwrap();
-        let tar = Command::new("tar")
+        let archive = root.path().with_extension("tar");
+        let packed = Command::new("tar")
             .arg("-C")
             .arg(dir)
-            .args(["-c", "."])
-            .stdout(Stdio::piped())
-            .spawn()
+            .arg("-cf")
+            .arg(&archive)
+            .arg(".")
+            .status()
             .unwrap();
+        assert!(packed.success(), "tar failed");
         let status = Command::new("docker")
             .args([
                 "import",
@@ -106,13 +109,13 @@ fn image() -> String {
                 "ENV PATH=/bin",
                 "--change",
                 r#"CMD ["httpd", "-f", "-p", "80", "-h", "/www"]"#,
-                "-",
-                &tag,
             ])
-            .stdin(tar.stdout.unwrap())
+            .arg(&archive)
+            .arg(&tag)
             .stdout(Stdio::null())
             .status()
             .unwrap();
+        let _ = std::fs::remove_file(&archive);
         assert!(status.success(), "docker import failed");
     }
     *cached = Some(tag.clone());
@@ -187,10 +190,11 @@ fn find_file(root: &Path, name: &str) -> Option<PathBuf> {
         if path.file_name().is_some_and(|file| file == name) {
             return Some(path);
         }
-        if path.is_dir() && !path.is_symlink() {
-            if let Some(found) = find_file(&path, name) {
-                return Some(found);
-            }
+        if path.is_dir()
+            && !path.is_symlink()
+            && let Some(found) = find_file(&path, name)
+        {
+            return Some(found);
         }
     }
     None

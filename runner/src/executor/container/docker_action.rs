@@ -199,10 +199,10 @@ fn collect_files(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> std::io::
             if entry.file_name() != ".git" {
                 collect_files(root, &path, files)?;
             }
-        } else if kind.is_file() {
-            if let Ok(relative) = path.strip_prefix(root) {
-                files.push(relative.to_path_buf());
-            }
+        } else if kind.is_file()
+            && let Ok(relative) = path.strip_prefix(root)
+        {
+            files.push(relative.to_path_buf());
         }
     }
     Ok(())

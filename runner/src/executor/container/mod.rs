@@ -104,10 +104,10 @@ pub async fn remove_leftovers(runner_id: &str) -> Result<usize, String> {
         .map_err(|error| format!("listing containers failed: {error}"))?;
     let mut removed = 0;
     for container in containers {
-        if let Some(id) = container.id {
-            if remove_container(&docker, &id).await {
-                removed += 1;
-            }
+        if let Some(id) = container.id
+            && remove_container(&docker, &id).await
+        {
+            removed += 1;
         }
     }
     let networks = docker
@@ -117,10 +117,10 @@ pub async fn remove_leftovers(runner_id: &str) -> Result<usize, String> {
         .await
         .map_err(|error| format!("listing networks failed: {error}"))?;
     for network in networks {
-        if let Some(id) = network.id {
-            if docker.remove_network(&id).await.is_ok() {
-                removed += 1;
-            }
+        if let Some(id) = network.id
+            && docker.remove_network(&id).await.is_ok()
+        {
+            removed += 1;
         }
     }
     Ok(removed)
@@ -676,10 +676,10 @@ impl JobContainers {
         for (_, id) in std::mem::take(&mut self.services) {
             remove_container(&self.docker, &id).await;
         }
-        if let Some(network) = self.network.take() {
-            if let Err(error) = self.docker.remove_network(&network).await {
-                tracing::warn!(%error, network, "removing the job's network failed");
-            }
+        if let Some(network) = self.network.take()
+            && let Err(error) = self.docker.remove_network(&network).await
+        {
+            tracing::warn!(%error, network, "removing the job's network failed");
         }
     }
 
