@@ -33,6 +33,19 @@ pub fn default_labels() -> Vec<String> {
         .to_vec()
 }
 
+/// `labels` plus `docker` when a Docker engine answers here: such a runner takes the jobs with
+/// `container:` or `services:`.
+pub async fn with_docker_label(mut labels: Vec<String>) -> Vec<String> {
+    if !labels
+        .iter()
+        .any(|label| label.eq_ignore_ascii_case("docker"))
+        && runner::executor::container::docker_available().await
+    {
+        labels.push("docker".to_string());
+    }
+    labels
+}
+
 /// Everything `slipway runner` was asked.
 #[derive(Debug, Clone)]
 pub struct RunnerRequest {
@@ -64,6 +77,7 @@ pub fn register(request: RegisterRequest) -> i32 {
         std::env::var("HOSTNAME").unwrap_or_else(|_| "slipway-runner".to_string())
     });
     let labels = request.labels.clone().unwrap_or_else(default_labels);
+    let labels = block_on(with_docker_label(labels.clone())).unwrap_or(labels);
     let outcome = block_on(agent::register(
         &request.engine,
         &request.token,
@@ -140,6 +154,8 @@ pub fn run(request: RunnerRequest) -> i32 {
     let mut executor = ExecutorOptions::new(work_dir);
     executor.runner_name = config.name.clone();
     executor.toolkit_env_in_run_steps = request.toolkit_env_in_run_steps;
+    executor.runner_id = config.runner_id.clone();
+    let runner_id = config.runner_id.clone();
     let mut options = AgentOptions::new(config, executor);
     options.once = request.once;
     if request.checkout_from_engine {
@@ -149,9 +165,12 @@ pub fn run(request: RunnerRequest) -> i32 {
     let watched_config = std::env::var_os(EMBEDDED).map(|_| request.config.clone());
     let watched_records = records.clone();
     let outcome = block_on(async move {
+        remove_docker_leftovers(&options.executor.runner_id).await;
         spawn_stop_watchers(shutdown, watched_config, watched_records);
         agent::run_agent(options).await
     });
+    // Nor does any of its containers.
+    block_on(remove_docker_leftovers(&runner_id));
     // However the agent ended, no step of this runner outlives it.
     runner::executor::groups::kill_recorded(&records);
     match outcome {
@@ -167,6 +186,23 @@ pub fn run(request: RunnerRequest) -> i32 {
             exit::ENGINE
         }
         None => exit::FAILURE,
+    }
+}
+
+/// Removes the containers and networks this runner's jobs left (a runner killed mid-job cannot
+/// remove them itself). Without a Docker engine there is nothing to remove.
+async fn remove_docker_leftovers(runner_id: &str) {
+    if !runner::executor::container::docker_available().await {
+        return;
+    }
+    match runner::executor::container::remove_leftovers(runner_id).await {
+        Ok(0) => {}
+        Ok(removed) => {
+            eprintln!(
+                "runner: removed {removed} containers and networks a previous runner process left"
+            )
+        }
+        Err(error) => eprintln!("runner: removing leftover containers failed: {error}"),
     }
 }
 

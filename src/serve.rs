@@ -202,7 +202,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
                 &url,
                 &token,
                 &format!("embedded-{}", index + 1),
-                &crate::runner_cmd::default_labels(),
+                &crate::runner_cmd::with_docker_label(crate::runner_cmd::default_labels()).await,
                 1,
                 &config_path,
             )

@@ -67,6 +67,19 @@ pub struct JobSpec {
     /// exactly these commits; a `uses:` missing here is not available to the job.
     #[serde(default)]
     pub actions: IndexMap<String, String>,
+    /// `container:`: the steps run inside this container (the runner needs a Docker engine).
+    #[serde(default)]
+    pub container: Option<crate::ContainerSpec>,
+    /// `services:` by id: containers started next to the job on a network of its own.
+    #[serde(default)]
+    pub services: IndexMap<String, crate::ContainerSpec>,
+}
+
+impl JobSpec {
+    /// Whether the job needs a Docker engine (`container:` or `services:`).
+    pub fn needs_docker(&self) -> bool {
+        self.container.is_some() || !self.services.is_empty()
+    }
 }
 
 /// A deployment job's assignment: the runner drives its deployment machine over `plan`,

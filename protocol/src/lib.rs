@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod admin;
 pub mod artifacts;
+pub mod container;
 pub mod deployment;
 pub mod environments;
 pub mod job;
@@ -18,6 +19,7 @@ pub mod run;
 pub mod step;
 pub mod wire;
 
+pub use container::{ContainerSpec, RegistryCredentials};
 pub use deployment::{
     Activity, BatchSize, CanaryPhase, DeploymentContext, DeploymentPlan, DeploymentSpec,
     DeploymentStatus, PhaseRecord, PlannedPhase, RollbackMode, StrategyKind, Version,

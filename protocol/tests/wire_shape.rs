@@ -213,6 +213,8 @@ fn job_spec() -> JobSpec {
         }),
         deployment_block: Some(json!({})),
         actions: IndexMap::from([("actions/cache@v4".to_string(), "0".repeat(40))]),
+        container: None,
+        services: Default::default(),
         run: RunFacts {
             actor: "alice".into(),
             triggering_actor: "alice".into(),

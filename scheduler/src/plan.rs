@@ -494,6 +494,27 @@ pub fn build_leg_spec(
     contexts_for_runner.insert("vars".to_string(), contexts.vars.clone());
     contexts_for_runner.insert("job".to_string(), json!({}));
 
+    let container = match &job.container {
+        Some(container) => Some(container_spec(container, &values, "container")?),
+        None => None,
+    };
+    let mut services = IndexMap::new();
+    for (id, service) in &job.services {
+        services.insert(
+            id.clone(),
+            container_spec(service, &values, &format!("services.{id}"))?,
+        );
+    }
+    // A job with containers can only run where a Docker engine is: runners that have one carry
+    // the `docker` label.
+    if (container.is_some() || !services.is_empty())
+        && !runs_on
+            .iter()
+            .any(|label| label.eq_ignore_ascii_case("docker"))
+    {
+        runs_on.push("docker".to_string());
+    }
+
     let spec = JobSpec {
         run_id: input.run_id.clone(),
         run: input.run.clone(),
@@ -531,6 +552,8 @@ pub fn build_leg_spec(
             None => None,
         },
         actions: input.actions.clone(),
+        container,
+        services,
     };
     Ok(LegSpec {
         spec,
@@ -546,6 +569,13 @@ pub fn secrets_for_spec(
 ) -> IndexMap<String, String> {
     let mut templates: Vec<&str> = spec.env.values().map(String::as_str).collect();
     templates.extend(spec.outputs.values().map(String::as_str));
+    // Container env and credentials that read `secrets` are evaluated by the runner.
+    for container in spec.container.iter().chain(spec.services.values()) {
+        templates.extend(container.env.values().map(String::as_str));
+        if let Some(credentials) = &container.credentials {
+            templates.extend([credentials.username.as_str(), credentials.password.as_str()]);
+        }
+    }
     let mut conditions: Vec<&str> = Vec::new();
     // The spec's steps are wire data: every text a runner evaluates is a template, but `if:`.
     for step in &spec.steps {
@@ -621,6 +651,69 @@ pub fn evaluate_concurrency(
 }
 
 /// Renders a template with `values`; text without `${{` is returned as it is.
+/// A `container:` or service entry with its job-level expressions evaluated; `field` names it
+/// in errors (`container`, `services.db`).
+fn container_spec(
+    container: &workflows::model::Container,
+    values: &IndexMap<String, Value>,
+    field: &str,
+) -> Result<protocol::ContainerSpec, String> {
+    // What reads `secrets` stays as written: the runner, which holds the job's secrets,
+    // evaluates it (GitHub allows `secrets` in container env and credentials).
+    let text = |value: &workflows::span::Spanned<String>, what: &str| {
+        if value.value.contains("secrets") {
+            return Ok(value.value.clone());
+        }
+        render(&value.value, values).map_err(|error| format!("`{field}.{what}`: {error}"))
+    };
+    let mut env = IndexMap::new();
+    for (name, value) in &container.env {
+        env.insert(name.clone(), text(value, &format!("env.{name}"))?);
+    }
+    let credentials = if container.credentials.is_empty() {
+        None
+    } else {
+        let get = |key: &str| match container.credentials.get(key) {
+            Some(value) => text(value, &format!("credentials.{key}")),
+            None => Ok(String::new()),
+        };
+        Some(protocol::RegistryCredentials {
+            username: get("username")?,
+            password: get("password")?,
+        })
+    };
+    Ok(protocol::ContainerSpec {
+        image: text(&container.image, "image")?,
+        credentials,
+        env,
+        ports: container
+            .ports
+            .iter()
+            .map(|port| text(port, "ports"))
+            .collect::<Result<_, _>>()?,
+        volumes: container
+            .volumes
+            .iter()
+            .map(|volume| text(volume, "volumes"))
+            .collect::<Result<_, _>>()?,
+        options: container
+            .options
+            .as_ref()
+            .map(|options| text(options, "options"))
+            .transpose()?,
+        entrypoint: container
+            .entrypoint
+            .as_ref()
+            .map(|value| text(value, "entrypoint"))
+            .transpose()?,
+        command: container
+            .command
+            .as_ref()
+            .map(|value| text(value, "command"))
+            .transpose()?,
+    })
+}
+
 pub fn render(text: &str, values: &IndexMap<String, Value>) -> Result<String, String> {
     if !text.contains("${{") {
         return Ok(text.to_string());

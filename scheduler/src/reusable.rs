@@ -193,6 +193,7 @@ pub(crate) fn call_input(
         selection: Default::default(),
         default_timeout_minutes: parent.default_timeout_minutes,
         called: parent.called.clone(),
+        actions: parent.actions.clone(),
         frame: Some(CallFrame {
             key_prefix: format!("{leg_key}/"),
             name_prefix: format!("{display_name} / "),

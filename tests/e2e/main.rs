@@ -13,6 +13,7 @@ mod actions_e2e;
 mod artifacts_e2e;
 mod client_cli;
 mod conformance_act;
+mod containers_e2e;
 mod crash_e2e;
 mod deploy_e2e;
 mod engine_e2e;

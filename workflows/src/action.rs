@@ -70,6 +70,22 @@ pub struct ActionRuns {
     /// Docker actions: `Dockerfile` or `docker://image`.
     #[serde(default)]
     pub image: Option<String>,
+    /// Docker actions only (`using: docker`): the image and how it is started.
+    #[serde(default)]
+    pub docker: Option<DockerRuns>,
+}
+
+/// `runs:` of a Docker action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DockerRuns {
+    /// `Dockerfile` (a path relative to the action's directory) or `docker://image`.
+    pub image: Spanned<String>,
+    pub env: crate::model::Env,
+    pub entrypoint: Option<Spanned<String>>,
+    pub pre_entrypoint: Option<Spanned<String>>,
+    pub post_entrypoint: Option<Spanned<String>>,
+    /// Arguments as written; each may hold `${{ inputs.x }}`.
+    pub args: Vec<Spanned<String>>,
 }
 
 impl ActionRuns {
@@ -255,6 +271,7 @@ fn build_action(reader: &mut Reader, root: &Node) -> Option<Action> {
             post: None,
             post_if: None,
             image: None,
+            docker: None,
         },
     };
     let mut runs = None;
@@ -354,14 +371,35 @@ fn build_runs(reader: &mut Reader, node: &Node) -> Option<ActionRuns> {
     let mut using = None;
     let mut steps_node = None;
     let mut fields: IndexMap<&str, String> = IndexMap::new();
+    let mut image = None;
+    let mut env = crate::model::Env::new();
+    let mut entrypoints: [Option<Spanned<String>>; 3] = [None, None, None];
+    let mut args = Vec::new();
     for entry in entries {
         match entry.key.as_str() {
             "using" => using = reader.string(&entry.value, "`using` of `runs`"),
             "steps" => steps_node = Some(&entry.value),
-            key @ ("main" | "pre" | "pre-if" | "post" | "post-if" | "image") => {
+            key @ ("main" | "pre" | "pre-if" | "post" | "post-if") => {
                 let what = format!("`{key}` of `runs`");
                 if let Some(value) = reader.string(&entry.value, &what) {
                     fields.insert(key, value.value);
+                }
+            }
+            "image" => image = reader.string(&entry.value, "`image` of `runs`"),
+            "env" => env = reader.string_map(&entry.value, "`env` of `runs`"),
+            "entrypoint" => entrypoints[0] = reader.string(&entry.value, "`entrypoint` of `runs`"),
+            "pre-entrypoint" => {
+                entrypoints[1] = reader.string(&entry.value, "`pre-entrypoint` of `runs`")
+            }
+            "post-entrypoint" => {
+                entrypoints[2] = reader.string(&entry.value, "`post-entrypoint` of `runs`")
+            }
+            "args" => {
+                if let Some(items) = reader.sequence(&entry.value, "`args` of `runs`") {
+                    args = items
+                        .iter()
+                        .filter_map(|item| reader.string(item, "each entry of `args`"))
+                        .collect();
                 }
             }
             key if RUNS_KEYS.contains(&key) => {}
@@ -381,10 +419,27 @@ fn build_runs(reader: &mut Reader, node: &Node) -> Option<ActionRuns> {
         pre_if: fields.get("pre-if").cloned(),
         post: fields.get("post").cloned(),
         post_if: fields.get("post-if").cloned(),
-        image: fields.get("image").cloned(),
+        image: image.as_ref().map(|image| image.value.clone()),
+        docker: None,
     };
     if runs.node_version().is_some() && runs.main.is_none() {
         reader.error(node.span, "a JavaScript action needs `main` under `runs`");
+    }
+    if runs.using.value.eq_ignore_ascii_case("docker") {
+        match image {
+            Some(image) => {
+                let [entrypoint, pre_entrypoint, post_entrypoint] = entrypoints;
+                runs.docker = Some(DockerRuns {
+                    image,
+                    env,
+                    entrypoint,
+                    pre_entrypoint,
+                    post_entrypoint,
+                    args,
+                });
+            }
+            None => reader.error(node.span, "a Docker action needs `image` under `runs`"),
+        }
     }
     if runs.is_composite() {
         match steps_node {

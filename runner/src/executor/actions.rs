@@ -30,6 +30,8 @@ enum ActionRef {
     CacheRestore,
     CacheSave,
     Local(String),
+    /// `docker://image`: the image run as a Docker action.
+    Docker(String),
     Unsupported(String),
 }
 
@@ -37,6 +39,9 @@ fn classify(uses: &str) -> ActionRef {
     let uses = uses.trim();
     if uses.starts_with("./") || uses.starts_with("../") {
         return ActionRef::Local(uses.to_string());
+    }
+    if let Some(image) = uses.strip_prefix("docker://") {
+        return ActionRef::Docker(image.to_string());
     }
     let name = uses
         .split('@')
@@ -98,9 +103,12 @@ impl JobRun<'_> {
             ActionRef::Local(path) => {
                 return self.run_composite(frame, &path, with, prepared).await;
             }
+            ActionRef::Docker(image) => {
+                return self.run_docker_uses(frame, &image, with, prepared).await;
+            }
             ActionRef::Unsupported(uses) => Err(format!(
                 "step `{}` uses `{uses}`, which this runner does not provide (built in: actions/checkout, \
-                 actions/upload-artifact, actions/download-artifact, actions/cache, and local composite actions)",
+                 actions/upload-artifact, actions/download-artifact, actions/cache, local composite and Docker actions, and docker:// images)",
                 prepared.id
             )),
         };
@@ -199,6 +207,11 @@ impl JobRun<'_> {
             };
             return self
                 .run_node_action(frame, &located, &metadata, &with, prepared, &title)
+                .await;
+        }
+        if metadata.runs.docker.is_some() {
+            return self
+                .run_docker_action(frame, &metadata, &located.dir, with, prepared)
                 .await;
         }
         let message = if metadata.runs.is_docker() {
@@ -677,7 +690,7 @@ mod tests {
         );
         assert_eq!(
             classify("docker://alpine"),
-            ActionRef::Unsupported("docker://alpine".into())
+            ActionRef::Docker("alpine".into())
         );
         assert_eq!(
             classify("someone/else@v1"),

@@ -79,6 +79,11 @@ impl JobRun<'_> {
                 .run_node_action(frame, &located, &action, &with, prepared, &title)
                 .await);
         }
+        if action.runs.docker.is_some() {
+            return Ok(self
+                .run_docker_action(frame, &action, &action_dir, with, prepared)
+                .await);
+        }
         if !action.runs.is_composite() {
             return Err(format!(
                 "only composite actions can run here; this one uses `{}`",

@@ -65,6 +65,16 @@ pub struct JobRun<'a> {
     pub(super) saved_state: IndexMap<String, String>,
     /// Steps running in the background (`background: true`, `parallel:` groups).
     pub(super) background: super::background::BackgroundSteps,
+    /// The job's network, services and job container, when it has `container:` / `services:`.
+    pub(super) containers: Option<super::container::JobContainers>,
+}
+
+/// Where a step's process runs: on this machine, or exec'd in the job container.
+pub enum StepHost<'c> {
+    Host,
+    Container {
+        containers: &'c super::container::JobContainers,
+    },
 }
 
 /// Work deferred to the end of the job.
@@ -188,6 +198,7 @@ impl<'a> JobRun<'a> {
             post_actions: Vec::new(),
             saved_state: IndexMap::new(),
             background: Default::default(),
+            containers: None,
         };
         run.run_all().await
     }
@@ -195,6 +206,13 @@ impl<'a> JobRun<'a> {
     async fn run_all(&mut self) -> JobResult {
         let mut frame = Frame::default();
         if let Err(error) = self.render_job_env(&frame) {
+            self.log_job(&format!("##[error]{error}"));
+            self.dirs.remove_temp();
+            return JobResult::failed(error);
+        }
+        if self.spec.needs_docker()
+            && let Err(error) = self.start_containers().await
+        {
             self.log_job(&format!("##[error]{error}"));
             self.dirs.remove_temp();
             return JobResult::failed(error);
@@ -240,6 +258,9 @@ impl<'a> JobRun<'a> {
             group.kill_remaining();
         }
         let outputs = self.job_outputs(&frame, conclusion);
+        if let Some(containers) = self.containers.take() {
+            containers.finish(&self.job_logger()).await;
+        }
         self.dirs.remove_temp();
         let failure_reason = if self.timed_out {
             Some(format!(
@@ -674,8 +695,13 @@ impl<'a> JobRun<'a> {
             .iter()
             .find(|(name, _)| name == "PATH")
             .map(|(_, value)| value.as_str());
-        let template = shell_template(shell.as_deref(), path_var.unwrap_or(DEFAULT_PATH))
-            .map_err(|error| error.to_string())?;
+        let template = match self.step_host() {
+            StepHost::Container { containers, .. } => {
+                super::container::shell_template(shell.as_deref(), containers)
+            }
+            StepHost::Host => shell_template(shell.as_deref(), path_var.unwrap_or(DEFAULT_PATH)),
+        }
+        .map_err(|error| error.to_string())?;
         let script_path = self.dirs.temp.join(format!(
             "{}_{}{}",
             frame.label,
@@ -704,6 +730,21 @@ impl<'a> JobRun<'a> {
         args: Vec<String>,
         env: Vec<(String, String)>,
         prepared: &PreparedStep,
+    ) -> StepBody {
+        self.run_launch(frame, program, args, env, prepared, None)
+            .await
+    }
+
+    /// `run_command`, or with `docker_action` set, that Docker action's container in place of
+    /// the process (its output and exit handled the same way).
+    pub(super) async fn run_launch(
+        &mut self,
+        frame: &Frame,
+        program: String,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        prepared: &PreparedStep,
+        docker_action: Option<super::container::docker_action::DockerActionRun>,
     ) -> StepBody {
         if !prepared.working_directory.is_dir() {
             self.log(
@@ -748,8 +789,39 @@ impl<'a> JobRun<'a> {
                 }
             }
         };
-        let (end, group) =
-            run_process(&spec, deadline, &cancel, self.options.kill_grace, on_line).await;
+        let (end, group) = match (&self.containers, docker_action) {
+            (_, Some(run)) => {
+                let end = super::container::docker_action::run_docker_action(
+                    &run,
+                    deadline,
+                    &cancel,
+                    self.options.kill_grace,
+                    on_line,
+                )
+                .await;
+                (end, None)
+            }
+            (Some(containers), None) if containers.job_container.is_some() => {
+                let request = containers.exec_request(
+                    &spec,
+                    &self.dirs.temp,
+                    &format!("{}_{}", frame.label, sanitise(&prepared.id)),
+                );
+                let end = super::container::run_exec(
+                    &containers.docker,
+                    &request,
+                    deadline,
+                    &cancel,
+                    self.options.kill_grace,
+                    on_line,
+                )
+                .await;
+                (end, None)
+            }
+            (_, None) => {
+                run_process(&spec, deadline, &cancel, self.options.kill_grace, on_line).await
+            }
+        };
         if let Some(group) = group {
             self.groups.push(group);
         }
@@ -892,7 +964,8 @@ impl<'a> JobRun<'a> {
         step_env: &IndexMap<String, String>,
         prepared: &PreparedStep,
     ) -> Vec<(String, String)> {
-        let mut env: IndexMap<String, String> = if self.options.inherit_env {
+        let in_container = matches!(self.step_host(), StepHost::Container { .. });
+        let mut env: IndexMap<String, String> = if self.options.inherit_env && !in_container {
             std::env::vars().collect()
         } else {
             IndexMap::new()
@@ -919,7 +992,119 @@ impl<'a> JobRun<'a> {
         {
             env.extend(super::toolkit::toolkit_env(access));
         }
+        if let StepHost::Container { containers, .. } = self.step_host() {
+            // The image's own `PATH` applies inside; only `$GITHUB_PATH` entries go before it.
+            return containers.step_env(env, &self.path_prepends);
+        }
         env.into_iter().collect()
+    }
+
+    /// Where this job's `run:` steps run.
+    pub fn step_host(&self) -> StepHost<'_> {
+        match &self.containers {
+            Some(containers) if containers.job_container.is_some() => {
+                StepHost::Container { containers }
+            }
+            Some(_) => StepHost::Host,
+            None => StepHost::Host,
+        }
+    }
+
+    /// Starts the job's network, services and job container, and puts their ids and ports in
+    /// the `job` context.
+    async fn start_containers(&mut self) -> Result<(), String> {
+        let paths = super::container::PathMap::new(
+            &self.dirs.root,
+            &self.dirs.workspace,
+            &self.dirs.temp,
+            &self.tool_cache(),
+        );
+        if self.spec.container.is_some() {
+            // GitHub's `/github/workflow/event.json`.
+            let workflow_dir = self.dirs.temp.join("_github_workflow");
+            std::fs::create_dir_all(&workflow_dir)
+                .and_then(|()| {
+                    std::fs::copy(&self.dirs.event_path, workflow_dir.join("event.json"))
+                })
+                .map_err(|error| {
+                    format!("failed to prepare {}: {error}", workflow_dir.display())
+                })?;
+            self.dirs.event_path = workflow_dir.join("event.json");
+        }
+        // Container env and credentials that read `secrets` arrive as written.
+        let frame = Frame::default();
+        let env = self.layered_env(&frame, &IndexMap::new());
+        let scope = self.scope(&frame, &env);
+        let mut failure = None;
+        let mut render = |text: &mut String, field: String| {
+            if text.contains("${{") && failure.is_none() {
+                match scope.render(text) {
+                    Ok(rendered) => *text = rendered,
+                    Err(error) => failure = Some(format!("`{field}`: {error}")),
+                }
+            }
+        };
+        for (key, container) in self
+            .spec
+            .container
+            .iter_mut()
+            .map(|container| ("container".to_string(), container))
+            .chain(
+                self.spec
+                    .services
+                    .iter_mut()
+                    .map(|(id, service)| (format!("services.{id}"), service)),
+            )
+        {
+            for (name, value) in container.env.iter_mut() {
+                render(value, format!("{key}.env.{name}"));
+            }
+            if let Some(credentials) = container.credentials.as_mut() {
+                render(
+                    &mut credentials.username,
+                    format!("{key}.credentials.username"),
+                );
+                render(
+                    &mut credentials.password,
+                    format!("{key}.credentials.password"),
+                );
+            }
+        }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        let (containers, context) = super::container::JobContainers::start(
+            &self.spec,
+            paths,
+            &self.options.runner_id,
+            &self.job_logger(),
+        )
+        .await?;
+        self.containers = Some(containers);
+        let job = self
+            .spec
+            .contexts
+            .entry("job".to_string())
+            .or_insert_with(|| json!({}));
+        if !job.is_object() {
+            *job = json!({});
+        }
+        if let Value::Object(job) = job {
+            job.extend(context);
+        }
+        Ok(())
+    }
+
+    /// A Docker action's environment before its paths are rewritten: the layered env and the
+    /// `GITHUB_*` / `RUNNER_*` values, nothing inherited from the runner's own environment.
+    pub(super) fn action_env(
+        &self,
+        frame: &Frame,
+        prepared: &PreparedStep,
+    ) -> IndexMap<String, String> {
+        let mut env = self.layered_env(frame, &prepared.env);
+        env.extend(self.default_env(frame, prepared));
+        env
     }
 
     fn default_env(&self, frame: &Frame, prepared: &PreparedStep) -> Vec<(String, String)> {
@@ -1183,6 +1368,18 @@ impl<'a> JobRun<'a> {
             self.send(JobEvent::Log {
                 step,
                 line: self.masker.mask(part),
+            });
+        }
+    }
+
+    /// `log_job` as a value that can be held across awaits.
+    pub(super) fn job_logger(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let events = self.events.clone();
+        let masker = self.masker.clone();
+        move |line: &str| {
+            let _ = events.send(JobEvent::Log {
+                step: None,
+                line: masker.mask(line),
             });
         }
     }

@@ -20,6 +20,8 @@
 //! - `remote_actions`: a remote action's files (an action directory, or the pinned commit in the
 //!   runner's content-addressed cache, fetched through an `ActionArchives`); `node_action`:
 //!   JavaScript actions (`pre`, `main`, `post`, inputs, state, node versions).
+//! - `container`: `container:` / `services:` on a Docker engine (a job's steps exec'd in its
+//!   job container; `job::StepHost` says where a step's process runs).
 //!
 //! It must not talk to the engine or its store: everything goes out as `JobEvent`s.
 
@@ -28,6 +30,7 @@ mod artifacts;
 mod background;
 mod checkout;
 mod composite;
+pub mod container;
 mod deployment;
 mod env_files;
 mod expressions;
@@ -108,6 +111,9 @@ pub struct ExecutorOptions {
     /// Fail a JavaScript action whose node version is not configured instead of running it on
     /// another one.
     pub node_strict: bool,
+    /// Put on every container and network a job creates (`slipway.runner`), so that a runner
+    /// starting again removes what it left behind when it was killed.
+    pub runner_id: String,
 }
 
 impl ExecutorOptions {
@@ -132,6 +138,7 @@ impl ExecutorOptions {
             action_cache_dir: None,
             node_runtimes: IndexMap::new(),
             node_strict: false,
+            runner_id: format!("local-{}", std::process::id()),
         }
     }
 }

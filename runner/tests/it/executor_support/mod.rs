@@ -120,6 +120,8 @@ pub fn job(steps: Vec<Step>) -> JobSpec {
         deployment: None,
         deployment_block: None,
         actions: IndexMap::new(),
+        container: None,
+        services: Default::default(),
         event_payload: serde_json::json!({"ref": "refs/heads/main", "head_commit": {"message": "hello"}}),
     }
 }
