@@ -25,3 +25,4 @@ mod source_e2e;
 mod store_soak;
 mod triggers_e2e;
 mod trust_e2e;
+mod ui_e2e;
