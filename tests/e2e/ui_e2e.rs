@@ -417,6 +417,7 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         found.as_str().unwrap().contains("1 line(s) match"),
         "{found}"
     );
+    browser.shot("log-search").await;
     browser.click("#results a.match").await;
     browser
         .until(

@@ -230,6 +230,8 @@ pub async fn environments_page(
 
 struct ReleaseRow {
     tag: String,
+    /// The watched repository's name (what the forms send).
+    repo: String,
     name: String,
     repository: String,
     sha: String,
@@ -265,9 +267,19 @@ pub async fn releases_page(
         .into_iter()
         .map(|env| env.name)
         .collect();
+    // Forms name the repository as it is watched; a release records `owner/name`.
+    let watched = state
+        .repos()
+        .list()
+        .map_err(|e| UiError::from(ApiError::from(e)))?;
     let rows = releases
         .into_iter()
         .map(|release| ReleaseRow {
+            repo: watched
+                .iter()
+                .find(|repo| repo.github_repository == release.repository)
+                .map(|repo| repo.name.clone())
+                .unwrap_or_default(),
             rollouts_html: json_of(&release.rollouts),
             pending_html: json_of(&release.pending),
             history_html: json_of(&release.history),
