@@ -13,7 +13,7 @@ use scheduler::RerunMode;
 use serde::Deserialize;
 
 use super::auth::{Session, path_segment};
-use super::{Chrome, UiError, error_page, render};
+use super::{Chrome, UiError, render};
 use crate::api::AppState;
 use crate::api::reads::parse_run_id;
 use crate::deploy::releases::{PromoteRelease, WithdrawRelease};
@@ -34,15 +34,15 @@ pub async fn rerun(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Form(form): Form<RerunForm>,
-) -> Result<Response, Response> {
+) -> Result<Response, UiError> {
     session.check_csrf(&form.csrf)?;
-    let run_id = parse_run_id(&run_id).map_err(|e| UiError::from(e).into_response())?;
+    let run_id = parse_run_id(&run_id)?;
     let mode = match form.mode.as_str() {
         "failed" => RerunMode::Failed,
         "job" if !form.job.is_empty() => RerunMode::Job(form.job.clone()),
         "all" => RerunMode::All,
         other => {
-            return Err(error_page(
+            return Err(UiError(
                 StatusCode::BAD_REQUEST,
                 format!("field `mode`: `{other}` is not `all`, `failed` or `job` (with `job`)"),
             ));
@@ -56,7 +56,7 @@ pub async fn rerun(
                 RerunError::NotFinished(_) | RerunError::Selection { .. } => StatusCode::CONFLICT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            Err(error_page(status, error.to_string()))
+            Err(UiError(status, error.to_string()))
         }
     }
 }
@@ -72,14 +72,10 @@ pub async fn cancel(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Form(form): Form<CsrfForm>,
-) -> Result<Response, Response> {
+) -> Result<Response, UiError> {
     session.check_csrf(&form.csrf)?;
-    let run_id = parse_run_id(&run_id).map_err(|e| UiError::from(e).into_response())?;
-    state
-        .engine()
-        .cancel_run(run_id)
-        .await
-        .map_err(|e| UiError::from(e).into_response())?;
+    let run_id = parse_run_id(&run_id)?;
+    state.engine().cancel_run(run_id).await?;
     Ok(see(&format!("/runs/{run_id}")))
 }
 
@@ -104,7 +100,7 @@ pub async fn decide(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Form(form): Form<DecisionForm>,
-) -> Result<Response, Response> {
+) -> Result<Response, UiError> {
     session.check_csrf(&form.csrf)?;
     apply_decision(&state, &run_id, &form).await?;
     Ok(see(&format!("/runs/{}", path_segment(&run_id))))
@@ -116,7 +112,7 @@ pub async fn decide_deployment(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Form(mut form): Form<DecisionForm>,
-) -> Result<Response, Response> {
+) -> Result<Response, UiError> {
     session.check_csrf(&form.csrf)?;
     form.environment = name;
     let run_id = form.run_id.clone();
@@ -131,20 +127,20 @@ async fn apply_decision(
     state: &AppState,
     run_id: &str,
     form: &DecisionForm,
-) -> Result<(), Response> {
-    let run_id = parse_run_id(run_id).map_err(|e| UiError::from(e).into_response())?;
+) -> Result<(), UiError> {
+    let run_id = parse_run_id(run_id)?;
     let actor = form.actor.trim();
     if actor.is_empty() {
-        return Err(error_page(
+        return Err(UiError(
             StatusCode::BAD_REQUEST,
-            "field `actor`: say who decides",
+            "field `actor`: say who decides".to_string(),
         ));
     }
     let decision = match form.decision.as_str() {
         "approve" => Decision::Approve,
         "reject" => Decision::Reject,
         other => {
-            return Err(error_page(
+            return Err(UiError(
                 StatusCode::BAD_REQUEST,
                 format!("field `decision`: `{other}` is not `approve` or `reject`"),
             ));
@@ -156,7 +152,7 @@ async fn apply_decision(
         .deployments()
         .decide(run_id, &form.environment, actor, decision, comment)
         .await
-        .map_err(|error| UiError::from(crate::api::ApiError::from(error)).into_response())?;
+        .map_err(|error| UiError::from(crate::api::ApiError::from(error)))?;
     Ok(())
 }
 
@@ -179,7 +175,7 @@ pub async fn promote(
     State(state): State<AppState>,
     Path(tag): Path<String>,
     Form(form): Form<ReleaseForm>,
-) -> Result<Response, Response> {
+) -> Result<Response, UiError> {
     session.check_csrf(&form.csrf)?;
     let change = state
         .releases()
@@ -199,7 +195,7 @@ pub async fn promote(
             jiff::Timestamp::now(),
         )
         .await;
-    change.map_err(|error| UiError::from(crate::api::ApiError::from(error)).into_response())?;
+    change.map_err(|error| UiError::from(crate::api::ApiError::from(error)))?;
     Ok(see("/releases"))
 }
 
@@ -209,7 +205,7 @@ pub async fn withdraw(
     State(state): State<AppState>,
     Path(tag): Path<String>,
     Form(form): Form<ReleaseForm>,
-) -> Result<Response, Response> {
+) -> Result<Response, UiError> {
     session.check_csrf(&form.csrf)?;
     let change = state
         .releases()
@@ -225,7 +221,7 @@ pub async fn withdraw(
             jiff::Timestamp::now(),
         )
         .await;
-    change.map_err(|error| UiError::from(crate::api::ApiError::from(error)).into_response())?;
+    change.map_err(|error| UiError::from(crate::api::ApiError::from(error)))?;
     Ok(see("/releases"))
 }
 
@@ -241,11 +237,9 @@ pub async fn registration_token(
     session: Session,
     State(state): State<AppState>,
     Form(form): Form<CsrfForm>,
-) -> Result<Response, Response> {
+) -> Result<Response, UiError> {
     session.check_csrf(&form.csrf)?;
-    let token = crate::store::create_registration_token(state.engine().store())
-        .await
-        .map_err(|e| UiError::from(e).into_response())?;
+    let token = crate::store::create_registration_token(state.engine().store()).await?;
     Ok(render(&TokenPage {
         chrome: Chrome::new("Registration token", "runners", &session),
         token,

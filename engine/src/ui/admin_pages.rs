@@ -141,7 +141,7 @@ pub async fn environments_page(
             .into_iter()
             .map(|record| {
                 let d: wire::Deployment = record.into();
-                let status = serde_json::to_value(&d.status)
+                let status = serde_json::to_value(d.status)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
@@ -154,7 +154,7 @@ pub async fn environments_page(
                         .unwrap_or_else(|| d.version.sha.chars().take(8).collect()),
                     waiting: status == "waiting" || status == "queued",
                     status,
-                    strategy: serde_json::to_value(&d.strategy)
+                    strategy: serde_json::to_value(d.strategy)
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_default(),
@@ -166,7 +166,7 @@ pub async fn environments_page(
                             format!(
                                 "{} {}{}",
                                 a.approver,
-                                serde_json::to_value(&a.decision)
+                                serde_json::to_value(a.decision)
                                     .ok()
                                     .and_then(|v| v.as_str().map(str::to_string))
                                     .unwrap_or_default(),

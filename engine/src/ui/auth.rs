@@ -28,15 +28,15 @@ pub struct Session {
 
 impl Session {
     /// Checks a form's CSRF token (constant time); a mismatch is 403 and nothing happens.
-    pub fn check_csrf(&self, given: &str) -> Result<(), Response> {
+    pub fn check_csrf(&self, given: &str) -> Result<(), super::UiError> {
         if bool::from(self.csrf.as_bytes().ct_eq(given.as_bytes())) {
             Ok(())
         } else {
-            Err((
+            Err(super::UiError(
                 StatusCode::FORBIDDEN,
-                "the form's CSRF token does not match this session: reload the page and try again",
-            )
-                .into_response())
+                "the form's CSRF token does not match this session: reload the page and try again"
+                    .to_string(),
+            ))
         }
     }
 }

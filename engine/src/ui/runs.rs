@@ -30,7 +30,10 @@ pub const PAGE_SIZE: usize = 50;
 #[derive(Debug, Clone)]
 pub struct RunRow {
     pub run_id: String,
+    /// The workflow file as recorded (what the workflow filter matches).
     pub workflow: String,
+    /// The file's name without `.github/workflows/`, as people call it.
+    pub workflow_label: String,
     pub number: u64,
     pub attempt: u64,
     pub repository: String,
@@ -212,6 +215,11 @@ pub fn run_row(run: &RunView, message: &str) -> RunRow {
     RunRow {
         run_id: run.run_id.clone(),
         workflow: run.workflow.clone(),
+        workflow_label: run
+            .workflow
+            .strip_prefix(".github/workflows/")
+            .unwrap_or(&run.workflow)
+            .to_string(),
         number: run.run_number,
         attempt: run
             .details
@@ -427,7 +435,7 @@ pub async fn run_page(
         .any(|group| matches!(group.state, "failure" | "cancelled"));
     Ok(render(&RunPage {
         chrome: Chrome::new(
-            format!("{} #{}", run.workflow, run.number),
+            format!("{} #{}", run.workflow_label, run.number),
             "runs",
             &session,
         ),
