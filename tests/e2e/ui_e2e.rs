@@ -361,6 +361,7 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
     browser.assert_no_injection().await;
     assert_eq!(browser.js("return !!document.querySelector('#log .f2') && !!document.querySelector('#log .f1.ab')").await, json!(true), "ANSI colours");
     assert_eq!(browser.js("return document.querySelector('#log a[href^=\"https://example.com/docs\"]').getAttribute('href')").await, json!("https://example.com/docs?a=1&b=2"));
+    browser.shot("log").await;
     let log_text = browser
         .js("return document.getElementById('log').innerText")
         .await;
@@ -432,7 +433,6 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         line.as_str().unwrap().contains("the needle-4711 is here"),
         "{line}"
     );
-    browser.shot("log").await;
     // A line link opened fresh lands on that line.
     let link = browser.js("return location.pathname + '#L12'").await;
     browser.goto(link.as_str().unwrap()).await;

@@ -368,7 +368,13 @@ pub async fn log_page(
     let view = crate::api::reads::job_view(&job);
     let run_title = run
         .as_ref()
-        .map(|run| format!("{} #{}", run.workflow, run.run_number))
+        .map(|run| {
+            let name = run
+                .workflow
+                .strip_prefix(".github/workflows/")
+                .unwrap_or(&run.workflow);
+            format!("{name} #{}", run.run_number)
+        })
         .unwrap_or_default();
     Ok(render(&LogPage {
         chrome: Chrome::new(
