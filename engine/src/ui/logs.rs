@@ -42,6 +42,8 @@ struct LineIndex {
     checkpoints: Vec<u64>,
     lines: u64,
     scanned: u64,
+    /// The `##[step] NAME` lines: (1-based line number, name), found while indexing.
+    steps: Vec<(u64, String)>,
 }
 
 /// The index of `job`'s log, extended to what is committed now.
@@ -55,8 +57,7 @@ async fn line_index(store: &Store, job: &JobRecord) -> Result<LineIndex, StoreEr
         .cloned()
         .unwrap_or_else(|| LineIndex {
             checkpoints: vec![0],
-            lines: 0,
-            scanned: 0,
+            ..LineIndex::default()
         });
     let len = store.log_len(job)?;
     if index.scanned < len {
@@ -74,13 +75,17 @@ async fn line_index(store: &Store, job: &JobRecord) -> Result<LineIndex, StoreEr
                 offset += bytes.len() as u64;
                 continue;
             };
-            for (i, byte) in bytes[..=last].iter().enumerate() {
-                if *byte == b'\n' {
-                    index.lines += 1;
-                    if index.lines % CHECKPOINT_EVERY == 0 {
-                        index.checkpoints.push(offset + i as u64 + 1);
-                    }
+            let mut line_start = 0usize;
+            for i in memchr::memchr_iter(b'\n', &bytes[..=last]) {
+                index.lines += 1;
+                if let Some(name) = bytes[line_start..i].strip_prefix(b"##[step] ".as_slice()) {
+                    let name = line_to_text(&String::from_utf8_lossy(name));
+                    index.steps.push((index.lines, name));
                 }
+                if index.lines % CHECKPOINT_EVERY == 0 {
+                    index.checkpoints.push(offset + i as u64 + 1);
+                }
+                line_start = i + 1;
             }
             offset += last as u64 + 1;
             index.scanned = offset;
@@ -161,81 +166,68 @@ pub struct LogSearch {
 }
 
 /// Finds `query` (case-insensitively for ASCII letters) in every committed line, streaming the
-/// log once.
+/// log once; a line matching several times counts once.
 async fn search(
     store: &Store,
     job: &JobRecord,
     query: &str,
     limit: usize,
 ) -> Result<LogSearch, StoreError> {
-    let needle: Vec<u8> = query.as_bytes().to_ascii_lowercase();
     let mut found = LogSearch {
         query: query.to_string(),
         total: 0,
         matches: Vec::new(),
     };
-    if needle.is_empty() {
+    if query.is_empty() {
         return Ok(found);
     }
+    let Ok(finder) = aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build([query])
+    else {
+        return Ok(found);
+    };
     let len = store.log_len(job)?;
     let mut offset = 0u64;
-    let mut line_number = 0u64;
+    // Lines before the current chunk.
+    let mut lines_before = 0u64;
     while offset < len {
         let mut bytes = store.read_log_range(job, offset, len).await?;
         if bytes.is_empty() {
             break;
         }
-        let whole = match bytes.iter().rposition(|b| *b == b'\n') {
+        let whole = match memchr::memrchr(b'\n', &bytes) {
             Some(last) => last + 1,
             None if bytes.len() >= READ_CHUNK => bytes.len(),
             None => break,
         };
         bytes.truncate(whole);
-        let lower = bytes.to_ascii_lowercase();
-        let mut line_start = 0usize;
-        for (i, byte) in lower.iter().enumerate() {
-            if *byte != b'\n' && i + 1 != lower.len() {
+        let mut counted_to = 0usize;
+        let mut line = lines_before;
+        let mut last_line = 0u64;
+        for hit in finder.find_iter(&bytes) {
+            let at = hit.start();
+            line += memchr::memchr_iter(b'\n', &bytes[counted_to..at]).count() as u64;
+            counted_to = at;
+            let number = line + 1;
+            if number == last_line {
                 continue;
             }
-            line_number += 1;
-            let line = &lower[line_start..i];
-            if contains(line, &needle) {
-                found.total += 1;
-                if found.matches.len() < limit {
-                    let text = String::from_utf8_lossy(&bytes[line_start..i]);
-                    found.matches.push(LogMatch {
-                        line: line_number,
-                        text: line_to_text(&text),
-                    });
-                }
+            last_line = number;
+            found.total += 1;
+            if found.matches.len() < limit {
+                let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+                let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+                found.matches.push(LogMatch {
+                    line: number,
+                    text: line_to_text(&String::from_utf8_lossy(&bytes[start..end])),
+                });
             }
-            line_start = i + 1;
         }
+        lines_before += memchr::memchr_iter(b'\n', &bytes).count() as u64;
         offset += whole as u64;
     }
     Ok(found)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    if needle.len() > haystack.len() {
-        return false;
-    }
-    let first = needle[0];
-    let mut start = 0;
-    while let Some(position) = haystack[start..=haystack.len() - needle.len()]
-        .iter()
-        .position(|byte| *byte == first)
-    {
-        let at = start + position;
-        if haystack[at..].starts_with(needle) {
-            return true;
-        }
-        start = at + 1;
-        if start > haystack.len() - needle.len() {
-            break;
-        }
-    }
-    false
 }
 
 /// The HTML rows of lines numbered from `first` (1-based).
@@ -349,15 +341,12 @@ pub async fn log_page(
     let count = query.count.unwrap_or(WINDOW).clamp(1, 10 * WINDOW);
     let (lines, _) = read_lines(store, &job, &index, first - 1, count).await?;
     let next = first + lines.len() as u64;
-    let steps = search(store, &job, "##[step] ", 1000)
-        .await?
-        .matches
-        .into_iter()
-        .filter_map(|hit| {
-            Some(StepLink {
-                name: hit.text.strip_prefix("##[step] ")?.to_string(),
-                line: hit.line,
-            })
+    let steps = index
+        .steps
+        .iter()
+        .map(|(line, name)| StepLink {
+            name: name.clone(),
+            line: *line,
         })
         .collect();
     let query_text = query.q.clone().unwrap_or_default();
@@ -527,14 +516,5 @@ mod tests {
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<b>"), "{html}");
         assert!(html.contains("bad &amp; worse"));
-    }
-
-    #[test]
-    fn byte_search() {
-        assert!(contains(b"hello world", b"o w"));
-        assert!(contains(b"abc", b"abc"));
-        assert!(!contains(b"ab", b"abc"));
-        assert!(!contains(b"aaab", b"aac"));
-        assert!(contains(b"aaac", b"aac"));
     }
 }
