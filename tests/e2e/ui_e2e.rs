@@ -40,8 +40,11 @@ jobs:
       - run: echo tested
   lint:
     runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        os: [alpha, beta]
     steps:
-      - run: echo linted
+      - run: echo linted ${{ matrix.os }}
 "#;
 
 const FAIL_WORKFLOW: &str = r#"name: flaky
@@ -266,6 +269,54 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
     engine.watch(&repo).await;
     let browser = Browser::start(&chromium, &driver, &engine.url).await;
 
+    // Without a session: pages send to the login page, forms change nothing.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = plain
+        .get(format!("{}/runs", engine.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 303);
+    assert_eq!(answer.headers()["location"], "/login?next=/runs");
+    let login = plain
+        .post(format!("{}/login", engine.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}&next=%2Fruns", engine.admin_token()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let forged = plain
+        .post(format!("{}/runners/token", engine.url))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status().as_u16(),
+        403,
+        "a form without the session's CSRF token"
+    );
+    let anonymous = plain
+        .post(format!("{}/runners/token", engine.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+
     // Every page needs the token first.
     browser.goto("/runs").await;
     browser
@@ -352,6 +403,17 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         json!(1)
     );
     assert_eq!(browser.js("return document.querySelector('svg.graph path.edge').dataset.from + '>' + document.querySelector('svg.graph path.edge').dataset.to").await, json!("build>test"));
+    // The matrix job is one node with a dot per leg, and one entry listing both legs.
+    assert_eq!(
+        browser.js("return document.querySelectorAll('svg.graph a.node[data-job=lint] circle.leg').length").await,
+        json!(2)
+    );
+    assert_eq!(
+        browser
+            .js("return document.querySelectorAll('#job-lint .leg').length")
+            .await,
+        json!(2)
+    );
     browser.assert_no_injection().await;
     browser.shot("run").await;
     browser.click("#job-build a.log-link").await;
