@@ -12,6 +12,7 @@ pub mod repos;
 pub mod runs;
 pub mod secrets;
 pub mod store;
+pub mod ui;
 
 // What the binary needs to start an engine, named at the crate root so that it never reaches into
 // `api` or `deploy` internals.

@@ -30,3 +30,4 @@ mod store_soak;
 mod toolkit_e2e;
 mod triggers_e2e;
 mod trust_e2e;
+mod ui_e2e;

@@ -194,7 +194,7 @@ pub fn require_admin_token(parts: &Parts, data_dir: &std::path::Path) -> Result<
 
 /// The hash of `<data_dir>/admin.token`, read once and kept; `None` (and read again next time)
 /// while the file is missing or empty. `slipway serve` writes the file before it serves.
-fn admin_token_hash(data_dir: &std::path::Path) -> Option<[u8; 32]> {
+pub(crate) fn admin_token_hash(data_dir: &std::path::Path) -> Option<[u8; 32]> {
     static HASHES: OnceLock<Mutex<HashMap<PathBuf, [u8; 32]>>> = OnceLock::new();
     let hashes = HASHES.get_or_init(Default::default);
     if let Some(hash) = hashes

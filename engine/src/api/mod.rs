@@ -20,7 +20,7 @@ pub mod artifacts;
 pub mod environments;
 mod extract;
 mod health;
-mod reads;
+pub(crate) mod reads;
 pub mod releases;
 pub mod repos;
 mod runners;
@@ -43,6 +43,7 @@ use crate::runs::dispatch::Engine;
 
 pub use admin::{DispatchRequest, DispatchResponse, RerunRequest, RerunResponse, TokenResponse};
 pub use extract::ApiError;
+pub(crate) use extract::admin_token_hash;
 pub use settings::ADMIN_TOKEN_FILE;
 pub use state::AppState;
 
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(environments::routes())
         .merge(releases::routes())
         .merge(repos::routes())
+        .merge(crate::ui::routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -31,6 +31,8 @@ use crate::store::{JobRecord, JobState, RunId, RunRecord, RunnerRecord, Store};
 pub struct ReadQuery {
     protocol_version: Option<u64>,
     follow: Option<String>,
+    /// Where a follower starts, in bytes (a line start); `Last-Event-ID` wins when given.
+    offset: Option<u64>,
 }
 
 impl ReadQuery {
@@ -89,8 +91,9 @@ pub async fn list_runners(
 }
 
 /// `GET /api/v1/runs/{run_id}/jobs/{job_key}/logs`: the log as text, or with `?follow=1` a
-/// stream of `log` events (one per line, in order, from the start) ending with `end` once the
-/// job is completed.
+/// stream of `log` events (one per line, in order, from the start or from `?offset=BYTES`)
+/// ending with `end` once the job is completed. Each event's id is the byte offset after its
+/// line, so a client that reconnects with `Last-Event-ID` resumes where it left off.
 pub async fn job_logs(
     State(engine): State<Arc<Engine>>,
     Path((run_id, job_key)): Path<(String, String)>,
@@ -106,8 +109,13 @@ pub async fn job_logs(
     if !query.follow() {
         return whole_log(engine, job, headers.get(RANGE)).await;
     }
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    let start = resume.or(query.offset).unwrap_or(0);
     let (sender, receiver) = mpsc::channel(64);
-    tokio::spawn(follow_log(engine, job, sender));
+    tokio::spawn(follow_log(engine, job, start, sender));
     let stream = ReceiverStream::new(receiver);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -193,6 +201,7 @@ async fn whole_log(
 async fn follow_log(
     engine: Arc<Engine>,
     job: JobRecord,
+    start: u64,
     sender: mpsc::Sender<Result<Event, Infallible>>,
 ) {
     let shutdown = engine.shutdown_token();
@@ -203,7 +212,7 @@ async fn follow_log(
             return;
         }
     };
-    let mut offset = 0u64;
+    let mut offset = start;
     loop {
         let seen = *progress.borrow_and_update();
         if seen.byte_len > offset {
@@ -221,14 +230,16 @@ async fn follow_log(
                 None if bytes.len() >= crate::store::READ_CHUNK => &bytes[..],
                 None => return,
             };
-            offset += complete.len() as u64;
-            for line in String::from_utf8_lossy(complete).lines() {
+            for piece in complete.split_inclusive(|byte| *byte == b'\n') {
+                offset += piece.len() as u64;
+                let text = String::from_utf8_lossy(piece);
                 let line = LogLineEvent {
-                    line: line.to_string(),
+                    line: text.trim_end_matches(['\n', '\r']).to_string(),
                 };
                 let Ok(event) = Event::default().event("log").json_data(&line) else {
                     continue;
                 };
+                let event = event.id(offset.to_string());
                 if sender.send(Ok(event)).await.is_err() {
                     return;
                 }
@@ -257,12 +268,12 @@ async fn follow_log(
     }
 }
 
-fn parse_run_id(text: &str) -> Result<RunId, ApiError> {
+pub(crate) fn parse_run_id(text: &str) -> Result<RunId, ApiError> {
     text.parse()
         .map_err(|_| ApiError::not_found(format!("find run {text}: not a run id")))
 }
 
-fn run_detail(store: &Store, run_id: RunId) -> Result<RunDetailView, ApiError> {
+pub(crate) fn run_detail(store: &Store, run_id: RunId) -> Result<RunDetailView, ApiError> {
     let run = store
         .run(run_id)?
         .ok_or_else(|| ApiError::not_found(format!("find run {run_id}")))?;

@@ -286,7 +286,7 @@ fn first_attempt_of(run_id: RunId, details: &Value) -> String {
 }
 
 /// A trigger rebuilt from a run's details, for runs recorded before triggers were kept.
-fn trigger_from_details(workflow: &str, details: &Value) -> RunTrigger {
+pub(crate) fn trigger_from_details(workflow: &str, details: &Value) -> RunTrigger {
     let text = |key: &str| {
         details
             .get(key)
@@ -306,7 +306,7 @@ fn trigger_from_details(workflow: &str, details: &Value) -> RunTrigger {
 }
 
 /// The event source and the parsed workflow at the trigger's commit.
-async fn read_workflow(
+pub(crate) async fn read_workflow(
     trigger: &RunTrigger,
 ) -> Result<(EventSource, workflows::Workflow), OrchestratorError> {
     let (source, bytes) = read_at_commit(
