@@ -68,6 +68,9 @@ jobs:
         run: |
           export PATH="$PATH_PREFIX:$PATH"
           echo "$ACTIONS_RUNTIME_TOKEN" > "$OUT/token"
+          # The same per-job token is `github.token` and `secrets.GITHUB_TOKEN`.
+          test "${{{{ github.token }}}}" = "$ACTIONS_RUNTIME_TOKEN"
+          test "${{{{ secrets.GITHUB_TOKEN }}}}" = "$ACTIONS_RUNTIME_TOKEN"
           : > "$RUNNER_TEMP/cache-state"
           started=$(date +%s%N)
           env "INPUT_KEY=${{{{ inputs.key }}}}" "INPUT_PATH=deps" \
