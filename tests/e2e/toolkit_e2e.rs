@@ -68,6 +68,9 @@ jobs:
         run: |
           export PATH="$PATH_PREFIX:$PATH"
           echo "$ACTIONS_RUNTIME_TOKEN" > "$OUT/token"
+          # The same per-job token is `github.token` and `secrets.GITHUB_TOKEN`.
+          test "${{{{ github.token }}}}" = "$ACTIONS_RUNTIME_TOKEN"
+          test "${{{{ secrets.GITHUB_TOKEN }}}}" = "$ACTIONS_RUNTIME_TOKEN"
           : > "$RUNNER_TEMP/cache-state"
           started=$(date +%s%N)
           env "INPUT_KEY=${{{{ inputs.key }}}}" "INPUT_PATH=deps" \
@@ -272,4 +275,177 @@ async fn cache_throughput_for_100_mb() {
             .unwrap()
             .contains("Cache restored from key: big-1")
     );
+}
+
+/// A job that writes its runtime token to `$OUT/token-TAG` and waits for `$OUT/go-TAG`.
+fn holding_workflow(out: &Path) -> String {
+    format!(
+        r#"
+on:
+  workflow_dispatch:
+    inputs:
+      tag:
+        required: true
+env:
+  OUT: {out}
+jobs:
+  hold:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "$ACTIONS_RUNTIME_TOKEN" > "$OUT/token.tmp" && mv "$OUT/token.tmp" "$OUT/token-${{{{ inputs.tag }}}}"
+          while [ ! -f "$OUT/go-${{{{ inputs.tag }}}}" ]; do sleep 0.1; done
+"#,
+        out = out.display()
+    )
+}
+
+/// Starts the holding job on `git_ref`; its run id and the job's live token.
+async fn hold(
+    engine: &TestEngine,
+    repo: &Path,
+    out: &Path,
+    git_ref: &str,
+    tag: &str,
+) -> (String, String) {
+    engine.watch(repo).await;
+    let (status, answer) = engine
+        .post_admin(
+            "/api/v1/dispatch",
+            json!({"protocol_version": protocol::PROTOCOL_VERSION,
+                   "repository": repo.display().to_string(), "workflow": "hold.yml",
+                   "ref": git_ref, "inputs": {"tag": tag}}),
+        )
+        .await;
+    assert_eq!(status, 200, "dispatch answered {answer}");
+    let run_id = answer["run_id"].as_str().unwrap().to_string();
+    let path = out.join(format!("token-{tag}"));
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "the holding job never started");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let token = std::fs::read_to_string(&path).unwrap().trim().to_string();
+    (run_id, token)
+}
+
+async fn release(engine: &TestEngine, out: &Path, tag: &str, run_id: &str) {
+    std::fs::write(out.join(format!("go-{tag}")), "").unwrap();
+    let run = engine.wait_completed(run_id).await;
+    assert_eq!(job(&run, "hold")["conclusion"], "success", "{run:#}");
+}
+
+/// The cache protocol over real HTTP with a live job's token: ranges checked, commits checked,
+/// entries immutable, and a job of another branch sees neither the entry nor the reservation.
+/// Needs no node and no conformance data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_protocol_checks_ranges_tokens_and_scopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let repo = repo_with(dir.path(), &[("hold.yml", &holding_workflow(&out))]);
+    git(&repo, &["branch", "feature"]);
+    let engine = TestEngine::builder(&dir.path().join("data"))
+        .runners(1)
+        .lease_seconds(10)
+        .env("SLIPWAY_TOOLKIT_ENV_IN_RUN_STEPS", "1")
+        .start()
+        .await;
+    let base = format!("{}/api/v1/toolkit/_apis/artifactcache", engine.url);
+    let client = engine.client.clone();
+    let send = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.bytes().await.unwrap().to_vec())
+    };
+    let json_of = |bytes: &[u8]| serde_json::from_slice::<Value>(bytes).unwrap();
+
+    // A job on the feature branch saves `k1` of version `v1`.
+    let (feature_run, token) = hold(&engine, &repo, &out, "feature", "f").await;
+    let (status, body) = send(
+        client
+            .post(format!("{base}/caches"))
+            .bearer_auth(&token)
+            .json(&json!({"key": "k1", "version": "v1", "cacheSize": 6})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let cache_id = json_of(&body)["cacheId"].as_u64().unwrap();
+    let patch = |range: &str, bytes: &'static [u8], token: &str| {
+        client
+            .patch(format!("{base}/caches/{cache_id}"))
+            .bearer_auth(token)
+            .header("content-range", range)
+            .body(bytes)
+    };
+    // A body shorter than its range is refused.
+    assert_eq!(send(patch("bytes 0-5/*", b"abc", &token)).await.0, 400);
+    assert_eq!(send(patch("bytes 3-5/*", b"def", &token)).await.0, 204);
+    // A commit with bytes missing is refused, and then accepted once they came.
+    let commit = |size: u64| {
+        client
+            .post(format!("{base}/caches/{cache_id}"))
+            .bearer_auth(&token)
+            .json(&json!({"size": size}))
+    };
+    let (status, body) = send(commit(6)).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        json_of(&body)["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing bytes")
+    );
+    assert_eq!(send(patch("bytes 0-2/*", b"abc", &token)).await.0, 204);
+    assert_eq!(send(commit(6)).await.0, 204);
+    // Entries are immutable.
+    let (status, _) = send(
+        client
+            .post(format!("{base}/caches"))
+            .bearer_auth(&token)
+            .json(&json!({"key": "k1", "version": "v1"})),
+    )
+    .await;
+    assert_eq!(status, 409);
+    // The lookup finds it (only with its version) and its archive downloads as saved.
+    let lookup = |keys: &str, version: &str, token: &str| {
+        client
+            .get(format!("{base}/cache?keys={keys}&version={version}"))
+            .bearer_auth(token)
+    };
+    assert_eq!(send(lookup("k1", "v2", &token)).await.0, 204);
+    let (status, body) = send(lookup("k", "v1", &token)).await;
+    assert_eq!(status, 200);
+    let found = json_of(&body);
+    assert_eq!(found["cacheKey"], "k1");
+    assert_eq!(found["scope"], "refs/heads/feature");
+    let location = found["archiveLocation"].as_str().unwrap().to_string();
+    let (status, bytes) = send(client.get(&location)).await;
+    assert_eq!((status, bytes.as_slice()), (200, b"abcdef".as_slice()));
+    let eleven = (0..11)
+        .map(|i| format!("k{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(send(lookup(&eleven, "v1", &token)).await.0, 400);
+    release(&engine, &out, "f", &feature_run).await;
+    // The job ended: its token (in the archive URL too) is refused.
+    assert_eq!(send(client.get(&location)).await.0, 401);
+    assert_eq!(send(lookup("k1", "v1", &token)).await.0, 401);
+
+    // A job on main sees neither the feature branch's entry nor its reservations.
+    let (main_run, main_token) = hold(&engine, &repo, &out, "main", "m").await;
+    assert_eq!(send(lookup("k1", "v1", &main_token)).await.0, 204);
+    let forged =
+        format!("{base}/archive?scope=refs%2Fheads%2Ffeature&key=k1&version=v1&token={main_token}");
+    assert_eq!(send(client.get(&forged)).await.0, 404);
+    assert_eq!(send(patch("bytes 0-2/*", b"xyz", &main_token)).await.0, 404);
+    // No token, or a made-up one: 401.
+    assert_eq!(
+        send(client.get(format!("{base}/cache?keys=k1&version=v1")))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(send(lookup("k1", "v1", "a.b.c")).await.0, 401);
+    release(&engine, &out, "m", &main_run).await;
 }

@@ -313,6 +313,9 @@ async fn upload_range(
     file.seek(std::io::SeekFrom::Start(start))
         .await
         .map_err(io)?;
+    // Each write of a `tokio::fs::File` is a trip to a blocking thread: gather the body's small
+    // frames into 1 MiB writes.
+    let mut file = tokio::io::BufWriter::with_capacity(1024 * 1024, file);
     let expected = end - start + 1;
     let mut written = 0u64;
     let mut stream = body.into_data_stream();
@@ -333,7 +336,8 @@ async fn upload_range(
             "upload cache range {start}-{end}: the body has {written} bytes, its `Content-Range` says {expected}"
         )));
     }
-    file.sync_data().await.map_err(io)?;
+    file.flush().await.map_err(io)?;
+    file.get_ref().sync_data().await.map_err(io)?;
     drop(file);
     blocking(move || caches.record_range(cache_id, start, end)).await?;
     Ok(StatusCode::NO_CONTENT)

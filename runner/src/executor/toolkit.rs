@@ -76,7 +76,7 @@ mod tests {
     fn the_env_points_every_service_at_the_engine() {
         let access = ToolkitAccess {
             engine_url: "http://127.0.0.1:7766/".into(),
-            runtime_token: "tok".into(),
+            runtime_token: "s3cr3t".into(),
         };
         let env = toolkit_env(&access);
         let get = |name: &str| {
@@ -84,7 +84,7 @@ mod tests {
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.as_str())
         };
-        assert_eq!(get("ACTIONS_RUNTIME_TOKEN"), Some("tok"));
+        assert_eq!(get("ACTIONS_RUNTIME_TOKEN"), Some("s3cr3t"));
         assert_eq!(
             get("ACTIONS_CACHE_URL"),
             Some("http://127.0.0.1:7766/api/v1/toolkit/")
@@ -92,7 +92,7 @@ mod tests {
         assert_eq!(get("ACTIONS_RESULTS_URL"), get("ACTIONS_CACHE_URL"));
         assert_eq!(get("ACTIONS_RUNTIME_URL"), get("ACTIONS_CACHE_URL"));
         assert_eq!(get("ACTIONS_CACHE_SERVICE_V2"), None);
-        assert!(!format!("{access:?}").contains("tok"));
+        assert!(!format!("{access:?}").contains("s3cr3t"));
     }
 
     #[test]
