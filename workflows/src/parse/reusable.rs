@@ -65,6 +65,12 @@ pub trait WorkflowSource {
     fn default_permissions(&self) -> Option<Permissions> {
         None
     }
+
+    /// How many levels of workflows may connect (GitHub's [`MAX_WORKFLOW_LEVELS`]; a test source
+    /// may set a lower one).
+    fn max_workflow_levels(&self) -> usize {
+        MAX_WORKFLOW_LEVELS
+    }
 }
 
 /// The message a source gives for a remote reusable workflow while action mirrors cannot serve
@@ -367,12 +373,13 @@ impl Loader<'_> {
                 continue;
             }
             let level = chain.len() + 1;
-            if level > MAX_WORKFLOW_LEVELS {
+            let max_levels = self.source.max_workflow_levels();
+            if level > max_levels {
                 self.diagnostics.push(Diagnostic::error(
                     &workflow.file,
                     uses.span,
                     format!(
-                        "job `{id}` calls `{key}` at level {level}: reusable workflows connect at most {MAX_WORKFLOW_LEVELS} levels of workflows ({})",
+                        "job `{id}` calls `{key}` at level {level}: reusable workflows connect at most {max_levels} levels of workflows ({})",
                         chain.join(" → ")
                     ),
                 ));
