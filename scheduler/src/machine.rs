@@ -491,7 +491,9 @@ impl Scheduler {
                     self.make_ready(id, actions);
                     progressed = true;
                 }
-                self.hand_out_legs(id, now, actions);
+                // A call whose nested run ends at once (every called job skipped) concludes
+                // here: its dependents get another round.
+                progressed |= self.hand_out_legs(id, now, actions);
             }
             if !progressed {
                 break;
@@ -676,14 +678,15 @@ impl Scheduler {
     }
 
     /// Hands out pending legs of an expanded job while `max-parallel` allows; after a cancel,
-    /// pending legs of a job that does not run after a cancel are concluded `cancelled`.
-    fn hand_out_legs(&mut self, id: &str, now: Millis, actions: &mut Vec<Action>) {
+    /// pending legs of a job that does not run after a cancel are concluded `cancelled`. True
+    /// when a reusable-workflow call finished while being handed out.
+    fn hand_out_legs(&mut self, id: &str, now: Millis, actions: &mut Vec<Action>) -> bool {
         let cancelled = self.run.is_cancel_requested();
         let Some(node) = self.jobs.get_mut(id) else {
-            return;
+            return false;
         };
         if node.phase != JobPhase::Expanded {
-            return;
+            return false;
         }
         if cancelled && node.runs_after_cancel == Some(false) {
             for leg in &mut node.legs {
@@ -695,7 +698,7 @@ impl Scheduler {
                     &mut self.finished_legs,
                 );
             }
-            return;
+            return false;
         }
         let fail_fast =
             node.strategy.is_some_and(|strategy| strategy.fail_fast) && node.has_matrix();
@@ -705,6 +708,7 @@ impl Scheduler {
             .unwrap_or(usize::MAX);
         let mut active = node.legs.iter().filter(|leg| leg.state.is_active()).count();
         let mut stop_after_hand_out = false;
+        let mut finished_call = false;
         for leg in &mut node.legs {
             if active >= limit {
                 break;
@@ -732,7 +736,8 @@ impl Scheduler {
                 } else {
                     let _ = drive_call(leg, Event::Start, now, actions, &mut self.finished_legs);
                 }
-                if leg.state.is_finished() && !leg.state.is_active() {
+                if leg.state.is_finished() {
+                    finished_call = true;
                     let failed = leg
                         .result
                         .as_ref()
@@ -762,6 +767,7 @@ impl Scheduler {
                 );
             }
         }
+        finished_call
     }
 
     /// The job's `if:` decided against its ancestors and the run's cancel state.

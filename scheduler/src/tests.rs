@@ -1095,7 +1095,7 @@ fn an_expression_error_in_a_job_field_fails_that_leg_only() {
 }
 
 #[test]
-fn a_reusable_workflow_call_fails_with_a_clear_reason() {
+fn a_call_of_a_workflow_that_was_not_loaded_fails_with_a_clear_reason() {
     let mut flow = workflow(vec![job("call"), job("after").needs(&["call"])]);
     if let Some(call) = flow.jobs.get_mut("call") {
         call.uses = Some(spanned("./.github/workflows/shared.yml".into()));
@@ -1103,6 +1103,10 @@ fn a_reusable_workflow_call_fails_with_a_clear_reason() {
     }
     let mut run = Run::new(flow);
     run.check("start", "failure call; skip after; run failure");
+    assert_eq!(
+        run.reason("call"),
+        "the called workflow `.github/workflows/shared.yml` was not loaded for this run"
+    );
 }
 
 // ---- refused events and restarts ----

@@ -310,3 +310,14 @@ fn called_jobs_time_out_on_the_callers_ticks() {
     run.check("cancelled call/build", "start call/cleanup");
     run.check("success call/cleanup", "skip after; run failure");
 }
+
+#[test]
+fn a_call_whose_jobs_all_skip_lets_an_earlier_declared_dependent_run_at_once() {
+    let called = "on: workflow_call\njobs:\n  never:\n    if: false\n    runs-on: self-hosted\n    steps:\n      - run: echo\n";
+    // `after` is declared before the call it needs: it must still start in the same round.
+    let root = "on: push\njobs:\n  after:\n    needs: call\n    runs-on: self-hosted\n    steps:\n      - run: echo\n  call:\n    needs: first\n    uses: ./.github/workflows/skip.yml\n  first:\n    runs-on: self-hosted\n    steps:\n      - run: echo\n";
+    let mut run = run_with(root, &[(".github/workflows/skip.yml", called)]);
+    run.check("start", "start first");
+    run.check("success first", "skip call/never; start after");
+    run.check("success after", "run success");
+}

@@ -65,6 +65,12 @@ pub trait WorkflowSource {
     fn default_permissions(&self) -> Option<Permissions> {
         None
     }
+
+    /// How many levels of workflows may connect (GitHub's [`MAX_WORKFLOW_LEVELS`]; a test source
+    /// may set a lower one).
+    fn max_workflow_levels(&self) -> usize {
+        MAX_WORKFLOW_LEVELS
+    }
 }
 
 /// The message a source gives for a remote reusable workflow while action mirrors cannot serve
@@ -151,6 +157,21 @@ pub fn check_call(
                 format!("job `{id}` calls `{target}` without its required input `{name}` (add it under `with`)"),
             ));
         }
+    }
+    // Slipway holds concurrency groups for runs and for jobs it hands out; a call is neither yet.
+    if let Some(concurrency) = &job.concurrency {
+        diagnostics.push(Diagnostic::warning(
+            caller_file,
+            concurrency.group.span,
+            format!("the `concurrency` of job `{id}`, which calls a reusable workflow, is not applied by Slipway yet (put it on the called jobs)"),
+        ));
+    }
+    if called.concurrency.is_some() {
+        diagnostics.push(Diagnostic::warning(
+            caller_file,
+            uses.span,
+            format!("the workflow-level `concurrency` of `{target}` is not applied when it is called (Slipway applies its jobs' `concurrency`)"),
+        ));
     }
     match &job.secrets {
         Some(CallSecrets::Inherit) => {}
@@ -352,12 +373,13 @@ impl Loader<'_> {
                 continue;
             }
             let level = chain.len() + 1;
-            if level > MAX_WORKFLOW_LEVELS {
+            let max_levels = self.source.max_workflow_levels();
+            if level > max_levels {
                 self.diagnostics.push(Diagnostic::error(
                     &workflow.file,
                     uses.span,
                     format!(
-                        "job `{id}` calls `{key}` at level {level}: reusable workflows connect at most {MAX_WORKFLOW_LEVELS} levels of workflows ({})",
+                        "job `{id}` calls `{key}` at level {level}: reusable workflows connect at most {max_levels} levels of workflows ({})",
                         chain.join(" → ")
                     ),
                 ));
@@ -629,6 +651,35 @@ mod tests {
         let found = load(root, files);
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].contains("job `c50` calls `.github/workflows/w50.yml`: a workflow may use at most 50 distinct reusable workflows"), "{}", found[0]);
+    }
+
+    #[test]
+    fn concurrency_a_call_cannot_hold_yet_is_a_warning() {
+        let called = "on: workflow_call\nconcurrency: deploy\njobs:\n  j:\n    runs-on: x\n    steps:\n      - run: echo\n";
+        let root = "on: push\njobs:\n  call:\n    concurrency: mine\n    uses: ./.github/workflows/c.yml\n";
+        let parsed = crate::parse::parse_workflow(".github/workflows/root.yml", root);
+        let workflow = parsed.workflow.expect("root parses");
+        let (_, found) = load_called(
+            &workflow,
+            &mut Files(vec![(".github/workflows/c.yml", called)]),
+        );
+        let shown: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert_eq!(found.len(), 2, "{shown:#?}");
+        assert!(found.iter().all(|d| !d.is_error()), "{shown:#?}");
+        assert!(
+            shown[0].starts_with(
+                ".github/workflows/root.yml:4:18: warning: the `concurrency` of job `call`"
+            ),
+            "{}",
+            shown[0]
+        );
+        assert!(
+            shown[1].starts_with(
+                ".github/workflows/root.yml:5:11: warning: the workflow-level `concurrency`"
+            ),
+            "{}",
+            shown[1]
+        );
     }
 
     #[test]
