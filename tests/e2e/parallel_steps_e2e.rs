@@ -474,3 +474,51 @@ jobs:
         "the background step was not signalled"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_steps_run_on_a_runner_of_the_engine() {
+    use crate::support::engine::TestEngine;
+    use crate::support::{SERIAL, job, repo_with};
+
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(
+        temp.path(),
+        &[(
+            "parallel.yml",
+            r#"
+on: workflow_dispatch
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs:
+      both: ${{ steps.a.outputs.v }}-${{ steps.b.outputs.v }}
+    steps:
+      - parallel:
+          - id: a
+            run: sleep 1 && echo "v=a" >> "$GITHUB_OUTPUT"
+          - id: b
+            run: sleep 1 && echo "v=b" >> "$GITHUB_OUTPUT"
+      - id: service
+        background: true
+        run: while true; do sleep 0.1; done
+      - cancel: service
+"#,
+        )],
+    );
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .start()
+        .await;
+    let run_id = engine.dispatch(&repo, "parallel.yml").await;
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    let build = job(&run, "build");
+    assert_eq!(build["result"]["outputs"]["both"], "a-b", "{run:#}");
+    let steps = build["result"]["steps"].as_array().expect("steps");
+    let service = steps
+        .iter()
+        .find(|step| step["id"] == "service")
+        .expect("the service step is reported");
+    assert_eq!(service["conclusion"], "cancelled", "{run:#}");
+}
