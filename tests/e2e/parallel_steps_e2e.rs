@@ -522,3 +522,38 @@ jobs:
         .expect("the service step is reported");
     assert_eq!(service["conclusion"], "cancelled", "{run:#}");
 }
+
+#[test]
+fn check_reports_time_zones_shells_and_untrusted_input_at_their_positions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        ".github/workflows/ci.yml",
+        "on:\n  schedule:\n    - cron: '0 5 * * *'\n      timezone: Mars/Olympus\n    - cron: '0 6 * * *'\n      timezone: Europe/Berlin\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"${{ github.event.issue.title }}\"\n        shell: zsh\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("check")
+        .arg(dir.path())
+        .output()
+        .expect("slipway check runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "{text}");
+    assert!(
+        text.contains("ci.yml:4:17: error: unknown time zone `Mars/Olympus`"),
+        "{text}"
+    );
+    assert!(!text.contains("ci.yml:6:"), "{text}");
+    assert!(
+        text.contains("ci.yml:11:20: warning: `github.event.issue.title`"),
+        "{text}"
+    );
+    assert!(text.contains("env:"), "{text}");
+    assert!(
+        text.contains("ci.yml:12:16: error: unknown shell `zsh`"),
+        "{text}"
+    );
+}
