@@ -474,3 +474,86 @@ jobs:
         "the background step was not signalled"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_steps_run_on_a_runner_of_the_engine() {
+    use crate::support::engine::TestEngine;
+    use crate::support::{SERIAL, job, repo_with};
+
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repo_with(
+        temp.path(),
+        &[(
+            "parallel.yml",
+            r#"
+on: workflow_dispatch
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs:
+      both: ${{ steps.a.outputs.v }}-${{ steps.b.outputs.v }}
+    steps:
+      - parallel:
+          - id: a
+            run: sleep 1 && echo "v=a" >> "$GITHUB_OUTPUT"
+          - id: b
+            run: sleep 1 && echo "v=b" >> "$GITHUB_OUTPUT"
+      - id: service
+        background: true
+        run: while true; do sleep 0.1; done
+      - cancel: service
+"#,
+        )],
+    );
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .start()
+        .await;
+    let run_id = engine.dispatch(&repo, "parallel.yml").await;
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    let build = job(&run, "build");
+    assert_eq!(build["result"]["outputs"]["both"], "a-b", "{run:#}");
+    let steps = build["result"]["steps"].as_array().expect("steps");
+    let service = steps
+        .iter()
+        .find(|step| step["id"] == "service")
+        .expect("the service step is reported");
+    assert_eq!(service["conclusion"], "cancelled", "{run:#}");
+}
+
+#[test]
+fn check_reports_time_zones_shells_and_untrusted_input_at_their_positions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        ".github/workflows/ci.yml",
+        "on:\n  schedule:\n    - cron: '0 5 * * *'\n      timezone: Mars/Olympus\n    - cron: '0 6 * * *'\n      timezone: Europe/Berlin\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"${{ github.event.issue.title }}\"\n        shell: zsh\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("check")
+        .arg(dir.path())
+        .output()
+        .expect("slipway check runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "{text}");
+    assert!(
+        text.contains("ci.yml:4:17: error: unknown time zone `Mars/Olympus`"),
+        "{text}"
+    );
+    assert!(!text.contains("ci.yml:6:"), "{text}");
+    assert!(
+        text.contains("ci.yml:11:20: warning: `github.event.issue.title`"),
+        "{text}"
+    );
+    assert!(text.contains("env:"), "{text}");
+    assert!(
+        text.contains("ci.yml:12:16: error: unknown shell `zsh`"),
+        "{text}"
+    );
+}

@@ -446,6 +446,15 @@ fn build_runs(reader: &mut Reader, node: &Node) -> Option<ActionRuns> {
             Some(steps_node) => runs.steps = steps(reader, steps_node, "the composite action"),
             None => reader.error(node.span, "a composite action needs `steps` under `runs`"),
         }
+        for step in &runs.steps {
+            // GitHub's parallel steps are for jobs; composite actions reject them.
+            if step.background || step.control.is_some() {
+                reader.error(
+                    step.span,
+                    "parallel steps (`background`, `wait`, `wait-all`, `cancel`, `parallel`) are not allowed in a composite action",
+                );
+            }
+        }
         for (index, step) in runs.steps.iter().enumerate() {
             if step.run.is_some() && step.shell.is_none() {
                 reader.error(

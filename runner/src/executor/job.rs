@@ -625,8 +625,8 @@ impl<'a> JobRun<'a> {
             return self.run_action(frame, step, &uses.value, prepared).await;
         }
         if step.control.is_some() {
-            // Inside a composite action background steps run one after the other (see
-            // `background`), so a `wait` or `cancel` there has nothing left to do.
+            // Composite actions reject parallel steps when they are read; should one get here,
+            // its steps ran one after the other, so a `wait` or `cancel` has nothing left to do.
             self.log(
                 frame,
                 "nothing to wait for: steps of a composite action run one after the other",

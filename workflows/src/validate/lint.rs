@@ -19,6 +19,7 @@ use super::scan;
 pub(crate) const KNOWN_SHELLS: &[&str] = &["bash", "sh", "pwsh", "python", "cmd", "powershell"];
 
 pub(super) fn check(checker: &mut Checker, workflow: &Workflow) {
+    check_filters(checker, workflow);
     check_env(checker, &workflow.env, "the workflow");
     check_defaults(checker, workflow.defaults.as_ref(), "the workflow");
     for job in workflow.jobs.values() {
@@ -111,6 +112,77 @@ fn check_env(checker: &mut Checker, env: &Env, place: &str) {
     }
 }
 
+/// Filter patterns that can never match: branch and tag patterns with characters a git ref cannot
+/// hold, path patterns with spaces around them or `.` / `..` segments (GitHub compares paths as
+/// git prints them). Valid pattern syntax is checked with the triggers.
+fn check_filters(checker: &mut Checker, workflow: &Workflow) {
+    for (event, trigger) in &workflow.on.events {
+        let refs = [
+            ("branches", &trigger.branches),
+            ("branches-ignore", &trigger.branches_ignore),
+            ("tags", &trigger.tags),
+            ("tags-ignore", &trigger.tags_ignore),
+        ];
+        for (key, patterns) in refs {
+            for pattern in patterns.iter().flatten() {
+                let text = pattern.value.strip_prefix('!').unwrap_or(&pattern.value);
+                if text.contains("${{") {
+                    continue;
+                }
+                let bad = text
+                    .chars()
+                    .find(|c| c.is_whitespace() || matches!(c, '~' | '^' | ':'));
+                let problem = match bad {
+                    Some(c) => Some(format!("`{c}` cannot appear in a git ref name")),
+                    None if text.starts_with('/') || text.ends_with('/') => {
+                        Some("a git ref name cannot start or end with `/`".to_string())
+                    }
+                    None if text.contains("..") => {
+                        Some("a git ref name cannot contain `..`".to_string())
+                    }
+                    None => None,
+                };
+                if let Some(problem) = problem {
+                    checker.warning(
+                        pattern.span,
+                        format!(
+                            "`{key}` pattern `{}` of `on.{event}` can never match: {problem}",
+                            pattern.value
+                        ),
+                    );
+                }
+            }
+        }
+        for (key, patterns) in [
+            ("paths", &trigger.paths),
+            ("paths-ignore", &trigger.paths_ignore),
+        ] {
+            for pattern in patterns.iter().flatten() {
+                let text = pattern.value.strip_prefix('!').unwrap_or(&pattern.value);
+                let problem = if text.trim() != text {
+                    Some("it starts or ends with a space")
+                } else if text
+                    .split('/')
+                    .any(|segment| segment == "." || segment == "..")
+                {
+                    Some("changed paths never hold `.` or `..` segments")
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    checker.warning(
+                        pattern.span,
+                        format!(
+                            "`{key}` pattern `{}` of `on.{event}` can never match: {problem}",
+                            pattern.value
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Untrusted input expanded into the script, and deprecated workflow commands.
 fn check_script(checker: &mut Checker, run: &Spanned<String>, place: &str) {
     let text = run.value.as_str();
@@ -134,7 +206,7 @@ fn check_script(checker: &mut Checker, run: &Spanned<String>, place: &str) {
             );
         }
     }
-    for command in ["set-output", "save-state"] {
+    for command in ["set-output", "save-state", "set-env", "add-path"] {
         let needle = format!("::{command} ");
         let Some(index) = text
             .find(&needle)
@@ -143,15 +215,16 @@ fn check_script(checker: &mut Checker, run: &Spanned<String>, place: &str) {
             continue;
         };
         let span = checker.map.locate(run.span, text, index);
-        let file = if command == "set-output" {
-            "$GITHUB_OUTPUT"
-        } else {
-            "$GITHUB_STATE"
+        let file = match command {
+            "set-output" => "$GITHUB_OUTPUT",
+            "save-state" => "$GITHUB_STATE",
+            "set-env" => "$GITHUB_ENV",
+            _ => "$GITHUB_PATH",
         };
         checker.warning(
             span,
             format!(
-                "the `::{command}` workflow command in the `run` of {place} is deprecated: write `name=value` lines to {file} instead"
+                "the `::{command}` workflow command in the `run` of {place} is deprecated: write to {file} instead"
             ),
         );
     }
@@ -265,6 +338,35 @@ mod tests {
         assert!(
             found[0].2.contains("takes job names only in a job's `if`"),
             "{found:?}"
+        );
+    }
+
+    #[test]
+    fn filter_patterns_that_can_never_match_are_warnings() {
+        let found = findings(
+            "on:\n  push:\n    branches: ['feature x', 'ok/*', 'a..b']\n    paths: [' src/**', './docs/**', 'lib/**']\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n",
+        );
+        let warnings: Vec<_> = found
+            .iter()
+            .filter(|(severity, ..)| *severity == Severity::Warning)
+            .map(|(_, _, message)| message.as_str())
+            .collect();
+        assert_eq!(warnings.len(), 4, "{found:?}");
+        assert!(
+            warnings.iter().any(|m| m.contains("`feature x`")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.iter().any(|m| m.contains("`a..b`")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.iter().any(|m| m.contains("` src/**`")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.iter().any(|m| m.contains("`./docs/**`")),
+            "{warnings:?}"
         );
     }
 

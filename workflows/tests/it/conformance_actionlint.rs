@@ -156,6 +156,15 @@ fn actionlint_conformance() {
         }
         tally.lines += lines.len();
         tally.lines_found += matched.len();
+        tally.lines_flagged += lines
+            .iter()
+            .filter(|line| {
+                parsed
+                    .diagnostics
+                    .iter()
+                    .any(|d| **line == 0 || d.span.line == **line)
+            })
+            .count();
         if engine_relevant && (!rejected || matched.is_empty()) {
             let ours: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
             err_failures.push(format!("{name}: expected lines {lines:?}; ours {ours:?}"));
@@ -202,12 +211,15 @@ struct Tally {
     line_hit: usize,
     lines: usize,
     lines_found: usize,
+    /// Expected lines where Slipway reports anything (an error or a warning): actionlint's
+    /// findings include risks Slipway deliberately reports as warnings (script injection).
+    lines_flagged: usize,
 }
 
 impl Tally {
     fn print(&self, what: &str) {
         println!(
-            "  {what}: rejected {}/{} ({:.1}%), error on an expected line {}/{} ({:.1}%), expected lines covered {}/{}",
+            "  {what}: rejected {}/{} ({:.1}%), error on an expected line {}/{} ({:.1}%), expected lines covered {}/{}, flagged (error or warning) {}/{}",
             self.rejected,
             self.cases,
             percent(self.rejected, self.cases),
@@ -215,6 +227,8 @@ impl Tally {
             self.cases,
             percent(self.line_hit, self.cases),
             self.lines_found,
+            self.lines,
+            self.lines_flagged,
             self.lines
         );
     }

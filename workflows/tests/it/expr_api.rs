@@ -198,8 +198,15 @@ fn conditions_imply_success_unless_they_call_a_status_function() {
             Status::default(),
             true,
         ),
+        // Spaces around the braces are text too (GitHub's template reader does not trim): the
+        // condition is a non-empty string, so true.
         (
             "  ${{ github.event_name == 'pull_request' }}  ",
+            Status::default(),
+            true,
+        ),
+        (
+            "${{ github.event_name == 'pull_request' }}",
             Status::default(),
             false,
         ),
