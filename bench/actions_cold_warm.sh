@@ -43,11 +43,11 @@ YAML
 sha=$(git -C "$work/gs" rev-parse HEAD)
 cache="${TMPDIR:-/tmp}/slipway/work/_actions/actions/github-script/$sha"
 
-ms() { date +%s%N | awk '{ printf "%d", $1 / 1000000 }'; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
 run() {
   local start end
   start=$(ms)
-  "$bin" run -C "$work/repo" --workflow "$1" --data "$work/data" > /dev/null
+  "$bin" run -C "$work/repo" --workflow ".github/workflows/$1" --data "$work/data" > /dev/null 2>&1 || { echo "slipway run $1 failed" >&2; exit 1; }
   end=$(ms)
   echo $((end - start))
 }

@@ -132,12 +132,10 @@ pub fn unpack_into_place(bytes: &[u8], target: &Path) -> Result<(), String> {
         UNPACKS.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&temp);
-    let unpacked = (|| {
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-        archive.set_preserve_permissions(true);
-        archive.set_overwrite(true);
-        archive.unpack(&temp)
-    })();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    archive.set_preserve_permissions(true);
+    archive.set_overwrite(true);
+    let unpacked = archive.unpack(&temp);
     if let Err(error) = unpacked {
         let _ = std::fs::remove_dir_all(&temp);
         return Err(format!("failed to unpack the action archive: {error}"));

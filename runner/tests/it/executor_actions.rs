@@ -346,7 +346,7 @@ async fn local_composite_actions_take_inputs_and_give_outputs() {
 }
 
 #[tokio::test]
-async fn only_composite_local_actions_run() {
+async fn local_actions_fail_clearly_when_they_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
     let spec = job(vec![
         run("mkdir -p act && printf 'runs:\\n  using: node20\\n  main: index.js\\n' > act/action.yaml"),
@@ -359,7 +359,7 @@ async fn only_composite_local_actions_run() {
     assert!(
         ran.logs(1)
             .iter()
-            .any(|line| line.contains("uses `node20`")),
+            .any(|line| line.contains("index.js does not exist")),
         "{:?}",
         ran.logs(1)
     );
