@@ -231,7 +231,10 @@ jobs:
     let db = &test.services["db"];
     assert_eq!(db.ports, vec!["5432".to_string()]);
     assert_eq!(db.credentials.as_ref().unwrap().username, "me");
-    assert_eq!(test.runs_on, vec!["ubuntu-latest".to_string(), "docker".to_string()]);
+    assert_eq!(
+        test.runs_on,
+        vec!["ubuntu-latest".to_string(), "docker".to_string()]
+    );
     assert!(test.needs_docker());
     assert_eq!(specs[1].runs_on, vec!["ubuntu-latest".to_string()]);
     assert!(!specs[1].needs_docker());
