@@ -13,6 +13,7 @@
 //! - `deployment`: the rules tying a `deployment:` block's keys together (also run by the engine)
 //! - `scan`, `source_map`: helpers (expression text positions, value offsets → file positions)
 
+mod containers;
 pub mod deployment;
 mod expressions;
 mod jobs;
@@ -36,6 +37,7 @@ pub fn validate(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
         diagnostics: Vec::new(),
     };
     jobs::check(&mut checker, workflow);
+    containers::check(&mut checker, workflow);
     triggers::check(&mut checker, workflow);
     matrix::check(&mut checker, workflow);
     limits::check(&mut checker, workflow);
