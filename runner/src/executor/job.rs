@@ -209,7 +209,11 @@ impl<'a> JobRun<'a> {
             self.log_job(&format!("##[error]{error}"));
             self.dirs.remove_temp();
             return JobResult {
-                conclusion: Conclusion::Failure,
+                conclusion: if self.cancel.is_cancelled() {
+                    Conclusion::Cancelled
+                } else {
+                    Conclusion::Failure
+                },
                 outputs: IndexMap::new(),
                 steps: Vec::new(),
                 summary: String::new(),
@@ -965,6 +969,7 @@ impl<'a> JobRun<'a> {
             &self.spec,
             paths,
             &self.options.runner_id,
+            &self.cancel,
             &self.job_logger(),
         )
         .await?;

@@ -90,10 +90,12 @@ pub async fn docker_available() -> bool {
 /// left behind). Returns how many objects were removed.
 pub async fn remove_leftovers(runner_id: &str) -> Result<usize, String> {
     let docker = connect().await?;
-    let filter = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{LABEL_RUNNER}={runner_id}")],
-    )]);
+    remove_labelled(&docker, vec![format!("{LABEL_RUNNER}={runner_id}")]).await
+}
+
+/// Removes the containers, then the networks, carrying every label in `labels` (`key=value`).
+async fn remove_labelled(docker: &Docker, labels: Vec<String>) -> Result<usize, String> {
+    let filter = HashMap::from([("label".to_string(), labels)]);
     let containers = docker
         .list_containers(Some(ListContainersOptions {
             all: true,
@@ -105,7 +107,7 @@ pub async fn remove_leftovers(runner_id: &str) -> Result<usize, String> {
     let mut removed = 0;
     for container in containers {
         if let Some(id) = container.id
-            && remove_container(&docker, &id).await
+            && remove_container(docker, &id).await
         {
             removed += 1;
         }
@@ -210,6 +212,7 @@ impl JobContainers {
         spec: &JobSpec,
         paths: PathMap,
         runner_id: &str,
+        cancel: &tokio_util::sync::CancellationToken,
         log: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<(JobContainers, Map<String, Value>), String> {
         let docker = connect().await?;
@@ -226,10 +229,24 @@ impl JobContainers {
             services: Vec::new(),
             paths,
         };
-        match containers.start_all(spec, log).await {
+        let outcome = tokio::select! {
+            outcome = containers.start_all(spec, log) => outcome,
+            _ = cancel.cancelled() => Err("the job was cancelled while its containers started".to_string()),
+        };
+        match outcome {
             Ok(context) => Ok((containers, context)),
             Err(error) => {
                 containers.remove_all().await;
+                // A container whose creation was under way when a cancel came is not known by
+                // id: its labels find it.
+                let labels = vec![
+                    format!("{LABEL_RUN}={}", spec.run_id),
+                    format!("{LABEL_JOB}={}", spec.job_key),
+                    format!("{LABEL_RUNNER}={runner_id}"),
+                ];
+                if let Err(error) = remove_labelled(&containers.docker, labels).await {
+                    tracing::warn!(%error, "removing a job's containers failed");
+                }
                 Err(error)
             }
         }
