@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -56,6 +57,7 @@ TARGETS = {
     "B4rss_runner": "<= 10 MB",
     "B5": ">= 50 MB/s",
     "B6": "<= 0.5 s",
+    "C1": "<= 500 ms over a host job",
 }
 
 
@@ -982,6 +984,80 @@ class EngineBench:
 # criterion micro-benchmarks (cargo bench -p workflows)
 
 
+# --------------------------------------------------------------------------------------------
+# C1: the start-up overhead of a container job (and of a job with one service) over a host job,
+# on the local Docker engine with the image present. The image is busybox-static imported as a
+# root filesystem (no registry is reachable), as the e2e tests build it.
+
+
+def busybox_image(log) -> str:
+    busybox = Path("/bin/busybox")
+    if not busybox.exists():
+        raise BenchError("busybox-static is not installed")
+    digest = hashlib.sha256(busybox.read_bytes() + b"bench-v1").hexdigest()[:16]
+    tag = f"slipway-bench-busybox:{digest}"
+    if run_timed(["docker", "image", "inspect", tag], timeout=30).code == 0:
+        return tag
+    log(f"building {tag}")
+    with tempfile.TemporaryDirectory() as root:
+        rootfs = Path(root) / "fs"
+        (rootfs / "bin").mkdir(parents=True)
+        (rootfs / "tmp").mkdir()
+        (rootfs / "www").mkdir()
+        (rootfs / "www" / "ping").write_text("pong\n")
+        shutil.copy(busybox, rootfs / "bin" / "busybox")
+        for applet in check([str(busybox), "--list"]).split():
+            if applet != "busybox":
+                os.symlink("busybox", rootfs / "bin" / applet)
+        archive = Path(root) / "fs.tar"
+        check(["tar", "-C", str(rootfs), "-cf", str(archive), "."])
+        check(["docker", "import", "--change", "ENV PATH=/bin", "--change",
+               'CMD ["httpd", "-f", "-p", "80", "-h", "/www"]', str(archive), tag], timeout=120)
+    return tag
+
+
+def containers(args, work: Path, slipway: Slipway, results: Results, log):
+    if not slipway.binary:
+        results.add("C1", "container job overhead", slipway.why_missing, verdict="n/a")
+        return
+    if run_timed(["docker", "info"], timeout=30).code != 0:
+        results.add("C1", "container job overhead", "n/a (no Docker engine)", verdict="n/a")
+        return
+    image = busybox_image(log)
+    flows = {
+        "host": "",
+        "container": f"    container: {image}\n",
+        "service": f"    services:\n      web:\n        image: {image}\n",
+    }
+    env = dict(os.environ, TMPDIR=str(work / "tmp"))
+    (work / "tmp").mkdir(exist_ok=True)
+    samples: dict[str, list[float]] = {name: [] for name in flows}
+    for name, extra in flows.items():
+        repo = work / f"c1-{name}"
+        repo.mkdir(exist_ok=True)
+        (repo / "flow.yml").write_text(
+            f"on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n{extra}    steps:\n      - run: \"true\"\n")
+    for _ in range(args.n + 1):  # the first round warms up
+        for name in flows:
+            r = run_timed([slipway.binary, "run", "-C", str(work / f"c1-{name}"), "--workflow",
+                           "flow.yml", "--json"], env=env)
+            if r.code != 0:
+                results.add("C1", f"{name} job", f"error (exit {r.code}: {r.tail()})", verdict="n/a")
+                return
+            job = json.loads(r.out)["workflows"][0]["jobs"][0]
+            samples[name].append(job["seconds"])
+    host = percentile(samples["host"][1:], 50)
+    for name in ("container", "service"):
+        p50 = percentile(samples[name][1:], 50)
+        overhead = p50 - host
+        results.add("C1", f"{name} job start-up + teardown over a host job", ms(overhead),
+                    peer=ms(host), peer_name="host job", target=TARGETS["C1"],
+                    verdict=verdict(overhead <= 0.5),
+                    note="job time as `slipway run --json` reports it, image present; "
+                         "act not compared (it needs its runner images from a registry)",
+                    data={"samples_s": samples[name][1:], "host_samples_s": samples["host"][1:]})
+
+
 def criterion_medians(target: Path, since: float) -> list[tuple[str, float]]:
     """(benchmark id, median ns) from criterion's files written at or after `since`."""
     found = []
@@ -1037,7 +1113,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 rounds, smaller engine loads")
     parser.add_argument("-n", type=int, help="rounds per local benchmark (default 10)")
     parser.add_argument("--micro", action="store_true", help="also run cargo bench -p workflows")
-    parser.add_argument("--only", help="comma list of L1,B1,B2,B3,B4,B5,B6,micro")
+    parser.add_argument("--only", help="comma list of L1,B1,B2,B3,B4,B5,B6,C1,micro")
     parser.add_argument("--no-build", action="store_true",
                         help="use target/release/slipway as it is (SLIPWAY_BIN overrides)")
     parser.add_argument("--time-limit", type=float, default=600,
@@ -1046,7 +1122,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results directory")
     args = parser.parse_args()
     args.n = args.n or (3 if args.quick else 10)
-    only = set((args.only or "L1,B1,B2,B3,B4,B5,B6").split(","))
+    only = set((args.only or "L1,B1,B2,B3,B4,B5,B6,C1").split(","))
     if args.micro:
         only.add("micro")
 
@@ -1072,6 +1148,11 @@ def main() -> int:
         local.b2(results)
     if only & {"B1", "B3", "B4", "B5", "B6"}:
         EngineBench(args, work, slipway, log, local.l1_act_p50).run(results, only)
+    if "C1" in only:
+        try:
+            containers(args, work, slipway, results, log)
+        except BenchError as err:
+            results.add("C1", "container job overhead", f"error ({err})", verdict="n/a")
     if "micro" in only:
         try:
             micro(results, log, args.quick)

@@ -421,6 +421,7 @@ jobs:
       - if: always()
         run: |
           sleep 301 &
+          sleep 1
           ps -o pid,args > /__w/workspace/ps.txt
           cat /__w/workspace/ps.txt
 "#
@@ -539,6 +540,75 @@ echo "main ran"
     let (_, report) = slipway_run(dir.path(), &["--workflow", "flow.yml"]);
     assert_eq!(report["result"], "success", "{report:#}");
     assert!(all_logs(&report).contains("(built before)"));
+}
+
+#[test]
+fn ctrl_c_while_a_service_is_starting_cancels_and_removes_it() {
+    if !docker_ready("ctrl_c_while_a_service_is_starting_cancels_and_removes_it") {
+        return;
+    }
+    let image = image();
+    let dir = project(&format!(
+        r#"on: push
+jobs:
+  waits:
+    runs-on: ubuntu-latest
+    services:
+      slow:
+        image: {image}
+        options: --health-cmd "sleep 100" --health-timeout 100s --health-interval 1s
+    steps:
+      - run: echo never
+"#
+    ));
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let child = Command::new(BIN)
+        .arg("run")
+        .arg("-C")
+        .arg(dir.path())
+        .args(["--json", "--workflow", "flow.yml"])
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    // The service container exists: the job is waiting for its health.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let container = loop {
+        let output = Command::new("docker")
+            .args(["ps", "-q", "--filter", "label=slipway.job=waits"])
+            .output()
+            .unwrap();
+        let ids = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        if !ids.is_empty() {
+            break ids;
+        }
+        assert!(Instant::now() < deadline, "the service never started");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let interrupted = Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        interrupted.elapsed()
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["workflows"][0]["jobs"][0]["result"], "cancelled",
+        "{report:#}"
+    );
+    let gone = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("id={container}")])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&gone.stdout).trim().is_empty());
+    let run_id = report["workflows"][0]["run_id"].as_str().unwrap();
+    assert_eq!(leftovers("slipway.run", run_id), (vec![], vec![]));
 }
 
 /// Through an engine and a runner process: the job goes to the runner (it carries `docker`),

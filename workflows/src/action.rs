@@ -489,6 +489,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reads_a_docker_action() {
+        let source = "name: D\nruns:\n  using: docker\n  image: Dockerfile\n  entrypoint: /main.sh\n  pre-entrypoint: /pre.sh\n  post-entrypoint: /post.sh\n  env:\n    A: b\n  args:\n    - ${{ inputs.who }}\n    - 2\n";
+        let (action, diagnostics) = parse_action("action.yml", source);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let docker = action.unwrap().runs.docker.unwrap();
+        assert_eq!(docker.image.value, "Dockerfile");
+        assert_eq!(docker.entrypoint.unwrap().value, "/main.sh");
+        assert_eq!(docker.pre_entrypoint.unwrap().value, "/pre.sh");
+        assert_eq!(docker.post_entrypoint.unwrap().value, "/post.sh");
+        assert_eq!(docker.env["A"].value, "b");
+        let args: Vec<_> = docker.args.iter().map(|arg| arg.value.as_str()).collect();
+        assert_eq!(args, ["${{ inputs.who }}", "2"]);
+        // Without `image` the file names what is missing, with its place.
+        let (_, diagnostics) = parse_action("action.yml", "runs:\n  using: docker\n");
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.to_string().contains("a Docker action needs `image`")),
+            "{diagnostics:?}"
+        );
+    }
+
+    #[test]
     fn reads_a_composite_action() {
         let source = "name: Greet\ninputs:\n  who:\n    required: true\n    default: world\n  loud: {}\noutputs:\n  greeting:\n    value: ${{ steps.say.outputs.text }}\nruns:\n  using: composite\n  steps:\n    - id: say\n      run: echo hi\n      shell: bash\n";
         let (action, diagnostics) = parse_action("action.yml", source);

@@ -215,7 +215,14 @@ impl<'a> JobRun<'a> {
         {
             self.log_job(&format!("##[error]{error}"));
             self.dirs.remove_temp();
-            return JobResult::failed(error);
+            return JobResult::unrun(
+                if self.cancel.is_cancelled() {
+                    Conclusion::Cancelled
+                } else {
+                    Conclusion::Failure
+                },
+                error,
+            );
         }
         let (results, report) = match self.spec.deployment.clone() {
             None => (self.run_pass(&mut frame).await, None),
@@ -1077,6 +1084,7 @@ impl<'a> JobRun<'a> {
             &self.spec,
             paths,
             &self.options.runner_id,
+            &self.cancel,
             &self.job_logger(),
         )
         .await?;

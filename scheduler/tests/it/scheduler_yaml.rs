@@ -191,3 +191,51 @@ jobs:
         ],
     );
 }
+
+#[test]
+fn container_jobs_carry_their_containers_and_need_a_docker_runner() {
+    let yaml = r#"
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        node: [20]
+    container:
+      image: node:${{ matrix.node }}
+      env:
+        TOKEN: ${{ secrets.TOKEN }}
+      options: --cpus 1
+    services:
+      db:
+        image: postgres:16
+        ports: ["5432"]
+        credentials:
+          username: me
+          password: ${{ secrets.REGISTRY }}
+    steps:
+      - run: echo hi
+  plain:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo hi
+"#;
+    let specs = check(yaml, &[("start", "start test (20); start plain")]);
+    let test = &specs[0];
+    let container = test.container.as_ref().unwrap();
+    assert_eq!(container.image, "node:20");
+    assert_eq!(container.options.as_deref(), Some("--cpus 1"));
+    // What reads `secrets` is left for the runner, which holds them.
+    assert_eq!(container.env["TOKEN"], "${{ secrets.TOKEN }}");
+    let db = &test.services["db"];
+    assert_eq!(db.ports, vec!["5432".to_string()]);
+    assert_eq!(db.credentials.as_ref().unwrap().username, "me");
+    assert_eq!(
+        test.runs_on,
+        vec!["ubuntu-latest".to_string(), "docker".to_string()]
+    );
+    assert!(test.needs_docker());
+    assert_eq!(specs[1].runs_on, vec!["ubuntu-latest".to_string()]);
+    assert!(!specs[1].needs_docker());
+}

@@ -323,8 +323,6 @@ fn check_step_uses(checker: &mut Checker, label: &str, uses: &Spanned<String>) {
                 uses.span,
                 format!("`uses` of {label} names no docker image"),
             );
-        } else {
-            checker.warning(uses.span, format!("{label} uses `{value}`, which Slipway cannot run (container actions are not supported)"));
         }
         return;
     }

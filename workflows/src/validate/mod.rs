@@ -16,6 +16,7 @@
 //! - `deployment`: the rules tying a `deployment:` block's keys together (also run by the engine)
 //! - `scan`, `source_map`: helpers (expression text positions, value offsets → file positions)
 
+mod containers;
 pub mod deployment;
 mod expressions;
 mod jobs;
@@ -43,6 +44,7 @@ pub fn validate(workflow: &Workflow, source: &str) -> Vec<Diagnostic> {
     jobs::check(&mut checker, workflow);
     parallel::check(&mut checker, workflow);
     lint::check(&mut checker, workflow);
+    containers::check(&mut checker, workflow);
     triggers::check(&mut checker, workflow);
     matrix::check(&mut checker, workflow);
     limits::check(&mut checker, workflow);

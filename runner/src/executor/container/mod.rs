@@ -90,10 +90,12 @@ pub async fn docker_available() -> bool {
 /// left behind). Returns how many objects were removed.
 pub async fn remove_leftovers(runner_id: &str) -> Result<usize, String> {
     let docker = connect().await?;
-    let filter = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{LABEL_RUNNER}={runner_id}")],
-    )]);
+    remove_labelled(&docker, vec![format!("{LABEL_RUNNER}={runner_id}")]).await
+}
+
+/// Removes the containers, then the networks, carrying every label in `labels` (`key=value`).
+async fn remove_labelled(docker: &Docker, labels: Vec<String>) -> Result<usize, String> {
+    let filter = HashMap::from([("label".to_string(), labels)]);
     let containers = docker
         .list_containers(Some(ListContainersOptions {
             all: true,
@@ -105,7 +107,7 @@ pub async fn remove_leftovers(runner_id: &str) -> Result<usize, String> {
     let mut removed = 0;
     for container in containers {
         if let Some(id) = container.id
-            && remove_container(&docker, &id).await
+            && remove_container(docker, &id).await
         {
             removed += 1;
         }
@@ -210,6 +212,7 @@ impl JobContainers {
         spec: &JobSpec,
         paths: PathMap,
         runner_id: &str,
+        cancel: &tokio_util::sync::CancellationToken,
         log: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<(JobContainers, Map<String, Value>), String> {
         let docker = connect().await?;
@@ -226,10 +229,24 @@ impl JobContainers {
             services: Vec::new(),
             paths,
         };
-        match containers.start_all(spec, log).await {
+        let outcome = tokio::select! {
+            outcome = containers.start_all(spec, log) => outcome,
+            _ = cancel.cancelled() => Err("the job was cancelled while its containers started".to_string()),
+        };
+        match outcome {
             Ok(context) => Ok((containers, context)),
             Err(error) => {
                 containers.remove_all().await;
+                // A container whose creation was under way when a cancel came is not known by
+                // id: its labels find it.
+                let labels = vec![
+                    format!("{LABEL_RUN}={}", spec.run_id),
+                    format!("{LABEL_JOB}={}", spec.job_key),
+                    format!("{LABEL_RUNNER}={runner_id}"),
+                ];
+                if let Err(error) = remove_labelled(&containers.docker, labels).await {
+                    tracing::warn!(%error, "removing a job's containers failed");
+                }
                 Err(error)
             }
         }
@@ -241,23 +258,52 @@ impl JobContainers {
         log: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<Map<String, Value>, String> {
         let started = std::time::Instant::now();
-        let network = format!(
-            "slipway-{}-{}",
-            super::workspace::sanitise(&spec.job_key).to_ascii_lowercase(),
-            unique_suffix()
-        );
+        // A job without services needs no network of its own (the default bridge serves its
+        // container): that saves creating and removing one, a good part of a container job's
+        // start-up cost.
+        let network = if spec.services.is_empty() {
+            "bridge".to_string()
+        } else {
+            format!(
+                "slipway-{}-{}",
+                super::workspace::sanitise(&spec.job_key).to_ascii_lowercase(),
+                unique_suffix()
+            )
+        };
+        if !spec.services.is_empty() {
+            self.create_network(&network).await?;
+        }
+        let mut context = Map::new();
+        self.start_services_and_container(spec, &network, &mut context, log)
+            .await?;
+        log(&format!(
+            "containers ready in {} ms",
+            started.elapsed().as_millis()
+        ));
+        Ok(context)
+    }
+
+    async fn create_network(&mut self, network: &str) -> Result<(), String> {
         self.docker
             .create_network(NetworkCreateRequest {
-                name: network.clone(),
+                name: network.to_string(),
                 driver: Some("bridge".to_string()),
                 labels: Some(self.labels.clone()),
                 ..Default::default()
             })
             .await
             .map_err(|error| format!("creating the job's network failed: {error}"))?;
-        self.network = Some(network.clone());
-        let mut context = Map::new();
+        self.network = Some(network.to_string());
+        Ok(())
+    }
 
+    async fn start_services_and_container(
+        &mut self,
+        spec: &JobSpec,
+        network: &str,
+        context: &mut Map<String, Value>,
+        log: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<(), String> {
         let mut waiting = Vec::new();
         let mut services_context = Map::new();
         for (key, service) in &spec.services {
@@ -266,7 +312,7 @@ impl JobContainers {
             let parsed = parse_options(service, &field)?;
             self.pull_if_missing(service, &field, log).await?;
             let mut body =
-                self.create_body(service, &parsed, &network, vec![key.clone()], &field)?;
+                self.create_body(service, &parsed, network, vec![key.clone()], &field)?;
             if let Some(entrypoint) = &service.entrypoint {
                 body.entrypoint = Some(vec![entrypoint.clone()]);
             }
@@ -301,7 +347,7 @@ impl JobContainers {
                     .map_err(|error| format!("failed to create {}: {error}", dir.display()))?;
             }
             let mut body =
-                self.create_body(container, &parsed, &network, Vec::new(), "container")?;
+                self.create_body(container, &parsed, network, Vec::new(), "container")?;
             if parsed.entrypoint.is_none() {
                 // Kept alive for the steps to be exec'd into, as GitHub's runner does.
                 body.entrypoint = Some(vec!["tail".to_string()]);
@@ -354,11 +400,7 @@ impl JobContainers {
         if !services_context.is_empty() {
             context.insert("services".into(), Value::Object(services_context));
         }
-        log(&format!(
-            "containers ready in {} ms",
-            started.elapsed().as_millis()
-        ));
-        Ok(context)
+        Ok(())
     }
 
     fn create_body(
