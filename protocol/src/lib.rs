@@ -36,4 +36,6 @@ pub use step::{BoolOrExpression, NumberOrExpression, Step, StepControl};
 /// 2: steps and deployment values are protocol's own plain data (no `workflows` spans, no
 /// `deploy` types), after the wire had changed in many commits at 1.
 /// 3: environment settings travel as a typed `EnvironmentPatch`, not as command-line words.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: pinned remote actions, job containers and services, background/control steps, the
+/// per-job runtime token in the lease, cache entry versions.
+pub const PROTOCOL_VERSION: u32 = 4;

@@ -1408,7 +1408,8 @@ impl<'a> JobRun<'a> {
 /// The job's `github.token`: kept when the engine gave one, else a fresh random value for this
 /// job (actions such as `github-script` require one). Returns it, to be masked.
 ///
-/// MERGE POINT (toolkit): the per-job token the engine can verify replaces the fallback.
+/// On an engine runner the engine's per-job token (verifiable, fenced to the lease) is given;
+/// the fallback is for `slipway run`, which has no engine to verify anything.
 fn ensure_job_token(spec: &mut JobSpec) -> String {
     let given = spec
         .contexts

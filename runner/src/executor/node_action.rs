@@ -292,9 +292,11 @@ impl JobRun<'_> {
             .collect();
         env.extend(action_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env.extend(state.iter().map(|(k, v)| (k.clone(), v.clone())));
-        // MERGE POINT (toolkit): the one place a JavaScript action's environment is assembled.
-        // The toolkit helper's `toolkit.rs` provides ACTIONS_RUNTIME_TOKEN, ACTIONS_CACHE_URL and
-        // ACTIONS_RESULTS_URL for the job; extend `env` with them here.
+        // Actions (not `run:` steps) reach the engine's services for the official actions:
+        // ACTIONS_RUNTIME_TOKEN, ACTIONS_CACHE_URL, ACTIONS_RESULTS_URL of this job.
+        if let Some(access) = &self.options.toolkit {
+            env.extend(super::toolkit::toolkit_env(access));
+        }
         env.into_iter().collect()
     }
 
