@@ -256,7 +256,10 @@ impl Orchestrator {
         })?;
         // Every remote `uses:` is pinned to a commit now: a tag moved later changes nothing for
         // this run or its re-runs. What cannot be found fails its jobs before they start.
-        let pins = pin_actions(&self.engine, &workflow).await;
+        // The reusable workflows it calls are pinned with it: their jobs run in this run.
+        let workflows: Vec<&workflows::model::Workflow> =
+            std::iter::once(&workflow).chain(called.values()).collect();
+        let pins = pin_actions(&self.engine, &workflows).await;
         details["actions"] = json!(pins.pinned);
         if !pins.unavailable.is_empty() {
             details["actions_unavailable"] = json!(pins.unavailable);
@@ -1015,13 +1018,20 @@ fn unavailable_action(engine: &Engine, run_id: RunId, spec: &JobSpec) -> Option<
     Some(recorded.unwrap_or_else(|| action.not_available()))
 }
 
-/// Pins the workflow's remote actions; a failure to read the mirrors makes them all unavailable
-/// with the reason.
+/// Pins the remote actions of a run's workflows (the one started and those it calls); a failure
+/// to read the mirrors makes them all unavailable with the reason.
 pub(crate) async fn pin_actions(
     engine: &Arc<Engine>,
-    workflow: &workflows::model::Workflow,
+    workflows: &[&workflows::model::Workflow],
 ) -> crate::actions::Pins {
-    let uses = crate::actions::resolve::remote_uses_of(workflow);
+    let mut uses: Vec<String> = Vec::new();
+    for workflow in workflows {
+        for one in crate::actions::resolve::remote_uses_of(workflow) {
+            if !uses.contains(&one) {
+                uses.push(one);
+            }
+        }
+    }
     if uses.is_empty() {
         return crate::actions::Pins::default();
     }
