@@ -361,6 +361,33 @@ async fn remote_actions_run_from_mirrors_pinned_and_fetched_by_runners() {
         .join(&sources.github_script);
     assert!(cached.join("action.yml").is_file(), "{}", cached.display());
 
+    // The archive route serves lease holders only: a runner that holds no lease on the job
+    // gets 403, no credential 401.
+    let config = std::fs::read_to_string(runner_dir.join("runner.toml")).unwrap();
+    let credential = config
+        .lines()
+        .find_map(|line| line.strip_prefix("credential = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let archive_url = format!(
+        "{}/api/v1/actions/actions/github-script/{}.tar.gz",
+        engine.url, sources.github_script
+    );
+    let job_id = job(&run, "script")["job_id"].as_str().unwrap_or("none").to_string();
+    let refused = engine
+        .client
+        .get(&archive_url)
+        .bearer_auth(&credential)
+        .header("x-slipway-job", &job_id)
+        .header("x-slipway-fencing-token", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let anonymous = engine.client.get(&archive_url).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+
     // A tag moved after the run: a re-run keeps the first attempt's commit; a new run takes the
     // new one once the mirror is refreshed.
     let js = sources.dir.join("me").join("js-action");
