@@ -239,6 +239,9 @@ jobs:
   js:
     runs-on: self-hosted
     steps:
+      - run: echo "first step" >> "$TRACE"
+        env:
+          TRACE: TRACE_PATH
       - id: mine
         uses: me/js-action@v1
         env:
@@ -336,10 +339,10 @@ async fn remote_actions_run_from_mirrors_pinned_and_fetched_by_runners() {
         status.contains(&format!("action: me/js-action@v1 = {}", sources.js_v1)),
         "{status}"
     );
-    // pre, main, post in order, post with the state main saved.
+    // pre at the start of the job (before the first step), main, post with the state main saved.
     assert_eq!(
         support::lines(&trace),
-        ["pre world", "main world", "post world"],
+        ["pre world", "first step", "main world", "post world"],
         "{all_logs}"
     );
     assert!(all_logs.contains("the secret is ***"), "{all_logs}");
@@ -374,7 +377,10 @@ async fn remote_actions_run_from_mirrors_pinned_and_fetched_by_runners() {
         "{}/api/v1/actions/actions/github-script/{}.tar.gz",
         engine.url, sources.github_script
     );
-    let job_id = job(&run, "script")["job_id"].as_str().unwrap_or("none").to_string();
+    let job_id = job(&run, "script")["job_id"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string();
     let refused = engine
         .client
         .get(&archive_url)

@@ -63,6 +63,10 @@ pub struct JobRun<'a> {
     pub(super) post_actions: Vec<PostAction>,
     /// What the last process said with `::save-state` (for its action's `post`).
     pub(super) saved_state: IndexMap<String, String>,
+    /// Whether the `pre` scripts of the job's JavaScript actions ran (at the start of the job),
+    /// and for which top-level steps.
+    pub(super) pres_done: bool,
+    pub(super) pre_ran: std::collections::HashSet<usize>,
 }
 
 /// Work deferred to the end of the job.
@@ -185,6 +189,8 @@ impl<'a> JobRun<'a> {
             timed_out: false,
             post_actions: Vec::new(),
             saved_state: IndexMap::new(),
+            pres_done: false,
+            pre_ran: std::collections::HashSet::new(),
         };
         run.run_all().await
     }
@@ -273,6 +279,10 @@ impl<'a> JobRun<'a> {
     /// when `frame.status.failed` is set afterwards.
     pub(super) async fn run_pass(&mut self, frame: &mut Frame) -> Vec<StepResult> {
         let steps: Vec<_> = self.spec.steps.iter().map(super::step_from_wire).collect();
+        if !self.pres_done {
+            self.pres_done = true;
+            self.run_pre_scripts(frame, &steps).await;
+        }
         let mut results = Vec::new();
         for (index, step) in steps.iter().enumerate() {
             frame.event_index = index;
