@@ -239,6 +239,9 @@ jobs:
   js:
     runs-on: self-hosted
     steps:
+      - run: echo "first step" >> "$TRACE"
+        env:
+          TRACE: TRACE_PATH
       - id: mine
         uses: me/js-action@v1
         env:
@@ -336,10 +339,10 @@ async fn remote_actions_run_from_mirrors_pinned_and_fetched_by_runners() {
         status.contains(&format!("action: me/js-action@v1 = {}", sources.js_v1)),
         "{status}"
     );
-    // pre, main, post in order, post with the state main saved.
+    // pre at the start of the job (before the first step), main, post with the state main saved.
     assert_eq!(
         support::lines(&trace),
-        ["pre world", "main world", "post world"],
+        ["pre world", "first step", "main world", "post world"],
         "{all_logs}"
     );
     assert!(all_logs.contains("the secret is ***"), "{all_logs}");
@@ -360,6 +363,36 @@ async fn remote_actions_run_from_mirrors_pinned_and_fetched_by_runners() {
         .join("work/_actions/actions/github-script")
         .join(&sources.github_script);
     assert!(cached.join("action.yml").is_file(), "{}", cached.display());
+
+    // The archive route serves lease holders only: a runner that holds no lease on the job
+    // gets 403, no credential 401.
+    let config = std::fs::read_to_string(runner_dir.join("runner.toml")).unwrap();
+    let credential = config
+        .lines()
+        .find_map(|line| line.strip_prefix("credential = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let archive_url = format!(
+        "{}/api/v1/actions/actions/github-script/{}.tar.gz",
+        engine.url, sources.github_script
+    );
+    let job_id = job(&run, "script")["job_id"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string();
+    let refused = engine
+        .client
+        .get(&archive_url)
+        .bearer_auth(&credential)
+        .header("x-slipway-job", &job_id)
+        .header("x-slipway-fencing-token", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let anonymous = engine.client.get(&archive_url).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
 
     // A tag moved after the run: a re-run keeps the first attempt's commit; a new run takes the
     // new one once the mirror is refreshed.
@@ -456,6 +489,19 @@ async fn slipway_run_uses_the_mirrors_of_a_data_dir_and_action_dirs() {
     // A plain checkout of the JavaScript action, named owner/repo@ref.
     let action_dir = temp.path().join("action-dir");
     write_js_action(&action_dir.join("me").join("js-action@v1"), "hi");
+    // An action written for node 24, on a machine with node 20: it runs, with a warning.
+    let future = action_dir.join("me").join("future");
+    std::fs::create_dir_all(&future).unwrap();
+    std::fs::write(
+        future.join("action.yml"),
+        "runs:\n  using: node24\n  main: main.js\n",
+    )
+    .unwrap();
+    std::fs::write(
+        future.join("main.js"),
+        "console.log('future ran on ' + process.version);\n",
+    )
+    .unwrap();
     let trace = temp.path().join("trace");
     let workflow = r#"
 on: push
@@ -475,6 +521,7 @@ jobs:
         with:
           who: local
       - run: test "${{ steps.mine.outputs.greeting }}" = "hi local"
+      - uses: me/future@v1
 "#
     .replace("TRACE_PATH", &trace.display().to_string());
     let repo = repo_with(temp.path(), &[("local.yml", &workflow)]);
@@ -498,6 +545,12 @@ jobs:
         support::lines(&trace),
         ["pre local", "main local", "post local"]
     );
+    let logs = run_logs(&output);
+    assert!(
+        logs.contains("this action is written for node24; running it on node20"),
+        "{logs}"
+    );
+    assert!(logs.contains("future ran on v20."), "{logs}");
     // Without the mirrors the action is not available, with the message that says what to do.
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
         .arg("run")
@@ -513,20 +566,7 @@ jobs:
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let logs_dir = text
-        .lines()
-        .find_map(|line| line.split_whitespace().find(|word| word.contains("/logs/")))
-        .map(PathBuf::from);
-    let log_text = logs_dir
-        .map(|dir| {
-            std::fs::read_dir(&dir)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
-                .collect::<String>()
-        })
-        .unwrap_or_default();
+    let log_text = run_logs(&output);
     assert!(
         format!("{text}{log_text}").contains(
             "action actions/github-script@v7 is not available: mirror it with slipway action mirror actions/github-script"
@@ -573,4 +613,25 @@ fn check_with_mirrors(dir: &Path, data: &Path) {
         "{text}"
     );
     assert!(text.contains("2 errors, 1 warning"), "{text}");
+}
+
+/// The job logs of a `slipway run` (the folder it names at the end).
+fn run_logs(output: &std::process::Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text.lines()
+        .find_map(|line| line.split_whitespace().find(|word| word.contains("/logs/")))
+        .map(PathBuf::from)
+        .map(|dir| {
+            std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+                .collect::<String>()
+        })
+        .unwrap_or_default()
 }

@@ -140,7 +140,7 @@ impl JobRun<'_> {
 
     /// Whether the real action behind a built-in one is at hand: pinned for this run, or in an
     /// action directory.
-    fn has_real_action(&self, action: &RemoteAction, uses: &str) -> bool {
+    pub(super) fn has_real_action(&self, action: &RemoteAction, uses: &str) -> bool {
         self.spec.actions.contains_key(uses.trim())
             || self.options.action_dirs.iter().any(|base| {
                 let owner = base.join(&action.owner);

@@ -63,6 +63,10 @@ pub struct JobRun<'a> {
     pub(super) post_actions: Vec<PostAction>,
     /// What the last process said with `::save-state` (for its action's `post`).
     pub(super) saved_state: IndexMap<String, String>,
+    /// Whether the `pre` scripts of the job's JavaScript actions ran (at the start of the job),
+    /// and for which top-level steps.
+    pub(super) pres_done: bool,
+    pub(super) pre_ran: std::collections::HashSet<usize>,
     /// Steps running in the background (`background: true`, `parallel:` groups).
     pub(super) background: super::background::BackgroundSteps,
     /// The job's network, services and job container, when it has `container:` / `services:`.
@@ -199,6 +203,8 @@ impl<'a> JobRun<'a> {
             saved_state: IndexMap::new(),
             background: Default::default(),
             containers: None,
+            pres_done: false,
+            pre_ran: std::collections::HashSet::new(),
         };
         run.run_all().await
     }
@@ -299,6 +305,11 @@ impl<'a> JobRun<'a> {
         let steps: Vec<_> = self.spec.steps.iter().map(super::step_from_wire).collect();
         // Background steps finish out of order: each result goes to its step's slot.
         let mut results: Vec<Option<StepResult>> = vec![None; steps.len()];
+        if !self.pres_done {
+            self.pres_done = true;
+            self.run_pre_scripts(frame, &steps).await;
+        }
+        let mut results = Vec::new();
         for (index, step) in steps.iter().enumerate() {
             frame.event_index = index;
             frame.label = format!("{index}");

@@ -5,9 +5,10 @@
 //! state through `$GITHUB_STATE` and `::save-state` given back to `post` as `STATE_*`, and the
 //! node executable picked from the runner's configuration.
 //!
-//! `pre` runs right before `main`, inside the step (GitHub runs it when the job starts; the
-//! order among the step's own phases is the same). The process work itself is the job loop's
-//! `run_command`, so masking, groups and workflow commands behave as in `run:` steps.
+//! At the start of the job every remote action of the job's steps is fetched and the `pre`
+//! scripts run (in step order, with `with:` evaluated at that moment, output in the job log), as
+//! on GitHub; inside a composite action `pre` runs right before `main`. The process work itself is
+//! the job loop's `run_command`, so masking, groups and workflow commands behave as in `run:` steps.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,8 @@ use std::sync::{Mutex, PoisonError};
 
 use indexmap::IndexMap;
 use protocol::Conclusion;
-use workflows::action::Action;
+use workflows::action::{Action, BuiltIn, RemoteAction};
+use workflows::model::Step;
 
 use super::job::{Frame, JobRun, PostAction, PreparedStep, StepBody};
 use super::remote_actions::LocatedAction;
@@ -97,7 +99,8 @@ impl JobRun<'_> {
         );
         action_env.insert("GITHUB_ACTION_REF".to_string(), located.git_ref.clone());
 
-        if let Some(pre) = &runs.pre {
+        let pre_ran_at_start = !frame.composite && self.pre_ran.contains(&frame.event_index);
+        if let Some(pre) = runs.pre.as_ref().filter(|_| !pre_ran_at_start) {
             let condition = runs
                 .pre_if
                 .clone()
@@ -167,6 +170,156 @@ impl JobRun<'_> {
             })));
         }
         Ok(body)
+    }
+
+    /// At the start of the job: fetches every remote action the steps use (a failure is left for
+    /// its step to report) and runs the `pre` scripts of the JavaScript ones, in step order.
+    pub(super) async fn run_pre_scripts(&mut self, frame: &mut Frame, steps: &[Step]) {
+        for (index, step) in steps.iter().enumerate() {
+            let Some(uses) = step.uses.as_ref().map(|uses| uses.value.trim().to_string()) else {
+                continue;
+            };
+            let Some(action) = RemoteAction::parse(&uses) else {
+                continue;
+            };
+            let runs_remote = match action.built_in() {
+                BuiltIn::Always => false,
+                BuiltIn::UnlessMirrored => self.has_real_action(&action, &uses),
+                BuiltIn::No => true,
+            };
+            if !runs_remote {
+                continue;
+            }
+            let previous = std::mem::replace(&mut self.job_level_output, true);
+            let started = std::time::Instant::now();
+            let located = self.locate_remote(&action, &uses).await;
+            if let Ok(located) = &located
+                && !located.cached
+            {
+                self.log_job(&format!(
+                    "fetched {} at {} ({} ms)",
+                    located.repository,
+                    located.sha.as_deref().unwrap_or("?"),
+                    started.elapsed().as_millis()
+                ));
+            }
+            let metadata = located
+                .as_ref()
+                .ok()
+                .and_then(|located| self.read_action(frame, &located.dir, &uses).ok());
+            self.job_level_output = previous;
+            let (Ok(located), Some(metadata)) = (located, metadata) else {
+                continue;
+            };
+            if metadata.runs.node_version().is_none() || metadata.runs.pre.is_none() {
+                continue;
+            }
+            self.pre_ran.insert(index);
+            frame.event_index = index;
+            frame.label = format!("pre{index}");
+            let outcome = self
+                .pre_at_start(frame, step, &located, &metadata, &uses)
+                .await;
+            if let Err(error) = outcome {
+                self.log_job(&format!("##[error]Pre {uses}: {error}"));
+                frame.status.failed = true;
+            }
+        }
+    }
+
+    async fn pre_at_start(
+        &mut self,
+        frame: &mut Frame,
+        step: &Step,
+        located: &LocatedAction,
+        action: &Action,
+        uses: &str,
+    ) -> Result<(), String> {
+        let runs = &action.runs;
+        let job_env = self.layered_env(frame, &IndexMap::new());
+        let scope = self.scope(frame, &job_env);
+        let condition = runs
+            .pre_if
+            .clone()
+            .unwrap_or_else(|| "always()".to_string());
+        if !scope.condition(Some(&condition))? {
+            self.log_job(&format!("skipping Pre {uses}: `{condition}` is false"));
+            return Ok(());
+        }
+        let mut step_env = IndexMap::new();
+        for (name, value) in &step.env {
+            step_env.insert(name.clone(), scope.render(&value.value)?);
+        }
+        let mut with = IndexMap::new();
+        for (name, value) in &step.with {
+            with.insert(name.to_ascii_lowercase(), scope.render(&value.value)?);
+        }
+        let files = self
+            .dirs
+            .step_files(&format!("pre_{}", frame.event_index))
+            .map_err(|error| format!("failed to create the pre step's command files: {error}"))?;
+        let prepared = PreparedStep {
+            id: format!("pre_{}", frame.event_index),
+            env: step_env,
+            timeout: None,
+            working_directory: self.dirs.workspace.clone(),
+            files,
+        };
+        let path_var = self
+            .process_env(frame, &prepared.env, &prepared)
+            .into_iter()
+            .find(|(name, _)| name == "PATH")
+            .map(|(_, value)| value)
+            .unwrap_or_default();
+        let previous = std::mem::replace(&mut self.job_level_output, true);
+        let node = self
+            .node_for(frame, runs.node_version().unwrap_or(20), &path_var)
+            .await;
+        let mut action_env = match self.action_inputs(frame, action, &with, &prepared) {
+            Ok(env) => env,
+            Err(error) => {
+                self.job_level_output = previous;
+                return Err(error);
+            }
+        };
+        action_env.insert(
+            "GITHUB_ACTION_PATH".to_string(),
+            located.dir.to_string_lossy().to_string(),
+        );
+        action_env.insert(
+            "GITHUB_ACTION_REPOSITORY".to_string(),
+            located.repository.clone(),
+        );
+        action_env.insert("GITHUB_ACTION_REF".to_string(), located.git_ref.clone());
+        let script = runs
+            .pre
+            .as_deref()
+            .ok_or_else(|| "the action has no `runs.pre`".to_string())
+            .and_then(|pre| script_path(&located.dir, pre));
+        let (node, script) = match (node, script) {
+            (Ok(node), Ok(script)) => (node, script),
+            (Err(error), _) | (_, Err(error)) => {
+                self.job_level_output = previous;
+                return Err(error);
+            }
+        };
+        let env = self.node_env(frame, &prepared, &action_env, &IndexMap::new());
+        self.log_job(&format!("Pre Run {uses}"));
+        let mut body = self
+            .run_command(
+                frame,
+                node.to_string_lossy().to_string(),
+                vec![script.to_string_lossy().to_string()],
+                env,
+                &prepared,
+            )
+            .await;
+        self.collect_step_files(frame, &prepared, &mut body);
+        self.job_level_output = previous;
+        if body.outcome != Conclusion::Success {
+            return Err("the pre script failed".to_string());
+        }
+        Ok(())
     }
 
     /// Runs a registered `post` script at the end of the job (its output goes to the job log); a
