@@ -522,6 +522,52 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         .await;
     assert_eq!(searched["total"], 1, "{searched}");
 
+    // The followed log resumes after the last event a client saw (`Last-Event-ID`).
+    let follow = format!(
+        "{}/api/v1/runs/{flaky_run}/jobs/flaky/logs?follow=1",
+        engine.url
+    );
+    let events = |text: String| -> Vec<(String, String)> {
+        text.split("\n\n")
+            .filter(|event| event.contains("event: log"))
+            .map(|event| {
+                let field = |name: &str| {
+                    event
+                        .lines()
+                        .find_map(|line| line.strip_prefix(name))
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                };
+                (field("id:"), field("data:"))
+            })
+            .collect()
+    };
+    let all = events(
+        plain
+            .get(&follow)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(all.len() > 300, "{} events", all.len());
+    let resumed = events(
+        plain
+            .get(&follow)
+            .header("last-event-id", &all[4].0)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(resumed.first(), all.get(5));
+    assert_eq!(resumed.len(), all.len() - 5);
+
     // Re-run the failed job from the run page: a new attempt starts.
     browser.goto(&format!("/runs/{flaky_run}")).await;
     browser
