@@ -670,6 +670,34 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
     browser.until("the rollout", "return location.pathname === '/releases' && document.querySelector('#release-v1\\\\.0\\\\.0 .rollouts')?.innerText.includes('production')").await;
     browser.shot("releases").await;
 
+    // A run page stays live: a second deploy waits, is approved from the CLI, and the open
+    // page turns it green without a reload.
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "second"]);
+    let second = engine.dispatch(&repo, "deploy.yml").await;
+    browser.goto(&format!("/runs/{second}")).await;
+    browser
+        .until(
+            "the second deploy to wait",
+            "return !!document.querySelector('.waiting-reason')",
+        )
+        .await;
+    browser.js("window.__stayed = 'run'; return true").await;
+    cli(
+        &engine,
+        &["approve", &second, "--env", "production", "--as", "alice"],
+    );
+    browser
+        .until(
+            "the graph node to turn success live",
+            "return document.querySelector('svg.graph a.node[data-job=ship]')?.classList.contains('success') && document.getElementById('run-state')?.innerText === 'success'",
+        )
+        .await;
+    assert_eq!(
+        browser.js("return window.__stayed").await,
+        json!("run"),
+        "the page reloaded"
+    );
+
     // The other pages render.
     browser.goto("/runners").await;
     browser
@@ -693,5 +721,22 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         )
         .await;
     browser.shot("runs").await;
+    // A phone's width: the list still reads (one run per block, no sideways scrolling).
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.goto("/runs").await;
+    browser
+        .until(
+            "the narrow list",
+            "return document.querySelectorAll('tr.run').length >= 4",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .js("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+            .await,
+        json!(true),
+        "the run list scrolls sideways on a phone"
+    );
+    browser.shot("runs-phone").await;
     browser.client.clone().close().await.unwrap();
 }
