@@ -674,6 +674,11 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
     // page turns it green without a reload.
     git(&repo, &["commit", "-q", "--allow-empty", "-m", "second"]);
     let second = engine.dispatch(&repo, "deploy.yml").await;
+    engine
+        .wait_run(&second, "the second deploy to wait", |run| {
+            crate::support::job(run, "ship")["status"] == "waiting"
+        })
+        .await;
     browser.goto(&format!("/runs/{second}")).await;
     browser
         .until(
