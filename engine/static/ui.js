@@ -58,6 +58,7 @@
       const following = document.getElementById("follow");
       const atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
       if (html) log.insertAdjacentHTML("beforeend", html);
+      trim();
       log.dataset.next = response.headers.get("x-next-line") || next;
       log.dataset.total = response.headers.get("x-total-lines") || log.dataset.total;
       const later = document.getElementById("later");
@@ -68,6 +69,27 @@
       loading = false;
     }
   };
+  // Windowed rendering: past MAX_ROWS rows the oldest leave the page (the "Earlier lines" link
+  // brings them back from the server), so a huge log keeps a small DOM.
+  const MAX_ROWS = 6000;
+  function trim() {
+    const rows = log.children;
+    const extra = rows.length - MAX_ROWS;
+    if (extra <= 0) return;
+    for (let i = 0; i < extra; i++) log.firstElementChild.remove();
+    const first = Number(log.firstElementChild.id.slice(1));
+    log.dataset.first = first;
+    let earlier = document.getElementById("earlier");
+    if (!earlier) {
+      const p = document.createElement("p");
+      earlier = document.createElement("a");
+      earlier.id = "earlier";
+      earlier.textContent = "↑ Earlier lines";
+      p.appendChild(earlier);
+      log.before(p);
+    }
+    earlier.href = "?from=" + Math.max(1, first - 1000);
+  }
   // Load later lines as the end comes into view.
   const end = document.getElementById("log-end");
   if (end && window.IntersectionObserver) {

@@ -522,6 +522,52 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         .await;
     assert_eq!(searched["total"], 1, "{searched}");
 
+    // The followed log resumes after the last event a client saw (`Last-Event-ID`).
+    let follow = format!(
+        "{}/api/v1/runs/{flaky_run}/jobs/flaky/logs?follow=1",
+        engine.url
+    );
+    let events = |text: String| -> Vec<(String, String)> {
+        text.split("\n\n")
+            .filter(|event| event.contains("event: log"))
+            .map(|event| {
+                let field = |name: &str| {
+                    event
+                        .lines()
+                        .find_map(|line| line.strip_prefix(name))
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                };
+                (field("id:"), field("data:"))
+            })
+            .collect()
+    };
+    let all = events(
+        plain
+            .get(&follow)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(all.len() > 300, "{} events", all.len());
+    let resumed = events(
+        plain
+            .get(&follow)
+            .header("last-event-id", &all[4].0)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(resumed.first(), all.get(5));
+    assert_eq!(resumed.len(), all.len() - 5);
+
     // Re-run the failed job from the run page: a new attempt starts.
     browser.goto(&format!("/runs/{flaky_run}")).await;
     browser
@@ -624,6 +670,39 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
     browser.until("the rollout", "return location.pathname === '/releases' && document.querySelector('#release-v1\\\\.0\\\\.0 .rollouts')?.innerText.includes('production')").await;
     browser.shot("releases").await;
 
+    // A run page stays live: a second deploy waits, is approved from the CLI, and the open
+    // page turns it green without a reload.
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "second"]);
+    let second = engine.dispatch(&repo, "deploy.yml").await;
+    engine
+        .wait_run(&second, "the second deploy to wait", |run| {
+            crate::support::job(run, "ship")["status"] == "waiting"
+        })
+        .await;
+    browser.goto(&format!("/runs/{second}")).await;
+    browser
+        .until(
+            "the second deploy to wait",
+            "return !!document.querySelector('.waiting-reason')",
+        )
+        .await;
+    browser.js("window.__stayed = 'run'; return true").await;
+    cli(
+        &engine,
+        &["approve", &second, "--env", "production", "--as", "alice"],
+    );
+    browser
+        .until(
+            "the graph node to turn success live",
+            "return document.querySelector('svg.graph a.node[data-job=ship]')?.classList.contains('success') && document.getElementById('run-state')?.innerText === 'success'",
+        )
+        .await;
+    assert_eq!(
+        browser.js("return window.__stayed").await,
+        json!("run"),
+        "the page reloaded"
+    );
+
     // The other pages render.
     browser.goto("/runners").await;
     browser
@@ -647,5 +726,22 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         )
         .await;
     browser.shot("runs").await;
+    // A phone's width: the list still reads (one run per block, no sideways scrolling).
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.goto("/runs").await;
+    browser
+        .until(
+            "the narrow list",
+            "return document.querySelectorAll('tr.run').length >= 4",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .js("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+            .await,
+        json!(true),
+        "the run list scrolls sideways on a phone"
+    );
+    browser.shot("runs-phone").await;
     browser.client.clone().close().await.unwrap();
 }
