@@ -309,7 +309,6 @@ impl<'a> JobRun<'a> {
             self.pres_done = true;
             self.run_pre_scripts(frame, &steps).await;
         }
-        let mut results = Vec::new();
         for (index, step) in steps.iter().enumerate() {
             frame.event_index = index;
             frame.label = format!("{index}");
