@@ -185,6 +185,10 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     .map_err(|error| format!("listen on {}: {error}", request.listen))?;
     let url = server.url();
     println!("slipway engine listening on {url}");
+    println!(
+        "web UI: {url}/ (sign in with the admin token in {})",
+        data_dir.join("admin.token").display()
+    );
     println!("data directory: {}", data_dir.display());
 
     let stop = CancellationToken::new();
