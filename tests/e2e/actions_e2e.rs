@@ -635,3 +635,103 @@ fn run_logs(output: &std::process::Output) -> String {
         })
         .unwrap_or_default()
 }
+
+const CACHE_WORKFLOW: &str = r#"
+on:
+  workflow_dispatch:
+    inputs:
+      key:
+        type: string
+        required: true
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: cache
+        uses: actions/cache@v4
+        with:
+          path: cached
+          key: ${{ inputs.key }}
+          restore-keys: |
+            deps-
+      - run: |
+          echo "cache-hit=[${{ steps.cache.outputs.cache-hit }}]"
+          if [ -f cached/data.txt ]; then
+            echo "restored: $(cat cached/data.txt)"
+          else
+            mkdir -p cached
+            echo "${{ inputs.key }}" > cached/data.txt
+            echo "made: ${{ inputs.key }}"
+          fi
+"#;
+
+/// The real `actions/cache@v4`, mirrored, used as written (`uses:`): its post step saves through
+/// the engine's cache service with the job's runtime token, and the next runs restore, by the
+/// exact key and then by a restore key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mirrored_cache_action_saves_and_restores_when_used_unchanged() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let Some(conformance) = common::conformance_dir("actions") else {
+        return;
+    };
+    assert!(Path::new(NODE).exists(), "node is expected at {NODE}");
+    let sources = temp.path().join("sources");
+    official_action(
+        &sources,
+        &conformance.join("actions-cache-v4"),
+        "actions",
+        "cache",
+        "v4",
+    );
+    let repo = repo_with(temp.path(), &[("cache.yml", CACHE_WORKFLOW)]);
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .start()
+        .await;
+    cli_ok(
+        &engine,
+        &["action", "source", "add", &sources.display().to_string()],
+    );
+    cli_ok(&engine, &["action", "mirror", "actions/cache@v4"]);
+
+    let mut outputs = Vec::new();
+    for key in ["deps-1", "deps-1", "deps-2"] {
+        let run_id = engine
+            .dispatch_with_inputs(&repo, "cache.yml", serde_json::json!({"key": key}))
+            .await;
+        let run = engine.wait_completed(&run_id).await;
+        let log = logs(&engine, &run_id);
+        assert_eq!(
+            job(&run, "build")["conclusion"],
+            "success",
+            "{run:#}\n{log}"
+        );
+        // The real action ran (not the built-in): pinned to the mirror's commit.
+        assert!(
+            run["run"]["details"]["actions"]["actions/cache@v4"]
+                .as_str()
+                .is_some_and(|sha| sha.len() == 40),
+            "{run:#}"
+        );
+        outputs.push(log);
+    }
+    assert!(
+        outputs[0].contains("cache-hit=[false]") || outputs[0].contains("cache-hit=[]"),
+        "{}",
+        outputs[0]
+    );
+    assert!(outputs[0].contains("made: deps-1"), "{}", outputs[0]);
+    assert!(
+        outputs[0].contains("Cache saved"),
+        "the post step saved: {}",
+        outputs[0]
+    );
+    assert!(outputs[1].contains("cache-hit=[true]"), "{}", outputs[1]);
+    assert!(outputs[1].contains("restored: deps-1"), "{}", outputs[1]);
+    assert!(outputs[2].contains("cache-hit=[false]"), "{}", outputs[2]);
+    assert!(
+        outputs[2].contains("restored: deps-1"),
+        "a restore key matched: {}",
+        outputs[2]
+    );
+}
