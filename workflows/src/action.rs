@@ -169,12 +169,14 @@ impl RemoteAction {
     /// built in; cache and artifact actions do unless the real action is mirrored).
     pub fn built_in(&self) -> BuiltIn {
         match self.name().as_str() {
-            "actions/checkout" => BuiltIn::Always,
-            "actions/upload-artifact"
-            | "actions/download-artifact"
-            | "actions/cache"
-            | "actions/cache/restore"
-            | "actions/cache/save" => BuiltIn::UnlessMirrored,
+            // The engine serves the cache protocol the real cache actions speak, not yet the
+            // artifact protocol of upload/download-artifact@v4: those stay built in.
+            "actions/checkout" | "actions/upload-artifact" | "actions/download-artifact" => {
+                BuiltIn::Always
+            }
+            "actions/cache" | "actions/cache/restore" | "actions/cache/save" => {
+                BuiltIn::UnlessMirrored
+            }
             _ => BuiltIn::No,
         }
     }
@@ -193,7 +195,8 @@ impl RemoteAction {
 /// How a remote action relates to Slipway's built-in actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuiltIn {
-    /// Always the built-in (`actions/checkout`).
+    /// Always the built-in (`actions/checkout`, `actions/upload-artifact`,
+    /// `actions/download-artifact`).
     Always,
     /// The built-in, unless the real action is mirrored (then the real one runs).
     UnlessMirrored,

@@ -164,6 +164,30 @@ pub fn now_us() -> u64 {
 /// sled's page cache size.
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Opens the sled database at `path`. sled takes an exclusive lock on its files; a store that was
+/// just closed (an engine process still exiting, a store dropped a moment ago) may hold it for a
+/// few milliseconds more, so a busy lock is retried for up to 3 s before it is reported.
+fn open_when_free(path: &Path) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .flush_every_ms(None)
+            .open();
+        match opened {
+            // sled reports a busy lock as an `Other` I/O error with this text.
+            Err(sled::Error::Io(error))
+                if error.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The engine's store: open it once per process and share it (`Arc<Store>`). Reads go to the
 /// database directly (`Deref` to `Core`); every write goes through the writer thread.
 pub struct Store {
@@ -238,12 +262,7 @@ impl Store {
         // resident memory flat (bench B4: idle RSS after 10,000 jobs).
         // sled's periodic flusher is off: the writer thread is the only one that flushes (see
         // `writer.rs` for the deadlock this avoids).
-        let db = sled::Config::new()
-            .path(&db_path)
-            .cache_capacity(CACHE_BYTES)
-            .flush_every_ms(None)
-            .open()
-            .map_err(database_error)?;
+        let db = open_when_free(&db_path).map_err(database_error)?;
         let tree = |name: &str| db.open_tree(name).map_err(database_error);
         let trees = Trees {
             runs: tree("runs")?,
