@@ -224,14 +224,21 @@ impl Orchestrator {
             .get("actions")
             .and_then(|pinned| serde_json::from_value(pinned.clone()).ok())
             .unwrap_or_default();
-        let (called, call_errors) =
-            crate::runs::called::load_at_commit(&trigger.repository, &source.sha, &workflow)
-                .await?;
-        if !call_errors.is_empty() {
+        // Remote reusable workflows are read at the commits pinned with the actions.
+        let loaded = crate::runs::called::load_at_commit(
+            self.engine(),
+            &trigger.repository,
+            &source.sha,
+            &workflow,
+            &input.actions,
+        )
+        .await?;
+        if !loaded.errors.is_empty() {
             store.finish_run(new_run_id, Conclusion::Failure).await?;
-            return Err(OrchestratorError::Plan(call_errors.join("; ")).into());
+            return Err(OrchestratorError::Plan(loaded.errors.join("; ")).into());
         }
-        input.called = called;
+        input.actions.extend(loaded.pins);
+        input.called = loaded.called;
         let planned = Scheduler::new(input).and_then(|mut scheduler| {
             scheduler.seed(kept.clone())?;
             Ok(scheduler)
