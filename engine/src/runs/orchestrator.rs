@@ -432,7 +432,7 @@ pub(crate) async fn read_at_commit(
 
 /// The names secrets and variables of a run's repository may be scoped by: the name it is
 /// watched under, its `owner/name` (`github.repository`) and the path or name as given.
-fn repository_names(
+pub(crate) fn repository_names(
     watched: Option<&RepoRecord>,
     given: &str,
     github_repository: &str,
