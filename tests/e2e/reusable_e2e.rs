@@ -516,8 +516,9 @@ jobs:
 }
 
 /// A remote reusable workflow (its repository in an action source, tagged `v1`): typed inputs, a
-/// secret, an output, `job_workflow_ref` as written, and a nested `./` call that GitHub resolves
-/// in the caller's repository (`helper.yml` exists only there). `VERSION` says which commit ran.
+/// secret, an output, `job_workflow_ref` as written, and `./` paths that GitHub resolves in the
+/// caller's repository: a nested call (`helper.yml` exists only there) and a local action after
+/// `actions/checkout` (`tools/hello`, only there too). `VERSION` says which commit ran.
 const REMOTE: &str = r#"
 on:
   workflow_call:
@@ -551,6 +552,10 @@ jobs:
           test "${{ github.job_workflow_ref }}" = "octo/shared/.github/workflows/build.yml@v1"
           case "${{ github.workflow_ref }}" in */.github/workflows/remote.yml@refs/heads/main) ;; *) exit 1 ;; esac
           echo "file=VERSION-${{ inputs.version }}" >> "$GITHUB_OUTPUT"
+      - uses: actions/checkout@v4
+      - id: hello
+        uses: ./tools/hello
+      - run: test "${{ steps.hello.outputs.said }}" = "hello from the caller"
   help:
     uses: ./.github/workflows/helper.yml
 "#;
@@ -638,6 +643,25 @@ async fn remote_reusable_workflows_run_from_the_mirrors_pinned_like_actions() {
         temp.path(),
         &[("remote.yml", REMOTE_CALLER), ("helper.yml", HELPER)],
     );
+    // A local action of the caller's repository, used by the remote workflow as `./tools/hello`.
+    let hello = repo.join("tools/hello");
+    std::fs::create_dir_all(&hello).expect("create tools/hello");
+    std::fs::write(
+        hello.join("action.yml"),
+        "name: hello\noutputs:\n  said:\n    value: ${{ steps.s.outputs.said }}\nruns:\n  using: composite\n  steps:\n    - id: s\n      shell: bash\n      run: echo \"said=hello from the caller\" >> \"$GITHUB_OUTPUT\"\n",
+    )
+    .expect("write action.yml");
+    let git_in_repo = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .expect("git runs");
+        assert!(status.success());
+    };
+    git_in_repo(&["add", "-A"]);
+    git_in_repo(&["commit", "-qm", "local action"]);
     let data = temp.path().join("data");
     let engine = TestEngine::builder(&data).runners(1).start().await;
     for args in [
@@ -725,15 +749,8 @@ async fn remote_reusable_workflows_run_from_the_mirrors_pinned_like_actions() {
         "on: workflow_dispatch\njobs:\n  call:\n    uses: nobody/none/.github/workflows/x.yml@v1\n  plain:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo must not run\n",
     )
     .expect("write missing.yml");
-    for args in [vec!["add", "-A"], vec!["commit", "-qm", "missing"]] {
-        let status = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
-            .args(&args)
-            .current_dir(&repo)
-            .status()
-            .expect("git runs");
-        assert!(status.success());
-    }
+    git_in_repo(&["add", "-A"]);
+    git_in_repo(&["commit", "-qm", "missing"]);
     let missing = engine.dispatch(&repo, "missing.yml").await;
     let missing = engine.wait_completed(&missing).await;
     assert_eq!(missing["run"]["conclusion"], "failure", "{missing:#}");
