@@ -1,18 +1,24 @@
 //! Called (reusable) workflows read from a working tree, for `slipway run` and `slipway check`:
-//! a `workflows::parse::reusable::WorkflowSource` over the files under a repository root. A
-//! remote `owner/repo/...@ref` is refused with the message that names what it needs (an action
-//! mirror); a local path may not leave the root.
+//! a `workflows::parse::reusable::WorkflowSource` over the files under a repository root (a
+//! local path may not leave it). A remote `owner/repo/.github/workflows/x.yml@ref` is read from
+//! an `--action-dir` checkout (`DIR/owner/repo@ref` or `DIR/owner/repo`) or else from the
+//! engine's action mirrors in a data dir, pinned to a commit; nothing is fetched. Not found: the
+//! message names the mirror command.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
-use workflows::parse::reusable::{CallTarget, WorkflowSource, remote_unsupported};
+use indexmap::IndexMap;
+use workflows::parse::reusable::{CallTarget, WorkflowSource};
 
 /// Reads called workflows under `root` and keeps each text read, so diagnostics inside a called
 /// file can be shown with their source line.
 pub struct WorkingTreeSource {
     root: PathBuf,
     texts: HashMap<String, String>,
+    data_dir: Option<PathBuf>,
+    action_dirs: Vec<PathBuf>,
+    pins: IndexMap<String, String>,
 }
 
 impl WorkingTreeSource {
@@ -20,7 +26,54 @@ impl WorkingTreeSource {
         WorkingTreeSource {
             root: root.to_path_buf(),
             texts: HashMap::new(),
+            data_dir: None,
+            action_dirs: Vec::new(),
+            pins: IndexMap::new(),
         }
+    }
+
+    /// Remote calls are read from these checkouts, then from the mirrors under `data_dir`.
+    pub fn with_remotes(mut self, data_dir: &Path, action_dirs: &[PathBuf]) -> WorkingTreeSource {
+        self.data_dir = Some(data_dir.to_path_buf());
+        self.action_dirs = action_dirs.to_vec();
+        self
+    }
+
+    /// Remote references read from a mirror → the full commit sha each was read at.
+    pub fn pins(&self) -> &IndexMap<String, String> {
+        &self.pins
+    }
+
+    /// A remote workflow from a checkout in an action directory, else from the mirrors.
+    fn read_remote(&mut self, reference: &str) -> Result<String, String> {
+        let Some(remote) = engine::actions::reusable::RemoteWorkflow::parse(reference) else {
+            return Err(format!(
+                "`{reference}` is not a remote reusable workflow (owner/repo/.github/workflows/<file>.yml@ref)"
+            ));
+        };
+        for base in &self.action_dirs {
+            let owner = base.join(&remote.owner);
+            for checkout in [
+                owner.join(format!("{}@{}", remote.repo, remote.git_ref)),
+                owner.join(&remote.repo),
+            ] {
+                let file = checkout.join(&remote.path);
+                if checkout.is_dir() && file.is_file() {
+                    return std::fs::read(&file)
+                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                        .map_err(|error| format!("failed to read {}: {error}", file.display()));
+                }
+            }
+        }
+        let Some(data_dir) = &self.data_dir else {
+            return Err(engine::actions::reusable::not_available(
+                reference,
+                &remote.repository(),
+            ));
+        };
+        let read = engine::actions::reusable::read_remote_workflow(data_dir, &[], reference, None)?;
+        self.pins.insert(reference.to_string(), read.sha);
+        Ok(read.text)
     }
 
     /// The text of a called file read so far (by its key, `.github/workflows/x.yml`).
@@ -32,7 +85,11 @@ impl WorkingTreeSource {
 impl WorkflowSource for WorkingTreeSource {
     fn read(&mut self, target: &CallTarget) -> Result<String, String> {
         let path = match target {
-            CallTarget::Remote { reference } => return Err(remote_unsupported(reference)),
+            CallTarget::Remote { reference } => {
+                let text = self.read_remote(reference)?;
+                self.texts.insert(reference.clone(), text.clone());
+                return Ok(text);
+            }
             CallTarget::Local { path } => path,
         };
         let relative = Path::new(path);

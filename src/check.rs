@@ -68,12 +68,23 @@ pub fn run(paths: &[PathBuf], as_json: bool, engine: Option<&str>, data_dir: &Pa
             && workflow.jobs.values().any(|job| job.uses.is_some())
         {
             let mut called_files =
-                crate::called::WorkingTreeSource::new(&crate::called::root_of_workflow_file(file));
-            let (_, found) = scheduler::load_called(workflow, &mut called_files);
-            // A remote call already has the validator's warning; only `slipway run` and the
-            // engine refuse it.
+                crate::called::WorkingTreeSource::new(&crate::called::root_of_workflow_file(file))
+                    .with_remotes(data_dir, &[]);
+            let (loaded, found) = scheduler::load_called(workflow, &mut called_files);
+            // A remote call not mirrored already has the validator's warning (only `slipway
+            // run` and the engine refuse it); a mirrored one runs, so the warning goes.
+            for job in workflow.jobs.values() {
+                let Some(uses) = &job.uses else { continue };
+                if loaded.contains_key(uses.value.trim()) {
+                    diagnostics.retain(|diagnostic| {
+                        !(diagnostic.span == uses.span
+                            && !diagnostic.is_error()
+                            && diagnostic.message.contains("calls the remote workflow"))
+                    });
+                }
+            }
             diagnostics.extend(found.into_iter().filter(|d| {
-                d.file == shown && !d.message.contains("remote reusable workflows need")
+                d.file == shown && !d.message.contains("is not available: mirror it with")
             }));
         }
         diagnostics.sort_by_key(|d| (d.span.line, d.span.column));

@@ -128,7 +128,8 @@ async fn run_async(request: RunRequest) -> i32 {
             Some(workflow) if !invalid => {
                 // Reusable workflows it calls are read from the same working tree, and each
                 // call is checked against the called file before anything runs.
-                let mut called_files = called::WorkingTreeSource::new(&directory);
+                let mut called_files = called::WorkingTreeSource::new(&directory)
+                    .with_remotes(&request.data_dir, &request.action_dirs);
                 let (called, found) = scheduler::load_called(&workflow, &mut called_files);
                 let mut call_invalid = false;
                 for diagnostic in &found {
@@ -152,7 +153,7 @@ async fn run_async(request: RunRequest) -> i32 {
                     );
                     return exit::USAGE;
                 }
-                workflows.push((workflow, called));
+                workflows.push((workflow, called, called_files.pins().clone()));
             }
             _ => {
                 eprintln!("error: {shown} is not a valid workflow; nothing was run");
@@ -199,7 +200,7 @@ async fn run_async(request: RunRequest) -> i32 {
     let cancel_all = CancellationToken::new();
     spawn_interrupt_handler(cancel_all.clone());
 
-    for (index, (workflow, called)) in workflows.into_iter().enumerate() {
+    for (index, (workflow, called, workflow_pins)) in workflows.into_iter().enumerate() {
         let trigger = TriggerEvent {
             name: request.event.clone(),
             action: custom_payload
@@ -251,6 +252,13 @@ async fn run_async(request: RunRequest) -> i32 {
             }
         };
         input.actions = crate::local_actions::pin(&request.data_dir, &workflow);
+        for called_workflow in input.called.values() {
+            for (uses, sha) in crate::local_actions::pin(&request.data_dir, called_workflow) {
+                input.actions.entry(uses).or_insert(sha);
+            }
+        }
+        // Remote reusable workflows read from the mirrors: their commits name `job_workflow_sha`.
+        input.actions.extend(workflow_pins);
         let mut options = ExecutorOptions::new(base_dir.join("work"));
         options.action_dirs = request.action_dirs.clone();
         options.action_archives = Some(std::sync::Arc::new(crate::local_actions::MirrorArchives {

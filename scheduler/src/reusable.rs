@@ -62,14 +62,9 @@ pub(crate) fn call_input(
     let target = CallTarget::of(&uses.value);
     let key = target.key().to_string();
     let Some(called) = parent.called.get(&key) else {
-        return Err(match target {
-            CallTarget::Remote { reference } => {
-                workflows::parse::reusable::remote_unsupported(&reference)
-            }
-            CallTarget::Local { path } => {
-                format!("the called workflow `{path}` was not loaded for this run")
-            }
-        });
+        return Err(format!(
+            "the called workflow `{key}` was not loaded for this run"
+        ));
     };
     let Some(call) = called.on.events.get("workflow_call") else {
         return Err(format!(
@@ -172,13 +167,25 @@ pub(crate) fn call_input(
         .and_then(|github| github.get("ref"))
         .map(to_display_string)
         .unwrap_or_default();
+    // A remote workflow is named as written (its own repository and ref) and its sha is the
+    // commit it was pinned to; a local one is the caller's repository at the run's ref.
+    let (job_workflow_ref, job_workflow_sha) = match &target {
+        CallTarget::Remote { reference } => (
+            reference.clone(),
+            parent.actions.get(reference).cloned().unwrap_or_default(),
+        ),
+        CallTarget::Local { .. } => (
+            format!("{}/{key}@{git_ref}", parent.run.repository),
+            parent.run.sha.clone(),
+        ),
+    };
     github.insert(
         "job_workflow_ref".to_string(),
-        Value::String(format!("{}/{key}@{git_ref}", parent.run.repository)),
+        Value::String(job_workflow_ref),
     );
     github.insert(
         "job_workflow_sha".to_string(),
-        Value::String(parent.run.sha.clone()),
+        Value::String(job_workflow_sha),
     );
     Ok(RunInput {
         workflow: called.clone(),

@@ -278,7 +278,7 @@ fn bad_calls_are_refused_before_anything_runs_naming_the_callers_position() {
         ),
         (
             "on: push\njobs:\n  call:\n    uses: octo/shared/.github/workflows/build.yml@v1\n",
-            "cannot load the called workflow: remote reusable workflows need an action mirror",
+            "cannot load the called workflow: workflow octo/shared/.github/workflows/build.yml@v1 is not available: mirror it with slipway action mirror octo/shared",
             "remote",
         ),
         (
@@ -513,4 +513,337 @@ jobs:
     let mut ran = crate::support::lines(&marks);
     ran.sort();
     assert_eq!(ran, ["after", "first", "second", "third"], "{run:#}");
+}
+
+/// A remote reusable workflow (its repository in an action source, tagged `v1`): typed inputs, a
+/// secret, an output, `job_workflow_ref` as written, and `./` paths that GitHub resolves in the
+/// caller's repository: a nested call (`helper.yml` exists only there) and a local action after
+/// `actions/checkout` (`tools/hello`, only there too). `VERSION` says which commit ran.
+const REMOTE: &str = r#"
+on:
+  workflow_call:
+    inputs:
+      version:
+        type: string
+        required: true
+      retries:
+        type: number
+    secrets:
+      token:
+        required: true
+    outputs:
+      artifact:
+        value: ${{ jobs.package.outputs.file }}
+      helper:
+        value: ${{ jobs.help.outputs.from }}
+jobs:
+  package:
+    runs-on: ubuntu-latest
+    outputs:
+      file: ${{ steps.p.outputs.file }}
+    steps:
+      - id: p
+        env:
+          TOKEN: ${{ secrets.token }}
+        run: |
+          test "${{ inputs.version }}" = 1.2
+          test "${{ toJSON(inputs.retries) }}" = 3
+          test "$TOKEN" = s3cret
+          test "${{ github.job_workflow_ref }}" = "octo/shared/.github/workflows/build.yml@v1"
+          case "${{ github.workflow_ref }}" in */.github/workflows/remote.yml@refs/heads/main) ;; *) exit 1 ;; esac
+          echo "file=VERSION-${{ inputs.version }}" >> "$GITHUB_OUTPUT"
+      - uses: actions/checkout@v4
+      - id: hello
+        uses: ./tools/hello
+      - run: test "${{ steps.hello.outputs.said }}" = "hello from the caller"
+  help:
+    uses: ./.github/workflows/helper.yml
+"#;
+
+const HELPER: &str = r#"
+on:
+  workflow_call:
+    outputs:
+      from:
+        value: ${{ jobs.h.outputs.from }}
+jobs:
+  h:
+    runs-on: ubuntu-latest
+    outputs:
+      from: ${{ steps.s.outputs.from }}
+    steps:
+      - id: s
+        run: echo "from=caller-repo" >> "$GITHUB_OUTPUT"
+"#;
+
+const REMOTE_CALLER: &str = r#"
+on: [push, workflow_dispatch]
+jobs:
+  call:
+    uses: octo/shared/.github/workflows/build.yml@v1
+    with:
+      version: "1.2"
+      retries: 3
+    secrets:
+      token: ${{ secrets.DEPLOY_TOKEN }}
+  after:
+    needs: call
+    runs-on: ubuntu-latest
+    outputs:
+      line: ${{ steps.r.outputs.line }}
+    steps:
+      - id: r
+        run: echo "line=${{ needs.call.outputs.artifact }} ${{ needs.call.outputs.helper }}" >> "$GITHUB_OUTPUT"
+"#;
+
+/// `sources/octo/shared` with `REMOTE` saying `version`, committed and tagged `v1` (moved when
+/// it exists); the commit.
+fn remote_source(sources: &Path, version: &str) -> String {
+    let repo = sources.join("octo").join("shared");
+    let folder = repo.join(".github/workflows");
+    std::fs::create_dir_all(&folder).expect("create the source repo");
+    std::fs::write(folder.join("build.yml"), REMOTE.replace("VERSION", version))
+        .expect("write build.yml");
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .expect("git runs");
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    if !repo.join(".git").exists() {
+        git(&["init", "-q", "-b", "main"]);
+    }
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", version]);
+    git(&["tag", "-f", "v1"]);
+    git(&["rev-parse", "HEAD"])
+}
+
+fn cli_json(engine: &TestEngine, args: &[&str]) -> Value {
+    let output = engine.cli().args(args).output().expect("slipway runs");
+    assert!(
+        output.status.success(),
+        "slipway {args:?}: {}",
+        text(&output)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_reusable_workflows_run_from_the_mirrors_pinned_like_actions() {
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let sources = temp.path().join("sources");
+    let first = remote_source(&sources, "one");
+    let repo = repo_with(
+        temp.path(),
+        &[("remote.yml", REMOTE_CALLER), ("helper.yml", HELPER)],
+    );
+    // A local action of the caller's repository, used by the remote workflow as `./tools/hello`.
+    let hello = repo.join("tools/hello");
+    std::fs::create_dir_all(&hello).expect("create tools/hello");
+    std::fs::write(
+        hello.join("action.yml"),
+        "name: hello\noutputs:\n  said:\n    value: ${{ steps.s.outputs.said }}\nruns:\n  using: composite\n  steps:\n    - id: s\n      shell: bash\n      run: echo \"said=hello from the caller\" >> \"$GITHUB_OUTPUT\"\n",
+    )
+    .expect("write action.yml");
+    let git_in_repo = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .expect("git runs");
+        assert!(status.success());
+    };
+    git_in_repo(&["add", "-A"]);
+    git_in_repo(&["commit", "-qm", "local action"]);
+    let data = temp.path().join("data");
+    let engine = TestEngine::builder(&data).runners(1).start().await;
+    for args in [
+        vec!["secret", "set", "DEPLOY_TOKEN", "--value", "s3cret"],
+        vec![
+            "action",
+            "source",
+            "add",
+            sources.to_str().expect("utf-8 path"),
+        ],
+    ] {
+        let output = engine.cli().args(&args).output().expect("slipway runs");
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+    }
+
+    // Not mirrored yet: fetched from the source when the run is planned, and pinned.
+    let run_id = engine.dispatch(&repo, "remote.yml").await;
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    let reference = "octo/shared/.github/workflows/build.yml@v1";
+    assert_eq!(
+        run["run"]["details"]["actions"][reference],
+        first.as_str(),
+        "{run:#}"
+    );
+    assert_eq!(
+        job(&run, "after")["result"]["outputs"]["line"],
+        "one-1.2 caller-repo",
+        "{run:#}"
+    );
+    assert_eq!(
+        job(&run, "call/package")["display_name"],
+        "call / package",
+        "{run:#}"
+    );
+
+    // The tag moves and the mirror is refreshed: a re-run keeps the pinned commit, a new run
+    // takes the new one.
+    let second = remote_source(&sources, "two");
+    assert_ne!(first, second);
+    let refreshed = engine
+        .cli()
+        .args(["action", "mirror", "octo/shared@v1"])
+        .output()
+        .expect("slipway runs");
+    assert!(refreshed.status.success(), "{}", text(&refreshed));
+    let rerun = cli_json(&engine, &["rerun", &run_id, "--json"]);
+    let rerun_id = rerun["run_id"].as_str().expect("a rerun id").to_string();
+    let again = engine.wait_completed(&rerun_id).await;
+    let again_logs = engine
+        .cli()
+        .args(["logs", &rerun_id, "--job", "call/package"])
+        .output()
+        .expect("slipway logs runs");
+    assert_eq!(
+        again["run"]["conclusion"],
+        "success",
+        "{again:#}\n{}",
+        text(&again_logs)
+    );
+    assert_eq!(
+        again["run"]["details"]["actions"][reference],
+        first.as_str()
+    );
+    assert_eq!(
+        job(&again, "after")["result"]["outputs"]["line"],
+        "one-1.2 caller-repo",
+        "{again:#}"
+    );
+    let fresh = engine.dispatch(&repo, "remote.yml").await;
+    let fresh = engine.wait_completed(&fresh).await;
+    assert_eq!(
+        fresh["run"]["details"]["actions"][reference],
+        second.as_str()
+    );
+    assert_eq!(
+        job(&fresh, "after")["result"]["outputs"]["line"],
+        "two-1.2 caller-repo",
+        "{fresh:#}"
+    );
+
+    // One that no source has: the run fails before any job starts, saying what to do.
+    std::fs::write(
+        repo.join(".github/workflows/missing.yml"),
+        "on: workflow_dispatch\njobs:\n  call:\n    uses: nobody/none/.github/workflows/x.yml@v1\n  plain:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo must not run\n",
+    )
+    .expect("write missing.yml");
+    git_in_repo(&["add", "-A"]);
+    git_in_repo(&["commit", "-qm", "missing"]);
+    let missing = engine.dispatch(&repo, "missing.yml").await;
+    let missing = engine.wait_completed(&missing).await;
+    assert_eq!(missing["run"]["conclusion"], "failure", "{missing:#}");
+    assert!(
+        missing.to_string().contains(
+            "workflow nobody/none/.github/workflows/x.yml@v1 is not available: mirror it with slipway action mirror nobody/none"
+        ),
+        "{missing:#}"
+    );
+    assert!(
+        missing["jobs"].as_array().is_none_or(Vec::is_empty),
+        "no job started: {missing:#}"
+    );
+
+    // `slipway run --data`: the same mirrors (the moved tag: "two"), no engine involved.
+    let output = slipway_run(
+        &repo,
+        &[
+            "--workflow",
+            ".github/workflows/remote.yml",
+            "--secret",
+            "DEPLOY_TOKEN=s3cret",
+            "--json",
+            "--data",
+            data.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let after = report["workflows"][0]["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|job| job["job"] == "after"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        after["outputs"]["line"], "two-1.2 caller-repo",
+        "{report:#}"
+    );
+    // `--action-dir`: a plain checkout (the source's working tree, `octo/shared`).
+    let empty = temp.path().join("no-data");
+    let output = slipway_run(
+        &repo,
+        &[
+            "--workflow",
+            ".github/workflows/remote.yml",
+            "--secret",
+            "DEPLOY_TOKEN=s3cret",
+            "--data",
+            empty.to_str().expect("utf-8 path"),
+            "--action-dir",
+            sources.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    // Neither: refused before anything runs, with the message.
+    let output = slipway_run(
+        &repo,
+        &[
+            "--workflow",
+            ".github/workflows/remote.yml",
+            "--data",
+            empty.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains(&format!(
+            "workflow {reference} is not available: mirror it with slipway action mirror octo/shared"
+        )),
+        "{}",
+        text(&output)
+    );
+
+    // `slipway check`: mirrored (with `--data`) → no warning; without the mirrors → a warning.
+    let check = |data: &Path| {
+        let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .arg("check")
+            .arg(repo.join(".github/workflows/remote.yml"))
+            .arg("--data")
+            .arg(data)
+            .output()
+            .expect("slipway check runs");
+        text(&output)
+    };
+    let mirrored = check(&data);
+    assert!(
+        !mirrored.contains("calls the remote workflow"),
+        "{mirrored}"
+    );
+    assert!(mirrored.contains("0 errors, 0 warnings"), "{mirrored}");
+    let unmirrored = check(&empty);
+    assert!(
+        unmirrored.contains("runs only from an action mirror (slipway action mirror octo/shared)"),
+        "{unmirrored}"
+    );
 }

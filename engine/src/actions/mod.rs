@@ -9,12 +9,14 @@
 //! - `resolve`: a ref (tag, branch, short or full sha) → a full commit sha in a mirror, and the
 //!   pinning of a run's `uses:` (nested composite actions included);
 //! - `archive`: a commit's tree as a `.tar.gz`, what runners download.
+//! - `reusable`: remote reusable workflows read from the mirrors at a pinned commit.
 //!
 //! Every git operation runs on a blocking thread; fetches are serialised by one lock, so two
 //! runs needing the same action never fetch it twice at once.
 
 pub mod archive;
 pub mod resolve;
+pub mod reusable;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -186,6 +188,28 @@ impl ActionMirrors {
                 .await?;
         }
         Ok(pins)
+    }
+
+    /// Records mirrors fetched on the way (by the loader of remote reusable workflows).
+    pub(crate) async fn record_mirrors(
+        &self,
+        records: Vec<ActionMirror>,
+    ) -> Result<(), ActionError> {
+        for record in records {
+            self.store
+                .put_record(
+                    RecordKind::ActionMirrors,
+                    &record.repository.to_ascii_lowercase(),
+                    &record,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Where the mirrors live (the engine's data dir).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// The tree of `owner/repo` at the full commit `sha` as a gzipped tar archive.

@@ -220,11 +220,19 @@ impl Orchestrator {
         // Reusable workflows it calls, read at the same commit; a bad call is a diagnostic of
         // the run like any other error of the file.
         let mut called = IndexMap::new();
+        let mut workflow_pins = IndexMap::new();
         if let Some(workflow) = parsed.workflow.as_ref().filter(|_| errors.is_empty()) {
-            let (loaded, call_errors) =
-                crate::runs::called::load_at_commit(&repository, &source.sha, workflow).await?;
-            called = loaded;
-            errors.extend(call_errors);
+            let loaded = crate::runs::called::load_at_commit(
+                &self.engine,
+                &repository,
+                &source.sha,
+                workflow,
+                &IndexMap::new(),
+            )
+            .await?;
+            called = loaded.called;
+            workflow_pins = loaded.pins;
+            errors.extend(loaded.errors);
         }
         let workflow = match parsed.workflow {
             Some(workflow) if errors.is_empty() => workflow,
@@ -259,7 +267,9 @@ impl Orchestrator {
         // The reusable workflows it calls are pinned with it: their jobs run in this run.
         let workflows: Vec<&workflows::model::Workflow> =
             std::iter::once(&workflow).chain(called.values()).collect();
-        let pins = pin_actions(&self.engine, &workflows).await;
+        let mut pins = pin_actions(&self.engine, &workflows).await;
+        // Remote reusable workflows are pinned with the actions: a re-run reads the same commits.
+        pins.pinned.extend(workflow_pins);
         details["actions"] = json!(pins.pinned);
         if !pins.unavailable.is_empty() {
             details["actions_unavailable"] = json!(pins.unavailable);
@@ -422,7 +432,7 @@ pub(crate) async fn read_at_commit(
 
 /// The names secrets and variables of a run's repository may be scoped by: the name it is
 /// watched under, its `owner/name` (`github.repository`) and the path or name as given.
-fn repository_names(
+pub(crate) fn repository_names(
     watched: Option<&RepoRecord>,
     given: &str,
     github_repository: &str,

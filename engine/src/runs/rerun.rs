@@ -224,14 +224,43 @@ impl Orchestrator {
             .get("actions")
             .and_then(|pinned| serde_json::from_value(pinned.clone()).ok())
             .unwrap_or_default();
-        let (called, call_errors) =
-            crate::runs::called::load_at_commit(&trigger.repository, &source.sha, &workflow)
-                .await?;
-        if !call_errors.is_empty() {
-            store.finish_run(new_run_id, Conclusion::Failure).await?;
-            return Err(OrchestratorError::Plan(call_errors.join("; ")).into());
+        // The repository's secrets and variables as they are now, as for a first attempt.
+        let given = trigger.repository.display().to_string();
+        let watched = self.watched_repository(&given).ok().flatten();
+        let names = crate::runs::orchestrator::repository_names(
+            watched.as_ref(),
+            &given,
+            &source.repository,
+        );
+        match self
+            .engine()
+            .secrets_for_repository(&names)
+            .and_then(|secrets| Ok((secrets, self.engine().vars_for_repository(&names)?)))
+        {
+            Ok((secrets, vars)) => {
+                input.secrets.extend(secrets);
+                input.vars.extend(
+                    vars.into_iter()
+                        .map(|(name, value)| (name, serde_json::Value::String(value))),
+                );
+            }
+            Err(error) => tracing::error!(%error, "failed to read the re-run's secrets"),
         }
-        input.called = called;
+        // Remote reusable workflows are read at the commits pinned with the actions.
+        let loaded = crate::runs::called::load_at_commit(
+            self.engine(),
+            &trigger.repository,
+            &source.sha,
+            &workflow,
+            &input.actions,
+        )
+        .await?;
+        if !loaded.errors.is_empty() {
+            store.finish_run(new_run_id, Conclusion::Failure).await?;
+            return Err(OrchestratorError::Plan(loaded.errors.join("; ")).into());
+        }
+        input.actions.extend(loaded.pins);
+        input.called = loaded.called;
         let planned = Scheduler::new(input).and_then(|mut scheduler| {
             scheduler.seed(kept.clone())?;
             Ok(scheduler)

@@ -389,7 +389,11 @@ fn check_workflow_call(checker: &mut Checker, job: &Job, uses: &Spanned<String>)
         Some((path, _)) if path.split('/').count() > 2 && is_workflow_file(path) => {
             checker.warning(
                 uses.span,
-                format!("job `{id}` calls the remote workflow `{value}`, which Slipway cannot run (only local reusable workflows)"),
+                format!(
+                    "job `{id}` calls the remote workflow `{value}`, which Slipway runs only from an action mirror \
+                     (slipway action mirror {})",
+                    path.split('/').take(2).collect::<Vec<_>>().join("/")
+                ),
             );
         }
         _ => checker.error(
