@@ -7,273 +7,31 @@
 //! Every wait is bounded; the deadlines are generous (these are correctness tests): what they
 //! tell apart is "a second or so" from "a 30 s lease expiry".
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
 use crate::support;
-use crate::support::engine::free_port;
+use crate::support::engine::TestEngine;
 
 use support::{job, lines, repo_with};
 
-const BIN: &str = env!("CARGO_BIN_EXE_slipway");
-
 use crate::support::SERIAL;
 
-/// `slipway serve` on a fixed port and data dir, its stdout in a file. Dropping it stops it
-/// cleanly (SIGTERM), which stops its runners too.
-struct Serve {
-    child: Option<Child>,
-    data_dir: PathBuf,
-    port: u16,
-    url: String,
-    stdout: PathBuf,
-    extra: Vec<String>,
+/// `slipway serve` with `runners` embedded runners, `lease_seconds` leases and `extra` arguments.
+async fn start_serve(
+    data_dir: &Path,
     runners: usize,
-    lease_seconds: u64,
-    client: reqwest::Client,
-    starts: usize,
-}
-
-impl Serve {
-    async fn start(data_dir: &Path, runners: usize, lease_seconds: u64, extra: &[&str]) -> Serve {
-        let port = free_port();
-        let mut serve = Serve {
-            child: None,
-            data_dir: data_dir.to_path_buf(),
-            port,
-            url: format!("http://127.0.0.1:{port}"),
-            stdout: data_dir.with_extension("stdout"),
-            extra: extra.iter().map(ToString::to_string).collect(),
-            runners,
-            lease_seconds,
-            client: reqwest::Client::new(),
-            starts: 0,
-        };
-        serve.spawn();
-        serve.wait_ready().await;
-        serve
+    lease_seconds: u32,
+    extra: &[&str],
+) -> TestEngine {
+    let mut builder = TestEngine::builder(data_dir)
+        .runners(runners)
+        .lease_seconds(lease_seconds);
+    for arg in extra {
+        builder = builder.arg(*arg);
     }
-
-    fn spawn(&mut self) {
-        self.starts += 1;
-        let stdout = std::fs::File::create(self.stdout_path()).expect("create stdout file");
-        let stderr = std::fs::File::create(self.stdout_path().with_extension("stderr"))
-            .expect("create stderr file");
-        let child = Command::new(BIN)
-            .arg("serve")
-            .arg("--data")
-            .arg(&self.data_dir)
-            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
-            .args(["--runners", &self.runners.to_string()])
-            .args(["--lease-seconds", &self.lease_seconds.to_string()])
-            .args(&self.extra)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .expect("start slipway serve");
-        self.child = Some(child);
-    }
-
-    /// The stdout of the latest start.
-    fn stdout_path(&self) -> PathBuf {
-        self.stdout
-            .with_extension(format!("stdout.{}", self.starts))
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(self.stdout_path()).unwrap_or_default()
-    }
-
-    /// What the latest start wrote to stderr, without the runners' retry warnings.
-    fn errors(&self) -> String {
-        std::fs::read_to_string(self.stdout_path().with_extension("stderr"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| !line.contains("retrying"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Waits (bounded) until `path` has at least `count` lines; a timeout shows the run.
-    async fn wait_lines(&self, run_id: &str, path: &Path, count: usize, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while lines(path).len() < count {
-            if Instant::now() >= deadline {
-                let run = self.get(&format!("/api/v1/runs/{run_id}")).await;
-                panic!(
-                    "timed out waiting for {what}: {:?}\n{run:#}\n{}\n{}",
-                    lines(path),
-                    self.output(),
-                    self.errors()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// `kill -9` of the engine process only (its runners are separate processes).
-    fn kill_engine(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts `serve` again on the same data dir and port; returns when it answers.
-    async fn restart(&mut self) -> Instant {
-        self.spawn();
-        self.wait_ready().await;
-        Instant::now()
-    }
-
-    /// SIGTERM and wait: the clean stop.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if matches!(child.try_wait(), Ok(Some(_))) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let answer = self
-                .client
-                .get(format!("{}/api/v1/runs", self.url))
-                .send()
-                .await;
-            if answer.is_ok_and(|response| response.status().is_success()) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "engine did not come up in 60 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait_output(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let output = self.output();
-            if output.contains(text) {
-                return output;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve never printed {text:?}: {output}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("admin.token"))
-            .expect("admin.token exists")
-            .trim()
-            .to_string()
-    }
-
-    async fn post_admin(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(self.admin_token())
-            .json(&body)
-            .send()
-            .await
-            .expect("engine answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .expect("engine answers")
-            .json()
-            .await
-            .expect("json answer")
-    }
-
-    async fn log(&self, run_id: &str, job_key: &str) -> String {
-        let mut url = reqwest::Url::parse(&self.url).expect("engine url");
-        url.path_segments_mut()
-            .expect("a base url")
-            .extend(["api", "v1", "runs", run_id, "jobs", job_key, "logs"]);
-        self.client
-            .get(url)
-            .send()
-            .await
-            .expect("engine answers")
-            .text()
-            .await
-            .expect("log text")
-    }
-
-    async fn dispatch(&self, repo: &Path, workflow: &str) -> String {
-        // Only a watched repository is dispatched; watching it again is a no-op (409).
-        let (status, answer) = self
-            .post_admin(
-                "/api/v1/repos",
-                json!({"source": repo.display().to_string(), "name": crate::support::engine::watch_name(repo)}),
-            )
-            .await;
-        assert!(
-            status == 201 || status == 409,
-            "repo add answered {status}: {answer}"
-        );
-        let (status, answer) = self
-            .post_admin(
-                "/api/v1/dispatch",
-                json!({"protocol_version": protocol::PROTOCOL_VERSION, "repository": repo.display().to_string(),
-                       "workflow": workflow, "ref": "main"}),
-            )
-            .await;
-        assert_eq!(status, 200, "dispatch answered {answer}");
-        answer["run_id"].as_str().expect("run_id").to_string()
-    }
-
-    async fn wait_run(
-        &self,
-        run_id: &str,
-        what: &str,
-        within: Duration,
-        done: impl Fn(&Value) -> bool,
-    ) -> Value {
-        let deadline = Instant::now() + within;
-        loop {
-            let run = self.get(&format!("/api/v1/runs/{run_id}")).await;
-            if done(&run) {
-                return run;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {run:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        self.stop();
-    }
+    builder.start().await
 }
 
 /// Waits (bounded) until `path` has at least `count` lines.
@@ -344,13 +102,13 @@ async fn an_engine_killed_at_every_point_of_a_dag_runs_each_job_once_and_resumes
     let marks = temp.path().join("marks");
     let repo = repo_with(temp.path(), &[("dag.yml", &dag_workflow(&marks, 2))]);
     // A 30 s lease: a run that waited for an expiry would miss every deadline below.
-    let mut serve = Serve::start(&temp.path().join("data"), 2, 30, &[]).await;
+    let mut serve = start_serve(&temp.path().join("data"), 2, 30, &[]).await;
     let quick = Duration::from_secs(15);
 
     // 1. While queued: killed right after the dispatch.
     let run_id = serve.dispatch(&repo, "dag.yml").await;
     serve.kill_engine();
-    serve.restart().await;
+    serve.respawn().await;
 
     // 2. Mid-step: `a` is running.
     serve.wait_lines(&run_id, &marks, 1, "job a to start").await;
@@ -360,9 +118,9 @@ async fn an_engine_killed_at_every_point_of_a_dag_runs_each_job_once_and_resumes
         .wait_lines(&run_id, &marks, 2, "job a to end while the engine is down")
         .await;
     // 3. Between the job's finish and its report: `a` ended, its runner holds the result.
-    let restarted = serve.restart().await;
+    let restarted = serve.respawn().await;
     serve
-        .wait_run(
+        .wait_run_within(
             &run_id,
             "b's legs to start after the restart",
             quick,
@@ -383,9 +141,9 @@ async fn an_engine_killed_at_every_point_of_a_dag_runs_each_job_once_and_resumes
         .wait_lines(&run_id, &marks, 4, "both legs of b to start")
         .await;
     serve.kill_engine();
-    let restarted = serve.restart().await;
+    let restarted = serve.respawn().await;
     let run = serve
-        .wait_run(
+        .wait_run_within(
             &run_id,
             "the run to complete",
             Duration::from_secs(60),
@@ -455,12 +213,12 @@ jobs:
             ),
         )],
     );
-    let serve = Serve::start(&temp.path().join("data"), 2, 2, &[]).await;
+    let serve = start_serve(&temp.path().join("data"), 2, 2, &[]).await;
     let run_id = serve.dispatch(&repo, "slow.yml").await;
     wait_lines(&pids, 1, "the step to start").await;
     let step_pid: u32 = lines(&pids)[0].trim().parse().expect("a pid");
     let run = serve
-        .wait_run(
+        .wait_run_within(
             &run_id,
             "the job's runner",
             Duration::from_secs(30),
@@ -503,7 +261,7 @@ jobs:
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let run = serve
-        .wait_run(
+        .wait_run_within(
             &run_id,
             "the retry to complete",
             Duration::from_secs(60),
@@ -551,7 +309,7 @@ async fn serve_repo_starts_a_commits_push_workflows_once_across_restarts() {
         ],
     );
     let repo_arg = repo.display().to_string();
-    let mut serve = Serve::start(&temp.path().join("data"), 1, 30, &["--repo", &repo_arg]).await;
+    let mut serve = start_serve(&temp.path().join("data"), 1, 30, &["--repo", &repo_arg]).await;
     serve.wait_output("start-up runs:").await;
     let runs = serve.get("/api/v1/runs").await;
     let listed = runs
@@ -568,7 +326,7 @@ async fn serve_repo_starts_a_commits_push_workflows_once_across_restarts() {
 
     for _ in 0..2 {
         serve.stop();
-        serve.restart().await;
+        serve.respawn().await;
         let output = serve.wait_output("start-up runs:").await;
         assert!(output.contains("start-up runs: 0 started"), "{output}");
         // A clean stop stopped the runners too: nothing was left to adopt.
@@ -587,7 +345,7 @@ async fn serve_repo_starts_a_commits_push_workflows_once_across_restarts() {
     }
     // Killed rather than stopped: the same.
     serve.kill_engine();
-    serve.restart().await;
+    serve.respawn().await;
     let output = serve.wait_output("start-up runs:").await;
     assert!(output.contains("start-up runs: 0 started"), "{output}");
 
@@ -604,7 +362,7 @@ async fn serve_repo_starts_a_commits_push_workflows_once_across_restarts() {
         assert!(status.success());
     }
     serve.stop();
-    serve.restart().await;
+    serve.respawn().await;
     let output = serve.wait_output("start-up runs:").await;
     assert!(output.contains("start-up runs: 0 started"), "{output}");
     wait_lines(&marks, 2, "ci to run for the new commit").await;

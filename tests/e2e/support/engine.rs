@@ -76,6 +76,7 @@ impl EngineBuilder {
         let port = free_port();
         let engine = TestEngine {
             process: None,
+            starts: 0,
             data_dir: self.data_dir,
             port,
             url: format!("http://127.0.0.1:{port}"),
@@ -89,9 +90,12 @@ impl EngineBuilder {
     }
 }
 
-/// A running engine.
+/// A running engine. Its stdout and stderr go to files beside the data dir, one pair per start
+/// (`output()`, `errors()`). Dropping it stops it cleanly (SIGTERM, which stops its embedded
+/// runners too), or with SIGKILL when it has not stopped within 10 s.
 pub struct TestEngine {
     process: Option<Process>,
+    starts: usize,
     pub data_dir: PathBuf,
     pub port: u16,
     pub url: String,
@@ -115,6 +119,15 @@ impl TestEngine {
     }
 
     async fn spawned(mut self) -> TestEngine {
+        self.spawn();
+        self.wait_ready().await;
+        self
+    }
+
+    fn spawn(&mut self) {
+        self.starts += 1;
+        let stdout = std::fs::File::create(self.stdout_path()).expect("create stdout file");
+        let stderr = std::fs::File::create(self.stderr_path()).expect("create stderr file");
         let child = Command::new(BIN)
             .arg("serve")
             .arg("--data")
@@ -125,34 +138,91 @@ impl TestEngine {
             .args(&self.extra_args)
             .envs(self.envs.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("start slipway serve");
         self.process = Some(Process(child));
+    }
+
+    /// Where the latest start writes its stdout.
+    pub fn stdout_path(&self) -> PathBuf {
+        self.data_dir
+            .with_extension(format!("stdout.{}", self.starts))
+    }
+
+    fn stderr_path(&self) -> PathBuf {
+        self.data_dir
+            .with_extension(format!("stderr.{}", self.starts))
+    }
+
+    /// What the latest start printed on stdout.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(self.stdout_path()).unwrap_or_default()
+    }
+
+    /// What the latest start wrote to stderr, without the runners' retry warnings.
+    pub fn errors(&self) -> String {
+        std::fs::read_to_string(self.stderr_path())
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| !line.contains("retrying"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Waits (bounded) until the latest start printed `text`; its whole output.
+    pub async fn wait_output(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let output = self.output();
+            if output.contains(text) {
+                return output;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve never printed {text:?}: {output}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `kill -9` of the engine process only: its embedded runners are processes of their own
+    /// and keep running.
+    pub fn kill_engine(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill();
+        }
+    }
+
+    /// Starts `serve` again on the same data dir and port; the instant it answered.
+    pub async fn respawn(&mut self) -> Instant {
+        self.spawn();
         self.wait_ready().await;
-        self
+        Instant::now()
+    }
+
+    /// SIGTERM and wait (bounded): the clean stop, which stops the embedded runners too.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &process.0.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if matches!(process.0.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            process.kill();
+        }
     }
 
     /// Kills the engine with SIGKILL and starts it again on the same data dir and port.
     pub async fn restart(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            process.kill();
-        }
-        let engine = std::mem::replace(
-            self,
-            TestEngine {
-                process: None,
-                data_dir: self.data_dir.clone(),
-                port: self.port,
-                url: self.url.clone(),
-                client: self.client.clone(),
-                runners: self.runners,
-                lease_seconds: self.lease_seconds,
-                extra_args: self.extra_args.clone(),
-                envs: self.envs.clone(),
-            },
-        );
-        *self = engine.spawned().await;
+        self.kill_engine();
+        self.respawn().await;
     }
 
     async fn wait_ready(&self) {
@@ -339,7 +409,35 @@ impl TestEngine {
 
     /// Polls the run until `done` holds for it (bounded).
     pub async fn wait_run(&self, run_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(90);
+        self.wait_run_within(run_id, what, Duration::from_secs(90), done)
+            .await
+    }
+
+    /// The stored log of job `job_key` of the run.
+    pub async fn log(&self, run_id: &str, job_key: &str) -> String {
+        let mut url = reqwest::Url::parse(&self.url).expect("engine url");
+        url.path_segments_mut()
+            .expect("a base url")
+            .extend(["api", "v1", "runs", run_id, "jobs", job_key, "logs"]);
+        self.client
+            .get(url)
+            .send()
+            .await
+            .expect("engine answers")
+            .text()
+            .await
+            .expect("log text")
+    }
+
+    /// Polls the run until `done` holds for it, within `within`.
+    pub async fn wait_run_within(
+        &self,
+        run_id: &str,
+        what: &str,
+        within: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
         loop {
             let run = self.get(&format!("/api/v1/runs/{run_id}")).await;
             if done(&run) {
@@ -347,9 +445,29 @@ impl TestEngine {
             }
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {what}: {run:#}"
+                "timed out waiting for {what}: {run:#}\n{}\n{}",
+                self.output(),
+                self.errors()
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (bounded) until the file at `path` has at least `count` lines; a timeout shows the
+    /// run and the engine's output.
+    pub async fn wait_lines(&self, run_id: &str, path: &Path, count: usize, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while crate::support::lines(path).len() < count {
+            if Instant::now() >= deadline {
+                let run = self.get(&format!("/api/v1/runs/{run_id}")).await;
+                panic!(
+                    "timed out waiting for {what}: {:?}\n{run:#}\n{}\n{}",
+                    crate::support::lines(path),
+                    self.output(),
+                    self.errors()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -387,4 +505,10 @@ pub fn watch_name(path: &Path) -> String {
         .collect();
     let start = name.len().saturating_sub(90);
     format!("t{}", &name[start..])
+}
+
+impl Drop for TestEngine {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
