@@ -551,16 +551,7 @@ impl JobRun<'_> {
         if let Some(prepared) = prepared {
             self.collect_step_files(frame, &prepared, &mut body);
         }
-        let conclusion = match body.outcome {
-            Conclusion::Failure if continue_on_error => {
-                self.log(
-                    frame,
-                    "##[warning]the step failed; continuing because of `continue-on-error`",
-                );
-                Conclusion::Success
-            }
-            other => other,
-        };
+        let conclusion = self.conclusion_of(frame, body.outcome, continue_on_error);
         frame.event_index = caller_index;
         match conclusion {
             Conclusion::Failure => frame.status.failed = true,
@@ -568,31 +559,7 @@ impl JobRun<'_> {
             Conclusion::Cancelled if !explicitly_cancelled => frame.status.cancelled = true,
             _ => {}
         }
-        if let Some(id) = step_id.filter(|id| !id.starts_with("__")) {
-            frame.steps.insert(
-                id,
-                json!({
-                    "outputs": body.outputs,
-                    "outcome": body.outcome.as_str(),
-                    "conclusion": conclusion.as_str(),
-                }),
-            );
-        }
-        let outputs = body
-            .outputs
-            .into_iter()
-            .map(|(name, value)| {
-                let masked = self.masker.mask(&value);
-                (name, masked)
-            })
-            .collect();
-        let result = StepResult {
-            id: result_id,
-            name,
-            outcome: body.outcome,
-            conclusion,
-            outputs,
-        };
+        let result = self.step_result(frame, step_id, result_id, name, body, conclusion);
         if let Some(background) = self.background.steps.get_mut(key) {
             background.state = BackgroundState::Done(conclusion);
         }

@@ -460,7 +460,25 @@ impl<'a> JobRun<'a> {
                     }
                 },
             };
-        let conclusion = match body.outcome {
+        let conclusion = self.conclusion_of(frame, body.outcome, continue_on_error);
+        match conclusion {
+            Conclusion::Failure => frame.status.failed = true,
+            Conclusion::Cancelled => frame.status.cancelled = true,
+            _ => {}
+        }
+        let context_id = step.id.as_ref().map(|_| id.clone());
+        self.step_result(frame, context_id, id, name, body, conclusion)
+    }
+
+    /// A step's conclusion from its outcome: a failure under `continue-on-error` concludes
+    /// `success`, with a warning in its log.
+    pub(super) fn conclusion_of(
+        &self,
+        frame: &Frame,
+        outcome: Conclusion,
+        continue_on_error: bool,
+    ) -> Conclusion {
+        match outcome {
             Conclusion::Failure if continue_on_error => {
                 self.log(
                     frame,
@@ -469,19 +487,24 @@ impl<'a> JobRun<'a> {
                 Conclusion::Success
             }
             other => other,
-        };
-        match conclusion {
-            Conclusion::Failure => frame.status.failed = true,
-            Conclusion::Cancelled => frame.status.cancelled = true,
-            _ => {}
         }
-        if step
-            .id
-            .as_ref()
-            .is_some_and(|id| !id.value.starts_with("__"))
-        {
+    }
+
+    /// Records a finished step: its `steps.<context_id>` entry (a generated `__` id has none) and
+    /// its result. Later steps read the real outputs through the `steps` context; what leaves the
+    /// job (the reported result, shown by the API) never carries a secret.
+    pub(super) fn step_result(
+        &mut self,
+        frame: &mut Frame,
+        context_id: Option<String>,
+        result_id: String,
+        name: String,
+        body: StepBody,
+        conclusion: Conclusion,
+    ) -> StepResult {
+        if let Some(id) = context_id.filter(|id| !id.starts_with("__")) {
             frame.steps.insert(
-                id.clone(),
+                id,
                 json!({
                     "outputs": body.outputs,
                     "outcome": body.outcome.as_str(),
@@ -489,8 +512,6 @@ impl<'a> JobRun<'a> {
                 }),
             );
         }
-        // Later steps read the real values through the `steps` context; what leaves the job (the
-        // reported result, shown by the API) never carries a secret.
         let outputs = body
             .outputs
             .into_iter()
@@ -500,7 +521,7 @@ impl<'a> JobRun<'a> {
             })
             .collect();
         StepResult {
-            id,
+            id: result_id,
             name,
             outcome: body.outcome,
             conclusion,

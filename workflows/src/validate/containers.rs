@@ -62,7 +62,7 @@ fn check_container(checker: &mut Checker, container: &Container, place: &str) {
     if options.value.contains("${{") {
         return;
     }
-    let Some(words) = split_words(&options.value) else {
+    let Ok(words) = split_words(&options.value) else {
         checker.error(
             options.span,
             format!("`options` of {place} has an unclosed quote"),
@@ -104,9 +104,9 @@ fn check_container(checker: &mut Checker, container: &Container, place: &str) {
     }
 }
 
-/// Words as a POSIX shell splits them (quotes and backslashes, no expansion); `None` for an
-/// unclosed quote.
-pub fn split_words(text: &str) -> Option<Vec<String>> {
+/// Splits `text` into words the way a POSIX shell would for plain words and quotes (no
+/// expansion): `--health-cmd "pg_isready -U x"` is two words.
+pub fn split_words(text: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -116,25 +116,28 @@ pub fn split_words(text: &str) -> Option<Vec<String>> {
             '\'' => {
                 in_word = true;
                 loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        c => word.push(c),
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("unclosed single quote".to_string()),
                     }
                 }
             }
             '"' => {
                 in_word = true;
                 loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => match chars.next()? {
-                            c @ ('"' | '\\' | '$' | '`') => word.push(c),
-                            c => {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
                                 word.push('\\');
                                 word.push(c);
                             }
+                            None => return Err("unclosed double quote".to_string()),
                         },
-                        c => word.push(c),
+                        Some(c) => word.push(c),
+                        None => return Err("unclosed double quote".to_string()),
                     }
                 }
             }
@@ -159,7 +162,7 @@ pub fn split_words(text: &str) -> Option<Vec<String>> {
     if in_word {
         words.push(word);
     }
-    Some(words)
+    Ok(words)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 //! - `scan`, `source_map`: helpers (expression text positions, value offsets → file positions)
 
 mod containers;
+pub use containers::split_words;
 pub mod deployment;
 mod expressions;
 mod jobs;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{HealthConfig, HostConfig};
+pub use workflows::validate::split_words;
 
 /// The settings `options:` can carry.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,67 +61,6 @@ impl CreateOptions {
             host.tmpfs = Some(self.tmpfs.clone());
         }
     }
-}
-
-/// Splits `text` into words the way a POSIX shell would for plain words and quotes (no
-/// expansion): `--health-cmd "pg_isready -U x"` is two words.
-pub fn split_words(text: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err("unclosed single quote".to_string()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err("unclosed double quote".to_string()),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err("unclosed double quote".to_string()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(c) = chars.next() {
-                    word.push(c);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
 }
 
 /// Parses `options:`. Errors name the flag at fault.
