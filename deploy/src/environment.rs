@@ -12,6 +12,7 @@ use protocol::environments::{EnvironmentPatch, ProtectionPatch};
 use serde::{Deserialize, Serialize};
 use workflows::filters::{Pattern, compile_all, matches_patterns};
 
+use super::category::{CategoryPolicy, ReleaseCategory};
 use super::duration::{Duration, parse_duration};
 use super::freeze::FreezeWindow;
 use super::spec::StrategyKind;
@@ -26,6 +27,9 @@ pub struct Environment {
     /// The same rules for promoting a release into this environment.
     #[serde(default)]
     pub release_protection: Protection,
+    /// Per release category, a policy replacing `release_protection` (see `category`).
+    #[serde(default)]
+    pub release_policies: IndexMap<ReleaseCategory, CategoryPolicy>,
     /// Times the deployment lane starts nothing new.
     #[serde(default)]
     pub freeze_windows: Vec<FreezeWindow>,
@@ -113,6 +117,7 @@ impl Environment {
             name: name.into(),
             protection: Protection::default(),
             release_protection: Protection::default(),
+            release_policies: IndexMap::new(),
             freeze_windows: Vec::new(),
             default_strategy: None,
             url: None,
@@ -272,7 +277,7 @@ impl Protection {
         Ok(false)
     }
 
-    fn validate(&self, prefix: &str) -> Result<(), EnvironmentSpecError> {
+    pub(crate) fn validate(&self, prefix: &str) -> Result<(), EnvironmentSpecError> {
         compile_all(&self.branches)
             .map_err(|problem| spec_error(&format!("{prefix}branches"), problem))?;
         compile_all(&self.tags).map_err(|problem| spec_error(&format!("{prefix}tags"), problem))?;

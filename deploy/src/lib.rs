@@ -21,9 +21,14 @@
 //! - `record`: deployment records, their status moves, what is live per environment.
 //! - `release`: releases, promotion to audiences where the version is live, withdrawal, the
 //!   `release` workflow events they raise, and the `env status` view.
+//! - `bucket` → `flags`: which released version one user gets (percentage buckets, tiers), the
+//!   OpenFeature flag the engine serves.
 
 mod audit;
+mod bucket;
+mod category;
 mod environment;
+mod flags;
 mod freeze;
 mod guard;
 mod lane;
@@ -41,6 +46,12 @@ use workflows::duration;
 
 pub use audit::{AuditAction, AuditEntry, AuditSubject, SYSTEM_ACTOR};
 pub use duration::{Duration, DurationError, parse_duration};
+pub use bucket::{bucket, in_percentage};
+pub use category::{CategoryGate, CategoryPolicy, ReleaseCategory, category_gate};
+pub use flags::{
+    FlagContext, FlagEvaluationError, FlagReason, FlagResolution, audience_reaches,
+    evaluate_release_flag,
+};
 pub use environment::{
     Approver, Environment, EnvironmentSpecError, Groups, Protection, parse_approvers,
 };

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::audit::{AuditAction, AuditEntry, AuditSubject};
+use super::category::{CategoryGate, ReleaseCategory, category_gate};
 use super::environment::Environment;
 use super::protection::{Approval, ApprovalKey, GateRequest, GateState, evaluate_gate};
 use super::record::{Deployment, DeploymentId, live_deployment};
@@ -61,6 +62,9 @@ pub struct Release {
     pub notes: String,
     pub created_by: String,
     pub created_at: Timestamp,
+    /// Its scope: which of each environment's release policies it follows.
+    #[serde(default)]
+    pub category: ReleaseCategory,
     /// Environment → the audience it is released to there now.
     #[serde(default)]
     pub rollouts: IndexMap<String, Rollout>,
@@ -173,6 +177,13 @@ pub enum ReleaseError {
     NotReleased { tag: String, environment: String },
     #[error("release `{tag}` is still released in {environments}; withdraw it there first")]
     StillReleased { tag: String, environments: String },
+    /// Not now (a freeze window, outside the category's allowed windows).
+    #[error("release `{tag}` waits in `{environment}`: {reason}")]
+    NotNow {
+        tag: String,
+        environment: String,
+        reason: String,
+    },
 }
 
 /// A bad audience text; names it.
@@ -302,6 +313,7 @@ impl Release {
             notes: notes.into(),
             created_by: created_by.into(),
             created_at: now,
+            category: ReleaseCategory::default(),
             rollouts: IndexMap::new(),
             history: Vec::new(),
             pending: IndexMap::new(),
@@ -385,7 +397,24 @@ pub fn promote(
         approvals: request.approvals.clone(),
         waiting_since: request.requested_at,
     };
-    match evaluate_gate(&environment.release_protection, &gate, now) {
+    let protection = match category_gate(environment, release.category, now) {
+        CategoryGate::Protection(protection) => protection,
+        CategoryGate::Closed(reason) => {
+            return Err(ReleaseError::NotNow {
+                tag,
+                environment: environment_name,
+                reason,
+            });
+        }
+        CategoryGate::Refused(reason) => {
+            return Err(ReleaseError::Refused {
+                tag,
+                environment: environment_name,
+                reason,
+            });
+        }
+    };
+    match evaluate_gate(&protection, &gate, now) {
         GateState::Open => {}
         GateState::Waiting { reasons, .. } => {
             return Err(ReleaseError::AwaitingApproval {
@@ -437,10 +466,14 @@ pub fn promote(
             promoted_by: request.requested_by.clone(),
         },
     );
-    let reason = match &previous {
+    let mut reason = match &previous {
         Some(before) => format!("{tag} from {before} to {audience}"),
         None => format!("{tag} to {audience}"),
     };
+    if release.category == ReleaseCategory::Emergency {
+        // Flagged: an emergency release skipped the wait timer and any freeze.
+        reason = format!("EMERGENCY {reason}");
+    }
     release.history.push(ReleaseHistoryEntry {
         at: now,
         actor: request.requested_by.clone(),

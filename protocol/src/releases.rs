@@ -22,6 +22,9 @@ pub struct CreateReleaseRequest {
     pub notes: Option<String>,
     #[serde(default)]
     pub created_by: Option<String>,
+    /// `major`, `minor` (default), `patch` or `emergency`.
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 /// `POST /api/v1/releases/{tag}/promote`.

@@ -647,6 +647,7 @@ fn shapes() -> Vec<(String, String)> {
             name: Some("n".into()),
             notes: Some("n".into()),
             created_by: Some("a".into()),
+            category: Some("minor".into()),
         }),
     );
     add(

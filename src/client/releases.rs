@@ -62,6 +62,9 @@ pub enum ReleaseCommand {
         /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
+        /// `major`, `minor` (default), `patch` or `emergency`: which release policy it follows
+        #[arg(long)]
+        category: Option<String>,
         #[command(flatten)]
         actor: Actor,
         #[arg(long)]
@@ -153,6 +156,7 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 notes,
                 name,
                 repo,
+                category,
                 actor,
                 json,
             } => {
@@ -169,6 +173,7 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                     name: name.clone(),
                     notes,
                     created_by: Some(actor.name()?),
+                    category: category.clone(),
                 };
                 let change = send(&client, Method::POST, "/api/v1/releases", &body).await?;
                 report(&change, *json)
@@ -408,6 +413,7 @@ fn print_release(release: &Release) {
     println!("release {}  {}", release.tag, release.name);
     println!("  repository  {}", release.repository);
     println!("  commit      {}", release.sha);
+    println!("  category    {}", release.category);
     println!(
         "  created     {} by {}",
         release.created_at, release.created_by

@@ -21,6 +21,7 @@ mod examples;
 mod identity_e2e;
 mod limits_e2e;
 mod local_run;
+mod ofrep_e2e;
 mod parallel_steps_e2e;
 mod releases_e2e;
 mod reusable_e2e;

@@ -20,6 +20,7 @@ pub mod artifacts;
 pub mod environments;
 mod extract;
 mod health;
+pub mod ofrep;
 pub(crate) mod reads;
 pub mod releases;
 pub mod repos;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(actions::routes())
         .merge(environments::routes())
         .merge(releases::routes())
+        .merge(ofrep::routes())
         .merge(repos::routes())
         .merge(crate::ui::routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -67,6 +67,7 @@ pub async fn create(
                 created_by: request
                     .created_by
                     .unwrap_or_else(|| deploy::SYSTEM_ACTOR.to_string()),
+                category: request.category,
             },
             jiff::Timestamp::now(),
         )

@@ -14,13 +14,15 @@
 //! which workflows an event starts by itself (`triggers::decide` does). Git work runs on blocking
 //! threads; callers pass `now`.
 
+pub mod flags;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use deploy::{
     ApprovalError, ApprovalKey, Audience, AuditAction, AuditEntry, AuditSubject, Decision,
     Deployment, Environment, EnvironmentView, GateRequest, Groups, PromotionRequest, Release,
-    ReleaseAction, ReleaseError, ReleaseEvent, environment_views,
+    ReleaseAction, ReleaseCategory, ReleaseError, ReleaseEvent, environment_views,
 };
 use git2::Oid;
 use jiff::Timestamp;
@@ -69,6 +71,8 @@ pub struct CreateRelease {
     pub name: Option<String>,
     pub notes: String,
     pub created_by: String,
+    /// `major`, `minor` (default), `patch` or `emergency`.
+    pub category: Option<String>,
 }
 
 /// `release promote`.
@@ -154,6 +158,15 @@ impl Releases {
     ) -> Result<ReleaseChange, ReleaseServiceError> {
         check_tag(&request.tag)?;
         check_actor("created_by", &request.created_by)?;
+        let category = match request.category.as_deref() {
+            Some(text) => ReleaseCategory::parse(text).map_err(|message| {
+                ReleaseServiceError::Invalid {
+                    field: "category",
+                    message,
+                }
+            })?,
+            None => ReleaseCategory::default(),
+        };
         let _guard = self.lock.lock().await;
         let repo = self.resolve_repo(request.repo.as_deref())?;
         let (repository, sha) = {
@@ -196,7 +209,7 @@ impl Releases {
             });
         }
         let name = request.name.filter(|name| !name.trim().is_empty());
-        let release = Release::new(
+        let mut release = Release::new(
             request.tag.clone(),
             sha.clone(),
             repository.clone(),
@@ -205,6 +218,7 @@ impl Releases {
             request.created_by.clone(),
             now,
         );
+        release.category = category;
         let audit = AuditEntry::new(
             now,
             request.created_by,
@@ -213,7 +227,7 @@ impl Releases {
             AuditSubject::Release {
                 tag: request.tag.clone(),
             },
-            format!("{} at {sha} in {repository}", request.tag),
+            format!("{} ({category}) at {sha} in {repository}", request.tag),
         );
         self.store()
             .put_records(&[
@@ -333,8 +347,12 @@ impl Releases {
             .store()
             .record(RecordKind::EnvironmentState, crate::deploy::GROUPS_KEY)?
             .unwrap_or_default();
+        let protection = match deploy::category_gate(&environment, release.category, now) {
+            deploy::CategoryGate::Protection(protection) => protection,
+            _ => environment.release_protection.clone(),
+        };
         let (approval, audit) = deploy::approve(
-            &environment.release_protection,
+            &protection,
             &groups,
             &gate,
             &request.approver,
@@ -554,7 +572,11 @@ impl Releases {
                 pending.approvals = Vec::new();
                 release.pending.insert(environment.name.clone(), pending);
                 self.save(release, &[]).await?;
-                let hint = if environment.release_protection.required_approvals > 0 {
+                let required = match deploy::category_gate(environment, release.category, now) {
+                    deploy::CategoryGate::Protection(protection) => protection.required_approvals,
+                    _ => environment.release_protection.required_approvals,
+                };
+                let hint = if required > 0 {
                     format!(
                         "; the promotion waits: approve it with `slipway release approve {} --env {}`",
                         release.tag, environment.name

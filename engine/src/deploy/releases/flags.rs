@@ -1,0 +1,162 @@
+//! Release flags in the engine: the flags the OFREP endpoint serves, read from the store. Each
+//! watched repository `shop` has one flag per configured environment, `release.shop.<env>`, and
+//! `release.shop` names `release.shop.production`. A flag evaluates (by `deploy`'s
+//! `evaluate_release_flag`) to the released version a context gets there.
+//!
+//! This module must not serve HTTP (`api::ofrep` does) nor decide who gets what (`deploy` does).
+
+use deploy::{
+    Environment, FlagContext, FlagEvaluationError, FlagResolution, Release, evaluate_release_flag,
+};
+
+use super::{Releases, ReleaseServiceError, full_name};
+use crate::store::RecordKind;
+
+/// The environment `release.<repo>` (without an environment) names.
+pub const DEFAULT_FLAG_ENVIRONMENT: &str = "production";
+
+/// A flag key resolved to a watched repository and an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseFlag {
+    /// The key as asked (`release.shop`).
+    pub key: String,
+    /// `release.<repo>.<environment>`: the key percentage buckets are computed from.
+    pub canonical_key: String,
+    /// The watched repository's name.
+    pub repo: String,
+    /// `owner/name`, as releases carry it.
+    pub repository: String,
+    pub environment: String,
+}
+
+/// A flag's answer for one context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagAnswer {
+    pub flag: ReleaseFlag,
+    pub result: Result<FlagResolution, FlagEvaluationError>,
+}
+
+/// Why a key names no flag.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagLookupError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Service(#[from] ReleaseServiceError),
+}
+
+impl Releases {
+    /// Evaluates the flag `key` for `context`.
+    pub fn evaluate_flag(
+        &self,
+        key: &str,
+        context: &FlagContext,
+    ) -> Result<FlagAnswer, FlagLookupError> {
+        let flag = self.resolve_flag(key)?;
+        let releases: Vec<Release> = self
+            .engine
+            .store()
+            .records(RecordKind::Releases, &format!("{}\0", flag.repository))
+            .map_err(ReleaseServiceError::from)?;
+        Ok(answer(flag, &releases, context))
+    }
+
+    /// Evaluates every flag for `context` (OFREP's bulk evaluation): per watched repository,
+    /// `release.<repo>.<env>` for every configured environment and `release.<repo>`, in that
+    /// order (repositories by name, environments by name).
+    pub fn evaluate_all_flags(
+        &self,
+        context: &FlagContext,
+    ) -> Result<Vec<FlagAnswer>, ReleaseServiceError> {
+        let store = self.engine.store();
+        let mut repos = store.repos()?;
+        repos.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut environments: Vec<Environment> = store.records(RecordKind::Environments, "")?;
+        environments.sort_by(|a, b| a.name.cmp(&b.name));
+        let releases: Vec<Release> = store.records(RecordKind::Releases, "")?;
+        let mut answers = Vec::new();
+        for repo in repos {
+            let repository = full_name(&repo)?;
+            for environment in &environments {
+                let canonical_key = format!("release.{}.{}", repo.name, environment.name);
+                let mut keys = vec![canonical_key.clone()];
+                if environment.name == DEFAULT_FLAG_ENVIRONMENT {
+                    keys.push(format!("release.{}", repo.name));
+                }
+                for key in keys {
+                    let flag = ReleaseFlag {
+                        key,
+                        canonical_key: canonical_key.clone(),
+                        repo: repo.name.clone(),
+                        repository: repository.clone(),
+                        environment: environment.name.clone(),
+                    };
+                    answers.push(answer(flag, &releases, context));
+                }
+            }
+        }
+        Ok(answers)
+    }
+
+    /// `release.<repo>` or `release.<repo>.<environment>` → the flag, naming what is unknown.
+    fn resolve_flag(&self, key: &str) -> Result<ReleaseFlag, FlagLookupError> {
+        let Some(rest) = key.strip_prefix("release.") else {
+            return Err(FlagLookupError::NotFound(format!(
+                "flag `{key}` is unknown: Slipway serves `release.<repo>` and `release.<repo>.<environment>`"
+            )));
+        };
+        let store = self.engine.store();
+        let repos = store.repos().map_err(ReleaseServiceError::from)?;
+        // The longest watched name that `rest` is or starts with (names may hold dots).
+        let found = repos
+            .iter()
+            .filter_map(|repo| {
+                if rest == repo.name {
+                    Some((repo, DEFAULT_FLAG_ENVIRONMENT))
+                } else {
+                    rest.strip_prefix(repo.name.as_str())
+                        .and_then(|tail| tail.strip_prefix('.'))
+                        .filter(|environment| !environment.is_empty())
+                        .map(|environment| (repo, environment))
+                }
+            })
+            .max_by_key(|(repo, _)| repo.name.len());
+        let Some((repo, environment)) = found else {
+            let names: Vec<String> = repos.iter().map(|repo| format!("`{}`", repo.name)).collect();
+            return Err(FlagLookupError::NotFound(format!(
+                "flag `{key}` is unknown: no watched repository `{rest}` ({})",
+                if names.is_empty() {
+                    "none is watched".to_string()
+                } else {
+                    format!("watched: {}", names.join(", "))
+                }
+            )));
+        };
+        let configured: Option<Environment> = store
+            .record(RecordKind::Environments, environment)
+            .map_err(ReleaseServiceError::from)?;
+        if configured.is_none() {
+            return Err(FlagLookupError::NotFound(format!(
+                "flag `{key}` is unknown: no environment `{environment}` is configured"
+            )));
+        }
+        Ok(ReleaseFlag {
+            key: key.to_string(),
+            canonical_key: format!("release.{}.{environment}", repo.name),
+            repo: repo.name.clone(),
+            repository: full_name(repo)?,
+            environment: environment.to_string(),
+        })
+    }
+}
+
+fn answer(flag: ReleaseFlag, releases: &[Release], context: &FlagContext) -> FlagAnswer {
+    let result = evaluate_release_flag(
+        &flag.canonical_key,
+        &flag.repository,
+        &flag.environment,
+        releases,
+        context,
+    );
+    FlagAnswer { flag, result }
+}
