@@ -59,6 +59,10 @@ pub enum AuditAction {
     ReleaseDeleted,
     /// A promotion was refused (the version is not live there, the gate refused or rejected).
     ReleaseRefused,
+    /// A release category's policy in an environment was set or cleared.
+    ReleasePolicyChanged,
+    /// A release plan was made, advanced, paused, resumed or halted (the reason says which).
+    ReleasePlanChanged,
 }
 
 /// The thing a decision is about.
@@ -107,6 +111,8 @@ impl AuditAction {
             AuditAction::ReleaseCreated => "release created",
             AuditAction::ReleaseDeleted => "release deleted",
             AuditAction::ReleaseRefused => "release refused",
+            AuditAction::ReleasePolicyChanged => "release policy changed",
+            AuditAction::ReleasePlanChanged => "release plan changed",
         }
     }
 }

@@ -529,7 +529,7 @@ impl From<AuditEntry> for protocol::environments::AuditEntry {
 mirror_enum!(AuditAction <=> protocol::environments::AuditAction {
     Approved, Rejected, GateOpened, GateRefused, DeploymentQueued, DeploymentStarted,
     VersionRefused, DeploymentFinished, RollbackStarted, ReleasePromoted, ReleaseWithdrawn,
-    ReleaseCreated, ReleaseDeleted, ReleaseRefused,
+    ReleaseCreated, ReleaseDeleted, ReleaseRefused, ReleasePolicyChanged, ReleasePlanChanged,
 });
 
 impl From<AuditSubject> for protocol::environments::AuditSubject {

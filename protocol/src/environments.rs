@@ -286,6 +286,8 @@ pub enum AuditAction {
     ReleaseCreated,
     ReleaseDeleted,
     ReleaseRefused,
+    ReleasePolicyChanged,
+    ReleasePlanChanged,
 }
 
 impl AuditAction {
@@ -306,6 +308,8 @@ impl AuditAction {
             AuditAction::ReleaseCreated => "release created",
             AuditAction::ReleaseDeleted => "release deleted",
             AuditAction::ReleaseRefused => "release refused",
+            AuditAction::ReleasePolicyChanged => "release policy changed",
+            AuditAction::ReleasePlanChanged => "release plan changed",
         }
     }
 }

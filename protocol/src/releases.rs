@@ -79,3 +79,30 @@ pub struct ReleaseQuery {
     #[serde(default)]
     pub actor: Option<String>,
 }
+
+/// `PUT /api/v1/environments/{environment}/release-policies/{category}`: the release policy of
+/// one category (`major`, `minor`, `patch`, `emergency`) in one environment. Replaces the
+/// category's policy as a whole; `clear` removes it (the category follows the environment's
+/// release protection again).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasePolicyRequest {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    /// Approvals required (0: none).
+    #[serde(default)]
+    pub approvals: u32,
+    /// Logins and `@groups`.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// A wait timer (`30m`, `2h`); ignored for `emergency`.
+    #[serde(default)]
+    pub wait: Option<String>,
+    /// Windows (freeze-window syntax) outside which such releases wait.
+    #[serde(default)]
+    pub allowed_windows: Vec<String>,
+    #[serde(default)]
+    pub clear: bool,
+    /// Who changes the policy (asserted).
+    pub actor: String,
+}

@@ -688,6 +688,18 @@ fn shapes() -> Vec<(String, String)> {
             actor: Some("a".into()),
         }),
     );
+    add(
+        "ReleasePolicyRequest",
+        of(&ReleasePolicyRequest {
+            protocol_version: Some(1),
+            approvals: 1,
+            approvers: vec!["a".into()],
+            wait: Some("1h".into()),
+            allowed_windows: vec!["Tue 09:00-16:00 UTC".into()],
+            clear: false,
+            actor: "a".into(),
+        }),
+    );
     let protection = Protection {
         required_approvals: 1,
         approvers: vec![Approver::User("a".into()), Approver::Group("g".into())],

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use deploy::{EnvironmentView, Release};
 use protocol::environments::Decision;
 use protocol::releases::{
-    ApproveReleaseRequest, CreateReleaseRequest, PromoteReleaseRequest, WithdrawReleaseRequest,
+    ApproveReleaseRequest, CreateReleaseRequest, PromoteReleaseRequest, ReleasePolicyRequest,
+    WithdrawReleaseRequest,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -121,6 +122,32 @@ pub enum ReleaseCommand {
         tag: String,
         #[arg(long)]
         repo: Option<String>,
+        #[command(flatten)]
+        actor: Actor,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set one category's release policy in an environment (approvals, wait, allowed windows)
+    Policy {
+        /// The environment
+        environment: String,
+        /// `major`, `minor`, `patch` or `emergency`
+        category: String,
+        /// Approvals required (emergency releases need at least one)
+        #[arg(long, default_value_t = 0)]
+        approvals: u32,
+        /// Who may approve: logins and `@groups`, comma separated
+        #[arg(long, value_delimiter = ',')]
+        approvers: Vec<String>,
+        /// Wait timer (`30m`, `2h`); emergency releases never wait
+        #[arg(long)]
+        wait: Option<String>,
+        /// A window such releases may go out in (freeze-window syntax: `Tue 09:00-16:00 UTC`); repeatable
+        #[arg(long = "window", value_name = "WINDOW")]
+        windows: Vec<String>,
+        /// Remove the category's policy (it follows the environment's release protection)
+        #[arg(long)]
+        clear: bool,
         #[command(flatten)]
         actor: Actor,
         #[arg(long)]
@@ -256,6 +283,44 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 )
                 .await?;
                 report(&change, *json)
+            }
+            ReleaseCommand::Policy {
+                environment,
+                category,
+                approvals,
+                approvers,
+                wait,
+                windows,
+                clear,
+                actor,
+                json,
+            } => {
+                let body = ReleasePolicyRequest {
+                    protocol_version: None,
+                    approvals: *approvals,
+                    approvers: approvers.clone(),
+                    wait: wait.clone(),
+                    allowed_windows: windows.clone(),
+                    clear: *clear,
+                    actor: actor.name()?,
+                };
+                let policies = send(
+                    &client,
+                    Method::PUT,
+                    &format!(
+                        "/api/v1/environments/{}/release-policies/{}",
+                        encode_component(environment),
+                        encode_component(category)
+                    ),
+                    &body,
+                )
+                .await?;
+                if *json {
+                    print_json(&policies)?;
+                } else {
+                    print_policies(environment, &policies);
+                }
+                Ok(exit::SUCCESS)
             }
             ReleaseCommand::Show { tag, repo, json } => {
                 let release: Value = client
@@ -460,5 +525,47 @@ fn print_release(release: &Release) {
             }
             println!("{line}");
         }
+    }
+}
+
+/// One line per category policy: `emergency  1 approval(s) from oncall, no wait`.
+fn print_policies(environment: &str, policies: &Value) {
+    let Some(policies) = policies.as_object().filter(|policies| !policies.is_empty()) else {
+        println!("{environment}: every category follows the release protection");
+        return;
+    };
+    for (category, policy) in policies {
+        let protection = &policy["protection"];
+        let approvers: Vec<String> = protection["approvers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|approver| match (approver["user"].as_str(), approver["group"].as_str()) {
+                (Some(user), _) => user.to_string(),
+                (_, Some(group)) => format!("@{group}"),
+                _ => approver.to_string(),
+            })
+            .collect();
+        let windows: Vec<&str> = policy["allowed_windows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        println!(
+            "{environment}  {category}  {} approval(s){}  wait {}{}",
+            protection["required_approvals"],
+            if approvers.is_empty() {
+                String::new()
+            } else {
+                format!(" from {}", approvers.join(", "))
+            },
+            protection["wait"].as_str().unwrap_or("0s"),
+            if windows.is_empty() {
+                String::new()
+            } else {
+                format!("  within {}", windows.join(", "))
+            }
+        );
     }
 }

@@ -15,8 +15,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use deploy::Decision;
 pub use protocol::releases::{
-    ApproveReleaseRequest, CreateReleaseRequest, PromoteReleaseRequest, ReleaseQuery,
-    WithdrawReleaseRequest,
+    ApproveReleaseRequest, CreateReleaseRequest, PromoteReleaseRequest, ReleasePolicyRequest,
+    ReleaseQuery, WithdrawReleaseRequest,
 };
 use serde::de::DeserializeOwned;
 
@@ -207,9 +207,24 @@ pub async fn environments(
     Ok(Json(releases.environment_views(query.repo.as_deref())?).into_response())
 }
 
+/// `PUT /api/v1/environments/{environment}/release-policies/{category}`: every category's
+/// policy in the environment after the change.
+pub async fn set_policy(
+    _admin: Admin,
+    State(releases): State<Arc<Releases>>,
+    Path((environment, category)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: ReleasePolicyRequest = body(&bytes)?;
+    let policies = releases
+        .set_policy(&environment, &category, request, jiff::Timestamp::now())
+        .await?;
+    Ok(Json(policies).into_response())
+}
+
 /// Every route of this file (merged into `api::router`).
 pub fn routes() -> axum::Router<super::AppState> {
-    use axum::routing::{get, post};
+    use axum::routing::{get, post, put};
     axum::Router::new()
         .route("/api/v1/releases", post(create).get(list))
         .route("/api/v1/releases/{tag}", get(show).delete(delete))
@@ -217,4 +232,8 @@ pub fn routes() -> axum::Router<super::AppState> {
         .route("/api/v1/releases/{tag}/approve", post(approve))
         .route("/api/v1/releases/{tag}/withdraw", post(withdraw))
         .route("/api/v1/status/environments", get(environments))
+        .route(
+            "/api/v1/environments/{environment}/release-policies/{category}",
+            put(set_policy),
+        )
 }

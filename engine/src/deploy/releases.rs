@@ -15,6 +15,7 @@
 //! threads; callers pass `now`.
 
 pub mod flags;
+mod policy;
 
 use std::path::PathBuf;
 use std::sync::Arc;
