@@ -21,6 +21,8 @@
 //! - `record`: deployment records, their status moves, what is live per environment.
 //! - `release`: releases, promotion to audiences where the version is live, withdrawal, the
 //!   `release` workflow events they raise, and the `env status` view.
+//! - `category`: release categories and each environment's policy per category; `plan`: staged
+//!   release plans and what is due when.
 //! - `bucket` → `flags`: which released version one user gets (percentage buckets, tiers), the
 //!   OpenFeature flag the engine serves.
 
@@ -33,6 +35,7 @@ mod freeze;
 mod guard;
 mod lane;
 mod machine;
+mod plan;
 mod protection;
 mod record;
 mod release;
@@ -62,6 +65,7 @@ pub use machine::{
     DeploymentAction, DeploymentEvent, DeploymentMachine, DeploymentMachineError, DeploymentState,
     RollbackMode,
 };
+pub use plan::{PlanError, PlanStage, PlanState, PlanStep, ReleasePlan, parse_stages};
 pub use protection::{
     Approval, ApprovalError, ApprovalKey, Decision, GateRequest, GateState, approve, evaluate_gate,
     gate_audit, phase_protection,

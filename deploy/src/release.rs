@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use super::audit::{AuditAction, AuditEntry, AuditSubject};
 use super::category::{CategoryGate, ReleaseCategory, category_gate};
 use super::environment::Environment;
+use super::plan::ReleasePlan;
 use super::protection::{Approval, ApprovalKey, GateRequest, GateState, evaluate_gate};
 use super::record::{Deployment, DeploymentId, live_deployment};
 
@@ -74,6 +75,9 @@ pub struct Release {
     /// approvals themselves live under `ApprovalKey::for_release(tag, environment)`.
     #[serde(default)]
     pub pending: IndexMap<String, PromotionRequest>,
+    /// Environment → the plan of stages the engine carries out there.
+    #[serde(default)]
+    pub plans: IndexMap<String, ReleasePlan>,
 }
 
 /// The release's current audience in one environment.
@@ -317,6 +321,7 @@ impl Release {
             rollouts: IndexMap::new(),
             history: Vec::new(),
             pending: IndexMap::new(),
+            plans: IndexMap::new(),
         }
     }
 

@@ -106,3 +106,32 @@ pub struct ReleasePolicyRequest {
     /// Who changes the policy (asserted).
     pub actor: String,
 }
+
+/// `POST /api/v1/releases/{tag}/plan`: the stages of a release in an environment, each
+/// `AUDIENCE@WHEN` (`10%@2026-12-07T09:00Z`, `50%@+2d`, `all@now`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanReleaseRequest {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub environment: String,
+    pub stages: Vec<String>,
+    pub planned_by: String,
+}
+
+/// `POST /api/v1/releases/{tag}/plan/{pause|resume|halt}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanControlRequest {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub environment: String,
+    pub actor: String,
+    /// `halt` only: withdraw the release there too (else it stays at the last stage given).
+    #[serde(default)]
+    pub to_nobody: bool,
+}

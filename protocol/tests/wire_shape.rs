@@ -689,6 +689,26 @@ fn shapes() -> Vec<(String, String)> {
         }),
     );
     add(
+        "PlanReleaseRequest",
+        of(&PlanReleaseRequest {
+            protocol_version: Some(1),
+            repo: Some("r".into()),
+            environment: "e".into(),
+            stages: vec!["10%@now".into()],
+            planned_by: "a".into(),
+        }),
+    );
+    add(
+        "PlanControlRequest",
+        of(&PlanControlRequest {
+            protocol_version: Some(1),
+            repo: Some("r".into()),
+            environment: "e".into(),
+            actor: "a".into(),
+            to_nobody: true,
+        }),
+    );
+    add(
         "ReleasePolicyRequest",
         of(&ReleasePolicyRequest {
             protocol_version: Some(1),

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use deploy::{EnvironmentView, Release};
 use protocol::environments::Decision;
 use protocol::releases::{
-    ApproveReleaseRequest, CreateReleaseRequest, PromoteReleaseRequest, ReleasePolicyRequest,
-    WithdrawReleaseRequest,
+    ApproveReleaseRequest, CreateReleaseRequest, PlanControlRequest, PlanReleaseRequest,
+    PromoteReleaseRequest, ReleasePolicyRequest, WithdrawReleaseRequest,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -127,6 +127,60 @@ pub enum ReleaseCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Plan a release's stages in an environment; the engine gives each when due and allowed
+    Plan {
+        tag: String,
+        #[arg(long = "env", value_name = "ENVIRONMENT")]
+        environment: String,
+        /// `AUDIENCE@WHEN`, in order: `10%@2026-12-07T09:00Z`, `50%@+2d`, `all@+4d`, `tier:premium@now`
+        #[arg(long = "stage", value_name = "STAGE", required = true)]
+        stages: Vec<String>,
+        #[arg(long)]
+        repo: Option<String>,
+        #[command(flatten)]
+        actor: Actor,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a release's plan (no further stage is given until resumed)
+    Pause {
+        tag: String,
+        #[arg(long = "env", value_name = "ENVIRONMENT")]
+        environment: String,
+        #[arg(long)]
+        repo: Option<String>,
+        #[command(flatten)]
+        actor: Actor,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume a paused plan
+    Resume {
+        tag: String,
+        #[arg(long = "env", value_name = "ENVIRONMENT")]
+        environment: String,
+        #[arg(long)]
+        repo: Option<String>,
+        #[command(flatten)]
+        actor: Actor,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Halt a plan for good: the release stays at the last stage given, or goes to nobody
+    Halt {
+        tag: String,
+        #[arg(long = "env", value_name = "ENVIRONMENT")]
+        environment: String,
+        /// Withdraw the release from the environment too
+        #[arg(long)]
+        to_nobody: bool,
+        #[arg(long)]
+        repo: Option<String>,
+        #[command(flatten)]
+        actor: Actor,
+        #[arg(long)]
+        json: bool,
+    },
     /// Set one category's release policy in an environment (approvals, wait, allowed windows)
     Policy {
         /// The environment
@@ -168,6 +222,9 @@ pub struct ReleasesArgs {
     /// Only this watched repository's releases
     #[arg(long)]
     pub repo: Option<String>,
+    /// What the release plans give when, across repositories, in time order
+    #[arg(long)]
+    pub calendar: bool,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -284,6 +341,48 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 .await?;
                 report(&change, *json)
             }
+            ReleaseCommand::Plan {
+                tag,
+                environment,
+                stages,
+                repo,
+                actor,
+                json,
+            } => {
+                let body = PlanReleaseRequest {
+                    protocol_version: None,
+                    repo: repo.clone(),
+                    environment: environment.clone(),
+                    stages: stages.clone(),
+                    planned_by: actor.name()?,
+                };
+                let change = send(&client, Method::POST, &path(tag, "/plan"), &body).await?;
+                report(&change, *json)
+            }
+            ReleaseCommand::Pause {
+                tag,
+                environment,
+                repo,
+                actor,
+                json,
+            } => control(&client, tag, "pause", environment, repo, actor, false, *json).await,
+            ReleaseCommand::Resume {
+                tag,
+                environment,
+                repo,
+                actor,
+                json,
+            } => control(&client, tag, "resume", environment, repo, actor, false, *json).await,
+            ReleaseCommand::Halt {
+                tag,
+                environment,
+                to_nobody,
+                repo,
+                actor,
+                json,
+            } => {
+                control(&client, tag, "halt", environment, repo, actor, *to_nobody, *json).await
+            }
             ReleaseCommand::Policy {
                 environment,
                 category,
@@ -355,6 +454,10 @@ pub fn releases(args: &ReleasesArgs) -> i32 {
         }
         let list: Vec<Release> = serde_json::from_value(list)
             .map_err(|error| ClientError::Protocol(error.to_string()))?;
+        if args.calendar {
+            print_calendar(&list);
+            return Ok(exit::SUCCESS);
+        }
         if list.is_empty() {
             println!("no releases (create one with `slipway release create TAG`)");
             return Ok(exit::SUCCESS);
@@ -411,6 +514,29 @@ pub async fn env_status(
         }
     }
     Ok(exit::SUCCESS)
+}
+
+/// `release pause|resume|halt`.
+#[allow(clippy::too_many_arguments)]
+async fn control(
+    client: &EngineClient,
+    tag: &str,
+    action: &str,
+    environment: &str,
+    repo: &Option<String>,
+    actor: &Actor,
+    to_nobody: bool,
+    json: bool,
+) -> Result<i32, ClientError> {
+    let body = PlanControlRequest {
+        protocol_version: None,
+        repo: repo.clone(),
+        environment: environment.to_string(),
+        actor: actor.name()?,
+        to_nobody,
+    };
+    let change = send(client, Method::POST, &path(tag, &format!("/plan/{action}")), &body).await?;
+    report(&change, json)
 }
 
 async fn send<B: Serialize>(
@@ -492,6 +618,30 @@ fn print_release(release: &Release) {
     if release.rollouts.is_empty() {
         println!("  released    nowhere");
     }
+    let now = jiff::Timestamp::now();
+    for (environment, plan) in &release.plans {
+        let waiting = plan
+            .waiting
+            .as_ref()
+            .map(|why| format!(", waiting: {why}"))
+            .unwrap_or_default();
+        println!(
+            "  plan        {environment}: {} (by {}{waiting})",
+            plan.state, plan.planned_by
+        );
+        for (index, stage) in plan.stages.iter().enumerate() {
+            println!(
+                "    stage {}  {}  at {}  {}",
+                index + 1,
+                stage.audience,
+                stage.at,
+                match stage.reached_at {
+                    Some(at) => format!("done {at}"),
+                    None => plan.stage_status(index, now).to_string(),
+                }
+            );
+        }
+    }
     for (environment, rollout) in &release.rollouts {
         println!(
             "  released    {environment}: {} (since {}, by {})",
@@ -568,4 +718,38 @@ fn print_policies(environment: &str, policies: &Value) {
             }
         );
     }
+}
+
+/// `slipway releases --calendar`: one line per planned stage, in time order.
+fn print_calendar(releases: &[Release]) {
+    let now = jiff::Timestamp::now();
+    let mut rows: Vec<(jiff::Timestamp, Vec<String>)> = Vec::new();
+    for release in releases {
+        for (environment, plan) in &release.plans {
+            for (index, stage) in plan.stages.iter().enumerate() {
+                rows.push((
+                    stage.at,
+                    vec![
+                        stage.at.to_string(),
+                        release.repository.clone(),
+                        release.tag.clone(),
+                        release.category.to_string(),
+                        environment.clone(),
+                        stage.audience.to_string(),
+                        plan.stage_status(index, now).to_string(),
+                    ],
+                ));
+            }
+        }
+    }
+    if rows.is_empty() {
+        println!("nothing planned (plan a release with `slipway release plan TAG --env ENV --stage 10%@+1d …`)");
+        return;
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, row)| row).collect();
+    table::print(
+        &["WHEN", "REPOSITORY", "TAG", "CATEGORY", "ENVIRONMENT", "AUDIENCE", "STATUS"],
+        &rows,
+    );
 }

@@ -124,7 +124,12 @@ impl Server {
 /// quickly).
 pub async fn serve(state: AppState, address: SocketAddr) -> std::io::Result<Server> {
     let engine = state.engine().clone();
-    serve_router(&engine, router(state), address).await
+    // Release plans advance while the API serves, and stop with it.
+    let releases = state.releases().clone();
+    let starter: Arc<dyn crate::repos::RunStarter> = Arc::new(state.orchestrator().clone());
+    let server = serve_router(&engine, router(state), address).await?;
+    releases.spawn_plan_ticker(starter, server.stop.clone());
+    Ok(server)
 }
 
 /// Serves `app` plus `GET /healthz`, whose verdict comes from a watchdog started here over the

@@ -15,12 +15,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use deploy::Decision;
 pub use protocol::releases::{
-    ApproveReleaseRequest, CreateReleaseRequest, PromoteReleaseRequest, ReleasePolicyRequest,
-    ReleaseQuery, WithdrawReleaseRequest,
+    ApproveReleaseRequest, CreateReleaseRequest, PlanControlRequest, PlanReleaseRequest,
+    PromoteReleaseRequest, ReleasePolicyRequest, ReleaseQuery, WithdrawReleaseRequest,
 };
 use serde::de::DeserializeOwned;
 
 use super::extract::{Admin, ApiError};
+use crate::deploy::releases::plans::{PlanControl, PlanRelease};
 use crate::deploy::releases::{
     ApproveRelease, CreateRelease, PromoteRelease, ReleaseServiceError, Releases, WithdrawRelease,
 };
@@ -222,6 +223,67 @@ pub async fn set_policy(
     Ok(Json(policies).into_response())
 }
 
+/// `POST /api/v1/releases/{tag}/plan`: the release with its new plan. Relative stage times
+/// count from the engine's clock.
+pub async fn plan(
+    _admin: Admin,
+    State(releases): State<Arc<Releases>>,
+    Path(tag): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: PlanReleaseRequest = body(&bytes)?;
+    let now = releases.engine().config().clock.now();
+    let change = releases
+        .plan(
+            PlanRelease {
+                tag,
+                repo: request.repo,
+                environment: request.environment,
+                stages: request.stages,
+                planned_by: request.planned_by,
+            },
+            now,
+        )
+        .await?;
+    Ok(Json(change).into_response())
+}
+
+/// `POST /api/v1/releases/{tag}/plan/{pause|resume|halt}`.
+pub async fn control_plan(
+    _admin: Admin,
+    State(releases): State<Arc<Releases>>,
+    State(orchestrator): State<Orchestrator>,
+    Path((tag, action)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: PlanControlRequest = body(&bytes)?;
+    let control = match action.as_str() {
+        "pause" => PlanControl::Pause,
+        "resume" => PlanControl::Resume,
+        "halt" => PlanControl::Halt {
+            to_nobody: request.to_nobody,
+        },
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no plan action `{other}` (pause, resume, halt)"
+            )));
+        }
+    };
+    let now = releases.engine().config().clock.now();
+    let change = releases
+        .control_plan(
+            &tag,
+            request.repo.as_deref(),
+            &request.environment,
+            control,
+            &request.actor,
+            &orchestrator,
+            now,
+        )
+        .await?;
+    Ok(Json(change).into_response())
+}
+
 /// Every route of this file (merged into `api::router`).
 pub fn routes() -> axum::Router<super::AppState> {
     use axum::routing::{get, post, put};
@@ -231,6 +293,8 @@ pub fn routes() -> axum::Router<super::AppState> {
         .route("/api/v1/releases/{tag}/promote", post(promote))
         .route("/api/v1/releases/{tag}/approve", post(approve))
         .route("/api/v1/releases/{tag}/withdraw", post(withdraw))
+        .route("/api/v1/releases/{tag}/plan", post(plan))
+        .route("/api/v1/releases/{tag}/plan/{action}", post(control_plan))
         .route("/api/v1/status/environments", get(environments))
         .route(
             "/api/v1/environments/{environment}/release-policies/{category}",

@@ -15,6 +15,7 @@
 //! threads; callers pass `now`.
 
 pub mod flags;
+pub mod plans;
 mod policy;
 
 use std::path::PathBuf;

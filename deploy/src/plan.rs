@@ -1,0 +1,304 @@
+//! Release plans: a release's stages in one environment — an audience and the earliest time it
+//! may be given (`10%@2026-12-07T09:00Z`, `50%@+2d`, `all@+4d`) — carried out by the engine as
+//! each time comes and the release gate passes (category policy, freeze windows, approvals).
+//! A plan can be paused, resumed and halted at any time.
+//!
+//! Stages missed while the engine was down follow the schedules' misfire rule, *run once*: of
+//! the stages that all came due, only the widest (the latest) is given, and the earlier ones are
+//! marked skipped.
+//!
+//! This module must not read a clock: every question comes with `now`.
+
+use std::fmt;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::duration::parse_duration;
+use super::release::Audience;
+
+/// A release's plan in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasePlan {
+    pub environment: String,
+    pub stages: Vec<PlanStage>,
+    pub state: PlanState,
+    pub planned_by: String,
+    pub planned_at: Timestamp,
+    /// Why the due stage is not given yet (a freeze, approvals), as last seen.
+    #[serde(default)]
+    pub waiting: Option<String>,
+}
+
+/// One stage: who gets the release, from when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanStage {
+    pub audience: Audience,
+    /// The earliest time the stage may be given.
+    pub at: Timestamp,
+    /// When it was given.
+    #[serde(default)]
+    pub reached_at: Option<Timestamp>,
+    /// Passed over after downtime (a later stage was due too).
+    #[serde(default)]
+    pub skipped: bool,
+}
+
+/// Where a plan stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanState {
+    Active,
+    Paused,
+    Halted,
+    Done,
+}
+
+/// A bad stage; names the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stage `{text}`: {problem}")]
+pub struct PlanError {
+    pub text: String,
+    pub problem: String,
+}
+
+/// What the engine should do about a plan now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanStep {
+    /// Nothing is due (or the plan is not active).
+    Wait,
+    /// Give `stage`'s audience; `skipped` came due too and are passed over (misfire: run once).
+    Give { stage: usize, skipped: Vec<usize> },
+}
+
+impl PlanState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanState::Active => "active",
+            PlanState::Paused => "paused",
+            PlanState::Halted => "halted",
+            PlanState::Done => "done",
+        }
+    }
+}
+
+impl fmt::Display for PlanState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parses `AUDIENCE@WHEN` stages in order: `WHEN` is an instant (`2026-12-07T09:00Z`), `now`, or
+/// `+DURATION` after the previous stage (after `now` for the first). Times may not go backwards.
+pub fn parse_stages(texts: &[String], now: Timestamp) -> Result<Vec<PlanStage>, PlanError> {
+    let mut stages: Vec<PlanStage> = Vec::new();
+    for text in texts {
+        let fail = |problem: String| PlanError {
+            text: text.clone(),
+            problem,
+        };
+        let Some((audience, when)) = text.rsplit_once('@') else {
+            return Err(fail(
+                "write AUDIENCE@WHEN: `10%@2026-12-07T09:00Z`, `50%@+2d`, `all@now`".into(),
+            ));
+        };
+        let audience = Audience::parse(audience).map_err(|error| fail(error.to_string()))?;
+        let previous = stages.last().map_or(now, |stage| stage.at);
+        let when = when.trim();
+        let at = if when.eq_ignore_ascii_case("now") {
+            now
+        } else if let Some(offset) = when.strip_prefix('+') {
+            let duration = parse_duration(offset).map_err(|error| fail(error.to_string()))?;
+            let seconds = i64::try_from(duration.as_secs())
+                .map_err(|_| fail("the offset is too large".into()))?;
+            previous
+                .checked_add(SignedDuration::from_secs(seconds))
+                .map_err(|_| fail("the offset is too large".into()))?
+        } else {
+            parse_instant(when).ok_or_else(|| {
+                fail(format!(
+                    "`{when}` is not an instant (`2026-12-07T09:00Z`), `now` or `+2d`"
+                ))
+            })?
+        };
+        if at < previous && !stages.is_empty() {
+            return Err(fail(format!(
+                "its time {at} is before the previous stage's ({previous})"
+            )));
+        }
+        stages.push(PlanStage {
+            audience,
+            at,
+            reached_at: None,
+            skipped: false,
+        });
+    }
+    if stages.is_empty() {
+        return Err(PlanError {
+            text: String::new(),
+            problem: "a plan needs at least one `--stage`".into(),
+        });
+    }
+    Ok(stages)
+}
+
+impl ReleasePlan {
+    /// A new, active plan.
+    pub fn new(
+        environment: impl Into<String>,
+        stages: Vec<PlanStage>,
+        planned_by: impl Into<String>,
+        now: Timestamp,
+    ) -> ReleasePlan {
+        ReleasePlan {
+            environment: environment.into(),
+            stages,
+            state: PlanState::Active,
+            planned_by: planned_by.into(),
+            planned_at: now,
+            waiting: None,
+        }
+    }
+
+    /// What is due at `now`.
+    pub fn step(&self, now: Timestamp) -> PlanStep {
+        if self.state != PlanState::Active {
+            return PlanStep::Wait;
+        }
+        let due: Vec<usize> = self
+            .stages
+            .iter()
+            .enumerate()
+            .filter(|(_, stage)| stage.reached_at.is_none() && !stage.skipped && stage.at <= now)
+            .map(|(index, _)| index)
+            .collect();
+        match due.split_last() {
+            Some((last, earlier)) => PlanStep::Give {
+                stage: *last,
+                skipped: earlier.to_vec(),
+            },
+            None => PlanStep::Wait,
+        }
+    }
+
+    /// Records that `stage` was given at `now` (and `skipped` passed over); done after the last.
+    pub fn reached(&mut self, stage: usize, skipped: &[usize], now: Timestamp) {
+        for index in skipped {
+            if let Some(passed) = self.stages.get_mut(*index) {
+                passed.skipped = true;
+            }
+        }
+        if let Some(given) = self.stages.get_mut(stage) {
+            given.reached_at = Some(now);
+        }
+        self.waiting = None;
+        if self
+            .stages
+            .iter()
+            .all(|stage| stage.reached_at.is_some() || stage.skipped)
+        {
+            self.state = PlanState::Done;
+        }
+    }
+
+    /// The last stage given, if any.
+    pub fn last_reached(&self) -> Option<&PlanStage> {
+        self.stages
+            .iter()
+            .filter(|stage| stage.reached_at.is_some())
+            .max_by_key(|stage| stage.reached_at)
+    }
+
+    /// Where a stage stands, for people: `done`, `skipped`, `due`, `planned`, or the plan's
+    /// state when it is not active.
+    pub fn stage_status(&self, index: usize, now: Timestamp) -> &'static str {
+        let Some(stage) = self.stages.get(index) else {
+            return "unknown";
+        };
+        if stage.reached_at.is_some() {
+            "done"
+        } else if stage.skipped {
+            "skipped"
+        } else if self.state != PlanState::Active {
+            self.state.as_str()
+        } else if stage.at <= now {
+            "due"
+        } else {
+            "planned"
+        }
+    }
+}
+
+/// `2026-12-07T09:00Z`, `2026-12-07T09:00:00Z`, or with an offset.
+fn parse_instant(text: &str) -> Option<Timestamp> {
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Some(at);
+    }
+    // Minutes without seconds: `…T09:00Z` → `…T09:00:00Z`.
+    let (civil, zone) = text.split_at(text.find(['Z', 'z', '+']).or_else(|| text.rfind('-').filter(|at| *at > 10))?);
+    format!("{civil}:00{zone}").parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn stages(texts: &[&str]) -> Result<Vec<PlanStage>, String> {
+        parse_stages(
+            &texts.iter().map(|text| text.to_string()).collect::<Vec<_>>(),
+            at("2026-12-05T12:00:00Z"),
+        )
+        .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn stages_parse_relative_to_the_previous_one() {
+        let parsed = stages(&["10%@2026-12-07T09:00Z", "50%@+2d", "all@+4d"]).unwrap();
+        let times: Vec<String> = parsed.iter().map(|stage| stage.at.to_string()).collect();
+        assert_eq!(
+            times,
+            ["2026-12-07T09:00:00Z", "2026-12-09T09:00:00Z", "2026-12-13T09:00:00Z"]
+        );
+        assert_eq!(parsed[2].audience, Audience::All);
+        assert_eq!(stages(&["tier:premium@now"]).unwrap()[0].at, at("2026-12-05T12:00:00Z"));
+        assert_eq!(stages(&["10%@+1h"]).unwrap()[0].at, at("2026-12-05T13:00:00Z"));
+        for (texts, error) in [
+            (&["10%"][..], "stage `10%`: write AUDIENCE@WHEN"),
+            (&["0%@now"][..], "stage `0%@now`: audience `0%`"),
+            (&["10%@tomorrow"][..], "stage `10%@tomorrow`: `tomorrow` is not an instant"),
+            (&["10%@2026-12-07T09:00Z", "50%@2026-12-06T09:00Z"][..], "stage `50%@2026-12-06T09:00Z`: its time"),
+            (&[][..], "stage ``: a plan needs at least one `--stage`"),
+        ] {
+            let actual = stages(texts).unwrap_err();
+            assert!(actual.starts_with(error), "{actual}");
+        }
+    }
+
+    #[test]
+    fn a_plan_gives_each_stage_when_due_and_runs_missed_ones_once() {
+        let mut plan = ReleasePlan::new(
+            "production",
+            stages(&["10%@2026-12-07T09:00Z", "50%@+2d", "all@+4d"]).unwrap(),
+            "pat",
+            at("2026-12-05T12:00:00Z"),
+        );
+        assert_eq!(plan.step(at("2026-12-07T08:59:59Z")), PlanStep::Wait);
+        assert_eq!(plan.step(at("2026-12-07T09:00:00Z")), PlanStep::Give { stage: 0, skipped: vec![] });
+        plan.reached(0, &[], at("2026-12-07T09:00:00Z"));
+        assert_eq!(plan.stage_status(0, at("2026-12-07T09:00:00Z")), "done");
+        plan.state = PlanState::Paused;
+        assert_eq!(plan.step(at("2026-12-20T00:00:00Z")), PlanStep::Wait);
+        assert_eq!(plan.stage_status(1, at("2026-12-20T00:00:00Z")), "paused");
+        plan.state = PlanState::Active;
+        // Down from the 8th to the 20th: both later stages are due, only `all` is given.
+        assert_eq!(plan.step(at("2026-12-20T00:00:00Z")), PlanStep::Give { stage: 2, skipped: vec![1] });
+        plan.reached(2, &[1], at("2026-12-20T00:00:00Z"));
+        assert_eq!(plan.state, PlanState::Done);
+        assert_eq!(plan.stage_status(1, at("2026-12-20T00:00:00Z")), "skipped");
+        assert_eq!(plan.last_reached().map(|stage| stage.audience.clone()), Some(Audience::All));
+    }
+}
