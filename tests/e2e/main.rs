@@ -23,6 +23,7 @@ mod limits_e2e;
 mod local_run;
 mod ofrep_e2e;
 mod parallel_steps_e2e;
+mod release_plans_e2e;
 mod releases_e2e;
 mod reusable_e2e;
 mod run_control_e2e;

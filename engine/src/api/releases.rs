@@ -70,7 +70,7 @@ pub async fn create(
                     .unwrap_or_else(|| deploy::SYSTEM_ACTOR.to_string()),
                 category: request.category,
             },
-            jiff::Timestamp::now(),
+            releases.engine().config().clock.now(),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(change)).into_response())
@@ -113,7 +113,7 @@ pub async fn delete(
             query.repo.as_deref(),
             &actor,
             &orchestrator,
-            jiff::Timestamp::now(),
+            releases.engine().config().clock.now(),
         )
         .await?;
     Ok(Json(change).into_response())
@@ -138,7 +138,7 @@ pub async fn promote(
                 requested_by: request.requested_by,
             },
             &orchestrator,
-            jiff::Timestamp::now(),
+            releases.engine().config().clock.now(),
         )
         .await?;
     Ok(Json(change).into_response())
@@ -167,7 +167,7 @@ pub async fn approve(
                 comment: request.comment,
             },
             &orchestrator,
-            jiff::Timestamp::now(),
+            releases.engine().config().clock.now(),
         )
         .await?;
     Ok(Json(change).into_response())
@@ -192,7 +192,7 @@ pub async fn withdraw(
                 reason: request.reason,
             },
             &orchestrator,
-            jiff::Timestamp::now(),
+            releases.engine().config().clock.now(),
         )
         .await?;
     Ok(Json(change).into_response())
@@ -218,7 +218,7 @@ pub async fn set_policy(
 ) -> Result<Response, ApiError> {
     let request: ReleasePolicyRequest = body(&bytes)?;
     let policies = releases
-        .set_policy(&environment, &category, request, jiff::Timestamp::now())
+        .set_policy(&environment, &category, request, releases.engine().config().clock.now())
         .await?;
     Ok(Json(policies).into_response())
 }
