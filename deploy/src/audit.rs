@@ -63,6 +63,8 @@ pub enum AuditAction {
     ReleasePolicyChanged,
     /// A release plan was made, advanced, paused, resumed or halted (the reason says which).
     ReleasePlanChanged,
+    /// A release's notes were replaced.
+    ReleaseNotesEdited,
 }
 
 /// The thing a decision is about.
@@ -113,6 +115,7 @@ impl AuditAction {
             AuditAction::ReleaseRefused => "release refused",
             AuditAction::ReleasePolicyChanged => "release policy changed",
             AuditAction::ReleasePlanChanged => "release plan changed",
+            AuditAction::ReleaseNotesEdited => "release notes edited",
         }
     }
 }

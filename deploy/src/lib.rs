@@ -23,6 +23,7 @@
 //!   `release` workflow events they raise, and the `env status` view.
 //! - `category`: release categories and each environment's policy per category; `plan`: staged
 //!   release plans and what is due when.
+//! - `notes`: release notes from the commits between two release tags.
 //! - `bucket` → `flags`: which released version one user gets (percentage buckets, tiers), the
 //!   OpenFeature flag the engine serves.
 
@@ -35,6 +36,7 @@ mod freeze;
 mod guard;
 mod lane;
 mod machine;
+mod notes;
 mod plan;
 mod protection;
 mod record;
@@ -65,6 +67,7 @@ pub use machine::{
     DeploymentAction, DeploymentEvent, DeploymentMachine, DeploymentMachineError, DeploymentState,
     RollbackMode,
 };
+pub use notes::{NoteCommit, assemble_notes};
 pub use plan::{PlanError, PlanStage, PlanState, PlanStep, ReleasePlan, parse_stages};
 pub use protection::{
     Approval, ApprovalError, ApprovalKey, Decision, GateRequest, GateState, approve, evaluate_gate,

@@ -530,6 +530,7 @@ mirror_enum!(AuditAction <=> protocol::environments::AuditAction {
     Approved, Rejected, GateOpened, GateRefused, DeploymentQueued, DeploymentStarted,
     VersionRefused, DeploymentFinished, RollbackStarted, ReleasePromoted, ReleaseWithdrawn,
     ReleaseCreated, ReleaseDeleted, ReleaseRefused, ReleasePolicyChanged, ReleasePlanChanged,
+    ReleaseNotesEdited,
 });
 
 impl From<AuditSubject> for protocol::environments::AuditSubject {

@@ -288,6 +288,7 @@ pub enum AuditAction {
     ReleaseRefused,
     ReleasePolicyChanged,
     ReleasePlanChanged,
+    ReleaseNotesEdited,
 }
 
 impl AuditAction {
@@ -310,6 +311,7 @@ impl AuditAction {
             AuditAction::ReleaseRefused => "release refused",
             AuditAction::ReleasePolicyChanged => "release policy changed",
             AuditAction::ReleasePlanChanged => "release plan changed",
+            AuditAction::ReleaseNotesEdited => "release notes edited",
         }
     }
 }

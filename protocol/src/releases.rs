@@ -135,3 +135,15 @@ pub struct PlanControlRequest {
     #[serde(default)]
     pub to_nobody: bool,
 }
+
+/// `PUT /api/v1/releases/{tag}/notes`: replaces a release's notes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseNotesRequest {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub notes: String,
+    pub actor: String,
+}

@@ -709,6 +709,15 @@ fn shapes() -> Vec<(String, String)> {
         }),
     );
     add(
+        "ReleaseNotesRequest",
+        of(&ReleaseNotesRequest {
+            protocol_version: Some(1),
+            repo: Some("r".into()),
+            notes: "n".into(),
+            actor: "a".into(),
+        }),
+    );
+    add(
         "ReleasePolicyRequest",
         of(&ReleasePolicyRequest {
             protocol_version: Some(1),

@@ -11,7 +11,7 @@ use deploy::{EnvironmentView, Release};
 use protocol::environments::Decision;
 use protocol::releases::{
     ApproveReleaseRequest, CreateReleaseRequest, PlanControlRequest, PlanReleaseRequest,
-    PromoteReleaseRequest, ReleasePolicyRequest, WithdrawReleaseRequest,
+    PromoteReleaseRequest, ReleaseNotesRequest, ReleasePolicyRequest, WithdrawReleaseRequest,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -174,6 +174,19 @@ pub enum ReleaseCommand {
         /// Withdraw the release from the environment too
         #[arg(long)]
         to_nobody: bool,
+        #[arg(long)]
+        repo: Option<String>,
+        #[command(flatten)]
+        actor: Actor,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a release's notes, or replace them with a file's text (`--edit-file`)
+    Notes {
+        tag: String,
+        /// Replace the notes with this file's text
+        #[arg(long, value_name = "FILE")]
+        edit_file: Option<PathBuf>,
         #[arg(long)]
         repo: Option<String>,
         #[command(flatten)]
@@ -382,6 +395,32 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 json,
             } => {
                 control(&client, tag, "halt", environment, repo, actor, *to_nobody, *json).await
+            }
+            ReleaseCommand::Notes {
+                tag,
+                edit_file,
+                repo,
+                actor,
+                json,
+            } => {
+                let Some(file) = edit_file else {
+                    let release: Value = client
+                        .admin_get(&format!("{}{}", path(tag, ""), repo_query(repo.as_deref())))
+                        .await?;
+                    print!("{}", release["notes"].as_str().unwrap_or_default());
+                    return Ok(exit::SUCCESS);
+                };
+                let notes = std::fs::read_to_string(file).map_err(|error| {
+                    ClientError::Usage(format!("--edit-file: read {}: {error}", file.display()))
+                })?;
+                let body = ReleaseNotesRequest {
+                    protocol_version: None,
+                    repo: repo.clone(),
+                    notes,
+                    actor: actor.name()?,
+                };
+                let change = send(&client, Method::PUT, &path(tag, "/notes"), &body).await?;
+                report(&change, *json)
             }
             ReleaseCommand::Policy {
                 environment,

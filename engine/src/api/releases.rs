@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use deploy::Decision;
 pub use protocol::releases::{
     ApproveReleaseRequest, CreateReleaseRequest, PlanControlRequest, PlanReleaseRequest,
-    PromoteReleaseRequest, ReleasePolicyRequest, ReleaseQuery, WithdrawReleaseRequest,
+    PromoteReleaseRequest, ReleaseNotesRequest, ReleasePolicyRequest, ReleaseQuery,
+    WithdrawReleaseRequest,
 };
 use serde::de::DeserializeOwned;
 
@@ -284,6 +285,21 @@ pub async fn control_plan(
     Ok(Json(change).into_response())
 }
 
+/// `PUT /api/v1/releases/{tag}/notes`.
+pub async fn set_notes(
+    _admin: Admin,
+    State(releases): State<Arc<Releases>>,
+    Path(tag): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: ReleaseNotesRequest = body(&bytes)?;
+    let now = releases.engine().config().clock.now();
+    let change = releases
+        .set_notes(&tag, request.repo.as_deref(), request.notes, &request.actor, now)
+        .await?;
+    Ok(Json(change).into_response())
+}
+
 /// Every route of this file (merged into `api::router`).
 pub fn routes() -> axum::Router<super::AppState> {
     use axum::routing::{get, post, put};
@@ -294,6 +310,7 @@ pub fn routes() -> axum::Router<super::AppState> {
         .route("/api/v1/releases/{tag}/approve", post(approve))
         .route("/api/v1/releases/{tag}/withdraw", post(withdraw))
         .route("/api/v1/releases/{tag}/plan", post(plan))
+        .route("/api/v1/releases/{tag}/notes", put(set_notes))
         .route("/api/v1/releases/{tag}/plan/{action}", post(control_plan))
         .route("/api/v1/status/environments", get(environments))
         .route(

@@ -15,6 +15,7 @@
 //! threads; callers pass `now`.
 
 pub mod flags;
+mod notes;
 pub mod plans;
 mod policy;
 
@@ -211,12 +212,18 @@ impl Releases {
             });
         }
         let name = request.name.filter(|name| !name.trim().is_empty());
+        // No notes given: assembled from the commits since the previous release.
+        let notes = if request.notes.trim().is_empty() {
+            self.assembled_notes(&repo, &repository, &sha).await?
+        } else {
+            request.notes
+        };
         let mut release = Release::new(
             request.tag.clone(),
             sha.clone(),
             repository.clone(),
             name,
-            request.notes,
+            notes,
             request.created_by.clone(),
             now,
         );
