@@ -291,3 +291,71 @@ async fn an_emergency_release_skips_the_wait_and_the_freeze_but_needs_its_own_ap
     let show = ok(&engine, &["release", "show", "v1.0.1"]);
     assert!(show.contains("category    emergency"), "{show}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_list_exactly_the_commits_between_tags_and_reach_the_release_workflow() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("data");
+    let body = temp.path().join("body.txt");
+    let source = temp.path().join("acme").join("shop");
+    std::fs::create_dir_all(source.join(".github/workflows")).expect("create repo");
+    std::fs::write(
+        source.join(".github/workflows/announce.yml"),
+        format!(
+            "on:\n  release:\n    types: [published]\njobs:\n  announce:\n    runs-on: ubuntu-latest\n    steps:\n      - env:\n          BODY: ${{{{ github.event.release.body }}}}\n        run: printf '%s' \"$BODY\" > '{}'\n",
+            body.display()
+        ),
+    )
+    .expect("workflow");
+    git(&source, &["init", "-q", "-b", "main"]);
+    git(&source, &["add", "-A"]);
+    git(&source, &["commit", "-q", "-m", "feat: first"]);
+    git(&source, &["tag", "v1.0.0"]);
+    for (file, message) in [("a", "fix: rounding of totals"), ("b", "feat(cart): wishlist"), ("c", "Tidy the README")] {
+        std::fs::write(source.join(file), message).expect("write");
+        git(&source, &["add", "-A"]);
+        git(&source, &["commit", "-q", "-m", message]);
+    }
+    git(&source, &["tag", "v1.1.0"]);
+    let sha = git(&source, &["rev-parse", "HEAD"]);
+    let short = |rev: &str| git(&source, &["rev-parse", "--short=7", rev]);
+    let probe = temp.path().join("probe.git");
+    let mirror =
+        engine::repos::triggers::Mirror::open_or_create(&probe, &source.display().to_string())
+            .expect("probe mirror");
+    mirror.fetch().expect("fetch probe");
+    let full_name = engine::runs::event::source_at_ref(&probe, "refs/tags/v1.1.0")
+        .expect("tag resolves")
+        .repository;
+    deployed(&data, &full_name, &sha).await;
+    let engine = TestEngine::builder(&data).runners(1).start().await;
+    ok(&engine, &["repo", "add", &source.display().to_string(), "--name", "shop"]);
+    ok(&engine, &["env", "create", "production"]);
+    ok(&engine, &["release", "create", "v1.0.0", "--as", "alice"]);
+    assert_eq!(ok(&engine, &["release", "notes", "v1.0.0"]), format!("## Features\n- first ({})\n", short("v1.0.0")));
+    ok(&engine, &["release", "create", "v1.1.0", "--as", "alice"]);
+    let expected = format!(
+        "## Features\n- **cart:** wishlist ({})\n\n## Fixes\n- rounding of totals ({})\n\n## Other changes\n- Tidy the README ({})\n",
+        short("v1.1.0~1"),
+        short("v1.1.0~2"),
+        short("v1.1.0")
+    );
+    assert_eq!(ok(&engine, &["release", "notes", "v1.1.0"]), expected);
+    let show = ok(&engine, &["release", "show", "v1.1.0"]);
+    assert!(show.contains("    ## Fixes") && !show.contains("first"), "{show}");
+
+    // Edited notes are what the `release` workflow gets as `github.event.release.body`.
+    let edited = temp.path().join("notes.md");
+    std::fs::write(&edited, format!("{expected}\nThanks to everyone who tested the wishlist.\n")).expect("notes");
+    ok(&engine, &["release", "notes", "v1.1.0", "--edit-file", &edited.display().to_string(), "--as", "pat"]);
+    let promoted = ok(&engine, &["release", "promote", "v1.1.0", "--env", "production", "--audience", "10%", "--as", "pat"]);
+    assert!(promoted.contains("started run(s): "), "{promoted}");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !body.exists() {
+        assert!(Instant::now() < deadline, "the release workflow never wrote the body");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let written = std::fs::read_to_string(&body).expect("body");
+    assert_eq!(written.trim_end(), format!("{expected}\nThanks to everyone who tested the wishlist.").trim_end());
+}
