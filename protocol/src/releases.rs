@@ -147,3 +147,15 @@ pub struct ReleaseNotesRequest {
     pub notes: String,
     pub actor: String,
 }
+
+/// `POST /api/v1/releases/{tag}/reach`: a dry run over targeting keys, each `KEY` or
+/// `KEY TIER`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReachRequest {
+    #[serde(default)]
+    pub protocol_version: Option<u32>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    pub keys: Vec<String>,
+}

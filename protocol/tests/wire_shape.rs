@@ -718,6 +718,14 @@ fn shapes() -> Vec<(String, String)> {
         }),
     );
     add(
+        "ReachRequest",
+        of(&ReachRequest {
+            protocol_version: Some(1),
+            repo: Some("r".into()),
+            keys: vec!["k premium".into()],
+        }),
+    );
+    add(
         "ReleasePolicyRequest",
         of(&ReleasePolicyRequest {
             protocol_version: Some(1),

@@ -11,7 +11,8 @@ use deploy::{EnvironmentView, Release};
 use protocol::environments::Decision;
 use protocol::releases::{
     ApproveReleaseRequest, CreateReleaseRequest, PlanControlRequest, PlanReleaseRequest,
-    PromoteReleaseRequest, ReleaseNotesRequest, ReleasePolicyRequest, WithdrawReleaseRequest,
+    PromoteReleaseRequest, ReachRequest, ReleaseNotesRequest, ReleasePolicyRequest,
+    WithdrawReleaseRequest,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -225,6 +226,10 @@ pub enum ReleaseCommand {
         tag: String,
         #[arg(long)]
         repo: Option<String>,
+        /// A dry run: how many of these targeting keys (one per line, `KEY` or `KEY TIER`) the
+        /// current audience and each plan stage reach
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -460,16 +465,46 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 }
                 Ok(exit::SUCCESS)
             }
-            ReleaseCommand::Show { tag, repo, json } => {
+            ReleaseCommand::Show {
+                tag,
+                repo,
+                keys,
+                json,
+            } => {
                 let release: Value = client
                     .admin_get(&format!("{}{}", path(tag, ""), repo_query(repo.as_deref())))
                     .await?;
+                let reach = match keys {
+                    Some(file) => {
+                        let text = std::fs::read_to_string(file).map_err(|error| {
+                            ClientError::Usage(format!("--keys: read {}: {error}", file.display()))
+                        })?;
+                        let body = ReachRequest {
+                            protocol_version: None,
+                            repo: repo.clone(),
+                            keys: text
+                                .lines()
+                                .map(str::trim)
+                                .filter(|line| !line.is_empty())
+                                .map(str::to_string)
+                                .collect(),
+                        };
+                        Some(send(&client, Method::POST, &path(tag, "/reach"), &body).await?)
+                    }
+                    None => None,
+                };
                 if *json {
-                    print_json(&release)?;
+                    match reach {
+                        Some(reach) => print_json(&json!({"release": release, "reach": reach}))?,
+                        None => print_json(&release)?,
+                    }
                 } else {
                     let release: Release = serde_json::from_value(release)
                         .map_err(|error| ClientError::Protocol(error.to_string()))?;
                     print_release(&release);
+                    if let Some(reach) = reach {
+                        print_reach(&reach);
+                    }
                 }
                 Ok(exit::SUCCESS)
             }
@@ -791,4 +826,20 @@ fn print_calendar(releases: &[Release]) {
         &["WHEN", "REPOSITORY", "TAG", "CATEGORY", "ENVIRONMENT", "AUDIENCE", "STATUS"],
         &rows,
     );
+}
+
+/// The dry run: `production  stage 1  10%  reaches 1012 of 10000 keys (targeting keys whose…)`.
+fn print_reach(reach: &Value) {
+    println!("  reach");
+    for line in reach.as_array().into_iter().flatten() {
+        println!(
+            "    {}  {}  {}  reaches {} of {} keys ({})",
+            line["environment"].as_str().unwrap_or_default(),
+            line["stage"].as_str().unwrap_or_default(),
+            line["audience"].as_str().unwrap_or_default(),
+            line["reached"],
+            line["of"],
+            line["explanation"].as_str().unwrap_or_default()
+        );
+    }
 }

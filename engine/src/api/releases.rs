@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use deploy::Decision;
 pub use protocol::releases::{
     ApproveReleaseRequest, CreateReleaseRequest, PlanControlRequest, PlanReleaseRequest,
-    PromoteReleaseRequest, ReleaseNotesRequest, ReleasePolicyRequest, ReleaseQuery,
+    PromoteReleaseRequest, ReachRequest, ReleaseNotesRequest, ReleasePolicyRequest, ReleaseQuery,
     WithdrawReleaseRequest,
 };
 use serde::de::DeserializeOwned;
@@ -300,6 +300,19 @@ pub async fn set_notes(
     Ok(Json(change).into_response())
 }
 
+/// `POST /api/v1/releases/{tag}/reach`: per environment, the current audience and each plan
+/// stage with how many of the keys it reaches.
+pub async fn reach(
+    _admin: Admin,
+    State(releases): State<Arc<Releases>>,
+    Path(tag): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let request: ReachRequest = body(&bytes)?;
+    let lines = releases.reach(&tag, request.repo.as_deref(), &request.keys)?;
+    Ok(Json(lines).into_response())
+}
+
 /// Every route of this file (merged into `api::router`).
 pub fn routes() -> axum::Router<super::AppState> {
     use axum::routing::{get, post, put};
@@ -310,6 +323,7 @@ pub fn routes() -> axum::Router<super::AppState> {
         .route("/api/v1/releases/{tag}/approve", post(approve))
         .route("/api/v1/releases/{tag}/withdraw", post(withdraw))
         .route("/api/v1/releases/{tag}/plan", post(plan))
+        .route("/api/v1/releases/{tag}/reach", post(reach))
         .route("/api/v1/releases/{tag}/notes", put(set_notes))
         .route("/api/v1/releases/{tag}/plan/{action}", post(control_plan))
         .route("/api/v1/status/environments", get(environments))

@@ -160,3 +160,92 @@ fn answer(flag: ReleaseFlag, releases: &[Release], context: &FlagContext) -> Fla
     );
     FlagAnswer { flag, result }
 }
+
+/// How many of a list of targeting keys one audience reaches (`release show --keys`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AudienceReach {
+    pub environment: String,
+    /// `current` (released there now), or `stage N` of the plan.
+    pub stage: String,
+    pub audience: String,
+    /// Who the audience is, in a sentence.
+    pub explanation: String,
+    pub reached: usize,
+    pub of: usize,
+}
+
+impl Releases {
+    /// A dry run: for the release's current audience and each plan stage in every environment,
+    /// how many of `keys` (each `KEY` or `KEY TIER`) it reaches.
+    pub fn reach(
+        &self,
+        tag: &str,
+        repo: Option<&str>,
+        keys: &[String],
+    ) -> Result<Vec<AudienceReach>, ReleaseServiceError> {
+        let super::Located { release, repo } = self.locate(tag, repo)?;
+        let contexts: Vec<FlagContext> = keys
+            .iter()
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let key = words.next()?;
+                let mut attributes = serde_json::Map::new();
+                if let Some(tier) = words.next() {
+                    attributes.insert("tier".into(), serde_json::Value::String(tier.into()));
+                }
+                Some(FlagContext {
+                    targeting_key: Some(key.to_string()),
+                    attributes,
+                })
+            })
+            .collect();
+        let mut lines = Vec::new();
+        let mut environments: Vec<&String> = release.rollouts.keys().collect();
+        for environment in release.plans.keys() {
+            if !environments.contains(&environment) {
+                environments.push(environment);
+            }
+        }
+        for environment in environments {
+            let flag_key = format!("release.{}.{environment}", repo.name);
+            let mut audiences: Vec<(String, &deploy::Audience)> = Vec::new();
+            if let Some(rollout) = release.rollouts.get(environment) {
+                audiences.push(("current".into(), &rollout.audience));
+            }
+            if let Some(plan) = release.plans.get(environment) {
+                for (index, stage) in plan.stages.iter().enumerate() {
+                    audiences.push((format!("stage {}", index + 1), &stage.audience));
+                }
+            }
+            for (stage, audience) in audiences {
+                let reached = contexts
+                    .iter()
+                    .filter(|context| {
+                        matches!(deploy::audience_reaches(audience, &flag_key, context), Ok(Some(_)))
+                    })
+                    .count();
+                lines.push(AudienceReach {
+                    environment: environment.clone(),
+                    stage,
+                    audience: audience.to_string(),
+                    explanation: explain(audience, &flag_key),
+                    reached,
+                    of: contexts.len(),
+                });
+            }
+        }
+        Ok(lines)
+    }
+}
+
+fn explain(audience: &deploy::Audience, flag_key: &str) -> String {
+    match audience {
+        deploy::Audience::All => "everyone".into(),
+        deploy::Audience::Percent { percent } => format!(
+            "targeting keys whose bucket (SHA-256 of `{flag_key}` and the key, in [0, 100)) is below {percent}"
+        ),
+        deploy::Audience::Tier { tier } => {
+            format!("contexts whose `tier` attribute is `{tier}`")
+        }
+    }
+}
