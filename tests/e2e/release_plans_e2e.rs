@@ -167,6 +167,23 @@ async fn a_three_stage_plan_advances_waits_out_a_freeze_pauses_resumes_and_halts
     assert_eq!(lines.len(), 4, "{calendar}");
     assert!(lines[1].starts_with("2026-12-07T09:00:00Z") && lines[1].contains("v1.0.0") && lines[1].contains("10%"), "{calendar}");
     assert!(lines[3].starts_with("2026-12-10T09:00:00Z") && lines[3].contains("all"), "{calendar}");
+    // A dry run over 10,000 targeting keys: how many each stage reaches.
+    let keys = temp.path().join("keys.txt");
+    let lines: Vec<String> = (0..10_000).map(|n| format!("customer-{n}")).collect();
+    std::fs::write(&keys, lines.join("\n")).expect("keys");
+    let dry: Value = serde_json::from_str(&ok(&engine, &["release", "show", "v1.0.0", "--keys", &keys.display().to_string(), "--json"])).expect("json");
+    let reached: Vec<(String, u64)> = dry["reach"]
+        .as_array()
+        .expect("reach")
+        .iter()
+        .map(|line| (line["stage"].as_str().unwrap_or("").to_string(), line["reached"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(reached.len(), 3, "{dry:#}");
+    assert!(reached[0].1.abs_diff(1_000) <= 150 && reached[1].1.abs_diff(5_000) <= 150, "{reached:?}");
+    assert_eq!(reached[2], ("stage 3".to_string(), 10_000));
+    let shown = ok(&engine, &["release", "show", "v1.0.0", "--keys", &keys.display().to_string()]);
+    assert!(shown.contains("production  stage 1  10%  reaches ") && shown.contains("is below 10)"), "{shown}");
+
     // Not yet: nothing is released before the first stage's time.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(release(&engine, "v1.0.0")["rollouts"]["production"].is_null());
