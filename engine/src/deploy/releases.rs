@@ -1088,6 +1088,7 @@ mod tests {
                         name: Some("Spring sale".into()),
                         notes: "Faster checkout".into(),
                         created_by: "alice".into(),
+                        category: None,
                     },
                     at("2026-03-01T08:00:00Z"),
                 )
@@ -1192,6 +1193,7 @@ mod tests {
                 CreateRelease {
                     tag: "v9.9.9".into(),
                     created_by: "alice".into(),
+                    category: None,
                     ..CreateRelease::default()
                 },
                 at("2026-03-01T08:00:00Z"),
@@ -1223,6 +1225,7 @@ mod tests {
                     CreateRelease {
                         tag: "v1.4.0".into(),
                         created_by: "alice".into(),
+                        category: None,
                         ..CreateRelease::default()
                     },
                     at("2026-03-01T08:00:00Z"),
@@ -1258,6 +1261,7 @@ mod tests {
                 CreateRelease {
                     tag: "v1.5.0".into(),
                     created_by: "alice".into(),
+                    category: None,
                     ..CreateRelease::default()
                 },
                 at("2026-03-01T09:00:00Z"),
@@ -1596,6 +1600,7 @@ mod tests {
                 CreateRelease {
                     tag: "v2".into(),
                     created_by: "alice".into(),
+                    category: None,
                     ..CreateRelease::default()
                 },
                 at("2026-03-03T00:00:00Z"),
@@ -1619,6 +1624,7 @@ mod tests {
                     tag: "v1.4.0".into(),
                     repo: Some("other".into()),
                     created_by: "alice".into(),
+                    category: None,
                     ..CreateRelease::default()
                 },
                 at("2026-03-03T00:00:00Z"),
