@@ -240,6 +240,9 @@ struct ReleaseRow {
     rollouts_html: String,
     pending_html: String,
     history_html: String,
+    /// `major`, `minor`, `patch`, `emergency` (emergency is flagged on the page).
+    category: String,
+    plans_html: String,
 }
 
 #[derive(Template)]
@@ -283,6 +286,8 @@ pub async fn releases_page(
             rollouts_html: json_of(&release.rollouts),
             pending_html: json_of(&release.pending),
             history_html: json_of(&release.history),
+            category: release.category.to_string(),
+            plans_html: json_of(&release.plans),
             tag: release.tag,
             name: release.name,
             repository: release.repository,
