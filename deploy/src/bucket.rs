@@ -37,8 +37,14 @@ mod tests {
     #[test]
     fn buckets_are_stable_and_spread() {
         // Fixed values: a change of the hash would move every user, so it is pinned here.
-        assert_eq!(bucket("release.shop.production", "user-1"), bucket("release.shop.production", "user-1"));
-        assert_ne!(bucket("release.shop.production", "user-1"), bucket("release.shop.staging", "user-1"));
+        assert_eq!(
+            bucket("release.shop.production", "user-1"),
+            bucket("release.shop.production", "user-1")
+        );
+        assert_ne!(
+            bucket("release.shop.production", "user-1"),
+            bucket("release.shop.staging", "user-1")
+        );
         assert_ne!(bucket("ab", "c"), bucket("a", "bc"));
         let keys: Vec<String> = (0..10_000).map(|n| format!("user-{n}")).collect();
         for percent in [1u8, 10, 50, 90] {

@@ -20,7 +20,9 @@ use super::environment::{Environment, EnvironmentSpecError, Protection};
 use super::freeze::{FreezeWindow, frozen_at};
 
 /// A release's scope.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ReleaseCategory {
     Major,
@@ -91,9 +93,11 @@ impl CategoryPolicy {
         protection.validate("")?;
         let mut allowed_windows = Vec::new();
         for (index, text) in windows.iter().enumerate() {
-            allowed_windows.push(FreezeWindow::parse(text).map_err(|error| EnvironmentSpecError {
-                option: format!("allowed_windows[{index}]"),
-                problem: error.to_string(),
+            allowed_windows.push(FreezeWindow::parse(text).map_err(|error| {
+                EnvironmentSpecError {
+                    option: format!("allowed_windows[{index}]"),
+                    problem: error.to_string(),
+                }
             })?);
         }
         Ok(CategoryPolicy {
@@ -140,9 +144,16 @@ pub fn category_gate(
     }
     if let Some(policy) = policy
         && !policy.allowed_windows.is_empty()
-        && !policy.allowed_windows.iter().any(|window| window.contains(now))
+        && !policy
+            .allowed_windows
+            .iter()
+            .any(|window| window.contains(now))
     {
-        let windows: Vec<&str> = policy.allowed_windows.iter().map(FreezeWindow::as_str).collect();
+        let windows: Vec<&str> = policy
+            .allowed_windows
+            .iter()
+            .map(FreezeWindow::as_str)
+            .collect();
         return CategoryGate::Closed(format!(
             "{category} releases go out in `{}` only within {}",
             environment.name,
@@ -165,30 +176,93 @@ mod tests {
     fn categories_pick_their_policy() {
         let mut production = Environment::new("production");
         production.release_protection.wait = crate::parse_duration("1h").unwrap();
-        production.freeze_windows = vec![FreezeWindow::parse("2026-12-24T00:00Z/2026-12-27T00:00Z").unwrap()];
+        production.freeze_windows =
+            vec![FreezeWindow::parse("2026-12-24T00:00Z/2026-12-27T00:00Z").unwrap()];
         let mut emergency = Protection::default();
         emergency.required_approvals = 1;
         emergency.approvers = parse_approvers("oncall").unwrap();
         emergency.wait = crate::parse_duration("2h").unwrap();
-        let weekday = CategoryPolicy::new(Protection::default(), &["Tue 09:00-16:00 UTC".to_string()]).unwrap();
-        production.release_policies.insert(ReleaseCategory::Major, weekday);
+        let weekday =
+            CategoryPolicy::new(Protection::default(), &["Tue 09:00-16:00 UTC".to_string()])
+                .unwrap();
+        production
+            .release_policies
+            .insert(ReleaseCategory::Major, weekday);
         // A minor release follows `release_protection`.
-        let open = category_gate(&production, ReleaseCategory::Minor, at("2026-12-01T10:00:00Z"));
-        assert!(matches!(&open, CategoryGate::Protection(p) if p.wait == crate::parse_duration("1h").unwrap()));
+        let open = category_gate(
+            &production,
+            ReleaseCategory::Minor,
+            at("2026-12-01T10:00:00Z"),
+        );
+        assert!(
+            matches!(&open, CategoryGate::Protection(p) if p.wait == crate::parse_duration("1h").unwrap())
+        );
         // Frozen at Christmas; an emergency without its own approvers is refused.
-        let frozen = category_gate(&production, ReleaseCategory::Patch, at("2026-12-25T10:00:00Z"));
-        assert!(matches!(&frozen, CategoryGate::Closed(why) if why.starts_with("`production` is frozen")), "{frozen:?}");
-        assert!(matches!(category_gate(&production, ReleaseCategory::Emergency, at("2026-12-25T10:00:00Z")), CategoryGate::Refused(_)));
-        production.release_policies.insert(ReleaseCategory::Emergency, CategoryPolicy::new(emergency, &[]).unwrap());
+        let frozen = category_gate(
+            &production,
+            ReleaseCategory::Patch,
+            at("2026-12-25T10:00:00Z"),
+        );
+        assert!(
+            matches!(&frozen, CategoryGate::Closed(why) if why.starts_with("`production` is frozen")),
+            "{frozen:?}"
+        );
+        assert!(matches!(
+            category_gate(
+                &production,
+                ReleaseCategory::Emergency,
+                at("2026-12-25T10:00:00Z")
+            ),
+            CategoryGate::Refused(_)
+        ));
+        production.release_policies.insert(
+            ReleaseCategory::Emergency,
+            CategoryPolicy::new(emergency, &[]).unwrap(),
+        );
         // With them it goes through the freeze, without a wait.
-        let gate = category_gate(&production, ReleaseCategory::Emergency, at("2026-12-25T10:00:00Z"));
-        assert!(matches!(&gate, CategoryGate::Protection(p) if p.wait.is_zero() && p.required_approvals == 1), "{gate:?}");
+        let gate = category_gate(
+            &production,
+            ReleaseCategory::Emergency,
+            at("2026-12-25T10:00:00Z"),
+        );
+        assert!(
+            matches!(&gate, CategoryGate::Protection(p) if p.wait.is_zero() && p.required_approvals == 1),
+            "{gate:?}"
+        );
         // A major release only on Tuesdays 09:00-16:00 (2026-12-01 is a Tuesday).
-        assert!(matches!(category_gate(&production, ReleaseCategory::Major, at("2026-12-01T10:00:00Z")), CategoryGate::Protection(_)));
-        let closed = category_gate(&production, ReleaseCategory::Major, at("2026-12-02T10:00:00Z"));
-        assert_eq!(closed, CategoryGate::Closed("major releases go out in `production` only within Tue 09:00-16:00 UTC".into()));
-        assert_eq!(ReleaseCategory::parse("Emergency"), Ok(ReleaseCategory::Emergency));
-        assert!(ReleaseCategory::parse("hotfix").unwrap_err().contains("not a release category"));
-        assert!(CategoryPolicy::new(Protection::default(), &["someday".into()]).unwrap_err().to_string().starts_with("setting `allowed_windows[0]`"));
+        assert!(matches!(
+            category_gate(
+                &production,
+                ReleaseCategory::Major,
+                at("2026-12-01T10:00:00Z")
+            ),
+            CategoryGate::Protection(_)
+        ));
+        let closed = category_gate(
+            &production,
+            ReleaseCategory::Major,
+            at("2026-12-02T10:00:00Z"),
+        );
+        assert_eq!(
+            closed,
+            CategoryGate::Closed(
+                "major releases go out in `production` only within Tue 09:00-16:00 UTC".into()
+            )
+        );
+        assert_eq!(
+            ReleaseCategory::parse("Emergency"),
+            Ok(ReleaseCategory::Emergency)
+        );
+        assert!(
+            ReleaseCategory::parse("hotfix")
+                .unwrap_err()
+                .contains("not a release category")
+        );
+        assert!(
+            CategoryPolicy::new(Protection::default(), &["someday".into()])
+                .unwrap_err()
+                .to_string()
+                .starts_with("setting `allowed_windows[0]`")
+        );
     }
 }

@@ -47,7 +47,9 @@ pub struct FlagResolution {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FlagEvaluationError {
     /// A percentage audience decides and the context has no targeting key.
-    #[error("release `{tag}` is released to {percent}% in `{environment}`: the context needs a `targetingKey` to be placed")]
+    #[error(
+        "release `{tag}` is released to {percent}% in `{environment}`: the context needs a `targetingKey` to be placed"
+    )]
     TargetingKeyMissing {
         tag: String,
         percent: u8,
@@ -110,9 +112,7 @@ pub fn audience_reaches(
     match audience {
         Audience::All => Ok(Some(FlagReason::Static)),
         Audience::Percent { percent } => match &context.targeting_key {
-            Some(key) => {
-                Ok(in_percentage(flag_key, key, *percent).then_some(FlagReason::Split))
-            }
+            Some(key) => Ok(in_percentage(flag_key, key, *percent).then_some(FlagReason::Split)),
             None => Err(*percent),
         },
         Audience::Tier { tier } => Ok(context
@@ -189,7 +189,15 @@ mod tests {
     }
 
     fn released(tag: &str, created: &str, audience: Option<Audience>) -> Release {
-        let mut release = Release::new(tag, format!("sha-{tag}"), "acme/shop", None, "", "alice", at(created));
+        let mut release = Release::new(
+            tag,
+            format!("sha-{tag}"),
+            "acme/shop",
+            None,
+            "",
+            "alice",
+            at(created),
+        );
         if let Some(audience) = audience {
             release.rollouts.insert(
                 "production".into(),
@@ -209,38 +217,95 @@ mod tests {
     }
 
     fn check(releases: &[Release], ctx: Value, expected: Result<(&str, FlagReason), &str>) {
-        let actual = evaluate_release_flag("release.shop.production", "acme/shop", "production", releases, &context(ctx.clone()))
-            .map(|resolution| (resolution.tag, resolution.reason))
-            .map_err(|error| error.to_string());
-        assert_eq!(actual, expected.map(|(tag, reason)| (tag.to_string(), reason)).map_err(str::to_string), "{ctx}");
+        let actual = evaluate_release_flag(
+            "release.shop.production",
+            "acme/shop",
+            "production",
+            releases,
+            &context(ctx.clone()),
+        )
+        .map(|resolution| (resolution.tag, resolution.reason))
+        .map_err(|error| error.to_string());
+        assert_eq!(
+            actual,
+            expected
+                .map(|(tag, reason)| (tag.to_string(), reason))
+                .map_err(str::to_string),
+            "{ctx}"
+        );
     }
 
     #[test]
     fn newest_reaching_release_wins() {
         let base = released("v1.0.0", "2026-03-01T00:00:00Z", Some(Audience::All));
-        let premium = released("v1.1.0", "2026-03-02T00:00:00Z", Some(Audience::Tier { tier: "premium".into() }));
+        let premium = released(
+            "v1.1.0",
+            "2026-03-02T00:00:00Z",
+            Some(Audience::Tier {
+                tier: "premium".into(),
+            }),
+        );
         let everyone = [base.clone()];
         check(&everyone, json!({}), Ok(("v1.0.0", FlagReason::Static)));
         let tiers = [base.clone(), premium.clone()];
-        check(&tiers, json!({"targetingKey": "u1", "tier": "premium"}), Ok(("v1.1.0", FlagReason::TargetingMatch)));
-        check(&tiers, json!({"targetingKey": "u1", "tier": "Premium"}), Ok(("v1.1.0", FlagReason::TargetingMatch)));
-        check(&tiers, json!({"targetingKey": "u1", "tier": "basic"}), Ok(("v1.0.0", FlagReason::Default)));
+        check(
+            &tiers,
+            json!({"targetingKey": "u1", "tier": "premium"}),
+            Ok(("v1.1.0", FlagReason::TargetingMatch)),
+        );
+        check(
+            &tiers,
+            json!({"targetingKey": "u1", "tier": "Premium"}),
+            Ok(("v1.1.0", FlagReason::TargetingMatch)),
+        );
+        check(
+            &tiers,
+            json!({"targetingKey": "u1", "tier": "basic"}),
+            Ok(("v1.0.0", FlagReason::Default)),
+        );
         // A percentage needs a targeting key; everyone else's answer does not.
-        let split = [base.clone(), released("v1.1.0", "2026-03-02T00:00:00Z", Some(Audience::Percent { percent: 50 }))];
-        check(&split, json!({}), Err("release `v1.1.0` is released to 50% in `production`: the context needs a `targetingKey` to be placed"));
+        let split = [
+            base.clone(),
+            released(
+                "v1.1.0",
+                "2026-03-02T00:00:00Z",
+                Some(Audience::Percent { percent: 50 }),
+            ),
+        ];
+        check(
+            &split,
+            json!({}),
+            Err(
+                "release `v1.1.0` is released to 50% in `production`: the context needs a `targetingKey` to be placed",
+            ),
+        );
         let reached: Vec<bool> = (0..200)
             .map(|n| {
-                evaluate_release_flag("release.shop.production", "acme/shop", "production", &split, &context(json!({"targetingKey": format!("user-{n}")})))
-                    .unwrap()
-                    .reason
+                evaluate_release_flag(
+                    "release.shop.production",
+                    "acme/shop",
+                    "production",
+                    &split,
+                    &context(json!({"targetingKey": format!("user-{n}")})),
+                )
+                .unwrap()
+                .reason
                     == FlagReason::Split
             })
             .collect();
         assert!(reached.iter().any(|x| *x) && reached.iter().any(|x| !*x));
         // Withdrawn (no rollout): back to the previous version; nothing at all: an error.
         let withdrawn = [base, released("v1.1.0", "2026-03-02T00:00:00Z", None)];
-        check(&withdrawn, json!({"targetingKey": "u1"}), Ok(("v1.0.0", FlagReason::Static)));
-        check(&[released("v1.1.0", "2026-03-02T00:00:00Z", None)], json!({"targetingKey": "u1"}), Err("no release of `acme/shop` in `production` reaches this context"));
+        check(
+            &withdrawn,
+            json!({"targetingKey": "u1"}),
+            Ok(("v1.0.0", FlagReason::Static)),
+        );
+        check(
+            &[released("v1.1.0", "2026-03-02T00:00:00Z", None)],
+            json!({"targetingKey": "u1"}),
+            Err("no release of `acme/shop` in `production` reaches this context"),
+        );
         assert_eq!(
             FlagContext::from_json(Some(&json!({"targetingKey": 7}))).unwrap_err(),
             "`context.targetingKey` must be a string"

@@ -50,15 +50,15 @@ pub mod wire;
 use workflows::duration;
 
 pub use audit::{AuditAction, AuditEntry, AuditSubject, SYSTEM_ACTOR};
-pub use duration::{Duration, DurationError, parse_duration};
 pub use bucket::{bucket, in_percentage};
 pub use category::{CategoryGate, CategoryPolicy, ReleaseCategory, category_gate};
+pub use duration::{Duration, DurationError, parse_duration};
+pub use environment::{
+    Approver, Environment, EnvironmentSpecError, Groups, Protection, parse_approvers,
+};
 pub use flags::{
     FlagContext, FlagEvaluationError, FlagReason, FlagResolution, audience_reaches,
     evaluate_release_flag,
-};
-pub use environment::{
-    Approver, Environment, EnvironmentSpecError, Groups, Protection, parse_approvers,
 };
 pub use freeze::{Freeze, FreezeParseError, FreezeWindow, frozen_at};
 pub use guard::{VersionCheck, VersionRefused, check_version};

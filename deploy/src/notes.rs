@@ -49,7 +49,9 @@ pub fn assemble_notes(commits: &[NoteCommit], previous: Option<&str>) -> String 
         }
         match conventional(subject) {
             Some((kind, scope, is_breaking, description)) => {
-                let scope = scope.map(|scope| format!("**{scope}:** ")).unwrap_or_default();
+                let scope = scope
+                    .map(|scope| format!("**{scope}:** "))
+                    .unwrap_or_default();
                 let line = format!("- {scope}{description} ({short})");
                 if is_breaking || commit.message.contains("BREAKING CHANGE:") {
                     breaking.push(line.clone());
@@ -142,9 +144,15 @@ mod tests {
     fn commits_fall_in_their_sections() {
         let notes = assemble_notes(
             &[
-                commit("aaaaaaa1", "feat(checkout)!: one-click payment\n\nBREAKING CHANGE: new API"),
+                commit(
+                    "aaaaaaa1",
+                    "feat(checkout)!: one-click payment\n\nBREAKING CHANGE: new API",
+                ),
                 commit("bbbbbbb2", "fix: rounding of totals"),
-                commit("ccccccc3", "Merge pull request #42 from acme/cart\n\nFaster cart"),
+                commit(
+                    "ccccccc3",
+                    "Merge pull request #42 from acme/cart\n\nFaster cart",
+                ),
                 commit("ddddddd4", "chore: bump deps"),
                 commit("eeeeeee5", "Tidy the README"),
                 commit("fffffff6", "feat: wishlist"),
@@ -160,8 +168,14 @@ mod tests {
              ## Pull requests\n- #42 Faster cart (ccccccc)\n\n\
              ## Other changes\n- Tidy the README (eeeeeee)\n"
         );
-        assert_eq!(assemble_notes(&[], Some("v1.0.0")), "No changes since v1.0.0.\n");
+        assert_eq!(
+            assemble_notes(&[], Some("v1.0.0")),
+            "No changes since v1.0.0.\n"
+        );
         assert_eq!(conventional("fix(: x"), None);
-        assert_eq!(conventional("Note: something"), Some(("note".into(), None, false, "something".into())));
+        assert_eq!(
+            conventional("Note: something"),
+            Some(("note".into(), None, false, "something".into()))
+        );
     }
 }

@@ -235,7 +235,10 @@ fn parse_instant(text: &str) -> Option<Timestamp> {
         return Some(at);
     }
     // Minutes without seconds: `…T09:00Z` → `…T09:00:00Z`.
-    let (civil, zone) = text.split_at(text.find(['Z', 'z', '+']).or_else(|| text.rfind('-').filter(|at| *at > 10))?);
+    let (civil, zone) = text.split_at(
+        text.find(['Z', 'z', '+'])
+            .or_else(|| text.rfind('-').filter(|at| *at > 10))?,
+    );
     format!("{civil}:00{zone}").parse().ok()
 }
 
@@ -249,7 +252,10 @@ mod tests {
 
     fn stages(texts: &[&str]) -> Result<Vec<PlanStage>, String> {
         parse_stages(
-            &texts.iter().map(|text| text.to_string()).collect::<Vec<_>>(),
+            &texts
+                .iter()
+                .map(|text| text.to_string())
+                .collect::<Vec<_>>(),
             at("2026-12-05T12:00:00Z"),
         )
         .map_err(|error| error.to_string())
@@ -261,16 +267,32 @@ mod tests {
         let times: Vec<String> = parsed.iter().map(|stage| stage.at.to_string()).collect();
         assert_eq!(
             times,
-            ["2026-12-07T09:00:00Z", "2026-12-09T09:00:00Z", "2026-12-13T09:00:00Z"]
+            [
+                "2026-12-07T09:00:00Z",
+                "2026-12-09T09:00:00Z",
+                "2026-12-13T09:00:00Z"
+            ]
         );
         assert_eq!(parsed[2].audience, Audience::All);
-        assert_eq!(stages(&["tier:premium@now"]).unwrap()[0].at, at("2026-12-05T12:00:00Z"));
-        assert_eq!(stages(&["10%@+1h"]).unwrap()[0].at, at("2026-12-05T13:00:00Z"));
+        assert_eq!(
+            stages(&["tier:premium@now"]).unwrap()[0].at,
+            at("2026-12-05T12:00:00Z")
+        );
+        assert_eq!(
+            stages(&["10%@+1h"]).unwrap()[0].at,
+            at("2026-12-05T13:00:00Z")
+        );
         for (texts, error) in [
             (&["10%"][..], "stage `10%`: write AUDIENCE@WHEN"),
             (&["0%@now"][..], "stage `0%@now`: audience `0%`"),
-            (&["10%@tomorrow"][..], "stage `10%@tomorrow`: `tomorrow` is not an instant"),
-            (&["10%@2026-12-07T09:00Z", "50%@2026-12-06T09:00Z"][..], "stage `50%@2026-12-06T09:00Z`: its time"),
+            (
+                &["10%@tomorrow"][..],
+                "stage `10%@tomorrow`: `tomorrow` is not an instant",
+            ),
+            (
+                &["10%@2026-12-07T09:00Z", "50%@2026-12-06T09:00Z"][..],
+                "stage `50%@2026-12-06T09:00Z`: its time",
+            ),
             (&[][..], "stage ``: a plan needs at least one `--stage`"),
         ] {
             let actual = stages(texts).unwrap_err();
@@ -287,7 +309,13 @@ mod tests {
             at("2026-12-05T12:00:00Z"),
         );
         assert_eq!(plan.step(at("2026-12-07T08:59:59Z")), PlanStep::Wait);
-        assert_eq!(plan.step(at("2026-12-07T09:00:00Z")), PlanStep::Give { stage: 0, skipped: vec![] });
+        assert_eq!(
+            plan.step(at("2026-12-07T09:00:00Z")),
+            PlanStep::Give {
+                stage: 0,
+                skipped: vec![]
+            }
+        );
         plan.reached(0, &[], at("2026-12-07T09:00:00Z"));
         assert_eq!(plan.stage_status(0, at("2026-12-07T09:00:00Z")), "done");
         plan.state = PlanState::Paused;
@@ -295,10 +323,19 @@ mod tests {
         assert_eq!(plan.stage_status(1, at("2026-12-20T00:00:00Z")), "paused");
         plan.state = PlanState::Active;
         // Down from the 8th to the 20th: both later stages are due, only `all` is given.
-        assert_eq!(plan.step(at("2026-12-20T00:00:00Z")), PlanStep::Give { stage: 2, skipped: vec![1] });
+        assert_eq!(
+            plan.step(at("2026-12-20T00:00:00Z")),
+            PlanStep::Give {
+                stage: 2,
+                skipped: vec![1]
+            }
+        );
         plan.reached(2, &[1], at("2026-12-20T00:00:00Z"));
         assert_eq!(plan.state, PlanState::Done);
         assert_eq!(plan.stage_status(1, at("2026-12-20T00:00:00Z")), "skipped");
-        assert_eq!(plan.last_reached().map(|stage| stage.audience.clone()), Some(Audience::All));
+        assert_eq!(
+            plan.last_reached().map(|stage| stage.audience.clone()),
+            Some(Audience::All)
+        );
     }
 }

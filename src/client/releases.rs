@@ -383,14 +383,38 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 repo,
                 actor,
                 json,
-            } => control(&client, tag, "pause", environment, repo, actor, false, *json).await,
+            } => {
+                control(
+                    &client,
+                    tag,
+                    "pause",
+                    environment,
+                    repo,
+                    actor,
+                    false,
+                    *json,
+                )
+                .await
+            }
             ReleaseCommand::Resume {
                 tag,
                 environment,
                 repo,
                 actor,
                 json,
-            } => control(&client, tag, "resume", environment, repo, actor, false, *json).await,
+            } => {
+                control(
+                    &client,
+                    tag,
+                    "resume",
+                    environment,
+                    repo,
+                    actor,
+                    false,
+                    *json,
+                )
+                .await
+            }
             ReleaseCommand::Halt {
                 tag,
                 environment,
@@ -399,7 +423,17 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 actor,
                 json,
             } => {
-                control(&client, tag, "halt", environment, repo, actor, *to_nobody, *json).await
+                control(
+                    &client,
+                    tag,
+                    "halt",
+                    environment,
+                    repo,
+                    actor,
+                    *to_nobody,
+                    *json,
+                )
+                .await
             }
             ReleaseCommand::Notes {
                 tag,
@@ -609,7 +643,13 @@ async fn control(
         actor: actor.name()?,
         to_nobody,
     };
-    let change = send(client, Method::POST, &path(tag, &format!("/plan/{action}")), &body).await?;
+    let change = send(
+        client,
+        Method::POST,
+        &path(tag, &format!("/plan/{action}")),
+        &body,
+    )
+    .await?;
     report(&change, json)
 }
 
@@ -764,11 +804,13 @@ fn print_policies(environment: &str, policies: &Value) {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|approver| match (approver["user"].as_str(), approver["group"].as_str()) {
-                (Some(user), _) => user.to_string(),
-                (_, Some(group)) => format!("@{group}"),
-                _ => approver.to_string(),
-            })
+            .map(
+                |approver| match (approver["user"].as_str(), approver["group"].as_str()) {
+                    (Some(user), _) => user.to_string(),
+                    (_, Some(group)) => format!("@{group}"),
+                    _ => approver.to_string(),
+                },
+            )
             .collect();
         let windows: Vec<&str> = policy["allowed_windows"]
             .as_array()
@@ -817,13 +859,23 @@ fn print_calendar(releases: &[Release]) {
         }
     }
     if rows.is_empty() {
-        println!("nothing planned (plan a release with `slipway release plan TAG --env ENV --stage 10%@+1d …`)");
+        println!(
+            "nothing planned (plan a release with `slipway release plan TAG --env ENV --stage 10%@+1d …`)"
+        );
         return;
     }
     rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, row)| row).collect();
     table::print(
-        &["WHEN", "REPOSITORY", "TAG", "CATEGORY", "ENVIRONMENT", "AUDIENCE", "STATUS"],
+        &[
+            "WHEN",
+            "REPOSITORY",
+            "TAG",
+            "CATEGORY",
+            "ENVIRONMENT",
+            "AUDIENCE",
+            "STATUS",
+        ],
         &rows,
     );
 }

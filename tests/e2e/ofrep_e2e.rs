@@ -83,7 +83,11 @@ fn deployment(id: &str, repository: &str, sha: &str, tag: &str, at: &str) -> Dep
 }
 
 /// `release.shop` for every key through the SDK (8 evaluations at a time): the value each got.
-async fn evaluate(client: &Arc<open_feature::Client>, keys: &[String], tier: Option<&str>) -> Vec<String> {
+async fn evaluate(
+    client: &Arc<open_feature::Client>,
+    keys: &[String],
+    tier: Option<&str>,
+) -> Vec<String> {
     let mut tasks = tokio::task::JoinSet::new();
     let chunk = keys.len().div_ceil(8);
     for (index, part) in keys.chunks(chunk).enumerate() {
@@ -111,7 +115,12 @@ async fn evaluate(client: &Arc<open_feature::Client>, keys: &[String], tier: Opt
     parts.into_iter().flat_map(|(_, values)| values).collect()
 }
 
-async fn ofrep(engine: &TestEngine, path: &str, body: Value, etag: Option<&str>) -> (u16, Option<String>, Value) {
+async fn ofrep(
+    engine: &TestEngine,
+    path: &str,
+    body: Value,
+    etag: Option<&str>,
+) -> (u16, Option<String>, Value) {
     let mut request = engine
         .client
         .post(format!("{}{path}", engine.url))
@@ -156,17 +165,56 @@ async fn the_openfeature_sdk_follows_a_release_from_ten_percent_to_half_to_premi
         .repository;
 
     // v1.0.0 is live and released to everyone.
-    seed(&data, &[deployment("d1", &repository, &old, "v1.0.0", "2026-03-01T09:00:00Z")]).await;
+    seed(
+        &data,
+        &[deployment(
+            "d1",
+            &repository,
+            &old,
+            "v1.0.0",
+            "2026-03-01T09:00:00Z",
+        )],
+    )
+    .await;
     let mut engine = TestEngine::builder(&data).runners(0).start().await;
-    slipway(&engine, &["repo", "add", &source.display().to_string(), "--name", "shop"]);
+    slipway(
+        &engine,
+        &[
+            "repo",
+            "add",
+            &source.display().to_string(),
+            "--name",
+            "shop",
+        ],
+    );
     slipway(&engine, &["release", "create", "v1.0.0", "--as", "alice"]);
-    slipway(&engine, &["release", "promote", "v1.0.0", "--env", "production", "--audience", "all", "--as", "pat"]);
+    slipway(
+        &engine,
+        &[
+            "release",
+            "promote",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--audience",
+            "all",
+            "--as",
+            "pat",
+        ],
+    );
 
     // Then v1.1.0 is deployed (v1.0.0's deployment is superseded) and released to 10%.
     engine.stop();
     let mut superseded = deployment("d1", &repository, &old, "v1.0.0", "2026-03-01T09:00:00Z");
     superseded.status = DeploymentStatus::Inactive;
-    seed(&data, &[superseded, deployment("d2", &repository, &new, "v1.1.0", "2026-03-05T09:00:00Z")]).await;
+    seed(
+        &data,
+        &[
+            superseded,
+            deployment("d2", &repository, &new, "v1.1.0", "2026-03-05T09:00:00Z"),
+        ],
+    )
+    .await;
     engine.respawn().await;
     slipway(&engine, &["release", "create", "v1.1.0", "--as", "alice"]);
 
@@ -191,22 +239,47 @@ async fn the_openfeature_sdk_follows_a_release_from_ten_percent_to_half_to_premi
 
     // Created, not yet released: everyone stays on v1.0.0.
     let before = evaluate(&client, &keys, None).await;
-    assert!(before.iter().all(|value| value == "v1.0.0"), "{:?}", &before[..5]);
+    assert!(
+        before.iter().all(|value| value == "v1.0.0"),
+        "{:?}",
+        &before[..5]
+    );
 
     let mut shares = Vec::new();
     let mut previous: Vec<bool> = vec![false; KEYS];
     for percent in [10u8, 50] {
-        slipway(&engine, &["release", "promote", "v1.1.0", "--env", "production", "--audience", &format!("{percent}%"), "--as", "pat"]);
+        slipway(
+            &engine,
+            &[
+                "release",
+                "promote",
+                "v1.1.0",
+                "--env",
+                "production",
+                "--audience",
+                &format!("{percent}%"),
+                "--as",
+                "pat",
+            ],
+        );
         let values = evaluate(&client, &keys, None).await;
         let inside: Vec<bool> = values.iter().map(|value| value == "v1.1.0").collect();
-        assert!(values.iter().all(|value| value == "v1.1.0" || value == "v1.0.0"));
+        assert!(
+            values
+                .iter()
+                .all(|value| value == "v1.1.0" || value == "v1.0.0")
+        );
         let share = inside.iter().filter(|inside| **inside).count() as f64 * 100.0 / KEYS as f64;
         assert!(
             (share - f64::from(percent)).abs() <= 1.5,
             "{percent}%: {share}% of {KEYS} keys got v1.1.0"
         );
         // Whoever was in stays in as the audience grows.
-        let dropped = previous.iter().zip(&inside).filter(|(was, is)| **was && !**is).count();
+        let dropped = previous
+            .iter()
+            .zip(&inside)
+            .filter(|(was, is)| **was && !**is)
+            .count();
         assert_eq!(dropped, 0, "{dropped} keys lost v1.1.0 going to {percent}%");
         shares.push(share);
         previous = inside;
@@ -214,9 +287,23 @@ async fn the_openfeature_sdk_follows_a_release_from_ten_percent_to_half_to_premi
     eprintln!("ofrep: shares at 10% and 50%: {shares:?}");
 
     // OFREP's answer for one key, as the wire has it: reasons and metadata.
-    let inside_key = keys[previous.iter().position(|inside| *inside).expect("someone is in")].clone();
-    let outside_key = keys[previous.iter().position(|inside| !*inside).expect("someone is out")].clone();
-    let (status, _, answer) = ofrep(&engine, "/ofrep/v1/evaluate/flags/release.shop", json!({"context": {"targetingKey": inside_key}}), None).await;
+    let inside_key = keys[previous
+        .iter()
+        .position(|inside| *inside)
+        .expect("someone is in")]
+    .clone();
+    let outside_key = keys[previous
+        .iter()
+        .position(|inside| !*inside)
+        .expect("someone is out")]
+    .clone();
+    let (status, _, answer) = ofrep(
+        &engine,
+        "/ofrep/v1/evaluate/flags/release.shop",
+        json!({"context": {"targetingKey": inside_key}}),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["key"], "release.shop");
     assert_eq!(answer["value"], "v1.1.0");
@@ -225,20 +312,51 @@ async fn the_openfeature_sdk_follows_a_release_from_ten_percent_to_half_to_premi
     assert_eq!(answer["metadata"]["audience"], "50%");
     assert_eq!(answer["metadata"]["environment"], "production");
     assert_eq!(answer["metadata"]["sha"], new.as_str());
-    let (_, _, answer) = ofrep(&engine, "/ofrep/v1/evaluate/flags/release.shop.production", json!({"context": {"targetingKey": outside_key}}), None).await;
-    assert_eq!((answer["value"].as_str(), answer["reason"].as_str()), (Some("v1.0.0"), Some("DEFAULT")), "{answer}");
+    let (_, _, answer) = ofrep(
+        &engine,
+        "/ofrep/v1/evaluate/flags/release.shop.production",
+        json!({"context": {"targetingKey": outside_key}}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (answer["value"].as_str(), answer["reason"].as_str()),
+        (Some("v1.0.0"), Some("DEFAULT")),
+        "{answer}"
+    );
     // A percentage cannot place a context without a targeting key.
-    let (status, _, answer) = ofrep(&engine, "/ofrep/v1/evaluate/flags/release.shop", json!({"context": {}}), None).await;
+    let (status, _, answer) = ofrep(
+        &engine,
+        "/ofrep/v1/evaluate/flags/release.shop",
+        json!({"context": {}}),
+        None,
+    )
+    .await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["errorCode"], "TARGETING_KEY_MISSING");
-    let (status, _, answer) = ofrep(&engine, "/ofrep/v1/evaluate/flags/release.nope", json!({"context": {"targetingKey": "u"}}), None).await;
+    let (status, _, answer) = ofrep(
+        &engine,
+        "/ofrep/v1/evaluate/flags/release.nope",
+        json!({"context": {"targetingKey": "u"}}),
+        None,
+    )
+    .await;
     assert_eq!(status, 404, "{answer}");
     assert_eq!(answer["errorCode"], "FLAG_NOT_FOUND");
-    assert!(answer["errorDetails"].as_str().unwrap_or("").contains("no watched repository `nope`"), "{answer}");
+    assert!(
+        answer["errorDetails"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no watched repository `nope`"),
+        "{answer}"
+    );
     // Without a token: 401.
     let anonymous = engine
         .client
-        .post(format!("{}/ofrep/v1/evaluate/flags/release.shop", engine.url))
+        .post(format!(
+            "{}/ofrep/v1/evaluate/flags/release.shop",
+            engine.url
+        ))
         .json(&json!({"context": {"targetingKey": "u"}}))
         .send()
         .await
@@ -247,14 +365,20 @@ async fn the_openfeature_sdk_follows_a_release_from_ten_percent_to_half_to_premi
 
     // Bulk: every flag with an ETag; the same ETag is 304 until a release changes.
     let context = json!({"context": {"targetingKey": inside_key}});
-    let (status, etag, bulk) = ofrep(&engine, "/ofrep/v1/evaluate/flags", context.clone(), None).await;
+    let (status, etag, bulk) =
+        ofrep(&engine, "/ofrep/v1/evaluate/flags", context.clone(), None).await;
     assert_eq!(status, 200, "{bulk}");
     let etag = etag.expect("an ETag");
     let flags: Vec<(String, String)> = bulk["flags"]
         .as_array()
         .expect("flags")
         .iter()
-        .map(|flag| (flag["key"].as_str().unwrap_or("").to_string(), flag["value"].as_str().unwrap_or("").to_string()))
+        .map(|flag| {
+            (
+                flag["key"].as_str().unwrap_or("").to_string(),
+                flag["value"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         flags,
@@ -263,25 +387,87 @@ async fn the_openfeature_sdk_follows_a_release_from_ten_percent_to_half_to_premi
             ("release.shop".to_string(), "v1.1.0".to_string()),
         ]
     );
-    let (status, _, _) = ofrep(&engine, "/ofrep/v1/evaluate/flags", context.clone(), Some(&etag)).await;
+    let (status, _, _) = ofrep(
+        &engine,
+        "/ofrep/v1/evaluate/flags",
+        context.clone(),
+        Some(&etag),
+    )
+    .await;
     assert_eq!(status, 304);
 
     // Premium customers get it at `tier:premium`, everyone else goes back to v1.0.0.
-    slipway(&engine, &["release", "promote", "v1.1.0", "--env", "production", "--audience", "tier:premium", "--as", "pat"]);
-    let (status, changed, _) = ofrep(&engine, "/ofrep/v1/evaluate/flags", context.clone(), Some(&etag)).await;
+    slipway(
+        &engine,
+        &[
+            "release",
+            "promote",
+            "v1.1.0",
+            "--env",
+            "production",
+            "--audience",
+            "tier:premium",
+            "--as",
+            "pat",
+        ],
+    );
+    let (status, changed, _) = ofrep(
+        &engine,
+        "/ofrep/v1/evaluate/flags",
+        context.clone(),
+        Some(&etag),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_ne!(changed.as_deref(), Some(etag.as_str()));
     let premium = evaluate(&client, &keys[..1000], Some("premium")).await;
-    assert!(premium.iter().all(|value| value == "v1.1.0"), "{:?}", &premium[..5]);
+    assert!(
+        premium.iter().all(|value| value == "v1.1.0"),
+        "{:?}",
+        &premium[..5]
+    );
     let basic = evaluate(&client, &keys[..1000], Some("basic")).await;
-    assert!(basic.iter().all(|value| value == "v1.0.0"), "{:?}", &basic[..5]);
-    let (_, _, answer) = ofrep(&engine, "/ofrep/v1/evaluate/flags/release.shop", json!({"context": {"targetingKey": "u", "tier": "premium"}}), None).await;
+    assert!(
+        basic.iter().all(|value| value == "v1.0.0"),
+        "{:?}",
+        &basic[..5]
+    );
+    let (_, _, answer) = ofrep(
+        &engine,
+        "/ofrep/v1/evaluate/flags/release.shop",
+        json!({"context": {"targetingKey": "u", "tier": "premium"}}),
+        None,
+    )
+    .await;
     assert_eq!(answer["reason"], "TARGETING_MATCH", "{answer}");
 
     // Withdrawn: everyone is back on the previous version, premium or not.
-    slipway(&engine, &["release", "withdraw", "v1.1.0", "--env", "production", "--as", "pat", "--reason", "error rate"]);
+    slipway(
+        &engine,
+        &[
+            "release",
+            "withdraw",
+            "v1.1.0",
+            "--env",
+            "production",
+            "--as",
+            "pat",
+            "--reason",
+            "error rate",
+        ],
+    );
     let after = evaluate(&client, &keys, Some("premium")).await;
-    assert!(after.iter().all(|value| value == "v1.0.0"), "{:?}", &after[..5]);
-    let (_, _, answer) = ofrep(&engine, "/ofrep/v1/evaluate/flags/release.shop", json!({"context": {"targetingKey": "u"}}), None).await;
+    assert!(
+        after.iter().all(|value| value == "v1.0.0"),
+        "{:?}",
+        &after[..5]
+    );
+    let (_, _, answer) = ofrep(
+        &engine,
+        "/ofrep/v1/evaluate/flags/release.shop",
+        json!({"context": {"targetingKey": "u"}}),
+        None,
+    )
+    .await;
     assert_eq!(answer["reason"], "STATIC", "{answer}");
 }

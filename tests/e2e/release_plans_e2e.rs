@@ -113,7 +113,12 @@ fn release(engine: &TestEngine, tag: &str) -> Value {
 }
 
 /// Waits (at most 30 s) until the release satisfies `done`.
-async fn wait_release(engine: &TestEngine, tag: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn wait_release(
+    engine: &TestEngine,
+    tag: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let shown = release(engine, tag);
@@ -147,15 +152,54 @@ async fn a_three_stage_plan_advances_waits_out_a_freeze_pauses_resumes_and_halts
         .arg(clock.display().to_string())
         .start()
         .await;
-    ok(&engine, &["repo", "add", &source.display().to_string(), "--name", "shop"]);
-    ok(&engine, &["env", "create", "production", "--freeze", "2026-12-08T00:00Z/2026-12-09T00:00Z"]);
-    ok(&engine, &["release", "create", "v1.0.0", "--category", "minor", "--as", "alice"]);
+    ok(
+        &engine,
+        &[
+            "repo",
+            "add",
+            &source.display().to_string(),
+            "--name",
+            "shop",
+        ],
+    );
+    ok(
+        &engine,
+        &[
+            "env",
+            "create",
+            "production",
+            "--freeze",
+            "2026-12-08T00:00Z/2026-12-09T00:00Z",
+        ],
+    );
+    ok(
+        &engine,
+        &[
+            "release",
+            "create",
+            "v1.0.0",
+            "--category",
+            "minor",
+            "--as",
+            "alice",
+        ],
+    );
     let planned = ok(
         &engine,
         &[
-            "release", "plan", "v1.0.0", "--env", "production",
-            "--stage", "10%@2026-12-07T09:00Z", "--stage", "50%@+1d", "--stage", "all@+3d",
-            "--as", "pat",
+            "release",
+            "plan",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--stage",
+            "10%@2026-12-07T09:00Z",
+            "--stage",
+            "50%@+1d",
+            "--stage",
+            "all@+3d",
+            "--as",
+            "pat",
         ],
     );
     assert!(
@@ -165,24 +209,63 @@ async fn a_three_stage_plan_advances_waits_out_a_freeze_pauses_resumes_and_halts
     let calendar = ok(&engine, &["releases", "--calendar"]);
     let lines: Vec<&str> = calendar.lines().collect();
     assert_eq!(lines.len(), 4, "{calendar}");
-    assert!(lines[1].starts_with("2026-12-07T09:00:00Z") && lines[1].contains("v1.0.0") && lines[1].contains("10%"), "{calendar}");
-    assert!(lines[3].starts_with("2026-12-10T09:00:00Z") && lines[3].contains("all"), "{calendar}");
+    assert!(
+        lines[1].starts_with("2026-12-07T09:00:00Z")
+            && lines[1].contains("v1.0.0")
+            && lines[1].contains("10%"),
+        "{calendar}"
+    );
+    assert!(
+        lines[3].starts_with("2026-12-10T09:00:00Z") && lines[3].contains("all"),
+        "{calendar}"
+    );
     // A dry run over 10,000 targeting keys: how many each stage reaches.
     let keys = temp.path().join("keys.txt");
     let lines: Vec<String> = (0..10_000).map(|n| format!("customer-{n}")).collect();
     std::fs::write(&keys, lines.join("\n")).expect("keys");
-    let dry: Value = serde_json::from_str(&ok(&engine, &["release", "show", "v1.0.0", "--keys", &keys.display().to_string(), "--json"])).expect("json");
+    let dry: Value = serde_json::from_str(&ok(
+        &engine,
+        &[
+            "release",
+            "show",
+            "v1.0.0",
+            "--keys",
+            &keys.display().to_string(),
+            "--json",
+        ],
+    ))
+    .expect("json");
     let reached: Vec<(String, u64)> = dry["reach"]
         .as_array()
         .expect("reach")
         .iter()
-        .map(|line| (line["stage"].as_str().unwrap_or("").to_string(), line["reached"].as_u64().unwrap_or(0)))
+        .map(|line| {
+            (
+                line["stage"].as_str().unwrap_or("").to_string(),
+                line["reached"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(reached.len(), 3, "{dry:#}");
-    assert!(reached[0].1.abs_diff(1_000) <= 150 && reached[1].1.abs_diff(5_000) <= 150, "{reached:?}");
+    assert!(
+        reached[0].1.abs_diff(1_000) <= 150 && reached[1].1.abs_diff(5_000) <= 150,
+        "{reached:?}"
+    );
     assert_eq!(reached[2], ("stage 3".to_string(), 10_000));
-    let shown = ok(&engine, &["release", "show", "v1.0.0", "--keys", &keys.display().to_string()]);
-    assert!(shown.contains("production  stage 1  10%  reaches ") && shown.contains("is below 10)"), "{shown}");
+    let shown = ok(
+        &engine,
+        &[
+            "release",
+            "show",
+            "v1.0.0",
+            "--keys",
+            &keys.display().to_string(),
+        ],
+    );
+    assert!(
+        shown.contains("production  stage 1  10%  reaches ") && shown.contains("is below 10)"),
+        "{shown}"
+    );
 
     // Not yet: nothing is released before the first stage's time.
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -197,61 +280,184 @@ async fn a_three_stage_plan_advances_waits_out_a_freeze_pauses_resumes_and_halts
     let shown = wait_release(&engine, "v1.0.0", "waited for the freeze", |release| {
         release["plans"]["production"]["waiting"]
             .as_str()
-            .is_some_and(|why| why.contains("`production` is frozen (2026-12-08T00:00Z/2026-12-09T00:00Z)"))
+            .is_some_and(|why| {
+                why.contains("`production` is frozen (2026-12-08T00:00Z/2026-12-09T00:00Z)")
+            })
     })
     .await;
     assert!(percent(10)(&shown), "{shown:#}");
 
     // Paused, the freeze ending gives nothing; resumed, the due stage is given.
-    let paused = ok(&engine, &["release", "pause", "v1.0.0", "--env", "production", "--as", "pat"]);
-    assert!(paused.contains("the plan of v1.0.0 in production is paused"), "{paused}");
+    let paused = ok(
+        &engine,
+        &[
+            "release",
+            "pause",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--as",
+            "pat",
+        ],
+    );
+    assert!(
+        paused.contains("the plan of v1.0.0 in production is paused"),
+        "{paused}"
+    );
     set_clock(&clock, "2026-12-09T01:00:00Z");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let shown = release(&engine, "v1.0.0");
     assert!(percent(10)(&shown), "{shown:#}");
     assert_eq!(shown["plans"]["production"]["state"], "paused");
     let show = ok(&engine, &["release", "show", "v1.0.0"]);
-    assert!(show.contains("plan        production: paused (by pat)"), "{show}");
-    ok(&engine, &["release", "resume", "v1.0.0", "--env", "production", "--as", "pat"]);
+    assert!(
+        show.contains("plan        production: paused (by pat)"),
+        "{show}"
+    );
+    ok(
+        &engine,
+        &[
+            "release",
+            "resume",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--as",
+            "pat",
+        ],
+    );
     wait_release(&engine, "v1.0.0", "reached 50%", percent(50)).await;
 
     // Halted: it stays at the last stage given, even when the last stage's time comes.
-    let halted = ok(&engine, &["release", "halt", "v1.0.0", "--env", "production", "--as", "pat"]);
-    assert!(halted.contains("is halted; stays released to 50%"), "{halted}");
+    let halted = ok(
+        &engine,
+        &[
+            "release",
+            "halt",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--as",
+            "pat",
+        ],
+    );
+    assert!(
+        halted.contains("is halted; stays released to 50%"),
+        "{halted}"
+    );
     set_clock(&clock, "2026-12-11T00:00:00Z");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let shown = release(&engine, "v1.0.0");
     assert!(percent(50)(&shown), "{shown:#}");
     assert_eq!(shown["plans"]["production"]["state"], "halted");
-    refused(&engine, &["release", "resume", "v1.0.0", "--env", "production", "--as", "pat"], "is halted: it cannot be resumed");
+    refused(
+        &engine,
+        &[
+            "release",
+            "resume",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--as",
+            "pat",
+        ],
+        "is halted: it cannot be resumed",
+    );
     let audit = ok(&engine, &["audit", "--env", "production"]);
-    for line in ["release plan changed release v1.0.0 in production: stage 1 reached", "waits: `production` is frozen", "plan active → paused", "plan paused → active", "plan active → halted"] {
+    for line in [
+        "release plan changed release v1.0.0 in production: stage 1 reached",
+        "waits: `production` is frozen",
+        "plan active → paused",
+        "plan paused → active",
+        "plan active → halted",
+    ] {
         assert!(audit.contains(line), "{line}: {audit}");
     }
-    assert_eq!(audit.matches("waits: `production` is frozen").count(), 1, "{audit}");
+    assert_eq!(
+        audit.matches("waits: `production` is frozen").count(),
+        1,
+        "{audit}"
+    );
 
     // Missed stages while the engine was down: only the latest due one is given (run once).
     ok(&engine, &["release", "create", "v1.0.1", "--as", "alice"]);
     ok(
         &engine,
-        &["release", "plan", "v1.0.1", "--env", "production", "--stage", "10%@2026-12-12T00:00Z", "--stage", "50%@+1d", "--stage", "all@+1d", "--as", "pat"],
+        &[
+            "release",
+            "plan",
+            "v1.0.1",
+            "--env",
+            "production",
+            "--stage",
+            "10%@2026-12-12T00:00Z",
+            "--stage",
+            "50%@+1d",
+            "--stage",
+            "all@+1d",
+            "--as",
+            "pat",
+        ],
     );
     engine.kill_engine();
     set_clock(&clock, "2026-12-20T00:00:00Z");
     engine.respawn().await;
-    let shown = wait_release(&engine, "v1.0.1", "reached all", |release| audience(release)["kind"] == "all").await;
+    let shown = wait_release(&engine, "v1.0.1", "reached all", |release| {
+        audience(release)["kind"] == "all"
+    })
+    .await;
     let stages = &shown["plans"]["production"]["stages"];
-    assert_eq!((stages[0]["skipped"].as_bool(), stages[1]["skipped"].as_bool()), (Some(true), Some(true)), "{shown:#}");
+    assert_eq!(
+        (
+            stages[0]["skipped"].as_bool(),
+            stages[1]["skipped"].as_bool()
+        ),
+        (Some(true), Some(true)),
+        "{shown:#}"
+    );
     assert!(stages[2]["reached_at"].is_string(), "{shown:#}");
     assert_eq!(shown["plans"]["production"]["state"], "done");
     let promotions = shown["history"].as_array().expect("history").len();
     assert_eq!(promotions, 1, "one promotion, not three: {shown:#}");
 
     // A new plan for v1.0.0, halted to nobody: withdrawn.
-    ok(&engine, &["release", "plan", "v1.0.0", "--env", "production", "--stage", "tier:beta@now", "--stage", "all@+30d", "--as", "pat"]);
-    wait_release(&engine, "v1.0.0", "reached tier beta", |release| audience(release)["tier"] == "beta").await;
-    let halted = ok(&engine, &["release", "halt", "v1.0.0", "--env", "production", "--to-nobody", "--as", "pat"]);
-    assert!(halted.contains("withdrawn from everyone") && halted.contains("release event: unpublished"), "{halted}");
+    ok(
+        &engine,
+        &[
+            "release",
+            "plan",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--stage",
+            "tier:beta@now",
+            "--stage",
+            "all@+30d",
+            "--as",
+            "pat",
+        ],
+    );
+    wait_release(&engine, "v1.0.0", "reached tier beta", |release| {
+        audience(release)["tier"] == "beta"
+    })
+    .await;
+    let halted = ok(
+        &engine,
+        &[
+            "release",
+            "halt",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--to-nobody",
+            "--as",
+            "pat",
+        ],
+    );
+    assert!(
+        halted.contains("withdrawn from everyone") && halted.contains("release event: unpublished"),
+        "{halted}"
+    );
     assert!(release(&engine, "v1.0.0")["rollouts"]["production"].is_null());
 }
 
@@ -270,40 +476,172 @@ async fn an_emergency_release_skips_the_wait_and_the_freeze_but_needs_its_own_ap
         .arg(clock.display().to_string())
         .start()
         .await;
-    ok(&engine, &["repo", "add", &source.display().to_string(), "--name", "shop"]);
-    ok(&engine, &["env", "create", "production", "--freeze", "2026-12-24T00:00Z/2026-12-27T00:00Z", "--release-wait", "1h"]);
-    ok(&engine, &["release", "create", "v1.0.0", "--category", "patch", "--as", "alice"]);
-    ok(&engine, &["release", "create", "v1.0.1", "--category", "emergency", "--as", "alice"]);
-    refused(&engine, &["release", "create", "v1.0.2", "--category", "hotfix", "--as", "alice"], "category: `hotfix` is not a release category");
+    ok(
+        &engine,
+        &[
+            "repo",
+            "add",
+            &source.display().to_string(),
+            "--name",
+            "shop",
+        ],
+    );
+    ok(
+        &engine,
+        &[
+            "env",
+            "create",
+            "production",
+            "--freeze",
+            "2026-12-24T00:00Z/2026-12-27T00:00Z",
+            "--release-wait",
+            "1h",
+        ],
+    );
+    ok(
+        &engine,
+        &[
+            "release",
+            "create",
+            "v1.0.0",
+            "--category",
+            "patch",
+            "--as",
+            "alice",
+        ],
+    );
+    ok(
+        &engine,
+        &[
+            "release",
+            "create",
+            "v1.0.1",
+            "--category",
+            "emergency",
+            "--as",
+            "alice",
+        ],
+    );
+    refused(
+        &engine,
+        &[
+            "release",
+            "create",
+            "v1.0.2",
+            "--category",
+            "hotfix",
+            "--as",
+            "alice",
+        ],
+        "category: `hotfix` is not a release category",
+    );
 
     // A patch waits out the freeze; an emergency without approvers of its own is refused.
     refused(
         &engine,
-        &["release", "promote", "v1.0.0", "--env", "production", "--audience", "all", "--as", "pat"],
+        &[
+            "release",
+            "promote",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--audience",
+            "all",
+            "--as",
+            "pat",
+        ],
         "release `v1.0.0` waits in `production`: `production` is frozen",
     );
     refused(
         &engine,
-        &["release", "promote", "v1.0.1", "--env", "production", "--audience", "all", "--as", "pat"],
+        &[
+            "release",
+            "promote",
+            "v1.0.1",
+            "--env",
+            "production",
+            "--audience",
+            "all",
+            "--as",
+            "pat",
+        ],
         "an emergency release needs approvers of its own in `production`",
     );
-    let policy = ok(&engine, &["release", "policy", "production", "emergency", "--approvals", "1", "--approvers", "oncall", "--wait", "2h", "--as", "admin"]);
-    assert!(policy.contains("production  emergency  1 approval(s) from oncall"), "{policy}");
+    let policy = ok(
+        &engine,
+        &[
+            "release",
+            "policy",
+            "production",
+            "emergency",
+            "--approvals",
+            "1",
+            "--approvers",
+            "oncall",
+            "--wait",
+            "2h",
+            "--as",
+            "admin",
+        ],
+    );
+    assert!(
+        policy.contains("production  emergency  1 approval(s) from oncall"),
+        "{policy}"
+    );
 
     // Now it waits for its approver only: not the freeze, not the wait timers.
     refused(
         &engine,
-        &["release", "promote", "v1.0.1", "--env", "production", "--audience", "all", "--as", "pat"],
+        &[
+            "release",
+            "promote",
+            "v1.0.1",
+            "--env",
+            "production",
+            "--audience",
+            "all",
+            "--as",
+            "pat",
+        ],
         "release `v1.0.1` waits for approval in `production`: 1 more approval(s) needed from `oncall`",
     );
-    refused(&engine, &["release", "approve", "v1.0.1", "--env", "production", "--as", "mallory"], "mallory");
-    let approved = ok(&engine, &["release", "approve", "v1.0.1", "--env", "production", "--as", "oncall"]);
-    assert!(approved.contains("v1.0.1 released to all in production"), "{approved}");
+    refused(
+        &engine,
+        &[
+            "release",
+            "approve",
+            "v1.0.1",
+            "--env",
+            "production",
+            "--as",
+            "mallory",
+        ],
+        "mallory",
+    );
+    let approved = ok(
+        &engine,
+        &[
+            "release",
+            "approve",
+            "v1.0.1",
+            "--env",
+            "production",
+            "--as",
+            "oncall",
+        ],
+    );
+    assert!(
+        approved.contains("v1.0.1 released to all in production"),
+        "{approved}"
+    );
     let shown = release(&engine, "v1.0.1");
     assert_eq!(shown["category"], "emergency");
     assert_eq!(audience(&shown)["kind"], "all");
     let audit = ok(&engine, &["audit", "--env", "production"]);
-    assert!(audit.contains("release promoted release v1.0.1 in production: EMERGENCY v1.0.1 to all"), "{audit}");
+    assert!(
+        audit.contains("release promoted release v1.0.1 in production: EMERGENCY v1.0.1 to all"),
+        "{audit}"
+    );
     assert!(audit.contains("release policy changed"), "{audit}");
     let show = ok(&engine, &["release", "show", "v1.0.1"]);
     assert!(show.contains("category    emergency"), "{show}");
@@ -328,7 +666,11 @@ async fn notes_list_exactly_the_commits_between_tags_and_reach_the_release_workf
     git(&source, &["add", "-A"]);
     git(&source, &["commit", "-q", "-m", "feat: first"]);
     git(&source, &["tag", "v1.0.0"]);
-    for (file, message) in [("a", "fix: rounding of totals"), ("b", "feat(cart): wishlist"), ("c", "Tidy the README")] {
+    for (file, message) in [
+        ("a", "fix: rounding of totals"),
+        ("b", "feat(cart): wishlist"),
+        ("c", "Tidy the README"),
+    ] {
         std::fs::write(source.join(file), message).expect("write");
         git(&source, &["add", "-A"]);
         git(&source, &["commit", "-q", "-m", message]);
@@ -346,10 +688,22 @@ async fn notes_list_exactly_the_commits_between_tags_and_reach_the_release_workf
         .repository;
     deployed(&data, &full_name, &sha).await;
     let engine = TestEngine::builder(&data).runners(1).start().await;
-    ok(&engine, &["repo", "add", &source.display().to_string(), "--name", "shop"]);
+    ok(
+        &engine,
+        &[
+            "repo",
+            "add",
+            &source.display().to_string(),
+            "--name",
+            "shop",
+        ],
+    );
     ok(&engine, &["env", "create", "production"]);
     ok(&engine, &["release", "create", "v1.0.0", "--as", "alice"]);
-    assert_eq!(ok(&engine, &["release", "notes", "v1.0.0"]), format!("## Features\n- first ({})\n", short("v1.0.0")));
+    assert_eq!(
+        ok(&engine, &["release", "notes", "v1.0.0"]),
+        format!("## Features\n- first ({})\n", short("v1.0.0"))
+    );
     ok(&engine, &["release", "create", "v1.1.0", "--as", "alice"]);
     let expected = format!(
         "## Features\n- **cart:** wishlist ({})\n\n## Fixes\n- rounding of totals ({})\n\n## Other changes\n- Tidy the README ({})\n",
@@ -359,20 +713,57 @@ async fn notes_list_exactly_the_commits_between_tags_and_reach_the_release_workf
     );
     assert_eq!(ok(&engine, &["release", "notes", "v1.1.0"]), expected);
     let show = ok(&engine, &["release", "show", "v1.1.0"]);
-    assert!(show.contains("    ## Fixes") && !show.contains("first"), "{show}");
+    assert!(
+        show.contains("    ## Fixes") && !show.contains("first"),
+        "{show}"
+    );
 
     // Edited notes are what the `release` workflow gets as `github.event.release.body`.
     let edited = temp.path().join("notes.md");
-    std::fs::write(&edited, format!("{expected}\nThanks to everyone who tested the wishlist.\n")).expect("notes");
-    ok(&engine, &["release", "notes", "v1.1.0", "--edit-file", &edited.display().to_string(), "--as", "pat"]);
-    let promoted = ok(&engine, &["release", "promote", "v1.1.0", "--env", "production", "--audience", "10%", "--as", "pat"]);
+    std::fs::write(
+        &edited,
+        format!("{expected}\nThanks to everyone who tested the wishlist.\n"),
+    )
+    .expect("notes");
+    ok(
+        &engine,
+        &[
+            "release",
+            "notes",
+            "v1.1.0",
+            "--edit-file",
+            &edited.display().to_string(),
+            "--as",
+            "pat",
+        ],
+    );
+    let promoted = ok(
+        &engine,
+        &[
+            "release",
+            "promote",
+            "v1.1.0",
+            "--env",
+            "production",
+            "--audience",
+            "10%",
+            "--as",
+            "pat",
+        ],
+    );
     assert!(promoted.contains("started run(s): "), "{promoted}");
     let deadline = Instant::now() + Duration::from_secs(90);
     while !body.exists() {
-        assert!(Instant::now() < deadline, "the release workflow never wrote the body");
+        assert!(
+            Instant::now() < deadline,
+            "the release workflow never wrote the body"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let written = std::fs::read_to_string(&body).expect("body");
-    assert_eq!(written.trim_end(), format!("{expected}\nThanks to everyone who tested the wishlist.").trim_end());
+    assert_eq!(
+        written.trim_end(),
+        format!("{expected}\nThanks to everyone who tested the wishlist.").trim_end()
+    );
 }

@@ -69,7 +69,12 @@ pub async fn evaluate(
     let context = match read_context(&bytes) {
         Ok(context) => context,
         Err(details) => {
-            return failure(StatusCode::BAD_REQUEST, Some(&key), "INVALID_CONTEXT", &details);
+            return failure(
+                StatusCode::BAD_REQUEST,
+                Some(&key),
+                "INVALID_CONTEXT",
+                &details,
+            );
         }
     };
     let answer = {
@@ -93,9 +98,12 @@ pub async fn evaluate(
                 &error.to_string(),
             ),
         },
-        Ok(Err(FlagLookupError::NotFound(details))) => {
-            failure(StatusCode::NOT_FOUND, Some(&key), "FLAG_NOT_FOUND", &details)
-        }
+        Ok(Err(FlagLookupError::NotFound(details))) => failure(
+            StatusCode::NOT_FOUND,
+            Some(&key),
+            "FLAG_NOT_FOUND",
+            &details,
+        ),
         Ok(Err(FlagLookupError::Service(error))) => internal(&error.to_string()),
         Err(error) => internal(&error.to_string()),
     }
@@ -114,8 +122,7 @@ pub async fn evaluate_all(
         Ok(context) => context,
         Err(details) => return failure(StatusCode::BAD_REQUEST, None, "INVALID_CONTEXT", &details),
     };
-    let answers =
-        tokio::task::spawn_blocking(move || releases.evaluate_all_flags(&context)).await;
+    let answers = tokio::task::spawn_blocking(move || releases.evaluate_all_flags(&context)).await;
     let answers = match answers {
         Ok(Ok(answers)) => answers,
         Ok(Err(error)) => return internal(&error.to_string()),

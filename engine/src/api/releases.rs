@@ -219,7 +219,12 @@ pub async fn set_policy(
 ) -> Result<Response, ApiError> {
     let request: ReleasePolicyRequest = body(&bytes)?;
     let policies = releases
-        .set_policy(&environment, &category, request, releases.engine().config().clock.now())
+        .set_policy(
+            &environment,
+            &category,
+            request,
+            releases.engine().config().clock.now(),
+        )
         .await?;
     Ok(Json(policies).into_response())
 }
@@ -295,7 +300,13 @@ pub async fn set_notes(
     let request: ReleaseNotesRequest = body(&bytes)?;
     let now = releases.engine().config().clock.now();
     let change = releases
-        .set_notes(&tag, request.repo.as_deref(), request.notes, &request.actor, now)
+        .set_notes(
+            &tag,
+            request.repo.as_deref(),
+            request.notes,
+            &request.actor,
+            now,
+        )
         .await?;
     Ok(Json(change).into_response())
 }

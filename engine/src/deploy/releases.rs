@@ -162,12 +162,12 @@ impl Releases {
         check_tag(&request.tag)?;
         check_actor("created_by", &request.created_by)?;
         let category = match request.category.as_deref() {
-            Some(text) => ReleaseCategory::parse(text).map_err(|message| {
-                ReleaseServiceError::Invalid {
+            Some(text) => {
+                ReleaseCategory::parse(text).map_err(|message| ReleaseServiceError::Invalid {
                     field: "category",
                     message,
-                }
-            })?,
+                })?
+            }
             None => ReleaseCategory::default(),
         };
         let _guard = self.lock.lock().await;

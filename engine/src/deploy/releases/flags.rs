@@ -9,7 +9,7 @@ use deploy::{
     Environment, FlagContext, FlagEvaluationError, FlagResolution, Release, evaluate_release_flag,
 };
 
-use super::{Releases, ReleaseServiceError, full_name};
+use super::{ReleaseServiceError, Releases, full_name};
 use crate::store::RecordKind;
 
 /// The environment `release.<repo>` (without an environment) names.
@@ -122,7 +122,10 @@ impl Releases {
             })
             .max_by_key(|(repo, _)| repo.name.len());
         let Some((repo, environment)) = found else {
-            let names: Vec<String> = repos.iter().map(|repo| format!("`{}`", repo.name)).collect();
+            let names: Vec<String> = repos
+                .iter()
+                .map(|repo| format!("`{}`", repo.name))
+                .collect();
             return Err(FlagLookupError::NotFound(format!(
                 "flag `{key}` is unknown: no watched repository `{rest}` ({})",
                 if names.is_empty() {
@@ -221,7 +224,10 @@ impl Releases {
                 let reached = contexts
                     .iter()
                     .filter(|context| {
-                        matches!(deploy::audience_reaches(audience, &flag_key, context), Ok(Some(_)))
+                        matches!(
+                            deploy::audience_reaches(audience, &flag_key, context),
+                            Ok(Some(_))
+                        )
                     })
                     .count();
                 lines.push(AudienceReach {

@@ -10,7 +10,9 @@ use deploy::{AuditAction, AuditEntry, AuditSubject, NoteCommit, Release, assembl
 use git2::{Oid, Repository, Sort};
 use jiff::Timestamp;
 
-use super::{Located, ReleaseChange, ReleaseServiceError, Releases, blocking, check_actor, check_tag};
+use super::{
+    Located, ReleaseChange, ReleaseServiceError, Releases, blocking, check_actor, check_tag,
+};
 use crate::store::{RecordKind, RepoRecord};
 
 /// At most this many commits are listed (a first release of a long history).
@@ -29,9 +31,11 @@ impl Releases {
             .engine
             .store()
             .records(RecordKind::Releases, &format!("{repository}\0"))?;
-        let previous = earlier
-            .into_iter()
-            .max_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.tag.cmp(&b.tag)));
+        let previous = earlier.into_iter().max_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.tag.cmp(&b.tag))
+        });
         let path = PathBuf::from(&repo.mirror_path);
         let to = sha.to_string();
         let from = previous.as_ref().map(|release| release.sha.clone());

@@ -45,7 +45,9 @@ pub enum PlanControl {
     Resume,
     /// Stop for good; the audience stays at the last stage given, or is withdrawn
     /// (`to_nobody`).
-    Halt { to_nobody: bool },
+    Halt {
+        to_nobody: bool,
+    },
 }
 
 /// How often the ticker looks for due stages.
@@ -61,12 +63,11 @@ impl Releases {
     ) -> Result<ReleaseChange, ReleaseServiceError> {
         check_tag(&request.tag)?;
         check_actor("planned_by", &request.planned_by)?;
-        let stages = parse_stages(&request.stages, now).map_err(|error| {
-            ReleaseServiceError::Invalid {
+        let stages =
+            parse_stages(&request.stages, now).map_err(|error| ReleaseServiceError::Invalid {
                 field: "stages",
                 message: error.to_string(),
-            }
-        })?;
+            })?;
         let _guard = self.lock.lock().await;
         let Located { mut release, .. } = self.locate(&request.tag, request.repo.as_deref())?;
         let environment = self.environment(&request.environment)?;
@@ -111,6 +112,7 @@ impl Releases {
     }
 
     /// Pauses, resumes or halts a release's plan in an environment.
+    #[allow(clippy::too_many_arguments)]
     pub async fn control_plan(
         &self,
         tag: &str,
@@ -233,7 +235,11 @@ impl Releases {
                     .iter()
                     .filter(move |(_, plan)| plan.step(now) != PlanStep::Wait)
                     .map(move |(environment, _)| {
-                        (release.tag.clone(), release.repository.clone(), environment.clone())
+                        (
+                            release.tag.clone(),
+                            release.repository.clone(),
+                            environment.clone(),
+                        )
                     })
             })
             .map(|(tag, repository, environment)| (tag, Some(repository), environment))
@@ -257,7 +263,11 @@ impl Releases {
         let _guard = self.lock.lock().await;
         let Some(mut release) = repository
             .map(|repository| super::release_key(repository, tag))
-            .map(|key| self.engine.store().record::<Release>(RecordKind::Releases, &key))
+            .map(|key| {
+                self.engine
+                    .store()
+                    .record::<Release>(RecordKind::Releases, &key)
+            })
             .transpose()?
             .flatten()
         else {
@@ -323,16 +333,25 @@ impl Releases {
                 self.save(&release, &[&audit]).await
             }
             Err(error @ ReleaseError::AwaitingApproval { .. }) => {
-                if release.pending.get(environment_name).map(|pending| &pending.audience)
+                if release
+                    .pending
+                    .get(environment_name)
+                    .map(|pending| &pending.audience)
                     != Some(&audience)
                 {
                     let mut pending = request;
                     pending.approvals = Vec::new();
-                    release.pending.insert(environment_name.to_string(), pending);
+                    release
+                        .pending
+                        .insert(environment_name.to_string(), pending);
                 }
-                self.wait(release, environment_name, error.to_string(), now).await
+                self.wait(release, environment_name, error.to_string(), now)
+                    .await
             }
-            Err(error) => self.wait(release, environment_name, error.to_string(), now).await,
+            Err(error) => {
+                self.wait(release, environment_name, error.to_string(), now)
+                    .await
+            }
         }
     }
 
@@ -352,7 +371,13 @@ impl Releases {
         }
         plan.waiting = Some(reason.clone());
         let actor = plan.planned_by.clone();
-        let audit = plan_audit(&release, environment, &actor, format!("waits: {reason}"), now);
+        let audit = plan_audit(
+            &release,
+            environment,
+            &actor,
+            format!("waits: {reason}"),
+            now,
+        );
         self.save(&release, &[&audit]).await
     }
 
@@ -369,7 +394,10 @@ impl Releases {
         if let Some(plan) = release.plans.get_mut(environment) {
             plan.reached(stage, skipped, now);
             if !skipped.is_empty() {
-                let numbers: Vec<String> = skipped.iter().map(|index| (index + 1).to_string()).collect();
+                let numbers: Vec<String> = skipped
+                    .iter()
+                    .map(|index| (index + 1).to_string())
+                    .collect();
                 reason.push_str(&format!(
                     " (stage(s) {} missed while the engine was down: skipped)",
                     numbers.join(", ")

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use jiff::Timestamp;
 use protocol::releases::ReleasePolicyRequest;
 
-use super::{Releases, ReleaseServiceError, check_actor};
+use super::{ReleaseServiceError, Releases, check_actor};
 use crate::store::{RecordKind, Store};
 
 impl Releases {
@@ -26,12 +26,11 @@ impl Releases {
         now: Timestamp,
     ) -> Result<IndexMap<ReleaseCategory, CategoryPolicy>, ReleaseServiceError> {
         check_actor("actor", &request.actor)?;
-        let category = ReleaseCategory::parse(category).map_err(|message| {
-            ReleaseServiceError::Invalid {
+        let category =
+            ReleaseCategory::parse(category).map_err(|message| ReleaseServiceError::Invalid {
                 field: "category",
                 message,
-            }
-        })?;
+            })?;
         let _guard = self.lock.lock().await;
         let mut record: Environment = self.environment(environment)?;
         let reason = if request.clear {
