@@ -19,7 +19,8 @@
 //! `logs.rs` (log files, their index and live followers), `schedules.rs` (each unfinished run's
 //! scheduler state, for the orchestrator to pick up after a restart), `settings.rs` (sealed
 //! secrets and variables per repository), `records.rs` (deployment-side records), `repos.rs`
-//! (watched repositories), `writer.rs` (the writer thread and group commit).
+//! (watched repositories), `writer.rs` (the writer thread and group commit), `space.rs` (the
+//! free space kept on the data dir's disk, so sled never meets a full disk).
 
 mod jobs;
 mod logs;
