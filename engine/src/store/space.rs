@@ -64,16 +64,6 @@ pub(super) fn no_space(dir: &Path, space: DiskSpace, floor: u64) -> StoreError {
     }
 }
 
-/// `Err(NoSpace)` when a database write now would go below the store floor.
-pub(super) fn check_store_write(dir: &Path) -> Result<(), StoreError> {
-    match DiskSpace::of(dir) {
-        Some(space) if space.free < space.store_floor() => {
-            Err(no_space(dir, space, space.store_floor()))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Why the disk under `dir` is short of space (below the log floor: logs are being dropped),
 /// for `/healthz`; `None` when it is not.
 pub(super) fn shortage(dir: &Path) -> Option<String> {

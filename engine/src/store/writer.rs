@@ -160,7 +160,7 @@ fn run(core: &Core, queue: &mpsc::Receiver<Request>, busy: &AtomicU64) {
             // writer goes on with the others.
             let job = request.job;
             let given = match short {
-                Some(space) => Err(space::no_space(&core.dir, space, space.store_floor())),
+                Some(disk) => Err(space::no_space(&core.dir, disk, disk.store_floor())),
                 None => Ok(core),
             };
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(given))) {
