@@ -129,11 +129,17 @@ async fn a_full_disk_fails_one_operation_keeps_logs_bounded_and_recovers_by_itse
     fill(&filler, 6 * MIB);
     let flood = engine.dispatch(&repo, "flood.yml").await;
     let run = engine
-        .wait_run_within(&flood, "the flood to end", Duration::from_secs(300), |run| {
-            run["run"]["status"] == "completed"
-        })
+        .wait_run_within(
+            &flood,
+            "the flood to end",
+            Duration::from_secs(300),
+            |run| run["run"]["status"] == "completed",
+        )
         .await;
-    assert_eq!(run["run"]["conclusion"], "success", "the job goes on: {run:#}");
+    assert_eq!(
+        run["run"]["conclusion"], "success",
+        "the job goes on: {run:#}"
+    );
     let log = engine.log(&flood, "flood").await;
     assert!(
         log.contains("no space left for logs on the data dir's disk"),
@@ -145,7 +151,13 @@ async fn a_full_disk_fails_one_operation_keeps_logs_bounded_and_recovers_by_itse
         "the log stays bounded: {} bytes",
         log.len()
     );
-    let body = wait_health(&engine, 503, "job output is dropped", Duration::from_secs(15)).await;
+    let body = wait_health(
+        &engine,
+        503,
+        "job output is dropped",
+        Duration::from_secs(15),
+    )
+    .await;
     assert!(body.contains("bytes free"), "{body}");
 
     // The disk is all but full: a store write is refused before the database sees it, with a
@@ -184,7 +196,10 @@ async fn a_full_disk_fails_one_operation_keeps_logs_bounded_and_recovers_by_itse
     .await;
     // Reads still work.
     let runs = engine.get("/api/v1/runs").await;
-    assert!(runs.as_array().is_some_and(|runs| !runs.is_empty()), "{runs}");
+    assert!(
+        runs.as_array().is_some_and(|runs| !runs.is_empty()),
+        "{runs}"
+    );
 
     // Space comes back: the engine recovers by itself, with no restart.
     std::fs::remove_file(&filler).expect("remove filler");

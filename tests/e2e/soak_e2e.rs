@@ -72,11 +72,7 @@ enum Outcome {
     Unanswered,
 }
 
-async fn call(
-    calls: &Mutex<Calls>,
-    what: &str,
-    request: reqwest::RequestBuilder,
-) -> Outcome {
+async fn call(calls: &Mutex<Calls>, what: &str, request: reqwest::RequestBuilder) -> Outcome {
     let asked = Instant::now();
     let answer = match request.send().await {
         Ok(response) => {
@@ -365,7 +361,11 @@ async fn sixteen_dispatchers_and_a_kill_every_20_s_lose_nothing_and_run_each_job
         budget.as_millis(),
         &calls.unanswered[..calls.unanswered.len().min(5)]
     );
-    assert!(calls.errors.is_empty(), "unexpected answers: {:?}", calls.errors);
+    assert!(
+        calls.errors.is_empty(),
+        "unexpected answers: {:?}",
+        calls.errors
+    );
     assert!(
         peak_rss < max_rss,
         "the engine's resident memory reached {:.1} MB (bound {} MB)",

@@ -332,7 +332,10 @@ fn planning_repo(dir: &Path, marks: &Path) -> std::path::PathBuf {
     };
     repo_with(
         dir,
-        &[("slow.yml", &workflow("slow")), ("quick.yml", &workflow("quick"))],
+        &[
+            ("slow.yml", &workflow("slow")),
+            ("quick.yml", &workflow("quick")),
+        ],
     )
 }
 
@@ -390,13 +393,19 @@ async fn a_run_killed_before_its_plan_was_saved_fails_with_the_reason_on_restart
     engine.kill_engine();
     engine.respawn().await;
     let run = engine
-        .wait_run_within(&held, "the unplanned run to end", Duration::from_secs(10), |run| {
-            run["run"]["status"] == "completed"
-        })
+        .wait_run_within(
+            &held,
+            "the unplanned run to end",
+            Duration::from_secs(10),
+            |run| run["run"]["status"] == "completed",
+        )
         .await;
     assert_eq!(run["run"]["conclusion"], "failure", "{run:#}");
     let why = run["run"]["details"]["diagnostics"].to_string();
-    assert!(why.contains("the engine stopped before this run was planned"), "{why}");
+    assert!(
+        why.contains("the engine stopped before this run was planned"),
+        "{why}"
+    );
     // A cancel of the ended run changes nothing and is answered.
     let (status, _) = engine
         .post_admin(
@@ -432,9 +441,12 @@ async fn cancel_ends_a_run_whose_planning_is_slow_before_any_job_starts() {
         .await;
     assert_eq!(status, 200, "{answer}");
     let run = engine
-        .wait_run_within(&held, "the cancelled run to end", Duration::from_secs(15), |run| {
-            run["run"]["status"] == "completed"
-        })
+        .wait_run_within(
+            &held,
+            "the cancelled run to end",
+            Duration::from_secs(15),
+            |run| run["run"]["status"] == "completed",
+        )
         .await;
     assert_eq!(run["run"]["conclusion"], "cancelled", "{run:#}");
     assert_eq!(run["jobs"], json!([]), "no job was created: {run:#}");

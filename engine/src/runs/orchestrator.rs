@@ -1021,7 +1021,12 @@ impl Actor {
     }
 
     /// Concludes a run that has no jobs yet with `conclusion`, `message` in its diagnostics.
-    async fn conclude_unstarted_run(&mut self, run_id: RunId, conclusion: Conclusion, message: &str) {
+    async fn conclude_unstarted_run(
+        &mut self,
+        run_id: RunId,
+        conclusion: Conclusion,
+        message: &str,
+    ) {
         let store = self.engine.store().clone();
         let message = message.to_string();
         let outcome = async {

@@ -94,7 +94,11 @@ pub enum StoreError {
     #[error(
         "write to the store at {path}: its disk has {free} bytes free, below the {floor} bytes kept free (the engine goes on once space is freed)"
     )]
-    NoSpace { path: PathBuf, free: u64, floor: u64 },
+    NoSpace {
+        path: PathBuf,
+        free: u64,
+        floor: u64,
+    },
 }
 
 macro_rules! uuid_id {

@@ -64,13 +64,17 @@ pub(super) fn no_space(dir: &Path, space: DiskSpace, floor: u64) -> StoreError {
     }
 }
 
-/// Why the disk under `dir` is short of space (below the log floor: logs are being dropped),
-/// for `/healthz`; `None` when it is not.
+/// How close to the log floor counts as short for `/healthz`: a runner's log chunk (1 MiB)
+/// that does not fit is dropped, so a log stops between the floor and this much above it.
+const HEALTH_MARGIN: u64 = MIB;
+
+/// Why the disk under `dir` is short of space (near or below the log floor: logs are being
+/// dropped), for `/healthz`; `None` when it is not.
 pub(super) fn shortage(dir: &Path) -> Option<String> {
     let space = DiskSpace::of(dir)?;
-    (space.free < space.log_floor()).then(|| {
+    (space.free < space.log_floor() + HEALTH_MARGIN).then(|| {
         format!(
-            "the data dir's disk ({}) has {} bytes free, below the {} bytes kept free: job output is dropped{}",
+            "the data dir's disk ({}) has {} bytes free, at the {} bytes kept free: job output is dropped{}",
             dir.display(),
             space.free,
             space.log_floor(),
