@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -556,6 +557,32 @@ def proc_rss_mb(pid: int) -> float:
     raise BenchError(f"no VmRSS for pid {pid}")
 
 
+class PeakRss:
+    """Samples a process's VmRSS every 10 ms in a thread while in a `with` block; `peak_mb`."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._stop.is_set():
+            try:
+                self.peak_mb = max(self.peak_mb, proc_rss_mb(self.pid))
+            except (OSError, BenchError):
+                return
+            self._stop.wait(0.01)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def descendants(pid: int) -> list[int]:
     """Live descendant pids of pid, from /proc/*/stat parent links."""
     parents = {}
@@ -894,12 +921,15 @@ class EngineBench:
                         data={"samples_s": latencies} if p == 50 else None)
 
     def drain(self, engine: Engine) -> tuple[float, float, int]:
-        """Dispatches drain.yml once; returns (jobs/s, engine CPU seconds, jobs)."""
+        """Dispatches drain.yml once; returns (jobs/s, engine CPU seconds, jobs). The engine's
+        peak RSS during the drain (10 ms samples) is kept in `self.drain_peak_rss_mb`."""
         before = engine.run_ids()
         cpu0 = proc_cpu_seconds(engine.proc.pid)
-        engine.dispatch("drain.yml")
-        rid = engine.new_run(before)
-        jobs = engine.wait_done(rid, self.drain_jobs, max(60, self.drain_jobs))
+        with PeakRss(engine.proc.pid) as rss:
+            engine.dispatch("drain.yml")
+            rid = engine.new_run(before)
+            jobs = engine.wait_done(rid, self.drain_jobs, max(60, self.drain_jobs))
+        self.drain_peak_rss_mb = rss.peak_mb
         cpu1 = proc_cpu_seconds(engine.proc.pid)
         queued = [to_us(j.get("queued_at")) for j in jobs]
         if None in queued:
@@ -918,6 +948,9 @@ class EngineBench:
         results.add("B4", "engine CPU per job", f"{per_job:.2f} ms", target=TARGETS["B4cpu"],
                     verdict=verdict(per_job <= 5),
                     note=f"engine utime+stime over the B3 drain, {1000 / CLK_TCK:.0f} ms ticks")
+        results.add("B4", f"engine peak RSS during a {jobs}-job run",
+                    f"{self.drain_peak_rss_mb:.1f} MB",
+                    note="max VmRSS of slipway serve, sampled every 10 ms over the B3 drain")
 
     def history(self, engine: Engine, results: Results):
         done = getattr(self, "jobs_done", 0)

@@ -1,7 +1,8 @@
 //! End to end through the binary: the engine holds under hostile input. Limits are refused before
 //! any work with an error naming the limit and the value (a huge matrix, a deep `needs` chain,
-//! too many / undeclared / oversized dispatch inputs, an oversized body), and a slowloris of
-//! hundreds of half-sent requests neither blocks the API nor costs a running job its lease.
+//! too many / undeclared / oversized dispatch inputs, an oversized body), a slowloris of 1,100
+//! half-sent requests neither blocks the API nor costs a running job its lease, and a flood of
+//! requests past the in-flight budget is refused (503) while the job's heartbeats keep its lease.
 //!
 //! Every wait is bounded. The one time bound on an answer (2 s under the slowloris) is the
 //! behaviour under test: an API blocked by half-sent requests answers in tens of seconds.
@@ -310,9 +311,10 @@ async fn a_slowloris_neither_blocks_the_api_nor_costs_a_lease() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // Hundreds of requests that never finish their headers.
+    // 1,100 requests that never finish their headers (the slowloris), more than the
+    // listener's connection caps.
     let mut half_sent = Vec::new();
-    for _ in 0..600 {
+    for _ in 0..1100 {
         let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", engine.port)).await
         else {
             continue;
@@ -323,7 +325,7 @@ async fn a_slowloris_neither_blocks_the_api_nor_costs_a_lease() {
         half_sent.push(stream);
     }
     assert!(
-        half_sent.len() >= 300,
+        half_sent.len() >= 1000,
         "only {} connections opened",
         half_sent.len()
     );
@@ -354,4 +356,89 @@ async fn a_slowloris_neither_blocks_the_api_nor_costs_a_lease() {
     drop(half_sent);
     assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
     assert_eq!(lines(&marker), vec!["once"], "the job ran exactly once");
+    assert_eq!(
+        support::job(&run, "slow")["attempt"],
+        1,
+        "its heartbeats kept the lease: {run:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_requests_is_refused_while_heartbeats_keep_the_lease() {
+    let _serial = SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("tempdir");
+    let marker = temp.path().join("ran");
+    let workflow = format!(
+        "on: workflow_dispatch\njobs:\n  slow:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo once >> '{}' && sleep 8\n",
+        marker.display()
+    );
+    let repo = repo_with(temp.path(), &[("slow.yml", &workflow)]);
+    let engine = TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .lease_seconds(2)
+        .start()
+        .await;
+    let run_id = engine.dispatch(&repo, "slow.yml").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines(&marker).is_empty() {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // 600 authenticated requests whose bodies never finish, from three loopback addresses (each
+    // under the per-address connection cap): more than the 512 requests handled at once.
+    let token = engine.admin_token();
+    let mut flood = Vec::new();
+    for i in 0..600u8 {
+        let source = std::net::SocketAddr::from(([127, 0, 0, 2 + i % 3], 0));
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(source).expect("bind a loopback address");
+        let Ok(mut stream) = socket
+            .connect(std::net::SocketAddr::from(([127, 0, 0, 1], engine.port)))
+            .await
+        else {
+            continue;
+        };
+        let head = format!(
+            "POST /api/v1/dispatch HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"protocol_version\""
+        );
+        if stream.write_all(head.as_bytes()).await.is_ok() {
+            flood.push(stream);
+        }
+    }
+    assert!(flood.len() >= 550, "only {} requests sent", flood.len());
+
+    // The budget is spent: an ordinary call is refused at once, with Retry-After.
+    let refused = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(2),
+            engine
+                .client
+                .get(format!("{}/api/v1/runs/{run_id}", engine.url))
+                .send(),
+        )
+        .await;
+        let answer = answer
+            .expect("answered within 2 s under the flood")
+            .expect("an answer");
+        if answer.status().as_u16() == 503 {
+            assert!(answer.headers().contains_key("retry-after"));
+            break;
+        }
+        assert!(Instant::now() < refused, "the flood never filled the budget");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Three lease periods under the flood: the job's heartbeats have their own budget.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    drop(flood);
+
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    assert_eq!(lines(&marker), vec!["once"], "the job ran exactly once");
+    assert_eq!(
+        support::job(&run, "slow")["attempt"],
+        1,
+        "its heartbeats kept the lease through the flood: {run:#}"
+    );
 }

@@ -320,3 +320,137 @@ async fn cancel_ends_a_run_that_has_no_jobs() {
     let ended = wait_status(&client, &url, &first, "completed").await;
     assert_eq!(ended["run"]["conclusion"], "cancelled", "{ended:#}");
 }
+
+/// `slow.yml` (its planning held by the test hook) and `quick.yml`, each one job that appends its
+/// name to `marks`.
+fn planning_repo(dir: &Path, marks: &Path) -> std::path::PathBuf {
+    let workflow = |name: &str| {
+        format!(
+            "on: workflow_dispatch\njobs:\n  only:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo {name} >> \"{}\"\n",
+            marks.display()
+        )
+    };
+    repo_with(
+        dir,
+        &[
+            ("slow.yml", &workflow("slow")),
+            ("quick.yml", &workflow("quick")),
+        ],
+    )
+}
+
+/// Dispatches `workflow` in the background (its answer is not awaited: planning is held) and
+/// waits (bounded) until the engine lists the run; its id.
+async fn dispatch_held(
+    engine: &crate::support::engine::TestEngine,
+    repo: &Path,
+    workflow: &str,
+) -> String {
+    engine.watch(repo).await;
+    let client = engine.client.clone();
+    let url = engine.url.clone();
+    let token = engine.admin_token();
+    let body = json!({"protocol_version": protocol::PROTOCOL_VERSION,
+                      "repository": repo.display().to_string(),
+                      "workflow": workflow, "ref": "main"});
+    tokio::spawn(async move {
+        let _ = client
+            .post(format!("{url}/api/v1/dispatch"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await;
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let runs = engine.get("/api/v1/runs").await;
+        if let Some(run) = runs.as_array().and_then(|runs| runs.first()) {
+            assert_eq!(run["status"], "queued", "{run:#}");
+            return run["run_id"].as_str().expect("run_id").to_string();
+        }
+        assert!(Instant::now() < deadline, "the run never appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_before_its_plan_was_saved_fails_with_the_reason_on_restart() {
+    let _serial = crate::support::SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let marks = temp.path().join("marks");
+    let repo = planning_repo(temp.path(), &marks);
+    // Planning of slow.yml is held for a minute after its run record is written.
+    let mut engine = crate::support::engine::TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .env("SLIPWAY_TEST_PAUSE_PLANNING", "slow.yml:60000")
+        .start()
+        .await;
+    let held = dispatch_held(&engine, &repo, "slow.yml").await;
+    let before = engine.get(&format!("/api/v1/runs/{held}")).await;
+    assert_eq!(before["jobs"], json!([]), "{before:#}");
+
+    // kill -9 in that window: the run record is durable, its plan never was.
+    engine.kill_engine();
+    engine.respawn().await;
+    let run = engine
+        .wait_run_within(
+            &held,
+            "the unplanned run to end",
+            Duration::from_secs(10),
+            |run| run["run"]["status"] == "completed",
+        )
+        .await;
+    assert_eq!(run["run"]["conclusion"], "failure", "{run:#}");
+    let why = run["run"]["details"]["diagnostics"].to_string();
+    assert!(
+        why.contains("the engine stopped before this run was planned"),
+        "{why}"
+    );
+    // A cancel of the ended run changes nothing and is answered.
+    let (status, _) = engine
+        .post_admin(
+            &format!("/api/v1/runs/{held}/cancel"),
+            json!({"protocol_version": protocol::PROTOCOL_VERSION}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // The engine goes on: another workflow runs.
+    let quick = engine.dispatch(&repo, "quick.yml").await;
+    let run = engine.wait_completed(&quick).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    assert_eq!(crate::support::lines(&marks), ["quick"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_ends_a_run_whose_planning_is_slow_before_any_job_starts() {
+    let _serial = crate::support::SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let marks = temp.path().join("marks");
+    let repo = planning_repo(temp.path(), &marks);
+    let engine = crate::support::engine::TestEngine::builder(&temp.path().join("data"))
+        .runners(1)
+        .env("SLIPWAY_TEST_PAUSE_PLANNING", "slow.yml:3000")
+        .start()
+        .await;
+    let held = dispatch_held(&engine, &repo, "slow.yml").await;
+    let (status, answer) = engine
+        .post_admin(
+            &format!("/api/v1/runs/{held}/cancel"),
+            json!({"protocol_version": protocol::PROTOCOL_VERSION}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let run = engine
+        .wait_run_within(
+            &held,
+            "the cancelled run to end",
+            Duration::from_secs(15),
+            |run| run["run"]["status"] == "completed",
+        )
+        .await;
+    assert_eq!(run["run"]["conclusion"], "cancelled", "{run:#}");
+    assert_eq!(run["jobs"], json!([]), "no job was created: {run:#}");
+    // Give a job the time it would need to run: none does.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(crate::support::lines(&marks).is_empty(), "no step ran");
+}

@@ -72,6 +72,10 @@ impl ApiError {
             StoreError::NotYourJob { .. } => StatusCode::FORBIDDEN,
             StoreError::StaleLease { .. } | StoreError::JobExists { .. } => StatusCode::CONFLICT,
             StoreError::InvalidRegistrationToken => StatusCode::UNAUTHORIZED,
+            StoreError::NoSpace { .. } => {
+                tracing::error!(%error, "store write refused");
+                StatusCode::INSUFFICIENT_STORAGE
+            }
             StoreError::Database { .. }
             | StoreError::LogFile { .. }
             | StoreError::Corrupt { .. }

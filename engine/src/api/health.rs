@@ -1,8 +1,9 @@
 //! The engine's watchdog and `GET /healthz`: an OS thread (not a runtime task, so it keeps
 //! looking when every runtime worker is stuck) probes the store's writer (a durable no-op that
-//! must be flushed in time) and the async runtime (a spawned task that must run in time) every
-//! `PERIOD`, logs an error when either stalls and again when it recovers, and keeps the verdict
-//! `/healthz` answers with (200 `ok`, or 503 with the reason).
+//! must be flushed in time), the async runtime (a spawned task that must run in time) and the
+//! free space of the data dir's disk (`Store::space_shortage`) every `PERIOD`, logs an error when
+//! one fails and again when it recovers, and keeps the verdict `/healthz` answers with (200
+//! `ok`, or 503 with the reason).
 //!
 //! This file must not repair anything, restart anything or hold a lock across a probe: it
 //! notices and reports.
@@ -96,6 +97,9 @@ fn watch(store: &Weak<Store>, runtime: &tokio::runtime::Handle, health: &Health)
                 return;
             };
             if let Err(reason) = store.probe(LIMIT) {
+                problems.push(reason);
+            }
+            if let Some(reason) = store.space_shortage() {
                 problems.push(reason);
             }
         }

@@ -275,14 +275,20 @@ impl Orchestrator {
             details["actions_unavailable"] = json!(pins.unavailable);
         }
         let run = self.engine.create_run(&file, details).await?;
-        crate::runs::rerun::remember_trigger(
+        let remembered = crate::runs::rerun::remember_trigger(
             self.engine.store(),
             run.run_id,
             &request,
             &file,
             &source,
         )
-        .await?;
+        .await;
+        if let Err(error) = remembered {
+            // The run exists already: it must not stay queued with no plan.
+            self.fail_created_run(run.run_id, &format!("save what triggered the run: {error}"))
+                .await;
+            return Err(error.into());
+        }
         let run_id_text = run.run_id.to_string();
         let mut input = match event::run_input_for(&RunInputRequest {
             workflow: &workflow,
@@ -336,6 +342,8 @@ impl Orchestrator {
             }
         }
         input.called = called;
+        #[cfg(debug_assertions)]
+        pause_planning_for_tests(&file).await;
         let scheduler = match Scheduler::new(input) {
             Ok(scheduler) => scheduler,
             Err(error) => {
@@ -346,7 +354,11 @@ impl Orchestrator {
                 return Err(OrchestratorError::Plan(error.to_string()));
             }
         };
-        self.adopt(run.run_id, scheduler)?;
+        if let Err(error) = self.adopt(run.run_id, scheduler) {
+            self.fail_created_run(run.run_id, &format!("save the run's plan: {error}"))
+                .await;
+            return Err(error);
+        }
         // The answer promises a run that survives a restart: its saved plan must be durable.
         self.engine.store().flush().await?;
         Ok(StartedRun {
@@ -358,6 +370,28 @@ impl Orchestrator {
 }
 
 impl Orchestrator {
+    /// Concludes `failure` a run whose record exists but whose planning failed, with `message`
+    /// in its diagnostics, so it never stays queued with no plan (a failure here is logged:
+    /// the next start fails it as never planned).
+    async fn fail_created_run(&self, run_id: RunId, message: &str) {
+        let store = self.engine.store();
+        let message = format!("failed to {message}");
+        let outcome = async {
+            store
+                .update_run_details(run_id, move |details| {
+                    if let Some(map) = details.as_object_mut() {
+                        map.insert("diagnostics".into(), json!([message]));
+                    }
+                })
+                .await?;
+            store.finish_run(run_id, Conclusion::Failure).await
+        }
+        .await;
+        if let Err(error) = outcome {
+            tracing::error!(%run_id, %error, "failed to conclude a run whose planning failed");
+        }
+    }
+
     /// The watched repository `given` names: its name, or a path that is its source or its
     /// mirror. `None`: not watched.
     pub fn watched_repository(&self, given: &str) -> Result<Option<RepoRecord>, StoreError> {
@@ -509,7 +543,11 @@ impl Actor {
                 Some(command) = commands.recv() => match command {
                     Command::Adopt { run_id, scheduler } => {
                         self.runs.insert(run_id, ActiveRun { scheduler: *scheduler, cancel_fed: false });
-                        self.admit(run_id).await;
+                        // A cancel that came while the run was being planned ends it before
+                        // any job exists.
+                        if !self.cancel_unstarted_run(run_id).await {
+                            self.admit(run_id).await;
+                        }
                     }
                 },
                 Some(event) = events.recv() => {
@@ -960,7 +998,35 @@ impl Actor {
         true
     }
 
+    /// A run asked to cancel before it started (its planning was slow) concludes `cancelled`
+    /// at once, with the reason in its details; `true` when it did.
+    async fn cancel_unstarted_run(&mut self, run_id: RunId) -> bool {
+        let requested =
+            matches!(self.engine.store().run(run_id), Ok(Some(run)) if run.cancel_requested);
+        if requested {
+            tracing::info!(%run_id, "run cancelled before it started");
+            self.conclude_unstarted_run(
+                run_id,
+                Conclusion::Cancelled,
+                "cancelled before it started (while it was being planned)",
+            )
+            .await;
+        }
+        requested
+    }
+
     async fn fail_unstarted_run(&mut self, run_id: RunId, message: &str) {
+        self.conclude_unstarted_run(run_id, Conclusion::Failure, message)
+            .await;
+    }
+
+    /// Concludes a run that has no jobs yet with `conclusion`, `message` in its diagnostics.
+    async fn conclude_unstarted_run(
+        &mut self,
+        run_id: RunId,
+        conclusion: Conclusion,
+        message: &str,
+    ) {
         let store = self.engine.store().clone();
         let message = message.to_string();
         let outcome = async {
@@ -972,7 +1038,7 @@ impl Actor {
                 })
                 .await?;
             store.remove_schedule(run_id)?;
-            store.finish_run(run_id, Conclusion::Failure).await
+            store.finish_run(run_id, conclusion).await
         }
         .await;
         if let Err(error) = outcome {
@@ -1125,6 +1191,23 @@ fn save_schedule(
 
 fn unrun_result(conclusion: Conclusion, reason: String) -> JobResult {
     JobResult::unrun(conclusion, reason)
+}
+
+/// Test-only, in debug builds: `SLIPWAY_TEST_PAUSE_PLANNING=<workflow file name>:<ms>` holds
+/// the planning of that workflow's runs for `ms` after the run record is written and before its
+/// plan is saved, so an end-to-end test can kill the engine or cancel the run in that window.
+#[cfg(debug_assertions)]
+async fn pause_planning_for_tests(file: &str) {
+    let Ok(setting) = std::env::var("SLIPWAY_TEST_PAUSE_PLANNING") else {
+        return;
+    };
+    if let Some((name, ms)) = setting.rsplit_once(':')
+        && file.ends_with(name)
+        && let Ok(ms) = ms.parse::<u64>()
+    {
+        tracing::info!(%file, ms, "planning paused (SLIPWAY_TEST_PAUSE_PLANNING)");
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
 }
 
 /// Scheduler time: wall-clock milliseconds, so saved running-since stamps stay meaningful

@@ -9,7 +9,8 @@
 //! Memory per reader is bounded: one read returns at most `READ_CHUNK` bytes, and a whole log
 //! is sent as a stream of such reads. A job's log is capped (`Store::set_log_limit`, default
 //! `DEFAULT_LOG_LIMIT`): past the cap, new lines are dropped and one notice line says so; the
-//! append still succeeds, so the job goes on.
+//! append still succeeds, so the job goes on. So it does when the data dir's disk is short of
+//! space (`space.rs`): output is dropped with a notice until space is freed.
 //!
 //! This file must not interpret log text (masking happens on the runner) nor hold the log in
 //! memory beyond one read.
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::watch;
 
+use super::space::DiskSpace;
 use super::tokens::hex;
 use super::{JobId, JobRecord, JobState, Store, StoreError, decode, encode, hash_secret};
 
@@ -61,7 +63,13 @@ struct LogIndex {
     /// The cap was reached and the notice written: later lines are dropped.
     #[serde(default)]
     capped: bool,
+    /// The disk was short of space and the notice written: lines are dropped until it is not.
+    #[serde(default)]
+    space_dropped: bool,
 }
+
+/// Room kept for the notices a log may still need after a write.
+const NOTICE_ROOM: u64 = 4096;
 
 #[derive(Default)]
 pub(super) struct LogHub {
@@ -155,9 +163,7 @@ impl Store {
             }
         }
         if lines_written > 0 {
-            let path = self.dir.join(&index.file);
-            write_at(&path, index.byte_len, text.as_bytes()).await?;
-            index.byte_len += text.len() as u64;
+            self.write_within_space(&mut index, text).await?;
         }
         let key = job.job_id.to_key();
         let bytes = encode(&index);
@@ -176,6 +182,57 @@ impl Store {
             last_seq: index.last_seq,
             lines_written,
         })
+    }
+
+    /// Writes `text` at the end of the log, unless the data dir's disk is down to its log floor
+    /// (`space.rs`) or full: then the text is dropped and the log says so once, and says again
+    /// when output resumes. The job goes on either way.
+    async fn write_within_space(
+        &self,
+        index: &mut LogIndex,
+        mut text: String,
+    ) -> Result<(), StoreError> {
+        let path = self.dir.join(&index.file);
+        let space = DiskSpace::of(&self.dir);
+        let fits = space.is_none_or(|space| space.fits_log(text.len() as u64 + NOTICE_ROOM));
+        if fits {
+            if index.space_dropped {
+                text.insert_str(
+                    0,
+                    "--- space on the data dir's disk is back: output resumes ---\n",
+                );
+            }
+            match write_at(&path, index.byte_len, text.as_bytes()).await {
+                Ok(()) => {
+                    index.byte_len += text.len() as u64;
+                    index.space_dropped = false;
+                    return Ok(());
+                }
+                Err(StoreError::LogFile { source, .. })
+                    if source.kind() == std::io::ErrorKind::StorageFull => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if !index.space_dropped {
+            let notice = match space {
+                Some(space) => format!(
+                    "--- no space left for logs on the data dir's disk ({} bytes free, {} kept free): output of this job is dropped until space is freed ---\n",
+                    space.free,
+                    space.log_floor()
+                ),
+                None => "--- no space left for logs on the data dir's disk: output of this job is dropped until space is freed ---\n".to_string(),
+            };
+            tracing::warn!(log = %path.display(), "{}", notice.trim_matches(['-', ' ', '\n']));
+            // The notice is small; if even it does not fit, the log just stops here.
+            if write_at(&path, index.byte_len, notice.as_bytes())
+                .await
+                .is_ok()
+            {
+                index.byte_len += notice.len() as u64;
+            }
+            index.space_dropped = true;
+        }
+        Ok(())
     }
 
     /// The committed log bytes of `job` from `offset` on, at most `READ_CHUNK` of them (empty
@@ -265,6 +322,7 @@ impl Store {
                 last_seq: None,
                 byte_len: 0,
                 capped: false,
+                space_dropped: false,
             }),
         }
     }

@@ -19,7 +19,8 @@
 //! `logs.rs` (log files, their index and live followers), `schedules.rs` (each unfinished run's
 //! scheduler state, for the orchestrator to pick up after a restart), `settings.rs` (sealed
 //! secrets and variables per repository), `records.rs` (deployment-side records), `repos.rs`
-//! (watched repositories), `writer.rs` (the writer thread and group commit).
+//! (watched repositories), `writer.rs` (the writer thread and group commit), `space.rs` (the
+//! free space kept on the data dir's disk, so sled never meets a full disk).
 
 mod jobs;
 mod logs;
@@ -29,6 +30,7 @@ mod runners;
 mod runs;
 mod schedules;
 mod settings;
+mod space;
 mod tokens;
 mod writer;
 
@@ -89,6 +91,14 @@ pub enum StoreError {
     Random(String),
     #[error("find runner {0}")]
     RunnerNotFound(RunnerId),
+    #[error(
+        "write to the store at {path}: its disk has {free} bytes free, below the {floor} bytes kept free (the engine goes on once space is freed)"
+    )]
+    NoSpace {
+        path: PathBuf,
+        free: u64,
+        floor: u64,
+    },
 }
 
 macro_rules! uuid_id {
@@ -309,8 +319,8 @@ impl Store {
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.writer.submit(
             true,
-            Box::new(move |core| {
-                let outcome = body(core);
+            Box::new(move |core: Result<&Core, StoreError>| {
+                let outcome = core.and_then(body);
                 Box::new(move |flushed| {
                     let _ = answer.send(outcome.and_then(|value| flushed.map(|()| value)));
                 })
@@ -329,8 +339,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.writer.submit(
             false,
-            Box::new(move |core| {
-                if let Err(error) = body(core) {
+            Box::new(move |core: Result<&Core, StoreError>| {
+                if let Err(error) = core.and_then(body) {
                     tracing::warn!("failed to {what}: {error}");
                 }
                 Box::new(|_| {})
@@ -348,8 +358,8 @@ impl Store {
         let (answer, answered) = std::sync::mpsc::sync_channel(1);
         self.writer.submit(
             false,
-            Box::new(move |core| {
-                let _ = answer.send(body(core));
+            Box::new(move |core: Result<&Core, StoreError>| {
+                let _ = answer.send(core.and_then(body));
                 Box::new(|_| {})
             }),
         )?;
@@ -363,16 +373,20 @@ impl Store {
         self.writer
             .submit(
                 true,
-                Box::new(move |_| {
+                Box::new(move |core: Result<&Core, StoreError>| {
+                    let refused = core.err();
                     Box::new(move |flushed| {
-                        let _ = answer.send(flushed);
+                        let _ = answer.send(match refused {
+                            Some(error) => Err(error),
+                            None => flushed,
+                        });
                     })
                 }),
             )
             .map_err(|error| error.to_string())?;
         match answered.recv_timeout(limit) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(format!("the store failed to flush: {error}")),
+            Ok(Err(error)) => Err(format!("a store write failed: {error}")),
             Err(_) => Err(format!(
                 "the store's writer did not complete a flush within {} s{}",
                 limit.as_secs(),
@@ -382,6 +396,14 @@ impl Store {
                 }
             )),
         }
+    }
+}
+
+impl Store {
+    /// Why the data dir's disk is short of space (job output is being dropped, or store writes
+    /// refused), for `/healthz`; `None` when it is not.
+    pub fn space_shortage(&self) -> Option<String> {
+        space::shortage(&self.dir)
     }
 }
 

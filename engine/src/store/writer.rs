@@ -12,6 +12,10 @@
 //! is lost); a request marked not durable is acknowledged as soon as it is applied and made
 //! durable by the next flush (at most `IDLE_FLUSH` later when nothing else comes).
 //!
+//! Below the store floor (`space.rs`) nothing reaches sled: each request of a batch is handed
+//! the `NoSpace` error instead of the database, and no flush is tried, so sled never meets a
+//! full disk (its write errors are sticky until the database is reopened).
+//!
 //! This file must not know any record type or decide anything: it runs what the store's
 //! methods hand it, in order.
 
@@ -22,13 +26,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::space::{self, DiskSpace};
 use super::{Core, StoreError, now_us};
 
 /// Called once the request's change is durable (`Ok`) or the flush failed (`Err`).
 pub(super) type Ack = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
-/// A change to apply on the writer thread; it returns how to acknowledge it.
-pub(super) type Job = Box<dyn FnOnce(&Core) -> Ack + Send>;
+/// A change to apply on the writer thread (given the database, or why it may not be written
+/// now); it returns how to acknowledge it.
+pub(super) type Job = Box<dyn FnOnce(Result<&Core, StoreError>) -> Ack + Send>;
 
 /// At most this many requests share one flush (a bound on one batch's latency).
 const MAX_BATCH: usize = 256;
@@ -118,13 +124,18 @@ impl Drop for Writer {
     }
 }
 
+/// The disk's space when it is below the store floor (writes refused), else `None`.
+fn short_of_space(core: &Core) -> Option<DiskSpace> {
+    DiskSpace::of(&core.dir).filter(|space| space.free < space.store_floor())
+}
+
 fn run(core: &Core, queue: &mpsc::Receiver<Request>, busy: &AtomicU64) {
     let mut dirty = false;
     loop {
         let first = match queue.recv_timeout(IDLE_FLUSH) {
             Ok(request) => request,
             Err(RecvTimeoutError::Timeout) => {
-                if dirty {
+                if dirty && short_of_space(core).is_none() {
                     busy.store(now_us().max(1), Ordering::SeqCst);
                     dirty = match core.db.flush() {
                         Ok(_) => false,
@@ -143,11 +154,18 @@ fn run(core: &Core, queue: &mpsc::Receiver<Request>, busy: &AtomicU64) {
         let mut waiting: Vec<Ack> = Vec::new();
         let mut next = Some(first);
         let mut taken = 0;
+        let short = short_of_space(core);
         while let Some(request) = next {
             // A request that panics loses only its own answer (its caller hears an error); the
             // writer goes on with the others.
             let job = request.job;
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(core))) {
+            let given = match short {
+                Some(disk) => Err(space::no_space(&core.dir, disk, disk.store_floor())),
+                None => Ok(core),
+            };
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(given))) {
+                // Refused: nothing was written, nothing to flush.
+                Ok(ack) if short.is_some() => ack(Ok(())),
                 Ok(ack) if request.durable => waiting.push(ack),
                 Ok(ack) => {
                     ack(Ok(()));

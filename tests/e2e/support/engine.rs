@@ -44,9 +44,17 @@ pub struct EngineBuilder {
     lease_seconds: u32,
     extra_args: Vec<String>,
     envs: Vec<(String, String)>,
+    binary: PathBuf,
 }
 
 impl EngineBuilder {
+    /// The `slipway` binary to start as the engine (this build's unless set), e.g. a release
+    /// build for a benchmark run of a test.
+    pub fn binary(mut self, binary: impl Into<PathBuf>) -> EngineBuilder {
+        self.binary = binary.into();
+        self
+    }
+
     /// An environment variable for `slipway serve` (and the runners it starts, which inherit it).
     pub fn env(mut self, name: &str, value: &str) -> EngineBuilder {
         self.envs.push((name.to_string(), value.to_string()));
@@ -85,6 +93,7 @@ impl EngineBuilder {
             lease_seconds: self.lease_seconds,
             extra_args: self.extra_args,
             envs: self.envs,
+            binary: self.binary,
         };
         engine.spawned().await
     }
@@ -104,6 +113,7 @@ pub struct TestEngine {
     lease_seconds: u32,
     extra_args: Vec<String>,
     envs: Vec<(String, String)>,
+    binary: PathBuf,
 }
 
 impl TestEngine {
@@ -115,6 +125,7 @@ impl TestEngine {
             lease_seconds: 2,
             extra_args: Vec::new(),
             envs: Vec::new(),
+            binary: PathBuf::from(BIN),
         }
     }
 
@@ -128,7 +139,7 @@ impl TestEngine {
         self.starts += 1;
         let stdout = std::fs::File::create(self.stdout_path()).expect("create stdout file");
         let stderr = std::fs::File::create(self.stderr_path()).expect("create stderr file");
-        let child = Command::new(BIN)
+        let child = Command::new(&self.binary)
             .arg("serve")
             .arg("--data")
             .arg(&self.data_dir)
@@ -185,6 +196,11 @@ impl TestEngine {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The engine process's id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|process| process.0.id())
     }
 
     /// `kill -9` of the engine process only: its embedded runners are processes of their own
