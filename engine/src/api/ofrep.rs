@@ -83,7 +83,7 @@ pub async fn evaluate(
         tokio::task::spawn_blocking(move || releases.evaluate_flag(&key, &context)).await
     };
     match answer {
-        Ok(Ok(answer)) => match answer.result {
+        Ok(Ok(answer)) => match &answer.result {
             Ok(_) => (StatusCode::OK, Json(success(&answer))).into_response(),
             Err(error @ FlagEvaluationError::TargetingKeyMissing { .. }) => failure(
                 StatusCode::BAD_REQUEST,
