@@ -318,7 +318,8 @@ impl Releases {
             self.engine.store().records(RecordKind::Deployments, "")?;
         match deploy::promote(&mut release, &environment, &request, &deployments, now) {
             Ok(outcome) => {
-                let reached = self.mark_reached(&mut release, environment_name, stage, &skipped, now);
+                let reached =
+                    self.mark_reached(&mut release, environment_name, stage, &skipped, now);
                 self.save(&release, &[&outcome.audit, &reached]).await?;
                 self.engine
                     .store()
