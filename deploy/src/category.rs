@@ -178,10 +178,12 @@ mod tests {
         production.release_protection.wait = crate::parse_duration("1h").unwrap();
         production.freeze_windows =
             vec![FreezeWindow::parse("2026-12-24T00:00Z/2026-12-27T00:00Z").unwrap()];
-        let mut emergency = Protection::default();
-        emergency.required_approvals = 1;
-        emergency.approvers = parse_approvers("oncall").unwrap();
-        emergency.wait = crate::parse_duration("2h").unwrap();
+        let emergency = Protection {
+            required_approvals: 1,
+            approvers: parse_approvers("oncall").unwrap(),
+            wait: crate::parse_duration("2h").unwrap(),
+            ..Protection::default()
+        };
         let weekday =
             CategoryPolicy::new(Protection::default(), &["Tue 09:00-16:00 UTC".to_string()])
                 .unwrap();

@@ -221,7 +221,7 @@ async fn a_three_stage_plan_advances_waits_out_a_freeze_pauses_resumes_and_halts
         ],
     );
     assert!(
-        planned.contains("v1.0.0 planned in production: 10% at 2026-12-07T09:00:00Z, 50% at 2026-12-08T09:00:00Z, all at 2026-12-10T09:00:00Z"),
+        planned.contains("v1.0.0 planned in production: 10% at 2026-12-07T09:00:00Z, 50% at 2026-12-08T09:00:00Z, all at 2026-12-11T09:00:00Z"),
         "{planned}"
     );
     let calendar = ok(&engine, &["releases", "--calendar"]);
@@ -234,7 +234,7 @@ async fn a_three_stage_plan_advances_waits_out_a_freeze_pauses_resumes_and_halts
         "{calendar}"
     );
     assert!(
-        lines[3].starts_with("2026-12-10T09:00:00Z") && lines[3].contains("all"),
+        lines[3].starts_with("2026-12-11T09:00:00Z") && lines[3].contains("all"),
         "{calendar}"
     );
     // A dry run over 10,000 targeting keys: how many each stage reaches.
@@ -363,7 +363,7 @@ async fn a_three_stage_plan_advances_waits_out_a_freeze_pauses_resumes_and_halts
         halted.contains("is halted; stays released to 50%"),
         "{halted}"
     );
-    set_clock(&clock, "2026-12-11T00:00:00Z");
+    set_clock(&clock, "2026-12-11T12:00:00Z");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let shown = release(&engine, "v1.0.0");
     assert!(percent(50)(&shown), "{shown:#}");

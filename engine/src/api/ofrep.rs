@@ -32,21 +32,30 @@ use crate::deploy::releases::flags::{FlagAnswer, FlagLookupError};
 /// Who may evaluate flags: today a request showing the engine's admin token as
 /// `Authorization: Bearer …`. Applications will get read-only tokens with the `flags:read` scope;
 /// that check belongs here and nowhere else. A refusal is OFREP's 401 with `errorDetails`.
-pub fn authorize_flag_reader(parts: &Parts, state: &AppState) -> Result<(), Response> {
-    require_admin_token(parts, &state.engine().config().data_dir).map_err(|error| {
+pub fn authorize_flag_reader(parts: &Parts, state: &AppState) -> Result<(), FlagReaderRefused> {
+    require_admin_token(parts, &state.engine().config().data_dir)
+        .map_err(|error| FlagReaderRefused(error.message))
+}
+
+/// A request [`authorize_flag_reader`] refused: answered 401 with OFREP's `errorDetails`.
+#[derive(Debug)]
+pub struct FlagReaderRefused(String);
+
+impl IntoResponse for FlagReaderRefused {
+    fn into_response(self) -> Response {
         (
             StatusCode::UNAUTHORIZED,
-            Json(json!({ "errorDetails": error.message })),
+            Json(json!({ "errorDetails": self.0 })),
         )
             .into_response()
-    })
+    }
 }
 
 /// The OFREP caller, checked by [`authorize_flag_reader`].
 pub struct FlagReader;
 
 impl axum::extract::FromRequestParts<AppState> for FlagReader {
-    type Rejection = Response;
+    type Rejection = FlagReaderRefused;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -83,7 +92,7 @@ pub async fn evaluate(
         tokio::task::spawn_blocking(move || releases.evaluate_flag(&key, &context)).await
     };
     match answer {
-        Ok(Ok(answer)) => match answer.result {
+        Ok(Ok(answer)) => match &answer.result {
             Ok(_) => (StatusCode::OK, Json(success(&answer))).into_response(),
             Err(error @ FlagEvaluationError::TargetingKeyMissing { .. }) => failure(
                 StatusCode::BAD_REQUEST,

@@ -289,7 +289,7 @@ impl Releases {
             .get(environment_name)
             .map(|rollout| rollout.audience.clone());
         if current.as_ref() == Some(&audience) {
-            let audit = self.reach(&mut release, environment_name, stage, &skipped, now);
+            let audit = self.mark_reached(&mut release, environment_name, stage, &skipped, now);
             return self.save(&release, &[&audit]).await;
         }
         if let CategoryGate::Closed(reason) | CategoryGate::Refused(reason) =
@@ -318,7 +318,8 @@ impl Releases {
             self.engine.store().records(RecordKind::Deployments, "")?;
         match deploy::promote(&mut release, &environment, &request, &deployments, now) {
             Ok(outcome) => {
-                let reached = self.reach(&mut release, environment_name, stage, &skipped, now);
+                let reached =
+                    self.mark_reached(&mut release, environment_name, stage, &skipped, now);
                 self.save(&release, &[&outcome.audit, &reached]).await?;
                 self.engine
                     .store()
@@ -329,7 +330,7 @@ impl Releases {
                 Ok(())
             }
             Err(ReleaseError::Unchanged { .. }) => {
-                let audit = self.reach(&mut release, environment_name, stage, &skipped, now);
+                let audit = self.mark_reached(&mut release, environment_name, stage, &skipped, now);
                 self.save(&release, &[&audit]).await
             }
             Err(error @ ReleaseError::AwaitingApproval { .. }) => {
@@ -382,7 +383,7 @@ impl Releases {
     }
 
     /// Marks a stage reached in the release's plan; the audit entry saying so.
-    fn reach(
+    fn mark_reached(
         &self,
         release: &mut Release,
         environment: &str,
