@@ -427,7 +427,10 @@ async fn a_flood_of_requests_is_refused_while_heartbeats_keep_the_lease() {
             assert!(answer.headers().contains_key("retry-after"));
             break;
         }
-        assert!(Instant::now() < refused, "the flood never filled the budget");
+        assert!(
+            Instant::now() < refused,
+            "the flood never filled the budget"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Three lease periods under the flood: the job's heartbeats have their own budget.
