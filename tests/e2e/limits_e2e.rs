@@ -389,8 +389,9 @@ async fn a_flood_of_requests_is_refused_while_heartbeats_keep_the_lease() {
     // under the per-address connection cap): more than the 512 requests handled at once.
     let token = engine.admin_token();
     let mut flood = Vec::new();
-    for i in 0..600u8 {
-        let source = std::net::SocketAddr::from(([127, 0, 0, 2 + i % 3], 0));
+    for i in 0..600u16 {
+        let last = 2 + u8::try_from(i % 3).unwrap();
+        let source = std::net::SocketAddr::from(([127, 0, 0, last], 0));
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.bind(source).expect("bind a loopback address");
         let Ok(mut stream) = socket
@@ -426,7 +427,10 @@ async fn a_flood_of_requests_is_refused_while_heartbeats_keep_the_lease() {
             assert!(answer.headers().contains_key("retry-after"));
             break;
         }
-        assert!(Instant::now() < refused, "the flood never filled the budget");
+        assert!(
+            Instant::now() < refused,
+            "the flood never filled the budget"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Three lease periods under the flood: the job's heartbeats have their own budget.

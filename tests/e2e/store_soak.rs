@@ -454,3 +454,41 @@ async fn cancel_ends_a_run_whose_planning_is_slow_before_any_job_starts() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(crate::support::lines(&marks).is_empty(), "no step ran");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_lease_expires_while_a_restarted_engine_recovers() {
+    let _serial = crate::support::SERIAL.lock().await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let marks = temp.path().join("marks");
+    let repo = repo_with(
+        temp.path(),
+        &[(
+            "slow.yml",
+            &format!(
+                "on: workflow_dispatch\njobs:\n  slow:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ran >> \"{}\" && sleep 6\n",
+                marks.display()
+            ),
+        )],
+    );
+    // Recovery takes 5 s (as thousands of runs would), more than two 2 s lease periods.
+    let mut engine = crate::support::engine::TestEngine::builder(&temp.path().join("data"))
+        .runners(2)
+        .lease_seconds(2)
+        .env("SLIPWAY_TEST_PAUSE_RECOVERY_MS", "5000")
+        .start()
+        .await;
+    let run_id = engine.dispatch(&repo, "slow.yml").await;
+    engine
+        .wait_lines(&run_id, &marks, 1, "the step to start")
+        .await;
+    engine.kill_engine();
+    engine.respawn().await;
+    let run = engine.wait_completed(&run_id).await;
+    assert_eq!(run["run"]["conclusion"], "success", "{run:#}");
+    assert_eq!(
+        crate::support::lines(&marks),
+        ["ran"],
+        "the job ran once: its lease outlived the recovery"
+    );
+    assert_eq!(crate::support::job(&run, "slow")["attempt"], 1, "{run:#}");
+}

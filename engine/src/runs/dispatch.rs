@@ -104,6 +104,9 @@ pub struct Engine {
     lease_clocks: Mutex<HashMap<JobId, LeaseClock>>,
     events: mpsc::UnboundedSender<EngineEvent>,
     shutdown: CancellationToken,
+    /// Set while the orchestrator recovers after a restart: the API does not answer yet, so no
+    /// runner can renew its lease and none expires (`hold_lease_clocks`).
+    recovering: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +147,7 @@ impl Engine {
             lease_clocks: Mutex::new(clocks),
             events,
             shutdown: CancellationToken::new(),
+            recovering: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(reap_expired_leases(
             Arc::downgrade(&engine),
@@ -376,9 +380,32 @@ impl Engine {
         Ok(job)
     }
 
+    /// Stops lease expiry while the orchestrator recovers after a restart (its runs are loaded
+    /// before the API answers, which can take longer than a lease period with many runs): a
+    /// runner cannot renew a lease then, and its job must not be handed out twice.
+    pub(crate) fn hold_lease_clocks(&self) {
+        self.recovering
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Recovery is done: every lease gets a full period from now for its runner to reach the
+    /// engine, and expiry resumes.
+    pub(crate) fn restart_lease_clocks(&self) {
+        let renewed = Instant::now() + self.config.lease_duration;
+        for clock in self.clocks().values_mut() {
+            clock.expires_at = clock.expires_at.max(renewed);
+        }
+        self.recovering
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Ends every lease whose clock ran out by `now`: the job is queued again or completed
-    /// (see `Store::expire_lease`). Returns how many leases ended. The reaper calls this.
+    /// (see `Store::expire_lease`). Returns how many leases ended. The reaper calls this; it
+    /// ends none while the orchestrator recovers (`hold_lease_clocks`).
     pub async fn expire_leases(&self, now: Instant) -> Result<usize, StoreError> {
+        if self.recovering.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(0);
+        }
         let expired: Vec<(JobId, LeaseClock)> = self
             .clocks()
             .iter()

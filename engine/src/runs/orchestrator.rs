@@ -127,7 +127,14 @@ impl Orchestrator {
             groups: Groups::load(engine.clone())?,
             follow_ups: Vec::new(),
         };
+        // No lease expires while the runs are loaded: the API answers only after this, so no
+        // runner could renew one (issue 22's soak: a recovery longer than a lease period ran
+        // jobs twice).
+        engine.hold_lease_clocks();
+        #[cfg(debug_assertions)]
+        pause_recovery_for_tests().await;
         actor.recover().await?;
+        engine.restart_lease_clocks();
         tokio::spawn(actor.run(command_receiver, events, engine.shutdown_token()));
         Ok(Orchestrator {
             engine,
@@ -1206,6 +1213,20 @@ async fn pause_planning_for_tests(file: &str) {
         && let Ok(ms) = ms.parse::<u64>()
     {
         tracing::info!(%file, ms, "planning paused (SLIPWAY_TEST_PAUSE_PLANNING)");
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+/// Test-only, in debug builds: `SLIPWAY_TEST_PAUSE_RECOVERY_MS=<ms>` makes recovery take that
+/// much longer (as thousands of runs would), so an end-to-end test can check that no lease
+/// expires meanwhile.
+#[cfg(debug_assertions)]
+async fn pause_recovery_for_tests() {
+    if let Some(ms) = std::env::var("SLIPWAY_TEST_PAUSE_RECOVERY_MS")
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+    {
+        tracing::info!(ms, "recovery paused (SLIPWAY_TEST_PAUSE_RECOVERY_MS)");
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 }
