@@ -230,16 +230,22 @@ async fn search(
     Ok(found)
 }
 
-/// The HTML rows of lines numbered from `first` (1-based).
-pub fn rows_html(lines: &[String], first: u64) -> String {
+/// The HTML rows of lines numbered from `first` (1-based), each with its time when known (a
+/// `<time>` the page shows or hides: `.log.show-ts` shows them).
+pub fn rows_html(lines: &[String], times: &[Option<u64>], first: u64) -> String {
     let mut html = String::new();
     for (i, line) in lines.iter().enumerate() {
         let number = first + i as u64;
         let (kind, body) = classify(line);
         let _ = write!(
             html,
-            "<div class=\"l{kind}\" id=\"L{number}\"><a class=\"n\" href=\"#L{number}\" aria-label=\"line {number}\">{number}</a><span class=\"t\">"
+            "<div class=\"l{kind}\" id=\"L{number}\"><a class=\"n\" href=\"#L{number}\" aria-label=\"line {number}\">{number}</a>"
         );
+        if let Some(Some(unix_ms)) = times.get(i) {
+            let (datetime, shown) = line_time(*unix_ms);
+            let _ = write!(html, "<time class=\"ts\" datetime=\"{datetime}\">{shown}</time>");
+        }
+        html.push_str("<span class=\"t\">");
         match kind {
             " step" | " group" => {
                 let mut title = String::new();
@@ -251,6 +257,20 @@ pub fn rows_html(lines: &[String], first: u64) -> String {
         html.push_str("</span></div>\n");
     }
     html
+}
+
+/// A line's time as `datetime` (RFC 3339, UTC, milliseconds) and as shown (`HH:MM:SS.mmm`).
+fn line_time(unix_ms: u64) -> (String, String) {
+    i64::try_from(unix_ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|at| {
+            (
+                at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                at.strftime("%H:%M:%S%.3f").to_string(),
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// The row class of a line and the text to show (workflow commands and step markers).
@@ -283,6 +303,8 @@ pub struct LogQuery {
     line: Option<u64>,
     count: Option<usize>,
     q: Option<String>,
+    /// `1`: the page shows each line's time.
+    ts: Option<u8>,
 }
 
 struct StepLink {
@@ -311,6 +333,10 @@ struct LogPage {
     query: String,
     search_truncated: bool,
     search: Option<LogSearch>,
+    /// Lines show their times (`?ts=1`; the script toggles it without a reload).
+    timestamps: bool,
+    /// This page with timestamps toggled (for the link that works without the script).
+    toggle_timestamps_url: String,
 }
 
 async fn find_job(state: &AppState, run_id: &str, job_key: &str) -> Result<JobRecord, UiError> {
@@ -340,6 +366,7 @@ pub async fn log_page(
     };
     let count = query.count.unwrap_or(WINDOW).clamp(1, 10 * WINDOW);
     let (lines, _) = read_lines(store, &job, &index, first - 1, count).await?;
+    let times = store.log_line_times(&job, first - 1, lines.len()).await?;
     let next = first + lines.len() as u64;
     let steps = index
         .steps
@@ -378,7 +405,7 @@ pub async fn log_page(
         state: state_word(&view.status, view.conclusion.as_deref()),
         completed: job.state == JobState::Completed,
         steps,
-        rows: rows_html(&lines, first),
+        rows: rows_html(&lines, &times, first),
         first,
         next,
         total_lines: index.lines,
@@ -390,7 +417,22 @@ pub async fn log_page(
             .as_ref()
             .is_some_and(|f| f.total > f.matches.len() as u64),
         search: found,
+        timestamps: query.ts == Some(1),
+        toggle_timestamps_url: toggle_timestamps_url(&query, first),
     }))
+}
+
+/// The log page as it is, with `ts` flipped.
+fn toggle_timestamps_url(query: &LogQuery, first: u64) -> String {
+    let mut url = format!("?from={first}");
+    if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
+        url.push_str("&q=");
+        url.push_str(&super::auth::path_segment(q));
+    }
+    if query.ts != Some(1) {
+        url.push_str("&ts=1");
+    }
+    url
 }
 
 /// `GET /runs/{run}/jobs/{key}/lines?from=N[&count=C]`: the rows' HTML only (the page's script
@@ -407,8 +449,9 @@ pub async fn lines_fragment(
     let first = query.from.unwrap_or(1).max(1);
     let count = query.count.unwrap_or(WINDOW).clamp(1, 10 * WINDOW);
     let (lines, _) = read_lines(store, &job, &index, first - 1, count).await?;
+    let times = store.log_line_times(&job, first - 1, lines.len()).await?;
     let next = first + lines.len() as u64;
-    let mut response = Html(rows_html(&lines, first)).into_response();
+    let mut response = Html(rows_html(&lines, &times, first)).into_response();
     for (name, value) in [
         ("x-next-line", next),
         ("x-total-lines", index.lines),
@@ -440,6 +483,8 @@ pub struct LogLines {
     /// The 1-based number of the first line in `lines`.
     pub from: u64,
     pub lines: Vec<String>,
+    /// When each of `lines` was written (milliseconds since the epoch), `null` when not kept.
+    pub times: Vec<Option<u64>>,
     /// Complete lines committed so far.
     pub total_lines: u64,
     /// Bytes those lines take (a follower's `offset`).
@@ -459,9 +504,11 @@ async fn api_lines(
         let from = query.from.unwrap_or(1).max(1);
         let count = query.count.unwrap_or(WINDOW).clamp(1, 10 * WINDOW);
         let (lines, _) = read_lines(store, &job, &index, from - 1, count).await?;
+        let times = store.log_line_times(&job, from - 1, lines.len()).await?;
         Ok::<_, UiError>(LogLines {
             from,
             lines,
+            times,
             total_lines: index.lines,
             byte_len: index.scanned,
             completed: job.state == JobState::Completed,
@@ -507,6 +554,7 @@ mod tests {
                 "\u{1b}[31m<b>red</b>".to_string(),
                 "##[error]bad & worse".to_string(),
             ],
+            &[Some(1_733_380_693_123), None],
             7,
         );
         assert!(html.contains("id=\"L7\""));
@@ -516,5 +564,12 @@ mod tests {
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<b>"), "{html}");
         assert!(html.contains("bad &amp; worse"));
+        assert!(
+            html.contains(
+                "<time class=\"ts\" datetime=\"2024-12-05T06:38:13.123Z\">06:38:13.123</time><span class=\"t\">"
+            ),
+            "{html}"
+        );
+        assert_eq!(html.matches("<time").count(), 1, "{html}");
     }
 }
