@@ -909,6 +909,29 @@ mod source_and_batching_tests {
     }
 
     #[test]
+    fn a_batch_keeps_a_time_entry_only_where_the_millisecond_changes() {
+        let log = |line: &str| JobEvent::Log {
+            step: None,
+            line: line.to_string(),
+        };
+        let mut batch = Batch::default();
+        batch.push(1_000, log("a"));
+        batch.push(1_000, log("b"));
+        batch.push(
+            1_005,
+            JobEvent::StepStarted {
+                index: 0,
+                name: "s".to_string(),
+            },
+        );
+        batch.push(1_005, log("c"));
+        batch.push(1_009, log("d"));
+        assert_eq!(batch.lines, ["a", "b", "##[step] s", "c", "d"]);
+        let at = |line, unix_ms| LineTime { line, unix_ms };
+        assert_eq!(batch.times, [at(0, 1_000), at(2, 1_005), at(4, 1_009)]);
+    }
+
+    #[test]
     fn a_lines_batch_cost_is_its_length_as_a_json_string() {
         for line in [
             "",

@@ -27,7 +27,7 @@ use super::format::state_word;
 use super::{Chrome, UiError, render};
 use crate::api::AppState;
 use crate::api::reads::parse_run_id;
-use crate::store::{JobId, JobRecord, JobState, READ_CHUNK, Store, StoreError};
+use crate::store::{JobId, JobRecord, JobState, LogVisitor, READ_CHUNK, Store, StoreError};
 
 /// Lines per window of the log page.
 pub const WINDOW: usize = 1000;
@@ -61,35 +61,8 @@ async fn line_index(store: &Store, job: &JobRecord) -> Result<LineIndex, StoreEr
         });
     let len = store.log_len(job)?;
     if index.scanned < len {
-        let mut offset = index.scanned;
-        while offset < len {
-            let bytes = store.read_log_range(job, offset, len).await?;
-            if bytes.is_empty() {
-                break;
-            }
-            // Only whole lines count: the tail after the last newline is read again next time.
-            let Some(last) = bytes.iter().rposition(|b| *b == b'\n') else {
-                if bytes.len() < READ_CHUNK {
-                    break;
-                }
-                offset += bytes.len() as u64;
-                continue;
-            };
-            let mut line_start = 0usize;
-            for i in memchr::memchr_iter(b'\n', &bytes[..=last]) {
-                index.lines += 1;
-                if let Some(name) = bytes[line_start..i].strip_prefix(b"##[step] ".as_slice()) {
-                    let name = line_to_text(&String::from_utf8_lossy(name));
-                    index.steps.push((index.lines, name));
-                }
-                if index.lines % CHECKPOINT_EVERY == 0 {
-                    index.checkpoints.push(offset + i as u64 + 1);
-                }
-                line_start = i + 1;
-            }
-            offset += last as u64 + 1;
-            index.scanned = offset;
-        }
+        let from = index.scanned;
+        index = store.scan_log(job, from, IndexScan(index)).await?.0;
         let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.len() > 256 {
             cache.clear();
@@ -97,6 +70,34 @@ async fn line_index(store: &Store, job: &JobRecord) -> Result<LineIndex, StoreEr
         cache.insert(job.job_id, index.clone());
     }
     Ok(index)
+}
+
+/// Extends a `LineIndex` over the pieces of the log past what it has scanned.
+struct IndexScan(LineIndex);
+
+impl LogVisitor for IndexScan {
+    fn visit(&mut self, offset: u64, bytes: &[u8]) -> bool {
+        let index = &mut self.0;
+        // Only whole lines count: a piece of a line longer than a piece is read again next
+        // time (the scan hands over whole lines whenever there is a line end).
+        let Some(last) = memchr::memrchr(b'\n', bytes) else {
+            return true;
+        };
+        let mut line_start = 0usize;
+        for i in memchr::memchr_iter(b'\n', &bytes[..=last]) {
+            index.lines += 1;
+            if let Some(name) = bytes[line_start..i].strip_prefix(b"##[step] ".as_slice()) {
+                let name = line_to_text(&String::from_utf8_lossy(name));
+                index.steps.push((index.lines, name));
+            }
+            if index.lines % CHECKPOINT_EVERY == 0 {
+                index.checkpoints.push(offset + i as u64 + 1);
+            }
+            line_start = i + 1;
+        }
+        index.scanned = offset + last as u64 + 1;
+        true
+    }
 }
 
 /// Lines `from..from + count` (0-based) of the log, and the byte offset after the last one.
@@ -173,7 +174,7 @@ async fn search(
     query: &str,
     limit: usize,
 ) -> Result<LogSearch, StoreError> {
-    let mut found = LogSearch {
+    let found = LogSearch {
         query: query.to_string(),
         total: 0,
         matches: Vec::new(),
@@ -187,25 +188,33 @@ async fn search(
     else {
         return Ok(found);
     };
-    let len = store.log_len(job)?;
-    let mut offset = 0u64;
-    // Lines before the current chunk.
-    let mut lines_before = 0u64;
-    while offset < len {
-        let mut bytes = store.read_log_range(job, offset, len).await?;
-        if bytes.is_empty() {
-            break;
-        }
-        let whole = match memchr::memrchr(b'\n', &bytes) {
-            Some(last) => last + 1,
-            None if bytes.len() >= READ_CHUNK => bytes.len(),
-            None => break,
-        };
-        bytes.truncate(whole);
+    // The whole log goes through once, in large pieces of whole lines on a blocking thread.
+    let scan = SearchScan {
+        finder,
+        found,
+        limit,
+        lines_before: 0,
+    };
+    Ok(store.scan_log(job, 0, scan).await?.found)
+}
+
+/// A search's state through the log.
+struct SearchScan {
+    finder: aho_corasick::AhoCorasick,
+    found: LogSearch,
+    limit: usize,
+    /// Lines before the current piece.
+    lines_before: u64,
+}
+
+impl LogVisitor for SearchScan {
+    /// Lines are counted only up to each hit and once at the piece's end (memchr), so a piece
+    /// without a hit costs one pass of the finder and one of memchr.
+    fn visit(&mut self, _offset: u64, bytes: &[u8]) -> bool {
         let mut counted_to = 0usize;
-        let mut line = lines_before;
+        let mut line = self.lines_before;
         let mut last_line = 0u64;
-        for hit in finder.find_iter(&bytes) {
+        for hit in self.finder.find_iter(bytes) {
             let at = hit.start();
             line += memchr::memchr_iter(b'\n', &bytes[counted_to..at]).count() as u64;
             counted_to = at;
@@ -214,20 +223,20 @@ async fn search(
                 continue;
             }
             last_line = number;
-            found.total += 1;
-            if found.matches.len() < limit {
+            self.found.total += 1;
+            if self.found.matches.len() < self.limit {
                 let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
                 let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
-                found.matches.push(LogMatch {
+                self.found.matches.push(LogMatch {
                     line: number,
                     text: line_to_text(&String::from_utf8_lossy(&bytes[start..end])),
                 });
             }
         }
-        lines_before += memchr::memchr_iter(b'\n', &bytes).count() as u64;
-        offset += whole as u64;
+        line += memchr::memchr_iter(b'\n', &bytes[counted_to..]).count() as u64;
+        self.lines_before = line;
+        true
     }
-    Ok(found)
 }
 
 /// The HTML rows of lines numbered from `first` (1-based), each with its time when known (a
