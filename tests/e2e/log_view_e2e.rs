@@ -128,7 +128,10 @@ async fn lines_carry_their_times_and_progress_lines_show_their_last_state() {
         )
     };
     assert!(ok, "{printed}");
-    assert!(printed.contains("fetching 3/9\rfetching 9/9 done"), "{printed:?}");
+    assert!(
+        printed.contains("fetching 3/9\rfetching 9/9 done"),
+        "{printed:?}"
+    );
 
     // The log page: times rendered (shown with ?ts=1, hidden but present without), and the
     // progress line as a terminal ends it.

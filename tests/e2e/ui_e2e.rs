@@ -550,7 +550,9 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         .await;
     let shown_time = stamp[0].as_str().unwrap();
     assert!(
-        shown_time.len() == 12 && shown_time.as_bytes()[2] == b':' && shown_time.as_bytes()[8] == b'.',
+        shown_time.len() == 12
+            && shown_time.as_bytes()[2] == b':'
+            && shown_time.as_bytes()[8] == b'.',
         "{stamp}"
     );
     assert!(stamp[1].as_str().unwrap().contains("ts=1"), "{stamp}");
@@ -630,9 +632,7 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
             "return !!document.querySelector('[data-job-key=hold] button.cancel-job')",
         )
         .await;
-    browser
-        .click("[data-job-key=hold] button.cancel-job")
-        .await;
+    browser.click("[data-job-key=hold] button.cancel-job").await;
     browser
         .until(
             "the job cancelled and its dependent skipped",

@@ -279,10 +279,9 @@ impl Store {
             return Ok(visit);
         }
         let reading = path.clone();
-        let scanned =
-            tokio::task::spawn_blocking(move || scan_file(&reading, from, end, visit))
-                .await
-                .unwrap_or_else(|error| Err(std::io::Error::other(error.to_string())));
+        let scanned = tokio::task::spawn_blocking(move || scan_file(&reading, from, end, visit))
+            .await
+            .unwrap_or_else(|error| Err(std::io::Error::other(error.to_string())));
         scanned.map_err(|source| StoreError::LogFile { path, source })
     }
 
@@ -302,11 +301,10 @@ impl Store {
         }
         let path = self.dir.join(times_file_name(&index.file));
         let reading = path.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            read_line_times(&reading, entries, from, count)
-        })
-        .await
-        .unwrap_or_else(|error| Err(std::io::Error::other(error.to_string())));
+        let read =
+            tokio::task::spawn_blocking(move || read_line_times(&reading, entries, from, count))
+                .await
+                .unwrap_or_else(|error| Err(std::io::Error::other(error.to_string())));
         read.map_err(|source| StoreError::LogFile { path, source })
     }
 

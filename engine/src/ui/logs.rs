@@ -5,8 +5,9 @@
 //! HTML). The same windows and search answer as JSON under `/api/v1/…/logs/lines` and
 //! `/api/v1/…/logs/search`.
 //!
-//! Memory per request is one `READ_CHUNK` plus the lines asked for; the index costs 8 bytes per
-//! `CHECKPOINT_EVERY` lines. This file must not write the store.
+//! Memory per request is one `READ_CHUNK` (a whole-log scan: one `SCAN_CHUNK`) plus the lines
+//! asked for; the index costs 8 bytes per `CHECKPOINT_EVERY` lines. This file must not write the
+//! store.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -27,7 +28,7 @@ use super::format::state_word;
 use super::{Chrome, UiError, render};
 use crate::api::AppState;
 use crate::api::reads::parse_run_id;
-use crate::store::{JobId, JobRecord, JobState, LogVisitor, READ_CHUNK, Store, StoreError};
+use crate::store::{JobId, JobRecord, JobState, LogVisitor, Store, StoreError};
 
 /// Lines per window of the log page.
 pub const WINDOW: usize = 1000;
@@ -252,7 +253,10 @@ pub fn rows_html(lines: &[String], times: &[Option<u64>], first: u64) -> String 
         );
         if let Some(Some(unix_ms)) = times.get(i) {
             let (datetime, shown) = line_time(*unix_ms);
-            let _ = write!(html, "<time class=\"ts\" datetime=\"{datetime}\">{shown}</time>");
+            let _ = write!(
+                html,
+                "<time class=\"ts\" datetime=\"{datetime}\">{shown}</time>"
+            );
         }
         html.push_str("<span class=\"t\">");
         match kind {
@@ -274,9 +278,10 @@ fn line_time(unix_ms: u64) -> (String, String) {
         .ok()
         .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
         .map(|at| {
+            let millis = unix_ms % 1000;
             (
-                at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-                at.strftime("%H:%M:%S%.3f").to_string(),
+                format!("{}.{millis:03}Z", at.strftime("%Y-%m-%dT%H:%M:%S")),
+                format!("{}.{millis:03}", at.strftime("%H:%M:%S")),
             )
         })
         .unwrap_or_default()

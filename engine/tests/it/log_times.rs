@@ -43,7 +43,10 @@ async fn line_times_are_kept_read_by_window_and_survive_a_torn_tail() {
             .create_run("ci.yml", serde_json::Value::Null)
             .await
             .unwrap();
-        store.enqueue_job(run.run_id, spec("build"), 1).await.unwrap();
+        store
+            .enqueue_job(run.run_id, spec("build"), 1)
+            .await
+            .unwrap();
         let job = store
             .lease_next(RunnerId::new(), |_| true)
             .await
@@ -94,7 +97,11 @@ async fn line_times_are_kept_read_by_window_and_survive_a_torn_tail() {
         .append_log_chunks(
             &job,
             token,
-            &[chunk(2, &["f", "progress 10%\rprogress 99%"], &[(0, 9_000)])],
+            &[chunk(
+                2,
+                &["f", "progress 10%\rprogress 99%"],
+                &[(0, 9_000)],
+            )],
         )
         .await
         .unwrap();
