@@ -78,7 +78,7 @@ def main():
         try:
             dispatch("noop.yml")
         except RuntimeError as e:
-            m = re.search(r"speaks version (\d+)", str(e))
+            m = re.search(r"engine speaks version (\d+)", str(e))
             if not m: raise
             version = int(m.group(1))
             def dispatch(workflow, version=version):
