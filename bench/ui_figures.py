@@ -78,7 +78,7 @@ def main():
         try:
             dispatch("noop.yml")
         except RuntimeError as e:
-            m = re.search(r"speaks version (\d+)", str(e))
+            m = re.search(r"engine speaks version (\d+)", str(e))
             if not m: raise
             version = int(m.group(1))
             def dispatch(workflow, version=version):
@@ -112,8 +112,13 @@ def main():
         middle = lines_answer["total_lines"] // 2
         _, _, _, total = request(port, "GET", f"/runs/{big}/jobs/big/lines?from={middle}&count=1000", headers=ui)
         print(f"a window of 1000 lines in the middle: {total * 1000:.1f} ms")
-        _, body, _, total = request(port, "GET", f"/api/v1/runs/{big}/jobs/big/logs/search?q=the-needle-line")
-        print(f"search over the whole log: {total * 1000:.1f} ms ({json.loads(body)['total']} match)")
+        searches = []
+        for _ in range(5):
+            _, body, _, total = request(port, "GET", f"/api/v1/runs/{big}/jobs/big/logs/search?q=the-needle-line")
+            searches.append(total * 1000)
+        print(f"search over the whole log: {sorted(searches)[2]:.1f} ms median of 5 (first {searches[0]:.1f} ms; {json.loads(body)['total']} match)")
+        _, _, first, total = request(port, "GET", f"/runs/{big}/jobs/big?q=the-needle-line", headers=ui)
+        print(f"log page with that search (whole log searched, first window shown): {total * 1000:.1f} ms")
         # Followers of a live log.
         idle = dispatch("idle.yml")
         time.sleep(5)

@@ -250,7 +250,7 @@ enum Command {
     /// List a run's artifacts, or download one (--download NAME [--dir DIR])
     #[command(after_help = exit::HELP)]
     Artifacts(client::artifacts::ArtifactsArgs),
-    /// Cancel a run (admin)
+    /// Cancel a run, or one job of it with --job (admin)
     #[command(after_help = exit::HELP)]
     Cancel(client::runs::CancelArgs),
     /// Deployment environments: create, edit, list, show, rm, status

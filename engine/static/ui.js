@@ -106,6 +106,22 @@
     stream.addEventListener("log", soon);
     stream.addEventListener("end", () => { stream.close(); log.dataset.completed = "true"; setTimeout(more, 200); });
   }
+  // Timestamps: the link reloads with ?ts=1 without the script; with it, "t" or the link
+  // flips them in place (the rows always carry their times) and the URL follows.
+  const stamps = document.getElementById("timestamps");
+  function toggleTimestamps() {
+    const on = log.classList.toggle("show-ts");
+    stamps.textContent = on ? "Hide timestamps" : "Show timestamps";
+    stamps.setAttribute("aria-checked", String(on));
+    const params = new URLSearchParams(location.search);
+    if (on) params.set("ts", "1"); else params.delete("ts");
+    const search = params.toString();
+    history.replaceState(null, "", location.pathname + (search ? "?" + search : "") + location.hash);
+    const flipped = new URLSearchParams(params);
+    if (on) flipped.delete("ts"); else flipped.set("ts", "1");
+    stamps.href = "?" + flipped.toString();
+  }
+  if (stamps) stamps.addEventListener("click", (event) => { event.preventDefault(); toggleTimestamps(); });
   // Line links: #L12 or #L12-L20; shift-click a number to pick a range.
   let anchor = null;
   function highlight() {
@@ -161,7 +177,8 @@
   }
   window.addEventListener("hashchange", () => goToHash(true));
   goToHash(true);
-  // Keyboard: "/" search, "g"/"G" top/bottom, "n"/"p" next/previous match, "f" follow.
+  // Keyboard: "/" search, "g"/"G" top/bottom, "n"/"p" next/previous match, "f" follow,
+  // "t" timestamps.
   const matches = [...document.querySelectorAll("a.match")];
   let current = -1;
   document.addEventListener("keydown", (event) => {
@@ -170,6 +187,7 @@
     else if (event.key === "g") window.scrollTo(0, 0);
     else if (event.key === "G") window.scrollTo(0, document.body.scrollHeight);
     else if (event.key === "f") { const f = document.getElementById("follow"); f.checked = !f.checked; }
+    else if (event.key === "t" && stamps) toggleTimestamps();
     else if ((event.key === "n" || event.key === "p") && matches.length) {
       current = (current + (event.key === "n" ? 1 : matches.length - 1)) % matches.length;
       matches[current].click();

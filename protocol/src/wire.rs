@@ -82,6 +82,21 @@ pub struct HeartbeatResponse {
 pub struct LogChunk {
     pub seq: u64,
     pub lines: Vec<String>,
+    /// When the lines were written, compactly: each entry gives the time of its line and of
+    /// the lines after it up to the next entry (so an entry is sent only when the millisecond
+    /// changes). Empty from a runner that keeps no times: the engine then uses the chunk's
+    /// arrival.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub times: Vec<LineTime>,
+}
+
+/// The time of a line of a `LogChunk`, and of the lines after it up to the next entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineTime {
+    /// An index into the chunk's `lines`.
+    pub line: u32,
+    /// Milliseconds since the Unix epoch.
+    pub unix_ms: u64,
 }
 
 /// `POST /api/v1/jobs/{id}/logs`.

@@ -361,6 +361,10 @@ fn shapes() -> Vec<(String, String)> {
             chunks: vec![LogChunk {
                 seq: 0,
                 lines: vec!["l".into()],
+                times: vec![LineTime {
+                    line: 0,
+                    unix_ms: 1,
+                }],
             }],
         }),
     );

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use protocol::wire::{Lease, LogChunk, PhaseApproval};
+use protocol::wire::{Lease, LineTime, LogChunk, PhaseApproval};
 use protocol::{JobEvent, JobResult, JobSpec};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
@@ -515,7 +515,7 @@ impl JobLink {
 /// order. Ends when the executor's sender is dropped, after sending what is left.
 async fn report_events(
     job: JobLink,
-    mut received: mpsc::UnboundedReceiver<JobEvent>,
+    mut received: mpsc::UnboundedReceiver<(u64, JobEvent)>,
     buffered: Arc<AtomicUsize>,
     batch_bytes: usize,
     batch_interval: Duration,
@@ -527,9 +527,9 @@ async fn report_events(
     loop {
         let flush_due = tokio::select! {
             event = received.recv() => match event {
-                Some(event) => {
+                Some((unix_ms, event)) => {
                     buffered.fetch_sub(log_bytes(&event), Ordering::Relaxed);
-                    batch.push(event);
+                    batch.push(unix_ms, event);
                     deadline.get_or_insert_with(|| Instant::now() + batch_interval);
                     batch.bytes >= batch_bytes
                 }
@@ -552,11 +552,13 @@ async fn report_events(
 /// room again); step events are always kept.
 const MAX_BUFFERED_LOG_BYTES: usize = 64 * 1024 * 1024;
 
-/// Forwards the executor's events to the reporter, keeping at most `max_bytes` of log lines
-/// waiting (`buffered` counts them: added here, taken off by the reporter as it receives).
+/// Forwards the executor's events to the reporter, each with the time it was written (in
+/// milliseconds since the epoch: taken here, as the line comes, not when the engine is reached),
+/// keeping at most `max_bytes` of log lines waiting (`buffered` counts them: added here, taken
+/// off by the reporter as it receives).
 async fn bound_log_buffer(
     mut from_executor: mpsc::UnboundedReceiver<JobEvent>,
-    to_reporter: mpsc::UnboundedSender<JobEvent>,
+    to_reporter: mpsc::UnboundedSender<(u64, JobEvent)>,
     buffered: Arc<AtomicUsize>,
     max_bytes: usize,
 ) {
@@ -572,14 +574,21 @@ async fn bound_log_buffer(
                 "##[warning]{dropped} log lines were dropped: more than {max_bytes} bytes of log waited for the engine"
             );
             buffered.fetch_add(line.len(), Ordering::Relaxed);
-            let _ = to_reporter.send(JobEvent::Log { step: None, line });
+            let _ = to_reporter.send((unix_ms_now(), JobEvent::Log { step: None, line }));
             dropped = 0;
         }
         buffered.fetch_add(bytes, Ordering::Relaxed);
-        if to_reporter.send(event).is_err() {
+        if to_reporter.send((unix_ms_now(), event)).is_err() {
             return;
         }
     }
+}
+
+/// Milliseconds since the Unix epoch (0 on a clock set before it).
+fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 /// The bytes of log text an event carries (0 for step events).
@@ -600,12 +609,23 @@ async fn sleep_until_some(deadline: Option<Instant>) {
 #[derive(Default)]
 struct Batch {
     lines: Vec<String>,
+    /// When `lines` were written: an entry where the millisecond changes (`LogChunk::times`).
+    times: Vec<LineTime>,
     bytes: usize,
     steps: Vec<JobEvent>,
 }
 
 impl Batch {
-    fn push(&mut self, event: JobEvent) {
+    fn push(&mut self, unix_ms: u64, event: JobEvent) {
+        if !matches!(event, JobEvent::JobFinished { .. })
+            && self.times.last().is_none_or(|last| last.unix_ms != unix_ms)
+        {
+            self.times.push(LineTime {
+                line: self.lines.len() as u32,
+                unix_ms,
+            });
+            self.bytes += 32;
+        }
         match event {
             JobEvent::Log { line, .. } => {
                 self.bytes += json_string_len(&line) + 1;
@@ -650,6 +670,7 @@ fn json_string_len(text: &str) -> usize {
 /// the job and drops them.
 async fn flush(job: &JobLink, batch: &mut Batch, next_seq: &mut u64, cancel: &CancellationToken) {
     let lines = std::mem::take(&mut batch.lines);
+    let times = std::mem::take(&mut batch.times);
     let steps = std::mem::take(&mut batch.steps);
     batch.bytes = 0;
     if job.lost.is_cancelled() {
@@ -659,6 +680,7 @@ async fn flush(job: &JobLink, batch: &mut Batch, next_seq: &mut u64, cancel: &Ca
         let chunk = LogChunk {
             seq: *next_seq,
             lines,
+            times,
         };
         let sent = job
             .deliver("log chunk", || {
@@ -862,7 +884,7 @@ mod source_and_batching_tests {
             .unwrap();
         let mut seen = Vec::new();
         for _ in 0..3 {
-            let event = reporter.recv().await.unwrap();
+            let (_, event) = reporter.recv().await.unwrap();
             buffered.fetch_sub(log_bytes(&event), Ordering::Relaxed);
             seen.push(event);
         }
@@ -870,7 +892,7 @@ mod source_and_batching_tests {
         executor.send(log("eeee")).unwrap();
         drop(executor);
         forwarder.await.unwrap();
-        while let Some(event) = reporter.recv().await {
+        while let Some((_, event)) = reporter.recv().await {
             seen.push(event);
         }
         let lines: Vec<String> = seen
@@ -884,6 +906,29 @@ mod source_and_batching_tests {
         assert_eq!(lines[..2], ["aaaa", "bbbb"]);
         assert!(lines[2].contains("2 log lines were dropped"), "{lines:?}");
         assert_eq!(lines[3..], ["step kept", "eeee"]);
+    }
+
+    #[test]
+    fn a_batch_keeps_a_time_entry_only_where_the_millisecond_changes() {
+        let log = |line: &str| JobEvent::Log {
+            step: None,
+            line: line.to_string(),
+        };
+        let mut batch = Batch::default();
+        batch.push(1_000, log("a"));
+        batch.push(1_000, log("b"));
+        batch.push(
+            1_005,
+            JobEvent::StepStarted {
+                index: 0,
+                name: "s".to_string(),
+            },
+        );
+        batch.push(1_005, log("c"));
+        batch.push(1_009, log("d"));
+        assert_eq!(batch.lines, ["a", "b", "##[step] s", "c", "d"]);
+        let at = |line, unix_ms| LineTime { line, unix_ms };
+        assert_eq!(batch.times, [at(0, 1_000), at(2, 1_005), at(4, 1_009)]);
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub struct RunStatusArgs {
 pub struct CancelArgs {
     /// The run: its id, or its run number
     pub run: String,
+    /// Cancel only this job (its key, or a matrix job's id for all its legs); the jobs that
+    /// need it are then skipped
+    #[arg(long, value_name = "JOB")]
+    pub job: Option<String>,
     /// Print the run after the request as JSON
     #[arg(long)]
     pub json: bool,
@@ -122,13 +126,20 @@ pub fn run_status(args: &RunStatusArgs) -> i32 {
     })
 }
 
-/// `slipway cancel RUN` (admin): queued jobs are cancelled at once, running ones on their next
-/// heartbeat.
+/// `slipway cancel RUN [--job JOB]` (admin): queued and waiting jobs are cancelled at once,
+/// running ones on their next heartbeat.
 pub fn cancel(args: &CancelArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let run_id = resolve_run(&client, &args.run).await?;
-        let path = format!("/api/v1/runs/{}/cancel", encode_component(&run_id));
+        let path = match &args.job {
+            Some(job) => format!(
+                "/api/v1/runs/{}/jobs/{}/cancel",
+                encode_component(&run_id),
+                encode_component(job)
+            ),
+            None => format!("/api/v1/runs/{}/cancel", encode_component(&run_id)),
+        };
         let body = CancelRequest {
             protocol_version: protocol::PROTOCOL_VERSION,
         };
@@ -141,6 +152,11 @@ pub fn cancel(args: &CancelArgs) -> i32 {
         if args.json {
             let names = runner_names(&client).await?;
             print_json(&detail_json(&detail, &names)?)?;
+        } else if let Some(job) = &args.job {
+            println!(
+                "cancel requested for job {job} of run {} ({} #{})",
+                detail.run.run_id, detail.run.workflow, detail.run.run_number
+            );
         } else {
             println!(
                 "cancel requested for run {} ({} #{})",

@@ -66,6 +66,20 @@ jobs:
       - run: echo never
 "#;
 
+const SLOW_WORKFLOW: &str = r#"name: slow
+on: [workflow_dispatch]
+jobs:
+  hold:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo holding; sleep 120
+  then:
+    needs: hold
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo then
+"#;
+
 const DEPLOY_WORKFLOW: &str = r#"name: deploy
 on: [workflow_dispatch]
 jobs:
@@ -244,6 +258,7 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         ("ci.yml", CI_WORKFLOW),
         ("flaky.yml", FAIL_WORKFLOW),
         ("deploy.yml", DEPLOY_WORKFLOW),
+        ("slow.yml", SLOW_WORKFLOW),
     ] {
         std::fs::write(repo.join(".github/workflows").join(name), text).unwrap();
     }
@@ -515,6 +530,34 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         .js("return document.querySelector('.l.hl .t').innerText")
         .await;
     assert_eq!(shown.as_str().unwrap(), expected);
+    // Timestamps: hidden at first, shown in place by the toggle (no reload), kept in the URL.
+    assert_eq!(
+        browser
+            .js("return getComputedStyle(document.querySelector('#log time.ts')).display")
+            .await,
+        json!("none")
+    );
+    browser.js("window.__stayed = 'ts'; return true").await;
+    browser.click("#timestamps").await;
+    browser
+        .until(
+            "the timestamps",
+            "return document.getElementById('log').classList.contains('show-ts') && getComputedStyle(document.querySelector('#log time.ts')).display !== 'none'",
+        )
+        .await;
+    let stamp = browser
+        .js("return [document.querySelector('#log .l.hl time.ts').innerText, location.search, window.__stayed]")
+        .await;
+    let shown_time = stamp[0].as_str().unwrap();
+    assert!(
+        shown_time.len() == 12
+            && shown_time.as_bytes()[2] == b':'
+            && shown_time.as_bytes()[8] == b'.',
+        "{stamp}"
+    );
+    assert!(stamp[1].as_str().unwrap().contains("ts=1"), "{stamp}");
+    assert_eq!(stamp[2], json!("ts"), "the page reloaded");
+    browser.shot("log-timestamps").await;
     let searched = engine
         .get(&format!(
             "/api/v1/runs/{flaky_run}/jobs/flaky/logs/search?q=needle-4711"
@@ -578,6 +621,30 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         .await;
     browser.click("#rerun-failed").await;
     browser.until("the new attempt's page", &format!("return location.pathname.startsWith('/runs/') && !location.pathname.endsWith('{flaky_run}') && document.body.innerText.includes('attempt 2')")).await;
+
+    // One job cancelled from the run page: its dependent is skipped, the page follows live.
+    let slow_run = engine.dispatch(&repo, "slow.yml").await;
+    engine.wait_job_running(&slow_run, "hold").await;
+    browser.goto(&format!("/runs/{slow_run}")).await;
+    browser
+        .until(
+            "the job's cancel button",
+            "return !!document.querySelector('[data-job-key=hold] button.cancel-job')",
+        )
+        .await;
+    browser.click("[data-job-key=hold] button.cancel-job").await;
+    browser
+        .until(
+            "the job cancelled and its dependent skipped",
+            "return document.querySelector('#job-hold')?.dataset.state === 'cancelled' && document.querySelector('#job-then')?.dataset.state === 'skipped' && document.getElementById('run-state')?.innerText === 'cancelled'",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .js("return document.querySelectorAll('button.cancel-job').length")
+            .await,
+        json!(0)
+    );
 
     // A production deploy waits for alice; she approves it on the environments page.
     cli(

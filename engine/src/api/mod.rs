@@ -21,6 +21,7 @@ pub mod environments;
 mod extract;
 mod health;
 pub mod ofrep;
+mod job_cancel;
 pub(crate) mod reads;
 pub mod releases;
 pub mod repos;
@@ -45,6 +46,7 @@ use crate::runs::dispatch::Engine;
 pub use admin::{DispatchRequest, DispatchResponse, RerunRequest, RerunResponse, TokenResponse};
 pub use extract::ApiError;
 pub(crate) use extract::admin_token_hash;
+pub(crate) use job_cancel::api_error as job_cancel_error;
 pub use settings::ADMIN_TOKEN_FILE;
 pub use state::AppState;
 
@@ -62,6 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/runs", get(reads::list_runs))
         .route("/api/v1/runs/{run_id}", get(reads::show_run))
         .route("/api/v1/runs/{run_id}/cancel", post(reads::cancel_run))
+        .route(
+            "/api/v1/runs/{run_id}/jobs/{job_key}/cancel",
+            post(job_cancel::cancel_job),
+        )
         .route(
             "/api/v1/runs/{run_id}/jobs/{job_key}/logs",
             get(reads::job_logs),

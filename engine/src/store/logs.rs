@@ -12,6 +12,12 @@
 //! append still succeeds, so the job goes on. So it does when the data dir's disk is short of
 //! space (`space.rs`): output is dropped with a notice until space is freed.
 //!
+//! Each line's time is kept in a sidecar file (`<job_key>.log.times`): 16-byte entries
+//! (line number, unix ms; little-endian), one where the millisecond changes, so a line's time is
+//! that of the last entry at or before it. The runner stamps lines as they are written
+//! (`LogChunk::times`); lines without a stamp get their chunk's arrival. The sidecar's committed
+//! length is in the index too, and its torn tail is cut like the log's.
+//!
 //! This file must not interpret log text (masking happens on the runner) nor hold the log in
 //! memory beyond one read.
 
@@ -66,10 +72,30 @@ struct LogIndex {
     /// The disk was short of space and the notice written: lines are dropped until it is not.
     #[serde(default)]
     space_dropped: bool,
+    /// Lines stored; `None` for a log an older engine began, which keeps no times.
+    #[serde(default)]
+    lines: Option<u64>,
+    /// Committed bytes of the times file.
+    #[serde(default)]
+    times_len: u64,
+    /// The time of the last entry of the times file.
+    #[serde(default)]
+    last_time_ms: Option<u64>,
 }
 
 /// Room kept for the notices a log may still need after a write.
 const NOTICE_ROOM: u64 = 4096;
+
+/// What became of a write at the end of a log (`Store::write_within_space`).
+enum SpaceWrite {
+    /// The text was written; `resumed`: after a line saying output resumes.
+    Written { resumed: bool },
+    /// The disk is short of space: the text was dropped; `notice`: one line says so.
+    Dropped { notice: bool },
+}
+
+/// The size of one entry of a times file: line number and unix ms, both `u64` little-endian.
+const TIME_ENTRY: u64 = 16;
 
 #[derive(Default)]
 pub(super) struct LogHub {
@@ -119,10 +145,17 @@ impl Store {
         let log = self.job_log(job)?;
         let _serialised = log.append.lock().await;
         let mut index = self.log_index(job)?;
+        if index.lines.is_none() && index.byte_len == 0 {
+            index.lines = Some(0);
+        }
+        let arrival_ms = now_ms();
+        let counted = (index.lines, index.last_time_ms);
+        let mut line_ms: Vec<u64> = Vec::new();
         let mut text = String::new();
         if index.fencing_token != Some(fencing_token) {
             if index.byte_len > 0 {
                 text.push_str(&format!("--- attempt {} ---\n", job.attempt));
+                line_ms.push(arrival_ms);
             }
             index.fencing_token = Some(fencing_token);
             index.last_seq = None;
@@ -145,16 +178,24 @@ impl Store {
                 text.push_str(&format!(
                     "--- log limit of {limit} bytes reached: later output of this job is dropped ---\n"
                 ));
+                line_ms.push(arrival_ms);
                 lines_written += 1;
                 index.capped = true;
                 continue;
             }
             text.reserve(size);
-            for line in &chunk.lines {
+            let mut stamps = chunk.times.iter().peekable();
+            let mut ms = arrival_ms;
+            for (i, line) in chunk.lines.iter().enumerate() {
+                while let Some(stamp) = stamps.next_if(|stamp| stamp.line as usize <= i) {
+                    ms = stamp.unix_ms;
+                }
+                line_ms.push(ms);
                 // One stored line per reported line, whatever it contains (copied as it is in
-                // the usual case: no allocation per line).
-                if line.contains(['\n', '\r']) {
-                    text.push_str(&line.replace(['\n', '\r'], " "));
+                // the usual case: no allocation per line). A carriage return is kept: a
+                // progress line (`10%\r20%\r30%`) is shown as a terminal ends it (`ui::ansi`).
+                if line.contains('\n') {
+                    text.push_str(&line.replace('\n', " "));
                 } else {
                     text.push_str(line);
                 }
@@ -163,7 +204,31 @@ impl Store {
             }
         }
         if lines_written > 0 {
-            self.write_within_space(&mut index, text).await?;
+            // Lines are counted (and timed) as they are stored, once the write decided which.
+            let mut times = Times::default();
+            match self.write_within_space(&mut index, text).await? {
+                SpaceWrite::Written { resumed } => {
+                    if resumed {
+                        times.stamp(&mut index, arrival_ms);
+                    }
+                    for ms in line_ms {
+                        times.stamp(&mut index, ms);
+                    }
+                }
+                SpaceWrite::Dropped { notice } => {
+                    if notice {
+                        times.stamp(&mut index, arrival_ms);
+                    }
+                }
+            }
+            if !times.entries.is_empty() {
+                let path = self.dir.join(times_file_name(&index.file));
+                write_at(&path, index.times_len, &times.entries).await?;
+                index.times_len += times.entries.len() as u64;
+            }
+        } else {
+            // Nothing written (an attempt marker alone is not): nothing counted either.
+            (index.lines, index.last_time_ms) = counted;
         }
         let key = job.job_id.to_key();
         let bytes = encode(&index);
@@ -191,12 +256,13 @@ impl Store {
         &self,
         index: &mut LogIndex,
         mut text: String,
-    ) -> Result<(), StoreError> {
+    ) -> Result<SpaceWrite, StoreError> {
         let path = self.dir.join(&index.file);
         let space = DiskSpace::of(&self.dir);
         let fits = space.is_none_or(|space| space.fits_log(text.len() as u64 + NOTICE_ROOM));
         if fits {
-            if index.space_dropped {
+            let resumed = index.space_dropped;
+            if resumed {
                 text.insert_str(
                     0,
                     "--- space on the data dir's disk is back: output resumes ---\n",
@@ -206,13 +272,14 @@ impl Store {
                 Ok(()) => {
                     index.byte_len += text.len() as u64;
                     index.space_dropped = false;
-                    return Ok(());
+                    return Ok(SpaceWrite::Written { resumed });
                 }
                 Err(StoreError::LogFile { source, .. })
                     if source.kind() == std::io::ErrorKind::StorageFull => {}
                 Err(error) => return Err(error),
             }
         }
+        let mut notice_written = false;
         if !index.space_dropped {
             let notice = match space {
                 Some(space) => format!(
@@ -229,10 +296,13 @@ impl Store {
                 .is_ok()
             {
                 index.byte_len += notice.len() as u64;
+                notice_written = true;
             }
             index.space_dropped = true;
         }
-        Ok(())
+        Ok(SpaceWrite::Dropped {
+            notice: notice_written,
+        })
     }
 
     /// The committed log bytes of `job` from `offset` on, at most `READ_CHUNK` of them (empty
@@ -275,6 +345,53 @@ impl Store {
             .await
             .map_err(io_error)?;
         Ok(bytes)
+    }
+
+    /// Streams the committed log from byte `from` to `visit` on a blocking thread, in pieces
+    /// of whole lines of at most `SCAN_CHUNK` bytes (a longer line comes in pieces of that
+    /// size; a piece is passed with its byte offset), reusing one buffer: a whole-log search or
+    /// index costs no allocation per read and no trip to the async runtime per piece. Stops
+    /// when the visitor answers false; returns it (with what it gathered).
+    pub async fn scan_log<V: LogVisitor>(
+        &self,
+        job: &JobRecord,
+        from: u64,
+        visit: V,
+    ) -> Result<V, StoreError> {
+        let index = self.log_index(job)?;
+        let path = self.dir.join(&index.file);
+        let end = index.byte_len;
+        if from >= end {
+            return Ok(visit);
+        }
+        let reading = path.clone();
+        let scanned = tokio::task::spawn_blocking(move || scan_file(&reading, from, end, visit))
+            .await
+            .unwrap_or_else(|error| Err(std::io::Error::other(error.to_string())));
+        scanned.map_err(|source| StoreError::LogFile { path, source })
+    }
+
+    /// The times (unix ms) of lines `from..from + count` (0-based) of the job's log: `None` for
+    /// a line with no time kept (a log an older engine began). Reads only the entries that
+    /// cover those lines (a binary search over the times file), on a blocking thread.
+    pub async fn log_line_times(
+        &self,
+        job: &JobRecord,
+        from: u64,
+        count: usize,
+    ) -> Result<Vec<Option<u64>>, StoreError> {
+        let index = self.log_index(job)?;
+        let entries = index.times_len / TIME_ENTRY;
+        if entries == 0 || count == 0 {
+            return Ok(vec![None; count]);
+        }
+        let path = self.dir.join(times_file_name(&index.file));
+        let reading = path.clone();
+        let read =
+            tokio::task::spawn_blocking(move || read_line_times(&reading, entries, from, count))
+                .await
+                .unwrap_or_else(|error| Err(std::io::Error::other(error.to_string())));
+        read.map_err(|source| StoreError::LogFile { path, source })
     }
 
     /// Watches the job's committed log length; `closed` turns true once the job is completed.
@@ -323,6 +440,9 @@ impl Store {
                 byte_len: 0,
                 capped: false,
                 space_dropped: false,
+                lines: Some(0),
+                times_len: 0,
+                last_time_ms: None,
             }),
         }
     }
@@ -353,6 +473,146 @@ fn log_file_name(job: &JobRecord) -> String {
         .join(format!("{name}.log"))
         .to_string_lossy()
         .into_owned()
+}
+
+/// What reads a whole log through `Store::scan_log`.
+pub trait LogVisitor: Send + 'static {
+    /// Takes the next piece of whole lines, which starts at byte `offset` of the log; false
+    /// stops the scan.
+    fn visit(&mut self, offset: u64, bytes: &[u8]) -> bool;
+}
+
+/// The most bytes `Store::scan_log` hands over at once (and holds).
+pub const SCAN_CHUNK: usize = 1024 * 1024;
+
+/// `Store::scan_log` on a blocking thread.
+fn scan_file<V: LogVisitor>(
+    path: &std::path::Path,
+    from: u64,
+    end: u64,
+    mut visit: V,
+) -> std::io::Result<V> {
+    use std::io::{Read, Seek};
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut file = file.take(end - from);
+    let mut buffer = vec![0u8; SCAN_CHUNK];
+    // `buffer[..filled]` holds bytes read but not handed over (a line's start); they begin at
+    // byte `offset` of the log.
+    let mut filled = 0usize;
+    let mut offset = from;
+    loop {
+        let read = file.read(&mut buffer[filled..])?;
+        let at_end = read == 0;
+        filled += read;
+        if filled == 0 {
+            return Ok(visit);
+        }
+        if !at_end && filled < buffer.len() {
+            continue;
+        }
+        // Whole lines go now; a full buffer without a line end goes as it is.
+        let cut = match memchr::memrchr(b'\n', &buffer[..filled]) {
+            Some(last) => last + 1,
+            None => filled,
+        };
+        if !visit.visit(offset, &buffer[..cut]) {
+            return Ok(visit);
+        }
+        buffer.copy_within(cut..filled, 0);
+        filled -= cut;
+        offset += cut as u64;
+        if at_end && filled == 0 {
+            return Ok(visit);
+        }
+    }
+}
+
+/// The times file beside a log file.
+fn times_file_name(log_file: &str) -> String {
+    format!("{log_file}.times")
+}
+
+/// The times entries one append writes.
+#[derive(Default)]
+struct Times {
+    entries: Vec<u8>,
+}
+
+impl Times {
+    /// The next line of the log was written at `unix_ms`: counts it, and adds an entry when
+    /// the time differs from the last one (nothing for a log that keeps no times).
+    fn stamp(&mut self, index: &mut LogIndex, unix_ms: u64) {
+        let Some(line) = index.lines.as_mut() else {
+            return;
+        };
+        if index.last_time_ms != Some(unix_ms) {
+            self.entries.extend_from_slice(&line.to_le_bytes());
+            self.entries.extend_from_slice(&unix_ms.to_le_bytes());
+            index.last_time_ms = Some(unix_ms);
+        }
+        *line += 1;
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// `Store::log_line_times` on a blocking thread: the last entry at or before `from` by binary
+/// search over the `entries` committed ones, then the entries up to `from + count`.
+fn read_line_times(
+    path: &std::path::Path,
+    entries: u64,
+    from: u64,
+    count: usize,
+) -> std::io::Result<Vec<Option<u64>>> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path)?;
+    let entry = |k: u64| -> std::io::Result<(u64, u64)> {
+        let mut bytes = [0u8; TIME_ENTRY as usize];
+        file.read_exact_at(&mut bytes, k * TIME_ENTRY)?;
+        let (line, ms) = bytes.split_at(8);
+        Ok((le_u64(line), le_u64(ms)))
+    };
+    // The first entry past `from`: every entry before it is at or before `from`.
+    let (mut low, mut high) = (0u64, entries);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if entry(middle)?.0 <= from {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    let mut current = match low {
+        0 => None,
+        k => Some(entry(k - 1)?.1),
+    };
+    // Line numbers of entries strictly increase, so at most `count` entries lie in the window.
+    let in_window = (entries - low).min(count as u64);
+    let mut bytes = vec![0u8; (in_window * TIME_ENTRY) as usize];
+    file.read_exact_at(&mut bytes, low * TIME_ENTRY)?;
+    let mut window = bytes.chunks_exact(TIME_ENTRY as usize).map(|entry| {
+        let (line, ms) = entry.split_at(8);
+        (le_u64(line), le_u64(ms))
+    });
+    let mut pending = window.next();
+    let mut times = Vec::with_capacity(count);
+    for line in from..from + count as u64 {
+        while let Some((_, ms)) = pending.filter(|(at, _)| *at <= line) {
+            current = Some(ms);
+            pending = window.next();
+        }
+        times.push(current);
+    }
+    Ok(times)
+}
+
+fn le_u64(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes.try_into().unwrap_or_default())
 }
 
 /// Writes `bytes` at `offset`, first cutting off anything past it (an uncommitted tail).

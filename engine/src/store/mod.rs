@@ -53,7 +53,7 @@ use sled::transaction::{
 use uuid::Uuid;
 
 pub use jobs::{ExpiredLease, JobRecord, JobState, LeaseRecord, StepProgress};
-pub use logs::{DEFAULT_LOG_LIMIT, LogAppend, LogProgress, READ_CHUNK};
+pub use logs::{DEFAULT_LOG_LIMIT, LogAppend, LogProgress, LogVisitor, READ_CHUNK};
 pub use records::RecordKind;
 pub use repos::{RefStorm, RepoRecord, hook_token_hash};
 pub use runners::RunnerRecord;

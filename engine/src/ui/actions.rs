@@ -79,6 +79,23 @@ pub async fn cancel(
     Ok(see(&format!("/runs/{run_id}")))
 }
 
+/// `POST /runs/{run}/jobs/{key}/cancel`: cancels one job (as `slipway cancel RUN --job KEY`).
+pub async fn cancel_job(
+    session: Session,
+    State(state): State<AppState>,
+    Path((run_id, job_key)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, UiError> {
+    session.check_csrf(&form.csrf)?;
+    let run_id = parse_run_id(&run_id)?;
+    state
+        .engine()
+        .cancel_one_job(run_id, &job_key)
+        .await
+        .map_err(crate::api::job_cancel_error)?;
+    Ok(see(&format!("/runs/{run_id}")))
+}
+
 #[derive(Deserialize)]
 pub struct DecisionForm {
     csrf: String,

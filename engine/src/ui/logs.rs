@@ -5,8 +5,9 @@
 //! HTML). The same windows and search answer as JSON under `/api/v1/…/logs/lines` and
 //! `/api/v1/…/logs/search`.
 //!
-//! Memory per request is one `READ_CHUNK` plus the lines asked for; the index costs 8 bytes per
-//! `CHECKPOINT_EVERY` lines. This file must not write the store.
+//! Memory per request is one `READ_CHUNK` (a whole-log scan: one `SCAN_CHUNK`) plus the lines
+//! asked for; the index costs 8 bytes per `CHECKPOINT_EVERY` lines. This file must not write the
+//! store.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -27,7 +28,7 @@ use super::format::state_word;
 use super::{Chrome, UiError, render};
 use crate::api::AppState;
 use crate::api::reads::parse_run_id;
-use crate::store::{JobId, JobRecord, JobState, READ_CHUNK, Store, StoreError};
+use crate::store::{JobId, JobRecord, JobState, LogVisitor, Store, StoreError};
 
 /// Lines per window of the log page.
 pub const WINDOW: usize = 1000;
@@ -61,35 +62,8 @@ async fn line_index(store: &Store, job: &JobRecord) -> Result<LineIndex, StoreEr
         });
     let len = store.log_len(job)?;
     if index.scanned < len {
-        let mut offset = index.scanned;
-        while offset < len {
-            let bytes = store.read_log_range(job, offset, len).await?;
-            if bytes.is_empty() {
-                break;
-            }
-            // Only whole lines count: the tail after the last newline is read again next time.
-            let Some(last) = bytes.iter().rposition(|b| *b == b'\n') else {
-                if bytes.len() < READ_CHUNK {
-                    break;
-                }
-                offset += bytes.len() as u64;
-                continue;
-            };
-            let mut line_start = 0usize;
-            for i in memchr::memchr_iter(b'\n', &bytes[..=last]) {
-                index.lines += 1;
-                if let Some(name) = bytes[line_start..i].strip_prefix(b"##[step] ".as_slice()) {
-                    let name = line_to_text(&String::from_utf8_lossy(name));
-                    index.steps.push((index.lines, name));
-                }
-                if index.lines % CHECKPOINT_EVERY == 0 {
-                    index.checkpoints.push(offset + i as u64 + 1);
-                }
-                line_start = i + 1;
-            }
-            offset += last as u64 + 1;
-            index.scanned = offset;
-        }
+        let from = index.scanned;
+        index = store.scan_log(job, from, IndexScan(index)).await?.0;
         let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.len() > 256 {
             cache.clear();
@@ -97,6 +71,34 @@ async fn line_index(store: &Store, job: &JobRecord) -> Result<LineIndex, StoreEr
         cache.insert(job.job_id, index.clone());
     }
     Ok(index)
+}
+
+/// Extends a `LineIndex` over the pieces of the log past what it has scanned.
+struct IndexScan(LineIndex);
+
+impl LogVisitor for IndexScan {
+    fn visit(&mut self, offset: u64, bytes: &[u8]) -> bool {
+        let index = &mut self.0;
+        // Only whole lines count: a piece of a line longer than a piece is read again next
+        // time (the scan hands over whole lines whenever there is a line end).
+        let Some(last) = memchr::memrchr(b'\n', bytes) else {
+            return true;
+        };
+        let mut line_start = 0usize;
+        for i in memchr::memchr_iter(b'\n', &bytes[..=last]) {
+            index.lines += 1;
+            if let Some(name) = bytes[line_start..i].strip_prefix(b"##[step] ".as_slice()) {
+                let name = line_to_text(&String::from_utf8_lossy(name));
+                index.steps.push((index.lines, name));
+            }
+            if index.lines % CHECKPOINT_EVERY == 0 {
+                index.checkpoints.push(offset + i as u64 + 1);
+            }
+            line_start = i + 1;
+        }
+        index.scanned = offset + last as u64 + 1;
+        true
+    }
 }
 
 /// Lines `from..from + count` (0-based) of the log, and the byte offset after the last one.
@@ -173,7 +175,7 @@ async fn search(
     query: &str,
     limit: usize,
 ) -> Result<LogSearch, StoreError> {
-    let mut found = LogSearch {
+    let found = LogSearch {
         query: query.to_string(),
         total: 0,
         matches: Vec::new(),
@@ -187,25 +189,33 @@ async fn search(
     else {
         return Ok(found);
     };
-    let len = store.log_len(job)?;
-    let mut offset = 0u64;
-    // Lines before the current chunk.
-    let mut lines_before = 0u64;
-    while offset < len {
-        let mut bytes = store.read_log_range(job, offset, len).await?;
-        if bytes.is_empty() {
-            break;
-        }
-        let whole = match memchr::memrchr(b'\n', &bytes) {
-            Some(last) => last + 1,
-            None if bytes.len() >= READ_CHUNK => bytes.len(),
-            None => break,
-        };
-        bytes.truncate(whole);
+    // The whole log goes through once, in large pieces of whole lines on a blocking thread.
+    let scan = SearchScan {
+        finder,
+        found,
+        limit,
+        lines_before: 0,
+    };
+    Ok(store.scan_log(job, 0, scan).await?.found)
+}
+
+/// A search's state through the log.
+struct SearchScan {
+    finder: aho_corasick::AhoCorasick,
+    found: LogSearch,
+    limit: usize,
+    /// Lines before the current piece.
+    lines_before: u64,
+}
+
+impl LogVisitor for SearchScan {
+    /// Lines are counted only up to each hit and once at the piece's end (memchr), so a piece
+    /// without a hit costs one pass of the finder and one of memchr.
+    fn visit(&mut self, _offset: u64, bytes: &[u8]) -> bool {
         let mut counted_to = 0usize;
-        let mut line = lines_before;
+        let mut line = self.lines_before;
         let mut last_line = 0u64;
-        for hit in finder.find_iter(&bytes) {
+        for hit in self.finder.find_iter(bytes) {
             let at = hit.start();
             line += memchr::memchr_iter(b'\n', &bytes[counted_to..at]).count() as u64;
             counted_to = at;
@@ -214,32 +224,41 @@ async fn search(
                 continue;
             }
             last_line = number;
-            found.total += 1;
-            if found.matches.len() < limit {
+            self.found.total += 1;
+            if self.found.matches.len() < self.limit {
                 let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
                 let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
-                found.matches.push(LogMatch {
+                self.found.matches.push(LogMatch {
                     line: number,
                     text: line_to_text(&String::from_utf8_lossy(&bytes[start..end])),
                 });
             }
         }
-        lines_before += memchr::memchr_iter(b'\n', &bytes).count() as u64;
-        offset += whole as u64;
+        line += memchr::memchr_iter(b'\n', &bytes[counted_to..]).count() as u64;
+        self.lines_before = line;
+        true
     }
-    Ok(found)
 }
 
-/// The HTML rows of lines numbered from `first` (1-based).
-pub fn rows_html(lines: &[String], first: u64) -> String {
+/// The HTML rows of lines numbered from `first` (1-based), each with its time when known (a
+/// `<time>` the page shows or hides: `.log.show-ts` shows them).
+pub fn rows_html(lines: &[String], times: &[Option<u64>], first: u64) -> String {
     let mut html = String::new();
     for (i, line) in lines.iter().enumerate() {
         let number = first + i as u64;
         let (kind, body) = classify(line);
         let _ = write!(
             html,
-            "<div class=\"l{kind}\" id=\"L{number}\"><a class=\"n\" href=\"#L{number}\" aria-label=\"line {number}\">{number}</a><span class=\"t\">"
+            "<div class=\"l{kind}\" id=\"L{number}\"><a class=\"n\" href=\"#L{number}\" aria-label=\"line {number}\">{number}</a>"
         );
+        if let Some(Some(unix_ms)) = times.get(i) {
+            let (datetime, shown) = line_time(*unix_ms);
+            let _ = write!(
+                html,
+                "<time class=\"ts\" datetime=\"{datetime}\">{shown}</time>"
+            );
+        }
+        html.push_str("<span class=\"t\">");
         match kind {
             " step" | " group" => {
                 let mut title = String::new();
@@ -251,6 +270,21 @@ pub fn rows_html(lines: &[String], first: u64) -> String {
         html.push_str("</span></div>\n");
     }
     html
+}
+
+/// A line's time as `datetime` (RFC 3339, UTC, milliseconds) and as shown (`HH:MM:SS.mmm`).
+fn line_time(unix_ms: u64) -> (String, String) {
+    i64::try_from(unix_ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|at| {
+            let millis = unix_ms % 1000;
+            (
+                format!("{}.{millis:03}Z", at.strftime("%Y-%m-%dT%H:%M:%S")),
+                format!("{}.{millis:03}", at.strftime("%H:%M:%S")),
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// The row class of a line and the text to show (workflow commands and step markers).
@@ -283,6 +317,8 @@ pub struct LogQuery {
     line: Option<u64>,
     count: Option<usize>,
     q: Option<String>,
+    /// `1`: the page shows each line's time.
+    ts: Option<u8>,
 }
 
 struct StepLink {
@@ -311,6 +347,10 @@ struct LogPage {
     query: String,
     search_truncated: bool,
     search: Option<LogSearch>,
+    /// Lines show their times (`?ts=1`; the script toggles it without a reload).
+    timestamps: bool,
+    /// This page with timestamps toggled (for the link that works without the script).
+    toggle_timestamps_url: String,
 }
 
 async fn find_job(state: &AppState, run_id: &str, job_key: &str) -> Result<JobRecord, UiError> {
@@ -340,6 +380,7 @@ pub async fn log_page(
     };
     let count = query.count.unwrap_or(WINDOW).clamp(1, 10 * WINDOW);
     let (lines, _) = read_lines(store, &job, &index, first - 1, count).await?;
+    let times = store.log_line_times(&job, first - 1, lines.len()).await?;
     let next = first + lines.len() as u64;
     let steps = index
         .steps
@@ -378,7 +419,7 @@ pub async fn log_page(
         state: state_word(&view.status, view.conclusion.as_deref()),
         completed: job.state == JobState::Completed,
         steps,
-        rows: rows_html(&lines, first),
+        rows: rows_html(&lines, &times, first),
         first,
         next,
         total_lines: index.lines,
@@ -390,7 +431,22 @@ pub async fn log_page(
             .as_ref()
             .is_some_and(|f| f.total > f.matches.len() as u64),
         search: found,
+        timestamps: query.ts == Some(1),
+        toggle_timestamps_url: toggle_timestamps_url(&query, first),
     }))
+}
+
+/// The log page as it is, with `ts` flipped.
+fn toggle_timestamps_url(query: &LogQuery, first: u64) -> String {
+    let mut url = format!("?from={first}");
+    if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
+        url.push_str("&q=");
+        url.push_str(&super::auth::path_segment(q));
+    }
+    if query.ts != Some(1) {
+        url.push_str("&ts=1");
+    }
+    url
 }
 
 /// `GET /runs/{run}/jobs/{key}/lines?from=N[&count=C]`: the rows' HTML only (the page's script
@@ -407,8 +463,9 @@ pub async fn lines_fragment(
     let first = query.from.unwrap_or(1).max(1);
     let count = query.count.unwrap_or(WINDOW).clamp(1, 10 * WINDOW);
     let (lines, _) = read_lines(store, &job, &index, first - 1, count).await?;
+    let times = store.log_line_times(&job, first - 1, lines.len()).await?;
     let next = first + lines.len() as u64;
-    let mut response = Html(rows_html(&lines, first)).into_response();
+    let mut response = Html(rows_html(&lines, &times, first)).into_response();
     for (name, value) in [
         ("x-next-line", next),
         ("x-total-lines", index.lines),
@@ -440,6 +497,8 @@ pub struct LogLines {
     /// The 1-based number of the first line in `lines`.
     pub from: u64,
     pub lines: Vec<String>,
+    /// When each of `lines` was written (milliseconds since the epoch), `null` when not kept.
+    pub times: Vec<Option<u64>>,
     /// Complete lines committed so far.
     pub total_lines: u64,
     /// Bytes those lines take (a follower's `offset`).
@@ -459,9 +518,11 @@ async fn api_lines(
         let from = query.from.unwrap_or(1).max(1);
         let count = query.count.unwrap_or(WINDOW).clamp(1, 10 * WINDOW);
         let (lines, _) = read_lines(store, &job, &index, from - 1, count).await?;
+        let times = store.log_line_times(&job, from - 1, lines.len()).await?;
         Ok::<_, UiError>(LogLines {
             from,
             lines,
+            times,
             total_lines: index.lines,
             byte_len: index.scanned,
             completed: job.state == JobState::Completed,
@@ -507,6 +568,7 @@ mod tests {
                 "\u{1b}[31m<b>red</b>".to_string(),
                 "##[error]bad & worse".to_string(),
             ],
+            &[Some(1_733_380_693_123), None],
             7,
         );
         assert!(html.contains("id=\"L7\""));
@@ -516,5 +578,12 @@ mod tests {
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<b>"), "{html}");
         assert!(html.contains("bad &amp; worse"));
+        assert!(
+            html.contains(
+                "<time class=\"ts\" datetime=\"2024-12-05T06:38:13.123Z\">06:38:13.123</time><span class=\"t\">"
+            ),
+            "{html}"
+        );
+        assert_eq!(html.matches("<time").count(), 1, "{html}");
     }
 }

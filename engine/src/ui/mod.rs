@@ -55,6 +55,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/runs/{run_id}/rerun", post(actions::rerun))
         .route("/runs/{run_id}/cancel", post(actions::cancel))
+        .route(
+            "/runs/{run_id}/jobs/{job_key}/cancel",
+            post(actions::cancel_job),
+        )
         .route("/runs/{run_id}/decide", post(actions::decide))
         .route("/environments", get(admin_pages::environments_page))
         .route(

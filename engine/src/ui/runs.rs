@@ -332,6 +332,8 @@ pub struct LegRow {
     pub log_url: String,
     /// The environment whose gate a waiting job is held at (approve/reject then apply).
     pub gate: Option<String>,
+    /// Where the form that cancels this job alone posts (a job not concluded nor cancelling).
+    pub cancel_url: Option<String>,
 }
 
 /// A job of the workflow and its legs.
@@ -571,5 +573,11 @@ fn leg_row(run_id: RunId, record: &JobRecord, view: &JobView, now: u64) -> LegRo
         gate: (record.state == JobState::Waiting)
             .then(|| record.spec.environment.as_ref().map(|env| env.name.clone()))
             .flatten(),
+        cancel_url: (record.state != JobState::Completed && !record.cancel_requested).then(|| {
+            format!(
+                "/runs/{run_id}/jobs/{}/cancel",
+                super::auth::path_segment(&view.job_key)
+            )
+        }),
     }
 }

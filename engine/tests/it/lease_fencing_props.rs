@@ -138,6 +138,7 @@ async fn check(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     let chunk = LogChunk {
                         seq: next_seq,
                         lines: vec![format!("from runner {n}")],
+                        times: Vec::new(),
                     };
                     next_seq += 1;
                     current

@@ -10,6 +10,7 @@ mod deploy_flow;
 mod deploy_invariants;
 mod hook_reference_transaction;
 mod lease_fencing_props;
+mod log_times;
 mod store_recovery;
 mod triggers_git;
 mod triggers_hook;

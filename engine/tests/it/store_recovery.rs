@@ -31,6 +31,7 @@ fn chunk(seq: u64, lines: &[&str]) -> LogChunk {
     LogChunk {
         seq,
         lines: lines.iter().map(|line| line.to_string()).collect(),
+        times: Vec::new(),
     }
 }
 
@@ -288,12 +289,12 @@ async fn log_chunks_are_idempotent_across_reopen_and_a_torn_tail_is_cut() {
             .unwrap();
         assert_eq!((retried.last_seq, retried.lines_written), (Some(1), 1));
         let log_dir = dir.path().join("logs").join(run.run_id.to_string());
+        // The log, not its sidecar of line times.
         let log_path = std::fs::read_dir(&log_dir)
             .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|ext| ext == "log"))
+            .unwrap();
         (job.job_id, token, log_path)
     };
     // A crash between a file write and its index flush leaves bytes nobody acknowledged.
