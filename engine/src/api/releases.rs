@@ -139,6 +139,10 @@ pub async fn promote(
             jiff::Timestamp::now(),
         )
         .await?;
+    // A promotion held for approvals is accepted, not done: 202.
+    if change.state == "pending" {
+        return Ok((StatusCode::ACCEPTED, Json(change)).into_response());
+    }
     Ok(Json(change).into_response())
 }
 

@@ -157,6 +157,7 @@ impl Store {
         if lines_written > 0 {
             let path = self.dir.join(&index.file);
             write_at(&path, index.byte_len, text.as_bytes()).await?;
+            append_time(&times_path(&path), index.byte_len, super::now_us()).await?;
             index.byte_len += text.len() as u64;
         }
         let key = job.job_id.to_key();
@@ -218,6 +219,37 @@ impl Store {
             .await
             .map_err(io_error)?;
         Ok(bytes)
+    }
+
+    /// When each stored piece of the job's log was written: `(byte offset, µs since the epoch)`
+    /// pairs in offset order, one per append (so a line's time is that of the last pair at or
+    /// before its start). Empty for logs stored before times were kept.
+    pub async fn log_times(&self, job: &JobRecord) -> Result<Vec<(u64, u64)>, StoreError> {
+        let index = self.log_index(job)?;
+        let path = times_path(&self.dir.join(&index.file));
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(StoreError::LogFile { path, source }),
+        };
+        let mut times: Vec<(u64, u64)> = bytes
+            .chunks_exact(16)
+            .map(|pair| {
+                let (offset, time) = pair.split_at(8);
+                (u64_from(offset), u64_from(time))
+            })
+            .filter(|(offset, _)| *offset < index.byte_len)
+            .collect();
+        // A piece cut off by a crash is written again at the same offset: the later time wins.
+        times.dedup_by(|later, earlier| {
+            if later.0 == earlier.0 {
+                earlier.1 = later.1;
+                true
+            } else {
+                false
+            }
+        });
+        Ok(times)
     }
 
     /// Watches the job's committed log length; `closed` turns true once the job is completed.
@@ -295,6 +327,36 @@ fn log_file_name(job: &JobRecord) -> String {
         .join(format!("{name}.log"))
         .to_string_lossy()
         .into_owned()
+}
+
+/// The file beside a log that says when each piece of it was written (`Store::log_times`).
+fn times_path(log: &std::path::Path) -> PathBuf {
+    log.with_extension("log.times")
+}
+
+/// Appends one `(offset, time)` pair, 16 bytes big-endian, to a log's times file.
+async fn append_time(path: &std::path::Path, offset: u64, time_us: u64) -> Result<(), StoreError> {
+    let io_error = |source| StoreError::LogFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+        .map_err(io_error)?;
+    let mut pair = [0u8; 16];
+    pair[..8].copy_from_slice(&offset.to_be_bytes());
+    pair[8..].copy_from_slice(&time_us.to_be_bytes());
+    file.write_all(&pair).await.map_err(io_error)?;
+    file.flush().await.map_err(io_error)
+}
+
+fn u64_from(bytes: &[u8]) -> u64 {
+    let mut array = [0u8; 8];
+    array.copy_from_slice(bytes.get(..8).unwrap_or(&[0; 8]));
+    u64::from_be_bytes(array)
 }
 
 /// Writes `bytes` at `offset`, first cutting off anything past it (an uncommitted tail).
