@@ -316,7 +316,11 @@ async fn exit_codes_follow_the_run_and_the_failing_step_is_named() {
         .iter()
         .filter_map(|run| run["workflow"].as_str())
         .collect();
-    assert_eq!(workflows, vec![".github/workflows/fail.yml"], "{failures:#}");
+    assert_eq!(
+        workflows,
+        vec![".github/workflows/fail.yml"],
+        "{failures:#}"
+    );
     let by_workflow: Value = serde_json::from_slice(
         &cli(
             &engine,
