@@ -555,3 +555,75 @@ async fn waiting_for_an_approval_has_its_own_exit_code() {
         text(&approved.stdout)
     );
 }
+
+const LOCAL: &str = "on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Build
+        run: echo compiled
+      - name: Run tests
+        run: |
+          echo '### 3 tests failed' >> \"$GITHUB_STEP_SUMMARY\"
+          for n in 1 2 3 4 5 6 7 8 9 10 11 12; do echo test-line-$n; done
+          exit 1
+      - name: Publish
+        run: echo never
+  slow:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Sleep
+        timeout-minutes: 0.03
+        run: sleep 20
+";
+
+#[test]
+fn slipway_run_names_the_failing_step_keeps_the_summary_and_says_why_steps_were_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with(dir.path(), &[("local.yml", LOCAL)]);
+    let workflow = repo.join(".github/workflows/local.yml");
+    let local = |json: bool| {
+        let mut command = Command::new(crate::support::engine::BIN);
+        command.arg("run").arg("-C").arg(&repo).arg("--workflow").arg(&workflow);
+        if json {
+            command.arg("--json");
+        }
+        run(&mut command)
+    };
+    let output = local(false);
+    expect_code(&output, 1, "slipway run of a failing workflow");
+    let shown = text(&output.stderr);
+    for wanted in [
+        "step 2 \"Run tests\" failed",
+        "    test-line-12",
+        "[test] skipping step `Publish`: an earlier step failed",
+        "the step timed out after 1.8 s and was killed",
+        "step summary of test:",
+        "  ### 3 tests failed",
+    ] {
+        assert!(shown.contains(wanted), "no {wanted:?} in:\n{shown}");
+    }
+    assert!(!shown.contains("0.0300") && !shown.contains("`__"), "{shown}");
+    let report: Value = serde_json::from_slice(&local(true).stdout).unwrap();
+    let test = report["workflows"][0]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|job| job["job"] == "test")
+        .unwrap()
+        .clone();
+    assert_eq!(test["failed_step"]["name"], "Run tests", "{test:#}");
+    assert_eq!(test["failed_step"]["number"], 2, "{test:#}");
+    assert_eq!(
+        test["failed_step"]["last_lines"].as_array().map(Vec::len),
+        Some(10),
+        "{test:#}"
+    );
+    assert!(test["summary"].as_str().unwrap().contains("### 3 tests failed"), "{test:#}");
+    let kept = std::fs::read_dir(report["workflows"][0]["logs"].as_str().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|entry| entry.file_name().to_string_lossy().ends_with(".summary.md"));
+    assert!(kept, "the step summary is kept beside the logs");
+}
