@@ -585,7 +585,12 @@ fn slipway_run_names_the_failing_step_keeps_the_summary_and_says_why_steps_were_
     let workflow = repo.join(".github/workflows/local.yml");
     let local = |json: bool| {
         let mut command = Command::new(crate::support::engine::BIN);
-        command.arg("run").arg("-C").arg(&repo).arg("--workflow").arg(&workflow);
+        command
+            .arg("run")
+            .arg("-C")
+            .arg(&repo)
+            .arg("--workflow")
+            .arg(&workflow);
         if json {
             command.arg("--json");
         }
@@ -604,7 +609,10 @@ fn slipway_run_names_the_failing_step_keeps_the_summary_and_says_why_steps_were_
     ] {
         assert!(shown.contains(wanted), "no {wanted:?} in:\n{shown}");
     }
-    assert!(!shown.contains("0.0300") && !shown.contains("`__"), "{shown}");
+    assert!(
+        !shown.contains("0.0300") && !shown.contains("`__"),
+        "{shown}"
+    );
     let report: Value = serde_json::from_slice(&local(true).stdout).unwrap();
     let test = report["workflows"][0]["jobs"]
         .as_array()
@@ -620,7 +628,13 @@ fn slipway_run_names_the_failing_step_keeps_the_summary_and_says_why_steps_were_
         Some(10),
         "{test:#}"
     );
-    assert!(test["summary"].as_str().unwrap().contains("### 3 tests failed"), "{test:#}");
+    assert!(
+        test["summary"]
+            .as_str()
+            .unwrap()
+            .contains("### 3 tests failed"),
+        "{test:#}"
+    );
     let kept = std::fs::read_dir(report["workflows"][0]["logs"].as_str().unwrap())
         .unwrap()
         .filter_map(Result::ok)
