@@ -181,12 +181,12 @@ pub async fn run_job_with_gate(
 /// `0.030000000000000002 minutes`).
 pub(crate) fn timeout_text(timeout: std::time::Duration) -> String {
     let millis = timeout.as_millis();
-    if millis > 0 && millis % 60_000 == 0 {
+    if millis > 0 && millis.is_multiple_of(60_000) {
         let minutes = millis / 60_000;
         return format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" });
     }
     let tenths = millis.div_ceil(100);
-    if tenths % 10 == 0 {
+    if tenths.is_multiple_of(10) {
         format!("{} s", tenths / 10)
     } else {
         format!("{}.{} s", tenths / 10, tenths % 10)
