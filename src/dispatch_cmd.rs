@@ -36,6 +36,7 @@ pub fn dispatch(
     repo: &str,
     inputs: &[(String, String)],
     json_output: bool,
+    wait: bool,
 ) -> i32 {
     let repository = repository_argument(repo);
     let inputs: serde_json::Map<String, Value> = inputs
@@ -51,6 +52,22 @@ pub fn dispatch(
     });
     match post(target, "/api/v1/dispatch", &body) {
         Ok(answer) => {
+            let run_id = answer
+                .get("run_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if wait {
+                eprintln!(
+                    "dispatched {workflow} #{} as run {run_id}; following it",
+                    answer.get("run_number").unwrap_or(&Value::Null),
+                );
+                return crate::client::logs::wait_for_run(
+                    &target.url,
+                    target.token(),
+                    run_id,
+                    json_output,
+                );
+            }
             if json_output {
                 println!("{answer}");
             } else {

@@ -536,10 +536,7 @@ fn spawn_job(
     finished: mpsc::UnboundedSender<(String, JobResult)>,
 ) {
     let key = spec.job_key.clone();
-    let log_path = logs_dir.join(format!(
-        "{}.log",
-        runner::executor::sanitise_path_component(&key)
-    ));
+    let log_path = log_path(logs_dir, &key);
     let mut spec = spec;
     match local_deployment(&spec) {
         Ok(assignment) => spec.deployment = spec.deployment.take().or(assignment),
@@ -592,6 +589,10 @@ fn spawn_job(
             Ok(result) => result,
             Err(err) => JobResult::failed(format!("the executor stopped unexpectedly: {err}")),
         };
+        if !result.summary.trim().is_empty() {
+            // The step summary is kept beside the job's log (and printed with the summary).
+            let _ = tokio::fs::write(log_path.with_extension("summary.md"), &result.summary).await;
+        }
         let _ = finished.send((key, result));
     });
 }
@@ -639,35 +640,123 @@ fn local_deployment(
 }
 
 fn print_summary(outcome: &WorkflowOutcome, logs_dir: &Path) {
-    let width = outcome
-        .jobs
-        .iter()
-        .map(|j| j.key.chars().count())
-        .max()
-        .unwrap_or(3)
-        .max(3);
     eprintln!(
         "\n{} ({}): {}",
         outcome.file,
         outcome.run_id,
         outcome.conclusion.as_str()
     );
-    eprintln!("  {:width$}  {:9}  {:>8}", "job", "result", "time");
+    let rows: Vec<Vec<String>> = outcome
+        .jobs
+        .iter()
+        .map(|job| {
+            let failed = job_failure(job, logs_dir);
+            let note = match (&failed, &job.reason, job.conclusion) {
+                (Some(failed), _, _) => {
+                    format!("step {} \"{}\" failed", failed.number, failed.name)
+                }
+                (
+                    None,
+                    Some(reason),
+                    Conclusion::Failure | Conclusion::Skipped | Conclusion::Cancelled,
+                ) => reason.clone(),
+                _ => String::new(),
+            };
+            vec![
+                job.key.clone(),
+                job.conclusion.as_str().to_string(),
+                crate::style::duration(job.elapsed),
+                note,
+            ]
+        })
+        .collect();
+    let table = table_text(&["JOB", "RESULT", "TIME", "NOTE"], &rows);
+    for line in table.lines() {
+        eprintln!("  {line}");
+    }
     for job in &outcome.jobs {
-        let reason = match (&job.reason, job.conclusion) {
-            (Some(reason), Conclusion::Failure | Conclusion::Skipped | Conclusion::Cancelled) => {
-                format!("  {reason}")
+        if let Some(failed) = job_failure(job, logs_dir)
+            && !failed.last_lines.is_empty()
+        {
+            eprintln!(
+                "\n✗ {}: step {} \"{}\" failed; its last lines:",
+                job.key, failed.number, failed.name
+            );
+            for line in &failed.last_lines {
+                eprintln!("    {line}");
             }
-            _ => String::new(),
+        }
+    }
+    // `$GITHUB_STEP_SUMMARY`: kept beside the logs and shown, as GitHub shows it on the run.
+    for job in &outcome.jobs {
+        let Some(summary) = job
+            .result
+            .as_ref()
+            .map(|result| result.summary.trim())
+            .filter(|summary| !summary.is_empty())
+        else {
+            continue;
         };
-        eprintln!(
-            "  {:width$}  {:9}  {:>7.2}s{reason}",
-            job.key,
-            job.conclusion.as_str(),
-            job.elapsed.as_secs_f64()
-        );
+        eprintln!("\nstep summary of {}:", job.key);
+        for line in summary.lines() {
+            eprintln!("  {line}");
+        }
     }
     eprintln!("logs: {}", logs_dir.display());
+}
+
+/// The failing step of a job run here: its number, name and last lines (from its log file).
+struct LocalFailure {
+    number: usize,
+    name: String,
+    last_lines: Vec<String>,
+}
+
+fn job_failure(job: &JobOutcome, logs_dir: &Path) -> Option<LocalFailure> {
+    let result = job.result.as_ref()?;
+    let (number, name) = crate::client::failures::failing_step_of(result)?;
+    let log = std::fs::read_to_string(log_path(logs_dir, &job.key)).unwrap_or_default();
+    let last_lines = crate::client::failures::last_lines_in(log.lines(), &name);
+    Some(LocalFailure {
+        number,
+        name,
+        last_lines,
+    })
+}
+
+/// Where a job's log (and its step summary) is written.
+fn log_path(logs_dir: &Path, key: &str) -> PathBuf {
+    logs_dir.join(format!(
+        "{}.log",
+        runner::executor::sanitise_path_component(key)
+    ))
+}
+
+/// Aligned columns under a header, as text.
+fn table_text(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|cell| cell.chars().count()).collect();
+    for row in rows {
+        for (index, cell) in row.iter().enumerate() {
+            if let Some(width) = widths.get_mut(index) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+    }
+    let mut text = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (index, cell) in cells.iter().enumerate() {
+            let width = widths.get(index).copied().unwrap_or(0);
+            out.push_str(&format!("{cell:<width$}  "));
+        }
+        text.push_str(out.trim_end());
+        text.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    text
 }
 
 fn json_report(outcomes: &[(WorkflowOutcome, PathBuf)]) -> Value {
@@ -678,11 +767,21 @@ fn json_report(outcomes: &[(WorkflowOutcome, PathBuf)]) -> Value {
                 .jobs
                 .iter()
                 .map(|job| {
+                    let failed = job_failure(job, logs_dir).map(|failed| {
+                        json!({
+                            "name": failed.name,
+                            "number": failed.number,
+                            "last_lines": failed.last_lines,
+                        })
+                    });
                     json!({
                         "job": job.key,
                         "result": job.conclusion.as_str(),
                         "reason": job.reason,
                         "seconds": job.elapsed.as_secs_f64(),
+                        "duration": crate::style::duration(job.elapsed),
+                        "failed_step": failed,
+                        "summary": job.result.as_ref().map(|result| result.summary.clone()).filter(|summary| !summary.is_empty()),
                         "outputs": job.result.as_ref().map(|r| json!(r.outputs)).unwrap_or_else(|| json!({})),
                         "steps": job.result.as_ref().map(|r| json!(r.steps)).unwrap_or_else(|| json!([])),
                     })

@@ -14,6 +14,7 @@ mod progress;
 mod render;
 mod runner_cmd;
 mod serve;
+mod style;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +26,9 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Show times in the local time zone (with its offset) instead of UTC
+    #[arg(long, global = true)]
+    local: bool,
 }
 
 // Parsed once per process; boxing the larger variants would buy nothing.
@@ -231,6 +235,9 @@ enum Command {
         inputs: Vec<(String, String)>,
         #[arg(long)]
         json: bool,
+        /// Follow the run's logs until it ends and exit by its conclusion (see Exit codes)
+        #[arg(long)]
+        wait: bool,
         #[command(flatten)]
         target: EngineArgs,
     },
@@ -392,6 +399,7 @@ fn main() {
             });
         }
     };
+    style::use_local_time(cli.local);
     let code = match cli.command {
         Command::Check {
             paths,
@@ -547,8 +555,17 @@ fn main() {
             repo,
             inputs,
             json,
+            wait,
             target,
-        } => dispatch_cmd::dispatch(&target.target(), &workflow, &git_ref, &repo, &inputs, json),
+        } => dispatch_cmd::dispatch(
+            &target.target(),
+            &workflow,
+            &git_ref,
+            &repo,
+            &inputs,
+            json,
+            wait,
+        ),
         Command::Rerun(args) => client::runs::rerun(&args),
         Command::Runs(args) => client::runs::runs(&args),
         Command::RunStatus(args) => client::runs::run_status(&args),

@@ -64,12 +64,18 @@ impl Progress {
     }
 
     pub fn output(&self, key: &str, line: &str) {
+        // Workflow-command markers read as text (`error: …`, `▸ group`), as in `slipway logs`.
+        let Some(line) = crate::client::log_render::shown(line) else {
+            return;
+        };
+        let line = line.as_str();
         match self.bar(key) {
             Some(bar) => {
                 let short: String = line.chars().take(120).collect();
                 bar.set_message(format!("│ {short}"));
             }
-            None if !self.inner.silent => eprintln!("[{key}] | {line}"),
+            // The same shape as `slipway logs`: `[job] line`.
+            None if !self.inner.silent => eprintln!("[{key}] {line}"),
             None => {}
         }
     }
@@ -82,9 +88,9 @@ impl Progress {
             Conclusion::Skipped => "-",
         };
         let text = format!(
-            "{mark} {key} {} ({:.1}s)",
+            "{mark} {key} {} ({})",
             conclusion.as_str(),
-            elapsed.as_secs_f64()
+            crate::style::duration(elapsed)
         );
         let bar = self
             .inner

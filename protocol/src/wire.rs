@@ -246,6 +246,10 @@ pub struct RunnerView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogLineEvent {
     pub line: String,
+    /// When the engine stored the line (the chunk it came in), µs since the epoch; absent for
+    /// lines stored before the engine kept times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_us: Option<u64>,
 }
 
 /// `PUT /api/v1/secrets/{name}` and `PUT /api/v1/variables/{name}` (admin).

@@ -492,7 +492,13 @@ fn shapes() -> Vec<(String, String)> {
             last_seen_at_us: Some(1),
         }),
     );
-    add("LogLineEvent", of(&LogLineEvent { line: "l".into() }));
+    add(
+        "LogLineEvent",
+        of(&LogLineEvent {
+            line: "l".into(),
+            time_us: Some(1),
+        }),
+    );
 
     // Admin API.
     add(

@@ -558,10 +558,7 @@ pub fn deployments(args: &DeploymentsArgs) -> i32 {
                     } else {
                         approvers.join(",")
                     },
-                    deployment
-                        .created_at
-                        .strftime("%Y-%m-%d %H:%M:%SZ")
-                        .to_string(),
+                    crate::style::timestamp(&deployment.created_at),
                     deployment.status_reason.clone().unwrap_or_default(),
                 ]
             })
@@ -600,7 +597,7 @@ pub fn audit(args: &AuditArgs) -> i32 {
             .iter()
             .map(|entry| {
                 vec![
-                    entry.at.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
+                    crate::style::timestamp(&entry.at),
                     entry.environment.clone(),
                     entry.actor.clone(),
                     entry.action.as_str().to_string(),

@@ -1,8 +1,10 @@
 //! The CLI's side of the engine's HTTP API: where the engine is, the admin token, one blocking
 //! entry point per command (a current-thread tokio runtime around reqwest), and the exit code.
 //!
-//! Files: `artifacts.rs` (`artifacts`), `runs.rs` (`runs`, `run-status`, `cancel`), `logs.rs` (`logs`, followed live over
-//! server-sent events), `runners.rs` (`runners`), `settings.rs` (`secret`, `var`), `releases.rs` (`release`,
+//! Files: `artifacts.rs` (`artifacts`), `runs.rs` (`runs`, `run-status`, `cancel`, run
+//! references), `logs.rs` (`logs`, every job followed live at once over server-sent events),
+//! `log_render.rs` (markers → text, the step of each line), `failures.rs` (the failing step
+//! and its last lines), `runners.rs` (`runners`), `settings.rs` (`secret`, `var`), `releases.rs` (`release`,
 //! `releases`, the environments view), `table.rs`
 //! (human tables and times).
 //!
@@ -14,6 +16,8 @@
 pub mod actions;
 pub mod artifacts;
 pub mod environments;
+pub(crate) mod failures;
+pub(crate) mod log_render;
 pub mod logs;
 pub mod releases;
 pub mod repos;

@@ -615,10 +615,43 @@ pub async fn env_status(
             .is_some_and(|first| first.repository != view.repository)
     });
     for view in &views {
-        if several {
-            println!("[{}] {view}", view.repository);
+        // `production  deployed: v1.5.0 (2026-03-03 09:00:00Z, by erin)  released: v1.4.0 to
+        // 10% (2026-03-02 10:00:00Z, by pat)`: the times in the one style.
+        let deployed = match &view.deployed {
+            Some(line) => format!(
+                "{} ({}, by {}{})",
+                line.version,
+                crate::style::timestamp(&line.at),
+                line.by,
+                if line.is_rollback { ", rollback" } else { "" }
+            ),
+            None => "nothing".into(),
+        };
+        let released = if view.released.is_empty() {
+            "nothing".to_string()
         } else {
-            println!("{view}");
+            view.released
+                .iter()
+                .map(|line| {
+                    format!(
+                        "{} to {} ({}, by {})",
+                        line.tag,
+                        line.audience,
+                        crate::style::timestamp(&line.at),
+                        line.by
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let text = format!(
+            "{}  deployed: {deployed}  released: {released}",
+            view.environment
+        );
+        if several {
+            println!("[{}] {text}", view.repository);
+        } else {
+            println!("{text}");
         }
     }
     Ok(exit::SUCCESS)
@@ -675,10 +708,17 @@ fn repo_query(repo: Option<&str>) -> String {
 }
 
 /// Prints what a change did: its sentence, the activity types raised and the runs started.
+/// Prints the engine's answer; a promotion the engine holds for approvals (state `pending`)
+/// exits with `exit::WAITING`, anything else that was answered with success.
 fn report(change: &Value, json: bool) -> Result<i32, ClientError> {
+    let code = if change["state"] == "pending" {
+        exit::WAITING
+    } else {
+        exit::SUCCESS
+    };
     if json {
         print_json(change)?;
-        return Ok(exit::SUCCESS);
+        return Ok(code);
     }
     println!("{}", change["message"].as_str().unwrap_or_default());
     let actions: Vec<&str> = change["actions"]
@@ -699,7 +739,7 @@ fn report(change: &Value, json: bool) -> Result<i32, ClientError> {
     if !runs.is_empty() {
         println!("started run(s): {}", runs.join(", "));
     }
-    Ok(exit::SUCCESS)
+    Ok(code)
 }
 
 fn released_to(release: &Release) -> String {

@@ -244,15 +244,20 @@ pub fn schedules(args: &SchedulesArgs) -> i32 {
                 serde_json::to_string_pretty(&list).unwrap_or_default()
             );
         } else {
-            for schedule in list.as_array().into_iter().flatten() {
-                println!(
-                    "{}  {}  `{}`  next: {}",
-                    field(schedule, &["repository", "repo"]),
-                    field(schedule, &["workflow", "file"]),
-                    field(schedule, &["cron"]),
-                    field(schedule, &["next_fire", "next"]),
-                );
-            }
+            let rows: Vec<Vec<String>> = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|schedule| {
+                    vec![
+                        field(schedule, &["repository", "repo"]),
+                        field(schedule, &["workflow", "file"]),
+                        field(schedule, &["cron"]),
+                        time_field(schedule, &["next_fire", "next"]),
+                    ]
+                })
+                .collect();
+            super::table::print(&["REPOSITORY", "WORKFLOW", "CRON", "NEXT"], &rows);
         }
         Ok(exit::SUCCESS)
     })
@@ -273,19 +278,37 @@ pub fn status(args: &StatusArgs) -> i32 {
             let items = list.as_array().cloned().unwrap_or_default();
             if items.is_empty() {
                 println!("no runs at {}", args.sha);
-            }
-            for run in items {
-                println!(
-                    "{}  {}  {}  {}",
-                    field(&run, &["status", "state"]),
-                    field(&run, &["workflow"]),
-                    field(&run, &["event"]),
-                    field(&run, &["id", "run_id"]),
-                );
+            } else {
+                let rows: Vec<Vec<String>> = items
+                    .iter()
+                    .map(|run| {
+                        vec![
+                            field(run, &["status", "state"]),
+                            field(run, &["workflow"]),
+                            field(run, &["event"]),
+                            field(run, &["id", "run_id"]),
+                        ]
+                    })
+                    .collect();
+                super::table::print(&["STATUS", "WORKFLOW", "EVENT", "RUN ID"], &rows);
             }
         }
         Ok(exit::SUCCESS)
     })
+}
+
+/// A time field (µs since the epoch, or an RFC 3339 text) in the one style.
+fn time_field(value: &Value, names: &[&str]) -> String {
+    let found = names
+        .iter()
+        .find_map(|name| value.get(*name).filter(|v| !v.is_null()));
+    match found {
+        Some(Value::Number(number)) => number
+            .as_u64()
+            .map_or_else(|| number.to_string(), crate::style::instant),
+        Some(Value::String(text)) => crate::style::instant_text(text),
+        _ => "-".to_string(),
+    }
 }
 
 fn field(value: &Value, names: &[&str]) -> String {

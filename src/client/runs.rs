@@ -1,5 +1,7 @@
 //! `slipway runs`, `slipway run-status RUN`, `slipway cancel RUN`, `slipway rerun RUN`, and how a
-//! RUN argument (a run id, or a run number) names one run.
+//! RUN argument names one run: the engine resolves it (`GET /api/v1/runs/resolve?ref=`: a run
+//! id, a unique prefix of 8+ characters, `WORKFLOW#NUMBER[.ATTEMPT]` or a bare number), so the
+//! CLI and the web UI agree.
 //!
 //! This file must not change anything on the engine except through `cancel` and `rerun` (both
 //! admin calls).
@@ -7,7 +9,7 @@
 use std::collections::HashMap;
 
 use protocol::wire::{CancelRequest, RunDetailView, RunView, RunnerView};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::{ClientError, EngineArgs, EngineClient, block_on, encode_component, print_json, table};
@@ -21,13 +23,28 @@ pub struct RunsArgs {
     /// Show at most this many runs (newest first)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Only runs of this watched repository (its name, as `slipway repo list` shows it)
+    #[arg(long, value_name = "NAME")]
+    pub repo: Option<String>,
+    /// Only runs of this workflow (its path, file name or file stem: `ci.yml`, `ci`)
+    #[arg(long, value_name = "WORKFLOW")]
+    pub workflow: Option<String>,
+    /// Only runs on this branch or tag (`main`, or a full ref)
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// Only runs in this state: queued, in_progress, completed, success, failure, cancelled
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// Only runs started by this actor
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunStatusArgs {
-    /// The run: its id, or its run number when only one workflow has a run with that number
+    /// The run: its id, a unique prefix of it (8+ characters), or WORKFLOW#NUMBER[.ATTEMPT]
     pub run: String,
     /// Print the run and its jobs as JSON (times in µs since the epoch)
     #[arg(long)]
@@ -38,7 +55,7 @@ pub struct RunStatusArgs {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CancelArgs {
-    /// The run: its id, or its run number
+    /// The run: its id, a unique prefix of it (8+ characters), or WORKFLOW#NUMBER[.ATTEMPT]
     pub run: String,
     /// Cancel only this job (its key, or a matrix job's id for all its legs); the jobs that
     /// need it are then skipped
@@ -53,7 +70,8 @@ pub struct CancelArgs {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RerunArgs {
-    /// The finished run: its id, or its run number (the newest attempt with that number)
+    /// The finished run: its id, a unique prefix of it, or WORKFLOW#NUMBER[.ATTEMPT] (without
+    /// an attempt, the newest)
     pub run: String,
     /// Re-run only the jobs that failed or were cancelled, and the jobs depending on them
     #[arg(long, conflicts_with = "job")]
@@ -72,10 +90,27 @@ pub struct RerunArgs {
 pub fn runs(args: &RunsArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
-        let mut runs = list_runs(&client).await?;
-        if let Some(limit) = args.limit {
-            runs.truncate(limit);
+        let mut query = Vec::new();
+        for (name, value) in [
+            ("repo", &args.repo),
+            ("workflow", &args.workflow),
+            ("branch", &args.branch),
+            ("status", &args.status),
+            ("actor", &args.actor),
+        ] {
+            if let Some(value) = value {
+                query.push(format!("{name}={}", encode_component(value)));
+            }
         }
+        if let Some(limit) = args.limit {
+            query.push(format!("limit={limit}"));
+        }
+        let path = if query.is_empty() {
+            "/api/v1/runs".to_string()
+        } else {
+            format!("/api/v1/runs?{}", query.join("&"))
+        };
+        let runs: Vec<RunView> = client.get(&path).await?;
         if args.json {
             print_json(&runs)?;
             return Ok(exit::SUCCESS);
@@ -89,8 +124,12 @@ pub fn runs(args: &RunsArgs) -> i32 {
                     run.run_number.to_string(),
                     attempt(&run.details).to_string(),
                     run.workflow.clone(),
+                    detail(&run.details, "repository"),
                     detail(&run.details, "event"),
                     detail(&run.details, "ref"),
+                    detail_text(&run.details, "sha")
+                        .map_or_else(|| "-".into(), |sha| sha.chars().take(8).collect()),
+                    detail(&run.details, "actor"),
                     table::state(&run.status, run.conclusion.as_deref()),
                     table::time(run.created_at_us),
                     table::duration(run.created_at_us, run.finished_at_us.unwrap_or(now)),
@@ -99,7 +138,17 @@ pub fn runs(args: &RunsArgs) -> i32 {
             .collect();
         table::print(
             &[
-                "RUN ID", "NUMBER", "ATTEMPT", "WORKFLOW", "EVENT", "REF", "STATUS", "STARTED",
+                "RUN ID",
+                "NUMBER",
+                "ATTEMPT",
+                "WORKFLOW",
+                "REPOSITORY",
+                "EVENT",
+                "REF",
+                "COMMIT",
+                "ACTOR",
+                "STATUS",
+                "STARTED",
                 "DURATION",
             ],
             &rows,
@@ -117,12 +166,20 @@ pub fn run_status(args: &RunStatusArgs) -> i32 {
         let run_id = resolve_run(&client, &args.run).await?;
         let detail = run_detail(&client, &run_id).await?;
         let runner_names = runner_names(&client).await?;
+        let failures = super::failures::failed_steps(&client, &detail).await?;
         if args.json {
-            print_json(&detail_json(&detail, &runner_names)?)?;
+            let mut value = detail_json(&detail, &runner_names)?;
+            value["failures"] = serde_json::to_value(&failures)
+                .map_err(|error| ClientError::Protocol(error.to_string()))?;
+            print_json(&value)?;
         } else {
             print_detail(&detail, &runner_names);
+            super::failures::print(&failures);
         }
-        Ok(exit::SUCCESS)
+        Ok(exit::for_run(
+            detail.run.conclusion.as_deref(),
+            waits_for_approval(&detail),
+        ))
     })
 }
 
@@ -132,6 +189,22 @@ pub fn cancel(args: &CancelArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let run_id = resolve_run(&client, &args.run).await?;
+        let before = run_detail(&client, &run_id).await?;
+        if before.run.status == "completed" {
+            if args.json {
+                let names = runner_names(&client).await?;
+                print_json(&detail_json(&before, &names)?)?;
+            } else {
+                println!(
+                    "run {} ({} #{}) already finished: {}; nothing to cancel",
+                    before.run.run_id,
+                    before.run.workflow,
+                    before.run.run_number,
+                    table::state(&before.run.status, before.run.conclusion.as_deref())
+                );
+            }
+            return Ok(exit::FINISHED);
+        }
         let path = match &args.job {
             Some(job) => format!(
                 "/api/v1/runs/{}/jobs/{}/cancel",
@@ -215,37 +288,31 @@ pub async fn run_detail(client: &EngineClient, run_id: &str) -> Result<RunDetail
         .await
 }
 
-/// The run id a RUN argument names: a run id as given, or the one run with that run number
-/// (refused when runs of several workflows share it).
+/// The run id a RUN argument names, as the engine resolves it; a reference that names no run,
+/// or several, is a usage error carrying the engine's message (which lists the candidates).
 pub async fn resolve_run(client: &EngineClient, run: &str) -> Result<String, ClientError> {
-    let run = run.trim();
-    let Ok(number) = run.trim_start_matches('#').parse::<u64>() else {
-        return Ok(run.to_string());
-    };
-    let mut matching: Vec<RunView> = list_runs(client)
-        .await?
-        .into_iter()
-        .filter(|view| view.run_number == number)
-        .collect();
-    // Attempts of one run share its number: the newest attempt stands for them (runs come
-    // newest first).
-    let mut seen_workflows = Vec::new();
-    matching.retain(|view| {
-        let first = !seen_workflows.contains(&view.workflow);
-        seen_workflows.push(view.workflow.clone());
-        first
-    });
-    match matching.as_slice() {
-        [only] => Ok(only.run_id.clone()),
-        [] => Err(ClientError::Usage(format!("no run has number {number}"))),
-        several => {
-            let workflows: Vec<&str> = several.iter().map(|view| view.workflow.as_str()).collect();
-            Err(ClientError::Usage(format!(
-                "run number {number} is taken in several workflows ({}): give the run id",
-                workflows.join(", ")
-            )))
+    let path = format!("/api/v1/runs/resolve?ref={}", encode_component(run.trim()));
+    match client.get::<RunView>(&path).await {
+        Ok(view) => Ok(view.run_id),
+        Err(ClientError::Refused { status, message })
+            if status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST =>
+        {
+            Err(ClientError::Usage(message))
         }
+        Err(error) => Err(error),
     }
+}
+
+/// Whether the run is held by an approval: a job waiting at an environment's gate for
+/// approvals (the gate's reason says how many are still needed).
+pub fn waits_for_approval(detail: &RunDetailView) -> bool {
+    detail.jobs.iter().any(|job| {
+        job.status == "waiting"
+            && job
+                .waiting_reason
+                .as_deref()
+                .is_some_and(|reason| reason.contains("approval"))
+    })
 }
 
 /// Runner id → name, for showing who ran a job.

@@ -1,4 +1,5 @@
-//! Human output: aligned columns, times since the epoch in µs shown as UTC, and durations.
+//! Human output: aligned columns, times since the epoch in µs and durations in the one style
+//! (`crate::style`).
 //!
 //! This file must not decide what is shown: the commands pick the columns.
 
@@ -32,28 +33,14 @@ pub fn print(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// Microseconds since the epoch as `2026-01-02 03:04:05Z`.
+/// Microseconds since the epoch in the one style (`crate::style::instant`).
 pub fn time(us: u64) -> String {
-    let Ok(us) = i64::try_from(us) else {
-        return "-".into();
-    };
-    match jiff::Timestamp::from_microsecond(us) {
-        Ok(timestamp) => timestamp.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
-        Err(_) => "-".into(),
-    }
+    crate::style::instant(us)
 }
 
-/// The time between two stamps in µs as `1h 2m`, `3m 4s`, `5.2s`.
+/// The time between two stamps in µs as `1.8 s`, `2 min 3 s`, `1 h 2 min`.
 pub fn duration(from_us: u64, to_us: u64) -> String {
-    let micros = to_us.saturating_sub(from_us);
-    let seconds = micros / 1_000_000;
-    if seconds >= 3600 {
-        format!("{}h {}m", seconds / 3600, seconds % 3600 / 60)
-    } else if seconds >= 60 {
-        format!("{}m {}s", seconds / 60, seconds % 60)
-    } else {
-        format!("{}.{}s", seconds, micros % 1_000_000 / 100_000)
-    }
+    crate::style::between(from_us, to_us)
 }
 
 /// Now, in µs since the epoch.
@@ -77,16 +64,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration(0, 5_200_000), "5.2s");
-        assert_eq!(duration(0, 65_000_000), "1m 5s");
-        assert_eq!(duration(0, 3_720_000_000), "1h 2m");
-        assert_eq!(duration(10, 5), "0.0s");
-    }
-
-    #[test]
-    fn times_are_utc() {
+    fn durations_and_times_use_the_one_style() {
+        assert_eq!(duration(0, 5_200_000), "5.2 s");
+        assert_eq!(duration(0, 65_000_000), "1 min 5 s");
         assert_eq!(time(0), "1970-01-01 00:00:00Z");
-        assert_eq!(time(86_400_000_000 + 1), "1970-01-02 00:00:00Z");
     }
 }

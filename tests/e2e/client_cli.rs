@@ -94,6 +94,15 @@ impl Harness {
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
+    /// `run-status RUN --json` of a run this harness never completes (no orchestrator): the
+    /// exit code says it has not finished (6).
+    async fn status_json(&self, run: &str) -> Value {
+        let args = ["run-status", run, "--json"];
+        let output = self.cli(&args).await;
+        assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
     async fn run_with(&self, specs: Vec<JobSpec>) -> RunId {
         let run = self
             .engine
@@ -263,7 +272,7 @@ async fn runs_run_status_logs_and_runners_read_a_finished_run() {
         "{table}"
     );
 
-    let status = h.json(&["run-status", &run_id, "--json"]).await;
+    let status = h.status_json(&run_id).await;
     let job = &status["jobs"][0];
     assert_eq!(job["job_key"], "build");
     assert_eq!(job["conclusion"], "success", "{status}");
@@ -275,10 +284,10 @@ async fn runs_run_status_logs_and_runners_read_a_finished_run() {
     assert!(queued <= started && started <= finished, "{status}");
     assert_eq!(job["queued_at_us"], job["queued_at"]);
     // The run number names the same run.
-    let by_number = h.json(&["run-status", "1", "--json"]).await;
+    let by_number = h.status_json("1").await;
     assert_eq!(by_number["run"]["run_id"], run_id.as_str());
     let human = h.cli(&["run-status", &run_id]).await;
-    assert_success(&human, &["run-status"]);
+    assert_eq!(human.status.code(), Some(6), "{}", stderr(&human));
     let human = stdout(&human);
     assert!(
         human.contains("build") && human.contains("success") && human.contains("agent"),
@@ -303,7 +312,8 @@ async fn runs_run_status_logs_and_runners_read_a_finished_run() {
     let unknown = h
         .cli(&["run-status", "0190a1b2-0000-7000-8000-000000000000"])
         .await;
-    assert_eq!(unknown.status.code(), Some(3), "{}", stderr(&unknown));
+    // No such run: a usage error naming it (the engine's resolver found nothing).
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
 
     let runners = h.json(&["runners", "--json"]).await;
     assert_eq!(runners.as_array().unwrap().len(), 1, "{runners}");
@@ -413,7 +423,7 @@ async fn cancel_stops_a_running_job() {
         .await
         .unwrap()
         .unwrap();
-    let status = h.json(&["run-status", &run_id, "--json"]).await;
+    let status = h.status_json(&run_id).await;
     assert_eq!(status["run"]["cancel_requested"], true, "{status}");
     assert_eq!(status["jobs"][0]["conclusion"], "cancelled", "{status}");
 }

@@ -11,6 +11,7 @@ mod support;
 
 mod actions_e2e;
 mod artifacts_e2e;
+mod cli_scripts_e2e;
 mod client_cli;
 mod conformance_act;
 mod containers_e2e;

@@ -349,14 +349,17 @@ jobs:
     assert!(text.contains("#1, attempt 2"), "{text}");
     assert!(text.contains(&format!("re-run of: {first}")), "{text}");
 
-    // The stored log reads like `slipway run`'s: step markers around the output.
+    // The stored log has step markers around the output; `logs` renders them as text.
     let logs = cli(&engine, &["logs", &second, "--job", "flaky"], &[]);
     let log = String::from_utf8_lossy(&logs.stdout).to_string();
-    let started = log.find("##[step] needs the flag").expect(&log);
-    let ended = log
+    assert!(log.contains("▶ needs the flag"), "{log}");
+    assert!(!log.contains("##[step"), "{log}");
+    let stored = engine.log(&second, "flaky").await;
+    let started = stored.find("##[step] needs the flag").expect(&stored);
+    let ended = stored
         .find("##[step-end] needs the flag: success")
-        .expect(&log);
-    assert!(started < ended, "{log}");
+        .expect(&stored);
+    assert!(started < ended, "{stored}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

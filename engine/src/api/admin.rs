@@ -72,9 +72,7 @@ pub async fn rerun(
     Path(run_id): Path<String>,
     Versioned(request): Versioned<RerunRequest>,
 ) -> Result<Json<RerunResponse>, ApiError> {
-    let run_id: RunId = run_id
-        .parse()
-        .map_err(|_| ApiError::not_found(format!("find run {run_id}: not a run id")))?;
+    let run_id: RunId = super::run_refs::resolve_run_id(orchestrator.engine().store(), &run_id)?;
     let mode = match (request.job, request.failed) {
         (Some(_), true) => {
             return Err(ApiError::new(

@@ -34,6 +34,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_stream::StreamExt;
 
 use super::extract::{ApiError, AuthedRunner, Versioned};
+use super::run_refs::resolve_run_id;
 use crate::artifacts::caches::{self, JobCaches, MAX_CACHE_BYTES};
 use crate::artifacts::{self, ArtifactError, MAX_ARTIFACT_BYTES, RunArtifacts};
 use crate::runs::dispatch::Engine;
@@ -219,7 +220,7 @@ async fn list_run(
     State(engine): State<Arc<Engine>>,
     Path(run_id): Path<String>,
 ) -> Result<Json<ArtifactList>, ApiError> {
-    list(&engine, parse_run_id(&run_id)?).await
+    list(&engine, resolve_run_id(engine.store(), &run_id)?).await
 }
 
 /// `GET /api/v1/runs/{run_id}/artifacts/{name}/files/{*path}`.
@@ -227,7 +228,13 @@ async fn download_run_file(
     State(engine): State<Arc<Engine>>,
     Path((run_id, name, path)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    stream_file(&engine, parse_run_id(&run_id)?, name, path).await
+    stream_file(
+        &engine,
+        resolve_run_id(engine.store(), &run_id)?,
+        name,
+        path,
+    )
+    .await
 }
 
 /// `POST /api/v1/jobs/{job_id}/caches/lookup`.
@@ -478,11 +485,6 @@ pub(super) fn fencing_header(headers: &HeaderMap) -> Result<u64, ApiError> {
                 "call an artifact route: missing or invalid `{FENCING_TOKEN_HEADER}` header"
             ))
         })
-}
-
-fn parse_run_id(text: &str) -> Result<RunId, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::not_found(format!("find run {text}: not a run id")))
 }
 
 pub(super) async fn blocking<T: Send + 'static>(

@@ -213,9 +213,7 @@ async fn decide(
     Path(run_id): Path<String>,
     Versioned(request): Versioned<DecisionRequest>,
 ) -> Result<Json<ApprovalOutcome>, ApiError> {
-    let run_id: RunId = run_id
-        .parse()
-        .map_err(|_| ApiError::not_found(format!("find run {run_id}: not a run id")))?;
+    let run_id: RunId = super::run_refs::resolve_run_id(orchestrator.engine().store(), &run_id)?;
     if request.actor.trim().is_empty() {
         return Err(ApiError::bad_request(
             "field `actor`: say who decides (`--as NAME`)",

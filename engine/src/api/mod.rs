@@ -7,7 +7,8 @@
 //!
 //! Files: `admin.rs` (dispatch, rerun, registration tokens; admin token), `extract.rs` (versioned
 //! JSON bodies, runner authentication, errors), `runners.rs` (registration and the runner
-//! protocol), `reads.rs` (runs, jobs, logs, runners for the CLI), `settings.rs` (repository
+//! protocol), `reads.rs` (runs, jobs, logs, runners for the CLI), `run_refs.rs` (run references: ids,
+//! prefixes, `WORKFLOW#NUMBER`; the runs list's filters), `settings.rs` (repository
 //! secrets and variables), `repos.rs` (watched repositories, hooks, webhooks, schedules, commit
 //! statuses), `releases.rs` (releases and the environments view), `health.rs` (the watchdog
 //! thread and `GET /healthz`), `serve.rs` (the listener: header/idle timeouts, connection caps,
@@ -25,6 +26,7 @@ mod job_cancel;
 pub(crate) mod reads;
 pub mod releases;
 pub mod repos;
+pub(crate) mod run_refs;
 mod runners;
 mod serve;
 mod settings;
@@ -62,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/jobs/{job_id}/finish", post(runners::finish))
         .route("/api/v1/jobs/{job_id}/source", post(source::source))
         .route("/api/v1/runs", get(reads::list_runs))
+        .route("/api/v1/runs/resolve", get(run_refs::resolve))
         .route("/api/v1/runs/{run_id}", get(reads::show_run))
         .route("/api/v1/runs/{run_id}/cancel", post(reads::cancel_run))
         .route(

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::extract::{ApiError, Versioned, check_version};
+pub(crate) use super::run_refs::resolve_run_id;
 use crate::runs::dispatch::Engine;
 use crate::store::{JobRecord, JobState, RunId, RunRecord, RunnerRecord, Store};
 
@@ -33,6 +34,9 @@ pub struct ReadQuery {
     follow: Option<String>,
     /// Where a follower starts, in bytes (a line start); `Last-Event-ID` wins when given.
     offset: Option<u64>,
+    /// With `follow`: send only what is stored now, then `end` (data `snapshot`), without
+    /// waiting for the job to end: the lines with their times, of a job still running.
+    snapshot: Option<String>,
 }
 
 impl ReadQuery {
@@ -46,16 +50,28 @@ impl ReadQuery {
     fn follow(&self) -> bool {
         matches!(self.follow.as_deref(), Some("1" | "true" | "yes" | ""))
     }
+
+    fn snapshot(&self) -> bool {
+        matches!(self.snapshot.as_deref(), Some("1" | "true" | "yes" | ""))
+    }
 }
 
-/// `GET /api/v1/runs`: every run, newest first.
+/// `GET /api/v1/runs[?repo=&workflow=&branch=&status=&actor=&limit=]`: the runs passing every
+/// filter given (`run_refs::RunFilter`), newest first.
 pub async fn list_runs(
     State(engine): State<Arc<Engine>>,
     Query(query): Query<ReadQuery>,
+    Query(filter): Query<super::run_refs::RunFilter>,
 ) -> Result<Json<Vec<RunView>>, ApiError> {
     query.check()?;
     let runs = engine.store().runs()?;
-    Ok(Json(runs.iter().map(run_view).collect()))
+    Ok(Json(
+        runs.iter()
+            .filter(|run| filter.admits(run))
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .map(run_view)
+            .collect(),
+    ))
 }
 
 /// `GET /api/v1/runs/{run_id}`: the run and its jobs.
@@ -65,7 +81,8 @@ pub async fn show_run(
     Query(query): Query<ReadQuery>,
 ) -> Result<Json<RunDetailView>, ApiError> {
     query.check()?;
-    Ok(Json(run_detail(engine.store(), parse_run_id(&run_id)?)?))
+    let run_id = resolve_run_id(engine.store(), &run_id)?;
+    Ok(Json(run_detail(engine.store(), run_id)?))
 }
 
 /// `POST /api/v1/runs/{run_id}/cancel` (admin token): the run after the cancel request.
@@ -75,7 +92,7 @@ pub async fn cancel_run(
     Path(run_id): Path<String>,
     Versioned(_request): Versioned<CancelRequest>,
 ) -> Result<Json<RunDetailView>, ApiError> {
-    let run_id = parse_run_id(&run_id)?;
+    let run_id = resolve_run_id(engine.store(), &run_id)?;
     engine.cancel_run(run_id).await?;
     Ok(Json(run_detail(engine.store(), run_id)?))
 }
@@ -93,7 +110,8 @@ pub async fn list_runners(
 /// `GET /api/v1/runs/{run_id}/jobs/{job_key}/logs`: the log as text, or with `?follow=1` a
 /// stream of `log` events (one per line, in order, from the start or from `?offset=BYTES`)
 /// ending with `end` once the job is completed. Each event's id is the byte offset after its
-/// line, so a client that reconnects with `Last-Event-ID` resumes where it left off.
+/// line, so a client that reconnects with `Last-Event-ID` resumes where it left off; each
+/// carries `time_us`, when the engine stored it.
 pub async fn job_logs(
     State(engine): State<Arc<Engine>>,
     Path((run_id, job_key)): Path<(String, String)>,
@@ -101,7 +119,7 @@ pub async fn job_logs(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     query.check()?;
-    let run_id = parse_run_id(&run_id)?;
+    let run_id = resolve_run_id(engine.store(), &run_id)?;
     let job = engine
         .store()
         .job_by_key(run_id, &job_key)?
@@ -114,8 +132,13 @@ pub async fn job_logs(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
     let start = resume.or(query.offset).unwrap_or(0);
+    let stop_at = if query.snapshot() {
+        Some(engine.store().log_len(&job)?)
+    } else {
+        None
+    };
     let (sender, receiver) = mpsc::channel(64);
-    tokio::spawn(follow_log(engine, job, start, sender));
+    tokio::spawn(follow_log(engine, job, start, stop_at, sender));
     let stream = ReceiverStream::new(receiver);
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -196,12 +219,14 @@ async fn whole_log(
     Ok(response)
 }
 
-/// Sends every committed line from the start, then each new one as it is committed, then `end`.
-/// Ends early when the client goes away or the engine shuts down.
+/// Sends every committed line from the start, then each new one as it is committed, then `end`
+/// (with `stop_at`, `end` as soon as that many bytes are sent). Ends early when the client
+/// goes away or the engine shuts down.
 async fn follow_log(
     engine: Arc<Engine>,
     job: JobRecord,
     start: u64,
+    stop_at: Option<u64>,
     sender: mpsc::Sender<Result<Event, Infallible>>,
 ) {
     let shutdown = engine.shutdown_token();
@@ -213,7 +238,26 @@ async fn follow_log(
         }
     };
     let mut offset = start;
+    // Line times are kept by line number (`Store::log_line_times`): count the lines before a
+    // resumed stream's start once, then as they are sent.
+    let mut line_number = if start == 0 {
+        0
+    } else {
+        match engine.store().scan_log(&job, 0, LineCount::upto(start)).await {
+            Ok(count) => count.lines,
+            Err(error) => {
+                tracing::error!(%error, "failed to count a followed log's lines");
+                return;
+            }
+        }
+    };
     loop {
+        if stop_at.is_some_and(|stop_at| offset >= stop_at) {
+            let _ = sender
+                .send(Ok(Event::default().event("end").data("snapshot")))
+                .await;
+            return;
+        }
         let seen = *progress.borrow_and_update();
         if seen.byte_len > offset {
             let bytes = match engine.store().read_log(&job, offset).await {
@@ -230,11 +274,25 @@ async fn follow_log(
                 None if bytes.len() >= crate::store::READ_CHUNK => &bytes[..],
                 None => return,
             };
-            for piece in complete.split_inclusive(|byte| *byte == b'\n') {
+            let count = complete.iter().filter(|byte| **byte == b'\n').count() + 1;
+            let times = engine
+                .store()
+                .log_line_times(&job, line_number, count)
+                .await
+                .unwrap_or_default();
+            for (index, piece) in complete.split_inclusive(|byte| *byte == b'\n').enumerate() {
                 offset += piece.len() as u64;
+                if piece.ends_with(b"\n") {
+                    line_number += 1;
+                }
                 let text = String::from_utf8_lossy(piece);
                 let line = LogLineEvent {
                     line: text.trim_end_matches(['\n', '\r']).to_string(),
+                    time_us: times
+                        .get(index)
+                        .copied()
+                        .flatten()
+                        .map(|ms| ms.saturating_mul(1000)),
                 };
                 let Ok(event) = Event::default().event("log").json_data(&line) else {
                     continue;
@@ -265,6 +323,27 @@ async fn follow_log(
             _ = shutdown.cancelled() => return,
             _ = sender.closed() => return,
         }
+    }
+}
+
+/// Counts the lines that end before byte `end` of a log (`Store::scan_log`).
+struct LineCount {
+    end: u64,
+    lines: u64,
+}
+
+impl LineCount {
+    fn upto(end: u64) -> LineCount {
+        LineCount { end, lines: 0 }
+    }
+}
+
+impl crate::store::LogVisitor for LineCount {
+    fn visit(&mut self, offset: u64, bytes: &[u8]) -> bool {
+        let within = usize::try_from(self.end.saturating_sub(offset)).unwrap_or(usize::MAX);
+        let piece = bytes.get(..within.min(bytes.len())).unwrap_or_default();
+        self.lines += memchr::memchr_iter(b'\n', piece).count() as u64;
+        offset + (bytes.len() as u64) < self.end
     }
 }
 

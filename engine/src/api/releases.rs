@@ -142,6 +142,10 @@ pub async fn promote(
             releases.engine().config().clock.now(),
         )
         .await?;
+    // A promotion held for approvals is accepted, not done: 202.
+    if change.state == "pending" {
+        return Ok((StatusCode::ACCEPTED, Json(change)).into_response());
+    }
     Ok(Json(change).into_response())
 }
 

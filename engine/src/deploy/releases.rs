@@ -389,8 +389,16 @@ impl Releases {
             .complete_promotion(&mut release, &repo, &environment, promotion, starter, now)
             .await
         {
-            Ok(change) => Ok(change),
             // Still waiting: the approval itself went through.
+            Ok(change) if change.state == "pending" => Ok(ReleaseChange {
+                state: "approved".into(),
+                message: format!(
+                    "{} approved the promotion of {} in {}; {}",
+                    request.approver, change.release.tag, environment.name, change.message
+                ),
+                ..change
+            }),
+            Ok(change) => Ok(change),
             Err(ReleaseServiceError::Refused(reasons)) if request.decision == Decision::Approve => {
                 let still_pending = release.pending.contains_key(&environment.name);
                 Ok(ReleaseChange {
@@ -581,6 +589,8 @@ impl Releases {
                 pending.approvals = Vec::new();
                 release.pending.insert(environment.name.clone(), pending);
                 self.save(release, &[]).await?;
+                // Held, not refused: the answer says so (state `pending`, HTTP 202), so a
+                // script can tell "waits for approval" from "refused".
                 let required = match deploy::category_gate(environment, release.category, now) {
                     deploy::CategoryGate::Protection(protection) => protection.required_approvals,
                     _ => environment.release_protection.required_approvals,
@@ -593,7 +603,13 @@ impl Releases {
                 } else {
                     "; the promotion waits: ask again when the wait timer has run".to_string()
                 };
-                Err(ReleaseServiceError::Refused(format!("{error}{hint}")))
+                Ok(ReleaseChange {
+                    state: "pending".into(),
+                    message: format!("{error}{hint}"),
+                    release: release.clone(),
+                    actions: Vec::new(),
+                    runs: Vec::new(),
+                })
             }
             Err(error) => {
                 if matches!(error, ReleaseError::Rejected { .. }) {
@@ -1483,9 +1499,10 @@ mod tests {
         let waiting = world
             .promote("production", "10%", "pat", "2026-03-02T10:00:00Z")
             .await
-            .unwrap_err();
+            .unwrap();
+        assert_eq!(waiting.state, "pending");
         assert_eq!(
-            waiting.to_string(),
+            waiting.message,
             "release `v1.4.0` waits for approval in `production`: 1 more approval(s) needed from `quinn`, `pat`; the promotion waits: approve it with `slipway release approve v1.4.0 --env production`"
         );
         assert!(world.recorder.take().is_empty());
@@ -1541,7 +1558,7 @@ mod tests {
             world
                 .promote("production", "all", "pat", "2026-03-02T11:00:00Z")
                 .await,
-            Err(ReleaseServiceError::Refused(_))
+            Ok(ReleaseChange { ref state, .. }) if state == "pending"
         ));
         let audit: Vec<(AuditAction, String)> = world
             .audit()

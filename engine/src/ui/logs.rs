@@ -27,7 +27,6 @@ use super::auth::{Session, path_segment};
 use super::format::state_word;
 use super::{Chrome, UiError, render};
 use crate::api::AppState;
-use crate::api::reads::parse_run_id;
 use crate::store::{JobId, JobRecord, JobState, LogVisitor, Store, StoreError};
 
 /// Lines per window of the log page.
@@ -354,7 +353,7 @@ struct LogPage {
 }
 
 async fn find_job(state: &AppState, run_id: &str, job_key: &str) -> Result<JobRecord, UiError> {
-    let run_id = parse_run_id(run_id)?;
+    let run_id = crate::api::reads::resolve_run_id(state.engine().store(), run_id)?;
     state
         .engine()
         .store()

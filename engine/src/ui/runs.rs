@@ -19,7 +19,7 @@ use super::format::{duration_us, group_state, now_us, short_ref, state_word, tim
 use super::layout::GraphJob;
 use super::{Chrome, UiError, graph, markdown, render};
 use crate::api::AppState;
-use crate::api::reads::{parse_run_id, run_detail, run_view};
+use crate::api::reads::{run_detail, run_view};
 use crate::runs::rerun::RunTrigger;
 use crate::store::{JobRecord, JobState, RecordKind, RunId, RunRecord, Store};
 
@@ -374,7 +374,7 @@ pub async fn run_page(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
 ) -> Result<Response, UiError> {
-    let run_id = parse_run_id(&run_id)?;
+    let run_id = crate::api::reads::resolve_run_id(state.engine().store(), &run_id)?;
     let store = state.engine().store().clone();
     let detail = run_detail(&store, run_id)?;
     let records = store.jobs_of_run(run_id)?;

@@ -166,7 +166,7 @@ impl JobRun<'_> {
         let located = match self.locate_remote(action, uses).await {
             Ok(located) => located,
             Err(error) => {
-                self.log(frame, &format!("##[error]step `{}`: {error}", prepared.id));
+                self.log(frame, &format!("##[error]{uses}: {error}"));
                 return StepBody::failure();
             }
         };

@@ -512,12 +512,10 @@ impl JobRun<'_> {
                 Conclusion::Failure
             }
             ProcessEnd::TimedOut if deadline_is_step => {
-                let minutes = timeout
-                    .map(|timeout| timeout.as_secs_f64() / 60.0)
-                    .unwrap_or_default();
+                let after = super::timeout_text(timeout.unwrap_or_default());
                 self.log(
                     frame,
-                    &format!("##[error]the step timed out after {minutes} minutes and was killed"),
+                    &format!("##[error]the step timed out after {after} and was killed"),
                 );
                 Conclusion::Failure
             }

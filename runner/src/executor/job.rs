@@ -427,10 +427,16 @@ impl<'a> JobRun<'a> {
         let (body, continue_on_error) =
             match condition_scope.condition(step.condition.as_ref().map(|c| c.value.as_str())) {
                 Ok(false) => {
-                    self.log(
-                        frame,
-                        &format!("skipping step `{name}`: its condition is false"),
-                    );
+                    // Say why as GitHub's reader would want it: the implicit `success()` is
+                    // false only after a failure (or a cancel), not "a condition".
+                    let why = match &step.condition {
+                        Some(condition) => {
+                            format!("its condition `{}` is false", condition.value.trim())
+                        }
+                        None if frame.status.cancelled => "the job was cancelled".to_string(),
+                        None => "an earlier step failed".to_string(),
+                    };
+                    self.log(frame, &format!("skipping step `{name}`: {why}"));
                     // A skipped step is still visible to later steps: outcome and conclusion `skipped`.
                     if step
                         .id
@@ -883,13 +889,10 @@ impl<'a> JobRun<'a> {
                 Conclusion::Failure
             }
             ProcessEnd::TimedOut if deadline_is_step => {
-                let minutes = prepared
-                    .timeout
-                    .map(|timeout| timeout.as_secs_f64() / 60.0)
-                    .unwrap_or_default();
+                let after = super::timeout_text(prepared.timeout.unwrap_or_default());
                 self.log(
                     frame,
-                    &format!("##[error]the step timed out after {minutes} minutes and was killed"),
+                    &format!("##[error]the step timed out after {after} and was killed"),
                 );
                 Conclusion::Failure
             }

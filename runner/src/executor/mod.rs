@@ -176,3 +176,35 @@ pub async fn run_job_with_gate(
     });
     result
 }
+
+/// A step's timeout as a person reads it: `2 minutes`, `1 minute`, `1.8 s` (never
+/// `0.030000000000000002 minutes`).
+pub(crate) fn timeout_text(timeout: std::time::Duration) -> String {
+    let millis = timeout.as_millis();
+    if millis > 0 && millis.is_multiple_of(60_000) {
+        let minutes = millis / 60_000;
+        return format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" });
+    }
+    let tenths = millis.div_ceil(100);
+    if tenths.is_multiple_of(10) {
+        format!("{} s", tenths / 10)
+    } else {
+        format!("{}.{} s", tenths / 10, tenths % 10)
+    }
+}
+
+#[cfg(test)]
+mod timeout_text_tests {
+    use super::timeout_text;
+    use std::time::Duration;
+
+    #[test]
+    fn timeouts_read_as_people_write_them() {
+        assert_eq!(timeout_text(Duration::from_secs(120)), "2 minutes");
+        assert_eq!(timeout_text(Duration::from_secs(60)), "1 minute");
+        assert_eq!(timeout_text(Duration::from_millis(1_800)), "1.8 s");
+        // 0.03 minutes, as `timeout-minutes: 0.03` gives it.
+        assert_eq!(timeout_text(Duration::from_secs_f64(0.03 * 60.0)), "1.8 s");
+        assert_eq!(timeout_text(Duration::from_secs(90)), "90 s");
+    }
+}
