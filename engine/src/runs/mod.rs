@@ -12,4 +12,5 @@ pub mod dispatch;
 pub mod event;
 pub mod orchestrator;
 pub mod rerun;
+pub mod retention;
 pub mod unrunnable;

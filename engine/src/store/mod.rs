@@ -19,12 +19,14 @@
 //! `logs.rs` (log files, their index and live followers), `schedules.rs` (each unfinished run's
 //! scheduler state, for the orchestrator to pick up after a restart), `settings.rs` (sealed
 //! secrets and variables per repository), `records.rs` (deployment-side records), `repos.rs`
-//! (watched repositories), `writer.rs` (the writer thread and group commit).
+//! (watched repositories), `retention.rs` (removing a finished run), `writer.rs` (the writer
+//! thread and group commit).
 
 mod jobs;
 mod logs;
 mod records;
 mod repos;
+mod retention;
 mod runners;
 mod runs;
 mod schedules;
