@@ -29,32 +29,43 @@ pub struct ManArgs {
 /// Prints the completion script of `shell` for the whole command tree.
 pub fn completions<C: CommandFactory>(args: &CompletionsArgs) -> i32 {
     let mut command = C::command();
-    clap_complete::generate(args.shell, &mut command, "slipway", &mut std::io::stdout());
-    exit::SUCCESS
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "slipway", &mut script);
+    print(&script)
 }
 
 /// Prints the man page, or writes every page into `--dir`.
 pub fn man<C: CommandFactory>(args: &ManArgs) -> i32 {
     let command = C::command();
-    let outcome = match &args.dir {
-        None => {
-            let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(command)
-                .render(&mut out)
-                .map_err(|error| format!("write the man page: {error}"))
-                .map(|()| 0)
+    let Some(dir) = &args.dir else {
+        let mut page = Vec::new();
+        if let Err(error) = clap_mangen::Man::new(command).render(&mut page) {
+            eprintln!("error: failed to render the man page: {error}");
+            return exit::FAILURE;
         }
-        Some(dir) => write_pages(command, dir),
+        return print(&page);
     };
-    match outcome {
+    match write_pages(command, dir) {
         Ok(pages) => {
-            if let Some(dir) = &args.dir {
-                eprintln!("wrote {pages} man pages into {}", dir.display());
-            }
+            eprintln!("wrote {pages} man pages into {}", dir.display());
             exit::SUCCESS
         }
         Err(message) => {
             eprintln!("error: failed to {message}");
+            exit::FAILURE
+        }
+    }
+}
+
+/// Writes `text` to stdout; a reader that closed the pipe early (`| head`) ends it quietly.
+fn print(text: &[u8]) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Ok(()) => exit::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
+        Err(error) => {
+            eprintln!("error: failed to write to stdout: {error}");
             exit::FAILURE
         }
     }

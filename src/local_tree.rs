@@ -88,16 +88,19 @@ pub fn head_snapshot(directory: &Path, into: &Path) -> Result<PathBuf, String> {
     let mut checkout = git2::build::CheckoutBuilder::new();
     checkout.target_dir(into).force().update_index(false);
     repo.checkout_tree(head.as_object(), Some(&mut checkout))
-        .map_err(|error| format!("write HEAD's files into {}: {}", into.display(), error.message()))?;
+        .map_err(|error| {
+            format!(
+                "write HEAD's files into {}: {}",
+                into.display(),
+                error.message()
+            )
+        })?;
     let relative = directory
         .canonicalize()
         .ok()
         .zip(workdir.canonicalize().ok())
         .and_then(|(directory, workdir)| {
-            directory
-                .strip_prefix(&workdir)
-                .ok()
-                .map(Path::to_path_buf)
+            directory.strip_prefix(&workdir).ok().map(Path::to_path_buf)
         })
         .unwrap_or_default();
     Ok(into.join(relative))
@@ -178,7 +181,12 @@ mod tests {
     fn pruning_keeps_the_newest_runs_and_the_shared_folders() {
         let dir = tempfile::tempdir().unwrap();
         // Pids far beyond any pid_max: no such process runs.
-        for name in ["_actions", "1000-999999999-1", "2000-999999999-1", "3000-999999999-1"] {
+        for name in [
+            "_actions",
+            "1000-999999999-1",
+            "2000-999999999-1",
+            "3000-999999999-1",
+        ] {
             std::fs::create_dir_all(dir.path().join(name)).unwrap();
             std::thread::sleep(std::time::Duration::from_millis(20));
         }

@@ -52,6 +52,7 @@ impl Actor {
 pub enum ReleaseCommand {
     /// Create a release of a tag (available to no one until promoted)
     Create {
+        /// The release's tag
         tag: String,
         /// A file holding the release notes
         #[arg(long)]
@@ -64,70 +65,91 @@ pub enum ReleaseCommand {
         repo: Option<String>,
         #[command(flatten)]
         actor: Actor,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Release to an audience in an environment where that version is deployed
     Promote {
+        /// The release's tag
         tag: String,
+        /// The environment
         #[arg(long = "env", value_name = "ENVIRONMENT")]
         environment: String,
         /// `all`, a percentage (`10%`) or a tier (`tier:premium`)
         #[arg(long)]
         audience: String,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
         #[command(flatten)]
         actor: Actor,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Approve a promotion that waits for approval (it goes ahead once enough approvals are in)
     Approve {
+        /// The release's tag
         tag: String,
+        /// The environment
         #[arg(long = "env", value_name = "ENVIRONMENT")]
         environment: String,
+        /// A comment kept with the approval in the audit log
         #[arg(long)]
         comment: Option<String>,
         /// Reject the promotion instead
         #[arg(long)]
         reject: bool,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
         #[command(flatten)]
         actor: Actor,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Take a release away from an environment's users (no redeploy)
     Withdraw {
+        /// The release's tag
         tag: String,
+        /// The environment
         #[arg(long = "env", value_name = "ENVIRONMENT")]
         environment: String,
+        /// Why, kept in the audit log
         #[arg(long)]
         reason: Option<String>,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
         #[command(flatten)]
         actor: Actor,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Delete a release that is released nowhere
     Delete {
+        /// The release's tag
         tag: String,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
         #[command(flatten)]
         actor: Actor,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Show a release: where it is released, what waits, its history
     Show {
+        /// The release's tag
         tag: String,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
@@ -138,6 +160,7 @@ pub struct ReleasesArgs {
     /// Only this watched repository's releases
     #[arg(long)]
     pub repo: Option<String>,
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -78,7 +78,10 @@ async fn serve_records_the_engine_so_another_terminal_needs_no_flag() {
     let engine = TestEngine::builder(&data)
         .runners(1)
         .env("HOME", &home.display().to_string())
-        .env("XDG_CONFIG_HOME", &home.join("config").display().to_string())
+        .env(
+            "XDG_CONFIG_HOME",
+            &home.join("config").display().to_string(),
+        )
         .arg("--repo")
         .arg(repo.display().to_string())
         .start()
@@ -94,10 +97,19 @@ async fn serve_records_the_engine_so_another_terminal_needs_no_flag() {
         "{output}"
     );
     let config = std::fs::read_to_string(&config_file).expect("serve wrote the config file");
-    assert!(config.contains(&format!("engine = \"{}\"", engine.url)), "{config}");
-    assert!(config.contains(&data.join("admin.token").display().to_string()), "{config}");
+    assert!(
+        config.contains(&format!("engine = \"{}\"", engine.url)),
+        "{config}"
+    );
+    assert!(
+        config.contains(&data.join("admin.token").display().to_string()),
+        "{config}"
+    );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&config_file).unwrap().permissions().mode();
+    let mode = std::fs::metadata(&config_file)
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "the config file is private");
 
     // A second terminal elsewhere: reads and an admin call work without any flag.
@@ -138,7 +150,11 @@ async fn serve_records_the_engine_so_another_terminal_needs_no_flag() {
     let wrong = format!("http://127.0.0.1:{}", crate::support::engine::free_port());
     let refused = slipway(&home, &elsewhere, &["runs", "--engine", &wrong]);
     assert_eq!(refused.status.code(), Some(3));
-    assert!(text(&refused.stderr).contains(&wrong), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains(&wrong),
+        "{}",
+        text(&refused.stderr)
+    );
 }
 
 #[test]
@@ -155,9 +171,8 @@ fn run_takes_a_bare_workflow_name_and_says_what_it_runs() {
     git(&root, &["commit", "-qm", "first"]);
     let root_arg = root.display().to_string();
     let version_of = |output: &Output| -> String {
-        let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-            panic!("not JSON ({error}): {}", text(&output.stderr))
-        });
+        let report: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", text(&output.stderr)));
         let found = report.to_string();
         if found.contains("\"version\":\"changed\"") {
             "changed".into()
@@ -169,14 +184,26 @@ fn run_takes_a_bare_workflow_name_and_says_what_it_runs() {
     };
 
     // A clean tree: no notice; the bare name is found under .github/workflows.
-    let clean = slipway(&home, dir.path(), &["run", "-C", &root_arg, "--workflow", "ci.yml", "--json"]);
+    let clean = slipway(
+        &home,
+        dir.path(),
+        &["run", "-C", &root_arg, "--workflow", "ci.yml", "--json"],
+    );
     assert_ok(&clean, "run --workflow ci.yml");
-    assert!(!text(&clean.stderr).contains("uncommitted"), "{}", text(&clean.stderr));
+    assert!(
+        !text(&clean.stderr).contains("uncommitted"),
+        "{}",
+        text(&clean.stderr)
+    );
     assert_eq!(version_of(&clean), "committed");
 
     // A dirty tree runs as it is, and says so.
     write(&root, "version.txt", "changed\n");
-    let dirty = slipway(&home, dir.path(), &["run", "-C", &root_arg, "-W", "ci", "--json"]);
+    let dirty = slipway(
+        &home,
+        dir.path(),
+        &["run", "-C", &root_arg, "-W", "ci", "--json"],
+    );
     assert_ok(&dirty, "run -W ci (dirty)");
     assert!(
         text(&dirty.stderr).contains("uncommitted changes included"),
@@ -190,17 +217,48 @@ fn run_takes_a_bare_workflow_name_and_says_what_it_runs() {
     write(
         &root,
         ".github/workflows/ci.yml",
-        &workflow.replace("      - uses: actions/checkout@v4\n", "      - uses: actions/checkout@v4\n      - run: exit 1\n"),
+        &workflow.replace(
+            "      - uses: actions/checkout@v4\n",
+            "      - uses: actions/checkout@v4\n      - run: exit 1\n",
+        ),
     );
-    let head = slipway(&home, dir.path(), &["run", "-C", &root_arg, "--workflow", "ci.yml", "--commit", "--json"]);
+    let head = slipway(
+        &home,
+        dir.path(),
+        &[
+            "run",
+            "-C",
+            &root_arg,
+            "--workflow",
+            "ci.yml",
+            "--commit",
+            "--json",
+        ],
+    );
     assert_ok(&head, "run --commit");
-    assert!(text(&head.stderr).contains("--commit"), "{}", text(&head.stderr));
+    assert!(
+        text(&head.stderr).contains("--commit"),
+        "{}",
+        text(&head.stderr)
+    );
     assert_eq!(version_of(&head), "committed");
-    let working = slipway(&home, dir.path(), &["run", "-C", &root_arg, "--workflow", "ci.yml", "--json"]);
-    assert_eq!(working.status.code(), Some(1), "the working tree's workflow fails");
+    let working = slipway(
+        &home,
+        dir.path(),
+        &["run", "-C", &root_arg, "--workflow", "ci.yml", "--json"],
+    );
+    assert_eq!(
+        working.status.code(),
+        Some(1),
+        "the working tree's workflow fails"
+    );
 
     // A name that is nowhere: a usage error naming where it looked.
-    let missing = slipway(&home, dir.path(), &["run", "-C", &root_arg, "--workflow", "cd.yml"]);
+    let missing = slipway(
+        &home,
+        dir.path(),
+        &["run", "-C", &root_arg, "--workflow", "cd.yml"],
+    );
     assert_eq!(missing.status.code(), Some(2));
     assert!(
         text(&missing.stderr).contains(".github/workflows/cd.yml"),
@@ -238,7 +296,15 @@ fn local_runs_live_in_the_user_cache_and_only_the_newest_are_kept() {
         let output = slipway(
             &home,
             dir.path(),
-            &["run", "-C", &root_arg, "--workflow", "flow.yml", "--keep-runs", "2"],
+            &[
+                "run",
+                "-C",
+                &root_arg,
+                "--workflow",
+                "flow.yml",
+                "--keep-runs",
+                "2",
+            ],
         );
         assert_ok(&output, "slipway run");
         // The summary names the run's log folder, inside the cache.
@@ -252,7 +318,10 @@ fn local_runs_live_in_the_user_cache_and_only_the_newest_are_kept() {
     let kept = run_folders();
     assert_eq!(kept.len(), 2, "the newest two runs are kept: {kept:?}");
     for name in &kept {
-        assert!(runs_dir.join(name).join(".logs").is_dir(), "{name} has its logs");
+        assert!(
+            runs_dir.join(name).join(".logs").is_dir(),
+            "{name} has its logs"
+        );
         assert!(runs_dir.join(name).join("a/workspace/made.txt").is_file());
     }
     // Nothing went to the shared folder of the system temp dir's old place.
@@ -272,18 +341,34 @@ fn completions_and_man_pages_come_from_the_command_tree() {
         assert_ok(&output, shell);
         let script = text(&output.stdout);
         assert!(script.contains(marker), "{shell}: {script:.300}");
-        assert!(script.contains("run-status") && script.contains("keep-runs"), "{shell}");
+        assert!(
+            script.contains("run-status") && script.contains("keep-runs"),
+            "{shell}"
+        );
     }
     let bad = slipway(&home, dir.path(), &["completions", "tcsh"]);
     assert_eq!(bad.status.code(), Some(2));
 
     let man = slipway(&home, dir.path(), &["man"]);
     assert_ok(&man, "slipway man");
-    assert!(text(&man.stdout).contains(".TH slipway"), "{:.300}", text(&man.stdout));
+    assert!(
+        text(&man.stdout).contains(".TH slipway"),
+        "{:.300}",
+        text(&man.stdout)
+    );
     let pages = dir.path().join("man");
-    let written = slipway(&home, dir.path(), &["man", "--dir", &pages.display().to_string()]);
+    let written = slipway(
+        &home,
+        dir.path(),
+        &["man", "--dir", &pages.display().to_string()],
+    );
     assert_ok(&written, "slipway man --dir");
-    for page in ["slipway.1", "slipway-gc.1", "slipway-env-create.1", "slipway-run.1"] {
+    for page in [
+        "slipway.1",
+        "slipway-gc.1",
+        "slipway-env-create.1",
+        "slipway-run.1",
+    ] {
         let body = std::fs::read_to_string(pages.join(page))
             .unwrap_or_else(|_| panic!("{page} was written"));
         assert!(body.contains(".TH"), "{page}");
@@ -343,7 +428,11 @@ async fn gc_removes_old_finished_runs_with_their_files_and_never_a_running_one()
         .output()
         .unwrap();
     assert_ok(&young, "gc --older-than 1h");
-    assert!(text(&young.stdout).contains("removed 0 runs"), "{}", text(&young.stdout));
+    assert!(
+        text(&young.stdout).contains("removed 0 runs"),
+        "{}",
+        text(&young.stdout)
+    );
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let dry = engine
@@ -353,8 +442,14 @@ async fn gc_removes_old_finished_runs_with_their_files_and_never_a_running_one()
         .unwrap();
     assert_ok(&dry, "gc --dry-run");
     let dry_text = text(&dry.stdout);
-    assert!(dry_text.contains("would remove 1 run ") && dry_text.contains(&done), "{dry_text}");
-    assert!(!dry_text.contains(&slow), "a running run is never listed: {dry_text}");
+    assert!(
+        dry_text.contains("would remove 1 run ") && dry_text.contains(&done),
+        "{dry_text}"
+    );
+    assert!(
+        !dry_text.contains(&slow),
+        "a running run is never listed: {dry_text}"
+    );
     assert!(logs.is_dir(), "a dry run removes nothing");
 
     let real = engine
@@ -371,7 +466,10 @@ async fn gc_removes_old_finished_runs_with_their_files_and_never_a_running_one()
     assert!(!left.contains(&done), "the old run is gone: {left:?}");
     assert!(left.contains(&slow), "the running run stays: {left:?}");
     assert!(!logs.exists(), "its logs are gone");
-    assert!(work.iter().all(|path| !path.exists()), "its work dir is gone");
+    assert!(
+        work.iter().all(|path| !path.exists()),
+        "its work dir is gone"
+    );
 
     // Without the admin token: refused, nothing touched.
     let anonymous = Command::new(BIN)
@@ -383,10 +481,23 @@ async fn gc_removes_old_finished_runs_with_their_files_and_never_a_running_one()
         .args(["gc", "--older-than", "1s"])
         .output()
         .unwrap();
-    assert_eq!(anonymous.status.code(), Some(3), "{}", text(&anonymous.stderr));
-    let bad = engine.cli().args(["gc", "--older-than", "soon"]).output().unwrap();
+    assert_eq!(
+        anonymous.status.code(),
+        Some(3),
+        "{}",
+        text(&anonymous.stderr)
+    );
+    let bad = engine
+        .cli()
+        .args(["gc", "--older-than", "soon"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    assert!(text(&bad.stderr).contains("`soon` is not a duration"), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("`soon` is not a duration"),
+        "{}",
+        text(&bad.stderr)
+    );
 }
 
 #[tokio::test]

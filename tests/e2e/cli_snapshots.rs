@@ -78,10 +78,7 @@ fn regex_escape(text: &str) -> String {
 fn every_command_help_and_unknown_flag_error() {
     let home = tempfile::tempdir().unwrap();
     let paths = command_paths(home.path());
-    assert!(
-        paths.len() > 40,
-        "the walk found every command: {paths:?}"
-    );
+    assert!(paths.len() > 40, "the walk found every command: {paths:?}");
     let settings = settings(home.path());
     settings.bind(|| {
         for path in &paths {
@@ -102,7 +99,11 @@ fn every_command_help_and_unknown_flag_error() {
             args.pop();
             args.push("--no-such-flag");
             let error = slipway(home.path(), &args);
-            assert_eq!(error.status.code(), Some(2), "{name} --no-such-flag exits 2");
+            assert_eq!(
+                error.status.code(),
+                Some(2),
+                "{name} --no-such-flag exits 2"
+            );
             insta::assert_snapshot!(
                 format!("bad_flag__{name}"),
                 String::from_utf8_lossy(&error.stderr)

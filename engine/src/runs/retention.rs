@@ -124,7 +124,9 @@ fn expired_runs(runs: &[RunRecord], cutoff: u64) -> Vec<RunRecord> {
     };
     let expired = |run: &RunRecord| {
         run.status == RunStatus::Completed
-            && run.finished_at_us.is_some_and(|finished| finished <= cutoff)
+            && run
+                .finished_at_us
+                .is_some_and(|finished| finished <= cutoff)
     };
     let mut kept_families = HashSet::new();
     for run in runs {
@@ -210,10 +212,7 @@ fn size_of(path: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else {
         return 0;
     };
-    entries
-        .flatten()
-        .map(|entry| size_of(&entry.path()))
-        .sum()
+    entries.flatten().map(|entry| size_of(&entry.path())).sum()
 }
 
 #[cfg(test)]
