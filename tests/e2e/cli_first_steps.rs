@@ -471,9 +471,9 @@ async fn gc_removes_old_finished_runs_with_their_files_and_never_a_running_one()
         "its work dir is gone"
     );
 
-    // Without the admin token: refused, nothing touched.
+    // Without the admin token (and a user with no config file): refused, nothing touched.
     let anonymous = Command::new(BIN)
-        .envs(crate::support::user_env())
+        .envs(user(&dir.path().join("nobody")))
         .env("SLIPWAY_ENGINE", &engine.url)
         .env_remove("SLIPWAY_TOKEN")
         .env_remove("SLIPWAY_DATA")
