@@ -232,9 +232,10 @@ async fn run_in(request: &RunRequest, directory: &Path, runs_dir: &Path) -> i32 
     }
     secrets.extend(request.secrets.iter().cloned());
 
-    // Each run's folder is `<runs_dir>/<run id>` (workspaces, artifacts, `.logs`); the oldest
-    // beyond `--keep-runs` go before this one starts.
-    crate::local_tree::prune_runs(runs_dir, request.keep_runs.saturating_sub(1));
+    // Each run's folder is `<runs_dir>/<run id>` (workspaces, artifacts), its logs
+    // `<logs_dir>/<run id>`; the oldest beyond `--keep-runs` go before this one starts.
+    let logs_base = crate::local_tree::logs_dir();
+    crate::local_tree::prune_runs(runs_dir, &logs_base, request.keep_runs.saturating_sub(1));
     let started = jiff::Timestamp::now();
     let mut outcomes = Vec::new();
     let cancel_all = CancellationToken::new();
@@ -306,7 +307,7 @@ async fn run_in(request: &RunRequest, directory: &Path, runs_dir: &Path) -> i32 
         }));
         options.extra_env = request.env.iter().cloned().collect();
         options.runner_name = "slipway-local".to_string();
-        let logs_dir = runs_dir.join(&run_id).join(".logs");
+        let logs_dir = logs_base.join(&run_id);
         let outcome =
             match run_workflow(input, options, &logs_dir, request.json, cancel_all.clone()).await {
                 Ok(outcome) => outcome,

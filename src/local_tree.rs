@@ -7,10 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
-/// The cache folder of local runs: one folder per run (its workspaces, artifacts and logs), and
-/// the shared `_actions`, `_cache` and `_tool` folders of the executor.
+/// The cache folder of local runs: one folder per run (its workspaces and artifacts), and the
+/// shared `_actions`, `_cache` and `_tool` folders of the executor.
 pub fn runs_dir() -> PathBuf {
     crate::config::user_cache_dir().join("runs")
+}
+
+/// The cache folder of local runs' logs: `<logs_dir>/<run id>/<job>.log`.
+pub fn logs_dir() -> PathBuf {
+    crate::config::user_cache_dir().join("logs")
 }
 
 /// The workflow file `--workflow` names: a path that exists as given (or under `directory`),
@@ -106,10 +111,11 @@ pub fn head_snapshot(directory: &Path, into: &Path) -> Result<PathBuf, String> {
     Ok(into.join(relative))
 }
 
-/// Removes the oldest run folders under `runs_dir` (with their logs) until `keep` are left.
+/// Removes the oldest run folders under `runs_dir` (with their logs under `logs_dir`) until `keep`
+/// are left.
 /// Shared folders (`_actions`, …) stay, and so does the folder of a run still going in another
 /// `slipway run` (its id, `<ms>-<pid>-<n>`, names a live process). Returns how many went.
-pub fn prune_runs(runs_dir: &Path, keep: usize) -> usize {
+pub fn prune_runs(runs_dir: &Path, logs_dir: &Path, keep: usize) -> usize {
     let Ok(entries) = std::fs::read_dir(runs_dir) else {
         return 0;
     };
@@ -134,6 +140,9 @@ pub fn prune_runs(runs_dir: &Path, keep: usize) -> usize {
     for (_, path) in runs.into_iter().skip(keep) {
         if run_is_live(&path) {
             continue;
+        }
+        if let Some(name) = path.file_name() {
+            let _ = std::fs::remove_dir_all(logs_dir.join(name));
         }
         if std::fs::remove_dir_all(&path).is_ok() {
             removed += 1;
@@ -190,14 +199,17 @@ mod tests {
             std::fs::create_dir_all(dir.path().join(name)).unwrap();
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        assert_eq!(prune_runs(dir.path(), 2), 1);
+        let logs = dir.path().join("_logs");
+        std::fs::create_dir_all(logs.join("1000-999999999-1")).unwrap();
+        assert_eq!(prune_runs(dir.path(), &logs, 2), 1);
+        assert!(!logs.join("1000-999999999-1").exists());
         assert!(dir.path().join("_actions").exists());
         assert!(!dir.path().join("1000-999999999-1").exists());
         assert!(dir.path().join("3000-999999999-1").exists());
         // A run of a live process is kept even past the count.
         let live = format!("500-{}-1", std::process::id());
         std::fs::create_dir_all(dir.path().join(&live)).unwrap();
-        assert_eq!(prune_runs(dir.path(), 0), 2);
+        assert_eq!(prune_runs(dir.path(), &logs, 0), 2);
         assert!(dir.path().join(&live).exists());
     }
 }

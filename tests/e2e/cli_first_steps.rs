@@ -279,6 +279,7 @@ fn local_runs_live_in_the_user_cache_and_only_the_newest_are_kept() {
     );
     let root_arg = root.display().to_string();
     let runs_dir = home.join("cache/slipway/runs");
+    let logs_dir = home.join("cache/slipway/logs");
     let run_folders = || -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&runs_dir)
             .map(|entries| {
@@ -309,7 +310,7 @@ fn local_runs_live_in_the_user_cache_and_only_the_newest_are_kept() {
         assert_ok(&output, "slipway run");
         // The summary names the run's log folder, inside the cache.
         assert!(
-            text(&output.stderr).contains(&runs_dir.display().to_string()),
+            text(&output.stderr).contains(&logs_dir.display().to_string()),
             "{}",
             text(&output.stderr)
         );
@@ -318,10 +319,7 @@ fn local_runs_live_in_the_user_cache_and_only_the_newest_are_kept() {
     let kept = run_folders();
     assert_eq!(kept.len(), 2, "the newest two runs are kept: {kept:?}");
     for name in &kept {
-        assert!(
-            runs_dir.join(name).join(".logs").is_dir(),
-            "{name} has its logs"
-        );
+        assert!(logs_dir.join(name).is_dir(), "{name} has its logs");
         assert!(runs_dir.join(name).join("a/workspace/made.txt").is_file());
     }
     // Nothing went to the shared folder of the system temp dir's old place.
