@@ -80,7 +80,7 @@ pub fn gc(args: &GcArgs) -> i32 {
 /// `2592000` → `30d`, `5400` → `90m`: the largest unit that divides the age.
 fn age(seconds: u64) -> String {
     for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if seconds >= size && seconds % size == 0 {
+        if seconds >= size && seconds.is_multiple_of(size) {
             return format!("{}{unit}", seconds / size);
         }
     }
