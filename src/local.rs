@@ -28,6 +28,10 @@ pub struct RunRequest {
     pub event: String,
     pub event_file: Option<PathBuf>,
     pub workflow: Option<PathBuf>,
+    /// Run exactly HEAD (workflow files too) instead of the working tree as it is.
+    pub commit: bool,
+    /// How many local runs' folders the cache keeps.
+    pub keep_runs: usize,
     pub job: Option<String>,
     pub inputs: Vec<(String, String)>,
     pub secrets: Vec<(String, String)>,
@@ -75,13 +79,47 @@ pub fn run(request: RunRequest) -> i32 {
 }
 
 async fn run_async(request: RunRequest) -> i32 {
-    let directory = request.directory.clone();
+    let runs_dir = crate::local_tree::runs_dir();
+    // `--commit`: workflow files (and the reusable workflows they call) are read from a
+    // snapshot of HEAD; the jobs check out the commit alone. Otherwise the working tree runs as
+    // it is, and a dirty one is said so.
+    let snapshot = runs_dir.join(format!("_head-{}", std::process::id()));
+    let directory = if request.commit {
+        match crate::local_tree::head_snapshot(&request.directory, &snapshot) {
+            Ok(root) => {
+                eprintln!("running HEAD exactly (--commit): uncommitted changes left out");
+                root
+            }
+            Err(message) => {
+                eprintln!("error: failed to {message}");
+                return exit::USAGE;
+            }
+        }
+    } else {
+        if crate::local_tree::has_uncommitted_changes(&request.directory) {
+            eprintln!(
+                "uncommitted changes included: running the working tree as it is (--commit runs HEAD alone)"
+            );
+        }
+        request.directory.clone()
+    };
+    let code = run_in(&request, &directory, &runs_dir).await;
+    if request.commit {
+        let _ = std::fs::remove_dir_all(&snapshot);
+    }
+    code
+}
+
+async fn run_in(request: &RunRequest, directory: &Path, runs_dir: &Path) -> i32 {
+    let directory = directory.to_path_buf();
     let files = match &request.workflow {
-        Some(file) => vec![if file.is_absolute() || file.exists() {
-            file.clone()
-        } else {
-            directory.join(file)
-        }],
+        Some(file) => match crate::local_tree::resolve_workflow(&directory, file) {
+            Ok(found) => vec![found],
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit::USAGE;
+            }
+        },
         None => match check::workflow_files(&directory) {
             Ok(files) if !files.is_empty() => files,
             Ok(_) => {
@@ -162,7 +200,7 @@ async fn run_async(request: RunRequest) -> i32 {
         }
     }
 
-    let source = match event::source_from_directory(&directory) {
+    let source = match event::source_from_directory(&request.directory) {
         Ok(source) => source,
         Err(err) => {
             eprintln!(
@@ -194,7 +232,10 @@ async fn run_async(request: RunRequest) -> i32 {
     }
     secrets.extend(request.secrets.iter().cloned());
 
-    let base_dir = std::env::temp_dir().join("slipway");
+    // Each run's folder is `<runs_dir>/<run id>` (workspaces, artifacts), its logs
+    // `<logs_dir>/<run id>`; the oldest beyond `--keep-runs` go before this one starts.
+    let logs_base = crate::local_tree::logs_dir();
+    crate::local_tree::prune_runs(runs_dir, &logs_base, request.keep_runs.saturating_sub(1));
     let started = jiff::Timestamp::now();
     let mut outcomes = Vec::new();
     let cancel_all = CancellationToken::new();
@@ -235,7 +276,7 @@ async fn run_async(request: RunRequest) -> i32 {
             index + 1
         );
         let mut input = match run_input(
-            &request,
+            request,
             &workflow,
             &source,
             custom_payload.clone(),
@@ -259,14 +300,14 @@ async fn run_async(request: RunRequest) -> i32 {
         }
         // Remote reusable workflows read from the mirrors: their commits name `job_workflow_sha`.
         input.actions.extend(workflow_pins);
-        let mut options = ExecutorOptions::new(base_dir.join("work"));
+        let mut options = ExecutorOptions::new(runs_dir);
         options.action_dirs = request.action_dirs.clone();
         options.action_archives = Some(std::sync::Arc::new(crate::local_actions::MirrorArchives {
             data_dir: request.data_dir.clone(),
         }));
         options.extra_env = request.env.iter().cloned().collect();
         options.runner_name = "slipway-local".to_string();
-        let logs_dir = base_dir.join("logs").join(&run_id);
+        let logs_dir = logs_base.join(&run_id);
         let outcome =
             match run_workflow(input, options, &logs_dir, request.json, cancel_all.clone()).await {
                 Ok(outcome) => outcome,
@@ -363,7 +404,7 @@ fn run_input(
         repository: source.clone_from.clone(),
         sha: source.sha.clone(),
         git_ref: Some(source.git_ref.clone()),
-        working_tree: true,
+        working_tree: !request.commit,
     });
     input.selection = Selection {
         job: request.job.clone(),

@@ -3,12 +3,16 @@
 mod called;
 mod check;
 mod check_actions;
+mod cli_style;
 mod client;
+mod completions;
+mod config;
 mod dispatch_cmd;
 mod exit;
 mod expr;
 mod local;
 mod local_actions;
+mod local_tree;
 mod plan;
 mod progress;
 mod render;
@@ -44,12 +48,12 @@ enum Command {
         /// Print diagnostics as JSON
         #[arg(long)]
         json: bool,
-        /// Also warn about `runs-on` labels no runner of this engine carries
+        /// The engine's URL: also warn about `runs-on` labels none of its runners carries
         #[arg(long, env = "SLIPWAY_ENGINE", value_name = "URL")]
         engine: Option<String>,
-        /// An engine data dir whose action mirrors say which remote actions run, and what
+        /// The engine's data dir: its action mirrors say which remote actions run, and what
         /// inputs they take
-        #[arg(long = "data", env = "SLIPWAY_DATA_DIR", default_value = ".slipway")]
+        #[arg(long = "data", alias = "data-dir", env = "SLIPWAY_DATA", value_name = "DIR", default_value = config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
     },
     /// Evaluate a `${{ }}` expression and print the result as JSON
@@ -58,7 +62,7 @@ enum Command {
         /// The expression, with or without `${{ }}`
         expression: String,
         /// A JSON file holding an object of contexts: {"github": {...}, "matrix": {...}}
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         context: Option<PathBuf>,
     },
     /// Run a repository's workflows on this machine, with no server
@@ -71,13 +75,18 @@ enum Command {
         #[arg(long, default_value = "push")]
         event: String,
         /// A JSON file with the event payload (`github.event`)
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         event_file: Option<PathBuf>,
-        /// Run only this workflow file (even if its `on:` filters would not start it)
-        #[arg(long, short = 'W')]
+        /// Run only this workflow (even if its `on:` filters would not start it): a file name
+        /// under .github/workflows (`ci.yml`) or a path
+        #[arg(long, short = 'W', value_name = "FILE")]
         workflow: Option<PathBuf>,
-        /// Run only this job (and the jobs it needs)
+        /// Run exactly the commit at HEAD (workflow files too), leaving uncommitted changes out;
+        /// without it the working tree runs as it is
         #[arg(long)]
+        commit: bool,
+        /// Run only this job (and the jobs it needs)
+        #[arg(long, value_name = "ID")]
         job: Option<String>,
         /// A workflow_dispatch / workflow_call input
         #[arg(long = "input", value_name = "KEY=VALUE", value_parser = local::parse_pair)]
@@ -104,9 +113,14 @@ enum Command {
         /// before the mirrors; repeatable
         #[arg(long = "action-dir", value_name = "DIR")]
         action_dirs: Vec<PathBuf>,
-        /// An engine data dir whose action mirrors (`slipway action mirror`) provide remote actions
-        #[arg(long = "data", env = "SLIPWAY_DATA_DIR", default_value = ".slipway")]
+        /// The engine's data dir: its action mirrors (`slipway action mirror`) provide remote
+        /// actions
+        #[arg(long = "data", alias = "data-dir", env = "SLIPWAY_DATA", value_name = "DIR", default_value = config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        /// How many local runs' work dirs and logs to keep in the cache
+        /// ($XDG_CACHE_HOME/slipway/runs); older ones are removed when a run starts
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        keep_runs: usize,
     },
     /// Show which workflows an event would start, and which filter decided for each
     #[command(after_help = exit::HELP)]
@@ -115,56 +129,56 @@ enum Command {
         /// directory that is no repository is read as it is
         #[arg(short = 'C', long = "directory", default_value = ".")]
         directory: PathBuf,
-        /// A repository the engine watches, read from its mirror under --data-dir
-        #[arg(long, conflicts_with = "directory")]
+        /// A repository the engine watches, read from its mirror under --data
+        #[arg(long, conflicts_with = "directory", value_name = "NAME")]
         repo: Option<String>,
-        /// The engine's data directory (for --repo)
-        #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = ".slipway")]
+        /// The engine's data dir: watched repositories' mirrors are read from it (for --repo)
+        #[arg(long = "data", alias = "data-dir", env = "SLIPWAY_DATA", value_name = "DIR", default_value = config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         /// The event: push, pull_request, workflow_dispatch, schedule, create, delete, …
         #[arg(long, default_value = "push")]
         event: String,
         /// The activity type (pull_request: opened, synchronize, …)
-        #[arg(long)]
+        #[arg(long, value_name = "TYPE")]
         action: Option<String>,
         /// The ref: `main` (a branch), `v1` (a tag, if one exists) or a full `refs/…` name
-        #[arg(long = "ref")]
+        #[arg(long = "ref", value_name = "REF")]
         git_ref: Option<String>,
         /// The commit before the push (all zeros: the ref was created)
-        #[arg(long)]
+        #[arg(long, value_name = "SHA")]
         before: Option<String>,
         /// The commit pushed; workflows are read from it (default: the ref's tip, else HEAD)
-        #[arg(long)]
+        #[arg(long, value_name = "SHA")]
         after: Option<String>,
         /// The changed files, instead of a diff
-        #[arg(long, num_args = 1..)]
+        #[arg(long, num_args = 1.., value_name = "PATH")]
         paths: Option<Vec<String>>,
         /// Print the decisions as JSON
         #[arg(long)]
         json: bool,
     },
     /// Run the engine: API, orchestrator and N embedded runner processes (data in ./.slipway)
-    #[command(after_help = exit::HELP)]
     Serve {
-        /// The data directory (store, logs, admin.token, runner configs)
-        #[arg(long = "data", default_value = ".slipway")]
+        /// The engine's data dir: store, logs, admin.token, runner configs
+        #[arg(long = "data", alias = "data-dir", env = "SLIPWAY_DATA", value_name = "DIR", default_value = config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:7766")]
+        /// The address the API and web UI listen on
+        #[arg(long, default_value = "127.0.0.1:7766", value_name = "ADDR")]
         listen: SocketAddr,
         /// Embedded runner processes to start and supervise
         #[arg(long, default_value_t = 2)]
         runners: usize,
-        /// A repository whose `push` workflows run at HEAD on start
-        #[arg(long = "repo")]
+        /// A repository to watch; its `push` workflows run at HEAD on start
+        #[arg(long = "repo", value_name = "PATH")]
         repos: Vec<PathBuf>,
-        /// How long a job's lease lives without a heartbeat
-        #[arg(long, default_value_t = 30)]
+        /// How long a job's lease lives without a heartbeat, in seconds
+        #[arg(long, default_value_t = 30, value_name = "SECONDS")]
         lease_seconds: u64,
-        /// Create ./.slipway/demo-repo from the example workflows (once) and run them
+        /// Create <data>/demo-repo from the example workflows (once) and run them
         #[arg(long)]
         demo: bool,
         /// POST a JSON body to this URL when a run completes
-        #[arg(long)]
+        #[arg(long, value_name = "URL")]
         notify_url: Option<String>,
         /// Read deployment time (wait timers, freeze windows) from this file (an RFC 3339
         /// instant) while it exists: for drills and tests
@@ -172,28 +186,36 @@ enum Command {
         clock_file: Option<PathBuf>,
         /// Cap on one job's stored log in bytes (default 1 GiB); past it the job's output is
         /// dropped with a notice in the log, and the job goes on
-        #[arg(long, default_value_t = engine::store::DEFAULT_LOG_LIMIT)]
+        #[arg(long, default_value_t = engine::store::DEFAULT_LOG_LIMIT, value_name = "BYTES")]
         max_log_bytes: u64,
         /// Fail a queued job that no registered runner can take (its `runs-on` labels) after
         /// this long, with the reason recorded (`90s`, `30m`, `24h`, `2d`)
-        #[arg(long, default_value = "24h", value_parser = serve::parse_duration)]
+        #[arg(long, default_value = "24h", value_parser = serve::parse_duration, value_name = "DURATION")]
         no_runner_timeout: std::time::Duration,
+        /// Remove finished runs (their jobs, logs, artifacts and work dirs) older than this
+        /// (`30d`, `12h`), checked every hour; running runs are never removed. Default: keep all
+        #[arg(long, value_parser = serve::parse_duration, value_name = "DURATION")]
+        retain: Option<std::time::Duration>,
     },
     /// Run jobs for an engine (`runner register` first)
-    #[command(after_help = exit::HELP, args_conflicts_with_subcommands = true)]
+    #[command(args_conflicts_with_subcommands = true)]
     Runner {
         #[command(subcommand)]
         register: Option<RunnerCommand>,
-        #[arg(long)]
+        /// The engine's URL [default: the one in --config]
+        #[arg(long, value_name = "URL")]
         engine: Option<String>,
         /// Labels (comma-separated); default self-hosted,linux,x64,ubuntu-latest
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_name = "LABELS")]
         labels: Option<Vec<String>>,
-        #[arg(long)]
+        /// How many jobs this runner runs at once [default: the one in --config, else 1]
+        #[arg(long, value_name = "N")]
         capacity: Option<u32>,
-        #[arg(long)]
+        /// Where jobs' workspaces live [default: beside --config]
+        #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
-        #[arg(long, default_value = ".slipway/runner.toml")]
+        /// The runner's credential file (`runner register` writes it)
+        #[arg(long, default_value = ".slipway/runner.toml", value_name = "FILE")]
         config: PathBuf,
         /// Run one job, then exit
         #[arg(long)]
@@ -219,27 +241,30 @@ enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        target: EngineArgs,
+        target: client::EngineArgs,
     },
     /// Start a workflow on the engine (read at the commit of --ref)
     #[command(after_help = exit::HELP)]
     Dispatch {
         /// The workflow file name under .github/workflows
         workflow: String,
-        #[arg(long = "ref", default_value = "HEAD")]
+        /// The branch, tag or commit whose workflow runs
+        #[arg(long = "ref", default_value = "HEAD", value_name = "REF")]
         git_ref: String,
         /// A watched repository: its name (`slipway repo list`) or a path that names it
         #[arg(long, default_value = ".")]
         repo: String,
+        /// A workflow_dispatch input
         #[arg(long = "input", value_name = "KEY=VALUE", value_parser = local::parse_pair)]
         inputs: Vec<(String, String)>,
+        /// Print the engine's answer as JSON
         #[arg(long)]
         json: bool,
         /// Follow the run's logs until it ends and exit by its conclusion (see Exit codes)
         #[arg(long)]
         wait: bool,
         #[command(flatten)]
-        target: EngineArgs,
+        target: client::EngineArgs,
     },
     /// Re-run a finished run as a new attempt (all jobs, the failed ones, or one job; each with
     /// its dependents)
@@ -309,23 +334,36 @@ enum Command {
     /// List releases and where each is released
     #[command(after_help = exit::HELP)]
     Releases(client::releases::ReleasesArgs),
+    /// Remove finished runs older than a time, with their logs, artifacts and work dirs (admin)
+    #[command(after_help = exit::HELP)]
+    Gc(client::gc::GcArgs),
+    /// Print a shell completion script: `slipway completions bash > ~/.local/share/bash-completion/completions/slipway`
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (or write one page per command into --dir)
+    Man(completions::ManArgs),
 }
 
 #[derive(Subcommand)]
 enum RunnerCommand {
     /// Trade a one-time registration token for a runner credential (written to --config)
     Register {
-        #[arg(long)]
+        /// The engine's URL
+        #[arg(long, value_name = "URL")]
         engine: String,
-        #[arg(long)]
+        /// The one-time registration token (`slipway runners token`)
+        #[arg(long, value_name = "TOKEN")]
         token: String,
-        #[arg(long)]
+        /// The runner's name [default: $HOSTNAME, else slipway-runner]
+        #[arg(long, value_name = "NAME")]
         name: Option<String>,
-        #[arg(long, value_delimiter = ',')]
+        /// Labels (comma-separated); default self-hosted,linux,x64,ubuntu-latest
+        #[arg(long, value_delimiter = ',', value_name = "LABELS")]
         labels: Option<Vec<String>>,
-        #[arg(long, default_value_t = 1)]
+        /// How many jobs this runner runs at once
+        #[arg(long, default_value_t = 1, value_name = "N")]
         capacity: u32,
-        #[arg(long, default_value = ".slipway/runner.toml")]
+        /// The runner's credential file (`runner register` writes it)
+        #[arg(long, default_value = ".slipway/runner.toml", value_name = "FILE")]
         config: PathBuf,
     },
 }
@@ -336,30 +374,19 @@ enum RunnersCommand {
     Token,
 }
 
-#[derive(clap::Args)]
-struct EngineArgs {
-    #[arg(long, env = "SLIPWAY_ENGINE", default_value = "http://127.0.0.1:7766")]
-    engine: String,
-    /// The admin token (default: <data>/admin.token)
-    #[arg(
-        long = "token",
-        alias = "engine-token",
-        env = "SLIPWAY_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    engine_token: Option<String>,
-    #[arg(long = "data", default_value = ".slipway")]
-    data_dir: PathBuf,
-}
-
-impl EngineArgs {
-    fn target(self) -> dispatch_cmd::EngineTarget {
-        dispatch_cmd::EngineTarget {
-            url: self.engine,
-            token: self.engine_token,
-            data_dir: self.data_dir,
-        }
+/// The engine `runners token` and `dispatch` talk to (`config::resolve`).
+fn engine_target(args: &client::EngineArgs) -> dispatch_cmd::EngineTarget {
+    let target = config::resolve(
+        args.engine.as_deref(),
+        args.token.as_deref(),
+        args.data.as_deref(),
+    );
+    dispatch_cmd::EngineTarget {
+        url: target.url,
+        token: target.token,
+        data_dir: target
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR)),
     }
 }
 
@@ -416,6 +443,7 @@ fn main() {
             event,
             event_file,
             workflow,
+            commit,
             job,
             inputs,
             secrets,
@@ -426,11 +454,14 @@ fn main() {
             json,
             action_dirs,
             data_dir,
+            keep_runs,
         } => local::run(local::RunRequest {
             directory,
             event,
             event_file,
             workflow,
+            commit,
+            keep_runs,
             job,
             inputs,
             secrets,
@@ -476,6 +507,7 @@ fn main() {
             clock_file,
             max_log_bytes,
             no_runner_timeout,
+            retain,
         } => serve::run(serve::ServeRequest {
             data_dir,
             listen,
@@ -487,6 +519,7 @@ fn main() {
             clock_file,
             max_log_bytes,
             no_runner_timeout,
+            retain,
         }),
         Command::Runner {
             register:
@@ -537,18 +570,12 @@ fn main() {
             command: Some(RunnersCommand::Token),
             target,
             ..
-        } => dispatch_cmd::registration_token(&target.target()),
+        } => dispatch_cmd::registration_token(&engine_target(&target)),
         Command::Runners {
             command: None,
             json,
             target,
-        } => client::runners_list(
-            &client::EngineArgs {
-                engine: Some(target.engine),
-                token: target.engine_token,
-            },
-            json,
-        ),
+        } => client::runners_list(&target, json),
         Command::Dispatch {
             workflow,
             git_ref,
@@ -558,7 +585,7 @@ fn main() {
             wait,
             target,
         } => dispatch_cmd::dispatch(
-            &target.target(),
+            &engine_target(&target),
             &workflow,
             &git_ref,
             &repo,
@@ -588,6 +615,9 @@ fn main() {
         Command::Status(args) => client::repos::status(&args),
         Command::Release(args) => client::releases::release(&args),
         Command::Releases(args) => client::releases::releases(&args),
+        Command::Gc(args) => client::gc::gc(&args),
+        Command::Completions(args) => completions::completions::<Cli>(&args),
+        Command::Man(args) => completions::man::<Cli>(&args),
     };
     std::process::exit(code);
 }

@@ -43,6 +43,8 @@ pub struct ServeRequest {
     pub max_log_bytes: u64,
     /// How long a job no runner can take stays queued before it fails.
     pub no_runner_timeout: Duration,
+    /// Finished runs older than this are removed every hour (`--retain`).
+    pub retain: Option<Duration>,
 }
 
 /// A duration as people write it: `90s`, `30m`, `24h`, `2d`, `1h30m` (a bare number is seconds).
@@ -104,6 +106,22 @@ const DEMO_WORKFLOWS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The flags a command in another terminal needs to reach this engine: none when the defaults
+/// or the user config file lead here (the config file is written before this is printed).
+fn follow_hint(url: &str, data_dir: &Path) -> String {
+    let target = crate::config::resolve(None, None, None);
+    let token_found = target.token.is_some()
+        && target
+            .data_dir
+            .as_deref()
+            .is_some_and(|found| absolute(found) == data_dir);
+    if target.url.trim_end_matches('/') == url.trim_end_matches('/') && token_found {
+        String::new()
+    } else {
+        format!(" --data {}", data_dir.display())
+    }
+}
+
 pub fn run(request: ServeRequest) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -153,6 +171,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let mut config = EngineConfig::new(&data_dir);
     config.lease_duration = Duration::from_secs(request.lease_seconds.max(1));
     config.no_runner_timeout = request.no_runner_timeout;
+    config.retain = request.retain;
     if let Some(path) = &request.clock_file {
         config.clock = engine::Clock::File(path.clone());
     }
@@ -164,6 +183,9 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
         .await
         .map_err(|error| format!("resume unfinished runs: {error}"))?;
     engine::spawn_artifact_sweeper(engine.clone());
+    if let Some(retain) = request.retain {
+        engine::runs::retention::spawn_sweeper(engine.clone(), retain);
+    }
     // Watched repositories: hook and webhook intake, polling and schedules start runs through
     // the orchestrator.
     let repos = engine::repos::Repos::new(engine.clone(), Arc::new(orchestrator.clone()));
@@ -190,6 +212,13 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
         data_dir.join("admin.token").display()
     );
     println!("data directory: {}", data_dir.display());
+    // Other terminals find this engine without flags: the data dir names its URL, and the user
+    // config file names the data dir (see `config.rs`).
+    match crate::config::record_engine(&url, &data_dir) {
+        Ok(Some(path)) => println!("engine recorded in {}", path.display()),
+        Ok(None) => {}
+        Err(message) => eprintln!("warning: failed to {message}"),
+    }
 
     let stop = CancellationToken::new();
     let mut supervisors = Vec::new();
@@ -241,7 +270,10 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
         );
     }
     if started_any {
-        println!("follow them with `slipway runs` and `slipway logs RUN -f`");
+        println!(
+            "follow them with `slipway runs{hint}` and `slipway logs RUN -f{hint}`",
+            hint = follow_hint(&url, &data_dir)
+        );
     }
 
     wait_for_stop_signal().await;

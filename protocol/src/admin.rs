@@ -66,3 +66,40 @@ pub struct RerunResponse {
     /// The job ids that run again.
     pub jobs: Vec<String>,
 }
+
+/// `POST /api/v1/admin/gc`: remove finished runs that ended before a time, with their jobs,
+/// logs, artifacts and work dirs (the same sweep `serve --retain` runs every hour).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GcRequest {
+    pub protocol_version: u32,
+    /// Runs finished more than this many seconds ago go; default: the engine's `--retain`,
+    /// else 30 days.
+    #[serde(default)]
+    pub older_than_seconds: Option<u64>,
+    /// Only say what would go.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// The answer to `gc`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GcResponse {
+    pub protocol_version: u32,
+    /// The age used.
+    pub older_than_seconds: u64,
+    /// Nothing was removed: `runs` is what would go.
+    pub dry_run: bool,
+    /// The runs removed (or that would be), oldest first.
+    pub runs: Vec<GcRun>,
+    /// Bytes of logs, artifacts and work dirs freed (or that would be).
+    pub bytes: u64,
+}
+
+/// One run a `gc` removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GcRun {
+    pub run_id: String,
+    pub workflow: String,
+    pub run_number: u64,
+    pub finished_at_us: u64,
+}

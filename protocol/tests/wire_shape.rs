@@ -573,6 +573,29 @@ fn shapes() -> Vec<(String, String)> {
         }),
     );
     add(
+        "GcRequest",
+        of(&GcRequest {
+            protocol_version: 1,
+            older_than_seconds: Some(60),
+            dry_run: true,
+        }),
+    );
+    add(
+        "GcResponse",
+        of(&GcResponse {
+            protocol_version: 1,
+            older_than_seconds: 60,
+            dry_run: false,
+            runs: vec![GcRun {
+                run_id: "r".into(),
+                workflow: "ci.yml".into(),
+                run_number: 1,
+                finished_at_us: 1,
+            }],
+            bytes: 1,
+        }),
+    );
+    add(
         "CreateEnvironmentRequest",
         of(&CreateEnvironmentRequest {
             protocol_version: 1,

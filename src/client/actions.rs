@@ -26,6 +26,7 @@ pub enum ActionCommand {
     Mirror {
         /// `owner/repo`, optionally `@ref` (which must exist after the fetch)
         action: String,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
@@ -38,11 +39,13 @@ pub enum SourceCommand {
     Add {
         /// URL or path
         location: String,
+        /// The source's name [default: made from the location]
         #[arg(long)]
         name: Option<String>,
     },
     /// The sources, in the order they are tried
     List {
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
@@ -50,6 +53,7 @@ pub enum SourceCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct ActionsArgs {
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

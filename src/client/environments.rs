@@ -46,22 +46,29 @@ pub enum EnvCommand {
     },
     /// List environments with their protection and lane
     List {
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Show one environment: settings, lane, what is live
     Show {
+        /// The environment's name
         name: String,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Remove an environment (refused while deployments wait or run in it)
-    Rm { name: String },
+    Rm {
+        /// The environment's name
+        name: String,
+    },
     /// What is deployed in each environment, beside what is released to whom
     Status {
         /// Only this watched repository
         #[arg(long, value_name = "REPO")]
         repo: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
@@ -231,6 +238,7 @@ pub struct GroupArgs {
 pub enum GroupCommand {
     /// Set a group's members (`@NAME` in `--approvers` then means each of them)
     Set {
+        /// The group's name
         name: String,
         /// Logins, comma separated or repeated
         #[arg(required = true, value_name = "LOGIN")]
@@ -238,11 +246,15 @@ pub enum GroupCommand {
     },
     /// List groups and their members
     List {
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Remove a group
-    Rm { name: String },
+    Rm {
+        /// The group's name
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -258,6 +270,7 @@ pub struct DecideArgs {
     /// Who decides [default: $SLIPWAY_USER, else $USER]
     #[arg(long = "as", value_name = "USER", env = "SLIPWAY_USER")]
     pub actor: Option<String>,
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -271,6 +284,7 @@ pub struct RollbackArgs {
     /// Who asks [default: $SLIPWAY_USER, else $USER]
     #[arg(long = "as", value_name = "USER", env = "SLIPWAY_USER")]
     pub actor: Option<String>,
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -281,6 +295,7 @@ pub struct RollbackArgs {
 pub struct DeploymentsArgs {
     /// Only this environment
     pub environment: Option<String>,
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -292,6 +307,7 @@ pub struct AuditArgs {
     /// Only this environment
     #[arg(long = "env", value_name = "ENV")]
     pub environment: Option<String>,
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -18,6 +18,7 @@ pub mod artifacts;
 pub mod environments;
 pub(crate) mod failures;
 pub(crate) mod log_render;
+pub mod gc;
 pub mod logs;
 pub mod releases;
 pub mod repos;
@@ -37,11 +38,6 @@ use crate::exit;
 
 pub use runners::runners_list;
 
-/// The engine used when neither `--engine` nor `SLIPWAY_ENGINE` names one.
-pub const DEFAULT_ENGINE: &str = "http://127.0.0.1:7766";
-/// Where the admin token is read from when neither `--token` nor `SLIPWAY_TOKEN` gives it.
-pub const DEFAULT_TOKEN_FILE: &str = ".slipway/admin.token";
-
 /// The longest quiet wait on a followed log: with the client's margin, reads may pause 60 s,
 /// longer than the engine's keep-alive on followed logs (15 s), so a quiet follow stays open.
 const STREAM_WAIT: Duration = Duration::from_secs(45);
@@ -49,7 +45,7 @@ const STREAM_WAIT: Duration = Duration::from_secs(45);
 /// Where the engine is and who is asking: flatten this into every command that talks to it.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct EngineArgs {
-    /// The engine's URL [default: http://127.0.0.1:7766]
+    /// The engine's URL [default: read from the data dir, else http://127.0.0.1:7766]
     #[arg(
         long = "engine",
         env = "SLIPWAY_ENGINE",
@@ -57,7 +53,7 @@ pub struct EngineArgs {
         global = true
     )]
     pub engine: Option<String>,
-    /// The admin token, for calls that change things [default: read ./.slipway/admin.token]
+    /// The admin token, for calls that change things [default: <data>/admin.token]
     #[arg(
         long = "token",
         alias = "engine-token",
@@ -67,6 +63,16 @@ pub struct EngineArgs {
         global = true
     )]
     pub token: Option<String>,
+    /// The engine's data dir: its URL and admin token are read from it [default: ./.slipway,
+    /// else the engine `slipway serve` last recorded in ~/.config/slipway/config.toml]
+    #[arg(
+        long = "data",
+        alias = "data-dir",
+        env = "SLIPWAY_DATA",
+        value_name = "DIR",
+        global = true
+    )]
+    pub data: Option<PathBuf>,
 }
 
 /// What went wrong talking to the engine; each maps to an exit code (`exit_code`).
@@ -105,23 +111,15 @@ pub struct EngineClient {
 }
 
 impl EngineClient {
-    /// From `--engine`/`SLIPWAY_ENGINE` (or the default) and `--token`/`SLIPWAY_TOKEN` (or
-    /// `./.slipway/admin.token` when it exists).
+    /// From the flags, their environment variables, `./.slipway` or the user config file, in
+    /// that order (`config::resolve`).
     pub fn from_args(args: &EngineArgs) -> Result<EngineClient, ClientError> {
-        let url = args
-            .engine
-            .as_deref()
-            .map(str::trim)
-            .filter(|url| !url.is_empty())
-            .unwrap_or(DEFAULT_ENGINE);
-        let token = match &args.token {
-            Some(token) => Some(token.trim().to_string()),
-            None => std::fs::read_to_string(PathBuf::from(DEFAULT_TOKEN_FILE))
-                .ok()
-                .map(|text| text.trim().to_string()),
-        }
-        .filter(|token| !token.is_empty());
-        EngineClient::new(url, token)
+        let target = crate::config::resolve(
+            args.engine.as_deref(),
+            args.token.as_deref(),
+            args.data.as_deref(),
+        );
+        EngineClient::new(&target.url, target.token)
     }
 
     pub fn new(url: &str, token: Option<String>) -> Result<EngineClient, ClientError> {
@@ -203,7 +201,7 @@ impl EngineClient {
                 let mut message = message;
                 if status == StatusCode::UNAUTHORIZED && !self.inner.has_admin_token() {
                     message.push_str(
-                        " (no admin token: pass --token, set SLIPWAY_TOKEN, or run where ./.slipway/admin.token is)",
+                        " (no admin token: pass --token or --data DIR, set SLIPWAY_TOKEN or SLIPWAY_DATA, or start the engine with `slipway serve`, which records it in ~/.config/slipway/config.toml)",
                     );
                 }
                 ClientError::Refused { status, message }

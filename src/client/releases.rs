@@ -54,6 +54,7 @@ impl Actor {
 pub enum ReleaseCommand {
     /// Create a release of a tag (available to no one until promoted)
     Create {
+        /// The release's tag
         tag: String,
         /// A file holding the release notes
         #[arg(long)]
@@ -69,62 +70,80 @@ pub enum ReleaseCommand {
         category: Option<String>,
         #[command(flatten)]
         actor: Actor,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Release to an audience in an environment where that version is deployed
     Promote {
+        /// The release's tag
         tag: String,
+        /// The environment
         #[arg(long = "env", value_name = "ENVIRONMENT")]
         environment: String,
         /// `all`, a percentage (`10%`) or a tier (`tier:premium`)
         #[arg(long)]
         audience: String,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
         #[command(flatten)]
         actor: Actor,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Approve a promotion that waits for approval (it goes ahead once enough approvals are in)
     Approve {
+        /// The release's tag
         tag: String,
+        /// The environment
         #[arg(long = "env", value_name = "ENVIRONMENT")]
         environment: String,
+        /// A comment kept with the approval in the audit log
         #[arg(long)]
         comment: Option<String>,
         /// Reject the promotion instead
         #[arg(long)]
         reject: bool,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
         #[command(flatten)]
         actor: Actor,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Take a release away from an environment's users (no redeploy)
     Withdraw {
+        /// The release's tag
         tag: String,
+        /// The environment
         #[arg(long = "env", value_name = "ENVIRONMENT")]
         environment: String,
+        /// Why, kept in the audit log
         #[arg(long)]
         reason: Option<String>,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
         #[command(flatten)]
         actor: Actor,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Delete a release that is released nowhere
     Delete {
+        /// The release's tag
         tag: String,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
         #[command(flatten)]
         actor: Actor,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
@@ -223,13 +242,16 @@ pub enum ReleaseCommand {
     },
     /// Show a release: where it is released, what waits, its history
     Show {
+        /// The release's tag
         tag: String,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
         /// A dry run: how many of these targeting keys (one per line, `KEY` or `KEY TIER`) the
         /// current audience and each plan stage reach
         #[arg(long, value_name = "FILE")]
         keys: Option<PathBuf>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
@@ -243,6 +265,7 @@ pub struct ReleasesArgs {
     /// What the release plans give when, across repositories, in time order
     #[arg(long)]
     pub calendar: bool,
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

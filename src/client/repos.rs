@@ -38,13 +38,20 @@ pub enum RepoCommand {
     },
     /// List watched repositories
     List {
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Stop watching a repository
-    Remove { name: String },
+    Remove {
+        /// The watched repository's name (`slipway repo list`)
+        name: String,
+    },
     /// Let runs start again after a fetch moved too many refs at once
-    Accept { name: String },
+    Accept {
+        /// The watched repository's name (`slipway repo list`)
+        name: String,
+    },
     /// Git hooks that tell the engine about pushes
     Hook {
         #[command(subcommand)]
@@ -71,6 +78,7 @@ pub enum HookCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct SchedulesArgs {
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -81,6 +89,7 @@ pub struct SchedulesArgs {
 pub struct StatusArgs {
     /// The commit
     pub sha: String,
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

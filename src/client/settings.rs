@@ -47,12 +47,15 @@ pub enum SecretCommand {
         /// only once their gate has opened
         #[arg(long = "env", value_name = "ENV", conflicts_with = "repo")]
         env: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Remove a secret
     Rm {
+        /// The name
         name: String,
+        /// The repository scope (a watched repository's name; `""`: every repository) [default: ""]
         #[arg(long, value_name = "REPO")]
         repo: Option<String>,
         /// An environment's scope instead (`slipway env`): released to its deployment jobs
@@ -74,7 +77,9 @@ pub struct VarArgs {
 pub enum VarCommand {
     /// Set a configuration variable (`vars.NAME` in workflows)
     Set {
+        /// The name
         name: String,
+        /// The value
         value: String,
         /// The repository it is for [default: every repository]
         #[arg(long, value_name = "REPO")]
@@ -93,12 +98,15 @@ pub enum VarCommand {
         /// only once their gate has opened
         #[arg(long = "env", value_name = "ENV", conflicts_with = "repo")]
         env: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Remove a variable
     Rm {
+        /// The name
         name: String,
+        /// The repository scope (a watched repository's name; `""`: every repository) [default: ""]
         #[arg(long, value_name = "REPO")]
         repo: Option<String>,
         /// An environment's scope instead (`slipway env`): released to its deployment jobs

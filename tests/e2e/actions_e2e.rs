@@ -526,6 +526,7 @@ jobs:
     .replace("TRACE_PATH", &trace.display().to_string());
     let repo = repo_with(temp.path(), &[("local.yml", &workflow)]);
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .envs(crate::support::user_env())
         .arg("run")
         .arg("-C")
         .arg(&repo)
@@ -553,6 +554,7 @@ jobs:
     assert!(logs.contains("future ran on v20."), "{logs}");
     // Without the mirrors the action is not available, with the message that says what to do.
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .envs(crate::support::user_env())
         .arg("run")
         .arg("-C")
         .arg(&repo)
@@ -587,6 +589,7 @@ fn check_with_mirrors(dir: &Path, data: &Path) {
     )
     .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .envs(crate::support::user_env())
         .args(["check", "--data"])
         .arg(data)
         .arg(&file)

@@ -163,6 +163,7 @@ impl Harness {
 fn slipway(cwd: &Path) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_slipway"));
     command
+        .envs(crate::support::user_env())
         .current_dir(cwd)
         .env_remove("SLIPWAY_ENGINE")
         .env_remove("SLIPWAY_TOKEN")

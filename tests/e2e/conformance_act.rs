@@ -120,6 +120,7 @@ fn act_self_checking_workflows() {
 fn run_case(dir: &Path, workflow: &str, event: &str) -> (bool, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
     command
+        .envs(crate::support::user_env())
         .args(["run", "-C"])
         .arg(dir)
         .arg("--workflow")

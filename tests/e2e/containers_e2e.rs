@@ -144,6 +144,7 @@ fn slipway_run(dir: &Path, args: &[&str]) -> (Output, Value) {
     let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let output = Command::new(BIN)
+        .envs(crate::support::user_env())
         .arg("run")
         .arg("-C")
         .arg(dir)
@@ -208,6 +209,7 @@ fn without_a_docker_engine_a_container_job_fails_clearly() {
     let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let output = Command::new(BIN)
+        .envs(crate::support::user_env())
         .arg("run")
         .arg("-C")
         .arg(dir.path())
@@ -564,6 +566,7 @@ jobs:
     let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let child = Command::new(BIN)
+        .envs(crate::support::user_env())
         .arg("run")
         .arg("-C")
         .arg(dir.path())
@@ -672,6 +675,7 @@ async fn engine_jobs_run_in_containers_and_nothing_leaks_after_cancel_or_kill() 
     let before = leftovers("slipway.runner", &runner_id);
     assert!(!before.0.is_empty() && !before.1.is_empty(), "{before:?}");
     let restarted = Command::new(BIN)
+        .envs(crate::support::user_env())
         .args(["runner", "--engine", &engine.url, "--config"])
         .arg(runner_dir.join("runner.toml"))
         .arg("--work-dir")

@@ -30,6 +30,7 @@ impl Drop for Engine {
 
 fn spawn_engine(data: &Path, clock: &Path, port: u16) -> Child {
     Command::new(BIN)
+        .envs(crate::support::user_env())
         .arg("serve")
         .arg("--data")
         .arg(data)
@@ -92,6 +93,7 @@ impl Engine {
     fn cli(&self, args: &[&str]) -> Output {
         let token = std::fs::read_to_string(self.data.join("admin.token")).expect("admin.token");
         Command::new(BIN)
+            .envs(crate::support::user_env())
             .args(args)
             .env("SLIPWAY_ENGINE", &self.url)
             .env("SLIPWAY_TOKEN", token.trim())
@@ -1009,6 +1011,7 @@ fn check_points_at_the_bad_deployment_value() {
         );
         std::fs::write(&file, text).expect("workflow");
         let output = Command::new(BIN)
+            .envs(crate::support::user_env())
             .arg("check")
             .arg(&file)
             .current_dir(dir.path())
@@ -1017,6 +1020,7 @@ fn check_points_at_the_bad_deployment_value() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert_eq!(output.status.code(), Some(1), "{stdout}{}", stderr(&output));
         let json = Command::new(BIN)
+            .envs(crate::support::user_env())
             .args(["check", "--json"])
             .arg(&file)
             .output()

@@ -28,6 +28,7 @@ fn every_example_validates_without_errors() {
         "expected the example workflows, found {files:?}"
     );
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .envs(crate::support::user_env())
         .arg("check")
         .args(&files)
         .output()
@@ -44,6 +45,7 @@ fn every_example_validates_without_errors() {
 fn every_example_runs_green() {
     for file in example_files() {
         let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .envs(crate::support::user_env())
             .args(["run", "--json", "-C"])
             .arg(examples_dir())
             .arg("--workflow")

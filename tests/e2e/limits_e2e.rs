@@ -122,6 +122,7 @@ async fn oversized_workflows_are_refused_before_any_work() {
 
     // `slipway check` says the same without an engine.
     let checked = std::process::Command::new(support::engine::BIN)
+        .envs(crate::support::user_env())
         .arg("check")
         .arg(repo.join(".github/workflows/huge.yml"))
         .output()
@@ -202,6 +203,7 @@ async fn dispatch_inputs_are_checked_against_the_declared_ones() {
 
     // `slipway run --input` checks locally too.
     let local = std::process::Command::new(support::engine::BIN)
+        .envs(crate::support::user_env())
         .args([
             "run",
             "--workflow",

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 fn slipway(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .envs(crate::support::user_env())
         .arg("run")
         .arg("-C")
         .arg(dir)

@@ -12,6 +12,8 @@ mod support;
 mod actions_e2e;
 mod artifacts_e2e;
 mod cli_scripts_e2e;
+mod cli_first_steps;
+mod cli_snapshots;
 mod client_cli;
 mod conformance_act;
 mod containers_e2e;

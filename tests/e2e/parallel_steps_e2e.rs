@@ -9,6 +9,7 @@ use serde_json::Value;
 
 fn slipway_run(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .envs(crate::support::user_env())
         .arg("run")
         .arg("-C")
         .arg(dir)
@@ -208,6 +209,7 @@ fn check_rejects_waits_on_unknown_or_foreground_steps_at_their_line() {
         "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - id: plain\n        run: echo\n      - wait: plain\n      - cancel: nothing\n",
     );
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .envs(crate::support::user_env())
         .arg("check")
         .arg(dir.path())
         .output()
@@ -440,6 +442,7 @@ jobs:
     );
     write(dir.path(), "flow.yml", &workflow);
     let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .envs(crate::support::user_env())
         .arg("run")
         .arg("-C")
         .arg(dir.path())
@@ -532,6 +535,7 @@ fn check_reports_time_zones_shells_and_untrusted_input_at_their_positions() {
         "on:\n  schedule:\n    - cron: '0 5 * * *'\n      timezone: Mars/Olympus\n    - cron: '0 6 * * *'\n      timezone: Europe/Berlin\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"${{ github.event.issue.title }}\"\n        shell: zsh\n",
     );
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .envs(crate::support::user_env())
         .arg("check")
         .arg(dir.path())
         .output()

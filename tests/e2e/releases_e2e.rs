@@ -35,6 +35,7 @@ async fn start_engine(data_dir: &Path, port: u16) -> Process {
     for _ in 0..5 {
         let mut process = Process(
             Command::new(BIN)
+                .envs(crate::support::user_env())
                 .arg("serve")
                 .arg("--data")
                 .arg(data_dir)
@@ -75,6 +76,7 @@ impl Cli {
     fn run(&self, args: &[&str]) -> Output {
         let token = std::fs::read_to_string(&self.token_file).expect("admin.token exists");
         Command::new(BIN)
+            .envs(crate::support::user_env())
             .args(args)
             .args(["--engine", &self.url, "--token", token.trim()])
             .current_dir(&self.cwd)

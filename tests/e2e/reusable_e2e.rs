@@ -164,6 +164,7 @@ fn files() -> Vec<(&'static str, &'static str)> {
 
 fn slipway_run(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .envs(crate::support::user_env())
         .arg("run")
         .arg("-C")
         .arg(dir)
@@ -312,6 +313,7 @@ fn bad_calls_are_refused_before_anything_runs_naming_the_callers_position() {
         // warning there: it cannot be looked at).
         if *what != "remote" && *what != "cycle" {
             let checked = Command::new(env!("CARGO_BIN_EXE_slipway"))
+                .envs(crate::support::user_env())
                 .arg("check")
                 .arg(repo.join(".github/workflows/ci.yml"))
                 .output()
@@ -827,6 +829,7 @@ async fn remote_reusable_workflows_run_from_the_mirrors_pinned_like_actions() {
     // `slipway check`: mirrored (with `--data`) → no warning; without the mirrors → a warning.
     let check = |data: &Path| {
         let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .envs(crate::support::user_env())
             .arg("check")
             .arg(repo.join(".github/workflows/remote.yml"))
             .arg("--data")

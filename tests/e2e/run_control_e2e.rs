@@ -24,6 +24,7 @@ async fn start(data_dir: &Path) -> TestEngine {
 fn cli(engine: &TestEngine, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(BIN);
     command
+        .envs(crate::support::user_env())
         .args(args)
         .args(["--engine", &engine.url])
         .env_remove("SLIPWAY_TOKEN")

@@ -53,6 +53,7 @@ impl Engine {
         let port = free_port();
         let mut command = Command::new(BIN);
         command
+            .envs(crate::support::user_env())
             .arg("serve")
             .arg("--data")
             .arg(data_dir)
@@ -94,6 +95,7 @@ impl Engine {
     /// Runs `slipway ARGS` against this engine; panics unless it exits 0.
     fn cli(&self, args: &[&str]) -> String {
         let output = Command::new(BIN)
+            .envs(crate::support::user_env())
             .args(args)
             .args(["--engine", &self.url, "--token", &self.admin_token()])
             .output()

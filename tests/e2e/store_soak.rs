@@ -33,6 +33,7 @@ fn engine_binary() -> String {
 
 fn spawn_engine(data_dir: &Path, port: u16) -> Process {
     let child = Command::new(engine_binary())
+        .envs(crate::support::user_env())
         .arg("serve")
         .arg("--data")
         .arg(data_dir)

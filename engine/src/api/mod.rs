@@ -13,7 +13,7 @@
 //! statuses), `releases.rs` (releases and the environments view), `health.rs` (the watchdog
 //! thread and `GET /healthz`), `serve.rs` (the listener: header/idle timeouts, connection caps,
 //! body limits and request budgets), `toolkit.rs` (the cache service the official actions call,
-//! under `/api/v1/toolkit/`, authenticated by a job's runtime token).
+//! under `/api/v1/toolkit/`, authenticated by a job's runtime token), `retention.rs` (`gc`).
 
 mod actions;
 mod admin;
@@ -27,6 +27,7 @@ pub(crate) mod reads;
 pub mod releases;
 pub mod repos;
 pub(crate) mod run_refs;
+mod retention;
 mod runners;
 mod serve;
 mod settings;
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(releases::routes())
         .merge(ofrep::routes())
         .merge(repos::routes())
+        .merge(retention::routes())
         .merge(crate::ui::routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -38,6 +38,9 @@ pub struct EngineConfig {
     pub clock: crate::deploy::Clock,
     /// A queued job that no registered runner can take fails after this long (GitHub: 24 h).
     pub no_runner_timeout: Duration,
+    /// Finished runs older than this are removed by the retention sweep (`runs::retention`);
+    /// `None`: kept until `slipway gc`.
+    pub retain: Option<Duration>,
 }
 
 impl EngineConfig {
@@ -49,6 +52,7 @@ impl EngineConfig {
             max_infra_retries: 1,
             clock: crate::deploy::Clock::System,
             no_runner_timeout: Duration::from_secs(24 * 3600),
+            retain: None,
         }
     }
 }

@@ -13,4 +13,5 @@ pub mod event;
 pub mod job_cancel;
 pub mod orchestrator;
 pub mod rerun;
+pub mod retention;
 pub mod unrunnable;

@@ -21,11 +21,14 @@
 //! secrets and variables per repository), `records.rs` (deployment-side records), `repos.rs`
 //! (watched repositories), `writer.rs` (the writer thread and group commit), `space.rs` (the
 //! free space kept on the data dir's disk, so sled never meets a full disk).
+//! (watched repositories), `retention.rs` (removing a finished run), `writer.rs` (the writer
+//! thread and group commit).
 
 mod jobs;
 mod logs;
 mod records;
 mod repos;
+mod retention;
 mod runners;
 mod runs;
 mod schedules;

@@ -115,7 +115,7 @@ impl Store {
 /// A run's schedule is keyed by its 16-byte id; its input by the id and `/input`.
 const RUN_KEY_LEN: usize = 16;
 
-fn input_key(run_id: RunId) -> Vec<u8> {
+pub(super) fn input_key(run_id: RunId) -> Vec<u8> {
     let mut key = run_id.to_key().to_vec();
     key.extend_from_slice(b"/input");
     key

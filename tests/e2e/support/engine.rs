@@ -140,6 +140,7 @@ impl TestEngine {
         let stdout = std::fs::File::create(self.stdout_path()).expect("create stdout file");
         let stderr = std::fs::File::create(self.stderr_path()).expect("create stderr file");
         let child = Command::new(&self.binary)
+            .envs(crate::support::user_env())
             .arg("serve")
             .arg("--data")
             .arg(&self.data_dir)
@@ -269,6 +270,7 @@ impl TestEngine {
     pub fn cli(&self) -> Command {
         let mut command = Command::new(BIN);
         command
+            .envs(crate::support::user_env())
             .env("SLIPWAY_ENGINE", &self.url)
             .env("SLIPWAY_TOKEN", self.admin_token());
         command
@@ -393,6 +395,7 @@ impl TestEngine {
             None => Vec::new(),
         };
         let registered = Command::new(BIN)
+            .envs(crate::support::user_env())
             .args([
                 "runner", "register", "--engine", &self.url, "--token", token,
             ])
@@ -410,6 +413,7 @@ impl TestEngine {
             .trim_matches('"')
             .to_string();
         let child = Command::new(BIN)
+            .envs(crate::support::user_env())
             .args(["runner", "--engine", &self.url])
             .args(&label_args)
             .arg("--config")

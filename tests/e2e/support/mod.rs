@@ -55,3 +55,15 @@ pub fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 pub mod engine;
+
+/// The user's folders every `slipway` a test starts is given (`HOME`, `XDG_CONFIG_HOME`,
+/// `XDG_CACHE_HOME`, all under the target dir's `tmp/e2e-home`), so no test reads or writes
+/// the real user's config file or cache: `Command::new(BIN).envs(support::user_env())`.
+pub fn user_env() -> [(&'static str, PathBuf); 3] {
+    let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-home");
+    [
+        ("XDG_CONFIG_HOME", home.join("config")),
+        ("XDG_CACHE_HOME", home.join("cache")),
+        ("HOME", home),
+    ]
+}
