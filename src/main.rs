@@ -135,6 +135,12 @@ enum Command {
         /// The changed files, instead of a diff
         #[arg(long, num_args = 1..)]
         paths: Option<Vec<String>>,
+        /// pull_request: the base branch (default: the repository's default branch)
+        #[arg(long)]
+        base: Option<String>,
+        /// pull_request: the head commit or branch (default: refs/pull/N/head of --ref)
+        #[arg(long)]
+        head: Option<String>,
         /// Print the decisions as JSON
         #[arg(long)]
         json: bool,
@@ -162,6 +168,10 @@ enum Command {
         /// POST a JSON body to this URL when a run completes
         #[arg(long)]
         notify_url: Option<String>,
+        /// The address people reach the web UI at, for the links in commit statuses (default:
+        /// the listen address)
+        #[arg(long)]
+        public_url: Option<String>,
         /// Read deployment time (wait timers, freeze windows) from this file (an RFC 3339
         /// instant) while it exists: for drills and tests
         #[arg(long, hide = true)]
@@ -444,6 +454,8 @@ fn main() {
             before,
             after,
             paths,
+            base,
+            head,
             json,
         } => plan::run(plan::PlanRequest {
             directory,
@@ -455,6 +467,8 @@ fn main() {
             before,
             after,
             paths,
+            base,
+            head,
             json,
         }),
         Command::Serve {
@@ -465,6 +479,7 @@ fn main() {
             lease_seconds,
             demo,
             notify_url,
+            public_url,
             clock_file,
             max_log_bytes,
             no_runner_timeout,
@@ -476,6 +491,7 @@ fn main() {
             lease_seconds,
             demo,
             notify_url,
+            public_url,
             clock_file,
             max_log_bytes,
             no_runner_timeout,

@@ -18,6 +18,7 @@ mod crash_e2e;
 mod deploy_e2e;
 mod engine_e2e;
 mod examples;
+mod forge_e2e;
 mod identity_e2e;
 mod limits_e2e;
 mod local_run;
