@@ -188,9 +188,9 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     let url = server.url();
     // Commit statuses to forges link to the run's page at the public address.
     watcher
-        .statuses()
+        .status_reporter()
         .set_public_url(request.public_url.as_deref().unwrap_or(&url));
-    let _statuses = watcher.statuses().spawn(repos_shutdown.clone());
+    let _statuses = watcher.status_reporter().spawn(repos_shutdown.clone());
     println!("slipway engine listening on {url}");
     println!(
         "web UI: {url}/ (sign in with the admin token in {})",

@@ -44,19 +44,23 @@ pub(super) fn situation(request: &PlanRequest, repo: &Repository) -> Result<Situ
     let merge_ref = number.as_ref().map(|n| format!("refs/pull/{n}/merge"));
     let head = match (&request.head, &number) {
         (Some(head), _) => revparse_commit(repo, head)?,
-        (None, Some(n)) => match revparse_commit(repo, &format!("refs/pull/{n}/head")) {
-            Ok(head) => head,
-            Err(_) => {
-                // Only the merge exists: its second parent is the head.
-                let merge = revparse_commit(repo, &format!("refs/pull/{n}/merge")).map_err(|_| {
+        (None, Some(n)) => {
+            match revparse_commit(repo, &format!("refs/pull/{n}/head")) {
+                Ok(head) => head,
+                Err(_) => {
+                    // Only the merge exists: its second parent is the head.
+                    let merge = revparse_commit(repo, &format!("refs/pull/{n}/merge")).map_err(|_| {
                     format!("neither refs/pull/{n}/head nor refs/pull/{n}/merge exists; give --head")
                 })?;
-                repo.find_commit(merge)
-                    .ok()
-                    .and_then(|commit| commit.parent_id(1).ok())
-                    .ok_or_else(|| format!("refs/pull/{n}/merge is not a merge commit; give --head"))?
+                    repo.find_commit(merge)
+                        .ok()
+                        .and_then(|commit| commit.parent_id(1).ok())
+                        .ok_or_else(|| {
+                            format!("refs/pull/{n}/merge is not a merge commit; give --head")
+                        })?
+                }
             }
-        },
+        }
         (None, None) if !given.is_empty() => revparse_commit(repo, given)?,
         (None, None) => {
             return Err(
@@ -104,8 +108,14 @@ pub(super) fn situation(request: &PlanRequest, repo: &Repository) -> Result<Situ
             });
         match existing {
             Some(merge) => {
-                let files = mirror::workflows_at(repo, merge).map_err(|e| format!("failed to {e}"))?;
-                (display_ref, Some(merge), format!("merge commit {merge}"), files)
+                let files =
+                    mirror::workflows_at(repo, merge).map_err(|e| format!("failed to {e}"))?;
+                (
+                    display_ref,
+                    Some(merge),
+                    format!("merge commit {merge}"),
+                    files,
+                )
             }
             None => match merged_tree(repo, base, head).map_err(|e| format!("failed to {e}"))? {
                 Ok(tree) => {

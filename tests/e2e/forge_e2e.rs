@@ -121,11 +121,9 @@ impl Forge {
                 .seen()
                 .into_iter()
                 .filter(|seen| seen.answered < 300)
-                .filter(|seen| {
-                    seen.body["context"] == context || seen.body["name"] == context
-                })
+                .filter(|seen| seen.body["context"] == context || seen.body["name"] == context)
                 .collect();
-            if done(&statuses) {
+            if done(statuses.as_slice()) {
                 return statuses;
             }
             assert!(
@@ -152,10 +150,15 @@ async fn record(
     };
     let failing = state
         .fail_next
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
         .is_ok();
     let (status, answer) = if failing {
-        (StatusCode::INTERNAL_SERVER_ERROR, json!({"message": "forge is down"}))
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"message": "forge is down"}),
+        )
     } else if uri.path().contains("/statuses/") {
         (StatusCode::CREATED, json!({"id": 1}))
     } else {
@@ -245,11 +248,27 @@ fn watch_with_forge(engine: &TestEngine, repo: &Path, forge: &str, api: &str) {
     );
     cli_ok(
         engine,
-        &["secret", "set", "FORGE_TOKEN", "--repo", "app", "--value", "tok-123"],
+        &[
+            "secret",
+            "set",
+            "FORGE_TOKEN",
+            "--repo",
+            "app",
+            "--value",
+            "tok-123",
+        ],
     );
     cli_ok(
         engine,
-        &["secret", "set", "PR_SECRET", "--repo", "app", "--value", "s3cr3t-value"],
+        &[
+            "secret",
+            "set",
+            "PR_SECRET",
+            "--repo",
+            "app",
+            "--value",
+            "s3cr3t-value",
+        ],
     );
 }
 
@@ -262,7 +281,12 @@ async fn post_webhook(engine: &TestEngine, headers: &[(&str, String)], body: &[u
     for (name, value) in headers {
         request = request.header(*name, value);
     }
-    request.send().await.expect("engine answers").status().as_u16()
+    request
+        .send()
+        .await
+        .expect("engine answers")
+        .status()
+        .as_u16()
 }
 
 /// Waits (bounded) until `count` runs exist and all completed; returns them by workflow file.
@@ -315,11 +339,7 @@ async fn a_github_pull_request_runs_at_its_merge_commit_and_reports_statuses() {
     let temp = tempfile::tempdir().unwrap();
     let (repo, main, feature, _) = pr_repo(
         temp.path(),
-        &[
-            ("ci.yml", CI),
-            ("docs.yml", DOCS),
-            ("labeled.yml", LABELED),
-        ],
+        &[("ci.yml", CI), ("docs.yml", DOCS), ("labeled.yml", LABELED)],
     );
     git(&repo, &["update-ref", "refs/pull/7/head", &feature]);
     let forge = Forge::start().await;
@@ -369,7 +389,10 @@ async fn a_github_pull_request_runs_at_its_merge_commit_and_reports_statuses() {
         "{log}"
     );
     assert!(log.contains("number=7 action=opened"), "{log}");
-    assert!(log.contains("secret=[***]"), "a same-repository pull request sees secrets: {log}");
+    assert!(
+        log.contains("secret=[***]"),
+        "a same-repository pull request sees secrets: {log}"
+    );
     assert!(log.contains("merged-tree-ok"), "{log}");
 
     // github.sha is a merge commit of main's tip and the head, kept in the mirror.
@@ -412,7 +435,10 @@ async fn a_github_pull_request_runs_at_its_merge_commit_and_reports_statuses() {
         );
     }
     assert!(
-        forge.seen().iter().all(|s| s.body["context"] == "slipway/CI"),
+        forge
+            .seen()
+            .iter()
+            .all(|s| s.body["context"] == "slipway/CI"),
         "no statuses for workflows that did not run: {:#?}",
         forge.seen()
     );
@@ -435,11 +461,18 @@ async fn a_fork_pull_request_from_gitea_gets_no_secrets_and_a_failing_forge_is_r
     watch_with_forge(&engine, &repo, "gitea", &format!("{}/api/v1", forge.url));
     // Gitea's shape: `synchronized`, the head in another repository (a fork).
     let body = github_pull("synchronized", 3, &feature, &main, "eve/app");
-    let signature = sign(b"hush", &body).trim_start_matches("sha256=").to_string();
-    let wrong = sign(b"nope", &body).trim_start_matches("sha256=").to_string();
+    let signature = sign(b"hush", &body)
+        .trim_start_matches("sha256=")
+        .to_string();
+    let wrong = sign(b"nope", &body)
+        .trim_start_matches("sha256=")
+        .to_string();
     let refused = post_webhook(
         &engine,
-        &[("x-gitea-event", "pull_request".into()), ("x-gitea-signature", wrong)],
+        &[
+            ("x-gitea-event", "pull_request".into()),
+            ("x-gitea-signature", wrong),
+        ],
         &body,
     )
     .await;
@@ -460,13 +493,20 @@ async fn a_fork_pull_request_from_gitea_gets_no_secrets_and_a_failing_forge_is_r
     assert_eq!(ci["conclusion"], "success", "{ci:#}");
     let log = engine.log(ci["run_id"].as_str().unwrap(), "check").await;
     assert!(log.contains("number=3 action=synchronize"), "{log}");
-    assert!(log.contains("secret=[]"), "a fork's run sees no secrets: {log}");
+    assert!(
+        log.contains("secret=[]"),
+        "a fork's run sees no secrets: {log}"
+    );
     assert!(!log.contains("s3cr3t"), "{log}");
     // pull_request_target: the base's workflow at the base's tip, with secrets.
     let target = run_of(&runs, "target.yml");
-    let log = engine.log(target["run_id"].as_str().unwrap(), "target").await;
+    let log = engine
+        .log(target["run_id"].as_str().unwrap(), "target")
+        .await;
     assert!(
-        log.contains(&format!("target ref=refs/heads/main sha={main} secret=[***]")),
+        log.contains(&format!(
+            "target ref=refs/heads/main sha={main} secret=[***]"
+        )),
         "{log}"
     );
 
@@ -497,7 +537,10 @@ async fn a_gitlab_merge_request_that_conflicts_starts_nothing_and_reporting_fail
     let temp = tempfile::tempdir().unwrap();
     let (repo, _main, feature, clash) = pr_repo(temp.path(), &[("ci.yml", CI)]);
     git(&repo, &["update-ref", "refs/merge-requests/8/head", &clash]);
-    git(&repo, &["update-ref", "refs/merge-requests/9/head", &feature]);
+    git(
+        &repo,
+        &["update-ref", "refs/merge-requests/9/head", &feature],
+    );
     let forge = Forge::start().await;
     let engine = TestEngine::builder(&temp.path().join("data"))
         .runners(1)
@@ -538,7 +581,10 @@ async fn a_gitlab_merge_request_that_conflicts_starts_nothing_and_reporting_fail
             ("x-gitlab-token", token.to_string()),
         ]
     };
-    assert_eq!(post_webhook(&engine, &gitlab("hush"), &conflicting).await, 202);
+    assert_eq!(
+        post_webhook(&engine, &gitlab("hush"), &conflicting).await,
+        202
+    );
     // The conflict is reported on the head, and no run starts.
     let statuses = forge
         .wait_statuses("slipway/merge", |statuses| !statuses.is_empty())
@@ -553,14 +599,20 @@ async fn a_gitlab_merge_request_that_conflicts_starts_nothing_and_reporting_fail
     );
     assert_eq!(
         statuses[0].path,
-        format!("/api/v4/projects/{}/statuses/{clash}", encoded_project(&engine))
+        format!(
+            "/api/v4/projects/{}/statuses/{clash}",
+            encoded_project(&engine)
+        )
     );
     assert_eq!(statuses[0].private_token.as_deref(), Some("tok-123"));
     let runs = engine.get("/api/v1/runs").await;
     assert_eq!(runs.as_array().map(Vec::len), Some(0), "{runs:#}");
 
     // A forge that keeps failing changes nothing about the run, and `repo list` says so.
-    forge.state.fail_next.store(usize::MAX / 2, Ordering::SeqCst);
+    forge
+        .state
+        .fail_next
+        .store(usize::MAX / 2, Ordering::SeqCst);
     assert_eq!(
         post_webhook(&engine, &gitlab("hush"), &hook(9, &feature, "feature")).await,
         202
@@ -574,7 +626,10 @@ async fn a_gitlab_merge_request_that_conflicts_starts_nothing_and_reporting_fail
             assert!(listed.contains("gitlab answered 500"), "{listed}");
             break;
         }
-        assert!(Instant::now() < deadline, "no reporting failure shown: {listed}");
+        assert!(
+            Instant::now() < deadline,
+            "no reporting failure shown: {listed}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -608,7 +663,13 @@ fn plan_explains_which_workflows_a_pull_request_runs() {
             .output()
             .expect("run slipway plan")
     };
-    let output = plan(&["--event", "pull_request", "--ref", "refs/pull/7/merge", "--json"]);
+    let output = plan(&[
+        "--event",
+        "pull_request",
+        "--ref",
+        "refs/pull/7/merge",
+        "--json",
+    ]);
     assert!(output.status.success(), "{output:?}");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["ref"], "refs/pull/7/merge");
@@ -631,10 +692,18 @@ fn plan_explains_which_workflows_a_pull_request_runs() {
     assert!(!verdict("labeled.yml"), "types: opened is not labeled");
     assert!(!verdict("target.yml"), "another event");
     let labeled = plan(&[
-        "--event", "pull_request", "--ref", "refs/pull/7/merge", "--action", "labeled",
+        "--event",
+        "pull_request",
+        "--ref",
+        "refs/pull/7/merge",
+        "--action",
+        "labeled",
     ]);
     let text = String::from_utf8_lossy(&labeled.stdout);
-    assert!(text.contains("RUN   .github/workflows/labeled.yml"), "{text}");
+    assert!(
+        text.contains("RUN   .github/workflows/labeled.yml"),
+        "{text}"
+    );
     let conflict = plan(&["--event", "pull_request", "--head", &clash]);
     assert!(!conflict.status.success());
     assert!(

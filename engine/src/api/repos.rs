@@ -19,9 +19,9 @@ pub use protocol::repos::{AddRepoRequest, HookRequest, HookUpdate};
 use serde_json::json;
 
 use super::extract::{Admin, ApiError};
+use crate::forge::ForgeKind;
 use crate::repos::triggers::RefUpdate;
 use crate::repos::triggers::webhook::parse_push;
-use crate::forge::ForgeKind;
 use crate::repos::{AddRepo, RepoError, Repos, WebhookCredentials};
 
 impl From<RepoError> for ApiError {
@@ -188,7 +188,11 @@ pub async fn webhook(
         let Some(pull) = crate::forge::pull::parse(forge, &body)
             .map_err(|error| ApiError::bad_request(error.to_string()))?
         else {
-            return Ok((StatusCode::OK, Json(json!({ "ignored": "merge request activity" }))).into_response());
+            return Ok((
+                StatusCode::OK,
+                Json(json!({ "ignored": "merge request activity" })),
+            )
+                .into_response());
         };
         let number = pull.number;
         let action = pull.action.clone();

@@ -264,9 +264,7 @@ mod tests {
         assert_eq!(commit_.parent_ids().collect::<Vec<_>>(), vec![base, head]);
         let tree = commit_.tree().unwrap();
         for (name, text) in [("a", "2"), ("b", "2"), ("c", "new")] {
-            let blob = repo
-                .find_blob(tree.get_name(name).unwrap().id())
-                .unwrap();
+            let blob = repo.find_blob(tree.get_name(name).unwrap().id()).unwrap();
             assert_eq!(blob.content(), text.as_bytes(), "{name}");
         }
         let changed = changed_files(&repo, Some(base), head).unwrap();

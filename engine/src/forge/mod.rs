@@ -161,8 +161,14 @@ mod tests {
 
     #[test]
     fn links_default_the_api_from_the_source() {
-        let github =
-            ForgeLink::new(ForgeKind::GitHub, "T", None, "https://github.com/o/a.git", "").unwrap();
+        let github = ForgeLink::new(
+            ForgeKind::GitHub,
+            "T",
+            None,
+            "https://github.com/o/a.git",
+            "",
+        )
+        .unwrap();
         assert_eq!(github.api, "https://api.github.com");
         assert_eq!(github.project, "o/a");
         let gitlab = ForgeLink::new(
@@ -175,8 +181,14 @@ mod tests {
         .unwrap();
         assert_eq!(gitlab.api, "https://gitlab.example/api/v4");
         assert_eq!(gitlab.project, "group/sub/app");
-        let gitea = ForgeLink::new(ForgeKind::Gitea, "T", None, "https://git.example/o/a", "x/y")
-            .unwrap();
+        let gitea = ForgeLink::new(
+            ForgeKind::Gitea,
+            "T",
+            None,
+            "https://git.example/o/a",
+            "x/y",
+        )
+        .unwrap();
         assert_eq!(gitea.api, "https://git.example/api/v1");
         let local = ForgeLink::new(ForgeKind::Gitea, "T", None, "/srv/git/app", "local/app");
         assert!(local.unwrap_err().contains("--forge-api"));

@@ -122,12 +122,16 @@ fn common(forge: ForgeKind, action: String, payload: Value) -> Result<PullReques
         .pointer("/pull_request/merged")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let sender = ["/sender/login", "/sender/username", "/pull_request/user/login"]
-        .iter()
-        .find_map(|pointer| payload.pointer(pointer).and_then(Value::as_str))
-        .filter(|name| !name.is_empty())
-        .unwrap_or("unknown")
-        .to_string();
+    let sender = [
+        "/sender/login",
+        "/sender/username",
+        "/pull_request/user/login",
+    ]
+    .iter()
+    .find_map(|pointer| payload.pointer(pointer).and_then(Value::as_str))
+    .filter(|name| !name.is_empty())
+    .unwrap_or("unknown")
+    .to_string();
     Ok(PullRequest {
         forge,
         number,
@@ -150,7 +154,10 @@ fn from_gitlab(hook: Value) -> Result<Option<PullRequest>, TriggerError> {
             kind.map_or("missing".to_string(), |kind| format!("`{kind}`"))
         )));
     }
-    let attributes = hook.get("object_attributes").cloned().unwrap_or(Value::Null);
+    let attributes = hook
+        .get("object_attributes")
+        .cloned()
+        .unwrap_or(Value::Null);
     let given = text(&hook, "/object_attributes/action")?;
     let label_changes = hook.pointer("/changes/labels");
     let action = match given.as_str() {
@@ -184,8 +191,8 @@ fn from_gitlab(hook: Value) -> Result<Option<PullRequest>, TriggerError> {
     let source_project = hook.pointer("/object_attributes/source_project_id");
     let target_project = hook.pointer("/object_attributes/target_project_id");
     let fork = source_project != target_project;
-    let merged = given == "merge"
-        || attributes.get("state").and_then(Value::as_str) == Some("merged");
+    let merged =
+        given == "merge" || attributes.get("state").and_then(Value::as_str) == Some("merged");
     let sender = full_name(&hook, "/user/username").unwrap_or_else(|| "unknown".into());
     let base_repo = full_name(&hook, "/object_attributes/target/path_with_namespace")
         .or_else(|| full_name(&hook, "/project/path_with_namespace"));
@@ -283,7 +290,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((pr.number, pr.action.as_str()), (7, "opened"));
-        assert_eq!((pr.head_ref.as_str(), pr.base_ref.as_str()), ("feature", "main"));
+        assert_eq!(
+            (pr.head_ref.as_str(), pr.base_ref.as_str()),
+            ("feature", "main")
+        );
         assert!(!pr.fork);
         assert_eq!(pr.sender, "ann");
         let fork = parse(ForgeKind::GitHub, &github("synchronize", "eve/app"))
@@ -339,9 +349,12 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(merged.merged && merged.action == "closed");
-        let fork = parse(ForgeKind::GitLab, &hook("open", json!({"source_project_id": 9})))
-            .unwrap()
-            .unwrap();
+        let fork = parse(
+            ForgeKind::GitLab,
+            &hook("open", json!({"source_project_id": 9})),
+        )
+        .unwrap()
+        .unwrap();
         assert!(fork.fork);
         assert!(
             parse(ForgeKind::GitLab, &hook("approved", json!({})))
@@ -355,6 +368,9 @@ mod tests {
     #[test]
     fn missing_fields_are_named() {
         let error = parse(ForgeKind::GitHub, br#"{"action":"opened","number":1}"#).unwrap_err();
-        assert!(error.to_string().contains("pull_request.head.sha"), "{error}");
+        assert!(
+            error.to_string().contains("pull_request.head.sha"),
+            "{error}"
+        );
     }
 }

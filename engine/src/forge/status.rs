@@ -238,7 +238,10 @@ impl Reporter {
         link: &ForgeLink,
         status: &Status,
     ) -> Result<(), Failure> {
-        let names = vec![repository.name.clone(), repository.github_repository.clone()];
+        let names = vec![
+            repository.name.clone(),
+            repository.github_repository.clone(),
+        ];
         let token = self
             .engine
             .secrets_for_repository(&names)
@@ -371,7 +374,12 @@ impl Reporter {
                     };
                     // GitHub and Gitea have no `running`: a second `pending` adds nothing.
                     let shown = |state: CommitState| {
-                        state.for_forge(repository.forge.as_ref().map_or(ForgeKind::GitHub, |l| l.kind))
+                        state.for_forge(
+                            repository
+                                .forge
+                                .as_ref()
+                                .map_or(ForgeKind::GitHub, |l| l.kind),
+                        )
                     };
                     if shown(state) != shown(entry.shown)
                         || (state.is_final() && !entry.shown.is_final())
@@ -389,10 +397,7 @@ impl Reporter {
     }
 
     /// One task per run sends its statuses in order (the sender closes when the run ends).
-    fn start_run_task(
-        self: &Arc<Self>,
-        repository: RepoRecord,
-    ) -> mpsc::UnboundedSender<Status> {
+    fn start_run_task(self: &Arc<Self>, repository: RepoRecord) -> mpsc::UnboundedSender<Status> {
         let (sender, mut receiver) = mpsc::unbounded_channel::<Status>();
         let reporter = Arc::clone(self);
         tokio::spawn(async move {
@@ -497,7 +502,10 @@ mod tests {
     #[test]
     fn states_read_as_each_forge_has_them() {
         assert_eq!(CommitState::Cancelled.for_forge(ForgeKind::GitHub), "error");
-        assert_eq!(CommitState::Cancelled.for_forge(ForgeKind::GitLab), "canceled");
+        assert_eq!(
+            CommitState::Cancelled.for_forge(ForgeKind::GitLab),
+            "canceled"
+        );
         assert_eq!(CommitState::Running.for_forge(ForgeKind::Gitea), "pending");
         assert_eq!(CommitState::Running.for_forge(ForgeKind::GitLab), "running");
         assert_eq!(CommitState::Failure.for_forge(ForgeKind::GitLab), "failed");

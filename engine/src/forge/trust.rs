@@ -19,13 +19,15 @@ pub fn secrets_withheld(event_name: &str, payload: Option<&Value>) -> Option<Str
     }
     let payload = payload?;
     let pull = payload.get("pull_request")?;
-    let head = pull
-        .pointer("/head/repo/full_name")
-        .and_then(Value::as_str);
+    let head = pull.pointer("/head/repo/full_name").and_then(Value::as_str);
     let base = pull
         .pointer("/base/repo/full_name")
         .and_then(Value::as_str)
-        .or_else(|| payload.pointer("/repository/full_name").and_then(Value::as_str));
+        .or_else(|| {
+            payload
+                .pointer("/repository/full_name")
+                .and_then(Value::as_str)
+        });
     match head {
         Some(head) if Some(head) == base => None,
         Some(head) => Some(format!(

@@ -295,7 +295,7 @@ impl Repos {
     }
 
     /// The commit-status reporter of repositories linked to a forge (`serve` starts it).
-    pub fn statuses(&self) -> &Arc<crate::forge::status::Reporter> {
+    pub fn status_reporter(&self) -> &Arc<crate::forge::status::Reporter> {
         &self.statuses
     }
 
@@ -379,7 +379,10 @@ impl Repos {
                 refs: repo.seen_refs.len(),
                 pending_storm: repo.pending_storm.as_ref().map(|storm| storm.moved_refs),
                 github_repository: repo.github_repository.clone(),
-                forge: repo.forge.as_ref().map(|link| link.kind.as_str().to_string()),
+                forge: repo
+                    .forge
+                    .as_ref()
+                    .map(|link| link.kind.as_str().to_string()),
                 forge_api: repo.forge.as_ref().map(|link| link.api.clone()),
                 forge_status_error: repo
                     .forge

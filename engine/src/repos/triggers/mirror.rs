@@ -164,7 +164,11 @@ impl Mirror {
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
         remote
-            .fetch(refspecs, Some(&mut options), Some("slipway pull request fetch"))
+            .fetch(
+                refspecs,
+                Some(&mut options),
+                Some("slipway pull request fetch"),
+            )
             .map_err(TriggerError::git(format!(
                 "fetch {} from {url}",
                 refspecs.join(" ")
