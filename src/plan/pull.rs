@@ -35,7 +35,7 @@ pub(super) fn situation(request: &PlanRequest, repo: &Repository) -> Result<Situ
         None => repo
             .find_reference("HEAD")
             .ok()
-            .and_then(|head| head.symbolic_target().map(str::to_string))
+            .and_then(|head| head.symbolic_target().ok().flatten().map(str::to_string))
             .and_then(|target| target.strip_prefix("refs/heads/").map(str::to_string))
             .unwrap_or_else(|| "main".to_string()),
     };
