@@ -352,25 +352,22 @@ impl Reporter {
                         continue;
                     };
                     let state = CommitState::of(&run);
-                    if !active.contains_key(&run.run_id) {
-                        let Some(sha) = reporter.target_sha(&run) else {
-                            done.insert(run.run_id);
-                            continue;
-                        };
-                        let sender = reporter.start_run_task(repository.clone());
-                        // Every run is pending first, however quickly it ended.
-                        let _ = sender.send(reporter.status(&run, &sha, CommitState::Pending));
-                        active.insert(
-                            run.run_id,
-                            Tracked {
+                    let entry = match active.entry(run.run_id) {
+                        std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(slot) => {
+                            let Some(sha) = reporter.target_sha(&run) else {
+                                done.insert(run.run_id);
+                                continue;
+                            };
+                            let sender = reporter.start_run_task(repository.clone());
+                            // Every run is pending first, however quickly it ended.
+                            let _ = sender.send(reporter.status(&run, &sha, CommitState::Pending));
+                            slot.insert(Tracked {
                                 shown: CommitState::Pending,
                                 sender,
                                 sha,
-                            },
-                        );
-                    }
-                    let Some(entry) = active.get_mut(&run.run_id) else {
-                        continue;
+                            })
+                        }
                     };
                     // GitHub and Gitea have no `running`: a second `pending` adds nothing.
                     let shown = |state: CommitState| {
