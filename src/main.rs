@@ -153,6 +153,12 @@ enum Command {
         /// The changed files, instead of a diff
         #[arg(long, num_args = 1.., value_name = "PATH")]
         paths: Option<Vec<String>>,
+        /// pull_request: the base branch (default: the repository's default branch)
+        #[arg(long)]
+        base: Option<String>,
+        /// pull_request: the head commit or branch (default: refs/pull/N/head of --ref)
+        #[arg(long)]
+        head: Option<String>,
         /// Print the decisions as JSON
         #[arg(long)]
         json: bool,
@@ -180,6 +186,10 @@ enum Command {
         /// POST a JSON body to this URL when a run completes
         #[arg(long, value_name = "URL")]
         notify_url: Option<String>,
+        /// The address people reach the web UI at, for the links in commit statuses (default:
+        /// the listen address)
+        #[arg(long)]
+        public_url: Option<String>,
         /// Read deployment time (wait timers, freeze windows) from this file (an RFC 3339
         /// instant) while it exists: for drills and tests
         #[arg(long, hide = true)]
@@ -483,6 +493,8 @@ fn main() {
             before,
             after,
             paths,
+            base,
+            head,
             json,
         } => plan::run(plan::PlanRequest {
             directory,
@@ -494,6 +506,8 @@ fn main() {
             before,
             after,
             paths,
+            base,
+            head,
             json,
         }),
         Command::Serve {
@@ -504,6 +518,7 @@ fn main() {
             lease_seconds,
             demo,
             notify_url,
+            public_url,
             clock_file,
             max_log_bytes,
             no_runner_timeout,
@@ -516,6 +531,7 @@ fn main() {
             lease_seconds,
             demo,
             notify_url,
+            public_url,
             clock_file,
             max_log_bytes,
             no_runner_timeout,

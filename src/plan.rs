@@ -14,6 +14,8 @@ use workflows::filters::TriggerEvent;
 
 use crate::exit;
 
+mod pull;
+
 pub struct PlanRequest {
     pub directory: PathBuf,
     /// A repository the engine watches, read from its mirror under `data_dir`.
@@ -25,12 +27,20 @@ pub struct PlanRequest {
     pub before: Option<String>,
     pub after: Option<String>,
     pub paths: Option<Vec<String>>,
+    /// `pull_request`: the base branch.
+    pub base: Option<String>,
+    /// `pull_request`: the head commit or branch.
+    pub head: Option<String>,
     pub json: bool,
 }
 
 /// Where the workflows were read from and what the filters were given.
 struct Situation {
     git_ref: String,
+    /// The ref the filters match when it is not `git_ref` (a pull request's base branch).
+    filter_ref: Option<String>,
+    /// What else the reader should know (a pull request's base, head and merge).
+    notes: Vec<String>,
     commit: Option<Oid>,
     source: String,
     changed: ChangedPaths,
@@ -46,10 +56,20 @@ pub fn run(request: PlanRequest) -> i32 {
             return exit::USAGE;
         }
     };
+    let is_pull = pull::is_pull_event(&request.event);
     let event = TriggerEvent {
         name: request.event.clone(),
-        action: request.action.clone(),
-        git_ref: Some(situation.git_ref.clone()),
+        action: match &request.action {
+            Some(action) => Some(action.clone()),
+            None if is_pull => Some(pull::DEFAULT_ACTION.to_string()),
+            None => None,
+        },
+        git_ref: Some(
+            situation
+                .filter_ref
+                .clone()
+                .unwrap_or_else(|| situation.git_ref.clone()),
+        ),
         changed_paths: situation.changed.for_filters(),
     };
     let decisions = decide(&situation.files, &event);
@@ -72,6 +92,7 @@ fn situation(request: &PlanRequest) -> Result<Situation, String> {
         None => Repository::discover(&request.directory).ok(),
     };
     match repo {
+        Some(repo) if pull::is_pull_event(&request.event) => pull::situation(request, &repo),
         Some(repo) => from_repository(request, &repo),
         None => from_folder(request, &request.directory),
     }
@@ -105,6 +126,8 @@ fn from_folder(request: &PlanRequest, dir: &Path) -> Result<Situation, String> {
     };
     Ok(Situation {
         git_ref,
+        filter_ref: None,
+        notes: Vec::new(),
         commit: None,
         source: format!("the folder {} (not a git repository)", dir.display()),
         changed,
@@ -169,6 +192,8 @@ fn from_repository(request: &PlanRequest, repo: &Repository) -> Result<Situation
     };
     Ok(Situation {
         git_ref,
+        filter_ref: None,
+        notes: Vec::new(),
         commit: Some(commit),
         source: format!("commit {commit}"),
         changed,
@@ -203,6 +228,9 @@ fn print_text(request: &PlanRequest, situation: &Situation, decisions: &[Workflo
     println!("event:   {}", request.event);
     println!("ref:     {}", situation.git_ref);
     println!("read at: {}", situation.source);
+    for note in &situation.notes {
+        println!("{note}");
+    }
     let uses_paths = matches!(
         request.event.as_str(),
         "push" | "pull_request" | "pull_request_target"
@@ -252,6 +280,8 @@ fn print_json(request: &PlanRequest, situation: &Situation, decisions: &[Workflo
         "event": request.event,
         "ref": situation.git_ref,
         "sha": situation.commit.map(|c| c.to_string()),
+        "filter_ref": situation.filter_ref,
+        "notes": situation.notes,
         "changed_paths": changed,
         "workflows": decisions,
     });

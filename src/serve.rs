@@ -37,6 +37,8 @@ pub struct ServeRequest {
     pub demo: bool,
     /// Where a JSON body is POSTed when a run completes.
     pub notify_url: Option<String>,
+    /// Where people reach the web UI (commit statuses link to it); default: the listen address.
+    pub public_url: Option<String>,
     /// Deployment time from a file (see `engine::Clock`).
     pub clock_file: Option<PathBuf>,
     /// Cap on one job's stored log in bytes.
@@ -206,6 +208,11 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     .await
     .map_err(|error| format!("listen on {}: {error}", request.listen))?;
     let url = server.url();
+    // Commit statuses to forges link to the run's page at the public address.
+    watcher
+        .status_reporter()
+        .set_public_url(request.public_url.as_deref().unwrap_or(&url));
+    let _statuses = watcher.status_reporter().spawn(repos_shutdown.clone());
     println!("slipway engine listening on {url}");
     println!(
         "web UI: {url}/ (sign in with the admin token in {})",

@@ -19,6 +19,15 @@ pub struct AddRepoRequest {
     pub poll_interval_ms: Option<u64>,
     #[serde(default)]
     pub webhook_secret: Option<String>,
+    /// `github`, `gitea`, `forgejo` or `gitlab`: the forge the repository lives on.
+    #[serde(default)]
+    pub forge: Option<String>,
+    /// The name of the secret holding the forge's API token.
+    #[serde(default)]
+    pub forge_token_secret: Option<String>,
+    /// The forge's API URL, when it cannot be told from the source.
+    #[serde(default)]
+    pub forge_api: Option<String>,
 }
 
 /// `POST /api/v1/repos/{name}/hook`: what git's `post-receive` read.

@@ -658,6 +658,9 @@ fn shapes() -> Vec<(String, String)> {
             name: Some("n".into()),
             poll_interval_ms: Some(1),
             webhook_secret: Some("s".into()),
+            forge: Some("gitea".into()),
+            forge_token_secret: Some("T".into()),
+            forge_api: Some("https://git.example/api/v1".into()),
         }),
     );
     add(

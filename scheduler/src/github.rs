@@ -42,6 +42,9 @@ pub fn github_context(run: &RunFacts, payload: &Value) -> Map<String, Value> {
         ("tag", tag)
     } else if let Some(branch) = git_ref.strip_prefix("refs/heads/") {
         ("branch", branch)
+    } else if let Some(merge) = git_ref.strip_prefix("refs/pull/") {
+        // GitHub's `ref_name` of a pull request run: `<number>/merge`.
+        ("branch", merge)
     } else {
         ("branch", git_ref)
     };
@@ -86,7 +89,20 @@ pub fn github_context(run: &RunFacts, payload: &Value) -> Map<String, Value> {
         "workspace": "",
     });
     match context {
-        Value::Object(map) => map,
+        Value::Object(mut map) => {
+            // A pull request's branches, as GitHub sets them for its two events only.
+            if run.event_name.starts_with("pull_request") {
+                for (key, pointer) in [
+                    ("head_ref", "/pull_request/head/ref"),
+                    ("base_ref", "/pull_request/base/ref"),
+                ] {
+                    if let Some(name) = payload.pointer(pointer).and_then(Value::as_str) {
+                        map.insert(key.into(), Value::String(name.to_string()));
+                    }
+                }
+            }
+            map
+        }
         _ => Map::new(),
     }
 }

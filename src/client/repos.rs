@@ -29,9 +29,21 @@ pub enum RepoCommand {
         /// Poll the repository at this interval (`30s`, `5m`), for repositories with no hook
         #[arg(long)]
         poll: Option<String>,
-        /// The HMAC secret of GitHub- or Gitea-style push webhooks
+        /// The secret of its webhooks (push and pull/merge request): the HMAC key of GitHub's,
+        /// Gitea's and Forgejo's signatures, GitLab's `X-Gitlab-Token`
         #[arg(long)]
         webhook_secret: Option<String>,
+        /// The forge it lives on, for pull request webhooks and commit statuses: github,
+        /// gitea, forgejo or gitlab
+        #[arg(long)]
+        forge: Option<String>,
+        /// The secret (`slipway secret set NAME --repo REPO`) holding the forge's API token
+        #[arg(long)]
+        forge_token_secret: Option<String>,
+        /// The forge's API URL (default: from the source URL's host, e.g.
+        /// https://api.github.com, https://HOST/api/v1, https://HOST/api/v4)
+        #[arg(long)]
+        forge_api: Option<String>,
         /// Print the record as JSON
         #[arg(long)]
         json: bool,
@@ -105,6 +117,9 @@ pub fn repo(args: &RepoArgs) -> i32 {
                 name,
                 poll,
                 webhook_secret,
+                forge,
+                forge_token_secret,
+                forge_api,
                 json,
             } => {
                 let poll_interval_ms = match poll {
@@ -117,6 +132,9 @@ pub fn repo(args: &RepoArgs) -> i32 {
                     "name": name,
                     "poll_interval_ms": poll_interval_ms,
                     "webhook_secret": webhook_secret,
+                    "forge": forge,
+                    "forge_token_secret": forge_token_secret,
+                    "forge_api": forge_api,
                 });
                 let record: Option<Value> = client
                     .admin_send(Method::POST, "/api/v1/repos", &body)
@@ -138,6 +156,13 @@ pub fn repo(args: &RepoArgs) -> i32 {
                         "install a push hook with: slipway repo hook install PATH --name {}",
                         record["name"].as_str().unwrap_or_default()
                     );
+                    if let Some(forge) = record["forge"].as_str() {
+                        println!(
+                            "forge: {forge} at {} (webhook URL: ENGINE/api/v1/repos/{}/webhook)",
+                            record["forge_api"].as_str().unwrap_or_default(),
+                            record["name"].as_str().unwrap_or_default()
+                        );
+                    }
                 }
                 Ok(exit::SUCCESS)
             }
@@ -150,20 +175,30 @@ pub fn repo(args: &RepoArgs) -> i32 {
                     );
                 } else {
                     println!(
-                        "{:<24} {:<10} {:<32} SOURCE",
-                        "NAME", "POLL", "GITHUB.REPOSITORY"
+                        "{:<24} {:<10} {:<32} {:<8} SOURCE",
+                        "NAME", "POLL", "GITHUB.REPOSITORY", "FORGE"
                     );
                     for repo in list.as_array().into_iter().flatten() {
                         let poll = repo["poll_interval_ms"]
                             .as_u64()
                             .map_or("-".to_string(), |ms| format!("{}s", ms / 1000));
                         println!(
-                            "{:<24} {:<10} {:<32} {}",
+                            "{:<24} {:<10} {:<32} {:<8} {}",
                             repo["name"].as_str().unwrap_or_default(),
                             poll,
                             repo["github_repository"].as_str().unwrap_or_default(),
+                            repo["forge"].as_str().unwrap_or("-"),
                             repo["source"].as_str().unwrap_or_default()
                         );
+                        let failure = &repo["forge_status_error"];
+                        if !failure.is_null() {
+                            println!(
+                                "  last status not reported ({} on {}): {}",
+                                failure["context"].as_str().unwrap_or_default(),
+                                failure["sha"].as_str().unwrap_or_default(),
+                                failure["message"].as_str().unwrap_or_default()
+                            );
+                        }
                     }
                 }
                 Ok(exit::SUCCESS)

@@ -22,6 +22,7 @@ mod deploy_e2e;
 mod disk_e2e;
 mod engine_e2e;
 mod examples;
+mod forge_e2e;
 mod identity_e2e;
 mod job_cancel_e2e;
 mod limits_e2e;

@@ -79,6 +79,7 @@ impl World {
                 name: Some("app".into()),
                 poll_interval: None,
                 webhook_secret: Some("hush".into()),
+                ..AddRepo::default()
             })
             .await
             .unwrap();

@@ -19,9 +19,10 @@ pub use protocol::repos::{AddRepoRequest, HookRequest, HookUpdate};
 use serde_json::json;
 
 use super::extract::{Admin, ApiError};
+use crate::forge::ForgeKind;
 use crate::repos::triggers::RefUpdate;
 use crate::repos::triggers::webhook::parse_push;
-use crate::repos::{AddRepo, RepoError, Repos};
+use crate::repos::{AddRepo, RepoError, Repos, WebhookCredentials};
 
 impl From<RepoError> for ApiError {
     fn from(error: RepoError) -> ApiError {
@@ -48,6 +49,12 @@ pub async fn add(
             name: request.name,
             poll_interval: request.poll_interval_ms.map(Duration::from_millis),
             webhook_secret: request.webhook_secret,
+            forge: match request.forge.as_deref() {
+                Some(kind) => Some(ForgeKind::parse(kind).map_err(ApiError::bad_request)?),
+                None => None,
+            },
+            forge_token_secret: request.forge_token_secret,
+            forge_api: request.forge_api,
         })
         .await?;
     let body = json!({
@@ -57,6 +64,8 @@ pub async fn add(
         "github_repository": record.github_repository,
         "poll_interval_ms": record.poll_interval_ms,
         "refs": record.seen_refs.len(),
+        "forge": record.forge.as_ref().map(|link| link.kind.as_str()),
+        "forge_api": record.forge.as_ref().map(|link| link.api.clone()),
         "hook_token": hook_token,
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -138,8 +147,9 @@ pub async fn hook(
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": count }))).into_response())
 }
 
-/// `POST /api/v1/repos/{name}/webhook`: GitHub (`X-Hub-Signature-256`) or Gitea
-/// (`X-Gitea-Signature`) push webhook; 202 for a push, 200 for other events (ignored).
+/// `POST /api/v1/repos/{name}/webhook`: a push or pull/merge request webhook from GitHub
+/// (`X-Hub-Signature-256`), Gitea/Forgejo (`X-Gitea-Signature`/`X-Forgejo-Signature`) or GitLab
+/// (`X-Gitlab-Token`); 202 for a push or a pull request, 200 for other events (ignored).
 pub async fn webhook(
     State(repos): State<Arc<Repos>>,
     Path(name): Path<String>,
@@ -150,12 +160,53 @@ pub async fn webhook(
     repos.authenticate_webhook(
         &name,
         &body,
-        header("x-hub-signature-256"),
-        header("x-gitea-signature"),
+        &WebhookCredentials {
+            github_signature: header("x-hub-signature-256"),
+            gitea_signature: header("x-gitea-signature"),
+            forgejo_signature: header("x-forgejo-signature"),
+            gitlab_token: header("x-gitlab-token"),
+        },
     )?;
-    let event = header("x-github-event")
-        .or_else(|| header("x-gitea-event"))
-        .unwrap_or("push");
+    // Which forge sent it: its event header says (Forgejo also sends Gitea's).
+    let (forge, event) = if let Some(event) = header("x-github-event") {
+        (ForgeKind::GitHub, event)
+    } else if let Some(event) = header("x-forgejo-event") {
+        (ForgeKind::Forgejo, event)
+    } else if let Some(event) = header("x-gitea-event") {
+        (ForgeKind::Gitea, event)
+    } else if let Some(event) = header("x-gitlab-event") {
+        (ForgeKind::GitLab, event)
+    } else {
+        (ForgeKind::GitHub, "push")
+    };
+    let event = match (forge, event) {
+        (ForgeKind::GitLab, "Merge Request Hook") => "pull_request",
+        (ForgeKind::GitLab, "Push Hook" | "Tag Push Hook") => "push",
+        (_, event) => event,
+    };
+    if event == "pull_request" {
+        let Some(pull) = crate::forge::pull::parse(forge, &body)
+            .map_err(|error| ApiError::bad_request(error.to_string()))?
+        else {
+            return Ok((
+                StatusCode::OK,
+                Json(json!({ "ignored": "merge request activity" })),
+            )
+                .into_response());
+        };
+        let number = pull.number;
+        let action = pull.action.clone();
+        tokio::spawn(async move {
+            if let Err(error) = repos.pull_request(&name, pull).await {
+                tracing::warn!(repository = %name, %error, "pull request not handled");
+            }
+        });
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "accepted": 1, "pull_request": number, "action": action })),
+        )
+            .into_response());
+    }
     if event != "push" {
         return Ok((StatusCode::OK, Json(json!({ "ignored": event }))).into_response());
     }

@@ -12,6 +12,7 @@
 //! This module must not plan jobs (the [`RunStarter`] does), serve HTTP (`api::repos` does) or
 //! touch sled (the store does). Git work runs on blocking threads.
 
+mod pulls;
 pub mod triggers;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -167,6 +168,12 @@ pub struct AddRepo {
     pub name: Option<String>,
     pub poll_interval: Option<Duration>,
     pub webhook_secret: Option<String>,
+    /// `--forge`: the forge it lives on (pull request webhooks, commit statuses).
+    pub forge: Option<crate::forge::ForgeKind>,
+    /// `--forge-token-secret`: the sealed secret holding the forge's API token.
+    pub forge_token_secret: Option<String>,
+    /// `--forge-api`: the forge's API URL when it cannot be told from the source.
+    pub forge_api: Option<String>,
 }
 
 /// A repository as `repo list` shows it (no secrets).
@@ -181,6 +188,12 @@ pub struct RepoView {
     pub pending_storm: Option<usize>,
     /// `github.repository` of its runs.
     pub github_repository: String,
+    /// `github`, `gitea`, `forgejo` or `gitlab` when a forge is linked.
+    pub forge: Option<String>,
+    /// The forge's API URL.
+    pub forge_api: Option<String>,
+    /// The last commit status the forge did not take, unless one went out since.
+    pub forge_status_error: Option<crate::forge::status::ReportFailure>,
 }
 
 /// One schedule as `slipway schedules` shows it.
@@ -208,6 +221,19 @@ pub struct CommitStatus {
     pub state: String,
 }
 
+/// The credential headers a webhook came with (any may be missing).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebhookCredentials<'a> {
+    /// `X-Hub-Signature-256` (GitHub).
+    pub github_signature: Option<&'a str>,
+    /// `X-Gitea-Signature`.
+    pub gitea_signature: Option<&'a str>,
+    /// `X-Forgejo-Signature`.
+    pub forgejo_signature: Option<&'a str>,
+    /// `X-Gitlab-Token`.
+    pub gitlab_token: Option<&'a str>,
+}
+
 /// What one intake did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct IntakeOutcome {
@@ -223,6 +249,7 @@ pub struct Repos {
     starter: Arc<dyn RunStarter>,
     storm_limit: usize,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    statuses: Arc<crate::forge::status::Reporter>,
 }
 
 /// Where an intake came from: decides which updates are believed and whether storms count.
@@ -240,6 +267,7 @@ enum Intake {
 impl Repos {
     pub fn new(engine: Arc<Engine>, starter: Arc<dyn RunStarter>) -> Arc<Repos> {
         Arc::new(Repos {
+            statuses: crate::forge::status::Reporter::new(engine.clone()),
             engine,
             starter,
             storm_limit: STORM_LIMIT,
@@ -254,6 +282,7 @@ impl Repos {
         storm_limit: usize,
     ) -> Arc<Repos> {
         Arc::new(Repos {
+            statuses: crate::forge::status::Reporter::new(engine.clone()),
             engine,
             starter,
             storm_limit,
@@ -263,6 +292,11 @@ impl Repos {
 
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// The commit-status reporter of repositories linked to a forge (`serve` starts it).
+    pub fn status_reporter(&self) -> &Arc<crate::forge::status::Reporter> {
+        &self.statuses
     }
 
     /// Registers a repository: makes and fetches its mirror and records its current refs as seen
@@ -288,6 +322,29 @@ impl Repos {
         .await?;
         let token = new_secret()?;
         let github_repository = github_repository_of(&request.source, &name);
+        let forge = match (request.forge, &request.forge_token_secret) {
+            (Some(kind), Some(secret)) => Some(
+                crate::forge::ForgeLink::new(
+                    kind,
+                    secret,
+                    request.forge_api.as_deref(),
+                    &request.source,
+                    &github_repository,
+                )
+                .map_err(|message| RepoError::Invalid(format!("add repository: {message}")))?,
+            ),
+            (Some(_), None) => {
+                return Err(RepoError::Invalid(
+                    "add repository: --forge needs --forge-token-secret NAME (a secret holding the forge's API token)".into(),
+                ));
+            }
+            (None, _) if request.forge_token_secret.is_some() || request.forge_api.is_some() => {
+                return Err(RepoError::Invalid(
+                    "add repository: --forge-token-secret and --forge-api need --forge github|gitea|forgejo|gitlab".into(),
+                ));
+            }
+            (None, _) => None,
+        };
         let record = RepoRecord {
             github_repository,
             name,
@@ -301,6 +358,7 @@ impl Repos {
             seen_refs: seen,
             pending_storm: None,
             created_at_us: now_us(),
+            forge,
         };
         self.engine.store().put_repo(&record).await?;
         Ok((record, token))
@@ -321,6 +379,15 @@ impl Repos {
                 refs: repo.seen_refs.len(),
                 pending_storm: repo.pending_storm.as_ref().map(|storm| storm.moved_refs),
                 github_repository: repo.github_repository.clone(),
+                forge: repo
+                    .forge
+                    .as_ref()
+                    .map(|link| link.kind.as_str().to_string()),
+                forge_api: repo.forge.as_ref().map(|link| link.api.clone()),
+                forge_status_error: repo
+                    .forge
+                    .as_ref()
+                    .and_then(|_| self.statuses.last_failure(&repo.name)),
             })
             .collect())
     }
@@ -353,23 +420,33 @@ impl Repos {
         }
     }
 
-    /// Checks a webhook's HMAC signature (`X-Hub-Signature-256`, or Gitea's bare-hex header)
-    /// against the repository's secret; no secret means every webhook is refused.
+    /// Checks a webhook's credential against the repository's secret: GitHub's HMAC
+    /// `X-Hub-Signature-256`, else Gitea's or Forgejo's bare-hex HMAC header, else GitLab's
+    /// `X-Gitlab-Token` (the secret itself, compared in constant time). No secret means every
+    /// webhook is refused.
     pub fn authenticate_webhook(
         &self,
         name: &str,
         body: &[u8],
-        github_signature: Option<&str>,
-        gitea_signature: Option<&str>,
+        credentials: &WebhookCredentials<'_>,
     ) -> Result<(), RepoError> {
-        use crate::repos::triggers::webhook::{verify_gitea_signature, verify_signature};
+        use crate::repos::triggers::webhook::{
+            verify_gitea_signature, verify_signature, verify_token,
+        };
         let record = self.record(name)?;
         let Some(secret) = record.webhook_secret.as_deref() else {
             return Err(RepoError::Unauthorized(name.to_string()));
         };
+        let github_signature = credentials.github_signature;
+        let gitea_signature = credentials
+            .gitea_signature
+            .or(credentials.forgejo_signature);
         let good = verify_signature(secret.as_bytes(), body, github_signature)
             || (github_signature.is_none()
-                && verify_gitea_signature(secret.as_bytes(), body, gitea_signature));
+                && verify_gitea_signature(secret.as_bytes(), body, gitea_signature))
+            || (github_signature.is_none()
+                && gitea_signature.is_none()
+                && verify_token(secret.as_bytes(), credentials.gitlab_token));
         if good {
             Ok(())
         } else {

@@ -241,6 +241,14 @@ impl Orchestrator {
             workflow_pins = loaded.pins;
             errors.extend(loaded.errors);
         }
+        // What the forge's commit status is named after (`slipway/<name>`).
+        details["workflow_name"] = json!(
+            parsed
+                .workflow
+                .as_ref()
+                .and_then(|workflow| workflow.name.as_ref())
+                .map_or(file.as_str(), |name| name.value.as_str())
+        );
         let workflow = match parsed.workflow {
             Some(workflow) if errors.is_empty() => workflow,
             _ => {
@@ -326,10 +334,19 @@ impl Orchestrator {
         // values overlaid by the repository's own (an environment's are added when a deployment
         // job's gate opens). Each job is then given only the secrets it reads.
         let names = repository_names(watched.as_ref(), &given, &source.repository);
-        let settings = self
-            .engine
-            .secrets_for_repository(&names)
-            .and_then(|secrets| Ok((secrets, self.engine.vars_for_repository(&names)?)));
+        // A pull request from a fork gets neither (GitHub's rule, `forge::trust`).
+        let withheld =
+            crate::forge::trust::secrets_withheld(&request.event_name, request.payload.as_ref());
+        let settings = match &withheld {
+            Some(reason) => {
+                tracing::info!(run_id = %run.run_id, "{reason}");
+                Ok((IndexMap::new(), IndexMap::new()))
+            }
+            None => self
+                .engine
+                .secrets_for_repository(&names)
+                .and_then(|secrets| Ok((secrets, self.engine.vars_for_repository(&names)?))),
+        };
         match settings {
             Ok((secrets, vars)) => {
                 input.secrets.extend(secrets);

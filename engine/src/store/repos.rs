@@ -38,6 +38,9 @@ pub struct RepoRecord {
     /// before it existed: readers then derive it from the mirror.
     #[serde(default)]
     pub github_repository: String,
+    /// The forge the repository lives on (pull request webhooks, commit statuses); `None`: none.
+    #[serde(default)]
+    pub forge: Option<crate::forge::ForgeLink>,
 }
 
 /// A fetch that moved more refs than the storm limit: nothing was triggered for it.
@@ -186,6 +189,7 @@ mod tests {
             pending_storm: None,
             created_at_us: 1,
             github_repository: "acme/app".to_string(),
+            forge: None,
         }
     }
 

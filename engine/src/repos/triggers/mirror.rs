@@ -123,6 +123,58 @@ impl Mirror {
         Ok(diff_ref_values(&before, &after))
     }
 
+    /// Fetches exactly `refspecs` (`+src:dst`, no globs) from the source, pruning nothing: the
+    /// refs of a pull request. A ref the source lacks is an error.
+    pub fn fetch_refspecs(&self, refspecs: &[String]) -> Result<(), TriggerError> {
+        let remote = self
+            .repo
+            .find_remote(REMOTE)
+            .map_err(TriggerError::git("find the mirror's source"))?;
+        let url = remote.url().unwrap_or("").to_string();
+        if is_network_url(&url) {
+            let mut command = std::process::Command::new("git");
+            command
+                .arg("--git-dir")
+                .arg(&self.path)
+                .args(["fetch", "--no-tags", "--quiet", &url])
+                .args(refspecs)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .stdin(std::process::Stdio::null());
+            if std::env::var_os("GIT_SSH_COMMAND").is_none() {
+                command.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
+            }
+            let output = command.output().map_err(TriggerError::io(format!(
+                "run `git` to fetch {url} (is git installed?)"
+            )))?;
+            if !output.status.success() {
+                return Err(TriggerError::Invalid(format!(
+                    "fetch {} from {url}: {}",
+                    refspecs.join(" "),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )));
+            }
+            return Ok(());
+        }
+        let mut remote = self
+            .repo
+            .remote_anonymous(&url)
+            .map_err(TriggerError::git(format!("open {url}")))?;
+        let mut options = FetchOptions::new();
+        options
+            .download_tags(AutotagOption::None)
+            .update_fetchhead(false);
+        remote
+            .fetch(
+                refspecs,
+                Some(&mut options),
+                Some("slipway pull request fetch"),
+            )
+            .map_err(TriggerError::git(format!(
+                "fetch {} from {url}",
+                refspecs.join(" ")
+            )))
+    }
+
     /// The source's default branch (short name), as the mirror's `HEAD` names it.
     pub fn default_branch(&self) -> Option<String> {
         default_branch(&self.repo)

@@ -82,6 +82,16 @@ pub fn verify_gitea_signature(secret: &[u8], body: &[u8], header: Option<&str>) 
     header.is_some_and(|hex| verify_hex(secret, body, hex.trim()))
 }
 
+/// Checks GitLab's `X-Gitlab-Token` header: the secret itself, compared in constant time. A
+/// missing header or an empty secret is false.
+pub fn verify_token(secret: &[u8], header: Option<&str>) -> bool {
+    !secret.is_empty()
+        && header.is_some_and(|given| {
+            let given = given.trim().as_bytes();
+            given.len() == secret.len() && bool::from(given.ct_eq(secret))
+        })
+}
+
 /// The `X-Hub-Signature-256` value for `body` under `secret` (for tests and for sending).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let digest = hmac_sha256(secret, body);
