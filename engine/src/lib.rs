@@ -8,6 +8,7 @@ pub mod actions;
 pub mod api;
 pub mod artifacts;
 pub mod deploy;
+pub mod identity;
 pub mod repos;
 pub mod runs;
 pub mod secrets;

@@ -21,6 +21,7 @@ pub mod runners;
 pub mod runs;
 pub mod settings;
 mod table;
+pub mod users;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,7 +54,7 @@ pub struct EngineArgs {
         global = true
     )]
     pub engine: Option<String>,
-    /// The admin token, for calls that change things [default: read ./.slipway/admin.token]
+    /// Your API token (`slipway token create`) [default: read ./.slipway/admin.token]
     #[arg(
         long = "token",
         alias = "engine-token",
@@ -199,7 +200,7 @@ impl EngineClient {
                 let mut message = message;
                 if status == StatusCode::UNAUTHORIZED && !self.inner.has_admin_token() {
                     message.push_str(
-                        " (no admin token: pass --token, set SLIPWAY_TOKEN, or run where ./.slipway/admin.token is)",
+                        " (no token: pass --token, set SLIPWAY_TOKEN, or run where ./.slipway/admin.token is; `slipway token create` makes one)",
                     );
                 }
                 ClientError::Refused { status, message }
