@@ -73,7 +73,7 @@ impl Engine {
         let client = reqwest::Client::new();
         loop {
             let answer = client
-                .get(format!("{}/api/v1/runs", engine.url))
+                .get(format!("{}/healthz", engine.url))
                 .send()
                 .await;
             if answer.is_ok_and(|response| response.status().is_success()) {

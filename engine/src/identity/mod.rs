@@ -87,7 +87,7 @@ pub struct Caller {
 }
 
 /// Why a token was not accepted (401).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("the token is not one this engine issued")]
     Unknown,
@@ -615,7 +615,10 @@ mod tests {
         assert_ne!(record.hash, secret);
         let caller = authenticate(&store, &secret).await.unwrap();
         assert_eq!((caller.user.as_str(), caller.role), ("alice", Role::Deployer));
-        assert_eq!(authenticate(&store, "slw_guess").await, Err(AuthError::Unknown));
+        assert!(matches!(
+            authenticate(&store, "slw_guess").await,
+            Err(AuthError::Unknown)
+        ));
 
         let (_, short) = create_token(
             &store,
@@ -645,5 +648,35 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn a_store_from_before_users_keeps_its_admin_token_and_marks_asserted_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // What an older engine left: an admin token file and audit entries named by `--as`.
+        std::fs::write(dir.path().join("admin.token"), "old-admin-token\n").unwrap();
+        store
+            .put_record(
+                RecordKind::Audit,
+                "0001",
+                &serde_json::json!({"actor": "alice", "action": "approved"}),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            authenticate(&store, "old-admin-token").await,
+            Err(AuthError::Unknown)
+        ));
+        assert!(bootstrap(&store, dir.path()).await.unwrap());
+        let admin = authenticate(&store, "old-admin-token").await.unwrap();
+        assert_eq!((admin.user.as_str(), admin.role), ("admin", Role::Admin));
+        assert_eq!(admin.token, ADMIN_TOKEN_NAME);
+        let entry: serde_json::Value = store.record(RecordKind::Audit, "0001").unwrap().unwrap();
+        assert_eq!(entry["actor"], "alice (asserted)");
+        // Only once: a second start changes nothing.
+        assert!(!bootstrap(&store, dir.path()).await.unwrap());
+        let entry: serde_json::Value = store.record(RecordKind::Audit, "0001").unwrap().unwrap();
+        assert_eq!(entry["actor"], "alice (asserted)");
     }
 }

@@ -54,4 +54,5 @@ pub fn lines(path: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+pub mod acting;
 pub mod engine;
