@@ -221,7 +221,7 @@ fn cli(engine: &TestEngine, args: &[&str]) -> String {
         crate::support::acting::acting(&engine.url, &engine.admin_token(), args);
     let output = engine
         .cli_with_token(&token)
-        .args(args)
+        .args(&args)
         .output()
         .expect("run slipway");
     assert!(

@@ -483,14 +483,16 @@ async fn the_web_ui_logs_in_with_a_user_token_and_acts_as_that_user() {
         .expect("client");
     let bad = client
         .post(format!("{}/login", engine.url))
-        .form(&[("token", "slw_not-a-token"), ("next", "/runs")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=slw_not-a-token&next=%2Fruns")
         .send()
         .await
         .expect("engine answers");
     assert_eq!(bad.status().as_u16(), 401);
     let login = client
         .post(format!("{}/login", engine.url))
-        .form(&[("token", vera.as_str()), ("next", "/runs")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={vera}&next=%2Fruns"))
         .send()
         .await
         .expect("engine answers");
@@ -514,7 +516,8 @@ async fn the_web_ui_logs_in_with_a_user_token_and_acts_as_that_user() {
     let refused = client
         .post(format!("{}/runners/token", engine.url))
         .header("cookie", &cookie)
-        .form(&[("csrf", "whatever")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=whatever")
         .send()
         .await
         .expect("engine answers");
