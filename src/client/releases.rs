@@ -193,11 +193,7 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 let change = send(&client, Method::POST, &path(tag, "/withdraw"), &body).await?;
                 report(&change, *json)
             }
-            ReleaseCommand::Delete {
-                tag,
-                repo,
-                json,
-            } => {
+            ReleaseCommand::Delete { tag, repo, json } => {
                 let query = match repo {
                     Some(repo) => format!("?repo={}", encode_component(repo)),
                     None => String::new(),

@@ -210,15 +210,21 @@ pub fn token(args: &TokenArgs) -> i32 {
                                 time(Some(token.created_at)),
                                 token.expires_at.map_or("never".into(), |at| time(Some(at))),
                                 time(token.last_used_at),
-                                token
-                                    .revoked_at
-                                    .map_or(String::new(), |at| format!("revoked {}", time(Some(at)))),
+                                token.revoked_at.map_or(String::new(), |at| {
+                                    format!("revoked {}", time(Some(at)))
+                                }),
                             ]
                         })
                         .collect();
                     table::print(
                         &[
-                            "ID", "USER", "NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED",
+                            "ID",
+                            "USER",
+                            "NAME",
+                            "SCOPE",
+                            "CREATED",
+                            "EXPIRES",
+                            "LAST USED",
                             "STATE",
                         ],
                         &rows,
@@ -304,13 +310,19 @@ fn parse_lifetime(text: &str) -> Result<u64, String> {
         "h" => 3_600,
         "m" => 60,
         "s" => 1,
-        _ => return Err(format!("`{text}`: give a number and a unit (d, h, m, s), or `never`")),
+        _ => {
+            return Err(format!(
+                "`{text}`: give a number and a unit (d, h, m, s), or `never`"
+            ));
+        }
     };
     let count: u64 = number
         .parse()
         .map_err(|_| format!("`{text}`: give a number and a unit (d, h, m, s), or `never`"))?;
     match count.checked_mul(scale) {
-        Some(0) | None => Err(format!("`{text}`: must be more than zero and not absurdly long")),
+        Some(0) | None => Err(format!(
+            "`{text}`: must be more than zero and not absurdly long"
+        )),
         Some(seconds) => Ok(seconds),
     }
 }

@@ -27,8 +27,7 @@ fn git(repo: &Path, args: &[&str]) {
 
 /// `--as NAME` runs the command with NAME's own token (`support::acting`).
 fn run_cli(engine: &TestEngine, args: &[&str]) -> Output {
-    let (args, token) =
-        crate::support::acting::acting(&engine.url, &engine.admin_token(), args);
+    let (args, token) = crate::support::acting::acting(&engine.url, &engine.admin_token(), args);
     engine
         .cli_with_token(&token)
         .args(args)

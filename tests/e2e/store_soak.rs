@@ -155,10 +155,7 @@ async fn eight_parallel_dispatchers_never_hang_the_engine() {
             .build()
             .expect("http client");
         let started = Instant::now();
-        let later = patient
-            .get(format!("{url}/api/v1/runs"))
-            .send()
-            .await;
+        let later = patient.get(format!("{url}/api/v1/runs")).send().await;
         panic!(
             "{} dispatch calls failed (10 s budget each), first: {}; afterwards the run list {}",
             failures.len(),

@@ -217,8 +217,7 @@ impl Browser {
 
 /// `--as NAME` runs the command with NAME's own token (`support::acting`).
 fn cli(engine: &TestEngine, args: &[&str]) -> String {
-    let (args, token) =
-        crate::support::acting::acting(&engine.url, &engine.admin_token(), args);
+    let (args, token) = crate::support::acting::acting(&engine.url, &engine.admin_token(), args);
     let output = engine
         .cli_with_token(&token)
         .args(&args)

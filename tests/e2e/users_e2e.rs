@@ -126,7 +126,8 @@ async fn an_approval_is_an_authenticated_approvers_and_never_the_deployers_own()
     .expect("dispatch --json");
     let run_id = answer["run_id"].as_str().expect("run_id").to_string();
     let detail = engine.get(&format!("/api/v1/runs/{run_id}")).await;
-    assert_eq!(detail["run"]["actor"], "dave", "{detail:#}");
+    assert_eq!(detail["run"]["details"]["actor"], "dave", "{detail:#}");
+    assert_eq!(detail["run"]["details"]["actor_kind"], "user", "{detail:#}");
     engine
         .wait_run(&run_id, "the deploy job to wait", |detail| {
             detail["jobs"]
@@ -170,7 +171,7 @@ async fn an_approval_is_an_authenticated_approvers_and_never_the_deployers_own()
 
     // Erin approves through the group, as herself.
     let approved = ok(run(&mut engine.cli_with_token(&erin), &approve), "approve");
-    assert!(approved.contains("approved"), "{approved}");
+    assert!(approved.contains("may deploy"), "{approved}");
     let done = engine.wait_completed(&run_id).await;
     assert_eq!(done["run"]["conclusion"], "success", "{done:#}");
 
@@ -198,12 +199,16 @@ async fn an_approval_is_an_authenticated_approvers_and_never_the_deployers_own()
     );
     let approvals_path = format!("/api/v1/runs/{run_id}/approvals");
     assert!(
-        erins["access"].as_array().expect("access").iter().any(|entry| {
-            entry["path"] == approvals_path.as_str()
-                && entry["user"] == "erin"
-                && entry["token"] == "test"
-                && entry["status"] == 200
-        }),
+        erins["access"]
+            .as_array()
+            .expect("access")
+            .iter()
+            .any(|entry| {
+                entry["path"] == approvals_path.as_str()
+                    && entry["user"] == "erin"
+                    && entry["token"] == "test"
+                    && entry["status"] == 200
+            }),
         "{erins:#}"
     );
     let daves: Value = serde_json::from_str(&ok(
@@ -232,11 +237,15 @@ async fn an_approval_is_an_authenticated_approvers_and_never_the_deployers_own()
     ))
     .expect("json");
     assert!(
-        veras["access"].as_array().expect("access").iter().any(|entry| {
-            entry["path"] == approvals_path.as_str()
-                && entry["status"] == 403
-                && entry["needed"] == "deployer"
-        }),
+        veras["access"]
+            .as_array()
+            .expect("access")
+            .iter()
+            .any(|entry| {
+                entry["path"] == approvals_path.as_str()
+                    && entry["status"] == 403
+                    && entry["needed"] == "deployer"
+            }),
         "the refusal is audited: {veras:#}"
     );
 }
@@ -253,10 +262,19 @@ async fn a_viewer_is_refused_every_route_above_its_role() {
         let output = run(
             &mut engine.cli(),
             &[
-                "token", "create", "--user", "vera", "--name", "app", "--scope", "flags:read",
+                "token",
+                "create",
+                "--user",
+                "vera",
+                "--name",
+                "app",
+                "--scope",
+                "flags:read",
             ],
         );
-        ok(output, "token create --scope flags:read").trim().to_string()
+        ok(output, "token create --scope flags:read")
+            .trim()
+            .to_string()
     };
     let client = reqwest::Client::new();
     let mut checked = 0;
@@ -361,7 +379,10 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
     let token = &tokens[0];
     assert_eq!(token["name"], "test");
     assert!(token["last_used_at"].is_string(), "{tokens:#}");
-    assert!(token["expires_at"].is_string(), "90 days by default: {tokens:#}");
+    assert!(
+        token["expires_at"].is_string(),
+        "90 days by default: {tokens:#}"
+    );
     let id = token["id"].as_str().expect("id").to_string();
 
     // Another deployer cannot revoke alice's token; an admin can, and it stops at once.
@@ -382,7 +403,14 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
         run(
             &mut engine.cli(),
             &[
-                "token", "create", "--user", "bob", "--name", "short", "--expires", "1s",
+                "token",
+                "create",
+                "--user",
+                "bob",
+                "--name",
+                "short",
+                "--expires",
+                "1s",
             ],
         ),
         "token create --expires 1s",
@@ -428,7 +456,10 @@ async fn no_token_is_on_disk_in_plaintext() {
     );
     // Use them, so last-used stamps are written too.
     for secret in &secrets {
-        ok(run(&mut engine.cli_with_token(secret), &["whoami"]), "whoami");
+        ok(
+            run(&mut engine.cli_with_token(secret), &["whoami"]),
+            "whoami",
+        );
     }
     let admin = engine.admin_token();
     engine.stop();
@@ -504,7 +535,10 @@ async fn the_web_ui_logs_in_with_a_user_token_and_acts_as_that_user() {
         .and_then(|value| value.split(';').next())
         .expect("a session cookie")
         .to_string();
-    assert!(!cookie.contains(&vera), "the cookie does not carry the token");
+    assert!(
+        !cookie.contains(&vera),
+        "the cookie does not carry the token"
+    );
     let page = client
         .get(format!("{}/runs", engine.url))
         .header("cookie", &cookie)
@@ -524,7 +558,10 @@ async fn the_web_ui_logs_in_with_a_user_token_and_acts_as_that_user() {
     assert_eq!(refused.status().as_u16(), 403);
     // Revoking the token ends the session.
     let tokens: Value = serde_json::from_str(&ok(
-        run(&mut engine.cli(), &["token", "list", "--user", "vera", "--json"]),
+        run(
+            &mut engine.cli(),
+            &["token", "list", "--user", "vera", "--json"],
+        ),
         "token list",
     ))
     .expect("json");

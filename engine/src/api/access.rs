@@ -160,7 +160,8 @@ fn invalid_token(error: &AuthError) -> Response {
 
 /// 401, or for a web page the login page (which comes back to it).
 fn unauthenticated(method: &Method, path: &str, uri: &axum::http::Uri) -> Response {
-    let is_page = method == Method::GET && !path.starts_with("/api/") && !path.starts_with("/ofrep/");
+    let is_page =
+        method == Method::GET && !path.starts_with("/api/") && !path.starts_with("/ofrep/");
     if is_page {
         let target = uri
             .path_and_query()

@@ -132,8 +132,7 @@ impl Server {
 pub async fn serve(state: AppState, address: SocketAddr) -> std::io::Result<Server> {
     let engine = state.engine().clone();
     // The first start (or a store from before users): `admin` and its token.
-    if let Err(error) =
-        crate::identity::bootstrap(engine.store(), &engine.config().data_dir).await
+    if let Err(error) = crate::identity::bootstrap(engine.store(), &engine.config().data_dir).await
     {
         tracing::error!(%error, "could not create the admin user");
     }

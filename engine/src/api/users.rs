@@ -102,11 +102,9 @@ async fn create_token(
     let lifetime = match request.expires_in_secs {
         None => Some(identity::DEFAULT_TOKEN_LIFETIME),
         Some(0) => None,
-        Some(seconds) => Some(SignedDuration::from_secs(
-            i64::try_from(seconds).map_err(|_| {
-                ApiError::bad_request("field `expires_in_secs`: too far in the future")
-            })?,
-        )),
+        Some(seconds) => Some(SignedDuration::from_secs(i64::try_from(seconds).map_err(
+            |_| ApiError::bad_request("field `expires_in_secs`: too far in the future"),
+        )?)),
     };
     let store = state.engine().store();
     let (record, secret) = identity::create_token(

@@ -168,7 +168,10 @@ pub fn token_key(secret: &str) -> String {
 pub fn check_login(name: &str) -> Result<(), IdentityError> {
     let valid = !name.is_empty()
         && name.len() <= 64
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -186,7 +189,10 @@ pub fn check_login(name: &str) -> Result<(), IdentityError> {
 /// names earlier audit entries recorded (asserted with `--as`) are marked `(asserted)`. Does
 /// nothing when users exist or the file is missing. `true` when it created the user.
 pub async fn bootstrap(store: &Store, data_dir: &Path) -> Result<bool, StoreError> {
-    if !store.records::<UserRecord>(RecordKind::Users, "")?.is_empty() {
+    if !store
+        .records::<UserRecord>(RecordKind::Users, "")?
+        .is_empty()
+    {
         return Ok(false);
     }
     let path = crate::runs::orchestrator::admin_token_path(data_dir);
@@ -297,9 +303,13 @@ async fn caller_of(store: &Store, record: TokenRecord) -> Result<Caller, AuthErr
         .is_none_or(|at| now.duration_since(at) >= LAST_USED_RESOLUTION);
     if stale {
         store
-            .update_record(RecordKind::UserTokens, &record.hash, move |token: &mut TokenRecord| {
-                token.last_used_at = Some(now);
-            })
+            .update_record(
+                RecordKind::UserTokens,
+                &record.hash,
+                move |token: &mut TokenRecord| {
+                    token.last_used_at = Some(now);
+                },
+            )
             .await?;
     }
     Ok(Caller {
@@ -578,7 +588,11 @@ mod tests {
         );
         let admin_flags = caller(Role::Admin, TokenScope::FlagsRead);
         assert_eq!(
-            decide(Access::User(Role::Viewer), "/api/v1/runs", Some(&admin_flags)),
+            decide(
+                Access::User(Role::Viewer),
+                "/api/v1/runs",
+                Some(&admin_flags)
+            ),
             Verdict::OutOfScope
         );
         assert_eq!(
@@ -605,16 +619,24 @@ mod tests {
     async fn tokens_are_stored_hashed_and_expire_or_are_revoked() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        add_user(&store, "alice", Role::Deployer, Some("alice@example.com".into()))
-            .await
-            .unwrap();
+        add_user(
+            &store,
+            "alice",
+            Role::Deployer,
+            Some("alice@example.com".into()),
+        )
+        .await
+        .unwrap();
         let (record, secret) = create_token(&store, "alice", "laptop", None, TokenScope::All)
             .await
             .unwrap();
         assert!(secret.starts_with(TOKEN_PREFIX));
         assert_ne!(record.hash, secret);
         let caller = authenticate(&store, &secret).await.unwrap();
-        assert_eq!((caller.user.as_str(), caller.role), ("alice", Role::Deployer));
+        assert_eq!(
+            (caller.user.as_str(), caller.role),
+            ("alice", Role::Deployer)
+        );
         assert!(matches!(
             authenticate(&store, "slw_guess").await,
             Err(AuthError::Unknown)

@@ -67,7 +67,12 @@ impl FromRequestParts<AppState> for Session {
             .and_then(|(key, cookie)| verify(&key, &cookie))
             .filter(|verified| verified.token_key == caller.token_key)
             .map(|verified| verified.csrf);
-        if csrf.is_none() && parts.headers.get(axum::http::header::AUTHORIZATION).is_none() {
+        if csrf.is_none()
+            && parts
+                .headers
+                .get(axum::http::header::AUTHORIZATION)
+                .is_none()
+        {
             return Err((StatusCode::UNAUTHORIZED, "log in first: open /login").into_response());
         }
         Ok(Session { csrf, caller })
