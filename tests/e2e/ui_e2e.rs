@@ -336,7 +336,7 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
     browser
         .until(
             "a refusal",
-            "return document.body.innerText.includes('not this engine')",
+            "return document.body.innerText.includes('cannot log in')",
         )
         .await;
     // The browser is alice's: what she does there is recorded as hers.
