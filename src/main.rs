@@ -292,7 +292,7 @@ enum Command {
     /// List a run's artifacts, or download one (--download NAME [--dir DIR])
     #[command(after_help = exit::HELP)]
     Artifacts(client::artifacts::ArtifactsArgs),
-    /// Cancel a run, or one job of it with --job (admin)
+    /// Cancel a run, or one job of it with --job (deployer)
     #[command(after_help = exit::HELP)]
     Cancel(client::runs::CancelArgs),
     /// Deployment environments: create, edit, list, show, rm, status
@@ -301,21 +301,31 @@ enum Command {
     /// Approver groups: `@NAME` in an environment's `--approvers` means each member
     #[command(after_help = exit::HELP)]
     Group(client::environments::GroupArgs),
-    /// Approve a run waiting for an environment (admin; counts as `--as USER`)
+    /// Approve a run waiting for an environment, as the token's user (deployer, named an approver)
     #[command(after_help = exit::HELP)]
     Approve(client::environments::DecideArgs),
-    /// Reject a run waiting for an environment: its deployment job fails (admin)
+    /// Reject a run waiting for an environment: its deployment job fails (deployer, an approver)
     #[command(after_help = exit::HELP)]
     Reject(client::environments::DecideArgs),
-    /// Put the version live before the current one back into an environment (admin)
+    /// Put the version live before the current one back into an environment (deployer)
     #[command(after_help = exit::HELP)]
     Rollback(client::environments::RollbackArgs),
     /// Deployment history: what went where, when, by whom, how it ended
     #[command(after_help = exit::HELP)]
     Deployments(client::environments::DeploymentsArgs),
-    /// The audit log of approvals, gates, deployments and releases
+    /// The audit log of approvals, gates, deployments and releases (`--user U`: also every
+    /// change U made through the API)
     #[command(after_help = exit::HELP)]
     Audit(client::environments::AuditArgs),
+    /// Users and their roles: add, list, rm (admin)
+    #[command(after_help = exit::HELP)]
+    User(client::users::UserArgs),
+    /// API tokens: create (printed once), list, revoke
+    #[command(after_help = exit::HELP)]
+    Token(client::users::TokenArgs),
+    /// Who the engine takes you for (the token's user, role and scope)
+    #[command(after_help = exit::HELP)]
+    Whoami(client::users::WhoamiArgs),
     /// Repository secrets on the engine (set and rm are admin)
     #[command(after_help = exit::HELP)]
     Secret(client::settings::SecretArgs),
@@ -622,6 +632,9 @@ fn main() {
         Command::Rollback(args) => client::environments::rollback(&args),
         Command::Deployments(args) => client::environments::deployments(&args),
         Command::Audit(args) => client::environments::audit(&args),
+        Command::User(args) => client::users::user(&args),
+        Command::Token(args) => client::users::token(&args),
+        Command::Whoami(args) => client::users::whoami(&args),
         Command::Secret(args) => client::settings::secret(&args),
         Command::Var(args) => client::settings::var(&args),
         Command::Action(args) => client::actions::action(&args),

@@ -576,6 +576,7 @@ async fn start_push_workflows(
                 git_ref: head.git_ref.clone(),
                 inputs: Vec::new(),
                 payload: None,
+                actor: None,
             })
             .await;
         match started {

@@ -1,5 +1,5 @@
-//! The read and admin API of the engine (what the CLI calls): GETs that anyone may make, and
-//! changes sent with the admin token. Bodies are `protocol` types; every JSON body sent gets
+//! The read and admin API of the engine (what the CLI calls): reads and changes, each sent
+//! with the user's token (the engine's role table decides what it reaches). Bodies are `protocol` types; every JSON body sent gets
 //! `protocol_version`.
 //!
 //! Unlike the runner calls these are not retried: a person is waiting and the command says what
@@ -166,8 +166,10 @@ impl EngineClient {
         format!("{}{path}", self.base_url)
     }
 
+    /// Every call of the read and admin API carries the token when one is set: reads need
+    /// the `viewer` role too.
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.long.request(method, self.url(path))
+        self.admin(self.long.request(method, self.url(path)))
     }
 
     fn admin(&self, request: RequestBuilder) -> RequestBuilder {

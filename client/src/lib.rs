@@ -682,6 +682,9 @@ impl EngineClient {
         }
         if let Some(credential) = &self.credential {
             request = request.bearer_auth(credential);
+        } else if let Some(token) = &self.admin_token {
+            // A person's download (`slipway artifacts --download`): their user token.
+            request = request.bearer_auth(token);
         }
         let response = request.send().await.map_err(|error| ClientError::Network {
             url: url.to_string(),

@@ -9,6 +9,7 @@ pub mod api;
 pub mod artifacts;
 pub mod deploy;
 pub mod forge;
+pub mod identity;
 pub mod repos;
 pub mod runs;
 pub mod secrets;

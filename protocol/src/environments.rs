@@ -113,17 +113,14 @@ pub struct DecisionRequest {
     pub environment: String,
     /// `approve` or `reject`.
     pub decision: Decision,
-    /// Who decides (asserted by the caller, see docs/api.md).
-    pub actor: String,
     #[serde(default)]
     pub comment: Option<String>,
 }
 
-/// `POST /api/v1/environments/{name}/rollback`.
+/// `POST /api/v1/environments/{name}/rollback` (the caller is who rolls back).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RollbackRequest {
     pub protocol_version: u32,
-    pub actor: String,
 }
 
 /// `PUT /api/v1/groups/{name}`: the members (logins); an empty list removes the group.

@@ -17,6 +17,7 @@ pub mod releases;
 pub mod repos;
 pub mod run;
 pub mod step;
+pub mod users;
 pub mod wire;
 
 pub use container::{ContainerSpec, RegistryCredentials};

@@ -1,5 +1,5 @@
-//! The admin API of releases: the bodies and query the CLI sends. The person acting is named
-//! in the body (asserted by the caller).
+//! The admin API of releases: the bodies and query the CLI sends. The person acting is the
+//! authenticated caller, never a name in the body.
 //!
 //! **Architecture Invariant:** plain data only; `deploy` decides what a release may do.
 
@@ -20,8 +20,6 @@ pub struct CreateReleaseRequest {
     pub name: Option<String>,
     #[serde(default)]
     pub notes: Option<String>,
-    #[serde(default)]
-    pub created_by: Option<String>,
     /// `major`, `minor` (default), `patch` or `emergency`.
     #[serde(default)]
     pub category: Option<String>,
@@ -37,7 +35,6 @@ pub struct PromoteReleaseRequest {
     pub repo: Option<String>,
     pub environment: String,
     pub audience: String,
-    pub requested_by: String,
 }
 
 /// `POST /api/v1/releases/{tag}/approve`.
@@ -49,7 +46,6 @@ pub struct ApproveReleaseRequest {
     #[serde(default)]
     pub repo: Option<String>,
     pub environment: String,
-    pub approver: String,
     #[serde(default)]
     pub comment: Option<String>,
     /// `approve` (default) or `reject`.
@@ -66,18 +62,15 @@ pub struct WithdrawReleaseRequest {
     #[serde(default)]
     pub repo: Option<String>,
     pub environment: String,
-    pub actor: String,
     #[serde(default)]
     pub reason: Option<String>,
 }
 
-/// `?repo=NAME` (and `?actor=NAME` for a delete).
+/// `?repo=NAME`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseQuery {
     #[serde(default)]
     pub repo: Option<String>,
-    #[serde(default)]
-    pub actor: Option<String>,
 }
 
 /// `PUT /api/v1/environments/{environment}/release-policies/{category}`: the release policy of

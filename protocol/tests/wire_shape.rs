@@ -302,6 +302,7 @@ fn shapes() -> Vec<(String, String)> {
     add("ErrorBody", of(&ErrorBody { error: "e".into() }));
     add_artifact_shapes(&mut add);
     add_action_shapes(&mut add);
+    add_user_shapes(&mut add);
     add(
         "RegisterRequest",
         of(&RegisterRequest {
@@ -616,7 +617,6 @@ fn shapes() -> Vec<(String, String)> {
             protocol_version: 1,
             environment: "prod".into(),
             decision: Decision::Approve,
-            actor: "a".into(),
             comment: Some("c".into()),
         }),
     );
@@ -625,7 +625,6 @@ fn shapes() -> Vec<(String, String)> {
         "RollbackRequest",
         of(&RollbackRequest {
             protocol_version: 1,
-            actor: "a".into(),
         }),
     );
     add(
@@ -682,7 +681,6 @@ fn shapes() -> Vec<(String, String)> {
             repo: Some("r".into()),
             name: Some("n".into()),
             notes: Some("n".into()),
-            created_by: Some("a".into()),
             category: Some("minor".into()),
         }),
     );
@@ -693,7 +691,6 @@ fn shapes() -> Vec<(String, String)> {
             repo: Some("r".into()),
             environment: "prod".into(),
             audience: "all".into(),
-            requested_by: "a".into(),
         }),
     );
     add(
@@ -702,7 +699,6 @@ fn shapes() -> Vec<(String, String)> {
             protocol_version: Some(1),
             repo: Some("r".into()),
             environment: "prod".into(),
-            approver: "a".into(),
             comment: Some("c".into()),
             decision: Some(Decision::Approve),
         }),
@@ -713,7 +709,6 @@ fn shapes() -> Vec<(String, String)> {
             protocol_version: Some(1),
             repo: Some("r".into()),
             environment: "prod".into(),
-            actor: "a".into(),
             reason: Some("r".into()),
         }),
     );
@@ -721,7 +716,6 @@ fn shapes() -> Vec<(String, String)> {
         "ReleaseQuery",
         of(&ReleaseQuery {
             repo: Some("r".into()),
-            actor: Some("a".into()),
         }),
     );
     add(
@@ -1093,4 +1087,84 @@ fn full_patch() -> EnvironmentPatch {
             .collect(),
         secrets: vec!["TOKEN".into()],
     }
+}
+
+fn add_user_shapes(add: &mut impl FnMut(&str, String)) {
+    use protocol::users::*;
+    add("Role", of(&Role::Deployer));
+    add("TokenScope", of(&TokenScope::FlagsRead));
+    add(
+        "CreateUserRequest",
+        of(&CreateUserRequest {
+            protocol_version: 1,
+            name: "alice".into(),
+            role: Some(Role::Viewer),
+            git_email: Some("a@x".into()),
+        }),
+    );
+    add(
+        "User",
+        of(&User {
+            name: "alice".into(),
+            role: Role::Admin,
+            git_email: Some("a@x".into()),
+            created_at: at(),
+        }),
+    );
+    add(
+        "CreateTokenRequest",
+        of(&CreateTokenRequest {
+            protocol_version: 1,
+            user: Some("alice".into()),
+            name: "laptop".into(),
+            expires_in_secs: Some(1),
+            scope: Some(TokenScope::All),
+        }),
+    );
+    let view = TokenView {
+        id: "i".into(),
+        user: "alice".into(),
+        name: "laptop".into(),
+        scope: TokenScope::All,
+        created_at: at(),
+        expires_at: Some(at()),
+        last_used_at: Some(at()),
+        revoked_at: Some(at()),
+    };
+    add("TokenView", of(&view));
+    add(
+        "CreatedToken",
+        of(&CreatedToken {
+            protocol_version: 1,
+            info: view,
+            token: "t".into(),
+        }),
+    );
+    add(
+        "WhoAmI",
+        of(&WhoAmI {
+            user: "alice".into(),
+            role: Role::Viewer,
+            token: "t".into(),
+            scope: TokenScope::All,
+        }),
+    );
+    add(
+        "UserQuery",
+        of(&UserQuery {
+            user: Some("alice".into()),
+        }),
+    );
+    add(
+        "AccessEntry",
+        of(&AccessEntry {
+            at: at(),
+            user: "alice".into(),
+            token: "t".into(),
+            method: "POST".into(),
+            path: "/p".into(),
+            status: 403,
+            needed: Some(Role::Deployer),
+        }),
+    );
 }

@@ -267,9 +267,6 @@ pub struct DecideArgs {
     /// Why (kept in the audit log)
     #[arg(long)]
     pub comment: Option<String>,
-    /// Who decides [default: $SLIPWAY_USER, else $USER]
-    #[arg(long = "as", value_name = "USER", env = "SLIPWAY_USER")]
-    pub actor: Option<String>,
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
@@ -281,9 +278,6 @@ pub struct DecideArgs {
 pub struct RollbackArgs {
     /// The environment to roll back
     pub environment: String,
-    /// Who asks [default: $SLIPWAY_USER, else $USER]
-    #[arg(long = "as", value_name = "USER", env = "SLIPWAY_USER")]
-    pub actor: Option<String>,
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
@@ -307,6 +301,10 @@ pub struct AuditArgs {
     /// Only this environment
     #[arg(long = "env", value_name = "ENV")]
     pub environment: Option<String>,
+    /// Only what this user did: their deployment decisions, and every change they made
+    /// through the API (and calls of theirs that were refused)
+    #[arg(long = "user", value_name = "USER")]
+    pub user: Option<String>,
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
@@ -484,12 +482,11 @@ fn decide(args: &DecideArgs, decision: Decision) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let run_id = resolve_run(&client, &args.run).await?;
-        let actor = actor(args.actor.as_deref())?;
+        // The one who decides is the token's user (see `slipway whoami`).
         let request = DecisionRequest {
             protocol_version: protocol::PROTOCOL_VERSION,
             environment: args.environment.clone(),
             decision,
-            actor,
             comment: args.comment.clone(),
         };
         let path = format!("/api/v1/runs/{}/approvals", encode_component(&run_id));
@@ -510,7 +507,6 @@ pub fn rollback(args: &RollbackArgs) -> i32 {
         let client = EngineClient::from_args(&args.engine)?;
         let request = RollbackRequest {
             protocol_version: protocol::PROTOCOL_VERSION,
-            actor: actor(args.actor.as_deref())?,
         };
         let path = format!(
             "/api/v1/environments/{}/rollback",
@@ -604,11 +600,35 @@ pub fn audit(args: &AuditArgs) -> i32 {
             Some(name) => format!("/api/v1/audit?environment={}", encode_component(name)),
             None => "/api/v1/audit".to_string(),
         };
-        let entries: Vec<AuditEntry> = client.get(&path).await?;
+        let mut entries: Vec<AuditEntry> = client.get(&path).await?;
+        if let Some(user) = &args.user {
+            entries.retain(|entry| entry.actor.eq_ignore_ascii_case(user));
+            let access: Vec<protocol::users::AccessEntry> = client
+                .get(&format!(
+                    "/api/v1/audit/access?user={}",
+                    encode_component(user)
+                ))
+                .await?;
+            if args.json {
+                print_json(&serde_json::json!({"deployments": entries, "access": access}))?;
+                return Ok(exit::SUCCESS);
+            }
+            print_audit(&entries);
+            println!();
+            super::users::print_access(&access);
+            return Ok(exit::SUCCESS);
+        }
         if args.json {
             print_json(&entries)?;
             return Ok(exit::SUCCESS);
         }
+        print_audit(&entries);
+        Ok(exit::SUCCESS)
+    })
+}
+
+fn print_audit(entries: &[AuditEntry]) {
+    {
         let rows: Vec<Vec<String>> = entries
             .iter()
             .map(|entry| {
@@ -626,8 +646,7 @@ pub fn audit(args: &AuditArgs) -> i32 {
             &["AT", "ENVIRONMENT", "ACTOR", "ACTION", "SUBJECT", "REASON"],
             &rows,
         );
-        Ok(exit::SUCCESS)
-    })
+    }
 }
 
 fn subject(subject: &AuditSubject) -> String {
@@ -638,21 +657,6 @@ fn subject(subject: &AuditSubject) -> String {
         }
         AuditSubject::Release { tag } => format!("release {tag}"),
     }
-}
-
-/// `--as`, else `$USER`.
-pub fn actor(given: Option<&str>) -> Result<String, ClientError> {
-    let name = given
-        .map(str::to_string)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_default();
-    let name = name.trim().to_string();
-    if name.is_empty() {
-        return Err(ClientError::Usage(
-            "say who you are: --as NAME (or set SLIPWAY_USER)".into(),
-        ));
-    }
-    Ok(name)
 }
 
 fn protection_summary(environment: &Environment) -> String {

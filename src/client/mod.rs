@@ -26,6 +26,7 @@ pub mod runners;
 pub mod runs;
 pub mod settings;
 mod table;
+pub mod users;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,7 +54,7 @@ pub struct EngineArgs {
         global = true
     )]
     pub engine: Option<String>,
-    /// The admin token, for calls that change things [default: <data>/admin.token]
+    /// Your API token (`slipway token create`) [default: the data dir's admin.token]
     #[arg(
         long = "token",
         alias = "engine-token",
@@ -201,7 +202,7 @@ impl EngineClient {
                 let mut message = message;
                 if status == StatusCode::UNAUTHORIZED && !self.inner.has_admin_token() {
                     message.push_str(
-                        " (no admin token: pass --token or --data DIR, set SLIPWAY_TOKEN or SLIPWAY_DATA, or start the engine with `slipway serve`, which records it in ~/.config/slipway/config.toml)",
+                        " (no token: pass --token or --data DIR, set SLIPWAY_TOKEN or SLIPWAY_DATA, or start the engine with `slipway serve`, which records it in ~/.config/slipway/config.toml; `slipway token create` makes one)",
                     );
                 }
                 ClientError::Refused { status, message }

@@ -1,7 +1,6 @@
 //! `slipway release …`, `slipway releases` and the environments view (`env status`): releases
-//! over the engine's HTTP API. People are named by `--as NAME` (else `SLIPWAY_USER`, else
-//! `$USER`); the name is asserted by whoever runs the command, not authenticated — the admin
-//! token is what the engine checks.
+//! over the engine's HTTP API. The person acting is the user of the token the command sends
+//! (`--token`/`SLIPWAY_TOKEN`), authenticated by the engine.
 //!
 //! This file must not decide anything about releases: it sends requests and prints answers.
 
@@ -29,27 +28,6 @@ pub struct ReleaseArgs {
     pub engine: EngineArgs,
 }
 
-/// Who acts: `--as NAME`, else `SLIPWAY_USER`, else `$USER` (asserted, not authenticated).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct Actor {
-    /// Who is acting (default: $SLIPWAY_USER, else $USER); asserted, not authenticated
-    #[arg(long = "as", value_name = "USER", env = "SLIPWAY_USER")]
-    pub user: Option<String>,
-}
-
-impl Actor {
-    fn name(&self) -> Result<String, ClientError> {
-        self.user
-            .clone()
-            .or_else(|| std::env::var("USER").ok())
-            .map(|name| name.trim().to_string())
-            .filter(|name| !name.is_empty())
-            .ok_or_else(|| {
-                ClientError::Usage("who is acting? pass --as NAME or set SLIPWAY_USER".into())
-            })
-    }
-}
-
 #[derive(Debug, clap::Subcommand)]
 pub enum ReleaseCommand {
     /// Create a release of a tag (available to no one until promoted)
@@ -68,8 +46,6 @@ pub enum ReleaseCommand {
         /// `major`, `minor` (default), `patch` or `emergency`: which release policy it follows
         #[arg(long)]
         category: Option<String>,
-        #[command(flatten)]
-        actor: Actor,
         /// Print as JSON
         #[arg(long)]
         json: bool,
@@ -87,8 +63,6 @@ pub enum ReleaseCommand {
         /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
-        #[command(flatten)]
-        actor: Actor,
         /// Print as JSON
         #[arg(long)]
         json: bool,
@@ -109,8 +83,6 @@ pub enum ReleaseCommand {
         /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
-        #[command(flatten)]
-        actor: Actor,
         /// Print as JSON
         #[arg(long)]
         json: bool,
@@ -157,8 +129,6 @@ pub enum ReleaseCommand {
         stages: Vec<String>,
         #[arg(long)]
         repo: Option<String>,
-        #[command(flatten)]
-        actor: Actor,
         #[arg(long)]
         json: bool,
     },
@@ -169,8 +139,6 @@ pub enum ReleaseCommand {
         environment: String,
         #[arg(long)]
         repo: Option<String>,
-        #[command(flatten)]
-        actor: Actor,
         #[arg(long)]
         json: bool,
     },
@@ -282,7 +250,6 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 name,
                 repo,
                 category,
-                actor,
                 json,
             } => {
                 let notes = match notes {
@@ -297,7 +264,6 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                     repo: repo.clone(),
                     name: name.clone(),
                     notes,
-                    created_by: Some(actor.name()?),
                     category: category.clone(),
                 };
                 let change = send(&client, Method::POST, "/api/v1/releases", &body).await?;
@@ -308,7 +274,6 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 environment,
                 audience,
                 repo,
-                actor,
                 json,
             } => {
                 let body = PromoteReleaseRequest {
@@ -316,7 +281,6 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                     repo: repo.clone(),
                     environment: environment.clone(),
                     audience: audience.clone(),
-                    requested_by: actor.name()?,
                 };
                 let change = send(&client, Method::POST, &path(tag, "/promote"), &body).await?;
                 report(&change, *json)
@@ -327,14 +291,12 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 comment,
                 reject,
                 repo,
-                actor,
                 json,
             } => {
                 let body = ApproveReleaseRequest {
                     protocol_version: None,
                     repo: repo.clone(),
                     environment: environment.clone(),
-                    approver: actor.name()?,
                     comment: comment.clone(),
                     decision: Some(if *reject {
                         Decision::Reject
@@ -350,29 +312,22 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 environment,
                 reason,
                 repo,
-                actor,
                 json,
             } => {
                 let body = WithdrawReleaseRequest {
                     protocol_version: None,
                     repo: repo.clone(),
                     environment: environment.clone(),
-                    actor: actor.name()?,
                     reason: reason.clone(),
                 };
                 let change = send(&client, Method::POST, &path(tag, "/withdraw"), &body).await?;
                 report(&change, *json)
             }
-            ReleaseCommand::Delete {
-                tag,
-                repo,
-                actor,
-                json,
-            } => {
-                let mut query = format!("?actor={}", encode_component(&actor.name()?));
-                if let Some(repo) = repo {
-                    query.push_str(&format!("&repo={}", encode_component(repo)));
-                }
+            ReleaseCommand::Delete { tag, repo, json } => {
+                let query = match repo {
+                    Some(repo) => format!("?repo={}", encode_component(repo)),
+                    None => String::new(),
+                };
                 let change = send(
                     &client,
                     Method::DELETE,

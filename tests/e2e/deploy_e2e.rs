@@ -80,9 +80,10 @@ impl Engine {
 
     async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::get(format!("{}/api/v1/runs", self.url))
+        while reqwest::get(format!("{}/healthz", self.url))
             .await
             .map_or(true, |response| !response.status().is_success())
+            || !self.data.join("admin.token").exists()
         {
             assert!(Instant::now() < deadline, "engine did not come up in 30 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -90,13 +91,15 @@ impl Engine {
     }
 
     /// Runs the CLI against this engine.
+    /// `--as NAME` runs the command with NAME's own token (`support::acting`).
     fn cli(&self, args: &[&str]) -> Output {
-        let token = std::fs::read_to_string(self.data.join("admin.token")).expect("admin.token");
+        let admin = std::fs::read_to_string(self.data.join("admin.token")).expect("admin.token");
+        let (args, token) = crate::support::acting::acting(&self.url, admin.trim(), args);
         Command::new(BIN)
             .envs(crate::support::user_env())
             .args(args)
             .env("SLIPWAY_ENGINE", &self.url)
-            .env("SLIPWAY_TOKEN", token.trim())
+            .env("SLIPWAY_TOKEN", token)
             .env_remove("SLIPWAY_USER")
             .output()
             .expect("run the slipway CLI")
@@ -125,13 +128,20 @@ impl Engine {
             "--ref",
             git_ref,
             "--json",
+            // The run's actor (github.actor) is who dispatched it.
+            "--as",
+            "dev",
         ]);
         let answer: Value = serde_json::from_str(&out).expect("dispatch --json");
         answer["run_id"].as_str().expect("run_id").to_string()
     }
 
     async fn get(&self, path: &str) -> Value {
-        reqwest::get(format!("{}{path}", self.url))
+        let admin = std::fs::read_to_string(self.data.join("admin.token")).expect("admin.token");
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(admin.trim())
+            .send()
             .await
             .expect("engine answers")
             .json()

@@ -25,9 +25,11 @@ fn git(repo: &Path, args: &[&str]) {
     assert!(output.status.success(), "git {args:?}: {output:?}");
 }
 
+/// `--as NAME` runs the command with NAME's own token (`support::acting`).
 fn run_cli(engine: &TestEngine, args: &[&str]) -> Output {
+    let (args, token) = crate::support::acting::acting(&engine.url, &engine.admin_token(), args);
     engine
-        .cli()
+        .cli_with_token(&token)
         .args(args)
         .env_remove("SLIPWAY_USER")
         .output()

@@ -343,6 +343,7 @@ async fn a_slowloris_neither_blocks_the_api_nor_costs_a_lease() {
             Duration::from_secs(2),
             fresh
                 .get(format!("{}/api/v1/runs/{run_id}", engine.url))
+                .bearer_auth(engine.admin_token())
                 .send(),
         )
         .await;

@@ -41,3 +41,4 @@ mod toolkit_e2e;
 mod triggers_e2e;
 mod trust_e2e;
 mod ui_e2e;
+mod users_e2e;

@@ -53,7 +53,7 @@ async fn start_engine(data_dir: &Path, port: u16) -> Process {
                 break;
             }
             let answer = client
-                .get(format!("http://127.0.0.1:{port}/api/v1/runs"))
+                .get(format!("http://127.0.0.1:{port}/healthz"))
                 .send()
                 .await;
             if answer.is_ok_and(|response| response.status().is_success()) {
@@ -73,12 +73,14 @@ struct Cli {
 }
 
 impl Cli {
+    /// `--as NAME` runs the command with NAME's own token (`support::acting`).
     fn run(&self, args: &[&str]) -> Output {
-        let token = std::fs::read_to_string(&self.token_file).expect("admin.token exists");
+        let admin = std::fs::read_to_string(&self.token_file).expect("admin.token exists");
+        let (args, token) = crate::support::acting::acting(&self.url, admin.trim(), args);
         Command::new(BIN)
             .envs(crate::support::user_env())
             .args(args)
-            .args(["--engine", &self.url, "--token", token.trim()])
+            .args(["--engine", &self.url, "--token", &token])
             .current_dir(&self.cwd)
             .env_remove("SLIPWAY_USER")
             .output()

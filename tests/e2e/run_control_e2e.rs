@@ -335,8 +335,10 @@ jobs:
     ran.sort();
     assert_eq!(ran, ["build 1", "flaky 1", "flaky 2", "other 1"]);
 
-    // `runs` and `run-status` show the attempt.
-    let runs = cli(&engine, &["runs"], &[]);
+    // `runs` and `run-status` show the attempt (reads need a token too).
+    let admin = engine.admin_token();
+    let reader: &[(&str, &str)] = &[("SLIPWAY_TOKEN", admin.as_str())];
+    let runs = cli(&engine, &["runs"], reader);
     let table = String::from_utf8_lossy(&runs.stdout).to_string();
     assert!(
         table
@@ -345,13 +347,13 @@ jobs:
             .is_some_and(|header| header.contains("ATTEMPT")),
         "{table}"
     );
-    let status = cli(&engine, &["run-status", &second], &[]);
+    let status = cli(&engine, &["run-status", &second], reader);
     let text = String::from_utf8_lossy(&status.stdout).to_string();
     assert!(text.contains("#1, attempt 2"), "{text}");
     assert!(text.contains(&format!("re-run of: {first}")), "{text}");
 
     // The stored log has step markers around the output; `logs` renders them as text.
-    let logs = cli(&engine, &["logs", &second, "--job", "flaky"], &[]);
+    let logs = cli(&engine, &["logs", &second, "--job", "flaky"], reader);
     let log = String::from_utf8_lossy(&logs.stdout).to_string();
     assert!(log.contains("▶ needs the flag"), "{log}");
     assert!(!log.contains("##[step"), "{log}");

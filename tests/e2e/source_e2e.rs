@@ -73,10 +73,7 @@ impl Engine {
         let deadline = Instant::now() + PATIENCE;
         let client = reqwest::Client::new();
         loop {
-            let answer = client
-                .get(format!("{}/api/v1/runs", engine.url))
-                .send()
-                .await;
+            let answer = client.get(format!("{}/healthz", engine.url)).send().await;
             if answer.is_ok_and(|response| response.status().is_success()) {
                 return engine;
             }

@@ -46,10 +46,24 @@ fn spawn_engine(data_dir: &Path, port: u16) -> Process {
     Process(child)
 }
 
+/// A client with the call budget that sends `token` with every request.
+fn authed_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("a header value"),
+    );
+    reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .default_headers(headers)
+        .build()
+        .expect("http client")
+}
+
 async fn wait_ready(client: &reqwest::Client, url: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let answer = client.get(format!("{url}/api/v1/runs")).send().await;
+        let answer = client.get(format!("{url}/healthz")).send().await;
         if answer.is_ok_and(|response| response.status().is_success()) {
             return;
         }
@@ -83,6 +97,8 @@ async fn eight_parallel_dispatchers_never_hang_the_engine() {
         .expect("admin.token exists")
         .trim()
         .to_string();
+    // Every call carries the admin token (reads need a token too).
+    let client = authed_client(&token);
 
     // Only a watched repository is dispatched.
     let watched = client
@@ -275,6 +291,8 @@ async fn cancel_ends_a_run_that_has_no_jobs() {
         .expect("admin.token exists")
         .trim()
         .to_string();
+    // Every call carries the admin token (reads need a token too).
+    let client = authed_client(&token);
     // Only a watched repository is dispatched.
     let watched = client
         .post(format!("{url}/api/v1/repos"))

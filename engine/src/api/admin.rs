@@ -1,6 +1,6 @@
 //! The admin calls: start a run (`dispatch`), re-run one (`rerun`), make a runner registration
-//! token. Cancel (`reads.rs`) takes the same `Admin` proof.
-//! Each needs the admin token (`<data>/admin.token`) as `Authorization: Bearer …`.
+//! token. Cancel (`reads.rs`) takes the same `Admin` proof. Each route's role is in the role
+//! table (`identity::routes`); the run's actor is the authenticated caller.
 //!
 //! This file must not plan runs itself: it hands requests to the `Orchestrator`.
 
@@ -26,7 +26,7 @@ pub use super::extract::Admin;
 
 /// `POST /api/v1/dispatch`: reads the workflow at the ref's commit and starts a run.
 pub async fn dispatch(
-    _admin: Admin,
+    caller: Admin,
     State(orchestrator): State<Orchestrator>,
     Versioned(request): Versioned<DispatchRequest>,
 ) -> Result<Json<DispatchResponse>, ApiError> {
@@ -53,6 +53,7 @@ pub async fn dispatch(
             git_ref: request.git_ref.unwrap_or_else(|| "HEAD".to_string()),
             inputs: request.inputs.into_iter().collect(),
             payload: None,
+            actor: Some(caller.user),
         })
         .await
         .map_err(orchestrator_error)?;
@@ -67,7 +68,7 @@ pub async fn dispatch(
 /// `POST /api/v1/runs/{run_id}/rerun`: a new attempt of a finished run (all jobs, the failed
 /// ones, or one job, each with its dependents).
 pub async fn rerun(
-    _admin: Admin,
+    caller: Admin,
     State(orchestrator): State<Orchestrator>,
     Path(run_id): Path<String>,
     Versioned(request): Versioned<RerunRequest>,
@@ -85,7 +86,7 @@ pub async fn rerun(
         (None, false) => RerunMode::All,
     };
     let started = orchestrator
-        .rerun(run_id, mode)
+        .rerun_as(run_id, mode, Some(&caller.user))
         .await
         .map_err(|error| match error {
             RerunError::NotFound(_) => ApiError::not_found(error.to_string()),

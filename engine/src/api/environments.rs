@@ -1,5 +1,5 @@
-//! Environments, deployments, approvals and the audit log over HTTP, for the CLI (admin token
-//! on every change), and the deployment progress a runner reports for the job it holds.
+//! Environments, deployments, approvals and the audit log over HTTP, for the CLI (each route's
+//! role in `identity::routes`; approvals and rollbacks are the authenticated caller's), and the deployment progress a runner reports for the job it holds.
 //!
 //! Handlers translate to `deploy::Deployments` calls (reached through the orchestrator);
 //! they decide nothing themselves.
@@ -131,18 +131,13 @@ async fn remove_environment(
 }
 
 async fn rollback(
-    _admin: Admin,
+    caller: Admin,
     State(orchestrator): State<Orchestrator>,
     Path(name): Path<String>,
-    Versioned(request): Versioned<RollbackRequest>,
+    Versioned(_request): Versioned<RollbackRequest>,
 ) -> Result<(StatusCode, Json<wire::Deployment>), ApiError> {
-    if request.actor.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "field `actor`: say who rolls back (`--as NAME`)",
-        ));
-    }
     let record = deployments(&orchestrator)
-        .rollback(&name, request.actor.trim())
+        .rollback(&name, &caller.user)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(record.into())))
 }
@@ -208,17 +203,12 @@ async fn set_group(
 }
 
 async fn decide(
-    _admin: Admin,
+    caller: Admin,
     State(orchestrator): State<Orchestrator>,
     Path(run_id): Path<String>,
     Versioned(request): Versioned<DecisionRequest>,
 ) -> Result<Json<ApprovalOutcome>, ApiError> {
     let run_id: RunId = super::run_refs::resolve_run_id(orchestrator.engine().store(), &run_id)?;
-    if request.actor.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "field `actor`: say who decides (`--as NAME`)",
-        ));
-    }
     if orchestrator.engine().store().run(run_id)?.is_none() {
         return Err(ApiError::not_found(format!(
             "find run {run_id}: there is none"
@@ -229,7 +219,7 @@ async fn decide(
             .decide(
                 run_id,
                 &request.environment,
-                request.actor.trim(),
+                &caller.user,
                 request.decision.into(),
                 request.comment,
             )

@@ -1,12 +1,9 @@
 //! What every handler needs before it starts: a JSON body whose `protocol_version` matches
-//! ours, the runner behind a bearer credential, and a JSON error for whatever went wrong.
+//! ours, the runner behind a bearer credential, the authenticated user (`Caller`, put there by
+//! `access`), and a JSON error for whatever went wrong.
 //!
 //! This file must not change state: a request refused here (400, 401) leaves everything as it
 //! was.
-
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock, PoisonError};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -20,6 +17,7 @@ use protocol::wire::ErrorBody;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
+pub use crate::identity::Caller;
 use crate::store::{RunnerRecord, StoreError};
 
 /// An error answer: a status and a message, sent as `{"error": "…"}`.
@@ -157,67 +155,22 @@ impl FromRequestParts<AppState> for AuthedRunner {
     }
 }
 
-/// The caller showed the admin token (else 401, nothing touched): the API's one admin
-/// extractor.
-pub struct Admin;
-
-impl FromRequestParts<AppState> for Admin {
+/// The authenticated user the access check (`api::access`) admitted to this route: its role is
+/// at least the route's minimum in the role table. Handlers take it as the actor of what they do;
+/// without it (a route the check did not cover) the request is 401 and nothing is touched.
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        require_admin_token(parts, &state.engine().config().data_dir)?;
-        Ok(Admin)
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing token: send `Authorization: Bearer TOKEN`",
+            )
+        })
     }
 }
 
-/// Checks that a request carries the engine's admin token (`<data>/admin.token`) as
-/// `Authorization: Bearer …`; `Admin` calls this one check. Both sides
-/// are hashed before the constant-time comparison so their lengths leak nothing either. The
-/// token's hash is read from disk once per process (`admin_token_hash`), not per request.
-pub fn require_admin_token(parts: &Parts, data_dir: &std::path::Path) -> Result<(), ApiError> {
-    use subtle::ConstantTimeEq;
-    let refused = || ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid admin token");
-    let given = parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(refused)?;
-    let expected = admin_token_hash(data_dir).ok_or_else(refused)?;
-    let same = crate::store::hash_secret(given).ct_eq(&expected);
-    if bool::from(same) {
-        Ok(())
-    } else {
-        Err(refused())
-    }
-}
-
-/// The hash of `<data_dir>/admin.token`, read once and kept; `None` (and read again next time)
-/// while the file is missing or empty. `slipway serve` writes the file before it serves.
-pub(crate) fn admin_token_hash(data_dir: &std::path::Path) -> Option<[u8; 32]> {
-    static HASHES: OnceLock<Mutex<HashMap<PathBuf, [u8; 32]>>> = OnceLock::new();
-    let hashes = HASHES.get_or_init(Default::default);
-    if let Some(hash) = hashes
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(data_dir)
-    {
-        return Some(*hash);
-    }
-    let text =
-        std::fs::read_to_string(crate::runs::orchestrator::admin_token_path(data_dir)).ok()?;
-    let token = text.trim();
-    if token.is_empty() {
-        return None;
-    }
-    let hash = crate::store::hash_secret(token);
-    hashes
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(data_dir.to_path_buf(), hash);
-    Some(hash)
-}
+/// The name handlers have always used for "an authenticated caller with the route's role";
+/// the role itself is the role table's (`identity::routes`), not the handler's.
+pub type Admin = Caller;

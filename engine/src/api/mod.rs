@@ -5,7 +5,9 @@
 //! **Architecture Invariant:** this is the only HTTP server in the engine. Handlers translate
 //! HTTP to `dispatch::Engine` calls and back; they hold no state and no policy of their own.
 //!
-//! Files: `admin.rs` (dispatch, rerun, registration tokens; admin token), `extract.rs` (versioned
+//! Files: `access.rs` (the role check every request passes: the role table, user tokens, web
+//! sessions, the access log), `users.rs` (users, tokens, whoami, the access log),
+//! `admin.rs` (dispatch, rerun, registration tokens), `extract.rs` (versioned
 //! JSON bodies, runner authentication, errors), `runners.rs` (registration and the runner
 //! protocol), `reads.rs` (runs, jobs, logs, runners for the CLI), `run_refs.rs` (run references: ids,
 //! prefixes, `WORKFLOW#NUMBER`; the runs list's filters), `settings.rs` (repository
@@ -15,6 +17,7 @@
 //! body limits and request budgets), `toolkit.rs` (the cache service the official actions call,
 //! under `/api/v1/toolkit/`, authenticated by a job's runtime token), `retention.rs` (`gc`).
 
+mod access;
 mod actions;
 mod admin;
 pub mod artifacts;
@@ -34,6 +37,7 @@ mod settings;
 mod source;
 mod state;
 pub mod toolkit;
+mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 use crate::runs::dispatch::Engine;
 
 pub use admin::{DispatchRequest, DispatchResponse, RerunRequest, RerunResponse, TokenResponse};
-pub use extract::ApiError;
+pub use extract::{ApiError, Caller};
 pub(crate) use extract::admin_token_hash;
 pub(crate) use job_cancel::api_error as job_cancel_error;
 pub use settings::ADMIN_TOKEN_FILE;
@@ -93,6 +97,12 @@ pub fn router(state: AppState) -> Router {
         .merge(repos::routes())
         .merge(retention::routes())
         .merge(crate::ui::routes())
+        .merge(users::routes())
+        // Every route's role, from the one table (`identity::routes`), before any handler.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::check,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -135,6 +145,11 @@ impl Server {
 /// quickly).
 pub async fn serve(state: AppState, address: SocketAddr) -> std::io::Result<Server> {
     let engine = state.engine().clone();
+    // The first start (or a store from before users): `admin` and its token.
+    if let Err(error) = crate::identity::bootstrap(engine.store(), &engine.config().data_dir).await
+    {
+        tracing::error!(%error, "could not create the admin user");
+    }
     // Release plans advance while the API serves, and stop with it.
     let releases = state.releases().clone();
     let starter: Arc<dyn crate::repos::RunStarter> = Arc::new(state.orchestrator().clone());

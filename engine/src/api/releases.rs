@@ -1,7 +1,6 @@
 //! Releases over HTTP: create, list, show, promote, approve, withdraw, delete, and the
-//! environments view ("deployed" beside "released to whom"). Every route needs the admin token;
-//! the person acting is named in the body (`requested_by`, `approver`, `actor`): asserted by the
-//! caller, not authenticated.
+//! environments view ("deployed" beside "released to whom"). Every route's role is in the role
+//! table (`identity::routes`); the person acting is the authenticated caller.
 //!
 //! Runs the `release` events start go through the orchestrator. This file must not decide anything:
 //! `releases::Releases` does.
@@ -54,7 +53,7 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
 
 /// `POST /api/v1/releases`: 201 with the change.
 pub async fn create(
-    _admin: Admin,
+    caller: Admin,
     State(releases): State<Arc<Releases>>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
@@ -66,9 +65,7 @@ pub async fn create(
                 repo: request.repo,
                 name: request.name,
                 notes: request.notes.unwrap_or_default(),
-                created_by: request
-                    .created_by
-                    .unwrap_or_else(|| deploy::SYSTEM_ACTOR.to_string()),
+                created_by: caller.user,
                 category: request.category,
             },
             releases.engine().config().clock.now(),
@@ -96,18 +93,16 @@ pub async fn show(
     Ok(Json(releases.show(&tag, query.repo.as_deref())?).into_response())
 }
 
-/// `DELETE /api/v1/releases/{tag}[?repo=NAME&actor=NAME]`: the change (with the runs the
+/// `DELETE /api/v1/releases/{tag}[?repo=NAME]`: the change (with the runs the
 /// `deleted` event started).
 pub async fn delete(
-    _admin: Admin,
+    caller: Admin,
     State(releases): State<Arc<Releases>>,
     State(orchestrator): State<Orchestrator>,
     Path(tag): Path<String>,
     Query(query): Query<ReleaseQuery>,
 ) -> Result<Response, ApiError> {
-    let actor = query
-        .actor
-        .unwrap_or_else(|| deploy::SYSTEM_ACTOR.to_string());
+    let actor = caller.user;
     let change = releases
         .delete(
             &tag,
@@ -122,7 +117,7 @@ pub async fn delete(
 
 /// `POST /api/v1/releases/{tag}/promote`.
 pub async fn promote(
-    _admin: Admin,
+    caller: Admin,
     State(releases): State<Arc<Releases>>,
     State(orchestrator): State<Orchestrator>,
     Path(tag): Path<String>,
@@ -136,7 +131,7 @@ pub async fn promote(
                 repo: request.repo,
                 environment: request.environment,
                 audience: request.audience,
-                requested_by: request.requested_by,
+                requested_by: caller.user,
             },
             &orchestrator,
             releases.engine().config().clock.now(),
@@ -151,7 +146,7 @@ pub async fn promote(
 
 /// `POST /api/v1/releases/{tag}/approve`.
 pub async fn approve(
-    _admin: Admin,
+    caller: Admin,
     State(releases): State<Arc<Releases>>,
     State(orchestrator): State<Orchestrator>,
     Path(tag): Path<String>,
@@ -164,7 +159,7 @@ pub async fn approve(
                 tag,
                 repo: request.repo,
                 environment: request.environment,
-                approver: request.approver,
+                approver: caller.user,
                 decision: request
                     .decision
                     .map(Decision::from)
@@ -180,7 +175,7 @@ pub async fn approve(
 
 /// `POST /api/v1/releases/{tag}/withdraw`.
 pub async fn withdraw(
-    _admin: Admin,
+    caller: Admin,
     State(releases): State<Arc<Releases>>,
     State(orchestrator): State<Orchestrator>,
     Path(tag): Path<String>,
@@ -193,7 +188,7 @@ pub async fn withdraw(
                 tag,
                 repo: request.repo,
                 environment: request.environment,
-                actor: request.actor,
+                actor: caller.user,
                 reason: request.reason,
             },
             &orchestrator,

@@ -104,6 +104,9 @@ impl RunStarter for crate::runs::orchestrator::Orchestrator {
                 return Ok(Vec::new());
             };
             let mut started = Vec::new();
+            // The pusher (the event's sender) is a user when a login or git e-mail maps to
+            // one; else the run's actor is an unmapped git identity, which can never approve.
+            let actor = pusher_as_user(self.engine().store(), &event.payload);
             for decision in decisions {
                 let request = crate::runs::orchestrator::RunRequest {
                     repository: PathBuf::from(&repository.mirror_path),
@@ -113,6 +116,7 @@ impl RunStarter for crate::runs::orchestrator::Orchestrator {
                     sha: Some(sha.to_string()),
                     inputs: Vec::new(),
                     payload: Some(event.payload.clone()),
+                    actor: actor.clone(),
                 };
                 match self.start_run(request).await {
                     Ok(run) => started.push(run.run_id),
@@ -123,6 +127,20 @@ impl RunStarter for crate::runs::orchestrator::Orchestrator {
             }
             Ok(started)
         })
+    }
+}
+
+/// The user an event's sender (`sender.login`, `pusher.name`/`pusher.email`) maps to.
+fn pusher_as_user(store: &crate::store::Store, payload: &serde_json::Value) -> Option<String> {
+    let text = |pointer: &str| payload.pointer(pointer).and_then(serde_json::Value::as_str);
+    let name = text("/sender/login").or_else(|| text("/pusher/name"));
+    let email = text("/pusher/email");
+    match crate::identity::map_git_identity(store, name, email) {
+        Ok(user) => user.map(|user| user.name),
+        Err(error) => {
+            tracing::warn!(%error, "could not map the pusher to a user");
+            None
+        }
     }
 }
 

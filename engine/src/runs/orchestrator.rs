@@ -58,6 +58,10 @@ pub struct RunRequest {
     pub inputs: Vec<(String, String)>,
     /// The event payload, when the caller has one (a webhook); else it is built from the commit.
     pub payload: Option<Value>,
+    /// The user who caused the run (an authenticated caller, or the user a pusher maps to):
+    /// the run's actor. `None`: whom the payload names (an unmapped git identity), else the
+    /// engine's own user.
+    pub actor: Option<String>,
 }
 
 /// The run a request created.
@@ -202,6 +206,9 @@ impl Orchestrator {
         let keep_ref = request.sha.is_some().then_some(request.git_ref.as_str());
         let (mut source, bytes) =
             read_at_commit(&repository, at, keep_ref, &file, &request.git_ref).await?;
+        if let Some(actor) = &request.actor {
+            source.actor = actor.clone();
+        }
         // One identity: a watched repository's runs carry its name, and `github.repository` is
         // the one derived when it was added.
         if let Some(repo) = &watched
@@ -215,6 +222,7 @@ impl Orchestrator {
             "sha": source.sha,
             "repository": watched.as_ref().map_or(given.clone(), |repo| repo.name.clone()),
             "actor": source.actor,
+            "actor_kind": actor_kind(&request),
             "attempt": 1,
         });
         let parsed = workflows::parse::parse_workflow_bytes(&file, &bytes);
@@ -514,6 +522,23 @@ pub fn workflow_path(name: &str) -> String {
         name.trim_start_matches("./").to_string()
     } else {
         format!(".github/workflows/{name}")
+    }
+}
+
+/// What the run's actor is: `user` (authenticated, or a pusher mapped to a user), `git` (a
+/// git identity no user is mapped to: it can never approve), `engine` (the engine's own).
+fn actor_kind(request: &RunRequest) -> &'static str {
+    if request.actor.is_some() {
+        "user"
+    } else if request
+        .payload
+        .as_ref()
+        .and_then(|payload| payload.pointer("/sender/login"))
+        .is_some()
+    {
+        "git"
+    } else {
+        "engine"
     }
 }
 
@@ -1315,6 +1340,7 @@ mod tests {
             sha: None,
             inputs: Vec::new(),
             payload: None,
+            actor: None,
         };
         let first = orchestrator.start_run(request.clone()).await.expect("run");
         let second = orchestrator.start_run(request).await.expect("run");

@@ -111,6 +111,17 @@ impl Orchestrator {
         run_id: RunId,
         mode: RerunMode,
     ) -> Result<StartedAttempt, RerunError> {
+        self.rerun_as(run_id, mode, None).await
+    }
+
+    /// `rerun`, started by the authenticated user `triggering_actor` (`github.triggering_actor`;
+    /// the run's actor stays the first attempt's).
+    pub async fn rerun_as(
+        &self,
+        run_id: RunId,
+        mode: RerunMode,
+        triggering_actor: Option<&str>,
+    ) -> Result<StartedAttempt, RerunError> {
         let store = self.engine().store().clone();
         let previous = store.run(run_id)?.ok_or(RerunError::NotFound(run_id))?;
         if previous.status != RunStatus::Completed {
@@ -122,7 +133,11 @@ impl Orchestrator {
             Some(trigger) => trigger,
             None => trigger_from_details(&previous.workflow, &previous.details),
         };
-        let (source, workflow) = read_workflow(&trigger).await?;
+        let (mut source, workflow) = read_workflow(&trigger).await?;
+        // The actor stays the first attempt's (a dispatching user, a mapped pusher).
+        if let Some(actor) = previous.details.get("actor").and_then(Value::as_str) {
+            source.actor = actor.to_string();
+        }
 
         // The earlier attempt's jobs, grouped by job id (matrix legs together).
         let mut earlier: IndexMap<String, Vec<KeptLeg>> = IndexMap::new();
@@ -178,6 +193,9 @@ impl Orchestrator {
             }
             map.insert("attempt".into(), json!(attempt));
             map.insert("rerun_of".into(), json!(run_id.to_string()));
+            if let Some(by) = triggering_actor {
+                map.insert("triggering_actor".into(), json!(by));
+            }
             // Every attempt keeps the first attempt's `github.run_id` (as on GitHub).
             map.entry("first_attempt")
                 .or_insert_with(|| json!(run_id.to_string()));
@@ -218,6 +236,9 @@ impl Orchestrator {
             file: trigger.workflow.clone(),
             message,
         })?;
+        if let Some(by) = triggering_actor {
+            input.run.triggering_actor = by.to_string();
+        }
         // The same commits as the first attempt: the pins travel in the details.
         input.actions = previous
             .details

@@ -43,11 +43,17 @@ pub enum RecordKind {
     ActionSources,
     /// `protocol::actions::ActionMirror` by lower-cased `owner/repo`.
     ActionMirrors,
+    /// `identity::UserRecord` by lower-cased login.
+    Users,
+    /// `identity::TokenRecord` by the hex SHA-256 of the token (never the token itself).
+    UserTokens,
+    /// `protocol::users::AccessEntry` by a sortable id: changes made and calls refused.
+    AccessAudit,
 }
 
 impl RecordKind {
     /// Every kind (each has its tree, opened with the store).
-    pub(super) const ALL: [RecordKind; 12] = [
+    pub(super) const ALL: [RecordKind; 15] = [
         RecordKind::Environments,
         RecordKind::Deployments,
         RecordKind::Approvals,
@@ -60,6 +66,9 @@ impl RecordKind {
         RecordKind::StartupRuns,
         RecordKind::ActionSources,
         RecordKind::ActionMirrors,
+        RecordKind::Users,
+        RecordKind::UserTokens,
+        RecordKind::AccessAudit,
     ];
 
     /// The kind's place in `ALL`. Exhaustive on purpose: a new kind does not compile until it
@@ -79,6 +88,9 @@ impl RecordKind {
             RecordKind::StartupRuns => 9,
             RecordKind::ActionSources => 10,
             RecordKind::ActionMirrors => 11,
+            RecordKind::Users => 12,
+            RecordKind::UserTokens => 13,
+            RecordKind::AccessAudit => 14,
         }
     }
 
@@ -96,6 +108,9 @@ impl RecordKind {
             RecordKind::StartupRuns => "startup_runs",
             RecordKind::ActionSources => "action_sources",
             RecordKind::ActionMirrors => "action_mirrors",
+            RecordKind::Users => "users",
+            RecordKind::UserTokens => "user_tokens",
+            RecordKind::AccessAudit => "access_audit",
         }
     }
 }

@@ -48,3 +48,56 @@ impl Store {
 pub async fn create_registration_token(store: &Store) -> Result<String, StoreError> {
     store.create_registration_token().await
 }
+
+impl Store {
+    /// Reads the record under `key`, lets `change` edit it and writes it back, all on the
+    /// writer thread, so no other write lands between the read and the write (a token's
+    /// last-used stamp can never undo its revocation). `None` when there is no such record;
+    /// else `change`'s answer. Durable on return.
+    pub async fn update_record<T, R>(
+        &self,
+        kind: super::RecordKind,
+        key: &str,
+        change: impl FnOnce(&mut T) -> R + Send + 'static,
+    ) -> Result<Option<R>, StoreError>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        R: Send + 'static,
+    {
+        let key = key.to_string();
+        self.write(move |core| {
+            let tree = core.record_tree(kind)?;
+            let Some(bytes) = tree
+                .get(key.as_bytes())
+                .map_err(|error| core.database_error(error))?
+            else {
+                return Ok(None);
+            };
+            let mut value: T = super::decode(kind.tree(), &bytes)?;
+            let answer = change(&mut value);
+            tree.insert(key.as_bytes(), super::encode(&value))
+                .map_err(|error| core.database_error(error))?;
+            Ok(Some(answer))
+        })
+        .await
+    }
+}
+
+impl Store {
+    /// Every record of a kind with its key, in key order.
+    pub fn keyed_records<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: super::RecordKind,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let tree = self.record_tree(kind)?;
+        let mut records = Vec::new();
+        for entry in tree.iter() {
+            let (key, bytes) = entry.map_err(|error| self.database_error(error))?;
+            records.push((
+                String::from_utf8_lossy(&key).into_owned(),
+                super::decode(kind.tree(), &bytes)?,
+            ));
+        }
+        Ok(records)
+    }
+}

@@ -48,7 +48,11 @@ pub async fn rerun(
             ));
         }
     };
-    match state.orchestrator().rerun(run_id, mode).await {
+    match state
+        .orchestrator()
+        .rerun_as(run_id, mode, Some(&session.caller.user))
+        .await
+    {
         Ok(started) => Ok(see(&format!("/runs/{}", started.started.run_id))),
         Err(error) => {
             let status = match &error {
@@ -102,8 +106,6 @@ pub struct DecisionForm {
     environment: String,
     /// `approve` or `reject`.
     decision: String,
-    /// Who decides (as `slipway approve --as NAME`).
-    actor: String,
     #[serde(default)]
     comment: String,
     /// On the environments page: the run whose job waits.
@@ -119,7 +121,7 @@ pub async fn decide(
     Form(form): Form<DecisionForm>,
 ) -> Result<Response, UiError> {
     session.check_csrf(&form.csrf)?;
-    apply_decision(&state, &run_id, &form).await?;
+    apply_decision(&state, &session, &run_id, &form).await?;
     Ok(see(&format!("/runs/{}", path_segment(&run_id))))
 }
 
@@ -133,7 +135,7 @@ pub async fn decide_deployment(
     session.check_csrf(&form.csrf)?;
     form.environment = name;
     let run_id = form.run_id.clone();
-    apply_decision(&state, &run_id, &form).await?;
+    apply_decision(&state, &session, &run_id, &form).await?;
     Ok(see(&format!(
         "/environments#env-{}",
         path_segment(&form.environment)
@@ -142,17 +144,13 @@ pub async fn decide_deployment(
 
 async fn apply_decision(
     state: &AppState,
+    session: &Session,
     run_id: &str,
     form: &DecisionForm,
 ) -> Result<(), UiError> {
     let run_id = parse_run_id(run_id)?;
-    let actor = form.actor.trim();
-    if actor.is_empty() {
-        return Err(UiError(
-            StatusCode::BAD_REQUEST,
-            "field `actor`: say who decides".to_string(),
-        ));
-    }
+    // The one who decides is the logged-in user, never a name typed into the form.
+    let actor = session.caller.user.as_str();
     let decision = match form.decision.as_str() {
         "approve" => Decision::Approve,
         "reject" => Decision::Reject,
@@ -179,7 +177,6 @@ pub struct ReleaseForm {
     environment: String,
     #[serde(default)]
     audience: String,
-    actor: String,
     #[serde(default)]
     repo: String,
     #[serde(default)]
@@ -206,7 +203,7 @@ pub async fn promote(
                 } else {
                     form.audience.trim().to_string()
                 },
-                requested_by: form.actor.trim().to_string(),
+                requested_by: session.caller.user.clone(),
             },
             state.orchestrator(),
             jiff::Timestamp::now(),
@@ -231,7 +228,7 @@ pub async fn withdraw(
                 tag,
                 repo: Some(form.repo.clone()).filter(|repo| !repo.is_empty()),
                 environment: form.environment.trim().to_string(),
-                actor: form.actor.trim().to_string(),
+                actor: session.caller.user.clone(),
                 reason: Some(form.reason.trim().to_string()).filter(|r| !r.is_empty()),
             },
             state.orchestrator(),

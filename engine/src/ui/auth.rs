@@ -1,35 +1,45 @@
-//! Who may see the web UI: the login page takes the admin token once and answers with a session
-//! cookie (`HttpOnly`, `SameSite=Strict`); every page needs that cookie, and every form that
-//! changes something carries a CSRF token tied to the session.
+//! Who may see the web UI: the login page takes a user token once (`slipway token create`, or
+//! the first start's `admin.token`) and answers with a session cookie (`HttpOnly`,
+//! `SameSite=Strict`) that names that token; every page is reached as that token's user, with
+//! the role the role table asks for (`api::access` checks it), and every form that changes
+//! something carries a CSRF token tied to the session.
 //!
-//! Sessions keep no state in the engine: the cookie is a random nonce and its HMAC-SHA256 under
-//! a key derived from the admin token, and the CSRF token is another HMAC of the same nonce. A new
-//! admin token ends every session. This file must not render pages beyond the login form.
+//! Sessions keep no state in the engine: the cookie is the token's store key (its hash, never
+//! the token), a random nonce and their HMAC-SHA256 under a key derived from the engine's
+//! secret key; the CSRF token is another HMAC of the same nonce. Revoking the token, its expiry
+//! or removing its user ends the session at the next request. This file must not render pages
+//! beyond the login form.
 
-use axum::extract::{FromRequestParts, OriginalUri};
+use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::api::AppState;
+use crate::identity::{self, Caller};
 
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "slipway_ui";
 
-/// A browser that logged in; `csrf` is the token its forms must carry.
+/// The user a page is for; `csrf` is the token its forms must carry (`None` when the request
+/// came with a bearer token rather than the cookie: no ambient credential, nothing to forge).
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub csrf: String,
+    pub csrf: Option<String>,
+    pub caller: Caller,
 }
 
 impl Session {
     /// Checks a form's CSRF token (constant time); a mismatch is 403 and nothing happens.
     pub fn check_csrf(&self, given: &str) -> Result<(), super::UiError> {
-        if bool::from(self.csrf.as_bytes().ct_eq(given.as_bytes())) {
+        let Some(csrf) = &self.csrf else {
+            return Ok(());
+        };
+        if bool::from(csrf.as_bytes().ct_eq(given.as_bytes())) {
             Ok(())
         } else {
             Err(super::UiError(
@@ -48,41 +58,61 @@ impl FromRequestParts<AppState> for Session {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = session_key(state);
-        let cookie = cookie_value(parts);
-        if let (Some(key), Some(cookie)) = (key, cookie)
-            && let Some(session) = verify(&key, &cookie)
+        // `api::access` authenticated the request and left its caller.
+        let Some(caller) = parts.extensions.get::<Caller>().cloned() else {
+            return Err((StatusCode::UNAUTHORIZED, "log in first: open /login").into_response());
+        };
+        let csrf = session_key(state)
+            .zip(cookie_value(&parts.headers))
+            .and_then(|(key, cookie)| verify(&key, &cookie))
+            .filter(|verified| verified.token_key == caller.token_key)
+            .map(|verified| verified.csrf);
+        if csrf.is_none()
+            && parts
+                .headers
+                .get(axum::http::header::AUTHORIZATION)
+                .is_none()
         {
-            return Ok(session);
-        }
-        let path = OriginalUri::from_request_parts(parts, state)
-            .await
-            .map(|uri| uri.0.to_string())
-            .unwrap_or_else(|_| "/".to_string());
-        if parts.uri.path().starts_with("/api/") || parts.method != axum::http::Method::GET {
             return Err((StatusCode::UNAUTHORIZED, "log in first: open /login").into_response());
         }
-        Err(Redirect::to(&format!("/login?next={}", percent_encode(&path))).into_response())
+        Ok(Session { csrf, caller })
     }
 }
 
-/// Whether `token` is the engine's admin token.
-pub fn token_is_valid(state: &AppState, token: &str) -> bool {
-    let Some(expected) = crate::api::admin_token_hash(&state.engine().config().data_dir) else {
-        return false;
-    };
-    bool::from(crate::store::hash_secret(token.trim()).ct_eq(&expected))
+/// The caller a request's session cookie names (a valid cookie of a live token), if any.
+pub async fn session_caller(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
+    let key = session_key(state)?;
+    let verified = verify(&key, &cookie_value(headers)?)?;
+    identity::authenticate_key(state.engine().store(), &verified.token_key)
+        .await
+        .ok()
+        .filter(|caller| caller.scope == protocol::users::TokenScope::All)
 }
 
-/// A new session: the `Set-Cookie` header value.
-pub fn new_session_cookie(state: &AppState) -> Option<HeaderValue> {
+/// The caller a token typed into the login form names, or why it cannot log in.
+pub async fn login_caller(state: &AppState, token: &str) -> Result<Caller, String> {
+    let caller = identity::authenticate(state.engine().store(), token.trim())
+        .await
+        .map_err(|error| format!("That token cannot log in: {error}."))?;
+    if caller.scope != protocol::users::TokenScope::All {
+        return Err(format!(
+            "The token `{}` has scope `{}`: it cannot log in.",
+            caller.token, caller.scope
+        ));
+    }
+    Ok(caller)
+}
+
+/// A new session for `caller`'s token: the `Set-Cookie` header value.
+pub fn new_session_cookie(state: &AppState, caller: &Caller) -> Option<HeaderValue> {
     let key = session_key(state)?;
     let mut nonce = [0u8; 24];
     getrandom::fill(&mut nonce).ok()?;
     let nonce = hex(&nonce);
-    let mac = mac(&key, &format!("session:{nonce}"));
+    let token_key = &caller.token_key;
+    let mac = mac(&key, &format!("session:{token_key}:{nonce}"));
     HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={nonce}.{mac}; Path=/; HttpOnly; SameSite=Strict"
+        "{COOKIE_NAME}={token_key}.{nonce}.{mac}; Path=/; HttpOnly; SameSite=Strict"
     ))
     .ok()
 }
@@ -127,16 +157,12 @@ pub fn path_segment(text: &str) -> String {
 }
 
 fn session_key(state: &AppState) -> Option<[u8; 32]> {
-    let hash = crate::api::admin_token_hash(&state.engine().config().data_dir)?;
-    // A key of its own, so the session MAC is not the token's plain hash.
-    let mut derived = <Hmac<Sha256> as Mac>::new_from_slice(&hash).ok()?;
-    derived.update(b"slipway web ui session key");
-    Some(derived.finalize().into_bytes().into())
+    let secret = crate::secrets::SecretKey::shared(&state.engine().config().data_dir).ok()?;
+    Some(secret.derive("slipway web ui session key"))
 }
 
-fn cookie_value(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
@@ -146,13 +172,21 @@ fn cookie_value(parts: &Parts) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-fn verify(key: &[u8; 32], cookie: &str) -> Option<Session> {
-    let (nonce, given) = cookie.split_once('.')?;
-    let expected = mac(key, &format!("session:{nonce}"));
+/// A cookie whose MAC holds: the token it names and the session's CSRF token.
+struct Verified {
+    token_key: String,
+    csrf: String,
+}
+
+fn verify(key: &[u8; 32], cookie: &str) -> Option<Verified> {
+    let mut parts = cookie.splitn(3, '.');
+    let (token_key, nonce, given) = (parts.next()?, parts.next()?, parts.next()?);
+    let expected = mac(key, &format!("session:{token_key}:{nonce}"));
     if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
         return None;
     }
-    Some(Session {
+    Some(Verified {
+        token_key: token_key.to_string(),
         csrf: mac(key, &format!("csrf:{nonce}")),
     })
 }
@@ -178,14 +212,27 @@ mod tests {
     #[test]
     fn a_cookie_verifies_only_with_its_own_mac() {
         let key = [7u8; 32];
-        let nonce = "abc";
-        let good = format!("{nonce}.{}", mac(&key, "session:abc"));
-        let session = verify(&key, &good).unwrap();
-        assert_eq!(session.csrf, mac(&key, "csrf:abc"));
-        assert!(verify(&key, "abc.00").is_none());
+        let good = format!("tk.abc.{}", mac(&key, "session:tk:abc"));
+        let verified = verify(&key, &good).unwrap();
+        assert_eq!(verified.token_key, "tk");
+        assert_eq!(verified.csrf, mac(&key, "csrf:abc"));
+        assert!(verify(&key, "tk.abc.00").is_none());
         assert!(verify(&[8u8; 32], &good).is_none());
         assert!(verify(&key, "no-dot").is_none());
-        assert!(session.check_csrf(&session.csrf).is_ok());
+        // Another token's key under the same MAC is refused.
+        let forged = format!("other.abc.{}", mac(&key, "session:tk:abc"));
+        assert!(verify(&key, &forged).is_none());
+        let session = Session {
+            csrf: Some(verified.csrf.clone()),
+            caller: Caller {
+                user: "u".into(),
+                role: protocol::users::Role::Viewer,
+                token: "t".into(),
+                token_key: "tk".into(),
+                scope: protocol::users::TokenScope::All,
+            },
+        };
+        assert!(session.check_csrf(&verified.csrf).is_ok());
         assert!(session.check_csrf("forged").is_err());
     }
 

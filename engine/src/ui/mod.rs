@@ -3,7 +3,7 @@
 //! (`engine/static/`), all compiled into the binary. Every page reads without JavaScript; the
 //! script only makes pages live (server-sent events, then a fetch of the same page).
 //!
-//! Files: `auth` (login, session cookie, CSRF), `runs` (the run list and a run's page),
+//! Files: `auth` (login with a user token, session cookie, CSRF), `runs` (the run list and a run's page),
 //! `graph` (a run's job graph as SVG over `layout`, the pure layered layout), `logs` (a job's log:
 //! windows of lines, search, follow; ANSI rendering in `ansi`), `actions` (the forms that change
 //! something: re-run, cancel, approve/reject, promote/withdraw, registration tokens), `live` (the
@@ -19,6 +19,7 @@ mod actions;
 mod admin_pages;
 pub mod ansi;
 mod auth;
+pub(crate) use auth::{percent_encode, session_caller};
 mod format;
 mod graph;
 pub mod layout;
@@ -89,7 +90,7 @@ impl Chrome {
         Chrome {
             title: title.into(),
             section,
-            csrf: session.csrf.clone(),
+            csrf: session.csrf.clone().unwrap_or_default(),
         }
     }
 }
@@ -199,11 +200,15 @@ struct LoginForm {
 
 async fn login(State(state): State<AppState>, axum::Form(form): axum::Form<LoginForm>) -> Response {
     let next = auth::safe_next(form.next.as_deref());
-    if auth::token_is_valid(&state, &form.token)
-        && let Some(cookie) = auth::new_session_cookie(&state)
-    {
-        return auth::with_cookie(Redirect::to(&next).into_response(), cookie);
-    }
+    let refusal = match auth::login_caller(&state, &form.token).await {
+        Ok(caller) => match auth::new_session_cookie(&state, &caller) {
+            Some(cookie) => {
+                return auth::with_cookie(Redirect::to(&next).into_response(), cookie);
+            }
+            None => "The engine cannot make a session now (its secret key is unreadable).".into(),
+        },
+        Err(refusal) => refusal,
+    };
     let mut response = render(&LoginPage {
         chrome: Chrome {
             title: "Log in".into(),
@@ -211,7 +216,7 @@ async fn login(State(state): State<AppState>, axum::Form(form): axum::Form<Login
             csrf: String::new(),
         },
         next,
-        error: Some("That is not this engine's admin token (see <data>/admin.token).".into()),
+        error: Some(refusal),
     });
     *response.status_mut() = StatusCode::UNAUTHORIZED;
     response

@@ -60,6 +60,8 @@ impl Harness {
         };
         // Runs here are driven by hand (`enqueue_job`, the events read below): no orchestrator
         // task takes the engine's events.
+        // The first start's admin user and its token (reads need a token too).
+        engine::runs::orchestrator::ensure_admin_token(dir.path()).unwrap();
         let state = api::AppState::with_orchestrator(Orchestrator::detached(engine.clone()));
         let server = api::serve(state, address).await.unwrap();
         Harness {
@@ -111,8 +113,19 @@ impl Harness {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// The admin token of this engine's data directory.
+    fn admin(&self) -> String {
+        engine::runs::orchestrator::ensure_admin_token(self.dir.path()).unwrap()
+    }
+
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self.http.get(self.url(path)).send().await.unwrap();
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(self.admin())
+            .send()
+            .await
+            .unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -347,6 +360,7 @@ async fn lease_heartbeat_logs_events_and_finish() {
     let text = h
         .http
         .get(h.url(&format!("/api/v1/runs/{run_id}/jobs/build/logs")))
+        .bearer_auth(h.admin())
         .send()
         .await
         .unwrap()
@@ -428,6 +442,7 @@ async fn a_regranted_lease_fences_out_the_old_holder_and_strangers_get_403() {
     let log = h
         .http
         .get(h.url(&format!("/api/v1/runs/{run_id}/jobs/a/logs")))
+        .bearer_auth(h.admin())
         .send()
         .await
         .unwrap()
@@ -525,6 +540,7 @@ async fn a_followed_log_streams_every_line_in_order_and_ends_with_the_job() {
     let mut follow = h
         .http
         .get(h.url(&format!("/api/v1/runs/{run_id}/jobs/a/logs?follow=1")))
+        .bearer_auth(h.admin())
         .send()
         .await
         .unwrap();
@@ -705,6 +721,7 @@ async fn a_runner_agent_pulls_runs_and_reports_a_job() {
     let log = h
         .http
         .get(h.url(&format!("/api/v1/runs/{run_id}/jobs/build/logs")))
+        .bearer_auth(h.admin())
         .send()
         .await
         .unwrap()
@@ -766,6 +783,7 @@ async fn a_runner_agent_keeps_its_job_through_an_engine_restart() {
     let log = h
         .http
         .get(h.url(&format!("/api/v1/runs/{run_id}/jobs/build/logs")))
+        .bearer_auth(h.admin())
         .send()
         .await
         .unwrap()

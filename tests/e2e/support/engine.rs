@@ -245,9 +245,16 @@ impl TestEngine {
     async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
+            // Reads need a token too (the viewer role); the engine writes `admin.token` before
+            // it serves.
+            let token = std::fs::read_to_string(self.data_dir.join("admin.token"))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
             let answer = self
                 .client
                 .get(format!("{}/api/v1/runs", self.url))
+                .bearer_auth(token)
                 .send()
                 .await;
             if answer.is_ok_and(|response| response.status().is_success()) {
@@ -276,6 +283,32 @@ impl TestEngine {
         command
     }
 
+    /// Adds user `name` with `role` (unless it exists) and makes a token for it with the CLI,
+    /// as an admin types it: the token's secret.
+    pub fn user_token(&self, name: &str, role: &str) -> String {
+        let _ = self
+            .cli()
+            .args(["user", "add", name, "--role", role])
+            .output()
+            .expect("run slipway user add");
+        let output = self
+            .cli()
+            .args(["token", "create", "--user", name, "--name", "test"])
+            .output()
+            .expect("run slipway token create");
+        assert!(output.status.success(), "token create: {output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// A `slipway` command pointed at this engine with `token` (another user's).
+    pub fn cli_with_token(&self, token: &str) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .env("SLIPWAY_ENGINE", &self.url)
+            .env("SLIPWAY_TOKEN", token);
+        command
+    }
+
     /// `POST path` with the admin token: the status and the JSON answer (`null` when none).
     pub async fn post_admin(&self, path: &str, body: Value) -> (u16, Value) {
         self.post(path, Some(&self.admin_token()), body).await
@@ -292,10 +325,11 @@ impl TestEngine {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    /// `GET path`: the JSON answer.
+    /// `GET path` with the admin token: the JSON answer.
     pub async fn get(&self, path: &str) -> Value {
         self.client
             .get(format!("{}{path}", self.url))
+            .bearer_auth(self.admin_token())
             .send()
             .await
             .expect("engine answers")
@@ -304,11 +338,12 @@ impl TestEngine {
             .expect("json answer")
     }
 
-    /// `GET path`: the status and the raw body.
+    /// `GET path` with the admin token: the status and the raw body.
     pub async fn get_raw(&self, path: &str) -> (u16, Vec<u8>) {
         let response = self
             .client
             .get(format!("{}{path}", self.url))
+            .bearer_auth(self.admin_token())
             .send()
             .await
             .expect("engine answers");

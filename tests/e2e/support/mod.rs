@@ -54,6 +54,7 @@ pub fn lines(path: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+pub mod acting;
 pub mod engine;
 
 /// The user's folders every `slipway` a test starts is given (`HOME`, `XDG_CONFIG_HOME`,
