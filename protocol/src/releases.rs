@@ -96,8 +96,6 @@ pub struct ReleasePolicyRequest {
     pub allowed_windows: Vec<String>,
     #[serde(default)]
     pub clear: bool,
-    /// Who changes the policy (asserted).
-    pub actor: String,
 }
 
 /// `POST /api/v1/releases/{tag}/plan`: the stages of a release in an environment, each
@@ -111,7 +109,6 @@ pub struct PlanReleaseRequest {
     pub repo: Option<String>,
     pub environment: String,
     pub stages: Vec<String>,
-    pub planned_by: String,
 }
 
 /// `POST /api/v1/releases/{tag}/plan/{pause|resume|halt}`.
@@ -123,7 +120,6 @@ pub struct PlanControlRequest {
     #[serde(default)]
     pub repo: Option<String>,
     pub environment: String,
-    pub actor: String,
     /// `halt` only: withdraw the release there too (else it stays at the last stage given).
     #[serde(default)]
     pub to_nobody: bool,
@@ -138,7 +134,6 @@ pub struct ReleaseNotesRequest {
     #[serde(default)]
     pub repo: Option<String>,
     pub notes: String,
-    pub actor: String,
 }
 
 /// `POST /api/v1/releases/{tag}/reach`: a dry run over targeting keys, each `KEY` or

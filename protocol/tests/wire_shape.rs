@@ -725,7 +725,6 @@ fn shapes() -> Vec<(String, String)> {
             repo: Some("r".into()),
             environment: "e".into(),
             stages: vec!["10%@now".into()],
-            planned_by: "a".into(),
         }),
     );
     add(
@@ -734,7 +733,6 @@ fn shapes() -> Vec<(String, String)> {
             protocol_version: Some(1),
             repo: Some("r".into()),
             environment: "e".into(),
-            actor: "a".into(),
             to_nobody: true,
         }),
     );
@@ -744,7 +742,6 @@ fn shapes() -> Vec<(String, String)> {
             protocol_version: Some(1),
             repo: Some("r".into()),
             notes: "n".into(),
-            actor: "a".into(),
         }),
     );
     add(
@@ -764,7 +761,6 @@ fn shapes() -> Vec<(String, String)> {
             wait: Some("1h".into()),
             allowed_windows: vec!["Tue 09:00-16:00 UTC".into()],
             clear: false,
-            actor: "a".into(),
         }),
     );
     let protection = Protection {

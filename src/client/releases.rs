@@ -100,8 +100,6 @@ pub enum ReleaseCommand {
         /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
-        #[command(flatten)]
-        actor: Actor,
         /// Print as JSON
         #[arg(long)]
         json: bool,
@@ -113,8 +111,6 @@ pub enum ReleaseCommand {
         /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
-        #[command(flatten)]
-        actor: Actor,
         /// Print as JSON
         #[arg(long)]
         json: bool,
@@ -149,8 +145,6 @@ pub enum ReleaseCommand {
         environment: String,
         #[arg(long)]
         repo: Option<String>,
-        #[command(flatten)]
-        actor: Actor,
         #[arg(long)]
         json: bool,
     },
@@ -164,8 +158,6 @@ pub enum ReleaseCommand {
         to_nobody: bool,
         #[arg(long)]
         repo: Option<String>,
-        #[command(flatten)]
-        actor: Actor,
         #[arg(long)]
         json: bool,
     },
@@ -177,8 +169,6 @@ pub enum ReleaseCommand {
         edit_file: Option<PathBuf>,
         #[arg(long)]
         repo: Option<String>,
-        #[command(flatten)]
-        actor: Actor,
         #[arg(long)]
         json: bool,
     },
@@ -203,8 +193,6 @@ pub enum ReleaseCommand {
         /// Remove the category's policy (it follows the environment's release protection)
         #[arg(long)]
         clear: bool,
-        #[command(flatten)]
-        actor: Actor,
         #[arg(long)]
         json: bool,
     },
@@ -342,7 +330,6 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 environment,
                 stages,
                 repo,
-                actor,
                 json,
             } => {
                 let body = PlanReleaseRequest {
@@ -350,7 +337,6 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                     repo: repo.clone(),
                     environment: environment.clone(),
                     stages: stages.clone(),
-                    planned_by: actor.name()?,
                 };
                 let change = send(&client, Method::POST, &path(tag, "/plan"), &body).await?;
                 report(&change, *json)
@@ -359,65 +345,25 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 tag,
                 environment,
                 repo,
-                actor,
                 json,
-            } => {
-                control(
-                    &client,
-                    tag,
-                    "pause",
-                    environment,
-                    repo,
-                    actor,
-                    false,
-                    *json,
-                )
-                .await
-            }
+            } => control(&client, tag, "pause", environment, repo, false, *json).await,
             ReleaseCommand::Resume {
                 tag,
                 environment,
                 repo,
-                actor,
                 json,
-            } => {
-                control(
-                    &client,
-                    tag,
-                    "resume",
-                    environment,
-                    repo,
-                    actor,
-                    false,
-                    *json,
-                )
-                .await
-            }
+            } => control(&client, tag, "resume", environment, repo, false, *json).await,
             ReleaseCommand::Halt {
                 tag,
                 environment,
                 to_nobody,
                 repo,
-                actor,
                 json,
-            } => {
-                control(
-                    &client,
-                    tag,
-                    "halt",
-                    environment,
-                    repo,
-                    actor,
-                    *to_nobody,
-                    *json,
-                )
-                .await
-            }
+            } => control(&client, tag, "halt", environment, repo, *to_nobody, *json).await,
             ReleaseCommand::Notes {
                 tag,
                 edit_file,
                 repo,
-                actor,
                 json,
             } => {
                 let Some(file) = edit_file else {
@@ -434,7 +380,6 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                     protocol_version: None,
                     repo: repo.clone(),
                     notes,
-                    actor: actor.name()?,
                 };
                 let change = send(&client, Method::PUT, &path(tag, "/notes"), &body).await?;
                 report(&change, *json)
@@ -447,7 +392,6 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 wait,
                 windows,
                 clear,
-                actor,
                 json,
             } => {
                 let body = ReleasePolicyRequest {
@@ -457,7 +401,6 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                     wait: wait.clone(),
                     allowed_windows: windows.clone(),
                     clear: *clear,
-                    actor: actor.name()?,
                 };
                 let policies = send(
                     &client,
@@ -643,7 +586,6 @@ async fn control(
     action: &str,
     environment: &str,
     repo: &Option<String>,
-    actor: &Actor,
     to_nobody: bool,
     json: bool,
 ) -> Result<i32, ClientError> {
@@ -651,7 +593,6 @@ async fn control(
         protocol_version: None,
         repo: repo.clone(),
         environment: environment.to_string(),
-        actor: actor.name()?,
         to_nobody,
     };
     let change = send(

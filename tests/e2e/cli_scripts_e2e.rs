@@ -96,7 +96,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn cli(engine: &TestEngine, args: &[&str]) -> Output {
-    run(engine.cli().args(args))
+    run(&mut engine.cli_acting(args))
 }
 
 /// The command's exit code, with its output in the message when it is not `expected`.

@@ -31,7 +31,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 fn slipway(engine: &TestEngine, args: &[&str]) -> String {
-    let output = engine.cli().args(args).output().expect("run slipway");
+    let output = engine.cli_acting(args).output().expect("run slipway");
     assert!(
         output.status.success(),
         "slipway {args:?}: {}{}",

@@ -28,8 +28,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 fn run(engine: &TestEngine, args: &[&str]) -> Output {
     engine
-        .cli()
-        .args(args)
+        .cli_acting(args)
         .env_remove("SLIPWAY_USER")
         .output()
         .expect("run slipway")

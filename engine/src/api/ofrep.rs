@@ -25,16 +25,21 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use super::extract::require_admin_token;
 use crate::deploy::releases::Releases;
 use crate::deploy::releases::flags::{FlagAnswer, FlagLookupError};
 
-/// Who may evaluate flags: today a request showing the engine's admin token as
-/// `Authorization: Bearer …`. Applications will get read-only tokens with the `flags:read` scope;
-/// that check belongs here and nowhere else. A refusal is OFREP's 401 with `errorDetails`.
-pub fn authorize_flag_reader(parts: &Parts, state: &AppState) -> Result<(), FlagReaderRefused> {
-    require_admin_token(parts, &state.engine().config().data_dir)
-        .map_err(|error| FlagReaderRefused(error.message))
+/// Who may evaluate flags: the access check in front of every route (`api::access`, the role
+/// table's `Flags` entries) has authenticated the caller — any valid user token, or a token
+/// with the `flags:read` scope, which reaches nothing else — and left it in the request. A
+/// request without one is refused here too (OFREP's 401 with `errorDetails`), so these routes
+/// never answer an anonymous caller even if the table changed.
+pub fn authorize_flag_reader(parts: &Parts, _state: &AppState) -> Result<(), FlagReaderRefused> {
+    match parts.extensions.get::<crate::identity::Caller>() {
+        Some(_) => Ok(()),
+        None => Err(FlagReaderRefused(
+            "a bearer token is needed: a user token or one with the `flags:read` scope (`slipway token create --scope flags:read`)".into(),
+        )),
+    }
 }
 
 /// A request [`authorize_flag_reader`] refused: answered 401 with OFREP's `errorDetails`.

@@ -243,7 +243,11 @@ async fn follow_log(
     let mut line_number = if start == 0 {
         0
     } else {
-        match engine.store().scan_log(&job, 0, LineCount::upto(start)).await {
+        match engine
+            .store()
+            .scan_log(&job, 0, LineCount::upto(start))
+            .await
+        {
             Ok(count) => count.lines,
             Err(error) => {
                 tracing::error!(%error, "failed to count a followed log's lines");

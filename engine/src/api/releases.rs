@@ -211,7 +211,7 @@ pub async fn environments(
 /// `PUT /api/v1/environments/{environment}/release-policies/{category}`: every category's
 /// policy in the environment after the change.
 pub async fn set_policy(
-    _admin: Admin,
+    caller: Admin,
     State(releases): State<Arc<Releases>>,
     Path((environment, category)): Path<(String, String)>,
     bytes: Bytes,
@@ -222,6 +222,7 @@ pub async fn set_policy(
             &environment,
             &category,
             request,
+            &caller.user,
             releases.engine().config().clock.now(),
         )
         .await?;
@@ -231,7 +232,7 @@ pub async fn set_policy(
 /// `POST /api/v1/releases/{tag}/plan`: the release with its new plan. Relative stage times
 /// count from the engine's clock.
 pub async fn plan(
-    _admin: Admin,
+    caller: Admin,
     State(releases): State<Arc<Releases>>,
     Path(tag): Path<String>,
     bytes: Bytes,
@@ -245,7 +246,7 @@ pub async fn plan(
                 repo: request.repo,
                 environment: request.environment,
                 stages: request.stages,
-                planned_by: request.planned_by,
+                planned_by: caller.user,
             },
             now,
         )
@@ -255,7 +256,7 @@ pub async fn plan(
 
 /// `POST /api/v1/releases/{tag}/plan/{pause|resume|halt}`.
 pub async fn control_plan(
-    _admin: Admin,
+    caller: Admin,
     State(releases): State<Arc<Releases>>,
     State(orchestrator): State<Orchestrator>,
     Path((tag, action)): Path<(String, String)>,
@@ -281,7 +282,7 @@ pub async fn control_plan(
             request.repo.as_deref(),
             &request.environment,
             control,
-            &request.actor,
+            &caller.user,
             &orchestrator,
             now,
         )
@@ -291,7 +292,7 @@ pub async fn control_plan(
 
 /// `PUT /api/v1/releases/{tag}/notes`.
 pub async fn set_notes(
-    _admin: Admin,
+    caller: Admin,
     State(releases): State<Arc<Releases>>,
     Path(tag): Path<String>,
     bytes: Bytes,
@@ -303,7 +304,7 @@ pub async fn set_notes(
             &tag,
             request.repo.as_deref(),
             request.notes,
-            &request.actor,
+            &caller.user,
             now,
         )
         .await?;

@@ -283,6 +283,15 @@ impl TestEngine {
         command
     }
 
+    /// `slipway ARGS` where a test written before users says `--as NAME`: the command runs with
+    /// NAME's own token (`support::acting`), else with the admin token.
+    pub fn cli_acting(&self, args: &[&str]) -> Command {
+        let (args, token) = super::acting::acting(&self.url, &self.admin_token(), args);
+        let mut command = self.cli();
+        command.env("SLIPWAY_TOKEN", token).args(args);
+        command
+    }
+
     /// Adds user `name` with `role` (unless it exists) and makes a token for it with the CLI,
     /// as an admin types it: the token's secret.
     pub fn user_token(&self, name: &str, role: &str) -> String {

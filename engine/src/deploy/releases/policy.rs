@@ -23,9 +23,10 @@ impl Releases {
         environment: &str,
         category: &str,
         request: ReleasePolicyRequest,
+        actor: &str,
         now: Timestamp,
     ) -> Result<IndexMap<ReleaseCategory, CategoryPolicy>, ReleaseServiceError> {
-        check_actor("actor", &request.actor)?;
+        check_actor("actor", actor)?;
         let category =
             ReleaseCategory::parse(category).map_err(|message| ReleaseServiceError::Invalid {
                 field: "category",
@@ -74,7 +75,7 @@ impl Releases {
         };
         let audit = AuditEntry::new(
             now,
-            request.actor.clone(),
+            actor.to_string(),
             AuditAction::ReleasePolicyChanged,
             environment,
             AuditSubject::Release {
