@@ -90,7 +90,7 @@ impl LogVisitor for IndexScan {
                 let name = line_to_text(&String::from_utf8_lossy(name));
                 index.steps.push((index.lines, name));
             }
-            if index.lines % CHECKPOINT_EVERY == 0 {
+            if index.lines.is_multiple_of(CHECKPOINT_EVERY) {
                 index.checkpoints.push(offset + i as u64 + 1);
             }
             line_start = i + 1;
