@@ -12,7 +12,7 @@ mod tests {
     /// The shared flags: long name → (value name, how its help text begins).
     const SHARED: &[(&str, &str, &str)] = &[
         ("engine", "URL", "The engine's URL"),
-        ("token", "TOKEN", "The admin token"),
+        ("token", "TOKEN", "Your API token"),
         ("data", "DIR", "The engine's data dir"),
     ];
 

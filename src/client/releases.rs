@@ -117,58 +117,77 @@ pub enum ReleaseCommand {
     },
     /// Plan a release's stages in an environment; the engine gives each when due and allowed
     Plan {
+        /// The release's tag
         tag: String,
+        /// The environment
         #[arg(long = "env", value_name = "ENVIRONMENT")]
         environment: String,
         /// `AUDIENCE@WHEN`, in order: `10%@2026-12-07T09:00Z`, `50%@+2d`, `all@+4d`, `tier:premium@now`
         #[arg(long = "stage", value_name = "STAGE", required = true)]
         stages: Vec<String>,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Pause a release's plan (no further stage is given until resumed)
     Pause {
+        /// The release's tag
         tag: String,
+        /// The environment
         #[arg(long = "env", value_name = "ENVIRONMENT")]
         environment: String,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Resume a paused plan
     Resume {
+        /// The release's tag
         tag: String,
+        /// The environment
         #[arg(long = "env", value_name = "ENVIRONMENT")]
         environment: String,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Halt a plan for good: the release stays at the last stage given, or goes to nobody
     Halt {
+        /// The release's tag
         tag: String,
+        /// The environment
         #[arg(long = "env", value_name = "ENVIRONMENT")]
         environment: String,
         /// Withdraw the release from the environment too
         #[arg(long)]
         to_nobody: bool,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Print a release's notes, or replace them with a file's text (`--edit-file`)
     Notes {
+        /// The release's tag
         tag: String,
         /// Replace the notes with this file's text
         #[arg(long, value_name = "FILE")]
         edit_file: Option<PathBuf>,
+        /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
@@ -193,6 +212,7 @@ pub enum ReleaseCommand {
         /// Remove the category's policy (it follows the environment's release protection)
         #[arg(long)]
         clear: bool,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },

@@ -33,16 +33,21 @@ pub enum UserCommand {
         /// The git e-mail address the person pushes with (maps their pushes to this user)
         #[arg(long = "git-email", value_name = "EMAIL")]
         git_email: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// List users (maintainer)
     List {
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Remove a user and revoke their tokens (admin)
-    Rm { name: String },
+    Rm {
+        /// The user to remove
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -69,18 +74,24 @@ pub enum TokenCommand {
         /// `all` (what the user's role allows) or `flags:read` (only /ofrep/ flag reads)
         #[arg(long, default_value = "all", value_parser = parse_scope)]
         scope: TokenScope,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// List tokens (yours; an admin sees everyone's, or `--user NAME`'s)
     List {
+        /// Only this user's tokens (admin)
         #[arg(long)]
         user: Option<String>,
+        /// Print as JSON
         #[arg(long)]
         json: bool,
     },
     /// Revoke a token by its id (yours; an admin's: anyone's)
-    Revoke { id: String },
+    Revoke {
+        /// The token's id (`slipway token list`)
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -154,6 +154,13 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/api/v1/dispatch", DEPLOYER),
     rule("POST", "/api/v1/runs/{run_id}/rerun", DEPLOYER),
     rule("POST", "/api/v1/runs/{run_id}/cancel", DEPLOYER),
+    rule(
+        "POST",
+        "/api/v1/runs/{run_id}/jobs/{job_key}/cancel",
+        DEPLOYER,
+    ),
+    rule("GET", "/api/v1/runs/resolve", VIEWER),
+    rule("POST", "/api/v1/admin/gc", ADMIN),
     rule("POST", "/api/v1/admin/registration-tokens", MAINTAINER),
     // Secrets and variables (names only are ever read).
     rule("GET", "/api/v1/secrets", VIEWER),
@@ -197,6 +204,16 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/api/v1/releases/{tag}/promote", DEPLOYER),
     rule("POST", "/api/v1/releases/{tag}/approve", DEPLOYER),
     rule("POST", "/api/v1/releases/{tag}/withdraw", DEPLOYER),
+    rule("POST", "/api/v1/releases/{tag}/plan", DEPLOYER),
+    rule("POST", "/api/v1/releases/{tag}/plan/{action}", DEPLOYER),
+    rule("PUT", "/api/v1/releases/{tag}/notes", DEPLOYER),
+    // A dry run over targeting keys: it reads, whatever its method.
+    rule("POST", "/api/v1/releases/{tag}/reach", VIEWER),
+    rule(
+        "PUT",
+        "/api/v1/environments/{environment}/release-policies/{category}",
+        MAINTAINER,
+    ),
     rule("GET", "/api/v1/status/environments", VIEWER),
     // Users and tokens: everyone manages their own tokens; the handlers let only an admin
     // touch another user's.
@@ -215,6 +232,7 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/runs/{run_id}/jobs/{job_key}/lines", VIEWER),
     rule("POST", "/runs/{run_id}/rerun", DEPLOYER),
     rule("POST", "/runs/{run_id}/cancel", DEPLOYER),
+    rule("POST", "/runs/{run_id}/jobs/{job_key}/cancel", DEPLOYER),
     rule("POST", "/runs/{run_id}/decide", DEPLOYER),
     rule("GET", "/environments", VIEWER),
     rule("POST", "/environments/{name}/decide", DEPLOYER),

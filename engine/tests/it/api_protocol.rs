@@ -631,8 +631,17 @@ async fn cancel_completes_queued_jobs_and_signals_running_ones() {
         )
         .await;
     assert_eq!(beat["cancel_requested"], true);
+    // A reference that cannot name a run is a bad request; a run id no run has is not found.
     let (status, _) = h
         .post("/api/v1/runs/not-a-run/cancel", Some(&admin), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = h
+        .post(
+            "/api/v1/runs/01930000-0000-7000-8000-000000000000/cancel",
+            Some(&admin),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

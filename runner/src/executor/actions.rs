@@ -166,7 +166,13 @@ impl JobRun<'_> {
         let located = match self.locate_remote(action, uses).await {
             Ok(located) => located,
             Err(error) => {
-                self.log(frame, &format!("##[error]{uses}: {error}"));
+                // A step's own `id:` names it; an internal one (`__N`) would mean nothing.
+                if prepared.id.starts_with("__") {
+                    self.log(frame, &format!("##[error]{uses}: {error}"));
+                } else {
+                    let step = &prepared.id;
+                    self.log(frame, &format!("##[error]step `{step}`: {uses}: {error}"));
+                }
                 return StepBody::failure();
             }
         };
