@@ -190,7 +190,7 @@ pub fn cancel(args: &CancelArgs) -> i32 {
         let client = EngineClient::from_args(&args.engine)?;
         let run_id = resolve_run(&client, &args.run).await?;
         let before = run_detail(&client, &run_id).await?;
-        if before.run.status == "completed" {
+        if before.run.status == "completed" && args.job.is_none() {
             if args.json {
                 let names = runner_names(&client).await?;
                 print_json(&detail_json(&before, &names)?)?;

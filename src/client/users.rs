@@ -96,6 +96,7 @@ pub enum TokenCommand {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct WhoamiArgs {
+    /// Print as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -53,6 +53,18 @@ fn refused(engine: &TestEngine, args: &[&str], text: &str) {
     assert!(stderr.contains(text), "slipway {args:?}: {stderr}");
 }
 
+/// The command exits with the waiting code (5: held for approvals) and says `text`.
+fn held(engine: &TestEngine, args: &[&str], text: &str) {
+    let output = run(engine, args);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(5), "slipway {args:?}: {said}");
+    assert!(said.contains(text), "slipway {args:?}: {said}");
+}
+
 /// A repository `shop` with one commit tagged `v1.0.0` and `v1.0.1`; its `owner/name` as the
 /// engine names it, and the commit.
 fn repository(root: &Path) -> (PathBuf, String, String) {
@@ -612,8 +624,9 @@ async fn an_emergency_release_skips_the_wait_and_the_freeze_but_needs_its_own_ap
         "{policy}"
     );
 
-    // Now it waits for its approver only: not the freeze, not the wait timers.
-    refused(
+    // Now it waits for its approver only: not the freeze, not the wait timers (held for
+    // approval: its own exit code).
+    held(
         &engine,
         &[
             "release",

@@ -396,7 +396,14 @@ async fn cancel_needs_the_admin_token_and_a_refused_cancel_changes_nothing() {
         .await;
     assert_eq!(status, 401);
     // The CLI without a token is refused the same way (exit 3), and says how to pass one.
-    let output = cli(&engine, &["cancel", &run_id], &[]);
+    // (With a config folder of its own: `serve` records the token in the user's config file.)
+    let nowhere = tempfile::tempdir().unwrap();
+    let nowhere = nowhere.path().to_str().unwrap();
+    let output = cli(
+        &engine,
+        &["cancel", &run_id],
+        &[("XDG_CONFIG_HOME", nowhere), ("HOME", nowhere)],
+    );
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     let run = engine.wait_completed(&run_id).await;
     assert_eq!(run["run"]["conclusion"], "success", "{run:#}");

@@ -485,6 +485,7 @@ impl TestEngine {
             .extend(["api", "v1", "runs", run_id, "jobs", job_key, "logs"]);
         self.client
             .get(url)
+            .bearer_auth(self.admin_token())
             .send()
             .await
             .expect("engine answers")
