@@ -151,6 +151,8 @@ fn slipway_run(dir: &Path, args: &[&str]) -> (Output, Value) {
         .arg("--json")
         .args(args)
         .env("TMPDIR", &tmp)
+        // Local runs keep their work dirs in the user's cache dir: this test's own.
+        .env("XDG_CACHE_HOME", &tmp)
         .output()
         .unwrap();
     let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {

@@ -260,7 +260,10 @@ async fn sixteen_dispatchers_and_a_kill_every_20_s_lose_nothing_and_run_each_job
             next_kill = Instant::now() + kill_every;
         }
         sample_rss(&engine);
-        let request = shared.client.get(format!("{}/api/v1/runs", shared.url));
+        let request = shared
+            .client
+            .get(format!("{}/api/v1/runs", shared.url))
+            .bearer_auth(&shared.token);
         if let Outcome::Answered(200, Value::Array(runs)) =
             call(&shared.calls, "list runs", request).await
         {
@@ -281,6 +284,11 @@ async fn sixteen_dispatchers_and_a_kill_every_20_s_lose_nothing_and_run_each_job
                 engine.errors()
             );
         }
+        assert!(
+            Instant::now() < deadline,
+            "the run list was not answered for 10 minutes after the last dispatch\n{}",
+            engine.errors()
+        );
         // The list grows with the soak: asked once a second, it stays a small part of the load.
         tokio::time::sleep(Duration::from_secs(1)).await;
     };

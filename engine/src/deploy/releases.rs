@@ -1266,7 +1266,7 @@ mod tests {
             vec![(
                 AuditAction::ReleaseCreated,
                 "alice".to_string(),
-                format!("v1.4.0 at {} in acme/shop", world.tag_sha)
+                format!("v1.4.0 (minor) at {} in acme/shop", world.tag_sha)
             )]
         );
         // A tag pushed after `repo add` is found: create fetches the mirror first.
