@@ -142,7 +142,8 @@ fn engine_runners(url: &str) -> Option<(String, Vec<protocol::wire::RunnerView>)
         .map_err(|error| error.to_string())
         .and_then(|runtime| {
             runtime.block_on(async {
-                let client = crate::client::EngineClient::new(url, None)
+                let token = crate::config::resolve(Some(url), None, None).token;
+                let client = crate::client::EngineClient::new(url, token)
                     .map_err(|error| format!("{error:?}"))?;
                 client
                     .get::<Vec<protocol::wire::RunnerView>>("/api/v1/runners")

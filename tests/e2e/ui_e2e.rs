@@ -597,6 +597,7 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
     let all = events(
         plain
             .get(&follow)
+            .bearer_auth(engine.admin_token())
             .send()
             .await
             .unwrap()
