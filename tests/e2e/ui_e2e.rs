@@ -609,6 +609,7 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
     let resumed = events(
         plain
             .get(&follow)
+            .bearer_auth(engine.admin_token())
             .header("last-event-id", &all[4].0)
             .send()
             .await
