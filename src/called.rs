@@ -13,7 +13,7 @@ use workflows::parse::reusable::{CallTarget, WorkflowSource};
 
 /// Reads called workflows under `root` and keeps each text read, so diagnostics inside a called
 /// file can be shown with their source line.
-pub struct WorkingTreeSource {
+pub(crate) struct WorkingTreeSource {
     root: PathBuf,
     texts: HashMap<String, String>,
     data_dir: Option<PathBuf>,
@@ -22,7 +22,7 @@ pub struct WorkingTreeSource {
 }
 
 impl WorkingTreeSource {
-    pub fn new(root: &Path) -> WorkingTreeSource {
+    pub(crate) fn new(root: &Path) -> WorkingTreeSource {
         WorkingTreeSource {
             root: root.to_path_buf(),
             texts: HashMap::new(),
@@ -33,14 +33,18 @@ impl WorkingTreeSource {
     }
 
     /// Remote calls are read from these checkouts, then from the mirrors under `data_dir`.
-    pub fn with_remotes(mut self, data_dir: &Path, action_dirs: &[PathBuf]) -> WorkingTreeSource {
+    pub(crate) fn with_remotes(
+        mut self,
+        data_dir: &Path,
+        action_dirs: &[PathBuf],
+    ) -> WorkingTreeSource {
         self.data_dir = Some(data_dir.to_path_buf());
         self.action_dirs = action_dirs.to_vec();
         self
     }
 
     /// Remote references read from a mirror → the full commit sha each was read at.
-    pub fn pins(&self) -> &IndexMap<String, String> {
+    pub(crate) fn pins(&self) -> &IndexMap<String, String> {
         &self.pins
     }
 
@@ -77,7 +81,7 @@ impl WorkingTreeSource {
     }
 
     /// The text of a called file read so far (by its key, `.github/workflows/x.yml`).
-    pub fn text(&self, key: &str) -> Option<&str> {
+    pub(crate) fn text(&self, key: &str) -> Option<&str> {
         self.texts.get(key).map(String::as_str)
     }
 }
@@ -114,7 +118,7 @@ impl WorkflowSource for WorkingTreeSource {
 
 /// The repository root of a workflow file at `<root>/.github/workflows/<file>`, else the file's
 /// own folder.
-pub fn root_of_workflow_file(file: &Path) -> PathBuf {
+pub(crate) fn root_of_workflow_file(file: &Path) -> PathBuf {
     let parent = file.parent().unwrap_or(Path::new("."));
     if parent.ends_with(".github/workflows")
         && let Some(root) = parent.parent().and_then(Path::parent)

@@ -12,7 +12,7 @@ use crate::{exit, render};
 /// carries gets a warning naming the labels the runners have. Returns the exit code.
 /// Remote actions mirrored in `data_dir` raise no warning, and `with:` is checked against the
 /// inputs of the actions that can be read (`check_actions`).
-pub fn run(paths: &[PathBuf], as_json: bool, engine: Option<&str>, data_dir: &Path) -> i32 {
+pub(crate) fn run(paths: &[PathBuf], as_json: bool, engine: Option<&str>, data_dir: &Path) -> i32 {
     let runners = engine.and_then(engine_runners);
     let mut files = Vec::new();
     for path in paths {
@@ -257,7 +257,7 @@ fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
 }
 
 /// A file is itself; a directory is a repository (or a workflows folder).
-pub fn workflow_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn workflow_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }

@@ -12,7 +12,7 @@ use workflows::model::Workflow;
 
 /// Adjusts and extends `diagnostics` of `file` (whose repository root is `repo_root`, when known)
 /// with what the actions say.
-pub fn check(
+pub(crate) fn check(
     file: &str,
     workflow: &Workflow,
     repo_root: Option<&Path>,

@@ -11,7 +11,7 @@ use crate::exit;
 
 /// `slipway completions SHELL`.
 #[derive(Debug, clap::Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to print a completion script for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
@@ -19,7 +19,7 @@ pub struct CompletionsArgs {
 
 /// `slipway man [--dir DIR]`.
 #[derive(Debug, clap::Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// Write `slipway.1` and one `slipway-COMMAND.1` per command into this folder instead of
     /// printing the main page
     #[arg(long, value_name = "DIR")]
@@ -27,7 +27,7 @@ pub struct ManArgs {
 }
 
 /// Prints the completion script of `shell` for the whole command tree.
-pub fn completions<C: CommandFactory>(args: &CompletionsArgs) -> i32 {
+pub(crate) fn completions<C: CommandFactory>(args: &CompletionsArgs) -> i32 {
     let mut command = C::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "slipway", &mut script);
@@ -35,7 +35,7 @@ pub fn completions<C: CommandFactory>(args: &CompletionsArgs) -> i32 {
 }
 
 /// Prints the man page, or writes every page into `--dir`.
-pub fn man<C: CommandFactory>(args: &ManArgs) -> i32 {
+pub(crate) fn man<C: CommandFactory>(args: &ManArgs) -> i32 {
     let command = C::command();
     let Some(dir) = &args.dir else {
         let mut page = Vec::new();

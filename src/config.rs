@@ -16,16 +16,16 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// The engine used when nothing names one.
-pub const DEFAULT_ENGINE: &str = "http://127.0.0.1:7766";
+pub(crate) const DEFAULT_ENGINE: &str = "http://127.0.0.1:7766";
 /// The data dir of `serve` (and the one looked for) when `--data` is not given.
-pub const DEFAULT_DATA_DIR: &str = ".slipway";
+pub(crate) const DEFAULT_DATA_DIR: &str = ".slipway";
 /// The file in a data dir naming the URL its engine listens on.
 const ENGINE_URL_FILE: &str = "engine.url";
 
 /// What `slipway serve` writes to the user config file: the last engine started.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UserConfig {
+pub(crate) struct UserConfig {
     /// The engine's URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
@@ -39,7 +39,7 @@ pub struct UserConfig {
 
 /// The engine a command talks to and the admin token it sends, with where each came from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EngineTarget {
+pub(crate) struct EngineTarget {
     /// The engine's URL.
     pub url: String,
     /// The admin token, when one was found.
@@ -50,13 +50,13 @@ pub struct EngineTarget {
 
 /// The user config file's path: `$XDG_CONFIG_HOME/slipway/config.toml` (an absolute
 /// `XDG_CONFIG_HOME`), else `$HOME/.config/slipway/config.toml`; `None` without either.
-pub fn user_config_path() -> Option<PathBuf> {
+pub(crate) fn user_config_path() -> Option<PathBuf> {
     user_dir("XDG_CONFIG_HOME", ".config").map(|dir| dir.join("slipway").join("config.toml"))
 }
 
 /// The user cache folder of slipway: `$XDG_CACHE_HOME/slipway`, else `$HOME/.cache/slipway`,
 /// else a per-user folder of the system temp dir.
-pub fn user_cache_dir() -> PathBuf {
+pub(crate) fn user_cache_dir() -> PathBuf {
     user_dir("XDG_CACHE_HOME", ".cache")
         .map(|dir| dir.join("slipway"))
         .unwrap_or_else(|| {
@@ -69,7 +69,7 @@ pub fn user_cache_dir() -> PathBuf {
 
 /// Reads the user config file; `Ok(None)` when there is none, an error naming the file when it
 /// cannot be read or parsed.
-pub fn read_user_config() -> Result<Option<UserConfig>, String> {
+pub(crate) fn read_user_config() -> Result<Option<UserConfig>, String> {
     let Some(path) = user_config_path() else {
         return Ok(None);
     };
@@ -85,7 +85,7 @@ pub fn read_user_config() -> Result<Option<UserConfig>, String> {
 
 /// Records the engine `serve` started: `<data>/engine.url`, and the user config file (0600,
 /// its folder created). Returns the config file's path, or why it could not be written.
-pub fn record_engine(url: &str, data_dir: &Path) -> Result<Option<PathBuf>, String> {
+pub(crate) fn record_engine(url: &str, data_dir: &Path) -> Result<Option<PathBuf>, String> {
     let url_file = data_dir.join(ENGINE_URL_FILE);
     files::write_private(
         &url_file,
@@ -118,7 +118,11 @@ pub fn record_engine(url: &str, data_dir: &Path) -> Result<Option<PathBuf>, Stri
 /// Finds the engine and the admin token: flags (with their environment variables, which clap
 /// has already merged in), then `./.slipway`, then the user config file. A token from the config
 /// file is only sent to the engine the config file names.
-pub fn resolve(engine: Option<&str>, token: Option<&str>, data: Option<&Path>) -> EngineTarget {
+pub(crate) fn resolve(
+    engine: Option<&str>,
+    token: Option<&str>,
+    data: Option<&Path>,
+) -> EngineTarget {
     let mut url = non_empty(engine);
     let mut token = non_empty(token);
     let data_dir = data.map(Path::to_path_buf).or_else(|| {

@@ -13,7 +13,7 @@ use crate::exit;
 
 /// Where the engine is and how to prove admin rights.
 #[derive(Debug, Clone)]
-pub struct EngineTarget {
+pub(crate) struct EngineTarget {
     pub url: String,
     pub token: Option<String>,
     pub data_dir: PathBuf,
@@ -29,7 +29,7 @@ impl EngineTarget {
     }
 }
 
-pub fn dispatch(
+pub(crate) fn dispatch(
     target: &EngineTarget,
     workflow: &str,
     git_ref: &str,
@@ -101,7 +101,7 @@ fn repository_argument(repo: &str) -> String {
     }
 }
 
-pub fn registration_token(target: &EngineTarget) -> i32 {
+pub(crate) fn registration_token(target: &EngineTarget) -> i32 {
     let body = json!({"protocol_version": protocol::PROTOCOL_VERSION});
     match post(target, "/api/v1/admin/registration-tokens", &body) {
         Ok(answer) => {

@@ -2,26 +2,26 @@
 //! and in `docs/cli.md` (one table), and never reused for another meaning.
 
 /// Everything went as asked: the workflow succeeded, the files are valid (warnings allowed).
-pub const SUCCESS: i32 = 0;
+pub(crate) const SUCCESS: i32 = 0;
 /// The thing checked or run failed: a workflow run concluded `failure`, a file has errors, an
 /// expression could not be evaluated.
-pub const FAILURE: i32 = 1;
+pub(crate) const FAILURE: i32 = 1;
 /// The request itself was wrong: bad arguments, an invalid workflow given to `run`, a missing
 /// file, a run reference that names no run or several.
-pub const USAGE: i32 = 2;
+pub(crate) const USAGE: i32 = 2;
 /// The engine could not be reached or answered with an error.
-pub const ENGINE: i32 = 3;
+pub(crate) const ENGINE: i32 = 3;
 /// The run was cancelled.
-pub const CANCELLED: i32 = 4;
+pub(crate) const CANCELLED: i32 = 4;
 /// The run, or a release promotion, waits for an approval.
-pub const WAITING: i32 = 5;
+pub(crate) const WAITING: i32 = 5;
 /// The run has not finished yet (`run-status` on a queued or running run).
-pub const RUNNING: i32 = 6;
+pub(crate) const RUNNING: i32 = 6;
 /// Nothing was done: `cancel` named a run that had already finished.
-pub const FINISHED: i32 = 7;
+pub(crate) const FINISHED: i32 = 7;
 
 /// The exit-code block of `--help`.
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 Exit codes:
   0  success (valid files; the run succeeded)
   1  failure (errors found; the run failed; expression error)
@@ -34,7 +34,7 @@ Exit codes:
 
 /// The exit code for a run by its state: its conclusion once completed, else whether it waits
 /// for an approval or is still going.
-pub fn for_run(conclusion: Option<&str>, waits_for_approval: bool) -> i32 {
+pub(crate) fn for_run(conclusion: Option<&str>, waits_for_approval: bool) -> i32 {
     match conclusion {
         Some("success" | "skipped" | "neutral") => SUCCESS,
         Some("cancelled") => CANCELLED,

@@ -6,7 +6,7 @@ use workflows::expr::{Context, Expr, ExprError, Status, Template, Value};
 
 use crate::exit;
 
-pub fn run(expression: &str, context_file: Option<&Path>) -> i32 {
+pub(crate) fn run(expression: &str, context_file: Option<&Path>) -> i32 {
     let mut context = Context::default();
     if let Some(path) = context_file {
         let text = match std::fs::read_to_string(path) {

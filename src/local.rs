@@ -23,7 +23,7 @@ use crate::{called, check, exit, render};
 
 /// Everything `slipway run` was asked.
 #[derive(Debug, Clone, Default)]
-pub struct RunRequest {
+pub(crate) struct RunRequest {
     pub directory: PathBuf,
     pub event: String,
     pub event_file: Option<PathBuf>,
@@ -63,7 +63,7 @@ struct JobOutcome {
 }
 
 /// Runs the request; returns the exit code.
-pub fn run(request: RunRequest) -> i32 {
+pub(crate) fn run(request: RunRequest) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -863,7 +863,7 @@ fn read_json(path: &Path) -> Result<Value, String> {
 
 /// `KEY=VALUE` lines (dotenv): `#` comments, optional `export `, quoted values with `\n` escapes
 /// in double quotes.
-pub fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("failed to read {}: {err}", path.display()))?;
     let mut pairs = Vec::new();
@@ -894,7 +894,7 @@ pub fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, String> {
 }
 
 /// `K=V` arguments.
-pub fn parse_pair(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_pair(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
         _ => Err(format!("expected KEY=VALUE, got `{text}`")),

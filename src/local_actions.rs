@@ -10,7 +10,7 @@ use workflows::Workflow;
 
 /// The archives of the mirrors under a data dir.
 #[derive(Debug, Clone)]
-pub struct MirrorArchives {
+pub(crate) struct MirrorArchives {
     pub data_dir: PathBuf,
 }
 
@@ -33,7 +33,7 @@ impl ActionArchives for MirrorArchives {
 /// The workflow's remote actions pinned against the mirrors under `data_dir` (those not
 /// mirrored are left out: the executor looks for them in the action directories, and fails the
 /// step with the not-available message otherwise).
-pub fn pin(data_dir: &Path, workflow: &Workflow) -> IndexMap<String, String> {
+pub(crate) fn pin(data_dir: &Path, workflow: &Workflow) -> IndexMap<String, String> {
     let uses = engine::actions::resolve::remote_uses_of(workflow);
     if uses.is_empty() || !data_dir.join("actions").is_dir() {
         return IndexMap::new();

@@ -9,19 +9,19 @@ use std::path::{Path, PathBuf};
 
 /// The cache folder of local runs: one folder per run (its workspaces and artifacts), and the
 /// shared `_actions`, `_cache` and `_tool` folders of the executor.
-pub fn runs_dir() -> PathBuf {
+pub(crate) fn runs_dir() -> PathBuf {
     crate::config::user_cache_dir().join("runs")
 }
 
 /// The cache folder of local runs' logs: `<logs_dir>/<run id>/<job>.log`.
-pub fn logs_dir() -> PathBuf {
+pub(crate) fn logs_dir() -> PathBuf {
     crate::config::user_cache_dir().join("logs")
 }
 
 /// The workflow file `--workflow` names: a path that exists as given (or under `directory`),
 /// else a file of that name under `directory/.github/workflows` (with `.yml`/`.yaml` added to a
 /// name without one). An error lists where it looked.
-pub fn resolve_workflow(directory: &Path, given: &Path) -> Result<PathBuf, String> {
+pub(crate) fn resolve_workflow(directory: &Path, given: &Path) -> Result<PathBuf, String> {
     let workflows = directory.join(".github").join("workflows");
     let mut candidates = Vec::new();
     if given.is_absolute() {
@@ -52,7 +52,7 @@ pub fn resolve_workflow(directory: &Path, given: &Path) -> Result<PathBuf, Strin
 
 /// Whether the repository holding `directory` has changes HEAD does not (modified, staged or
 /// untracked files; ignored ones do not count). `false` outside git.
-pub fn has_uncommitted_changes(directory: &Path) -> bool {
+pub(crate) fn has_uncommitted_changes(directory: &Path) -> bool {
     let Ok(repo) = git2::Repository::discover(directory) else {
         return false;
     };
@@ -69,7 +69,7 @@ pub fn has_uncommitted_changes(directory: &Path) -> bool {
 
 /// Writes HEAD's files of the repository holding `directory` into `into` (created; emptied
 /// first) and returns the folder in the snapshot that stands for `directory`.
-pub fn head_snapshot(directory: &Path, into: &Path) -> Result<PathBuf, String> {
+pub(crate) fn head_snapshot(directory: &Path, into: &Path) -> Result<PathBuf, String> {
     let repo = git2::Repository::discover(directory).map_err(|error| {
         format!(
             "find the git repository of {} (--commit runs a commit): {}",
@@ -115,7 +115,7 @@ pub fn head_snapshot(directory: &Path, into: &Path) -> Result<PathBuf, String> {
 /// are left.
 /// Shared folders (`_actions`, …) stay, and so does the folder of a run still going in another
 /// `slipway run` (its id, `<ms>-<pid>-<n>`, names a live process). Returns how many went.
-pub fn prune_runs(runs_dir: &Path, logs_dir: &Path, keep: usize) -> usize {
+pub(crate) fn prune_runs(runs_dir: &Path, logs_dir: &Path, keep: usize) -> usize {
     let Ok(entries) = std::fs::read_dir(runs_dir) else {
         return 0;
     };

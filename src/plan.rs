@@ -16,7 +16,7 @@ use crate::exit;
 
 mod pull;
 
-pub struct PlanRequest {
+pub(crate) struct PlanRequest {
     pub directory: PathBuf,
     /// A repository the engine watches, read from its mirror under `data_dir`.
     pub repo: Option<String>,
@@ -48,7 +48,7 @@ struct Situation {
     files: Vec<WorkflowFile>,
 }
 
-pub fn run(request: PlanRequest) -> i32 {
+pub(crate) fn run(request: PlanRequest) -> i32 {
     let situation = match situation(&request) {
         Ok(situation) => situation,
         Err(message) => {

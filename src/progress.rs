@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::Conclusion;
 
 #[derive(Clone)]
-pub struct Progress {
+pub(crate) struct Progress {
     inner: Arc<Inner>,
 }
 
@@ -22,7 +22,7 @@ struct Inner {
 
 impl Progress {
     /// `plain`: no live redraw (not a terminal); `silent`: no output at all (`--json`).
-    pub fn new(plain: bool, silent: bool) -> Progress {
+    pub(crate) fn new(plain: bool, silent: bool) -> Progress {
         let bars = (!plain && !silent)
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
         Progress {
@@ -34,7 +34,7 @@ impl Progress {
         }
     }
 
-    pub fn job_started(&self, key: &str) {
+    pub(crate) fn job_started(&self, key: &str) {
         match &self.inner.bars {
             Some(bars) => {
                 let bar = bars.add(ProgressBar::new_spinner());
@@ -55,7 +55,7 @@ impl Progress {
         }
     }
 
-    pub fn step_started(&self, key: &str, step: &str) {
+    pub(crate) fn step_started(&self, key: &str, step: &str) {
         match self.bar(key) {
             Some(bar) => bar.set_message(format!("▶ {step}")),
             None if !self.inner.silent => eprintln!("[{key}] ▶ {step}"),
@@ -63,7 +63,7 @@ impl Progress {
         }
     }
 
-    pub fn output(&self, key: &str, line: &str) {
+    pub(crate) fn output(&self, key: &str, line: &str) {
         // Workflow-command markers read as text (`error: …`, `▸ group`), as in `slipway logs`.
         let Some(line) = crate::client::log_render::shown(line) else {
             return;
@@ -80,7 +80,7 @@ impl Progress {
         }
     }
 
-    pub fn job_done(&self, key: &str, conclusion: Conclusion, elapsed: Duration) {
+    pub(crate) fn job_done(&self, key: &str, conclusion: Conclusion, elapsed: Duration) {
         let mark = match conclusion {
             Conclusion::Success => "✓",
             Conclusion::Failure => "✗",
@@ -108,7 +108,7 @@ impl Progress {
         }
     }
 
-    pub fn println(&self, line: &str) {
+    pub(crate) fn println(&self, line: &str) {
         match &self.inner.bars {
             Some(bars) => {
                 let _ = bars.println(line);
@@ -118,7 +118,7 @@ impl Progress {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Ok(mut jobs) = self.inner.jobs.lock() {
             for (_, bar) in jobs.drain() {
                 bar.finish();

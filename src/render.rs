@@ -3,7 +3,7 @@
 use workflows::{Diagnostic, Severity};
 
 /// Renders one diagnostic with a snippet of `source` (the file's text) under it.
-pub fn diagnostic(diagnostic: &Diagnostic, source: &str) -> String {
+pub(crate) fn diagnostic(diagnostic: &Diagnostic, source: &str) -> String {
     let mut out = diagnostic.to_string();
     let line_number = diagnostic.span.line as usize;
     if line_number == 0 {

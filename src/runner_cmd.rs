@@ -17,17 +17,17 @@ use crate::exit;
 /// the step in progress, keep its result and reconnect; the restarted `serve` adopts them), but
 /// exit once their runner directory is gone (the data dir was removed), so no orphan polls for
 /// ever.
-pub const EMBEDDED: &str = "SLIPWAY_EMBEDDED_RUNNER";
+pub(crate) const EMBEDDED: &str = "SLIPWAY_EMBEDDED_RUNNER";
 /// Set by `serve` for the runners it starts: the umask (octal) to run steps with, since `serve`
 /// itself runs with 077 to keep its data dir private.
-pub const UMASK: &str = "SLIPWAY_RUNNER_UMASK";
+pub(crate) const UMASK: &str = "SLIPWAY_RUNNER_UMASK";
 
 /// How often an embedded runner checks that its config file still exists.
 const CONFIG_CHECK: Duration = Duration::from_secs(2);
 
 /// The labels a runner carries unless told otherwise: `ubuntu-latest` too, so that ordinary
 /// workflows (`runs-on: ubuntu-latest`) run on it.
-pub fn default_labels() -> Vec<String> {
+pub(crate) fn default_labels() -> Vec<String> {
     ["self-hosted", "linux", "x64", "ubuntu-latest"]
         .map(str::to_string)
         .to_vec()
@@ -35,7 +35,7 @@ pub fn default_labels() -> Vec<String> {
 
 /// `labels` plus `docker` when a Docker engine answers here: such a runner takes the jobs with
 /// `container:` or `services:`.
-pub async fn with_docker_label(mut labels: Vec<String>) -> Vec<String> {
+pub(crate) async fn with_docker_label(mut labels: Vec<String>) -> Vec<String> {
     if !labels
         .iter()
         .any(|label| label.eq_ignore_ascii_case("docker"))
@@ -48,7 +48,7 @@ pub async fn with_docker_label(mut labels: Vec<String>) -> Vec<String> {
 
 /// Everything `slipway runner` was asked.
 #[derive(Debug, Clone)]
-pub struct RunnerRequest {
+pub(crate) struct RunnerRequest {
     pub engine: Option<String>,
     pub labels: Option<Vec<String>>,
     pub capacity: Option<u32>,
@@ -63,7 +63,7 @@ pub struct RunnerRequest {
 
 /// Everything `slipway runner register` was asked.
 #[derive(Debug, Clone)]
-pub struct RegisterRequest {
+pub(crate) struct RegisterRequest {
     pub engine: String,
     pub token: String,
     pub name: Option<String>,
@@ -72,7 +72,7 @@ pub struct RegisterRequest {
     pub config: PathBuf,
 }
 
-pub fn register(request: RegisterRequest) -> i32 {
+pub(crate) fn register(request: RegisterRequest) -> i32 {
     let name = request.name.clone().unwrap_or_else(|| {
         std::env::var("HOSTNAME").unwrap_or_else(|_| "slipway-runner".to_string())
     });
@@ -104,7 +104,7 @@ pub fn register(request: RegisterRequest) -> i32 {
     }
 }
 
-pub fn run(request: RunnerRequest) -> i32 {
+pub(crate) fn run(request: RunnerRequest) -> i32 {
     if let Some(mask) = std::env::var(UMASK)
         .ok()
         .and_then(|text| u32::from_str_radix(text.trim(), 8).ok())
@@ -281,7 +281,7 @@ fn spawn_step_guard(records: &Path) -> Option<std::process::ChildStdin> {
 
 /// `slipway runner --guard-steps-of RECORDS` (internal): waits until its stdin closes (its
 /// runner ended), then kills the step process groups recorded under `RECORDS`.
-pub fn guard_steps(records: &Path) -> i32 {
+pub(crate) fn guard_steps(records: &Path) -> i32 {
     use std::io::Read;
     let mut sink = [0u8; 64];
     let mut stdin = std::io::stdin();

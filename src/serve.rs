@@ -28,7 +28,7 @@ use crate::exit;
 
 /// Everything `slipway serve` was asked.
 #[derive(Debug, Clone)]
-pub struct ServeRequest {
+pub(crate) struct ServeRequest {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub runners: usize,
@@ -50,7 +50,7 @@ pub struct ServeRequest {
 }
 
 /// A duration as people write it: `90s`, `30m`, `24h`, `2d`, `1h30m` (a bare number is seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}` is not a duration like 90s, 30m, 24h or 2d");
     let text = text.trim();
     if let Ok(seconds) = text.parse::<u64>() {
@@ -124,7 +124,7 @@ fn follow_hint(url: &str, data_dir: &Path) -> String {
     }
 }
 
-pub fn run(request: ServeRequest) -> i32 {
+pub(crate) fn run(request: ServeRequest) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -10,13 +10,13 @@ use std::time::Duration;
 static LOCAL: AtomicBool = AtomicBool::new(false);
 
 /// Shows instants in the local time zone from now on (`--local`).
-pub fn use_local_time(local: bool) {
+pub(crate) fn use_local_time(local: bool) {
     LOCAL.store(local, Ordering::Relaxed);
 }
 
 /// Microseconds since the epoch as `2026-12-04 23:12:35Z`, or with `--local` as
 /// `2026-12-05 00:12:35+01:00`; `-` for a stamp out of range.
-pub fn instant(us: u64) -> String {
+pub(crate) fn instant(us: u64) -> String {
     let Ok(us) = i64::try_from(us) else {
         return "-".into();
     };
@@ -31,13 +31,13 @@ pub fn instant(us: u64) -> String {
 }
 
 /// A record's instant in the one style.
-pub fn timestamp(at: &jiff::Timestamp) -> String {
+pub(crate) fn timestamp(at: &jiff::Timestamp) -> String {
     u64::try_from(at.as_microsecond()).map_or_else(|_| at.to_string(), instant)
 }
 
 /// An RFC 3339 instant (as the engine's records carry them) in the one style; text that is no
 /// instant is shown as it is.
-pub fn instant_text(text: &str) -> String {
+pub(crate) fn instant_text(text: &str) -> String {
     match text.parse::<jiff::Timestamp>() {
         Ok(timestamp) => {
             u64::try_from(timestamp.as_microsecond()).map_or_else(|_| text.to_string(), instant)
@@ -48,13 +48,13 @@ pub fn instant_text(text: &str) -> String {
 
 /// Microseconds since the epoch as RFC 3339 in UTC with milliseconds, for JSON:
 /// `2026-12-04T23:12:35.120Z`.
-pub fn rfc3339(us: u64) -> Option<String> {
+pub(crate) fn rfc3339(us: u64) -> Option<String> {
     let timestamp = jiff::Timestamp::from_microsecond(i64::try_from(us).ok()?).ok()?;
     Some(timestamp.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }
 
 /// A duration as people write it: `0.4 s`, `1.8 s`, `59 s`, `2 min 3 s`, `1 h 2 min`.
-pub fn duration(elapsed: Duration) -> String {
+pub(crate) fn duration(elapsed: Duration) -> String {
     let tenths = elapsed.as_millis() / 100;
     let seconds = elapsed.as_secs();
     if seconds < 10 {
@@ -75,7 +75,7 @@ pub fn duration(elapsed: Duration) -> String {
 }
 
 /// The time between two stamps in µs (none when they are reversed), as [`duration`] shows it.
-pub fn between(from_us: u64, to_us: u64) -> String {
+pub(crate) fn between(from_us: u64, to_us: u64) -> String {
     duration(Duration::from_micros(to_us.saturating_sub(from_us)))
 }
 

@@ -30,7 +30,7 @@ pub enum Decision {
 
 /// Decides whether a job runs. `values` are the contexts a job-level `if:` may read (`github`,
 /// `needs`, `vars`, `inputs`). An `Err` is an expression error message (the job then fails).
-pub fn decide(
+pub(crate) fn decide(
     condition: Option<&str>,
     values: IndexMap<String, Value>,
     ancestors: AncestorStatus,
@@ -81,7 +81,7 @@ pub fn decide(
 
 /// Whether the condition text calls `success()`, `failure()`, `cancelled()` or `always()`, looking
 /// at every `${{ }}` part, or at the whole text when it has none (a bare `if:` expression).
-pub fn uses_status_function(text: &str) -> Result<bool, String> {
+pub(crate) fn uses_status_function(text: &str) -> Result<bool, String> {
     for part in expression_parts(text) {
         let expr = Expr::parse(part).map_err(|error| error.message)?;
         if expr.uses_status_function() {
@@ -92,7 +92,7 @@ pub fn uses_status_function(text: &str) -> Result<bool, String> {
 }
 
 /// The expression texts inside `text`: each `${{ … }}` body, or the whole text when it has none.
-pub fn expression_parts(text: &str) -> Vec<&str> {
+pub(crate) fn expression_parts(text: &str) -> Vec<&str> {
     if !text.contains("${{") {
         return vec![text];
     }

@@ -129,7 +129,7 @@ pub struct Selection {
 }
 
 /// The workflow's job ids that take part in the run, in declaration order.
-pub fn select_jobs(
+pub(crate) fn select_jobs(
     workflow: &Workflow,
     selection: &Selection,
 ) -> Result<IndexSet<String>, SchedulerError> {
@@ -164,7 +164,7 @@ pub fn select_jobs(
 }
 
 /// The declared job id matching `name` case-insensitively (GitHub compares job ids that way).
-pub fn resolve_job_id<'w>(workflow: &'w Workflow, name: &str) -> Option<&'w str> {
+pub(crate) fn resolve_job_id<'w>(workflow: &'w Workflow, name: &str) -> Option<&'w str> {
     if let Some((id, _)) = workflow.jobs.get_key_value(name) {
         return Some(id.as_str());
     }
@@ -178,7 +178,7 @@ pub fn resolve_job_id<'w>(workflow: &'w Workflow, name: &str) -> Option<&'w str>
 /// The contexts a job-level expression may read. Which ones are present depends on the field, as
 /// GitHub's context availability table says.
 #[derive(Debug, Clone)]
-pub struct JobContexts {
+pub(crate) struct JobContexts {
     pub github: Value,
     pub needs: Value,
     pub vars: Value,
@@ -186,7 +186,7 @@ pub struct JobContexts {
 }
 
 impl JobContexts {
-    pub fn new(input: &RunInput, job_id: &str, needs: Value) -> JobContexts {
+    pub(crate) fn new(input: &RunInput, job_id: &str, needs: Value) -> JobContexts {
         JobContexts {
             github: github_context(input, job_id),
             needs,
@@ -196,7 +196,7 @@ impl JobContexts {
     }
 
     /// `github`, `needs`, `vars`, `inputs`: for `if:` and `strategy`.
-    pub fn for_condition(&self) -> IndexMap<String, Value> {
+    pub(crate) fn for_condition(&self) -> IndexMap<String, Value> {
         let mut values = IndexMap::new();
         values.insert("github".to_string(), self.github.clone());
         values.insert("needs".to_string(), self.needs.clone());
@@ -207,7 +207,7 @@ impl JobContexts {
 
     /// Plus `strategy` and `matrix`: for `name`, `runs-on`, `env`, `timeout-minutes`,
     /// `continue-on-error`, `environment` of one leg.
-    pub fn for_leg(&self, leg: &LegPlan) -> IndexMap<String, Value> {
+    pub(crate) fn for_leg(&self, leg: &LegPlan) -> IndexMap<String, Value> {
         let mut values = self.for_condition();
         values.insert("strategy".to_string(), leg.strategy.clone());
         values.insert("matrix".to_string(), leg.matrix_value());
@@ -217,7 +217,7 @@ impl JobContexts {
 
 /// The run's `github` context as job `job_id` sees it (`event` included: job-level expressions
 /// may read it).
-pub fn github_context(input: &RunInput, job_id: &str) -> Value {
+pub(crate) fn github_context(input: &RunInput, job_id: &str) -> Value {
     let mut github = crate::github::github_context(&input.run, &input.event_payload);
     for (key, value) in &input.github {
         github.insert(key.clone(), value.clone());
@@ -235,7 +235,7 @@ pub fn github_context(input: &RunInput, job_id: &str) -> Value {
 
 /// A job's `strategy` settings, evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StrategyPlan {
+pub(crate) struct StrategyPlan {
     pub fail_fast: bool,
     /// Legs allowed to run at once; `None` means no limit.
     pub max_parallel: Option<usize>,
@@ -243,7 +243,7 @@ pub struct StrategyPlan {
 
 /// One leg of a job as planned: the job itself when it has no matrix.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LegPlan {
+pub(crate) struct LegPlan {
     pub job_key: String,
     pub combination: Option<Combination>,
     /// The `strategy` context (`fail-fast`, `job-index`, `job-total`, `max-parallel`).
@@ -252,7 +252,7 @@ pub struct LegPlan {
 
 impl LegPlan {
     /// The `matrix` context: the combination, or `null` for a job without a matrix.
-    pub fn matrix_value(&self) -> Value {
+    pub(crate) fn matrix_value(&self) -> Value {
         match &self.combination {
             Some(combination) => Value::Object(combination.clone().into_iter().collect()),
             None => Value::Null,
@@ -261,7 +261,10 @@ impl LegPlan {
 }
 
 /// Evaluates `strategy.fail-fast` and `strategy.max-parallel` (contexts: github, needs, vars, inputs).
-pub fn plan_strategy(job: &Job, values: &IndexMap<String, Value>) -> Result<StrategyPlan, String> {
+pub(crate) fn plan_strategy(
+    job: &Job,
+    values: &IndexMap<String, Value>,
+) -> Result<StrategyPlan, String> {
     let Some(strategy) = &job.strategy else {
         return Ok(StrategyPlan {
             fail_fast: true,
@@ -296,7 +299,7 @@ pub fn plan_strategy(job: &Job, values: &IndexMap<String, Value>) -> Result<Stra
 /// `--matrix` filter) for a matrix job. The matrix is evaluated with `values` (github, needs, vars,
 /// inputs) and expanded with `workflows::matrix::expand`. An empty list means the filter removed
 /// every leg.
-pub fn plan_legs(
+pub(crate) fn plan_legs(
     job_id: &str,
     job: &Job,
     strategy: StrategyPlan,
@@ -351,7 +354,7 @@ pub fn plan_legs(
 /// Refuses legs that would take a run past `MAX_JOBS_PER_RUN` (the check `slipway check` makes
 /// statically, repeated here for matrices known only once their expressions are evaluated).
 /// `planned` is the number of legs the run has already.
-pub fn check_run_size(job_id: &str, planned: usize, adding: usize) -> Result<(), String> {
+pub(crate) fn check_run_size(job_id: &str, planned: usize, adding: usize) -> Result<(), String> {
     let total = planned.saturating_add(adding);
     if total > MAX_JOBS_PER_RUN {
         return Err(format!(
@@ -372,7 +375,7 @@ pub fn combination_label(combination: &Combination) -> String {
 
 /// A leg's display name: the job's `name` (rendered with the leg's contexts, the matrix values
 /// appended unless the name reads `matrix`) or the leg's key.
-pub fn display_name(
+pub(crate) fn display_name(
     job_id: &str,
     job: &Job,
     leg: &LegPlan,
@@ -396,14 +399,14 @@ pub fn display_name(
 
 /// A leg's `JobSpec` plus the job-level settings only the scheduler needs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LegSpec {
+pub(crate) struct LegSpec {
     pub spec: JobSpec,
     pub continue_on_error: bool,
 }
 
 /// Builds the `JobSpec` of one leg, evaluating the job-level fields. An `Err` is the reason the
 /// leg fails without running (an expression error, named by field).
-pub fn build_leg_spec(
+pub(crate) fn build_leg_spec(
     input: &RunInput,
     job_id: &str,
     job: &Job,
@@ -714,7 +717,7 @@ fn container_spec(
     })
 }
 
-pub fn render(text: &str, values: &IndexMap<String, Value>) -> Result<String, String> {
+pub(crate) fn render(text: &str, values: &IndexMap<String, Value>) -> Result<String, String> {
     if !text.contains("${{") {
         return Ok(text.to_string());
     }
@@ -752,7 +755,7 @@ fn evaluate_block(block: &Value, values: &IndexMap<String, Value>) -> Result<Val
 
 /// Evaluates a template to a value (a lone `${{ expr }}` keeps its type); text without `${{` is
 /// a string.
-pub fn evaluate(text: &str, values: &IndexMap<String, Value>) -> Result<Value, String> {
+pub(crate) fn evaluate(text: &str, values: &IndexMap<String, Value>) -> Result<Value, String> {
     if !text.contains("${{") {
         return Ok(Value::String(text.to_string()));
     }

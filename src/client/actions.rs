@@ -8,7 +8,7 @@ use super::{ClientError, EngineArgs, EngineClient, block_on, print_json, table};
 use crate::exit;
 
 #[derive(Debug, clap::Args)]
-pub struct ActionArgs {
+pub(crate) struct ActionArgs {
     #[command(subcommand)]
     pub command: ActionCommand,
     #[command(flatten)]
@@ -16,7 +16,7 @@ pub struct ActionArgs {
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum ActionCommand {
+pub(crate) enum ActionCommand {
     /// Where actions that are not mirrored yet are fetched from
     Source {
         #[command(subcommand)]
@@ -33,7 +33,7 @@ pub enum ActionCommand {
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum SourceCommand {
+pub(crate) enum SourceCommand {
     /// Add a source: a git server (`https://github.com`, `http://host/git`) or a local
     /// directory of `owner/repo[.git]` repositories
     Add {
@@ -52,7 +52,7 @@ pub enum SourceCommand {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ActionsArgs {
+pub(crate) struct ActionsArgs {
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
@@ -60,7 +60,7 @@ pub struct ActionsArgs {
     pub engine: EngineArgs,
 }
 
-pub fn action(args: &ActionArgs) -> i32 {
+pub(crate) fn action(args: &ActionArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {
@@ -129,7 +129,7 @@ pub fn action(args: &ActionArgs) -> i32 {
 }
 
 /// `slipway actions`: every mirrored repository, its refs and commits, its last fetch.
-pub fn actions(args: &ActionsArgs) -> i32 {
+pub(crate) fn actions(args: &ActionsArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let mirrors: Vec<ActionMirror> = client.admin_get("/api/v1/actions").await?;

@@ -13,7 +13,7 @@ use super::{ClientError, EngineArgs, EngineClient, block_on, print_json, table};
 use crate::exit;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ArtifactsArgs {
+pub(crate) struct ArtifactsArgs {
     /// The run: its id, or its run number
     pub run: String,
     /// Download this artifact's files (into --dir, default ./NAME)
@@ -29,7 +29,7 @@ pub struct ArtifactsArgs {
     pub engine: EngineArgs,
 }
 
-pub fn artifacts(args: &ArtifactsArgs) -> i32 {
+pub(crate) fn artifacts(args: &ArtifactsArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let run_id = resolve_run(&client, &args.run).await?;

@@ -19,7 +19,7 @@ use super::{ClientError, EngineArgs, EngineClient, block_on, encode_component, p
 use crate::exit;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct EnvArgs {
+pub(crate) struct EnvArgs {
     #[command(subcommand)]
     pub command: EnvCommand,
     #[command(flatten)]
@@ -27,7 +27,7 @@ pub struct EnvArgs {
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
-pub enum EnvCommand {
+pub(crate) enum EnvCommand {
     /// Create an environment: `slipway env create production --approvals 2 --approvers
     /// alice,bob,carol --wait 5m --branches main --tags 'v*' --freeze 'Fri 16:00-Mon 08:00 UTC'`
     Create {
@@ -76,7 +76,7 @@ pub enum EnvCommand {
 
 /// The settings of `env create` and `env edit`, straight into the API's [`EnvironmentPatch`].
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct EnvSettings {
+pub(crate) struct EnvSettings {
     /// Approvals a deployment needs (0: none)
     #[arg(long, value_name = "N", help_heading = "Deployment policy")]
     approvals: Option<u32>,
@@ -227,7 +227,7 @@ impl EnvSettings {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct GroupArgs {
+pub(crate) struct GroupArgs {
     #[command(subcommand)]
     pub command: GroupCommand,
     #[command(flatten)]
@@ -235,7 +235,7 @@ pub struct GroupArgs {
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
-pub enum GroupCommand {
+pub(crate) enum GroupCommand {
     /// Set a group's members (`@NAME` in `--approvers` then means each of them)
     Set {
         /// The group's name
@@ -258,7 +258,7 @@ pub enum GroupCommand {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct DecideArgs {
+pub(crate) struct DecideArgs {
     /// The run (its id, or its run number)
     pub run: String,
     /// The environment the run waits for
@@ -275,7 +275,7 @@ pub struct DecideArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct RollbackArgs {
+pub(crate) struct RollbackArgs {
     /// The environment to roll back
     pub environment: String,
     /// Print as JSON
@@ -286,7 +286,7 @@ pub struct RollbackArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct DeploymentsArgs {
+pub(crate) struct DeploymentsArgs {
     /// Only this environment
     pub environment: Option<String>,
     /// Print as JSON
@@ -297,7 +297,7 @@ pub struct DeploymentsArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// Only this environment
     #[arg(long = "env", value_name = "ENV")]
     pub environment: Option<String>,
@@ -312,7 +312,7 @@ pub struct AuditArgs {
     pub engine: EngineArgs,
 }
 
-pub fn env(args: &EnvArgs) -> i32 {
+pub(crate) fn env(args: &EnvArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {
@@ -422,7 +422,7 @@ pub fn env(args: &EnvArgs) -> i32 {
     })
 }
 
-pub fn group(args: &GroupArgs) -> i32 {
+pub(crate) fn group(args: &GroupArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let set = |name: &str, members: Vec<String>| {
@@ -470,11 +470,11 @@ pub fn group(args: &GroupArgs) -> i32 {
     })
 }
 
-pub fn approve(args: &DecideArgs) -> i32 {
+pub(crate) fn approve(args: &DecideArgs) -> i32 {
     decide(args, Decision::Approve)
 }
 
-pub fn reject(args: &DecideArgs) -> i32 {
+pub(crate) fn reject(args: &DecideArgs) -> i32 {
     decide(args, Decision::Reject)
 }
 
@@ -502,7 +502,7 @@ fn decide(args: &DecideArgs, decision: Decision) -> i32 {
     })
 }
 
-pub fn rollback(args: &RollbackArgs) -> i32 {
+pub(crate) fn rollback(args: &RollbackArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let request = RollbackRequest {
@@ -529,7 +529,7 @@ pub fn rollback(args: &RollbackArgs) -> i32 {
     })
 }
 
-pub fn deployments(args: &DeploymentsArgs) -> i32 {
+pub(crate) fn deployments(args: &DeploymentsArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let path = match &args.environment {
@@ -593,7 +593,7 @@ pub fn deployments(args: &DeploymentsArgs) -> i32 {
     })
 }
 
-pub fn audit(args: &AuditArgs) -> i32 {
+pub(crate) fn audit(args: &AuditArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let path = match &args.environment {

@@ -14,11 +14,11 @@ use serde::Serialize;
 use super::{ClientError, EngineClient, encode_component};
 
 /// How many of a failed step's last lines are shown.
-pub const LAST_LINES: usize = 10;
+pub(crate) const LAST_LINES: usize = 10;
 
 /// One failed job and what failed in it.
 #[derive(Debug, Clone, Serialize)]
-pub struct FailedStep {
+pub(crate) struct FailedStep {
     pub job: String,
     /// The failing step's name as GitHub shows it; `None` when the job failed outside a step.
     pub step: Option<String>,
@@ -31,7 +31,7 @@ pub struct FailedStep {
 }
 
 /// The failed jobs of the run (conclusion `failure`) and their failing steps.
-pub async fn failed_steps(
+pub(crate) async fn failed_steps(
     client: &EngineClient,
     detail: &RunDetailView,
 ) -> Result<Vec<FailedStep>, ClientError> {
@@ -58,7 +58,7 @@ pub async fn failed_steps(
 
 /// Prints the failures under the run's table: `✗ build: step 2 "Run tests" failed`, then its
 /// last lines indented.
-pub fn print(failures: &[FailedStep]) {
+pub(crate) fn print(failures: &[FailedStep]) {
     for failure in failures {
         println!();
         match (&failure.step, failure.step_number) {

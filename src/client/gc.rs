@@ -15,7 +15,7 @@ use crate::exit;
 
 /// `slipway gc [--older-than 30d] [--dry-run]`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct GcArgs {
+pub(crate) struct GcArgs {
     /// Remove runs finished longer ago than this (`30d`, `12h`) [default: the engine's
     /// `serve --retain`, else 30d]
     #[arg(long, value_parser = crate::serve::parse_duration, value_name = "DURATION")]
@@ -31,7 +31,7 @@ pub struct GcArgs {
 }
 
 /// Runs `slipway gc`; returns the exit code.
-pub fn gc(args: &GcArgs) -> i32 {
+pub(crate) fn gc(args: &GcArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let request = GcRequest {

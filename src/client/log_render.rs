@@ -16,7 +16,7 @@ pub(crate) fn shown(line: &str) -> Option<String> {
 /// What a line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum LineKind {
+pub(crate) enum LineKind {
     /// A step's own output.
     Output,
     /// A step starts (`##[step] NAME`).
@@ -35,7 +35,7 @@ pub enum LineKind {
 
 /// One line as shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub kind: LineKind,
     /// The line without its marker (`Run tests`, `boom`, the output itself).
     pub text: String,
@@ -48,7 +48,7 @@ pub struct Rendered {
 
 /// The state of one job's log as it is read.
 #[derive(Debug, Default)]
-pub struct Renderer {
+pub(crate) struct Renderer {
     steps: Vec<StepView>,
     step: Option<String>,
     step_number: Option<usize>,
@@ -59,13 +59,13 @@ impl Renderer {
     /// Gives the job's step list (from `run-status`), so a step reads as the number GitHub
     /// shows even when earlier ones ran in the background; without a list, steps are counted
     /// as they start.
-    pub fn set_steps(&mut self, steps: &[StepView]) {
+    pub(crate) fn set_steps(&mut self, steps: &[StepView]) {
         if steps.len() > self.steps.len() {
             self.steps = steps.to_vec();
         }
     }
 
-    pub fn render(&mut self, line: &str) -> Rendered {
+    pub(crate) fn render(&mut self, line: &str) -> Rendered {
         if let Some(name) = line.strip_prefix("##[step] ") {
             self.group_depth = 0;
             self.step_number = Some(self.number_of(name));

@@ -28,7 +28,7 @@ const POLL: Duration = Duration::from_millis(250);
 const RECONNECT_FOR: Duration = Duration::from_secs(90);
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     /// The run: its id, a unique prefix of it (8+ characters), or WORKFLOW#NUMBER[.ATTEMPT]
     pub run: String,
     /// Only this job (its key, as `run-status` shows it); its lines are not prefixed
@@ -47,7 +47,7 @@ pub struct LogsArgs {
     pub engine: EngineArgs,
 }
 
-pub fn logs(args: &LogsArgs) -> i32 {
+pub(crate) fn logs(args: &LogsArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let run_id = resolve_run(&client, &args.run).await?;
@@ -103,7 +103,7 @@ pub fn logs(args: &LogsArgs) -> i32 {
 
 /// `dispatch --wait`: follows the run's logs (unless `json`) until it ends, then says how it
 /// ended (with `json`, prints the run as `run-status --json` does); exits by its conclusion.
-pub fn wait_for_run(url: &str, token: Option<String>, run_id: &str, json: bool) -> i32 {
+pub(crate) fn wait_for_run(url: &str, token: Option<String>, run_id: &str, json: bool) -> i32 {
     block_on(async {
         let client = EngineClient::new(url, token)?;
         let detail = if json {

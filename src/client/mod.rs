@@ -13,20 +13,20 @@
 //! Exit codes: 3 when the engine cannot be reached or answers with an error, 2 for a request
 //! that is wrong before it is sent.
 
-pub mod actions;
-pub mod artifacts;
-pub mod environments;
+pub(crate) mod actions;
+pub(crate) mod artifacts;
+pub(crate) mod environments;
 pub(crate) mod failures;
-pub mod gc;
+pub(crate) mod gc;
 pub(crate) mod log_render;
-pub mod logs;
-pub mod releases;
-pub mod repos;
-pub mod runners;
-pub mod runs;
-pub mod settings;
+pub(crate) mod logs;
+pub(crate) mod releases;
+pub(crate) mod repos;
+pub(crate) mod runners;
+pub(crate) mod runs;
+pub(crate) mod settings;
 mod table;
-pub mod users;
+pub(crate) mod users;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,7 +37,7 @@ use serde::de::DeserializeOwned;
 
 use crate::exit;
 
-pub use runners::runners_list;
+pub(crate) use runners::runners_list;
 
 /// The longest quiet wait on a followed log: with the client's margin, reads may pause 60 s,
 /// longer than the engine's keep-alive on followed logs (15 s), so a quiet follow stays open.
@@ -45,7 +45,7 @@ const STREAM_WAIT: Duration = Duration::from_secs(45);
 
 /// Where the engine is and who is asking: flatten this into every command that talks to it.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct EngineArgs {
+pub(crate) struct EngineArgs {
     /// The engine's URL [default: read from the data dir, else http://127.0.0.1:7766]
     #[arg(
         long = "engine",
@@ -78,7 +78,7 @@ pub struct EngineArgs {
 
 /// What went wrong talking to the engine; each maps to an exit code (`exit_code`).
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     #[error(
         "cannot reach the engine at {url}: {message} (is `slipway serve` running? pass --engine URL or set SLIPWAY_ENGINE)"
     )]
@@ -94,7 +94,7 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             ClientError::Usage(_) => exit::USAGE,
             ClientError::Io(_) => exit::FAILURE,
@@ -107,14 +107,14 @@ impl ClientError {
 
 /// The engine's client (the `client` crate) with the CLI's error messages and exit codes.
 #[derive(Debug, Clone)]
-pub struct EngineClient {
+pub(crate) struct EngineClient {
     inner: client::EngineClient,
 }
 
 impl EngineClient {
     /// From the flags, their environment variables, `./.slipway` or the user config file, in
     /// that order (`config::resolve`).
-    pub fn from_args(args: &EngineArgs) -> Result<EngineClient, ClientError> {
+    pub(crate) fn from_args(args: &EngineArgs) -> Result<EngineClient, ClientError> {
         let target = crate::config::resolve(
             args.engine.as_deref(),
             args.token.as_deref(),
@@ -123,7 +123,7 @@ impl EngineClient {
         EngineClient::new(&target.url, target.token)
     }
 
-    pub fn new(url: &str, token: Option<String>) -> Result<EngineClient, ClientError> {
+    pub(crate) fn new(url: &str, token: Option<String>) -> Result<EngineClient, ClientError> {
         let base_url = url.trim_end_matches('/').to_string();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(ClientError::Usage(format!(
@@ -137,12 +137,12 @@ impl EngineClient {
     }
 
     #[allow(dead_code)] // for the orchestrator's `dispatch` and `rerun` messages
-    pub fn base_url(&self) -> &str {
+    pub(crate) fn base_url(&self) -> &str {
         self.inner.base_url()
     }
 
     /// `GET path` → JSON.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.inner
             .get(path)
             .await
@@ -150,7 +150,10 @@ impl EngineClient {
     }
 
     /// `GET path` with the admin token → JSON.
-    pub async fn admin_get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    pub(crate) async fn admin_get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, ClientError> {
         self.inner
             .admin_get(path)
             .await
@@ -158,7 +161,7 @@ impl EngineClient {
     }
 
     /// `GET path` → the raw response (text logs, event streams).
-    pub async fn get_raw(&self, path: &str) -> Result<Response, ClientError> {
+    pub(crate) async fn get_raw(&self, path: &str) -> Result<Response, ClientError> {
         self.inner
             .get_stream(path)
             .await
@@ -166,7 +169,7 @@ impl EngineClient {
     }
 
     /// `method path` with a JSON body carrying `protocol_version`, sent with the admin token.
-    pub async fn admin_send<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn admin_send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -179,7 +182,7 @@ impl EngineClient {
     }
 
     /// `DELETE path` with the admin token.
-    pub async fn admin_delete(&self, path: &str) -> Result<(), ClientError> {
+    pub(crate) async fn admin_delete(&self, path: &str) -> Result<(), ClientError> {
         self.inner
             .admin_delete(path)
             .await
@@ -215,7 +218,7 @@ impl EngineClient {
 
 /// Runs one command's future on a current-thread runtime and turns its result into an exit
 /// code, printing the error (if any) to stderr.
-pub fn block_on<F>(future: F) -> i32
+pub(crate) fn block_on<F>(future: F) -> i32
 where
     F: std::future::Future<Output = Result<i32, ClientError>>,
 {

@@ -21,7 +21,7 @@ use super::{ClientError, EngineArgs, EngineClient, block_on, encode_component, p
 use crate::exit;
 
 #[derive(Debug, clap::Args)]
-pub struct ReleaseArgs {
+pub(crate) struct ReleaseArgs {
     #[command(subcommand)]
     pub command: ReleaseCommand,
     #[command(flatten)]
@@ -29,7 +29,7 @@ pub struct ReleaseArgs {
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum ReleaseCommand {
+pub(crate) enum ReleaseCommand {
     /// Create a release of a tag (available to no one until promoted)
     Create {
         /// The release's tag
@@ -234,7 +234,7 @@ pub enum ReleaseCommand {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ReleasesArgs {
+pub(crate) struct ReleasesArgs {
     /// Only this watched repository's releases
     #[arg(long)]
     pub repo: Option<String>,
@@ -248,7 +248,7 @@ pub struct ReleasesArgs {
     pub engine: EngineArgs,
 }
 
-pub fn release(args: &ReleaseArgs) -> i32 {
+pub(crate) fn release(args: &ReleaseArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {
@@ -488,7 +488,7 @@ pub fn release(args: &ReleaseArgs) -> i32 {
 }
 
 /// `slipway releases`.
-pub fn releases(args: &ReleasesArgs) -> i32 {
+pub(crate) fn releases(args: &ReleasesArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let list: Value = client
@@ -533,7 +533,7 @@ pub fn releases(args: &ReleasesArgs) -> i32 {
 
 /// The environments view: per environment, what is deployed beside what is released (the lead
 /// wires it as `slipway env status`).
-pub async fn env_status(
+pub(crate) async fn env_status(
     client: &EngineClient,
     repo: Option<&str>,
     json: bool,

@@ -10,7 +10,7 @@ use super::{ClientError, EngineArgs, EngineClient, block_on};
 use crate::exit;
 
 #[derive(Debug, clap::Args)]
-pub struct RepoArgs {
+pub(crate) struct RepoArgs {
     #[command(subcommand)]
     pub command: RepoCommand,
     #[command(flatten)]
@@ -18,7 +18,7 @@ pub struct RepoArgs {
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum RepoCommand {
+pub(crate) enum RepoCommand {
     /// Watch a repository (a local path or a file:// URL); the engine keeps a bare mirror of it
     Add {
         /// The repository to watch
@@ -72,7 +72,7 @@ pub enum RepoCommand {
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum HookCommand {
+pub(crate) enum HookCommand {
     /// Write a post-receive hook into the repository people push to (it returns at once, and a
     /// push still succeeds when the engine is down: the poller catches up)
     Install {
@@ -89,7 +89,7 @@ pub enum HookCommand {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct SchedulesArgs {
+pub(crate) struct SchedulesArgs {
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
@@ -98,7 +98,7 @@ pub struct SchedulesArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// The commit
     pub sha: String,
     /// Print as JSON
@@ -108,7 +108,7 @@ pub struct StatusArgs {
     pub engine: EngineArgs,
 }
 
-pub fn repo(args: &RepoArgs) -> i32 {
+pub(crate) fn repo(args: &RepoArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {
@@ -278,7 +278,7 @@ pub fn repo(args: &RepoArgs) -> i32 {
     })
 }
 
-pub fn schedules(args: &SchedulesArgs) -> i32 {
+pub(crate) fn schedules(args: &SchedulesArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let list: Value = client.get("/api/v1/schedules").await?;
@@ -307,7 +307,7 @@ pub fn schedules(args: &SchedulesArgs) -> i32 {
     })
 }
 
-pub fn status(args: &StatusArgs) -> i32 {
+pub(crate) fn status(args: &StatusArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let list: Value = client

@@ -12,7 +12,7 @@ use crate::exit;
 
 /// A runner as `slipway runners --json` prints it: the API's view plus its current jobs.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunnerListing {
+pub(crate) struct RunnerListing {
     #[serde(flatten)]
     pub runner: RunnerView,
     pub current_jobs: Vec<CurrentJob>,
@@ -20,13 +20,13 @@ pub struct RunnerListing {
 
 /// A job a runner holds a lease on now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CurrentJob {
+pub(crate) struct CurrentJob {
     pub run_id: String,
     pub job_key: String,
 }
 
 /// `slipway runners [--json]`: for the `Runners` command (list).
-pub fn runners_list(engine: &EngineArgs, json: bool) -> i32 {
+pub(crate) fn runners_list(engine: &EngineArgs, json: bool) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(engine)?;
         let listings = runner_listings(&client).await?;
@@ -74,7 +74,9 @@ pub fn runners_list(engine: &EngineArgs, json: bool) -> i32 {
 }
 
 /// Every runner with the jobs it runs now (found in the runs that are not completed).
-pub async fn runner_listings(client: &EngineClient) -> Result<Vec<RunnerListing>, ClientError> {
+pub(crate) async fn runner_listings(
+    client: &EngineClient,
+) -> Result<Vec<RunnerListing>, ClientError> {
     let runners: Vec<RunnerView> = client.get("/api/v1/runners").await?;
     let mut current: Vec<(String, CurrentJob)> = Vec::new();
     for run in list_runs(client).await? {

@@ -16,7 +16,7 @@ use super::{ClientError, EngineArgs, EngineClient, block_on, encode_component, p
 use crate::exit;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct RunsArgs {
+pub(crate) struct RunsArgs {
     /// Print the runs as JSON
     #[arg(long)]
     pub json: bool,
@@ -43,7 +43,7 @@ pub struct RunsArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct RunStatusArgs {
+pub(crate) struct RunStatusArgs {
     /// The run: its id, a unique prefix of it (8+ characters), or WORKFLOW#NUMBER[.ATTEMPT]
     pub run: String,
     /// Print the run and its jobs as JSON (times in µs since the epoch)
@@ -54,7 +54,7 @@ pub struct RunStatusArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct CancelArgs {
+pub(crate) struct CancelArgs {
     /// The run: its id, a unique prefix of it (8+ characters), or WORKFLOW#NUMBER[.ATTEMPT]
     pub run: String,
     /// Cancel only this job (its key, or a matrix job's id for all its legs); the jobs that
@@ -69,7 +69,7 @@ pub struct CancelArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct RerunArgs {
+pub(crate) struct RerunArgs {
     /// The finished run: its id, a unique prefix of it, or WORKFLOW#NUMBER[.ATTEMPT] (without
     /// an attempt, the newest)
     pub run: String,
@@ -87,7 +87,7 @@ pub struct RerunArgs {
 }
 
 /// `slipway runs`: a table (or JSON) of runs, newest first.
-pub fn runs(args: &RunsArgs) -> i32 {
+pub(crate) fn runs(args: &RunsArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let mut query = Vec::new();
@@ -160,7 +160,7 @@ pub fn runs(args: &RunsArgs) -> i32 {
 /// `slipway run-status RUN`: the run and its jobs (status, runner, attempts, state-change
 /// times). `--json` adds `queued_at`, `started_at`, `finished_at` (µs) and `runner_name` to
 /// every job.
-pub fn run_status(args: &RunStatusArgs) -> i32 {
+pub(crate) fn run_status(args: &RunStatusArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let run_id = resolve_run(&client, &args.run).await?;
@@ -185,7 +185,7 @@ pub fn run_status(args: &RunStatusArgs) -> i32 {
 
 /// `slipway cancel RUN [--job JOB]` (admin): queued and waiting jobs are cancelled at once,
 /// running ones on their next heartbeat.
-pub fn cancel(args: &CancelArgs) -> i32 {
+pub(crate) fn cancel(args: &CancelArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let run_id = resolve_run(&client, &args.run).await?;
@@ -241,7 +241,7 @@ pub fn cancel(args: &CancelArgs) -> i32 {
 }
 
 /// `slipway rerun RUN [--failed | --job J]` (admin): a new attempt of a finished run.
-pub fn rerun(args: &RerunArgs) -> i32 {
+pub(crate) fn rerun(args: &RerunArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let run_id = resolve_run(&client, &args.run).await?;
@@ -277,12 +277,15 @@ pub fn rerun(args: &RerunArgs) -> i32 {
 }
 
 /// Every run, newest first.
-pub async fn list_runs(client: &EngineClient) -> Result<Vec<RunView>, ClientError> {
+pub(crate) async fn list_runs(client: &EngineClient) -> Result<Vec<RunView>, ClientError> {
     client.get("/api/v1/runs").await
 }
 
 /// A run and its jobs.
-pub async fn run_detail(client: &EngineClient, run_id: &str) -> Result<RunDetailView, ClientError> {
+pub(crate) async fn run_detail(
+    client: &EngineClient,
+    run_id: &str,
+) -> Result<RunDetailView, ClientError> {
     client
         .get(&format!("/api/v1/runs/{}", encode_component(run_id)))
         .await
@@ -290,7 +293,7 @@ pub async fn run_detail(client: &EngineClient, run_id: &str) -> Result<RunDetail
 
 /// The run id a RUN argument names, as the engine resolves it; a reference that names no run,
 /// or several, is a usage error carrying the engine's message (which lists the candidates).
-pub async fn resolve_run(client: &EngineClient, run: &str) -> Result<String, ClientError> {
+pub(crate) async fn resolve_run(client: &EngineClient, run: &str) -> Result<String, ClientError> {
     let path = format!("/api/v1/runs/resolve?ref={}", encode_component(run.trim()));
     match client.get::<RunView>(&path).await {
         Ok(view) => Ok(view.run_id),
@@ -305,7 +308,7 @@ pub async fn resolve_run(client: &EngineClient, run: &str) -> Result<String, Cli
 
 /// Whether the run is held by an approval: a job waiting at an environment's gate for
 /// approvals (the gate's reason says how many are still needed).
-pub fn waits_for_approval(detail: &RunDetailView) -> bool {
+pub(crate) fn waits_for_approval(detail: &RunDetailView) -> bool {
     detail.jobs.iter().any(|job| {
         job.status == "waiting"
             && job
@@ -316,7 +319,9 @@ pub fn waits_for_approval(detail: &RunDetailView) -> bool {
 }
 
 /// Runner id → name, for showing who ran a job.
-pub async fn runner_names(client: &EngineClient) -> Result<HashMap<String, String>, ClientError> {
+pub(crate) async fn runner_names(
+    client: &EngineClient,
+) -> Result<HashMap<String, String>, ClientError> {
     let runners: Vec<RunnerView> = client.get("/api/v1/runners").await?;
     Ok(runners
         .into_iter()

@@ -14,7 +14,7 @@ use super::{ClientError, EngineArgs, EngineClient, block_on, encode_component, p
 use crate::exit;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct SecretArgs {
+pub(crate) struct SecretArgs {
     #[command(subcommand)]
     pub command: SecretCommand,
     #[command(flatten)]
@@ -22,7 +22,7 @@ pub struct SecretArgs {
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
-pub enum SecretCommand {
+pub(crate) enum SecretCommand {
     /// Set a secret (the value from --value, or else read from stdin)
     Set {
         /// Letters, digits and `_`; not starting with a digit or `GITHUB_`; stored upper-case
@@ -66,7 +66,7 @@ pub enum SecretCommand {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct VarArgs {
+pub(crate) struct VarArgs {
     #[command(subcommand)]
     pub command: VarCommand,
     #[command(flatten)]
@@ -74,7 +74,7 @@ pub struct VarArgs {
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
-pub enum VarCommand {
+pub(crate) enum VarCommand {
     /// Set a configuration variable (`vars.NAME` in workflows)
     Set {
         /// The name
@@ -116,7 +116,7 @@ pub enum VarCommand {
     },
 }
 
-pub fn secret(args: &SecretArgs) -> i32 {
+pub(crate) fn secret(args: &SecretArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {
@@ -185,7 +185,7 @@ pub fn secret(args: &SecretArgs) -> i32 {
     })
 }
 
-pub fn var(args: &VarArgs) -> i32 {
+pub(crate) fn var(args: &VarArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {

@@ -6,7 +6,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Prints `rows` under `header`, each column as wide as its widest cell.
-pub fn print(header: &[&str], rows: &[Vec<String>]) {
+pub(super) fn print(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|cell| cell.chars().count()).collect();
     for row in rows {
         for (index, cell) in row.iter().enumerate() {
@@ -34,17 +34,17 @@ pub fn print(header: &[&str], rows: &[Vec<String>]) {
 }
 
 /// Microseconds since the epoch in the one style (`crate::style::instant`).
-pub fn time(us: u64) -> String {
+pub(super) fn time(us: u64) -> String {
     crate::style::instant(us)
 }
 
 /// The time between two stamps in µs as `1.8 s`, `2 min 3 s`, `1 h 2 min`.
-pub fn duration(from_us: u64, to_us: u64) -> String {
+pub(super) fn duration(from_us: u64, to_us: u64) -> String {
     crate::style::between(from_us, to_us)
 }
 
 /// Now, in µs since the epoch.
-pub fn now_us() -> u64 {
+pub(super) fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))
@@ -52,7 +52,7 @@ pub fn now_us() -> u64 {
 }
 
 /// `success`, `in_progress`, … from a status and an optional conclusion.
-pub fn state(status: &str, conclusion: Option<&str>) -> String {
+pub(super) fn state(status: &str, conclusion: Option<&str>) -> String {
     match conclusion {
         Some(conclusion) => conclusion.to_string(),
         None => status.to_string(),

@@ -14,7 +14,7 @@ use protocol::users::{
 };
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct UserArgs {
+pub(crate) struct UserArgs {
     #[command(subcommand)]
     pub command: UserCommand,
     #[command(flatten)]
@@ -22,7 +22,7 @@ pub struct UserArgs {
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
-pub enum UserCommand {
+pub(crate) enum UserCommand {
     /// Add a user (admin)
     Add {
         /// The login
@@ -51,7 +51,7 @@ pub enum UserCommand {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct TokenArgs {
+pub(crate) struct TokenArgs {
     #[command(subcommand)]
     pub command: TokenCommand,
     #[command(flatten)]
@@ -59,7 +59,7 @@ pub struct TokenArgs {
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
-pub enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// Make a token and print it once (for another user: admin)
     Create {
         /// Whose token [default: yours]
@@ -95,7 +95,7 @@ pub enum TokenCommand {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct WhoamiArgs {
+pub(crate) struct WhoamiArgs {
     /// Print as JSON
     #[arg(long)]
     pub json: bool,
@@ -103,7 +103,7 @@ pub struct WhoamiArgs {
     pub engine: EngineArgs,
 }
 
-pub fn user(args: &UserArgs) -> i32 {
+pub(crate) fn user(args: &UserArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {
@@ -162,7 +162,7 @@ pub fn user(args: &UserArgs) -> i32 {
     })
 }
 
-pub fn token(args: &TokenArgs) -> i32 {
+pub(crate) fn token(args: &TokenArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         match &args.command {
@@ -260,7 +260,7 @@ pub fn token(args: &TokenArgs) -> i32 {
     })
 }
 
-pub fn whoami(args: &WhoamiArgs) -> i32 {
+pub(crate) fn whoami(args: &WhoamiArgs) -> i32 {
     block_on(async {
         let client = EngineClient::from_args(&args.engine)?;
         let me: WhoAmI = client.get("/api/v1/whoami").await?;
@@ -277,7 +277,7 @@ pub fn whoami(args: &WhoamiArgs) -> i32 {
 }
 
 /// The access log as a table (for `slipway audit --user`).
-pub fn print_access(entries: &[AccessEntry]) {
+pub(crate) fn print_access(entries: &[AccessEntry]) {
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|entry| {

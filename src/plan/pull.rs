@@ -16,10 +16,10 @@ use git2::{Oid, Repository};
 use super::{PlanRequest, Situation, revparse_commit, short};
 
 /// The activity a plan assumes when `--action` is not given.
-pub const DEFAULT_ACTION: &str = "opened";
+pub(super) const DEFAULT_ACTION: &str = "opened";
 
 /// Whether `event` is planned here.
-pub fn is_pull_event(event: &str) -> bool {
+pub(super) fn is_pull_event(event: &str) -> bool {
     matches!(event, "pull_request" | "pull_request_target")
 }
 

@@ -25,7 +25,7 @@ use crate::actions::{ActionError, ActionMirrors};
 use crate::runs::dispatch::Engine;
 
 /// The action routes, to merge into the API's router.
-pub fn routes() -> Router<super::AppState> {
+pub(super) fn routes() -> Router<super::AppState> {
     Router::new()
         .route("/api/v1/actions", get(list))
         .route("/api/v1/actions/sources", get(sources).post(add_source))

@@ -22,10 +22,10 @@ use crate::runs::rerun::RerunError;
 use crate::store::{RunId, create_registration_token};
 use scheduler::RerunMode;
 
-pub use super::extract::Admin;
+pub(super) use super::extract::Admin;
 
 /// `POST /api/v1/dispatch`: reads the workflow at the ref's commit and starts a run.
-pub async fn dispatch(
+pub(super) async fn dispatch(
     caller: Admin,
     State(orchestrator): State<Orchestrator>,
     Versioned(request): Versioned<DispatchRequest>,
@@ -67,7 +67,7 @@ pub async fn dispatch(
 
 /// `POST /api/v1/runs/{run_id}/rerun`: a new attempt of a finished run (all jobs, the failed
 /// ones, or one job, each with its dependents).
-pub async fn rerun(
+pub(super) async fn rerun(
     caller: Admin,
     State(orchestrator): State<Orchestrator>,
     Path(run_id): Path<String>,
@@ -107,7 +107,7 @@ pub async fn rerun(
 }
 
 /// `POST /api/v1/admin/registration-tokens`: a one-time runner registration token.
-pub async fn registration_token(
+pub(super) async fn registration_token(
     _admin: Admin,
     State(engine): State<Arc<Engine>>,
     Versioned(_request): Versioned<serde_json::Value>,

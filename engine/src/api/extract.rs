@@ -87,7 +87,7 @@ impl ApiError {
 }
 
 /// A JSON body that carries `protocol_version` equal to ours (else 400 naming both).
-pub struct Versioned<T>(pub T);
+pub(crate) struct Versioned<T>(pub T);
 
 impl<T, S> FromRequest<S> for Versioned<T>
 where
@@ -110,7 +110,7 @@ where
 }
 
 /// `None` (a GET without the optional query parameter) passes; any other version is refused.
-pub fn check_version(version: Option<u64>) -> Result<(), ApiError> {
+pub(super) fn check_version(version: Option<u64>) -> Result<(), ApiError> {
     match version {
         Some(version) if version == u64::from(PROTOCOL_VERSION) => Ok(()),
         Some(version) => Err(ApiError::bad_request(format!(
@@ -124,7 +124,7 @@ pub fn check_version(version: Option<u64>) -> Result<(), ApiError> {
 
 /// The runner whose credential came as `Authorization: Bearer …` (else 401, and nothing is
 /// touched). On success its last-seen stamp moves.
-pub struct AuthedRunner(pub RunnerRecord);
+pub(super) struct AuthedRunner(pub RunnerRecord);
 
 impl FromRequestParts<AppState> for AuthedRunner {
     type Rejection = ApiError;
@@ -173,4 +173,4 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 /// The name handlers have always used for "an authenticated caller with the route's role";
 /// the role itself is the role table's (`identity::routes`), not the handler's.
-pub type Admin = Caller;
+pub(super) type Admin = Caller;

@@ -23,7 +23,7 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 /// The watchdog's verdict, shared with the `/healthz` handler.
 #[derive(Default)]
-pub struct Health {
+pub(super) struct Health {
     /// `None` while healthy, else why not.
     problem: Mutex<Option<String>>,
     /// Set when the server stops: the watchdog thread ends.
@@ -32,7 +32,7 @@ pub struct Health {
 
 impl Health {
     /// `Ok` while healthy, else the reason.
-    pub fn verdict(&self) -> Result<(), String> {
+    pub(super) fn verdict(&self) -> Result<(), String> {
         match &*self.problem.lock().unwrap_or_else(PoisonError::into_inner) {
             None => Ok(()),
             Some(reason) => Err(reason.clone()),
@@ -40,7 +40,7 @@ impl Health {
     }
 
     /// Ends the watchdog thread (at its next look).
-    pub fn stop(&self) {
+    pub(super) fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
     }
 
@@ -58,7 +58,7 @@ impl Health {
 
 /// Starts the watchdog over `store` and the runtime behind `runtime`. The thread ends when the
 /// store is gone or `Health::stop` is called.
-pub fn start(store: &Arc<Store>, runtime: tokio::runtime::Handle) -> Arc<Health> {
+pub(super) fn start(store: &Arc<Store>, runtime: tokio::runtime::Handle) -> Arc<Health> {
     let health = Arc::new(Health::default());
     let watched = health.clone();
     let store = Arc::downgrade(store);
@@ -109,7 +109,7 @@ fn watch(store: &Weak<Store>, runtime: &tokio::runtime::Handle, health: &Health)
 }
 
 /// `GET /healthz` (no authentication): 200 `ok`, or 503 with the reason.
-pub fn answer(health: &Health) -> (StatusCode, String) {
+pub(super) fn answer(health: &Health) -> (StatusCode, String) {
     match health.verdict() {
         Ok(()) => (StatusCode::OK, "ok\n".to_string()),
         Err(reason) => (

@@ -29,7 +29,7 @@ use crate::store::{JobRecord, JobState, RunId, RunRecord, RunnerRecord, Store};
 
 /// Query parameters of the GET endpoints: `protocol_version` is optional there.
 #[derive(Debug, Default, Deserialize)]
-pub struct ReadQuery {
+pub(crate) struct ReadQuery {
     protocol_version: Option<u64>,
     follow: Option<String>,
     /// Where a follower starts, in bytes (a line start); `Last-Event-ID` wins when given.
@@ -58,7 +58,7 @@ impl ReadQuery {
 
 /// `GET /api/v1/runs[?repo=&workflow=&branch=&status=&actor=&limit=]`: the runs passing every
 /// filter given (`run_refs::RunFilter`), newest first.
-pub async fn list_runs(
+pub(crate) async fn list_runs(
     State(engine): State<Arc<Engine>>,
     Query(query): Query<ReadQuery>,
     Query(filter): Query<super::run_refs::RunFilter>,
@@ -75,7 +75,7 @@ pub async fn list_runs(
 }
 
 /// `GET /api/v1/runs/{run_id}`: the run and its jobs.
-pub async fn show_run(
+pub(crate) async fn show_run(
     State(engine): State<Arc<Engine>>,
     Path(run_id): Path<String>,
     Query(query): Query<ReadQuery>,
@@ -86,7 +86,7 @@ pub async fn show_run(
 }
 
 /// `POST /api/v1/runs/{run_id}/cancel` (admin token): the run after the cancel request.
-pub async fn cancel_run(
+pub(crate) async fn cancel_run(
     _admin: super::admin::Admin,
     State(engine): State<Arc<Engine>>,
     Path(run_id): Path<String>,
@@ -98,7 +98,7 @@ pub async fn cancel_run(
 }
 
 /// `GET /api/v1/runners`.
-pub async fn list_runners(
+pub(crate) async fn list_runners(
     State(engine): State<Arc<Engine>>,
     Query(query): Query<ReadQuery>,
 ) -> Result<Json<Vec<RunnerView>>, ApiError> {
@@ -112,7 +112,7 @@ pub async fn list_runners(
 /// ending with `end` once the job is completed. Each event's id is the byte offset after its
 /// line, so a client that reconnects with `Last-Event-ID` resumes where it left off; each
 /// carries `time_us`, when the engine stored it.
-pub async fn job_logs(
+pub(crate) async fn job_logs(
     State(engine): State<Arc<Engine>>,
     Path((run_id, job_key)): Path<(String, String)>,
     Query(query): Query<ReadQuery>,
@@ -378,7 +378,7 @@ pub(crate) fn run_detail(store: &Store, run_id: RunId) -> Result<RunDetailView, 
     })
 }
 
-pub fn run_view(run: &RunRecord) -> RunView {
+pub(crate) fn run_view(run: &RunRecord) -> RunView {
     RunView {
         run_id: run.run_id.to_string(),
         workflow: run.workflow.clone(),
@@ -392,7 +392,7 @@ pub fn run_view(run: &RunRecord) -> RunView {
     }
 }
 
-pub fn job_view(job: &JobRecord) -> JobView {
+pub(crate) fn job_view(job: &JobRecord) -> JobView {
     JobView {
         job_id: job.job_id.to_string(),
         job_key: job.job_key.clone(),
@@ -427,7 +427,7 @@ pub fn job_view(job: &JobRecord) -> JobView {
     }
 }
 
-pub fn runner_view(runner: &RunnerRecord) -> RunnerView {
+pub(crate) fn runner_view(runner: &RunnerRecord) -> RunnerView {
     RunnerView {
         runner_id: runner.runner_id.to_string(),
         name: runner.name.clone(),

@@ -22,7 +22,7 @@ use crate::runs::dispatch::Engine;
 use crate::store::{RunId, RunRecord, Store};
 
 /// The shortest run id prefix accepted: shorter ones match too much to be typed safely.
-pub const MIN_PREFIX: usize = 8;
+pub(crate) const MIN_PREFIX: usize = 8;
 
 /// How many candidates an ambiguity error lists.
 const LISTED: usize = 10;

@@ -22,7 +22,7 @@ use crate::runs::dispatch::Engine;
 use crate::store::JobId;
 
 /// `POST /api/v1/runners/register`.
-pub async fn register(
+pub(super) async fn register(
     State(engine): State<Arc<Engine>>,
     Versioned(request): Versioned<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
@@ -52,7 +52,7 @@ pub async fn register(
 }
 
 /// `POST /api/v1/runner/next`: a lease, or 204 when none came in time.
-pub async fn next(
+pub(super) async fn next(
     State(engine): State<Arc<Engine>>,
     AuthedRunner(runner): AuthedRunner,
     Versioned(request): Versioned<NextRequest>,
@@ -76,7 +76,7 @@ pub async fn next(
 }
 
 /// `POST /api/v1/jobs/{job_id}/heartbeat`.
-pub async fn heartbeat(
+pub(super) async fn heartbeat(
     State(engine): State<Arc<Engine>>,
     AuthedRunner(runner): AuthedRunner,
     Path(job_id): Path<String>,
@@ -94,7 +94,7 @@ pub async fn heartbeat(
 }
 
 /// `POST /api/v1/jobs/{job_id}/logs`.
-pub async fn logs(
+pub(super) async fn logs(
     State(engine): State<Arc<Engine>>,
     AuthedRunner(runner): AuthedRunner,
     Path(job_id): Path<String>,
@@ -114,7 +114,7 @@ pub async fn logs(
 }
 
 /// `POST /api/v1/jobs/{job_id}/events`.
-pub async fn events(
+pub(super) async fn events(
     State(engine): State<Arc<Engine>>,
     AuthedRunner(runner): AuthedRunner,
     Path(job_id): Path<String>,
@@ -130,7 +130,7 @@ pub async fn events(
 }
 
 /// `POST /api/v1/jobs/{job_id}/finish`.
-pub async fn finish(
+pub(super) async fn finish(
     State(engine): State<Arc<Engine>>,
     AuthedRunner(runner): AuthedRunner,
     Path(job_id): Path<String>,

@@ -43,24 +43,24 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a client may take to send a request's headers (and how long a keep-alive connection
 /// may sit idle).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open connections, overall.
-pub const MAX_CONNECTIONS: usize = 1_024;
+pub(super) const MAX_CONNECTIONS: usize = 1_024;
 /// Open connections from one client IP.
-pub const MAX_CONNECTIONS_PER_IP: usize = 256;
+pub(super) const MAX_CONNECTIONS_PER_IP: usize = 256;
 /// Requests being handled at once (heartbeats, long polls and log reads aside).
-pub const MAX_IN_FLIGHT: usize = 512;
+pub(super) const MAX_IN_FLIGHT: usize = 512;
 /// Runner heartbeats being handled at once.
-pub const MAX_HEARTBEATS_IN_FLIGHT: usize = 128;
+pub(super) const MAX_HEARTBEATS_IN_FLIGHT: usize = 128;
 /// Body limit of JSON calls (admin, runner protocol, settings).
-pub const SMALL_BODY: u64 = 1024 * 1024;
+pub(super) const SMALL_BODY: u64 = 1024 * 1024;
 /// Body limit of log chunks.
-pub const LOG_BODY: u64 = 16 * 1024 * 1024;
+pub(super) const LOG_BODY: u64 = 16 * 1024 * 1024;
 /// Body limit of artifact and cache uploads (streamed to disk).
-pub const UPLOAD_BODY: u64 = 10 * 1024 * 1024 * 1024;
+pub(super) const UPLOAD_BODY: u64 = 10 * 1024 * 1024 * 1024;
 
 /// The body limit of a request to `path`.
-pub fn body_limit(path: &str) -> u64 {
+pub(super) fn body_limit(path: &str) -> u64 {
     // Artifact and cache files: `PUT …/artifacts/{name}/files/{path}`, `…/caches/{key}/files/…`.
     if path.starts_with("/api/v1/jobs/") && path.contains("/files/") {
         UPLOAD_BODY
@@ -87,7 +87,7 @@ fn waits_by_design(request: &Request) -> bool {
 }
 
 /// Adds the body and in-flight limits to `app`.
-pub fn with_request_limits(app: Router) -> Router {
+pub(super) fn with_request_limits(app: Router) -> Router {
     let budgets = Arc::new(Budgets {
         general: Semaphore::new(MAX_IN_FLIGHT),
         heartbeats: Semaphore::new(MAX_HEARTBEATS_IN_FLIGHT),
@@ -234,7 +234,7 @@ impl Connections {
 
 /// Accepts connections on `listener` and serves `app` on each until `stop`; then waits for open
 /// requests to end (the caller bounds that wait).
-pub async fn run(
+pub(super) async fn run(
     listener: TcpListener,
     app: Router,
     stop: CancellationToken,

@@ -21,7 +21,7 @@ use crate::secrets::{SecretsError, normalize_scope};
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// The routes of this file, merged into `api::router`.
-pub fn routes() -> Router<super::AppState> {
+pub(super) fn routes() -> Router<super::AppState> {
     Router::new()
         .route("/api/v1/secrets", get(list_secrets))
         .route(
@@ -37,7 +37,7 @@ pub fn routes() -> Router<super::AppState> {
 
 /// `?repository=R` (a scope; absent on a list: every scope) and the optional protocol version.
 #[derive(Debug, Default, Deserialize)]
-pub struct ScopeQuery {
+pub(super) struct ScopeQuery {
     protocol_version: Option<u64>,
     repository: Option<String>,
 }
@@ -57,7 +57,7 @@ impl ScopeQuery {
 }
 
 /// `GET /api/v1/secrets`: names, scopes and update times.
-pub async fn list_secrets(
+pub(super) async fn list_secrets(
     State(engine): State<Arc<Engine>>,
     Query(query): Query<ScopeQuery>,
 ) -> Result<Json<Vec<SecretView>>, ApiError> {
@@ -77,7 +77,7 @@ pub async fn list_secrets(
 }
 
 /// `PUT /api/v1/secrets/{name}` (admin).
-pub async fn set_secret(
+pub(super) async fn set_secret(
     State(engine): State<Arc<Engine>>,
     _admin: Admin,
     Path(name): Path<String>,
@@ -94,7 +94,7 @@ pub async fn set_secret(
 }
 
 /// `DELETE /api/v1/secrets/{name}?repository=R` (admin): 204, or 404 when there was none.
-pub async fn remove_secret(
+pub(super) async fn remove_secret(
     State(engine): State<Arc<Engine>>,
     _admin: Admin,
     Path(name): Path<String>,
@@ -110,7 +110,7 @@ pub async fn remove_secret(
 }
 
 /// `GET /api/v1/variables`.
-pub async fn list_variables(
+pub(super) async fn list_variables(
     State(engine): State<Arc<Engine>>,
     Query(query): Query<ScopeQuery>,
 ) -> Result<Json<Vec<VariableView>>, ApiError> {
@@ -121,7 +121,7 @@ pub async fn list_variables(
 }
 
 /// `PUT /api/v1/variables/{name}` (admin).
-pub async fn set_variable(
+pub(super) async fn set_variable(
     State(engine): State<Arc<Engine>>,
     _admin: Admin,
     Path(name): Path<String>,
@@ -133,7 +133,7 @@ pub async fn set_variable(
 }
 
 /// `DELETE /api/v1/variables/{name}?repository=R` (admin).
-pub async fn remove_variable(
+pub(super) async fn remove_variable(
     State(engine): State<Arc<Engine>>,
     _admin: Admin,
     Path(name): Path<String>,

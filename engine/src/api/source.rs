@@ -45,13 +45,13 @@ use crate::runs::dispatch::Engine;
 use crate::store::{JobId, StoreError};
 
 /// The media type of a source answer.
-pub const SOURCE_CONTENT_TYPE: &str = "application/x-slipway-source";
+pub(super) const SOURCE_CONTENT_TYPE: &str = "application/x-slipway-source";
 /// A pack bigger than this is cut off.
-pub const MAX_SOURCE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+pub(super) const MAX_SOURCE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// A transfer still running after this long is cut off.
-pub const MAX_SOURCE_TIME: Duration = Duration::from_secs(15 * 60);
+pub(super) const MAX_SOURCE_TIME: Duration = Duration::from_secs(15 * 60);
 /// Packs built at the same time (each costs a core while it compresses deltas).
-pub const MAX_CONCURRENT_PACKS: usize = 2;
+pub(super) const MAX_CONCURRENT_PACKS: usize = 2;
 
 static PACK_BUILDS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_PACKS);
 
@@ -59,7 +59,7 @@ static PACK_BUILDS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_PACKS);
 const CHANNEL_CHUNKS: usize = 16;
 
 /// `POST /api/v1/jobs/{job_id}/source`.
-pub async fn source(
+pub(super) async fn source(
     State(engine): State<Arc<Engine>>,
     AuthedRunner(runner): AuthedRunner,
     Path(job_id): Path<String>,

@@ -483,7 +483,7 @@ pub trait LogVisitor: Send + 'static {
 }
 
 /// The most bytes `Store::scan_log` hands over at once (and holds).
-pub const SCAN_CHUNK: usize = 1024 * 1024;
+pub(super) const SCAN_CHUNK: usize = 1024 * 1024;
 
 /// `Store::scan_log` on a blocking thread.
 fn scan_file<V: LogVisitor>(

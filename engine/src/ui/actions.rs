@@ -20,7 +20,7 @@ use crate::deploy::releases::{PromoteRelease, WithdrawRelease};
 use crate::runs::rerun::RerunError;
 
 #[derive(Deserialize)]
-pub struct RerunForm {
+pub(super) struct RerunForm {
     csrf: String,
     /// `all`, `failed` or `job`.
     mode: String,
@@ -29,7 +29,7 @@ pub struct RerunForm {
 }
 
 /// `POST /runs/{run}/rerun`: a new attempt; answers with its page.
-pub async fn rerun(
+pub(super) async fn rerun(
     session: Session,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
@@ -66,12 +66,12 @@ pub async fn rerun(
 }
 
 #[derive(Deserialize)]
-pub struct CsrfForm {
+pub(super) struct CsrfForm {
     csrf: String,
 }
 
 /// `POST /runs/{run}/cancel`.
-pub async fn cancel(
+pub(super) async fn cancel(
     session: Session,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
@@ -84,7 +84,7 @@ pub async fn cancel(
 }
 
 /// `POST /runs/{run}/jobs/{key}/cancel`: cancels one job (as `slipway cancel RUN --job KEY`).
-pub async fn cancel_job(
+pub(super) async fn cancel_job(
     session: Session,
     State(state): State<AppState>,
     Path((run_id, job_key)): Path<(String, String)>,
@@ -101,7 +101,7 @@ pub async fn cancel_job(
 }
 
 #[derive(Deserialize)]
-pub struct DecisionForm {
+pub(super) struct DecisionForm {
     csrf: String,
     environment: String,
     /// `approve` or `reject`.
@@ -114,7 +114,7 @@ pub struct DecisionForm {
 }
 
 /// `POST /runs/{run}/decide`: approve or reject a job waiting at an environment's gate.
-pub async fn decide(
+pub(super) async fn decide(
     session: Session,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
@@ -126,7 +126,7 @@ pub async fn decide(
 }
 
 /// `POST /environments/{name}/decide`: the same from the environments page.
-pub async fn decide_deployment(
+pub(super) async fn decide_deployment(
     session: Session,
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -172,7 +172,7 @@ async fn apply_decision(
 }
 
 #[derive(Deserialize)]
-pub struct ReleaseForm {
+pub(super) struct ReleaseForm {
     csrf: String,
     environment: String,
     #[serde(default)]
@@ -184,7 +184,7 @@ pub struct ReleaseForm {
 }
 
 /// `POST /releases/{tag}/promote`.
-pub async fn promote(
+pub(super) async fn promote(
     session: Session,
     State(state): State<AppState>,
     Path(tag): Path<String>,
@@ -214,7 +214,7 @@ pub async fn promote(
 }
 
 /// `POST /releases/{tag}/withdraw`.
-pub async fn withdraw(
+pub(super) async fn withdraw(
     session: Session,
     State(state): State<AppState>,
     Path(tag): Path<String>,
@@ -247,7 +247,7 @@ struct TokenPage {
 }
 
 /// `POST /runners/token`: a one-time runner registration token, shown once.
-pub async fn registration_token(
+pub(super) async fn registration_token(
     session: Session,
     State(state): State<AppState>,
     Form(form): Form<CsrfForm>,

@@ -65,7 +65,7 @@ struct EnvironmentsPage {
 }
 
 /// `GET /environments`.
-pub async fn environments_page(
+pub(super) async fn environments_page(
     session: Session,
     State(state): State<AppState>,
 ) -> Result<Response, UiError> {
@@ -254,7 +254,7 @@ struct ReleasesPage {
 }
 
 /// `GET /releases`.
-pub async fn releases_page(
+pub(super) async fn releases_page(
     session: Session,
     State(state): State<AppState>,
 ) -> Result<Response, UiError> {
@@ -321,7 +321,7 @@ struct RunnersPage {
 }
 
 /// `GET /runners`.
-pub async fn runners_page(
+pub(super) async fn runners_page(
     session: Session,
     State(state): State<AppState>,
 ) -> Result<Response, UiError> {
@@ -392,7 +392,7 @@ struct RepositoriesPage {
 }
 
 /// `GET /repositories`.
-pub async fn repositories_page(
+pub(super) async fn repositories_page(
     session: Session,
     State(state): State<AppState>,
 ) -> Result<Response, UiError> {
@@ -417,7 +417,7 @@ fn json_of(value: &impl Serialize) -> String {
 }
 
 /// A JSON value as nested definition lists and lists; every key and value escaped.
-pub fn json_html(value: &Value) -> String {
+pub(super) fn json_html(value: &Value) -> String {
     let mut html = String::new();
     write_json(&mut html, value);
     html

@@ -23,19 +23,19 @@ use crate::api::AppState;
 use crate::identity::{self, Caller};
 
 /// The session cookie's name.
-pub const COOKIE_NAME: &str = "slipway_ui";
+pub(super) const COOKIE_NAME: &str = "slipway_ui";
 
 /// The user a page is for; `csrf` is the token its forms must carry (`None` when the request
 /// came with a bearer token rather than the cookie: no ambient credential, nothing to forge).
 #[derive(Debug, Clone)]
-pub struct Session {
+pub(super) struct Session {
     pub csrf: Option<String>,
     pub caller: Caller,
 }
 
 impl Session {
     /// Checks a form's CSRF token (constant time); a mismatch is 403 and nothing happens.
-    pub fn check_csrf(&self, given: &str) -> Result<(), super::UiError> {
+    pub(super) fn check_csrf(&self, given: &str) -> Result<(), super::UiError> {
         let Some(csrf) = &self.csrf else {
             return Ok(());
         };
@@ -80,7 +80,7 @@ impl FromRequestParts<AppState> for Session {
 }
 
 /// The caller a request's session cookie names (a valid cookie of a live token), if any.
-pub async fn session_caller(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
+pub(crate) async fn session_caller(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
     let key = session_key(state)?;
     let verified = verify(&key, &cookie_value(headers)?)?;
     identity::authenticate_key(state.engine().store(), &verified.token_key)
@@ -90,7 +90,7 @@ pub async fn session_caller(state: &AppState, headers: &HeaderMap) -> Option<Cal
 }
 
 /// The caller a token typed into the login form names, or why it cannot log in.
-pub async fn login_caller(state: &AppState, token: &str) -> Result<Caller, String> {
+pub(super) async fn login_caller(state: &AppState, token: &str) -> Result<Caller, String> {
     let caller = identity::authenticate(state.engine().store(), token.trim())
         .await
         .map_err(|error| format!("That token cannot log in: {error}."))?;
@@ -104,7 +104,7 @@ pub async fn login_caller(state: &AppState, token: &str) -> Result<Caller, Strin
 }
 
 /// A new session for `caller`'s token: the `Set-Cookie` header value.
-pub fn new_session_cookie(state: &AppState, caller: &Caller) -> Option<HeaderValue> {
+pub(super) fn new_session_cookie(state: &AppState, caller: &Caller) -> Option<HeaderValue> {
     let key = session_key(state)?;
     let mut nonce = [0u8; 24];
     getrandom::fill(&mut nonce).ok()?;
@@ -118,18 +118,18 @@ pub fn new_session_cookie(state: &AppState, caller: &Caller) -> Option<HeaderVal
 }
 
 /// The `Set-Cookie` value that ends a session.
-pub fn cleared_cookie() -> HeaderValue {
+pub(super) fn cleared_cookie() -> HeaderValue {
     HeaderValue::from_static("slipway_ui=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 /// Adds `Set-Cookie` to a response.
-pub fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
+pub(super) fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
     response.headers_mut().append(SET_COOKIE, cookie);
     response
 }
 
 /// Only a path on this site is followed after login (never `//host` or a full URL).
-pub fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
             next.to_string()
@@ -139,7 +139,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 }
 
 /// Percent-encodes everything but unreserved characters and `/` (for a query value).
-pub fn percent_encode(text: &str) -> String {
+pub(crate) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
@@ -152,7 +152,7 @@ pub fn percent_encode(text: &str) -> String {
 }
 
 /// Percent-encodes a path segment (`/` too).
-pub fn path_segment(text: &str) -> String {
+pub(super) fn path_segment(text: &str) -> String {
     percent_encode(text).replace('/', "%2F")
 }
 

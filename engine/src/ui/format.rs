@@ -1,7 +1,7 @@
 //! How the UI writes times, durations and states. Pure.
 
 /// `2026-12-05 03:59:16` (UTC) from microseconds since the epoch.
-pub fn time_us(us: u64) -> String {
+pub(super) fn time_us(us: u64) -> String {
     i64::try_from(us)
         .ok()
         .and_then(|us| jiff::Timestamp::from_microsecond(us).ok())
@@ -10,7 +10,7 @@ pub fn time_us(us: u64) -> String {
 }
 
 /// `1h 2m`, `3m 4s`, `5s` between two instants in microseconds (to `now_us` when unfinished).
-pub fn duration_us(start_us: u64, end_us: Option<u64>, now_us: u64) -> String {
+pub(super) fn duration_us(start_us: u64, end_us: Option<u64>, now_us: u64) -> String {
     let end = end_us.unwrap_or(now_us);
     let seconds = end.saturating_sub(start_us) / 1_000_000;
     match seconds {
@@ -21,7 +21,7 @@ pub fn duration_us(start_us: u64, end_us: Option<u64>, now_us: u64) -> String {
 }
 
 /// Microseconds since the epoch, now.
-pub fn now_us() -> u64 {
+pub(super) fn now_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
@@ -30,7 +30,7 @@ pub fn now_us() -> u64 {
 
 /// One word for a status and conclusion, used as a CSS class and shown to people:
 /// `success`, `failure`, `cancelled`, `skipped`, `running`, `queued`, `waiting`, `pending`.
-pub fn state_word(status: &str, conclusion: Option<&str>) -> &'static str {
+pub(super) fn state_word(status: &str, conclusion: Option<&str>) -> &'static str {
     match (status, conclusion) {
         (_, Some("success")) => "success",
         (_, Some("failure")) => "failure",
@@ -46,7 +46,7 @@ pub fn state_word(status: &str, conclusion: Option<&str>) -> &'static str {
 }
 
 /// The state of a group of legs (a matrix job): the most telling of theirs.
-pub fn group_state(states: &[&'static str]) -> &'static str {
+pub(super) fn group_state(states: &[&'static str]) -> &'static str {
     const ORDER: [&str; 8] = [
         "failure",
         "running",
@@ -73,7 +73,7 @@ pub fn group_state(states: &[&'static str]) -> &'static str {
 }
 
 /// `refs/heads/main` → `main`, `refs/tags/v1` → `v1`, `refs/pull/3/merge` kept.
-pub fn short_ref(git_ref: &str) -> &str {
+pub(super) fn short_ref(git_ref: &str) -> &str {
     git_ref
         .strip_prefix("refs/heads/")
         .or_else(|| git_ref.strip_prefix("refs/tags/"))

@@ -9,7 +9,7 @@ use super::layout::{GraphJob, NODE_HEIGHT, NODE_WIDTH, layout};
 use super::runs::JobGroup;
 
 /// The SVG element of the graph of `jobs` (in declaration order) with the states of `groups`.
-pub fn svg(jobs: &[GraphJob], groups: &[JobGroup], run_id: &str) -> String {
+pub(super) fn svg(jobs: &[GraphJob], groups: &[JobGroup], run_id: &str) -> String {
     let placed = layout(jobs);
     let mut out = String::new();
     let _ = write!(

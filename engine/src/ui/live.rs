@@ -23,7 +23,7 @@ use crate::store::{RunId, Store};
 /// How often a follower's answer is computed again.
 const PERIOD: Duration = Duration::from_secs(1);
 
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/events/runs", get(events))
 }
 

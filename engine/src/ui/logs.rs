@@ -30,9 +30,9 @@ use crate::api::AppState;
 use crate::store::{JobId, JobRecord, JobState, LogVisitor, Store, StoreError};
 
 /// Lines per window of the log page.
-pub const WINDOW: usize = 1000;
+pub(super) const WINDOW: usize = 1000;
 /// Most matches a search lists (all are counted).
-pub const MAX_MATCHES: usize = 500;
+pub(super) const MAX_MATCHES: usize = 500;
 const CHECKPOINT_EVERY: u64 = 1000;
 
 /// Where lines start: `checkpoints[k]` is the byte offset of line `k * CHECKPOINT_EVERY`
@@ -151,14 +151,14 @@ async fn read_lines(
 
 /// One search hit: its 1-based line number and its text (without terminal codes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogMatch {
+pub(super) struct LogMatch {
     pub line: u64,
     pub text: String,
 }
 
 /// `GET /api/v1/runs/{run}/jobs/{key}/logs/search`'s answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogSearch {
+pub(super) struct LogSearch {
     pub query: String,
     /// Every matching line, counted over the whole log.
     pub total: u64,
@@ -241,7 +241,7 @@ impl LogVisitor for SearchScan {
 
 /// The HTML rows of lines numbered from `first` (1-based), each with its time when known (a
 /// `<time>` the page shows or hides: `.log.show-ts` shows them).
-pub fn rows_html(lines: &[String], times: &[Option<u64>], first: u64) -> String {
+pub(super) fn rows_html(lines: &[String], times: &[Option<u64>], first: u64) -> String {
     let mut html = String::new();
     for (i, line) in lines.iter().enumerate() {
         let number = first + i as u64;
@@ -311,7 +311,7 @@ fn classify(line: &str) -> (&'static str, &str) {
 }
 
 #[derive(Deserialize, Default)]
-pub struct LogQuery {
+pub(super) struct LogQuery {
     from: Option<u64>,
     line: Option<u64>,
     count: Option<usize>,
@@ -362,7 +362,7 @@ async fn find_job(state: &AppState, run_id: &str, job_key: &str) -> Result<JobRe
 }
 
 /// `GET /runs/{run}/jobs/{key}[?from=N|line=N][&q=TEXT]`.
-pub async fn log_page(
+pub(super) async fn log_page(
     session: Session,
     State(state): State<AppState>,
     Path((run_id, job_key)): Path<(String, String)>,
@@ -450,7 +450,7 @@ fn toggle_timestamps_url(query: &LogQuery, first: u64) -> String {
 
 /// `GET /runs/{run}/jobs/{key}/lines?from=N[&count=C]`: the rows' HTML only (the page's script
 /// fetches more lines with it), with `X-Next-Line`, `X-Total-Lines` and `X-Log-Bytes`.
-pub async fn lines_fragment(
+pub(super) async fn lines_fragment(
     _session: Session,
     State(state): State<AppState>,
     Path((run_id, job_key)): Path<(String, String)>,
@@ -478,7 +478,7 @@ pub async fn lines_fragment(
 }
 
 /// The JSON endpoints of this file (documented in `docs/api.md`).
-pub fn api_routes() -> Router<AppState> {
+pub(super) fn api_routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/runs/{run_id}/jobs/{job_key}/logs/lines",
@@ -492,7 +492,7 @@ pub fn api_routes() -> Router<AppState> {
 
 /// `GET /api/v1/runs/{run}/jobs/{key}/logs/lines`'s answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogLines {
+pub(super) struct LogLines {
     /// The 1-based number of the first line in `lines`.
     pub from: u64,
     pub lines: Vec<String>,

@@ -24,11 +24,11 @@ use crate::runs::rerun::RunTrigger;
 use crate::store::{JobRecord, JobState, RecordKind, RunId, RunRecord, Store};
 
 /// Runs shown per page of the list.
-pub const PAGE_SIZE: usize = 50;
+pub(super) const PAGE_SIZE: usize = 50;
 
 /// One run as a row of the list (and the head of its page).
 #[derive(Debug, Clone)]
-pub struct RunRow {
+pub(super) struct RunRow {
     pub run_id: String,
     /// The workflow file as recorded (what the workflow filter matches).
     pub workflow: String,
@@ -51,7 +51,7 @@ pub struct RunRow {
 
 /// The list's filters (each empty when not set).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct RunFilters {
+pub(super) struct RunFilters {
     #[serde(default)]
     pub repository: String,
     #[serde(default)]
@@ -100,7 +100,7 @@ impl RunFilters {
 }
 
 /// A filter's choices: the values seen in the runs.
-pub struct Choice {
+pub(super) struct Choice {
     pub name: &'static str,
     pub label: &'static str,
     pub selected: String,
@@ -120,7 +120,7 @@ struct RunsPage {
 }
 
 /// `GET /runs`: every run, newest first, filtered and paged.
-pub async fn list_page(
+pub(super) async fn list_page(
     session: Session,
     State(state): State<AppState>,
     Query(filters): Query<RunFilters>,
@@ -203,7 +203,7 @@ fn choice(
 }
 
 /// A run as a row; `message` is the commit's summary when known.
-pub fn run_row(run: &RunView, message: &str) -> RunRow {
+pub(super) fn run_row(run: &RunView, message: &str) -> RunRow {
     let text = |key: &str| {
         run.details
             .get(key)
@@ -319,7 +319,7 @@ fn commit_summaries(wanted: &[(String, String)]) -> HashMap<String, String> {
 }
 
 /// One leg of a job (a matrix job has several).
-pub struct LegRow {
+pub(super) struct LegRow {
     pub key: String,
     pub name: String,
     pub state: &'static str,
@@ -337,7 +337,7 @@ pub struct LegRow {
 }
 
 /// A job of the workflow and its legs.
-pub struct JobGroup {
+pub(super) struct JobGroup {
     pub id: String,
     pub name: String,
     pub state: &'static str,
@@ -346,7 +346,7 @@ pub struct JobGroup {
 }
 
 /// A step summary rendered from Markdown.
-pub struct Summary {
+pub(super) struct Summary {
     pub job: String,
     pub html: String,
 }
@@ -369,7 +369,7 @@ struct RunPage {
 }
 
 /// `GET /runs/{run_id}`.
-pub async fn run_page(
+pub(super) async fn run_page(
     session: Session,
     State(state): State<AppState>,
     Path(run_id): Path<String>,

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 /// The files an `upload-artifact` `path:` input names (one pattern a line, `!` excludes), each with
 /// the path it gets inside the artifact (relative to the patterns' common root, as GitHub does).
-pub fn select_files(base: &Path, patterns: &str) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+pub(super) fn select_files(base: &Path, patterns: &str) -> Result<Vec<(PathBuf, PathBuf)>, String> {
     let mut includes = Vec::new();
     let mut excludes = GlobSetBuilder::new();
     for pattern in patterns
@@ -72,7 +72,7 @@ pub fn select_files(base: &Path, patterns: &str) -> Result<Vec<(PathBuf, PathBuf
 }
 
 /// Copies `files` (source, relative destination) under `destination`.
-pub fn copy_files(files: &[(PathBuf, PathBuf)], destination: &Path) -> io::Result<usize> {
+pub(super) fn copy_files(files: &[(PathBuf, PathBuf)], destination: &Path) -> io::Result<usize> {
     for (source, relative) in files {
         let target = destination.join(relative);
         if let Some(parent) = target.parent() {
@@ -84,7 +84,7 @@ pub fn copy_files(files: &[(PathBuf, PathBuf)], destination: &Path) -> io::Resul
 }
 
 /// Copies the tree under `source` into `destination`, returning how many files were copied.
-pub fn copy_tree(source: &Path, destination: &Path) -> io::Result<usize> {
+pub(super) fn copy_tree(source: &Path, destination: &Path) -> io::Result<usize> {
     let mut files = Vec::new();
     walk_files(source, &mut files)?;
     let pairs: Vec<(PathBuf, PathBuf)> = files
@@ -99,7 +99,7 @@ pub fn copy_tree(source: &Path, destination: &Path) -> io::Result<usize> {
 
 /// `hashFiles(patterns…)`: the SHA-256 over the SHA-256 of every matching file under `workspace`, in
 /// path order; "" when nothing matches.
-pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, String> {
+pub(super) fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, String> {
     let mut includes = GlobSetBuilder::new();
     let mut excludes = GlobSetBuilder::new();
     for pattern in patterns
@@ -141,7 +141,7 @@ pub fn hash_files(workspace: &Path, patterns: &[String]) -> Result<String, Strin
 }
 
 /// A cache key or artifact name made safe as one directory name.
-pub fn key_directory(root: &Path, key: &str) -> PathBuf {
+pub(super) fn key_directory(root: &Path, key: &str) -> PathBuf {
     root.join(super::workspace::sanitise(key))
 }
 
@@ -257,7 +257,7 @@ pub trait ArtifactService: Send + Sync + std::fmt::Debug {
 }
 
 /// Whether an artifact name matches a `download-artifact` `pattern:` (a glob over names).
-pub fn name_matches(pattern: Option<&str>, name: &str) -> Result<bool, String> {
+pub(super) fn name_matches(pattern: Option<&str>, name: &str) -> Result<bool, String> {
     let Some(pattern) = pattern.map(str::trim).filter(|pattern| !pattern.is_empty()) else {
         return Ok(true);
     };
@@ -291,7 +291,7 @@ pub trait CacheService: Send + Sync + std::fmt::Debug {
 
 /// The files of a cache entry for `paths`: each directory's files under `paths/<index>/`, each
 /// file as `paths/<index>.file`; paths that do not exist are left out.
-pub fn cache_entry_files(paths: &[PathBuf]) -> io::Result<Vec<(PathBuf, PathBuf)>> {
+pub(super) fn cache_entry_files(paths: &[PathBuf]) -> io::Result<Vec<(PathBuf, PathBuf)>> {
     let mut entry = Vec::new();
     for (index, path) in paths.iter().enumerate() {
         if path.is_dir() {

@@ -30,13 +30,13 @@ use super::process::{OutputStream, ProcessEnd, ProcessGroup, ProcessSpec, run_pr
 use super::step_output::StepOutput;
 
 /// GitHub's limit on background steps running at once; later ones wait for a slot.
-pub const MAX_RUNNING: usize = 10;
+pub(super) const MAX_RUNNING: usize = 10;
 
 /// At most this many log lines of one background step are kept until it finishes.
 const MAX_BUFFERED_LINES: usize = 100_000;
 
 /// The background steps of one job.
-pub struct BackgroundSteps {
+pub(super) struct BackgroundSteps {
     /// Keyed by lowercase step id (`__<index>` for a step without one), in start order.
     steps: IndexMap<String, Background>,
     slots: Arc<Semaphore>,
@@ -101,7 +101,7 @@ struct Facts {
 }
 
 /// What starting a background step came to.
-pub enum Started {
+pub(super) enum Started {
     /// Its process runs; its result comes when it is waited for.
     Running,
     /// It finished at once (skipped, failed to start, or run in the foreground).

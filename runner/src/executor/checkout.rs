@@ -26,7 +26,7 @@ pub struct CheckoutError {
 
 /// Clones `checkout.repository` into `target` (emptied first) and detaches HEAD at the commit:
 /// `wanted_ref` (a `with: ref:` input) when given, else `checkout.sha`. Returns the commit checked out.
-pub fn check_out(
+pub(super) fn check_out(
     checkout: &Checkout,
     wanted_ref: Option<&str>,
     target: &Path,
@@ -180,7 +180,7 @@ fn resolve(
 /// Lays the files of the working tree at `source` over `target`: for a git repository the tracked
 /// files plus untracked ones that are not ignored (so build output under `.gitignore` is not
 /// copied), for any other directory every file. `.git` itself is never copied.
-pub fn copy_working_tree(source: &Path, target: &Path) -> std::io::Result<usize> {
+pub(super) fn copy_working_tree(source: &Path, target: &Path) -> std::io::Result<usize> {
     std::fs::create_dir_all(target)?;
     let files = match Repository::open(source) {
         Ok(repository) if !repository.is_bare() => {

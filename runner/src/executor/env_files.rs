@@ -6,7 +6,7 @@
 
 /// A line of an env file that the runner cannot accept. `line` is 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EnvFileError {
+pub(super) enum EnvFileError {
     #[error("{file}:{line}: heredoc delimiter `{delimiter}` is never closed")]
     UnclosedHeredoc {
         file: String,
@@ -21,7 +21,10 @@ pub enum EnvFileError {
 
 /// Parses `name=value` lines and `name<<DELIMITER` heredocs, in file order. `file` names the file
 /// in errors (e.g. `GITHUB_OUTPUT`). Blank lines are skipped; values keep their inner spaces.
-pub fn parse_key_values(file: &str, text: &str) -> Result<Vec<(String, String)>, EnvFileError> {
+pub(super) fn parse_key_values(
+    file: &str,
+    text: &str,
+) -> Result<Vec<(String, String)>, EnvFileError> {
     let lines: Vec<&str> = text
         .split('\n')
         .map(|line| line.strip_suffix('\r').unwrap_or(line))
@@ -91,7 +94,7 @@ pub fn parse_key_values(file: &str, text: &str) -> Result<Vec<(String, String)>,
 }
 
 /// The directories listed in a `$GITHUB_PATH` file, in file order, blank lines skipped.
-pub fn parse_path_lines(text: &str) -> Vec<String> {
+pub(super) fn parse_path_lines(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
         .filter(|line| !line.is_empty())

@@ -14,7 +14,7 @@ use workflows::expr::{Condition, Context, Status, Template};
 use super::artifacts::hash_files;
 
 /// The contexts and job status an expression is evaluated against.
-pub struct Scope {
+pub(super) struct Scope {
     pub values: IndexMap<String, Value>,
     pub status: Status,
     /// Where `hashFiles()` looks; `None` leaves the function unavailable.
@@ -23,7 +23,7 @@ pub struct Scope {
 
 impl Scope {
     /// A `${{ }}` template rendered to a string (GitHub's string conversion).
-    pub fn render(&self, text: &str) -> Result<String, String> {
+    pub(super) fn render(&self, text: &str) -> Result<String, String> {
         if !text.contains("${{") {
             return Ok(text.to_string());
         }
@@ -33,7 +33,7 @@ impl Scope {
     }
 
     /// A template's value: a lone `${{ expr }}` keeps its type (for booleans and numbers).
-    pub fn value(&self, text: &str) -> Result<Value, String> {
+    pub(super) fn value(&self, text: &str) -> Result<Value, String> {
         if !text.contains("${{") {
             return Ok(Value::String(text.to_string()));
         }
@@ -43,7 +43,7 @@ impl Scope {
     }
 
     /// A step `if:`; no condition means `success()`.
-    pub fn condition(&self, condition: Option<&str>) -> Result<bool, String> {
+    pub(super) fn condition(&self, condition: Option<&str>) -> Result<bool, String> {
         // Not trimmed: text around a `${{ }}` (a trailing newline included) makes the condition
         // a non-empty string, always true (GitHub).
         let Some(text) = condition.filter(|text| !text.trim().is_empty()) else {

@@ -31,7 +31,7 @@ use super::workspace::{JobDirs, StepFiles, sanitise};
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// One job being run.
-pub struct JobRun<'a> {
+pub(super) struct JobRun<'a> {
     pub(super) spec: JobSpec,
     pub(super) options: &'a ExecutorOptions,
     pub(super) events: UnboundedSender<JobEvent>,
@@ -74,7 +74,7 @@ pub struct JobRun<'a> {
 }
 
 /// Where a step's process runs: on this machine, or exec'd in the job container.
-pub enum StepHost<'c> {
+pub(super) enum StepHost<'c> {
     Host,
     Container {
         containers: &'c super::container::JobContainers,
@@ -83,7 +83,7 @@ pub enum StepHost<'c> {
 
 /// Work deferred to the end of the job.
 #[derive(Debug, Clone)]
-pub enum PostAction {
+pub(super) enum PostAction {
     SaveCache {
         key: String,
         paths: Vec<PathBuf>,
@@ -94,7 +94,7 @@ pub enum PostAction {
 
 /// One level of steps: the job's, or a composite action's inner steps.
 #[derive(Debug, Clone, Default)]
-pub struct Frame {
+pub(super) struct Frame {
     /// The `steps` context of this level (only steps with an `id`).
     pub steps: Map<String, Value>,
     /// `inputs` of a composite action; `None` at job level.
@@ -113,20 +113,20 @@ pub struct Frame {
 }
 
 /// What a step's body produced before `continue-on-error` is applied.
-pub struct StepBody {
+pub(super) struct StepBody {
     pub outcome: Conclusion,
     pub outputs: IndexMap<String, String>,
 }
 
 impl StepBody {
-    pub fn success(outputs: IndexMap<String, String>) -> StepBody {
+    pub(super) fn success(outputs: IndexMap<String, String>) -> StepBody {
         StepBody {
             outcome: Conclusion::Success,
             outputs,
         }
     }
 
-    pub fn failure() -> StepBody {
+    pub(super) fn failure() -> StepBody {
         StepBody {
             outcome: Conclusion::Failure,
             outputs: IndexMap::new(),
@@ -135,14 +135,14 @@ impl StepBody {
 }
 
 /// The process a `run:` step starts.
-pub struct ScriptInvocation {
+pub(super) struct ScriptInvocation {
     pub program: String,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
 }
 
 /// A step with its step-level fields evaluated.
-pub struct PreparedStep {
+pub(super) struct PreparedStep {
     pub id: String,
     pub env: IndexMap<String, String>,
     pub timeout: Option<Duration>,
@@ -152,7 +152,7 @@ pub struct PreparedStep {
 
 impl<'a> JobRun<'a> {
     /// Runs the whole job and returns its result (the caller sends `JobFinished`).
-    pub async fn start(
+    pub(super) async fn start(
         spec: JobSpec,
         options: &'a ExecutorOptions,
         events: UnboundedSender<JobEvent>,
@@ -396,7 +396,7 @@ impl<'a> JobRun<'a> {
     }
 
     /// Runs one step (condition included) and returns its result; used for composite steps too.
-    pub async fn run_step(
+    pub(super) async fn run_step(
         &mut self,
         frame: &mut Frame,
         step: &Step,
@@ -538,7 +538,7 @@ impl<'a> JobRun<'a> {
     /// The step's display name: `name:` evaluated, or `Run <first line>` / `Run <action>`.
     /// The step's display name, masked: a `name:` may expand a secret, and the name travels in
     /// events, progress lines and the engine's step markers.
-    pub fn step_name(&self, frame: &Frame, step: &Step, index: usize) -> String {
+    pub(super) fn step_name(&self, frame: &Frame, step: &Step, index: usize) -> String {
         let name = if let Some(name) = &step.name {
             let env = self.layered_env(frame, &IndexMap::new());
             self.scope(frame, &env)
@@ -767,7 +767,7 @@ impl<'a> JobRun<'a> {
     }
 
     /// Runs a process for a step, handling its output lines and workflow commands.
-    pub async fn run_command(
+    pub(super) async fn run_command(
         &mut self,
         frame: &Frame,
         program: String,
@@ -964,7 +964,7 @@ impl<'a> JobRun<'a> {
     }
 
     /// The `env` context: job env < `$GITHUB_ENV` < composite caller env < step env.
-    pub fn layered_env(
+    pub(super) fn layered_env(
         &self,
         frame: &Frame,
         step_env: &IndexMap<String, String>,
@@ -999,7 +999,7 @@ impl<'a> JobRun<'a> {
 
     /// The complete process environment of a step: inherited and extra env, the layered env, `PATH`
     /// additions, then the `GITHUB_*` / `RUNNER_*` defaults, which nothing overrides.
-    pub fn process_env(
+    pub(super) fn process_env(
         &self,
         frame: &Frame,
         step_env: &IndexMap<String, String>,
@@ -1041,7 +1041,7 @@ impl<'a> JobRun<'a> {
     }
 
     /// Where this job's `run:` steps run.
-    pub fn step_host(&self) -> StepHost<'_> {
+    pub(super) fn step_host(&self) -> StepHost<'_> {
         match &self.containers {
             Some(containers) if containers.job_container.is_some() => {
                 StepHost::Container { containers }
@@ -1257,7 +1257,7 @@ impl<'a> JobRun<'a> {
     }
 
     /// The contexts a step-level expression sees, with `env` as given.
-    pub fn scope(&self, frame: &Frame, env: &IndexMap<String, String>) -> Scope {
+    pub(super) fn scope(&self, frame: &Frame, env: &IndexMap<String, String>) -> Scope {
         let mut values = self.spec.contexts.clone();
         let mut github = match values.get("github") {
             Some(Value::Object(github)) => github.clone(),
@@ -1399,12 +1399,12 @@ impl<'a> JobRun<'a> {
         }
     }
 
-    pub fn tool_cache(&self) -> PathBuf {
+    pub(super) fn tool_cache(&self) -> PathBuf {
         self.options.work_dir.join("_tool")
     }
 
     /// One masked log line for the frame's step.
-    pub fn log(&self, frame: &Frame, line: &str) {
+    pub(super) fn log(&self, frame: &Frame, line: &str) {
         let step = (!self.job_level_output).then_some(frame.event_index);
         for part in line.split('\n') {
             self.send(JobEvent::Log {
@@ -1427,7 +1427,7 @@ impl<'a> JobRun<'a> {
     }
 
     /// One masked log line for the job as a whole.
-    pub fn log_job(&self, line: &str) {
+    pub(super) fn log_job(&self, line: &str) {
         self.send(JobEvent::Log {
             step: None,
             line: self.masker.mask(line),

@@ -7,7 +7,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 
 /// Values shorter than this (after trimming) are not masked: masking one or two characters would
 /// blank out most of a log while protecting nothing worth protecting.
-pub const MIN_MASK_CHARS: usize = 3;
+pub(super) const MIN_MASK_CHARS: usize = 3;
 
 /// What a masked value is replaced by.
 pub const MASK: &str = "***";

@@ -25,7 +25,7 @@ use super::workspace::sanitise;
 
 /// A `post` script waiting for the end of the job.
 #[derive(Debug, Clone)]
-pub struct NodePost {
+pub(super) struct NodePost {
     /// The step's display name (the log says `Post <title>`).
     pub title: String,
     pub node: PathBuf,
@@ -515,7 +515,7 @@ impl JobRun<'_> {
 }
 
 /// `INPUT_<NAME>`: upper-cased, spaces replaced by `_` (GitHub's mangling; `-` is kept).
-pub fn input_variable(name: &str) -> String {
+pub(super) fn input_variable(name: &str) -> String {
     format!("INPUT_{}", name.replace(' ', "_").to_ascii_uppercase())
 }
 

@@ -60,7 +60,7 @@ pub enum ProcessEnd {
 /// The process group a step ran in (its leader's pid), so leftovers can be killed at job end,
 /// and the file recording it (removed once the group is killed).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessGroup {
+pub(super) struct ProcessGroup {
     pub pgid: i32,
     pub record: Option<PathBuf>,
 }
@@ -68,7 +68,7 @@ pub struct ProcessGroup {
 impl ProcessGroup {
     /// SIGKILL to every process left in the group (background processes a step started); the
     /// group's record goes with it.
-    pub fn kill_remaining(self) {
+    pub(super) fn kill_remaining(self) {
         let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
         if let Some(record) = &self.record {
             let _ = std::fs::remove_file(record);
@@ -78,7 +78,7 @@ impl ProcessGroup {
 
 /// Runs `spec` to its end, the deadline, or cancellation, calling `on_line` for every output line
 /// in the order lines arrive (order is kept within each stream).
-pub async fn run_process(
+pub(super) async fn run_process(
     spec: &ProcessSpec,
     deadline: Option<Instant>,
     cancel: &CancellationToken,

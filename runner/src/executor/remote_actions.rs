@@ -25,7 +25,7 @@ pub trait ActionArchives: Send + Sync + std::fmt::Debug {
 
 /// A remote action's files on this machine.
 #[derive(Debug, Clone)]
-pub struct LocatedAction {
+pub(super) struct LocatedAction {
     /// The action's own folder (the repository's root joined with the `uses:` path).
     pub dir: PathBuf,
     /// `owner/repo`, for `GITHUB_ACTION_REPOSITORY`.

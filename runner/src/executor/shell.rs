@@ -30,7 +30,10 @@ pub enum ShellError {
 }
 
 /// The template for `shell` (None: no `shell:` anywhere). `path_var` is the step's `PATH`.
-pub fn shell_template(shell: Option<&str>, path_var: &str) -> Result<ShellTemplate, ShellError> {
+pub(super) fn shell_template(
+    shell: Option<&str>,
+    path_var: &str,
+) -> Result<ShellTemplate, ShellError> {
     let installed = |program: &str| find_program(program, path_var).is_some();
     let words = |text: &str| {
         text.split_whitespace()
@@ -115,7 +118,7 @@ impl ShellTemplate {
 }
 
 /// Where `program` is: itself when it holds a `/`, else the first match on `path_var`.
-pub fn find_program(program: &str, path_var: &str) -> Option<PathBuf> {
+pub(super) fn find_program(program: &str, path_var: &str) -> Option<PathBuf> {
     if program.is_empty() {
         return None;
     }

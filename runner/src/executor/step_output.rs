@@ -9,7 +9,7 @@ use super::masking::Masker;
 use super::workflow_commands::{CommandReader, WorkflowCommand};
 
 /// The state of one step's output while it runs.
-pub struct StepOutput {
+pub(super) struct StepOutput {
     reader: CommandReader,
     /// `ACTIONS_ALLOW_UNSECURE_COMMANDS=true` in the step's env: `set-env` and `add-path` work.
     allow_unsecure: bool,
@@ -22,7 +22,7 @@ pub struct StepOutput {
 }
 
 impl StepOutput {
-    pub fn new(allow_unsecure: bool) -> StepOutput {
+    pub(super) fn new(allow_unsecure: bool) -> StepOutput {
         StepOutput {
             reader: CommandReader::new(),
             allow_unsecure,
@@ -34,7 +34,7 @@ impl StepOutput {
     }
 
     /// Acts on `line` and returns what the log shows for it (not masked yet), if anything.
-    pub fn handle(&mut self, masker: &mut Masker, line: String) -> Option<String> {
+    pub(super) fn handle(&mut self, masker: &mut Masker, line: String) -> Option<String> {
         let command = match self.reader.read(&line) {
             None => return Some(line),
             Some(command) => command,

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 
 /// One recognised command.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WorkflowCommand {
+pub(super) enum WorkflowCommand {
     AddMask(String),
     Group(String),
     EndGroup,
@@ -42,14 +42,14 @@ pub enum WorkflowCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnnotationLevel {
+pub(super) enum AnnotationLevel {
     Error,
     Warning,
     Notice,
 }
 
 impl AnnotationLevel {
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             AnnotationLevel::Error => "error",
             AnnotationLevel::Warning => "warning",
@@ -60,18 +60,18 @@ impl AnnotationLevel {
 
 /// Reads commands from a step's output, line by line, honouring `::stop-commands::TOKEN`.
 #[derive(Debug, Default)]
-pub struct CommandReader {
+pub(super) struct CommandReader {
     stop_token: Option<String>,
 }
 
 impl CommandReader {
-    pub fn new() -> CommandReader {
+    pub(super) fn new() -> CommandReader {
         CommandReader::default()
     }
 
     /// The command on this line, if any. While commands are stopped, only `::TOKEN::` (which
     /// resumes them) is recognised; every other line is plain output.
-    pub fn read(&mut self, line: &str) -> Option<WorkflowCommand> {
+    pub(super) fn read(&mut self, line: &str) -> Option<WorkflowCommand> {
         let (name, properties, message) = split_command(line)?;
         if let Some(token) = &self.stop_token {
             if name == *token && properties.is_empty() {

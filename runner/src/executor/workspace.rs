@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// The directories of one job.
 #[derive(Debug, Clone)]
-pub struct JobDirs {
+pub(super) struct JobDirs {
     /// `<work_dir>/<run_id>/<job_key>`, the runner's `RUNNER_WORKSPACE`.
     pub root: PathBuf,
     pub workspace: PathBuf,
@@ -19,7 +19,7 @@ pub struct JobDirs {
 
 /// The command files handed to one step, created empty.
 #[derive(Debug, Clone)]
-pub struct StepFiles {
+pub(super) struct StepFiles {
     pub env: PathBuf,
     pub output: PathBuf,
     pub state: PathBuf,
@@ -30,7 +30,7 @@ pub struct StepFiles {
 impl JobDirs {
     /// Creates fresh directories for the job (a leftover workspace from an earlier attempt of the same
     /// run and job key is removed) and writes the event payload.
-    pub fn create(
+    pub(super) fn create(
         work_dir: &Path,
         run_id: &str,
         job_key: &str,
@@ -54,7 +54,7 @@ impl JobDirs {
     }
 
     /// Empty command files for one step; `label` is unique per step in the job (composite steps too).
-    pub fn step_files(&self, label: &str) -> io::Result<StepFiles> {
+    pub(super) fn step_files(&self, label: &str) -> io::Result<StepFiles> {
         let dir = self.temp.join("_runner_file_commands");
         let label = sanitise(label);
         let files = StepFiles {
@@ -77,7 +77,7 @@ impl JobDirs {
     }
 
     /// Removes the temp directory (the workspace stays for inspection).
-    pub fn remove_temp(&self) {
+    pub(super) fn remove_temp(&self) {
         let _ = std::fs::remove_dir_all(&self.temp);
     }
 }

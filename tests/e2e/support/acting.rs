@@ -14,7 +14,7 @@ static TOKENS: Mutex<Option<HashMap<(String, String), String>>> = Mutex::new(Non
 
 /// `args` without `--as NAME`, and the token to send: NAME's when `--as` was given, else
 /// `admin_token`.
-pub fn acting<'a>(url: &str, admin_token: &str, args: &[&'a str]) -> (Vec<&'a str>, String) {
+pub(crate) fn acting<'a>(url: &str, admin_token: &str, args: &[&'a str]) -> (Vec<&'a str>, String) {
     let mut rest = Vec::new();
     let mut name = None;
     let mut words = args.iter();
@@ -32,7 +32,7 @@ pub fn acting<'a>(url: &str, admin_token: &str, args: &[&'a str]) -> (Vec<&'a st
 }
 
 /// NAME's token on the engine at `url`, made the first time it is asked for.
-pub fn token_of(url: &str, admin_token: &str, name: &str) -> String {
+pub(crate) fn token_of(url: &str, admin_token: &str, name: &str) -> String {
     let key = (url.to_string(), name.to_string());
     if let Some(token) = TOKENS
         .lock()

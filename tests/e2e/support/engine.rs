@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 /// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
 /// A child process killed (SIGKILL) when dropped.
-pub struct Process(pub Child);
+pub(crate) struct Process(pub Child);
 
 impl Process {
     /// Kills the process and reaps it.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -30,7 +30,7 @@ impl Drop for Process {
 }
 
 /// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
@@ -38,7 +38,7 @@ pub fn free_port() -> u16 {
 }
 
 /// How to start an engine: `TestEngine::builder(dir).runners(2).start().await`.
-pub struct EngineBuilder {
+pub(crate) struct EngineBuilder {
     data_dir: PathBuf,
     runners: usize,
     lease_seconds: u32,
@@ -50,37 +50,37 @@ pub struct EngineBuilder {
 impl EngineBuilder {
     /// The `slipway` binary to start as the engine (this build's unless set), e.g. a release
     /// build for a benchmark run of a test.
-    pub fn binary(mut self, binary: impl Into<PathBuf>) -> EngineBuilder {
+    pub(crate) fn binary(mut self, binary: impl Into<PathBuf>) -> EngineBuilder {
         self.binary = binary.into();
         self
     }
 
     /// An environment variable for `slipway serve` (and the runners it starts, which inherit it).
-    pub fn env(mut self, name: &str, value: &str) -> EngineBuilder {
+    pub(crate) fn env(mut self, name: &str, value: &str) -> EngineBuilder {
         self.envs.push((name.to_string(), value.to_string()));
         self
     }
 
     /// Embedded runner processes (`serve --runners N`); 0 for runners started by the test.
-    pub fn runners(mut self, runners: usize) -> EngineBuilder {
+    pub(crate) fn runners(mut self, runners: usize) -> EngineBuilder {
         self.runners = runners;
         self
     }
 
     /// The lease period (`--lease-seconds`), 2 s unless set.
-    pub fn lease_seconds(mut self, seconds: u32) -> EngineBuilder {
+    pub(crate) fn lease_seconds(mut self, seconds: u32) -> EngineBuilder {
         self.lease_seconds = seconds;
         self
     }
 
     /// More arguments for `slipway serve`.
-    pub fn arg(mut self, arg: impl Into<String>) -> EngineBuilder {
+    pub(crate) fn arg(mut self, arg: impl Into<String>) -> EngineBuilder {
         self.extra_args.push(arg.into());
         self
     }
 
     /// Starts the engine and waits until its API answers.
-    pub async fn start(self) -> TestEngine {
+    pub(crate) async fn start(self) -> TestEngine {
         let port = free_port();
         let engine = TestEngine {
             process: None,
@@ -102,7 +102,7 @@ impl EngineBuilder {
 /// A running engine. Its stdout and stderr go to files beside the data dir, one pair per start
 /// (`output()`, `errors()`). Dropping it stops it cleanly (SIGTERM, which stops its embedded
 /// runners too), or with SIGKILL when it has not stopped within 10 s.
-pub struct TestEngine {
+pub(crate) struct TestEngine {
     process: Option<Process>,
     starts: usize,
     pub data_dir: PathBuf,
@@ -118,7 +118,7 @@ pub struct TestEngine {
 
 impl TestEngine {
     /// An engine on `data_dir` (created when missing), 2 embedded runners, 2 s leases.
-    pub fn builder(data_dir: &Path) -> EngineBuilder {
+    pub(crate) fn builder(data_dir: &Path) -> EngineBuilder {
         EngineBuilder {
             data_dir: data_dir.to_path_buf(),
             runners: 2,
@@ -158,7 +158,7 @@ impl TestEngine {
     }
 
     /// Where the latest start writes its stdout.
-    pub fn stdout_path(&self) -> PathBuf {
+    pub(crate) fn stdout_path(&self) -> PathBuf {
         self.data_dir
             .with_extension(format!("stdout.{}", self.starts))
     }
@@ -169,12 +169,12 @@ impl TestEngine {
     }
 
     /// What the latest start printed on stdout.
-    pub fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(self.stdout_path()).unwrap_or_default()
     }
 
     /// What the latest start wrote to stderr, without the runners' retry warnings.
-    pub fn errors(&self) -> String {
+    pub(crate) fn errors(&self) -> String {
         std::fs::read_to_string(self.stderr_path())
             .unwrap_or_default()
             .lines()
@@ -184,7 +184,7 @@ impl TestEngine {
     }
 
     /// Waits (bounded) until the latest start printed `text`; its whole output.
-    pub async fn wait_output(&self, text: &str) -> String {
+    pub(crate) async fn wait_output(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let output = self.output();
@@ -200,27 +200,27 @@ impl TestEngine {
     }
 
     /// The engine process's id while it runs.
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.process.as_ref().map(|process| process.0.id())
     }
 
     /// `kill -9` of the engine process only: its embedded runners are processes of their own
     /// and keep running.
-    pub fn kill_engine(&mut self) {
+    pub(crate) fn kill_engine(&mut self) {
         if let Some(mut process) = self.process.take() {
             process.kill();
         }
     }
 
     /// Starts `serve` again on the same data dir and port; the instant it answered.
-    pub async fn respawn(&mut self) -> Instant {
+    pub(crate) async fn respawn(&mut self) -> Instant {
         self.spawn();
         self.wait_ready().await;
         Instant::now()
     }
 
     /// SIGTERM and wait (bounded): the clean stop, which stops the embedded runners too.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut process) = self.process.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &process.0.id().to_string()])
@@ -237,7 +237,7 @@ impl TestEngine {
     }
 
     /// Kills the engine with SIGKILL and starts it again on the same data dir and port.
-    pub async fn restart(&mut self) {
+    pub(crate) async fn restart(&mut self) {
         self.kill_engine();
         self.respawn().await;
     }
@@ -266,7 +266,7 @@ impl TestEngine {
     }
 
     /// The admin token the engine wrote into its data dir.
-    pub fn admin_token(&self) -> String {
+    pub(crate) fn admin_token(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("admin.token"))
             .expect("admin.token exists")
             .trim()
@@ -274,7 +274,7 @@ impl TestEngine {
     }
 
     /// A `slipway` command pointed at this engine with its admin token.
-    pub fn cli(&self) -> Command {
+    pub(crate) fn cli(&self) -> Command {
         let mut command = Command::new(BIN);
         command
             .envs(crate::support::user_env())
@@ -285,7 +285,7 @@ impl TestEngine {
 
     /// `slipway ARGS` where a test written before users says `--as NAME`: the command runs with
     /// NAME's own token (`support::acting`), else with the admin token.
-    pub fn cli_acting(&self, args: &[&str]) -> Command {
+    pub(crate) fn cli_acting(&self, args: &[&str]) -> Command {
         let (args, token) = super::acting::acting(&self.url, &self.admin_token(), args);
         let mut command = self.cli();
         command.env("SLIPWAY_TOKEN", token).args(args);
@@ -294,7 +294,7 @@ impl TestEngine {
 
     /// Adds user `name` with `role` (unless it exists) and makes a token for it with the CLI,
     /// as an admin types it: the token's secret.
-    pub fn user_token(&self, name: &str, role: &str) -> String {
+    pub(crate) fn user_token(&self, name: &str, role: &str) -> String {
         let _ = self
             .cli()
             .args(["user", "add", name, "--role", role])
@@ -310,7 +310,7 @@ impl TestEngine {
     }
 
     /// A `slipway` command pointed at this engine with `token` (another user's).
-    pub fn cli_with_token(&self, token: &str) -> Command {
+    pub(crate) fn cli_with_token(&self, token: &str) -> Command {
         let mut command = Command::new(BIN);
         command
             .env("SLIPWAY_ENGINE", &self.url)
@@ -319,12 +319,12 @@ impl TestEngine {
     }
 
     /// `POST path` with the admin token: the status and the JSON answer (`null` when none).
-    pub async fn post_admin(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post_admin(&self, path: &str, body: Value) -> (u16, Value) {
         self.post(path, Some(&self.admin_token()), body).await
     }
 
     /// `POST path` with `token` (none: anonymous): the status and the JSON answer.
-    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
         let mut request = self.client.post(format!("{}{path}", self.url)).json(&body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -335,7 +335,7 @@ impl TestEngine {
     }
 
     /// `GET path` with the admin token: the JSON answer.
-    pub async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         self.client
             .get(format!("{}{path}", self.url))
             .bearer_auth(self.admin_token())
@@ -348,7 +348,7 @@ impl TestEngine {
     }
 
     /// `GET path` with the admin token: the status and the raw body.
-    pub async fn get_raw(&self, path: &str) -> (u16, Vec<u8>) {
+    pub(crate) async fn get_raw(&self, path: &str) -> (u16, Vec<u8>) {
         let response = self
             .client
             .get(format!("{}{path}", self.url))
@@ -363,7 +363,7 @@ impl TestEngine {
     /// Watches the repository at `repo` under its folder's name (or, when another repository
     /// has that name, a name made of its path), unless it is watched already: only a watched
     /// repository is dispatched.
-    pub async fn watch(&self, repo: &Path) {
+    pub(crate) async fn watch(&self, repo: &Path) {
         let source = std::path::absolute(repo)
             .expect("an absolute path")
             .display()
@@ -403,12 +403,17 @@ impl TestEngine {
     }
 
     /// Starts `workflow` of the repository at `repo` on `main`; the run id.
-    pub async fn dispatch(&self, repo: &Path, workflow: &str) -> String {
+    pub(crate) async fn dispatch(&self, repo: &Path, workflow: &str) -> String {
         self.dispatch_with_inputs(repo, workflow, json!({})).await
     }
 
     /// Starts `workflow` of the repository at `repo` on `main` with `workflow_dispatch` inputs.
-    pub async fn dispatch_with_inputs(&self, repo: &Path, workflow: &str, inputs: Value) -> String {
+    pub(crate) async fn dispatch_with_inputs(
+        &self,
+        repo: &Path,
+        workflow: &str,
+        inputs: Value,
+    ) -> String {
         self.watch(repo).await;
         let (status, answer) = self
             .post_admin(
@@ -423,7 +428,7 @@ impl TestEngine {
 
     /// Registers a runner with a fresh token and starts it as a process with `labels` (the
     /// defaults when `None`) and its own work dir under `dir`; the process and the runner's id.
-    pub async fn start_runner(&self, dir: &Path, labels: Option<&str>) -> (Process, String) {
+    pub(crate) async fn start_runner(&self, dir: &Path, labels: Option<&str>) -> (Process, String) {
         std::fs::create_dir_all(dir).expect("runner dir");
         let (status, answer) = self
             .post_admin(
@@ -472,13 +477,18 @@ impl TestEngine {
     }
 
     /// Polls the run until `done` holds for it (bounded).
-    pub async fn wait_run(&self, run_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_run(
+        &self,
+        run_id: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         self.wait_run_within(run_id, what, Duration::from_secs(90), done)
             .await
     }
 
     /// The stored log of job `job_key` of the run.
-    pub async fn log(&self, run_id: &str, job_key: &str) -> String {
+    pub(crate) async fn log(&self, run_id: &str, job_key: &str) -> String {
         let mut url = reqwest::Url::parse(&self.url).expect("engine url");
         url.path_segments_mut()
             .expect("a base url")
@@ -495,7 +505,7 @@ impl TestEngine {
     }
 
     /// Polls the run until `done` holds for it, within `within`.
-    pub async fn wait_run_within(
+    pub(crate) async fn wait_run_within(
         &self,
         run_id: &str,
         what: &str,
@@ -520,7 +530,7 @@ impl TestEngine {
 
     /// Waits (bounded) until the file at `path` has at least `count` lines; a timeout shows the
     /// run and the engine's output.
-    pub async fn wait_lines(&self, run_id: &str, path: &Path, count: usize, what: &str) {
+    pub(crate) async fn wait_lines(&self, run_id: &str, path: &Path, count: usize, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while crate::support::lines(path).len() < count {
             if Instant::now() >= deadline {
@@ -537,7 +547,7 @@ impl TestEngine {
     }
 
     /// Polls the run until the job `key` is in progress.
-    pub async fn wait_job_running(&self, run_id: &str, key: &str) -> Value {
+    pub(crate) async fn wait_job_running(&self, run_id: &str, key: &str) -> Value {
         self.wait_run(run_id, &format!("job `{key}` to run"), |run| {
             crate::support::job(run, key)["status"] == "in_progress"
         })
@@ -545,7 +555,7 @@ impl TestEngine {
     }
 
     /// Polls the run until it completed.
-    pub async fn wait_completed(&self, run_id: &str) -> Value {
+    pub(crate) async fn wait_completed(&self, run_id: &str) -> Value {
         self.wait_run(run_id, "the run to complete", |run| {
             run["run"]["status"] == "completed"
         })
@@ -555,7 +565,7 @@ impl TestEngine {
 
 /// The name a test watches the repository at `path` under: its path made a valid repository
 /// name, so two repositories with the same folder name do not collide.
-pub fn watch_name(path: &Path) -> String {
+pub(crate) fn watch_name(path: &Path) -> String {
     let name: String = path
         .display()
         .to_string()

@@ -12,11 +12,11 @@ use serde_json::Value;
 /// Taken by the tests that start engines with short leases and wait on their timing: they run one
 /// at a time (as they did when each file was its own binary), so that a lease period means the same
 /// thing in every test on a 2-core machine.
-pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `dir/repo`: a git repository with `workflows` (file name, text) under `.github/workflows`,
 /// committed on `main`.
-pub fn repo_with(dir: &Path, workflows: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn repo_with(dir: &Path, workflows: &[(&str, &str)]) -> PathBuf {
     let repo = dir.join("repo");
     let folder = repo.join(".github/workflows");
     std::fs::create_dir_all(&folder).expect("create repo dir");
@@ -39,7 +39,7 @@ pub fn repo_with(dir: &Path, workflows: &[(&str, &str)]) -> PathBuf {
 }
 
 /// The job `key` of a run as `GET /api/v1/runs/{id}` shows it (`null` when absent).
-pub fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
+pub(crate) fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
     run["jobs"]
         .as_array()
         .and_then(|jobs| jobs.iter().find(|job| job["job_key"] == key))
@@ -47,20 +47,20 @@ pub fn job<'a>(run: &'a Value, key: &str) -> &'a Value {
 }
 
 /// The lines of a side-effect file (none when it does not exist).
-pub fn lines(path: &Path) -> Vec<String> {
+pub(crate) fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .map(str::to_string)
         .collect()
 }
-pub mod acting;
-pub mod engine;
+pub(crate) mod acting;
+pub(crate) mod engine;
 
 /// The user's folders every `slipway` a test starts is given (`HOME`, `XDG_CONFIG_HOME`,
 /// `XDG_CACHE_HOME`, all under the target dir's `tmp/e2e-home`), so no test reads or writes
 /// the real user's config file or cache: `Command::new(BIN).envs(support::user_env())`.
-pub fn user_env() -> [(&'static str, PathBuf); 3] {
+pub(crate) fn user_env() -> [(&'static str, PathBuf); 3] {
     let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-home");
     [
         ("XDG_CONFIG_HOME", home.join("config")),

@@ -18,26 +18,26 @@ pub(crate) struct Reader<'f> {
 }
 
 impl<'f> Reader<'f> {
-    pub fn new(file: &'f str) -> Reader<'f> {
+    pub(crate) fn new(file: &'f str) -> Reader<'f> {
         Reader {
             file,
             diagnostics: Vec::new(),
         }
     }
 
-    pub fn error(&mut self, span: Span, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, span: Span, message: impl Into<String>) {
         self.diagnostics
             .push(Diagnostic::error(self.file, span, message));
     }
 
-    pub fn warning(&mut self, span: Span, message: impl Into<String>) {
+    pub(crate) fn warning(&mut self, span: Span, message: impl Into<String>) {
         self.diagnostics
             .push(Diagnostic::warning(self.file, span, message));
     }
 
     /// GitHub accepts some mappings as one `${{ }}` expression (`env: ${{ fromJSON(…) }}`);
     /// Slipway does not evaluate those. Returns whether `node` was such an expression (and warned).
-    pub fn unsupported_expression(&mut self, node: &Node, what: &str) -> bool {
+    pub(crate) fn unsupported_expression(&mut self, node: &Node, what: &str) -> bool {
         let is_expr = node
             .as_scalar()
             .is_some_and(|scalar| is_expression(&scalar.text));
@@ -60,7 +60,7 @@ impl<'f> Reader<'f> {
     }
 
     /// "unknown key `need` in job `build` (did you mean `needs`?)"
-    pub fn unknown_key(&mut self, entry: &Entry, known: &[&str], place: &str) {
+    pub(crate) fn unknown_key(&mut self, entry: &Entry, known: &[&str], place: &str) {
         let message = match suggest(&entry.key, known) {
             Some(suggestion) => {
                 format!(
@@ -73,7 +73,7 @@ impl<'f> Reader<'f> {
         self.error(entry.key_span, message);
     }
 
-    pub fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Entry]> {
+    pub(crate) fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Entry]> {
         match &node.value {
             NodeValue::Mapping(entries) => Some(entries),
             _ => {
@@ -84,7 +84,11 @@ impl<'f> Reader<'f> {
     }
 
     /// A mapping, or null standing for an empty one (`workflow_dispatch:`).
-    pub fn mapping_or_null<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Entry]> {
+    pub(crate) fn mapping_or_null<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+    ) -> Option<&'n [Entry]> {
         if node.is_null() {
             Some(&[])
         } else {
@@ -92,7 +96,7 @@ impl<'f> Reader<'f> {
         }
     }
 
-    pub fn sequence<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+    pub(crate) fn sequence<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
         match &node.value {
             NodeValue::Sequence(items) => Some(items),
             _ => {
@@ -103,7 +107,7 @@ impl<'f> Reader<'f> {
     }
 
     /// Any non-null scalar, as its text: GitHub reads `1` and `true` where it expects a string.
-    pub fn string(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
+    pub(crate) fn string(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         match &node.value {
             NodeValue::Scalar(scalar) if scalar.kind != ScalarKind::Null => {
                 Some(Spanned::new(scalar.text.clone(), node.span))
@@ -118,7 +122,7 @@ impl<'f> Reader<'f> {
     /// An `if:` condition as expression text. A YAML boolean or number (`if: false`, `if: 0`,
     /// `if: .inf`, `if: .nan`) is that value as an expression literal, so it keeps GitHub's
     /// truthiness (`0` and NaN are false) and the implicit `success() &&`.
-    pub fn condition(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
+    pub(crate) fn condition(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         let NodeValue::Scalar(scalar) = &node.value else {
             return self.string(node, what);
         };
@@ -135,7 +139,7 @@ impl<'f> Reader<'f> {
     }
 
     /// Like [`Reader::string`], but null reads as the empty string (`env: {EMPTY: }`).
-    pub fn string_or_empty(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
+    pub(crate) fn string_or_empty(&mut self, node: &Node, what: &str) -> Option<Spanned<String>> {
         if node.is_null() {
             Some(Spanned::new(String::new(), node.span))
         } else {
@@ -144,7 +148,7 @@ impl<'f> Reader<'f> {
     }
 
     /// A string, or a list of strings (`branches: main` and `branches: [main]`).
-    pub fn string_list(&mut self, node: &Node, what: &str) -> Option<Vec<Spanned<String>>> {
+    pub(crate) fn string_list(&mut self, node: &Node, what: &str) -> Option<Vec<Spanned<String>>> {
         match &node.value {
             NodeValue::Sequence(items) => Some(
                 items
@@ -162,7 +166,7 @@ impl<'f> Reader<'f> {
         }
     }
 
-    pub fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
+    pub(crate) fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
         match &node.value {
             NodeValue::Scalar(scalar) => match scalar.kind {
                 ScalarKind::Bool(b) => Some(b),
@@ -178,7 +182,7 @@ impl<'f> Reader<'f> {
         }
     }
 
-    pub fn bool_or_expr(&mut self, node: &Node, what: &str) -> Option<Spanned<BoolOrExpr>> {
+    pub(crate) fn bool_or_expr(&mut self, node: &Node, what: &str) -> Option<Spanned<BoolOrExpr>> {
         if let NodeValue::Scalar(scalar) = &node.value {
             match scalar.kind {
                 ScalarKind::Bool(b) => return Some(Spanned::new(BoolOrExpr::Bool(b), node.span)),
@@ -195,7 +199,11 @@ impl<'f> Reader<'f> {
         None
     }
 
-    pub fn number_or_expr(&mut self, node: &Node, what: &str) -> Option<Spanned<NumberOrExpr>> {
+    pub(crate) fn number_or_expr(
+        &mut self,
+        node: &Node,
+        what: &str,
+    ) -> Option<Spanned<NumberOrExpr>> {
         if let NodeValue::Scalar(scalar) = &node.value {
             match scalar.kind {
                 ScalarKind::Int(i) => {
@@ -221,7 +229,11 @@ impl<'f> Reader<'f> {
     }
 
     /// A mapping of names to strings (`env`, `outputs`, step `with`): scalars keep their text.
-    pub fn string_map(&mut self, node: &Node, what: &str) -> IndexMap<String, Spanned<String>> {
+    pub(crate) fn string_map(
+        &mut self,
+        node: &Node,
+        what: &str,
+    ) -> IndexMap<String, Spanned<String>> {
         let mut map = IndexMap::new();
         if node.is_null() || self.unsupported_expression(node, what) {
             return map;
@@ -238,7 +250,11 @@ impl<'f> Reader<'f> {
     }
 
     /// A scalar as a JSON value of its YAML type (inputs' defaults, reusable-workflow `with`).
-    pub fn scalar_json(&mut self, node: &Node, what: &str) -> Option<Spanned<serde_json::Value>> {
+    pub(crate) fn scalar_json(
+        &mut self,
+        node: &Node,
+        what: &str,
+    ) -> Option<Spanned<serde_json::Value>> {
         match &node.value {
             NodeValue::Scalar(_) => Some(Spanned::new(node.to_json(), node.span)),
             _ => {

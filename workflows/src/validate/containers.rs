@@ -7,7 +7,7 @@ use super::Checker;
 use crate::model::{Container, Workflow};
 
 /// `options:` flags that take a value.
-pub const VALUE_FLAGS: &[&str] = &[
+pub(super) const VALUE_FLAGS: &[&str] = &[
     "-e",
     "--env",
     "-u",
@@ -41,7 +41,7 @@ pub const VALUE_FLAGS: &[&str] = &[
 ];
 
 /// `options:` flags that take no value.
-pub const SWITCH_FLAGS: &[&str] = &["--privileged", "--init", "--no-healthcheck"];
+pub(super) const SWITCH_FLAGS: &[&str] = &["--privileged", "--init", "--no-healthcheck"];
 
 pub(super) fn check(checker: &mut Checker, workflow: &Workflow) {
     for job in workflow.jobs.values() {

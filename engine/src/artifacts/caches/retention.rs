@@ -23,7 +23,7 @@ const STAGING_LIMIT_US: u64 = 24 * 3600 * 1_000_000;
 const USED_FILE: &str = "used";
 
 /// Notes that the entry in `dir` was restored at `now_us`.
-pub fn mark_used(dir: &Path, now_us: u64) {
+pub(super) fn mark_used(dir: &Path, now_us: u64) {
     // Best effort: a failure only makes the entry look older than it is.
     let _ = fs::write(dir.join(USED_FILE), now_us.to_string());
 }

@@ -11,7 +11,7 @@ use runner::executor::{ExecutorOptions, run_job};
 use tokio_util::sync::CancellationToken;
 
 /// A `run:` step.
-pub fn run(script: &str) -> Step {
+pub(crate) fn run(script: &str) -> Step {
     Step {
         run: Some(script.to_string()),
         ..Step::default()
@@ -19,14 +19,14 @@ pub fn run(script: &str) -> Step {
 }
 
 /// A `uses:` step.
-pub fn uses(action: &str) -> Step {
+pub(crate) fn uses(action: &str) -> Step {
     Step {
         uses: Some(action.to_string()),
         ..Step::default()
     }
 }
 
-pub trait StepExt {
+pub(crate) trait StepExt {
     fn id(self, id: &str) -> Step;
     fn named(self, name: &str) -> Step;
     fn when(self, condition: &str) -> Step;
@@ -78,7 +78,7 @@ impl StepExt for Step {
 }
 
 /// A job spec with the given steps and a plausible `github` context.
-pub fn job(steps: Vec<Step>) -> JobSpec {
+pub(crate) fn job(steps: Vec<Step>) -> JobSpec {
     let mut contexts = IndexMap::new();
     contexts.insert(
         "github".to_string(),
@@ -126,7 +126,7 @@ pub fn job(steps: Vec<Step>) -> JobSpec {
     }
 }
 
-pub fn options(work_dir: &std::path::Path) -> ExecutorOptions {
+pub(crate) fn options(work_dir: &std::path::Path) -> ExecutorOptions {
     ExecutorOptions {
         kill_grace: Duration::from_secs(2),
         ..ExecutorOptions::new(work_dir)
@@ -134,14 +134,14 @@ pub fn options(work_dir: &std::path::Path) -> ExecutorOptions {
 }
 
 /// What a job run produced.
-pub struct Ran {
+pub(crate) struct Ran {
     pub result: JobResult,
     pub events: Vec<JobEvent>,
 }
 
 impl Ran {
     /// The log lines of step `index`.
-    pub fn logs(&self, index: usize) -> Vec<String> {
+    pub(crate) fn logs(&self, index: usize) -> Vec<String> {
         self.events
             .iter()
             .filter_map(|event| match event {
@@ -155,7 +155,7 @@ impl Ran {
     }
 
     /// Every log line of the job.
-    pub fn all_logs(&self) -> Vec<String> {
+    pub(crate) fn all_logs(&self) -> Vec<String> {
         self.events
             .iter()
             .filter_map(|event| match event {
@@ -165,12 +165,12 @@ impl Ran {
             .collect()
     }
 
-    pub fn outcome(&self, index: usize) -> (&'static str, &'static str) {
+    pub(crate) fn outcome(&self, index: usize) -> (&'static str, &'static str) {
         let step = &self.result.steps[index];
         (step.outcome.as_str(), step.conclusion.as_str())
     }
 
-    pub fn output(&self, index: usize, name: &str) -> Option<&str> {
+    pub(crate) fn output(&self, index: usize, name: &str) -> Option<&str> {
         self.result.steps[index]
             .outputs
             .get(name)
@@ -179,11 +179,11 @@ impl Ran {
 }
 
 /// Runs the job to its end, with a generous bound so a hang fails the test instead of blocking it.
-pub async fn run_spec(spec: JobSpec, options: &ExecutorOptions) -> Ran {
+pub(crate) async fn run_spec(spec: JobSpec, options: &ExecutorOptions) -> Ran {
     run_with_cancel(spec, options, CancellationToken::new()).await
 }
 
-pub async fn run_with_cancel(
+pub(crate) async fn run_with_cancel(
     spec: JobSpec,
     options: &ExecutorOptions,
     cancel: CancellationToken,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// `shared/conformance/<suite>` beside the checkout (or `$SLIPWAY_CONFORMANCE_DIR/<suite>`).
 /// Returns `None` (after printing a loud notice) when the data is absent outside CI; panics in CI.
-pub fn conformance_dir(suite: &str) -> Option<PathBuf> {
+pub(crate) fn conformance_dir(suite: &str) -> Option<PathBuf> {
     let found = std::env::var_os("SLIPWAY_CONFORMANCE_DIR")
         .map(PathBuf::from)
         .into_iter()
