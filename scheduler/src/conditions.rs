@@ -23,6 +23,7 @@ pub struct AncestorStatus {
 /// The outcome of a job's condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// The job runs: its condition held.
     Run,
     /// The job does not run; the reason reads after "skipped because …".
     Skip(String),

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub struct Millis(pub u64);
 
 impl Millis {
+    /// This time plus `millis` milliseconds, capped at the largest `Millis` instead of overflowing.
     pub fn saturating_add(self, millis: u64) -> Millis {
         Millis(self.0.saturating_add(millis))
     }
@@ -29,9 +30,17 @@ pub enum Event {
     Start,
     /// A job handed out with `Action::StartJob` began running (a runner took it, or the local
     /// executor started it). Its timeout counts from here.
-    JobStarted { job_key: String },
+    JobStarted {
+        /// The key of the job (or matrix leg) that started, as in its `JobSpec::job_key`.
+        job_key: String,
+    },
     /// A job handed out with `Action::StartJob` ended, whether it ran or was cancelled first.
-    JobFinished { job_key: String, result: JobResult },
+    JobFinished {
+        /// The key of the job (or matrix leg) that ended.
+        job_key: String,
+        /// What the job produced: its conclusion, outputs and step results.
+        result: JobResult,
+    },
     /// The user cancelled the run.
     CancelRequested,
     /// Nothing happened but time passed (the caller sends these so that timeouts fire).
@@ -48,20 +57,33 @@ pub enum Action {
     /// Stop a job handed out earlier (queued or running). The caller answers with `JobFinished`
     /// (conclusion `cancelled` when it never ran).
     CancelJob {
+        /// The key of the job (or matrix leg) to stop.
         job_key: String,
+        /// Why the scheduler stops it.
         reason: CancelReason,
     },
     /// The job will not run: its `if:` is false (by default: a job it needs did not succeed).
-    JobSkipped { job_key: String, reason: String },
+    JobSkipped {
+        /// The key of the job that will not run.
+        job_key: String,
+        /// Why, worded to read after "skipped because …".
+        reason: String,
+    },
     /// The scheduler concluded a job without running it: an expression error, an unsupported
     /// feature, a matrix leg cancelled before it started, a job left over after a cancelled run.
     JobConcluded {
+        /// The key of the job (or matrix leg) concluded.
         job_key: String,
+        /// The conclusion it gets, e.g. `failure` or `cancelled`.
         conclusion: Conclusion,
+        /// Why it concluded without running, for the run's log.
         reason: String,
     },
     /// Every job has concluded; nothing more will happen in this run.
-    RunFinished { conclusion: Conclusion },
+    RunFinished {
+        /// The run's overall conclusion.
+        conclusion: Conclusion,
+    },
 }
 
 /// Why the scheduler asks for a job to be cancelled.
@@ -77,6 +99,8 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
+    /// The reason in words, for logs and for the reason of a job concluded `cancelled`, e.g. "the
+    /// run was cancelled".
     pub fn describe(self) -> &'static str {
         match self {
             CancelReason::RunCancelled => "the run was cancelled",

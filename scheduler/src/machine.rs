@@ -37,8 +37,12 @@ pub struct Scheduler {
 /// A read-only view of one job for callers (progress display, API).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobView<'a> {
+    /// The job's id in the workflow, e.g. `build`.
     pub job_id: &'a str,
+    /// Where the job stands: waiting for its needs, planned, or concluded without running.
     pub phase: &'a JobPhase,
+    /// Its legs: one for a job without a matrix, one per matrix combination, or the legs of the
+    /// jobs a reusable-workflow call ran.
     pub legs: Vec<LegView<'a>>,
     /// The result dependents see (`needs.<id>.result`), once the job concluded.
     pub result: Option<Conclusion>,
@@ -47,10 +51,15 @@ pub struct JobView<'a> {
 /// A read-only view of one leg (the job itself when it has no matrix).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegView<'a> {
+    /// The leg's unique key in the run (the job id, plus the matrix values for a matrix leg).
     pub job_key: &'a str,
+    /// The name shown for the leg (`name:` evaluated, or the key).
     pub display_name: &'a str,
+    /// Where the leg stands: pending, queued, running or finished.
     pub state: LegState,
+    /// Whether the leg's `continue-on-error` holds, so that its failure does not fail the job.
     pub continue_on_error: bool,
+    /// The leg's result once it finished (reported by the caller, or kept from an earlier attempt).
     pub result: Option<&'a JobResult>,
 }
 
@@ -206,6 +215,7 @@ impl Scheduler {
         }
     }
 
+    /// Where the run stands: not started, running (cancelled or not), or finished.
     pub fn run_phase(&self) -> RunPhase {
         self.run
     }
@@ -228,6 +238,7 @@ impl Scheduler {
         .unwrap_or(serde_json::Value::Null)
     }
 
+    /// What the run was planned from: the workflow, contexts, secrets and selection.
     pub fn input(&self) -> &RunInput {
         &self.input
     }

@@ -29,6 +29,7 @@ pub const DEFAULT_TIMEOUT_MINUTES: f64 = 360.0;
 /// Everything a run starts from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInput {
+    /// The parsed workflow the run executes.
     pub workflow: Workflow,
     /// The caller's key of the run (the engine's run uuid, `slipway run`'s local key): the
     /// `JobSpec::run_id` of every job.
@@ -49,8 +50,12 @@ pub struct RunInput {
     pub secrets: IndexMap<String, String>,
     /// The event payload (`github.event`, `$GITHUB_EVENT_PATH`).
     pub event_payload: Value,
+    /// How jobs get the code (`JobSpec::checkout`); `None` runs them in an empty workspace.
     pub checkout: Option<Checkout>,
+    /// Which jobs and matrix legs take part (`--job`, `--matrix`); the default takes them all.
     pub selection: Selection,
+    /// The timeout, in minutes, of a job without `timeout-minutes` (`DEFAULT_TIMEOUT_MINUTES`
+    /// unless the caller sets another).
     pub default_timeout_minutes: f64,
     /// Remote actions pinned when the run was planned (`uses` as written → full commit sha),
     /// given to every job (`JobSpec::actions`); a re-run reuses the first attempt's.

@@ -30,14 +30,20 @@ pub enum RerunMode {
 /// without a matrix) with their results, in the order they finished.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeptJob {
+    /// The job's id in the workflow, e.g. `build`.
     pub job_id: String,
+    /// Its finished legs with their results, in the order they finished.
     pub legs: Vec<KeptLeg>,
 }
 
+/// One finished leg of a kept job, with its result from the earlier attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeptLeg {
+    /// The leg's key in the run (the job id, plus the matrix values for a matrix leg).
     pub job_key: String,
+    /// The name shown for the leg (`name:` evaluated, or the key).
     pub display_name: String,
+    /// The leg's result in the earlier attempt; dependents read its outputs through `needs`.
     pub result: JobResult,
 }
 

@@ -17,21 +17,31 @@ pub enum LegState {
     /// Planned, not handed out yet: waiting for a `max-parallel` slot.
     Pending,
     /// Handed out with `StartJob`, not started yet. `cancel` is set once a cancel was asked for.
-    Queued { cancel: Option<CancelReason> },
+    Queued {
+        /// The reason of the cancel asked for while queued, if any.
+        cancel: Option<CancelReason>,
+    },
     /// Started at `started_at` (the caller's time).
     Running {
+        /// When the leg started, in the caller's time.
         started_at: Millis,
+        /// The reason of the cancel asked for, if any (possibly while it was still queued).
         cancel: Option<CancelReason>,
     },
     /// Over, with the conclusion as it happened (before `continue-on-error` is applied).
-    Finished { conclusion: Conclusion },
+    Finished {
+        /// The leg's conclusion as the caller reported it.
+        conclusion: Conclusion,
+    },
 }
 
 /// A move the current state does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("cannot {attempted} a job that is {state}")]
 pub struct IllegalMove {
+    /// The move tried, in words, e.g. `hand out` or `start`.
     pub attempted: &'static str,
+    /// The state the leg, job or run was in, in words, e.g. `queued`.
     pub state: &'static str,
 }
 
@@ -96,6 +106,7 @@ impl LegState {
         matches!(self, LegState::Queued { .. } | LegState::Running { .. })
     }
 
+    /// Whether the leg is over (`Finished`).
     pub fn is_finished(self) -> bool {
         matches!(self, LegState::Finished { .. })
     }
@@ -108,6 +119,8 @@ impl LegState {
         }
     }
 
+    /// The state in words (`pending`, `queued`, `running`, `finished`), as `IllegalMove` reports
+    /// it.
     pub fn name(self) -> &'static str {
         match self {
             LegState::Pending => "pending",
@@ -135,7 +148,9 @@ pub enum JobPhase {
     Expanded,
     /// Concluded without any leg running: skipped, failed before running, or cancelled.
     Concluded {
+        /// How the job concluded, e.g. `skipped` or `cancelled`.
         conclusion: Conclusion,
+        /// Why it concluded without running, for the run's log.
         reason: String,
     },
 }
@@ -167,6 +182,7 @@ impl JobPhase {
         }
     }
 
+    /// The phase in words, e.g. `waiting for its needs`, as `IllegalMove` reports it.
     pub fn name(&self) -> &'static str {
         match self {
             JobPhase::Waiting => "waiting for its needs",
@@ -183,9 +199,15 @@ pub enum RunPhase {
     /// Built, `Start` not received yet.
     Created,
     /// Started; `cancel_requested` once the user cancelled.
-    Running { cancel_requested: bool },
+    Running {
+        /// Whether the user cancelled the run.
+        cancel_requested: bool,
+    },
     /// `RunFinished` was emitted.
-    Finished { conclusion: Conclusion },
+    Finished {
+        /// The run's overall conclusion.
+        conclusion: Conclusion,
+    },
 }
 
 impl RunPhase {
@@ -226,6 +248,7 @@ impl RunPhase {
         }
     }
 
+    /// Whether the run is running and the user cancelled it.
     pub fn is_cancel_requested(self) -> bool {
         matches!(
             self,
@@ -235,6 +258,7 @@ impl RunPhase {
         )
     }
 
+    /// The phase in words (`not started`, `running`, `finished`), as `IllegalMove` reports it.
     pub fn name(self) -> &'static str {
         match self {
             RunPhase::Created => "not started",
