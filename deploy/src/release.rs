@@ -39,13 +39,16 @@ use super::record::{Deployment, DeploymentId, live_deployment};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Audience {
+    /// Everyone using the version.
     All,
     /// A share of users, 1 to 99 (100 is `All`).
     Percent {
+        /// The share, in percent.
         percent: u8,
     },
     /// A named group of users (`beta`, `internal`).
     Tier {
+        /// The tier's name, e.g. `beta`.
         tier: String,
     },
 }
@@ -53,7 +56,9 @@ pub enum Audience {
 /// A release: one tagged version, its notes, where it is available and what happened to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
+    /// The git tag naming the version, e.g. `v1.4.0`.
     pub tag: String,
+    /// The full commit sha the tag points to.
     pub sha: String,
     /// `owner/name`.
     pub repository: String,
@@ -61,7 +66,9 @@ pub struct Release {
     pub name: String,
     /// Release notes (GitHub's `body`).
     pub notes: String,
+    /// Who created the release record.
     pub created_by: String,
+    /// When the release record was created.
     pub created_at: Timestamp,
     /// Its scope: which of each environment's release policies it follows.
     #[serde(default)]
@@ -69,6 +76,7 @@ pub struct Release {
     /// Environment → the audience it is released to there now.
     #[serde(default)]
     pub rollouts: IndexMap<String, Rollout>,
+    /// Every promotion, audience change, withdrawal and deletion, oldest first.
     #[serde(default)]
     pub history: Vec<ReleaseHistoryEntry>,
     /// Environment → a promotion asked for that waits for its approvals (or wait timer); the
@@ -83,24 +91,34 @@ pub struct Release {
 /// The release's current audience in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollout {
+    /// Who gets the version in this environment now.
     pub audience: Audience,
     /// The deployment that carried the version when it was promoted.
     pub deployment_id: DeploymentId,
+    /// When the release reached this audience.
     pub promoted_at: Timestamp,
+    /// Who promoted it to this audience.
     pub promoted_by: String,
 }
 
 /// One change to a release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseHistoryEntry {
+    /// When the change happened.
     pub at: Timestamp,
+    /// Who made the change.
     pub actor: String,
+    /// The environment the change applies to; `None` for a change to the release as a whole (its
+    /// deletion).
     pub environment: Option<String>,
     /// The audience after the change (`None`: withdrawn / deleted).
     pub audience: Option<Audience>,
+    /// The `release` events the change raised, in order.
     pub actions: Vec<ReleaseAction>,
+    /// The approvals that let the change through the environment's release gate.
     #[serde(default)]
     pub approvals: Vec<Approval>,
+    /// Why the change was made, when the actor said.
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -109,26 +127,37 @@ pub struct ReleaseHistoryEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReleaseAction {
+    /// The release became available somewhere for the first time (GitHub's `published`).
     Published,
+    /// The release reached everyone (GitHub's `released`).
     Released,
+    /// Its audience changed, other than to everyone (GitHub's `edited`).
     Edited,
+    /// It was withdrawn from an environment (GitHub's `unpublished`).
     Unpublished,
+    /// Its record was deleted (GitHub's `deleted`).
     Deleted,
 }
 
 /// A `release` workflow event to dispatch: its action and the `github.event` payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseEvent {
+    /// The activity type, sent as `github.event.action`.
     pub action: ReleaseAction,
+    /// The environment the event is about (`release.environment`); `None` for a deletion.
     pub environment: Option<String>,
+    /// The `github.event` payload, shaped like GitHub's `release` event.
     pub payload: Value,
 }
 
 /// Someone asks to promote a release in an environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromotionRequest {
+    /// The environment to promote it in, e.g. `production`.
     pub environment: String,
+    /// Who should get the version there.
     pub audience: Audience,
+    /// Who asked for the promotion.
     pub requested_by: String,
     /// The release gate's wait timer counts from here.
     pub requested_at: Timestamp,
@@ -140,52 +169,89 @@ pub struct PromotionRequest {
 /// What a promotion or withdrawal produced: events to dispatch and the audit entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseOutcome {
+    /// The `release` workflow events to dispatch, in order.
     pub events: Vec<ReleaseEvent>,
+    /// The audit log entry recording the change.
     pub audit: AuditEntry,
 }
 
+/// Why a promotion, withdrawal or deletion of a release was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReleaseError {
+    /// The tag's version is not the one live in the environment, so it cannot be released there.
     #[error("release `{tag}` is not deployed in `{environment}` ({live})")]
     NotDeployed {
+        /// The release's tag, e.g. `v1.4.0`.
         tag: String,
+        /// The environment of the promotion.
         environment: String,
         /// What is live there instead, as a sentence fragment.
         live: String,
     },
+    /// The environment's release gate still waits for approvals (or its wait timer).
     #[error("release `{tag}` waits for approval in `{environment}`: {reasons}")]
     AwaitingApproval {
+        /// The release's tag, e.g. `v1.4.0`.
         tag: String,
+        /// The environment of the promotion.
         environment: String,
+        /// What the gate still waits for, joined with `; `.
         reasons: String,
     },
+    /// A reviewer rejected the promotion in this environment.
     #[error("release `{tag}` was rejected for `{environment}` by `{by}`")]
     Rejected {
+        /// The release's tag, e.g. `v1.4.0`.
         tag: String,
+        /// The environment of the promotion.
         environment: String,
+        /// The reviewer who rejected it.
         by: String,
     },
+    /// The release's category or the environment's release protection forbids this promotion.
     #[error("release `{tag}` may not be promoted in `{environment}`: {reason}")]
     Refused {
+        /// The release's tag, e.g. `v1.4.0`.
         tag: String,
+        /// The environment of the promotion.
         environment: String,
+        /// Why it is forbidden, in words.
         reason: String,
     },
+    /// The release already has this audience in the environment: nothing would change.
     #[error("release `{tag}` is already released to {audience} in `{environment}`")]
     Unchanged {
+        /// The release's tag, e.g. `v1.4.0`.
         tag: String,
+        /// The environment of the promotion.
         environment: String,
+        /// The audience it already has, as displayed (e.g. `10%`).
         audience: String,
     },
+    /// The release cannot be withdrawn from an environment where it is not released.
     #[error("release `{tag}` is not released in `{environment}`")]
-    NotReleased { tag: String, environment: String },
+    NotReleased {
+        /// The release's tag, e.g. `v1.4.0`.
+        tag: String,
+        /// The environment it was to be withdrawn from.
+        environment: String,
+    },
+    /// The release record cannot be deleted while the release is available in some environment.
     #[error("release `{tag}` is still released in {environments}; withdraw it there first")]
-    StillReleased { tag: String, environments: String },
+    StillReleased {
+        /// The release's tag, e.g. `v1.4.0`.
+        tag: String,
+        /// The environments it is still released in, quoted and comma-separated.
+        environments: String,
+    },
     /// Not now (a freeze window, outside the category's allowed windows).
     #[error("release `{tag}` waits in `{environment}`: {reason}")]
     NotNow {
+        /// The release's tag, e.g. `v1.4.0`.
         tag: String,
+        /// The environment of the promotion.
         environment: String,
+        /// Why not now, e.g. the freeze window or allowed window that closes it.
         reason: String,
     },
 }
@@ -194,34 +260,50 @@ pub enum ReleaseError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("audience `{text}`: {problem}")]
 pub struct AudienceError {
+    /// The audience text as given, e.g. `150%`.
     pub text: String,
+    /// What is wrong with it, in words.
     pub problem: String,
 }
 
 /// One environment as `slipway env status` shows it: deployed beside released.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentView {
+    /// The environment's name, e.g. `production`.
     pub environment: String,
+    /// The repository, as `owner/name`.
     pub repository: String,
+    /// The deployment live there now; `None` when nothing was deployed yet.
     pub deployed: Option<DeployedLine>,
     /// Every release available there, oldest promotion first.
     pub released: Vec<ReleasedLine>,
 }
 
+/// The deployment live in an environment, as one line of `slipway env status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployedLine {
+    /// The version deployed, e.g. a tag or a commit sha.
     pub version: String,
+    /// The deployment's id.
     pub deployment_id: DeploymentId,
+    /// When the deployment happened.
     pub at: Timestamp,
+    /// Who deployed it.
     pub by: String,
+    /// Whether the deployment rolled back to an earlier version.
     pub is_rollback: bool,
 }
 
+/// A release available in an environment, as one line of `slipway env status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleasedLine {
+    /// The release's tag, e.g. `v1.4.0`.
     pub tag: String,
+    /// Who gets it there.
     pub audience: Audience,
+    /// When it reached this audience.
     pub at: Timestamp,
+    /// Who promoted it to this audience.
     pub by: String,
 }
 
@@ -287,6 +369,7 @@ impl fmt::Display for Audience {
 }
 
 impl ReleaseAction {
+    /// The action's name as GitHub spells it in `github.event.action`, e.g. `published`.
     pub fn as_str(self) -> &'static str {
         match self {
             ReleaseAction::Published => "published",
@@ -299,6 +382,7 @@ impl ReleaseAction {
 }
 
 impl Release {
+    /// A new release record, available nowhere yet; `name` defaults to the tag.
     pub fn new(
         tag: impl Into<String>,
         sha: impl Into<String>,
