@@ -21,10 +21,13 @@ use super::strategy::{Activity, DeploymentContext, DeploymentPlan, PlannedPhase}
 /// One deployment being carried out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentMachine {
+    /// The id of the deployment this machine carries out.
     pub deployment_id: DeploymentId,
+    /// The phases to run, in order, with the strategy, version and slots they work on.
     pub plan: DeploymentPlan,
     /// The version live before this deployment started: what a rollback restores.
     pub last_good: Option<Version>,
+    /// Where the deployment stands.
     pub state: DeploymentState,
     /// Whether an execute phase has started (the environment may have changed).
     pub changed: bool,
@@ -32,25 +35,34 @@ pub struct DeploymentMachine {
     pub switched: bool,
 }
 
+/// Where a deployment stands in its plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DeploymentState {
+    /// Created; `DeploymentEvent::Start` not received yet.
     NotStarted,
     /// The caller is running phase `phase` (a `StartPhase` or `SwitchSlot` action).
     Running {
+        /// The index of the phase in `plan.phases`.
         phase: usize,
     },
     /// A canary pause runs until `until`.
     Pausing {
+        /// The index of the pause phase in `plan.phases`.
         phase: usize,
+        /// When the pause ends.
         until: Timestamp,
     },
     /// A canary approval is awaited.
     AwaitingApproval {
+        /// The index of the approval phase in `plan.phases`.
         phase: usize,
     },
+    /// The deployment is over: succeeded, failed or rolled back.
     Finished {
+        /// How the deployment ended.
         status: DeploymentStatus,
+        /// Why it ended so, for a failure or rollback; `None` on success.
         reason: Option<String>,
     },
 }
@@ -59,24 +71,39 @@ pub enum DeploymentState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DeploymentEvent {
+    /// The deployment begins: the first phase starts.
     Start,
+    /// The phase the caller was running succeeded.
     PhaseSucceeded {
+        /// The index of the phase in `plan.phases`.
         phase: usize,
     },
+    /// The phase the caller was running failed: a rollback or failure follows.
     PhaseFailed {
+        /// The index of the phase in `plan.phases`.
         phase: usize,
+        /// What failed, in words (e.g. the failing step or hook).
         reason: String,
     },
+    /// An approver let the canary go on to its next weight.
     ApprovalGranted {
+        /// The index of the approval phase in `plan.phases`.
         phase: usize,
+        /// The approver's login.
         by: String,
     },
+    /// An approver stopped the canary: the deployment fails and is rolled back.
     ApprovalRejected {
+        /// The index of the approval phase in `plan.phases`.
         phase: usize,
+        /// The approver's login.
         by: String,
+        /// The approver's comment, if they left one.
         comment: Option<String>,
     },
+    /// The time asked for by `WaitUntil` has come.
     PauseElapsed {
+        /// The index of the pause phase in `plan.phases`.
         phase: usize,
     },
 }
@@ -87,42 +114,71 @@ pub enum DeploymentEvent {
 pub enum DeploymentAction {
     /// Run the job's steps (execute) or the phase's hook with `context` as `deployment`.
     StartPhase {
+        /// The index of the phase in `plan.phases`.
         phase: usize,
+        /// What the phase does (execute, verify, acceptance test…).
         activity: Activity,
+        /// The phase for people, e.g. `execute batch 1/2`.
         label: String,
+        /// The hook to run (`verify`, `acceptance`); `None` runs the job's steps.
         command: Option<String>,
+        /// The `deployment` context the steps or hook see.
         context: DeploymentContext,
     },
     /// Move traffic to slot `to` (run `command` when configured), record `to` as the live slot.
     SwitchSlot {
+        /// The index of the switch phase in `plan.phases`.
         phase: usize,
+        /// The slot live before the switch; `None` on the first deployment.
         from: Option<String>,
+        /// The slot traffic moves to, e.g. `green`.
         to: String,
+        /// The `switch` hook to run, when the environment configures one.
         command: Option<String>,
+        /// The `deployment` context the hook sees.
         context: DeploymentContext,
     },
     /// Report `PauseElapsed` at `until`.
-    WaitUntil { phase: usize, until: Timestamp },
+    WaitUntil {
+        /// The index of the pause phase in `plan.phases`.
+        phase: usize,
+        /// When to report `PauseElapsed`.
+        until: Timestamp,
+    },
     /// Ask the environment's approvers; report `ApprovalGranted` / `ApprovalRejected`.
-    AwaitApproval { phase: usize, label: String },
+    AwaitApproval {
+        /// The index of the approval phase in `plan.phases`.
+        phase: usize,
+        /// The phase for people, e.g. `canary 10%`, to show the approvers.
+        label: String,
+    },
     /// Restore `to_version`: switch back to its slot, or redeploy it as a rollback deployment.
     RollBack {
+        /// The last good version, live before this deployment started.
         to_version: Version,
+        /// How to restore it: switch back to its slot, or redeploy it.
         mode: RollbackMode,
+        /// What failed and caused the rollback, in words.
         reason: String,
     },
     /// The deployment is over with `status`.
     Complete {
+        /// How the deployment ended.
         status: DeploymentStatus,
+        /// Why it ended so, for a failure or rollback; `None` on success.
         reason: Option<String>,
     },
 }
 
+/// How a failed deployment restores the last good version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum RollbackMode {
     /// Blue-green: traffic goes back to the old slot at once; nothing is redeployed.
-    SwitchBack { to_slot: String },
+    SwitchBack {
+        /// The slot the last good version is live in, e.g. `blue`.
+        to_slot: String,
+    },
     /// Redeploy the last good version (`strategy::plan_rollback`).
     Redeploy,
 }
@@ -131,12 +187,17 @@ pub enum RollbackMode {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("deployment `{deployment_id}` cannot take {event} while {state}")]
 pub struct DeploymentMachineError {
+    /// The id of the deployment the event was for.
     pub deployment_id: String,
+    /// The event refused, in words.
     pub event: String,
+    /// The state the deployment was in, in words.
     pub state: String,
 }
 
 impl DeploymentMachine {
+    /// A machine for deployment `deployment_id` that has not started; `last_good` is what a
+    /// rollback restores (`None`: nothing to roll back to).
     pub fn new(
         deployment_id: DeploymentId,
         plan: DeploymentPlan,
@@ -217,6 +278,7 @@ impl DeploymentMachine {
         }
     }
 
+    /// Whether the deployment is over (`DeploymentState::Finished`).
     pub fn is_finished(&self) -> bool {
         matches!(self.state, DeploymentState::Finished { .. })
     }
