@@ -33,7 +33,9 @@ pub struct DeploymentId(pub String);
 /// The version a deployment carries: the commit, and the tag when it was tagged.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Version {
+    /// The full commit sha deployed.
     pub sha: String,
+    /// The git tag on that commit, e.g. `v1.4.0`, when it was tagged.
     #[serde(default)]
     pub tag: Option<String>,
     /// The commit's committer time, used by the version guard when ancestry cannot decide.
@@ -41,31 +43,45 @@ pub struct Version {
     pub committed_at: Option<Timestamp>,
 }
 
+/// Where a deployment stands (GitHub's deployment statuses, plus `rolled_back`); the legal moves
+/// are drawn in the module doc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentStatus {
+    /// Its gate is open: it waits for its turn in the environment's lane.
     Queued,
+    /// It waits for its environment's gate (approvals, wait timer) to open.
     Waiting,
+    /// Its phases are running.
     InProgress,
+    /// It succeeded and is the live version (until a newer one succeeds).
     Success,
+    /// It failed, or was refused before it ran.
     Failure,
+    /// It failed after changing the environment, and the last good version came back.
     RolledBack,
+    /// It succeeded once but a newer deployment has since replaced it.
     Inactive,
 }
 
 /// One phase of a deployment as it ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseRecord {
+    /// The phase's position in the deployment plan, from 0.
     pub index: usize,
+    /// What the phase did (execute, verify, switch, pause…).
     pub activity: Activity,
     /// A human label: `execute batch 1/2`, `switch to green`, `canary 10%`.
     pub label: String,
+    /// When the phase started.
     pub started_at: Timestamp,
+    /// When the phase ended; `None` while it runs.
     #[serde(default)]
     pub finished_at: Option<Timestamp>,
     /// `None` while the phase runs.
     #[serde(default)]
     pub succeeded: Option<bool>,
+    /// What happened, in words (e.g. why the phase failed), when there is something to say.
     #[serde(default)]
     pub detail: Option<String>,
 }
@@ -73,24 +89,34 @@ pub struct PhaseRecord {
 /// Putting one version of one repository into one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deployment {
+    /// The deployment's id.
     pub id: DeploymentId,
+    /// The environment it deploys to, e.g. `production`.
     pub environment: String,
     /// `owner/name` of the repository.
     pub repository: String,
+    /// The version it puts there.
     pub version: Version,
     /// The ref the run was on (`refs/heads/main`).
     pub git_ref: String,
     /// The run and job that deploy it; `None` for a rollback started from the CLI.
     #[serde(default)]
     pub run_id: Option<String>,
+    /// The key of the job that deploys it (with its matrix values); `None` for a rollback started
+    /// from the CLI.
     #[serde(default)]
     pub job_key: Option<String>,
+    /// Who started it: the run's actor, or the user of the CLI.
     pub triggered_by: String,
+    /// The approvals that opened the environment's gate for it.
     #[serde(default)]
     pub approvals: Vec<Approval>,
+    /// How it deploys (all at once, rolling, blue-green, canary).
     pub strategy: StrategyKind,
+    /// Its phases as they ran, in order.
     #[serde(default)]
     pub phases: Vec<PhaseRecord>,
+    /// Where the deployment stands now.
     pub status: DeploymentStatus,
     /// Why the status is what it is (the failed phase, the rejection, …).
     #[serde(default)]
@@ -101,16 +127,21 @@ pub struct Deployment {
     /// Blue-green: the slot this version went into.
     #[serde(default)]
     pub slot: Option<String>,
+    /// Whether this deployment restores an earlier version after a failed one.
     #[serde(default)]
     pub is_rollback: bool,
     /// For a rollback: the deployment that failed and was rolled back.
     #[serde(default)]
     pub rollback_of: Option<DeploymentId>,
+    /// When the deployment record was created.
     pub created_at: Timestamp,
+    /// When its first phase started; `None` until then.
     #[serde(default)]
     pub started_at: Option<Timestamp>,
+    /// When it concluded; `None` until it is over.
     #[serde(default)]
     pub finished_at: Option<Timestamp>,
+    /// When the record last changed.
     pub updated_at: Timestamp,
 }
 
@@ -118,15 +149,20 @@ pub struct Deployment {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("deployment `{id}` cannot move from {from} to {to}")]
 pub struct IllegalStatusMove {
+    /// The deployment's id.
     pub id: String,
+    /// The status it was in.
     pub from: DeploymentStatus,
+    /// The status it was asked to move to.
     pub to: DeploymentStatus,
 }
 
 /// What is live in one environment for one repository, for `slipway env status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentStatus {
+    /// The environment's name, e.g. `production`.
     pub environment: String,
+    /// The repository, as `owner/name`.
     pub repository: String,
     /// The deployment whose version users of the environment get, if any succeeded.
     pub live: Option<LiveVersion>,
@@ -136,13 +172,20 @@ pub struct EnvironmentStatus {
     pub pending: Vec<DeploymentId>,
 }
 
+/// The version live in an environment, and the deployment that put it there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveVersion {
+    /// The version users of the environment get.
     pub version: Version,
+    /// The deployment that made it live.
     pub deployment_id: DeploymentId,
+    /// Blue-green: the slot it is live in; `None` for other strategies.
     pub slot: Option<String>,
+    /// When that deployment happened.
     pub deployed_at: Timestamp,
+    /// Who started that deployment.
     pub deployed_by: String,
+    /// Whether that deployment was a rollback.
     pub is_rollback: bool,
 }
 
@@ -174,6 +217,7 @@ impl DeploymentStatus {
         )
     }
 
+    /// The status as GitHub spells it, e.g. `in_progress`.
     pub fn as_str(self) -> &'static str {
         match self {
             DeploymentStatus::Queued => "queued",
@@ -200,6 +244,7 @@ impl fmt::Display for DeploymentId {
 }
 
 impl Version {
+    /// The version of commit `sha`, without a tag or commit time.
     pub fn new(sha: impl Into<String>) -> Version {
         Version {
             sha: sha.into(),
