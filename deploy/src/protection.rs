@@ -24,7 +24,9 @@ use super::environment::{Approver, Groups, Protection};
 /// promotion in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ApprovalKey {
+    /// The run, or the release tag, the approvals are for.
     pub subject: AuditSubject,
+    /// The environment they open, e.g. `production`.
     pub environment: String,
 }
 
@@ -32,16 +34,22 @@ pub struct ApprovalKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
+    /// Let the run or promotion go ahead.
     Approve,
+    /// Stop it: the gate closes for the run or promotion.
     Reject,
 }
 
 /// One approver's recorded decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
+    /// The approver's login.
     pub approver: String,
+    /// Whether they approved or rejected.
     pub decision: Decision,
+    /// When they decided.
     pub at: Timestamp,
+    /// What they wrote with the decision, if anything.
     #[serde(default)]
     pub comment: Option<String>,
 }
@@ -49,6 +57,7 @@ pub struct Approval {
 /// Everything the gate looks at besides the policy and the time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateRequest {
+    /// The run (or release promotion) and environment the gate guards.
     pub key: ApprovalKey,
     /// Who triggered the run (or asked for the promotion).
     pub actor: String,
@@ -66,6 +75,7 @@ pub struct GateRequest {
 pub enum GateState {
     /// Not yet: approvals are missing and/or the wait timer runs.
     Waiting {
+        /// How many more distinct approvals the gate needs.
         missing_approvals: u32,
         /// When the wait timer ends, if it has not yet.
         wait_until: Option<Timestamp>,
@@ -75,22 +85,52 @@ pub enum GateState {
     /// Go ahead.
     Open,
     /// An approver rejected; the job fails.
-    Rejected { by: String, comment: Option<String> },
+    Rejected {
+        /// The login of the approver who rejected.
+        by: String,
+        /// What they wrote with the rejection, if anything.
+        comment: Option<String>,
+    },
     /// The ref may not deploy here; the job fails without asking anyone.
-    Refused { reason: String },
+    Refused {
+        /// Why the ref may not deploy here, in words.
+        reason: String,
+    },
 }
 
 /// Why an approver's decision was not recorded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApprovalError {
+    /// The user is not among the environment's approvers (users or group members).
     #[error("`{user}` is not an approver of `{environment}`")]
-    NotAnApprover { user: String, environment: String },
+    NotAnApprover {
+        /// The login of the user who tried to decide.
+        user: String,
+        /// The environment's name.
+        environment: String,
+    },
+    /// The user triggered the run and the environment prevents self-review.
     #[error("`{user}` triggered this run and may not approve it for `{environment}`")]
-    SelfReview { user: String, environment: String },
+    SelfReview {
+        /// The login of the user who triggered the run.
+        user: String,
+        /// The environment's name.
+        environment: String,
+    },
+    /// The environment asks for no approval, so there is nothing to decide.
     #[error("`{environment}` needs no approval")]
-    NotRequired { environment: String },
+    NotRequired {
+        /// The environment's name.
+        environment: String,
+    },
+    /// The gate already closed (rejected or refused); a decision would change nothing.
     #[error("the gate of `{environment}` is already closed: {reason}")]
-    Closed { environment: String, reason: String },
+    Closed {
+        /// The environment's name.
+        environment: String,
+        /// Why the gate is closed, e.g. an earlier rejection.
+        reason: String,
+    },
 }
 
 /// Evaluates the gate. The order: a refused ref refuses; any rejection rejects; then approvals

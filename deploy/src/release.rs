@@ -282,7 +282,7 @@ pub struct EnvironmentView {
 /// The deployment live in an environment, as one line of `slipway env status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployedLine {
-    /// The version deployed, e.g. a tag or a commit sha.
+    /// The version deployed, as shown: its tag, else its short sha.
     pub version: String,
     /// The deployment's id.
     pub deployment_id: DeploymentId,
