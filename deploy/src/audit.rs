@@ -16,10 +16,13 @@ pub const SYSTEM_ACTOR: &str = "slipway";
 /// One decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
+    /// When the decision was taken.
     pub at: Timestamp,
     /// Who decided: a user's login, or [`SYSTEM_ACTOR`].
     pub actor: String,
+    /// What was decided.
     pub action: AuditAction,
+    /// The environment the decision concerns, e.g. `production`.
     pub environment: String,
     /// What the decision is about.
     pub subject: AuditSubject,
@@ -71,12 +74,26 @@ pub enum AuditAction {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuditSubject {
-    Run { run_id: String },
-    Deployment { deployment_id: String },
-    Release { tag: String },
+    /// A workflow run, whose jobs deploy to the environment.
+    Run {
+        /// The run's id, as the engine stores it.
+        run_id: String,
+    },
+    /// A deployment of one version into the environment.
+    Deployment {
+        /// The deployment's id (`DeploymentId`).
+        deployment_id: String,
+    },
+    /// A release, promoted or withdrawn in the environment.
+    Release {
+        /// The release's tag, e.g. `v1.4.0`.
+        tag: String,
+    },
 }
 
 impl AuditEntry {
+    /// An entry for the decision `action` taken by `actor` at `at` about `subject` in
+    /// `environment`, with its reason.
     pub fn new(
         at: Timestamp,
         actor: impl Into<String>,
@@ -97,6 +114,7 @@ impl AuditEntry {
 }
 
 impl AuditAction {
+    /// The action in words for logs and `slipway` output, e.g. `gate opened`.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Approved => "approved",
