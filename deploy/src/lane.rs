@@ -20,9 +20,12 @@ use super::record::{DeploymentId, Version};
 /// One environment's lane.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lane {
+    /// The environment the lane serves, e.g. `production`.
     pub environment: String,
+    /// The deployment holding the lane, if one is running.
     #[serde(default)]
     pub in_progress: Option<LaneEntry>,
+    /// The deployments waiting, in the order they start.
     #[serde(default)]
     pub queue: VecDeque<LaneEntry>,
 }
@@ -30,11 +33,17 @@ pub struct Lane {
 /// A deployment waiting for (or holding) the lane.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaneEntry {
+    /// The deployment's id.
     pub deployment_id: DeploymentId,
+    /// The run that deploys it; `None` for a rollback asked for from the CLI.
     pub run_id: Option<String>,
+    /// The key of the job that deploys it (with its matrix values); `None` without a run.
     pub job_key: Option<String>,
+    /// The version it deploys.
     pub version: Version,
+    /// Whether it restores an earlier version (a rollback asked for by hand).
     pub is_rollback: bool,
+    /// When it joined the lane.
     pub enqueued_at: Timestamp,
 }
 
@@ -46,23 +55,40 @@ pub enum LaneStatus {
     Idle,
     /// A deployment holds the lane; `queued` wait behind it.
     Busy {
+        /// The deployment holding the lane.
         deployment_id: DeploymentId,
+        /// How many deployments wait behind it.
         queued: usize,
     },
     /// A freeze window holds the queue; it resumes at `freeze.until`.
-    Frozen { freeze: Freeze, queued: usize },
+    Frozen {
+        /// The freeze window that holds the queue, and when it ends.
+        freeze: Freeze,
+        /// How many deployments wait for it to end.
+        queued: usize,
+    },
     /// The head of the queue may start now.
-    Ready { next: DeploymentId, queued: usize },
+    Ready {
+        /// The deployment at the head of the queue.
+        next: DeploymentId,
+        /// How many deployments are queued, the head included.
+        queued: usize,
+    },
 }
 
+/// Why the lane refused a change; the lane is left as it was.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LaneError {
+    /// The deployment is in the lane already (queued or in progress).
     #[error("deployment `{0}` is already in the lane")]
     AlreadyQueued(DeploymentId),
+    /// The deployment is not waiting in the queue, so it cannot be taken out of it.
     #[error("deployment `{0}` is not in the lane's queue")]
     NotQueued(DeploymentId),
+    /// The deployment is not the one in progress, so it cannot finish.
     #[error("deployment `{0}` is not the one in progress")]
     NotInProgress(DeploymentId),
+    /// The deployment to take out of the queue is in progress: the lane never cancels it.
     #[error(
         "deployment `{0}` is in progress; the lane does not cancel it (cancel the deployment itself)"
     )]
@@ -70,6 +96,7 @@ pub enum LaneError {
 }
 
 impl Lane {
+    /// An empty lane for `environment`: nothing in progress, nothing queued.
     pub fn new(environment: impl Into<String>) -> Lane {
         Lane {
             environment: environment.into(),
@@ -151,6 +178,7 @@ impl Lane {
             .collect()
     }
 
+    /// Whether the deployment is in progress or queued in this lane.
     pub fn contains(&self, deployment_id: &DeploymentId) -> bool {
         self.in_progress
             .as_ref()
