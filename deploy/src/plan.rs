@@ -20,10 +20,15 @@ use super::release::Audience;
 /// A release's plan in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleasePlan {
+    /// The environment the plan releases into, e.g. `production`.
     pub environment: String,
+    /// The stages in the order they are given, each at or after the previous one.
     pub stages: Vec<PlanStage>,
+    /// Whether the plan is going ahead, paused, halted or done.
     pub state: PlanState,
+    /// Who made the plan.
     pub planned_by: String,
+    /// When the plan was made.
     pub planned_at: Timestamp,
     /// Why the due stage is not given yet (a freeze, approvals), as last seen.
     #[serde(default)]
@@ -33,6 +38,7 @@ pub struct ReleasePlan {
 /// One stage: who gets the release, from when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanStage {
+    /// Who gets the release at this stage.
     pub audience: Audience,
     /// The earliest time the stage may be given.
     pub at: Timestamp,
@@ -48,9 +54,13 @@ pub struct PlanStage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanState {
+    /// The engine gives each stage as it comes due.
     Active,
+    /// Paused by a user: no stage is given until the plan is resumed.
     Paused,
+    /// Halted by a user for good: no further stage is given.
     Halted,
+    /// Every stage was given (or skipped).
     Done,
 }
 
@@ -58,7 +68,9 @@ pub enum PlanState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stage `{text}`: {problem}")]
 pub struct PlanError {
+    /// The stage text as given, e.g. `10%@+2d`.
     pub text: String,
+    /// What is wrong with it, in words.
     pub problem: String,
 }
 
@@ -68,10 +80,16 @@ pub enum PlanStep {
     /// Nothing is due (or the plan is not active).
     Wait,
     /// Give `stage`'s audience; `skipped` came due too and are passed over (misfire: run once).
-    Give { stage: usize, skipped: Vec<usize> },
+    Give {
+        /// The index in `stages` of the stage to give.
+        stage: usize,
+        /// The indexes of earlier stages that came due too and are marked skipped.
+        skipped: Vec<usize>,
+    },
 }
 
 impl PlanState {
+    /// The state in words, e.g. `paused`, as `slipway` shows it.
     pub fn as_str(self) -> &'static str {
         match self {
             PlanState::Active => "active",
