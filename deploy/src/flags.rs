@@ -20,7 +20,10 @@ use super::release::{Audience, Release};
 /// An OpenFeature evaluation context: the targeting key and the other attributes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FlagContext {
+    /// The user's stable key (OFREP's `targetingKey`), hashed to place them in a percentage; `None`
+    /// when not given.
     pub targeting_key: Option<String>,
+    /// Every other field of the context, e.g. `tier`, matched by tier audiences.
     pub attributes: Map<String, Value>,
 }
 
@@ -28,18 +31,26 @@ pub struct FlagContext {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FlagReason {
+    /// The newest release is released to everyone.
     Static,
+    /// A percentage audience reached the user.
     Split,
+    /// A tier audience reached the user (its `tier` attribute).
     TargetingMatch,
+    /// No newer release reached the user, who gets an older one released to everyone.
     Default,
 }
 
 /// The version a context gets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlagResolution {
+    /// The tag of the release the context gets, e.g. `v1.4.0`.
     pub tag: String,
+    /// The commit sha of that release.
     pub sha: String,
+    /// The audience that reached the context.
     pub audience: Audience,
+    /// Why this release reached the context.
     pub reason: FlagReason,
 }
 
@@ -51,14 +62,19 @@ pub enum FlagEvaluationError {
         "release `{tag}` is released to {percent}% in `{environment}`: the context needs a `targetingKey` to be placed"
     )]
     TargetingKeyMissing {
+        /// The release whose percentage decides.
         tag: String,
+        /// Its share of users, in percent.
         percent: u8,
+        /// The environment evaluated, e.g. `production`.
         environment: String,
     },
     /// Nothing released in that environment reaches the context.
     #[error("no release of `{repository}` in `{environment}` reaches this context")]
     NothingReleased {
+        /// The repository, as `owner/name`.
         repository: String,
+        /// The environment evaluated, e.g. `production`.
         environment: String,
     },
 }

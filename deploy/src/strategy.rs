@@ -50,12 +50,15 @@ pub enum Activity {
 /// (`${{ deployment.targets }}`, `${{ deployment.slot }}`, …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentContext {
+    /// The environment deployed to (`deployment.environment`), e.g. `production`.
     pub environment: String,
+    /// How the deployment proceeds (`deployment.strategy`).
     pub strategy: StrategyKind,
     /// The targets this phase works on (a rolling batch, or all of them).
     pub targets: Vec<String>,
     /// Rolling: the batch number (1-based) and how many batches there are.
     pub batch: Option<usize>,
+    /// Rolling: how many batches there are in all.
     pub batches: Option<usize>,
     /// Blue-green: the slot this phase works on.
     pub slot: Option<String>,
@@ -63,14 +66,18 @@ pub struct DeploymentContext {
     pub weight: Option<u8>,
     /// The activity, as text (`execute`, `verify`, …).
     pub phase: Activity,
+    /// The version being deployed.
     pub version: Version,
+    /// Whether this deployment restores an earlier version.
     pub is_rollback: bool,
 }
 
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedPhase {
+    /// The phase's position in the plan, from 0.
     pub index: usize,
+    /// What the phase does.
     pub activity: Activity,
     /// For people: `execute batch 1/2`, `switch to green`, `canary 10%`.
     pub label: String,
@@ -79,20 +86,27 @@ pub struct PlannedPhase {
     pub command: Option<String>,
     /// Pause phases: how long.
     pub pause: Option<Duration>,
+    /// The `deployment` context its steps or hook see.
     pub context: DeploymentContext,
 }
 
 /// The phases of one deployment, in order; the last one is always `confirm`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentPlan {
+    /// The environment deployed to, e.g. `production`.
     pub environment: String,
+    /// How the deployment proceeds: all at once, rolling, blue-green or canary.
     pub strategy: StrategyKind,
+    /// The version being deployed.
     pub version: Version,
     /// Blue-green: the slot live before (`None` on the first deployment) and the slot the new
     /// version goes into.
     pub live_slot: Option<String>,
+    /// Blue-green: the slot the new version goes into.
     pub target_slot: Option<String>,
+    /// Whether this deployment restores an earlier version.
     pub is_rollback: bool,
+    /// The phases, in order; the last one is always `confirm`.
     pub phases: Vec<PlannedPhase>,
 }
 
@@ -118,6 +132,7 @@ impl DeploymentContext {
 }
 
 impl Activity {
+    /// The activity as written in the `deployment` context, e.g. `verify-target`.
     pub fn as_str(self) -> &'static str {
         match self {
             Activity::VerifyTarget => "verify-target",
