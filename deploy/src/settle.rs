@@ -31,19 +31,26 @@ pub struct FinishedJob<'a> {
 /// The runner's account of a deployment it carried out.
 #[derive(Debug, Clone, Copy)]
 pub struct ReportedDeployment<'a> {
+    /// How the deployment ended, as the runner saw it.
     pub status: DeploymentStatus,
+    /// Why it ended so (the failed phase, the rejection…), when the runner says.
     pub reason: Option<&'a str>,
+    /// The deployment's phases as they ran, in order.
     pub phases: &'a [PhaseRecord],
     /// Blue-green: the slot live when the job ended.
     pub live_slot: Option<&'a str>,
+    /// The rollback the runner carried out after a failure, if any.
     pub rollback: Option<ReportedRollback<'a>>,
 }
 
 /// The rollback a failed deployment job carried out.
 #[derive(Debug, Clone, Copy)]
 pub struct ReportedRollback<'a> {
+    /// Whether the rollback brought the last good version back.
     pub succeeded: bool,
+    /// Why the rollback failed, when the runner says.
     pub reason: Option<&'a str>,
+    /// The rollback's phases as they ran, in order.
     pub phases: &'a [PhaseRecord],
 }
 
@@ -60,9 +67,13 @@ pub enum LaneMove {
 /// the rollback record), the audit entries, and the lane move.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settlement {
+    /// The deployment record with its final status.
     pub deployment: Deployment,
+    /// The other records that changed: the one made inactive, or the rollback record.
     pub others: Vec<Deployment>,
+    /// The audit entries the settlement produced, in order.
     pub audits: Vec<AuditEntry>,
+    /// What the environment's lane does with the deployment.
     pub lane: LaneMove,
 }
 

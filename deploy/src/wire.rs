@@ -21,7 +21,9 @@ use crate::strategy::{Activity, DeploymentContext, DeploymentPlan, PlannedPhase}
 /// wire): the runner drives `DeploymentRun` over `plan`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentAssignment {
+    /// The id of the deployment record the job carries out.
     pub deployment_id: String,
+    /// The phases the runner drives, with the strategy, version and slots.
     pub plan: DeploymentPlan,
     /// The checked `deployment:` block (a redeploy rollback is planned from it).
     pub spec: DeploymentSpec,
@@ -32,23 +34,32 @@ pub struct DeploymentAssignment {
 /// What a deployment job did, on the domain side (`protocol::DeploymentReport` on the wire).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentReport {
+    /// The id of the deployment record the report is for.
     pub deployment_id: String,
     /// `success`, `failure` or `rolled_back`.
     pub status: DeploymentStatus,
+    /// Why the deployment ended so (the failed phase, the rejection…), when there is a reason.
     pub reason: Option<String>,
+    /// The deployment's phases as they ran, in order.
     pub phases: Vec<PhaseRecord>,
     /// Blue-green: the slot live when the job ended.
     pub live_slot: Option<String>,
+    /// The rollback the job carried out after a failure, if any.
     pub rollback: Option<RollbackReport>,
 }
 
 /// The rollback a failed deployment job carried out (`protocol::RollbackReport` on the wire).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollbackReport {
+    /// The last good version the rollback restored (or tried to).
     pub to_version: Version,
+    /// How it restored it: switching back to its slot, or redeploying it.
     pub mode: RollbackMode,
+    /// Whether the last good version came back.
     pub succeeded: bool,
+    /// Why the rollback failed, when it says.
     pub reason: Option<String>,
+    /// The rollback's phases as they ran, in order.
     pub phases: Vec<PhaseRecord>,
 }
 
