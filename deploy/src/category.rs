@@ -25,11 +25,15 @@ use super::freeze::{FreezeWindow, frozen_at};
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ReleaseCategory {
+    /// A release with wide-reaching changes (ITIL's major scope).
     Major,
     /// The category of a release created without one.
     #[default]
     Minor,
+    /// A release of small fixes only.
     Patch,
+    /// An urgent fix: it skips the wait timer and freeze windows, but only with approvers of its
+    /// own.
     Emergency,
 }
 
@@ -48,9 +52,13 @@ pub struct CategoryPolicy {
 /// must wait (a freeze, outside the allowed windows) or is refused (emergency without approvers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CategoryGate {
+    /// Go through this protection (the category's policy, or the environment's
+    /// `release_protection`).
     Protection(Protection),
     /// Not now: the sentence says why and until when, when known.
     Closed(String),
+    /// Never here: the sentence says why (an emergency release where the environment has no
+    /// emergency approvers).
     Refused(String),
 }
 
@@ -68,6 +76,7 @@ impl ReleaseCategory {
         }
     }
 
+    /// The category as written, e.g. `emergency`.
     pub fn as_str(self) -> &'static str {
         match self {
             ReleaseCategory::Major => "major",

@@ -20,6 +20,7 @@ use super::spec::StrategyKind;
 /// One configured environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Environment {
+    /// The environment's name as jobs name it in `environment:`, e.g. `production`.
     pub name: String,
     /// Who must approve a deployment, how long to wait, which refs may deploy.
     #[serde(default)]
@@ -78,13 +79,16 @@ pub struct Protection {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Approver {
+    /// A user, by login.
     User(String),
+    /// Every member of a group, by the group's name.
     Group(String),
 }
 
 /// Group membership as the engine knows it: group name → member logins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Groups {
+    /// Group name → the logins of its members.
     pub members: IndexMap<String, Vec<String>>,
 }
 
@@ -92,7 +96,9 @@ pub struct Groups {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("setting `{option}`: {problem}")]
 pub struct EnvironmentSpecError {
+    /// The setting at fault, e.g. `strategy`, `release.branches` or `add_freeze[0]`.
     pub option: String,
+    /// What is wrong with its value, in words.
     pub problem: String,
 }
 
@@ -316,6 +322,7 @@ impl Protection {
 }
 
 impl Groups {
+    /// Whether `user` is a member of `group` (false for a group the engine does not know).
     pub fn is_member(&self, group: &str, user: &str) -> bool {
         self.members
             .get(group)
