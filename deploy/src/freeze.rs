@@ -52,7 +52,9 @@ enum Shape {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("freeze window `{window}`: {problem}")]
 pub struct FreezeParseError {
+    /// The window text as given, e.g. `Fri 16:00-Mon 08:00 UTC`.
     pub window: String,
+    /// What is wrong with it, in words.
     pub problem: String,
 }
 
@@ -145,6 +147,7 @@ impl FreezeWindow {
         matches!(self.shape, Shape::Once { end, .. } if end <= now)
     }
 
+    /// The window's canonical text, e.g. `Fri 16:00-Mon 08:00 UTC`, as it is printed and compared.
     pub fn as_str(&self) -> &str {
         &self.text
     }

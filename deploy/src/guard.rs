@@ -39,9 +39,13 @@ pub enum VersionCheck {
      deploy it as an explicit rollback to do this on purpose"
 )]
 pub struct VersionRefused {
+    /// The environment deployed to, e.g. `production`.
     pub environment: String,
+    /// The version refused, shown as its tag and short sha (or the short sha alone).
     pub candidate: String,
+    /// The version live there, shown the same way.
     pub live: String,
+    /// Why the candidate is older, e.g. "an ancestor of the live commit".
     pub why: String,
 }
 

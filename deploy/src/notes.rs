@@ -8,6 +8,7 @@
 /// One commit as the notes need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteCommit {
+    /// The commit's full sha.
     pub sha: String,
     /// The whole message (subject, blank line, body).
     pub message: String,

@@ -35,6 +35,7 @@ pub use workflows::model::{BatchSize, StrategyKind};
 /// The `deployment:` block, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentSpec {
+    /// How the version goes out: all at once, rolling, blue-green or canary.
     pub strategy: StrategyKind,
     /// Hosts (or any names the steps understand) the version goes to.
     pub targets: Vec<String>,
@@ -57,8 +58,11 @@ pub struct DeploymentSpec {
 /// optionally pause and/or wait for an approval before the next phase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanaryPhase {
+    /// The percentage of traffic the new version gets in this phase, 1 to 100.
     pub weight: u8,
+    /// How long to wait after the phase's verify before the next phase; `None`: no pause.
     pub pause: Option<Duration>,
+    /// Whether an approver must let the next phase go ahead.
     pub approval: bool,
 }
 
@@ -68,6 +72,7 @@ pub struct CanaryPhase {
 pub struct DeploymentSpecError {
     /// The path of the key, e.g. `deployment.phases[1].weight`.
     pub key: String,
+    /// What is wrong with the key's value, in words.
     pub problem: String,
 }
 
