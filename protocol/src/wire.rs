@@ -277,7 +277,7 @@ pub struct JobView {
     pub finished_at_us: Option<u64>,
     /// The steps' progress, in step order.
     pub steps: Vec<StepView>,
-    /// The runner's report once the job completed; `None` before (and for a job that never ran).
+    /// How the job ended, once it completed; `None` before.
     pub result: Option<JobResult>,
     /// Why a `waiting` job is held back (a concurrency group, an environment's approvals, its
     /// deployment lane, a freeze window).
