@@ -26,16 +26,33 @@ use serde::de::DeserializeOwned;
 /// Why a call failed. Messages read after "failed to …".
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The engine could not be reached, or the connection broke before an answer came.
     #[error("reach the engine at {url}: {message}")]
-    Network { url: String, message: String },
-    #[error("call {url}: the engine answered {status}: {message}")]
-    Status {
+    Network {
+        /// The URL that was called.
         url: String,
-        status: u16,
+        /// The network error with its causes.
         message: String,
     },
+    /// The engine answered with a status other than 2xx.
+    #[error("call {url}: the engine answered {status}: {message}")]
+    Status {
+        /// The URL that was called.
+        url: String,
+        /// The HTTP status code, e.g. 409.
+        status: u16,
+        /// The engine's `ErrorBody` message (or the raw body when it is not one).
+        message: String,
+    },
+    /// The engine's answer was not the JSON (or source stream) the call expects.
     #[error("decode the engine's answer from {url}: {message}")]
-    Decode { url: String, message: String },
+    Decode {
+        /// The URL that was called.
+        url: String,
+        /// What did not decode.
+        message: String,
+    },
+    /// The HTTP client could not be built (`reqwest` refused its settings).
     #[error("build the HTTP client: {0}")]
     Setup(String),
 }
@@ -71,8 +88,11 @@ impl ClientError {
 /// How long a call keeps retrying network errors and 5xx answers.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
+    /// The wait before the first retry; each later wait doubles it.
     pub first_delay: Duration,
+    /// The longest wait between two tries.
     pub max_delay: Duration,
+    /// How long after the first try a call stops retrying and returns its last error.
     pub max_elapsed: Duration,
 }
 
@@ -131,11 +151,13 @@ impl EngineClient {
         })
     }
 
+    /// The same client, retrying calls as `retry` says instead of the default policy.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> EngineClient {
         self.retry = retry;
         self
     }
 
+    /// The engine's base URL as given to `new`, without a trailing `/` (`http://host:port`).
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -442,6 +464,7 @@ pub struct SourceDownload {
 /// A started source answer with its header read.
 #[derive(Debug)]
 pub struct SourceStream {
+    /// The answer's first line: the job's commit and the refs to create beside the pack.
     pub header: SourceHeader,
     download: SourceDownload,
 }

@@ -27,7 +27,9 @@ pub struct AddActionSourceRequest {
 /// One configured action source, in the order they are tried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionSource {
+    /// The source's name, unique among the sources (derived from the location unless one was given).
     pub name: String,
+    /// A git server base URL or a local directory of `owner/repo` repositories, as it was added.
     pub location: String,
     /// Milliseconds since the epoch when it was added (sources are tried oldest first).
     pub added_at_ms: u64,
@@ -37,6 +39,7 @@ pub struct ActionSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MirrorActionRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
     /// `owner/repo`.
@@ -64,5 +67,6 @@ pub struct ActionMirror {
 pub struct ActionRef {
     /// `refs/tags/v4`, `refs/heads/main`.
     pub name: String,
+    /// The full commit sha the ref points at (a tag's peeled commit).
     pub sha: String,
 }

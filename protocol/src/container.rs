@@ -12,6 +12,7 @@ pub struct ContainerSpec {
     /// `credentials.username` / `credentials.password` for a private registry.
     #[serde(default)]
     pub credentials: Option<RegistryCredentials>,
+    /// Environment variables set in the container, by name (`env:` as written).
     #[serde(default)]
     pub env: IndexMap<String, String>,
     /// `ports:` entries as written (`5432`, `8080:80`, `127.0.0.1:8080:80/tcp`).
@@ -34,6 +35,8 @@ pub struct ContainerSpec {
 /// Registry credentials for pulling a container's image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct RegistryCredentials {
+    /// The user name to log in to the image's registry with.
     pub username: String,
+    /// The password or access token for `username`.
     pub password: String,
 }

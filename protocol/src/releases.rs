@@ -11,13 +11,18 @@ use crate::environments::Decision;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateReleaseRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
+    /// The git tag released, e.g. `v1.4.0`; it must resolve to a commit of the repository.
     pub tag: String,
+    /// The watched repository to release; may be left out when only one is watched.
     #[serde(default)]
     pub repo: Option<String>,
+    /// The release title (GitHub's `name`); the tag when not given.
     #[serde(default)]
     pub name: Option<String>,
+    /// The release notes; when not given, they are assembled from the commits since the previous release.
     #[serde(default)]
     pub notes: Option<String>,
     /// `major`, `minor` (default), `patch` or `emergency`.
@@ -29,11 +34,15 @@ pub struct CreateReleaseRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromoteReleaseRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
+    /// The watched repository the release belongs to; may be left out when only one has a release of this tag.
     #[serde(default)]
     pub repo: Option<String>,
+    /// The environment to release in, e.g. `production`.
     pub environment: String,
+    /// Who gets the release there: `all`, a percentage such as `10%`, or a tier name such as `beta`.
     pub audience: String,
 }
 
@@ -41,11 +50,15 @@ pub struct PromoteReleaseRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveReleaseRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
+    /// The watched repository the release belongs to; may be left out when only one has a release of this tag.
     #[serde(default)]
     pub repo: Option<String>,
+    /// The environment whose waiting promotion is decided.
     pub environment: String,
+    /// A note kept with the approval and its audit entry.
     #[serde(default)]
     pub comment: Option<String>,
     /// `approve` (default) or `reject`.
@@ -57,11 +70,15 @@ pub struct ApproveReleaseRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawReleaseRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
+    /// The watched repository the release belongs to; may be left out when only one has a release of this tag.
     #[serde(default)]
     pub repo: Option<String>,
+    /// The environment to withdraw the release from.
     pub environment: String,
+    /// Why it is withdrawn, kept in its audit entry.
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -69,6 +86,7 @@ pub struct WithdrawReleaseRequest {
 /// `?repo=NAME`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseQuery {
+    /// The watched repository whose releases are meant; every watched repository when absent.
     #[serde(default)]
     pub repo: Option<String>,
 }
@@ -80,6 +98,7 @@ pub struct ReleaseQuery {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleasePolicyRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
     /// Approvals required (0: none).
@@ -94,6 +113,7 @@ pub struct ReleasePolicyRequest {
     /// Windows (freeze-window syntax) outside which such releases wait.
     #[serde(default)]
     pub allowed_windows: Vec<String>,
+    /// Remove the category's policy instead of setting it (the other fields are ignored).
     #[serde(default)]
     pub clear: bool,
 }
@@ -103,11 +123,15 @@ pub struct ReleasePolicyRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanReleaseRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
+    /// The watched repository the release belongs to; may be left out when only one has a release of this tag.
     #[serde(default)]
     pub repo: Option<String>,
+    /// The environment the plan is for.
     pub environment: String,
+    /// The stages in order, each `AUDIENCE@WHEN`; relative times count from the engine's clock.
     pub stages: Vec<String>,
 }
 
@@ -115,10 +139,13 @@ pub struct PlanReleaseRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanControlRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
+    /// The watched repository the release belongs to; may be left out when only one has a release of this tag.
     #[serde(default)]
     pub repo: Option<String>,
+    /// The environment whose plan is paused, resumed or halted.
     pub environment: String,
     /// `halt` only: withdraw the release there too (else it stays at the last stage given).
     #[serde(default)]
@@ -129,10 +156,13 @@ pub struct PlanControlRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseNotesRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
+    /// The watched repository the release belongs to; may be left out when only one has a release of this tag.
     #[serde(default)]
     pub repo: Option<String>,
+    /// The new notes, replacing the old ones whole.
     pub notes: String,
 }
 
@@ -141,9 +171,12 @@ pub struct ReleaseNotesRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReachRequest {
+    /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
+    /// The watched repository the release belongs to; may be left out when only one has a release of this tag.
     #[serde(default)]
     pub repo: Option<String>,
+    /// The targeting keys to try, each `KEY` or `KEY TIER` (a user id, optionally with its tier).
     pub keys: Vec<String>,
 }

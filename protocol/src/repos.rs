@@ -12,11 +12,15 @@ pub struct AddRepoRequest {
     /// Sent by Slipway's own client like on every call; checked by no one.
     #[serde(default)]
     pub protocol_version: Option<u32>,
+    /// Where the repository is fetched from: a URL or a local path git can clone (a relative path is made absolute).
     pub source: String,
+    /// The repository's name in Slipway (default: derived from the source).
     #[serde(default)]
     pub name: Option<String>,
+    /// How often the mirror is fetched for new commits, in milliseconds; no polling when absent.
     #[serde(default)]
     pub poll_interval_ms: Option<u64>,
+    /// The shared secret that forge webhooks are signed (or, for GitLab, authenticated) with; webhooks are refused without one.
     #[serde(default)]
     pub webhook_secret: Option<String>,
     /// `github`, `gitea`, `forgejo` or `gitlab`: the forge the repository lives on.
@@ -33,6 +37,7 @@ pub struct AddRepoRequest {
 /// `POST /api/v1/repos/{name}/hook`: what git's `post-receive` read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookRequest {
+    /// The refs the push moved, in the order the hook read them.
     pub updates: Vec<HookUpdate>,
     /// The pushing user as the hook saw it (older hooks do not send it).
     #[serde(default)]
@@ -42,8 +47,11 @@ pub struct HookRequest {
 /// One ref a push moved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookUpdate {
+    /// The commit sha the ref pointed at before the push (all zeros when the push created it).
     pub old: String,
+    /// The commit sha the ref points at after the push (all zeros when the push deleted it).
     pub new: String,
+    /// The full ref name, e.g. `refs/heads/main`.
     #[serde(rename = "ref")]
     pub git_ref: String,
 }

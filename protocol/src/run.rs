@@ -20,6 +20,7 @@ pub struct RunFacts {
     /// The full ref (`refs/heads/main`), as `github.ref`.
     #[serde(rename = "ref")]
     pub git_ref: String,
+    /// The commit the run is for (`github.sha`), as a full hex sha.
     pub sha: String,
     /// `owner/name`.
     pub repository: String,
