@@ -428,8 +428,8 @@ impl Condition {
         }
     }
 
-    /// Evaluates the condition against `context`, with GitHub's implicit `success() &&` when it calls
-    /// no status function. An error means the expression failed to evaluate.
+    /// Evaluates the condition against `context`, with GitHub's implicit `success() &&` when it
+    /// calls no status function. An error means the expression failed to evaluate.
     pub fn evaluate(&self, context: &Context) -> Result<bool, ExprError> {
         // `success() && (expr)`: short-circuits, so the expression is not evaluated at all.
         if !self.uses_status_function() && !context.status.is_success() {
