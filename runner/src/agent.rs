@@ -38,20 +38,29 @@ const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 /// What a registered runner needs to talk to its engine; written by `register` (mode 0600).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunnerConfig {
+    /// The engine's base URL, e.g. `http://127.0.0.1:8080`.
     pub engine_url: String,
+    /// The id the engine gave this runner when it registered.
     pub runner_id: String,
+    /// The secret the runner authenticates to the engine with (why the file is mode 0600).
     pub credential: String,
+    /// The runner's name, shown in the engine's runner list.
     pub name: String,
+    /// The labels jobs' `runs-on:` are matched against.
     pub labels: Vec<String>,
+    /// How many jobs the runner runs at once (at least one).
     pub capacity: u32,
     /// Node executables for JavaScript actions by version (`node20 = "/usr/bin/node"`);
     /// none: `node` on the step's `PATH`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node12: Option<PathBuf>,
+    /// Node executable for actions written for node 16.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node16: Option<PathBuf>,
+    /// Node executable for actions written for node 20.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node20: Option<PathBuf>,
+    /// Node executable for actions written for node 24.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node24: Option<PathBuf>,
     /// Fail an action written for a node version not configured, instead of running it on
@@ -60,14 +69,24 @@ pub struct RunnerConfig {
     pub node_strict: bool,
 }
 
+/// Why the agent (registering, polling, or its config file) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// The runner config file could not be read, parsed or written.
     #[error("read or write runner config {path}: {message}")]
-    Config { path: PathBuf, message: String },
+    Config {
+        /// The config file's path.
+        path: PathBuf,
+        /// What went wrong with it (the I/O or TOML error).
+        message: String,
+    },
+    /// The engine refused or failed the registration.
     #[error("register with the engine: {0}")]
     Register(#[source] ClientError),
+    /// Asking the engine for the next job failed (for example a refused credential).
     #[error("poll the engine for work: {0}")]
     Poll(#[source] ClientError),
+    /// The engine client could not be built (for example an invalid engine URL).
     #[error("set up the engine client: {0}")]
     Client(#[source] ClientError),
 }
@@ -86,6 +105,8 @@ impl RunnerConfig {
         .collect()
     }
 
+    /// Reads the runner config (TOML) written by `register` from `path`; `Config` error when it
+    /// cannot be read or parsed.
     pub fn load(path: &Path) -> Result<RunnerConfig, AgentError> {
         let config_error = |message: String| AgentError::Config {
             path: path.to_path_buf(),
@@ -150,7 +171,9 @@ pub async fn register(
 /// How the agent runs.
 #[derive(Debug, Clone)]
 pub struct AgentOptions {
+    /// The registered runner's config: engine, identity, labels, capacity, node executables.
     pub config: RunnerConfig,
+    /// How jobs are executed: work dir, timeouts and the services the executor uses.
     pub executor: ExecutorOptions,
     /// Take one job, run it, report it, return.
     pub once: bool,
@@ -190,6 +213,8 @@ impl CheckoutSource {
 }
 
 impl AgentOptions {
+    /// Options with the defaults: poll until shut down, 30-second long polls, log chunks of 1 MiB
+    /// or 50 ms, the checkout source from `SLIPWAY_CHECKOUT`.
     pub fn new(config: RunnerConfig, executor: ExecutorOptions) -> AgentOptions {
         AgentOptions {
             config,

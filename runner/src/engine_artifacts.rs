@@ -19,8 +19,11 @@ use client::EngineClient;
 /// The artifacts of one leased job, kept by the engine.
 #[derive(Debug, Clone)]
 pub struct EngineArtifacts {
+    /// The client of the engine the runner leased the job from.
     pub client: EngineClient,
+    /// The id of the leased job whose artifacts these are.
     pub job_id: String,
+    /// The lease's fencing token, sent with every call so the engine refuses a stale lease.
     pub fencing_token: u64,
 }
 
@@ -112,8 +115,11 @@ impl ArtifactService for EngineArtifacts {
 /// The caches of one leased job, kept by the engine (scoped there by the job's repository and ref).
 #[derive(Debug, Clone)]
 pub struct EngineCaches {
+    /// The client of the engine the runner leased the job from.
     pub client: EngineClient,
+    /// The id of the leased job whose caches these are.
     pub job_id: String,
+    /// The lease's fencing token, sent with every call so the engine refuses a stale lease.
     pub fencing_token: u64,
 }
 
@@ -307,8 +313,11 @@ async fn hash_file(path: PathBuf) -> Result<(u64, String), String> {
 /// commits the job's run pinned).
 #[derive(Debug, Clone)]
 pub struct EngineActions {
+    /// The client of the engine the runner leased the job from.
     pub client: EngineClient,
+    /// The id of the leased job the archives are served for.
     pub job_id: String,
+    /// The lease's fencing token, sent with every call so the engine refuses a stale lease.
     pub fencing_token: u64,
 }
 

@@ -14,18 +14,29 @@ use nix::fcntl::{Flock, FlockArg};
 /// A live runner found holding a work dir's lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockHolder {
+    /// The holder's process id, as written in the lock file.
     pub pid: u32,
     /// The engine URL the holder talks to (empty when it did not say).
     pub engine_url: String,
 }
 
+/// Why the work dir's lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkDirLockError {
+    /// Another live runner process holds the lock.
     #[error("another runner process (pid {pid}) uses the work dir {dir}")]
-    Held { dir: PathBuf, pid: u32 },
+    Held {
+        /// The work dir the other runner uses.
+        dir: PathBuf,
+        /// The process id of the runner holding it.
+        pid: u32,
+    },
+    /// The lock file could not be opened, locked or written.
     #[error("lock the work dir {dir}: {source}")]
     Io {
+        /// The work dir whose lock file failed.
         dir: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },

@@ -20,27 +20,39 @@ use crate::yaml::{self, Node, ScalarKind};
 pub struct Action {
     /// The file name as given to the parser.
     pub file: String,
+    /// The action's display name (`name:`), shown in logs.
     pub name: Option<Spanned<String>>,
+    /// What the action does (`description:`), as written.
     pub description: Option<Spanned<String>>,
     /// Inputs keyed by name as written (callers compare names case-insensitively).
     pub inputs: IndexMap<String, ActionInput>,
+    /// Outputs keyed by name as written, in declaration order.
     pub outputs: IndexMap<String, ActionOutput>,
+    /// How the action runs: composite steps, a JavaScript entry point or a Docker image.
     pub runs: ActionRuns,
 }
 
+/// One entry of the action's `inputs:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionInput {
+    /// The input's name as written in `inputs:` (callers compare names case-insensitively).
     pub name: Spanned<String>,
+    /// The input's `description:`, if any.
     pub description: Option<String>,
+    /// Whether the caller must give the input (`required: true`); `false` when not written.
     pub required: bool,
     /// The default as written; it may hold `${{ }}` (evaluated by the runner in the caller's contexts).
     pub default: Option<Spanned<String>>,
+    /// `deprecationMessage:`: the warning shown when a caller still passes this input.
     pub deprecation_message: Option<String>,
 }
 
+/// One entry of the action's `outputs:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionOutput {
+    /// The output's name as written in `outputs:`.
     pub name: Spanned<String>,
+    /// The output's `description:`, if any.
     pub description: Option<String>,
     /// For composite actions: the template mapping the output from the inner steps.
     pub value: Option<Spanned<String>>,
@@ -52,16 +64,22 @@ pub struct ActionOutput {
 pub struct ActionRuns {
     /// `composite`, `node20`, `docker`, …
     pub using: Spanned<String>,
+    /// Composite actions: the steps to run, in order (empty for other kinds).
     pub steps: Vec<Step>,
+    /// Where the `runs:` mapping starts in the file.
     pub span: Span,
     /// The entry point (JavaScript), relative to the action's directory.
     #[serde(default)]
     pub main: Option<String>,
+    /// JavaScript actions: the `pre` entry point run before the job's steps, relative to the
+    /// action's directory.
     #[serde(default)]
     pub pre: Option<String>,
     /// `pre-if` as written (default `always()`).
     #[serde(default)]
     pub pre_if: Option<String>,
+    /// JavaScript actions: the `post` entry point run after the job's steps, relative to the
+    /// action's directory.
     #[serde(default)]
     pub post: Option<String>,
     /// `post-if` as written (default `always()`).
@@ -80,15 +98,20 @@ pub struct ActionRuns {
 pub struct DockerRuns {
     /// `Dockerfile` (a path relative to the action's directory) or `docker://image`.
     pub image: Spanned<String>,
+    /// `runs.env`: environment variables set in the container, values as written.
     pub env: crate::model::Env,
+    /// `runs.entrypoint`: overrides the image's entrypoint for the main run.
     pub entrypoint: Option<Spanned<String>>,
+    /// `runs.pre-entrypoint`: an entrypoint run in the image before the job's steps.
     pub pre_entrypoint: Option<Spanned<String>>,
+    /// `runs.post-entrypoint`: an entrypoint run in the image after the job's steps.
     pub post_entrypoint: Option<Spanned<String>>,
     /// Arguments as written; each may hold `${{ inputs.x }}`.
     pub args: Vec<Spanned<String>>,
 }
 
 impl ActionRuns {
+    /// Whether this is a composite action (`using: composite`, any case).
     pub fn is_composite(&self) -> bool {
         self.using.value.eq_ignore_ascii_case("composite")
     }
@@ -99,6 +122,7 @@ impl ActionRuns {
         using.strip_prefix("node")?.parse().ok()
     }
 
+    /// Whether this is a Docker action (`using: docker`, any case).
     pub fn is_docker(&self) -> bool {
         self.using.value.eq_ignore_ascii_case("docker")
     }
@@ -108,7 +132,9 @@ impl ActionRuns {
 /// not remote actions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteAction {
+    /// The GitHub account or organisation that owns the action's repository.
     pub owner: String,
+    /// The name of the repository that holds the action.
     pub repo: String,
     /// The action's folder inside the repository (`""` for the root).
     pub path: String,

@@ -42,12 +42,15 @@ pub struct Availability {
 }
 
 impl Availability {
+    /// Whether an expression at this key may read the context `name` (compared case-insensitively).
     pub fn allows_context(&self, name: &str) -> bool {
         self.contexts
             .iter()
             .any(|allowed| allowed.eq_ignore_ascii_case(name))
     }
 
+    /// Whether an expression at this key may call the special function `name` (status functions,
+    /// `hashFiles`; compared case-insensitively).
     pub fn allows_function(&self, name: &str) -> bool {
         self.functions
             .iter()

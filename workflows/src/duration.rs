@@ -20,37 +20,71 @@ pub struct Duration {
 /// Why a duration did not parse. The message names the text at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
+    /// The text is empty or only whitespace.
     #[error("duration is empty")]
     Empty,
+    /// A number is not followed by a unit (`90` instead of `90s`).
     #[error("duration `{text}`: `{number}` has no unit (use s, m, h or d)")]
-    MissingUnit { text: String, number: String },
+    MissingUnit {
+        /// The duration as written.
+        text: String,
+        /// The number that has no unit after it.
+        number: String,
+    },
+    /// A unit other than `s`, `m`, `h` or `d`.
     #[error("duration `{text}`: unknown unit `{unit}` (use s, m, h or d)")]
-    UnknownUnit { text: String, unit: String },
+    UnknownUnit {
+        /// The duration as written.
+        text: String,
+        /// The unit that is not `s`, `m`, `h` or `d`.
+        unit: String,
+    },
+    /// A unit without a number before it (`h30m`).
     #[error("duration `{text}`: unit `{unit}` has no number before it")]
-    MissingNumber { text: String, unit: String },
+    MissingNumber {
+        /// The duration as written.
+        text: String,
+        /// The unit with no number before it.
+        unit: String,
+    },
+    /// A unit appears twice or after a smaller one (`30m1h`).
     #[error("duration `{text}`: unit `{unit}` is repeated or out of order (write largest first)")]
-    UnitOrder { text: String, unit: String },
+    UnitOrder {
+        /// The duration as written.
+        text: String,
+        /// The unit that is repeated or comes after a smaller one.
+        unit: String,
+    },
+    /// The total number of seconds does not fit in 64 bits.
     #[error("duration `{text}` is too long")]
-    Overflow { text: String },
+    Overflow {
+        /// The duration as written.
+        text: String,
+    },
 }
 
 impl Duration {
+    /// No time at all (`0s`).
     pub const ZERO: Duration = Duration { seconds: 0 };
 
+    /// A duration of `seconds` seconds.
     pub fn from_secs(seconds: u64) -> Duration {
         Duration { seconds }
     }
 
+    /// A duration of `minutes` minutes (saturating at the largest value instead of overflowing).
     pub fn from_mins(minutes: u64) -> Duration {
         Duration {
             seconds: minutes.saturating_mul(60),
         }
     }
 
+    /// The length in whole seconds.
     pub fn as_secs(self) -> u64 {
         self.seconds
     }
 
+    /// Whether the duration is zero seconds long.
     pub fn is_zero(self) -> bool {
         self.seconds == 0
     }

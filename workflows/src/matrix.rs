@@ -25,8 +25,11 @@ pub type Combination = IndexMap<String, Value>;
 /// A matrix with every expression already evaluated.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MatrixInput {
+    /// Dimension name → its values, in declaration order (the first key varies slowest).
     pub dimensions: IndexMap<String, Vec<Value>>,
+    /// `include` entries: combinations to add or to extend with extra keys.
     pub include: Vec<Combination>,
+    /// `exclude` entries: partial combinations whose matches are removed from the cross product.
     pub exclude: Vec<Combination>,
 }
 
@@ -35,7 +38,9 @@ pub struct MatrixInput {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct MatrixError {
+    /// The whole human-readable error text (also the `Display` text).
     pub message: String,
+    /// What went wrong, with the data a caller may act on.
     pub kind: MatrixErrorKind,
     /// The job the matrix belongs to, once the caller named it with [`MatrixError::in_job`].
     pub job: Option<String>,
@@ -46,14 +51,26 @@ pub struct MatrixError {
 pub enum MatrixErrorKind {
     /// The expansion yields more than [`MAX_COMBINATIONS`] combinations (counted after `exclude`
     /// and `include`, as GitHub counts jobs).
-    TooManyCombinations { count: usize },
+    TooManyCombinations {
+        /// How many combinations the expansion yields.
+        count: usize,
+    },
     /// The cross product before `exclude` is larger than [`MAX_PRODUCT`] (or overflows), so
     /// Slipway refuses to enumerate it. `product` is `None` when the size overflows.
-    ProductTooLarge { product: Option<usize> },
+    ProductTooLarge {
+        /// The size of the cross product; `None` when it overflows `usize`.
+        product: Option<usize>,
+    },
     /// A value has the wrong shape; `detail` names the key at fault.
-    Shape { detail: String },
+    Shape {
+        /// What is wrong, naming the key at fault.
+        detail: String,
+    },
     /// A dimension (or `include`/`exclude`) is still an unevaluated expression.
-    UnevaluatedExpression { key: String },
+    UnevaluatedExpression {
+        /// The dimension, `include` or `exclude`, that is still an expression.
+        key: String,
+    },
 }
 
 /// GitHub runs at most this many jobs for one matrix.
@@ -72,6 +89,7 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
 pub struct NamedCombination {
     /// `build (ubuntu-latest, 18)`.
     pub display_name: String,
+    /// The combination's values, key → value, the job's `matrix` context.
     pub matrix: Combination,
 }
 

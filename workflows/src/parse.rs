@@ -27,11 +27,14 @@ use reader::Reader;
 /// read as a workflow at all; it may be present alongside errors.
 #[derive(Debug, Clone)]
 pub struct Parsed {
+    /// The workflow as read; `None` when the file could not be read as a workflow at all.
     pub workflow: Option<Workflow>,
+    /// Every error and warning found, in the order found.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Parsed {
+    /// Whether any diagnostic is an error (warnings alone do not count).
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }

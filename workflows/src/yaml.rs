@@ -32,7 +32,9 @@ pub const MAX_ANCHORED_NODES: usize = 1_000_000;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message} at line {}, column {}", span.line, span.column)]
 pub struct YamlError {
+    /// Where the error is in the file.
     pub span: Span,
+    /// What is wrong, in words.
     pub message: String,
 }
 
@@ -40,13 +42,18 @@ pub struct YamlError {
 /// entry or opening bracket; for scalars: the first quote, block indicator or character).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// Where the node starts in the file (see above).
     pub span: Span,
+    /// The node's content: a scalar, a sequence or a mapping.
     pub value: NodeValue,
 }
 
+/// What a YAML [`Node`] holds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeValue {
+    /// A single value (string, number, boolean or null).
     Scalar(Scalar),
+    /// A list; its items in source order.
     Sequence(Vec<Node>),
     /// Entries in source order, merge keys already applied, no duplicate keys.
     Mapping(Vec<Entry>),
@@ -55,24 +62,34 @@ pub enum NodeValue {
 /// A mapping entry. Keys are always scalars; `key` is their text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
+    /// The key's text as a string.
     pub key: String,
+    /// Where the key starts in the file.
     pub key_span: Span,
+    /// The value the key maps to.
     pub value: Node,
 }
 
+/// A scalar value: its text as processed, how it was written and the type it resolves to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scalar {
     /// The value after escape processing and line folding. For plain scalars this is the text as
     /// written, so `1.0`, `0x1F` or `True` keep their original spelling.
     pub text: String,
+    /// How the scalar was written (plain, quoted or a block scalar).
     pub style: ScalarStyle,
+    /// The type the scalar resolves to under the YAML 1.2 core schema.
     pub kind: ScalarKind,
 }
 
+/// How a scalar was written in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScalarStyle {
+    /// Without quotes (`value`); the only style that may resolve to a non-string type.
     Plain,
+    /// In single quotes (`'value'`).
     SingleQuoted,
+    /// In double quotes (`"value"`), with escape sequences processed.
     DoubleQuoted,
     /// `|` block.
     Literal,
@@ -83,14 +100,20 @@ pub enum ScalarStyle {
 /// The YAML 1.2 core-schema type of a scalar. Only plain scalars resolve to anything but `String`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ScalarKind {
+    /// A plain `null`, `Null`, `NULL`, `~` or nothing at all.
     Null,
+    /// `true` or `false` (also `True`/`TRUE`, …).
     Bool(bool),
+    /// An integer in decimal, octal (`0o`) or hexadecimal (`0x`) notation.
     Int(i64),
+    /// A floating-point number, including `.inf` and `.nan`.
     Float(f64),
+    /// Anything else, and every quoted or block scalar.
     String,
 }
 
 impl Node {
+    /// The scalar this node holds, or `None` for a sequence or mapping.
     pub fn as_scalar(&self) -> Option<&Scalar> {
         match &self.value {
             NodeValue::Scalar(scalar) => Some(scalar),
@@ -98,6 +121,7 @@ impl Node {
         }
     }
 
+    /// The entries of a mapping node, or `None` for a scalar or sequence.
     pub fn as_mapping(&self) -> Option<&[Entry]> {
         match &self.value {
             NodeValue::Mapping(entries) => Some(entries),
@@ -105,6 +129,7 @@ impl Node {
         }
     }
 
+    /// The items of a sequence node, or `None` for a scalar or mapping.
     pub fn as_sequence(&self) -> Option<&[Node]> {
         match &self.value {
             NodeValue::Sequence(items) => Some(items),
@@ -112,6 +137,7 @@ impl Node {
         }
     }
 
+    /// Whether the node is a null scalar (`null`, `~` or nothing written).
     pub fn is_null(&self) -> bool {
         matches!(
             &self.value,

@@ -38,6 +38,8 @@ pub type GateFuture<'a> = Pin<Box<dyn Future<Output = Option<PhaseApproval>> + S
 /// index; the executor asks again every `ExecutorOptions::approval_poll` while the answer is
 /// `Pending` or `None`). The agent implements it over `POST /api/v1/jobs/{id}/deployment`.
 pub trait DeploymentGate: Send + Sync {
+    /// Reports the deployment's `phases` so far and, with `awaiting_approval`, asks about that
+    /// phase's approval; resolves to the decision, or `None` when there is no answer.
     fn progress<'a>(
         &'a self,
         deployment_id: &'a str,

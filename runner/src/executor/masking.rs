@@ -20,6 +20,7 @@ pub struct Masker {
 }
 
 impl Masker {
+    /// An empty masker that hides nothing until a secret is added.
     pub fn new() -> Masker {
         Masker::default()
     }

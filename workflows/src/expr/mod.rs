@@ -68,8 +68,11 @@ pub const MAX_MEMORY_BYTES: usize = 1_048_576;
 /// What went wrong, as GitHub's test data classifies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExprErrorKind {
+    /// The text could not be split into tokens (an unknown character, an unterminated string, …).
     Lexing,
+    /// The tokens do not form an expression (a syntax error, an unknown function, wrong arguments).
     Parsing,
+    /// The expression is well-formed but failed while being evaluated (e.g. the memory limit).
     Evaluation,
 }
 
@@ -78,8 +81,11 @@ pub enum ExprErrorKind {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct ExprError {
+    /// Which stage failed: lexing, parsing or evaluation.
     pub kind: ExprErrorKind,
+    /// 0-based character offset of the error inside the expression text.
     pub column: usize,
+    /// What is wrong, in words (also the error's `Display` text).
     pub message: String,
 }
 
@@ -87,7 +93,9 @@ pub struct ExprError {
 /// caller folds in every ancestor job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Status {
+    /// Something before has failed: `failure()` is true.
     pub failed: bool,
+    /// The run was cancelled: `cancelled()` is true.
     pub cancelled: bool,
     /// Something before neither succeeded nor failed (a skipped job a job depends on): at job
     /// level an explicit `success()` is then false, as on GitHub.
@@ -108,6 +116,7 @@ pub type HashFiles<'a> = dyn Fn(&[String]) -> Result<String, String> + 'a;
 pub struct Context<'a> {
     /// Context name (lowercase: `github`, `env`, `matrix`, `needs`, `steps`, …) → value.
     pub values: IndexMap<String, Value>,
+    /// What the status functions (`success()`, `failure()`, `cancelled()`) read.
     pub status: Status,
     /// `hashFiles(...)`: patterns → hex digest ("" when nothing matches); absent where not allowed.
     pub hash_files: Option<&'a HashFiles<'a>>,
@@ -419,6 +428,8 @@ impl Condition {
         }
     }
 
+    /// Evaluates the condition against `context`, with GitHub's implicit `success() &&` when it
+    /// calls no status function. An error means the expression failed to evaluate.
     pub fn evaluate(&self, context: &Context) -> Result<bool, ExprError> {
         // `success() && (expr)`: short-circuits, so the expression is not evaluated at all.
         if !self.uses_status_function() && !context.status.is_success() {

@@ -36,6 +36,7 @@ pub struct SecretReferences {
 /// workflow model or a `JobSpec` built from it).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JobExpressions<'a> {
+    /// The job's steps, whose `if:`, `run`, `with`, `env` and other fields may hold expressions.
     pub steps: &'a [Step],
     /// `env`, `outputs`, credentials: templates (`text ${{ expr }} text`).
     pub templates: &'a [&'a str],

@@ -48,7 +48,9 @@ pub struct TriggerEvent {
 /// Whether the workflow runs for the event, and which part of `on:` decided.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerDecision {
+    /// Whether the workflow runs for the event.
     pub triggers: bool,
+    /// A human-readable explanation of which part of `on:` decided (or why nothing matched).
     pub reason: String,
 }
 

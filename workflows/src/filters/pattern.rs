@@ -13,6 +13,7 @@
 /// A compiled filter pattern.
 #[derive(Debug, Clone)]
 pub struct Pattern {
+    /// Whether the pattern was written with a leading `!`, so a match excludes instead of includes.
     pub negated: bool,
     regex: regex::Regex,
     source: String,

@@ -38,7 +38,9 @@ pub const PHASE_KEYS: &[&str] = &["weight", "pause", "approval"];
 pub struct DeploymentProblem {
     /// The path of the key, e.g. `deployment.phases[1].weight`.
     pub key: String,
+    /// What is wrong with the key, in words (a lowercase fragment).
     pub problem: String,
+    /// Where the key at fault is in the file.
     pub span: Span,
 }
 

@@ -26,9 +26,15 @@ pub const MAX_CALLED_WORKFLOWS: usize = 50;
 pub enum CallTarget {
     /// `./.github/workflows/x.yml`: a file of the same repository at the same commit; `path` has
     /// no leading `./`.
-    Local { path: String },
+    Local {
+        /// The file's path from the repository root, e.g. `.github/workflows/x.yml`.
+        path: String,
+    },
     /// `owner/repo/.github/workflows/x.yml@ref`, as written.
-    Remote { reference: String },
+    Remote {
+        /// The whole `uses:` value, e.g. `owner/repo/.github/workflows/x.yml@v1`.
+        reference: String,
+    },
 }
 
 impl CallTarget {
@@ -58,6 +64,8 @@ impl CallTarget {
 /// Where called workflows come from: `slipway run` reads the working tree, the engine the run's
 /// commit. `Err` is a message that reads after "cannot load the called workflow: ".
 pub trait WorkflowSource {
+    /// The text of the workflow file `target` names; `Err` is a message explaining why it cannot
+    /// be loaded.
     fn read(&mut self, target: &CallTarget) -> Result<String, String>;
 
     /// The repository's default `GITHUB_TOKEN` permissions, granted to a caller that sets none;

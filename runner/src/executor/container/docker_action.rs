@@ -35,16 +35,22 @@ pub const RUNNER_TEMP: &str = "/github/runner_temp";
 /// One container run of a Docker action.
 #[derive(Debug, Clone)]
 pub struct DockerActionRun {
+    /// The Docker connection the container is created through.
     pub docker: Docker,
+    /// The image to run: a pulled `docker://` image or one built from the action's `Dockerfile`.
     pub image: String,
     /// Replaces the image's entrypoint when set.
     pub entrypoint: Option<String>,
+    /// The container's arguments (`runs.args`, evaluated; empty for the pre and post entrypoints).
     pub args: Vec<String>,
+    /// The container's environment: the step's env, inputs as `INPUT_<NAME>`, and `HOME` and
+    /// `GITHUB_EVENT_PATH` in the container's layout.
     pub env: Vec<(String, String)>,
     /// `host:container` mounts.
     pub binds: Vec<String>,
     /// The job's network, when it has one.
     pub network: Option<String>,
+    /// Labels put on the container (run, job and runner), so leftovers can be found and removed.
     pub labels: HashMap<String, String>,
 }
 

@@ -26,11 +26,15 @@ const EXIT_POLL: Duration = Duration::from_millis(250);
 /// What to run in the container.
 #[derive(Debug, Clone)]
 pub struct ExecRequest {
+    /// The id of the container to run in (the job container).
     pub container: String,
+    /// The program to run, as the container's `PATH` finds it (e.g. `bash`).
     pub program: String,
+    /// The program's arguments; paths in them are already the container's.
     pub args: Vec<String>,
     /// Added to the container's own environment.
     pub env: Vec<(String, String)>,
+    /// The directory the program starts in, as seen inside the container.
     pub working_dir: String,
     /// Where the step's pid is written, as seen inside the container.
     pub pid_file: String,

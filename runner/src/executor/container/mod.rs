@@ -180,6 +180,7 @@ pub async fn exec_capture(
 /// The job container, once started.
 #[derive(Debug, Clone)]
 pub struct JobContainer {
+    /// The container's Docker id.
     pub id: String,
     /// Whether `bash` is on the container's `PATH` (else the default shell is `sh`).
     pub has_bash: bool,
@@ -189,11 +190,14 @@ pub struct JobContainer {
 
 /// Everything Docker-side of one job: its network, services and job container.
 pub struct JobContainers {
+    /// The Docker connection the job's containers were created through.
     pub docker: Docker,
     labels: HashMap<String, String>,
     network: Option<String>,
+    /// The job container, when the job has `container:`; `None` when steps run on the host.
     pub job_container: Option<JobContainer>,
     services: Vec<(String, String)>,
+    /// Host path → container path for the job container's mounts.
     pub paths: PathMap,
 }
 

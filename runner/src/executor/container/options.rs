@@ -10,26 +10,48 @@ pub use workflows::validate::split_words;
 /// The settings `options:` can carry.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateOptions {
+    /// `-e`/`--env`: `NAME=value` entries added to the container's environment.
     pub env: Vec<String>,
+    /// `-u`/`--user`: the user (name or uid, optionally `:group`) the container runs as.
     pub user: Option<String>,
+    /// `-w`/`--workdir`: the container's working directory.
     pub workdir: Option<String>,
+    /// `-h`/`--hostname`: the container's host name.
     pub hostname: Option<String>,
+    /// `--entrypoint`: overrides the image's entrypoint.
     pub entrypoint: Option<String>,
+    /// The health check built from `--health-cmd`, `--health-interval`, … (`--no-healthcheck`
+    /// disables the image's).
     pub health: Option<HealthConfig>,
+    /// `-v`/`--volume`: bind mounts, as written (`/host:/container[:ro]`).
     pub binds: Vec<String>,
+    /// `-p`/`--publish`: port mappings, as written (`8080:80`).
     pub ports: Vec<String>,
+    /// `-l`/`--label`: label key → value (empty when no `=` is given).
     pub labels: HashMap<String, String>,
+    /// `--network-alias`: extra names the container answers to on the job's network.
     pub network_aliases: Vec<String>,
+    /// `--cap-add`: Linux capabilities to add.
     pub cap_add: Vec<String>,
+    /// `--cap-drop`: Linux capabilities to drop.
     pub cap_drop: Vec<String>,
+    /// `--privileged`: run the container with extended privileges.
     pub privileged: bool,
+    /// `--init`: run an init process inside the container that reaps zombies.
     pub init: bool,
+    /// `-m`/`--memory`: the memory limit, in bytes.
     pub memory: Option<i64>,
+    /// `--cpus`: the CPU limit, in billionths of a CPU (`1.5` → `1_500_000_000`).
     pub nano_cpus: Option<i64>,
+    /// `--shm-size`: the size of `/dev/shm`, in bytes.
     pub shm_size: Option<i64>,
+    /// `--tmpfs`: mount path → tmpfs mount options (empty for the defaults).
     pub tmpfs: HashMap<String, String>,
+    /// `--add-host`: extra `/etc/hosts` entries (`host:ip`).
     pub add_hosts: Vec<String>,
+    /// `--security-opt`: security options, as written (e.g. `seccomp=unconfined`).
     pub security_opt: Vec<String>,
+    /// `--ulimit`: ulimits, as written (e.g. `nofile=1024:2048`).
     pub ulimits: Vec<String>,
 }
 
