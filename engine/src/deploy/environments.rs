@@ -15,7 +15,8 @@ impl Deployments {
         Ok(self.engine.store().records(RecordKind::Environments, "")?)
     }
 
-    /// The environment `name`'s settings; [`DeployError::UnknownEnvironment`] when none is configured.
+    /// The environment `name`'s settings; [`DeployError::UnknownEnvironment`] when none is
+    /// configured.
     pub fn environment(&self, name: &str) -> Result<Environment, DeployError> {
         self.engine
             .store()
