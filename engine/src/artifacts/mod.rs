@@ -44,46 +44,89 @@ const STAGING_DIR: &str = ".staging";
 /// Why an artifact call failed. Messages read after "failed to …".
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
+    /// The artifact name is empty, too long or has a character or form that is not allowed.
     #[error("store artifact: invalid artifact name `{name}`: {reason}")]
-    InvalidName { name: String, reason: &'static str },
-    #[error("store artifact `{name}`: invalid file path `{path}`: {reason}")]
-    InvalidPath {
+    InvalidName {
+        /// The name as given by the step or the command line.
         name: String,
-        path: String,
+        /// Which rule the name breaks, e.g. "contains a path separator".
         reason: &'static str,
     },
+    /// A file path inside the artifact is absolute, climbs out with `..` or is otherwise unsafe.
+    #[error("store artifact `{name}`: invalid file path `{path}`: {reason}")]
+    InvalidPath {
+        /// The artifact the file belongs to.
+        name: String,
+        /// The file's path relative to the artifact's root, as given.
+        path: String,
+        /// Which rule the path breaks.
+        reason: &'static str,
+    },
+    /// This run attempt already committed an artifact of that name and the upload did not ask
+    /// for `overwrite`.
     #[error(
         "store artifact `{name}`: an artifact with this name was already uploaded in this run attempt (set `overwrite: true` to replace it)"
     )]
-    Exists { name: String },
+    Exists {
+        /// The name already taken.
+        name: String,
+    },
+    /// No committed artifact of that name in the run's family.
     #[error("find artifact `{name}` in run {run}")]
-    NotFound { name: String, run: String },
+    NotFound {
+        /// The artifact asked for.
+        name: String,
+        /// The run id it was looked up in, as text.
+        run: String,
+    },
+    /// The artifact exists but its manifest does not list the file asked for.
     #[error("find file `{path}` of artifact `{name}`")]
-    FileNotFound { name: String, path: String },
+    FileNotFound {
+        /// The artifact looked in.
+        name: String,
+        /// The file's path relative to the artifact's root.
+        path: String,
+    },
+    /// The artifact has more files than [`MAX_ARTIFACT_FILES`] or more bytes than
+    /// [`MAX_ARTIFACT_BYTES`] (or a cache entry is over its limit).
     #[error(
         "store artifact `{name}`: {what} is {value}, over the limit of {limit} (MAX_ARTIFACT_{kind})"
     )]
     TooLarge {
+        /// The artifact (or cache key) that is too large.
         name: String,
+        /// What was measured, e.g. "the artifact's size" or "the number of files".
         what: &'static str,
+        /// The measured amount (bytes or files).
         value: u64,
+        /// The limit it went over, in the same unit.
         limit: u64,
+        /// Which limit constant applies: `BYTES` or `FILES`.
         kind: &'static str,
     },
+    /// A staged file does not match the manifest: missing, of another size or another SHA-256.
     #[error("store artifact `{name}`: file `{path}` {problem}")]
     Mismatch {
+        /// The artifact being committed.
         name: String,
+        /// The file's path relative to the artifact's root.
         path: String,
+        /// What differs, e.g. "was never uploaded" or "does not match its SHA-256".
         problem: String,
     },
+    /// The run the artifacts were asked for is not in the store.
     #[error("find run {0}")]
     RunNotFound(RunId),
+    /// Reading or writing the artifact folders failed.
     #[error("artifact files under {path}: {source}")]
     Io {
+        /// The file or folder the operation was on.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
+    /// Reading the run from the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -93,7 +136,10 @@ pub enum ArtifactError {
 pub struct RunArtifacts {
     /// `<data>/artifacts/<first attempt's run id>`.
     pub family_dir: PathBuf,
+    /// The run (this attempt) that reads or writes the artifacts.
     pub run_id: RunId,
+    /// The run's attempt number, 1 for the first run; an upload replaces an earlier attempt's
+    /// artifact of the same name.
     pub attempt: u32,
 }
 

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 /// instant, so a freeze window can end without waiting for the wall clock.
 #[derive(Debug, Clone, Default)]
 pub enum Clock {
+    /// The machine's wall clock; what the engine uses outside tests.
     #[default]
     System,
     /// The instant written in this file, or the system time while the file is missing/empty.
@@ -16,6 +17,7 @@ pub enum Clock {
 }
 
 impl Clock {
+    /// The current instant by this clock.
     pub fn now(&self) -> Timestamp {
         match self {
             Clock::System => Timestamp::now(),

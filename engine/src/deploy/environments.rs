@@ -10,10 +10,13 @@ use super::{DeployError, Deployments, EnvironmentView, GROUPS_KEY};
 use crate::store::RecordKind;
 
 impl Deployments {
+    /// Every configured environment, from the store's environment records.
     pub fn environments(&self) -> Result<Vec<Environment>, DeployError> {
         Ok(self.engine.store().records(RecordKind::Environments, "")?)
     }
 
+    /// The environment `name`'s settings; [`DeployError::UnknownEnvironment`] when none is
+    /// configured.
     pub fn environment(&self, name: &str) -> Result<Environment, DeployError> {
         self.engine
             .store()
@@ -21,6 +24,7 @@ impl Deployments {
             .ok_or_else(|| DeployError::UnknownEnvironment(name.to_string()))
     }
 
+    /// The environment `name` with its lane and the lane's state in words, as the API shows it.
     pub fn environment_view(&self, name: &str) -> Result<EnvironmentView, DeployError> {
         let environment = self.environment(name)?;
         let lane = self.lane(name)?;

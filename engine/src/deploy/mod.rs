@@ -55,18 +55,31 @@ pub use clock::Clock;
 /// What went wrong; the message names the environment, run or field at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
+    /// Reading or writing the environment, deployment or audit records failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// No environment of that name is configured.
     #[error("environment `{0}` does not exist (create it with `slipway env create {0}`)")]
     UnknownEnvironment(String),
+    /// `slipway env create` named an environment that is configured already.
     #[error("environment `{0}` exists already (change it with `slipway env edit {0}`)")]
     EnvironmentExists(String),
+    /// An environment's settings are not valid (bad patch, unknown approver group, bad window);
+    /// the text says which.
     #[error("{0}")]
     Invalid(String),
+    /// A decision named a run with no deployment waiting at that environment's gate.
     #[error("run {run_id} has no deployment waiting for `{environment}`")]
-    NothingToApprove { run_id: String, environment: String },
+    NothingToApprove {
+        /// The run id the decision named.
+        run_id: String,
+        /// The environment's name.
+        environment: String,
+    },
+    /// The approver's decision was refused (not an approver, self-review, no approval needed).
     #[error(transparent)]
     Approval(#[from] deploy::ApprovalError),
+    /// A rollback was asked for an environment with no earlier successful deployment.
     #[error("nothing to roll back to in `{0}`: it has no earlier successful deployment")]
     NothingToRollBack(String),
 }
@@ -89,13 +102,16 @@ pub use protocol::environments::ApprovalOutcome;
 /// One environment as the API shows it: its settings and its lane.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentView {
+    /// The environment's settings: protection rules, approvers, freeze windows.
     pub environment: Environment,
+    /// The environment's deployment lane: the deployment holding it and those queued.
     pub lane: Lane,
     /// `idle`, `busy`, `frozen until …`, `ready`.
     pub lane_state: String,
 }
 
 impl Deployments {
+    /// The deployments service of `engine`, taking "now" from `clock`.
     pub fn new(engine: Arc<Engine>, clock: Clock) -> Deployments {
         Deployments {
             engine,
@@ -105,6 +121,7 @@ impl Deployments {
         }
     }
 
+    /// The current instant by the service's clock (the system's, or a test's file).
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

@@ -17,6 +17,7 @@ impl Deployments {
             .collect())
     }
 
+    /// The deployment record with this id, or `None` when there is none.
     pub fn deployment(&self, id: &str) -> Result<Option<Deployment>, DeployError> {
         Ok(self.engine.store().record(RecordKind::Deployments, id)?)
     }

@@ -46,21 +46,37 @@ pub enum ReleaseServiceError {
     /// The request is wrong: `field` names the part at fault.
     #[error("{field}: {message}")]
     Invalid {
+        /// The request field at fault, e.g. `audience` or `created_by`.
         field: &'static str,
+        /// What is wrong with it, one sentence.
         message: String,
     },
+    /// No release of that tag (in the named repository, or in any watched one).
     #[error("release `{tag}` not found{scope}")]
-    NotFound { tag: String, scope: String },
+    NotFound {
+        /// The tag asked for, e.g. `v1.4.0`.
+        tag: String,
+        /// Where it was looked for, as the end of the message: ` in repository `NAME`` or empty.
+        scope: String,
+    },
+    /// `release create` named a tag that already has a release in that repository.
     #[error("release `{tag}` exists already in `{repository}`")]
-    Exists { tag: String, repository: String },
+    Exists {
+        /// The tag already released.
+        tag: String,
+        /// The repository as `owner/name`.
+        repository: String,
+    },
     /// `deploy` refused: not deployed there, approvals missing, rejected, unchanged…
     #[error("{0}")]
     Refused(String),
     /// An approval that may not be recorded (self approval, not an approver).
     #[error("{0}")]
     Forbidden(String),
+    /// Reading or writing the release, approval or audit records failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Reading the repository's mirror failed (tag not resolvable, commit missing, fetch failed).
     #[error("read git: {0}")]
     Git(String),
 }
@@ -68,11 +84,16 @@ pub enum ReleaseServiceError {
 /// `release create`.
 #[derive(Debug, Clone, Default)]
 pub struct CreateRelease {
+    /// The git tag to release, e.g. `v1.4.0`; it must resolve to a commit of the repository.
     pub tag: String,
     /// The watched repository's name; default: the only one.
     pub repo: Option<String>,
+    /// The release's title for people; none (or blank) leaves it untitled.
     pub name: Option<String>,
+    /// The release notes (Markdown); blank assembles them from the commits since the previous
+    /// release.
     pub notes: String,
+    /// The login of the user creating it, recorded in the release and the audit log.
     pub created_by: String,
     /// `major`, `minor` (default), `patch` or `emergency`.
     pub category: Option<String>,
@@ -81,32 +102,47 @@ pub struct CreateRelease {
 /// `release promote`.
 #[derive(Debug, Clone, Default)]
 pub struct PromoteRelease {
+    /// The tag of the release to promote, e.g. `v1.4.0`.
     pub tag: String,
+    /// The watched repository's name; default: whichever one has a release of that tag.
     pub repo: Option<String>,
+    /// The environment to promote it in, e.g. `production`.
     pub environment: String,
     /// `all`, `10%`, `tier:premium` (parsed here, so the error names the field).
     pub audience: String,
+    /// The login of the user asking for the promotion; they may not approve it themselves.
     pub requested_by: String,
 }
 
 /// `release approve` (or a rejection).
 #[derive(Debug, Clone)]
 pub struct ApproveRelease {
+    /// The tag of the release whose promotion waits, e.g. `v1.4.0`.
     pub tag: String,
+    /// The watched repository's name; default: whichever one has a release of that tag.
     pub repo: Option<String>,
+    /// The environment whose release approval is decided.
     pub environment: String,
+    /// The login of the user deciding; they must be one of the environment's approvers.
     pub approver: String,
+    /// Whether the promotion is approved or rejected.
     pub decision: Decision,
+    /// The approver's note, kept with the approval and in the audit log.
     pub comment: Option<String>,
 }
 
 /// `release withdraw`.
 #[derive(Debug, Clone, Default)]
 pub struct WithdrawRelease {
+    /// The tag of the release to withdraw, e.g. `v1.4.0`.
     pub tag: String,
+    /// The watched repository's name; default: whichever one has a release of that tag.
     pub repo: Option<String>,
+    /// The environment to withdraw it from.
     pub environment: String,
+    /// The login of the user withdrawing it, recorded in the audit log.
     pub actor: String,
+    /// Why it was withdrawn, kept in the audit log.
     pub reason: Option<String>,
 }
 
@@ -117,7 +153,10 @@ pub struct ReleaseChange {
     pub state: String,
     /// One sentence for people.
     pub message: String,
+    /// The release record after the change (for `deleted`, as it was).
     pub release: Release,
+    /// The GitHub release activity types the change raised (`published`, `released`, …), in
+    /// order; each fired the `release` workflows.
     pub actions: Vec<ReleaseAction>,
     /// Runs started by the `release` events (ids).
     pub runs: Vec<String>,
@@ -137,6 +176,7 @@ struct Located {
 }
 
 impl Releases {
+    /// The releases service of `engine`.
     pub fn new(engine: Arc<Engine>) -> Arc<Releases> {
         Arc::new(Releases {
             engine,
@@ -144,6 +184,7 @@ impl Releases {
         })
     }
 
+    /// The engine the service reads and starts runs with.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }

@@ -63,6 +63,7 @@ pub trait RunStarter: Send + Sync {
 /// A [`RunStarter`] that records one queued run per workflow (event, ref and sha in its details)
 /// and plans no jobs.
 pub struct RecordRuns {
+    /// The engine whose store the queued runs are recorded in.
     pub engine: Arc<Engine>,
 }
 
@@ -163,18 +164,26 @@ pub fn run_details(
 /// What went wrong; messages read after "failed to …".
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
+    /// No watched repository has that name.
     #[error("find repository `{0}`")]
     NotFound(String),
+    /// `repo add` named a repository that is watched already.
     #[error("add repository `{0}`: a repository of that name is watched already")]
     Exists(String),
+    /// The request is not valid (bad name, forge options that do not go together); the text
+    /// says why.
     #[error("{0}")]
     Invalid(String),
+    /// A hook or webhook came without a valid token or signature for that repository.
     #[error("authenticate: missing or invalid credential for repository `{0}`")]
     Unauthorized(String),
+    /// Reading or writing the repository, run or schedule records failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Git work on the mirror (open, fetch, read refs or workflows) failed.
     #[error(transparent)]
     Trigger(#[from] TriggerError),
+    /// A blocking git task panicked or was cancelled before it returned.
     #[error("run git work: {0}")]
     Task(String),
 }
@@ -182,9 +191,15 @@ pub enum RepoError {
 /// `repo add`'s request.
 #[derive(Debug, Clone, Default)]
 pub struct AddRepo {
+    /// The repository to watch: a URL or a local path (made absolute when recorded).
     pub source: String,
+    /// The name to watch it under; default: the source's last path part without `.git`.
     pub name: Option<String>,
+    /// `--poll`: how often to fetch and look for moved refs; `None` relies on the hook and
+    /// webhooks.
     pub poll_interval: Option<Duration>,
+    /// `--webhook-secret`: the secret push webhooks are signed with; none (or empty) takes no
+    /// webhooks.
     pub webhook_secret: Option<String>,
     /// `--forge`: the forge it lives on (pull request webhooks, commit statuses).
     pub forge: Option<crate::forge::ForgeKind>,
@@ -197,12 +212,19 @@ pub struct AddRepo {
 /// A repository as `repo list` shows it (no secrets).
 #[derive(Debug, Clone, Serialize)]
 pub struct RepoView {
+    /// The name the repository is watched under, e.g. `shop`.
     pub name: String,
+    /// Where the mirror fetches from: a URL or an absolute local path.
     pub source: String,
+    /// The path of the engine's bare mirror of the repository, under the data directory.
     pub mirror_path: String,
+    /// How often it is polled, in milliseconds; `None` when it is not polled.
     pub poll_interval_ms: Option<u64>,
+    /// Whether a webhook secret is set, so signed push webhooks are taken.
     pub webhook: bool,
+    /// How many refs (branches and tags) were seen, i.e. have had their runs started.
     pub refs: usize,
+    /// How many refs the last storm moved, while a storm awaits a decision; `None` otherwise.
     pub pending_storm: Option<usize>,
     /// `github.repository` of its runs.
     pub github_repository: String,
@@ -217,23 +239,34 @@ pub struct RepoView {
 /// One schedule as `slipway schedules` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScheduleView {
+    /// The watched repository's name.
     pub repository: String,
+    /// The workflow file that holds the schedule, e.g. `.github/workflows/nightly.yml`.
     pub workflow: String,
+    /// The cron expression as written in the workflow, e.g. `0 3 * * *`.
     pub cron: String,
     /// RFC 3339, UTC; `None` when the cron never fires.
     pub next_fire: Option<String>,
+    /// When it last fired, RFC 3339, UTC; `None` when it never has.
     pub last_fire: Option<String>,
 }
 
 /// One run at a commit, as `slipway status` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitStatus {
+    /// The run's id.
     pub run_id: String,
+    /// The watched repository the run is of; `None` for a run not started from a repository.
     pub repository: Option<String>,
+    /// The workflow file, relative to the repository root.
     pub workflow: String,
+    /// The run's number in its workflow (`github.run_number`).
     pub run_number: u64,
+    /// The event that started it, e.g. `push` or `schedule`; `None` when not recorded.
     pub event: Option<String>,
+    /// The ref it ran for, e.g. `refs/heads/main`; `None` when not recorded.
     pub git_ref: Option<String>,
+    /// The commit it ran at, as 40 hex digits.
     pub sha: String,
     /// `queued`, `in_progress`, or the conclusion of a completed run.
     pub state: String,
@@ -255,7 +288,9 @@ pub struct WebhookCredentials<'a> {
 /// What one intake did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct IntakeOutcome {
+    /// How many events the intake turned the moved refs into and decided workflows for.
     pub events: usize,
+    /// The ids of the runs started.
     pub runs: Vec<String>,
     /// A storm was recorded instead of triggering (poll only).
     pub storm: Option<usize>,
@@ -283,6 +318,7 @@ enum Intake {
 }
 
 impl Repos {
+    /// The service of `engine`, starting runs through `starter`, with the default [`STORM_LIMIT`].
     pub fn new(engine: Arc<Engine>, starter: Arc<dyn RunStarter>) -> Arc<Repos> {
         Arc::new(Repos {
             statuses: crate::forge::status::Reporter::new(engine.clone()),
@@ -308,6 +344,7 @@ impl Repos {
         })
     }
 
+    /// The engine the service reads and records with.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
@@ -382,6 +419,7 @@ impl Repos {
         Ok((record, token))
     }
 
+    /// Every watched repository as `repo list` shows it, without secrets.
     pub fn list(&self) -> Result<Vec<RepoView>, RepoError> {
         Ok(self
             .engine

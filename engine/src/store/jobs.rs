@@ -15,14 +15,18 @@ use super::{
     encode, now_us,
 };
 
+/// Where a job is in its life: held back, in the queue, on a runner, or done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Held back before the queue: a deployment gate (approvals, wait timer, lane, freeze) or a
     /// concurrency group; `waiting_reason` says which. No runner can lease it.
     Waiting,
+    /// In the ready queue, waiting for a runner with matching labels to lease it.
     Queued,
+    /// Leased by a runner, which runs it under the lease's fencing token.
     Leased,
+    /// Finished: `result` holds its conclusion (success, failure, cancelled, …).
     Completed,
 }
 
@@ -41,25 +45,37 @@ impl JobState {
 /// The runner currently holding a job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaseRecord {
+    /// The runner that holds the lease.
     pub runner_id: RunnerId,
+    /// The lease's fencing token; reports carrying an older token are refused.
     pub fencing_token: u64,
+    /// When the lease was granted, in microseconds since the Unix epoch.
     pub granted_at_us: u64,
 }
 
 /// A step as the runner reported it: `conclusion` is `None` while it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepProgress {
+    /// The step's position in the job's steps, as the runner numbers them.
     pub index: usize,
+    /// The step's display name, e.g. `Run cargo test`.
     pub name: String,
+    /// How the step ended; `None` while it runs.
     pub conclusion: Option<Conclusion>,
 }
 
+/// A job of a run as the store keeps it: its spec, state, lease and reported progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
+    /// The job's engine-wide id (runners and the API name it by this).
     pub job_id: JobId,
+    /// The run the job belongs to.
     pub run_id: RunId,
+    /// The job's key in the workflow (with matrix values when it has them), e.g. `build`.
     pub job_key: String,
+    /// What the runner is to run: steps, container, environment, as planned for this job.
     pub spec: JobSpec,
+    /// Where the job is: waiting, queued, leased or completed.
     pub state: JobState,
     /// 1 for the first lease; grows each time the job is leased again.
     pub attempt: u32,
@@ -67,17 +83,25 @@ pub struct JobRecord {
     pub max_infra_retries: u32,
     /// Why earlier attempts ended without a result.
     pub retry_reasons: Vec<String>,
+    /// The current lease; `None` unless the job is `leased`.
     pub lease: Option<LeaseRecord>,
     /// The runner of the latest attempt (kept after the lease ends).
     pub runner_id: Option<RunnerId>,
     /// The last fencing token granted, kept after the lease ends so stale reports are told apart.
     pub last_fencing_token: Option<u64>,
+    /// Whether a cancel was asked; a leased job's runner is told at its next heartbeat.
     pub cancel_requested: bool,
+    /// The job's sequence number in the ready queue while it is queued (FIFO order).
     pub queue_seq: Option<u64>,
+    /// When the job was (last) queued, in microseconds since the Unix epoch.
     pub queued_at_us: u64,
+    /// When the latest lease was granted, in microseconds since the Unix epoch; `None` before one.
     pub leased_at_us: Option<u64>,
+    /// When the job completed, in microseconds since the Unix epoch; `None` until then.
     pub finished_at_us: Option<u64>,
+    /// The steps the runner reported started, with their conclusions once finished.
     pub steps: Vec<StepProgress>,
+    /// The job's result (conclusion, outputs) once completed; `None` until then.
     pub result: Option<JobResult>,
     /// Why a `waiting` job is held back (for people: "waiting for 1 more approval …").
     #[serde(default)]
@@ -278,6 +302,7 @@ impl Store {
 
 /// Reads: from any thread, straight from the database.
 impl Core {
+    /// The job with this id, or `None` when there is none.
     pub fn job(&self, job_id: JobId) -> Result<Option<JobRecord>, StoreError> {
         let db = |error| self.database_error(error);
         let Some(key) = self.trees.job_ids.get(job_id.to_key()).map_err(db)? else {
@@ -289,6 +314,7 @@ impl Core {
         }
     }
 
+    /// The job `key` of run `run_id`, or `None` when that run has no such job.
     pub fn job_by_key(&self, run_id: RunId, key: &str) -> Result<Option<JobRecord>, StoreError> {
         match self
             .trees

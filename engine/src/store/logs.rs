@@ -39,7 +39,9 @@ use super::{JobId, JobRecord, JobState, Store, StoreError, decode, encode, hash_
 /// What a follower sees: how many bytes are committed and whether more can come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LogProgress {
+    /// How many bytes of the log are committed, i.e. safe to read.
     pub byte_len: u64,
+    /// Whether the log is closed (the job finished): no byte will follow.
     pub closed: bool,
 }
 

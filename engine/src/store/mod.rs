@@ -68,38 +68,81 @@ pub use tokens::{create_registration_token, hash_secret, new_secret};
 /// What went wrong in the store. Messages read after "failed to …".
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database could not be opened, read or written.
     #[error("open or write the store at {path}: {message}")]
-    Database { path: PathBuf, message: String },
+    Database {
+        /// The database's folder on disk (`db` in the store's folder).
+        path: PathBuf,
+        /// The database's error, as text.
+        message: String,
+    },
+    /// A job's log file could not be read or written.
     #[error("read or write log file {path}: {source}")]
     LogFile {
+        /// The log file's path.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A stored record does not decode (written by another version, or damaged).
     #[error("decode a record in tree `{tree}`: {message}")]
-    Corrupt { tree: &'static str, message: String },
+    Corrupt {
+        /// The database tree the record is in, e.g. `jobs`.
+        tree: &'static str,
+        /// The decoder's error.
+        message: String,
+    },
+    /// No run has this id.
     #[error("find run {0}")]
     RunNotFound(RunId),
+    /// No job has this id.
     #[error("find job {0}")]
     JobNotFound(String),
+    /// A job of that key was enqueued already in that run.
     #[error("enqueue job `{job_key}` of run {run_id}: it exists already")]
-    JobExists { run_id: RunId, job_key: String },
+    JobExists {
+        /// The run the job was to join.
+        run_id: RunId,
+        /// The job's key in the workflow, e.g. `build`.
+        job_key: String,
+    },
+    /// A runner touched a job that is not leased to it.
     #[error("touch job {job_id}: it is not leased to runner {runner_id}")]
-    NotYourJob { job_id: JobId, runner_id: RunnerId },
+    NotYourJob {
+        /// The job it touched.
+        job_id: JobId,
+        /// The runner that touched it.
+        runner_id: RunnerId,
+    },
+    /// A report carries a fencing token older than the job's current lease (the lease expired
+    /// or went to another runner).
     #[error("report into job {job_id} with fencing token {given}: the lease is no longer held")]
-    StaleLease { job_id: JobId, given: u64 },
+    StaleLease {
+        /// The job reported into.
+        job_id: JobId,
+        /// The fencing token the report carried.
+        given: u64,
+    },
+    /// A runner registered with a token that was never made or was used already.
     #[error("register a runner: the registration token is unknown or already used")]
     InvalidRegistrationToken,
+    /// The operating system gave no random bytes for a new secret; the text says why.
     #[error("get random bytes for a secret: {0}")]
     Random(String),
+    /// No runner has this id.
     #[error("find runner {0}")]
     RunnerNotFound(RunnerId),
+    /// A write was refused because the store's disk is below the free-space floor.
     #[error(
         "write to the store at {path}: its disk has {free} bytes free, below the {floor} bytes kept free (the engine goes on once space is freed)"
     )]
     NoSpace {
+        /// The store's folder on disk.
         path: PathBuf,
+        /// The bytes free on that disk when the write was refused.
         free: u64,
+        /// The bytes the store keeps free; writes resume above it.
         floor: u64,
     },
 }

@@ -32,6 +32,7 @@ pub struct RepoRecord {
     pub seen_refs: BTreeMap<String, String>,
     /// A fetch that moved too many refs at once, waiting for `repo accept`.
     pub pending_storm: Option<RefStorm>,
+    /// When the repository was added, in microseconds since the Unix epoch.
     pub created_at_us: u64,
     /// `github.repository` (`owner/name` as GitHub has it, `local/<dir>` for a local repository
     /// with no remote), derived once when the repository is added. Empty in records written
@@ -46,7 +47,9 @@ pub struct RepoRecord {
 /// A fetch that moved more refs than the storm limit: nothing was triggered for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefStorm {
+    /// How many refs the fetch moved at once.
     pub moved_refs: usize,
+    /// When the storm was seen, in microseconds since the Unix epoch.
     pub detected_at_us: u64,
 }
 
@@ -82,6 +85,7 @@ impl Store {
         .await
     }
 
+    /// The watched repository `name`, or `None` when none has that name.
     pub fn repo(&self, name: &str) -> Result<Option<RepoRecord>, StoreError> {
         match self
             .repos_tree()?

@@ -9,15 +9,23 @@ use subtle::ConstantTimeEq;
 use super::tokens::{hash_secret, hex, new_secret};
 use super::{Core, RunnerId, Store, StoreError, abort, decode, encode, now_us};
 
+/// A registered runner: who it is, what it runs and the hash of its credential.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunnerRecord {
+    /// The runner's id, given at registration and part of its credential.
     pub runner_id: RunnerId,
+    /// The name the runner registered with, for people, e.g. `build-box-1`.
     pub name: String,
+    /// The labels jobs' `runs-on` are matched against, e.g. `self-hosted`, `linux`.
     pub labels: Vec<String>,
+    /// How many jobs the runner may hold leases on at once (at least 1 is used).
     pub capacity: u32,
     /// Hex SHA-256 of the credential's secret part.
     pub credential_hash: String,
+    /// When the runner registered, in microseconds since the Unix epoch.
     pub registered_at_us: u64,
+    /// The runner's last authenticated request, in microseconds since the Unix epoch; `None`
+    /// before any.
     pub last_seen_at_us: Option<u64>,
 }
 
@@ -96,6 +104,7 @@ impl Core {
         Ok(matches.then_some(runner))
     }
 
+    /// The runner with this id, or `None` when none is registered under it.
     pub fn runner(&self, runner_id: RunnerId) -> Result<Option<RunnerRecord>, StoreError> {
         match self
             .trees

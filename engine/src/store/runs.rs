@@ -7,15 +7,20 @@ use serde::{Deserialize, Serialize};
 
 use super::{Core, RunId, Store, StoreError, abort, decode, decode_tx, encode, now_us};
 
+/// Where a run is: not started, running, or finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
+    /// Recorded, no job of it leased yet.
     Queued,
+    /// At least one of its jobs has been leased; not all have finished.
     InProgress,
+    /// Finished: `conclusion` says how.
     Completed,
 }
 
 impl RunStatus {
+    /// The word the API shows, as GitHub says it: `queued`, `in_progress` or `completed`.
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Queued => "queued",
@@ -25,16 +30,24 @@ impl RunStatus {
     }
 }
 
+/// One run of a workflow as the store keeps it: its status, conclusion and trigger details.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
+    /// The run's engine-wide id.
     pub run_id: RunId,
     /// The workflow file, relative to the repository root; run numbers count per workflow.
     pub workflow: String,
+    /// The run's number among the runs of its workflow (`github.run_number`), from 1.
     pub run_number: u64,
+    /// Where the run is: queued, in progress or completed.
     pub status: RunStatus,
+    /// How the run ended (success, failure, cancelled, …); `None` until completed.
     pub conclusion: Option<Conclusion>,
+    /// Whether a cancel of the whole run was asked.
     pub cancel_requested: bool,
+    /// When the run was recorded, in microseconds since the Unix epoch.
     pub created_at_us: u64,
+    /// When the run completed, in microseconds since the Unix epoch; `None` until then.
     pub finished_at_us: Option<u64>,
     /// Whatever the planner wants to show about the trigger (event, ref, sha, …).
     pub details: serde_json::Value,
@@ -148,6 +161,7 @@ impl Store {
 
 /// Reads: from any thread, straight from the database.
 impl Core {
+    /// The run with this id, or `None` when there is none.
     pub fn run(&self, run_id: RunId) -> Result<Option<RunRecord>, StoreError> {
         match self
             .trees

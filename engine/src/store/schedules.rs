@@ -13,6 +13,7 @@ use super::{RunId, Store, StoreError, decode, encode};
 /// One run's scheduler state as the orchestrator saved it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleRecord {
+    /// The run the scheduler state belongs to.
     pub run_id: RunId,
     /// The serialised `scheduler::Scheduler`.
     pub state: serde_json::Value,
@@ -51,6 +52,7 @@ impl Store {
         })
     }
 
+    /// The run's saved scheduler input, or `None` when none was saved.
     pub fn schedule_input(&self, run_id: RunId) -> Result<Option<serde_json::Value>, StoreError> {
         match self
             .trees
@@ -63,6 +65,7 @@ impl Store {
         }
     }
 
+    /// The run's saved scheduler state and outbox, or `None` when none was saved.
     pub fn schedule(&self, run_id: RunId) -> Result<Option<ScheduleRecord>, StoreError> {
         match self
             .trees

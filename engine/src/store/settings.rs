@@ -20,16 +20,22 @@ pub struct SecretRecord {
     pub repository: String,
     /// Upper-case.
     pub name: String,
+    /// The sealed value: hex of `nonce || ciphertext+tag`, opened only with the engine's key.
     pub sealed: String,
+    /// When the secret was last set, in microseconds since the Unix epoch.
     pub updated_at_us: u64,
 }
 
 /// A stored configuration variable (`vars.NAME`): plain text, variables are not secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VariableRecord {
+    /// The scope: a repository, or `""` for every repository.
     pub repository: String,
+    /// The variable's name as `vars.NAME` reads it, e.g. `DEPLOY_REGION`.
     pub name: String,
+    /// The variable's value, plain text.
     pub value: String,
+    /// When the variable was last set, in microseconds since the Unix epoch.
     pub updated_at_us: u64,
 }
 
@@ -51,15 +57,19 @@ impl Store {
         self.remove_setting(SECRET, repository, name).await
     }
 
+    /// Stores (or replaces) a configuration variable; durable on return.
     pub async fn put_variable(&self, record: &VariableRecord) -> Result<(), StoreError> {
         self.put_setting(VARIABLE, &record.repository, &record.name, encode(record))
             .await
     }
 
+    /// Variables of one scope (`Some("")` is the every-repository scope), or of all (`None`),
+    /// ordered by scope then name.
     pub fn variables(&self, repository: Option<&str>) -> Result<Vec<VariableRecord>, StoreError> {
         self.scan_settings(VARIABLE, repository)
     }
 
+    /// Removes a variable; `false` when there was none. Durable on return.
     pub async fn remove_variable(&self, repository: &str, name: &str) -> Result<bool, StoreError> {
         self.remove_setting(VARIABLE, repository, name).await
     }

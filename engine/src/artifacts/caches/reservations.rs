@@ -29,11 +29,17 @@ const RANGES_FILE: &str = "ranges";
 pub struct CacheReservation {
     /// The number the action names it by (below 2^53, so JavaScript keeps it exact).
     pub cache_id: u64,
+    /// The cache key the action asked to save under, e.g. `cargo-linux-<hash of Cargo.lock>`.
     pub key: String,
+    /// The action's version string for the key (a hash of the cached paths and compression
+    /// method); the entry is `<key, version>`.
     pub version: String,
     /// The job (engine job id) and the lease that reserved it.
     pub job_id: String,
+    /// The fencing token of the lease that reserved it; writes and the commit under another
+    /// lease are refused.
     pub fencing_token: u64,
+    /// When the reservation was made, in microseconds since the Unix epoch.
     pub reserved_at_us: u64,
 }
 

@@ -26,21 +26,27 @@ pub struct ReleaseFlag {
     pub repo: String,
     /// `owner/name`, as releases carry it.
     pub repository: String,
+    /// The environment whose releases the flag answers for, e.g. `production`.
     pub environment: String,
 }
 
 /// A flag's answer for one context.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlagAnswer {
+    /// The flag the key resolved to.
     pub flag: ReleaseFlag,
+    /// Which release the context gets and why, or why it could not be evaluated.
     pub result: Result<FlagResolution, FlagEvaluationError>,
 }
 
 /// Why a key names no flag.
 #[derive(Debug, thiserror::Error)]
 pub enum FlagLookupError {
+    /// The key is not of the form `release.<repo>[.<environment>]` or names no watched repository;
+    /// the text says which.
     #[error("{0}")]
     NotFound(String),
+    /// Reading the watched repositories or the releases failed.
     #[error(transparent)]
     Service(#[from] ReleaseServiceError),
 }
@@ -167,13 +173,17 @@ fn answer(flag: ReleaseFlag, releases: &[Release], context: &FlagContext) -> Fla
 /// How many of a list of targeting keys one audience reaches (`release show --keys`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AudienceReach {
+    /// The environment the audience applies in, e.g. `production`.
     pub environment: String,
     /// `current` (released there now), or `stage N` of the plan.
     pub stage: String,
+    /// The audience as written, e.g. `10%` or `tier:premium`.
     pub audience: String,
     /// Who the audience is, in a sentence.
     pub explanation: String,
+    /// How many of the given targeting keys the audience reaches.
     pub reached: usize,
+    /// How many targeting keys were given.
     pub of: usize,
 }
 

@@ -30,22 +30,29 @@ use crate::store::RecordKind;
 /// `release plan`.
 #[derive(Debug, Clone, Default)]
 pub struct PlanRelease {
+    /// The tag of the release to plan, e.g. `v1.4.0`.
     pub tag: String,
+    /// The watched repository's name; default: whichever one has a release of that tag.
     pub repo: Option<String>,
+    /// The environment the plan rolls the release out in, e.g. `production`.
     pub environment: String,
     /// `AUDIENCE@WHEN` texts, in order.
     pub stages: Vec<String>,
+    /// The login of the user making the plan, recorded in the audit log.
     pub planned_by: String,
 }
 
 /// `release pause|resume|halt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanControl {
+    /// Stop giving stages (the current audience stays) until the plan is resumed.
     Pause,
+    /// Make a paused plan active again, so the ticker gives its due stages.
     Resume,
     /// Stop for good; the audience stays at the last stage given, or is withdrawn
     /// (`to_nobody`).
     Halt {
+        /// Withdraw the release from the environment instead of keeping the last audience.
         to_nobody: bool,
     },
 }

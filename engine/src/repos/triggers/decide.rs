@@ -11,15 +11,18 @@ use workflows::{Diagnostic, Workflow, parse_workflow_bytes};
 pub struct WorkflowFile {
     /// Path from the repository root (`.github/workflows/ci.yml`).
     pub path: String,
+    /// The file's contents as committed (YAML, not yet parsed).
     pub bytes: Vec<u8>,
 }
 
 /// Whether one workflow starts for an event, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkflowDecision {
+    /// The workflow file's path from the repository root, e.g. `.github/workflows/ci.yml`.
     pub file: String,
     /// The workflow's `name:` when it has one.
     pub name: Option<String>,
+    /// Whether the workflow starts a run for the event.
     pub triggers: bool,
     /// Which part of `on:` decided (or why the file cannot run).
     pub reason: String,

@@ -81,10 +81,12 @@ impl Mirror {
         })
     }
 
+    /// The bare mirror's folder on disk.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The mirror opened with libgit2, for reading refs, commits and trees.
     pub fn repository(&self) -> &Repository {
         &self.repo
     }

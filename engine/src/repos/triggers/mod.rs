@@ -38,18 +38,26 @@ pub use refs::{RefKind, RefUpdate};
 /// or the input was malformed. The message reads after "failed to …".
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
+    /// A git operation on the mirror failed.
     #[error("{context}: {source}")]
     Git {
+        /// What was being done, e.g. "walk pushed commits".
         context: String,
+        /// libgit2's error.
         #[source]
         source: git2::Error,
     },
+    /// Reading or writing a file or folder (mirror, workflow file) failed.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done, naming the path.
         context: String,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The request cannot be done as given (e.g. a push event for a deleted ref, a hook already
+    /// installed by someone else); the text says why.
     #[error("{0}")]
     Invalid(String),
 }

@@ -29,10 +29,18 @@ pub const MAX_COMMITS_FOR_DIFF: usize = 1000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChangedPaths {
     /// The changed files, sorted, at most [`MAX_DIFF_FILES`]; `total` counts all of them.
-    Known { paths: Vec<String>, total: usize },
+    Known {
+        /// The changed files' paths from the repository root, sorted, deduplicated.
+        paths: Vec<String>,
+        /// How many files changed in all, including those past the limit.
+        total: usize,
+    },
     /// Not computed (too many commits, a commit the mirror lacks, or an event without a diff):
     /// path filters then do not exclude.
-    Unknown { reason: String },
+    Unknown {
+        /// Why the paths are not known, for the decision's reason.
+        reason: String,
+    },
 }
 
 impl ChangedPaths {
@@ -45,6 +53,7 @@ impl ChangedPaths {
         ChangedPaths::Known { paths, total }
     }
 
+    /// Known to change no file, e.g. a deleted ref.
     pub fn none() -> ChangedPaths {
         ChangedPaths::Known {
             paths: Vec::new(),

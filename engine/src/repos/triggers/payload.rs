@@ -48,6 +48,7 @@ pub struct RepoEvent {
     pub sha: Option<Oid>,
     /// `github.event`.
     pub payload: Value,
+    /// The files the event changed, for `paths:` and `paths-ignore:` filters.
     pub changed_paths: ChangedPaths,
 }
 

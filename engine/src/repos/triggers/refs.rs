@@ -10,20 +10,25 @@ use super::TriggerError;
 pub struct RefUpdate {
     /// Full ref name (`refs/heads/main`, `refs/tags/v1`).
     pub name: String,
+    /// The commit the ref pointed at before; `None` when the push created it.
     pub old: Option<Oid>,
+    /// The commit the ref points at now; `None` when the push deleted it.
     pub new: Option<Oid>,
 }
 
 /// What a full ref name names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefKind<'a> {
+    /// A branch (`refs/heads/<name>`), holding the short name, e.g. `main`.
     Branch(&'a str),
+    /// A tag (`refs/tags/<name>`), holding the short name, e.g. `v1.2.0`.
     Tag(&'a str),
     /// Anything else (`refs/notes/…`, `refs/pull/…`): no event is made for these.
     Other,
 }
 
 impl RefUpdate {
+    /// An update of ref `name` from `old` to `new` (either `None` for a created or deleted ref).
     pub fn new(name: impl Into<String>, old: Option<Oid>, new: Option<Oid>) -> RefUpdate {
         RefUpdate {
             name: name.into(),
@@ -47,14 +52,17 @@ impl RefUpdate {
         })
     }
 
+    /// Whether the push created the ref (it had no value before).
     pub fn is_created(&self) -> bool {
         self.old.is_none() && self.new.is_some()
     }
 
+    /// Whether the push deleted the ref.
     pub fn is_deleted(&self) -> bool {
         self.new.is_none()
     }
 
+    /// Whether the ref is a branch, a tag or something else, with its short name.
     pub fn kind(&self) -> RefKind<'_> {
         ref_kind(&self.name)
     }

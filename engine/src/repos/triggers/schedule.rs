@@ -53,6 +53,7 @@ pub const MAX_CATCH_UP_FIRES: usize = 50;
 /// One cron of one workflow, parsed.
 #[derive(Debug, Clone)]
 pub struct CronSchedule {
+    /// The cron expression as written in the workflow, e.g. `0 3 * * 1-5`.
     pub text: String,
     cron: Cron,
     zone: TimeZone,
@@ -155,7 +156,9 @@ pub fn due(
 /// One `on.schedule` entry of a workflow file.
 #[derive(Debug, Clone)]
 pub struct ScheduledWorkflow {
+    /// The workflow file's path from the repository root, e.g. `.github/workflows/nightly.yml`.
     pub file: String,
+    /// The entry's cron, parsed.
     pub schedule: CronSchedule,
 }
 

@@ -14,6 +14,7 @@ use super::refs::RefUpdate;
 /// What a push webhook says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookPush {
+    /// The ref the webhook says moved, with its `before` and `after` commits.
     pub update: RefUpdate,
     /// `repository.full_name` (`owner/name`), when the payload has it.
     pub repository: Option<String>,
