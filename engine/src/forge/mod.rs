@@ -30,7 +30,8 @@ pub enum ForgeKind {
     Gitea,
     /// A Forgejo server; speaks Gitea's API.
     Forgejo,
-    /// GitLab (merge requests and `/api/v4`), whose webhooks and status states differ from GitHub's.
+    /// GitLab (merge requests and `/api/v4`), whose webhooks and status states differ from
+    /// GitHub's.
     GitLab,
 }
 

@@ -34,7 +34,8 @@ pub struct PullRequest {
     pub base_ref: String,
     /// The head lives in another repository than the base (a fork).
     pub fork: bool,
-    /// The pull request has been merged (`pull_request.merged`; GitLab: a `merge` action or state `merged`).
+    /// The pull request has been merged (`pull_request.merged`; GitLab: a `merge` action or state
+    /// `merged`).
     pub merged: bool,
     /// Who caused the event (`sender.login`).
     pub sender: String,

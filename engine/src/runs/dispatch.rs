@@ -27,7 +27,7 @@ use crate::store::{
 /// How the engine runs; `Default` is what `slipway serve` uses.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// The directory holding the store, the secret key and the action mirrors (`slipway serve --data`).
+    /// The directory holding the store, the secret key, the admin token and the action mirrors.
     pub data_dir: PathBuf,
     /// How long a lease lives without a heartbeat.
     pub lease_duration: Duration,
@@ -45,7 +45,8 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// The configuration `slipway serve` uses, with its data under `data_dir`: 30 s leases and long polls, one infrastructure retry, the system clock, a 24 h no-runner timeout, no retention.
+    /// The defaults, with data under `data_dir`: 30 s leases and long polls, one infrastructure
+    /// retry, the system clock, a 24 h no-runner timeout, runs kept until `slipway gc`.
     pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
         EngineConfig {
             data_dir: data_dir.into(),
@@ -113,7 +114,8 @@ pub struct HeartbeatOutcome {
 pub struct GrantedLease {
     /// The leased job, as the store holds it after the grant.
     pub job: JobRecord,
-    /// The lease's fencing token: the runner sends it with every heartbeat, log and result, and a stale one is refused.
+    /// The lease's fencing token: the runner sends it with every heartbeat, log and result, and a
+    /// stale one is refused.
     pub fencing_token: u64,
     /// How long the lease lives without a heartbeat.
     pub lease_expires_in: Duration,

@@ -31,7 +31,8 @@ pub struct EventSource {
     pub default_branch: String,
     /// A path or URL that git can clone the commit from.
     pub clone_from: String,
-    /// The commit as GitHub shows it in a push payload's `head_commit`; `None` when there is no commit.
+    /// The commit as GitHub shows it in a push payload's `head_commit`; `None` when there is no
+    /// commit.
     pub head_commit: Option<Value>,
 }
 
@@ -642,7 +643,8 @@ fn check_input_limits(
     Ok(())
 }
 
-/// Converts an input `value` given as a string to its declared `kind` (boolean or number); other values pass through. Errs with a message naming the input when the string does not parse.
+/// Converts an input `value` given as a string to its declared `kind` (boolean or number); other
+/// values pass through. Errs with a message naming the input when the string does not parse.
 pub fn typed_input(name: &str, kind: InputType, value: Value) -> Result<Value, String> {
     match (kind, &value) {
         (InputType::Boolean, Value::String(s)) => match s.to_ascii_lowercase().as_str() {

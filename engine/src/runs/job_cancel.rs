@@ -26,7 +26,8 @@ pub enum JobCancelError {
         run_id: RunId,
         /// The job key or job id as given.
         job_key: String,
-        /// The run's job keys, sorted and comma-separated (`none yet` when it has none), for the message.
+        /// The run's job keys, sorted and comma-separated (`none yet` when it has none), for the
+        /// message.
         known: String,
     },
     /// Every job of that key has already concluded.

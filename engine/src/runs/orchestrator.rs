@@ -56,7 +56,8 @@ pub struct RunRequest {
     /// The exact commit, when the caller knows it (a push): the run is at this commit and keeps
     /// `git_ref` (a full ref) as its `github.ref`, even if the ref has moved since.
     pub sha: Option<String>,
-    /// `workflow_dispatch` inputs as name/value strings, checked and typed against the workflow's `on.<event>.inputs`.
+    /// `workflow_dispatch` inputs as name/value strings, checked and typed against the workflow's
+    /// `on.<event>.inputs`.
     pub inputs: Vec<(String, String)>,
     /// The event payload, when the caller has one (a webhook); else it is built from the commit.
     pub payload: Option<Value>,
@@ -100,7 +101,8 @@ pub enum OrchestratorError {
         /// What went wrong reading it.
         message: String,
     },
-    /// The given inputs do not match the workflow's declared inputs (unknown name, wrong type, missing required input).
+    /// The given inputs do not match the workflow's declared inputs (unknown name, wrong type,
+    /// missing required input).
     #[error("inputs of `{file}`: {message}")]
     Inputs {
         /// The workflow file whose inputs were checked.
@@ -111,7 +113,8 @@ pub enum OrchestratorError {
     /// Reading or writing the run's records failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The run was created but could not be planned (secrets, called workflows, the scheduler refused it); it concluded `failure`.
+    /// The run was created but could not be planned (secrets, called workflows, the scheduler
+    /// refused it); it concluded `failure`.
     #[error("plan run: {0}")]
     Plan(String),
     /// The orchestrator task has ended (engine shutting down, or a detached handle).

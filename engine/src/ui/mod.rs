@@ -84,7 +84,8 @@ pub struct Chrome {
     pub title: String,
     /// The menu entry shown as current, e.g. `runners`; `""` for pages outside the menu.
     pub section: &'static str,
-    /// The session's CSRF token for the page's forms; empty when no one is signed in (no menu is shown then).
+    /// The session's CSRF token for the page's forms; empty when no one is signed in (no menu is
+    /// shown then).
     pub csrf: String,
 }
 
