@@ -58,7 +58,8 @@ pub enum RerunError {
     /// The run is still queued or in progress.
     #[error("re-run run {0}: it has not finished yet")]
     NotFinished(RunId),
-    /// The scheduler refused the job selection, e.g. `--job` names no job of the workflow.
+    /// The scheduler refused the job selection: `--job` names no job of the workflow, or there is
+    /// nothing to re-run.
     #[error("re-run run {run_id}: {source}")]
     Selection {
         /// The run that was to be re-run.

@@ -54,7 +54,8 @@ pub struct JobTokenClaims {
 /// Why a token was refused (the API answers 401 for every one of them, without the reason).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobTokenError {
-    /// The token is not `payload.signature` in base64url, or its payload does not decode.
+    /// The token is not three base64url parts (`header.payload.signature`), or its claims do not
+    /// decode.
     #[error("the token is not a signed Slipway job token")]
     Malformed,
     /// The signature was not made with this engine's key (forged or altered token).
