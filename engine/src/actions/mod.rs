@@ -33,16 +33,22 @@ pub use resolve::{Pins, resolve_ref};
 /// Why an action source or mirror could not be used. Messages read after "failed to …".
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
+    /// The request itself is wrong, e.g. a malformed source URL or a ref that is not a commit sha.
     #[error("{0}")]
     Invalid(String),
+    /// No source, mirror or commit matches what was asked for.
     #[error("{0}")]
     NotFound(String),
+    /// The source or mirror being added is already registered.
     #[error("{0}")]
     Exists(String),
+    /// A git fetch, clone or archive write failed; the message says which.
     #[error("{0}")]
     Fetch(String),
+    /// Reading or writing the action records in the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The blocking thread running a git operation panicked or was cancelled.
     #[error("a background task failed: {0}")]
     Task(String),
 }
@@ -59,6 +65,7 @@ pub struct ActionMirrors {
 static FETCH_LOCK: Mutex<()> = Mutex::new(());
 
 impl ActionMirrors {
+    /// The action service over `engine`'s data directory and store.
     pub fn new(engine: &Engine) -> ActionMirrors {
         ActionMirrors {
             data_dir: engine.config().data_dir.clone(),

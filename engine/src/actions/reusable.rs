@@ -14,10 +14,13 @@ use super::{fetch_from_sources, mirror_path, resolve_ref, split_repository};
 /// A remote call's reference split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteWorkflow {
+    /// The owner of the repository holding the workflow, e.g. `octo-org`.
     pub owner: String,
+    /// The repository's name, without its owner.
     pub repo: String,
     /// The file in the repository, `.github/workflows/x.yml`.
     pub path: String,
+    /// The ref after the `@`, as written: a tag, branch or commit sha.
     pub git_ref: String,
 }
 

@@ -24,6 +24,7 @@ use crate::runs::dispatch::Engine;
 use crate::runs::orchestrator::Orchestrator;
 use crate::store::{JobId, RunId};
 
+/// The environment, deployment, approval and audit routes, to merge into the API's router.
 pub fn routes() -> Router<super::AppState> {
     Router::new()
         .route(

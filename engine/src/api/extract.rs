@@ -23,11 +23,14 @@ use crate::store::{RunnerRecord, StoreError};
 /// An error answer: a status and a message, sent as `{"error": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// The HTTP status the answer is sent with.
     pub status: StatusCode,
+    /// The human-readable message, sent as the body's `error` field.
     pub message: String,
 }
 
 impl ApiError {
+    /// An error answer with `status` and `message`.
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
@@ -35,10 +38,12 @@ impl ApiError {
         }
     }
 
+    /// A 400 Bad Request answer with `message`.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
+    /// A 404 Not Found answer with `message`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)
     }

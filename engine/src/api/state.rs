@@ -46,18 +46,22 @@ impl AppState {
         AppState::new(orchestrator, repos)
     }
 
+    /// The engine every service here runs on.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
 
+    /// The orchestrator that starts, cancels and reruns runs.
     pub fn orchestrator(&self) -> &Orchestrator {
         &self.orchestrator
     }
 
+    /// The watched-repositories service (mirrors and triggers).
     pub fn repos(&self) -> &Arc<Repos> {
         &self.repos
     }
 
+    /// The releases service, which starts its runs through the orchestrator.
     pub fn releases(&self) -> &Arc<Releases> {
         &self.releases
     }

@@ -18,9 +18,11 @@ use crate::repos::triggers::{Mirror, TriggerError};
 /// What the mirror holds for one pull request event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PullCommits {
+    /// The pull request's head commit, fetched into the mirror.
     pub head: Oid,
     /// The base branch's tip (`None` when the base branch does not exist).
     pub base: Option<Oid>,
+    /// Whether the head merges into the base, and the merge commit when it does.
     pub outcome: MergeOutcome,
     /// The files the pull request changes, for `paths` filters.
     pub changed: ChangedPaths,
@@ -30,9 +32,17 @@ pub struct PullCommits {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MergeOutcome {
     /// A merge commit at `refs/pull/N/merge`; `by_forge` when it is the forge's own.
-    Merged { commit: Oid, by_forge: bool },
+    Merged {
+        /// The merge commit's id in the mirror.
+        commit: Oid,
+        /// The forge built the commit (its own `refs/pull/N/merge`), not the engine.
+        by_forge: bool,
+    },
     /// The head does not merge cleanly; the paths in conflict.
-    Conflict { paths: Vec<String> },
+    Conflict {
+        /// The repository paths git reported in conflict.
+        paths: Vec<String>,
+    },
     /// No base branch to merge into.
     NoBase,
 }

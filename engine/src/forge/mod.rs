@@ -24,9 +24,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ForgeKind {
+    /// GitHub or GitHub Enterprise (`api.github.com` or the instance's `/api/v3`).
     GitHub,
+    /// A Gitea server, reached through its `/api/v1`.
     Gitea,
+    /// A Forgejo server; speaks Gitea's API.
     Forgejo,
+    /// GitLab (merge requests and `/api/v4`), whose webhooks and status states differ from
+    /// GitHub's.
     GitLab,
 }
 
@@ -75,6 +80,7 @@ impl ForgeKind {
 /// A watched repository's connection to its forge (kept in its record).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForgeLink {
+    /// Which forge the repository lives on, which decides the webhook format and the status API.
     pub kind: ForgeKind,
     /// The name of the sealed secret holding the API token (`slipway secret set NAME`).
     pub token_secret: String,

@@ -20,6 +20,7 @@ use crate::repos::triggers::TriggerError;
 /// What one pull/merge request webhook says, in GitHub's terms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PullRequest {
+    /// The forge the webhook came from.
     pub forge: ForgeKind,
     /// The pull request's number (GitLab: the merge request's `iid`).
     pub number: u64,
@@ -33,6 +34,8 @@ pub struct PullRequest {
     pub base_ref: String,
     /// The head lives in another repository than the base (a fork).
     pub fork: bool,
+    /// The pull request has been merged (`pull_request.merged`; GitLab: a `merge` action or state
+    /// `merged`).
     pub merged: bool,
     /// Who caused the event (`sender.login`).
     pub sender: String,

@@ -59,10 +59,15 @@ impl Default for Retry {
 /// A run's state in the forge's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitState {
+    /// The run is queued or waiting and no job has started yet.
     Pending,
+    /// The run is in progress (GitLab `running`, `pending` elsewhere).
     Running,
+    /// The run completed successfully (skipped runs count as success).
     Success,
+    /// The run completed with any conclusion other than success, skipped or cancelled.
     Failure,
+    /// The run was cancelled (GitLab `canceled`, `error` elsewhere).
     Cancelled,
 }
 
@@ -116,19 +121,28 @@ impl CommitState {
 /// One status to send.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
+    /// The commit the status is posted on (a pull request's head commit), as full hex.
     pub sha: String,
+    /// The run's state to report.
     pub state: CommitState,
+    /// The status's context on the forge, `slipway/<workflow name>`.
     pub context: String,
+    /// The line the forge shows beside the status, e.g. `Slipway run #3: in progress`.
     pub description: String,
+    /// The link to the run's page, `<public URL>/runs/<id>`.
     pub target_url: String,
 }
 
 /// The last status a repository's forge refused or never answered.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportFailure {
+    /// When the failure happened, in microseconds since the Unix epoch.
     pub at_us: u64,
+    /// The context of the status that failed, `slipway/<workflow name>`.
     pub context: String,
+    /// The commit the status was for.
     pub sha: String,
+    /// Why it failed: the forge's answer or the network error.
     pub message: String,
 }
 

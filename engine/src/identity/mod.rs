@@ -89,14 +89,29 @@ pub struct Caller {
 /// Why a token was not accepted (401).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    /// No stored token matches the one presented.
     #[error("the token is not one this engine issued")]
     Unknown,
+    /// The token was revoked (`slipway token revoke`) before this request.
     #[error("the token `{name}` was revoked at {at}")]
-    Revoked { name: String, at: Timestamp },
+    Revoked {
+        /// The token's name, as its user gave it.
+        name: String,
+        /// When it was revoked.
+        at: Timestamp,
+    },
+    /// The token's expiry has passed.
     #[error("the token `{name}` expired at {at}")]
-    Expired { name: String, at: Timestamp },
+    Expired {
+        /// The token's name, as its user gave it.
+        name: String,
+        /// When it expired.
+        at: Timestamp,
+    },
+    /// The token's user was removed after the token was issued; holds the user's name.
     #[error("the token's user `{0}` no longer exists")]
     NoUser(String),
+    /// Reading the user or token records failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -104,16 +119,22 @@ pub enum AuthError {
 /// A refused identity change (users, tokens).
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
+    /// A request field is not acceptable, e.g. a malformed login or an expiry too far ahead.
     #[error("{0}")]
     Invalid(String),
+    /// No user has the given name.
     #[error("find user `{0}`: there is none")]
     NoSuchUser(String),
+    /// The user has no token of the given name.
     #[error("find token `{0}`: there is none")]
     NoSuchToken(String),
+    /// A user of the given name exists already.
     #[error("add user `{0}`: it exists already")]
     UserExists(String),
+    /// The change is refused by a rule, e.g. removing the last admin.
     #[error("{0}")]
     Forbidden(String),
+    /// Reading or writing the identity records in the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -126,7 +147,10 @@ pub enum Verdict {
     /// 401: a credential is needed and none (valid) came.
     Unauthenticated,
     /// 403 for a user's role below the route's minimum.
-    BelowRole { needed: Role },
+    BelowRole {
+        /// The lowest role the route admits.
+        needed: Role,
+    },
     /// 403 for a `flags:read` token outside `/ofrep/`.
     OutOfScope,
     /// 401: the route takes a runner, job or hook credential, never a user token (the

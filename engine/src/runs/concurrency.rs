@@ -32,12 +32,21 @@ use scheduler::{RunInput, evaluate_concurrency, workflow_level_values};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Holder {
     /// A whole run (workflow-level `concurrency`).
-    Run { run_id: RunId },
+    Run {
+        /// The run holding or waiting for the group.
+        run_id: RunId,
+    },
     /// One job or matrix leg of a run (job-level `concurrency`).
-    Job { run_id: RunId, job_key: String },
+    Job {
+        /// The run the job belongs to.
+        run_id: RunId,
+        /// The job's key in the run, e.g. `deploy` or `build (linux, 18)` for a matrix leg.
+        job_key: String,
+    },
 }
 
 impl Holder {
+    /// The run the holder is or belongs to.
     pub fn run_id(&self) -> RunId {
         match self {
             Holder::Run { run_id } | Holder::Job { run_id, .. } => *run_id,
@@ -48,14 +57,18 @@ impl Holder {
 /// One group: its name as first written, who runs, who waits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupRecord {
+    /// The group's name as first written (after expression evaluation).
     pub group: String,
+    /// The holder currently in the group, if any.
     pub running: Option<Holder>,
+    /// The one holder waiting for the group, if any (a newer arrival replaces it).
     pub pending: Option<Holder>,
 }
 
 /// What an arrival in a group means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrival {
+    /// Whether the arriving holder may start now, must wait, or never can.
     pub admission: Admission,
     /// The running holder to cancel (`cancel-in-progress: true`).
     pub cancel_running: Option<Holder>,
@@ -63,6 +76,7 @@ pub struct Arrival {
     pub replaced_pending: Option<Holder>,
 }
 
+/// Whether a holder arriving in a concurrency group may start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
     /// The group was free (or already held by this holder): go.
@@ -74,6 +88,7 @@ pub enum Admission {
 }
 
 impl GroupRecord {
+    /// An empty group named `group`, held by no one.
     pub fn new(group: &str) -> GroupRecord {
         GroupRecord {
             group: group.to_string(),
@@ -131,6 +146,7 @@ impl GroupRecord {
         None
     }
 
+    /// Whether `holder` is the group's running or waiting holder.
     pub fn holds(&self, holder: &Holder) -> bool {
         self.running.as_ref() == Some(holder) || self.pending.as_ref() == Some(holder)
     }

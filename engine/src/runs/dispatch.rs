@@ -27,6 +27,7 @@ use crate::store::{
 /// How the engine runs; `Default` is what `slipway serve` uses.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    /// The directory holding the store, the secret key, the admin token and the action mirrors.
     pub data_dir: PathBuf,
     /// How long a lease lives without a heartbeat.
     pub lease_duration: Duration,
@@ -44,6 +45,8 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
+    /// The defaults, with data under `data_dir`: 30 s leases and long polls, one infrastructure
+    /// retry, the system clock, a 24 h no-runner timeout, runs kept until `slipway gc`.
     pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
         EngineConfig {
             data_dir: data_dir.into(),
@@ -62,24 +65,37 @@ impl EngineConfig {
 pub enum EngineEvent {
     /// A runner took the job.
     JobStarted {
+        /// The run the job belongs to.
         run_id: RunId,
+        /// The job's key in the run, e.g. `build (linux, 18)` for a matrix leg.
         job_key: String,
+        /// The job's id in the store.
         job_id: JobId,
+        /// The runner that took the lease.
         runner_id: RunnerId,
+        /// Which lease of the job this is: 1 for the first, more after requeues.
         attempt: u32,
     },
     /// The job's runner was lost; it waits in the queue for another.
     JobRequeued {
+        /// The run the job belongs to.
         run_id: RunId,
+        /// The job's key in the run.
         job_key: String,
+        /// The job's id in the store.
         job_id: JobId,
+        /// Why the lease ended, e.g. `lease expired: runner … sent no heartbeat for 30000 ms`.
         reason: String,
     },
     /// The job is completed (by its runner, by cancel, or because its runner was lost).
     JobFinished {
+        /// The run the job belongs to.
         run_id: RunId,
+        /// The job's key in the run.
         job_key: String,
+        /// The job's id in the store.
         job_id: JobId,
+        /// The job's conclusion, outputs, step results and summary.
         result: JobResult,
     },
 }
@@ -87,15 +103,21 @@ pub enum EngineEvent {
 /// What a heartbeat tells the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeartbeatOutcome {
+    /// The job was cancelled: the runner should stop it and report it `cancelled`.
     pub cancel_requested: bool,
+    /// How long the renewed lease lives without another heartbeat.
     pub lease_expires_in: Duration,
 }
 
 /// A granted lease, as the API returns it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrantedLease {
+    /// The leased job, as the store holds it after the grant.
     pub job: JobRecord,
+    /// The lease's fencing token: the runner sends it with every heartbeat, log and result, and a
+    /// stale one is refused.
     pub fencing_token: u64,
+    /// How long the lease lives without a heartbeat.
     pub lease_expires_in: Duration,
 }
 
@@ -161,10 +183,12 @@ impl Engine {
         Ok((engine, receiver))
     }
 
+    /// The engine's store of runs, jobs, logs and records.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
 
+    /// The configuration the engine was opened with.
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }

@@ -19,18 +19,24 @@ use scheduler::RunInput;
 pub struct EventSource {
     /// Full ref (`refs/heads/main`, `refs/tags/v1`); empty when the directory is not a repository.
     pub git_ref: String,
+    /// The commit, as 40 hex digits ([`ZERO_SHA`] when there is none).
     pub sha: String,
     /// The parent commit (push `before`), zeros when there is none.
     pub before: String,
     /// `owner/name`.
     pub repository: String,
+    /// Who triggered the event (`github.actor`): `$USER` or git's `user.name` for a local run.
     pub actor: String,
+    /// The repository's default branch's short name, e.g. `main`.
     pub default_branch: String,
     /// A path or URL that git can clone the commit from.
     pub clone_from: String,
+    /// The commit as GitHub shows it in a push payload's `head_commit`; `None` when there is no
+    /// commit.
     pub head_commit: Option<Value>,
 }
 
+/// The all-zero sha GitHub uses for "no commit", e.g. the `before` of a new branch.
 pub const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
 /// Reads HEAD of the repository that contains `dir`. A directory outside any repository gives a
@@ -362,17 +368,23 @@ mod tests {
 /// What the scheduler's input of one run is built from (shared by `slipway run` and the engine).
 #[derive(Debug, Clone)]
 pub struct RunInputRequest<'a> {
+    /// The workflow to run.
     pub workflow: &'a Workflow,
+    /// The triggering event's name (`github.event_name`), e.g. `push` or `workflow_dispatch`.
     pub event_name: &'a str,
+    /// The commit and identity the event is about.
     pub source: &'a EventSource,
     /// A payload given by the caller (`--event-file`, a webhook); `None` builds one from `source`.
     pub custom_payload: Option<Value>,
     /// `workflow_dispatch` / `workflow_call` inputs as given (strings).
     pub inputs: &'a [(String, String)],
+    /// The engine's id of the run, as text.
     pub run_id: &'a str,
     /// `github.run_id`: the number of the run's first attempt (`scheduler::numeric_run_id`).
     pub github_run_id: u64,
+    /// `github.run_number`: the run's number among its workflow's runs, from 1.
     pub run_number: u64,
+    /// `github.run_attempt`: 1 for the first attempt, more for reruns.
     pub attempt: u32,
 }
 
@@ -631,6 +643,8 @@ fn check_input_limits(
     Ok(())
 }
 
+/// Converts an input `value` given as a string to its declared `kind` (boolean or number); other
+/// values pass through. Errs with a message naming the input when the string does not parse.
 pub fn typed_input(name: &str, kind: InputType, value: Value) -> Result<Value, String> {
     match (kind, &value) {
         (InputType::Boolean, Value::String(s)) => match s.to_ascii_lowercase().as_str() {

@@ -22,15 +22,22 @@ pub enum JobCancelError {
         "find job `{job_key}` in run {run_id}: only a job that is queued, waiting or running can be cancelled (jobs: {known})"
     )]
     JobNotFound {
+        /// The run that was searched.
         run_id: RunId,
+        /// The job key or job id as given.
         job_key: String,
+        /// The run's job keys, sorted and comma-separated (`none yet` when it has none), for the
+        /// message.
         known: String,
     },
     /// Every job of that key has already concluded.
     #[error("cancel job `{job_key}` of run {run_id}: it already concluded ({conclusion})")]
     Completed {
+        /// The run the job belongs to.
         run_id: RunId,
+        /// The job key or job id as given.
         job_key: String,
+        /// The conclusion the job already has, e.g. `success`.
         conclusion: String,
     },
     /// The store failed.

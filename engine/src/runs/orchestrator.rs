@@ -49,12 +49,15 @@ pub struct RunRequest {
     /// The workflow file relative to the repository root (`.github/workflows/ci.yml`), or its
     /// name under `.github/workflows`.
     pub workflow: String,
+    /// The triggering event's name (`github.event_name`), e.g. `push` or `workflow_dispatch`.
     pub event_name: String,
     /// A branch, tag, full ref or sha; the workflow is read at that commit (or at `sha`).
     pub git_ref: String,
     /// The exact commit, when the caller knows it (a push): the run is at this commit and keeps
     /// `git_ref` (a full ref) as its `github.ref`, even if the ref has moved since.
     pub sha: Option<String>,
+    /// `workflow_dispatch` inputs as name/value strings, checked and typed against the workflow's
+    /// `on.<event>.inputs`.
     pub inputs: Vec<(String, String)>,
     /// The event payload, when the caller has one (a webhook); else it is built from the commit.
     pub payload: Option<Value>,
@@ -67,32 +70,54 @@ pub struct RunRequest {
 /// The run a request created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartedRun {
+    /// The new run's id in the store.
     pub run_id: RunId,
+    /// The run's number among its workflow's runs (`github.run_number`), from 1.
     pub run_number: u64,
     /// Set when the run concluded at once (an invalid workflow concludes `failure`).
     pub conclusion: Option<Conclusion>,
 }
 
+/// Why a run could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum OrchestratorError {
+    /// The repository could not be opened or the ref does not name a commit.
     #[error("read repository {path} at `{git_ref}`: {message}")]
     Repository {
+        /// The repository's directory as requested.
         path: PathBuf,
+        /// The ref or sha that was asked for.
         git_ref: String,
+        /// What git reported.
         message: String,
     },
+    /// The workflow file is missing at the commit or cannot be read.
     #[error("read workflow `{file}` at commit {sha}: {message}")]
     WorkflowFile {
+        /// The workflow file, relative to the repository root.
         file: String,
+        /// The commit the file was read at.
         sha: String,
+        /// What went wrong reading it.
         message: String,
     },
+    /// The given inputs do not match the workflow's declared inputs (unknown name, wrong type,
+    /// missing required input).
     #[error("inputs of `{file}`: {message}")]
-    Inputs { file: String, message: String },
+    Inputs {
+        /// The workflow file whose inputs were checked.
+        file: String,
+        /// Which input is wrong and why.
+        message: String,
+    },
+    /// Reading or writing the run's records failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The run was created but could not be planned (secrets, called workflows, the scheduler
+    /// refused it); it concluded `failure`.
     #[error("plan run: {0}")]
     Plan(String),
+    /// The orchestrator task has ended (engine shutting down, or a detached handle).
     #[error("hand the run to the orchestrator: it has stopped")]
     Stopped,
 }
@@ -163,6 +188,7 @@ impl Orchestrator {
         }
     }
 
+    /// The engine the orchestrator drives.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
@@ -557,6 +583,7 @@ pub fn ensure_admin_token(data_dir: &Path) -> std::io::Result<String> {
     Ok(token)
 }
 
+/// The admin token file, `<data_dir>/admin.token`, whose secret the first admin user signs in with.
 pub fn admin_token_path(data_dir: &Path) -> PathBuf {
     data_dir.join("admin.token")
 }

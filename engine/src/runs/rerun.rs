@@ -33,32 +33,45 @@ use scheduler::{
 /// What started a run, as needed to start it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunTrigger {
+    /// The repository's directory (a working copy or a bare repository).
     pub repository: PathBuf,
     /// The workflow file relative to the repository root.
     pub workflow: String,
+    /// The triggering event's name, e.g. `push`.
     pub event_name: String,
     /// The full ref the run was for.
     pub git_ref: String,
+    /// The commit the run was at, as 40 hex digits.
     pub sha: String,
+    /// The inputs the run was started with, as name/value strings.
     pub inputs: Vec<(String, String)>,
     /// The caller's payload (a webhook's); `None` when it was built from the commit.
     pub payload: Option<Value>,
 }
 
+/// Why a run could not be re-run.
 #[derive(Debug, thiserror::Error)]
 pub enum RerunError {
+    /// No run has that id.
     #[error("find run {0}")]
     NotFound(RunId),
+    /// The run is still queued or in progress.
     #[error("re-run run {0}: it has not finished yet")]
     NotFinished(RunId),
+    /// The scheduler refused the job selection: `--job` names no job of the workflow, or there is
+    /// nothing to re-run.
     #[error("re-run run {run_id}: {source}")]
     Selection {
+        /// The run that was to be re-run.
         run_id: RunId,
+        /// The scheduler's reason.
         #[source]
         source: SchedulerError,
     },
+    /// Starting the new attempt failed (the repository, the workflow file or the plan).
     #[error(transparent)]
     Orchestrator(#[from] OrchestratorError),
+    /// Reading or writing the run records failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,8 +79,11 @@ pub enum RerunError {
 /// The run a re-run created.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartedAttempt {
+    /// The new attempt's run (a new id, the same run number).
     pub started: StartedRun,
+    /// The new attempt's number (`github.run_attempt`): the earlier attempt's plus one.
     pub attempt: u32,
+    /// The run this attempt re-runs.
     pub rerun_of: RunId,
     /// The job ids that run again, in declaration order.
     pub rerun_jobs: Vec<String>,

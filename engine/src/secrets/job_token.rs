@@ -54,10 +54,14 @@ pub struct JobTokenClaims {
 /// Why a token was refused (the API answers 401 for every one of them, without the reason).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobTokenError {
+    /// The token is not three base64url parts (`header.payload.signature`), or its claims do not
+    /// decode.
     #[error("the token is not a signed Slipway job token")]
     Malformed,
+    /// The signature was not made with this engine's key (forged or altered token).
     #[error("the token's signature does not match")]
     BadSignature,
+    /// The token's expiry (`expires_at_s`) has passed.
     #[error("the token expired")]
     Expired,
 }

@@ -42,20 +42,48 @@ const SEALED_PREFIX: &str = "sealed:v1:";
 /// What went wrong with a secret or a variable. Messages read after "failed to …".
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
+    /// The secret or variable name breaks GitHub's naming rules.
     #[error(
         "accept name `{name}`: {reason} (names hold only letters, digits and `_`, do not start with a digit or `GITHUB_`)"
     )]
-    InvalidName { name: String, reason: &'static str },
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks, e.g. `it starts with a digit`.
+        reason: &'static str,
+    },
+    /// The value is refused, e.g. larger than [`MAX_VALUE_BYTES`].
     #[error("accept the value of `{name}`: {reason}")]
-    InvalidValue { name: String, reason: String },
+    InvalidValue {
+        /// The name of the secret or variable whose value was refused.
+        name: String,
+        /// Why, e.g. `it is empty` or its size over the limit.
+        reason: String,
+    },
+    /// The secret key file could not be read, created or written.
     #[error("read or write the secret key {path}: {message}")]
-    KeyFile { path: PathBuf, message: String },
+    KeyFile {
+        /// The key file, `<data>/secrets.key`.
+        path: PathBuf,
+        /// The I/O or format error.
+        message: String,
+    },
+    /// A sealed value did not open with the engine's key.
     #[error("decrypt secret `{name}`: the key does not match or the record is damaged")]
-    Decrypt { name: String },
+    Decrypt {
+        /// The secret whose value did not open.
+        name: String,
+    },
+    /// Sealing a value failed.
     #[error("encrypt secret `{name}`")]
-    Encrypt { name: String },
+    Encrypt {
+        /// The secret being sealed.
+        name: String,
+    },
+    /// The operating system's random source failed (for a key or a nonce).
     #[error("get random bytes: {0}")]
     Random(String),
+    /// Reading or writing the secret or variable records failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -63,8 +91,11 @@ pub enum SecretsError {
 /// What the API and the CLI show of a secret: never its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretInfo {
+    /// The repository scope the secret belongs to; `""` for the secrets every repository sees.
     pub repository: String,
+    /// The secret's name as jobs reference it, e.g. `DEPLOY_KEY` in `secrets.DEPLOY_KEY`.
     pub name: String,
+    /// When the value was last set, in microseconds since the Unix epoch.
     pub updated_at_us: u64,
 }
 

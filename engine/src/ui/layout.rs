@@ -21,17 +21,24 @@ const SWEEPS: usize = 6;
 /// A job to place: its id and the ids it needs (unknown ids are ignored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphJob {
+    /// The job's id in the workflow, e.g. `build`.
     pub id: String,
+    /// The ids of the jobs it needs, as written in its `needs:`.
     pub needs: Vec<String>,
 }
 
 /// A placed job: its box's top-left corner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedNode {
+    /// The job's id, as given in [`GraphJob::id`].
     pub id: String,
+    /// The job's column, counted from 0: the length of its longest `needs` path from a root.
     pub layer: usize,
+    /// The job's row inside its layer, counted from 0 at the top.
     pub order: usize,
+    /// The box's left edge, in SVG user units.
     pub x: f64,
+    /// The box's top edge, in SVG user units.
     pub y: f64,
 }
 
@@ -39,17 +46,24 @@ pub struct PlacedNode {
 /// (source's right side, placeholder points, target's left side).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedEdge {
+    /// The id of the job that is needed.
     pub from: String,
+    /// The id of the job whose `needs` names `from`.
     pub to: String,
+    /// The polyline to draw, as `(x, y)` points in SVG user units.
     pub points: Vec<(f64, f64)>,
 }
 
 /// The whole drawing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
+    /// Every job's box, in the order the jobs were given.
     pub nodes: Vec<PlacedNode>,
+    /// One edge per `needs` entry that names a known job.
     pub edges: Vec<PlacedEdge>,
+    /// The drawing's total width (margins included), in SVG user units.
     pub width: f64,
+    /// The drawing's total height (margins included), in SVG user units.
     pub height: f64,
 }
 

@@ -80,8 +80,12 @@ pub fn routes() -> Router<AppState> {
 /// its forms.
 #[derive(Debug, Clone)]
 pub struct Chrome {
+    /// The page's title, shown in the browser tab as `<title> · Slipway`, e.g. `Runners`.
     pub title: String,
+    /// The menu entry shown as current, e.g. `runners`; `""` for pages outside the menu.
     pub section: &'static str,
+    /// The session's CSRF token for the page's forms; empty when no one is signed in (no menu is
+    /// shown then).
     pub csrf: String,
 }
 
