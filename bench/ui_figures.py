@@ -101,10 +101,10 @@ def main():
         # Wait for the big job to finish.
         deadline = time.time() + 1800
         while time.time() < deadline:
-            detail = json.loads(request(port, "GET", f"/api/v1/runs/{big}")[1])
+            detail = json.loads(request(port, "GET", f"/api/v1/runs/{big}", headers=admin)[1])
             if detail["run"]["status"] == "completed": break
             time.sleep(1)
-        _, body, _, total = request(port, "GET", f"/api/v1/runs/{big}/jobs/big/logs/lines?from=1&count=1")
+        _, body, _, total = request(port, "GET", f"/api/v1/runs/{big}/jobs/big/logs/lines?from=1&count=1", headers=admin)
         lines_answer = json.loads(body)
         print(f"big log: {lines_answer['byte_len'] / 1048576:.1f} MiB, {lines_answer['total_lines']} lines; the first read of it (builds the line index): {total * 1000:.1f} ms")
         _, _, first, total = request(port, "GET", f"/runs/{big}/jobs/big", headers=ui)
@@ -114,7 +114,7 @@ def main():
         print(f"a window of 1000 lines in the middle: {total * 1000:.1f} ms")
         searches = []
         for _ in range(5):
-            _, body, _, total = request(port, "GET", f"/api/v1/runs/{big}/jobs/big/logs/search?q=the-needle-line")
+            _, body, _, total = request(port, "GET", f"/api/v1/runs/{big}/jobs/big/logs/search?q=the-needle-line", headers=admin)
             searches.append(total * 1000)
         print(f"search over the whole log: {sorted(searches)[2]:.1f} ms median of 5 (first {searches[0]:.1f} ms; {json.loads(body)['total']} match)")
         _, _, first, total = request(port, "GET", f"/runs/{big}/jobs/big?q=the-needle-line", headers=ui)
@@ -126,7 +126,7 @@ def main():
         socks = []
         for _ in range(a.followers):
             s = socket.create_connection(("127.0.0.1", port))
-            s.sendall(f"GET /api/v1/runs/{idle}/jobs/idle/logs?follow=1 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            s.sendall(f"GET /api/v1/runs/{idle}/jobs/idle/logs?follow=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
             socks.append(s)
         time.sleep(5)
         after = rss_kb(engine.pid)

@@ -4,102 +4,45 @@
 //! show what ran; the engine's API shows what it recorded. Waits are bounded, never timed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_slipway");
-
 use crate::support::SERIAL;
+use crate::support::engine::{BIN, TestEngine};
 
+/// The kit's engine with two runners, 3 s leases and a clock file the tests move.
 struct Engine {
-    child: Child,
-    data: PathBuf,
-    url: String,
+    kit: TestEngine,
     clock: PathBuf,
-    port: u16,
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_engine(data: &Path, clock: &Path, port: u16) -> Child {
-    Command::new(BIN)
-        .envs(crate::support::user_env())
-        .arg("serve")
-        .arg("--data")
-        .arg(data)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--runners", "2"])
-        .args(["--lease-seconds", "3"])
-        .arg("--clock-file")
-        .arg(clock)
-        // The run's actor (github.actor) is the engine's user.
-        .env("USER", "dev")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(if std::env::var_os("SLIPWAY_TEST_ENGINE_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .expect("start slipway serve")
 }
 
 impl Engine {
     async fn start(dir: &Path) -> Engine {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .expect("a free port");
-        let data = dir.join("data");
         let clock = dir.join("clock");
-        let engine = Engine {
-            child: spawn_engine(&data, &clock, port),
-            data,
-            url: format!("http://127.0.0.1:{port}"),
-            clock,
-            port,
-        };
-        engine.wait_ready().await;
-        engine
+        let kit = TestEngine::builder(&dir.join("data"))
+            .runners(2)
+            .lease_seconds(3)
+            .arg("--clock-file")
+            .arg(clock.to_string_lossy())
+            // The run's actor (github.actor) is the engine's user.
+            .env("USER", "dev")
+            .start()
+            .await;
+        Engine { kit, clock }
     }
 
     /// SIGKILL, then the same engine again on the same data directory and port.
     async fn kill_and_restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.child = spawn_engine(&self.data, &self.clock, self.port);
-        self.wait_ready().await;
-    }
-
-    async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::get(format!("{}/healthz", self.url))
-            .await
-            .map_or(true, |response| !response.status().is_success())
-            || !self.data.join("admin.token").exists()
-        {
-            assert!(Instant::now() < deadline, "engine did not come up in 30 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.kit.restart().await;
     }
 
     /// Runs the CLI against this engine.
     /// `--as NAME` runs the command with NAME's own token (`support::acting`).
     fn cli(&self, args: &[&str]) -> Output {
-        let admin = std::fs::read_to_string(self.data.join("admin.token")).expect("admin.token");
-        let (args, token) = crate::support::acting::acting(&self.url, admin.trim(), args);
-        Command::new(BIN)
-            .envs(crate::support::user_env())
-            .args(args)
-            .env("SLIPWAY_ENGINE", &self.url)
-            .env("SLIPWAY_TOKEN", token)
+        self.kit
+            .cli_acting(args)
             .env_remove("SLIPWAY_USER")
             .output()
             .expect("run the slipway CLI")
@@ -137,16 +80,7 @@ impl Engine {
     }
 
     async fn get(&self, path: &str) -> Value {
-        let admin = std::fs::read_to_string(self.data.join("admin.token")).expect("admin.token");
-        reqwest::Client::new()
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(admin.trim())
-            .send()
-            .await
-            .expect("engine answers")
-            .json()
-            .await
-            .expect("json answer")
+        self.kit.get(path).await
     }
 
     async fn job(&self, run_id: &str, key: &str) -> Value {

@@ -1,7 +1,7 @@
 //! How long `parse_workflow` takes on a ~500-line workflow (generated here: many jobs with
 //! matrices, containers, `needs` and multi-line `run:` scripts, the shape of a large real CI file).
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_main};
 use std::hint::black_box;
 
 fn large_workflow() -> String {
@@ -35,5 +35,10 @@ fn bench_parse(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_parse);
+/// The benchmarks of this file, with the settings given on the command line.
+fn benches() {
+    let mut criterion = Criterion::default().configure_from_args();
+    bench_parse(&mut criterion);
+}
+
 criterion_main!(benches);
