@@ -83,6 +83,14 @@ pub enum StoreLocation {
 }
 
 impl StoreLocation {
+    /// What it is, for people (a PostgreSQL URL without its password).
+    pub fn describe(&self) -> String {
+        match self {
+            StoreLocation::Sled => "sled".to_string(),
+            StoreLocation::Postgres(url) => kv_pg::redact(url),
+        }
+    }
+
     /// Reads `--store`: `postgres://…` / `postgresql://…`, `sled` or `sled:DIR` (the data dir
     /// is then `DIR`, returned beside the location).
     pub fn parse(text: &str) -> Result<(StoreLocation, Option<PathBuf>), String> {
@@ -308,6 +316,9 @@ impl Store {
             source,
         })?;
         let backend = open_backend(dir, location)?;
+        if let StoreLocation::Postgres(_) = location {
+            note_logs_dir(backend.as_ref(), dir);
+        }
         Store::over(dir, backend)
     }
 
@@ -442,6 +453,31 @@ impl Store {
     /// refused), for `/healthz`; `None` when it is not.
     pub fn space_shortage(&self) -> Option<String> {
         space::shortage(&self.dir)
+    }
+}
+
+/// A shared database with its log files in one directory: the first engine notes where
+/// (`migrate` notes the sled store's); an engine whose data dir differs warns, since the logs
+/// of runs made there are not under its own.
+fn note_logs_dir(backend: &dyn Backend, dir: &Path) {
+    let here = std::path::absolute(dir.join("logs")).unwrap_or_else(|_| dir.join("logs"));
+    let here_text = here.to_string_lossy().into_owned();
+    match backend.get(migrate::META_TREE, b"logs_dir") {
+        Ok(Some(noted)) if noted != here_text.as_bytes() => tracing::warn!(
+            "this store's log files were written under {}, this engine's are under {here_text}: \
+             logs of earlier runs are found only if that directory is this one (serve with --data \
+             pointing at it, or copy it)",
+            String::from_utf8_lossy(&noted)
+        ),
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            if let Err(error) =
+                backend.insert(migrate::META_TREE, b"logs_dir", here_text.as_bytes())
+            {
+                tracing::warn!("failed to note where the log files are: {error}");
+            }
+        }
+        Err(error) => tracing::warn!("failed to read where the log files are: {error}"),
     }
 }
 
