@@ -32,6 +32,9 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE slipway_kv (
 /// The PostgreSQL schema version this binary writes and understands.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
+/// How long a connection attempt may take unless the URL says (`?connect_timeout=`).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// At most this many idle connections are kept for reuse.
 const IDLE_CONNECTIONS: usize = 8;
 
@@ -69,9 +72,13 @@ fn failed(error: postgres::Error) -> BackendError {
 
 impl Conn {
     fn open(url: &str) -> BResult<Conn> {
-        let config: postgres::Config = url
+        let mut config: postgres::Config = url
             .parse()
             .map_err(|error: postgres::Error| BackendError(format!("read the URL: {error}")))?;
+        // An unreachable database is reported, not waited for (the URL may set its own).
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         let (requests, inbox) = mpsc::channel::<(Request, mpsc::SyncSender<BResult<Reply>>)>();
         let (ready, opened) = mpsc::sync_channel::<BResult<()>>(1);
         std::thread::Builder::new()

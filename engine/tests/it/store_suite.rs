@@ -351,3 +351,26 @@ fn store_locations_parse_with_clear_errors() {
             .contains("sled:DIR")
     );
 }
+
+/// A database nobody answers at is a clear error naming it (without its password), at once.
+#[test]
+fn an_unreachable_database_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("postgres://slipway:hunter2@127.0.0.1:{port}/nowhere");
+    let started = std::time::Instant::now();
+    let Err(error) = Store::open_at(dir.path(), &StoreLocation::Postgres(url)) else {
+        panic!("a store opened on a closed port");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("postgres://slipway:***@127.0.0.1:{port}/nowhere")),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}
