@@ -168,6 +168,11 @@ enum Command {
         /// The engine's data dir: store, logs, admin.token, runner configs
         #[arg(long = "data", alias = "data-dir", env = "SLIPWAY_DATA", value_name = "DIR", default_value = config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
+        /// Where the store's database is: `sled` (default, under the data dir), `sled:DIR`
+        /// (sled, and DIR is the data dir) or `postgres://USER@HOST:PORT/DATABASE`; log files stay
+        /// under the data dir either way
+        #[arg(long, env = "SLIPWAY_STORE", value_name = "STORE")]
+        store: Option<String>,
         /// The address the API and web UI listen on
         #[arg(long, default_value = "127.0.0.1:7766", value_name = "ADDR")]
         listen: SocketAddr,
@@ -357,6 +362,17 @@ enum Command {
     /// Remove finished runs older than a time, with their logs, artifacts and work dirs (admin)
     #[command(after_help = exit::HELP)]
     Gc(client::gc::GcArgs),
+    /// Copy a stopped engine's sled store into an empty PostgreSQL database (log files stay in
+    /// the data dir: serve with `--store postgres://… --data DIR`)
+    #[command(after_help = exit::HELP)]
+    Migrate {
+        /// The sled store to copy: `sled:DIR`, DIR being the engine's data dir
+        #[arg(long, value_name = "sled:DIR")]
+        from: String,
+        /// The empty PostgreSQL database to copy into: `postgres://USER@HOST:PORT/DATABASE`
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Print a shell completion script: `slipway completions bash > ~/.local/share/bash-completion/completions/slipway`
     Completions(completions::CompletionsArgs),
     /// Print the man page (or write one page per command into --dir)
@@ -522,6 +538,7 @@ fn main() {
         }),
         Command::Serve {
             data_dir,
+            store,
             listen,
             runners,
             repos,
@@ -535,6 +552,7 @@ fn main() {
             retain,
         } => serve::run(serve::ServeRequest {
             data_dir,
+            store,
             listen,
             runners,
             repos,
@@ -645,6 +663,7 @@ fn main() {
         Command::Release(args) => client::releases::release(&args),
         Command::Releases(args) => client::releases::releases(&args),
         Command::Gc(args) => client::gc::gc(&args),
+        Command::Migrate { from, to } => serve::migrate(&from, &to),
         Command::Completions(args) => completions::completions::<Cli>(&args),
         Command::Man(args) => completions::man::<Cli>(&args),
     };

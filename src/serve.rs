@@ -30,6 +30,8 @@ use crate::exit;
 #[derive(Debug, Clone)]
 pub(crate) struct ServeRequest {
     pub data_dir: PathBuf,
+    /// `--store`: where the database is (`None`: sled under the data dir).
+    pub store: Option<String>,
     pub listen: SocketAddr,
     pub runners: usize,
     pub repos: Vec<PathBuf>,
@@ -146,7 +148,12 @@ pub(crate) fn run(request: ServeRequest) -> i32 {
 }
 
 async fn serve(request: ServeRequest) -> Result<(), String> {
-    let data_dir = absolute(&request.data_dir);
+    let (store, store_dir) = match &request.store {
+        Some(text) => engine::store::StoreLocation::parse(text)
+            .map_err(|why| format!("read --store: {why}"))?,
+        None => (engine::store::StoreLocation::Sled, None),
+    };
+    let data_dir = absolute(store_dir.as_ref().unwrap_or(&request.data_dir));
     // Everything the engine writes from here on is private to its user (the runners it starts
     // get the caller's umask back: a step's files are the user's business).
     let inherited_umask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
@@ -171,6 +178,8 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
         )
     })?;
     let mut config = EngineConfig::new(&data_dir);
+    let store_label = store.describe();
+    config.store = store;
     config.lease_duration = Duration::from_secs(request.lease_seconds.max(1));
     config.no_runner_timeout = request.no_runner_timeout;
     config.retain = request.retain;
@@ -219,6 +228,7 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
         data_dir.join("admin.token").display()
     );
     println!("data directory: {}", data_dir.display());
+    println!("store: {store_label}");
     // Other terminals find this engine without flags: the data dir names its URL, and the user
     // config file names the data dir (see `config.rs`).
     match crate::config::record_engine(&url, &data_dir) {
@@ -692,5 +702,50 @@ fn absolute(path: &Path) -> PathBuf {
         std::env::current_dir()
             .map(|dir| dir.join(path))
             .unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+/// `slipway migrate --from sled:DIR --to postgres://…`: copies the stopped engine's sled store
+/// into an empty PostgreSQL database and says what it copied.
+pub fn migrate(from: &str, to: &str) -> i32 {
+    use engine::store::StoreLocation;
+    let dir = match StoreLocation::parse(from) {
+        Ok((StoreLocation::Sled, Some(dir))) => dir,
+        Ok(_) => {
+            eprintln!("error: read --from: `{from}` is not a sled store: give sled:DIR");
+            return exit::USAGE;
+        }
+        Err(why) => {
+            eprintln!("error: read --from: {why}");
+            return exit::USAGE;
+        }
+    };
+    if !matches!(
+        StoreLocation::parse(to),
+        Ok((StoreLocation::Postgres(_), _))
+    ) {
+        eprintln!(
+            "error: read --to: `{to}` is not a PostgreSQL URL: give postgres://USER@HOST:PORT/DATABASE"
+        );
+        return exit::USAGE;
+    }
+    match engine::store::migrate_sled_to_postgres(&dir, to) {
+        Ok(report) => {
+            let total: usize = report.trees.iter().map(|(_, count)| count).sum();
+            for (tree, count) in &report.trees {
+                println!("{tree}: {count}");
+            }
+            println!("copied {total} entries from {} trees", report.trees.len());
+            println!(
+                "log files stay in {}: serve with --store <URL> --data {}",
+                report.logs_dir.display(),
+                absolute(&dir).display()
+            );
+            exit::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: failed to {error}");
+            exit::FAILURE
+        }
     }
 }

@@ -30,6 +30,9 @@ mod local_run;
 mod log_view_e2e;
 mod ofrep_e2e;
 mod parallel_steps_e2e;
+#[path = "../../engine/tests/it/pg_cluster.rs"]
+mod pg_cluster;
+mod postgres_e2e;
 mod release_plans_e2e;
 mod releases_e2e;
 mod reusable_e2e;

@@ -29,6 +29,8 @@ use crate::store::{
 pub struct EngineConfig {
     /// The directory holding the store, the secret key, the admin token and the action mirrors.
     pub data_dir: PathBuf,
+    /// Where the store's database is (log files are under `data_dir` either way).
+    pub store: crate::store::StoreLocation,
     /// How long a lease lives without a heartbeat.
     pub lease_duration: Duration,
     /// The longest a `next` call waits for work before answering 204.
@@ -50,6 +52,7 @@ impl EngineConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
         EngineConfig {
             data_dir: data_dir.into(),
+            store: crate::store::StoreLocation::Sled,
             lease_duration: Duration::from_secs(30),
             long_poll: Duration::from_secs(30),
             max_infra_retries: 1,
@@ -148,7 +151,7 @@ impl Engine {
     pub async fn open(
         config: EngineConfig,
     ) -> Result<(Arc<Engine>, mpsc::UnboundedReceiver<EngineEvent>), StoreError> {
-        let store = Arc::new(Store::open(&config.data_dir)?);
+        let store = Arc::new(Store::open_at(&config.data_dir, &config.store)?);
         crate::secrets::SecretKey::shared(&config.data_dir)
             .map_err(|error| crate::secrets::as_store_error(&config.data_dir, error))?;
         let (events, receiver) = mpsc::unbounded_channel();

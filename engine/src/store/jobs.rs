@@ -147,8 +147,7 @@ impl Store {
                     ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Queued, queued_at_us)
                 };
                 put_job(tx, &job)?;
-                tx.queue
-                    .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
+                tx.queue.insert(queue_seq.to_be_bytes(), job_id.to_key())?;
                 Ok(job)
             })
         })
@@ -232,8 +231,7 @@ impl Store {
                 job.queued_at_us = now;
                 job.waiting_reason = None;
                 put_job(tx, &job)?;
-                tx.queue
-                    .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
+                tx.queue.insert(queue_seq.to_be_bytes(), job_id.to_key())?;
                 Ok(Some(job))
             })
         })
@@ -410,8 +408,7 @@ impl Store {
                         job.runner_id = Some(runner_id);
                         job.leased_at_us = Some(leased_at_us);
                         put_job(tx, &job)?;
-                        tx.leases
-                            .insert(&job_id.to_key(), runner_id.to_key().to_vec())?;
+                        tx.leases.insert(job_id.to_key(), runner_id.to_key())?;
                         mark_run_started(tx, job.run_id)?;
                         Ok(Some(job))
                     })
@@ -495,7 +492,7 @@ impl Store {
                 core.transact(|tx| {
                     let mut job = get_leased_job(tx, job_id, runner_id, fencing_token)?;
                     complete(&mut job, result.clone(), finished_at_us);
-                    tx.leases.remove(&job_id.to_key())?;
+                    tx.leases.remove(job_id.to_key())?;
                     put_job(tx, &job)?;
                     Ok(job)
                 })
@@ -531,7 +528,7 @@ impl Store {
                     if !held {
                         return Ok(ExpiredLease::Unchanged);
                     }
-                    tx.leases.remove(&job_id.to_key())?;
+                    tx.leases.remove(job_id.to_key())?;
                     job.lease = None;
                     let retries_used = u32::try_from(job.retry_reasons.len()).unwrap_or(u32::MAX);
                     if job.cancel_requested {
@@ -550,8 +547,7 @@ impl Store {
                         job.queued_at_us = now;
                         job.leased_at_us = None;
                         job.steps.clear();
-                        tx.queue
-                            .insert(&queue_seq.to_be_bytes(), job_id.to_key().to_vec())?;
+                        tx.queue.insert(queue_seq.to_be_bytes(), job_id.to_key())?;
                         put_job(tx, &job)?;
                         return Ok(ExpiredLease::Requeued(job));
                     }
@@ -581,7 +577,7 @@ impl Store {
                     };
                     let mut run: super::RunRecord = decode_tx("runs", &bytes)?;
                     run.cancel_requested = true;
-                    tx.runs.insert(&run_prefix, encode(&run))?;
+                    tx.runs.insert(run_prefix, encode(&run))?;
                     Ok(())
                 })?;
                 // The job list is read outside the transaction (sled transactions cannot scan);
@@ -635,7 +631,7 @@ impl Store {
                         return Ok(None);
                     }
                     if let Some(seq) = job.queue_seq {
-                        tx.queue.remove(&seq.to_be_bytes())?;
+                        tx.queue.remove(seq.to_be_bytes())?;
                     }
                     complete(&mut job, failed_result(&reason), now);
                     put_job(tx, &job)?;
@@ -672,7 +668,7 @@ fn cancel_one_job(core: &Core, job_id: JobId, now: u64) -> Result<Option<JobReco
             }
             JobState::Queued => {
                 if let Some(seq) = job.queue_seq {
-                    tx.queue.remove(&seq.to_be_bytes())?;
+                    tx.queue.remove(seq.to_be_bytes())?;
                 }
                 job.cancel_requested = true;
                 complete(
@@ -699,7 +695,7 @@ fn mark_run_started(tx: &Tx<'_>, run_id: RunId) -> TxResult<()> {
         let mut run: super::RunRecord = decode_tx("runs", &bytes)?;
         if run.status == super::RunStatus::Queued {
             run.status = super::RunStatus::InProgress;
-            tx.runs.insert(&run_id.to_key(), encode(&run))?;
+            tx.runs.insert(run_id.to_key(), encode(&run))?;
         }
     }
     Ok(())
@@ -707,7 +703,7 @@ fn mark_run_started(tx: &Tx<'_>, run_id: RunId) -> TxResult<()> {
 
 fn put_job(tx: &Tx<'_>, job: &JobRecord) -> TxResult<()> {
     let key = job_key(job.run_id, &job.job_key);
-    tx.job_ids.insert(&job.job_id.to_key(), key.clone())?;
+    tx.job_ids.insert(job.job_id.to_key(), key.clone())?;
     tx.jobs.insert(key, encode(job))?;
     Ok(())
 }

@@ -10,7 +10,8 @@
 //! flush of their own: the next flush carries them, and after a restart every lease gets a full
 //! period to re-attach. Reads go to sled directly from the caller (they never wait on a flush).
 //!
-//! **Architecture Invariant:** this is the only module that knows sled; no sled type leaves it.
+//! **Architecture Invariant:** this is the only module that knows sled or PostgreSQL; no type of
+//! theirs leaves it, and only `kv_*.rs` touch them.
 //! It has no clock of its own beyond stamping records, and never decides policy (when a lease
 //! expires, what to retry): callers say what moved.
 //!
@@ -19,13 +20,21 @@
 //! `logs.rs` (log files, their index and live followers), `schedules.rs` (each unfinished run's
 //! scheduler state, for the orchestrator to pick up after a restart), `settings.rs` (sealed
 //! secrets and variables per repository), `records.rs` (deployment-side records), `repos.rs`
-//! (watched repositories), `writer.rs` (the writer thread and group commit), `space.rs` (the
-//! free space kept on the data dir's disk, so sled never meets a full disk).
 //! (watched repositories), `retention.rs` (removing a finished run), `writer.rs` (the writer
-//! thread and group commit).
+//! thread and group commit), `space.rs` (the free space kept on the data dir's disk, so sled
+//! never meets a full disk), `kv.rs` (the storage primitives every file above uses, behind one
+//! trait), `kv_sled.rs` and `kv_pg.rs` (its two backends: sled, the default, and PostgreSQL),
+//! `migrate.rs` (copying a sled store into PostgreSQL).
+//!
+//! On PostgreSQL the same trees are rows of one table (see `kv_pg.rs`); log text stays in files
+//! under the data dir either way, only the log index is in the database.
 
 mod jobs;
+mod kv;
+mod kv_pg;
+mod kv_sled;
 mod logs;
+mod migrate;
 mod records;
 mod repos;
 mod retention;
@@ -48,15 +57,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
-use sled::transaction::{
-    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
-    TransactionalTree,
-};
 use uuid::Uuid;
 
+use kv::{Backend, BackendError, Tree, TxError, TxResult, TxTree};
+
 pub use jobs::{ExpiredLease, JobRecord, JobState, LeaseRecord, StepProgress};
+pub use kv_pg::SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION;
 pub use logs::{DEFAULT_LOG_LIMIT, LogAppend, LogProgress, LogVisitor, READ_CHUNK};
+pub use migrate::{MigrateReport, migrate_sled_to_postgres};
 pub use records::RecordKind;
 pub use repos::{RefStorm, RepoRecord, hook_token_hash};
 pub use runners::RunnerRecord;
@@ -64,6 +72,45 @@ pub use runs::{RunRecord, RunStatus};
 pub use schedules::ScheduleRecord;
 pub use settings::{SecretRecord, VariableRecord};
 pub use tokens::{create_registration_token, hash_secret, new_secret};
+
+/// Where a store keeps its database (log text is always in files under the data dir).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// sled in `<data>/db` (the default).
+    Sled,
+    /// PostgreSQL at this `postgres://` URL.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// What it is, for people (a PostgreSQL URL without its password).
+    pub fn describe(&self) -> String {
+        match self {
+            StoreLocation::Sled => "sled".to_string(),
+            StoreLocation::Postgres(url) => kv_pg::redact(url),
+        }
+    }
+
+    /// Reads `--store`: `postgres://…` / `postgresql://…`, `sled` or `sled:DIR` (the data dir
+    /// is then `DIR`, returned beside the location).
+    pub fn parse(text: &str) -> Result<(StoreLocation, Option<PathBuf>), String> {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok((StoreLocation::Postgres(text.to_string()), None));
+        }
+        if text == "sled" {
+            return Ok((StoreLocation::Sled, None));
+        }
+        if let Some(dir) = text.strip_prefix("sled:") {
+            if dir.is_empty() {
+                return Err("`sled:` needs a directory after the colon (sled:DIR)".to_string());
+            }
+            return Ok((StoreLocation::Sled, Some(PathBuf::from(dir))));
+        }
+        Err(format!(
+            "`{text}` is not a store: give `sled`, `sled:DIR` or `postgres://USER@HOST:PORT/DATABASE`"
+        ))
+    }
+}
 
 /// What went wrong in the store. Messages read after "failed to …".
 #[derive(Debug, thiserror::Error)]
@@ -217,33 +264,6 @@ pub fn now_us() -> u64 {
     previous.max(wall)
 }
 
-/// sled's page cache size.
-const CACHE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// Opens the sled database at `path`. sled takes an exclusive lock on its files; a store that was
-/// just closed (an engine process still exiting, a store dropped a moment ago) may hold it for a
-/// few milliseconds more, so a busy lock is retried for up to 3 s before it is reported.
-fn open_when_free(path: &Path) -> sled::Result<sled::Db> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        let opened = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            .flush_every_ms(None)
-            .open();
-        match opened {
-            // sled reports a busy lock as an `Other` I/O error with this text.
-            Err(sled::Error::Io(error))
-                if error.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => return other,
-        }
-    }
-}
-
 /// The engine's store: open it once per process and share it (`Arc<Store>`). Reads go to the
 /// database directly (`Deref` to `Core`); every write goes through the writer thread.
 pub struct Store {
@@ -255,7 +275,7 @@ pub struct Store {
 /// The database and its trees: what both readers and the writer thread see.
 pub struct Core {
     dir: PathBuf,
-    db: sled::Db,
+    backend: Arc<dyn Backend>,
     trees: Trees,
 }
 
@@ -268,80 +288,106 @@ impl Deref for Store {
 }
 
 struct Trees {
-    runs: sled::Tree,
-    jobs: sled::Tree,
-    job_ids: sled::Tree,
-    queue: sled::Tree,
-    leases: sled::Tree,
-    runners: sled::Tree,
-    registration_tokens: sled::Tree,
-    counters: sled::Tree,
-    log_index: sled::Tree,
-    schedules: sled::Tree,
-    repos: sled::Tree,
-    schedule_fires: sled::Tree,
-    settings: sled::Tree,
+    runs: Tree,
+    jobs: Tree,
+    job_ids: Tree,
+    queue: Tree,
+    leases: Tree,
+    runners: Tree,
+    registration_tokens: Tree,
+    log_index: Tree,
+    schedules: Tree,
+    repos: Tree,
+    schedule_fires: Tree,
+    settings: Tree,
     /// One tree per `RecordKind`, by its tree name.
-    records: HashMap<&'static str, sled::Tree>,
+    records: HashMap<&'static str, Tree>,
+}
+
+/// The trees a run/job transaction (`Core::transact`) spans.
+const TX_TREES: [&str; 8] = [
+    "runs",
+    "jobs",
+    "job_ids",
+    "queue",
+    "leases",
+    "runners",
+    "registration_tokens",
+    "counters",
+];
+
+/// Every tree of the store (what `slipway migrate` copies).
+fn all_trees() -> Vec<&'static str> {
+    let mut trees = TX_TREES.to_vec();
+    trees.extend([
+        "log_index",
+        "schedules",
+        "repos",
+        "schedule_fires",
+        "settings",
+    ]);
+    trees.extend(RecordKind::ALL.iter().map(|kind| kind.tree()));
+    trees
 }
 
 /// The transactional view of every tree, handed to the closures in the submodules.
 struct Tx<'a> {
-    runs: &'a TransactionalTree,
-    jobs: &'a TransactionalTree,
-    job_ids: &'a TransactionalTree,
-    queue: &'a TransactionalTree,
-    leases: &'a TransactionalTree,
-    runners: &'a TransactionalTree,
-    registration_tokens: &'a TransactionalTree,
-    counters: &'a TransactionalTree,
+    runs: TxTree<'a>,
+    jobs: TxTree<'a>,
+    job_ids: TxTree<'a>,
+    queue: TxTree<'a>,
+    leases: TxTree<'a>,
+    runners: TxTree<'a>,
+    registration_tokens: TxTree<'a>,
+    counters: TxTree<'a>,
 }
-
-type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
 
 impl Store {
     /// Opens (or creates) the store under `dir`: the database in `dir/db`, logs in `dir/logs`.
     /// Nothing moves on open: queued jobs stay queued, leased jobs keep their lease, finished
     /// ones stay finished.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let db_path = dir.join("db");
-        let database_error = |error: sled::Error| StoreError::Database {
-            path: db_path.clone(),
-            message: error.to_string(),
-        };
+        Store::open_at(dir, &StoreLocation::Sled)
+    }
+
+    /// Opens (or creates) the store with its database at `location` and its log files under
+    /// `dir/logs`. A PostgreSQL database is migrated to this binary's schema first, and refused
+    /// when a newer Slipway has migrated it further.
+    pub fn open_at(dir: &Path, location: &StoreLocation) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir.join("logs")).map_err(|source| StoreError::LogFile {
             path: dir.join("logs"),
             source,
         })?;
-        // sled's page cache defaults to 1 GiB and fills as history grows; the engine's working
-        // set (queued and leased jobs, unfinished runs) is small, so a small cache keeps its
-        // resident memory flat (bench B4: idle RSS after 10,000 jobs).
-        // sled's periodic flusher is off: the writer thread is the only one that flushes (see
-        // `writer.rs` for the deadlock this avoids).
-        let db = open_when_free(&db_path).map_err(database_error)?;
-        let tree = |name: &str| db.open_tree(name).map_err(database_error);
+        let backend = open_backend(dir, location)?;
+        if let StoreLocation::Postgres(_) = location {
+            note_logs_dir(backend.as_ref(), dir);
+        }
+        Store::over(dir, backend)
+    }
+
+    fn over(dir: &Path, backend: Arc<dyn Backend>) -> Result<Store, StoreError> {
+        let tree = |name: &'static str| Tree::new(backend.clone(), name);
         let trees = Trees {
-            runs: tree("runs")?,
-            jobs: tree("jobs")?,
-            job_ids: tree("job_ids")?,
-            queue: tree("queue")?,
-            leases: tree("leases")?,
-            runners: tree("runners")?,
-            registration_tokens: tree("registration_tokens")?,
-            counters: tree("counters")?,
-            log_index: tree("log_index")?,
-            schedules: tree("schedules")?,
-            repos: tree("repos")?,
-            schedule_fires: tree("schedule_fires")?,
-            settings: tree("settings")?,
+            runs: tree("runs"),
+            jobs: tree("jobs"),
+            job_ids: tree("job_ids"),
+            queue: tree("queue"),
+            leases: tree("leases"),
+            runners: tree("runners"),
+            registration_tokens: tree("registration_tokens"),
+            log_index: tree("log_index"),
+            schedules: tree("schedules"),
+            repos: tree("repos"),
+            schedule_fires: tree("schedule_fires"),
+            settings: tree("settings"),
             records: RecordKind::ALL
                 .iter()
-                .map(|kind| Ok((kind.tree(), tree(kind.tree())?)))
-                .collect::<Result<_, StoreError>>()?,
+                .map(|kind| (kind.tree(), tree(kind.tree())))
+                .collect(),
         };
         let core = Arc::new(Core {
             dir: dir.to_path_buf(),
-            db,
+            backend,
             trees,
         });
         let writer = writer::Writer::start(core.clone())?;
@@ -453,6 +499,52 @@ impl Store {
     }
 }
 
+/// A shared database with its log files in one directory: the first engine notes where
+/// (`migrate` notes the sled store's); an engine whose data dir differs warns, since the logs
+/// of runs made there are not under its own.
+fn note_logs_dir(backend: &dyn Backend, dir: &Path) {
+    let here = std::path::absolute(dir.join("logs")).unwrap_or_else(|_| dir.join("logs"));
+    let here_text = here.to_string_lossy().into_owned();
+    match backend.get(migrate::META_TREE, b"logs_dir") {
+        Ok(Some(noted)) if noted != here_text.as_bytes() => tracing::warn!(
+            "this store's log files were written under {}, this engine's are under {here_text}: \
+             logs of earlier runs are found only if that directory is this one (serve with --data \
+             pointing at it, or copy it)",
+            String::from_utf8_lossy(&noted)
+        ),
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            if let Err(error) =
+                backend.insert(migrate::META_TREE, b"logs_dir", here_text.as_bytes())
+            {
+                tracing::warn!("failed to note where the log files are: {error}");
+            }
+        }
+        Err(error) => tracing::warn!("failed to read where the log files are: {error}"),
+    }
+}
+
+/// Opens the database of a store: sled under `dir/db`, or PostgreSQL.
+fn open_backend(dir: &Path, location: &StoreLocation) -> Result<Arc<dyn Backend>, StoreError> {
+    match location {
+        StoreLocation::Sled => {
+            let path = dir.join("db");
+            kv_sled::SledBackend::open(&path)
+                .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+                .map_err(|error| StoreError::Database {
+                    path,
+                    message: error.0,
+                })
+        }
+        StoreLocation::Postgres(url) => kv_pg::PgBackend::open(url)
+            .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+            .map_err(|error| StoreError::Database {
+                path: PathBuf::from(kv_pg::redact(url)),
+                message: error.0,
+            }),
+    }
+}
+
 impl Core {
     /// The data directory this store lives in.
     pub fn dir(&self) -> &Path {
@@ -461,69 +553,72 @@ impl Core {
 
     /// A process-unique, increasing number that survives restarts (fencing tokens, queue order).
     fn generate_id(&self) -> Result<u64, StoreError> {
-        self.db
+        self.backend
             .generate_id()
             .map_err(|error| self.database_error(error))
     }
 
-    fn database_error(&self, error: sled::Error) -> StoreError {
+    fn database_error(&self, error: BackendError) -> StoreError {
         StoreError::Database {
-            path: self.dir.join("db"),
-            message: error.to_string(),
+            path: PathBuf::from(self.backend.describe()),
+            message: error.0,
         }
     }
 
+    /// Makes every write so far durable (the writer thread's flush).
+    fn flush_backend(&self) -> Result<(), BackendError> {
+        self.backend.flush()
+    }
+
     /// The tree of a record kind (every kind's tree is opened with the store).
-    fn record_tree(&self, kind: RecordKind) -> Result<&sled::Tree, StoreError> {
+    fn record_tree(&self, kind: RecordKind) -> Result<&Tree, StoreError> {
         self.trees
             .records
             .get(kind.tree())
             .ok_or_else(|| StoreError::Database {
-                path: self.dir.join("db"),
+                path: PathBuf::from(self.backend.describe()),
                 message: format!("no tree `{}` was opened", kind.tree()),
             })
     }
 
-    /// Runs `body` as one transaction over every tree; only ever called on the writer thread
-    /// (inside `Store::write*`). The closure can run more than once on conflicts, so it must
-    /// only read and write through `Tx`.
+    /// Runs `body` as one transaction over the run/job trees; only ever called on the writer
+    /// thread (inside `Store::write*`). The closure can run more than once on conflicts, so it
+    /// must only read and write through `Tx`.
     fn transact<T>(&self, body: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T, StoreError> {
-        let t = &self.trees;
-        let outcome = (
-            &t.runs,
-            &t.jobs,
-            &t.job_ids,
-            &t.queue,
-            &t.leases,
-            &t.runners,
-            &t.registration_tokens,
-            &t.counters,
-        )
-            .transaction(
-                |(runs, jobs, job_ids, queue, leases, runners, registration_tokens, counters)| {
-                    body(&Tx {
-                        runs,
-                        jobs,
-                        job_ids,
-                        queue,
-                        leases,
-                        runners,
-                        registration_tokens,
-                        counters,
-                    })
-                },
-            );
-        match outcome {
+        self.transact_over(&TX_TREES, |view| {
+            body(&Tx {
+                runs: TxTree::new(view, "runs"),
+                jobs: TxTree::new(view, "jobs"),
+                job_ids: TxTree::new(view, "job_ids"),
+                queue: TxTree::new(view, "queue"),
+                leases: TxTree::new(view, "leases"),
+                runners: TxTree::new(view, "runners"),
+                registration_tokens: TxTree::new(view, "registration_tokens"),
+                counters: TxTree::new(view, "counters"),
+            })
+        })
+    }
+
+    /// Runs `body` as one transaction over `trees` (named through `TxTree::new`).
+    fn transact_over<T>(
+        &self,
+        trees: &[&'static str],
+        body: impl Fn(&dyn kv::TxView) -> TxResult<T>,
+    ) -> Result<T, StoreError> {
+        match kv::transact(self.backend.as_ref(), trees, body) {
             Ok(value) => Ok(value),
-            Err(TransactionError::Abort(error)) => Err(error),
-            Err(TransactionError::Storage(error)) => Err(self.database_error(error)),
+            Err(TxError::Abort(error)) => Err(error),
+            Err(TxError::Conflict) => Err(self.database_error(BackendError(
+                "a transaction kept conflicting with another writer".into(),
+            ))),
+            Err(TxError::Storage(error)) => Err(self.database_error(error)),
         }
     }
 }
 
 /// Aborts the running transaction with `error`.
 fn abort<T>(error: StoreError) -> TxResult<T> {
-    Err(ConflictableTransactionError::Abort(error))
+    Err(TxError::Abort(error))
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -540,5 +635,5 @@ fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, St
 
 /// `decode` inside a transaction (a corrupt record aborts it).
 fn decode_tx<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> TxResult<T> {
-    decode(tree, bytes).map_err(ConflictableTransactionError::Abort)
+    decode(tree, bytes).map_err(TxError::Abort)
 }

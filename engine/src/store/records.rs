@@ -1,17 +1,15 @@
-//! Plain keyed records of the deployment side of the engine, one sled tree per kind:
+//! Plain keyed records of the deployment side of the engine, one tree per kind:
 //! environments, deployments, approvals, lanes, releases, the audit log, blue-green live slots.
 //! Each record is JSON under a string key; a write is durable on return.
 //!
 //! This file stores and reads; it does not decide anything (`engine::deployments` and
 //! `engine::deploy::releases` do, with `deploy`'s rules). Writes that must move together (a deployment
-//! and its lane) go through `put_records`: one sled transaction over the trees involved, durable by one flush.
+//! and its lane) go through `put_records`: one transaction over the trees involved, durable by one flush.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-
+use super::kv::TxTree;
 use super::{Store, StoreError, decode, encode};
 
 /// A kind of record, naming its tree.
@@ -173,24 +171,13 @@ impl Store {
                     kinds.push(*kind);
                 }
             }
-            let trees = kinds
-                .iter()
-                .map(|kind| core.record_tree(*kind))
-                .collect::<Result<Vec<&sled::Tree>, StoreError>>()?;
-            let outcome = trees.as_slice().transaction(|views| {
+            let trees: Vec<&'static str> = kinds.iter().map(|kind| kind.tree()).collect();
+            core.transact_over(&trees, |view| {
                 for (kind, key, bytes) in &items {
-                    let at = kinds.iter().position(|k| k == kind).unwrap_or(0);
-                    if let Some(view) = views.get(at) {
-                        view.insert(key.as_bytes(), bytes.as_slice())?;
-                    }
+                    TxTree::new(view, kind.tree()).insert(key.as_bytes(), bytes)?;
                 }
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
-            });
-            match outcome {
-                Ok(()) => Ok(()),
-                Err(TransactionError::Abort(error)) => Err(error),
-                Err(TransactionError::Storage(error)) => Err(core.database_error(error)),
-            }
+                Ok(())
+            })
         })
         .await
     }

@@ -157,18 +157,18 @@ impl Store {
         self.write(move |core| {
             core.trees
                 .schedule_fires
-                .insert(key.as_bytes(), second.to_be_bytes().to_vec())
+                .insert(key.as_bytes(), second.to_be_bytes())
                 .map(|_| ())
                 .map_err(|error| core.database_error(error))
         })
         .await
     }
 
-    fn repos_tree(&self) -> Result<&sled::Tree, StoreError> {
+    fn repos_tree(&self) -> Result<&super::Tree, StoreError> {
         Ok(&self.trees.repos)
     }
 
-    fn schedule_fires_tree(&self) -> Result<&sled::Tree, StoreError> {
+    fn schedule_fires_tree(&self) -> Result<&super::Tree, StoreError> {
         Ok(&self.trees.schedule_fires)
     }
 }

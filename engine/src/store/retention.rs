@@ -44,9 +44,9 @@ fn delete(core: &Core, run_id: RunId) -> Result<Option<RunRecord>, StoreError> {
                 )));
             }
             tx.jobs.remove(key.as_slice())?;
-            tx.job_ids.remove(&job_id.to_key())?;
+            tx.job_ids.remove(job_id.to_key())?;
         }
-        tx.runs.remove(&run_id.to_key())?;
+        tx.runs.remove(run_id.to_key())?;
         Ok(Some(run))
     })?;
     if removed.is_some() {

@@ -67,10 +67,10 @@ impl Store {
         let bytes = encode(&record);
         self.write(move |core| {
             core.transact(|tx| {
-                if tx.registration_tokens.remove(&token_hash)?.is_none() {
+                if tx.registration_tokens.remove(token_hash)?.is_none() {
                     return abort(StoreError::InvalidRegistrationToken);
                 }
-                tx.runners.insert(&runner_id.to_key(), bytes.clone())?;
+                tx.runners.insert(runner_id.to_key(), bytes.clone())?;
                 Ok(())
             })
         })
@@ -140,7 +140,7 @@ impl Store {
                 };
                 let mut runner: RunnerRecord = super::decode_tx("runners", &bytes)?;
                 runner.last_seen_at_us = Some(now);
-                tx.runners.insert(&runner_id.to_key(), encode(&runner))?;
+                tx.runners.insert(runner_id.to_key(), encode(&runner))?;
                 Ok(())
             })
         })

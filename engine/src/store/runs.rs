@@ -72,7 +72,7 @@ impl Store {
                 };
                 let run_number = previous + 1;
                 tx.counters
-                    .insert(counter_key.as_bytes(), &run_number.to_be_bytes())?;
+                    .insert(counter_key.as_bytes(), run_number.to_be_bytes())?;
                 let run = RunRecord {
                     run_id,
                     workflow: workflow.clone(),
@@ -84,7 +84,7 @@ impl Store {
                     finished_at_us: None,
                     details: details.clone(),
                 };
-                tx.runs.insert(&run_id.to_key(), encode(&run))?;
+                tx.runs.insert(run_id.to_key(), encode(&run))?;
                 Ok(run)
             })
         })
@@ -114,7 +114,7 @@ impl Store {
         let key = run.run_id.to_key();
         self.write(move |core| {
             core.transact(|tx| {
-                tx.runs.insert(&key, bytes.clone())?;
+                tx.runs.insert(key, bytes.clone())?;
                 Ok(())
             })
         })
@@ -147,7 +147,7 @@ impl Store {
                             return Ok(None);
                         }
                         run.details = after.clone();
-                        tx.runs.insert(&run_id.to_key(), encode(&run))?;
+                        tx.runs.insert(run_id.to_key(), encode(&run))?;
                         Ok(Some(run))
                     })
                 })
@@ -225,7 +225,7 @@ impl Store {
                 };
                 let mut run: RunRecord = decode_tx("runs", &bytes)?;
                 change(&mut run);
-                tx.runs.insert(&run_id.to_key(), encode(&run))?;
+                tx.runs.insert(run_id.to_key(), encode(&run))?;
                 Ok(run)
             })
         })

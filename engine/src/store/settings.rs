@@ -74,7 +74,7 @@ impl Store {
         self.remove_setting(VARIABLE, repository, name).await
     }
 
-    fn settings_tree(&self) -> Result<&sled::Tree, StoreError> {
+    fn settings_tree(&self) -> Result<&super::Tree, StoreError> {
         Ok(&self.trees.settings)
     }
 

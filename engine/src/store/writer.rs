@@ -60,7 +60,7 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the writer thread over `core`.
     pub(super) fn start(core: Arc<Core>) -> Result<Writer, StoreError> {
-        let db_path = core.dir.join("db");
+        let db_path = PathBuf::from(core.backend.describe());
         let (sender, receiver) = mpsc::channel::<Request>();
         let busy_since_us = Arc::new(AtomicU64::new(0));
         let busy = busy_since_us.clone();
@@ -137,7 +137,7 @@ fn run(core: &Core, queue: &mpsc::Receiver<Request>, busy: &AtomicU64) {
             Err(RecvTimeoutError::Timeout) => {
                 if dirty && short_of_space(core).is_none() {
                     busy.store(now_us().max(1), Ordering::SeqCst);
-                    dirty = match core.db.flush() {
+                    dirty = match core.flush_backend() {
                         Ok(_) => false,
                         Err(error) => {
                             tracing::error!("failed to flush the store: {error}");
@@ -184,23 +184,19 @@ fn run(core: &Core, queue: &mpsc::Receiver<Request>, busy: &AtomicU64) {
             };
         }
         if !waiting.is_empty() {
-            let flushed = core
-                .db
-                .flush()
-                .map(|_| ())
-                .map_err(|error| error.to_string());
+            let flushed = core.flush_backend().map_err(|error| error.0);
             // A failed flush is tried again when the writer is next idle.
             dirty = flushed.is_err();
             for ack in waiting {
                 ack(flushed.clone().map_err(|message| StoreError::Database {
-                    path: core.dir.join("db"),
+                    path: PathBuf::from(core.backend.describe()),
                     message,
                 }));
             }
         }
         busy.store(0, Ordering::SeqCst);
     }
-    if let Err(error) = core.db.flush() {
+    if let Err(error) = core.flush_backend() {
         tracing::error!("failed to flush the store on close: {error}");
     }
 }

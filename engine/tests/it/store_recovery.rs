@@ -1,12 +1,15 @@
-//! The store against real sled directories: state survives a drop and reopen exactly as it was
-//! (queued stays queued, leased keeps its lease, finished stays finished), leases refuse stale
-//! fencing tokens, expired leases retry once then fail, and log chunks are idempotent.
+//! The store on both backends (sled directories and PostgreSQL databases, see `store_suite`):
+//! state survives a drop and reopen exactly as it was (queued stays queued, leased keeps its
+//! lease, finished stays finished), leases refuse stale fencing tokens, expired leases retry once
+//! then fail, and log chunks are idempotent.
 
 use engine::store::{ExpiredLease, JobState, RunnerId, Store, StoreError};
+
+use crate::store_suite::{Place, on_both};
 use protocol::wire::LogChunk;
 use protocol::{Conclusion, JobResult, JobSpec};
 
-fn spec(job_key: &str, runs_on: &[&str]) -> JobSpec {
+pub(crate) fn spec(job_key: &str, runs_on: &[&str]) -> JobSpec {
     JobSpec {
         job_key: job_key.to_string(),
         job_id: job_key.to_string(),
@@ -16,7 +19,7 @@ fn spec(job_key: &str, runs_on: &[&str]) -> JobSpec {
     }
 }
 
-fn result(conclusion: Conclusion) -> JobResult {
+pub(crate) fn result(conclusion: Conclusion) -> JobResult {
     JobResult {
         conclusion,
         outputs: Default::default(),
@@ -27,6 +30,14 @@ fn result(conclusion: Conclusion) -> JobResult {
     }
 }
 
+on_both!(
+    state_survives_reopen_unchanged,
+    stale_fencing_tokens_and_strangers_change_nothing,
+    expired_lease_requeues_once_then_fails_as_runner_lost,
+    log_chunks_are_idempotent_across_reopen_and_a_torn_tail_is_cut,
+    registration_tokens_are_one_time_and_credentials_are_checked
+);
+
 fn chunk(seq: u64, lines: &[&str]) -> LogChunk {
     LogChunk {
         seq,
@@ -35,12 +46,10 @@ fn chunk(seq: u64, lines: &[&str]) -> LogChunk {
     }
 }
 
-#[tokio::test]
-async fn state_survives_reopen_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
+async fn state_survives_reopen_unchanged(place: Place) {
     let runner = RunnerId::new();
     let (run_id, queued_id, leased_id, finished_id, fencing) = {
-        let store = Store::open(dir.path()).unwrap();
+        let store = place.open();
         let run = store
             .create_run("ci.yml", serde_json::json!({"ref": "main"}))
             .await
@@ -94,7 +103,7 @@ async fn state_survives_reopen_unchanged() {
         )
     };
 
-    let store = Store::open(dir.path()).unwrap();
+    let store = place.open();
     let queued = store.job(queued_id).unwrap().unwrap();
     assert_eq!(queued.state, JobState::Queued);
     assert_eq!(store.queued_jobs().unwrap().len(), 1);
@@ -143,10 +152,8 @@ async fn state_survives_reopen_unchanged() {
     assert!(granted.lease.unwrap().fencing_token > fencing);
 }
 
-#[tokio::test]
-async fn stale_fencing_tokens_and_strangers_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+async fn stale_fencing_tokens_and_strangers_change_nothing(place: Place) {
+    let store = place.open();
     let run = store
         .create_run("ci.yml", serde_json::Value::Null)
         .await
@@ -201,10 +208,8 @@ async fn stale_fencing_tokens_and_strangers_change_nothing() {
     );
 }
 
-#[tokio::test]
-async fn expired_lease_requeues_once_then_fails_as_runner_lost() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+async fn expired_lease_requeues_once_then_fails_as_runner_lost(place: Place) {
+    let store = place.open();
     let run = store
         .create_run("ci.yml", serde_json::Value::Null)
         .await
@@ -257,12 +262,10 @@ async fn expired_lease_requeues_once_then_fails_as_runner_lost() {
     assert!(store.leased_jobs().unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn log_chunks_are_idempotent_across_reopen_and_a_torn_tail_is_cut() {
-    let dir = tempfile::tempdir().unwrap();
+async fn log_chunks_are_idempotent_across_reopen_and_a_torn_tail_is_cut(place: Place) {
     let runner = RunnerId::new();
     let (job_id, token, log_path) = {
-        let store = Store::open(dir.path()).unwrap();
+        let store = place.open();
         let run = store
             .create_run("ci.yml", serde_json::Value::Null)
             .await
@@ -288,7 +291,7 @@ async fn log_chunks_are_idempotent_across_reopen_and_a_torn_tail_is_cut() {
             .await
             .unwrap();
         assert_eq!((retried.last_seq, retried.lines_written), (Some(1), 1));
-        let log_dir = dir.path().join("logs").join(run.run_id.to_string());
+        let log_dir = place.dir().join("logs").join(run.run_id.to_string());
         // The log, not its sidecar of line times.
         let log_path = std::fs::read_dir(&log_dir)
             .unwrap()
@@ -302,7 +305,7 @@ async fn log_chunks_are_idempotent_across_reopen_and_a_torn_tail_is_cut() {
     torn.extend_from_slice(b"half a chu");
     std::fs::write(&log_path, torn).unwrap();
 
-    let store = Store::open(dir.path()).unwrap();
+    let store = place.open();
     let job = store.job(job_id).unwrap().unwrap();
     assert_eq!(store.read_log(&job, 0).await.unwrap(), b"one\ntwo\nthree\n");
     let repeat = store
@@ -325,11 +328,9 @@ async fn log_chunks_are_idempotent_across_reopen_and_a_torn_tail_is_cut() {
     let _ = runner;
 }
 
-#[tokio::test]
-async fn registration_tokens_are_one_time_and_credentials_are_checked() {
-    let dir = tempfile::tempdir().unwrap();
+async fn registration_tokens_are_one_time_and_credentials_are_checked(place: Place) {
     let (runner_id, credential) = {
-        let store = Store::open(dir.path()).unwrap();
+        let store = place.open();
         let token = engine::store::create_registration_token(&store)
             .await
             .unwrap();
@@ -346,7 +347,7 @@ async fn registration_tokens_are_one_time_and_credentials_are_checked() {
         assert_eq!(store.runners().unwrap().len(), 1);
         (runner.runner_id, credential)
     };
-    let store = Store::open(dir.path()).unwrap();
+    let store = place.open();
     let found = store.authenticate_runner(&credential).unwrap().unwrap();
     assert_eq!(found.runner_id, runner_id);
     assert!(found.carries(&["linux".to_string()]));

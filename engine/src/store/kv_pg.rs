@@ -1,0 +1,413 @@
+//! The PostgreSQL backend: every store tree is a set of rows of one table,
+//! `slipway_kv (tree text, key bytea, value bytea, primary key (tree, key))`; `bytea` compares
+//! byte by byte, so a prefix scan is one ordered range read of the primary key. Ids come from
+//! the sequence `slipway_ids`. The schema is versioned in `slipway_schema` and migrated on open
+//! (`MIGRATIONS`); a database whose version is newer than this binary knows is refused.
+//!
+//! Threads: the sync `postgres` client runs its own small runtime and panics when it blocks
+//! inside a tokio runtime, and the store's reads are synchronous calls made from async code.
+//! So every connection lives on an OS thread of its own (`Conn`) and is driven by messages:
+//! the caller sends an owned request and waits for the answer on a channel, which is safe from
+//! any thread. Idle connections wait in a small pool; a transaction holds one connection from
+//! `BEGIN` to `COMMIT`.
+//!
+//! This file must not know a record type.
+
+use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError};
+
+use super::kv::{
+    BResult, Backend, BackendError, Entries, Entry, TxBody, TxError, TxResult, TxView,
+};
+
+/// The schema migrations, in order; the version after applying `MIGRATIONS[i]` is `i + 1`.
+const MIGRATIONS: &[&str] = &["CREATE TABLE slipway_kv (
+        tree text NOT NULL,
+        key bytea NOT NULL,
+        value bytea NOT NULL,
+        PRIMARY KEY (tree, key)
+     );
+     CREATE SEQUENCE slipway_ids START WITH 1;"];
+
+/// The PostgreSQL schema version this binary writes and understands.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// How long a connection attempt may take unless the URL says (`?connect_timeout=`).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// At most this many idle connections are kept for reuse.
+const IDLE_CONNECTIONS: usize = 8;
+
+/// One request to a connection's thread; every field is owned so it can cross threads.
+enum Request {
+    Get(&'static str, Vec<u8>),
+    Insert(&'static str, Vec<u8>, Vec<u8>),
+    Remove(&'static str, Vec<u8>),
+    Scan(&'static str, Vec<u8>),
+    NextId,
+    Batch(String),
+    SchemaVersion,
+}
+
+enum Reply {
+    Value(Option<Vec<u8>>),
+    Entries(Vec<Entry>),
+    Id(u64),
+    Version(Option<i32>),
+    Done,
+}
+
+/// A connection on its own thread.
+struct Conn {
+    requests: mpsc::Sender<(Request, mpsc::SyncSender<BResult<Reply>>)>,
+}
+
+fn failed(error: postgres::Error) -> BackendError {
+    // The server's own message (with its detail) says more than the client's summary.
+    match error.as_db_error() {
+        Some(db) => BackendError(format!("{}: {}", db.severity(), db.message())),
+        None => BackendError(error.to_string()),
+    }
+}
+
+impl Conn {
+    fn open(url: &str) -> BResult<Conn> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|error: postgres::Error| BackendError(format!("read the URL: {error}")))?;
+        // An unreachable database is reported, not waited for (the URL may set its own).
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let (requests, inbox) = mpsc::channel::<(Request, mpsc::SyncSender<BResult<Reply>>)>();
+        let (ready, opened) = mpsc::sync_channel::<BResult<()>>(1);
+        std::thread::Builder::new()
+            .name("store-pg".to_string())
+            .spawn(move || {
+                let mut client = match config.connect(postgres::NoTls) {
+                    Ok(client) => {
+                        let _ = ready.send(Ok(()));
+                        client
+                    }
+                    Err(error) => {
+                        let _ = ready.send(Err(failed(error)));
+                        return;
+                    }
+                };
+                while let Ok((request, answer)) = inbox.recv() {
+                    let _ = answer.send(serve(&mut client, request));
+                }
+            })
+            .map_err(|error| BackendError(format!("start a database thread: {error}")))?;
+        opened
+            .recv()
+            .map_err(|_| BackendError("the database thread stopped".into()))??;
+        Ok(Conn { requests })
+    }
+
+    fn call(&self, request: Request) -> BResult<Reply> {
+        let (answer, answered) = mpsc::sync_channel(1);
+        self.requests
+            .send((request, answer))
+            .map_err(|_| BackendError("the database connection is closed".into()))?;
+        answered
+            .recv()
+            .map_err(|_| BackendError("the database connection is closed".into()))?
+    }
+}
+
+/// The smallest byte string greater than every string starting with `prefix` (`None`: no
+/// bound, the prefix is empty or all 0xff).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+fn serve(client: &mut postgres::Client, request: Request) -> BResult<Reply> {
+    match request {
+        Request::Get(tree, key) => {
+            let row = client
+                .query_opt(
+                    "SELECT value FROM slipway_kv WHERE tree = $1 AND key = $2",
+                    &[&tree, &key],
+                )
+                .map_err(failed)?;
+            Ok(Reply::Value(row.map(|row| row.get(0))))
+        }
+        Request::Insert(tree, key, value) => {
+            client
+                .execute(
+                    "INSERT INTO slipway_kv (tree, key, value) VALUES ($1, $2, $3)
+                     ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value",
+                    &[&tree, &key, &value],
+                )
+                .map_err(failed)?;
+            Ok(Reply::Done)
+        }
+        Request::Remove(tree, key) => {
+            let row = client
+                .query_opt(
+                    "DELETE FROM slipway_kv WHERE tree = $1 AND key = $2 RETURNING value",
+                    &[&tree, &key],
+                )
+                .map_err(failed)?;
+            Ok(Reply::Value(row.map(|row| row.get(0))))
+        }
+        Request::Scan(tree, prefix) => {
+            let end = prefix_end(&prefix);
+            let rows = client
+                .query(
+                    "SELECT key, value FROM slipway_kv
+                     WHERE tree = $1 AND key >= $2 AND ($3::bytea IS NULL OR key < $3)
+                     ORDER BY key",
+                    &[&tree, &prefix, &end],
+                )
+                .map_err(failed)?;
+            Ok(Reply::Entries(
+                rows.into_iter()
+                    .map(|row| (row.get(0), row.get(1)))
+                    .collect(),
+            ))
+        }
+        Request::NextId => {
+            let row = client
+                .query_one("SELECT nextval('slipway_ids')", &[])
+                .map_err(failed)?;
+            let id: i64 = row.get(0);
+            Ok(Reply::Id(u64::try_from(id).unwrap_or(0)))
+        }
+        Request::Batch(sql) => {
+            client.batch_execute(&sql).map_err(failed)?;
+            Ok(Reply::Done)
+        }
+        Request::SchemaVersion => {
+            let row = client
+                .query_one("SELECT max(version) FROM slipway_schema", &[])
+                .map_err(failed)?;
+            Ok(Reply::Version(row.get(0)))
+        }
+    }
+}
+
+fn unexpected() -> BackendError {
+    BackendError("the database thread gave an unexpected answer".into())
+}
+
+/// A PostgreSQL database holding one Slipway store.
+pub(crate) struct PgBackend {
+    url: String,
+    idle: Mutex<Vec<Conn>>,
+}
+
+/// `url` without its password, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+impl PgBackend {
+    /// Connects to `url`, brings the schema up to `SCHEMA_VERSION`, and refuses a database a
+    /// newer Slipway has migrated past it.
+    pub(crate) fn open(url: &str) -> BResult<PgBackend> {
+        let backend = PgBackend {
+            url: url.to_string(),
+            idle: Mutex::new(Vec::new()),
+        };
+        backend.migrate()?;
+        Ok(backend)
+    }
+
+    fn migrate(&self) -> BResult<()> {
+        let conn = self.checkout()?;
+        // Several replicas may start together: one migrates at a time (a lock for the session).
+        conn.call(Request::Batch(
+            "CREATE TABLE IF NOT EXISTS slipway_schema (version integer NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now());
+             SELECT pg_advisory_lock(7305726170)"
+                .into(),
+        ))?;
+        let outcome = self.migrate_locked(&conn);
+        let unlocked = conn.call(Request::Batch(
+            "SELECT pg_advisory_unlock(7305726170)".into(),
+        ));
+        outcome?;
+        unlocked?;
+        self.checkin(conn);
+        Ok(())
+    }
+
+    fn migrate_locked(&self, conn: &Conn) -> BResult<()> {
+        let Reply::Version(version) = conn.call(Request::SchemaVersion)? else {
+            return Err(unexpected());
+        };
+        let version = version.unwrap_or(0);
+        if version > SCHEMA_VERSION {
+            return Err(BackendError(format!(
+                "its schema version is {version}, newer than version {SCHEMA_VERSION} that this \
+                 slipway knows: a newer slipway migrated it; run that version (or newer)"
+            )));
+        }
+        let from = usize::try_from(version).unwrap_or(0);
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(from) {
+            let next = index + 1;
+            conn.call(Request::Batch(format!(
+                "BEGIN; {migration}; INSERT INTO slipway_schema (version) VALUES ({next}); COMMIT;"
+            )))
+            .map_err(|error| BackendError(format!("migrate to schema version {next}: {error}")))?;
+        }
+        Ok(())
+    }
+
+    fn checkout(&self) -> BResult<Conn> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => Conn::open(&self.url),
+        }
+    }
+
+    fn checkin(&self, conn: Conn) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < IDLE_CONNECTIONS {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs one request on a pooled connection; a connection that failed is not reused.
+    fn call(&self, request: Request) -> BResult<Reply> {
+        let conn = self.checkout()?;
+        let reply = conn.call(request)?;
+        self.checkin(conn);
+        Ok(reply)
+    }
+
+    /// Moves `next_id` of the id sequence up to at least `floor` (for `slipway migrate`).
+    pub(crate) fn raise_ids(&self, floor: u64) -> BResult<()> {
+        let floor = i64::try_from(floor.max(1))
+            .map_err(|_| BackendError(format!("id {floor} is out of range")))?;
+        self.call(Request::Batch(format!(
+            "SELECT setval('slipway_ids', GREATEST({floor}, (SELECT last_value FROM slipway_ids)))"
+        )))?;
+        Ok(())
+    }
+}
+
+/// The connection of one running transaction.
+struct PgTx<'a> {
+    conn: &'a Conn,
+}
+
+fn tx_call(conn: &Conn, request: Request) -> TxResult<Reply> {
+    conn.call(request).map_err(TxError::Storage)
+}
+
+impl TxView for PgTx<'_> {
+    fn get(&self, tree: &'static str, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        match tx_call(self.conn, Request::Get(tree, key.to_vec()))? {
+            Reply::Value(value) => Ok(value),
+            _ => Err(TxError::Storage(unexpected())),
+        }
+    }
+
+    fn insert(&self, tree: &'static str, key: &[u8], value: &[u8]) -> TxResult<()> {
+        tx_call(
+            self.conn,
+            Request::Insert(tree, key.to_vec(), value.to_vec()),
+        )?;
+        Ok(())
+    }
+
+    fn remove(&self, tree: &'static str, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        match tx_call(self.conn, Request::Remove(tree, key.to_vec()))? {
+            Reply::Value(value) => Ok(value),
+            _ => Err(TxError::Storage(unexpected())),
+        }
+    }
+}
+
+impl Backend for PgBackend {
+    fn describe(&self) -> String {
+        redact(&self.url)
+    }
+
+    fn get(&self, tree: &'static str, key: &[u8]) -> BResult<Option<Vec<u8>>> {
+        match self.call(Request::Get(tree, key.to_vec()))? {
+            Reply::Value(value) => Ok(value),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn insert(&self, tree: &'static str, key: &[u8], value: &[u8]) -> BResult<()> {
+        self.call(Request::Insert(tree, key.to_vec(), value.to_vec()))?;
+        Ok(())
+    }
+
+    fn remove(&self, tree: &'static str, key: &[u8]) -> BResult<Option<Vec<u8>>> {
+        match self.call(Request::Remove(tree, key.to_vec()))? {
+            Reply::Value(value) => Ok(value),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn scan(&self, tree: &'static str, prefix: &[u8]) -> BResult<Entries<'_>> {
+        match self.call(Request::Scan(tree, prefix.to_vec()))? {
+            Reply::Entries(entries) => Ok(Box::new(entries.into_iter().map(Ok))),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn transact(&self, _trees: &[&'static str], body: TxBody<'_>) -> TxResult<()> {
+        let conn = self.checkout().map_err(TxError::Storage)?;
+        tx_call(&conn, Request::Batch("BEGIN".into()))?;
+        match body(&PgTx { conn: &conn }) {
+            Ok(()) => {
+                tx_call(&conn, Request::Batch("COMMIT".into()))?;
+                self.checkin(conn);
+                Ok(())
+            }
+            Err(error) => {
+                // A connection whose rollback failed is dropped, not reused.
+                if conn.call(Request::Batch("ROLLBACK".into())).is_ok() {
+                    self.checkin(conn);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn generate_id(&self) -> BResult<u64> {
+        match self.call(Request::NextId)? {
+            Reply::Id(id) => Ok(id),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn flush(&self) -> BResult<()> {
+        // Every statement outside a transaction, and every COMMIT, is durable on return.
+        Ok(())
+    }
+
+    fn tree_names(&self) -> BResult<Vec<String>> {
+        Err(BackendError(
+            "listing the trees of a PostgreSQL store is not supported".into(),
+        ))
+    }
+}
