@@ -206,6 +206,10 @@ enum Command {
         /// (`30d`, `12h`), checked every hour; running runs are never removed. Default: keep all
         #[arg(long, value_parser = serve::parse_duration, value_name = "DURATION")]
         retain: Option<std::time::Duration>,
+        /// Refuse an artifact larger than this many bytes (the artifact service of
+        /// `upload-artifact@v4`); default and maximum 10 GiB
+        #[arg(long, default_value_t = engine::artifacts::MAX_ARTIFACT_BYTES, value_name = "BYTES", env = "SLIPWAY_MAX_ARTIFACT_BYTES")]
+        max_artifact_bytes: u64,
     },
     /// Run jobs for an engine (`runner register` first)
     #[command(args_conflicts_with_subcommands = true)]
@@ -533,6 +537,7 @@ fn main() {
             max_log_bytes,
             no_runner_timeout,
             retain,
+            max_artifact_bytes,
         } => serve::run(serve::ServeRequest {
             data_dir,
             listen,
@@ -546,6 +551,7 @@ fn main() {
             max_log_bytes,
             no_runner_timeout,
             retain,
+            max_artifact_bytes,
         }),
         Command::Runner {
             register:

@@ -41,6 +41,9 @@ pub struct EngineConfig {
     /// Finished runs older than this are removed by the retention sweep (`runs::retention`);
     /// `None`: kept until `slipway gc`.
     pub retain: Option<Duration>,
+    /// The largest artifact (bytes) the toolkit's artifact service takes
+    /// (`crate::artifacts::MAX_ARTIFACT_BYTES` unless `serve --max-artifact-bytes` says less).
+    pub max_artifact_bytes: u64,
 }
 
 impl EngineConfig {
@@ -53,6 +56,7 @@ impl EngineConfig {
             clock: crate::deploy::Clock::System,
             no_runner_timeout: Duration::from_secs(24 * 3600),
             retain: None,
+            max_artifact_bytes: crate::artifacts::MAX_ARTIFACT_BYTES,
         }
     }
 }
