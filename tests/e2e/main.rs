@@ -32,6 +32,7 @@ mod ofrep_e2e;
 mod parallel_steps_e2e;
 mod release_plans_e2e;
 mod releases_e2e;
+mod results_e2e;
 mod reusable_e2e;
 mod run_control_e2e;
 mod soak_e2e;
