@@ -206,8 +206,8 @@ enum Command {
         /// (`30d`, `12h`), checked every hour; running runs are never removed. Default: keep all
         #[arg(long, value_parser = serve::parse_duration, value_name = "DURATION")]
         retain: Option<std::time::Duration>,
-        /// Refuse an artifact larger than this many bytes (the artifact service of
-        /// `upload-artifact@v4`); default and maximum 10 GiB
+        /// Refuse an artifact (upload-artifact, built in or v4) larger than this many bytes;
+        /// at most 10 GiB
         #[arg(long, default_value_t = engine::artifacts::MAX_ARTIFACT_BYTES, value_name = "BYTES", env = "SLIPWAY_MAX_ARTIFACT_BYTES")]
         max_artifact_bytes: u64,
     },

@@ -6,7 +6,7 @@
 //! ids from the token's `scp` claim, `CreateArtifact` → block `PUT`s → block list →
 //! `FinalizeArtifact` with size and `sha256:` hash; `ListArtifacts` → `GetSignedArtifactURL` →
 //! `GET` on the other runner in a later job. Also: a duplicate name is refused, an artifact over
-//! `serve --max-artifact-bytes` is refused clearly, deletion, reading another run of the same
+//! `serve --max-artifact-bytes` is refused clearly (by the built-in upload-artifact too), deletion, reading another run of the same
 //! repository by naming it, and a run of another repository can neither read nor create there.
 //!
 //! Node is required under `CI=true`; elsewhere its absence is a loud SKIPPED.
@@ -138,6 +138,17 @@ jobs:
           "$NODE" "$CLIENT" delete gone > "$OUT/delete.json"
           if "$NODE" "$CLIENT" delete gone 2> "$OUT/delete-again.txt"; then exit 1; fi
           "$NODE" "$CLIENT" list > "$OUT/list-up.json"
+  builtin:
+    runs-on: [self-hosted, alpha]
+    steps:
+      - run: head -c 1500000 /dev/urandom > big.bin
+      - id: big
+        continue-on-error: true
+        uses: actions/upload-artifact@v4
+        with:
+          name: builtin-big
+          path: big.bin
+      - run: test "${{ steps.big.outcome }}" = failure
   down:
     needs: up
     runs-on: [self-hosted, beta]
@@ -289,6 +300,13 @@ async fn upload_and_download_artifact_v4_protocol_across_runners() {
         format!("{}/api/v1/toolkit/", engine.url)
     );
 
+    // The built-in upload-artifact keeps to the same limit.
+    let builtin = logs("builtin", run_a.clone()).await;
+    assert_eq!(job(&run, "builtin")["conclusion"], "success", "{builtin}");
+    assert!(
+        builtin.contains(&format!("over the limit of {LIMIT}")),
+        "{builtin}"
+    );
     // A second `dist` in the same run is refused as GitHub refuses it.
     let duplicate = read(&out.join("duplicate.txt"));
     assert!(

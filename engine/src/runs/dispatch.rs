@@ -41,8 +41,9 @@ pub struct EngineConfig {
     /// Finished runs older than this are removed by the retention sweep (`runs::retention`);
     /// `None`: kept until `slipway gc`.
     pub retain: Option<Duration>,
-    /// The largest artifact (bytes) the toolkit's artifact service takes
-    /// (`crate::artifacts::MAX_ARTIFACT_BYTES` unless `serve --max-artifact-bytes` says less).
+    /// The largest artifact (bytes) the engine takes, from the built-in upload-artifact or the
+    /// toolkit's artifact service (`crate::artifacts::MAX_ARTIFACT_BYTES` unless
+    /// `serve --max-artifact-bytes` says less).
     pub max_artifact_bytes: u64,
 }
 
