@@ -211,6 +211,10 @@ enum Command {
         /// (`30d`, `12h`), checked every hour; running runs are never removed. Default: keep all
         #[arg(long, value_parser = serve::parse_duration, value_name = "DURATION")]
         retain: Option<std::time::Duration>,
+        /// Refuse an artifact (upload-artifact, built in or v4) larger than this many bytes;
+        /// at most 10 GiB
+        #[arg(long, default_value_t = engine::artifacts::MAX_ARTIFACT_BYTES, value_name = "BYTES", env = "SLIPWAY_MAX_ARTIFACT_BYTES")]
+        max_artifact_bytes: u64,
     },
     /// Run jobs for an engine (`runner register` first)
     #[command(args_conflicts_with_subcommands = true)]
@@ -550,6 +554,7 @@ fn main() {
             max_log_bytes,
             no_runner_timeout,
             retain,
+            max_artifact_bytes,
         } => serve::run(serve::ServeRequest {
             data_dir,
             store,
@@ -564,6 +569,7 @@ fn main() {
             max_log_bytes,
             no_runner_timeout,
             retain,
+            max_artifact_bytes,
         }),
         Command::Runner {
             register:

@@ -49,6 +49,8 @@ pub(crate) struct ServeRequest {
     pub no_runner_timeout: Duration,
     /// Finished runs older than this are removed every hour (`--retain`).
     pub retain: Option<Duration>,
+    /// The largest artifact the toolkit's artifact service takes (`--max-artifact-bytes`).
+    pub max_artifact_bytes: u64,
 }
 
 /// A duration as people write it: `90s`, `30m`, `24h`, `2d`, `1h30m` (a bare number is seconds).
@@ -183,6 +185,9 @@ async fn serve(request: ServeRequest) -> Result<(), String> {
     config.lease_duration = Duration::from_secs(request.lease_seconds.max(1));
     config.no_runner_timeout = request.no_runner_timeout;
     config.retain = request.retain;
+    config.max_artifact_bytes = request
+        .max_artifact_bytes
+        .min(engine::artifacts::MAX_ARTIFACT_BYTES);
     if let Some(path) = &request.clock_file {
         config.clock = engine::Clock::File(path.clone());
     }

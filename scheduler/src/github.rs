@@ -35,7 +35,7 @@ pub fn repository_owner(repository: &str) -> &str {
 
 /// The run's `github` context, the same for every job of the run (without `job`). `event` is the
 /// payload. Ids Slipway has no notion of (`actor_id`, `repository_id`, …) are `"0"`, URLs point
-/// at `slipway.invalid`.
+/// at `slipway.invalid` (`server_url` at `slipway.localhost`, see there).
 pub fn github_context(run: &RunFacts, payload: &Value) -> Map<String, Value> {
     let git_ref = run.git_ref.as_str();
     let (ref_type, ref_name) = if let Some(tag) = git_ref.strip_prefix("refs/tags/") {
@@ -79,7 +79,11 @@ pub fn github_context(run: &RunFacts, payload: &Value) -> Map<String, Value> {
         "run_id": run.run_id.to_string(),
         "run_number": run.run_number.to_string(),
         "secret_source": "None",
-        "server_url": "https://slipway.invalid",
+        // A `.localhost` host: the toolkit's `@actions/artifact` (upload/download-artifact@v4)
+        // refuses to run against a server it takes for GitHub Enterprise Server, which is any
+        // host but github.com, `*.ghe.com` and `*.localhost`. The name is reserved: never a
+        // real server.
+        "server_url": "https://slipway.localhost",
         "sha": run.sha,
         "token": "",
         "triggering_actor": run.triggering_actor,
@@ -155,5 +159,11 @@ mod tests {
             "octo/app/.github/workflows/ci.yml@refs/tags/v1.2"
         );
         assert_eq!(repository_owner("app"), "local");
+        // Not a GHES host to `@actions/artifact`'s `isGhes()`.
+        assert!(
+            github["server_url"]
+                .as_str()
+                .is_some_and(|url| url.ends_with(".localhost"))
+        );
     }
 }

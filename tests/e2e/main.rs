@@ -35,6 +35,7 @@ mod pg_cluster;
 mod postgres_e2e;
 mod release_plans_e2e;
 mod releases_e2e;
+mod results_e2e;
 mod reusable_e2e;
 mod run_control_e2e;
 mod soak_e2e;

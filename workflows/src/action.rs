@@ -195,8 +195,9 @@ impl RemoteAction {
     /// built in; cache and artifact actions do unless the real action is mirrored).
     pub fn built_in(&self) -> BuiltIn {
         match self.name().as_str() {
-            // The engine serves the cache protocol the real cache actions speak, not yet the
-            // artifact protocol of upload/download-artifact@v4: those stay built in.
+            // The engine serves the cache protocol and the artifact (v4) protocol the real actions
+            // speak (`engine::api::toolkit`, `engine::api::results`); upload/download-artifact stay
+            // built in until a real copy of them is in the tests' conformance data.
             "actions/checkout" | "actions/upload-artifact" | "actions/download-artifact" => {
                 BuiltIn::Always
             }

@@ -36,7 +36,7 @@ use tokio_stream::StreamExt;
 use super::extract::{ApiError, AuthedRunner, Versioned};
 use super::run_refs::resolve_run_id;
 use crate::artifacts::caches::{self, JobCaches, MAX_CACHE_BYTES};
-use crate::artifacts::{self, ArtifactError, MAX_ARTIFACT_BYTES, RunArtifacts};
+use crate::artifacts::{self, ArtifactError, RunArtifacts};
 use crate::runs::dispatch::Engine;
 use crate::store::{JobId, JobRecord, RunId, StoreError, now_us};
 
@@ -152,7 +152,7 @@ async fn staged_upload(
             let place = RunArtifacts::of(engine.store(), &engine.config().data_dir, job.run_id)
                 .map_err(artifact_error)?;
             let staged = blocking(move || place.staging(&job_id, fencing_token, &set)).await?;
-            (staged, MAX_ARTIFACT_BYTES)
+            (staged, engine.config().max_artifact_bytes)
         }
         UploadTo::Cache => {
             caches::check_key(&set).map_err(artifact_error)?;
@@ -175,6 +175,21 @@ async fn commit(
     let job = lease_holder(&engine, &job_id, runner.runner_id, request.fencing_token)?;
     let place = RunArtifacts::of(engine.store(), &engine.config().data_dir, job.run_id)
         .map_err(artifact_error)?;
+    // The commit checks each declared size against what was staged: their sum is the size.
+    let limit = engine.config().max_artifact_bytes;
+    let declared = request
+        .files
+        .iter()
+        .fold(0u64, |sum, file| sum.saturating_add(file.size));
+    if declared > limit {
+        return Err(artifact_error(ArtifactError::TooLarge {
+            name,
+            what: "the artifact's size",
+            value: declared,
+            limit,
+            kind: "BYTES",
+        }));
+    }
     let manifest = blocking(move || {
         place.commit(
             &job_id,

@@ -29,6 +29,7 @@ pub mod ofrep;
 pub(crate) mod reads;
 pub mod releases;
 pub mod repos;
+mod results;
 mod retention;
 pub(crate) mod run_refs;
 mod runners;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(settings::routes())
         .merge(artifacts::routes())
         .merge(toolkit::routes())
+        .merge(results::routes())
         .merge(actions::routes())
         .merge(environments::routes())
         .merge(releases::routes())

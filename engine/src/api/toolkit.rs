@@ -94,7 +94,7 @@ pub fn mint_runtime_token(engine: &Engine, job: &JobRecord, fencing_token: u64) 
 
 /// An answer of the toolkit's routes: GitHub's error shape `{"message": …}`.
 #[derive(Debug)]
-struct ToolkitError {
+pub(super) struct ToolkitError {
     status: StatusCode,
     message: String,
 }
@@ -109,6 +109,11 @@ impl ToolkitError {
 
     fn bad_request(message: impl Into<String>) -> ToolkitError {
         ToolkitError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// What went wrong, in words.
+    pub(super) fn message(&self) -> &str {
+        &self.message
     }
 
     fn unauthorized() -> ToolkitError {
@@ -132,9 +137,9 @@ impl IntoResponse for ToolkitError {
 }
 
 /// The job a valid token names, with its claims, when the token's lease is still the job's.
-struct TokenJob {
-    job: JobRecord,
-    claims: JobTokenClaims,
+pub(super) struct TokenJob {
+    pub(super) job: JobRecord,
+    pub(super) claims: JobTokenClaims,
 }
 
 impl TokenJob {
@@ -144,7 +149,7 @@ impl TokenJob {
 }
 
 /// Checks `token`: signature, expiry, and that the job still holds the lease it was minted for.
-fn authenticate(engine: &Engine, token: Option<&str>) -> Result<TokenJob, ToolkitError> {
+pub(super) fn authenticate(engine: &Engine, token: Option<&str>) -> Result<TokenJob, ToolkitError> {
     let token = token.ok_or_else(ToolkitError::unauthorized)?;
     let key = SecretKey::shared(&engine.config().data_dir).map_err(|error| {
         tracing::error!(%error, "cannot read the engine's key to check a job token");
@@ -176,7 +181,7 @@ fn authenticate(engine: &Engine, token: Option<&str>) -> Result<TokenJob, Toolki
     Ok(TokenJob { job, claims })
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -468,7 +473,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, Tool
 
 /// `scheme://host` the caller reached the engine at (`X-Forwarded-Proto` honoured), for URLs the
 /// action follows without the engine's help.
-fn base_url(headers: &HeaderMap) -> String {
+pub(super) fn base_url(headers: &HeaderMap) -> String {
     let host = headers
         .get(HOST)
         .and_then(|value| value.to_str().ok())
@@ -482,7 +487,7 @@ fn base_url(headers: &HeaderMap) -> String {
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
-fn percent_encode(text: &str) -> String {
+pub(super) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {

@@ -17,6 +17,7 @@
 //! This module does plain blocking file work: callers on the async runtime run it on a blocking
 //! thread. It must not know HTTP (that is `api::artifacts`).
 
+pub mod blobs;
 pub mod caches;
 
 use std::fs;

@@ -123,6 +123,22 @@ pub const ROUTES: &[RouteRule] = &[
         "/api/v1/toolkit/_apis/artifactcache/archive",
         JobToken,
     ),
+    // The official actions' artifact service (v4 protocol) and its blobs (job runtime tokens).
+    rule(
+        "POST",
+        "/twirp/github.actions.results.api.v1.ArtifactService/{method}",
+        JobToken,
+    ),
+    rule(
+        "GET",
+        "/api/v1/toolkit/_apis/artifactblob/{run_id}/{name}",
+        JobToken,
+    ),
+    rule(
+        "PUT",
+        "/api/v1/toolkit/_apis/artifactblob/{run_id}/{name}",
+        JobToken,
+    ),
     // Git hooks and forge webhooks (hook token or HMAC).
     rule("POST", "/api/v1/repos/{name}/hook", Webhook),
     rule("POST", "/api/v1/repos/{name}/webhook", Webhook),

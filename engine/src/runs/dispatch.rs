@@ -44,6 +44,10 @@ pub struct EngineConfig {
     /// Finished runs older than this are removed by the retention sweep (`runs::retention`);
     /// `None`: kept until `slipway gc`.
     pub retain: Option<Duration>,
+    /// The largest artifact (bytes) the engine takes, from the built-in upload-artifact or the
+    /// toolkit's artifact service (`crate::artifacts::MAX_ARTIFACT_BYTES` unless
+    /// `serve --max-artifact-bytes` says less).
+    pub max_artifact_bytes: u64,
 }
 
 impl EngineConfig {
@@ -59,6 +63,7 @@ impl EngineConfig {
             clock: crate::deploy::Clock::System,
             no_runner_timeout: Duration::from_secs(24 * 3600),
             retain: None,
+            max_artifact_bytes: crate::artifacts::MAX_ARTIFACT_BYTES,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! so no second key file is kept and every engine process on a data dir agrees.
 //!
 //! What a token lets its holder do: read and write the caches of its job's scope (its repository,
-//! its ref; read the default branch's) and, as the services grow, its run's artifacts — nothing
+//! its ref; read the default branch's) and its run's artifacts (`api::results`) — nothing
 //! else: the admin and runner APIs never accept it. It is good while its lease is (a re-leased or
 //! finished job's token is refused) and until `exp`, whichever ends first. Checking the lease is
 //! the caller's part (`api::toolkit`); this file checks the signature and the expiry only.

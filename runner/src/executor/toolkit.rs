@@ -4,8 +4,8 @@
 //! steps get it only when the runner is started with `--toolkit-env-in-run-steps`.
 //!
 //! The same token is the job's `github.token` / `secrets.GITHUB_TOKEN` (`give_job_token`): a
-//! per-job token the engine verifies, good for the engine's cache service (and, as they come,
-//! its artifact services) while the job's lease lasts. It is a secret: masked in every log line.
+//! per-job token the engine verifies, good for the engine's cache and artifact services while the
+//! job's lease lasts. It is a secret: masked in every log line.
 //!
 //! No I/O here: plain values for the executor and the agent.
 

@@ -429,6 +429,17 @@ impl TestEngine {
     /// Registers a runner with a fresh token and starts it as a process with `labels` (the
     /// defaults when `None`) and its own work dir under `dir`; the process and the runner's id.
     pub(crate) async fn start_runner(&self, dir: &Path, labels: Option<&str>) -> (Process, String) {
+        self.start_runner_with_env(dir, labels, &[]).await
+    }
+
+    /// `start_runner` with extra environment variables for the runner process (e.g.
+    /// `SLIPWAY_TOOLKIT_ENV_IN_RUN_STEPS`).
+    pub(crate) async fn start_runner_with_env(
+        &self,
+        dir: &Path,
+        labels: Option<&str>,
+        envs: &[(&str, &str)],
+    ) -> (Process, String) {
         std::fs::create_dir_all(dir).expect("runner dir");
         let (status, answer) = self
             .post_admin(
@@ -463,6 +474,7 @@ impl TestEngine {
             .to_string();
         let child = Command::new(BIN)
             .envs(crate::support::user_env())
+            .envs(envs.iter().copied())
             .args(["runner", "--engine", &self.url])
             .args(&label_args)
             .arg("--config")
