@@ -712,7 +712,7 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// `slipway migrate --from sled:DIR --to postgres://…`: copies the stopped engine's sled store
 /// into an empty PostgreSQL database and says what it copied.
-pub fn migrate(from: &str, to: &str) -> i32 {
+pub(crate) fn migrate(from: &str, to: &str) -> i32 {
     use engine::store::StoreLocation;
     let dir = match StoreLocation::parse(from) {
         Ok((StoreLocation::Sled, Some(dir))) => dir,

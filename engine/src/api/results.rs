@@ -54,7 +54,7 @@ const BLOB_PATH: &str = "_apis/artifactblob";
 const SMALL_BODY: usize = 4 * 1024 * 1024;
 
 /// The artifact service's routes, to merge into the API's router.
-pub fn routes() -> Router<super::AppState> {
+pub(crate) fn routes() -> Router<super::AppState> {
     Router::new()
         .route(
             "/twirp/github.actions.results.api.v1.ArtifactService/{method}",

@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The running cluster of this test binary.
-pub struct Cluster {
+pub(crate) struct Cluster {
     pub port: u16,
     pub dir: PathBuf,
     bin: PathBuf,
@@ -167,7 +167,7 @@ impl Cluster {
     }
 
     /// Creates a new, empty database and returns its URL.
-    pub fn new_database(&self, hint: &str) -> String {
+    pub(crate) fn new_database(&self, hint: &str) -> String {
         let name = format!(
             "t{}_{}",
             NEXT_DB.fetch_add(1, Ordering::SeqCst),
@@ -198,12 +198,12 @@ impl Cluster {
     }
 
     /// The URL of database `name` on this cluster.
-    pub fn url(&self, name: &str) -> String {
+    pub(crate) fn url(&self, name: &str) -> String {
         format!("postgres://slipway@127.0.0.1:{}/{name}", self.port)
     }
 
     /// Runs SQL on database `name` with `psql`, returning its plain output.
-    pub fn psql(&self, name: &str, sql: &str) -> String {
+    pub(crate) fn psql(&self, name: &str, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
             .args([
                 "-h",
@@ -238,7 +238,7 @@ fn append(path: &Path, text: &str) -> Result<(), String> {
 /// The cluster of this test binary, started on first use; `None` (after a loud notice) when
 /// PostgreSQL cannot be started outside CI. Under `CI=true` a cluster that cannot start fails
 /// the test.
-pub fn cluster(test: &str) -> Option<&'static Cluster> {
+pub(crate) fn cluster(test: &str) -> Option<&'static Cluster> {
     match CLUSTER.get_or_init(Cluster::start) {
         Ok(cluster) => Some(cluster),
         Err(why) => {
