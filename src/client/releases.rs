@@ -125,6 +125,10 @@ pub enum ReleaseCommand {
         /// `AUDIENCE@WHEN`, in order: `10%@2026-12-07T09:00Z`, `50%@+2d`, `all@+4d`, `tier:premium@now`
         #[arg(long = "stage", value_name = "STAGE", required = true)]
         stages: Vec<String>,
+        /// A workflow that must succeed before each stage is given (`workflow:canary.yml`,
+        /// dispatched at the release's tag; a failure holds the stage and is tried again)
+        #[arg(long, value_name = "CHECK")]
+        check: Option<String>,
         /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
@@ -349,6 +353,7 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                 tag,
                 environment,
                 stages,
+                check,
                 repo,
                 json,
             } => {
@@ -357,6 +362,7 @@ pub fn release(args: &ReleaseArgs) -> i32 {
                     repo: repo.clone(),
                     environment: environment.clone(),
                     stages: stages.clone(),
+                    check: check.clone(),
                 };
                 let change = send(&client, Method::POST, &path(tag, "/plan"), &body).await?;
                 report(&change, *json)
@@ -718,10 +724,23 @@ fn print_release(release: &Release) {
             .as_ref()
             .map(|why| format!(", waiting: {why}"))
             .unwrap_or_default();
+        let check = plan
+            .check
+            .as_ref()
+            .map(|check| format!(", check {check}"))
+            .unwrap_or_default();
         println!(
-            "  plan        {environment}: {} (by {}{waiting})",
+            "  plan        {environment}: {} (by {}{check}{waiting})",
             plan.state, plan.planned_by
         );
+        if let Some(run) = &plan.check_run {
+            println!(
+                "    check     stage {}: run {} {}",
+                run.stage + 1,
+                run.run_id,
+                if run.passed { "passed" } else { "running" }
+            );
+        }
         for (index, stage) in plan.stages.iter().enumerate() {
             println!(
                 "    stage {}  {}  at {}  {}",

@@ -1,6 +1,6 @@
 //! The pages beside runs: environments (what is deployed beside what is released to whom, the
 //! lane, freezes, protection, history with approve/reject, the audit trail), releases (promote,
-//! withdraw), runners (labels, capacity, busy or idle, last contact, the jobs they hold; a
+//! withdraw, notes), the release calendar (every plan's stages in time order), runners (labels, capacity, busy or idle, last contact, the jobs they hold; a
 //! registration token), repositories (watched repositories and their next cron fires).
 //!
 //! Each reads through the service the JSON API's handler uses; nested records the page does not
@@ -243,6 +243,8 @@ struct ReleaseRow {
     /// `major`, `minor`, `patch`, `emergency` (emergency is flagged on the page).
     category: String,
     plans_html: String,
+    /// The release notes (Markdown), rendered and sanitised.
+    notes_html: String,
 }
 
 #[derive(Template)]
@@ -288,6 +290,7 @@ pub async fn releases_page(
             history_html: json_of(&release.history),
             category: release.category.to_string(),
             plans_html: json_of(&release.plans),
+            notes_html: super::markdown::render(&release.notes),
             tag: release.tag,
             name: release.name,
             repository: release.repository,
@@ -300,6 +303,74 @@ pub async fn releases_page(
         chrome: Chrome::new("Releases", "releases", &session),
         releases: rows,
         environments,
+    }))
+}
+
+/// One planned stage of the release calendar.
+struct CalendarRow {
+    when: String,
+    repository: String,
+    tag: String,
+    category: String,
+    environment: String,
+    audience: String,
+    /// `done`, `skipped`, `due`, `planned`, or the plan's state (`paused`, `halted`).
+    status: String,
+    /// Why the due stage waits, when it does.
+    waiting: String,
+}
+
+#[derive(Template)]
+#[template(path = "calendar.html")]
+struct CalendarPage {
+    chrome: Chrome,
+    rows: Vec<CalendarRow>,
+}
+
+/// `GET /releases/calendar`: every plan's stages across repositories, in time order (what
+/// `slipway releases --calendar` prints), with each stage's status on the engine's clock.
+pub async fn calendar_page(
+    session: Session,
+    State(state): State<AppState>,
+) -> Result<Response, UiError> {
+    let releases = state
+        .releases()
+        .list(None)
+        .map_err(|e| UiError::from(ApiError::from(e)))?;
+    let now = state.engine().config().clock.now();
+    let mut stages = Vec::new();
+    for release in &releases {
+        for (environment, plan) in &release.plans {
+            for (index, stage) in plan.stages.iter().enumerate() {
+                let status = plan.stage_status(index, now);
+                stages.push((
+                    stage.at,
+                    CalendarRow {
+                        when: stage.at.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
+                        repository: release.repository.clone(),
+                        tag: release.tag.clone(),
+                        category: release.category.to_string(),
+                        environment: environment.clone(),
+                        audience: stage.audience.to_string(),
+                        status: status.to_string(),
+                        waiting: if status == "due" {
+                            plan.waiting.clone().unwrap_or_default()
+                        } else {
+                            String::new()
+                        },
+                    },
+                ));
+            }
+        }
+    }
+    stages.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| a.1.repository.cmp(&b.1.repository))
+            .then_with(|| a.1.tag.cmp(&b.1.tag))
+    });
+    Ok(render(&CalendarPage {
+        chrome: Chrome::new("Release calendar", "calendar", &session),
+        rows: stages.into_iter().map(|(_, row)| row).collect(),
     }))
 }
 
