@@ -778,7 +778,7 @@ fn shapes() -> Vec<(String, String)> {
     let environment = Environment {
         name: "prod".into(),
         protection: protection.clone(),
-        release_protection: protection,
+        release_protection: protection.clone(),
         freeze_windows: vec!["Fri 16:00-Mon 08:00 UTC".into()],
         default_strategy: Some(StrategyKind::BigBang),
         url: Some("https://example.test".into()),
