@@ -623,6 +623,20 @@ async fn an_emergency_release_skips_the_wait_and_the_freeze_but_needs_its_own_ap
         policy.contains("production  emergency  1 approval(s) from oncall"),
         "{policy}"
     );
+    // The policy is part of the environment: in `env show` and the environment API.
+    let shown = ok(&engine, &["env", "show", "production"]);
+    assert!(
+        shown.contains("  emergency:  1 approval(s) from oncall, wait 7200s"),
+        "{shown}"
+    );
+    let view = engine.get("/api/v1/environments/production").await;
+    let emergency = &view["environment"]["release_policies"]["emergency"];
+    assert_eq!(emergency["protection"]["required_approvals"], 1, "{view:#}");
+    assert_eq!(
+        emergency["protection"]["approvers"],
+        serde_json::json!([{"user": "oncall"}]),
+        "{view:#}"
+    );
 
     // Now it waits for its approver only: not the freeze, not the wait timers (held for
     // approval: its own exit code).
