@@ -12,6 +12,7 @@ mod support;
 mod actions_e2e;
 mod artifacts_e2e;
 mod cli_first_steps;
+mod cli_pipes_e2e;
 mod cli_scripts_e2e;
 mod cli_snapshots;
 mod client_cli;
