@@ -524,7 +524,7 @@ pub fn releases(args: &ReleasesArgs) -> i32 {
                     release.tag.clone(),
                     release.repository.clone(),
                     release.sha.chars().take(7).collect(),
-                    release.created_at.to_string(),
+                    crate::style::timestamp(&release.created_at),
                     released_to(release),
                 ]
             })
@@ -706,7 +706,8 @@ fn print_release(release: &Release) {
     println!("  category    {}", release.category);
     println!(
         "  created     {} by {}",
-        release.created_at, release.created_by
+        crate::style::timestamp(&release.created_at),
+        release.created_by
     );
     if !release.notes.trim().is_empty() {
         println!("  notes");
@@ -746,9 +747,9 @@ fn print_release(release: &Release) {
                 "    stage {}  {}  at {}  {}",
                 index + 1,
                 stage.audience,
-                stage.at,
+                crate::style::timestamp(&stage.at),
                 match stage.reached_at {
-                    Some(at) => format!("done {at}"),
+                    Some(at) => format!("done {}", crate::style::timestamp(&at)),
                     None => plan.stage_status(index, now).to_string(),
                 }
             );
@@ -757,13 +758,17 @@ fn print_release(release: &Release) {
     for (environment, rollout) in &release.rollouts {
         println!(
             "  released    {environment}: {} (since {}, by {})",
-            rollout.audience, rollout.promoted_at, rollout.promoted_by
+            rollout.audience,
+            crate::style::timestamp(&rollout.promoted_at),
+            rollout.promoted_by
         );
     }
     for (environment, pending) in &release.pending {
         println!(
             "  waiting     {environment}: {} asked by {} at {} (needs approval)",
-            pending.audience, pending.requested_by, pending.requested_at
+            pending.audience,
+            pending.requested_by,
+            crate::style::timestamp(&pending.requested_at)
         );
     }
     if !release.history.is_empty() {
@@ -776,7 +781,7 @@ fn print_release(release: &Release) {
                 .map_or("withdrawn".to_string(), ToString::to_string);
             let mut line = format!(
                 "    {} {} {} {} ({})",
-                entry.at,
+                crate::style::timestamp(&entry.at),
                 entry.actor,
                 entry.environment.as_deref().unwrap_or("-"),
                 audience,
@@ -844,7 +849,7 @@ fn print_calendar(releases: &[Release]) {
                 rows.push((
                     stage.at,
                     vec![
-                        stage.at.to_string(),
+                        crate::style::timestamp(&stage.at),
                         release.repository.clone(),
                         release.tag.clone(),
                         release.category.to_string(),

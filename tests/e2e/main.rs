@@ -15,6 +15,7 @@ mod cli_first_steps;
 mod cli_pipes_e2e;
 mod cli_scripts_e2e;
 mod cli_snapshots;
+mod cli_table_snapshots;
 mod client_cli;
 mod conformance_act;
 mod containers_e2e;

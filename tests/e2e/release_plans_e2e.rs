@@ -239,13 +239,13 @@ async fn a_three_stage_plan_advances_waits_out_a_freeze_pauses_resumes_and_halts
     let lines: Vec<&str> = calendar.lines().collect();
     assert_eq!(lines.len(), 4, "{calendar}");
     assert!(
-        lines[1].starts_with("2026-12-07T09:00:00Z")
+        lines[1].starts_with("2026-12-07 09:00:00Z")
             && lines[1].contains("v1.0.0")
             && lines[1].contains("10%"),
         "{calendar}"
     );
     assert!(
-        lines[3].starts_with("2026-12-11T09:00:00Z") && lines[3].contains("all"),
+        lines[3].starts_with("2026-12-11 09:00:00Z") && lines[3].contains("all"),
         "{calendar}"
     );
     // A dry run over 10,000 targeting keys: how many each stage reaches.
