@@ -796,6 +796,43 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
     );
     browser.shot("calendar").await;
 
+    // A dry run from the release view: how many of 200 targeting keys each audience reaches.
+    browser.goto("/releases").await;
+    browser
+        .js("document.querySelector('#release-v1\\\\.0\\\\.0 details.dry-run').open = true; const keys = []; for (let n = 0; n < 200; n++) keys.push('customer-' + n); document.querySelector('#release-v1\\\\.0\\\\.0 form.reach textarea').value = keys.join('\\n'); return true")
+        .await;
+    browser.click("#release-v1\\.0\\.0 form.reach button").await;
+    browser
+        .until(
+            "the dry run's lines",
+            "return document.querySelectorAll('#release-v1\\\\.0\\\\.0 table.reach tr.reach-line').length === 3",
+        )
+        .await;
+    let lines = browser
+        .js("return [...document.querySelectorAll('#release-v1\\\\.0\\\\.0 table.reach tr.reach-line')].map(row => row.innerText)")
+        .await;
+    let lines: Vec<String> = lines
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| row.as_str().unwrap_or_default().replace('\t', " "))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        lines[0].contains("current") && lines[0].contains("10%"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("stage 1") && lines[1].contains("50%"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].contains("stage 2") && lines[2].contains("200 of 200"),
+        "{lines:?}"
+    );
+    browser.shot("release-dry-run").await;
+
     // A run page stays live: a second deploy waits, is approved from the CLI, and the open
     // page turns it green without a reload.
     git(&repo, &["commit", "-q", "--allow-empty", "-m", "second"]);

@@ -238,6 +238,7 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/environments/{name}/decide", DEPLOYER),
     rule("GET", "/releases", VIEWER),
     rule("GET", "/releases/calendar", VIEWER),
+    rule("POST", "/releases/{tag}/reach", VIEWER),
     rule("POST", "/releases/{tag}/promote", DEPLOYER),
     rule("POST", "/releases/{tag}/withdraw", DEPLOYER),
     rule("GET", "/runners", VIEWER),

@@ -247,18 +247,88 @@ struct ReleaseRow {
     notes_html: String,
 }
 
+/// One line of a dry run: how many of the given targeting keys an audience reaches.
+struct ReachRow {
+    environment: String,
+    stage: String,
+    audience: String,
+    explanation: String,
+    reached: usize,
+    of: usize,
+}
+
 #[derive(Template)]
 #[template(path = "releases.html")]
 struct ReleasesPage {
     chrome: Chrome,
     releases: Vec<ReleaseRow>,
     environments: Vec<String>,
+    /// The release a dry run was asked for, and its lines.
+    reach_tag: String,
+    reach: Vec<ReachRow>,
 }
 
 /// `GET /releases`.
 pub async fn releases_page(
     session: Session,
     State(state): State<AppState>,
+) -> Result<Response, UiError> {
+    releases_with_reach(&session, &state, String::new(), Vec::new())
+}
+
+/// `POST /releases/{tag}/reach`: the releases page with a dry run of `tag` over the targeting
+/// keys typed in (one per line, `KEY` or `KEY TIER`), as `slipway release show --keys` does.
+pub async fn reach_page(
+    session: Session,
+    State(state): State<AppState>,
+    axum::extract::Path(tag): axum::extract::Path<String>,
+    axum::Form(form): axum::Form<ReachForm>,
+) -> Result<Response, UiError> {
+    session.check_csrf(&form.csrf)?;
+    let keys: Vec<String> = form
+        .keys
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    let lines = state
+        .releases()
+        .reach(
+            &tag,
+            Some(form.repo.as_str()).filter(|repo| !repo.is_empty()),
+            &keys,
+        )
+        .map_err(|e| UiError::from(ApiError::from(e)))?;
+    let rows = lines
+        .into_iter()
+        .map(|line| ReachRow {
+            environment: line.environment,
+            stage: line.stage,
+            audience: line.audience,
+            explanation: line.explanation,
+            reached: line.reached,
+            of: line.of,
+        })
+        .collect();
+    releases_with_reach(&session, &state, tag, rows)
+}
+
+/// The dry-run form's fields.
+#[derive(serde::Deserialize)]
+pub struct ReachForm {
+    csrf: String,
+    #[serde(default)]
+    repo: String,
+    #[serde(default)]
+    keys: String,
+}
+
+fn releases_with_reach(
+    session: &Session,
+    state: &AppState,
+    reach_tag: String,
+    reach: Vec<ReachRow>,
 ) -> Result<Response, UiError> {
     let releases = state
         .releases()
@@ -300,9 +370,11 @@ pub async fn releases_page(
         })
         .collect();
     Ok(render(&ReleasesPage {
-        chrome: Chrome::new("Releases", "releases", &session),
+        chrome: Chrome::new("Releases", "releases", session),
         releases: rows,
         environments,
+        reach_tag,
+        reach,
     }))
 }
 

@@ -68,6 +68,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/releases", get(admin_pages::releases_page))
         .route("/releases/calendar", get(admin_pages::calendar_page))
+        .route("/releases/{tag}/reach", post(admin_pages::reach_page))
         .route("/releases/{tag}/promote", post(actions::promote))
         .route("/releases/{tag}/withdraw", post(actions::withdraw))
         .route("/runners", get(admin_pages::runners_page))
