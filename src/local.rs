@@ -240,6 +240,7 @@ async fn run_in(request: &RunRequest, directory: &Path, runs_dir: &Path) -> i32 
     let mut outcomes = Vec::new();
     let cancel_all = CancellationToken::new();
     spawn_interrupt_handler(cancel_all.clone());
+    crate::pipe::on_close_cancel(cancel_all.clone());
 
     for (index, (workflow, called, workflow_pins)) in workflows.into_iter().enumerate() {
         let trigger = TriggerEvent {
@@ -312,10 +313,15 @@ async fn run_in(request: &RunRequest, directory: &Path, runs_dir: &Path) -> i32 
             match run_workflow(input, options, &logs_dir, request.json, cancel_all.clone()).await {
                 Ok(outcome) => outcome,
                 Err(message) => {
+                    crate::pipe::finished();
                     eprintln!("error: {}: {message}", workflow.file);
                     return exit::USAGE;
                 }
             };
+        if cancel_all.is_cancelled() {
+            // A closed output waits for this: the steps are gone.
+            crate::pipe::finished();
+        }
         if !request.json {
             print_summary(&outcome, &logs_dir);
         }
@@ -324,6 +330,8 @@ async fn run_in(request: &RunRequest, directory: &Path, runs_dir: &Path) -> i32 
             break;
         }
     }
+    // Every step is gone: a closed output may end the command at once now.
+    crate::pipe::finished();
 
     if outcomes.is_empty() {
         // As on GitHub, an event that starts no workflow is not an error.

@@ -13,6 +13,7 @@ mod expr;
 mod local;
 mod local_actions;
 mod local_tree;
+mod pipe;
 mod plan;
 mod progress;
 mod render;
@@ -432,20 +433,8 @@ fn engine_target(args: &client::EngineArgs) -> dispatch_cmd::EngineTarget {
 
 fn main() {
     // `slipway runs | head` closes our stdout early: end quietly, as other command-line tools
-    // do, instead of reporting a panic from `println!`.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or_default();
-        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(141);
-        }
-        default_hook(info);
-    }));
+    // do (exit 141), instead of reporting a panic from `println!` or running on unheard.
+    pipe::end_quietly_when_output_closes();
     // Engine and runner diagnostics go to stderr; `SLIPWAY_LOG=info` (or `debug`, or a filter
     // such as `engine=debug`) says more.
     let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")

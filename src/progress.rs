@@ -50,7 +50,7 @@ impl Progress {
                     jobs.insert(key.to_string(), bar);
                 }
             }
-            None if !self.inner.silent => eprintln!("[{key}] started"),
+            None if !self.inner.silent => say(format_args!("[{key}] started")),
             None => {}
         }
     }
@@ -58,7 +58,7 @@ impl Progress {
     pub(crate) fn step_started(&self, key: &str, step: &str) {
         match self.bar(key) {
             Some(bar) => bar.set_message(format!("▶ {step}")),
-            None if !self.inner.silent => eprintln!("[{key}] ▶ {step}"),
+            None if !self.inner.silent => say(format_args!("[{key}] ▶ {step}")),
             None => {}
         }
     }
@@ -75,7 +75,7 @@ impl Progress {
                 bar.set_message(format!("│ {short}"));
             }
             // The same shape as `slipway logs`: `[job] line`.
-            None if !self.inner.silent => eprintln!("[{key}] {line}"),
+            None if !self.inner.silent => say(format_args!("[{key}] {line}")),
             None => {}
         }
     }
@@ -103,7 +103,9 @@ impl Progress {
             (None, Some(bars)) => {
                 let _ = bars.println(text);
             }
-            (None, None) if !self.inner.silent => eprintln!("[{key}] {}", conclusion.as_str()),
+            (None, None) if !self.inner.silent => {
+                say(format_args!("[{key}] {}", conclusion.as_str()))
+            }
             (None, None) => {}
         }
     }
@@ -113,7 +115,7 @@ impl Progress {
             Some(bars) => {
                 let _ = bars.println(line);
             }
-            None if !self.inner.silent => eprintln!("{line}"),
+            None if !self.inner.silent => say(format_args!("{line}")),
             None => {}
         }
     }
@@ -132,5 +134,14 @@ impl Progress {
             .lock()
             .ok()
             .and_then(|jobs| jobs.get(key).cloned())
+    }
+}
+
+/// One line to stderr. A closed stderr (`slipway run 2>&1 | head -1`) ends the command through
+/// `pipe` (the run is cancelled first) instead of a panic in the task that prints.
+fn say(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if writeln!(std::io::stderr().lock(), "{text}").is_err() {
+        crate::pipe::output_closed();
     }
 }

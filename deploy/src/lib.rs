@@ -68,7 +68,9 @@ pub use machine::{
     RollbackMode,
 };
 pub use notes::{NoteCommit, assemble_notes};
-pub use plan::{PlanError, PlanStage, PlanState, PlanStep, ReleasePlan, parse_stages};
+pub use plan::{
+    CheckRun, PlanCheck, PlanError, PlanStage, PlanState, PlanStep, ReleasePlan, parse_stages,
+};
 pub use protection::{
     Approval, ApprovalError, ApprovalKey, Decision, GateRequest, GateState, approve, evaluate_gate,
     gate_audit, phase_protection,

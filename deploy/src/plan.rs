@@ -30,9 +30,66 @@ pub struct ReleasePlan {
     pub planned_by: String,
     /// When the plan was made.
     pub planned_at: Timestamp,
-    /// Why the due stage is not given yet (a freeze, approvals), as last seen.
+    /// Why the due stage is not given yet (a freeze, approvals, its check), as last seen.
     #[serde(default)]
     pub waiting: Option<String>,
+    /// A workflow that must succeed before each stage is given (`workflow:canary.yml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<PlanCheck>,
+    /// The check run of the due stage, while it runs or once it passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_run: Option<CheckRun>,
+}
+
+/// The check a plan's stages must pass: a workflow of the release's repository, dispatched
+/// (`workflow_dispatch`) at the release's tag when a stage is due. The engine runs no
+/// commands itself, so a check command lives in that workflow's steps, on a runner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanCheck {
+    /// The workflow's file name under `.github/workflows/` (`canary.yml`).
+    pub workflow: String,
+}
+
+/// One run of a plan's check for one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRun {
+    /// The stage it checks (index into `stages`).
+    pub stage: usize,
+    pub run_id: String,
+    pub started_at: Timestamp,
+    /// Set once the run concluded `success`: the stage may be given.
+    #[serde(default)]
+    pub passed: bool,
+}
+
+impl PlanCheck {
+    /// Parses `workflow:NAME` (`NAME` a file under `.github/workflows/`, with or without that
+    /// folder).
+    pub fn parse(text: &str) -> Result<PlanCheck, String> {
+        let text = text.trim();
+        let Some(name) = text.strip_prefix("workflow:") else {
+            return Err(format!(
+                "`{text}` is not a check: write `workflow:FILE` (the engine runs no commands \
+                 itself: put the command in a workflow with `on: workflow_dispatch`, which \
+                 runs on a runner)"
+            ));
+        };
+        let name = name.trim().trim_start_matches(".github/workflows/");
+        if name.is_empty() || name.contains('/') || name.contains("..") {
+            return Err(format!(
+                "`{text}`: name a workflow file of `.github/workflows/` (`workflow:canary.yml`)"
+            ));
+        }
+        Ok(PlanCheck {
+            workflow: name.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for PlanCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "workflow:{}", self.workflow)
+    }
 }
 
 /// One stage: who gets the release, from when.
@@ -175,7 +232,15 @@ impl ReleasePlan {
             planned_by: planned_by.into(),
             planned_at: now,
             waiting: None,
+            check: None,
+            check_run: None,
         }
+    }
+
+    /// The same plan with a check each stage must pass first.
+    pub fn with_check(mut self, check: Option<PlanCheck>) -> ReleasePlan {
+        self.check = check;
+        self
     }
 
     /// What is due at `now`.
@@ -210,6 +275,7 @@ impl ReleasePlan {
             given.reached_at = Some(now);
         }
         self.waiting = None;
+        self.check_run = None;
         if self
             .stages
             .iter()
@@ -316,6 +382,29 @@ mod tests {
             let actual = stages(texts).unwrap_err();
             assert!(actual.starts_with(error), "{actual}");
         }
+    }
+
+    #[test]
+    fn a_check_names_a_workflow_file() {
+        for (text, workflow) in [
+            ("workflow:canary.yml", "canary.yml"),
+            ("workflow:.github/workflows/canary.yml", "canary.yml"),
+            (" workflow: smoke.yaml ", "smoke.yaml"),
+        ] {
+            assert_eq!(PlanCheck::parse(text).unwrap().workflow, workflow, "{text}");
+        }
+        for (text, error) in [
+            ("./canary.sh", "is not a check: write `workflow:FILE`"),
+            ("workflow:", "name a workflow file"),
+            ("workflow:../x.yml", "name a workflow file"),
+        ] {
+            let actual = PlanCheck::parse(text).unwrap_err();
+            assert!(actual.contains(error), "{text}: {actual}");
+        }
+        assert_eq!(
+            PlanCheck::parse("workflow:canary.yml").unwrap().to_string(),
+            "workflow:canary.yml"
+        );
     }
 
     #[test]

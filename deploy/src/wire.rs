@@ -8,6 +8,7 @@
 //! nothing outside this file in `deploy` names `protocol`.
 
 use crate::audit::{AuditAction, AuditEntry, AuditSubject};
+use crate::category::CategoryPolicy;
 use crate::duration::Duration;
 use crate::environment::{Approver, Environment, Groups, Protection};
 use crate::lane::{Lane, LaneEntry};
@@ -427,6 +428,24 @@ impl From<Environment> for protocol::environments::Environment {
             url: value.url,
             variables: value.variables,
             secret_names: value.secret_names,
+            release_policies: value
+                .release_policies
+                .into_iter()
+                .map(|(category, policy)| (category.to_string(), policy.into()))
+                .collect(),
+        }
+    }
+}
+
+impl From<CategoryPolicy> for protocol::environments::ReleasePolicy {
+    fn from(value: CategoryPolicy) -> Self {
+        protocol::environments::ReleasePolicy {
+            protection: value.protection.into(),
+            allowed_windows: value
+                .allowed_windows
+                .iter()
+                .map(|window| window.as_str().to_string())
+                .collect(),
         }
     }
 }

@@ -181,6 +181,20 @@ pub struct Environment {
     pub variables: IndexMap<String, String>,
     /// Names of the secrets jobs deploying here may read (never their values).
     pub secret_names: Vec<String>,
+    /// The release policy of each category that has one of its own (`major`, `minor`, `patch`,
+    /// `emergency`); a category not named follows `release_protection`.
+    #[serde(default)]
+    pub release_policies: IndexMap<String, ReleasePolicy>,
+}
+
+/// One release category's policy in an environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleasePolicy {
+    /// Approvals, approvers and wait timer of the category's releases.
+    pub protection: Protection,
+    /// Windows (freeze-window syntax) such releases may go out in; empty: any time outside a
+    /// freeze (emergency releases ignore freezes).
+    pub allowed_windows: Vec<String>,
 }
 
 /// A protection policy: approvals, wait timer and the refs that may pass.

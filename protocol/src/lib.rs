@@ -39,4 +39,5 @@ pub use step::{BoolOrExpression, NumberOrExpression, Step, StepControl};
 /// 3: environment settings travel as a typed `EnvironmentPatch`, not as command-line words.
 /// 4: pinned remote actions, job containers and services, background/control steps, the
 /// per-job runtime token in the lease, cache entry versions.
-pub const PROTOCOL_VERSION: u32 = 5;
+/// 6: a job's `waiting_for`, a release plan's `check`, an environment's `release_policies`.
+pub const PROTOCOL_VERSION: u32 = 6;

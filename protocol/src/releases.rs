@@ -133,6 +133,11 @@ pub struct PlanReleaseRequest {
     pub environment: String,
     /// The stages in order, each `AUDIENCE@WHEN`; relative times count from the engine's clock.
     pub stages: Vec<String>,
+    /// A workflow that must succeed before each stage is given (`workflow:canary.yml`): the
+    /// engine dispatches it at the release's tag when the stage is due; a failure holds the
+    /// stage, and the next tick tries again.
+    #[serde(default)]
+    pub check: Option<String>,
 }
 
 /// `POST /api/v1/releases/{tag}/plan/{pause|resume|halt}`.

@@ -283,6 +283,28 @@ pub struct JobView {
     /// deployment lane, a freeze window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_reason: Option<String>,
+    /// What a `waiting` job is held by, for scripts (`waiting_reason` is the sentence for
+    /// people): an approval, its deployment lane, a freeze window, a concurrency group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<WaitingFor>,
+}
+
+/// What holds a `waiting` job back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitingFor {
+    /// An environment's protection rules, not evaluated yet.
+    Gate,
+    /// Approvals an environment requires.
+    Approval,
+    /// An environment's wait timer (the approvals, if any, are in).
+    WaitTimer,
+    /// Its place in an environment's deployment lane.
+    Lane,
+    /// An environment's freeze window.
+    Freeze,
+    /// A concurrency group.
+    Concurrency,
 }
 
 /// Step progress as the runner reported it.

@@ -290,6 +290,7 @@ fn job_view() -> JobView {
         }],
         result: Some(job_result()),
         waiting_reason: Some("approvals".into()),
+        waiting_for: Some(WaitingFor::Approval),
     }
 }
 
@@ -621,6 +622,7 @@ fn shapes() -> Vec<(String, String)> {
         }),
     );
     add("Decision", of(&Decision::Reject));
+    add("WaitingFor", of(&WaitingFor::Approval));
     add(
         "RollbackRequest",
         of(&RollbackRequest {
@@ -725,6 +727,7 @@ fn shapes() -> Vec<(String, String)> {
             repo: Some("r".into()),
             environment: "e".into(),
             stages: vec!["10%@now".into()],
+            check: Some("workflow:canary.yml".into()),
         }),
     );
     add(
@@ -775,12 +778,21 @@ fn shapes() -> Vec<(String, String)> {
     let environment = Environment {
         name: "prod".into(),
         protection: protection.clone(),
-        release_protection: protection,
+        release_protection: protection.clone(),
         freeze_windows: vec!["Fri 16:00-Mon 08:00 UTC".into()],
         default_strategy: Some(StrategyKind::BigBang),
         url: Some("https://example.test".into()),
         variables: map(&[("A", "1")]),
         secret_names: vec!["TOKEN".into()],
+        release_policies: [(
+            "emergency".to_string(),
+            ReleasePolicy {
+                protection: protection.clone(),
+                allowed_windows: vec!["Tue 09:00-16:00 UTC".into()],
+            },
+        )]
+        .into_iter()
+        .collect(),
     };
     let entry = LaneEntry {
         deployment_id: "d1".into(),

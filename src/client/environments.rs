@@ -10,7 +10,7 @@ use protocol::DeploymentStatus;
 use protocol::environments::{
     ApprovalOutcome, Approver, AuditEntry, AuditSubject, CreateEnvironmentRequest, Decision,
     DecisionRequest, Deployment, EditEnvironmentRequest, Environment, EnvironmentPatch,
-    EnvironmentView, Groups, ProtectionPatch, RollbackRequest, SetGroupRequest,
+    EnvironmentView, Groups, Protection, ProtectionPatch, RollbackRequest, SetGroupRequest,
 };
 use reqwest::Method;
 
@@ -734,4 +734,46 @@ fn print_settings(environment: &Environment) {
     for name in &environment.secret_names {
         println!("  secret:     {name}");
     }
+    let release = &environment.release_protection;
+    if release.required_approvals > 0 || release.wait_seconds > 0 || !release.tags.is_empty() {
+        println!("  releases:   {}", policy_summary(release, &[]));
+    }
+    for (category, policy) in &environment.release_policies {
+        println!(
+            "  {:<11} {}",
+            format!("{category}:"),
+            policy_summary(&policy.protection, &policy.allowed_windows)
+        );
+    }
+}
+
+/// A release policy in one line: `1 approval(s) from @oncall, wait 30m, within Tue 09:00-16:00 UTC`.
+fn policy_summary(protection: &Protection, windows: &[String]) -> String {
+    let approvers: Vec<String> = protection
+        .approvers
+        .iter()
+        .map(|approver| match approver {
+            Approver::User(name) => name.clone(),
+            Approver::Group(name) => format!("@{name}"),
+        })
+        .collect();
+    let mut parts = vec![if approvers.is_empty() {
+        format!("{} approval(s)", protection.required_approvals)
+    } else {
+        format!(
+            "{} approval(s) from {}",
+            protection.required_approvals,
+            approvers.join(", ")
+        )
+    }];
+    if protection.wait_seconds > 0 {
+        parts.push(format!("wait {}s", protection.wait_seconds));
+    }
+    if !protection.tags.is_empty() {
+        parts.push(format!("tags {}", protection.tags.join(", ")));
+    }
+    if !windows.is_empty() {
+        parts.push(format!("within {}", windows.join("; ")));
+    }
+    parts.join(", ")
 }

@@ -125,6 +125,10 @@ pub(crate) enum ReleaseCommand {
         /// `AUDIENCE@WHEN`, in order: `10%@2026-12-07T09:00Z`, `50%@+2d`, `all@+4d`, `tier:premium@now`
         #[arg(long = "stage", value_name = "STAGE", required = true)]
         stages: Vec<String>,
+        /// A workflow that must succeed before each stage is given (`workflow:canary.yml`,
+        /// dispatched at the release's tag; a failure holds the stage and is tried again)
+        #[arg(long, value_name = "CHECK")]
+        check: Option<String>,
         /// The watched repository (default: the only one)
         #[arg(long)]
         repo: Option<String>,
@@ -349,6 +353,7 @@ pub(crate) fn release(args: &ReleaseArgs) -> i32 {
                 tag,
                 environment,
                 stages,
+                check,
                 repo,
                 json,
             } => {
@@ -357,6 +362,7 @@ pub(crate) fn release(args: &ReleaseArgs) -> i32 {
                     repo: repo.clone(),
                     environment: environment.clone(),
                     stages: stages.clone(),
+                    check: check.clone(),
                 };
                 let change = send(&client, Method::POST, &path(tag, "/plan"), &body).await?;
                 report(&change, *json)
@@ -518,7 +524,7 @@ pub(crate) fn releases(args: &ReleasesArgs) -> i32 {
                     release.tag.clone(),
                     release.repository.clone(),
                     release.sha.chars().take(7).collect(),
-                    release.created_at.to_string(),
+                    crate::style::timestamp(&release.created_at),
                     released_to(release),
                 ]
             })
@@ -700,7 +706,8 @@ fn print_release(release: &Release) {
     println!("  category    {}", release.category);
     println!(
         "  created     {} by {}",
-        release.created_at, release.created_by
+        crate::style::timestamp(&release.created_at),
+        release.created_by
     );
     if !release.notes.trim().is_empty() {
         println!("  notes");
@@ -718,18 +725,31 @@ fn print_release(release: &Release) {
             .as_ref()
             .map(|why| format!(", waiting: {why}"))
             .unwrap_or_default();
+        let check = plan
+            .check
+            .as_ref()
+            .map(|check| format!(", check {check}"))
+            .unwrap_or_default();
         println!(
-            "  plan        {environment}: {} (by {}{waiting})",
+            "  plan        {environment}: {} (by {}{check}{waiting})",
             plan.state, plan.planned_by
         );
+        if let Some(run) = &plan.check_run {
+            println!(
+                "    check     stage {}: run {} {}",
+                run.stage + 1,
+                run.run_id,
+                if run.passed { "passed" } else { "running" }
+            );
+        }
         for (index, stage) in plan.stages.iter().enumerate() {
             println!(
                 "    stage {}  {}  at {}  {}",
                 index + 1,
                 stage.audience,
-                stage.at,
+                crate::style::timestamp(&stage.at),
                 match stage.reached_at {
-                    Some(at) => format!("done {at}"),
+                    Some(at) => format!("done {}", crate::style::timestamp(&at)),
                     None => plan.stage_status(index, now).to_string(),
                 }
             );
@@ -738,13 +758,17 @@ fn print_release(release: &Release) {
     for (environment, rollout) in &release.rollouts {
         println!(
             "  released    {environment}: {} (since {}, by {})",
-            rollout.audience, rollout.promoted_at, rollout.promoted_by
+            rollout.audience,
+            crate::style::timestamp(&rollout.promoted_at),
+            rollout.promoted_by
         );
     }
     for (environment, pending) in &release.pending {
         println!(
             "  waiting     {environment}: {} asked by {} at {} (needs approval)",
-            pending.audience, pending.requested_by, pending.requested_at
+            pending.audience,
+            pending.requested_by,
+            crate::style::timestamp(&pending.requested_at)
         );
     }
     if !release.history.is_empty() {
@@ -757,7 +781,7 @@ fn print_release(release: &Release) {
                 .map_or("withdrawn".to_string(), ToString::to_string);
             let mut line = format!(
                 "    {} {} {} {} ({})",
-                entry.at,
+                crate::style::timestamp(&entry.at),
                 entry.actor,
                 entry.environment.as_deref().unwrap_or("-"),
                 audience,
@@ -825,7 +849,7 @@ fn print_calendar(releases: &[Release]) {
                 rows.push((
                     stage.at,
                     vec![
-                        stage.at.to_string(),
+                        crate::style::timestamp(&stage.at),
                         release.repository.clone(),
                         release.tag.clone(),
                         release.category.to_string(),

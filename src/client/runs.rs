@@ -307,14 +307,10 @@ pub(crate) async fn resolve_run(client: &EngineClient, run: &str) -> Result<Stri
 }
 
 /// Whether the run is held by an approval: a job waiting at an environment's gate for
-/// approvals (the gate's reason says how many are still needed).
+/// approvals (the engine's structured `waiting_for`; the reason is for people).
 pub(crate) fn waits_for_approval(detail: &RunDetailView) -> bool {
     detail.jobs.iter().any(|job| {
-        job.status == "waiting"
-            && job
-                .waiting_reason
-                .as_deref()
-                .is_some_and(|reason| reason.contains("approval"))
+        job.status == "waiting" && job.waiting_for == Some(protocol::wire::WaitingFor::Approval)
     })
 }
 

@@ -485,12 +485,23 @@ async fn waiting_for_an_approval_has_its_own_exit_code() {
     // A deployment job held at the gate: run-status says 5, not 6 and not "refused".
     let run_id = engine.dispatch(&repo, "deploy.yml").await;
     engine
-        .wait_run(&run_id, "the deployment to wait", |run| {
-            crate::support::job(run, "ship")["status"] == "waiting"
+        .wait_run(&run_id, "the deployment to wait for approval", |run| {
+            let ship = crate::support::job(run, "ship");
+            ship["status"] == "waiting" && ship["waiting_for"] == "approval"
         })
         .await;
     let waiting = cli(&engine, &["run-status", "deploy#1"]);
     expect_code(&waiting, 5, "run-status of a run waiting for approval");
+    // Scripts read what holds it from a field, not from the sentence.
+    let json = cli(&engine, &["run-status", "deploy#1", "--json"]);
+    expect_code(&json, 5, "run-status --json of a run waiting for approval");
+    let json: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let ship = json["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|job| job["job_key"] == "ship"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(ship["waiting_for"], "approval", "{json:#}");
     let approved = cli(
         &engine,
         &[

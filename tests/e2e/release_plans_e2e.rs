@@ -239,13 +239,13 @@ async fn a_three_stage_plan_advances_waits_out_a_freeze_pauses_resumes_and_halts
     let lines: Vec<&str> = calendar.lines().collect();
     assert_eq!(lines.len(), 4, "{calendar}");
     assert!(
-        lines[1].starts_with("2026-12-07T09:00:00Z")
+        lines[1].starts_with("2026-12-07 09:00:00Z")
             && lines[1].contains("v1.0.0")
             && lines[1].contains("10%"),
         "{calendar}"
     );
     assert!(
-        lines[3].starts_with("2026-12-11T09:00:00Z") && lines[3].contains("all"),
+        lines[3].starts_with("2026-12-11 09:00:00Z") && lines[3].contains("all"),
         "{calendar}"
     );
     // A dry run over 10,000 targeting keys: how many each stage reaches.
@@ -623,6 +623,20 @@ async fn an_emergency_release_skips_the_wait_and_the_freeze_but_needs_its_own_ap
         policy.contains("production  emergency  1 approval(s) from oncall"),
         "{policy}"
     );
+    // The policy is part of the environment: in `env show` and the environment API.
+    let shown = ok(&engine, &["env", "show", "production"]);
+    assert!(
+        shown.contains("  emergency:  1 approval(s) from oncall, wait 7200s"),
+        "{shown}"
+    );
+    let view = engine.get("/api/v1/environments/production").await;
+    let emergency = &view["environment"]["release_policies"]["emergency"];
+    assert_eq!(emergency["protection"]["required_approvals"], 1, "{view:#}");
+    assert_eq!(
+        emergency["protection"]["approvers"],
+        serde_json::json!([{"user": "oncall"}]),
+        "{view:#}"
+    );
 
     // Now it waits for its approver only: not the freeze, not the wait timers (held for
     // approval: its own exit code).
@@ -806,5 +820,171 @@ async fn notes_list_exactly_the_commits_between_tags_and_reach_the_release_workf
     assert_eq!(
         written.trim_end(),
         format!("{expected}\nThanks to everyone who tested the wishlist.").trim_end()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_check_workflow_holds_each_stage_until_it_passes() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data = temp.path().join("data");
+    let clock = temp.path().join("clock");
+    let healthy = temp.path().join("canary-healthy");
+    let tries = temp.path().join("canary-tries");
+    let source = temp.path().join("acme").join("shop");
+    std::fs::create_dir_all(source.join(".github/workflows")).expect("create repo");
+    // The canary analysis: healthy once the marker file exists; every try leaves a line.
+    std::fs::write(
+        source.join(".github/workflows/canary.yml"),
+        format!(
+            "on: workflow_dispatch\njobs:\n  analyse:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"$GITHUB_REF\" >> '{}' && test -f '{}'\n",
+            tries.display(),
+            healthy.display()
+        ),
+    )
+    .expect("workflow");
+    git(&source, &["init", "-q", "-b", "main"]);
+    git(&source, &["add", "-A"]);
+    git(&source, &["commit", "-q", "-m", "feat: first"]);
+    git(&source, &["tag", "v1.0.0"]);
+    let sha = git(&source, &["rev-parse", "HEAD"]);
+    let probe = temp.path().join("probe.git");
+    let mirror =
+        engine::repos::triggers::Mirror::open_or_create(&probe, &source.display().to_string())
+            .expect("probe mirror");
+    mirror.fetch().expect("fetch probe");
+    let full_name = engine::runs::event::source_at_ref(&probe, "refs/tags/v1.0.0")
+        .expect("tag resolves")
+        .repository;
+    deployed(&data, &full_name, &sha).await;
+    set_clock(&clock, "2026-12-05T12:00:00Z");
+    let engine = TestEngine::builder(&data)
+        .runners(1)
+        .arg("--clock-file")
+        .arg(clock.display().to_string())
+        .start()
+        .await;
+    ok(
+        &engine,
+        &[
+            "repo",
+            "add",
+            &source.display().to_string(),
+            "--name",
+            "shop",
+        ],
+    );
+    ok(&engine, &["env", "create", "production"]);
+    ok(&engine, &["release", "create", "v1.0.0", "--as", "alice"]);
+
+    // A check is a workflow: the engine runs no commands of its own.
+    let output = run(
+        &engine,
+        &[
+            "release",
+            "plan",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--stage",
+            "10%@now",
+            "--check",
+            "./canary.sh",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("check: `./canary.sh` is not a check: write `workflow:FILE`"),
+        "{stderr}"
+    );
+
+    let planned = ok(
+        &engine,
+        &[
+            "release",
+            "plan",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--stage",
+            "10%@now",
+            "--stage",
+            "all@+1d",
+            "--check",
+            "workflow:canary.yml",
+            "--as",
+            "pat",
+        ],
+    );
+    assert!(
+        planned.contains("each after check workflow:canary.yml"),
+        "{planned}"
+    );
+
+    // Stage 1 is due: the check runs at the tag and fails; the stage is held and says why.
+    let shown = wait_release(&engine, "v1.0.0", "held by its failing check", |release| {
+        release["plans"]["production"]["waiting"]
+            .as_str()
+            .is_some_and(|why| why.contains("check workflow:canary.yml of stage 1 failed"))
+    })
+    .await;
+    assert!(shown["rollouts"]["production"].is_null(), "{shown:#}");
+    let text = ok(&engine, &["release", "show", "v1.0.0"]);
+    assert!(
+        text.contains("production: active (by pat, check workflow:canary.yml, waiting: check workflow:canary.yml of stage 1"),
+        "{text}"
+    );
+    assert!(
+        audit(&engine)
+            .iter()
+            .any(|(action, reason)| action == "release_plan_changed"
+                && reason.starts_with("waits: check workflow:canary.yml of stage 1 failed (run ")),
+        "{:?}",
+        audit(&engine)
+    );
+    let first_tries = std::fs::read_to_string(&tries).unwrap_or_default();
+    assert!(
+        first_tries.lines().all(|line| line == "refs/tags/v1.0.0"),
+        "{first_tries}"
+    );
+
+    // The canary turns healthy: the next try passes and the stage is given through the gate.
+    std::fs::write(&healthy, "ok").expect("marker");
+    let given = wait_release(&engine, "v1.0.0", "reached 10%", percent(10)).await;
+    assert!(
+        given["plans"]["production"]["stages"][0]["reached_at"].is_string(),
+        "{given:#}"
+    );
+    let trail = audit(&engine);
+    let passed = trail
+        .iter()
+        .position(|(_, reason)| reason.starts_with("check workflow:canary.yml of stage 1 passed"))
+        .unwrap_or_else(|| panic!("no passed check in {trail:?}"));
+    let reached = trail
+        .iter()
+        .position(|(_, reason)| reason.starts_with("stage 1 reached"))
+        .unwrap_or_else(|| panic!("stage 1 never reached in {trail:?}"));
+    assert!(passed < reached, "{trail:?}");
+    assert!(
+        std::fs::read_to_string(&tries)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            >= 2,
+        "the failed check was not tried again"
+    );
+
+    // The next stage runs its own check when its time comes.
+    set_clock(&clock, "2026-12-06T12:00:01Z");
+    wait_release(&engine, "v1.0.0", "reached all", |release| {
+        audience(release)["kind"] == "all"
+    })
+    .await;
+    let trail = audit(&engine);
+    assert!(
+        trail
+            .iter()
+            .any(|(_, reason)| reason.starts_with("check workflow:canary.yml of stage 2 passed")),
+        "{trail:?}"
     );
 }

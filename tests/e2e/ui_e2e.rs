@@ -3,7 +3,7 @@
 //! scenario walks what a user does: log in, watch a run go from queued to success on the run
 //! list without a reload, open a failed job's log, search it, follow a line link, re-run the
 //! failed job, approve a waiting production deploy from the environments page and see it
-//! finish, promote a release. `<script>` fed through a branch name, a commit message, a step name
+//! finish, promote a release, read its notes and find its planned stages on the release calendar. `<script>` fed through a branch name, a commit message, a step name
 //! and log text must show as text. Screenshots go to `target/ui-screenshots/`.
 //!
 //! Without `chromium`/`chromedriver` the test fails under `CI=true` and prints a loud SKIPPED
@@ -740,6 +740,98 @@ async fn a_user_watches_reads_reruns_approves_and_promotes_in_the_browser() {
         .await;
     browser.until("the rollout", "return location.pathname === '/releases' && document.querySelector('#release-v1\\\\.0\\\\.0 .rollouts')?.innerText.includes('production')").await;
     browser.shot("releases").await;
+    // The release view shows the notes (assembled from the commits; the commit message's
+    // `<script>` stays text).
+    assert_eq!(
+        browser
+            .js("return document.querySelector('#release-v1\\\\.0\\\\.0 details.notes')?.innerText.includes('first') === true")
+            .await,
+        json!(true),
+        "the release notes are not on the release view"
+    );
+    browser.assert_no_injection().await;
+
+    // The release calendar, from the menu: a planned stage is listed with its time and status.
+    cli(
+        &engine,
+        &[
+            "release",
+            "plan",
+            "v1.0.0",
+            "--env",
+            "production",
+            "--stage",
+            "50%@2099-01-02T03:04Z",
+            "--stage",
+            "all@+1d",
+            "--as",
+            "alice",
+        ],
+    );
+    browser.click("nav a[href='/releases/calendar']").await;
+    browser
+        .until(
+            "the release calendar",
+            "return location.pathname === '/releases/calendar' && document.querySelectorAll('table.calendar tr.stage').length === 2",
+        )
+        .await;
+    let first = browser
+        .js("return document.querySelector('table.calendar tr.stage').innerText")
+        .await;
+    let first = first.as_str().unwrap_or_default();
+    for part in [
+        "2099-01-02 03:04:00Z",
+        "v1.0.0",
+        "production",
+        "50%",
+        "planned",
+    ] {
+        assert!(first.contains(part), "calendar row {first:?} lacks {part}");
+    }
+    assert_eq!(
+        browser
+            .js("return document.querySelector('nav a[aria-current=page]')?.innerText")
+            .await,
+        json!("Calendar")
+    );
+    browser.shot("calendar").await;
+
+    // A dry run from the release view: how many of 200 targeting keys each audience reaches.
+    browser.goto("/releases").await;
+    browser
+        .js("document.querySelector('#release-v1\\\\.0\\\\.0 details.dry-run').open = true; const keys = []; for (let n = 0; n < 200; n++) keys.push('customer-' + n); document.querySelector('#release-v1\\\\.0\\\\.0 form.reach textarea').value = keys.join('\\n'); return true")
+        .await;
+    browser.click("#release-v1\\.0\\.0 form.reach button").await;
+    browser
+        .until(
+            "the dry run's lines",
+            "return document.querySelectorAll('#release-v1\\\\.0\\\\.0 table.reach tr.reach-line').length === 3",
+        )
+        .await;
+    let lines = browser
+        .js("return [...document.querySelectorAll('#release-v1\\\\.0\\\\.0 table.reach tr.reach-line')].map(row => row.innerText)")
+        .await;
+    let lines: Vec<String> = lines
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| row.as_str().unwrap_or_default().replace('\t', " "))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        lines[0].contains("current") && lines[0].contains("10%"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("stage 1") && lines[1].contains("50%"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].contains("stage 2") && lines[2].contains("200 of 200"),
+        "{lines:?}"
+    );
+    browser.shot("release-dry-run").await;
 
     // A run page stays live: a second deploy waits, is approved from the CLI, and the open
     // page turns it green without a reload.

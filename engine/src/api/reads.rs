@@ -424,6 +424,7 @@ pub(crate) fn job_view(job: &JobRecord) -> JobView {
             .collect(),
         result: job.result.clone(),
         waiting_reason: job.waiting_reason.clone(),
+        waiting_for: job.waiting_for,
     }
 }
 

@@ -246,6 +246,7 @@ pub async fn plan(
                 repo: request.repo,
                 environment: request.environment,
                 stages: request.stages,
+                check: request.check,
                 planned_by: caller.user,
             },
             now,

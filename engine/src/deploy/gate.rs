@@ -10,6 +10,7 @@ use deploy::{
     GateRequest, GateState, evaluate_gate,
 };
 use protocol::JobSpec;
+use protocol::wire::WaitingFor;
 
 use super::git;
 use super::job::{JobFacts, parse_spec};
@@ -56,7 +57,9 @@ impl Deployments {
                 if store.job_by_key(run_id, &spec.job_key)?.is_none() {
                     let reason =
                         format!("waiting for the protection rules of `{}`", environment.name);
-                    self.engine.hold_job(run_id, spec, &reason).await?;
+                    self.engine
+                        .hold_job(run_id, spec, WaitingFor::Gate, &reason)
+                        .await?;
                 }
             } else {
                 let strategy = match parse_spec(&spec, &environment) {
@@ -101,7 +104,9 @@ impl Deployments {
                 // The record first: a restart between the two finds it and holds the job.
                 self.save_deployment(&deployment, Some(audit)).await?;
                 let reason = format!("waiting for the protection rules of `{}`", environment.name);
-                self.engine.hold_job(run_id, spec, &reason).await?;
+                self.engine
+                    .hold_job(run_id, spec, WaitingFor::Gate, &reason)
+                    .await?;
             }
         }
         self.advance(&target.name).await?;

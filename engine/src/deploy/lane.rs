@@ -10,6 +10,7 @@ use deploy::{
     Lane, LaneEntry, check_version, evaluate_gate, gate_audit, live_deployment, plan_deployment,
 };
 use jiff::Timestamp;
+use protocol::wire::WaitingFor;
 
 use super::git::Ancestry;
 use super::job::parse_spec;
@@ -72,13 +73,22 @@ impl Deployments {
             let request = self.gate_request(&deployment)?;
             let state = evaluate_gate(&environment.protection, &request, now);
             match &state {
-                GateState::Waiting { reasons, .. } => {
+                GateState::Waiting {
+                    reasons,
+                    missing_approvals,
+                    ..
+                } => {
                     let reason = if reasons.is_empty() {
                         format!("waiting for the protection rules of `{environment_name}`")
                     } else {
                         format!("{environment_name}: {}", reasons.join("; "))
                     };
-                    self.set_reason(&deployment, &reason)?;
+                    let waiting_for = if *missing_approvals > 0 {
+                        WaitingFor::Approval
+                    } else {
+                        WaitingFor::WaitTimer
+                    };
+                    self.set_reason(&deployment, waiting_for, &reason)?;
                 }
                 GateState::Open => {
                     deployment.approvals = request
@@ -321,7 +331,12 @@ impl Deployments {
                         .unwrap_or_else(|| "nothing".into())
                 ),
             };
-            self.set_reason(&deployment, &reason)?;
+            let waiting_for = if frozen.is_some() {
+                WaitingFor::Freeze
+            } else {
+                WaitingFor::Lane
+            };
+            self.set_reason(&deployment, waiting_for, &reason)?;
         }
         Ok(())
     }

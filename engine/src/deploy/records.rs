@@ -3,6 +3,7 @@
 
 use deploy::{AuditEntry, Deployment, Lane};
 use protocol::JobResult;
+use protocol::wire::WaitingFor;
 
 use super::{DeployError, Deployments};
 use crate::store::{RecordKind, RunId};
@@ -99,10 +100,13 @@ impl Deployments {
     pub(super) fn set_reason(
         &self,
         deployment: &Deployment,
+        waiting_for: WaitingFor,
         reason: &str,
     ) -> Result<(), DeployError> {
         if let Some(job) = self.job_of(deployment)? {
-            self.engine.store().set_waiting_reason(job.job_id, reason)?;
+            self.engine
+                .store()
+                .set_waiting_reason(job.job_id, waiting_for, reason)?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! `deploy::rollback_plan`'s).
 
 use deploy::{AuditAction, Deployment, DeploymentId, DeploymentStatus, LaneEntry};
+use protocol::wire::WaitingFor;
 
 use super::{DeployError, Deployments};
 
@@ -96,6 +97,7 @@ impl Deployments {
                 .hold_job(
                     run.run_id,
                     spec,
+                    WaitingFor::Lane,
                     &format!("queued in the deployment lane of `{}`", environment.name),
                 )
                 .await?;

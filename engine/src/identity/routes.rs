@@ -253,6 +253,8 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/environments", VIEWER),
     rule("POST", "/environments/{name}/decide", DEPLOYER),
     rule("GET", "/releases", VIEWER),
+    rule("GET", "/releases/calendar", VIEWER),
+    rule("POST", "/releases/{tag}/reach", VIEWER),
     rule("POST", "/releases/{tag}/promote", DEPLOYER),
     rule("POST", "/releases/{tag}/withdraw", DEPLOYER),
     rule("GET", "/runners", VIEWER),

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
+use protocol::wire::WaitingFor;
 use protocol::{Conclusion, JobResult, JobSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -271,7 +272,12 @@ impl Groups {
             Admission::Start => self.engine.enqueue_job(run_id, spec).await.map(drop),
             Admission::Wait => self
                 .engine
-                .hold_job(run_id, spec, &waiting_reason(group))
+                .hold_job(
+                    run_id,
+                    spec,
+                    WaitingFor::Concurrency,
+                    &waiting_reason(group),
+                )
                 .await
                 .map(drop),
             Admission::Deadlock => {

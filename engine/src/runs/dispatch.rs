@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use protocol::wire::LogChunk;
+use protocol::wire::{LogChunk, WaitingFor};
 use protocol::{JobEvent, JobResult, JobSpec};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -237,11 +237,18 @@ impl Engine {
         &self,
         run_id: RunId,
         spec: JobSpec,
+        waiting_for: WaitingFor,
         reason: &str,
     ) -> Result<JobRecord, StoreError> {
         let spec = self.seal_secrets(spec)?;
         self.store
-            .hold_job(run_id, spec, self.config.max_infra_retries, reason)
+            .hold_job(
+                run_id,
+                spec,
+                self.config.max_infra_retries,
+                waiting_for,
+                reason,
+            )
             .await
     }
 

@@ -7,6 +7,7 @@
 //! This file must not decide policy (which runner, when a lease expires, how often to retry):
 //! it applies the moves it is told, and refuses the ones a stale fencing token asks for.
 
+use protocol::wire::WaitingFor;
 use protocol::{Conclusion, JobEvent, JobResult, JobSpec};
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +107,9 @@ pub struct JobRecord {
     /// Why a `waiting` job is held back (for people: "waiting for 1 more approval …").
     #[serde(default)]
     pub waiting_reason: Option<String>,
+    /// What holds a `waiting` job back, for scripts (the API's `waiting_for`).
+    #[serde(default)]
+    pub waiting_for: Option<WaitingFor>,
 }
 
 impl JobRecord {
@@ -161,6 +165,7 @@ impl Store {
         run_id: RunId,
         spec: JobSpec,
         max_infra_retries: u32,
+        waiting_for: WaitingFor,
         reason: &str,
     ) -> Result<JobRecord, StoreError> {
         let job_id = JobId::new();
@@ -173,6 +178,7 @@ impl Store {
                 let job = JobRecord {
                     max_infra_retries,
                     waiting_reason: Some(reason.clone()),
+                    waiting_for: Some(waiting_for),
                     ..JobRecord::unstarted(job_id, run_id, &spec, JobState::Waiting, now)
                 };
                 put_job(tx, &job)?;
@@ -187,6 +193,7 @@ impl Store {
     pub fn set_waiting_reason(
         &self,
         job_id: JobId,
+        waiting_for: WaitingFor,
         reason: &str,
     ) -> Result<Option<JobRecord>, StoreError> {
         let reason = reason.to_string();
@@ -198,8 +205,11 @@ impl Store {
                 if job.state != JobState::Waiting {
                     return Ok(None);
                 }
-                if job.waiting_reason.as_deref() != Some(reason.as_str()) {
+                if job.waiting_reason.as_deref() != Some(reason.as_str())
+                    || job.waiting_for != Some(waiting_for)
+                {
                     job.waiting_reason = Some(reason.clone());
+                    job.waiting_for = Some(waiting_for);
                     put_job(tx, &job)?;
                 }
                 Ok(Some(job))
@@ -230,6 +240,7 @@ impl Store {
                 job.queue_seq = Some(queue_seq);
                 job.queued_at_us = now;
                 job.waiting_reason = None;
+                job.waiting_for = None;
                 put_job(tx, &job)?;
                 tx.queue.insert(queue_seq.to_be_bytes(), job_id.to_key())?;
                 Ok(Some(job))
@@ -256,6 +267,7 @@ impl Store {
                         return Ok(None);
                     }
                     job.waiting_reason = None;
+                    job.waiting_for = None;
                     complete(&mut job, result.clone(), now);
                     put_job(tx, &job)?;
                     Ok(Some(job))
@@ -657,6 +669,7 @@ fn cancel_one_job(core: &Core, job_id: JobId, now: u64) -> Result<Option<JobReco
             JobState::Waiting => {
                 job.cancel_requested = true;
                 job.waiting_reason = None;
+                job.waiting_for = None;
                 complete(&mut job, cancelled_result("cancelled while waiting"), now);
                 put_job(tx, &job)?;
                 Ok(Some(job))
@@ -815,6 +828,7 @@ impl JobRecord {
             steps: Vec::new(),
             result: None,
             waiting_reason: None,
+            waiting_for: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The pages beside runs: environments (what is deployed beside what is released to whom, the
 //! lane, freezes, protection, history with approve/reject, the audit trail), releases (promote,
-//! withdraw), runners (labels, capacity, busy or idle, last contact, the jobs they hold; a
+//! withdraw, notes), the release calendar (every plan's stages in time order), runners (labels, capacity, busy or idle, last contact, the jobs they hold; a
 //! registration token), repositories (watched repositories and their next cron fires).
 //!
 //! Each reads through the service the JSON API's handler uses; nested records the page does not
@@ -243,6 +243,18 @@ struct ReleaseRow {
     /// `major`, `minor`, `patch`, `emergency` (emergency is flagged on the page).
     category: String,
     plans_html: String,
+    /// The release notes (Markdown), rendered and sanitised.
+    notes_html: String,
+}
+
+/// One line of a dry run: how many of the given targeting keys an audience reaches.
+struct ReachRow {
+    environment: String,
+    stage: String,
+    audience: String,
+    explanation: String,
+    reached: usize,
+    of: usize,
 }
 
 #[derive(Template)]
@@ -251,12 +263,72 @@ struct ReleasesPage {
     chrome: Chrome,
     releases: Vec<ReleaseRow>,
     environments: Vec<String>,
+    /// The release a dry run was asked for, and its lines.
+    reach_tag: String,
+    reach: Vec<ReachRow>,
 }
 
 /// `GET /releases`.
 pub(super) async fn releases_page(
     session: Session,
     State(state): State<AppState>,
+) -> Result<Response, UiError> {
+    releases_with_reach(&session, &state, String::new(), Vec::new())
+}
+
+/// `POST /releases/{tag}/reach`: the releases page with a dry run of `tag` over the targeting
+/// keys typed in (one per line, `KEY` or `KEY TIER`), as `slipway release show --keys` does.
+pub async fn reach_page(
+    session: Session,
+    State(state): State<AppState>,
+    axum::extract::Path(tag): axum::extract::Path<String>,
+    axum::Form(form): axum::Form<ReachForm>,
+) -> Result<Response, UiError> {
+    session.check_csrf(&form.csrf)?;
+    let keys: Vec<String> = form
+        .keys
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    let lines = state
+        .releases()
+        .reach(
+            &tag,
+            Some(form.repo.as_str()).filter(|repo| !repo.is_empty()),
+            &keys,
+        )
+        .map_err(|e| UiError::from(ApiError::from(e)))?;
+    let rows = lines
+        .into_iter()
+        .map(|line| ReachRow {
+            environment: line.environment,
+            stage: line.stage,
+            audience: line.audience,
+            explanation: line.explanation,
+            reached: line.reached,
+            of: line.of,
+        })
+        .collect();
+    releases_with_reach(&session, &state, tag, rows)
+}
+
+/// The dry-run form's fields.
+#[derive(serde::Deserialize)]
+pub struct ReachForm {
+    csrf: String,
+    #[serde(default)]
+    repo: String,
+    #[serde(default)]
+    keys: String,
+}
+
+fn releases_with_reach(
+    session: &Session,
+    state: &AppState,
+    reach_tag: String,
+    reach: Vec<ReachRow>,
 ) -> Result<Response, UiError> {
     let releases = state
         .releases()
@@ -288,6 +360,7 @@ pub(super) async fn releases_page(
             history_html: json_of(&release.history),
             category: release.category.to_string(),
             plans_html: json_of(&release.plans),
+            notes_html: super::markdown::render(&release.notes),
             tag: release.tag,
             name: release.name,
             repository: release.repository,
@@ -297,9 +370,79 @@ pub(super) async fn releases_page(
         })
         .collect();
     Ok(render(&ReleasesPage {
-        chrome: Chrome::new("Releases", "releases", &session),
+        chrome: Chrome::new("Releases", "releases", session),
         releases: rows,
         environments,
+        reach_tag,
+        reach,
+    }))
+}
+
+/// One planned stage of the release calendar.
+struct CalendarRow {
+    when: String,
+    repository: String,
+    tag: String,
+    category: String,
+    environment: String,
+    audience: String,
+    /// `done`, `skipped`, `due`, `planned`, or the plan's state (`paused`, `halted`).
+    status: String,
+    /// Why the due stage waits, when it does.
+    waiting: String,
+}
+
+#[derive(Template)]
+#[template(path = "calendar.html")]
+struct CalendarPage {
+    chrome: Chrome,
+    rows: Vec<CalendarRow>,
+}
+
+/// `GET /releases/calendar`: every plan's stages across repositories, in time order (what
+/// `slipway releases --calendar` prints), with each stage's status on the engine's clock.
+pub async fn calendar_page(
+    session: Session,
+    State(state): State<AppState>,
+) -> Result<Response, UiError> {
+    let releases = state
+        .releases()
+        .list(None)
+        .map_err(|e| UiError::from(ApiError::from(e)))?;
+    let now = state.engine().config().clock.now();
+    let mut stages = Vec::new();
+    for release in &releases {
+        for (environment, plan) in &release.plans {
+            for (index, stage) in plan.stages.iter().enumerate() {
+                let status = plan.stage_status(index, now);
+                stages.push((
+                    stage.at,
+                    CalendarRow {
+                        when: stage.at.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
+                        repository: release.repository.clone(),
+                        tag: release.tag.clone(),
+                        category: release.category.to_string(),
+                        environment: environment.clone(),
+                        audience: stage.audience.to_string(),
+                        status: status.to_string(),
+                        waiting: if status == "due" {
+                            plan.waiting.clone().unwrap_or_default()
+                        } else {
+                            String::new()
+                        },
+                    },
+                ));
+            }
+        }
+    }
+    stages.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| a.1.repository.cmp(&b.1.repository))
+            .then_with(|| a.1.tag.cmp(&b.1.tag))
+    });
+    Ok(render(&CalendarPage {
+        chrome: Chrome::new("Release calendar", "calendar", &session),
+        rows: stages.into_iter().map(|(_, row)| row).collect(),
     }))
 }
 

@@ -8,7 +8,7 @@
 //! windows of lines, search, follow; ANSI rendering in `ansi`), `actions` (the forms that change
 //! something: re-run, cancel, approve/reject, promote/withdraw, registration tokens), `live` (the
 //! JSON event stream of run states the pages follow), `markdown` (step summaries),
-//! `admin_pages` (environments, releases, runners, repositories), `format` (times, durations,
+//! `admin_pages` (environments, releases, the release calendar, runners, repositories), `format` (times, durations,
 //! state names).
 //!
 //! **Architecture Invariant:** the UI reads through the same functions as the JSON read API
@@ -67,6 +67,8 @@ pub fn routes() -> Router<AppState> {
             post(actions::decide_deployment),
         )
         .route("/releases", get(admin_pages::releases_page))
+        .route("/releases/calendar", get(admin_pages::calendar_page))
+        .route("/releases/{tag}/reach", post(admin_pages::reach_page))
         .route("/releases/{tag}/promote", post(actions::promote))
         .route("/releases/{tag}/withdraw", post(actions::withdraw))
         .route("/runners", get(admin_pages::runners_page))

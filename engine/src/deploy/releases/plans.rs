@@ -8,24 +8,36 @@
 //! approvals (a promotion waiting for approval is recorded as pending and given when approved).
 //! Why a stage waits is kept in the plan (`waiting`) and audited once per reason, not per tick.
 //!
+//! A plan may carry a check (`--check workflow:FILE`): when a stage is due and its freeze and
+//! category gate allow it, the engine dispatches that workflow at the release's tag and gives
+//! the stage (through the gate) only after the run concluded `success`. A failed check holds
+//! the stage, says so in the plan and the audit log, and the next tick starts another run.
+//!
 //! This module must not serve HTTP (`api::releases` does) nor know sled.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use deploy::{
-    AuditAction, AuditEntry, AuditSubject, CategoryGate, PlanState, PlanStep, PromotionRequest,
-    Release, ReleaseError, ReleasePlan, category_gate, parse_stages,
+    AuditAction, AuditEntry, AuditSubject, CategoryGate, CheckRun, PlanCheck, PlanState, PlanStep,
+    PromotionRequest, Release, ReleaseError, ReleasePlan, category_gate, parse_stages,
 };
+use git2::Oid;
 use jiff::Timestamp;
+use protocol::Conclusion;
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use workflows::filters::TriggerEvent;
 
 use super::{
     Located, ReleaseChange, ReleaseServiceError, Releases, approvals_key, check_actor, check_tag,
     refused,
 };
 use crate::repos::RunStarter;
-use crate::store::RecordKind;
+use crate::repos::triggers::{ChangedPaths, Mirror, RepoEvent, decide};
+use crate::store::{RecordKind, RepoRecord, RunId, RunStatus};
 
 /// `release plan`.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +50,8 @@ pub struct PlanRelease {
     pub environment: String,
     /// `AUDIENCE@WHEN` texts, in order.
     pub stages: Vec<String>,
+    /// `workflow:FILE`: a workflow that must succeed before each stage is given.
+    pub check: Option<String>,
     /// The login of the user making the plan, recorded in the audit log.
     pub planned_by: String,
 }
@@ -75,6 +89,16 @@ impl Releases {
                 field: "stages",
                 message: error.to_string(),
             })?;
+        let check = request
+            .check
+            .as_deref()
+            .filter(|text| !text.trim().is_empty())
+            .map(PlanCheck::parse)
+            .transpose()
+            .map_err(|message| ReleaseServiceError::Invalid {
+                field: "check",
+                message,
+            })?;
         let _guard = self.lock.lock().await;
         let Located { mut release, .. } = self.locate(&request.tag, request.repo.as_deref())?;
         let environment = self.environment(&request.environment)?;
@@ -83,12 +107,16 @@ impl Releases {
             stages,
             request.planned_by.clone(),
             now,
-        );
-        let summary: Vec<String> = plan
+        )
+        .with_check(check);
+        let mut summary: Vec<String> = plan
             .stages
             .iter()
             .map(|stage| format!("{} at {}", stage.audience, stage.at))
             .collect();
+        if let Some(check) = &plan.check {
+            summary.push(format!("each after check {check}"));
+        }
         let replaced = release.plans.contains_key(&environment.name);
         release.plans.insert(environment.name.clone(), plan);
         let message = format!(
@@ -304,6 +332,14 @@ impl Releases {
         {
             return self.wait(release, environment_name, reason, now).await;
         }
+        // The plan's check (a canary analysis, say) must pass before the promotion is asked.
+        if let Some(check) = plan.check.clone()
+            && let Err(reason) = self
+                .check_stage(&mut release, environment_name, stage, &check, starter, now)
+                .await?
+        {
+            return self.wait(release, environment_name, reason, now).await;
+        }
         let approvals: Vec<deploy::Approval> = self
             .engine
             .store()
@@ -361,6 +397,169 @@ impl Releases {
                     .await
             }
         }
+    }
+
+    /// Where the check of a due stage stands: `Ok(())` once a check run of this stage passed,
+    /// else why the stage waits. Starts a check run when none runs for the stage; a failed
+    /// run is forgotten, so the next tick starts another.
+    async fn check_stage(
+        &self,
+        release: &mut Release,
+        environment: &str,
+        stage: usize,
+        check: &PlanCheck,
+        starter: &dyn RunStarter,
+        now: Timestamp,
+    ) -> Result<Result<(), String>, ReleaseServiceError> {
+        let current = release
+            .plans
+            .get(environment)
+            .and_then(|plan| plan.check_run.clone())
+            .filter(|run| run.stage == stage);
+        if let Some(run) = current {
+            if run.passed {
+                return Ok(Ok(()));
+            }
+            let record = run
+                .run_id
+                .parse::<RunId>()
+                .ok()
+                .map(|run_id| self.engine.store().run(run_id))
+                .transpose()?
+                .flatten();
+            let (status, conclusion) = match &record {
+                Some(record) => (record.status, record.conclusion),
+                None => (RunStatus::Completed, None),
+            };
+            if status != RunStatus::Completed {
+                return Ok(Err(format!(
+                    "check {check} of stage {} runs (run {})",
+                    stage + 1,
+                    run.run_id
+                )));
+            }
+            let plan = release.plans.get_mut(environment);
+            if conclusion == Some(Conclusion::Success) {
+                if let Some(plan) = plan
+                    && let Some(run) = plan.check_run.as_mut()
+                {
+                    run.passed = true;
+                }
+                let actor = deploy::SYSTEM_ACTOR;
+                let audit = plan_audit(
+                    release,
+                    environment,
+                    actor,
+                    format!(
+                        "check {check} of stage {} passed (run {})",
+                        stage + 1,
+                        run.run_id
+                    ),
+                    now,
+                );
+                self.save(release, &[&audit]).await?;
+                return Ok(Ok(()));
+            }
+            if let Some(plan) = plan {
+                plan.check_run = None;
+            }
+            return Ok(Err(format!(
+                "check {check} of stage {} failed (run {} concluded {}); it runs again on the next tick",
+                stage + 1,
+                run.run_id,
+                conclusion.map_or("nothing (the run is gone)", Conclusion::as_str)
+            )));
+        }
+        let Located { repo, .. } = self.locate_in(&release.tag, &release.repository)?;
+        match self.start_check(starter, &repo, release, check).await {
+            Ok(run_id) => {
+                if let Some(plan) = release.plans.get_mut(environment) {
+                    plan.check_run = Some(CheckRun {
+                        stage,
+                        run_id: run_id.clone(),
+                        started_at: now,
+                        passed: false,
+                    });
+                }
+                Ok(Err(format!(
+                    "check {check} of stage {} runs (run {run_id})",
+                    stage + 1
+                )))
+            }
+            Err(reason) => Ok(Err(format!(
+                "check {check} of stage {} cannot start: {reason}",
+                stage + 1
+            ))),
+        }
+    }
+
+    /// Dispatches the check workflow at the release's tag (`workflow_dispatch`, as the planner
+    /// would); its run id, or why it did not start.
+    async fn start_check(
+        &self,
+        starter: &dyn RunStarter,
+        repo: &RepoRecord,
+        release: &Release,
+        check: &PlanCheck,
+    ) -> Result<String, String> {
+        let path = PathBuf::from(&repo.mirror_path);
+        let sha = release.sha.clone();
+        let git_ref = format!("refs/tags/{}", release.tag);
+        let trigger_ref = git_ref.clone();
+        let decided = super::blocking(move || {
+            let oid = Oid::from_str(&sha).map_err(|error| {
+                ReleaseServiceError::Git(format!("release commit `{sha}`: {error}"))
+            })?;
+            let mirror = Mirror::open(&path).map_err(super::git_error)?;
+            let files = mirror.workflows_at(oid).map_err(super::git_error)?;
+            let trigger = TriggerEvent {
+                name: "workflow_dispatch".into(),
+                action: None,
+                git_ref: Some(trigger_ref),
+                changed_paths: None,
+            };
+            Ok((oid, decide(&files, &trigger)))
+        })
+        .await;
+        let (oid, decisions) = decided.map_err(|error| error.to_string())?;
+        let wanted = format!(".github/workflows/{}", check.workflow);
+        let Some(decision) = decisions
+            .into_iter()
+            .find(|decision| decision.file == wanted || decision.file == check.workflow)
+        else {
+            return Err(format!(
+                "`{wanted}` is not in {} at `{}`",
+                release.repository, release.tag
+            ));
+        };
+        if decision.invalid {
+            return Err(format!("`{wanted}` has errors: {}", decision.reason));
+        }
+        if !decision.triggers {
+            return Err(format!(
+                "`{wanted}` does not run on `workflow_dispatch` ({})",
+                decision.reason
+            ));
+        }
+        let event = RepoEvent {
+            name: "workflow_dispatch".into(),
+            git_ref: git_ref.clone(),
+            sha: Some(oid),
+            payload: json!({
+                "ref": git_ref,
+                "inputs": {},
+                "workflow": wanted,
+                "sender": crate::runs::event::sender_json(deploy::SYSTEM_ACTOR),
+            }),
+            changed_paths: ChangedPaths::Unknown {
+                reason: "`workflow_dispatch` events have no changed files".into(),
+            },
+        };
+        let started = starter.start_runs(repo, event, vec![decision]).await?;
+        started
+            .first()
+            .map(ToString::to_string)
+            .ok_or_else(|| "no run was started".to_string())
     }
 
     /// Records why the due stage waits (saved and audited only when the reason changes).
