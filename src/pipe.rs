@@ -20,7 +20,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use tokio_util::sync::CancellationToken;
 
 /// The exit code of a command whose output pipe closed (128 + SIGPIPE).
-pub const CLOSED: i32 = 141;
+pub(crate) const CLOSED: i32 = 141;
 
 /// How long a registered cancel may take before the process exits anyway.
 const CANCEL_GRACE: Duration = Duration::from_secs(15);
@@ -29,7 +29,7 @@ static CANCEL: Mutex<Option<CancellationToken>> = Mutex::new(None);
 static FINISHED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the panic hook and the watcher thread. Called once, first thing in `main`.
-pub fn end_quietly_when_output_closes() {
+pub(crate) fn end_quietly_when_output_closes() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let message = info
@@ -60,20 +60,20 @@ pub fn end_quietly_when_output_closes() {
 
 /// `slipway run`: a closed output cancels the run (its steps get SIGTERM, then SIGKILL) and
 /// the process exits once [`finished`] is called, or after a grace period.
-pub fn on_close_cancel(cancel: CancellationToken) {
+pub(crate) fn on_close_cancel(cancel: CancellationToken) {
     if let Ok(mut slot) = CANCEL.lock() {
         *slot = Some(cancel);
     }
 }
 
 /// The registered work has ended (its processes are gone): a closed output may exit now.
-pub fn finished() {
+pub(crate) fn finished() {
     FINISHED.store(true, Ordering::SeqCst);
 }
 
 /// A write failed because the output's reader has gone: end as [`end_quietly_when_output_closes`]
 /// does, from another thread.
-pub fn output_closed() {
+pub(crate) fn output_closed() {
     end_soon();
 }
 

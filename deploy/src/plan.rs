@@ -55,7 +55,9 @@ pub struct PlanCheck {
 pub struct CheckRun {
     /// The stage it checks (index into `stages`).
     pub stage: usize,
+    /// The id of the check workflow's run the engine dispatched for this stage.
     pub run_id: String,
+    /// When the engine dispatched that run.
     pub started_at: Timestamp,
     /// Set once the run concluded `success`: the stage may be given.
     #[serde(default)]

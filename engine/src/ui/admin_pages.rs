@@ -278,7 +278,7 @@ pub(super) async fn releases_page(
 
 /// `POST /releases/{tag}/reach`: the releases page with a dry run of `tag` over the targeting
 /// keys typed in (one per line, `KEY` or `KEY TIER`), as `slipway release show --keys` does.
-pub async fn reach_page(
+pub(crate) async fn reach_page(
     session: Session,
     State(state): State<AppState>,
     axum::extract::Path(tag): axum::extract::Path<String>,
@@ -316,7 +316,7 @@ pub async fn reach_page(
 
 /// The dry-run form's fields.
 #[derive(serde::Deserialize)]
-pub struct ReachForm {
+pub(crate) struct ReachForm {
     csrf: String,
     #[serde(default)]
     repo: String,
@@ -401,7 +401,7 @@ struct CalendarPage {
 
 /// `GET /releases/calendar`: every plan's stages across repositories, in time order (what
 /// `slipway releases --calendar` prints), with each stage's status on the engine's clock.
-pub async fn calendar_page(
+pub(crate) async fn calendar_page(
     session: Session,
     State(state): State<AppState>,
 ) -> Result<Response, UiError> {
