@@ -1031,7 +1031,7 @@ mod tests {
         use crate::{Action, Event, Millis, Scheduler};
         let values: Vec<String> = (0..251).map(|i| i.to_string()).collect();
         let mut yaml = String::from("on: push\njobs:\n");
-        for j in 0..4 {
+        for j in 0..20 {
             yaml.push_str(&format!(
                 "  j{j}:\n    runs-on: x\n    strategy:\n      matrix: ${{{{ fromJSON('{{\"n\":[{}]}}') }}}}\n    steps:\n      - run: echo\n",
                 values.join(",")
@@ -1053,7 +1053,7 @@ mod tests {
         assert_eq!(refused.len(), 1, "{actions:?}");
         assert!(
             refused[0].contains(
-                "bringing the run to 1004 jobs, more than the limit of 1000 jobs per run"
+                "bringing the run to 5020 jobs, more than the limit of 5000 jobs per run"
             ),
             "{}",
             refused[0]

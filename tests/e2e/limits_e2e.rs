@@ -75,7 +75,7 @@ async fn oversized_workflows_are_refused_before_any_work() {
         temp.path(),
         &[
             ("huge.yml", &huge),
-            ("wide.yml", &matrix_workflow(4, 251)),
+            ("wide.yml", &matrix_workflow(20, 251)),
             ("deep.yml", &chain_workflow(101)),
         ],
     );
@@ -107,7 +107,7 @@ async fn oversized_workflows_are_refused_before_any_work() {
         .await;
     let why = diagnostics(&run);
     assert!(
-        why.contains("1004 jobs after matrix expansion") && why.contains("1000 jobs per run"),
+        why.contains("5020 jobs after matrix expansion") && why.contains("5000 jobs per run"),
         "{why}"
     );
 

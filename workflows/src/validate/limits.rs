@@ -19,7 +19,7 @@ use crate::model::{Matrix, MatrixValues, Workflow};
 use super::Checker;
 
 /// The most jobs one run has, counting each matrix leg as a job.
-pub const MAX_JOBS_PER_RUN: usize = 1_000;
+pub const MAX_JOBS_PER_RUN: usize = 5_000;
 
 /// The most matrix work (cross products plus `include` entries, summed over the jobs) a run may
 /// ask for before its matrices are expanded.
@@ -202,15 +202,15 @@ mod tests {
 
     #[test]
     fn jobs_per_run_count_matrix_legs() {
-        let found = errors(&matrix_jobs(4, 251));
+        let found = errors(&matrix_jobs(20, 251));
         assert!(
             found
                 .iter()
-                .any(|e| e.contains("1004 jobs after matrix expansion")
-                    && e.contains("limit of 1000 jobs per run")),
+                .any(|e| e.contains("5020 jobs after matrix expansion")
+                    && e.contains("limit of 5000 jobs per run")),
             "{found:?}"
         );
-        assert!(errors(&matrix_jobs(4, 250)).is_empty());
+        assert!(errors(&matrix_jobs(20, 250)).is_empty());
     }
 
     #[test]
