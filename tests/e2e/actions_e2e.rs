@@ -18,14 +18,7 @@ use support::{job, repo_with};
 const NODE: &str = "/usr/bin/node";
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    crate::support::git_as("test", "test@localhost", dir, args)
 }
 
 /// Commits everything in `dir` (a new repository when needed) and points `tag` at it; the sha.

@@ -12,7 +12,7 @@
 //! `INSTA_UPDATE=always cargo test --test e2e cli_table_snapshots`.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use crate::support::engine::TestEngine;
 use crate::support::repo_with;
@@ -36,14 +36,7 @@ jobs:
 ";
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=dev", "-c", "user.email=dev@localhost"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    crate::support::git_as("dev", "dev@localhost", dir, args)
 }
 
 fn slipway(engine: &TestEngine, args: &[&str]) -> Output {

@@ -215,14 +215,7 @@ fn workflow_repository(dir: &Path, workflow: &str, variable: &str, path: &Path) 
 }
 
 fn git(repo: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=dev", "-c", "user.email=dev@localhost"])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    crate::support::git_as("dev", "dev@localhost", repo, args)
 }
 
 fn commit(repo: &Path, message: &str) -> String {

@@ -4,7 +4,7 @@
 //! through the binary.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -16,13 +16,7 @@ const CI: &str = "on: workflow_dispatch\njobs:\n  build:\n    runs-on: self-host
 const DEPLOY: &str = "on: workflow_dispatch\njobs:\n  ship:\n    runs-on: self-hosted\n    environment: production\n    steps:\n      - run: echo shipped\n";
 
 fn git(repo: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .args(["-c", "user.name=dev", "-c", "user.email=dev@localhost"])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
+    crate::support::git_as("dev", "dev@localhost", repo, args);
 }
 
 /// `--as NAME` runs the command with NAME's own token (`support::acting`).

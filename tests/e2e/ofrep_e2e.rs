@@ -5,7 +5,6 @@
 //! written into the store while the engine is stopped (the deploying side is tested elsewhere).
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use deploy::{Deployment, DeploymentId, DeploymentStatus, Environment, StrategyKind, Version};
@@ -20,14 +19,7 @@ use crate::support::engine::TestEngine;
 const KEYS: usize = 10_000;
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    crate::support::git_as("test", "test@localhost", dir, args)
 }
 
 fn slipway(engine: &TestEngine, args: &[&str]) -> String {

@@ -6,7 +6,7 @@
 //! Every wait is bounded.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use deploy::{Deployment, DeploymentId, DeploymentStatus, StrategyKind, Version};
@@ -16,14 +16,7 @@ use serde_json::Value;
 use crate::support::engine::TestEngine;
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    crate::support::git_as("test", "test@localhost", dir, args)
 }
 
 fn run(engine: &TestEngine, args: &[&str]) -> Output {

@@ -18,14 +18,7 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    crate::support::git_as("test", "test@localhost", dir, args)
 }
 
 /// Starts `slipway serve` and waits until it answers; tries again if the store was still

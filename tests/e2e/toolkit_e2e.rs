@@ -9,7 +9,6 @@
 //! Data and node are required under `CI=true`; elsewhere their absence is a loud SKIPPED.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -109,13 +108,7 @@ jobs:
 }
 
 fn git(repo: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
+    crate::support::git_as("test", "test@localhost", repo, args);
 }
 
 async fn run(engine: &TestEngine, repo: &Path, git_ref: &str, key: &str, restore: &str) -> Value {

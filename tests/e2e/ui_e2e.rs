@@ -106,14 +106,7 @@ fn browser_tools() -> Result<(PathBuf, PathBuf), String> {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=dev", "-c", "user.email=dev@localhost"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    crate::support::git_as("dev", "dev@localhost", dir, args)
 }
 
 struct Browser {

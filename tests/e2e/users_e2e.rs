@@ -19,13 +19,7 @@ use support::engine::TestEngine;
 const DEPLOY: &str = "on: workflow_dispatch\njobs:\n  ship:\n    runs-on: self-hosted\n    environment: production\n    steps:\n      - run: echo shipped\n";
 
 fn git(repo: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .args(["-c", "user.name=dev", "-c", "user.email=dev@localhost"])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
+    crate::support::git_as("dev", "dev@localhost", repo, args);
 }
 
 fn repository(root: &Path) -> String {

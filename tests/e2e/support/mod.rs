@@ -68,3 +68,21 @@ pub(crate) fn user_env() -> [(&'static str, PathBuf); 3] {
         ("HOME", home),
     ]
 }
+
+/// `git ARGS` in `dir` as the committer `name <email>`; insists it succeeds and answers its
+/// stdout, trimmed.
+pub(crate) fn git_as(name: &str, email: &str, dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args([
+            "-c",
+            &format!("user.name={name}"),
+            "-c",
+            &format!("user.email={email}"),
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run git");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
