@@ -41,7 +41,8 @@ jobs:
 YAML
 (cd "$work/repo" && g init -q -b main && g add -A && g commit -qm wf)
 sha=$(git -C "$work/gs" rev-parse HEAD)
-cache="${TMPDIR:-/tmp}/slipway/work/_actions/actions/github-script/$sha"
+# `slipway run` keeps its work (and the action cache) under the user's cache dir.
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/slipway/runs/_actions/actions/github-script/$sha"
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 run() {
