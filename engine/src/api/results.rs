@@ -362,13 +362,7 @@ async fn create(
     let place = own_run(engine, holder, request, "CreateArtifact")?;
     let name = request.required("name")?;
     let pending = pending_of(&name, request)?;
-    let upload = BlobUpload::new(
-        place,
-        &holder.claims.job_id,
-        holder.claims.fencing_token,
-        &name,
-    )
-    .map_err(artifact_error)?;
+    let upload = upload_for(place, holder, &name)?;
     blocking(move || upload.create(&pending))
         .await
         .map_err(|error| {
@@ -409,13 +403,7 @@ async fn finalize(
                 })?,
         ),
     };
-    let upload = BlobUpload::new(
-        place,
-        &holder.claims.job_id,
-        holder.claims.fencing_token,
-        &name,
-    )
-    .map_err(artifact_error)?;
+    let upload = upload_for(place, holder, &name)?;
     let job_key = holder.job.job_key.clone();
     let limit = engine.config().max_artifact_bytes;
     let manifest =
@@ -592,13 +580,7 @@ async fn upload_blob(
     }
     let place = RunArtifacts::of(engine.store(), &engine.config().data_dir, holder.job.run_id)
         .map_err(artifact_error)?;
-    let upload = BlobUpload::new(
-        place,
-        &holder.claims.job_id,
-        holder.claims.fencing_token,
-        &name,
-    )
-    .map_err(artifact_error)?;
+    let upload = upload_for(place, &holder, &name)?;
     let limit = engine.config().max_artifact_bytes;
     match query.comp.as_deref() {
         Some("block") => {
@@ -738,6 +720,17 @@ async fn download_blob(
         response.headers_mut().insert(CONTENT_TYPE, content_type);
     }
     Ok(response)
+}
+
+/// The upload of artifact `name` into `place` by the job holding the token's lease.
+fn upload_for(place: RunArtifacts, holder: &TokenJob, name: &str) -> Result<BlobUpload, ApiError> {
+    BlobUpload::new(
+        place,
+        &holder.claims.job_id,
+        holder.claims.fencing_token,
+        name,
+    )
+    .map_err(artifact_error)
 }
 
 #[cfg(test)]
