@@ -79,10 +79,13 @@ impl ApiError {
                 tracing::error!(%error, "store write refused");
                 StatusCode::INSUFFICIENT_STORAGE
             }
-            StoreError::Database { .. }
-            | StoreError::LogFile { .. }
-            | StoreError::Corrupt { .. }
-            | StoreError::Random(_) => {
+            // The database is unreachable or refused (a PostgreSQL being restarted): worth
+            // retrying, here or at another replica.
+            StoreError::Database { .. } => {
+                tracing::error!(%error, "store failure");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            StoreError::LogFile { .. } | StoreError::Corrupt { .. } | StoreError::Random(_) => {
                 tracing::error!(%error, "store failure");
                 StatusCode::INTERNAL_SERVER_ERROR
             }

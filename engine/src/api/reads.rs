@@ -324,6 +324,13 @@ async fn follow_log(
                     };
                 }
             }
+            // Several replicas: the runner may report to another one, which does not wake
+            // this follower; the store is looked at twice a second instead.
+            _ = tokio::time::sleep(Duration::from_millis(500)), if engine.is_shared() => {
+                if let Err(error) = engine.store().refresh_log_progress(&job) {
+                    tracing::warn!(%error, "failed to look at a followed log");
+                }
+            }
             _ = shutdown.cancelled() => return,
             _ = sender.closed() => return,
         }

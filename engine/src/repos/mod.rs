@@ -645,6 +645,12 @@ impl Repos {
                 }
             };
             for (file, cron, mark, decisions) in firings {
+                // Several replicas: each fire is claimed once, whichever replica sees it first.
+                let store = self.engine.store();
+                let claim = format!("cron:{}:{file}:{cron}:{}", record.name, mark.as_second());
+                if !decisions.is_empty() && store.is_shared() && !store.claim(&claim)? {
+                    continue;
+                }
                 for (event, decided) in decisions {
                     started += self.start(&record, event, decided).await.len();
                 }
@@ -851,7 +857,10 @@ impl Repos {
             .ok_or_else(|| RepoError::NotFound(name.to_string()))
     }
 
-    async fn lock(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    /// One fetch, intake or schedule pass of a repository at a time: in this process, and on
+    /// a shared store across replicas too (a store-wide lock per repository, so the mirror all
+    /// replicas share in the data dir is fetched by one of them at a time).
+    async fn lock(&self, name: &str) -> RepoGuard {
         let lock = {
             let mut locks = self
                 .locks
@@ -859,8 +868,36 @@ impl Repos {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(locks.entry(name.to_string()).or_default())
         };
-        lock.lock_owned().await
+        let local = lock.lock_owned().await;
+        let store = Arc::clone(self.engine.store());
+        let shared = if store.is_shared() {
+            let key = format!("repo:{name}");
+            match tokio::task::spawn_blocking(move || store.lock(&key)).await {
+                Ok(Ok(held)) => held,
+                Ok(Err(error)) => {
+                    tracing::warn!(repository = %name, %error, "the store-wide lock was not taken");
+                    None
+                }
+                Err(error) => {
+                    tracing::warn!(repository = %name, %error, "the store-wide lock was not taken");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        RepoGuard {
+            _shared: shared,
+            _local: local,
+        }
     }
+}
+
+/// Held while one repository is fetched or read for triggers (`Repos::lock`).
+struct RepoGuard {
+    /// The store-wide lock (shared stores), released before the process-local one.
+    _shared: Option<Box<dyn Send>>,
+    _local: tokio::sync::OwnedMutexGuard<()>,
 }
 
 /// Watches the store for runs that complete and POSTs each to `url` once (best effort, at most
@@ -899,6 +936,10 @@ pub fn spawn_completion_notifier(
             };
             for run in runs {
                 if run.status != RunStatus::Completed || !notified.insert(run.run_id) {
+                    continue;
+                }
+                // Several replicas: the one driving runs sends the notice.
+                if !engine.drives() {
                     continue;
                 }
                 let body = completion_body(&run);

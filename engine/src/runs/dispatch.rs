@@ -106,7 +106,32 @@ pub enum EngineEvent {
         /// The job's conclusion, outputs, step results and summary.
         result: JobResult,
     },
+    /// (Several replicas) Another replica moved this job: its record in the store says how.
+    JobChanged {
+        /// The run the job belongs to.
+        run_id: RunId,
+        /// The job's key in the run.
+        job_key: String,
+    },
+    /// (Several replicas) A replica saved a new run's plan for the driving replica to take up.
+    RunPlanned {
+        /// The planned run.
+        run_id: RunId,
+    },
+    /// (Several replicas) This replica took (`true`) or lost (`false`) the driving of runs.
+    Driving(bool),
 }
+
+/// The channels replicas sharing a store wake each other on.
+const CHANNELS: &[&str] = &[WORK_CHANNEL, JOBS_CHANNEL, RUNS_CHANNEL];
+/// A job was queued (payload empty): waiting runners look again.
+const WORK_CHANNEL: &str = "slipway_work";
+/// A job moved (payload `RUN_ID JOB_KEY`): the driving replica reads it.
+const JOBS_CHANNEL: &str = "slipway_jobs";
+/// A run was planned (payload `RUN_ID`): the driving replica takes it up.
+pub(crate) const RUNS_CHANNEL: &str = "slipway_runs";
+/// The store-wide lock the replica driving runs holds.
+const DRIVER_LOCK: &str = "driver";
 
 /// What a heartbeat tells the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +166,14 @@ pub struct Engine {
     /// Set while the orchestrator recovers after a restart: the API does not answer yet, so no
     /// runner can renew its lease and none expires (`hold_lease_clocks`).
     recovering: std::sync::atomic::AtomicBool,
+    /// Several replicas share the store: lease heartbeats are kept in it, and events travel
+    /// as notifications to the replica driving runs.
+    shared: bool,
+    /// On a shared store: whether this replica holds the driver lock (`drives`).
+    driving: std::sync::atomic::AtomicBool,
+    /// When this process opened the engine (µs): on a shared store, no lease expires sooner
+    /// than a full period after it (every replica may have been down).
+    opened_at_us: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -162,7 +195,13 @@ impl Engine {
         let (events, receiver) = mpsc::unbounded_channel();
         let now = Instant::now();
         let mut clocks = HashMap::new();
-        for job in store.leased_jobs()? {
+        let shared = store.is_shared();
+        // On a shared store the lease clocks are the heartbeats kept in it.
+        for job in if shared {
+            Vec::new()
+        } else {
+            store.leased_jobs()?
+        } {
             if let Some(lease) = &job.lease {
                 clocks.insert(
                     job.job_id,
@@ -182,7 +221,16 @@ impl Engine {
             events,
             shutdown: CancellationToken::new(),
             recovering: std::sync::atomic::AtomicBool::new(false),
+            shared,
+            driving: std::sync::atomic::AtomicBool::new(false),
+            opened_at_us: crate::store::now_us(),
         });
+        if shared {
+            let (signals, heard) = mpsc::unbounded_channel();
+            if engine.store.coordinate(CHANNELS, DRIVER_LOCK, signals) {
+                tokio::spawn(relay_signals(Arc::downgrade(&engine), heard));
+            }
+        }
         tokio::spawn(reap_expired_leases(
             Arc::downgrade(&engine),
             engine.shutdown.clone(),
@@ -229,6 +277,7 @@ impl Engine {
             .enqueue_job(run_id, spec, self.config.max_infra_retries)
             .await?;
         self.work_ready.notify_waiters();
+        self.store.notify(WORK_CHANNEL, "");
         Ok(job)
     }
 
@@ -302,10 +351,11 @@ impl Engine {
             let notified = self.work_ready.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.leases_held_by(runner.runner_id) < runner.capacity.max(1) as usize {
+            if self.leases_held_by(runner.runner_id)? < runner.capacity.max(1) as usize {
+                let carrier = runner.clone();
                 let leased = self
                     .store
-                    .lease_next(runner.runner_id, |spec| runner.carries(&spec.runs_on))
+                    .lease_next(runner.runner_id, move |spec| carrier.carries(&spec.runs_on))
                     .await?;
                 if let Some(job) = leased {
                     // The clock starts first: should the spec not open, the lease still ends.
@@ -331,6 +381,13 @@ impl Engine {
     ) -> Result<HeartbeatOutcome, StoreError> {
         let job = self.store.leased_job(job_id, runner_id, fencing_token)?;
         let lease_expires_in = self.config.lease_duration;
+        if self.shared {
+            self.store.record_lease_beat(job_id, fencing_token)?;
+            return Ok(HeartbeatOutcome {
+                cancel_requested: job.cancel_requested,
+                lease_expires_in,
+            });
+        }
         self.clocks().insert(
             job_id,
             LeaseClock {
@@ -384,6 +441,7 @@ impl Engine {
             .finish_job(job_id, runner_id, fencing_token, result)
             .await?;
         self.clocks().remove(&job_id);
+        self.store.forget_lease_beat(job_id);
         self.report_finished(&job);
         Ok(job)
     }
@@ -449,6 +507,9 @@ impl Engine {
         if self.recovering.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(0);
         }
+        if self.shared {
+            return self.expire_shared_leases().await;
+        }
         let expired: Vec<(JobId, LeaseClock)> = self
             .clocks()
             .iter()
@@ -475,27 +536,69 @@ impl Engine {
                     clocks.remove(&job_id);
                 }
             }
-            match outcome {
-                ExpiredLease::Requeued(job) => {
-                    ended += 1;
-                    tracing::warn!(job_id = %job.job_id, job_key = %job.job_key, %reason, "job re-queued");
-                    self.send(EngineEvent::JobRequeued {
-                        run_id: job.run_id,
-                        job_key: job.job_key.clone(),
-                        job_id: job.job_id,
-                        reason,
-                    });
-                    self.work_ready.notify_waiters();
-                }
-                ExpiredLease::Finished(job) => {
-                    ended += 1;
-                    tracing::warn!(job_id = %job.job_id, job_key = %job.job_key, "job failed: runner lost");
-                    self.report_finished(&job);
-                }
-                ExpiredLease::Unchanged => {}
-            }
+            ended += self.lease_ended(outcome, reason);
         }
         Ok(ended)
+    }
+
+    /// `expire_leases` on a shared store: every replica looks at every lease, and ends those
+    /// whose last heartbeat (through any replica) is older than a lease period. Ending one is a
+    /// transaction guarded by its fencing token, so two replicas ending it at once end it once.
+    async fn expire_shared_leases(&self) -> Result<usize, StoreError> {
+        let period_us = u64::try_from(self.config.lease_duration.as_micros()).unwrap_or(u64::MAX);
+        let now_us = crate::store::now_us();
+        let mut ended = 0;
+        for job in self.store.leased_jobs()? {
+            let Some(lease) = &job.lease else {
+                continue;
+            };
+            let beat = self
+                .store
+                .lease_beat(job.job_id)?
+                .filter(|(token, _)| *token == lease.fencing_token)
+                .map_or(lease.granted_at_us, |(_, at_us)| at_us);
+            if now_us.saturating_sub(beat.max(self.opened_at_us)) < period_us {
+                continue;
+            }
+            let reason = format!(
+                "lease expired: runner {} sent no heartbeat for {} ms",
+                lease.runner_id,
+                self.config.lease_duration.as_millis()
+            );
+            let outcome = self
+                .store
+                .expire_lease(job.job_id, lease.fencing_token, &reason, "runner lost")
+                .await?;
+            if !matches!(outcome, ExpiredLease::Unchanged) {
+                self.store.forget_lease_beat(job.job_id);
+            }
+            ended += self.lease_ended(outcome, reason);
+        }
+        Ok(ended)
+    }
+
+    /// Tells who needs to know that a lease ended (`1`), or nothing when it had not (`0`).
+    fn lease_ended(&self, outcome: ExpiredLease, reason: String) -> usize {
+        match outcome {
+            ExpiredLease::Requeued(job) => {
+                tracing::warn!(job_id = %job.job_id, job_key = %job.job_key, %reason, "job re-queued");
+                self.send(EngineEvent::JobRequeued {
+                    run_id: job.run_id,
+                    job_key: job.job_key.clone(),
+                    job_id: job.job_id,
+                    reason,
+                });
+                self.work_ready.notify_waiters();
+                self.store.notify(WORK_CHANNEL, "");
+                1
+            }
+            ExpiredLease::Finished(job) => {
+                tracing::warn!(job_id = %job.job_id, job_key = %job.job_key, "job failed: runner lost");
+                self.report_finished(&job);
+                1
+            }
+            ExpiredLease::Unchanged => 0,
+        }
     }
 
     fn start_clock(&self, job: JobRecord) -> GrantedLease {
@@ -547,11 +650,15 @@ impl Engine {
             .map_err(|error| crate::secrets::as_store_error(dir, error))
     }
 
-    fn leases_held_by(&self, runner_id: RunnerId) -> usize {
-        self.clocks()
+    fn leases_held_by(&self, runner_id: RunnerId) -> Result<usize, StoreError> {
+        if self.shared {
+            return self.store.leases_held(runner_id);
+        }
+        Ok(self
+            .clocks()
             .values()
             .filter(|clock| clock.runner_id == runner_id)
-            .count()
+            .count())
     }
 
     /// Fails every job queued for longer than the no-runner timeout whose `runs-on` labels no
@@ -604,14 +711,98 @@ impl Engine {
     }
 
     fn send(&self, event: EngineEvent) {
+        if self.shared {
+            // The replica driving runs hears it (itself included) and reads the job's record.
+            let moved = match &event {
+                EngineEvent::JobStarted {
+                    run_id, job_key, ..
+                }
+                | EngineEvent::JobRequeued {
+                    run_id, job_key, ..
+                }
+                | EngineEvent::JobFinished {
+                    run_id, job_key, ..
+                }
+                | EngineEvent::JobChanged { run_id, job_key } => Some((run_id, job_key)),
+                EngineEvent::RunPlanned { .. } | EngineEvent::Driving(_) => None,
+            };
+            if let Some((run_id, job_key)) = moved {
+                self.store
+                    .notify(JOBS_CHANNEL, &format!("{run_id} {job_key}"));
+                return;
+            }
+        }
         // Nobody listening (tests, a CLI that only reads) is fine: the store has the truth.
         let _ = self.events.send(event);
+    }
+
+    /// Whether several replicas share the store (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    /// Whether this process does the engine-wide duties (driving runs, release plans,
+    /// completion notices): always alone; on a shared store, while it holds the driver lock.
+    pub fn drives(&self) -> bool {
+        !self.shared || self.driving.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn clocks(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, LeaseClock>> {
         self.lease_clocks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Turns what the other replicas say into wake-ups and events, until the engine is gone.
+async fn relay_signals(
+    engine: Weak<Engine>,
+    mut heard: mpsc::UnboundedReceiver<crate::store::Signal>,
+) {
+    use crate::store::Signal;
+    while let Some(signal) = heard.recv().await {
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let event = match signal {
+            Signal::Notified { channel, payload } => match channel.as_str() {
+                WORK_CHANNEL => {
+                    engine.work_ready.notify_waiters();
+                    continue;
+                }
+                JOBS_CHANNEL => {
+                    let Some((run_id, job_key)) = payload.split_once(' ') else {
+                        continue;
+                    };
+                    let Ok(run_id) = run_id.parse() else {
+                        continue;
+                    };
+                    EngineEvent::JobChanged {
+                        run_id,
+                        job_key: job_key.to_string(),
+                    }
+                }
+                RUNS_CHANNEL => {
+                    let Ok(run_id) = payload.parse() else {
+                        continue;
+                    };
+                    EngineEvent::RunPlanned { run_id }
+                }
+                _ => continue,
+            },
+            // Wake-ups may have been missed while the connection was down.
+            Signal::Connected => {
+                engine.work_ready.notify_waiters();
+                continue;
+            }
+            Signal::Driving(driving) => {
+                engine
+                    .driving
+                    .store(driving, std::sync::atomic::Ordering::SeqCst);
+                EngineEvent::Driving(driving)
+            }
+        };
+        let _ = engine.events.send(event);
     }
 }
 

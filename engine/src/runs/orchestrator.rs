@@ -149,21 +149,28 @@ impl Orchestrator {
             engine.clone(),
             engine.config().clock.clone(),
         ));
+        let shared = engine.is_shared();
         let mut actor = Actor {
             engine: engine.clone(),
             deployments: deployments.clone(),
             runs: HashMap::new(),
             groups: Groups::load(engine.clone())?,
             follow_ups: Vec::new(),
+            // On a shared store a replica drives runs once it holds the driver lock
+            // (`EngineEvent::Driving`); alone, it always does.
+            driving: !shared,
+            swept: tokio::time::Instant::now(),
         };
-        // No lease expires while the runs are loaded: the API answers only after this, so no
-        // runner could renew one (issue 22's soak: a recovery longer than a lease period ran
-        // jobs twice).
-        engine.hold_lease_clocks();
-        #[cfg(debug_assertions)]
-        pause_recovery_for_tests().await;
-        actor.recover().await?;
-        engine.restart_lease_clocks();
+        if !shared {
+            // No lease expires while the runs are loaded: the API answers only after this, so
+            // no runner could renew one (issue 22's soak: a recovery longer than a lease period
+            // ran jobs twice).
+            engine.hold_lease_clocks();
+            #[cfg(debug_assertions)]
+            pause_recovery_for_tests().await;
+            actor.recover().await?;
+            engine.restart_lease_clocks();
+        }
         tokio::spawn(actor.run(command_receiver, events, engine.shutdown_token()));
         Ok(Orchestrator {
             engine,
@@ -597,7 +604,16 @@ struct Actor {
     groups: Groups,
     /// What moving a group asked of this task, carried out after each event.
     follow_ups: Vec<FollowUp>,
+    /// Whether this process drives runs: always on sled; on a shared store, while it holds
+    /// the driver lock (another replica drives them otherwise, and this one only serves).
+    driving: bool,
+    /// When the driving replica last compared its runs with the store (`sweep`).
+    swept: tokio::time::Instant,
 }
+
+/// How often the driving replica of a shared store compares its runs with the store, for
+/// what a lost notification did not tell it.
+const SWEEP_EVERY: Duration = Duration::from_secs(3);
 
 struct ActiveRun {
     scheduler: Scheduler,
@@ -617,6 +633,16 @@ impl Actor {
         loop {
             tokio::select! {
                 Some(command) = commands.recv() => match command {
+                    Command::Adopt { run_id, .. } if !self.driving => {
+                        // The run's plan is saved: the replica driving runs takes it up once
+                        // it is durable.
+                        let store = self.engine.store().clone();
+                        tokio::spawn(async move {
+                            if store.flush().await.is_ok() {
+                                store.notify(crate::runs::dispatch::RUNS_CHANNEL, &run_id.to_string());
+                            }
+                        });
+                    }
                     Command::Adopt { run_id, scheduler } => {
                         self.runs.insert(run_id, ActiveRun { scheduler: *scheduler, cancel_fed: false });
                         // A cancel that came while the run was being planned ends it before
@@ -628,20 +654,32 @@ impl Actor {
                 },
                 Some(event) = events.recv() => {
                     let (run_id, event) = match event {
+                        EngineEvent::Driving(driving) => {
+                            self.set_driving(driving).await;
+                            continue;
+                        }
+                        _ if !self.driving => continue,
                         EngineEvent::JobStarted { run_id, job_key, .. } => (run_id, Event::JobStarted { job_key }),
                         EngineEvent::JobFinished { run_id, job_key, result, .. } => {
-                            self.deployments.job_finished(run_id, &job_key, &result).await;
                             (run_id, Event::JobFinished { job_key, result })
                         }
                         EngineEvent::JobRequeued { .. } => continue,
+                        EngineEvent::JobChanged { run_id, job_key } => {
+                            self.job_changed(run_id, &job_key).await;
+                            continue;
+                        }
+                        EngineEvent::RunPlanned { run_id } => {
+                            self.take_up(run_id).await;
+                            continue;
+                        }
                     };
-                    if let Event::JobFinished { job_key, .. } = &event {
-                        self.leave_job_group(run_id, job_key).await;
-                    }
-                    self.check_cancel(run_id).await;
-                    self.feed(run_id, event).await;
+                    self.job_event(run_id, event).await;
                 }
-                _ = ticks.tick() => {
+                _ = ticks.tick(), if self.driving => {
+                    if self.engine.is_shared() && self.swept.elapsed() >= SWEEP_EVERY {
+                        self.swept = tokio::time::Instant::now();
+                        self.sweep().await;
+                    }
                     self.deployments.tick().await;
                     let run_ids: Vec<RunId> = self.runs.keys().copied().collect();
                     for run_id in run_ids {
@@ -655,10 +693,121 @@ impl Actor {
         }
     }
 
+    /// Feeds what happened to a job (from its runner, a cancel, a lost lease) to its run,
+    /// after the deployment and the concurrency group it holds hear of a finish.
+    async fn job_event(&mut self, run_id: RunId, event: Event) {
+        if let Event::JobFinished { job_key, result } = &event {
+            self.deployments.job_finished(run_id, job_key, result).await;
+            self.leave_job_group(run_id, job_key).await;
+        }
+        self.check_cancel(run_id).await;
+        self.feed(run_id, event).await;
+    }
+
+    /// (Shared store) This replica took or lost the driving of runs. Taking it loads every
+    /// unfinished run from the store, as after a restart; losing it forgets them (the replica
+    /// that takes over loads them from the store).
+    async fn set_driving(&mut self, driving: bool) {
+        self.runs.clear();
+        self.follow_ups.clear();
+        self.driving = driving;
+        if !driving {
+            tracing::warn!("this replica no longer drives runs");
+            return;
+        }
+        tracing::warn!("this replica now drives runs (it holds the store's driver lock)");
+        match Groups::load(self.engine.clone()) {
+            Ok(groups) => self.groups = groups,
+            Err(error) => tracing::error!(%error, "failed to load the concurrency groups"),
+        }
+        if let Err(error) = self.recover().await {
+            tracing::error!(%error, "failed to take up the unfinished runs");
+        }
+        self.swept = tokio::time::Instant::now();
+    }
+
+    /// (Shared store) Another replica moved a job: feed what its record says, if the run's
+    /// scheduler does not know it yet.
+    async fn job_changed(&mut self, run_id: RunId, job_key: &str) {
+        if !self.runs.contains_key(&run_id) {
+            self.take_up(run_id).await;
+            return;
+        }
+        match self.catch_up_events(run_id, Some(job_key)) {
+            Ok(events) => {
+                for event in events {
+                    self.job_event(run_id, event).await;
+                }
+            }
+            Err(error) => tracing::error!(%run_id, %error, "failed to read a moved job"),
+        }
+    }
+
+    /// (Shared store) Takes up a run another replica planned, or one this replica does not
+    /// drive yet, from its saved schedule.
+    async fn take_up(&mut self, run_id: RunId) {
+        if self.runs.contains_key(&run_id) {
+            return;
+        }
+        let record = match self.engine.store().schedule(run_id) {
+            Ok(Some(record)) => record,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(%run_id, %error, "failed to read a run's saved plan");
+                return;
+            }
+        };
+        if let Err(error) = self.resume(record).await {
+            tracing::error!(%run_id, %error, "failed to take up a run");
+        }
+        self.carry_out_follow_ups().await;
+    }
+
+    /// (Shared store, driving) What notifications may have missed: runs planned elsewhere,
+    /// and jobs moved through other replicas.
+    async fn sweep(&mut self) {
+        let saved = match self.engine.store().schedules() {
+            Ok(saved) => saved,
+            Err(error) => {
+                tracing::error!(%error, "failed to read the saved runs");
+                return;
+            }
+        };
+        for record in saved {
+            if !self.runs.contains_key(&record.run_id)
+                && let Err(error) = self.resume(record).await
+            {
+                tracing::error!(%error, "failed to take up a run");
+            }
+        }
+        let run_ids: Vec<RunId> = self.runs.keys().copied().collect();
+        for run_id in run_ids {
+            match self.catch_up_events(run_id, None) {
+                Ok(events) => {
+                    for event in events {
+                        self.job_event(run_id, event).await;
+                    }
+                }
+                Err(error) => tracing::error!(%run_id, %error, "failed to read a run's jobs"),
+            }
+        }
+        self.carry_out_follow_ups().await;
+    }
+
     /// Loads every saved schedule and brings it up to date with the store.
     async fn recover(&mut self) -> Result<(), StoreError> {
         let store = self.engine.store().clone();
+        // On a shared store another replica may be planning a run right now: only one that
+        // has stayed unplanned for long was left behind by a replica that died.
+        let planning_us = if self.engine.is_shared() {
+            120_000_000
+        } else {
+            0
+        };
         for run in store.unplanned_runs()? {
+            if run.created_at_us.saturating_add(planning_us) > crate::store::now_us() {
+                continue;
+            }
             tracing::warn!(run_id = %run.run_id, "run was never planned before a restart; it fails");
             let reason = "the engine stopped before this run was planned; dispatch it again";
             store
@@ -675,75 +824,86 @@ impl Actor {
             store.finish_run(run.run_id, Conclusion::Failure).await?;
         }
         for record in store.schedules()? {
-            let run_id = record.run_id;
-            let finished = store
-                .run(run_id)?
-                .is_none_or(|run| run.conclusion.is_some());
-            if finished {
-                store.remove_schedule(run_id)?;
-                continue;
-            }
-            let mut state = record.state;
-            if state.get("input").is_none()
-                && let Value::Object(fields) = &mut state
-            {
-                match load_schedule_input(&self.engine, run_id) {
-                    Ok(input) => {
-                        fields.insert("input".to_string(), input);
-                    }
-                    Err(error) => {
-                        tracing::error!(%run_id, %error, "saved scheduler input unreadable");
-                    }
-                }
-            }
-            let scheduler: Scheduler = match serde_json::from_value(state) {
-                Ok(scheduler) => scheduler,
-                Err(error) => {
-                    tracing::error!(%run_id, %error, "saved scheduler state unreadable; run fails");
-                    store.remove_schedule(run_id)?;
-                    store.finish_run(run_id, Conclusion::Failure).await?;
-                    continue;
-                }
-            };
-            tracing::info!(%run_id, "resuming run");
-            let outbox: Vec<Action> = record
-                .outbox
-                .into_iter()
-                .filter_map(|action| serde_json::from_value(action).ok())
-                .collect();
-            let created = scheduler.run_phase() == RunPhase::Created;
-            self.runs.insert(
-                run_id,
-                ActiveRun {
-                    scheduler,
-                    cancel_fed: false,
-                },
-            );
-            let mut work = EngineWork::default();
-            scheduler::dispatch(outbox, &mut work);
-            self.carry_out(run_id, work.steps).await;
-            if created {
-                self.admit(run_id).await;
-            }
-            for event in self.catch_up_events(run_id)? {
-                self.feed(run_id, event).await;
-            }
-            self.check_cancel(run_id).await;
+            self.resume(record).await?;
         }
         self.groups.reconcile(&mut self.follow_ups).await?;
         self.carry_out_follow_ups().await;
         Ok(())
     }
 
+    /// Takes up one saved run: carries out its outbox again, starts it if it was waiting for
+    /// its concurrency group, and feeds it what the store knows happened since it was saved.
+    async fn resume(&mut self, record: ScheduleRecord) -> Result<(), StoreError> {
+        let store = self.engine.store().clone();
+        let run_id = record.run_id;
+        let finished = store
+            .run(run_id)?
+            .is_none_or(|run| run.conclusion.is_some());
+        if finished {
+            store.remove_schedule(run_id)?;
+            return Ok(());
+        }
+        let mut state = record.state;
+        if state.get("input").is_none()
+            && let Value::Object(fields) = &mut state
+        {
+            match load_schedule_input(&self.engine, run_id) {
+                Ok(input) => {
+                    fields.insert("input".to_string(), input);
+                }
+                Err(error) => {
+                    tracing::error!(%run_id, %error, "saved scheduler input unreadable");
+                }
+            }
+        }
+        let scheduler: Scheduler = match serde_json::from_value(state) {
+            Ok(scheduler) => scheduler,
+            Err(error) => {
+                tracing::error!(%run_id, %error, "saved scheduler state unreadable; run fails");
+                store.remove_schedule(run_id)?;
+                store.finish_run(run_id, Conclusion::Failure).await?;
+                return Ok(());
+            }
+        };
+        tracing::info!(%run_id, "resuming run");
+        let outbox: Vec<Action> = record
+            .outbox
+            .into_iter()
+            .filter_map(|action| serde_json::from_value(action).ok())
+            .collect();
+        let created = scheduler.run_phase() == RunPhase::Created;
+        self.runs.insert(
+            run_id,
+            ActiveRun {
+                scheduler,
+                cancel_fed: false,
+            },
+        );
+        let mut work = EngineWork::default();
+        scheduler::dispatch(outbox, &mut work);
+        self.carry_out(run_id, work.steps).await;
+        if created {
+            self.admit(run_id).await;
+        }
+        for event in self.catch_up_events(run_id, None)? {
+            self.feed(run_id, event).await;
+        }
+        self.check_cancel(run_id).await;
+        Ok(())
+    }
+
     /// What the store knows happened to the run's handed-out jobs that the saved scheduler
-    /// state does not know yet.
-    fn catch_up_events(&self, run_id: RunId) -> Result<Vec<Event>, StoreError> {
+    /// state does not know yet (`only`: of that job's leg alone).
+    fn catch_up_events(&self, run_id: RunId, only: Option<&str>) -> Result<Vec<Event>, StoreError> {
         let Some(active) = self.runs.get(&run_id) else {
             return Ok(Vec::new());
         };
         let mut events = Vec::new();
         for job in active.scheduler.jobs() {
             for leg in job.legs {
+                if only.is_some_and(|key| key != leg.job_key) {
+                    continue;
+                }
                 let Some(record) = self.engine.store().job_by_key(run_id, leg.job_key)? else {
                     continue;
                 };

@@ -379,8 +379,11 @@ impl Store {
     pub async fn lease_next(
         &self,
         runner_id: RunnerId,
-        accepts: impl Fn(&JobSpec) -> bool,
+        accepts: impl Fn(&JobSpec) -> bool + Send + Sync + 'static,
     ) -> Result<Option<JobRecord>, StoreError> {
+        if self.backend.shared() {
+            return self.lease_next_shared(runner_id, accepts).await;
+        }
         for entry in self.trees.queue.iter() {
             let (seq_key, id) = entry.map_err(|error| self.database_error(error))?;
             let Some(job_id) = JobId::from_key(&id) else {
@@ -431,6 +434,82 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// `lease_next` on a store several replicas share: one transaction takes the first queued
+    /// rows no other replica holds (`FOR UPDATE SKIP LOCKED`) and leases the oldest that
+    /// `accepts`, so two replicas never hand one job to two runners and never wait on each
+    /// other. Runs on a blocking thread, beside the writer thread (PostgreSQL commits are
+    /// durable on their own).
+    async fn lease_next_shared(
+        &self,
+        runner_id: RunnerId,
+        accepts: impl Fn(&JobSpec) -> bool + Send + Sync + 'static,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        /// Queue rows looked at per try: enough to skip jobs this runner cannot take.
+        const WINDOW: usize = 64;
+        let core = self.core.clone();
+        let leased = tokio::task::spawn_blocking(move || {
+            let fencing_token = core.generate_id()?;
+            let leased_at_us = now_us();
+            core.transact(|tx| {
+                let Some(rows) = tx.queue.first_unlocked(WINDOW)? else {
+                    return Ok(None);
+                };
+                for (seq_key, id) in rows {
+                    let Some(job_id) = JobId::from_key(&id) else {
+                        continue;
+                    };
+                    let Some(mut job) = get_job(tx, job_id)? else {
+                        continue;
+                    };
+                    if job.state != JobState::Queued || !accepts(&job.spec) {
+                        continue;
+                    }
+                    tx.queue.remove(seq_key.as_slice())?;
+                    job.state = JobState::Leased;
+                    job.attempt += 1;
+                    job.queue_seq = None;
+                    job.lease = Some(LeaseRecord {
+                        runner_id,
+                        fencing_token,
+                        granted_at_us: leased_at_us,
+                    });
+                    job.last_fencing_token = Some(fencing_token);
+                    job.runner_id = Some(runner_id);
+                    job.leased_at_us = Some(leased_at_us);
+                    put_job(tx, &job)?;
+                    tx.leases.insert(job_id.to_key(), runner_id.to_key())?;
+                    mark_run_started(tx, job.run_id)?;
+                    return Ok(Some(job));
+                }
+                Ok(None)
+            })
+        })
+        .await
+        .map_err(|error| StoreError::Database {
+            path: std::path::PathBuf::from(self.backend.describe()),
+            message: format!("the lease thread failed: {error}"),
+        })??;
+        if let Some(job) = &leased
+            && let Some(lease) = &job.lease
+        {
+            self.record_lease_beat(job.job_id, lease.fencing_token)?;
+        }
+        Ok(leased)
+    }
+
+    /// How many leases `runner_id` holds, as the store knows them.
+    pub fn leases_held(&self, runner_id: RunnerId) -> Result<usize, StoreError> {
+        let key = runner_id.to_key();
+        let mut held = 0;
+        for entry in self.trees.leases.iter() {
+            let (_, holder) = entry.map_err(|error| self.database_error(error))?;
+            if holder.as_slice() == key.as_slice() {
+                held += 1;
+            }
+        }
+        Ok(held)
     }
 
     /// The job as leased to `runner_id` under `fencing_token`, or why it is not.

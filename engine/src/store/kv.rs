@@ -51,6 +51,12 @@ pub(crate) trait TxView {
     fn get(&self, tree: &'static str, key: &[u8]) -> TxResult<Option<Vec<u8>>>;
     fn insert(&self, tree: &'static str, key: &[u8], value: &[u8]) -> TxResult<()>;
     fn remove(&self, tree: &'static str, key: &[u8]) -> TxResult<Option<Vec<u8>>>;
+    /// Up to `limit` first entries of `tree` that no other transaction holds, locked for this
+    /// one (PostgreSQL's `FOR UPDATE SKIP LOCKED`); `None` where the backend has no such read
+    /// (sled: one process, its writer thread serialises every write anyway).
+    fn first_unlocked(&self, _tree: &'static str, _limit: usize) -> TxResult<Option<Vec<Entry>>> {
+        Ok(None)
+    }
 }
 
 /// A transaction body as backends take it (its answer goes out through a captured cell). It
@@ -76,6 +82,52 @@ pub(crate) trait Backend: Send + Sync {
     fn flush(&self) -> BResult<()>;
     /// Every tree that holds at least one entry (for `slipway migrate`).
     fn tree_names(&self) -> BResult<Vec<String>>;
+    /// Whether several engine processes may share this store (PostgreSQL): then they wake each
+    /// other with `notify`, take turns with `lock`, and one at a time drives runs (`coordinate`).
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Inserts `key` only if it is absent; `true` when this call inserted it (a claim that
+    /// exactly one of several competing processes wins).
+    fn insert_new(&self, tree: &'static str, key: &[u8], value: &[u8]) -> BResult<bool>;
+    /// Tells every process sharing the store that something happened (`channel`, `payload`);
+    /// nothing where the store is not shared.
+    fn notify(&self, _channel: &'static str, _payload: &str) -> BResult<()> {
+        Ok(())
+    }
+    /// Waits for the store-wide lock `key` and holds it until the answer is dropped (`None`:
+    /// the store is not shared, the process-local lock the caller holds is enough).
+    fn lock(&self, _key: i64) -> BResult<Option<Box<dyn Send>>> {
+        Ok(None)
+    }
+    /// Starts the coordination of a shared store: `signals` hears every notification on
+    /// `channels`, and whether this process holds the driver lock `driver_key` (taken when it
+    /// is free, lost with the connection). `false`: not a shared store, nothing started.
+    fn coordinate(
+        &self,
+        _channels: &'static [&'static str],
+        _driver_key: i64,
+        _signals: tokio::sync::mpsc::UnboundedSender<Signal>,
+    ) -> bool {
+        false
+    }
+}
+
+/// What the coordination of a shared store reports (`Backend::coordinate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// A process sharing the store notified `channel` with `payload`.
+    Notified {
+        /// The channel, one of those asked for.
+        channel: String,
+        /// What the notifier said.
+        payload: String,
+    },
+    /// The coordination connection is (re)established: notifications sent while it was down
+    /// were missed.
+    Connected,
+    /// This process took (`true`) or lost (`false`) the driver lock.
+    Driving(bool),
 }
 
 /// One named tree of the open backend.
@@ -138,6 +190,12 @@ impl<'a> TxTree<'a> {
 
     pub(crate) fn remove(&self, key: impl AsRef<[u8]>) -> TxResult<Option<Vec<u8>>> {
         self.view.remove(self.name, key.as_ref())
+    }
+
+    /// Up to `limit` first entries no other transaction holds, locked for this one (`None`
+    /// where the backend cannot, see `TxView::first_unlocked`).
+    pub(crate) fn first_unlocked(&self, limit: usize) -> TxResult<Option<Vec<Entry>>> {
+        self.view.first_unlocked(self.name, limit)
     }
 }
 

@@ -13,11 +13,12 @@
 //!
 //! This file must not know a record type.
 
+use postgres::fallible_iterator::FallibleIterator;
 use std::sync::mpsc;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::kv::{
-    BResult, Backend, BackendError, Entries, Entry, TxBody, TxError, TxResult, TxView,
+    BResult, Backend, BackendError, Entries, Entry, Signal, TxBody, TxError, TxResult, TxView,
 };
 
 /// The schema migrations, in order; the version after applying `MIGRATIONS[i]` is `i + 1`.
@@ -39,8 +40,16 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const IDLE_CONNECTIONS: usize = 8;
 
 /// One request to a connection's thread; every field is owned so it can cross threads.
+#[derive(Clone)]
 enum Request {
     Get(&'static str, Vec<u8>),
+    /// A read inside a transaction: the row is locked until it ends, so a read-modify-write
+    /// of one key by two engine replicas is serialised.
+    GetForUpdate(&'static str, Vec<u8>),
+    /// `FOR UPDATE SKIP LOCKED` over the first rows of a tree.
+    FirstUnlocked(&'static str, i64),
+    InsertNew(&'static str, Vec<u8>, Vec<u8>),
+    Notify(&'static str, String),
     Insert(&'static str, Vec<u8>, Vec<u8>),
     Remove(&'static str, Vec<u8>),
     Scan(&'static str, Vec<u8>),
@@ -54,12 +63,17 @@ enum Reply {
     Entries(Vec<Entry>),
     Id(u64),
     Version(Option<i32>),
+    Inserted(bool),
     Done,
+    /// The statement lost a serialisation race or a deadlock: the transaction runs again.
+    Retry,
 }
 
 /// A connection on its own thread.
 struct Conn {
     requests: mpsc::Sender<(Request, mpsc::SyncSender<BResult<Reply>>)>,
+    /// Cleared when the server closed the connection (a restarted database): not reused.
+    alive: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn failed(error: postgres::Error) -> BackendError {
@@ -81,6 +95,8 @@ impl Conn {
         }
         let (requests, inbox) = mpsc::channel::<(Request, mpsc::SyncSender<BResult<Reply>>)>();
         let (ready, opened) = mpsc::sync_channel::<BResult<()>>(1);
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let thread_alive = alive.clone();
         std::thread::Builder::new()
             .name("store-pg".to_string())
             .spawn(move || {
@@ -95,14 +111,22 @@ impl Conn {
                     }
                 };
                 while let Ok((request, answer)) = inbox.recv() {
-                    let _ = answer.send(serve(&mut client, request));
+                    let reply = serve(&mut client, request);
+                    if client.is_closed() {
+                        thread_alive.store(false, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    let _ = answer.send(reply);
                 }
             })
             .map_err(|error| BackendError(format!("start a database thread: {error}")))?;
         opened
             .recv()
             .map_err(|_| BackendError("the database thread stopped".into()))??;
-        Ok(Conn { requests })
+        Ok(Conn { requests, alive })
+    }
+
+    fn alive(&self) -> bool {
+        self.alive.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn call(&self, request: Request) -> BResult<Reply> {
@@ -129,46 +153,97 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// Answers one request; a serialisation failure or a deadlock is `Reply::Retry`.
 fn serve(client: &mut postgres::Client, request: Request) -> BResult<Reply> {
+    match answer(client, request) {
+        Err(Failure::Retry) => Ok(Reply::Retry),
+        Err(Failure::Other(error)) => Err(failed(error)),
+        Ok(reply) => Ok(reply),
+    }
+}
+
+enum Failure {
+    Retry,
+    Other(postgres::Error),
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(error: postgres::Error) -> Failure {
+        let retry = error.code().is_some_and(|code| {
+            *code == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+        });
+        if retry {
+            Failure::Retry
+        } else {
+            Failure::Other(error)
+        }
+    }
+}
+
+fn answer(client: &mut postgres::Client, request: Request) -> Result<Reply, Failure> {
     match request {
+        Request::GetForUpdate(tree, key) => {
+            let row = client.query_opt(
+                "SELECT value FROM slipway_kv WHERE tree = $1 AND key = $2 FOR UPDATE",
+                &[&tree, &key],
+            )?;
+            Ok(Reply::Value(row.map(|row| row.get(0))))
+        }
+        Request::FirstUnlocked(tree, limit) => {
+            let rows = client.query(
+                "SELECT key, value FROM slipway_kv WHERE tree = $1
+                 ORDER BY key LIMIT $2 FOR UPDATE SKIP LOCKED",
+                &[&tree, &limit],
+            )?;
+            Ok(Reply::Entries(
+                rows.into_iter()
+                    .map(|row| (row.get(0), row.get(1)))
+                    .collect(),
+            ))
+        }
+        Request::InsertNew(tree, key, value) => {
+            let inserted = client.execute(
+                "INSERT INTO slipway_kv (tree, key, value) VALUES ($1, $2, $3)
+                 ON CONFLICT (tree, key) DO NOTHING",
+                &[&tree, &key, &value],
+            )?;
+            Ok(Reply::Inserted(inserted == 1))
+        }
+        Request::Notify(channel, payload) => {
+            client.execute("SELECT pg_notify($1, $2)", &[&channel, &payload])?;
+            Ok(Reply::Done)
+        }
         Request::Get(tree, key) => {
-            let row = client
-                .query_opt(
-                    "SELECT value FROM slipway_kv WHERE tree = $1 AND key = $2",
-                    &[&tree, &key],
-                )
-                .map_err(failed)?;
+            let row = client.query_opt(
+                "SELECT value FROM slipway_kv WHERE tree = $1 AND key = $2",
+                &[&tree, &key],
+            )?;
             Ok(Reply::Value(row.map(|row| row.get(0))))
         }
         Request::Insert(tree, key, value) => {
-            client
-                .execute(
-                    "INSERT INTO slipway_kv (tree, key, value) VALUES ($1, $2, $3)
+            client.execute(
+                "INSERT INTO slipway_kv (tree, key, value) VALUES ($1, $2, $3)
                      ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value",
-                    &[&tree, &key, &value],
-                )
-                .map_err(failed)?;
+                &[&tree, &key, &value],
+            )?;
             Ok(Reply::Done)
         }
         Request::Remove(tree, key) => {
-            let row = client
-                .query_opt(
-                    "DELETE FROM slipway_kv WHERE tree = $1 AND key = $2 RETURNING value",
-                    &[&tree, &key],
-                )
-                .map_err(failed)?;
+            let row = client.query_opt(
+                "DELETE FROM slipway_kv WHERE tree = $1 AND key = $2 RETURNING value",
+                &[&tree, &key],
+            )?;
             Ok(Reply::Value(row.map(|row| row.get(0))))
         }
         Request::Scan(tree, prefix) => {
             let end = prefix_end(&prefix);
-            let rows = client
-                .query(
-                    "SELECT key, value FROM slipway_kv
+            let rows = client.query(
+                "SELECT key, value FROM slipway_kv
                      WHERE tree = $1 AND key >= $2 AND ($3::bytea IS NULL OR key < $3)
                      ORDER BY key",
-                    &[&tree, &prefix, &end],
-                )
-                .map_err(failed)?;
+                &[&tree, &prefix, &end],
+            )?;
             Ok(Reply::Entries(
                 rows.into_iter()
                     .map(|row| (row.get(0), row.get(1)))
@@ -176,20 +251,16 @@ fn serve(client: &mut postgres::Client, request: Request) -> BResult<Reply> {
             ))
         }
         Request::NextId => {
-            let row = client
-                .query_one("SELECT nextval('slipway_ids')", &[])
-                .map_err(failed)?;
+            let row = client.query_one("SELECT nextval('slipway_ids')", &[])?;
             let id: i64 = row.get(0);
             Ok(Reply::Id(u64::try_from(id).unwrap_or(0)))
         }
         Request::Batch(sql) => {
-            client.batch_execute(&sql).map_err(failed)?;
+            client.batch_execute(&sql)?;
             Ok(Reply::Done)
         }
         Request::SchemaVersion => {
-            let row = client
-                .query_one("SELECT max(version) FROM slipway_schema", &[])
-                .map_err(failed)?;
+            let row = client.query_one("SELECT max(version) FROM slipway_schema", &[])?;
             Ok(Reply::Version(row.get(0)))
         }
     }
@@ -202,7 +273,7 @@ fn unexpected() -> BackendError {
 /// A PostgreSQL database holding one Slipway store.
 pub(crate) struct PgBackend {
     url: String,
-    idle: Mutex<Vec<Conn>>,
+    idle: Arc<Mutex<Vec<Conn>>>,
 }
 
 /// `url` without its password, for messages.
@@ -225,7 +296,7 @@ impl PgBackend {
     pub(crate) fn open(url: &str) -> BResult<PgBackend> {
         let backend = PgBackend {
             url: url.to_string(),
-            idle: Mutex::new(Vec::new()),
+            idle: Arc::new(Mutex::new(Vec::new())),
         };
         backend.migrate()?;
         Ok(backend)
@@ -273,30 +344,74 @@ impl PgBackend {
     }
 
     fn checkout(&self) -> BResult<Conn> {
+        Ok(self.checkout_marked()?.0)
+    }
+
+    /// An idle connection (`true`: it may have died since it was used) or a new one.
+    fn checkout_marked(&self) -> BResult<(Conn, bool)> {
         let idle = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
         match idle {
-            Some(conn) => Ok(conn),
-            None => Conn::open(&self.url),
+            Some(conn) if conn.alive() => Ok((conn, true)),
+            // Known dead: a new one instead.
+            Some(_) | None => Ok((Conn::open(&self.url)?, false)),
         }
     }
 
     fn checkin(&self, conn: Conn) {
+        if !conn.alive() {
+            return;
+        }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < IDLE_CONNECTIONS {
             idle.push(conn);
         }
     }
 
-    /// Runs one request on a pooled connection; a connection that failed is not reused.
+    /// Runs one request on a pooled connection; a connection that failed is not reused. An
+    /// idle connection the server closed meanwhile (the database restarted) sent nothing:
+    /// the request goes again on a new one.
     fn call(&self, request: Request) -> BResult<Reply> {
-        let conn = self.checkout()?;
-        let reply = conn.call(request)?;
+        let (conn, pooled) = self.checkout_marked()?;
+        let reply = match conn.call(request.clone()) {
+            Err(_) if pooled && !conn.alive() => {
+                let fresh = Conn::open(&self.url)?;
+                let reply = fresh.call(request)?;
+                self.checkin(fresh);
+                return Ok(reply);
+            }
+            reply => reply?,
+        };
         self.checkin(conn);
         Ok(reply)
+    }
+
+    /// One try of a transaction: `BEGIN`, the body, `COMMIT` (or `ROLLBACK`).
+    fn transact_once(&self, body: TxBody<'_>) -> TxResult<()> {
+        let (conn, pooled) = self.checkout_marked().map_err(TxError::Storage)?;
+        match tx_call(&conn, Request::Batch("BEGIN".into())) {
+            // An idle connection the server closed meanwhile: again, on a new one.
+            Err(_) if pooled && !conn.alive() => return Err(TxError::Conflict),
+            begun => begun?,
+        };
+        let outcome = body(&PgTx { conn: &conn })
+            .and_then(|()| tx_call(&conn, Request::Batch("COMMIT".into())).map(drop));
+        match outcome {
+            Ok(()) => {
+                self.checkin(conn);
+                Ok(())
+            }
+            Err(error) => {
+                // A connection whose rollback failed is dropped, not reused.
+                if conn.call(Request::Batch("ROLLBACK".into())).is_ok() {
+                    self.checkin(conn);
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Moves `next_id` of the id sequence up to at least `floor` (for `slipway migrate`).
@@ -310,18 +425,140 @@ impl PgBackend {
     }
 }
 
+/// How often a transaction that lost a race (a deadlock, a serialisation failure) is tried.
+const MAX_TX_ATTEMPTS: u64 = 20;
+
+/// A store-wide advisory lock, held by its own connection until dropped.
+struct HeldLock {
+    conn: Option<Conn>,
+    key: i64,
+    idle: Arc<Mutex<Vec<Conn>>>,
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        // A connection whose unlock failed is dropped: closing it releases the lock too.
+        if conn
+            .call(Request::Batch(format!(
+                "SELECT pg_advisory_unlock({})",
+                self.key
+            )))
+            .is_ok()
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < IDLE_CONNECTIONS {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+/// The coordination loop of one engine process (its own thread and connection): listens on
+/// `channels`, takes the driver lock `driver_key` whenever it is free, and reports both to
+/// `signals`. A lost connection loses the lock (PostgreSQL releases a session's locks when it
+/// ends); the loop reconnects and tries again, until `signals` is closed.
+fn coordinate(
+    url: &str,
+    channels: &[&str],
+    driver_key: i64,
+    signals: &tokio::sync::mpsc::UnboundedSender<Signal>,
+) {
+    let mut reported_down = false;
+    while !signals.is_closed() {
+        let connected = url
+            .parse::<postgres::Config>()
+            .map_err(|error| error.to_string())
+            .and_then(|mut config| {
+                if config.get_connect_timeout().is_none() {
+                    config.connect_timeout(CONNECT_TIMEOUT);
+                }
+                config
+                    .connect(postgres::NoTls)
+                    .map_err(|error| failed(error).0)
+            });
+        let mut client = match connected {
+            Ok(client) => client,
+            Err(error) => {
+                if !reported_down {
+                    tracing::warn!(%error, "coordination: the database is unreachable; retrying");
+                    reported_down = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                continue;
+            }
+        };
+        reported_down = false;
+        let outcome = coordinate_on(&mut client, channels, driver_key, signals);
+        if let Err(error) = outcome {
+            tracing::warn!(error = %failed(error), "coordination: the database connection broke");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// One connection's life in `coordinate`; returns when it breaks (or `signals` closes).
+fn coordinate_on(
+    client: &mut postgres::Client,
+    channels: &[&str],
+    driver_key: i64,
+    signals: &tokio::sync::mpsc::UnboundedSender<Signal>,
+) -> Result<(), postgres::Error> {
+    let listen: String = channels
+        .iter()
+        .map(|channel| format!("LISTEN {channel};"))
+        .collect();
+    client.batch_execute(&listen)?;
+    let _ = signals.send(Signal::Connected);
+    let mut driving = false;
+    let outcome = (|| {
+        loop {
+            if signals.is_closed() {
+                return Ok(());
+            }
+            if !driving {
+                let row = client.query_one("SELECT pg_try_advisory_lock($1)", &[&driver_key])?;
+                if row.get::<_, bool>(0) {
+                    driving = true;
+                    let _ = signals.send(Signal::Driving(true));
+                }
+            } else {
+                // A cheap round trip: a dead server is noticed within a period.
+                client.batch_execute("")?;
+            }
+            let mut notifications = client.notifications();
+            let mut waiting = notifications.timeout_iter(std::time::Duration::from_millis(250));
+            while let Some(notification) = waiting.next()? {
+                let _ = signals.send(Signal::Notified {
+                    channel: notification.channel().to_string(),
+                    payload: notification.payload().to_string(),
+                });
+            }
+        }
+    })();
+    if driving {
+        let _ = signals.send(Signal::Driving(false));
+    }
+    outcome
+}
+
 /// The connection of one running transaction.
 struct PgTx<'a> {
     conn: &'a Conn,
 }
 
 fn tx_call(conn: &Conn, request: Request) -> TxResult<Reply> {
-    conn.call(request).map_err(TxError::Storage)
+    match conn.call(request).map_err(TxError::Storage)? {
+        Reply::Retry => Err(TxError::Conflict),
+        reply => Ok(reply),
+    }
 }
 
 impl TxView for PgTx<'_> {
     fn get(&self, tree: &'static str, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        match tx_call(self.conn, Request::Get(tree, key.to_vec()))? {
+        match tx_call(self.conn, Request::GetForUpdate(tree, key.to_vec()))? {
             Reply::Value(value) => Ok(value),
             _ => Err(TxError::Storage(unexpected())),
         }
@@ -338,6 +575,14 @@ impl TxView for PgTx<'_> {
     fn remove(&self, tree: &'static str, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
         match tx_call(self.conn, Request::Remove(tree, key.to_vec()))? {
             Reply::Value(value) => Ok(value),
+            _ => Err(TxError::Storage(unexpected())),
+        }
+    }
+
+    fn first_unlocked(&self, tree: &'static str, limit: usize) -> TxResult<Option<Vec<Entry>>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        match tx_call(self.conn, Request::FirstUnlocked(tree, limit))? {
+            Reply::Entries(entries) => Ok(Some(entries)),
             _ => Err(TxError::Storage(unexpected())),
         }
     }
@@ -375,22 +620,61 @@ impl Backend for PgBackend {
     }
 
     fn transact(&self, _trees: &[&'static str], body: TxBody<'_>) -> TxResult<()> {
-        let conn = self.checkout().map_err(TxError::Storage)?;
-        tx_call(&conn, Request::Batch("BEGIN".into()))?;
-        match body(&PgTx { conn: &conn }) {
-            Ok(()) => {
-                tx_call(&conn, Request::Batch("COMMIT".into()))?;
-                self.checkin(conn);
-                Ok(())
-            }
-            Err(error) => {
-                // A connection whose rollback failed is dropped, not reused.
-                if conn.call(Request::Batch("ROLLBACK".into())).is_ok() {
-                    self.checkin(conn);
+        // Reads lock their rows (`FOR UPDATE`): two replicas changing one record wait for each
+        // other, and a deadlock between them is broken by PostgreSQL and run again here.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.transact_once(body) {
+                Err(TxError::Conflict) if attempt < MAX_TX_ATTEMPTS => {
+                    std::thread::sleep(std::time::Duration::from_millis(attempt * 3));
                 }
-                Err(error)
+                outcome => return outcome,
             }
         }
+    }
+
+    fn insert_new(&self, tree: &'static str, key: &[u8], value: &[u8]) -> BResult<bool> {
+        match self.call(Request::InsertNew(tree, key.to_vec(), value.to_vec()))? {
+            Reply::Inserted(inserted) => Ok(inserted),
+            _ => Err(unexpected()),
+        }
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn notify(&self, channel: &'static str, payload: &str) -> BResult<()> {
+        self.call(Request::Notify(channel, payload.to_string()))?;
+        Ok(())
+    }
+
+    fn lock(&self, key: i64) -> BResult<Option<Box<dyn Send>>> {
+        let conn = self.checkout()?;
+        conn.call(Request::Batch(format!("SELECT pg_advisory_lock({key})")))?;
+        Ok(Some(Box::new(HeldLock {
+            conn: Some(conn),
+            key,
+            idle: self.idle.clone(),
+        })))
+    }
+
+    fn coordinate(
+        &self,
+        channels: &'static [&'static str],
+        driver_key: i64,
+        signals: tokio::sync::mpsc::UnboundedSender<Signal>,
+    ) -> bool {
+        let url = self.url.clone();
+        let started = std::thread::Builder::new()
+            .name("store-pg-coordinate".to_string())
+            .spawn(move || coordinate(&url, channels, driver_key, &signals));
+        if let Err(error) = started {
+            tracing::error!(%error, "the coordination thread did not start");
+            return false;
+        }
+        true
     }
 
     fn generate_id(&self) -> BResult<u64> {

@@ -188,6 +188,14 @@ impl Backend for SledBackend {
         }
     }
 
+    fn insert_new(&self, tree: &'static str, key: &[u8], value: &[u8]) -> BResult<bool> {
+        let swapped = self
+            .tree(tree)?
+            .compare_and_swap(key, None::<&[u8]>, Some(value))
+            .map_err(failed)?;
+        Ok(swapped.is_ok())
+    }
+
     fn generate_id(&self) -> BResult<u64> {
         self.db.generate_id().map_err(failed)
     }

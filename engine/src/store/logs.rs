@@ -401,6 +401,34 @@ impl Store {
         Ok(self.job_log(job)?.progress.subscribe())
     }
 
+    /// Brings the job's watch up to what the store says (several replicas: another one may
+    /// have appended to the log, or completed the job).
+    pub fn refresh_log_progress(&self, job: &JobRecord) -> Result<(), StoreError> {
+        let log = self.job_log(job)?;
+        // The job's state first: a job completed by then has its whole log indexed already.
+        let closed = self
+            .job(job.job_id)?
+            .is_none_or(|current| current.state == JobState::Completed);
+        let byte_len = self.log_index(job)?.byte_len;
+        log.progress.send_if_modified(|progress| {
+            let fresh = LogProgress {
+                byte_len: byte_len.max(progress.byte_len),
+                closed: closed || progress.closed,
+            };
+            let changed = fresh != *progress;
+            *progress = fresh;
+            changed
+        });
+        if closed {
+            self.logs
+                .jobs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&job.job_id);
+        }
+        Ok(())
+    }
+
     /// The job's in-memory log state, made on first use from the store. Done under the hub's
     /// lock so that a job completing at the same moment either finds it (and closes it) or is
     /// seen completed here.

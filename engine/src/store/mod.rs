@@ -42,6 +42,7 @@ mod runners;
 mod runs;
 mod schedules;
 mod settings;
+mod shared;
 mod space;
 mod tokens;
 mod writer;
@@ -59,6 +60,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub(crate) use kv::Signal;
 use kv::{Backend, BackendError, Tree, TxError, TxResult, TxTree};
 
 pub use jobs::{ExpiredLease, JobRecord, JobState, LeaseRecord, StepProgress};
@@ -325,6 +327,8 @@ fn all_trees() -> Vec<&'static str> {
         "repos",
         "schedule_fires",
         "settings",
+        shared::CLAIMS,
+        shared::LEASE_BEATS,
     ]);
     trees.extend(RecordKind::ALL.iter().map(|kind| kind.tree()));
     trees

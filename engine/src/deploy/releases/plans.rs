@@ -246,7 +246,8 @@ impl Releases {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = ticks.tick() => {
+                    // Several replicas: the one driving runs advances the plans.
+                    _ = ticks.tick(), if self.engine.drives() => {
                         let now = self.engine.config().clock.now();
                         self.tick_plans(starter.as_ref(), now).await;
                     }
