@@ -94,7 +94,75 @@ on_both!(
     a_refused_transaction_writes_nothing,
     records_of_every_kind_round_trip_and_survive_reopen,
     ids_keep_growing_across_reopen,
+    a_claim_is_won_once,
 );
+
+async fn a_claim_is_won_once(place: Place) {
+    let store = place.open();
+    assert!(store.claim("cron:repo:ci.yml:0 3 * * *:1700000000").unwrap());
+    assert!(!store.claim("cron:repo:ci.yml:0 3 * * *:1700000000").unwrap());
+    assert!(store.claim("cron:repo:ci.yml:0 3 * * *:1700003600").unwrap());
+    drop(store);
+    // Claims survive a reopen: a restarted engine does not fire again what fired.
+    let store = place.open();
+    assert!(!store.claim("cron:repo:ci.yml:0 3 * * *:1700000000").unwrap());
+}
+
+/// Several engine replicas on one PostgreSQL database: every store below is a replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_sharing_a_database_never_lease_one_job_twice() {
+    let test = "replicas_sharing_a_database_never_lease_one_job_twice";
+    let Some(place) = Place::postgres(test) else {
+        return;
+    };
+    let replicas: Vec<std::sync::Arc<Store>> =
+        (0..3).map(|_| std::sync::Arc::new(place.open())).collect();
+    assert!(replicas.iter().all(|store| store.is_shared()));
+    let run = replicas[0]
+        .create_run("ci.yml", serde_json::Value::Null)
+        .await
+        .unwrap();
+    const JOBS: usize = 60;
+    for index in 0..JOBS {
+        replicas[index % 3]
+            .enqueue_job(run.run_id, spec(&format!("job-{index}"), &[]), 0)
+            .await
+            .unwrap();
+    }
+    // Six runners take jobs through the three replicas at once until the queue is empty.
+    let mut takers = Vec::new();
+    for taker in 0..6 {
+        let store = replicas[taker % 3].clone();
+        takers.push(tokio::spawn(async move {
+            let runner = RunnerId::new();
+            let mut taken = Vec::new();
+            while let Some(job) = store.lease_next(runner, |_| true).await.unwrap() {
+                taken.push(job.job_key);
+            }
+            taken
+        }));
+    }
+    let mut taken = Vec::new();
+    for taker in takers {
+        taken.extend(taker.await.unwrap());
+    }
+    taken.sort();
+    let mut expected: Vec<String> = (0..JOBS).map(|index| format!("job-{index}")).collect();
+    expected.sort();
+    assert_eq!(taken, expected, "each job leased exactly once");
+    // Every lease has a heartbeat in the store, readable through any replica.
+    for job in replicas[1].leased_jobs().unwrap() {
+        let lease = job.lease.unwrap();
+        let (token, _) = replicas[2].lease_beat(job.job_id).unwrap().unwrap();
+        assert_eq!(token, lease.fencing_token);
+    }
+    // One claim among the replicas.
+    let wins = replicas
+        .iter()
+        .filter(|store| store.claim("once").unwrap())
+        .count();
+    assert_eq!(wins, 1);
+}
 
 async fn scans_come_in_order(place: Place) {
     let store = place.open();
