@@ -99,6 +99,11 @@ fn watch(store: &Weak<Store>, runtime: &tokio::runtime::Handle, health: &Health)
             if let Err(reason) = store.probe(LIMIT) {
                 problems.push(reason);
             }
+            // A shared store's writes are the database's: ask it (a write through the writer
+            // thread does not reach it when there is nothing to write).
+            if let Err(reason) = store.ping() {
+                problems.push(reason);
+            }
             if let Some(reason) = store.space_shortage() {
                 problems.push(reason);
             }

@@ -55,6 +55,18 @@ impl Store {
             .map_err(|error| self.database_error(error))
     }
 
+    /// On a shared store, one read from the database, or why it failed (for `/healthz`);
+    /// nothing to ask on sled (its probe is the writer's).
+    pub fn ping(&self) -> Result<(), String> {
+        if !self.backend.shared() {
+            return Ok(());
+        }
+        self.backend
+            .get("meta", b"ping")
+            .map(drop)
+            .map_err(|error| format!("the database does not answer: {error}"))
+    }
+
     /// Starts hearing the other replicas (see `Backend::coordinate`); `false` on sled.
     pub(crate) fn coordinate(
         &self,

@@ -99,13 +99,29 @@ on_both!(
 
 async fn a_claim_is_won_once(place: Place) {
     let store = place.open();
-    assert!(store.claim("cron:repo:ci.yml:0 3 * * *:1700000000").unwrap());
-    assert!(!store.claim("cron:repo:ci.yml:0 3 * * *:1700000000").unwrap());
-    assert!(store.claim("cron:repo:ci.yml:0 3 * * *:1700003600").unwrap());
+    assert!(
+        store
+            .claim("cron:repo:ci.yml:0 3 * * *:1700000000")
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim("cron:repo:ci.yml:0 3 * * *:1700000000")
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim("cron:repo:ci.yml:0 3 * * *:1700003600")
+            .unwrap()
+    );
     drop(store);
     // Claims survive a reopen: a restarted engine does not fire again what fired.
     let store = place.open();
-    assert!(!store.claim("cron:repo:ci.yml:0 3 * * *:1700000000").unwrap());
+    assert!(
+        !store
+            .claim("cron:repo:ci.yml:0 3 * * *:1700000000")
+            .unwrap()
+    );
 }
 
 /// Several engine replicas on one PostgreSQL database: every store below is a replica.
