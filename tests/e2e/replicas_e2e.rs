@@ -494,15 +494,28 @@ async fn replicas_answer_503_while_the_database_is_down_and_run_again_after() {
     );
 }
 
-/// The runs of the schedule workflow as `GET /api/v1/runs` at `replica` lists them.
-async fn schedule_runs(replica: &TestEngine) -> Vec<Value> {
+/// How many scheduled workflows the cron test's repository holds: every replica's tick starts
+/// the due ones one after the other, which keeps the window in which two replicas could both
+/// see one firing as due open for a while.
+const SCHEDULED_WORKFLOWS: usize = 8;
+
+/// The `schedule` runs of each scheduled workflow as `GET /api/v1/runs` at `replica` lists
+/// them: how many of each, in workflow order.
+async fn schedule_runs(replica: &TestEngine) -> Vec<usize> {
     let runs = replica.get("/api/v1/runs").await;
-    runs.as_array()
+    let runs = runs
+        .as_array()
         .or_else(|| runs["runs"].as_array())
         .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|run| run["details"]["event"] == "schedule")
+        .unwrap_or_default();
+    (1..=SCHEDULED_WORKFLOWS)
+        .map(|n| {
+            let workflow = format!(".github/workflows/cron-{n}.yml");
+            runs.iter()
+                .filter(|run| run["details"]["event"] == "schedule")
+                .filter(|run| run["workflow"] == workflow.as_str())
+                .count()
+        })
         .collect()
 }
 
@@ -525,40 +538,52 @@ async fn a_schedule_watched_by_three_replicas_fires_once_per_firing() {
         return;
     };
     let began = Instant::now();
+    // Schedules fire on the wall clock at minute boundaries. The first look at a schedule marks
+    // it seen (its `last_fire`) and it fires first at the next boundary: start where that look
+    // (by any replica) falls inside one minute.
+    let second = jiff::Timestamp::now().as_second().rem_euclid(60);
+    if second >= 45 {
+        tokio::time::sleep(Duration::from_secs((61 - second) as u64)).await;
+    }
     let url = cluster.new_database("cron");
     let temp = tempfile::tempdir().unwrap();
-    let repo = repo_with(
-        temp.path(),
-        &[(
-            "nightly.yml",
-            "on:\n  schedule:\n    - cron: '* * * * *'\njobs:\n  tick:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo tick\n",
-        )],
-    );
+    let workflow = "on:\n  schedule:\n    - cron: '* * * * *'\njobs:\n  tick:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo tick\n";
+    let names: Vec<String> = (1..=SCHEDULED_WORKFLOWS)
+        .map(|n| format!("cron-{n}.yml"))
+        .collect();
+    let files: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), workflow)).collect();
+    let repo = repo_with(temp.path(), &files);
     let replicas = replicas(temp.path(), &url, 3).await;
     replicas[0].watch(&repo).await;
-    // Schedules fire on the wall clock at minute boundaries. The first look at a schedule
-    // marks it seen (its `last_fire`); it fires first at the next boundary after that.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let first_fire = loop {
+    let seen = loop {
         let schedules = replicas[0].get("/api/v1/schedules").await;
-        let seen = schedules
+        let seen: Vec<jiff::Timestamp> = schedules
             .as_array()
             .into_iter()
             .flatten()
-            .find_map(|schedule| instant(&schedule["last_fire"]));
-        if let Some(seen) = seen {
-            let boundary = (seen.as_second().div_euclid(60) + 1) * 60;
-            break jiff::Timestamp::from_second(boundary).expect("a minute boundary");
+            .filter_map(|schedule| instant(&schedule["last_fire"]))
+            .collect();
+        if seen.len() == SCHEDULED_WORKFLOWS {
+            break seen;
         }
         assert!(
             Instant::now() < deadline,
-            "the schedule was never seen: {schedules:#}\n{}",
+            "the schedules were never all seen: {schedules:#}\n{}",
             replica_errors(&replicas)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    let minutes: Vec<i64> = seen.iter().map(|at| at.as_second().div_euclid(60)).collect();
     assert!(
-        schedule_runs(&replicas[0]).await.is_empty(),
+        minutes.iter().all(|minute| *minute == minutes[0]),
+        "the schedules were first seen across a minute boundary (a slow start): {seen:?}"
+    );
+    let first_fire =
+        jiff::Timestamp::from_second((minutes[0] + 1) * 60).expect("a minute boundary");
+    assert_eq!(
+        schedule_runs(&replicas[0]).await,
+        vec![0; SCHEDULED_WORKFLOWS],
         "nothing fires before the first boundary"
     );
 
@@ -572,13 +597,17 @@ async fn a_schedule_watched_by_three_replicas_fires_once_per_firing() {
         }
         firings += 1;
         // Every replica's tick has seen the boundary (each looks every second) and stored the
-        // runs it started; the first replica lists at least this firing's run.
+        // runs it started; the first replica lists at least this firing's runs.
         tokio::time::sleep(until(fire) + settle).await;
         let deadline = Instant::now() + Duration::from_secs(15);
-        while schedule_runs(&replicas[0]).await.len() < firings {
+        loop {
+            let runs = schedule_runs(&replicas[0]).await;
+            if runs.iter().all(|count| *count >= firings) {
+                break;
+            }
             assert!(
                 Instant::now() < deadline,
-                "firing {firings} started no run\n{}",
+                "firing {firings} did not start every workflow: {runs:?}\n{}",
                 replica_errors(&replicas)
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -586,11 +615,10 @@ async fn a_schedule_watched_by_three_replicas_fires_once_per_firing() {
         for (index, replica) in replicas.iter().enumerate() {
             let runs = schedule_runs(replica).await;
             assert_eq!(
-                runs.len(),
-                firings,
-                "replica {} lists {} schedule runs after {firings} firing(s): {runs:#?}\n{}",
+                runs,
+                vec![firings; SCHEDULED_WORKFLOWS],
+                "replica {} lists these schedule runs per workflow after {firings} firing(s)\n{}",
                 index + 1,
-                runs.len(),
                 replica_errors(&replicas)
             );
         }
