@@ -97,6 +97,80 @@ async fn standalone_runner(registrar: &TestEngine, engines: &str, dir: &Path) ->
     Process(child)
 }
 
+/// Waits (bounded) until every runner of `dirs` has called the engine (its `last_seen_at_us`,
+/// as `replica` lists runners): a runner that cannot use its `--engine` fails here, with what
+/// it said.
+async fn wait_runners_seen(replica: &TestEngine, dirs: &[PathBuf]) {
+    let ids: Vec<String> = dirs
+        .iter()
+        .map(|dir| {
+            let config = std::fs::read_to_string(dir.join("runner.toml")).expect("runner config");
+            config
+                .lines()
+                .find_map(|line| line.strip_prefix("runner_id = "))
+                .expect("runner_id in the config")
+                .trim_matches('"')
+                .to_string()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let runners = replica.get("/api/v1/runners").await;
+        let listed = runners
+            .as_array()
+            .or_else(|| runners["runners"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        let seen = ids.iter().all(|id| {
+            listed
+                .iter()
+                .any(|runner| runner["runner_id"] == id.as_str() && runner["last_seen_at_us"].is_u64())
+        });
+        if seen {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the runners never called the engine: {runners:#}\n{}",
+            runner_errors(dirs)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits (bounded) until `marks` has `count` lines; a timeout shows the run at `replica` and
+/// what the replicas and runners said.
+async fn wait_marks(
+    replicas: &[TestEngine],
+    replica: usize,
+    run_id: &str,
+    marks: &Path,
+    runner_dirs: &[PathBuf],
+    count: usize,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines(marks).len() < count {
+        if Instant::now() >= deadline {
+            let run = replicas[replica].get(&format!("/api/v1/runs/{run_id}")).await;
+            let states: Vec<String> = run["jobs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|job| format!("{} {}", job["job_key"], job["status"]))
+                .collect();
+            panic!(
+                "timed out waiting for {count} jobs to start: {} started\nrun: {} {:?}\n{}\n{}",
+                lines(marks).len(),
+                run["run"]["status"],
+                states,
+                replica_errors(replicas),
+                runner_errors(runner_dirs)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// What the runners in `dirs` wrote to stderr, for failure messages.
 fn runner_errors(dirs: &[PathBuf]) -> String {
     dirs.iter()
@@ -267,18 +341,15 @@ async fn fifty_jobs_run_once_each_while_two_of_three_replicas_are_killed() {
     for dir in &runner_dirs {
         runners.push(standalone_runner(&replicas[0], &urls, dir).await);
     }
+    wait_runners_seen(&replicas[0], &runner_dirs).await;
 
     // Dispatched at the first replica, which is killed first (it started first: the likeliest
     // to be the one driving runs), then the second; the third sees the run through.
     let run_id = replicas[0].dispatch(&repo, "fifty.yml").await;
     let survivor = 2;
-    replicas[survivor]
-        .wait_lines(&run_id, &marks, 12, "a dozen jobs to start")
-        .await;
+    wait_marks(&replicas, survivor, &run_id, &marks, &runner_dirs, 12).await;
     replicas[0].kill_engine();
-    replicas[survivor]
-        .wait_lines(&run_id, &marks, 30, "thirty jobs to start after the first kill")
-        .await;
+    wait_marks(&replicas, survivor, &run_id, &marks, &runner_dirs, 30).await;
     replicas[1].kill_engine();
     let deadline = Instant::now() + Duration::from_secs(75);
     let run = loop {
