@@ -122,9 +122,9 @@ async fn wait_runners_seen(replica: &TestEngine, dirs: &[PathBuf]) {
             .cloned()
             .unwrap_or_default();
         let seen = ids.iter().all(|id| {
-            listed
-                .iter()
-                .any(|runner| runner["runner_id"] == id.as_str() && runner["last_seen_at_us"].is_u64())
+            listed.iter().any(|runner| {
+                runner["runner_id"] == id.as_str() && runner["last_seen_at_us"].is_u64()
+            })
         });
         if seen {
             return;
@@ -151,7 +151,9 @@ async fn wait_marks(
     let deadline = Instant::now() + Duration::from_secs(60);
     while lines(marks).len() < count {
         if Instant::now() >= deadline {
-            let run = replicas[replica].get(&format!("/api/v1/runs/{run_id}")).await;
+            let run = replicas[replica]
+                .get(&format!("/api/v1/runs/{run_id}"))
+                .await;
             let states: Vec<String> = run["jobs"]
                 .as_array()
                 .into_iter()
@@ -211,7 +213,12 @@ fn replica_errors(replicas: &[TestEngine]) -> String {
                     _ => format!("{message} (x{count})"),
                 })
                 .collect();
-            format!("--- replica {} ({}):\n{}", index + 1, replica.url, tail.join("\n"))
+            format!(
+                "--- replica {} ({}):\n{}",
+                index + 1,
+                replica.url,
+                tail.join("\n")
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -406,7 +413,11 @@ async fn fifty_jobs_run_once_each_while_two_of_three_replicas_are_killed() {
             let found = records
                 .iter()
                 .filter(|record| record["job"] == key.as_str())
-                .filter(|record| record["line"].as_str().is_some_and(|l| l.ends_with(&wanted)))
+                .filter(|record| {
+                    record["line"]
+                        .as_str()
+                        .is_some_and(|l| l.ends_with(&wanted))
+                })
                 .count();
             if found != 1 {
                 missing.push(format!("{key}: {wanted:?} {found} times"));
@@ -545,9 +556,12 @@ async fn replicas_answer_503_while_the_database_is_down_and_run_again_after() {
     // coming back, not about replicas handing runs to each other (the first test's business).
     let second = replicas[0].dispatch(&repo, "mark.yml").await;
     let run = replicas[1]
-        .wait_run_within(&second, "the run after the outage", Duration::from_secs(45), |run| {
-            run["run"]["status"] == "completed"
-        })
+        .wait_run_within(
+            &second,
+            "the run after the outage",
+            Duration::from_secs(45),
+            |run| run["run"]["status"] == "completed",
+        )
         .await;
     assert_eq!(
         run["run"]["conclusion"],
@@ -645,7 +659,10 @@ async fn a_schedule_watched_by_three_replicas_fires_once_per_firing() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let minutes: Vec<i64> = seen.iter().map(|at| at.as_second().div_euclid(60)).collect();
+    let minutes: Vec<i64> = seen
+        .iter()
+        .map(|at| at.as_second().div_euclid(60))
+        .collect();
     assert!(
         minutes.iter().all(|minute| *minute == minutes[0]),
         "the schedules were first seen across a minute boundary (a slow start): {seen:?}"
