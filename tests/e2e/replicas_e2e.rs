@@ -138,6 +138,31 @@ async fn wait_runners_seen(replica: &TestEngine, dirs: &[PathBuf]) {
     }
 }
 
+/// How soon after the driving replica is killed another must say it drives runs: the lead's
+/// "within ~2 s", with room for a loaded 2-core machine.
+const TAKE_OVER: Duration = Duration::from_secs(5);
+
+/// Whether any replica ever said (on stderr) that it drives runs: engines that say nothing
+/// about it are killed in order instead.
+fn said_drives(replicas: &[TestEngine]) -> bool {
+    replicas
+        .iter()
+        .any(|replica| replica.errors().contains("now drives runs"))
+}
+
+/// The replica among `alive` that drives runs now: the last of its stderr lines about driving
+/// says it does.
+fn driver(replicas: &[TestEngine], alive: &[usize]) -> Option<usize> {
+    alive.iter().copied().find(|index| {
+        replicas[*index]
+            .errors()
+            .lines()
+            .rev()
+            .find(|line| line.contains("drives runs"))
+            .is_some_and(|line| line.contains("now drives runs"))
+    })
+}
+
 /// Waits (bounded) until `marks` has `count` lines; a timeout shows the run at `replica` and
 /// what the replicas and runners said.
 async fn wait_marks(
@@ -350,14 +375,38 @@ async fn fifty_jobs_run_once_each_while_two_of_three_replicas_are_killed() {
     }
     wait_runners_seen(&replicas[0], &runner_dirs).await;
 
-    // Dispatched at the first replica, which is killed first (it started first: the likeliest
-    // to be the one driving runs), then the second; the third sees the run through.
+    // The replica driving runs is killed first, then the one that took over from it; the third
+    // sees the run through. (When no replica says it drives runs, the first and the second.)
     let run_id = replicas[0].dispatch(&repo, "fifty.yml").await;
-    let survivor = 2;
-    wait_marks(&replicas, survivor, &run_id, &marks, &runner_dirs, 12).await;
-    replicas[0].kill_engine();
-    wait_marks(&replicas, survivor, &run_id, &marks, &runner_dirs, 30).await;
-    replicas[1].kill_engine();
+    let mut alive: Vec<usize> = (0..replicas.len()).collect();
+    for (kill, marked) in [(1, 12), (2, 30)] {
+        wait_marks(&replicas, alive[0], &run_id, &marks, &runner_dirs, marked).await;
+        let victim = driver(&replicas, &alive).unwrap_or(alive[0]);
+        replicas[victim].kill_engine();
+        alive.retain(|index| *index != victim);
+        let killed = Instant::now();
+        if said_drives(&replicas) {
+            let deadline = killed + TAKE_OVER;
+            while driver(&replicas, &alive).is_none() {
+                assert!(
+                    Instant::now() < deadline,
+                    "no replica took over driving runs within {TAKE_OVER:?} of kill {kill} \
+                     (replica {} killed)\n{}",
+                    victim + 1,
+                    replica_errors(&replicas)
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            eprintln!(
+                "kill {kill}: replica {} (driving) killed at {marked} jobs started; replica {} \
+                 took over in {:?}",
+                victim + 1,
+                driver(&replicas, &alive).map_or(0, |index| index + 1),
+                killed.elapsed()
+            );
+        }
+    }
+    let survivor = alive[0];
     let deadline = Instant::now() + Duration::from_secs(75);
     let run = loop {
         let run = replicas[survivor]
