@@ -241,6 +241,8 @@ def measure(args, work: Path, slipway, cluster: Cluster, replicas: int, log) -> 
     """B4 fresh idle RSS, B1 and B3 (with B4 CPU per job) on `replicas` replicas."""
     results = Results()
     url = cluster.new_database(f"bench_r{replicas}")
+    work = work / f"replicas-{replicas}"  # fixtures, data dir and logs of this count only
+    work.mkdir()
     engine = Replicas(slipway, work, log, url, replicas)
     pg = PgBench(args, work, slipway, log, None, {"error": "—"})
     pg.drain_jobs = args.drain_jobs or pg.drain_jobs
@@ -263,6 +265,10 @@ def measure(args, work: Path, slipway, cluster: Cluster, replicas: int, log) -> 
     finally:
         engine.stop()
     for row in results.rows:
+        if row["name"] == "engine CPU per job":
+            row["note"] += f"; summed over the {replicas} replica process(es)"
+        if row["name"].startswith("engine peak RSS"):
+            row["note"] += "; the largest replica's"
         row["name"] = f"{row['name']} [PostgreSQL, {replicas} replica{'s' if replicas > 1 else ''}]"
         row["data"] = dict(row["data"] or {}, replicas=replicas)
     return results
