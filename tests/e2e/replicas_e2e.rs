@@ -4,8 +4,9 @@
 //!
 //! - three replicas and two standalone runners given every replica's URL
 //!   (`slipway runner --engine URL1,URL2,URL3`) run a 50-job DAG while two of the replicas are
-//!   killed (`kill -9`) one after the other: the run succeeds, every job ran once, and
-//!   `slipway logs RUN` at the survivor shows every numbered line of every job;
+//!   killed (`kill -9`) one after the other: the one driving runs (it says so on stderr), then
+//!   the one that took over from it, which must happen within 5 s; the run succeeds, every job
+//!   ran once, and `slipway logs RUN` at the survivor shows every numbered line of every job;
 //! - the database goes away for 10 s under two replicas: an API call fails at once with 503
 //!   naming the database (and the CLI says so too), `/healthz` says so, and once the database is
 //!   back a new run completes without restarting anything;
