@@ -37,6 +37,7 @@ mod pg_cluster;
 mod postgres_e2e;
 mod release_plans_e2e;
 mod releases_e2e;
+mod replicas_e2e;
 mod results_e2e;
 mod reusable_e2e;
 mod run_control_e2e;

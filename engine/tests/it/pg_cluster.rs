@@ -121,25 +121,55 @@ impl Cluster {
             cluster.port
         );
         append(&data.join("postgresql.conf"), &settings)?;
-        let out = cluster
+        cluster.pg_ctl_start()?;
+        cluster.stop_when_gone();
+        Ok(cluster)
+    }
+
+    /// `pg_ctl start` on the cluster's data dir (its port is in `postgresql.conf`), waiting
+    /// until it accepts connections.
+    fn pg_ctl_start(&self) -> Result<(), String> {
+        let out = self
             .program("pg_ctl")
             .args(["start", "-w", "-t", "30", "-D"])
-            .arg(&data)
+            .arg(self.dir.join("data"))
             .arg("-l")
-            .arg(dir.join("server.log"))
+            .arg(self.dir.join("server.log"))
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("run pg_ctl: {e}"))?;
         if !out.status.success() {
-            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
             return Err(format!(
                 "pg_ctl start failed: {}{}",
                 String::from_utf8_lossy(&out.stderr),
                 log
             ));
         }
-        cluster.stop_when_gone();
-        Ok(cluster)
+        Ok(())
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: open sessions are ended at once, as in an
+    /// outage) until the answer is dropped or `Stopped::start` is called, which starts it again
+    /// on the same port and data. A test that stops the cluster must hold `support::SERIAL` (or
+    /// be alone in its binary): every test of the binary shares the cluster.
+    pub(crate) fn stop(&self) -> Stopped<'_> {
+        let out = self
+            .program("pg_ctl")
+            .args(["stop", "-m", "fast", "-w", "-t", "30", "-D"])
+            .arg(self.dir.join("data"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run pg_ctl stop");
+        assert!(
+            out.status.success(),
+            "pg_ctl stop failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Stopped {
+            cluster: self,
+            started: false,
+        }
     }
 
     /// A detached watcher: once this test process is gone, stop the cluster and remove it.
@@ -222,6 +252,34 @@ impl Cluster {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+/// The cluster while it is stopped (`Cluster::stop`); started again when dropped, so a failing
+/// test does not leave the other tests of its binary without a database.
+pub(crate) struct Stopped<'a> {
+    cluster: &'a Cluster,
+    started: bool,
+}
+
+impl Stopped<'_> {
+    /// Starts the server again on the same port and data; waits until it accepts connections.
+    pub(crate) fn start(mut self) {
+        self.started = true;
+        if let Err(why) = self.cluster.pg_ctl_start() {
+            panic!("start the cluster again: {why}");
+        }
+    }
+}
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        if !self.started {
+            self.started = true;
+            if let Err(why) = self.cluster.pg_ctl_start() {
+                eprintln!("could not start the cluster again: {why}");
+            }
+        }
     }
 }
 

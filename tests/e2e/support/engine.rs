@@ -45,9 +45,17 @@ pub(crate) struct EngineBuilder {
     extra_args: Vec<String>,
     envs: Vec<(String, String)>,
     binary: PathBuf,
+    output_name: Option<String>,
 }
 
 impl EngineBuilder {
+    /// Names this engine's stdout and stderr files (`<data dir>.<name>.stdout.N`), for engines
+    /// that share one data dir (replicas on one PostgreSQL store).
+    pub(crate) fn output_name(mut self, name: &str) -> EngineBuilder {
+        self.output_name = Some(name.to_string());
+        self
+    }
+
     /// The `slipway` binary to start as the engine (this build's unless set), e.g. a release
     /// build for a benchmark run of a test.
     pub(crate) fn binary(mut self, binary: impl Into<PathBuf>) -> EngineBuilder {
@@ -94,6 +102,7 @@ impl EngineBuilder {
             extra_args: self.extra_args,
             envs: self.envs,
             binary: self.binary,
+            output_name: self.output_name,
         };
         engine.spawned().await
     }
@@ -114,6 +123,7 @@ pub(crate) struct TestEngine {
     extra_args: Vec<String>,
     envs: Vec<(String, String)>,
     binary: PathBuf,
+    output_name: Option<String>,
 }
 
 impl TestEngine {
@@ -126,6 +136,7 @@ impl TestEngine {
             extra_args: Vec::new(),
             envs: Vec::new(),
             binary: PathBuf::from(BIN),
+            output_name: None,
         }
     }
 
@@ -159,13 +170,19 @@ impl TestEngine {
 
     /// Where the latest start writes its stdout.
     pub(crate) fn stdout_path(&self) -> PathBuf {
-        self.data_dir
-            .with_extension(format!("stdout.{}", self.starts))
+        self.output_path("stdout")
     }
 
     fn stderr_path(&self) -> PathBuf {
-        self.data_dir
-            .with_extension(format!("stderr.{}", self.starts))
+        self.output_path("stderr")
+    }
+
+    fn output_path(&self, stream: &str) -> PathBuf {
+        let extension = match &self.output_name {
+            Some(name) => format!("{name}.{stream}.{}", self.starts),
+            None => format!("{stream}.{}", self.starts),
+        };
+        self.data_dir.with_extension(extension)
     }
 
     /// What the latest start printed on stdout.
