@@ -160,6 +160,7 @@ impl Orchestrator {
             // (`EngineEvent::Driving`); alone, it always does.
             driving: !shared,
             swept: tokio::time::Instant::now(),
+            unplanned_checked: tokio::time::Instant::now(),
         };
         if !shared {
             // No lease expires while the runs are loaded: the API answers only after this, so
@@ -609,11 +610,20 @@ struct Actor {
     driving: bool,
     /// When the driving replica last compared its runs with the store (`sweep`).
     swept: tokio::time::Instant,
+    /// When the driving replica last looked for runs left unplanned (`UNPLANNED_EVERY`).
+    unplanned_checked: tokio::time::Instant,
 }
 
 /// How often the driving replica of a shared store compares its runs with the store, for
 /// what a lost notification did not tell it.
 const SWEEP_EVERY: Duration = Duration::from_secs(3);
+
+/// On a shared store, how long a run may stay unplanned before the driving replica takes it for
+/// one whose replica died while planning it (planning reads git and pins actions: seconds).
+const PLANNING_GRACE: Duration = Duration::from_secs(120);
+
+/// How often the driving replica of a shared store looks for such runs.
+const UNPLANNED_EVERY: Duration = Duration::from_secs(60);
 
 struct ActiveRun {
     scheduler: Scheduler,
@@ -766,6 +776,12 @@ impl Actor {
     /// (Shared store, driving) What notifications may have missed: runs planned elsewhere,
     /// and jobs moved through other replicas.
     async fn sweep(&mut self) {
+        if self.unplanned_checked.elapsed() >= UNPLANNED_EVERY {
+            self.unplanned_checked = tokio::time::Instant::now();
+            if let Err(error) = self.fail_unplanned_runs().await {
+                tracing::error!(%error, "failed to fail the runs left unplanned");
+            }
+        }
         let saved = match self.engine.store().schedules() {
             Ok(saved) => saved,
             Err(error) => {
@@ -797,15 +813,27 @@ impl Actor {
     /// Loads every saved schedule and brings it up to date with the store.
     async fn recover(&mut self) -> Result<(), StoreError> {
         let store = self.engine.store().clone();
-        // On a shared store another replica may be planning a run right now: only one that
-        // has stayed unplanned for long was left behind by a replica that died.
-        let planning_us = if self.engine.is_shared() {
-            120_000_000
+        self.fail_unplanned_runs().await?;
+        for record in store.schedules()? {
+            self.resume(record).await?;
+        }
+        self.groups.reconcile(&mut self.follow_ups).await?;
+        self.carry_out_follow_ups().await;
+        Ok(())
+    }
+
+    /// Fails the runs whose record exists with no plan saved: their engine died while planning
+    /// them. On a shared store another replica may be planning one right now, so only a run
+    /// unplanned for `PLANNING_GRACE` was left behind by a replica that died.
+    async fn fail_unplanned_runs(&mut self) -> Result<(), StoreError> {
+        let store = self.engine.store().clone();
+        let grace_us = if self.engine.is_shared() {
+            u64::try_from(PLANNING_GRACE.as_micros()).unwrap_or(u64::MAX)
         } else {
             0
         };
         for run in store.unplanned_runs()? {
-            if run.created_at_us.saturating_add(planning_us) > crate::store::now_us() {
+            if run.created_at_us.saturating_add(grace_us) > crate::store::now_us() {
                 continue;
             }
             tracing::warn!(run_id = %run.run_id, "run was never planned before a restart; it fails");
@@ -823,11 +851,6 @@ impl Actor {
             }
             store.finish_run(run.run_id, Conclusion::Failure).await?;
         }
-        for record in store.schedules()? {
-            self.resume(record).await?;
-        }
-        self.groups.reconcile(&mut self.follow_ups).await?;
-        self.carry_out_follow_ups().await;
         Ok(())
     }
 
