@@ -995,7 +995,21 @@ impl Actor {
 
     async fn carry_out(&mut self, run_id: RunId, steps: Vec<Work>) {
         let mut finished = false;
+        // Jobs that go straight to the queue are queued together: their writes reach the store
+        // at once and share its flushes (a fan-out of thousands of legs is a few group commits,
+        // not one flush each). The order of the steps is kept: the batch is written before any
+        // other step, and in order within it.
+        let mut plain: Vec<JobSpec> = Vec::new();
         for step in steps {
+            if let Work::Queue(spec) = &step
+                && self.queues_plainly(run_id, spec)
+                && let Work::Queue(spec) = step
+            {
+                plain.push(spec);
+                continue;
+            }
+            self.queue_together(run_id, std::mem::take(&mut plain))
+                .await;
             let outcome = match step {
                 Work::Deploy(spec) | Work::Queue(spec)
                     if unavailable_action(&self.engine, run_id, &spec).is_some() =>
@@ -1053,6 +1067,7 @@ impl Actor {
                 Err(error) => tracing::error!(%run_id, %error, "failed to carry out an action"),
             }
         }
+        self.queue_together(run_id, plain).await;
         if finished {
             self.runs.remove(&run_id);
             self.leave_run_group(run_id).await;
@@ -1187,6 +1202,38 @@ impl Actor {
     }
 
     /// Queues a ready job, or holds it while its job-level group is taken.
+    /// Whether a ready job goes straight to the queue: no `concurrency:` of its own to apply,
+    /// and every action it uses is available.
+    fn queues_plainly(&self, run_id: RunId, spec: &JobSpec) -> bool {
+        let concurrency = self.runs.get(&run_id).and_then(|active| {
+            active
+                .scheduler
+                .job_for_key(&spec.job_key)
+                .map(|job| job.concurrency.is_some())
+        });
+        concurrency == Some(false) && unavailable_action(&self.engine, run_id, spec).is_none()
+    }
+
+    /// Queues `specs` at once (see `carry_out`).
+    async fn queue_together(&self, run_id: RunId, specs: Vec<JobSpec>) {
+        if specs.is_empty() {
+            return;
+        }
+        let engine = &self.engine;
+        let queued = futures_util::future::join_all(
+            specs
+                .into_iter()
+                .map(|spec| async move { engine.enqueue_job(run_id, spec).await }),
+        )
+        .await;
+        for outcome in queued {
+            match outcome {
+                Ok(_) | Err(StoreError::JobExists { .. }) => {}
+                Err(error) => tracing::error!(%run_id, %error, "failed to queue a job"),
+            }
+        }
+    }
+
     async fn start_or_hold(&mut self, run_id: RunId, spec: JobSpec) -> Result<(), StoreError> {
         // By key: a job of a called workflow has that workflow's settings.
         let concurrency = self.runs.get(&run_id).and_then(|active| {
