@@ -1,7 +1,7 @@
 //! Remote actions, the runner's side: the archive of an action at a pinned commit, fetched by
 //! the holder of a job's lease (`GET /api/v1/actions/{owner}/{repo}/{sha}.tar.gz`).
 
-use crate::{ClientError, EngineClient, check_status, error_chain};
+use crate::{ClientError, EngineClient, check_status, engine_url, error_chain, path_with_segments};
 
 impl EngineClient {
     /// Downloads the archive of `repository` (`owner/repo`) at `sha` for the leased job
@@ -17,27 +17,34 @@ impl EngineClient {
             .split_once('/')
             .ok_or_else(|| ClientError::Setup(format!("`{repository}` is not owner/repo")))?;
         let archive = format!("{sha}.tar.gz");
-        let url = self.url_with_segments(&["api", "v1", "actions", owner, repo, &archive])?;
-        let mut request = self
-            .short
-            .get(url.clone())
-            .header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token)
-            .header(protocol::actions::ACTION_JOB_HEADER, job_id);
-        if let Some(credential) = &self.credential {
-            request = request.bearer_auth(credential);
-        }
-        let response = request.send().await.map_err(|error| ClientError::Network {
-            url: url.to_string(),
-            message: error_chain(&error),
-        })?;
-        let response = check_status(url.as_str(), response).await?;
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| ClientError::Network {
-                url: url.to_string(),
-                message: error_chain(&error),
-            })?;
-        Ok(bytes.to_vec())
+        let path = path_with_segments(&["api", "v1", "actions", owner, repo, &archive], None)?;
+        self.on_engines(|base| {
+            let path = &path;
+            async move {
+                let url = engine_url(&base, path)?;
+                let mut request = self
+                    .short
+                    .get(url.clone())
+                    .header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token)
+                    .header(protocol::actions::ACTION_JOB_HEADER, job_id);
+                if let Some(credential) = &self.credential {
+                    request = request.bearer_auth(credential);
+                }
+                let response = request.send().await.map_err(|error| ClientError::Network {
+                    url: url.to_string(),
+                    message: error_chain(&error),
+                })?;
+                let response = check_status(url.as_str(), response).await?;
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|error| ClientError::Network {
+                        url: url.to_string(),
+                        message: error_chain(&error),
+                    })?;
+                Ok(bytes.to_vec())
+            }
+        })
+        .await
     }
 }

@@ -3,7 +3,8 @@
 //! `protocol_version`.
 //!
 //! Unlike the runner calls these are not retried: a person is waiting and the command says what
-//! failed. Must not know the CLI's flags or rendering.
+//! failed. A client given several engine URLs tries them in order until one answers
+//! (`on_engines`). Must not know the CLI's flags or rendering.
 
 use protocol::PROTOCOL_VERSION;
 use protocol::wire::ErrorBody;
@@ -28,22 +29,37 @@ impl EngineClient {
 
     /// `GET path` → JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let response = self.send(self.request(Method::GET, path)).await?;
-        self.decode(path, response).await
+        self.on_engines(|base| async move {
+            let response = self
+                .send(&base, self.request(&base, Method::GET, path))
+                .await?;
+            self.decode(&base, path, response).await
+        })
+        .await
     }
 
     /// `GET path` with the admin token → JSON.
     pub async fn admin_get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let response = self
-            .send(self.admin(self.request(Method::GET, path)))
-            .await?;
-        self.decode(path, response).await
+        self.on_engines(|base| async move {
+            let response = self
+                .send(&base, self.admin(self.request(&base, Method::GET, path)))
+                .await?;
+            self.decode(&base, path, response).await
+        })
+        .await
     }
 
     /// `GET path` → the answer as it streams (a text log, server-sent events); reads may
     /// wait as long as the long-poll limit this client was made with.
+    /// With several engine URLs, the answer comes from the first that gives one; a stream
+    /// that breaks later is the caller's to open again (it then starts at the next URL when
+    /// this one is down).
     pub async fn get_stream(&self, path: &str) -> Result<Response, ClientError> {
-        self.send(self.request(Method::GET, path)).await
+        self.on_engines(|base| async move {
+            self.send(&base, self.request(&base, Method::GET, path))
+                .await
+        })
+        .await
     }
 
     /// `method path` with a JSON body (given `protocol_version`), sent with the admin token;
@@ -61,20 +77,29 @@ impl EngineClient {
         if let Some(object) = body.as_object_mut() {
             object.insert("protocol_version".into(), PROTOCOL_VERSION.into());
         }
-        let response = self
-            .send(self.admin(self.request(method, path)).json(&body))
-            .await?;
-        if response.status() == StatusCode::NO_CONTENT {
-            return Ok(None);
-        }
-        self.decode(path, response).await.map(Some)
+        self.on_engines(|base| {
+            let (method, body) = (method.clone(), &body);
+            async move {
+                let response = self
+                    .send(&base, self.admin(self.request(&base, method, path)).json(body))
+                    .await?;
+                if response.status() == StatusCode::NO_CONTENT {
+                    return Ok(None);
+                }
+                self.decode(&base, path, response).await.map(Some)
+            }
+        })
+        .await
     }
 
     /// `DELETE path` with the admin token.
     pub async fn admin_delete(&self, path: &str) -> Result<(), ClientError> {
-        self.send(self.admin(self.request(Method::DELETE, path)))
-            .await
-            .map(|_| ())
+        self.on_engines(|base| async move {
+            self.send(&base, self.admin(self.request(&base, Method::DELETE, path)))
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     /// `GET /api/v1/runs/{run_id}/artifacts`: the artifacts a run's jobs uploaded (and those of
@@ -83,8 +108,7 @@ impl EngineClient {
         &self,
         run_id: &str,
     ) -> Result<protocol::artifacts::ArtifactList, ClientError> {
-        let url = self.url_with_segments(&["api", "v1", "runs", run_id, "artifacts"])?;
-        let path = self.relative(&url);
+        let path = crate::path_with_segments(&["api", "v1", "runs", run_id, "artifacts"], None)?;
         self.get(&path).await
     }
 
@@ -97,14 +121,10 @@ impl EngineClient {
         path_in_artifact: &str,
         target: &std::path::Path,
     ) -> Result<u64, ClientError> {
-        let mut url =
-            self.url_with_segments(&["api", "v1", "runs", run_id, "artifacts", name, "files"])?;
-        let parts: Vec<&str> = path_in_artifact
-            .split('/')
-            .filter(|part| !part.is_empty())
-            .collect();
-        crate::push_segments(&mut url, &parts);
-        self.get_file(url, None, target).await
+        let mut segments = vec!["api", "v1", "runs", run_id, "artifacts", name, "files"];
+        segments.extend(path_in_artifact.split('/').filter(|part| !part.is_empty()));
+        let path = crate::path_with_segments(&segments, None)?;
+        self.get_file(&path, None, target).await
     }
 
     /// `POST /api/v1/actions/sources` (admin): adds a source actions are fetched from.
@@ -163,13 +183,13 @@ impl EngineClient {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
+        format!("{}{path}", self.base_url())
     }
 
     /// Every call of the read and admin API carries the token when one is set: reads need
     /// the `viewer` role too.
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.admin(self.long.request(method, self.url(path)))
+    fn request(&self, base: &str, method: Method, path: &str) -> RequestBuilder {
+        self.admin(self.long.request(method, format!("{base}{path}")))
     }
 
     fn admin(&self, request: RequestBuilder) -> RequestBuilder {
@@ -181,9 +201,9 @@ impl EngineClient {
 
     /// Sends; a transport failure is `Network` (its innermost cause: the outer layers only
     /// repeat the URL), a non-2xx answer `Status` with the engine's message.
-    async fn send(&self, request: RequestBuilder) -> Result<Response, ClientError> {
+    async fn send(&self, base: &str, request: RequestBuilder) -> Result<Response, ClientError> {
         let response = request.send().await.map_err(|error| ClientError::Network {
-            url: self.base_url.clone(),
+            url: base.to_string(),
             message: innermost_cause(&error),
         })?;
         let status = response.status();
@@ -202,20 +222,23 @@ impl EngineClient {
         })
     }
 
+    /// The answer's JSON; a connection that breaks while it is read is `Network` (another
+    /// engine URL may give it whole).
     async fn decode<T: DeserializeOwned>(
         &self,
+        base: &str,
         path: &str,
         response: Response,
     ) -> Result<T, ClientError> {
         let bytes = response
             .bytes()
             .await
-            .map_err(|error| ClientError::Decode {
-                url: self.url(path),
-                message: format!("read the answer: {error}"),
+            .map_err(|error| ClientError::Network {
+                url: base.to_string(),
+                message: format!("read the answer: {}", innermost_cause(&error)),
             })?;
         serde_json::from_slice(&bytes).map_err(|error| ClientError::Decode {
-            url: self.url(path),
+            url: format!("{base}{path}"),
             message: error.to_string(),
         })
     }

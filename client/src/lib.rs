@@ -1,6 +1,9 @@
 //! The one typed HTTP client of the engine: the runner protocol (one method per endpoint) and
 //! the read and admin API the CLI uses, speaking only `protocol` types.
 //!
+//! A client may be given several URLs of one engine (replicas on one database, `engines.rs`):
+//! each call goes to the one that answered last and fails over to the next.
+//!
 //! Timeouts are per phase (connect, then each read), never a whole-request `timeout()`: the long
 //! poll legitimately waits. Calls are retried with backoff on network errors and 5xx answers, up
 //! to `RetryPolicy::max_elapsed`; callers that must outlast an engine restart loop on top.
@@ -10,8 +13,12 @@
 
 mod actions;
 mod api;
+mod engines;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use engines::parse_engine_urls;
 
 use protocol::wire::{
     DeploymentProgressRequest, DeploymentProgressResponse, ErrorBody, EventsRequest, FinishRequest,
@@ -52,16 +59,32 @@ pub enum ClientError {
         /// What did not decode.
         message: String,
     },
-    /// The HTTP client could not be built (`reqwest` refused its settings).
+    /// The HTTP client could not be built (`reqwest` refused its settings, or an engine URL
+    /// is not one).
     #[error("build the HTTP client: {0}")]
     Setup(String),
+    /// The client was given several engine URLs and none answered: each URL with why.
+    #[error("reach any of the engines: {}", describe_tried(tried))]
+    Unreachable {
+        /// Each engine URL tried, in order, with why it was given up.
+        tried: Vec<(String, String)>,
+    },
+}
+
+/// `http://a: Connection refused; http://b: answered 503: …`.
+fn describe_tried(tried: &[(String, String)]) -> String {
+    tried
+        .iter()
+        .map(|(url, why)| format!("{url}: {why}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ClientError {
     /// Worth trying again: the engine could not be reached or failed on its side.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ClientError::Network { .. } => true,
+            ClientError::Network { .. } | ClientError::Unreachable { .. } => true,
             ClientError::Status { status, .. } => *status >= 500,
             ClientError::Decode { .. } | ClientError::Setup(_) => false,
         }
@@ -106,10 +129,11 @@ impl Default for RetryPolicy {
     }
 }
 
-/// A client for one engine, optionally authenticated as one runner.
+/// A client for one engine (at one URL or several), optionally authenticated as one runner.
+/// Clones share which URL is current.
 #[derive(Debug, Clone)]
 pub struct EngineClient {
-    base_url: String,
+    engines: Arc<engines::Engines>,
     credential: Option<String>,
     /// Sent on admin calls (`api.rs`); runners have none.
     admin_token: Option<String>,
@@ -124,8 +148,9 @@ pub struct EngineClient {
 const LONG_POLL_READ_MARGIN: Duration = Duration::from_secs(15);
 
 impl EngineClient {
-    /// A client for the engine at `base_url` (`http://host:port`), with the runner credential
-    /// when there is one, whose long polls wait at most `long_poll`.
+    /// A client for the engine at `base_url` (`http://host:port`, or several such URLs separated
+    /// by commas: `parse_engine_urls`), with the runner credential when there is one, whose long
+    /// polls wait at most `long_poll`.
     pub fn new(
         base_url: &str,
         credential: Option<String>,
@@ -141,8 +166,9 @@ impl EngineClient {
                 .build()
                 .map_err(|error| ClientError::Setup(error.to_string()))
         };
+        let urls = parse_engine_urls(base_url).map_err(ClientError::Setup)?;
         Ok(EngineClient {
-            base_url: base_url.trim_end_matches('/').to_string(),
+            engines: Arc::new(engines::Engines::new(urls)),
             credential,
             admin_token: None,
             short: build(Duration::from_secs(30))?,
@@ -157,9 +183,10 @@ impl EngineClient {
         self
     }
 
-    /// The engine's base URL as given to `new`, without a trailing `/` (`http://host:port`).
+    /// The engine's base URL calls go to now (the one that answered last, of those given to
+    /// `new`), without a trailing `/` (`http://host:port`).
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.engines.current()
     }
 
     /// Exchanges a one-time registration token for a runner id and credential.
@@ -293,15 +320,24 @@ impl EngineClient {
         fencing_token: u64,
     ) -> Result<SourceStream, ClientError> {
         let path = format!("/api/v1/jobs/{job_id}/source");
-        let url = format!("{}{path}", self.base_url);
         let body = SourceRequest {
             protocol_version: PROTOCOL_VERSION,
             fencing_token,
         };
         let started = tokio::time::Instant::now();
         let mut delay = self.retry.first_delay;
-        let response = loop {
-            match self.source_response(&url, &body).await {
+        let (url, response) = loop {
+            let answer = self
+                .on_engines(|base| {
+                    let url = format!("{base}{path}");
+                    let body = &body;
+                    async move {
+                        let response = self.source_response(&url, body).await?;
+                        Ok((url, response))
+                    }
+                })
+                .await;
+            match answer {
                 Err(error)
                     if error.is_retryable()
                         && started.elapsed() + delay < self.retry.max_elapsed =>
@@ -396,14 +432,27 @@ impl EngineClient {
         }
     }
 
-    /// One POST of a JSON body; `None` for 204 No Content.
+    /// One POST of a JSON body (to the next engine URL when the current one is down); `None`
+    /// for 204 No Content.
     async fn post_once<B: Serialize, R: DeserializeOwned>(
         &self,
         client: &reqwest::Client,
         path: &str,
         body: &B,
     ) -> Result<Option<R>, ClientError> {
-        let url = format!("{}{path}", self.base_url);
+        self.on_engines(|base| async move { self.post_to(&base, client, path, body).await })
+            .await
+    }
+
+    /// One POST of a JSON body to the engine at `base`; `None` for 204 No Content.
+    async fn post_to<B: Serialize, R: DeserializeOwned>(
+        &self,
+        base: &str,
+        client: &reqwest::Client,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<R>, ClientError> {
+        let url = format!("{base}{path}");
         let mut request = client.post(&url).json(body);
         if let Some(credential) = &self.credential {
             request = request.bearer_auth(credential);
@@ -443,7 +492,7 @@ impl EngineClient {
 
     fn required<R>(&self, answer: Option<R>, path: &str) -> Result<R, ClientError> {
         answer.ok_or_else(|| ClientError::Decode {
-            url: format!("{}{path}", self.base_url),
+            url: format!("{}{path}", self.base_url()),
             message: "empty answer where a body was expected".to_string(),
         })
     }
@@ -533,8 +582,8 @@ impl EngineClient {
         source: &std::path::Path,
         sha256: &str,
     ) -> Result<(), ClientError> {
-        let url = self.file_url(job_id, "artifacts", name, path_in_artifact)?;
-        self.put_file(url, fencing_token, source, sha256).await
+        let path = file_path(job_id, "artifacts", name, path_in_artifact, None)?;
+        self.put_file(&path, fencing_token, source, sha256).await
     }
 
     /// Uploads one file of a cache entry (see `upload_artifact_file`).
@@ -547,8 +596,8 @@ impl EngineClient {
         source: &std::path::Path,
         sha256: &str,
     ) -> Result<(), ClientError> {
-        let url = self.file_url(job_id, "caches", key, path_in_entry)?;
-        self.put_file(url, fencing_token, source, sha256).await
+        let path = file_path(job_id, "caches", key, path_in_entry, None)?;
+        self.put_file(&path, fencing_token, source, sha256).await
     }
 
     /// Makes the files uploaded before the cache entry `key`; `None` when the key exists (409).
@@ -558,9 +607,7 @@ impl EngineClient {
         key: &str,
         request: &protocol::artifacts::CommitCacheRequest,
     ) -> Result<Option<protocol::artifacts::CacheEntry>, ClientError> {
-        let mut url = self.url_with_segments(&["api", "v1", "jobs", job_id, "caches"])?;
-        push_segments(&mut url, &[key]);
-        let path = self.relative(&url);
+        let path = path_with_segments(&["api", "v1", "jobs", job_id, "caches", key], None)?;
         match self.post(&self.short, &path, request).await {
             Ok(answer) => self.required(answer, &path).map(Some),
             Err(ClientError::Status { status: 409, .. }) => Ok(None),
@@ -589,14 +636,13 @@ impl EngineClient {
         path_in_entry: &str,
         target: &std::path::Path,
     ) -> Result<u64, ClientError> {
-        let mut url = self.file_url(job_id, "caches", key, path_in_entry)?;
-        url.query_pairs_mut().append_pair("scope", scope);
-        self.get_file(url, Some(fencing_token), target).await
+        let path = file_path(job_id, "caches", key, path_in_entry, Some(("scope", scope)))?;
+        self.get_file(&path, Some(fencing_token), target).await
     }
 
     async fn put_file(
         &self,
-        url: reqwest::Url,
+        path: &str,
         fencing_token: u64,
         source: &std::path::Path,
         sha256: &str,
@@ -604,38 +650,13 @@ impl EngineClient {
         let started = tokio::time::Instant::now();
         let mut delay = self.retry.first_delay;
         loop {
-            let attempt = async {
-                let file = tokio::fs::File::open(source).await.map_err(|error| {
-                    ClientError::Setup(format!("open {}: {error}", source.display()))
-                })?;
-                let length = file
-                    .metadata()
-                    .await
-                    .map_err(|error| {
-                        ClientError::Setup(format!("read {}: {error}", source.display()))
-                    })?
-                    .len();
-                let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-                    file,
-                    256 * 1024,
-                ));
-                let mut request = self
-                    .short
-                    .put(url.clone())
-                    .header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token)
-                    .header(protocol::artifacts::SHA256_HEADER, sha256)
-                    .header(reqwest::header::CONTENT_LENGTH, length)
-                    .body(body);
-                if let Some(credential) = &self.credential {
-                    request = request.bearer_auth(credential);
-                }
-                let response = request.send().await.map_err(|error| ClientError::Network {
-                    url: url.to_string(),
-                    message: error_chain(&error),
-                })?;
-                check_status(url.as_str(), response).await.map(|_| ())
-            };
-            match attempt.await {
+            let attempt = self
+                .on_engines(|base| async move {
+                    self.put_file_to(&base, path, fencing_token, source, sha256)
+                        .await
+                })
+                .await;
+            match attempt {
                 Err(error)
                     if error.is_retryable()
                         && started.elapsed() + delay < self.retry.max_elapsed =>
@@ -648,6 +669,45 @@ impl EngineClient {
         }
     }
 
+    /// One upload of `source` to the engine at `base`.
+    async fn put_file_to(
+        &self,
+        base: &str,
+        path: &str,
+        fencing_token: u64,
+        source: &std::path::Path,
+        sha256: &str,
+    ) -> Result<(), ClientError> {
+        let url = engine_url(base, path)?;
+        let file = tokio::fs::File::open(source)
+            .await
+            .map_err(|error| ClientError::Setup(format!("open {}: {error}", source.display())))?;
+        let length = file
+            .metadata()
+            .await
+            .map_err(|error| ClientError::Setup(format!("read {}: {error}", source.display())))?
+            .len();
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            256 * 1024,
+        ));
+        let mut request = self
+            .short
+            .put(url.clone())
+            .header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token)
+            .header(protocol::artifacts::SHA256_HEADER, sha256)
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(body);
+        if let Some(credential) = &self.credential {
+            request = request.bearer_auth(credential);
+        }
+        let response = request.send().await.map_err(|error| ClientError::Network {
+            url: url.to_string(),
+            message: error_chain(&error),
+        })?;
+        check_status(url.as_str(), response).await.map(|_| ())
+    }
+
     /// Makes the files uploaded before the artifact `name`.
     pub async fn commit_artifact(
         &self,
@@ -655,9 +715,7 @@ impl EngineClient {
         name: &str,
         request: &protocol::artifacts::CommitArtifactRequest,
     ) -> Result<protocol::artifacts::ArtifactManifest, ClientError> {
-        let mut url = self.url_with_segments(&["api", "v1", "jobs", job_id, "artifacts"])?;
-        push_segments(&mut url, &[name]);
-        let path = self.relative(&url);
+        let path = path_with_segments(&["api", "v1", "jobs", job_id, "artifacts", name], None)?;
         let answer = self.post(&self.short, &path, request).await?;
         self.required(answer, &path)
     }
@@ -687,18 +745,34 @@ impl EngineClient {
         path_in_artifact: &str,
         target: &std::path::Path,
     ) -> Result<u64, ClientError> {
-        let url = self.file_url(job_id, "artifacts", name, path_in_artifact)?;
-        self.get_file(url, Some(fencing_token), target).await
+        let path = file_path(job_id, "artifacts", name, path_in_artifact, None)?;
+        self.get_file(&path, Some(fencing_token), target).await
     }
 
-    /// GETs `url` into `target`; `fencing_token` for a lease holder's call, `None` for a read.
+    /// GETs `path` into `target` (from the next engine URL, from the start, when the current
+    /// one fails); `fencing_token` for a lease holder's call, `None` for a read.
     async fn get_file(
         &self,
-        url: reqwest::Url,
+        path: &str,
+        fencing_token: Option<u64>,
+        target: &std::path::Path,
+    ) -> Result<u64, ClientError> {
+        self.on_engines(|base| async move {
+            self.get_file_from(&base, path, fencing_token, target)
+                .await
+        })
+        .await
+    }
+
+    async fn get_file_from(
+        &self,
+        base: &str,
+        path: &str,
         fencing_token: Option<u64>,
         target: &std::path::Path,
     ) -> Result<u64, ClientError> {
         use tokio::io::AsyncWriteExt;
+        let url = engine_url(base, path)?;
         let mut request = self.short.get(url.clone());
         if let Some(fencing_token) = fencing_token {
             request = request.header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token);
@@ -738,56 +812,53 @@ impl EngineClient {
         file.flush().await.map_err(local_error)?;
         Ok(written)
     }
-
-    /// `/api/v1/jobs/{job_id}/{kind}/{name}/files/{path…}`, each segment percent-encoded.
-    fn file_url(
-        &self,
-        job_id: &str,
-        kind: &str,
-        name: &str,
-        path_in_artifact: &str,
-    ) -> Result<reqwest::Url, ClientError> {
-        let mut url = self.url_with_segments(&["api", "v1", "jobs", job_id, kind])?;
-        push_segments(&mut url, &[name, "files"]);
-        let parts: Vec<&str> = path_in_artifact
-            .split('/')
-            .filter(|part| !part.is_empty())
-            .collect();
-        push_segments(&mut url, &parts);
-        Ok(url)
-    }
-
-    /// The part of `url` after the engine's base URL, as `post` takes it.
-    fn relative(&self, url: &reqwest::Url) -> String {
-        url.as_str()
-            .strip_prefix(self.base_url.as_str())
-            .unwrap_or(url.path())
-            .to_string()
-    }
-
-    fn url_with_segments(&self, segments: &[&str]) -> Result<reqwest::Url, ClientError> {
-        let mut url = reqwest::Url::parse(&self.base_url).map_err(|error| {
-            ClientError::Setup(format!("engine URL {}: {error}", self.base_url))
-        })?;
-        if url.cannot_be_a_base() {
-            return Err(ClientError::Setup(format!(
-                "engine URL {} cannot hold a path",
-                self.base_url
-            )));
-        }
-        push_segments(&mut url, segments);
-        Ok(url)
-    }
 }
 
-/// Appends path segments, percent-encoding each (artifact names may hold spaces or `#`).
-fn push_segments(url: &mut reqwest::Url, segments: &[&str]) {
+/// `/api/v1/jobs/{job_id}/{kind}/{name}/files/{path…}` (and `query`), each segment
+/// percent-encoded.
+fn file_path(
+    job_id: &str,
+    kind: &str,
+    name: &str,
+    path_in_artifact: &str,
+    query: Option<(&str, &str)>,
+) -> Result<String, ClientError> {
+    let mut segments = vec!["api", "v1", "jobs", job_id, kind, name, "files"];
+    segments.extend(
+        path_in_artifact
+            .split('/')
+            .filter(|part| !part.is_empty()),
+    );
+    path_with_segments(&segments, query)
+}
+
+/// `/seg/seg/…` with each segment percent-encoded (artifact names may hold spaces or `#`), and
+/// `?name=value` when a query pair is given: the part of a URL after an engine's base URL.
+fn path_with_segments(segments: &[&str], query: Option<(&str, &str)>) -> Result<String, ClientError> {
+    // Any base does: only the path and query it is given are kept.
+    let mut url = reqwest::Url::parse("http://engine.invalid/")
+        .map_err(|error| ClientError::Setup(format!("build a URL path: {error}")))?;
     if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty();
+        path.clear();
         for segment in segments {
             path.push(segment);
         }
     }
+    if let Some((name, value)) = query {
+        url.query_pairs_mut().append_pair(name, value);
+    }
+    let mut path = url.path().to_string();
+    if let Some(query) = url.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    Ok(path)
+}
+
+/// `base` (an engine URL, perhaps with a path of its own) followed by `path`, parsed.
+fn engine_url(base: &str, path: &str) -> Result<reqwest::Url, ClientError> {
+    reqwest::Url::parse(&format!("{base}{path}"))
+        .map_err(|error| ClientError::Setup(format!("engine URL {base}{path}: {error}")))
 }
 
 /// The response when it succeeded; else the engine's error message as a `ClientError`.
@@ -808,4 +879,27 @@ async fn check_status(
         status: status.as_u16(),
         message,
     })
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn file_paths_encode_each_segment_and_the_query() {
+        let path = file_path(
+            "j1",
+            "caches",
+            "key #1",
+            "dir/a b.txt",
+            Some(("scope", "main/x")),
+        )
+        .unwrap();
+        assert_eq!(
+            path,
+            "/api/v1/jobs/j1/caches/key%20%231/files/dir/a%20b.txt?scope=main%2Fx"
+        );
+        let url = engine_url("http://127.0.0.1:7766/prefix", &path).unwrap();
+        assert!(url.as_str().starts_with("http://127.0.0.1:7766/prefix/api/v1/"));
+    }
 }
