@@ -9,6 +9,9 @@
 //! dir names its engine's URL in `<data>/engine.url` (written by `serve`), so a second terminal
 //! needs no flag even with a non-default `--listen`.
 //!
+//! Any of these may name several URLs of one engine (replicas on one database) separated by
+//! commas; they are checked and tried in order where the engine is called (`client`).
+//!
 //! This file reads and writes small files only; it never talks to the engine.
 
 use std::path::{Path, PathBuf};
@@ -117,7 +120,8 @@ pub(crate) fn record_engine(url: &str, data_dir: &Path) -> Result<Option<PathBuf
 
 /// Finds the engine and the admin token: flags (with their environment variables, which clap
 /// has already merged in), then `./.slipway`, then the user config file. A token from the config
-/// file is only sent to the engine the config file names.
+/// file is only sent to the engine the config file names (with a list of URLs: only when each
+/// of them is one the config file names).
 pub(crate) fn resolve(
     engine: Option<&str>,
     token: Option<&str>,
@@ -193,8 +197,15 @@ fn read_trimmed(path: &Path) -> Option<String> {
         .filter(|text| !text.is_empty())
 }
 
-fn same_url(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/') == b.trim_end_matches('/')
+/// Whether every URL of `given` (one URL or a comma-separated list) is one of `named`'s.
+fn same_url(given: &str, named: &str) -> bool {
+    let urls = |list: &str| -> Vec<String> {
+        list.split(',')
+            .map(|url| url.trim().trim_end_matches('/').to_string())
+            .collect()
+    };
+    let named = urls(named);
+    urls(given).iter().all(|url| named.contains(url))
 }
 
 #[cfg(test)]
@@ -205,6 +216,12 @@ mod tests {
     fn urls_compare_without_a_trailing_slash() {
         assert!(same_url("http://127.0.0.1:7766/", "http://127.0.0.1:7766"));
         assert!(!same_url("http://127.0.0.1:7767", "http://127.0.0.1:7766"));
+        // A list gets the config file's token only when each of its URLs is the named one's.
+        assert!(same_url(" http://127.0.0.1:7766/ ", "http://127.0.0.1:7766"));
+        assert!(!same_url(
+            "http://127.0.0.1:7766,http://10.0.0.9:7766",
+            "http://127.0.0.1:7766"
+        ));
     }
 
     #[test]

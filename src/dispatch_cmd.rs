@@ -118,16 +118,61 @@ pub(crate) fn registration_token(target: &EngineTarget) -> i32 {
     }
 }
 
-/// POSTs `body` with the admin token; an error is printed and becomes exit code 3.
+/// POSTs `body` with the admin token; an error is printed and becomes exit code 3. With several
+/// engine URLs (comma-separated) each is tried in order until one answers (a refused
+/// connection, or a 502/503/504, moves on to the next).
 fn post(target: &EngineTarget, path: &str, body: &Value) -> Result<Value, i32> {
+    let urls = ::client::parse_engine_urls(&target.url).map_err(|error| {
+        eprintln!("error: --engine: {error}");
+        exit::USAGE
+    })?;
+    let several = urls.len() > 1;
+    let mut unreachable = Vec::new();
+    for (index, base) in urls.iter().enumerate() {
+        let url = format!("{base}{path}");
+        match post_to(target, &url, body, several) {
+            Err(Some(why)) => {
+                if !several {
+                    eprintln!("error: failed to reach the engine at {url}: {why}");
+                } else if let Some(next) = urls.get(index + 1) {
+                    eprintln!("warning: engine {base} unreachable ({why}); using {next}");
+                }
+                unreachable.push(why);
+            }
+            Err(None) => return Err(exit::ENGINE),
+            Ok(answer) => return Ok(answer),
+        }
+    }
+    if several {
+        eprintln!(
+            "error: failed to reach the engine at any of its URLs: {}",
+            urls.iter()
+                .zip(&unreachable)
+                .map(|(url, why)| format!("{url}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    Err(exit::ENGINE)
+}
+
+/// One POST to `url`: the answer, `Err(Some(why))` when the engine could not be reached there
+/// (or, with `several` URLs to try, answered 502/503/504), `Err(None)` when the failure was
+/// printed.
+fn post_to(
+    target: &EngineTarget,
+    url: &str,
+    body: &Value,
+    several: bool,
+) -> Result<Value, Option<String>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|error| {
             eprintln!("error: failed to start the async runtime: {error}");
-            exit::FAILURE
+            None
         })?;
-    let url = format!("{}{path}", target.url.trim_end_matches('/'));
+    let url = url.to_string();
     let token = target.token();
     runtime.block_on(async move {
         // A stalled engine must not hang the CLI: bounded connect, each read, and the whole call.
@@ -138,27 +183,29 @@ fn post(target: &EngineTarget, path: &str, body: &Value) -> Result<Value, i32> {
             .build()
             .map_err(|error| {
                 eprintln!("error: failed to set up the HTTP client: {error}");
-                exit::FAILURE
+                None
             })?;
         let mut request = client.post(&url).json(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.map_err(|error| {
-            eprintln!("error: failed to reach the engine at {url}: {error}");
-            exit::ENGINE
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| Some(error.to_string()))?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             Ok(answer)
+        } else if several && matches!(status.as_u16(), 502..=504) {
+            Err(Some(format!("answered {status}")))
         } else {
             let message = answer
                 .get("error")
                 .and_then(Value::as_str)
                 .unwrap_or("no message");
             eprintln!("error: the engine refused the request ({status}): {message}");
-            Err(exit::ENGINE)
+            Err(None)
         }
     })
 }

@@ -222,8 +222,9 @@ enum Command {
     Runner {
         #[command(subcommand)]
         register: Option<RunnerCommand>,
-        /// The engine's URL [default: the one in --config]
-        #[arg(long, value_name = "URL")]
+        /// The engine's URL, or its replicas' URLs separated by commas (the runner moves to the
+        /// next when one is down) [default: the one in --config]
+        #[arg(long, value_name = "URL[,URL…]")]
         engine: Option<String>,
         /// Labels (comma-separated); default self-hosted,linux,x64,ubuntu-latest
         #[arg(long, value_delimiter = ',', value_name = "LABELS")]
@@ -388,8 +389,9 @@ enum Command {
 enum RunnerCommand {
     /// Trade a one-time registration token for a runner credential (written to --config)
     Register {
-        /// The engine's URL
-        #[arg(long, value_name = "URL")]
+        /// The engine's URL, or its replicas' URLs separated by commas: the first that answers
+        /// registers the runner, and --config keeps them all
+        #[arg(long, value_name = "URL[,URL…]")]
         engine: String,
         /// The one-time registration token (`slipway runners token`)
         #[arg(long, value_name = "TOKEN")]

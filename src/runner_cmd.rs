@@ -73,6 +73,10 @@ pub(crate) struct RegisterRequest {
 }
 
 pub(crate) fn register(request: RegisterRequest) -> i32 {
+    if let Err(error) = ::client::parse_engine_urls(&request.engine) {
+        eprintln!("error: --engine: {error}");
+        return exit::USAGE;
+    }
     let name = request.name.clone().unwrap_or_else(|| {
         std::env::var("HOSTNAME").unwrap_or_else(|_| "slipway-runner".to_string())
     });
@@ -123,6 +127,16 @@ pub(crate) fn run(request: RunnerRequest) -> i32 {
     };
     if let Some(engine) = &request.engine {
         config.engine_url = engine.clone();
+    }
+    // One URL or several replicas' (comma-separated), each checked before anything starts.
+    if let Err(error) = ::client::parse_engine_urls(&config.engine_url) {
+        let from = if request.engine.is_some() {
+            "--engine".to_string()
+        } else {
+            format!("engine_url in {}", request.config.display())
+        };
+        eprintln!("error: {from}: {error}");
+        return exit::USAGE;
     }
     if let Some(labels) = &request.labels {
         config.labels = labels.clone();

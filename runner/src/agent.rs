@@ -9,6 +9,11 @@
 //! when it answers that the lease is gone (409/403/404) the job is cancelled and its reports
 //! dropped, since another runner owns it now.
 //!
+//! The engine may be several replicas on one database: `engine_url` is then a comma-separated
+//! list, and every call (polls, heartbeats, logs, the result, artifacts) goes to the URL that
+//! answered last, moving to the next one when it is down (the `client` crate's failover). A job
+//! whose replica dies mid-step reports to another under the same lease.
+//!
 //! This module must not speak HTTP itself (that is `client`) nor run steps (that is `executor`).
 
 use std::path::{Path, PathBuf};
@@ -38,7 +43,8 @@ const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(500);
 /// What a registered runner needs to talk to its engine; written by `register` (mode 0600).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunnerConfig {
-    /// The engine's base URL, e.g. `http://127.0.0.1:8080`.
+    /// The engine's base URL, e.g. `http://127.0.0.1:8080`, or several URLs of one engine's
+    /// replicas separated by commas (`http://a:7766,http://b:7766`), tried in that order.
     pub engine_url: String,
     /// The id the engine gave this runner when it registered.
     pub runner_id: String,
@@ -136,7 +142,9 @@ impl RunnerConfig {
 }
 
 /// Registers this machine with the engine using a one-time `token` and writes the config
-/// (engine URL, runner id, credential) to `config_path` with mode 0600.
+/// (engine URL, runner id, credential) to `config_path` with mode 0600. `engine_url` may list
+/// several URLs (comma-separated): the first that answers registers, and the config keeps the
+/// whole list.
 pub async fn register(
     engine_url: &str,
     token: &str,
@@ -152,7 +160,7 @@ pub async fn register(
         .await
         .map_err(AgentError::Register)?;
     let config = RunnerConfig {
-        engine_url: client.base_url().to_string(),
+        engine_url: client.engine_urls().join(","),
         runner_id: answer.runner_id,
         credential: answer.credential,
         name: name.to_string(),
@@ -390,6 +398,8 @@ async fn run_leased_job(
         job_id: lease.job_id.clone(),
         fencing_token: lease.fencing_token,
     }));
+    // The URL the lease came from: the one that answers now (the toolkit's own calls, from the
+    // job's steps, do not fail over).
     executor.toolkit =
         lease
             .runtime_token

@@ -8,6 +8,10 @@
 //! `releases`, the environments view), `table.rs`
 //! (human tables and times).
 //!
+//! The engine may be given as several URLs (replicas on one database, `--engine A,B,C`): each
+//! command tries them in order and uses the first that answers (the `client` crate's failover);
+//! when none does, the error names each URL and why.
+//!
 //! This module must not know the engine's internals or speak HTTP itself: it calls the engine
 //! through the `client` crate with `protocol` types.
 //! Exit codes: 3 when the engine cannot be reached or answers with an error, 2 for a request
@@ -46,11 +50,12 @@ const STREAM_WAIT: Duration = Duration::from_secs(45);
 /// Where the engine is and who is asking: flatten this into every command that talks to it.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct EngineArgs {
-    /// The engine's URL [default: read from the data dir, else http://127.0.0.1:7766]
+    /// The engine's URL, or its replicas' URLs separated by commas (tried in order) [default:
+    /// read from the data dir, else http://127.0.0.1:7766]
     #[arg(
         long = "engine",
         env = "SLIPWAY_ENGINE",
-        value_name = "URL",
+        value_name = "URL[,URL…]",
         global = true
     )]
     pub engine: Option<String>,
@@ -79,10 +84,12 @@ pub(crate) struct EngineArgs {
 /// What went wrong talking to the engine; each maps to an exit code (`exit_code`).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ClientError {
+    /// Each engine URL tried, with why it did not answer.
     #[error(
-        "cannot reach the engine at {url}: {message} (is `slipway serve` running? pass --engine URL or set SLIPWAY_ENGINE)"
+        "cannot reach the engine {} (is `slipway serve` running? pass --engine URL or set SLIPWAY_ENGINE)",
+        describe_unreachable(tried)
     )]
-    Unreachable { url: String, message: String },
+    Unreachable { tried: Vec<(String, String)> },
     #[error("the engine refused the request ({status}): {message}")]
     Refused { status: StatusCode, message: String },
     #[error("the engine answered something unexpected: {0}")]
@@ -91,6 +98,21 @@ pub(crate) enum ClientError {
     Usage(String),
     #[error("{0}")]
     Io(String),
+}
+
+/// `at URL: why` for one URL; `at any of its URLs: A: why; B: why` for several.
+fn describe_unreachable(tried: &[(String, String)]) -> String {
+    match tried {
+        [(url, message)] => format!("at {url}: {message}"),
+        _ => format!(
+            "at any of its URLs: {}",
+            tried
+                .iter()
+                .map(|(url, message)| format!("{url}: {message}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
 }
 
 impl ClientError {
@@ -123,14 +145,11 @@ impl EngineClient {
         EngineClient::new(&target.url, target.token)
     }
 
+    /// A client for the engine at `url`: one URL, or several separated by commas (each
+    /// checked: a bad entry is a usage error naming it).
     pub(crate) fn new(url: &str, token: Option<String>) -> Result<EngineClient, ClientError> {
-        let base_url = url.trim_end_matches('/').to_string();
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(ClientError::Usage(format!(
-                "engine URL `{url}` must start with http:// or https://"
-            )));
-        }
-        let inner = client::EngineClient::new(&base_url, None, STREAM_WAIT)
+        let urls = client::parse_engine_urls(url).map_err(ClientError::Usage)?;
+        let inner = client::EngineClient::new(&urls.join(","), None, STREAM_WAIT)
             .map_err(|error| ClientError::Usage(error.to_string()))?
             .with_admin_token(token);
         Ok(EngineClient { inner })
@@ -194,9 +213,9 @@ impl EngineClient {
     fn error(&self, error: client::ClientError) -> ClientError {
         match error {
             client::ClientError::Network { message, .. } => ClientError::Unreachable {
-                url: self.inner.base_url().to_string(),
-                message,
+                tried: vec![(self.inner.base_url().to_string(), message)],
             },
+            client::ClientError::Unreachable { tried } => ClientError::Unreachable { tried },
             client::ClientError::Status {
                 status, message, ..
             } => {

@@ -19,7 +19,8 @@ pub const TOOLKIT_PATH: &str = "/api/v1/toolkit/";
 /// How one job reaches the engine's toolkit services.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ToolkitAccess {
-    /// The engine's base URL as the runner reaches it (`http://host:port`).
+    /// The engine's base URL as the runner reaches it (`http://host:port`): of several replicas'
+    /// URLs, the one that answered when the job was leased.
     pub engine_url: String,
     /// The job's runtime token (from its lease).
     pub runtime_token: String,
