@@ -217,7 +217,10 @@ mod tests {
         assert!(same_url("http://127.0.0.1:7766/", "http://127.0.0.1:7766"));
         assert!(!same_url("http://127.0.0.1:7767", "http://127.0.0.1:7766"));
         // A list gets the config file's token only when each of its URLs is the named one's.
-        assert!(same_url(" http://127.0.0.1:7766/ ", "http://127.0.0.1:7766"));
+        assert!(same_url(
+            " http://127.0.0.1:7766/ ",
+            "http://127.0.0.1:7766"
+        ));
         assert!(!same_url(
             "http://127.0.0.1:7766,http://10.0.0.9:7766",
             "http://127.0.0.1:7766"

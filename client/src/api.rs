@@ -81,7 +81,10 @@ impl EngineClient {
             let (method, body) = (method.clone(), &body);
             async move {
                 let response = self
-                    .send(&base, self.admin(self.request(&base, method, path)).json(body))
+                    .send(
+                        &base,
+                        self.admin(self.request(&base, method, path)).json(body),
+                    )
                     .await?;
                 if response.status() == StatusCode::NO_CONTENT {
                     return Ok(None);

@@ -167,7 +167,10 @@ mod tests {
             ["http://127.0.0.1:7766"]
         );
         let empty = parse_engine_urls("http://a:1,,http://b:2").unwrap_err();
-        assert!(empty.contains("empty") && empty.contains("entry 2"), "{empty}");
+        assert!(
+            empty.contains("empty") && empty.contains("entry 2"),
+            "{empty}"
+        );
         let scheme = parse_engine_urls("http://a:1,ftp://b:2").unwrap_err();
         assert!(scheme.contains("`ftp://b:2`"), "{scheme}");
         let junk = parse_engine_urls("localhost:7766").unwrap_err();
@@ -240,7 +243,10 @@ mod tests {
             .unwrap_err();
         let text = error.to_string();
         assert!(text.contains("http://a:1: Connection refused"), "{text}");
-        assert!(text.contains("http://b:2: answered 503: draining"), "{text}");
+        assert!(
+            text.contains("http://b:2: answered 503: draining"),
+            "{text}"
+        );
         assert!(error.is_retryable() && error.is_failover());
         // One URL: its own error, unchanged.
         let single = client_single_error().await;

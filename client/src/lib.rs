@@ -758,8 +758,7 @@ impl EngineClient {
         target: &std::path::Path,
     ) -> Result<u64, ClientError> {
         self.on_engines(|base| async move {
-            self.get_file_from(&base, path, fencing_token, target)
-                .await
+            self.get_file_from(&base, path, fencing_token, target).await
         })
         .await
     }
@@ -824,17 +823,16 @@ fn file_path(
     query: Option<(&str, &str)>,
 ) -> Result<String, ClientError> {
     let mut segments = vec!["api", "v1", "jobs", job_id, kind, name, "files"];
-    segments.extend(
-        path_in_artifact
-            .split('/')
-            .filter(|part| !part.is_empty()),
-    );
+    segments.extend(path_in_artifact.split('/').filter(|part| !part.is_empty()));
     path_with_segments(&segments, query)
 }
 
 /// `/seg/seg/…` with each segment percent-encoded (artifact names may hold spaces or `#`), and
 /// `?name=value` when a query pair is given: the part of a URL after an engine's base URL.
-fn path_with_segments(segments: &[&str], query: Option<(&str, &str)>) -> Result<String, ClientError> {
+fn path_with_segments(
+    segments: &[&str],
+    query: Option<(&str, &str)>,
+) -> Result<String, ClientError> {
     // Any base does: only the path and query it is given are kept.
     let mut url = reqwest::Url::parse("http://engine.invalid/")
         .map_err(|error| ClientError::Setup(format!("build a URL path: {error}")))?;
@@ -900,6 +898,9 @@ mod path_tests {
             "/api/v1/jobs/j1/caches/key%20%231/files/dir/a%20b.txt?scope=main%2Fx"
         );
         let url = engine_url("http://127.0.0.1:7766/prefix", &path).unwrap();
-        assert!(url.as_str().starts_with("http://127.0.0.1:7766/prefix/api/v1/"));
+        assert!(
+            url.as_str()
+                .starts_with("http://127.0.0.1:7766/prefix/api/v1/")
+        );
     }
 }

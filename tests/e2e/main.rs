@@ -24,6 +24,7 @@ mod deploy_e2e;
 mod disk_e2e;
 mod engine_e2e;
 mod examples;
+mod failover_e2e;
 mod forge_e2e;
 mod identity_e2e;
 mod job_cancel_e2e;
