@@ -224,7 +224,7 @@ enum Command {
         register: Option<RunnerCommand>,
         /// The engine's URL, or its replicas' URLs separated by commas (the runner moves to the
         /// next when one is down) [default: the one in --config]
-        #[arg(long, value_name = "URL[,URL…]")]
+        #[arg(long, value_name = "URL")]
         engine: Option<String>,
         /// Labels (comma-separated); default self-hosted,linux,x64,ubuntu-latest
         #[arg(long, value_delimiter = ',', value_name = "LABELS")]
@@ -391,7 +391,7 @@ enum RunnerCommand {
     Register {
         /// The engine's URL, or its replicas' URLs separated by commas: the first that answers
         /// registers the runner, and --config keeps them all
-        #[arg(long, value_name = "URL[,URL…]")]
+        #[arg(long, value_name = "URL")]
         engine: String,
         /// The one-time registration token (`slipway runners token`)
         #[arg(long, value_name = "TOKEN")]

@@ -55,7 +55,7 @@ pub(crate) struct EngineArgs {
     #[arg(
         long = "engine",
         env = "SLIPWAY_ENGINE",
-        value_name = "URL[,URL…]",
+        value_name = "URL",
         global = true
     )]
     pub engine: Option<String>,
