@@ -83,7 +83,13 @@ impl ClientError {
     /// Why a URL was given up, for a warning or the list in `Unreachable`.
     fn reason(&self) -> String {
         match self {
-            ClientError::Network { message, .. } => message.clone(),
+            // The innermost cause ("Connection refused (os error 111)"): the outer layers of
+            // the chain only repeat the URL.
+            ClientError::Network { message, .. } => message
+                .rsplit(": ")
+                .next()
+                .unwrap_or(message)
+                .to_string(),
             ClientError::Status {
                 status, message, ..
             } => format!("answered {status}: {message}"),
