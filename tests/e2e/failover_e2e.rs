@@ -220,17 +220,18 @@ jobs:
   slow:
     runs-on: ubuntu-latest
     steps:
-      - run: echo before the kill; echo start >> "{marks}"; sleep 4; echo after the kill; echo end >> "{marks}"
+      - run: echo before the kill; echo start >> "{marks}"; sleep 8; echo after the kill; echo end >> "{marks}"
 "#,
                 marks = marks.display()
             ),
         )],
     );
-    // A lease long enough that nothing here waits for it to run out: the job must carry on
-    // under the lease it has.
+    // A lease shorter than the step's time after the move: the job keeps it only if its
+    // heartbeats (every 2 s) reach the engine on the next URL; else it would run again as
+    // attempt 2.
     let mut engine = TestEngine::builder(&temp.path().join("data"))
         .runners(0)
-        .lease_seconds(30)
+        .lease_seconds(6)
         .start()
         .await;
     let first = engine.url.clone();
