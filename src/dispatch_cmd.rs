@@ -119,8 +119,9 @@ pub(crate) fn registration_token(target: &EngineTarget) -> i32 {
 }
 
 /// POSTs `body` with the admin token; an error is printed and becomes exit code 3. With several
-/// engine URLs (comma-separated) each is tried in order until one answers (a refused
-/// connection, or a 502/503/504, moves on to the next).
+/// engine URLs (comma-separated) each is tried in order until one answers: a connection that
+/// could not be made, or a 503, moves on to the next; a timeout or a reset after the request
+/// went out does not (the engine may have started the run: sending it again could start two).
 fn post(target: &EngineTarget, path: &str, body: &Value) -> Result<Value, i32> {
     let urls = ::client::parse_engine_urls(&target.url).map_err(|error| {
         eprintln!("error: --engine: {error}");
@@ -157,8 +158,7 @@ fn post(target: &EngineTarget, path: &str, body: &Value) -> Result<Value, i32> {
 }
 
 /// One POST to `url`: the answer, `Err(Some(why))` when the engine could not be reached there
-/// (or, with `several` URLs to try, answered 502/503/504), `Err(None)` when the failure was
-/// printed.
+/// (or, with `several` URLs to try, answered 503), `Err(None)` when the failure was printed.
 fn post_to(
     target: &EngineTarget,
     url: &str,
@@ -189,15 +189,20 @@ fn post_to(
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| Some(error.to_string()))?;
+        let response = request.send().await.map_err(|error| {
+            if several && !error.is_connect() {
+                eprintln!(
+                    "error: failed to hear from the engine at {url}: {error} (not sent to another URL: it may have acted on it)"
+                );
+                return None;
+            }
+            Some(innermost_cause(&error))
+        })?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             Ok(answer)
-        } else if several && matches!(status.as_u16(), 502..=504) {
+        } else if several && status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
             Err(Some(format!("answered {status}")))
         } else {
             let message = answer
@@ -208,4 +213,16 @@ fn post_to(
             Err(None)
         }
     })
+}
+
+/// What actually happened ("Connection refused (os error 111)"): reqwest's own message only
+/// repeats the URL.
+fn innermost_cause(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message = cause.to_string();
+        source = cause.source();
+    }
+    message
 }

@@ -31,6 +31,7 @@ impl EngineClient {
                     request = request.bearer_auth(credential);
                 }
                 let response = request.send().await.map_err(|error| ClientError::Network {
+                    unsent: error.is_connect(),
                     url: url.to_string(),
                     message: error_chain(&error),
                 })?;
@@ -39,6 +40,7 @@ impl EngineClient {
                     .bytes()
                     .await
                     .map_err(|error| ClientError::Network {
+                        unsent: false,
                         url: url.to_string(),
                         message: error_chain(&error),
                     })?;

@@ -77,7 +77,9 @@ impl EngineClient {
         if let Some(object) = body.as_object_mut() {
             object.insert("protocol_version".into(), PROTOCOL_VERSION.into());
         }
-        self.on_engines(|base| {
+        // A POST may start something (a run, a release): it goes to the next URL only when this
+        // one cannot have acted on it.
+        let call = |base: String| {
             let (method, body) = (method.clone(), &body);
             async move {
                 let response = self
@@ -91,8 +93,12 @@ impl EngineClient {
                 }
                 self.decode(&base, path, response).await.map(Some)
             }
-        })
-        .await
+        };
+        if method == Method::POST {
+            self.on_engines_once(call).await
+        } else {
+            self.on_engines(call).await
+        }
     }
 
     /// `DELETE path` with the admin token.
@@ -206,6 +212,7 @@ impl EngineClient {
     /// repeat the URL), a non-2xx answer `Status` with the engine's message.
     async fn send(&self, base: &str, request: RequestBuilder) -> Result<Response, ClientError> {
         let response = request.send().await.map_err(|error| ClientError::Network {
+            unsent: error.is_connect(),
             url: base.to_string(),
             message: innermost_cause(&error),
         })?;
@@ -237,6 +244,7 @@ impl EngineClient {
             .bytes()
             .await
             .map_err(|error| ClientError::Network {
+                unsent: false,
                 url: base.to_string(),
                 message: format!("read the answer: {}", innermost_cause(&error)),
             })?;

@@ -80,16 +80,26 @@ impl ClientError {
         }
     }
 
+    /// Worth sending to another URL even for a call that must not run twice (a dispatch): the
+    /// engine cannot have acted on it, since no connection was made or it said it is unavailable
+    /// (503). A reset, a timeout or a 502/504 may come after the engine acted.
+    pub fn is_failover_unsent(&self) -> bool {
+        match self {
+            ClientError::Network { unsent, .. } => *unsent,
+            ClientError::Status { status, .. } => *status == 503,
+            ClientError::Unreachable { tried } => !tried.is_empty(),
+            ClientError::Decode { .. } | ClientError::Setup(_) => false,
+        }
+    }
+
     /// Why a URL was given up, for a warning or the list in `Unreachable`.
     fn reason(&self) -> String {
         match self {
             // The innermost cause ("Connection refused (os error 111)"): the outer layers of
             // the chain only repeat the URL.
-            ClientError::Network { message, .. } => message
-                .rsplit(": ")
-                .next()
-                .unwrap_or(message)
-                .to_string(),
+            ClientError::Network { message, .. } => {
+                message.rsplit(": ").next().unwrap_or(message).to_string()
+            }
             ClientError::Status {
                 status, message, ..
             } => format!("answered {status}: {message}"),
@@ -108,7 +118,30 @@ impl EngineClient {
     /// (`is_failover`), moves to the next URL and runs it again, each URL at most once. With
     /// one URL its error comes back as it was; with several, a pass where none answered is
     /// `Unreachable` with each URL and why.
-    pub(crate) async fn on_engines<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
+    pub(crate) async fn on_engines<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        self.on_engines_when(ClientError::is_failover, call).await
+    }
+
+    /// `on_engines` for a call that must not run twice (a POST of the admin API): it moves on
+    /// only when the engine cannot have acted (`is_failover_unsent`).
+    pub(crate) async fn on_engines_once<T, F, Fut>(&self, call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        self.on_engines_when(ClientError::is_failover_unsent, call)
+            .await
+    }
+
+    async fn on_engines_when<T, F, Fut>(
+        &self,
+        move_on: fn(&ClientError) -> bool,
+        mut call: F,
+    ) -> Result<T, ClientError>
     where
         F: FnMut(String) -> Fut,
         Fut: Future<Output = Result<T, ClientError>>,
@@ -123,7 +156,7 @@ impl EngineClient {
             let index = engines.current.load(Ordering::Acquire) % count;
             let base = engines.urls[index].clone();
             match call(base.clone()).await {
-                Err(error) if error.is_failover() => {
+                Err(error) if move_on(&error) => {
                     let reason = error.reason();
                     let next = (index + 1) % count;
                     // Another task of this client may have moved on already: only the first
@@ -192,6 +225,7 @@ mod tests {
         ClientError::Network {
             url: base.to_string(),
             message: "Connection refused".to_string(),
+            unsent: true,
         }
     }
 
@@ -257,6 +291,38 @@ mod tests {
         // One URL: its own error, unchanged.
         let single = client_single_error().await;
         assert!(matches!(single, ClientError::Network { .. }), "{single:?}");
+    }
+
+    #[tokio::test]
+    async fn a_call_that_must_not_repeat_moves_on_only_when_the_engine_cannot_have_acted() {
+        let client = client("http://a:1,http://b:2");
+        let seen = std::sync::Mutex::new(Vec::new());
+        let reset = client
+            .on_engines_once(|base| {
+                seen.lock().unwrap().push(base.clone());
+                async move {
+                    Err::<(), _>(ClientError::Network {
+                        url: base,
+                        message: "connection reset".into(),
+                        unsent: false,
+                    })
+                }
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(reset, ClientError::Network { unsent: false, .. }));
+        assert_eq!(*seen.lock().unwrap(), ["http://a:1"]);
+        let answered = client
+            .on_engines_once(|base| async move {
+                if base == "http://a:1" {
+                    Err(refused(&base))
+                } else {
+                    Ok(base)
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(answered, "http://b:2");
     }
 
     async fn client_single_error() -> ClientError {

@@ -40,6 +40,9 @@ pub enum ClientError {
         url: String,
         /// The network error with its causes.
         message: String,
+        /// The connection was never made, so the engine cannot have seen the request (a call
+        /// that must not run twice may still go to another URL).
+        unsent: bool,
     },
     /// The engine answered with a status other than 2xx.
     #[error("call {url}: the engine answered {status}: {message}")]
@@ -390,6 +393,7 @@ impl EngineClient {
             request = request.bearer_auth(credential);
         }
         let response = request.send().await.map_err(|error| ClientError::Network {
+            unsent: error.is_connect(),
             url: url.to_string(),
             message: error_chain(&error),
         })?;
@@ -458,6 +462,7 @@ impl EngineClient {
             request = request.bearer_auth(credential);
         }
         let response = request.send().await.map_err(|error| ClientError::Network {
+            unsent: error.is_connect(),
             url: url.clone(),
             message: error_chain(&error),
         })?;
@@ -466,6 +471,7 @@ impl EngineClient {
             .bytes()
             .await
             .map_err(|error| ClientError::Network {
+                unsent: false,
                 url: url.clone(),
                 message: error_chain(&error),
             })?;
@@ -530,6 +536,7 @@ impl SourceDownload {
         match self.response.chunk().await {
             Ok(chunk) => Ok(chunk.map(|chunk| chunk.to_vec())),
             Err(error) => Err(ClientError::Network {
+                unsent: false,
                 url: self.url.clone(),
                 message: error_chain(&error),
             }),
@@ -702,6 +709,7 @@ impl EngineClient {
             request = request.bearer_auth(credential);
         }
         let response = request.send().await.map_err(|error| ClientError::Network {
+            unsent: error.is_connect(),
             url: url.to_string(),
             message: error_chain(&error),
         })?;
@@ -783,6 +791,7 @@ impl EngineClient {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.map_err(|error| ClientError::Network {
+            unsent: error.is_connect(),
             url: url.to_string(),
             message: error_chain(&error),
         })?;
@@ -801,6 +810,7 @@ impl EngineClient {
             .chunk()
             .await
             .map_err(|error| ClientError::Network {
+                unsent: false,
                 url: url.to_string(),
                 message: error_chain(&error),
             })?
