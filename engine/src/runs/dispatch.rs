@@ -436,10 +436,14 @@ impl Engine {
         fencing_token: u64,
         result: JobResult,
     ) -> Result<JobRecord, StoreError> {
-        let job = self
+        let (job, repeat) = self
             .store
-            .finish_job(job_id, runner_id, fencing_token, result)
+            .finish_job_once(job_id, runner_id, fencing_token, result)
             .await?;
+        if repeat {
+            // Its first answer was lost: told once already.
+            return Ok(job);
+        }
         self.clocks().remove(&job_id);
         self.store.forget_lease_beat(job_id);
         self.report_finished(&job);

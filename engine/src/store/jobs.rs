@@ -577,20 +577,45 @@ impl Store {
         fencing_token: u64,
         result: JobResult,
     ) -> Result<JobRecord, StoreError> {
+        Ok(self
+            .finish_job_once(job_id, runner_id, fencing_token, result)
+            .await?
+            .0)
+    }
+
+    /// `finish_job`, and whether this was a repeat: the same runner sending the same result
+    /// under the same lease again (its answer was lost, and it asked again, perhaps at another
+    /// engine replica). A repeat changes nothing and is answered like the first; any other
+    /// report on a completed job is a stale lease.
+    pub async fn finish_job_once(
+        &self,
+        job_id: JobId,
+        runner_id: RunnerId,
+        fencing_token: u64,
+        result: JobResult,
+    ) -> Result<(JobRecord, bool), StoreError> {
         let finished_at_us = now_us();
-        let job = self
+        let (job, repeat) = self
             .write(move |core| {
                 core.transact(|tx| {
+                    if let Some(done) = get_job(tx, job_id)?
+                        && done.state == JobState::Completed
+                        && done.runner_id == Some(runner_id)
+                        && done.last_fencing_token == Some(fencing_token)
+                        && done.result.as_ref() == Some(&result)
+                    {
+                        return Ok((done, true));
+                    }
                     let mut job = get_leased_job(tx, job_id, runner_id, fencing_token)?;
                     complete(&mut job, result.clone(), finished_at_us);
                     tx.leases.remove(job_id.to_key())?;
                     put_job(tx, &job)?;
-                    Ok(job)
+                    Ok((job, false))
                 })
             })
             .await?;
         self.logs.close(job_id);
-        Ok(job)
+        Ok((job, repeat))
     }
 
     /// The lease `fencing_token` of `job_id` ran out: re-queue the job while it has retries

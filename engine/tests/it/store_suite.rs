@@ -95,7 +95,54 @@ on_both!(
     records_of_every_kind_round_trip_and_survive_reopen,
     ids_keep_growing_across_reopen,
     a_claim_is_won_once,
+    a_repeated_finish_is_answered_like_the_first,
 );
+
+async fn a_repeated_finish_is_answered_like_the_first(place: Place) {
+    let store = place.open();
+    let run = store
+        .create_run("ci.yml", serde_json::Value::Null)
+        .await
+        .unwrap();
+    store
+        .enqueue_job(run.run_id, spec("a", &[]), 0)
+        .await
+        .unwrap();
+    let runner = RunnerId::new();
+    let job = store.lease_next(runner, |_| true).await.unwrap().unwrap();
+    let token = job.lease.as_ref().unwrap().fencing_token;
+    let (first, repeat) = store
+        .finish_job_once(job.job_id, runner, token, result(Conclusion::Success))
+        .await
+        .unwrap();
+    assert!(!repeat);
+    assert_eq!(first.state, JobState::Completed);
+    // The runner's answer was lost; it sends the same result again (at another replica).
+    let (again, repeat) = store
+        .finish_job_once(job.job_id, runner, token, result(Conclusion::Success))
+        .await
+        .unwrap();
+    assert!(repeat);
+    assert_eq!(again, first);
+    // Another result under the same lease is not a repeat: the lease is over.
+    let other = store
+        .finish_job_once(job.job_id, runner, token, result(Conclusion::Failure))
+        .await;
+    assert!(
+        matches!(other, Err(StoreError::StaleLease { .. })),
+        "{other:?}"
+    );
+    // Nor is the same result from another runner.
+    let stranger = store
+        .finish_job_once(
+            job.job_id,
+            RunnerId::new(),
+            token,
+            result(Conclusion::Success),
+        )
+        .await;
+    assert!(stranger.is_err(), "{stranger:?}");
+}
 
 async fn a_claim_is_won_once(place: Place) {
     let store = place.open();
