@@ -615,8 +615,9 @@ struct Actor {
 }
 
 /// How often the driving replica of a shared store compares its runs with the store, for
-/// what a lost notification did not tell it.
-const SWEEP_EVERY: Duration = Duration::from_secs(3);
+/// what a lost notification did not tell it (notifications are lost only while a replica's
+/// coordination connection is down; a replica that takes over reads everything anyway).
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// On a shared store, how long a run may stay unplanned before the driving replica takes it for
 /// one whose replica died while planning it (planning reads git and pins actions: seconds).
@@ -924,7 +925,12 @@ impl Actor {
         let mut events = Vec::new();
         for job in active.scheduler.jobs() {
             for leg in job.legs {
-                if only.is_some_and(|key| key != leg.job_key) {
+                if only.is_some_and(|key| key != leg.job_key)
+                    || !matches!(
+                        leg.state,
+                        LegState::Queued { .. } | LegState::Running { .. }
+                    )
+                {
                     continue;
                 }
                 let Some(record) = self.engine.store().job_by_key(run_id, leg.job_key)? else {

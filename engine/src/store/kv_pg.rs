@@ -110,8 +110,9 @@ impl Conn {
                         return;
                     }
                 };
+                let mut cache = Statements::new();
                 while let Ok((request, answer)) = inbox.recv() {
-                    let reply = serve(&mut client, request);
+                    let reply = serve(&mut client, &mut cache, request);
                     if client.is_closed() {
                         thread_alive.store(false, std::sync::atomic::Ordering::SeqCst);
                     }
@@ -153,9 +154,31 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The statements a connection prepared, by their text: each is parsed once per connection,
+/// then every use is one round trip (bind and execute).
+type Statements = std::collections::HashMap<&'static str, postgres::Statement>;
+
+/// `sql` prepared on this connection (once).
+fn prepared(
+    client: &mut postgres::Client,
+    cache: &mut Statements,
+    sql: &'static str,
+) -> Result<postgres::Statement, postgres::Error> {
+    if let Some(statement) = cache.get(sql) {
+        return Ok(statement.clone());
+    }
+    let statement = client.prepare(sql)?;
+    cache.insert(sql, statement.clone());
+    Ok(statement)
+}
+
 /// Answers one request; a serialisation failure or a deadlock is `Reply::Retry`.
-fn serve(client: &mut postgres::Client, request: Request) -> BResult<Reply> {
-    match answer(client, request) {
+fn serve(
+    client: &mut postgres::Client,
+    cache: &mut Statements,
+    request: Request,
+) -> BResult<Reply> {
+    match answer(client, cache, request) {
         Err(Failure::Retry) => Ok(Reply::Retry),
         Err(Failure::Other(error)) => Err(failed(error)),
         Ok(reply) => Ok(reply),
@@ -181,21 +204,29 @@ impl From<postgres::Error> for Failure {
     }
 }
 
-fn answer(client: &mut postgres::Client, request: Request) -> Result<Reply, Failure> {
+fn answer(
+    client: &mut postgres::Client,
+    cache: &mut Statements,
+    request: Request,
+) -> Result<Reply, Failure> {
     match request {
         Request::GetForUpdate(tree, key) => {
-            let row = client.query_opt(
+            let statement = prepared(
+                client,
+                cache,
                 "SELECT value FROM slipway_kv WHERE tree = $1 AND key = $2 FOR UPDATE",
-                &[&tree, &key],
             )?;
+            let row = client.query_opt(&statement, &[&tree, &key])?;
             Ok(Reply::Value(row.map(|row| row.get(0))))
         }
         Request::FirstUnlocked(tree, limit) => {
-            let rows = client.query(
+            let statement = prepared(
+                client,
+                cache,
                 "SELECT key, value FROM slipway_kv WHERE tree = $1
                  ORDER BY key LIMIT $2 FOR UPDATE SKIP LOCKED",
-                &[&tree, &limit],
             )?;
+            let rows = client.query(&statement, &[&tree, &limit])?;
             Ok(Reply::Entries(
                 rows.into_iter()
                     .map(|row| (row.get(0), row.get(1)))
@@ -203,47 +234,58 @@ fn answer(client: &mut postgres::Client, request: Request) -> Result<Reply, Fail
             ))
         }
         Request::InsertNew(tree, key, value) => {
-            let inserted = client.execute(
+            let statement = prepared(
+                client,
+                cache,
                 "INSERT INTO slipway_kv (tree, key, value) VALUES ($1, $2, $3)
                  ON CONFLICT (tree, key) DO NOTHING",
-                &[&tree, &key, &value],
             )?;
+            let inserted = client.execute(&statement, &[&tree, &key, &value])?;
             Ok(Reply::Inserted(inserted == 1))
         }
         Request::Notify(channel, payload) => {
-            client.execute("SELECT pg_notify($1, $2)", &[&channel, &payload])?;
+            let statement = prepared(client, cache, "SELECT pg_notify($1, $2)")?;
+            client.execute(&statement, &[&channel, &payload])?;
             Ok(Reply::Done)
         }
         Request::Get(tree, key) => {
-            let row = client.query_opt(
+            let statement = prepared(
+                client,
+                cache,
                 "SELECT value FROM slipway_kv WHERE tree = $1 AND key = $2",
-                &[&tree, &key],
             )?;
+            let row = client.query_opt(&statement, &[&tree, &key])?;
             Ok(Reply::Value(row.map(|row| row.get(0))))
         }
         Request::Insert(tree, key, value) => {
-            client.execute(
+            let statement = prepared(
+                client,
+                cache,
                 "INSERT INTO slipway_kv (tree, key, value) VALUES ($1, $2, $3)
                      ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value",
-                &[&tree, &key, &value],
             )?;
+            client.execute(&statement, &[&tree, &key, &value])?;
             Ok(Reply::Done)
         }
         Request::Remove(tree, key) => {
-            let row = client.query_opt(
+            let statement = prepared(
+                client,
+                cache,
                 "DELETE FROM slipway_kv WHERE tree = $1 AND key = $2 RETURNING value",
-                &[&tree, &key],
             )?;
+            let row = client.query_opt(&statement, &[&tree, &key])?;
             Ok(Reply::Value(row.map(|row| row.get(0))))
         }
         Request::Scan(tree, prefix) => {
             let end = prefix_end(&prefix);
-            let rows = client.query(
+            let statement = prepared(
+                client,
+                cache,
                 "SELECT key, value FROM slipway_kv
                      WHERE tree = $1 AND key >= $2 AND ($3::bytea IS NULL OR key < $3)
                      ORDER BY key",
-                &[&tree, &prefix, &end],
             )?;
+            let rows = client.query(&statement, &[&tree, &prefix, &end])?;
             Ok(Reply::Entries(
                 rows.into_iter()
                     .map(|row| (row.get(0), row.get(1)))
@@ -251,7 +293,8 @@ fn answer(client: &mut postgres::Client, request: Request) -> Result<Reply, Fail
             ))
         }
         Request::NextId => {
-            let row = client.query_one("SELECT nextval('slipway_ids')", &[])?;
+            let statement = prepared(client, cache, "SELECT nextval('slipway_ids')")?;
+            let row = client.query_one(&statement, &[])?;
             let id: i64 = row.get(0);
             Ok(Reply::Id(u64::try_from(id).unwrap_or(0)))
         }
@@ -260,7 +303,8 @@ fn answer(client: &mut postgres::Client, request: Request) -> Result<Reply, Fail
             Ok(Reply::Done)
         }
         Request::SchemaVersion => {
-            let row = client.query_one("SELECT max(version) FROM slipway_schema", &[])?;
+            let statement = prepared(client, cache, "SELECT max(version) FROM slipway_schema")?;
+            let row = client.query_one(&statement, &[])?;
             Ok(Reply::Version(row.get(0)))
         }
     }
