@@ -411,20 +411,7 @@ impl Store {
                         if job.state != JobState::Queued {
                             return Ok(None);
                         }
-                        job.state = JobState::Leased;
-                        job.attempt += 1;
-                        job.queue_seq = None;
-                        job.lease = Some(LeaseRecord {
-                            runner_id,
-                            fencing_token,
-                            granted_at_us: leased_at_us,
-                        });
-                        job.last_fencing_token = Some(fencing_token);
-                        job.runner_id = Some(runner_id);
-                        job.leased_at_us = Some(leased_at_us);
-                        put_job(tx, &job)?;
-                        tx.leases.insert(job_id.to_key(), runner_id.to_key())?;
-                        mark_run_started(tx, job.run_id)?;
+                        grant(tx, &mut job, runner_id, fencing_token, leased_at_us)?;
                         Ok(Some(job))
                     })
                 })
@@ -467,20 +454,7 @@ impl Store {
                         continue;
                     }
                     tx.queue.remove(seq_key.as_slice())?;
-                    job.state = JobState::Leased;
-                    job.attempt += 1;
-                    job.queue_seq = None;
-                    job.lease = Some(LeaseRecord {
-                        runner_id,
-                        fencing_token,
-                        granted_at_us: leased_at_us,
-                    });
-                    job.last_fencing_token = Some(fencing_token);
-                    job.runner_id = Some(runner_id);
-                    job.leased_at_us = Some(leased_at_us);
-                    put_job(tx, &job)?;
-                    tx.leases.insert(job_id.to_key(), runner_id.to_key())?;
-                    mark_run_started(tx, job.run_id)?;
+                    grant(tx, &mut job, runner_id, fencing_token, leased_at_us)?;
                     return Ok(Some(job));
                 }
                 Ok(None)
@@ -807,6 +781,30 @@ fn job_key(run_id: RunId, key: &str) -> Vec<u8> {
 }
 
 /// The run is in progress from its first lease on (in the lease's own transaction).
+/// Leases a queued job (already out of the queue) to `runner_id` under `fencing_token`.
+fn grant(
+    tx: &Tx<'_>,
+    job: &mut JobRecord,
+    runner_id: RunnerId,
+    fencing_token: u64,
+    leased_at_us: u64,
+) -> TxResult<()> {
+    job.state = JobState::Leased;
+    job.attempt += 1;
+    job.queue_seq = None;
+    job.lease = Some(LeaseRecord {
+        runner_id,
+        fencing_token,
+        granted_at_us: leased_at_us,
+    });
+    job.last_fencing_token = Some(fencing_token);
+    job.runner_id = Some(runner_id);
+    job.leased_at_us = Some(leased_at_us);
+    put_job(tx, job)?;
+    tx.leases.insert(job.job_id.to_key(), runner_id.to_key())?;
+    mark_run_started(tx, job.run_id)
+}
+
 fn mark_run_started(tx: &Tx<'_>, run_id: RunId) -> TxResult<()> {
     if let Some(bytes) = tx.runs.get(run_id.to_key())? {
         let mut run: super::RunRecord = decode_tx("runs", &bytes)?;
