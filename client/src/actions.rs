@@ -22,19 +22,12 @@ impl EngineClient {
             let path = &path;
             async move {
                 let url = engine_url(&base, path)?;
-                let mut request = self
+                let request = self
                     .short
                     .get(url.clone())
                     .header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token)
                     .header(protocol::actions::ACTION_JOB_HEADER, job_id);
-                if let Some(credential) = &self.credential {
-                    request = request.bearer_auth(credential);
-                }
-                let response = request.send().await.map_err(|error| ClientError::Network {
-                    unsent: error.is_connect(),
-                    url: url.to_string(),
-                    message: error_chain(&error),
-                })?;
+                let response = self.send_as_runner(request, url.as_str()).await?;
                 let response = check_status(url.as_str(), response).await?;
                 let bytes = response
                     .bytes()

@@ -382,21 +382,31 @@ impl EngineClient {
         Ok(download.with_header(header))
     }
 
+    /// Sends a runner's request with its credential; a transport failure is `Network`.
+    async fn send_as_runner(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response, ClientError> {
+        let request = match &self.credential {
+            Some(credential) => request.bearer_auth(credential),
+            None => request,
+        };
+        request.send().await.map_err(|error| ClientError::Network {
+            unsent: error.is_connect(),
+            url: url.to_string(),
+            message: error_chain(&error),
+        })
+    }
+
     async fn source_response(
         &self,
         url: &str,
         body: &SourceRequest,
     ) -> Result<reqwest::Response, ClientError> {
         // The long-poll client: the engine may compress deltas a while before the pack flows.
-        let mut request = self.long.post(url).json(body);
-        if let Some(credential) = &self.credential {
-            request = request.bearer_auth(credential);
-        }
-        let response = request.send().await.map_err(|error| ClientError::Network {
-            unsent: error.is_connect(),
-            url: url.to_string(),
-            message: error_chain(&error),
-        })?;
+        let request = self.long.post(url).json(body);
+        let response = self.send_as_runner(request, url).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -457,15 +467,8 @@ impl EngineClient {
         body: &B,
     ) -> Result<Option<R>, ClientError> {
         let url = format!("{base}{path}");
-        let mut request = client.post(&url).json(body);
-        if let Some(credential) = &self.credential {
-            request = request.bearer_auth(credential);
-        }
-        let response = request.send().await.map_err(|error| ClientError::Network {
-            unsent: error.is_connect(),
-            url: url.clone(),
-            message: error_chain(&error),
-        })?;
+        let request = client.post(&url).json(body);
+        let response = self.send_as_runner(request, &url).await?;
         let status = response.status();
         let bytes = response
             .bytes()
@@ -698,21 +701,14 @@ impl EngineClient {
             file,
             256 * 1024,
         ));
-        let mut request = self
+        let request = self
             .short
             .put(url.clone())
             .header(protocol::artifacts::FENCING_TOKEN_HEADER, fencing_token)
             .header(protocol::artifacts::SHA256_HEADER, sha256)
             .header(reqwest::header::CONTENT_LENGTH, length)
             .body(body);
-        if let Some(credential) = &self.credential {
-            request = request.bearer_auth(credential);
-        }
-        let response = request.send().await.map_err(|error| ClientError::Network {
-            unsent: error.is_connect(),
-            url: url.to_string(),
-            message: error_chain(&error),
-        })?;
+        let response = self.send_as_runner(request, url.as_str()).await?;
         check_status(url.as_str(), response).await.map(|_| ())
     }
 
