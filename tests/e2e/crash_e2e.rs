@@ -167,8 +167,21 @@ async fn an_engine_killed_at_every_point_of_a_dag_runs_each_job_once_and_resumes
         ],
         "every job's step ran exactly once: {run:#}"
     );
+    // No job was leased twice, but for one case the engine cannot tell apart: a lease granted at
+    // the instant of a kill, whose answer never reached the runner. The runner never started it
+    // (every step ran once, above), and it is granted again after one lease period.
     for listed in run["jobs"].as_array().expect("jobs") {
-        assert_eq!(listed["attempt"], 1, "no job was leased twice: {run:#}");
+        let lost_in_flight = listed["attempt"] == 2
+            && listed["retry_reasons"].as_array().is_some_and(|reasons| {
+                reasons.len() == 1
+                    && reasons[0]
+                        .as_str()
+                        .is_some_and(|reason| reason.starts_with("lease expired"))
+            });
+        assert!(
+            listed["attempt"] == 1 || lost_in_flight,
+            "no job was leased twice: {run:#}"
+        );
     }
     // No log line lost: every job's log has its four lines, once each.
     for (key, name) in [("a", "a"), ("b (1)", "b1"), ("b (2)", "b2"), ("c", "c")] {

@@ -33,7 +33,9 @@ pub(crate) fn acting<'a>(url: &str, admin_token: &str, args: &[&'a str]) -> (Vec
 
 /// NAME's token on the engine at `url`, made the first time it is asked for.
 pub(crate) fn token_of(url: &str, admin_token: &str, name: &str) -> String {
-    let key = (url.to_string(), name.to_string());
+    // Keyed by the engine's admin token too: a later engine may listen on a port an earlier
+    // test's engine used, and must not be sent that engine's token.
+    let key = (format!("{url} {admin_token}"), name.to_string());
     if let Some(token) = TOKENS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
